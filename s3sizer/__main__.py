@@ -1,0 +1,3 @@
+from s3sizer.cli import main
+
+main()
