@@ -1,0 +1,106 @@
+"""The plot of a bucket's size over a window, shared by the plotting function and `plot --local`.
+
+matplotlib is imported inside ``render_png`` only: it takes a second or more to import, and
+nothing else (the CLI's other commands, the other functions) should pay for it. The figure is
+drawn on an explicit Agg canvas, so no pyplot state or global backend choice is involved.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from .history import Window
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+def _unit(n: float) -> tuple[str, int]:
+    """The largest binary unit that keeps ``n`` at 1 or more, and its factor."""
+    n, i = abs(n), 0
+    while n >= 1024 and i < len(_UNITS) - 1:
+        n, i = n / 1024, i + 1
+    return _UNITS[i], 1024**i
+
+
+def human_bytes(n: float) -> str:
+    """``18 B``, ``1.5 KiB``, ``27 MiB``: binary units, at most one decimal."""
+    unit, factor = _unit(n)
+    if factor == 1:
+        return f"{n:g} {unit}" if isinstance(n, float) else f"{n} {unit}"
+    return f"{n / factor:.1f}".removesuffix(".0") + f" {unit}"
+
+
+def duration(seconds: float) -> str:
+    """``10 s``, ``5 min``, ``2 h``, ``3 d``: the window as a title says it."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def series(window: Window, end: datetime | None = None) -> tuple[list[datetime], list[int]]:
+    """The step line's vertices: the carried-in size at the start, each point, held to the end.
+
+    A window with no point is a flat line at the current size, not an empty plot.
+    """
+    times = [window.start] + [p.time for p in window.points]
+    sizes = [window.start_size] + [p.total_size for p in window.points]
+    end = max(end or window.end, times[-1])
+    return [*times, end], [*sizes, sizes[-1]]
+
+
+def render_png(window: Window, *, now: datetime | None = None) -> bytes:
+    """A PNG of size over the window; ``now`` is the right edge (default: the window's end)."""
+    import matplotlib.dates as mdates
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    times, sizes = series(window, now)
+    peak = window.totals.max_size
+    unit, factor = _unit(max([*sizes, peak]))
+    fig = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+
+    # Size holds between changes, hence a step that keeps each value until the next point.
+    ax.step(times, [s / factor for s in sizes], where="post", linewidth=2, label="size")
+    if window.points:
+        ax.plot(
+            [p.time for p in window.points],
+            [p.total_size / factor for p in window.points],
+            "o",
+            color="tab:blue",
+            label="change",
+        )
+    ax.axhline(peak / factor, linestyle="--", color="tab:red", label="largest ever")
+    ax.annotate(
+        f"largest ever: {human_bytes(peak)}",
+        xy=(1, peak / factor),
+        xycoords=("axes fraction", "data"),
+        xytext=(-4, 4),
+        textcoords="offset points",
+        ha="right",
+        va="bottom",
+        color="tab:red",
+    )
+
+    top = max([*sizes, peak]) / factor
+    ax.set_ylim(0, top * 1.2 if top > 0 else 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g} {unit}"))
+    if unit == "B":
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    locator = mdates.AutoDateLocator(tz=UTC)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
+    ax.set_xlim(times[0], times[-1])
+    ax.set_xlabel("time (UTC)")
+    ax.set_ylabel("size")
+    ax.set_title(f"Size of {window.bucket}, last {duration(window.seconds)}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best")
+
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
