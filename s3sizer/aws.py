@@ -1,0 +1,134 @@
+"""The one boto3 Session of the process, its clients, and AWS errors in the user's words."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from s3sizer.errors import AwsError, ConfigError, S3SizerError, StackError
+from s3sizer.settings import DEFAULT_REGION, Settings
+
+PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class Aws:
+    """Builds the Session once from the global options; every command shares it."""
+
+    def __init__(self, settings: Settings, *, placeholder_credentials: bool = False):
+        self.settings = settings
+        self.placeholder_credentials = placeholder_credentials
+
+    @functools.cached_property
+    def session(self):
+        import boto3
+        import botocore.exceptions
+
+        region = self.settings.region or DEFAULT_REGION
+        _check_region(region)
+        try:
+            session = boto3.Session(profile_name=self.settings.profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound:
+            raise ConfigError(
+                f"AWS profile {self.settings.profile!r} not found",
+                "check --profile / AWS_PROFILE against ~/.aws/config",
+            ) from None
+        local = self.settings.is_local
+        if local and (self.placeholder_credentials or session.get_credentials() is None):
+            # A local endpoint needs no account: any key pair is accepted there.
+            session = boto3.Session(region_name=region, **PLACEHOLDER_CREDENTIALS)
+        return session
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name
+
+    @functools.cache  # noqa: B019 - one client per service for the life of the process
+    def client(self, service: str):
+        from botocore.config import Config
+
+        # The driver's invocation runs for many seconds; nothing else waits that long.
+        read_timeout = 900 if service == "lambda" else 60
+        config = Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=read_timeout,
+        )
+        return self.session.client(
+            service, endpoint_url=self.settings.endpoint_url or None, config=config
+        )
+
+    @functools.cached_property
+    def account_id(self) -> str:
+        return self.client("sts").get_caller_identity()["Account"]
+
+    @property
+    def partition(self) -> str:
+        return self.session.get_partition_for_region(self.region)
+
+
+def _check_region(region: str) -> None:
+    import botocore.session
+
+    core = botocore.session.get_session()
+    known = {
+        name
+        for partition in core.get_available_partitions()
+        for name in core.get_available_regions("s3", partition_name=partition)
+    }
+    if region not in known:
+        raise ConfigError(
+            f"Unknown AWS region {region!r}",
+            "pass a region such as us-east-1 with --region or AWS_REGION",
+        )
+
+
+def translate(exc: BaseException) -> S3SizerError | None:
+    """An AWS or network failure as an S3SizerError with a fix, or None if it is not one."""
+    import botocore.exceptions as bx
+
+    if isinstance(exc, S3SizerError):
+        return exc
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return ConfigError(
+            "No AWS credentials found",
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws configure`",
+        )
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError):
+        url = getattr(exc, "kwargs", {}).get("endpoint_url", "the AWS endpoint")
+        return ConfigError(
+            f"Cannot reach {url}",
+            "check the network, or start the local AWS with `s3sizer emulator` and point "
+            "--endpoint-url / AWS_ENDPOINT_URL at it",
+        )
+    if isinstance(exc, bx.ClientError):
+        return _client_error(exc)
+    if isinstance(exc, bx.BotoCoreError):
+        return AwsError(f"AWS request failed: {exc}", "retry with --debug for details")
+    return None
+
+
+def _client_error(exc: Any) -> S3SizerError:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    message = error.get("Message", "") or code
+    operation = exc.operation_name
+    if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}:
+        named = re.search(r"perform: ([\w-]+:\w+)", message)
+        action = named.group(1) if named else operation
+        return AwsError(
+            f"Access denied for {action}",
+            "grant that action to your credentials, or use --profile with a role that has it",
+        )
+    if code in {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"}:
+        return ConfigError(
+            "The AWS credentials were rejected", "check AWS_PROFILE or the access key in use"
+        )
+    if code == "ExpiredToken" or code == "ExpiredTokenException":
+        return ConfigError("The AWS session token has expired", "refresh your credentials")
+    if code == "BucketAlreadyExists":
+        return StackError(
+            "That bucket name is taken by another AWS account",
+            "choose another name with --bucket (bucket names are global)",
+        )
+    return AwsError(f"{operation} failed: {code}: {message}", "retry with --debug for details")

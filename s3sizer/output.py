@@ -1,0 +1,81 @@
+"""Where text goes: results on stdout, diagnostics and progress on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Print only JSON on stdout, so `--json` output pipes into jq untouched."""
+    out.file.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    out.file.flush()
+
+
+def error_line(message: str) -> None:
+    """One line on stderr that names the problem and the fix; never wrapped, never markup."""
+    flat = " ".join(str(message).split())
+    sys.stderr.write(f"Error: {flat}\n")
+    sys.stderr.flush()
+
+
+def print_plan(plan, *, dry_run: bool) -> None:
+    """The steps a lifecycle command will run (or, with --dry-run, would run)."""
+    if not plan.steps:
+        out.print(f"Nothing to do: the {plan.title} is up to date.")
+        return
+    verb = "Would run" if dry_run else "Plan"
+    out.print(f"{verb} for the {plan.title} ({len(plan.steps)} steps):")
+    for note in plan.notes:
+        out.print(f"  note: {note}")
+    for step in plan.steps:
+        out.print(f"  - {step.describe()}")
+
+
+def human_bytes(n: int) -> str:
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def history_table(points: list[dict], title: str = "History"):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("time (UTC)")
+    table.add_column("total size", justify="right")
+    table.add_column("objects", justify="right")
+    for point in points:
+        table.add_row(
+            point["timestamp"], human_bytes(point["total_size"]), str(point["object_count"])
+        )
+    return table
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int], width: int = 60) -> str:
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1
+    return "".join(_BARS[int((v - low) / span * (len(_BARS) - 1))] for v in values)
+
+
+def watch_view(snap: dict) -> str:
+    return (
+        f"[bold]{snap['bucket']}[/]  {human_bytes(snap['total_size'])} in "
+        f"{snap['object_count']} objects  (largest {human_bytes(snap['max_size'])})\n"
+        f"{sparkline(snap['sizes'])}\nlast change {snap['updated_at'] or 'never'}"
+    )

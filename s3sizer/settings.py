@@ -1,0 +1,66 @@
+"""What the global options and the environment say, resolved once per process."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+DEFAULT_STACK = "s3sizer"
+DEFAULT_REGION = "us-east-1"
+_STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options, after the environment has filled the gaps."""
+
+    stack: str = DEFAULT_STACK
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    debug: bool = False
+
+    @property
+    def is_local(self) -> bool:
+        """True when the endpoint is on loopback: a local AWS such as `s3sizer emulator`."""
+        return is_loopback_url(self.endpoint_url)
+
+
+def resolve(
+    stack: str | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    debug: bool = False,
+) -> Settings:
+    """Fill the options a user left out from S3SIZER_* and the standard AWS variables."""
+    from s3sizer.errors import UsageError
+
+    stack = stack or os.environ.get("S3SIZER_STACK") or DEFAULT_STACK
+    if not _STACK_NAME.match(stack):
+        raise UsageError(
+            f"Invalid stack name {stack!r}",
+            "use 2 to 32 lower-case letters, digits and hyphens, starting and ending with a "
+            "letter or digit",
+        )
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint_url and not urlparse(endpoint_url).scheme.startswith("http"):
+        raise UsageError(
+            f"Invalid endpoint URL {endpoint_url!r}", "give a URL such as http://127.0.0.1:4566"
+        )
+    return Settings(
+        stack=stack,
+        profile=profile or os.environ.get("AWS_PROFILE") or None,
+        region=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        endpoint_url=endpoint_url,
+        debug=debug,
+    )
+
+
+def is_loopback_url(url: str | None) -> bool:
+    if not url:
+        return False
+    host = urlparse(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"

@@ -1,0 +1,1 @@
+"""The stack's lifecycle: what should exist (model), how to get there (plan), doing it (apply)."""

@@ -1,0 +1,129 @@
+"""What a stack is made of, as plain values: names, function specs and the stored config."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+TAG_KEY = "s3sizer:stack"
+RESERVED_PREFIX = ".s3sizer/"  # s3sizer's own objects; the tracker and reconcile skip them
+PLOT_KEY = RESERVED_PREFIX + "plot.png"
+DEFAULT_TABLE = "S3-object-size-history"
+DEFAULT_RUNTIME = "python3.12"
+DEFAULT_ARCHITECTURE = "x86_64"
+LAMBDA_PACKAGE = "s3sizer_lambdas"
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its short name in the CLI, and what goes into its zip."""
+
+    short: str
+    module: str
+    modules: tuple[str, ...]
+    memory: int
+    timeout: int
+    uses_layer: bool = False
+
+    @property
+    def handler(self) -> str:
+        return f"{LAMBDA_PACKAGE}.{self.module}.handler"
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("driver", "driver", ("driver", "history"), memory=256, timeout=120),
+    FunctionSpec("size-tracking", "size_tracking", ("size_tracking", "history"), 256, 30),
+    FunctionSpec(
+        "plotting", "plotting", ("plotting", "history", "render"), 1024, 60, uses_layer=True
+    ),
+)
+FUNCTION_NAMES = tuple(spec.short for spec in FUNCTIONS)
+
+
+def function_spec(short: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.short == short:
+            return spec
+    raise KeyError(short)
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every resource name, derived from the stack name alone so any machine can find them."""
+
+    stack: str
+
+    @property
+    def table(self) -> str:
+        return DEFAULT_TABLE if self.stack == "s3sizer" else f"{self.stack}-{DEFAULT_TABLE}"
+
+    def function(self, short: str) -> str:
+        return f"{self.stack}-{short}"
+
+    def role(self, short: str) -> str:
+        return f"{self.stack}-{short}-role"
+
+    def policy(self, short: str) -> str:
+        return f"{self.stack}-{short}-policy"
+
+    def log_group(self, short: str) -> str:
+        return f"/aws/lambda/{self.function(short)}"
+
+    @property
+    def layer(self) -> str:
+        return f"{self.stack}-matplotlib"
+
+    @property
+    def notification_id(self) -> str:
+        return f"{self.stack}-size-tracking"
+
+    @property
+    def permission_sid(self) -> str:
+        return f"{self.stack}-s3-invoke"
+
+    def default_bucket(self, account: str, region: str) -> str:
+        return f"{self.stack}-{account}-{region}"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The settings setup stores in the table, so later commands need no flags."""
+
+    stack: str
+    bucket: str
+    bucket_owned: bool
+    region: str
+    runtime: str = DEFAULT_RUNTIME
+    architecture: str = DEFAULT_ARCHITECTURE
+    history_ttl_days: int = 0
+    memory: dict[str, int] = field(default_factory=dict)
+    timeout: dict[str, int] = field(default_factory=dict)
+
+    def memory_of(self, spec: FunctionSpec) -> int:
+        return self.memory.get(spec.short, spec.memory)
+
+    def timeout_of(self, spec: FunctionSpec) -> int:
+        return self.timeout.get(spec.short, spec.timeout)
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why a name breaks S3's bucket naming rules, or None when it is valid."""
+    if not 3 <= len(name) <= 63:
+        return "it must be 3 to 63 characters long"
+    if not _BUCKET_NAME.match(name):
+        return (
+            "use only lower-case letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    if ".." in name or ".-" in name or "-." in name:
+        return "dots may not be adjacent to each other or to hyphens"
+    if _IP_ADDRESS.match(name):
+        return "it must not look like an IP address"
+    if name.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
+        return "it must not start with a reserved prefix (xn--, sthree-, amzn-s3-demo-)"
+    if name.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
+        return "it must not end with a reserved suffix"
+    return None
