@@ -73,7 +73,6 @@ class Stack:
         s3 = self.client("s3")
         try:
             s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=self.aws.account_id)
-            return "mine"
         except s3.exceptions.ClientError as exc:
             code = error_code(exc)
             if code in {"404", "NoSuchBucket", "NotFound"}:
@@ -81,6 +80,9 @@ class Stack:
             if code in {"403", "AccessDenied", "Forbidden"}:
                 return "foreign"
             raise
+        # A bucket policy can open another account's bucket to us; only our own are listed.
+        listed = s3.list_buckets(Prefix=bucket, MaxBuckets=1000)["Buckets"]
+        return "mine" if any(b["Name"] == bucket for b in listed) else "foreign"
 
     def bucket_tagged_ours(self, bucket: str) -> bool:
         s3 = self.client("s3")
