@@ -1,0 +1,66 @@
+"""Fixtures for the Lambda modules: moto in-process, fake credentials, an injectable clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from s3sizer.lambdas import history
+
+TABLE = "S3-object-size-history"
+BUCKET = "tracked-bucket"
+
+
+class Clock:
+    """A clock that moves only when told to: history timestamps become exact."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 24, 21, 6, 5, 123000, tzinfo=UTC)):
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch):
+    """Fake credentials and region, so that nothing can ever reach real AWS."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def aws(aws_credentials):
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def ddb(aws):
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(**history.table_definition(TABLE))
+    return client
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def hist(ddb, clock, sleeps) -> history.History:
+    return history.History(TABLE, ddb, now=clock, sleep=sleeps.append)
