@@ -50,7 +50,7 @@ class Aws:
         # The driver's invocation runs for many seconds; nothing else waits that long.
         read_timeout = 900 if service == "lambda" else 60
         config = Config(
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
             read_timeout=read_timeout,
         )

@@ -11,9 +11,13 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
+
+try:  # recent Typer vendors its own copy of click; its exceptions are the ones raised
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover - older Typer
+    from click import exceptions as click
 
 from s3sizer import __version__, output
 from s3sizer.errors import S3SizerError, UsageError
@@ -30,13 +34,17 @@ class OneLineErrors(TyperGroup):
             )
             code = result if isinstance(result, int) else 0
         except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+                output.out.print(exc.ctx.get_help(), markup=False, highlight=False)
+                code = 2
+                return sys.exit(code) if standalone_mode else code
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
             output.error_line(exc.format_message() + hint)
             code = 2
         except click.ClickException as exc:
             output.error_line(exc.format_message())
             code = exc.exit_code
-        except (click.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt):
             output.error_line("Interrupted")
             code = 130
         except Exception as exc:

@@ -13,6 +13,8 @@ def _no_real_aws(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_REGION", raising=False)
+    # Never ask the EC2 metadata service (a non-loopback address) for credentials.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))

@@ -64,8 +64,6 @@ def plan_setup(stack: Stack, bucket: str | None, ttl_days: int | None = None) ->
         check_bucket_name(bucket)
 
     table = stack.table_description()
-    if table is not None:
-        _check_table_schema(stack, table)
     state = stack.bucket_state(bucket)
     if state == "foreign":
         raise StackError(
@@ -122,18 +120,6 @@ def _kept_settings(existing: StackConfig | None) -> dict:
         "memory": existing.memory,
         "timeout": existing.timeout,
     }
-
-
-def _check_table_schema(stack: Stack, table: dict) -> None:
-    from s3sizer.lambdas.history import KEY_SCHEMA
-
-    found = sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"])
-    wanted = sorted((k["AttributeName"], k["KeyType"]) for k in KEY_SCHEMA)
-    if found != wanted:
-        raise StackError(
-            f"Table {stack.names.table!r} exists with another key schema",
-            "delete or rename that table, or choose another --stack",
-        )
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,23 @@ class Stack:
         config = config or self.require_config()
         return History(self.names.table, self.client("dynamodb"), ttl_days=config.history_ttl_days)
 
+    @functools.cache  # noqa: B019 - the table's schema cannot change under one command
     def table_description(self) -> dict | None:
+        """The table, or None; a table of that name with a foreign schema is an error."""
+        from s3sizer.lambdas.history import KEY_SCHEMA
+
         client = self.client("dynamodb")
         try:
-            return client.describe_table(TableName=self.names.table)["Table"]
+            table = client.describe_table(TableName=self.names.table)["Table"]
         except client.exceptions.ResourceNotFoundException:
             return None
+        found = sorted((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"])
+        if found != sorted((k["AttributeName"], k["KeyType"]) for k in KEY_SCHEMA):
+            raise StackError(
+                f"Table {self.names.table!r} exists with another key schema",
+                "delete or rename that table, or choose another --stack",
+            )
+        return table
 
     def bucket_state(self, bucket: str) -> str:
         """'missing', 'mine' (exists and this account owns it) or 'foreign'."""

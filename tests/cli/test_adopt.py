@@ -1,0 +1,80 @@
+"""An existing bucket is adopted: its objects and its other notification entries survive."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from tests.cli.conftest import inventory
+
+BUCKET = "users-own-bucket"
+
+
+def make_users_bucket() -> tuple[dict, dict]:
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    s3.create_bucket(Bucket=BUCKET)
+    objects = {"a.txt": b"hello", "dir/b b+.bin": b"\0" * 300, "ü/c": b"x" * 1234}
+    for key, body in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    queue_url = sqs.create_queue(QueueName="users-queue")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    foreign = {
+        "QueueConfigurations": [
+            {"Id": "users-entry", "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
+        ]
+    }
+    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=foreign)
+    return objects, foreign
+
+
+def notification() -> dict:
+    config = boto3.client("s3").get_bucket_notification_configuration(Bucket=BUCKET)
+    config.pop("ResponseMetadata")
+    return config
+
+
+def contents() -> dict:
+    s3 = boto3.client("s3")
+    listing = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listing}
+
+
+def test_setup_records_the_starting_totals_of_an_adopted_bucket(cli, aws):
+    objects, _ = make_users_bucket()
+
+    result = cli("setup", "--bucket", BUCKET)
+    status = json.loads(cli("status", "--json").stdout)
+
+    assert "adopting existing bucket" in result.stdout
+    assert status["total_size"] == sum(map(len, objects.values()))
+    assert status["object_count"] == len(objects)
+
+
+def test_adopted_bucket_keeps_objects_and_foreign_notifications_through_teardown(cli, aws):
+    objects, foreign = make_users_bucket()
+
+    cli("setup", "--bucket", BUCKET)
+    cli("deploy", "--no-layer")
+    merged = notification()
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=".s3sizer/plot.png", Body=b"png")
+    cli("teardown", "--yes")
+
+    assert [e["Id"] for e in merged["QueueConfigurations"]] == ["users-entry"]
+    assert [e["Id"] for e in merged["LambdaFunctionConfigurations"]] == ["s3sizer-size-tracking"]
+    assert contents() == objects
+    assert notification()["QueueConfigurations"] == foreign["QueueConfigurations"]
+    assert "LambdaFunctionConfigurations" not in notification()
+    left = inventory()
+    assert left["buckets"] == [BUCKET]
+    assert not left["tables"] and not left["functions"] and not left["roles"]
+
+
+def test_setup_refuses_a_second_bucket_for_the_same_stack(cli, aws):
+    cli("setup", "--bucket", "first-bucket")
+
+    result = cli("setup", "--bucket", "second-bucket", code=1)
+
+    assert "already tracks bucket 'first-bucket'" in result.stderr

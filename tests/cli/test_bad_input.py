@@ -1,0 +1,160 @@
+"""Bad input: one line on stderr naming the problem and the fix, the right exit code, no trace."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from s3sizer.aws import translate
+from tests.cli.conftest import inventory
+
+
+def assert_one_clean_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["UPPER-case", "ab", "a..b", "192.168.1.1", "xn--bucket", "-leading", "under_score", "a" * 64],
+)
+def test_invalid_bucket_names_are_refused_before_any_call(cli, aws, name):
+    result = cli("setup", "--bucket", name, code=2)
+
+    assert "Invalid bucket name" in assert_one_clean_line(result)
+    assert all(not names for names in inventory().values())
+
+
+def test_another_accounts_bucket_is_refused_and_left_alone(cli, aws, monkeypatch):
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
+    boto3.client("s3").create_bucket(Bucket="someone-elses")
+    monkeypatch.delenv("MOTO_ACCOUNT_ID")
+
+    result = cli("setup", "--bucket", "someone-elses", code=1)
+
+    assert "another AWS account" in assert_one_clean_line(result)
+    assert all(not names for names in inventory().values())
+
+
+def test_a_table_with_a_foreign_key_schema_is_refused_before_anything_is_created(cli, aws):
+    boto3.client("dynamodb").create_table(
+        TableName="S3-object-size-history",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    result = cli("setup", code=1)
+
+    assert "another key schema" in assert_one_clean_line(result)
+    left = inventory()
+    assert left["tables"] == ["S3-object-size-history"]
+    assert not left["buckets"] and not left["roles"]
+
+
+def test_no_credentials(cli, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+    result = cli("status", code=1)
+
+    assert "No AWS credentials" in assert_one_clean_line(result)
+
+
+def test_unknown_region(cli):
+    result = cli("--region", "mars-north-1", "status", code=1)
+
+    assert "Unknown AWS region 'mars-north-1'" in assert_one_clean_line(result)
+
+
+def test_unreachable_endpoint(cli):
+    url = f"http://127.0.0.1:{closed_port()}"
+
+    result = cli("--endpoint-url", url, "status", code=1)
+
+    assert f"Cannot reach {url}" in assert_one_clean_line(result)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plot", "--window", "0"], "window must be more than 0"),
+        (["plot", "--local", "--window", "-5"], "window must be more than 0"),
+        (["history", "--since", "-1"], "--since must be more than 0"),
+        (["logs", "uploader"], "Unknown function 'uploader'"),
+        (["logs", "driver", "--since", "yesterday"], "Invalid duration"),
+        (["--stack", "Bad_Stack", "status"], "Invalid stack name"),
+        (["deploy", "--memory", "driver=lots"], "Invalid --memory"),
+        (["deploy", "--architecture", "sparc"], "Unknown architecture"),
+        (["status", "--no-such-option"], "No such option"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(cli, aws, args, message):
+    cli("setup")
+    before = inventory()
+
+    result = cli(*args, code=2)
+
+    assert message in assert_one_clean_line(result)
+    assert inventory() == before
+
+
+def test_teardown_without_yes_in_a_non_interactive_shell_refuses_and_keeps_everything(cli, aws):
+    cli("setup")
+    before = inventory()
+
+    result = cli("teardown", code=2)
+
+    assert "pass --yes" in assert_one_clean_line(result)
+    assert inventory() == before
+
+
+def test_commands_on_a_missing_stack_say_to_run_setup(cli, aws):
+    result = cli("status", code=1)
+
+    assert "run `s3sizer setup` first" in assert_one_clean_line(result)
+
+
+def test_debug_shows_the_traceback(cli, aws):
+    result = cli("--debug", "status", code=1)
+
+    assert "Traceback" in result.stderr
+
+
+def test_access_denied_names_the_action():
+    error = ClientError(
+        {
+            "Error": {
+                "Code": "AccessDenied",
+                "Message": "User: arn:aws:iam::1:user/x is not authorized to perform: "
+                "s3:CreateBucket on resource: arn:aws:s3:::b",
+            }
+        },
+        "CreateBucket",
+    )
+
+    assert "Access denied for s3:CreateBucket" in str(translate(error))
+
+
+def test_no_secret_key_in_any_output(cli, aws, monkeypatch):
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+
+    results = [cli("setup"), cli("--debug", "deploy", "--no-layer"), cli("status")]
+
+    assert all(secret not in r.stdout + r.stderr for r in results)
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == secret
