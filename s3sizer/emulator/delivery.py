@@ -1,0 +1,108 @@
+"""Asynchronous delivery, as Lambda runs S3 notifications and InvocationType=Event invocations.
+
+Events wait in a queue; dispatcher threads deliver them. A delivery that fails is retried twice,
+after the back-off and then twice the back-off. Injected faults act here too: an event may be
+delivered twice (duplicate) or held back so that later events overtake it (reorder).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .config import FaultDice
+
+logger = logging.getLogger("s3sizer.emulator")
+
+MAX_ATTEMPTS = 3  # the first attempt and two retries, as Lambda does
+REORDER_HOLD_SECONDS = 0.5
+DISPATCHER_THREADS = 16
+
+# Runs attempt n (1-based) of one delivery; True when the function succeeded.
+Attempt = Callable[[int], bool]
+
+
+class AsyncDelivery:
+    def __init__(self, retry_backoff: float, dice: FaultDice):
+        self.retry_backoff = retry_backoff
+        self.dice = dice
+        self._due: list[tuple[float, int, int, Attempt, str]] = []  # (when, order, attempt, ...)
+        self._order = itertools.count()
+        self._unfinished = 0  # queued, waiting to retry, or running
+        self._changed = threading.Condition()
+        self._stopping = False
+        self._threads = [
+            threading.Thread(target=self._dispatch, name=f"delivery-{n}", daemon=True)
+            for n in range(DISPATCHER_THREADS)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, attempt: Attempt, description: str) -> None:
+        copies = 2 if self.dice.roll(self.dice.rates.duplicate) else 1
+        for _ in range(copies):
+            held = self.dice.roll(self.dice.rates.reorder)
+            self._schedule(attempt, description, 1, REORDER_HOLD_SECONDS if held else 0.0)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is queued, waiting to be retried, or running."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._unfinished:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
+    def stop(self) -> None:
+        """Drop what is queued; deliveries already running end when their workers are killed."""
+        with self._changed:
+            self._stopping = True
+            self._unfinished -= len(self._due)
+            self._due.clear()
+            self._changed.notify_all()
+
+    def _schedule(self, attempt: Attempt, description: str, number: int, delay: float) -> None:
+        with self._changed:
+            if self._stopping:
+                return
+            when = time.monotonic() + delay
+            heapq.heappush(self._due, (when, next(self._order), number, attempt, description))
+            self._unfinished += 1
+            self._changed.notify_all()
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._changed:
+                while not self._stopping and (not self._due or self._due[0][0] > time.monotonic()):
+                    timeout = self._due[0][0] - time.monotonic() if self._due else None
+                    self._changed.wait(timeout)
+                if self._stopping:
+                    return
+                _, _, number, attempt, description = heapq.heappop(self._due)
+            try:
+                succeeded = self._run(attempt, number, description)
+                # The retry is queued before this delivery counts as finished, so that
+                # wait_idle never sees a moment with nothing left while a retry is due.
+                if not succeeded and number < MAX_ATTEMPTS:
+                    delay = self.retry_backoff * 2 ** (number - 1)
+                    self._schedule(attempt, description, number + 1, delay)
+                elif not succeeded:
+                    logger.warning("%s failed %d times; the event is dropped", description, number)
+            finally:
+                with self._changed:
+                    self._unfinished -= 1
+                    self._changed.notify_all()
+
+    @staticmethod
+    def _run(attempt: Attempt, number: int, description: str) -> bool:
+        try:
+            return attempt(number)
+        except Exception:
+            logger.exception("%s could not be delivered", description)
+            return False

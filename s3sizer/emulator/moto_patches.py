@@ -1,0 +1,273 @@
+"""Every change the emulator makes to moto, in one place.
+
+- LambdaFunction.invoke runs the handler in the emulator's runtime (worker processes), not Docker.
+- S3 notifications for Lambda targets are shaped as AWS documents them and delivered
+  asynchronously with retries; SQS and SNS targets get the same documents, sent as moto sends them.
+- S3 writes are serialized, so each key's changes and their sequencers happen in one order, and the
+  events moto misses are sent: delete markers, deletes of versions and of absent keys, and a
+  multipart completion without moto's extra ObjectCreated:Put.
+
+The patches stay installed once made; while no emulator is active in the process they hand
+every call to moto's own code, so moto's in-process mock (mock_aws) behaves as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from . import s3_events
+from .config import FaultDice
+from .delivery import AsyncDelivery
+from .runtime import LambdaRuntime
+from .wsgi import S3_WRITE_LOCK, client_address, holding_service_lock, service_lock
+
+logger = logging.getLogger("s3sizer.emulator")
+
+
+@dataclass
+class Hooks:
+    """What the patched code needs from the running emulator."""
+
+    runtime: LambdaRuntime
+    delivery: AsyncDelivery
+    dice: FaultDice
+    sequencer: s3_events.Sequencer
+
+
+_hooks: Hooks | None = None
+_originals: dict[str, Any] = {}
+_install_lock = threading.Lock()
+_thread = threading.local()
+
+
+def activate(hooks: Hooks) -> None:
+    global _hooks
+    _install()
+    _hooks = hooks
+
+
+def deactivate() -> None:
+    global _hooks
+    _hooks = None
+
+
+def _install() -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    with _install_lock:
+        if _originals:
+            return
+        _originals.update(
+            invoke=LambdaFunction.invoke,
+            send_event=notifications.send_event,
+            send_test_event=notifications.send_test_event,
+            delete_object=S3Backend.delete_object,
+            complete_multipart_upload=S3Backend.complete_multipart_upload,
+        )
+        LambdaFunction.invoke = _invoke
+        notifications.send_event = _send_event
+        notifications.send_test_event = _send_test_event
+        S3Backend.put_object = _serialized(S3Backend.put_object)
+        S3Backend.copy_object = _serialized(S3Backend.copy_object)
+        S3Backend.delete_object = _delete_object
+        S3Backend.complete_multipart_upload = _complete_multipart_upload
+
+
+# --- Lambda ---------------------------------------------------------------------------------
+
+
+def _invoke(self, body, request_headers, response_headers):
+    """LambdaFunction.invoke, for `lambda.invoke`, InvokeAsync and moto's own event sources."""
+    hooks = _hooks
+    if hooks is None:
+        return _originals["invoke"](self, body, request_headers, response_headers)
+    event = _parse_event(body)
+    invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event" or holding_service_lock():
+        # Inside a serialized request (say a DynamoDB stream feeding a function), running the
+        # handler now would deadlock as soon as it called back; Lambda polls those later anyway.
+        _submit(hooks, self.account_id, self.region, self.function_arn, event)
+        return b""
+    result = hooks.runtime.invoke(self, event)
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-log-result"] = result.log_tail
+    response_headers["x-amz-executed-version"] = str(self.version)
+    return result.payload
+
+
+def _parse_event(body) -> Any:
+    from moto.core.exceptions import JsonRESTError
+
+    if not body:
+        return {}
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise JsonRESTError(
+            "InvalidRequestContentException", f"Could not parse request body into json: {error}"
+        ) from None
+
+
+def _submit(hooks: Hooks, account_id: str, region: str, function_arn: str, event: Any) -> None:
+    """Queue one asynchronous invocation; the function is looked up again at each attempt."""
+
+    def attempt(number: int) -> bool:
+        from moto.awslambda.utils import get_backend
+
+        try:
+            fn = get_backend(account_id, region).get_function(function_arn)
+        except Exception:
+            logger.warning("%s no longer exists; its event is dropped", function_arn)
+            return True
+        # Only first attempts crash, so that the retries show whether a crash was survived.
+        crash_rate = hooks.dice.rates.crash if number == 1 else 0.0
+        result = hooks.runtime.invoke(fn, event, crash_rate, hooks.dice.new_seed())
+        return result.function_error is None
+
+    hooks.delivery.submit(attempt, f"asynchronous invocation of {function_arn}")
+
+
+# --- S3 notifications -----------------------------------------------------------------------
+
+
+def _send_event(account_id, event_name, bucket, key) -> None:
+    hooks = _hooks
+    if hooks is None:
+        return _originals["send_event"](account_id, event_name, bucket, key)
+    if getattr(_thread, "quiet", False) or bucket.notification_configuration is None:
+        return None
+    removal = str(event_name).startswith(s3_events.REMOVAL_PREFIXES)
+    _publish(
+        hooks, account_id, str(event_name), bucket, key.name, key,
+        size=None if removal else key.size,
+        etag=None if removal else key.etag.strip('"'),
+        version_id=key.version_id if bucket.is_versioned else None,
+    )  # fmt: skip
+    return None
+
+
+def _send_test_event(account_id, bucket) -> None:
+    hooks = _hooks
+    if hooks is None:
+        return _originals["send_test_event"](account_id, bucket)
+    from moto.s3 import notifications
+
+    config = bucket.notification_configuration
+    document = s3_events.test_event(bucket.name)
+    for arn in {n.arn for n in config.cloud_function}:
+        _submit(hooks, arn.split(":")[4], arn.split(":")[3], arn, document)
+    for arn in {n.arn for n in config.queue}:
+        notifications._send_sqs_message(account_id, document, arn.split(":")[-1], arn.split(":")[3])
+    for arn in {n.arn for n in config.topic}:
+        notifications._send_sns_message(account_id, document, arn, arn.split(":")[3])
+    return None
+
+
+def _publish(hooks, account_id, event_name, bucket, key_name, key, size, etag, version_id) -> None:
+    """Capture one change of one key and send it to every target that matches it."""
+    from moto.s3 import notifications
+
+    config = bucket.notification_configuration
+    if config is None:
+        return
+    change = s3_events.ObjectChange(
+        event_name=event_name, account_id=account_id, region=bucket.region_name,
+        bucket_name=bucket.name, bucket_arn=bucket.arn, key=key_name, size=size, etag=etag,
+        version_id=version_id, sequencer=hooks.sequencer.next(),
+        event_time=s3_events.event_time(), source_ip=client_address(),
+        request_id=s3_events.new_request_id(), host_id=s3_events.new_host_id(),
+    )  # fmt: skip
+    for target in config.cloud_function:
+        if target.matches(event_name, key_name):
+            document = s3_events.event_document(change, target.id)
+            _submit(hooks, target.arn.split(":")[4], target.arn.split(":")[3], target.arn, document)
+    for target in config.queue:
+        if target.matches(event_name, key_name):
+            document = s3_events.event_document(change, target.id)
+            queue_name, region = target.arn.split(":")[-1], target.arn.split(":")[3]
+            notifications._send_sqs_message(account_id, document, queue_name, region)
+    for target in config.topic:
+        if target.matches(event_name, key_name):
+            document = s3_events.event_document(change, target.id)
+            notifications._send_sns_message(
+                account_id, document, target.arn, target.arn.split(":")[3]
+            )
+    if config.event_bridge is not None and key is not None:
+        notifications._send_event_bridge_message(account_id, bucket, event_name, key)
+
+
+# --- S3 writes ------------------------------------------------------------------------------
+
+
+def _serialized(method):
+    @functools.wraps(method)
+    def serialized(*args, **kwargs):
+        with service_lock(S3_WRITE_LOCK):
+            return method(*args, **kwargs)
+
+    return serialized
+
+
+@contextmanager
+def _quiet():
+    """moto's own events are silenced here; the caller sends the right ones."""
+    _thread.quiet = True
+    try:
+        yield
+    finally:
+        _thread.quiet = False
+
+
+def _delete_object(self, bucket_name, key_name, version_id=None, bypass=False):
+    hooks = _hooks
+    original = _originals["delete_object"]
+    if hooks is None:
+        return original(self, bucket_name, key_name, version_id=version_id, bypass=bypass)
+    with service_lock(S3_WRITE_LOCK):
+        bucket = self.get_bucket(bucket_name)
+        current = bucket.keys.get(key_name)
+        with _quiet():
+            deleted, meta = original(
+                self, bucket_name, key_name, version_id=version_id, bypass=bypass
+            )
+        if bucket.is_versioned and version_id is None:
+            event_name, version, notify = (
+                "s3:ObjectRemoved:DeleteMarkerCreated",
+                meta.get("version-id"),
+                deleted,
+            )
+        elif bucket.is_versioned:
+            event_name, version, notify = "s3:ObjectRemoved:Delete", version_id, deleted
+        else:
+            # AWS notifies a delete even when the key did not exist.
+            event_name, version, notify = "s3:ObjectRemoved:Delete", None, True
+        if notify:
+            _publish(
+                hooks, self.account_id, event_name, bucket, key_name, current, None, None, version
+            )
+        return deleted, meta
+
+
+def _complete_multipart_upload(self, *args, **kwargs):
+    original = _originals["complete_multipart_upload"]
+    if _hooks is None:
+        return original(self, *args, **kwargs)
+    # One lock for the change and its event, so no other write to the key takes a sequencer between.
+    with service_lock(S3_WRITE_LOCK):
+        with _quiet():
+            key = original(self, *args, **kwargs)
+        if key is not None:
+            bucket = self.get_bucket(key.bucket_name)
+            _send_event(self.account_id, "s3:ObjectCreated:CompleteMultipartUpload", bucket, key)
+    return key

@@ -1,0 +1,129 @@
+"""S3 event notification documents, shaped as AWS documents them.
+
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote_plus
+
+REMOVAL_PREFIXES = ("s3:ObjectRemoved:", "s3:LifecycleExpiration:")
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """One change of one key, captured while S3 applies it, then sent to every matching target."""
+
+    event_name: str  # as configured, with the "s3:" prefix, e.g. "s3:ObjectCreated:Put"
+    account_id: str
+    region: str
+    bucket_name: str
+    bucket_arn: str
+    key: str  # decoded, as stored
+    size: int | None
+    etag: str | None
+    version_id: str | None  # only for versioned buckets
+    sequencer: str
+    event_time: str
+    source_ip: str
+    request_id: str
+    host_id: str
+
+    @property
+    def is_removal(self) -> bool:
+        return self.event_name.startswith(REMOVAL_PREFIXES)
+
+
+class Sequencer:
+    """Upper-case hex values that grow with every change.
+
+    One counter for every key is simpler than one per key and still gives each key an increasing
+    sequence. It starts from the clock, so values keep growing across emulator restarts, and all
+    have 16 digits, so hex strings compare like the numbers they encode.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            self._last = max(self._last + 1, time.time_ns())
+            return f"{self._last:016X}"
+
+
+def event_time(moment: datetime | None = None) -> str:
+    """ISO-8601 UTC with millisecond precision and a 'Z', e.g. 2026-11-24T21:06:05.123Z."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def new_host_id() -> str:
+    return base64.b64encode(secrets.token_bytes(57)).decode()
+
+
+def owner_principal_id(account_id: str) -> str:
+    """A stable stand-in for the bucket owner's canonical id, derived from the account."""
+    return "A" + hashlib.sha256(account_id.encode()).hexdigest()[:13].upper()
+
+
+def object_record(change: ObjectChange, configuration_id: str) -> dict:
+    # Slashes stay as they are and spaces become '+', as in AWS's events (unquote_plus decodes).
+    s3_object: dict = {"key": quote_plus(change.key, safe="/")}
+    if not change.is_removal:
+        # AWS leaves size and eTag out of removal events.
+        s3_object["size"] = change.size
+        s3_object["eTag"] = change.etag
+    if change.version_id is not None:
+        s3_object["versionId"] = change.version_id
+    s3_object["sequencer"] = change.sequencer
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": change.region,
+        "eventTime": change.event_time,
+        "eventName": change.event_name.removeprefix("s3:"),
+        "userIdentity": {"principalId": f"AWS:{change.account_id}"},
+        "requestParameters": {"sourceIPAddress": change.source_ip},
+        "responseElements": {
+            "x-amz-request-id": change.request_id,
+            "x-amz-id-2": change.host_id,
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id,
+            "bucket": {
+                "name": change.bucket_name,
+                "ownerIdentity": {"principalId": owner_principal_id(change.account_id)},
+                "arn": change.bucket_arn,
+            },
+            "object": s3_object,
+        },
+    }
+
+
+def event_document(change: ObjectChange, configuration_id: str) -> dict:
+    return {"Records": [object_record(change, configuration_id)]}
+
+
+def test_event(bucket_name: str) -> dict:
+    """The message S3 sends when a notification configuration is written: no Records."""
+    return {
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": event_time(),
+        "Bucket": bucket_name,
+        "RequestId": new_request_id(),
+        "HostId": new_host_id(),
+    }

@@ -1,0 +1,224 @@
+"""The local AWS: moto's HTTP server on a port of its own, with the emulator's Lambda runtime."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import TextIO
+
+from s3sizer.errors import EmulatorError
+
+from .config import FaultDice, load_settings
+
+logger = logging.getLogger("s3sizer.emulator")
+logger.addHandler(logging.NullHandler())  # a library stays quiet unless its user configures logging
+
+_active_lock = threading.Lock()
+_active: Emulator | None = None  # moto's state is process-wide: one emulator per process
+
+
+class Emulator:
+    """A local AWS endpoint for any AWS client: S3, DynamoDB, Lambda, IAM, STS, Logs and more.
+
+    Example:
+        with Emulator() as aws:
+            boto3.client("s3", endpoint_url=aws.endpoint_url).list_buckets()
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        concurrency: int | None = None,
+        retry_backoff: float | None = None,
+        faults: str | None = None,
+    ):
+        self.host = host
+        self.port = port
+        self.settings = load_settings(concurrency, retry_backoff, faults)
+        self.endpoint_url = ""
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._runtime = None
+        self._delivery = None
+
+    def start(self) -> Emulator:
+        global _active
+        from werkzeug.serving import make_server
+
+        from . import moto_patches
+        from .delivery import AsyncDelivery
+        from .runtime import LambdaRuntime
+        from .s3_events import Sequencer
+        from .wsgi import make_app
+
+        with _active_lock:
+            if _active is self:
+                return self
+            if _active is not None:
+                raise EmulatorError(
+                    f"An emulator already runs in this process at {_active.endpoint_url}",
+                    "stop it first, or start the new one in another process",
+                )
+            listener = _listen(self.host, self.port)
+            try:
+                self._server = make_server(
+                    self.host, 0, make_app(), threaded=True,
+                    request_handler=_quiet_request_handler(), fd=listener.fileno(),
+                )  # fmt: skip
+            finally:
+                listener.close()  # the server holds its own duplicate of the socket
+            self.port = self._server.port
+            self.endpoint_url = f"http://{_url_host(_connect_host(self.host))}:{self.port}"
+            _reset_moto()
+            dice = FaultDice(self.settings.faults)
+            self._runtime = LambdaRuntime(
+                self.endpoint_url, self.settings.concurrency, crash_hook=dice.rates.crash > 0
+            )
+            self._delivery = AsyncDelivery(self.settings.retry_backoff, dice)
+            moto_patches.activate(
+                moto_patches.Hooks(self._runtime, self._delivery, dice, Sequencer())
+            )
+            _active = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="s3sizer-emulator-http", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop delivering events, kill every worker process, and close the HTTP server."""
+        global _active
+        from . import moto_patches
+
+        with _active_lock:
+            if _active is not self:
+                return
+            self._delivery.stop()
+            self._server.shutdown()  # no new requests; requests in flight end with their workers
+            self._runtime.stop()
+            self._thread.join(timeout=5)
+            self._server.server_close()
+            moto_patches.deactivate()
+            _active = None
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no event is queued, waiting to be retried, or running."""
+        return self._delivery is not None and self._delivery.wait_idle(timeout)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 4566,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> None:
+    """Run the emulator in the foreground until SIGINT or SIGTERM, then shut it down cleanly."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if not _is_loopback(host):
+        print(
+            f"Warning: the emulator listens on {host}, so other machines can reach it, and it "
+            "checks no credentials. Use --host 127.0.0.1 to keep it on this machine.",
+            file=err,
+            flush=True,
+        )
+    stopped = threading.Event()
+    previous = _on_signals(lambda *_: stopped.set())
+    log_handler = logging.StreamHandler(err)
+    log_handler.setFormatter(logging.Formatter("s3sizer emulator: %(message)s"))
+    logger.addHandler(log_handler)
+    try:
+        with Emulator(host, port) as emulator:
+            print(f"export AWS_ENDPOINT_URL={emulator.endpoint_url}", file=out, flush=True)
+            stopped.wait()
+    finally:
+        logger.removeHandler(log_handler)
+        _restore_signals(previous)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket, or an EmulatorError that says why there is none."""
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name == "posix":  # a restart may bind while old connections linger in TIME_WAIT
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(get_sockaddr(host, port, family))
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise EmulatorError(
+                f"Port {port} on {host} is already in use",
+                "choose another with --port, or stop the process that holds it",
+            ) from None
+        raise EmulatorError(
+            f"Cannot listen on {host}:{port}: {error.strerror or error}",
+            "check the --host address and the --port number",
+        ) from None
+    return listener
+
+
+def _quiet_request_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietRequestHandler(WSGIRequestHandler):
+        """No line per request on stderr; errors are still logged."""
+
+        def log_request(self, *args, **kwargs) -> None:
+            pass
+
+    return QuietRequestHandler
+
+
+def _reset_moto() -> None:
+    """Each emulator starts from an empty account, whatever ran in this process before."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _connect_host(host: str) -> str:
+    """The address clients use: a wildcard bind is reached through loopback."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _on_signals(handler):
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
