@@ -28,13 +28,13 @@ class Executor:
         *,
         sleep: Callable[[float], None] = time.sleep,
         layer_path: Path | None = None,
-        upload_limit: int = DIRECT_UPLOAD_LIMIT,
+        upload_limit: int | None = None,
     ):
         self.stack = stack
         self.names = stack.names
         self.sleep = sleep
         self.layer_path = layer_path
-        self.upload_limit = upload_limit
+        self.upload_limit = DIRECT_UPLOAD_LIMIT if upload_limit is None else upload_limit
         self.layer_arn: str | None = None
 
     def run(self, plan: Plan, on_step: Callable[[Step], None] = lambda step: None) -> None:

@@ -1,0 +1,124 @@
+"""The matplotlib layer: built from local wheels (no download), cached, uploaded via S3 if large."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import boto3
+import pytest
+
+from s3sizer.stack.package import build_layer, code_sha256
+
+
+def make_wheel(directory: Path, name: str = "matplotlib", version: str = "9.9.9") -> Path:
+    """A real, installable pure-Python wheel, so pip resolves it with no network."""
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{name}/__init__.py", "__version__ = '9.9.9'\n")
+        archive.writestr(
+            f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        archive.writestr(
+            f"{dist_info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        archive.writestr(f"{dist_info}/RECORD", "")
+    return wheel
+
+
+@pytest.fixture
+def wheels(tmp_path):
+    directory = tmp_path / "wheels"
+    directory.mkdir()
+    make_wheel(directory)
+    return directory
+
+
+def test_layer_is_built_from_local_wheels_for_the_lambda_platform(wheels, tmp_path):
+    calls = []
+
+    def recording_run(command, **kwargs):
+        calls.append(command)
+        return subprocess.run(command, **kwargs)
+
+    layer = build_layer("python3.12", "x86_64", wheel_dir=wheels, cache_dir=tmp_path, run=recording_run)
+
+    names = zipfile.ZipFile(layer.path).namelist()
+    assert "python/matplotlib/__init__.py" in names
+    [command] = calls
+    assert "--only-binary=:all:" in command
+    assert command[command.index("--python-version") + 1] == "3.12"
+    assert "manylinux2014_x86_64" in command
+
+
+def test_second_build_comes_from_the_cache_without_running_pip(wheels, tmp_path):
+    first = build_layer("python3.12", "x86_64", wheel_dir=wheels, cache_dir=tmp_path)
+
+    def no_pip(*args, **kwargs):
+        raise AssertionError("pip ran again")
+
+    second = build_layer("python3.12", "x86_64", wheel_dir=wheels, cache_dir=tmp_path, run=no_pip)
+
+    assert second == first
+    assert code_sha256(second.path.read_bytes()) == first.sha256
+
+
+def test_a_failed_download_says_how_to_avoid_it(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    from s3sizer.stack.package import LayerBuildError
+
+    with pytest.raises(LayerBuildError, match="--layer-arn"):
+        build_layer("python3.12", "arm64", wheel_dir=empty, cache_dir=tmp_path)
+
+
+def test_deploy_publishes_the_layer_once_and_attaches_it_to_plotting(cli, aws, wheels):
+    cli("setup")
+    cli("deploy", "--wheel-dir", str(wheels))
+    lam = boto3.client("lambda")
+
+    again = cli("deploy", "--wheel-dir", str(wheels))
+
+    versions = lam.list_layer_versions(LayerName="s3sizer-matplotlib")["LayerVersions"]
+    plotting = lam.get_function_configuration(FunctionName="s3sizer-plotting")
+    driver = lam.get_function_configuration(FunctionName="s3sizer-driver")
+    assert len(versions) == 1
+    assert [layer["Arn"] for layer in plotting["Layers"]] == [versions[0]["LayerVersionArn"]]
+    assert "Layers" not in driver or not driver["Layers"]
+    assert "Nothing to do" in again.stdout
+
+
+def test_a_layer_over_the_direct_upload_limit_goes_through_s3(cli, aws, wheels, monkeypatch):
+    from s3sizer.stack import apply
+
+    monkeypatch.setattr(apply, "DIRECT_UPLOAD_LIMIT", 10)
+    cli("setup")
+
+    cli("deploy", "--wheel-dir", str(wheels))
+
+    keys = [
+        o["Key"]
+        for o in boto3.client("s3").list_objects_v2(Bucket="s3sizer-123456789012-us-east-1")[
+            "Contents"
+        ]
+    ]
+    assert any(key.startswith(".s3sizer/layers/") for key in keys)
+    assert boto3.client("lambda").list_layer_versions(LayerName="s3sizer-matplotlib")["LayerVersions"]
+
+
+def test_layer_arn_uses_an_existing_layer_without_building(cli, aws, monkeypatch):
+    from s3sizer.stack import package
+
+    monkeypatch.setattr(package, "build_layer", lambda *a, **k: pytest.fail("built a layer"))
+    arn = boto3.client("lambda").publish_layer_version(
+        LayerName="shared-matplotlib", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )["LayerVersionArn"]
+    cli("setup")
+
+    cli("deploy", "--layer-arn", arn)
+
+    plotting = boto3.client("lambda").get_function_configuration(FunctionName="s3sizer-plotting")
+    assert [layer["Arn"] for layer in plotting["Layers"]] == [arn]
