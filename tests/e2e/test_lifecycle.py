@@ -1,0 +1,68 @@
+"""The whole lifecycle through the CLI on the local AWS, with the deployed zips really running."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image  # noqa: F401 - matplotlib's own dependency reads the PNG back
+
+from tests.e2e.conftest import poll
+
+
+def test_the_whole_lifecycle_through_the_cli(stack_cli, tmp_path):
+    cli = stack_cli
+    cli("setup")
+    cli("deploy")
+
+    driver = json.loads(cli("run-driver", "--pause", "0.2", "--json").stdout)
+    status = json.loads(cli("status", "--json").stdout)
+    history = json.loads(cli("history", "--json").stdout)
+    cli("plot", "--out", str(tmp_path / "lambda.png"), "--window", "60")
+    cli("plot", "--local", "--out", str(tmp_path / "local.png"), "--window", "60")
+    logs = cli("logs", "size-tracking", "--since", "5m").stdout
+    reconcile = json.loads(cli("reconcile", "--json").stdout)
+
+    assert [op["op"] for op in driver["operations"]] == ["create", "overwrite", "delete", "create"]
+    assert [p["total_size"] for p in history[-4:]] == [18, 27, 0, 2]
+    assert (status["total_size"], status["object_count"], status["max_size"]) == (2, 1, 27)
+    for png in ("lambda.png", "local.png"):
+        with Image.open(tmp_path / png) as image:
+            assert image.format == "PNG" and image.size[0] > 300
+    assert "START RequestId" in logs and "REPORT RequestId" in logs
+    assert reconcile["drift_bytes"] == 0 and reconcile["drift_objects"] == 0
+
+    cli("teardown", "--yes")
+
+    assert cli.leftovers() == {}
+
+
+def test_an_object_put_by_plain_boto3_is_tracked(stack_cli):
+    cli = stack_cli
+    cli("setup")
+    cli("deploy")
+
+    cli.aws.client("s3").put_object(Bucket=cli.bucket, Key="red flower+1 ü.jpg", Body=b"x" * 1234)
+
+    def tracked():
+        status = json.loads(cli("status", "--json").stdout)
+        return status["total_size"] == 1234 and status
+
+    assert poll(tracked, timeout=20)["object_count"] == 1
+    cli("teardown", "--yes")
+
+
+def test_the_plot_never_feeds_back_into_the_series(stack_cli, tmp_path):
+    cli = stack_cli
+    cli("setup")
+    cli("deploy")
+    cli("plot", "--out", str(tmp_path / "p.png"))
+    cli("plot", "--out", str(tmp_path / "p.png"))
+
+    keys = [o["Key"] for o in cli.aws.client("s3").list_objects_v2(Bucket=cli.bucket)["Contents"]]
+    status = json.loads(cli("status", "--json").stdout)
+    reconcile = json.loads(cli("reconcile", "--json").stdout)
+
+    assert keys == [".s3sizer/plot.png"]
+    assert (status["total_size"], status["object_count"]) == (0, 0)
+    assert reconcile["drift_bytes"] == 0
+    cli("teardown", "--yes")
