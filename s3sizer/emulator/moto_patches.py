@@ -147,9 +147,11 @@ def _send_event(account_id, event_name, bucket, key) -> None:
         return _originals["send_event"](account_id, event_name, bucket, key)
     if getattr(_thread, "quiet", False) or bucket.notification_configuration is None:
         return None
-    removal = str(event_name).startswith(s3_events.REMOVAL_PREFIXES)
+    # moto passes a (str, Enum) member, whose str() is "S3NotificationEvent.X" on Python 3.11.
+    event_name = getattr(event_name, "value", event_name)
+    removal = event_name.startswith(s3_events.REMOVAL_PREFIXES)
     _publish(
-        hooks, account_id, str(event_name), bucket, key.name, key,
+        hooks, account_id, event_name, bucket, key.name, key,
         size=None if removal else key.size,
         etag=None if removal else key.etag.strip('"'),
         version_id=key.version_id if bucket.is_versioned else None,
