@@ -1,0 +1,81 @@
+"""Fault injection, switched on through S3SIZER_EMULATOR_FAULTS in the emulator's environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import (
+    create_function,
+    emulator_env,
+    poll,
+    read_records,
+    start_emulator,
+    wait_for_export_line,
+)
+
+pytestmark = pytest.mark.emulator
+
+# Records each attempt, then makes a mutating AWS call (where an injected crash strikes), then
+# records that it finished.
+WRITING_HANDLER = """
+import json, os
+import boto3
+
+s3 = boto3.client("s3")
+
+def record(what):
+    with open(os.environ["RECORD_FILE"], "a") as f:
+        f.write(json.dumps({"what": what, "pid": os.getpid()}) + "\\n")
+
+def handler(event, context):
+    if "Records" not in event:
+        return
+    record("attempt")
+    s3.put_object(Bucket="fault-side-effects", Key=context.aws_request_id, Body=b"x")
+    record("done")
+"""
+
+
+@pytest.fixture(scope="module")
+def faulty_emulator():
+    env = emulator_env(
+        S3SIZER_EMULATOR_FAULTS="duplicate=1,crash=1,seed=7", S3SIZER_EMULATOR_RETRY_BACKOFF="0.05"
+    )
+    running = wait_for_export_line(start_emulator("--port", "0", env=env))
+    yield running
+    running.stop()
+
+
+def test_every_event_is_duplicated_and_every_first_attempt_crashes(faulty_emulator, tmp_path):
+    # GIVEN every event delivered twice, and every first attempt killed after its first write
+    aws = faulty_emulator
+    records = tmp_path / "records"
+    arn = create_function(aws, "fault-writer", WRITING_HANDLER, env={"RECORD_FILE": str(records)})
+    s3 = aws.client("s3")
+    for bucket in ("fault-tracked", "fault-side-effects"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket="fault-tracked",
+        NotificationConfiguration={"LambdaFunctionConfigurations": [
+            {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}
+        ]},
+    )  # fmt: skip
+    # WHEN one object is put
+    s3.put_object(Bucket="fault-tracked", Key="k", Body=b"x")
+    # THEN two deliveries each crash once, after their write, and succeed on the retry
+    poll(lambda: [r["what"] for r in read_records(records)].count("done") == 2)
+    whats = [r["what"] for r in read_records(records)]
+    assert whats.count("attempt") == 4
+    crashed = {r["pid"] for r in read_records(records)} - {
+        r["pid"] for r in read_records(records) if r["what"] == "done"
+    }
+    assert len(crashed) == 2
+    assert s3.list_objects_v2(Bucket="fault-side-effects")["KeyCount"] == 4
+    messages = [
+        e["message"]
+        for e in aws.client("logs").filter_log_events(logGroupName="/aws/lambda/fault-writer")[
+            "events"
+        ]
+    ]
+    assert sum("injected crash after PutObject" in m for m in messages) == 2
+    assert sum("Runtime.ExitError" in m for m in messages) == 2
