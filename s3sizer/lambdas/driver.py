@@ -123,4 +123,9 @@ def handler(event, context):
     event = event if isinstance(event, dict) else {}
     if event.get("pause_seconds") is not None:
         config["pause"] = float(event["pause_seconds"])
-    return run(**config, window_seconds=event.get("window_seconds"))
+    return run(
+        **config,
+        window_seconds=event.get("window_seconds"),
+        sleep=time.sleep,
+        monotonic=time.monotonic,
+    )
