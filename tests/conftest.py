@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -19,3 +21,13 @@ def _no_real_aws(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("S3SIZER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator:
+    """One local AWS subprocess for the end-to-end tests; each test uses its own stack name."""
+    from tests.emulator.helpers import emulator_env, start_emulator, wait_for_export_line
+
+    running = wait_for_export_line(start_emulator("--port", "0", env=emulator_env()))
+    yield running
+    running.stop()

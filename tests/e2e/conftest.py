@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 from typer.testing import CliRunner
 
 from s3sizer.cli import app
-from tests.emulator.helpers import (
-    RunningEmulator,
-    emulator_env,
-    poll,
-    start_emulator,
-    wait_for_export_line,
-)
+from tests.emulator.helpers import RunningEmulator, poll
 
 _numbers = itertools.count()
 
 __all__ = ["StackCli", "poll"]
-
-
-@pytest.fixture(scope="session")
-def emulator() -> Iterator[RunningEmulator]:
-    running = wait_for_export_line(start_emulator("--port", "0", env=emulator_env()))
-    yield running
-    running.stop()
 
 
 class StackCli:

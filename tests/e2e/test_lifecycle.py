@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from PIL import Image  # noqa: F401 - matplotlib's own dependency reads the PNG back
+from PIL import Image
 
 from tests.e2e.conftest import poll
 
