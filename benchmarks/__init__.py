@@ -1,0 +1,1 @@
+"""s3sizer's benchmarks: `python benchmarks/run.py [--quick | --smoke] [--out PATH]`."""
