@@ -1,0 +1,182 @@
+"""Run s3sizer's benchmarks and write their figures to benchmarks/RESULTS.md.
+
+    python benchmarks/run.py            # the full run: at most 10 minutes on 2 cores
+    python benchmarks/run.py --quick    # smaller sizes: at most 2 minutes
+    python benchmarks/run.py --smoke --out /tmp/results.md   # seconds; for the test suite
+
+Everything runs against the embedded emulator on 127.0.0.1; nothing else is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import delivery, lifecycle_timing, memory, plot_reads, startup, tracking_cost
+from benchmarks.emulator_process import EmulatorProcess, peak_rss_kib
+from benchmarks.measure import Section
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    bucket_sizes: list[int]
+    events: int
+    baseline_events: dict[int, int]  # per bucket size; the others get every event
+    shipped_repeats: int  # requests timed on moto as shipped, per bucket size
+    one_at_a_time: int
+    cold: int
+    burst: int
+    filler: int
+    filled_events: int
+    history_sizes: tuple[int, int]
+    plot_repeats: int
+    startup_repeats: int
+    demo: bool
+    plotting_worker: bool
+
+
+FULL = Profile(
+    "full", [100, 1_000, 10_000, 100_000], 200, {1_000: 50, 10_000: 10, 100_000: 3}, 3,
+    one_at_a_time=100, cold=25, burst=200, filler=10_000, filled_events=10,
+    history_sizes=(1_000, 100_000), plot_repeats=5, startup_repeats=9, demo=True,
+    plotting_worker=True,
+)  # fmt: skip
+QUICK = Profile(
+    "quick", [100, 1_000, 10_000], 200, {1_000: 20, 10_000: 3}, 2,
+    one_at_a_time=40, cold=8, burst=100, filler=2_000, filled_events=5,
+    history_sizes=(1_000, 10_000), plot_repeats=3, startup_repeats=5, demo=True,
+    plotting_worker=True,
+)  # fmt: skip
+SMOKE = Profile(
+    "smoke", [10, 100], 6, {}, 1,
+    one_at_a_time=3, cold=1, burst=5, filler=50, filled_events=1,
+    history_sizes=(10, 100), plot_repeats=1, startup_repeats=1, demo=False,
+    plotting_worker=False,
+)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes (at most 2 minutes)")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it runs")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
+    args = parser.parse_args(argv)
+    profile = SMOKE if args.smoke else QUICK if args.quick else FULL
+    _local_only_environment()
+
+    started = time.perf_counter()
+    sections = run(profile)
+    minutes = (time.perf_counter() - started) / 60
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(profile, sections, minutes))
+    print(f"wrote {args.out} ({minutes:.1f} min)", file=sys.stderr)
+    return 0
+
+
+def run(profile: Profile) -> list[Section]:
+    step = _progress()
+    step("4. CLI start-up")
+    cli = startup.run(profile.startup_repeats)
+    step("1. tracking cost against bucket size")
+    tracking = tracking_cost.run(
+        profile.bucket_sizes, profile.events, profile.baseline_events, profile.shipped_repeats
+    )
+    with EmulatorProcess() as emulator:
+        step("2. delivery by the emulator")
+        stack = delivery.run(
+            emulator, profile.one_at_a_time, profile.cold, profile.burst, profile.filler,
+            profile.filled_events, profile.plotting_worker,
+        )  # fmt: skip
+        emulator_after_delivery = peak_rss_kib(emulator.pid)
+        step("3. plotting")
+        plotting = plot_reads.run(emulator, profile.history_sizes, profile.plot_repeats)
+        emulator_after_history = peak_rss_kib(emulator.pid)
+    step("5. memory, 6. demo")
+    figures = stack.figures
+    memory_section = memory.section(
+        emulator_after_delivery, emulator_after_history, profile.history_sizes[-1],
+        figures.tracker_worker_kib, figures.tracker_workers, figures.plotting_worker_kib,
+    )  # fmt: skip
+    demo = lifecycle_timing.demo_seconds() if profile.demo else None
+    lifecycle = lifecycle_timing.section(
+        emulator.start_seconds, figures.setup_seconds, figures.deploy_seconds, demo
+    )
+    return [tracking, stack.section, plotting, cli, memory_section, lifecycle]
+
+
+def render(profile: Profile, sections: list[Section], minutes: float) -> str:
+    import boto3
+    import moto
+
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = "python benchmarks/run.py" + {"full": "", "quick": " --quick"}.get(
+        profile.name, " --smoke"
+    )
+    head = [
+        "# s3sizer benchmarks",
+        f"Measured by `{command}` ({profile.name} run) on {now}, in {minutes:.1f} minutes. "
+        "Every comparison is a ratio of two figures measured in this same run, on this machine. "
+        "Latencies and times are wall-clock; p95 is the nearest-rank 95th percentile "
+        "(with fewer than 20 values, the largest).",
+        "| machine | |\n| --- | --- |\n"
+        f"| cores | {os.cpu_count()} ({_cpu_model()}) |\n"
+        f"| Python | {platform.python_version()} ({platform.python_implementation()}) |\n"
+        f"| OS | {platform.system()} {platform.release()} |\n"
+        f"| moto, boto3 | {moto.__version__}, {boto3.__version__} |",
+        "## Summary\n\n" + "\n".join(f"- {line}" for s in sections for line in s.highlights),
+    ]
+    return "\n\n".join(head + [s.markdown() for s in sections]) + "\n"
+
+
+def _local_only_environment() -> None:
+    """Placeholder credentials and no profile, config file or metadata service: every client
+    in this process and its children can only reach the emulator on 127.0.0.1."""
+    for name in list(os.environ):
+        if name.startswith("S3SIZER_") or name in (
+            "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_REGION",
+        ):  # fmt: skip
+            del os.environ[name]
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _progress():
+    started = time.perf_counter()
+
+    def step(name: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f} s] {name}", file=sys.stderr, flush=True)
+
+    return step
+
+
+if __name__ == "__main__":
+    sys.exit(main())
