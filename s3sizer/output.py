@@ -39,12 +39,10 @@ def print_plan(plan, *, dry_run: bool) -> None:
 
 
 def human_bytes(n: int) -> str:
-    value, unit = float(n), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
-            break
-        value /= 1024
-    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+    # The plot's own formatter; imported here, not at the top, because it pulls in botocore.
+    from s3sizer.lambdas.render import human_bytes as plot_units
+
+    return plot_units(n)
 
 
 def history_table(points: list[dict], title: str = "History"):

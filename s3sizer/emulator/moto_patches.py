@@ -6,6 +6,8 @@
 - S3 writes are serialized, so each key's changes and their sequencers happen in one order, and the
   events moto misses are sent: delete markers, deletes of versions and of absent keys, and a
   multipart completion without moto's extra ObjectCreated:Put.
+- TransactWriteItems backs up only the items it writes, not whole tables: moto deep-copies every
+  table a transaction touches, which makes each write cost as much as the table is large.
 
 The patches stay installed once made; while no emulator is active in the process they hand
 every call to moto's own code, so moto's in-process mock (mock_aws) behaves as before.
@@ -13,6 +15,7 @@ every call to moto's own code, so moto's in-process mock (mock_aws) behaves as b
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -58,6 +61,7 @@ def deactivate() -> None:
 
 
 def _install() -> None:
+    import moto.dynamodb.models as dynamodb_models
     from moto.awslambda.models import LambdaFunction
     from moto.s3 import notifications
     from moto.s3.models import S3Backend
@@ -71,6 +75,7 @@ def _install() -> None:
             send_test_event=notifications.send_test_event,
             delete_object=S3Backend.delete_object,
             complete_multipart_upload=S3Backend.complete_multipart_upload,
+            transact_write_items=dynamodb_models.DynamoDBBackend.transact_write_items,
         )
         LambdaFunction.invoke = _invoke
         notifications.send_event = _send_event
@@ -79,6 +84,8 @@ def _install() -> None:
         S3Backend.copy_object = _serialized(S3Backend.copy_object)
         S3Backend.delete_object = _delete_object
         S3Backend.complete_multipart_upload = _complete_multipart_upload
+        dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items
+        dynamodb_models.copy = _CopyKeepingTablesInTransactions(dynamodb_models.Table)
 
 
 # --- Lambda ---------------------------------------------------------------------------------
@@ -273,3 +280,67 @@ def _complete_multipart_upload(self, *args, **kwargs):
             bucket = self.get_bucket(key.bucket_name)
             _send_event(self.account_id, "s3:ObjectCreated:CompleteMultipartUpload", bucket, key)
     return key
+
+
+# --- DynamoDB -------------------------------------------------------------------------------
+
+
+class _CopyKeepingTablesInTransactions:
+    """Stands in for the `copy` module inside moto.dynamodb.models.
+
+    Within the emulator's TransactWriteItems, moto's whole-table backup becomes the table itself
+    (so moto's own rollback is a no-op); everywhere else it copies as `copy` does.
+    """
+
+    def __init__(self, table_class: type):
+        self.table_class = table_class
+
+    def deepcopy(self, value, memo=None):
+        if getattr(_thread, "in_transaction", False) and isinstance(value, self.table_class):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str):
+        return getattr(copy, name)
+
+
+def _transact_write_items(self, transact_items):
+    original = _originals["transact_write_items"]
+    if _hooks is None:
+        return original(self, transact_items)
+    backups = [_backup(self, item) for item in transact_items]
+    _thread.in_transaction = True
+    try:
+        return original(self, transact_items)
+    except Exception:
+        for backup in reversed(backups):
+            if backup is not None:
+                _restore(*backup)
+        raise
+    finally:
+        _thread.in_transaction = False
+
+
+def _backup(backend, transact_item):
+    """(table, hash key, range key, a copy of the item or None), or None if it names no item."""
+    try:
+        _, operation = next(iter(transact_item.items()))
+        table = backend.get_table(operation["TableName"])
+        attributes = operation.get("Key") or operation["Item"]
+        hash_key, range_key = backend.get_keys_value(table, attributes)
+    except Exception:
+        return None  # moto rejects this operation before it writes anything
+    return table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))
+
+
+def _restore(table, hash_key, range_key, item) -> None:
+    """Put one item back as it was, without a stream record: the transaction never happened."""
+    if range_key is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item

@@ -38,10 +38,16 @@ def run(
     sleep=time.sleep,
     monotonic=time.monotonic,
     window_seconds: float | None = None,
+    key_prefix: str = "",
 ) -> dict:
-    """Run the workload; after each step the totals the tracker recorded for it."""
+    """Run the workload; after each step the totals the tracker recorded for it.
+
+    In a bucket s3sizer adopted, the keys get a prefix of their own, so that the driver can never
+    overwrite a user's object and teardown can remove exactly what the driver wrote.
+    """
     operations = []
-    for i, (op, key, body) in enumerate(WORKLOAD):
+    for i, (op, name, body) in enumerate(WORKLOAD):
+        key = key_prefix + name
         if i:
             sleep(pause)  # keeps the points apart on the plot
         before = history.key_state(bucket, key)
@@ -115,6 +121,7 @@ def _config() -> dict:
         "plotting_function": os.environ["PLOTTING_FUNCTION"],
         "pause": float(os.environ.get("DRIVER_PAUSE_SECONDS") or 1.5),
         "deadline": float(os.environ.get("DRIVER_DEADLINE_SECONDS") or 20),
+        "key_prefix": os.environ.get("DRIVER_KEY_PREFIX", ""),
     }
 
 

@@ -35,10 +35,11 @@ APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# A cancelled transaction means another writer won; a handful of jittered retries is plenty for
-# one bucket's event rate, and a bound keeps a pathological hot key from looping forever.
-MAX_ATTEMPTS = 8
-_BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
+# A cancelled transaction means another writer won the totals item. With c concurrent writers
+# a record needs about c attempts, so the bound is generous (several seconds of jittered back-off,
+# well inside the function's timeout); it only keeps a pathological hot key from looping forever.
+MAX_ATTEMPTS = 30
+_BACKOFF_BASE, _BACKOFF_CAP = 0.01, 0.5
 _BATCH = 25  # BatchWriteItem's limit
 
 

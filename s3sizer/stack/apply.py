@@ -116,13 +116,15 @@ class Executor:
         )
 
     def set_history_ttl(self, step: Step) -> None:
+        from s3sizer.lambdas.history import TTL_ATTRIBUTE
+
         ddb, enabled = self.client("dynamodb"), step.params["days"] > 0
         current = ddb.describe_time_to_live(TableName=step.target)["TimeToLiveDescription"]
         if (current.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}) == enabled:
             return
         ddb.update_time_to_live(
             TableName=step.target,
-            TimeToLiveSpecification={"Enabled": enabled, "AttributeName": "expires_at"},
+            TimeToLiveSpecification={"Enabled": enabled, "AttributeName": TTL_ATTRIBUTE},
         )
 
     def record_baseline(self, step: Step) -> None:
@@ -272,7 +274,7 @@ class Executor:
         self.client("s3").delete_bucket(Bucket=step.params["bucket"])
 
     def delete_own_objects(self, step: Step) -> None:
-        sweep.empty_bucket(self.client("s3"), step.params["bucket"], prefix=RESERVED_PREFIX)
+        sweep.empty_bucket(self.client("s3"), step.params["bucket"], prefix=step.params["prefix"])
 
     def delete_table(self, step: Step) -> None:
         ddb = self.client("dynamodb")

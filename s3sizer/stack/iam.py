@@ -71,7 +71,7 @@ def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
 
 
-def policy_for(short: str, arns: Arns) -> dict:
+def policy_for(short: str, arns: Arns, driver_prefix: str = "") -> dict:
     """The inline policy of one function's role."""
     statements = [_logs_statement(arns, short)]
     if short == "size-tracking":
@@ -94,7 +94,7 @@ def policy_for(short: str, arns: Arns) -> dict:
             _statement(
                 "DemoObjects",
                 ["s3:PutObject", "s3:DeleteObject"],
-                [arns.object(key) for key in DRIVER_KEYS],
+                [arns.object(driver_prefix + key) for key in DRIVER_KEYS],
             )
         )
         statements.append(

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 TAG_KEY = "s3sizer:stack"
 RESERVED_PREFIX = ".s3sizer/"  # s3sizer's own objects; the tracker and reconcile skip them
 PLOT_KEY = RESERVED_PREFIX + "plot.png"
+# The driver's keys in a bucket s3sizer adopted: never a user's own object, easy to remove.
+ADOPTED_DRIVER_PREFIX = "s3sizer-driver/"
 DEFAULT_TABLE = "S3-object-size-history"
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
@@ -101,6 +103,10 @@ class StackConfig:
     history_ttl_days: int = 0
     memory: dict[str, int] = field(default_factory=dict)
     timeout: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def driver_prefix(self) -> str:
+        return "" if self.bucket_owned else ADOPTED_DRIVER_PREFIX
 
     def memory_of(self, spec: FunctionSpec) -> int:
         return self.memory.get(spec.short, spec.memory)

@@ -8,6 +8,7 @@ from typing import Any
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import iam
 from s3sizer.stack.model import (
+    ADOPTED_DRIVER_PREFIX,
     FUNCTIONS,
     RESERVED_PREFIX,
     FunctionSpec,
@@ -93,7 +94,7 @@ def plan_setup(stack: Stack, bucket: str | None, ttl_days: int | None = None) ->
         document = stack.role_policy(spec.short)
         if document is None:
             steps.append(Step("create_role", names.role(spec.short), {"short": spec.short}))
-        desired = iam.policy_for(spec.short, arns)
+        desired = iam.policy_for(spec.short, arns, config.driver_prefix)
         if document != desired:
             steps.append(
                 Step(
@@ -204,7 +205,10 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: iam.Arns, l
     elif spec.short == "plotting":
         env |= {"PLOT_KEY": RESERVED_PREFIX + "plot.png", "WINDOW_SECONDS": "10"}
     elif spec.short == "driver":
-        env |= {"PLOTTING_FUNCTION": names.function("plotting")}
+        env |= {
+            "PLOTTING_FUNCTION": names.function("plotting"),
+            "DRIVER_KEY_PREFIX": config.driver_prefix,
+        }
     return {
         "Role": arns.role(spec.short),
         "Handler": spec.handler,
@@ -267,8 +271,13 @@ def plan_teardown(stack: Stack) -> Plan:
             steps.append(Step("delete_role", names.role(spec.short), {"short": spec.short}))
     if bucket_exists and owned:
         steps.append(Step("delete_bucket", bucket, {"bucket": bucket}))
-    elif bucket_exists and _has_reserved_objects(stack, bucket):
-        steps.append(Step("delete_own_objects", f"{bucket}/{RESERVED_PREFIX}", {"bucket": bucket}))
+    elif bucket_exists:
+        for prefix in (RESERVED_PREFIX, ADOPTED_DRIVER_PREFIX):
+            if _has_objects(stack, bucket, prefix):
+                target = f"{bucket}/{prefix}"
+                steps.append(
+                    Step("delete_own_objects", target, {"bucket": bucket, "prefix": prefix})
+                )
     if stack.table_description() is not None:
         steps.append(Step("delete_table", names.table))
     return Plan(f"teardown of stack {names.stack}", tuple(steps))
@@ -284,6 +293,6 @@ def _teardown_bucket(stack: Stack, config: StackConfig | None) -> tuple[str | No
     return None, False
 
 
-def _has_reserved_objects(stack: Stack, bucket: str) -> bool:
-    page = stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=RESERVED_PREFIX, MaxKeys=1)
+def _has_objects(stack: Stack, bucket: str, prefix: str) -> bool:
+    page = stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
     return page.get("KeyCount", 0) > 0
