@@ -77,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     profile = SMOKE if args.smoke else QUICK if args.quick else FULL
     _local_only_environment()
 
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     sections = run(profile)
     minutes = (time.perf_counter() - started) / 60
+    load = (load_before, os.getloadavg()[0])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(profile, sections, minutes))
+    args.out.write_text(render(profile, sections, minutes, load))
     print(f"wrote {args.out} ({minutes:.1f} min)", file=sys.stderr)
     return 0
 
@@ -117,7 +119,7 @@ def run(profile: Profile) -> list[Section]:
     return [tracking, stack.section, plotting, cli, memory_section, lifecycle]
 
 
-def render(profile: Profile, sections: list[Section], minutes: float) -> str:
+def render(profile: Profile, sections: list[Section], minutes: float, load) -> str:
     import boto3
     import moto
 
@@ -135,7 +137,9 @@ def render(profile: Profile, sections: list[Section], minutes: float) -> str:
         f"| cores | {os.cpu_count()} ({_cpu_model()}) |\n"
         f"| Python | {platform.python_version()} ({platform.python_implementation()}) |\n"
         f"| OS | {platform.system()} {platform.release()} |\n"
-        f"| moto, boto3 | {moto.__version__}, {boto3.__version__} |",
+        f"| moto, boto3 | {moto.__version__}, {boto3.__version__} |\n"
+        # Other work on the machine slows everything down: the load says how busy it was.
+        f"| load average (1 min), before and after | {load[0]:.2f}, {load[1]:.2f} |",
         "## Summary\n\n" + "\n".join(f"- {line}" for s in sections for line in s.highlights),
     ]
     return "\n\n".join(head + [s.markdown() for s in sections]) + "\n"
