@@ -1,6 +1,7 @@
 """python -m s3sizer.emulator [--host H] [--port P]: the local AWS in the foreground."""
 
 import argparse
+import os
 import sys
 
 from s3sizer.errors import S3SizerError
@@ -26,4 +27,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is shut down by now. Skipping the interpreter's final clean-up keeps the exit
+    # immediate: collecting a large moto state can otherwise take seconds.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
