@@ -6,6 +6,8 @@
 - S3 writes are serialized, so each key's changes and their sequencers happen in one order, and the
   events moto misses are sent: delete markers, deletes of versions and of absent keys, and a
   multipart completion without moto's extra ObjectCreated:Put.
+- PutBucketNotificationConfiguration checks, as S3 does, that each Lambda target exists and that
+  its resource policy lets S3 invoke it; moto accepts any ARN.
 - TransactWriteItems backs up only the items it writes, not whole tables: moto deep-copies every
   table a transaction touches, which makes each write cost as much as the table is large.
 
@@ -16,6 +18,7 @@ every call to moto's own code, so moto's in-process mock (mock_aws) behaves as b
 from __future__ import annotations
 
 import copy
+import fnmatch
 import functools
 import json
 import logging
@@ -76,6 +79,7 @@ def _install() -> None:
             delete_object=S3Backend.delete_object,
             complete_multipart_upload=S3Backend.complete_multipart_upload,
             transact_write_items=dynamodb_models.DynamoDBBackend.transact_write_items,
+            put_bucket_notification_configuration=S3Backend.put_bucket_notification_configuration,
         )
         LambdaFunction.invoke = _invoke
         notifications.send_event = _send_event
@@ -84,6 +88,7 @@ def _install() -> None:
         S3Backend.copy_object = _serialized(S3Backend.copy_object)
         S3Backend.delete_object = _delete_object
         S3Backend.complete_multipart_upload = _complete_multipart_upload
+        S3Backend.put_bucket_notification_configuration = _put_bucket_notification_configuration
         dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items
         dynamodb_models.copy = _CopyKeepingTablesInTransactions(dynamodb_models.Table)
 
@@ -170,6 +175,8 @@ def _send_test_event(account_id, bucket) -> None:
     hooks = _hooks
     if hooks is None:
         return _originals["send_test_event"](account_id, bucket)
+    if getattr(_thread, "quiet", False):
+        return None
     from moto.s3 import notifications
 
     config = bucket.notification_configuration
@@ -214,6 +221,62 @@ def _publish(hooks, account_id, event_name, bucket, key_name, key, size, etag, v
             )
     if config.event_bridge is not None and key is not None:
         notifications._send_event_bridge_message(account_id, bucket, event_name, key)
+
+
+def _put_bucket_notification_configuration(self, bucket_name, notification_config):
+    original = _originals["put_bucket_notification_configuration"]
+    if _hooks is None:
+        return original(self, bucket_name, notification_config)
+    with service_lock(S3_WRITE_LOCK):
+        bucket = self.get_bucket(bucket_name)
+        previous = bucket.notification_configuration
+        with _quiet():
+            original(self, bucket_name, notification_config)
+        config = bucket.notification_configuration
+        refused = [
+            n.arn
+            for n in (config.cloud_function if config else [])
+            if not _s3_may_invoke(n.arn, bucket)
+        ]
+        if refused:
+            bucket.notification_configuration = previous
+            raise _destination_error(refused)
+        if config is not None:
+            _send_test_event(self.account_id, bucket)
+
+
+def _s3_may_invoke(function_arn: str, bucket) -> bool:
+    """Whether the function exists and its resource policy lets S3 invoke it for this bucket."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        account_id, region = function_arn.split(":")[4], function_arn.split(":")[3]
+        statements = get_backend(account_id, region).get_function(function_arn).policy.statements
+    except Exception:
+        return False
+    for statement in statements:
+        principal = statement.get("Principal")
+        service = principal.get("Service") if isinstance(principal, dict) else principal
+        source = statement.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")
+        if (
+            statement.get("Effect", "Allow") == "Allow"
+            and service in ("s3.amazonaws.com", "*")
+            and statement.get("Action") in ("lambda:InvokeFunction", "lambda:*", "*")
+            and (source is None or fnmatch.fnmatchcase(bucket.arn, source))
+        ):
+            return True
+    return False
+
+
+def _destination_error(function_arns: list[str]):
+    from moto.s3.exceptions import S3ClientError
+
+    return S3ClientError(
+        "InvalidArgument",
+        "Unable to validate the following destination configurations: "
+        + ", ".join(function_arns)
+        + " (the function must exist and allow s3.amazonaws.com to call lambda:InvokeFunction)",
+    )
 
 
 # --- S3 writes ------------------------------------------------------------------------------

@@ -127,6 +127,27 @@ def create_function(
     return response["FunctionArn"]
 
 
+def notify_function(
+    aws: RunningEmulator, bucket: str, function_arn: str, events: list[str]
+) -> None:
+    """Let S3 invoke the function, as S3 requires, then send the bucket's events to it."""
+    aws.client("lambda").add_permission(
+        FunctionName=function_arn,
+        StatementId=f"s3-{bucket}",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=f"arn:aws:s3:::{bucket}",
+    )
+    aws.client("s3").put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"Id": "size-tracking", "LambdaFunctionArn": function_arn, "Events": events}
+            ]
+        },
+    )
+
+
 def invoke(aws: RunningEmulator, name: str, event: dict | None = None, **options) -> dict:
     response = aws.client("lambda").invoke(
         FunctionName=name, Payload=json.dumps(event or {}).encode(), **options

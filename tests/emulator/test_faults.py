@@ -7,6 +7,7 @@ import pytest
 from .helpers import (
     create_function,
     emulator_env,
+    notify_function,
     poll,
     read_records,
     start_emulator,
@@ -54,12 +55,7 @@ def test_every_event_is_duplicated_and_every_first_attempt_crashes(faulty_emulat
     s3 = aws.client("s3")
     for bucket in ("fault-tracked", "fault-side-effects"):
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_notification_configuration(
-        Bucket="fault-tracked",
-        NotificationConfiguration={"LambdaFunctionConfigurations": [
-            {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}
-        ]},
-    )  # fmt: skip
+    notify_function(aws, "fault-tracked", arn, ["s3:ObjectCreated:*"])
     # WHEN one object is put
     s3.put_object(Bucket="fault-tracked", Key="k", Body=b"x")
     # THEN two deliveries each crash once, after their write, and succeed on the retry

@@ -7,8 +7,9 @@ import re
 from urllib.parse import unquote_plus
 
 import pytest
+from botocore.exceptions import ClientError
 
-from .helpers import RECORDING_HANDLER, create_function, poll, read_records
+from .helpers import RECORDING_HANDLER, create_function, notify_function, poll, read_records
 
 pytestmark = pytest.mark.emulator
 
@@ -47,17 +48,29 @@ class Tracked:
 
 
 def configure(emulator, bucket: str, function_arn: str) -> None:
-    emulator.client("s3").put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "LambdaFunctionConfigurations": [
-                {
-                    "Id": "size-tracking",
-                    "LambdaFunctionArn": function_arn,
-                    "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-                }
-            ]
-        },
+    notify_function(emulator, bucket, function_arn, ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+
+
+def test_a_function_that_does_not_allow_s3_is_refused_as_a_destination(emulator):
+    # GIVEN a function whose resource policy does not let S3 invoke it
+    arn = create_function(emulator, "notify-refused", RECORDING_HANDLER)
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="notify-refused")
+    # WHEN it is configured as the bucket's destination
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_notification_configuration(
+            Bucket="notify-refused",
+            NotificationConfiguration={
+                "LambdaFunctionConfigurations": [
+                    {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}
+                ]
+            },
+        )
+    # THEN S3 refuses it, as AWS does, and keeps no configuration
+    assert refused.value.response["Error"]["Code"] == "InvalidArgument"
+    assert "Unable to validate the following destination configurations" in str(refused.value)
+    assert "LambdaFunctionConfigurations" not in s3.get_bucket_notification_configuration(
+        Bucket="notify-refused"
     )
 
 
