@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import unquote
 
 from tests.emulator.helpers import emulator_env, start_emulator, wait_for_export_line
@@ -86,7 +87,7 @@ def listening_addresses(pid: int) -> set[str]:
             inodes.add(target[8:-1])
     found = set()
     for table in ("tcp", "tcp6"):
-        for line in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
             fields = line.split()
             if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
                 address = fields[1].split(":")[0]
