@@ -6,6 +6,7 @@
 - S3 writes are serialized, so each key's changes and their sequencers happen in one order, and the
   events moto misses are sent: delete markers, deletes of versions and of absent keys, and a
   multipart completion without moto's extra ObjectCreated:Put.
+- CreateFunction and UpdateFunctionConfiguration refuse the environment variables Lambda reserves.
 - PutBucketNotificationConfiguration checks, as S3 does, that each Lambda target exists and that
   its resource policy lets S3 invoke it; moto accepts any ARN.
 - TransactWriteItems backs up only the items it writes, not whole tables: moto deep-copies every
@@ -65,7 +66,7 @@ def deactivate() -> None:
 
 def _install() -> None:
     import moto.dynamodb.models as dynamodb_models
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.s3 import notifications
     from moto.s3.models import S3Backend
 
@@ -74,6 +75,8 @@ def _install() -> None:
             return
         _originals.update(
             invoke=LambdaFunction.invoke,
+            create_function=LambdaBackend.create_function,
+            update_function_configuration=LambdaBackend.update_function_configuration,
             send_event=notifications.send_event,
             send_test_event=notifications.send_test_event,
             delete_object=S3Backend.delete_object,
@@ -82,6 +85,8 @@ def _install() -> None:
             put_bucket_notification_configuration=S3Backend.put_bucket_notification_configuration,
         )
         LambdaFunction.invoke = _invoke
+        LambdaBackend.create_function = _create_function
+        LambdaBackend.update_function_configuration = _update_function_configuration
         notifications.send_event = _send_event
         notifications.send_test_event = _send_test_event
         S3Backend.put_object = _serialized(S3Backend.put_object)
@@ -116,6 +121,41 @@ def _invoke(self, body, request_headers, response_headers):
     response_headers["x-amz-log-result"] = result.log_tail
     response_headers["x-amz-executed-version"] = str(self.version)
     return result.payload
+
+
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+RESERVED_VARIABLES = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})  # fmt: skip
+
+
+def _create_function(self, spec):
+    if _hooks is not None:
+        _refuse_reserved_variables(spec)
+    return _originals["create_function"](self, spec)
+
+
+def _update_function_configuration(self, function_name, qualifier, body):
+    if _hooks is not None:
+        _refuse_reserved_variables(body)
+    return _originals["update_function_configuration"](self, function_name, qualifier, body)
+
+
+def _refuse_reserved_variables(spec: dict) -> None:
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    names = set((spec.get("Environment") or {}).get("Variables") or {})
+    reserved = sorted(names & RESERVED_VARIABLES)
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not supported "
+            f"for modification. Reserved keys used in this request: {', '.join(reserved)}"
+        )
 
 
 def _parse_event(body) -> Any:

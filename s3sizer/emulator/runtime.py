@@ -74,7 +74,7 @@ class LambdaRuntime:
             spec, notes = self._spec_for(fn)
         except _CannotRun as error:
             return _failed(request_id, error.document)
-        fingerprint = (spec, fn.timeout)
+        fingerprint = (spec, fn.timeout, _identity(fn))
         pool = self._pool(fn.function_arn)
         with pool.slots:
             worker, cold_failure = self._check_out(pool, fingerprint, spec)
@@ -269,6 +269,13 @@ def _failure_log(outcome: Outcome, request_id: str, timeout: float, document: di
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         return f"{stamp}Z {request_id} Task timed out after {timeout:.2f} seconds"
     return f"{document['errorMessage']}\n{document['errorType']}"
+
+
+def _identity(fn) -> str:
+    """A token per function object: a deleted and re-created function never gets old workers."""
+    if not hasattr(fn, "_emulator_identity"):
+        fn._emulator_identity = uuid.uuid4().hex
+    return fn._emulator_identity
 
 
 def _new_stream_name(spec: WorkerSpec) -> str:

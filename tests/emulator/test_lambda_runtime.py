@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from botocore.exceptions import ClientError
 
 from .helpers import create_function, invoke, poll, read_records, zip_bytes
 
@@ -234,3 +235,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_re_created_function_starts_cold(emulator):
+    create_function(emulator, "runtime-recreated", COUNTING_HANDLER)
+    invoke(emulator, "runtime-recreated")
+    emulator.client("lambda").delete_function(FunctionName="runtime-recreated")
+    create_function(emulator, "runtime-recreated", COUNTING_HANDLER)
+    assert invoke(emulator, "runtime-recreated")["Body"]["invocations"] == 1
+
+
+def test_variables_that_lambda_reserves_are_refused(emulator):
+    with pytest.raises(ClientError) as refused:
+        create_function(emulator, "runtime-reserved", COUNTING_HANDLER, env={"AWS_REGION": "x"})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "Reserved keys used in this request: AWS_REGION" in str(refused.value)
