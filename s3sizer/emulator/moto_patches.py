@@ -9,6 +9,7 @@
 - CreateFunction and UpdateFunctionConfiguration refuse the environment variables Lambda reserves.
 - PutBucketNotificationConfiguration checks, as S3 does, that each Lambda target exists and that
   its resource policy lets S3 invoke it; moto accepts any ARN.
+- FilterLogEvents always interleaves the streams by time, as CloudWatch Logs has done since 2019.
 - TransactWriteItems backs up only the items it writes, not whole tables: moto deep-copies every
   table a transaction touches, which makes each write cost as much as the table is large.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import inspect
 import json
 import logging
 import threading
@@ -67,6 +69,7 @@ def deactivate() -> None:
 def _install() -> None:
     import moto.dynamodb.models as dynamodb_models
     from moto.awslambda.models import LambdaBackend, LambdaFunction
+    from moto.logs.models import LogGroup
     from moto.s3 import notifications
     from moto.s3.models import S3Backend
 
@@ -83,6 +86,7 @@ def _install() -> None:
             complete_multipart_upload=S3Backend.complete_multipart_upload,
             transact_write_items=dynamodb_models.DynamoDBBackend.transact_write_items,
             put_bucket_notification_configuration=S3Backend.put_bucket_notification_configuration,
+            filter_log_events=LogGroup.filter_log_events,
         )
         LambdaFunction.invoke = _invoke
         LambdaBackend.create_function = _create_function
@@ -96,6 +100,7 @@ def _install() -> None:
         S3Backend.put_bucket_notification_configuration = _put_bucket_notification_configuration
         dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items
         dynamodb_models.copy = _CopyKeepingTablesInTransactions(dynamodb_models.Table)
+        LogGroup.filter_log_events = _filter_log_events
 
 
 # --- Lambda ---------------------------------------------------------------------------------
@@ -447,3 +452,16 @@ def _restore(table, hash_key, range_key, item) -> None:
         table.items.get(hash_key, {}).pop(range_key, None)
     else:
         table.items[hash_key][range_key] = item
+
+
+# --- CloudWatch Logs ------------------------------------------------------------------------
+
+
+def _filter_log_events(self, *args, **kwargs):
+    """AWS ignores `interleaved` and always interleaves; moto groups events by stream otherwise."""
+    original = _originals["filter_log_events"]
+    if _hooks is not None:
+        arguments = inspect.signature(original).bind(self, *args, **kwargs).arguments
+        arguments["interleaved"] = True
+        return original(**arguments)
+    return original(self, *args, **kwargs)
