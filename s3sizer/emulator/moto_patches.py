@@ -339,11 +339,11 @@ def _serialized(method):
 @contextmanager
 def _quiet():
     """moto's own events are silenced here; the caller sends the right ones."""
-    _thread.quiet = True
+    previous, _thread.quiet = getattr(_thread, "quiet", False), True
     try:
         yield
     finally:
-        _thread.quiet = False
+        _thread.quiet = previous
 
 
 def _delete_object(self, bucket_name, key_name, version_id=None, bypass=False):
@@ -358,21 +358,18 @@ def _delete_object(self, bucket_name, key_name, version_id=None, bypass=False):
             deleted, meta = original(
                 self, bucket_name, key_name, version_id=version_id, bypass=bypass
             )
-        if bucket.is_versioned and version_id is None:
-            event_name, version, notify = (
-                "s3:ObjectRemoved:DeleteMarkerCreated",
-                meta.get("version-id"),
-                deleted,
-            )
-        elif bucket.is_versioned:
-            event_name, version, notify = "s3:ObjectRemoved:Delete", version_id, deleted
-        else:
-            # AWS notifies a delete even when the key did not exist.
-            event_name, version, notify = "s3:ObjectRemoved:Delete", None, True
-        if notify:
+
+        def removed(event_name: str, version: str | None) -> None:
             _publish(
                 hooks, self.account_id, event_name, bucket, key_name, current, None, None, version
             )
+
+        if not bucket.is_versioned:
+            removed("s3:ObjectRemoved:Delete", None)  # even for an absent key, as AWS does
+        elif deleted and version_id is None:
+            removed("s3:ObjectRemoved:DeleteMarkerCreated", meta.get("version-id"))
+        elif deleted:
+            removed("s3:ObjectRemoved:Delete", version_id)
         return deleted, meta
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import sys
 import threading
@@ -22,8 +21,6 @@ from typing import Any
 from . import lambda_logs
 from .code_store import CodeStore, layer_search_paths
 from .worker import Outcome, Worker, WorkerSpec
-
-logger = logging.getLogger("s3sizer.emulator")
 
 # Placeholder credentials: the emulator accepts any, and the host's must never leak in.
 FUNCTION_CREDENTIALS = {
@@ -183,7 +180,7 @@ class LambdaRuntime:
                 "errorType": "Runtime.InvalidEntrypoint",
                 "errorMessage": "The emulator runs only functions deployed as a .zip file archive",
             })  # fmt: skip
-        task_root = self.code.function_dir(fn.code_bytes)
+        task_root = self.code.function_dir(fn.code_bytes, getattr(fn, "code_digest", None))
         layer_paths, notes = self._layer_paths(fn)
         env = {name: os.environ[name] for name in HOST_VARIABLES if name in os.environ}
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
@@ -208,7 +205,9 @@ class LambdaRuntime:
             if version is None or not version.code_bytes:
                 notes.append(f"s3sizer emulator: layer {layer['Arn']} has no content here; skipped")
                 continue
-            directory, reason = self.code.layer_dir(version.code_bytes)
+            directory, reason = self.code.layer_dir(
+                version.code_bytes, getattr(version, "code_digest", None)
+            )
             if reason:
                 notes.append(
                     f"s3sizer emulator: layer {layer['Arn']} skipped ({reason}); "
