@@ -69,23 +69,26 @@ class Emulator:
                 )
             listener = _listen(self.host, self.port)
             try:
-                self._server = make_server(
+                server = make_server(
                     self.host, 0, make_app(), threaded=True,
                     request_handler=_quiet_request_handler(), fd=listener.fileno(),
                 )  # fmt: skip
             finally:
                 listener.close()  # the server holds its own duplicate of the socket
-            self.port = self._server.port
-            self.endpoint_url = f"http://{_url_host(_connect_host(self.host))}:{self.port}"
-            _reset_moto()
-            dice = FaultDice(self.settings.faults)
-            self._runtime = LambdaRuntime(
-                self.endpoint_url, self.settings.concurrency, crash_hook=dice.rates.crash > 0
-            )
-            self._delivery = AsyncDelivery(self.settings.retry_backoff, dice)
-            moto_patches.activate(
-                moto_patches.Hooks(self._runtime, self._delivery, dice, Sequencer())
-            )
+            try:
+                self.port = server.port
+                self.endpoint_url = f"http://{_url_host(_connect_host(self.host))}:{self.port}"
+                _reset_moto()
+                dice = FaultDice(self.settings.faults)
+                runtime = LambdaRuntime(
+                    self.endpoint_url, self.settings.concurrency, crash_hook=dice.rates.crash > 0
+                )
+                delivery = AsyncDelivery(self.settings.retry_backoff, dice)
+                moto_patches.activate(moto_patches.Hooks(runtime, delivery, dice, Sequencer()))
+            except BaseException:
+                server.server_close()
+                raise
+            self._server, self._runtime, self._delivery = server, runtime, delivery
             _active = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="s3sizer-emulator-http", daemon=True

@@ -51,13 +51,12 @@ class Worker:
     def __init__(self, spec: WorkerSpec, log_stream_name: str):
         self.spec = spec
         self.log_stream_name = log_stream_name
-        self.init_ms: float | None = (
-            None  # from spawn to handler imported, as Lambda's Init Duration
-        )
-        self.init_output: list[tuple[int, str]] = []  # what the function printed while importing
-        self._spawned = time.monotonic()
-        self.invocations = 0  # counted by the runtime; the first one reports the init duration
         self.started_ms = int(time.time() * 1000)
+        self.invocations = 0  # counted by the runtime; the first one reports the init duration
+        # From spawn to handler imported, as Lambda's Init Duration, and what was printed meanwhile
+        self.init_ms: float | None = None
+        self.init_output: list[tuple[int, str]] = []
+        self._spawned = time.monotonic()
         self._lines: list[tuple[int, str]] = []
         self._lines_lock = threading.Lock()
         self._output_ended = {"stdout": threading.Event(), "stderr": threading.Event()}
@@ -82,6 +81,10 @@ class Worker:
                 cwd=spec.cwd,
                 start_new_session=True,  # Ctrl-C in a terminal reaches the emulator, not workers
             )
+        except BaseException:
+            os.close(request_write)
+            os.close(reply_read)
+            raise
         finally:
             os.close(request_read)
             os.close(reply_write)
@@ -95,8 +98,6 @@ class Worker:
 
     def wait_ready(self) -> Outcome | None:
         """None once the handler is imported; otherwise why the worker could not start."""
-        for ended in self._output_ended.values():
-            ended.clear()
         reply = self._next_reply(INIT_TIMEOUT_SECONDS)
         if reply is _TIMED_OUT:
             self.kill()
