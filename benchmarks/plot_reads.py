@@ -100,28 +100,34 @@ def _plot(aws, newest: datetime, repeats: int) -> dict:
                 reads.append(seconds_in(taken))
                 queries.append(seconds_in(taken, "dynamodb:Query"))
                 calls, points = taken, result["points"]
-    return {"wall": walls, "reads": reads, "query": queries, "calls": calls, "points": points}
+    drawing = [wall - read for wall, read in zip(walls, reads, strict=True)]
+    return {
+        "wall": walls, "reads": reads, "query": queries, "drawing": drawing, "calls": calls,
+        "points": points,
+    }  # fmt: skip
 
 
 def _section(rows) -> Section:
     table = Table(
         ["points in the history", "written in", "points in the window", "read requests",
-         "by operation", "reading: median", "of which Query", "wall time: median",
-         "wall time against the smallest"]
+         "by operation", "reading: median", "of which Query", "drawing: median",
+         "wall time: median", "wall time against the smallest"]
     )  # fmt: skip
     smallest = median(rows[0][2]["wall"])
     for size, write_seconds, plot in rows:
         table.add(
             f"{size:,}", f"{write_seconds:.1f} s", plot["points"], len(plot["calls"]),
             per_event(count_by_operation(plot["calls"]), 1), ms(median(plot["reads"])),
-            ms(median(plot["query"])), ms(median(plot["wall"])), ratio(median(plot["wall"]), smallest),
+            ms(median(plot["query"])), ms(median(plot["drawing"])), ms(median(plot["wall"])), ratio(median(plot["wall"]), smallest),
         )  # fmt: skip
     section = Section("3. Plotting", METHOD, [table], [MOTO_QUERY])
     (small, _, first), (large, _, last) = rows[0], rows[-1]
     section.highlights.append(
         f"`plot --local` makes {len(first['calls'])} read requests for a history of {small:,} "
-        f"points and {len(last['calls'])} for {large:,}; its wall time goes from "
-        f"{ms(median(first['wall']))} to {ms(median(last['wall']))}."
+        f"points and {len(last['calls'])} for {large:,}. Drawing takes "
+        f"{ms(median(first['drawing']))} and {ms(median(last['drawing']))}; the wall time goes "
+        f"from {ms(median(first['wall']))} to {ms(median(last['wall']))} on the emulator, "
+        "because moto's Query scans the whole table (AWS reads only the window)."
     )
     return section
 

@@ -49,13 +49,13 @@ class Profile:
 
 FULL = Profile(
     "full", [100, 1_000, 10_000, 100_000], 200, {1_000: 50, 10_000: 10, 100_000: 3}, 3,
-    one_at_a_time=100, cold=25, burst=200, filler=10_000, filled_events=10,
+    one_at_a_time=100, cold=25, burst=200, filler=10_000, filled_events=30,
     history_sizes=(1_000, 100_000), plot_repeats=5, startup_repeats=9, demo=True,
     plotting_worker=True,
 )  # fmt: skip
 QUICK = Profile(
     "quick", [100, 1_000, 10_000], 200, {1_000: 20, 10_000: 3}, 2,
-    one_at_a_time=40, cold=8, burst=100, filler=2_000, filled_events=5,
+    one_at_a_time=40, cold=8, burst=100, filler=2_000, filled_events=10,
     history_sizes=(1_000, 10_000), plot_repeats=3, startup_repeats=5, demo=True,
     plotting_worker=True,
 )  # fmt: skip
