@@ -6,6 +6,8 @@
 - S3 writes are serialized, so each key's changes and their sequencers happen in one order, and the
   events moto misses are sent: delete markers, deletes of versions and of absent keys, and a
   multipart completion without moto's extra ObjectCreated:Put.
+- Invoke takes its qualifier from the query string only: moto also looks for a "qualifier" key in
+  the payload, and fails on a payload that is valid JSON but not an object (null, a string).
 - CreateFunction and UpdateFunctionConfiguration refuse the environment variables Lambda reserves.
 - PutBucketNotificationConfiguration checks, as S3 does, that each Lambda target exists and that
   its resource policy lets S3 invoke it; moto accepts any ARN.
@@ -69,6 +71,7 @@ def deactivate() -> None:
 def _install() -> None:
     import moto.dynamodb.models as dynamodb_models
     from moto.awslambda.models import LambdaBackend, LambdaFunction
+    from moto.awslambda.responses import LambdaResponse
     from moto.logs.models import LogGroup
     from moto.s3 import notifications
     from moto.s3.models import S3Backend
@@ -78,6 +81,7 @@ def _install() -> None:
             return
         _originals.update(
             invoke=LambdaFunction.invoke,
+            invoke_response=LambdaResponse.invoke,
             create_function=LambdaBackend.create_function,
             update_function_configuration=LambdaBackend.update_function_configuration,
             send_event=notifications.send_event,
@@ -89,6 +93,7 @@ def _install() -> None:
             filter_log_events=LogGroup.filter_log_events,
         )
         LambdaFunction.invoke = _invoke
+        LambdaResponse.invoke = _invoke_response
         LambdaBackend.create_function = _create_function
         LambdaBackend.update_function_configuration = _update_function_configuration
         notifications.send_event = _send_event
@@ -126,6 +131,22 @@ def _invoke(self, body, request_headers, response_headers):
     response_headers["x-amz-log-result"] = result.log_tail
     response_headers["x-amz-executed-version"] = str(self.version)
     return result.payload
+
+
+def _invoke_response(self):
+    """LambdaResponse.invoke, reading the qualifier from the query string and never the payload."""
+    original = _originals["invoke_response"]
+    if _hooks is None:
+        return original(self)
+    qualifiers = [v for k, v in self.querystring.items() if k.lower() == "qualifier"]
+    qualifier = qualifiers[0][0] if qualifiers else None
+    read_param = self._get_param
+
+    def get_param(name: str, if_none: Any = None) -> Any:
+        return qualifier if name == "qualifier" else read_param(name, if_none)
+
+    self._get_param = get_param  # this response object serves this one request only
+    return original(self)
 
 
 # https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -13,6 +14,7 @@ from .helpers import create_function, invoke, poll, read_records, zip_bytes
 pytestmark = pytest.mark.emulator
 
 COUNTING_HANDLER = """
+import json
 import os
 
 invocations = 0  # module state survives between invocations only in a warm worker
@@ -250,3 +252,20 @@ def test_variables_that_lambda_reserves_are_refused(emulator):
         create_function(emulator, "runtime-reserved", COUNTING_HANDLER, env={"AWS_REGION": "x"})
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "Reserved keys used in this request: AWS_REGION" in str(refused.value)
+
+
+ECHO_HANDLER = """
+def handler(event, context):
+    return {"event": event, "version": context.function_version}
+"""
+
+
+def test_any_json_payload_reaches_the_handler_and_a_qualifier_picks_the_version(emulator):
+    lam = emulator.client("lambda")
+    create_function(emulator, "runtime-echo", ECHO_HANDLER)
+    for payload in (None, "a plain string", [1, 2], {"qualifier": "not a version"}):
+        response = lam.invoke(FunctionName="runtime-echo", Payload=json.dumps(payload).encode())
+        assert json.loads(response["Payload"].read()) == {"event": payload, "version": "$LATEST"}
+    version = lam.publish_version(FunctionName="runtime-echo")["Version"]
+    response = lam.invoke(FunctionName="runtime-echo", Qualifier=version, Payload=b"{}")
+    assert json.loads(response["Payload"].read())["version"] == version
