@@ -103,7 +103,7 @@ def run(
     filled_events: int,
     plot: bool,
 ) -> Delivery:
-    from s3sizer import lifecycle, reports
+    from s3sizer import lifecycle
     from s3sizer.aws import Aws
     from s3sizer.settings import resolve
     from s3sizer.stack.state import Stack
@@ -145,26 +145,9 @@ def run(
             "warm workers, a burst of PutObjects back to back",
             lambda: _burst(s3, dynamodb, table, bucket, poller, burst, "burst"),
         )
-        kib = [peak_rss_kib(pid) for pid in emulator.workers(tracker)]
-        figures.tracker_workers = len(kib)
-        figures.tracker_worker_kib = max((k for k in kib if k), default=None)
-        if plot:
-            with tempfile.TemporaryDirectory() as tmp:
-                reports.plot_remote(aws, 60, Path(tmp) / "plot.png")
-            figures.plotting_worker_kib = max(
-                (k for k in map(peak_rss_kib, emulator.workers(plotting)) if k), default=None
-            )
+        _worker_memory(emulator, aws, tracker, plotting if plot else None, figures)
         streams_before = _log_streams(logs, tracker)
-        base_env = functions.get_function_configuration(FunctionName=tracker)["Environment"]
-
-        def retire_warm_workers(turn: int) -> None:
-            # Any change of configuration retires a function's warm workers, so the next
-            # invocation starts a new one; the change itself is not timed.
-            variables = {**base_env["Variables"], "S3SIZER_BENCHMARK_COLD_TURN": str(turn)}
-            functions.update_function_configuration(
-                FunctionName=tracker, Environment={"Variables": variables}
-            )
-
+        retire_warm_workers = _cold_start_switch(functions, tracker)
         cold_mode = measure(
             "a cold worker for every invocation, one at a time",
             lambda: _one_at_a_time(s3, bucket, poller, "cold", cold, retire_warm_workers),
@@ -188,6 +171,36 @@ def _fill(dynamodb, table: str, count: int) -> None:
             for i in range(start, min(start + 25, count))
         ]
         dynamodb.batch_write_item(RequestItems={table: batch})
+
+
+def _worker_memory(emulator, aws, tracker: str, plotting: str | None, figures) -> None:
+    """Peak RSS of the warm size-tracking workers and, after one plot, of a plotting worker."""
+    from s3sizer import reports
+
+    kib = [peak_rss_kib(pid) for pid in emulator.workers(tracker)]
+    figures.tracker_workers = len(kib)
+    figures.tracker_worker_kib = max((k for k in kib if k), default=None)
+    if plotting:
+        with tempfile.TemporaryDirectory() as tmp:
+            reports.plot_remote(aws, 60, Path(tmp) / "plot.png")
+        kib = [peak_rss_kib(pid) for pid in emulator.workers(plotting)]
+        figures.plotting_worker_kib = max((k for k in kib if k), default=None)
+
+
+def _cold_start_switch(functions, function_name: str):
+    """A step to run before each cold invocation: any change of a function's configuration
+    retires its warm workers (as on Lambda), so the next invocation starts a new one."""
+    variables = functions.get_function_configuration(FunctionName=function_name)["Environment"][
+        "Variables"
+    ]
+
+    def retire_warm_workers(turn: int) -> None:
+        functions.update_function_configuration(
+            FunctionName=function_name,
+            Environment={"Variables": {**variables, "S3SIZER_BENCHMARK_COLD_TURN": str(turn)}},
+        )
+
+    return retire_warm_workers
 
 
 def _one_at_a_time(s3, bucket, poller, name, count, before_each=None) -> Mode:
