@@ -152,7 +152,7 @@ def run(
             "a cold worker for every invocation, one at a time",
             lambda: _one_at_a_time(s3, bucket, poller, "cold", cold, retire_warm_workers),
         )
-        new_workers = _log_streams(logs, tracker) - streams_before
+        new_workers = _log_streams(logs, tracker, at_least=streams_before + cold) - streams_before
         _fill(dynamodb, table, filler)
         measure(
             f"warm workers, one at a time, after {filler:,} more items in the table",
@@ -260,11 +260,18 @@ def _points_since(dynamodb, table: str, bucket: str, first: int) -> dict[int, st
     return found
 
 
-def _log_streams(logs, function_name: str) -> int:
-    pages = logs.get_paginator("describe_log_streams").paginate(
-        logGroupName=f"/aws/lambda/{function_name}"
-    )
-    return sum(len(page["logStreams"]) for page in pages)
+def _log_streams(logs, function_name: str, at_least: int = 0) -> int:
+    """How many log streams the function has; waits a little for ``at_least`` of them, since
+    an invocation's log is written after its point, which is what the benchmark waited for."""
+    deadline = time.monotonic() + 10
+    while True:
+        pages = logs.get_paginator("describe_log_streams").paginate(
+            logGroupName=f"/aws/lambda/{function_name}"
+        )
+        count = sum(len(page["logStreams"]) for page in pages)
+        if count >= at_least or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
 
 
 def _section(modes, warm: Mode, cold: Mode, new_workers: int) -> Section:
