@@ -8,7 +8,8 @@
   multipart completion without moto's extra ObjectCreated:Put.
 - Invoke takes its qualifier from the query string only: moto also looks for a "qualifier" key in
   the payload, and fails on a payload that is valid JSON but not an object (null, a string).
-- CreateFunction and UpdateFunctionConfiguration refuse the environment variables Lambda reserves.
+- CreateFunction and UpdateFunctionConfiguration refuse the environment variables Lambda reserves;
+  DeleteFunction stops the function's workers.
 - PutBucketNotificationConfiguration checks, as S3 does, that each Lambda target exists and that
   its resource policy lets S3 invoke it; moto accepts any ARN.
 - FilterLogEvents always interleaves the streams by time, as CloudWatch Logs has done since 2019.
@@ -84,6 +85,7 @@ def _install() -> None:
             invoke_response=LambdaResponse.invoke,
             create_function=LambdaBackend.create_function,
             update_function_configuration=LambdaBackend.update_function_configuration,
+            delete_function=LambdaBackend.delete_function,
             send_event=notifications.send_event,
             send_test_event=notifications.send_test_event,
             delete_object=S3Backend.delete_object,
@@ -96,6 +98,7 @@ def _install() -> None:
         LambdaResponse.invoke = _invoke_response
         LambdaBackend.create_function = _create_function
         LambdaBackend.update_function_configuration = _update_function_configuration
+        LambdaBackend.delete_function = _delete_function
         notifications.send_event = _send_event
         notifications.send_test_event = _send_test_event
         S3Backend.put_object = _serialized(S3Backend.put_object)
@@ -169,6 +172,17 @@ def _update_function_configuration(self, function_name, qualifier, body):
     if _hooks is not None:
         _refuse_reserved_variables(body)
     return _originals["update_function_configuration"](self, function_name, qualifier, body)
+
+
+def _delete_function(self, function_name, qualifier=None):
+    hooks = _hooks
+    original = _originals["delete_function"]
+    if hooks is None:
+        return original(self, function_name, qualifier)
+    arn = self.get_function(function_name).function_arn  # raises as moto does when it is absent
+    result = original(self, function_name, qualifier)
+    hooks.runtime.retire(f"{arn}:{qualifier}" if qualifier else arn)
+    return result
 
 
 def _refuse_reserved_variables(spec: dict) -> None:

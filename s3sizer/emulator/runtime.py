@@ -2,7 +2,8 @@
 
 Each function (each published version) has a pool of workers, bounded by the concurrency setting;
 extra invocations wait for a free slot. A worker stays warm between invocations, so its handler
-module is imported once; any change of code or configuration retires the pool's workers.
+module is imported once; any change of code or configuration retires the pool's workers, and so
+do deleting the function and five idle minutes, as Lambda reclaims execution environments.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ FUNCTION_CREDENTIALS = {
 }
 HOST_VARIABLES = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")
 LOG_TAIL_BYTES = 4096
+IDLE_WORKER_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,9 @@ class LambdaRuntime:
         self._live: set[Worker] = set()
         self._lock = threading.Lock()
         self._stopping = False
+        self._stopped = threading.Event()
         self._host_path = tuple(_host_path())
+        threading.Thread(target=self._reap_idle_workers, name="idle-workers", daemon=True).start()
 
     def invoke(
         self, fn: Any, event: Any, crash_rate: float = 0.0, crash_seed: int = 0
@@ -95,7 +99,21 @@ class LambdaRuntime:
         timing = (started_ms, duration_ms, memory, cold)
         return self._finish(fn, worker, request_id, outcome, timing, notes)
 
+    def retire(self, function_arn: str) -> None:
+        """Stop a deleted function's workers (its versions' too); busy ones after their invocation."""
+        with self._lock:
+            pools = [
+                pool for arn, pool in self._pools.items()
+                if arn == function_arn or arn.startswith(function_arn + ":")
+            ]  # fmt: skip
+        for pool in pools:
+            with pool.lock:
+                idle, pool.idle, pool.fingerprint = pool.idle, [], None
+            for worker in idle:
+                self._retire(worker)
+
     def stop(self) -> None:
+        self._stopped.set()
         with self._lock:
             self._stopping = True
             workers = list(self._live)
@@ -161,9 +179,22 @@ class LambdaRuntime:
                 and pool.fingerprint == fingerprint and not self._stopping
             )  # fmt: skip
             if keep:
+                worker.idle_since = time.monotonic()
                 pool.idle.append(worker)
         if not keep:
             self._retire(worker)
+
+    def _reap_idle_workers(self) -> None:
+        while not self._stopped.wait(IDLE_WORKER_SECONDS / 10):
+            oldest_kept = time.monotonic() - IDLE_WORKER_SECONDS
+            with self._lock:
+                pools = list(self._pools.values())
+            for pool in pools:
+                with pool.lock:
+                    expired = [w for w in pool.idle if w.idle_since < oldest_kept]
+                    pool.idle = [w for w in pool.idle if w.idle_since >= oldest_kept]
+                for worker in expired:
+                    self._retire(worker)
 
     def _retire(self, worker: Worker) -> None:
         worker.kill()

@@ -53,6 +53,7 @@ class Worker:
         self.log_stream_name = log_stream_name
         self.started_ms = int(time.time() * 1000)
         self.invocations = 0  # counted by the runtime; the first one reports the init duration
+        self.idle_since = time.monotonic()
         # From spawn to handler imported, as Lambda's Init Duration, and what was printed meanwhile
         self.init_ms: float | None = None
         self.init_output: list[tuple[int, str]] = []

@@ -239,10 +239,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_a_re_created_function_starts_cold(emulator):
+def test_deleting_a_function_stops_its_workers_and_a_re_created_one_starts_cold(emulator):
     create_function(emulator, "runtime-recreated", COUNTING_HANDLER)
-    invoke(emulator, "runtime-recreated")
+    first = invoke(emulator, "runtime-recreated")["Body"]["pid"]
     emulator.client("lambda").delete_function(FunctionName="runtime-recreated")
+    assert not _alive(first)
     create_function(emulator, "runtime-recreated", COUNTING_HANDLER)
     assert invoke(emulator, "runtime-recreated")["Body"]["invocations"] == 1
 
