@@ -64,7 +64,6 @@ def main() -> None:
     if spec.get("crash_hook"):
         _install_crash_hook()
 
-    started = time.monotonic()
     try:
         handler = _load_handler(os.environ["_HANDLER"])
     except Exception as error:
@@ -72,7 +71,7 @@ def main() -> None:
         _reply(replies, {"init_error": _error_document(error, ""), "log": _error_log(error)})
         return
     _end_output()
-    _reply(replies, {"init_ms": (time.monotonic() - started) * 1000})
+    _reply(replies, {"ready": True})
 
     for line in requests:
         request = json.loads(line)
