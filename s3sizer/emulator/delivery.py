@@ -44,8 +44,12 @@ class AsyncDelivery:
 
     def submit(self, attempt: Attempt, description: str) -> None:
         copies = 2 if self.dice.roll(self.dice.rates.duplicate) else 1
+        if copies == 2:
+            logger.warning("injected fault: duplicate delivery of %s", description)
         for _ in range(copies):
             held = self.dice.roll(self.dice.rates.reorder)
+            if held:
+                logger.warning("injected fault: reordered delivery of %s", description)
             self._schedule(attempt, description, 1, REORDER_HOLD_SECONDS if held else 0.0)
 
     def wait_idle(self, timeout: float) -> bool:

@@ -225,6 +225,8 @@ def _submit(hooks: Hooks, account_id: str, region: str, function_arn: str, event
         # Only first attempts crash, so that the retries show whether a crash was survived.
         crash_rate = hooks.dice.rates.crash if number == 1 else 0.0
         result = hooks.runtime.invoke(fn, event, crash_rate, hooks.dice.new_seed())
+        if crash_rate and b"Runtime.ExitError" in result.payload:
+            logger.warning("injected fault: worker crashed mid-invocation of %s", function_arn)
         return result.function_error is None
 
     hooks.delivery.submit(attempt, f"asynchronous invocation of {function_arn}")

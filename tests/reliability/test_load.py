@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tests.emulator.helpers import stderr_of
 from tests.reliability.workload import drained_status, listing_totals, run_load
 
 
@@ -28,3 +29,15 @@ def test_concurrent_load_keeps_the_totals_exact(stack_cli):
 
 def test_duplicated_reordered_and_crashed_deliveries_keep_the_totals_exact(faulty_stack_cli):
     check_exact_after_load(faulty_stack_cli)
+
+    log = stderr_of(faulty_stack_cli.aws.process)
+    injected = {
+        fault: log.count(f"injected fault: {words}")
+        for fault, words in (
+            ("duplicate", "duplicate delivery"),
+            ("reorder", "reordered delivery"),
+            ("crash", "worker crashed"),
+        )
+    }
+    print(f"faults injected during 800 operations: {injected}")
+    assert all(injected.values()), injected  # the faults really happened
