@@ -44,7 +44,9 @@ def test_layer_is_built_from_local_wheels_for_the_lambda_platform(wheels, tmp_pa
         calls.append(command)
         return subprocess.run(command, **kwargs)
 
-    layer = build_layer("python3.12", "x86_64", wheel_dir=wheels, cache_dir=tmp_path, run=recording_run)
+    layer = build_layer(
+        "python3.12", "x86_64", wheel_dir=wheels, cache_dir=tmp_path, run=recording_run
+    )
 
     names = zipfile.ZipFile(layer.path).namelist()
     assert "python/matplotlib/__init__.py" in names
@@ -106,7 +108,9 @@ def test_a_layer_over_the_direct_upload_limit_goes_through_s3(cli, aws, wheels, 
         ]
     ]
     assert any(key.startswith(".s3sizer/layers/") for key in keys)
-    assert boto3.client("lambda").list_layer_versions(LayerName="s3sizer-matplotlib")["LayerVersions"]
+    assert boto3.client("lambda").list_layer_versions(LayerName="s3sizer-matplotlib")[
+        "LayerVersions"
+    ]
 
 
 def test_layer_arn_uses_an_existing_layer_without_building(cli, aws, monkeypatch):

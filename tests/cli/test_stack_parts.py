@@ -88,7 +88,12 @@ def test_create_function_retries_while_a_new_role_propagates():
             "short": "driver",
             "zip": b"zip",
             "config": StackConfig("s3sizer", "tracked", True, "us-east-1"),
-            "settings": {"Role": ARNS.role("driver"), "Handler": "h", "Runtime": "python3.12", "Layers": []},
+            "settings": {
+                "Role": ARNS.role("driver"),
+                "Handler": "h",
+                "Runtime": "python3.12",
+                "Layers": [],
+            },
         },
     )
     with Stubber(client) as stub:
@@ -136,7 +141,9 @@ def test_help_imports_no_boto3_matplotlib_or_moto():
         "heavy = [m for m in ('boto3', 'botocore', 'matplotlib', 'moto') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
 
     assert "HEAVY []" in result.stdout
 
