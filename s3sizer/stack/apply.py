@@ -10,7 +10,7 @@ from pathlib import Path
 from s3sizer.errors import StackError
 from s3sizer.stack import sweep
 from s3sizer.stack.iam import LAMBDA_TRUST
-from s3sizer.stack.model import RESERVED_PREFIX, TAG_KEY, StackConfig
+from s3sizer.stack.model import RESERVED_PREFIX, TAG_KEY, TRACKED_EVENTS, StackConfig
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT
 from s3sizer.stack.plan import Plan, Step
 from s3sizer.stack.state import Stack, config_item, error_code
@@ -239,7 +239,7 @@ class Executor:
         entry = {
             "Id": self.names.notification_id,
             "LambdaFunctionArn": self.stack.arns(config).function("size-tracking"),
-            "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+            "Events": list(TRACKED_EVENTS),
         }
         sweep.merge_notification(
             self.client("s3"), config.bucket, self.names.notification_id, entry
@@ -274,7 +274,7 @@ class Executor:
         self.client("s3").delete_bucket(Bucket=step.params["bucket"])
 
     def delete_own_objects(self, step: Step) -> None:
-        sweep.empty_bucket(self.client("s3"), step.params["bucket"], prefix=step.params["prefix"])
+        sweep.delete_keys(self.client("s3"), step.params["bucket"], step.params["keys"])
 
     def delete_table(self, step: Step) -> None:
         ddb = self.client("dynamodb")

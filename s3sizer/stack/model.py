@@ -10,6 +10,10 @@ RESERVED_PREFIX = ".s3sizer/"  # s3sizer's own objects; the tracker and reconcil
 PLOT_KEY = RESERVED_PREFIX + "plot.png"
 # The driver's keys in a bucket s3sizer adopted: never a user's own object, easy to remove.
 ADOPTED_DRIVER_PREFIX = "s3sizer-driver/"
+# What the tracker subscribes to: every change of a key's size, lifecycle expirations included.
+TRACKED_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*")
+# A layer too large to upload directly goes through the bucket under a name only deploy makes.
+LAYER_UPLOAD = re.compile(re.escape(RESERVED_PREFIX) + r"layers/[0-9a-f]{32}\.zip$")
 DEFAULT_TABLE = "S3-object-size-history"
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"

@@ -10,7 +10,10 @@ from s3sizer.stack import iam
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
     FUNCTIONS,
+    LAYER_UPLOAD,
+    PLOT_KEY,
     RESERVED_PREFIX,
+    TRACKED_EVENTS,
     FunctionSpec,
     StackConfig,
     bucket_name_problem,
@@ -71,7 +74,8 @@ def plan_setup(stack: Stack, bucket: str | None, ttl_days: int | None = None) ->
             f"Bucket {bucket!r} belongs to another AWS account",
             "choose another name with --bucket (bucket names are global)",
         )
-    owned = existing.bucket_owned if existing else state == "missing"
+    # Only a bucket setup creates now, or one that carries the stack's tag, is s3sizer's to delete.
+    owned = state == "missing" or stack.bucket_tagged_ours(bucket)
     ttl = existing.history_ttl_days if existing and ttl_days is None else (ttl_days or 0)
     config = StackConfig(
         stack=names.stack,
@@ -176,13 +180,59 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> Plan:
         steps.append(
             Step("add_invoke_permission", names.function("size-tracking"), {"config": config})
         )
-    entry = stack.notification_entry(config.bucket)
-    if entry is None or entry.get("LambdaFunctionArn") != arns.function("size-tracking"):
+    notifications = stack.notification_configuration(config.bucket)
+    _refuse_overlapping_entries(notifications, names.notification_id, config.bucket)
+    entry = next(
+        (
+            e
+            for e in notifications.get("LambdaFunctionConfigurations", [])
+            if e.get("Id") == names.notification_id
+        ),
+        None,
+    )
+    wanted = {"arn": arns.function("size-tracking"), "events": sorted(TRACKED_EVENTS)}
+    if (
+        entry is None
+        or {"arn": entry.get("LambdaFunctionArn"), "events": sorted(entry.get("Events", []))}
+        != wanted
+    ):
         steps.append(Step("put_notification", config.bucket, {"config": config}))
+    if entry is None:
+        # Changes made between setup's listing and now carried no event to the tracker.
+        steps.append(Step("record_baseline", config.bucket, {"config": config}))
     notes = ()
     if not options.use_layer:
         notes = ("no matplotlib layer: the plotting function uses what its runtime provides",)
     return Plan(f"deploy of stack {names.stack}", tuple(steps), notes)
+
+
+def _families(events) -> set[tuple[str, str]]:
+    """("ObjectCreated", "*") for "s3:ObjectCreated:*"; a bare family counts as a wildcard."""
+    parts = [event.removeprefix("s3:").split(":") for event in events]
+    return {(p[0], p[1] if len(p) > 1 else "*") for p in parts}
+
+
+def _refuse_overlapping_entries(notifications: dict, own_id: str, bucket: str) -> None:
+    """S3 refuses two entries for overlapping events on overlapping keys; say so before acting.
+
+    Our entry has no key filter, so any other entry for one of the same event types overlaps.
+    """
+    ours = _families(TRACKED_EVENTS)
+    for kind in ("LambdaFunctionConfigurations", "QueueConfigurations", "TopicConfigurations"):
+        for entry in notifications.get(kind, []):
+            if entry.get("Id") == own_id:
+                continue
+            theirs = _families(entry.get("Events", []))
+            clash = any(
+                f == g and (t == "*" or u == "*" or t == u) for f, t in ours for g, u in theirs
+            )
+            if clash:
+                raise StackError(
+                    f"Bucket {bucket!r} already sends {', '.join(entry.get('Events', []))} to "
+                    f"another destination (entry {entry.get('Id')!r}); S3 allows one destination "
+                    "per event type and key",
+                    "send that entry's events through EventBridge, or track another bucket",
+                )
 
 
 def _latest_layer(stack: Stack) -> dict | None:
@@ -269,15 +319,18 @@ def plan_teardown(stack: Stack) -> Plan:
     for spec in FUNCTIONS:
         if stack.role_policy(spec.short) is not None:
             steps.append(Step("delete_role", names.role(spec.short), {"short": spec.short}))
-    if bucket_exists and owned:
+    if bucket_exists and owned and stack.bucket_tagged_ours(bucket):
         steps.append(Step("delete_bucket", bucket, {"bucket": bucket}))
     elif bucket_exists:
-        for prefix in (RESERVED_PREFIX, ADOPTED_DRIVER_PREFIX):
-            if _has_objects(stack, bucket, prefix):
-                target = f"{bucket}/{prefix}"
-                steps.append(
-                    Step("delete_own_objects", target, {"bucket": bucket, "prefix": prefix})
+        keys = own_objects(stack, bucket)
+        if keys:
+            steps.append(
+                Step(
+                    "delete_own_objects",
+                    f"{bucket}: {', '.join(keys)}",
+                    {"bucket": bucket, "keys": keys},
                 )
+            )
     if stack.table_description() is not None:
         steps.append(Step("delete_table", names.table))
     return Plan(f"teardown of stack {names.stack}", tuple(steps))
@@ -293,6 +346,16 @@ def _teardown_bucket(stack: Stack, config: StackConfig | None) -> tuple[str | No
     return None, False
 
 
-def _has_objects(stack: Stack, bucket: str, prefix: str) -> bool:
-    page = stack.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
-    return page.get("KeyCount", 0) > 0
+def own_objects(stack: Stack, bucket: str) -> list[str]:
+    """The keys s3sizer itself wrote into an adopted bucket, and nothing else found near them."""
+    s3 = stack.client("s3")
+    exact = [PLOT_KEY] + [ADOPTED_DRIVER_PREFIX + key for key in iam.DRIVER_KEYS]
+    found = []
+    for prefix in (RESERVED_PREFIX, ADOPTED_DRIVER_PREFIX):
+        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                key = item["Key"]
+                if key in exact or LAYER_UPLOAD.match(key):
+                    found.append(key)
+    return sorted(set(found))

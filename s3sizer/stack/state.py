@@ -138,8 +138,13 @@ class Stack:
         except client.exceptions.ResourceNotFoundException:
             return []
 
-    def notification_entry(self, bucket: str) -> dict | None:
+    def notification_configuration(self, bucket: str) -> dict:
         config = self.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+        config.pop("ResponseMetadata", None)
+        return config
+
+    def notification_entry(self, bucket: str) -> dict | None:
+        config = self.notification_configuration(bucket)
         for entry in config.get("LambdaFunctionConfigurations", []):
             if entry.get("Id") == self.names.notification_id:
                 return entry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 def merge_notification(s3, bucket: str, entry_id: str, entry: dict | None) -> None:
     """Replace (or, with None, remove) one Lambda entry, keeping every other entry as it was.
@@ -17,7 +19,10 @@ def merge_notification(s3, bucket: str, entry_id: str, entry: dict | None) -> No
         config["LambdaFunctionConfigurations"] = lambdas
     else:
         config.pop("LambdaFunctionConfigurations", None)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=config)
+    # Another entry's destination may be gone; validating it would block adding or removing ours.
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration=config, SkipDestinationValidation=True
+    )
 
 
 def delete_role(iam, role: str) -> None:
@@ -32,14 +37,26 @@ def delete_role(iam, role: str) -> None:
     iam.delete_role(RoleName=role)
 
 
-def empty_bucket(s3, bucket: str, prefix: str = "") -> None:
-    """Delete every object version and delete marker (under prefix), 1,000 per request."""
+def empty_bucket(s3, bucket: str) -> None:
+    """Delete every object version and delete marker, 1,000 per request."""
+    _delete_versions(s3, bucket, "", lambda key: True)
+
+
+def delete_keys(s3, bucket: str, keys: list[str]) -> None:
+    """Delete every version of exactly these keys, and of nothing else."""
+    wanted = set(keys)
+    prefix = os.path.commonprefix(keys)  # noqa: RUF071 - S3 prefixes are strings, not paths
+    _delete_versions(s3, bucket, prefix, wanted.__contains__)
+
+
+def _delete_versions(s3, bucket: str, prefix: str, chosen) -> None:
     pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
     for page in pages:
         doomed = [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for kind in ("Versions", "DeleteMarkers")
             for item in page.get(kind, [])
+            if chosen(item["Key"])
         ]
         if doomed:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})

@@ -23,7 +23,7 @@ def make_users_bucket() -> tuple[dict, dict]:
     ]["QueueArn"]
     foreign = {
         "QueueConfigurations": [
-            {"Id": "users-entry", "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
+            {"Id": "users-entry", "QueueArn": queue_arn, "Events": ["s3:ObjectTagging:*"]}
         ]
     }
     s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=foreign)
@@ -78,3 +78,50 @@ def test_setup_refuses_a_second_bucket_for_the_same_stack(cli, aws):
     result = cli("setup", "--bucket", "second-bucket", code=1)
 
     assert "already tracks bucket 'first-bucket'" in result.stderr
+
+
+def test_deploy_refuses_a_bucket_whose_events_already_go_elsewhere(cli, aws):
+    make_users_bucket()
+    s3 = boto3.client("s3")
+    config = notification()
+    config["QueueConfigurations"][0]["Events"] = ["s3:ObjectCreated:Put"]
+    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=config)
+    cli("setup", "--bucket", BUCKET)
+
+    result = cli("deploy", "--no-layer", code=1)
+
+    assert "already sends s3:ObjectCreated:Put" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not boto3.client("lambda").list_functions()["Functions"]
+    assert notification() == config
+
+
+def test_teardown_of_an_adopted_bucket_removes_only_what_s3sizer_wrote(cli, aws):
+    objects, _ = make_users_bucket()
+    s3 = boto3.client("s3")
+    users_near_ours = {".s3sizer/users-notes.txt": b"mine", "s3sizer-driver/keep.csv": b"also mine"}
+    for key, body in users_near_ours.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    cli("setup", "--bucket", BUCKET)
+    for key in (".s3sizer/plot.png", "s3sizer-driver/assignment2.txt"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"s3sizer's")
+
+    cli("teardown", "--yes")
+
+    assert contents() == {**objects, **users_near_ours}
+
+
+def test_a_bucket_setup_did_not_create_is_never_deleted(cli, aws, monkeypatch):
+    from s3sizer.stack.apply import Executor
+
+    real_create = Executor.create_bucket
+    monkeypatch.setattr(Executor, "create_bucket", lambda self, step: 1 / 0)
+    cli("setup", "--bucket", BUCKET, code=1)  # dies after storing its config
+    monkeypatch.setattr(Executor, "create_bucket", real_create)
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="precious", Body=b"data")
+    cli("setup", "--bucket", BUCKET)
+
+    cli("teardown", "--yes")
+
+    assert contents() == {"precious": b"data"}

@@ -110,7 +110,11 @@ def test_deploy_wires_the_notification_and_a_scoped_invoke_permission(cli, aws):
 
     [entry] = config["LambdaFunctionConfigurations"]
     assert entry["LambdaFunctionArn"].endswith(":function:s3sizer-size-tracking")
-    assert set(entry["Events"]) == {"s3:ObjectCreated:*", "s3:ObjectRemoved:*"}
+    assert set(entry["Events"]) == {
+        "s3:ObjectCreated:*",
+        "s3:ObjectRemoved:*",
+        "s3:LifecycleExpiration:*",
+    }
     [statement] = policy["Statement"]
     condition = json.dumps(statement["Condition"])
     assert f"arn:aws:s3:::{DEFAULT_BUCKET}" in condition

@@ -9,7 +9,7 @@ import pytest
 from s3sizer.stack.apply import Executor
 
 SETUP_STEPS = 10  # on an empty account: table, config, bucket, 3 x (role, policy), baseline
-DEPLOY_STEPS = 8  # 3 x (log group, function), invoke permission, notification
+DEPLOY_STEPS = 9  # 3 x (log group, function), invoke permission, notification, baseline
 
 
 def die_after(monkeypatch, steps: int) -> None:
@@ -68,7 +68,7 @@ def test_an_adopted_bucket_comes_out_with_the_same_objects_and_notifications(sta
         s3.put_object(Bucket=bucket, Key=key, Body=body)
     queue = sqs.create_queue(QueueName=f"{cli.stack}-users-queue")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
-    foreign = [{"Id": "users-own", "QueueArn": arn["QueueArn"], "Events": ["s3:ObjectCreated:*"]}]
+    foreign = [{"Id": "users-own", "QueueArn": arn["QueueArn"], "Events": ["s3:ObjectTagging:*"]}]
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"QueueConfigurations": foreign}
     )
