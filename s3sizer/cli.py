@@ -60,6 +60,10 @@ def _report(exc: Exception, debug: bool) -> int:
         from s3sizer.aws import translate
 
         error = translate(exc)
+    if error is None and isinstance(exc, OSError) and exc.strerror:
+        error = S3SizerError(
+            f"{exc.strerror}: {exc.filename}", "check the path and its permissions"
+        )
     if debug or error is None:
         traceback.print_exception(exc, file=sys.stderr)
     if error is None:
@@ -162,16 +166,18 @@ def setup(
         )
 
 
-def _key_values(values: list[str], option: str) -> dict[str, int]:
+def _key_values(values: list[str], option: str, low: int, high: int) -> dict[str, int]:
+    """FUNCTION=NUMBER pairs, each number within Lambda's limits for the option."""
     from s3sizer.stack.model import FUNCTION_NAMES
 
     parsed = {}
     for value in values:
         name, _, number = value.partition("=")
-        if name not in FUNCTION_NAMES or not number.isdigit() or int(number) <= 0:
+        if name not in FUNCTION_NAMES or not number.isdigit() or not low <= int(number) <= high:
             raise UsageError(
                 f"Invalid {option} {value!r}",
-                f"use FUNCTION=NUMBER with FUNCTION one of {', '.join(FUNCTION_NAMES)}",
+                f"use FUNCTION=NUMBER with FUNCTION one of {', '.join(FUNCTION_NAMES)} "
+                f"and NUMBER from {low} to {high}",
             )
         parsed[name] = int(number)
     return parsed
@@ -226,8 +232,8 @@ def deploy(
     kwargs = dict(
         runtime=runtime,
         architecture=architecture,
-        memory=_key_values(memory or [], "--memory"),
-        timeout=_key_values(timeout or [], "--timeout"),
+        memory=_key_values(memory or [], "--memory", 128, 10240),
+        timeout=_key_values(timeout or [], "--timeout", 1, 900),
     )
     with output.err.status("Deploying…") as spinner:
         lifecycle.deploy(
@@ -379,6 +385,8 @@ def watch(
     from s3sizer import reports
 
     reports.check_window(window)
+    if not interval > 0 or interval == float("inf"):
+        raise UsageError("--interval must be more than 0 seconds", "pass e.g. --interval 2")
     aws, shown = _aws(ctx), 0
     with Live(console=output.out, auto_refresh=False) as live:
         while True:
@@ -422,24 +430,29 @@ def teardown(
     from s3sizer import lifecycle
 
     aws = _aws(ctx)
-    plan = lifecycle.teardown(aws, dry_run=True)
-    if not plan.steps:
-        output.out.print(
-            f"Stack {ctx.obj.stack!r} does not exist in {aws.region}; nothing to delete."
-        )
-        return
-    output.print_plan(plan, dry_run=dry_run)
-    if dry_run:
-        return
-    if not yes:
+
+    def show(plan) -> None:
+        if plan.steps:
+            output.print_plan(plan, dry_run=dry_run)
+        else:
+            output.out.print(
+                f"Stack {ctx.obj.stack!r} does not exist in {aws.region}; nothing to delete."
+            )
+
+    def confirm(plan) -> bool:
+        if yes:
+            return True
         if not sys.stdin.isatty():
             raise UsageError(
                 "Teardown needs confirmation and stdin is not a terminal", "pass --yes"
             )
-        typer.confirm("Delete these resources?", abort=True, err=True)
-    with output.err.status("Tearing down…"):
-        lifecycle.teardown(aws, on_step=_on_step)
-    output.out.print(f"Stack {ctx.obj.stack!r} is gone.")
+        return typer.confirm("Delete these resources?", abort=True, err=True)
+
+    plan = lifecycle.teardown(
+        aws, dry_run=dry_run, show_plan=show, confirm=confirm, on_step=_on_step
+    )
+    if plan.steps and not dry_run:
+        output.out.print(f"Stack {ctx.obj.stack!r} is gone.")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def run_demo(
     """Run everything against a fresh emulator on a free loopback port; returns a summary."""
     from s3sizer.emulator import Emulator
 
+    # The demo needs no account: a profile named in the environment must not be looked up.
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        os.environ.pop(name, None)
     out_dir.mkdir(parents=True, exist_ok=True)
     emulator = Emulator(host="127.0.0.1", port=0)
     on_step("starting the local AWS")

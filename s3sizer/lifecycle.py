@@ -90,11 +90,17 @@ def deploy(
 
 
 def teardown(
-    aws: Aws, *, dry_run: bool = False, show_plan: ShowPlan = _noop, on_step: OnStep = _noop
+    aws: Aws,
+    *,
+    dry_run: bool = False,
+    show_plan: ShowPlan = _noop,
+    confirm: Callable[[Plan], bool] = lambda plan: True,
+    on_step: OnStep = _noop,
 ) -> Plan:
+    """Delete what the plan lists; the plan confirmed is the plan run."""
     stack = Stack(aws)
     plan = plan_teardown(stack)
     show_plan(plan)
-    if not dry_run:
+    if plan.steps and not dry_run and confirm(plan):
         Executor(stack).run(plan, on_step)
     return plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ def status(aws: Aws) -> dict:
 
 
 def history(aws: Aws, since_seconds: float | None) -> list[dict]:
-    if since_seconds is not None and since_seconds <= 0:
+    if since_seconds is not None and not (math.isfinite(since_seconds) and since_seconds > 0):
         raise UsageError("--since must be more than 0 seconds", "pass e.g. --since 60")
     stack = Stack(aws)
     config = stack.require_config()
@@ -42,7 +43,7 @@ def history(aws: Aws, since_seconds: float | None) -> list[dict]:
 
 
 def check_window(window: float) -> None:
-    if window <= 0:
+    if not math.isfinite(window) or window <= 0:
         raise UsageError(
             f"The window must be more than 0 seconds, not {window:g}", "pass e.g. --window 10"
         )
@@ -51,6 +52,7 @@ def check_window(window: float) -> None:
 def plot_local(aws: Aws, window: float, out: Path) -> dict:
     """Read the history directly and draw the same plot here; no Lambda involved."""
     check_window(window)
+    check_out(out)
     from s3sizer.lambdas.render import render_png
 
     stack = Stack(aws)
@@ -77,8 +79,16 @@ def invoke(aws: Aws, function: str, payload: dict) -> dict:
     return body
 
 
+def check_out(out: Path) -> None:
+    if not out.parent.is_dir():
+        raise UsageError(
+            f"Directory {out.parent} does not exist", "create it, or pass another --out"
+        )
+
+
 def plot_remote(aws: Aws, window: float, out: Path) -> dict:
     check_window(window)
+    check_out(out)
     result = invoke(aws, "plotting", {"window_seconds": window})
     stack = Stack(aws)
     key = result.get("key", PLOT_KEY)
@@ -88,6 +98,8 @@ def plot_remote(aws: Aws, window: float, out: Path) -> dict:
 
 
 def run_driver(aws: Aws, pause: float | None = None) -> dict:
+    if pause is not None and not (math.isfinite(pause) and 0 <= pause <= 60):
+        raise UsageError("--pause must be between 0 and 60 seconds", "pass e.g. --pause 1.5")
     payload = {} if pause is None else {"pause_seconds": pause}
     result = invoke(aws, "driver", payload)
     return result
@@ -116,7 +128,10 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise UsageError(f"Invalid duration {text!r}", "use a number with s, m, h or d, e.g. 10m")
     unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    return timedelta(seconds=float(match.group(1)) * unit)
+    seconds = float(match.group(1)) * unit
+    if seconds > 10 * 365 * 86400:
+        raise UsageError(f"Duration {text!r} is too long", "ask for at most ten years, e.g. 30d")
+    return timedelta(seconds=seconds)
 
 
 def logs(

@@ -158,3 +158,25 @@ def test_no_secret_key_in_any_output(cli, aws, monkeypatch):
 
     assert all(secret not in r.stdout + r.stderr for r in results)
     assert os.environ["AWS_SECRET_ACCESS_KEY"] == secret
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plot", "--local", "--window", "nan"], "window must be more than 0"),
+        (["plot", "--window", "inf"], "window must be more than 0"),
+        (["history", "--since", "inf"], "--since must be more than 0"),
+        (["watch", "--interval", "-1"], "--interval must be more than 0"),
+        (["plot", "--local", "--out", "/no/such/dir/p.png"], "does not exist"),
+        (["logs", "driver", "--since", "99999999999d"], "too long"),
+        (["run-driver", "--pause", "-1"], "--pause must be between"),
+        (["deploy", "--timeout", "driver=100000"], "from 1 to 900"),
+        (["deploy", "--memory", "plotting=64"], "from 128 to 10240"),
+    ],
+)
+def test_out_of_range_values_are_usage_errors(cli, aws, args, message):
+    cli("setup")
+
+    result = cli(*args, code=2)
+
+    assert message in assert_one_clean_line(result)

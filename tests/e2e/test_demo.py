@@ -12,6 +12,7 @@ from PIL import Image
 def test_demo_runs_the_whole_lifecycle_and_writes_the_plot(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env["AWS_PROFILE"] = "no-such-profile"  # the demo needs no account, whatever is configured
 
     result = subprocess.run(
         [sys.executable, "-m", "s3sizer", "demo", "--out", str(tmp_path)],
