@@ -225,10 +225,7 @@ def deploy(
         memory = []
     if architecture not in (None, "x86_64", "arm64"):
         raise UsageError(f"Unknown architecture {architecture!r}", "use x86_64 or arm64")
-    build = (not ctx.obj.is_local) if layer is None else layer
-    choice = lifecycle.LayerChoice(
-        layer_arn=layer_arn, build=build and not layer_arn, wheel_dir=wheel_dir
-    )
+    choice = lifecycle.LayerChoice(layer_arn=layer_arn, build=layer, wheel_dir=wheel_dir)
     kwargs = dict(
         runtime=runtime,
         architecture=architecture,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from s3sizer.aws import Aws
 from s3sizer.stack.apply import Executor
+from s3sizer.stack.model import StackConfig
 from s3sizer.stack.plan import DeployOptions, Plan, Step, plan_deploy, plan_setup, plan_teardown
 from s3sizer.stack.state import Stack
 
@@ -41,7 +42,7 @@ class LayerChoice:
     """Where the plotting function's matplotlib comes from."""
 
     layer_arn: str | None = None
-    build: bool = True
+    build: bool | None = None  # None: as the last deploy did, or the default
     wheel_dir: Path | None = None
 
 
@@ -61,20 +62,20 @@ def deploy(
 ) -> Plan:
     stack = Stack(aws)
     config = stack.require_config()
-    use_layer = bool(layer.layer_arn) or layer.build
+    layer_arn, build = _layer_choice(layer, config, aws.settings.is_local)
     built = None
-    if layer.build and not layer.layer_arn and not dry_run:
-        from s3sizer.stack.package import build_layer
+    if build:
+        from s3sizer.stack.package import build_layer, cached_layer
 
-        on_layer_build()
-        built = build_layer(
-            runtime or config.runtime,
-            architecture or config.architecture,
-            wheel_dir=layer.wheel_dir,
-        )
+        recipe = (runtime or config.runtime, architecture or config.architecture)
+        # A dry run downloads nothing: it compares with the cached layer, if there is one.
+        built = cached_layer(*recipe, wheel_dir=layer.wheel_dir)
+        if built is None and not dry_run:
+            on_layer_build()
+            built = build_layer(*recipe, wheel_dir=layer.wheel_dir)
     options = DeployOptions(
-        layer_arn=layer.layer_arn,
-        use_layer=use_layer,
+        layer_arn=layer_arn,
+        build_layer=build,
         layer_sha256=built.sha256 if built else None,
         runtime=runtime,
         architecture=architecture,
@@ -87,6 +88,20 @@ def deploy(
         extra = {"sleep": sleep} if sleep else {}
         Executor(stack, layer_path=built.path if built else None, **extra).run(plan, on_step)
     return plan
+
+
+def _layer_choice(choice: LayerChoice, config: StackConfig, local: bool) -> tuple[str | None, bool]:
+    """What this deploy uses: the options given, else the last deploy's choice, else the default.
+
+    The default builds the layer on AWS; a local endpoint's workers use the host's matplotlib.
+    """
+    if choice.layer_arn:
+        return choice.layer_arn, False
+    if choice.build is not None:
+        return None, choice.build
+    if config.layer_arn or config.build_layer is not None:
+        return config.layer_arn, bool(config.build_layer)
+    return None, not local
 
 
 def teardown(

@@ -107,6 +107,9 @@ class StackConfig:
     history_ttl_days: int = 0
     memory: dict[str, int] = field(default_factory=dict)
     timeout: dict[str, int] = field(default_factory=dict)
+    # The layer choice of the last deploy, so that a plain `deploy` keeps it.
+    layer_arn: str | None = None
+    build_layer: bool | None = None
 
     @property
     def driver_prefix(self) -> str:

@@ -84,20 +84,42 @@ def build_layer(
     run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
 ) -> Layer:
     """The layer zip, from the cache when this runtime, architecture and list were built before."""
-    cache = (cache_dir or default_cache_dir()) / "layers"
-    recipe = {"runtime": runtime, "architecture": architecture, "requirements": requirements}
-    if wheel_dir:
-        recipe["wheels"] = sorted(p.name for p in Path(wheel_dir).glob("*.whl"))
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
-    target = cache / f"{key}.zip"
+    target = _cache_path(runtime, architecture, requirements, wheel_dir, cache_dir)
     if not target.exists():
         data = _download_and_zip(runtime, architecture, requirements, wheel_dir, run)
-        cache.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
         partial.write_bytes(data)
         partial.replace(target)
-    data = target.read_bytes()
-    return Layer(path=target, sha256=code_sha256(data), size=len(data))
+    return _layer_at(target)
+
+
+def cached_layer(
+    runtime: str,
+    architecture: str,
+    *,
+    requirements: tuple[str, ...] = LAYER_REQUIREMENTS,
+    wheel_dir: Path | None = None,
+    cache_dir: Path | None = None,
+) -> Layer | None:
+    """The layer a build would return, if it is cached; None rather than downloading."""
+    target = _cache_path(runtime, architecture, requirements, wheel_dir, cache_dir)
+    return _layer_at(target) if target.exists() else None
+
+
+def _cache_path(runtime, architecture, requirements, wheel_dir, cache_dir) -> Path:
+    """Where the layer of this recipe is cached: named by the hash of what goes into it."""
+    recipe = {"runtime": runtime, "architecture": architecture, "requirements": requirements}
+    if wheel_dir:
+        wheels = sorted(Path(wheel_dir).glob("*.whl"))
+        recipe["wheels"] = [(p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in wheels]
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+    return (cache_dir or default_cache_dir()) / "layers" / f"{key}.zip"
+
+
+def _layer_at(path: Path) -> Layer:
+    data = path.read_bytes()
+    return Layer(path=path, sha256=code_sha256(data), size=len(data))
 
 
 def _download_and_zip(runtime, architecture, requirements, wheel_dir, run) -> bytes:

@@ -130,7 +130,7 @@ def _kept_settings(existing: StackConfig | None) -> dict:
 @dataclass(frozen=True)
 class DeployOptions:
     layer_arn: str | None = None
-    use_layer: bool = True
+    build_layer: bool = False
     layer_sha256: str | None = None  # of the built layer, when one was built
     runtime: str | None = None
     architecture: str | None = None
@@ -147,6 +147,8 @@ def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
         architecture=options.architecture or existing.architecture,
         memory={**existing.memory, **options.memory},
         timeout={**existing.timeout, **options.timeout},
+        layer_arn=options.layer_arn,
+        build_layer=options.build_layer,
     )
 
 
@@ -163,7 +165,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> Plan:
     if config != existing:
         steps.append(Step("put_config", names.table, {"config": config}))
     layer_arn = options.layer_arn
-    if options.use_layer and not layer_arn:
+    if options.build_layer and not layer_arn:
         latest = _latest_layer(stack)
         if latest and latest["sha256"] == options.layer_sha256:
             layer_arn = latest["arn"]
@@ -201,7 +203,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> Plan:
         # Changes made between setup's listing and now carried no event to the tracker.
         steps.append(Step("record_baseline", config.bucket, {"config": config}))
     notes = ()
-    if not options.use_layer:
+    if not (options.build_layer or options.layer_arn):
         notes = ("no matplotlib layer: the plotting function uses what its runtime provides",)
     return Plan(f"deploy of stack {names.stack}", tuple(steps), notes)
 

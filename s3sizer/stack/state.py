@@ -40,7 +40,9 @@ class Stack:
         )
         if not item:
             return None
-        return StackConfig(**json.loads(item["config"]["S"]))
+        stored = json.loads(item["config"]["S"])
+        known = {f.name for f in dataclasses.fields(StackConfig)}
+        return StackConfig(**{k: v for k, v in stored.items() if k in known})
 
     def require_config(self) -> StackConfig:
         if self.config is None:

@@ -126,3 +126,30 @@ def test_layer_arn_uses_an_existing_layer_without_building(cli, aws, monkeypatch
 
     plotting = boto3.client("lambda").get_function_configuration(FunctionName="s3sizer-plotting")
     assert [layer["Arn"] for layer in plotting["Layers"]] == [arn]
+
+
+def test_a_dry_run_after_a_layer_deploy_has_nothing_to_do(cli, aws, wheels, monkeypatch):
+    monkeypatch.setenv("S3SIZER_WHEEL_DIR", str(wheels))
+    cli("setup")
+    cli("deploy", "--layer")
+
+    dry = cli("deploy", "--dry-run")
+    plain = cli("deploy")
+
+    assert "Nothing to do" in dry.stdout
+    assert "Nothing to do" in plain.stdout
+
+
+def test_a_plain_deploy_keeps_the_layer_arn_given_before(cli, aws, monkeypatch):
+    from s3sizer.stack import package
+
+    monkeypatch.setattr(package, "build_layer", lambda *a, **k: pytest.fail("built a layer"))
+    arn = boto3.client("lambda").publish_layer_version(
+        LayerName="shared-matplotlib", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    )["LayerVersionArn"]
+    cli("setup")
+    cli("deploy", "--layer-arn", arn)
+
+    again = cli("deploy")
+
+    assert "Nothing to do" in again.stdout
