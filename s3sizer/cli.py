@@ -110,9 +110,8 @@ def main_options(
 ) -> None:
     from s3sizer.settings import resolve
 
-    ctx.obj = resolve(
-        stack=stack, profile=profile, region=region, endpoint_url=endpoint_url, debug=debug
-    )
+    # --debug is read by OneLineErrors, which must know it even when this callback fails.
+    ctx.obj = resolve(stack=stack, profile=profile, region=region, endpoint_url=endpoint_url)
 
 
 def _aws(ctx: typer.Context):

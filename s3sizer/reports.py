@@ -12,7 +12,6 @@ from pathlib import Path
 
 from s3sizer.aws import Aws
 from s3sizer.errors import AwsError, StackError, UsageError
-from s3sizer.stack.apply import list_objects
 from s3sizer.stack.model import FUNCTION_NAMES, PLOT_KEY
 from s3sizer.stack.state import Stack
 
@@ -101,15 +100,14 @@ def run_driver(aws: Aws, pause: float | None = None) -> dict:
     if pause is not None and not (math.isfinite(pause) and 0 <= pause <= 60):
         raise UsageError("--pause must be between 0 and 60 seconds", "pass e.g. --pause 1.5")
     payload = {} if pause is None else {"pause_seconds": pause}
-    result = invoke(aws, "driver", payload)
-    return result
+    return invoke(aws, "driver", payload)
 
 
 def reconcile(aws: Aws) -> dict:
     stack = Stack(aws)
     config = stack.require_config()
     drift = stack.history(config).reset_from_listing(
-        config.bucket, list_objects(stack, config.bucket)
+        config.bucket, stack.list_objects(config.bucket)
     )
     return {
         "total_size": drift.total_size,

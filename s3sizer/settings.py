@@ -20,7 +20,6 @@ class Settings:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
-    debug: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -33,7 +32,6 @@ def resolve(
     profile: str | None = None,
     region: str | None = None,
     endpoint_url: str | None = None,
-    debug: bool = False,
 ) -> Settings:
     """Fill the options a user left out from S3SIZER_* and the standard AWS variables."""
     from s3sizer.errors import UsageError
@@ -55,7 +53,6 @@ def resolve(
         profile=profile or os.environ.get("AWS_PROFILE") or None,
         region=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
         endpoint_url=endpoint_url,
-        debug=debug,
     )
 
 

@@ -12,10 +12,9 @@ from s3sizer.stack import sweep
 from s3sizer.stack.iam import LAMBDA_TRUST
 from s3sizer.stack.model import RESERVED_PREFIX, TAG_KEY, TRACKED_EVENTS, StackConfig
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT
-from s3sizer.stack.plan import Plan, Step
-from s3sizer.stack.state import Stack, config_item, error_code
+from s3sizer.stack.plan import NEW_LAYER, Plan, Step
+from s3sizer.stack.state import Stack, config_item
 
-NEW_LAYER = "(new layer version)"
 LOG_RETENTION_DAYS = 30
 
 
@@ -28,13 +27,11 @@ class Executor:
         *,
         sleep: Callable[[float], None] = time.sleep,
         layer_path: Path | None = None,
-        upload_limit: int | None = None,
     ):
         self.stack = stack
         self.names = stack.names
         self.sleep = sleep
         self.layer_path = layer_path
-        self.upload_limit = DIRECT_UPLOAD_LIMIT if upload_limit is None else upload_limit
         self.layer_arn: str | None = None
 
     def run(self, plan: Plan, on_step: Callable[[Step], None] = lambda step: None) -> None:
@@ -64,7 +61,7 @@ class Executor:
         self.client("dynamodb").put_item(
             TableName=step.target, Item=config_item(step.params["config"])
         )
-        self.stack.__dict__.pop("config", None)
+        self.stack.forget_config()
 
     def create_bucket(self, step: Step) -> None:
         s3, bucket, region = self.client("s3"), step.params["bucket"], self.stack.aws.region
@@ -130,7 +127,7 @@ class Executor:
     def record_baseline(self, step: Step) -> None:
         config: StackConfig = step.params["config"]
         self.stack.history(config).reset_from_listing(
-            config.bucket, list_objects(self.stack, config.bucket)
+            config.bucket, self.stack.list_objects(config.bucket)
         )
 
     # deploy
@@ -140,7 +137,7 @@ class Executor:
             raise StackError("The layer was not built", "run deploy without --dry-run")
         data = self.layer_path.read_bytes()
         content: dict
-        if len(data) > self.upload_limit:
+        if len(data) > DIRECT_UPLOAD_LIMIT:
             key = f"{RESERVED_PREFIX}layers/{self.layer_path.name}"
             self.client("s3").upload_file(str(self.layer_path), config.bucket, key)
             content = {"S3Bucket": config.bucket, "S3Key": key}
@@ -285,15 +282,3 @@ class Executor:
         ddb.get_waiter("table_not_exists").wait(
             TableName=step.target, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
         )
-
-
-def list_objects(stack: Stack, bucket: str):
-    """(key, size) of every current object, skipping s3sizer's own: one paginated listing."""
-    pages = stack.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    for page in pages:
-        for item in page.get("Contents", []):
-            if not item["Key"].startswith(RESERVED_PREFIX):
-                yield item["Key"], item["Size"]
-
-
-__all__ = ["Executor", "error_code", "list_objects"]

@@ -49,13 +49,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 FUNCTION_NAMES = tuple(spec.short for spec in FUNCTIONS)
 
 
-def function_spec(short: str) -> FunctionSpec:
-    for spec in FUNCTIONS:
-        if spec.short == short:
-            return spec
-    raise KeyError(short)
-
-
 @dataclass(frozen=True)
 class Names:
     """Every resource name, derived from the stack name alone so any machine can find them."""

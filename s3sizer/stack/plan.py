@@ -21,6 +21,8 @@ from s3sizer.stack.model import (
 from s3sizer.stack.package import code_sha256, function_zip
 from s3sizer.stack.state import Stack
 
+NEW_LAYER = "(new layer version)"  # stands for the ARN that publish_layer will return
+
 
 @dataclass(frozen=True)
 class Step:
@@ -39,9 +41,6 @@ class Plan:
     title: str
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.steps)
 
 
 def check_bucket_name(bucket: str) -> None:
@@ -171,7 +170,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> Plan:
             layer_arn = latest["arn"]
         else:
             steps.append(Step("publish_layer", names.layer, {"config": config}))
-            layer_arn = "(new layer version)"
+            layer_arn = NEW_LAYER
     for spec in FUNCTIONS:
         if not stack.log_group_exists(spec.short):
             steps.append(
@@ -255,7 +254,7 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: iam.Arns, l
     if spec.short == "size-tracking":
         env |= {"IGNORE_PREFIX": RESERVED_PREFIX, "HISTORY_TTL_DAYS": str(config.history_ttl_days)}
     elif spec.short == "plotting":
-        env |= {"PLOT_KEY": RESERVED_PREFIX + "plot.png", "WINDOW_SECONDS": "10"}
+        env |= {"PLOT_KEY": PLOT_KEY, "WINDOW_SECONDS": "10"}
     elif spec.short == "driver":
         env |= {
             "PLOTTING_FUNCTION": names.function("plotting"),
@@ -295,7 +294,7 @@ def _configuration_differs(current: dict, desired: dict) -> bool:
         if key == "Environment":
             have = (have or {}).get("Variables", {})
             want = want["Variables"]
-        if key == "Layers" and want == ["(new layer version)"]:
+        if key == "Layers" and want == [NEW_LAYER]:
             return True
         if have != want:
             return True

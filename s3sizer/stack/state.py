@@ -9,7 +9,7 @@ import json
 from s3sizer.aws import Aws
 from s3sizer.errors import StackError
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import TAG_KEY, Names, StackConfig
+from s3sizer.stack.model import RESERVED_PREFIX, TAG_KEY, Names, StackConfig
 
 CONFIG_KEY = {"pk": {"S": "STACK"}, "sk": {"S": "CONFIG"}}
 
@@ -43,6 +43,18 @@ class Stack:
         stored = json.loads(item["config"]["S"])
         known = {f.name for f in dataclasses.fields(StackConfig)}
         return StackConfig(**{k: v for k, v in stored.items() if k in known})
+
+    def forget_config(self) -> None:
+        """After the config was written: the next read fetches it again."""
+        self.__dict__.pop("config", None)
+
+    def list_objects(self, bucket: str):
+        """(key, size) of every current object, skipping s3sizer's own: one paginated listing."""
+        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for page in pages:
+            for item in page.get("Contents", []):
+                if not item["Key"].startswith(RESERVED_PREFIX):
+                    yield item["Key"], item["Size"]
 
     def require_config(self) -> StackConfig:
         if self.config is None:
