@@ -262,20 +262,7 @@ def run_driver(
     if json_out:
         output.print_json(result)
         return
-    from rich.table import Table
-
-    table = Table(title=f"Driver run on {result.get('bucket')}")
-    for column in ("operation", "key", "bytes", "total size", "objects"):
-        table.add_column(column)
-    for op in result.get("operations", []):
-        table.add_row(
-            op["op"],
-            op["key"],
-            str(op.get("bytes", "")),
-            output.human_bytes(op["total_size"]),
-            str(op["object_count"]),
-        )
-    output.out.print(table)
+    output.out.print(output.driver_table(result))
 
 
 @app.command()
@@ -309,15 +296,7 @@ def status(ctx: typer.Context, json_out: Json = False) -> None:
     if json_out:
         output.print_json(result)
         return
-    output.out.print(f"bucket       {result['bucket']}")
-    output.out.print(
-        f"total size   {output.human_bytes(result['total_size'])} ({result['total_size']} bytes)"
-    )
-    output.out.print(f"objects      {result['object_count']}")
-    output.out.print(
-        f"largest ever {output.human_bytes(result['max_size'])} ({result['max_size']} bytes)"
-    )
-    output.out.print(f"last change  {result['updated_at'] or 'never'}")
+    output.out.print(output.status_text(result))
 
 
 @app.command()

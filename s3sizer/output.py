@@ -59,6 +59,29 @@ def history_table(points: list[dict], title: str = "History"):
     return table
 
 
+def driver_table(result: dict):
+    from rich.table import Table
+
+    table = Table(title=f"Driver run on {result.get('bucket')}")
+    for column in ("operation", "key", "bytes", "total size", "objects"):
+        table.add_column(column)
+    for op in result.get("operations", []):
+        size = human_bytes(op["total_size"])
+        table.add_row(op["op"], op["key"], str(op.get("bytes", "")), size, str(op["object_count"]))
+    return table
+
+
+def status_text(status: dict) -> str:
+    total, peak = status["total_size"], status["max_size"]
+    return (
+        f"bucket       {status['bucket']}\n"
+        f"total size   {human_bytes(total)} ({total} bytes)\n"
+        f"objects      {status['object_count']}\n"
+        f"largest ever {human_bytes(peak)} ({peak} bytes)\n"
+        f"last change  {status['updated_at'] or 'never'}"
+    )
+
+
 _BARS = "▁▂▃▄▅▆▇█"
 
 

@@ -43,6 +43,7 @@ def test_status_and_history_json_keys(cli, aws):
     assert [list(p) for p in history] == [["timestamp", "total_size", "object_count"]] * 2
     assert [p["total_size"] for p in history] == [0, 5]
     assert recent == history
+    assert "total size   5 B (5 bytes)" in cli("status").stdout
     assert history[0]["timestamp"] <= history[1]["timestamp"]
 
 

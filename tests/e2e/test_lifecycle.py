@@ -40,14 +40,16 @@ def test_an_object_put_by_plain_boto3_is_tracked(stack_cli):
     cli = stack_cli
     cli("setup")
     cli("deploy")
+    table = cli("run-driver", "--pause", "0").stdout
+    assert "overwrite" in table and "assignment2.txt" in table
 
     cli.aws.client("s3").put_object(Bucket=cli.bucket, Key="red flower+1 ü.jpg", Body=b"x" * 1234)
 
     def tracked():
         status = json.loads(cli("status", "--json").stdout)
-        return status["total_size"] == 1234 and status
+        return status["total_size"] == 1234 + 2 and status
 
-    assert poll(tracked, timeout=20)["object_count"] == 1
+    assert poll(tracked, timeout=20)["object_count"] == 2
     cli("teardown", "--yes")
 
 
