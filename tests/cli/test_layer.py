@@ -113,13 +113,19 @@ def test_a_layer_over_the_direct_upload_limit_goes_through_s3(cli, aws, wheels, 
     ]
 
 
-def test_layer_arn_uses_an_existing_layer_without_building(cli, aws, monkeypatch):
+def existing_layer_without_building(monkeypatch) -> str:
+    """A layer the user already has; building one fails the test."""
     from s3sizer.stack import package
 
     monkeypatch.setattr(package, "build_layer", lambda *a, **k: pytest.fail("built a layer"))
-    arn = boto3.client("lambda").publish_layer_version(
-        LayerName="shared-matplotlib", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
+    empty_zip = b"PK\x05\x06" + b"\0" * 18
+    return boto3.client("lambda").publish_layer_version(
+        LayerName="shared-matplotlib", Content={"ZipFile": empty_zip}
     )["LayerVersionArn"]
+
+
+def test_layer_arn_uses_an_existing_layer_without_building(cli, aws, monkeypatch):
+    arn = existing_layer_without_building(monkeypatch)
     cli("setup")
 
     cli("deploy", "--layer-arn", arn)
@@ -141,12 +147,7 @@ def test_a_dry_run_after_a_layer_deploy_has_nothing_to_do(cli, aws, wheels, monk
 
 
 def test_a_plain_deploy_keeps_the_layer_arn_given_before(cli, aws, monkeypatch):
-    from s3sizer.stack import package
-
-    monkeypatch.setattr(package, "build_layer", lambda *a, **k: pytest.fail("built a layer"))
-    arn = boto3.client("lambda").publish_layer_version(
-        LayerName="shared-matplotlib", Content={"ZipFile": b"PK\x05\x06" + b"\0" * 18}
-    )["LayerVersionArn"]
+    arn = existing_layer_without_building(monkeypatch)
     cli("setup")
     cli("deploy", "--layer-arn", arn)
 
