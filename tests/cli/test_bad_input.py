@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from s3sizer.aws import translate
+from tests.checks import one_clean_error_line, unused_port
 from tests.cli.conftest import inventory
-
-
-def assert_one_clean_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -34,7 +20,7 @@ def closed_port() -> int:
 def test_invalid_bucket_names_are_refused_before_any_call(cli, aws, name):
     result = cli("setup", "--bucket", name, code=2)
 
-    assert "Invalid bucket name" in assert_one_clean_line(result)
+    assert "Invalid bucket name" in one_clean_error_line(result)
     assert all(not names for names in inventory().values())
 
 
@@ -45,7 +31,7 @@ def test_another_accounts_bucket_is_refused_and_left_alone(cli, aws, monkeypatch
 
     result = cli("setup", "--bucket", "someone-elses", code=1)
 
-    assert "another AWS account" in assert_one_clean_line(result)
+    assert "another AWS account" in one_clean_error_line(result)
     assert all(not names for names in inventory().values())
 
 
@@ -59,7 +45,7 @@ def test_a_table_with_a_foreign_key_schema_is_refused_before_anything_is_created
 
     result = cli("setup", code=1)
 
-    assert "another key schema" in assert_one_clean_line(result)
+    assert "another key schema" in one_clean_error_line(result)
     left = inventory()
     assert left["tables"] == ["S3-object-size-history"]
     assert not left["buckets"] and not left["roles"]
@@ -71,21 +57,21 @@ def test_no_credentials(cli, monkeypatch):
 
     result = cli("status", code=1)
 
-    assert "No AWS credentials" in assert_one_clean_line(result)
+    assert "No AWS credentials" in one_clean_error_line(result)
 
 
 def test_unknown_region(cli):
     result = cli("--region", "mars-north-1", "status", code=1)
 
-    assert "Unknown AWS region 'mars-north-1'" in assert_one_clean_line(result)
+    assert "Unknown AWS region 'mars-north-1'" in one_clean_error_line(result)
 
 
 def test_unreachable_endpoint(cli):
-    url = f"http://127.0.0.1:{closed_port()}"
+    url = f"http://127.0.0.1:{unused_port()}"
 
     result = cli("--endpoint-url", url, "status", code=1)
 
-    assert f"Cannot reach {url}" in assert_one_clean_line(result)
+    assert f"Cannot reach {url}" in one_clean_error_line(result)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +95,7 @@ def test_usage_errors_exit_2_with_one_line(cli, aws, args, message):
 
     result = cli(*args, code=2)
 
-    assert message in assert_one_clean_line(result)
+    assert message in one_clean_error_line(result)
     assert inventory() == before
 
 
@@ -119,14 +105,14 @@ def test_teardown_without_yes_in_a_non_interactive_shell_refuses_and_keeps_every
 
     result = cli("teardown", code=2)
 
-    assert "pass --yes" in assert_one_clean_line(result)
+    assert "pass --yes" in one_clean_error_line(result)
     assert inventory() == before
 
 
 def test_commands_on_a_missing_stack_say_to_run_setup(cli, aws):
     result = cli("status", code=1)
 
-    assert "run `s3sizer setup` first" in assert_one_clean_line(result)
+    assert "run `s3sizer setup` first" in one_clean_error_line(result)
 
 
 def test_debug_shows_the_traceback(cli, aws):
@@ -179,4 +165,4 @@ def test_out_of_range_values_are_usage_errors(cli, aws, args, message):
 
     result = cli(*args, code=2)
 
-    assert message in assert_one_clean_line(result)
+    assert message in one_clean_error_line(result)

@@ -7,20 +7,8 @@ import socket
 
 import pytest
 
+from tests.checks import one_clean_error_line, unused_port
 from tests.e2e.conftest import StackCli
-
-
-def one_clean_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    return lines[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def foreign_bucket(cli: StackCli) -> str:
@@ -106,7 +94,7 @@ def test_bad_cli_input_gets_one_clear_line_and_leaves_no_trace(
 
     result = stack_cli(*[a.replace("{x}", str(prepared)) for a in args], code=code)
 
-    assert words in one_clean_line(result)
+    assert words in one_clean_error_line(result)
     assert stack_cli.leftovers() == before
     if hasattr(stack_cli, "held"):
         stack_cli.held.close()
@@ -120,7 +108,7 @@ def test_bad_cli_input_gets_one_clear_line_and_leaves_no_trace(
 )
 def test_global_option_typos_are_usage_errors(stack_cli, args, words):
     result = stack_cli(*args, code=2)
-    one_clean_line(result)
+    one_clean_error_line(result)
 
 
 def test_no_credentials_outside_a_local_endpoint(monkeypatch):
@@ -134,7 +122,7 @@ def test_no_credentials_outside_a_local_endpoint(monkeypatch):
     result = CliRunner().invoke(app, ["status"])
 
     assert result.exit_code == 1
-    assert "No AWS credentials" in one_clean_line(result)
+    assert "No AWS credentials" in one_clean_error_line(result)
 
 
 def test_unreachable_endpoint(monkeypatch):
@@ -143,11 +131,11 @@ def test_unreachable_endpoint(monkeypatch):
     from s3sizer.cli import app
 
     result = CliRunner().invoke(
-        app, ["--endpoint-url", f"http://127.0.0.1:{free_port()}", "status"]
+        app, ["--endpoint-url", f"http://127.0.0.1:{unused_port()}", "status"]
     )
 
     assert result.exit_code == 1
-    assert "Cannot reach" in one_clean_line(result)
+    assert "Cannot reach" in one_clean_error_line(result)
 
 
 MALFORMED_EVENTS = [
