@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 
 from tests.cli.conftest import DEFAULT_BUCKET, inventory
 
@@ -157,29 +156,3 @@ def test_teardown_empties_every_version_of_an_owned_versioned_bucket(cli, aws):
     cli("teardown", "--yes")
 
     assert nothing_exists()
-
-
-@pytest.mark.parametrize("step", range(10))
-def test_teardown_cleans_up_after_a_setup_that_died_at_any_step(cli, aws, monkeypatch, step):
-    from s3sizer.stack.apply import Executor
-
-    run_step = Executor.run
-
-    def dying(self, plan, on_step=lambda s: None):
-        done = []
-
-        def count(s):
-            if len(done) == step:
-                raise RuntimeError("killed")
-            done.append(s)
-            on_step(s)
-
-        run_step(self, plan, count)
-
-    monkeypatch.setattr(Executor, "run", dying)
-    cli("setup", code=1)
-    monkeypatch.setattr(Executor, "run", run_step)
-
-    cli("teardown", "--yes")
-
-    assert nothing_exists(), inventory()
