@@ -31,3 +31,11 @@ def emulator() -> Iterator:
     running = wait_for_export_line(start_emulator("--port", "0", env=emulator_env()))
     yield running
     running.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The suite leaves a large heap behind (moto's models and backends); collecting it again at
+    # exit took longer than most tests. Frozen objects are skipped by those last collections.
+    import gc
+
+    gc.freeze()
