@@ -335,9 +335,11 @@ def logs(
 
     from s3sizer import reports
 
-    for event in reports.logs(_aws(ctx), function, since, follow=follow):
-        stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
-        output.out.print(f"{stamp} {event['message'].rstrip()}", markup=False)
+    with contextlib.suppress(KeyboardInterrupt):  # how a user stops --follow
+        for event in reports.logs(_aws(ctx), function, since, follow=follow):
+            stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+            line = f"{stamp.strftime('%H:%M:%S.%f')[:-3]} {event['message'].rstrip()}"
+            output.out.print(line, markup=False)
 
 
 @app.command()
@@ -363,7 +365,11 @@ def watch(
     if not interval > 0 or interval == float("inf"):
         raise UsageError("--interval must be more than 0 seconds", "pass e.g. --interval 2")
     aws, shown = _aws(ctx), 0
-    with Live(console=output.out, auto_refresh=False) as live:
+    # Ctrl-C is how a user leaves the live view: a normal end, not an error.
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        Live(console=output.out, auto_refresh=False) as live,
+    ):
         while True:
             snap = reports.watch_snapshot(aws, window)
             live.update(output.watch_view(snap), refresh=True)
