@@ -259,10 +259,7 @@ def run_driver(
 
     with output.err.status("Running the driver…"):
         result = reports.run_driver(_aws(ctx), pause)
-    if json_out:
-        output.print_json(result)
-        return
-    output.out.print(output.driver_table(result))
+    output.show(result, json_out, output.driver_table)
 
 
 @app.command()
@@ -293,10 +290,7 @@ def status(ctx: typer.Context, json_out: Json = False) -> None:
     from s3sizer import reports
 
     result = reports.status(_aws(ctx))
-    if json_out:
-        output.print_json(result)
-        return
-    output.out.print(output.status_text(result))
+    output.show(result, json_out, output.status_text)
 
 
 @app.command()
@@ -312,10 +306,7 @@ def history(
     from s3sizer import reports
 
     points = reports.history(_aws(ctx), since)
-    if json_out:
-        output.print_json(points)
-    else:
-        output.out.print(output.history_table(points))
+    output.show(points, json_out, output.history_table)
 
 
 @app.command()
@@ -388,14 +379,7 @@ def reconcile(ctx: typer.Context, json_out: Json = False) -> None:
     from s3sizer import reports
 
     result = reports.reconcile(_aws(ctx))
-    if json_out:
-        output.print_json(result)
-        return
-    output.out.print(
-        f"{output.human_bytes(result['total_size'])} in {result['object_count']} objects; "
-        f"drift {result['drift_bytes']:+d} bytes, {result['drift_objects']:+d} objects"
-        + (" (corrected)" if result["drift_bytes"] or result["drift_objects"] else "")
-    )
+    output.show(result, json_out, output.reconcile_text)
 
 
 @app.command()

@@ -18,6 +18,23 @@ def print_json(data: Any) -> None:
     out.file.flush()
 
 
+def show(result, json_out: bool, render) -> None:
+    """`--json`: only the JSON on stdout; otherwise what `render` makes of the result."""
+    if json_out:
+        print_json(result)
+    else:
+        out.print(render(result))
+
+
+def reconcile_text(result: dict) -> str:
+    moved = result["drift_bytes"] or result["drift_objects"]
+    return (
+        f"{human_bytes(result['total_size'])} in {result['object_count']} objects; "
+        f"drift {result['drift_bytes']:+d} bytes, {result['drift_objects']:+d} objects"
+        + (" (corrected)" if moved else "")
+    )
+
+
 def error_line(message: str) -> None:
     """One line on stderr that names the problem and the fix; never wrapped, never markup."""
     flat = " ".join(str(message).split())

@@ -64,3 +64,20 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def hist(ddb, clock, sleeps) -> history.History:
     return history.History(TABLE, ddb, now=clock, sleep=sleeps.append)
+
+
+@pytest.fixture
+def function_env(monkeypatch):
+    """Configure a handler module from the environment, as its Lambda would be; undone after."""
+    configured = []
+
+    def configure(module):
+        monkeypatch.setenv("TABLE_NAME", TABLE)
+        monkeypatch.setenv("BUCKET_NAME", BUCKET)
+        module._config.cache_clear()
+        configured.append(module)
+        return monkeypatch
+
+    yield configure
+    for module in configured:
+        module._config.cache_clear()

@@ -11,7 +11,7 @@ import pytest
 from s3sizer.lambdas import plotting, render
 from s3sizer.lambdas.history import Point, Totals, Window, iso_ms
 
-from .conftest import BUCKET, TABLE
+from .conftest import BUCKET
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 END = datetime(2026, 11, 24, 21, 6, 5, 123000, tzinfo=UTC)
@@ -144,12 +144,8 @@ def test_plot_uploads_the_png_and_says_what_it_drew(s3, hist, clock):
 
 
 @pytest.fixture
-def plotting_env(s3, ddb, monkeypatch):
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("BUCKET_NAME", BUCKET)
-    plotting._config.cache_clear()
-    yield monkeypatch
-    plotting._config.cache_clear()
+def plotting_env(s3, ddb, function_env):
+    return function_env(plotting)
 
 
 def test_handler_uses_the_environment_defaults(plotting_env, s3):

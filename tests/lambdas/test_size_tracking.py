@@ -12,7 +12,7 @@ from s3sizer.lambdas import size_tracking
 from s3sizer.lambdas.size_tracking import Change, Skip, apply_event, parse_record
 
 from . import events
-from .conftest import BUCKET, TABLE
+from .conftest import TABLE
 
 EVENTS = Path(__file__).parent.parent / "events"
 DEMO = "amzn-s3-demo-bucket"
@@ -253,12 +253,8 @@ def test_the_bucket_comes_from_each_record(hist):
 
 
 @pytest.fixture
-def tracking_env(ddb, monkeypatch):
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("BUCKET_NAME", BUCKET)
-    size_tracking._config.cache_clear()
-    yield monkeypatch
-    size_tracking._config.cache_clear()
+def tracking_env(ddb, function_env):
+    return function_env(size_tracking)
 
 
 def test_handler_reads_its_settings_from_the_environment(tracking_env, ddb):
