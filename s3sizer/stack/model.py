@@ -17,6 +17,16 @@ LAYER_UPLOAD = re.compile(re.escape(RESERVED_PREFIX) + r"layers/[0-9a-f]{32}\.zi
 DEFAULT_TABLE = "S3-object-size-history"
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
+ARCHITECTURES = ("x86_64", "arm64")
+# The runtimes the functions' code runs on (it needs Python 3.11's datetime.UTC), and the wheel
+# platform each runtime's OS takes: Amazon Linux 2 has glibc 2.26, Amazon Linux 2023 glibc 2.34.
+RUNTIME_WHEEL_PLATFORMS = {
+    "python3.11": "manylinux2014",
+    "python3.12": "manylinux_2_28",
+    "python3.13": "manylinux_2_28",
+}
+# How S3 events reach the tracker: a queue (the default), EventBridge, or Lambda directly.
+DELIVERY_ROUTES = ("sqs", "eventbridge", "direct")
 LAMBDA_PACKAGE = "s3sizer_lambdas"
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
