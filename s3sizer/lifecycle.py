@@ -1,16 +1,21 @@
-"""setup, deploy and teardown: plan first, then apply (or only show, with --dry-run)."""
+"""setup, deploy, teardown and redrive: plan first, then apply (or only show, with --dry-run)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from s3sizer.aws import Aws
+from s3sizer.context import StackContext
+from s3sizer.errors import StackError
 from s3sizer.stack.apply import Executor
 from s3sizer.stack.model import StackConfig
-from s3sizer.stack.plan import DeployOptions, Plan, Step, plan_deploy, plan_setup, plan_teardown
+from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
 from s3sizer.stack.state import Stack
+from s3sizer.stack.steps import Plan, Step
 
 OnStep = Callable[[Step], None]
 ShowPlan = Callable[[Plan], None]
@@ -25,12 +30,22 @@ def setup(
     bucket: str | None,
     *,
     ttl_days: int | None = None,
+    prefix_depth: int | None = None,
+    alarm_above: int | None = None,
+    alarm_topic: str | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
 ) -> Plan:
     stack = Stack(aws)
-    plan = plan_setup(stack, bucket, ttl_days)
+    plan = plan_setup(
+        stack,
+        bucket,
+        ttl_days,
+        prefix_depth=prefix_depth,
+        alarm_above=alarm_above,
+        alarm_topic=alarm_topic,
+    )
     show_plan(plan)
     if not dry_run:
         Executor(stack).run(plan, on_step)
@@ -54,6 +69,8 @@ def deploy(
     architecture: str | None = None,
     memory: dict[str, int] | None = None,
     timeout: dict[str, int] | None = None,
+    delivery: str | None = None,
+    max_concurrency: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
@@ -76,17 +93,20 @@ def deploy(
     options = DeployOptions(
         layer_arn=layer_arn,
         build_layer=build,
+        layer_path=built.path if built else None,
         layer_sha256=built.sha256 if built else None,
         runtime=runtime,
         architecture=architecture,
         memory=memory or {},
         timeout=timeout or {},
+        delivery=delivery,
+        max_concurrency=max_concurrency,
     )
     plan = plan_deploy(stack, options)
     show_plan(plan)
     if not dry_run:
         extra = {"sleep": sleep} if sleep else {}
-        Executor(stack, layer_path=built.path if built else None, **extra).run(plan, on_step)
+        Executor(stack, **extra).run(plan, on_step)
     return plan
 
 
@@ -119,3 +139,77 @@ def teardown(
     if plan.steps and not dry_run and confirm(plan):
         Executor(stack).run(plan, on_step)
     return plan
+
+
+def redrive(ctx: StackContext, *, confirm: Callable[[int], bool] = lambda waiting: True) -> dict:
+    """Send the dead letters back to be applied; each is applied once (sequencers see to it).
+
+    On the queue routes they go back to the stack's queue. On the direct route each holds the
+    event Lambda gave up on, which the tracker is given again; a failure leaves it in the DLQ.
+    """
+    names = ctx.names
+    dlq_url = ctx.stack.queue_url(names.dead_letter_queue)
+    if dlq_url is None:
+        raise StackError(f"Stack {names.stack!r} has no dead-letter queue", "run `s3sizer deploy`")
+    waiting = _dead_letters(ctx, dlq_url)
+    if waiting == 0 or not confirm(waiting):
+        return {"moved": 0}
+    sqs = ctx.client("sqs")
+    queue_url = ctx.stack.queue_url(names.queue) if ctx.config.delivery != "direct" else None
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=60,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return {"moved": moved}
+        done = _send_back(ctx, sqs, queue_url, messages)
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=dlq_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        moved += len(done)
+        if len(done) < len(messages):
+            failed = len(messages) - len(done)
+            raise StackError(
+                f"{failed} dead letters failed again after {moved} were redriven",
+                "see `s3sizer logs size-tracking`, fix the cause, then run redrive again",
+            )
+
+
+def _dead_letters(ctx: StackContext, dlq_url: str) -> int:
+    attributes = ctx.stack.queue_attributes(dlq_url)
+    return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+        attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
+
+
+def _send_back(ctx: StackContext, sqs, queue_url: str | None, messages: list[dict]) -> list[dict]:
+    """The messages that made it back; the rest stay in the DLQ."""
+    if queue_url is not None:
+        entries = [
+            {"Id": str(i), "MessageBody": m["Body"]}
+            | ({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})
+            for i, m in enumerate(messages)
+        ]
+        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        sent = {entry["Id"] for entry in response.get("Successful", [])}
+        return [m for i, m in enumerate(messages) if str(i) in sent]
+    client = ctx.client("lambda")
+    done = []
+    for message in messages:
+        record = json.loads(message["Body"])
+        payload = record.get("requestPayload", record)
+        response = client.invoke(
+            FunctionName=ctx.names.function("size-tracking"), Payload=json.dumps(payload).encode()
+        )
+        if not response.get("FunctionError"):
+            done.append(message)
+    return done

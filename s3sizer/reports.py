@@ -3,70 +3,96 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from s3sizer.aws import Aws
+from s3sizer.context import StackContext
 from s3sizer.errors import AwsError, StackError, UsageError
 from s3sizer.stack.model import FUNCTION_NAMES, PLOT_KEY
-from s3sizer.stack.state import Stack
 
 
-def status(aws: Aws) -> dict:
-    stack = Stack(aws)
-    config = stack.require_config()
-    totals = stack.history(config).totals(config.bucket)
+def status(ctx: StackContext) -> dict:
+    """The totals (one GetItem) and the delivery's queues (one GetQueueAttributes each)."""
+    totals = ctx.history.totals()
     return {
-        "bucket": config.bucket,
+        "bucket": ctx.bucket,
         "total_size": totals.total_size,
         "object_count": totals.object_count,
         "max_size": totals.max_size,
         "updated_at": totals.updated_at,
+        **delivery_state(ctx),
     }
 
 
-def history(aws: Aws, since_seconds: float | None) -> list[dict]:
-    if since_seconds is not None and not (math.isfinite(since_seconds) and since_seconds > 0):
-        raise UsageError("--since must be more than 0 seconds", "pass e.g. --since 60")
-    stack = Stack(aws)
-    config = stack.require_config()
-    points = stack.history(config).points(config.bucket, since_seconds)
+def delivery_state(ctx: StackContext) -> dict:
+    """The route, the messages waiting in its queue (None on the direct route), and the DLQ."""
+    route = ctx.config.delivery
+    counts = {}
+    for name in (ctx.names.queue, ctx.names.dead_letter_queue):
+        url = ctx.stack.queue_url(name)
+        if url is None:
+            counts[name] = None
+            continue
+        attributes = ctx.stack.queue_attributes(url)
+        counts[name] = sum(
+            int(attributes.get(a, 0))
+            for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+        )
+    return {
+        "delivery": route,
+        "queued": None if route in (None, "direct") else counts[ctx.names.queue],
+        "dead_letters": counts[ctx.names.dead_letter_queue] or 0,
+    }
+
+
+def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict]:
+    """The tracked prefixes, largest first: one Query, growing with the prefixes listed."""
+    if depth is not None and depth > ctx.config.prefix_depth:
+        raise UsageError(
+            f"The stack tracks prefixes to depth {ctx.config.prefix_depth}, not {depth}",
+            f"run `s3sizer setup --prefix-depth {depth}` first",
+        )
+    if ctx.config.prefix_depth == 0:
+        raise UsageError(
+            "The stack tracks no prefixes", "run `s3sizer setup --prefix-depth 1` (or more)"
+        )
+    found = ctx.history.prefix_totals(depth=depth, top=top)
+    return [
+        {"prefix": p.prefix, "total_size": p.total_size, "object_count": p.object_count}
+        for p in found
+    ]
+
+
+def history(
+    ctx: StackContext, since_seconds: float | None, prefix: str | None = None
+) -> list[dict]:
+    if prefix is not None:
+        points = ctx.history.prefix_points(prefix, since_seconds)
+    else:
+        points = ctx.history.points(since_seconds)
     return [
         {"timestamp": p.ts, "total_size": p.total_size, "object_count": p.object_count}
         for p in points
     ]
 
 
-def check_window(window: float) -> None:
-    if not math.isfinite(window) or window <= 0:
-        raise UsageError(
-            f"The window must be more than 0 seconds, not {window:g}", "pass e.g. --window 10"
-        )
-
-
-def plot_local(aws: Aws, window: float, out: Path) -> dict:
+def plot_local(ctx: StackContext, window: float, out: Path, *, by_prefix: bool = False) -> dict:
     """Read the history directly and draw the same plot here; no Lambda involved."""
-    check_window(window)
     check_out(out)
     from s3sizer.lambdas.render import render_png
 
-    stack = Stack(aws)
-    config = stack.require_config()
-    data = stack.history(config).window(config.bucket, window)
+    data = ctx.history.window(window, **({"by_prefix": True} if by_prefix else {}))
     out.write_bytes(render_png(data))
     return {"out": str(out), "points": len(data.points), "max_size": data.totals.max_size}
 
 
-def invoke(aws: Aws, function: str, payload: dict) -> dict:
+def invoke(ctx: StackContext, function: str, payload: dict) -> dict:
     """Invoke a stack function and wait; its error becomes an S3SizerError."""
-    stack = Stack(aws)
-    stack.require_config()
-    name = stack.names.function(function)
-    client = stack.client("lambda")
+    name = ctx.names.function(function)
+    client = ctx.client("lambda")
     try:
         response = client.invoke(FunctionName=name, Payload=json.dumps(payload).encode())
     except client.exceptions.ResourceNotFoundException:
@@ -85,29 +111,30 @@ def check_out(out: Path) -> None:
         )
 
 
-def plot_remote(aws: Aws, window: float, out: Path) -> dict:
-    check_window(window)
+def plot_remote(ctx: StackContext, window: float, out: Path, *, by_prefix: bool = False) -> dict:
     check_out(out)
-    result = invoke(aws, "plotting", {"window_seconds": window})
-    stack = Stack(aws)
-    key = result.get("key", PLOT_KEY)
-    body = stack.client("s3").get_object(Bucket=result.get("bucket"), Key=key)["Body"].read()
-    out.write_bytes(body)
+    payload = {"window_seconds": window} | ({"by_prefix": True} if by_prefix else {})
+    result = invoke(ctx, "plotting", payload)
+    # The plot lands in the stack's own bucket, which the config already names.
+    got = ctx.client("s3").get_object(Bucket=ctx.bucket, Key=result.get("key", PLOT_KEY))
+    out.write_bytes(got["Body"].read())
     return {**result, "out": str(out)}
 
 
-def run_driver(aws: Aws, pause: float | None = None) -> dict:
-    if pause is not None and not (math.isfinite(pause) and 0 <= pause <= 60):
-        raise UsageError("--pause must be between 0 and 60 seconds", "pass e.g. --pause 1.5")
+def run_driver(
+    ctx: StackContext, pause: float | None = None, deadline: float | None = None
+) -> dict:
     payload = {} if pause is None else {"pause_seconds": pause}
-    return invoke(aws, "driver", payload)
+    if deadline is not None:
+        payload["deadline_seconds"] = deadline
+    return invoke(ctx, "driver", payload)
 
 
-def reconcile(aws: Aws) -> dict:
-    stack = Stack(aws)
-    config = stack.require_config()
-    drift = stack.history(config).reset_from_listing(
-        config.bucket, stack.list_objects(config.bucket)
+def reconcile(ctx: StackContext) -> dict:
+    stack, config = ctx.stack, ctx.config
+    versioned = stack.bucket_versioning(config.bucket) != ""
+    drift = ctx.history.history.reset_from_listing(
+        config.bucket, stack.listing(config.bucket, versioned), prefix_depth=config.prefix_depth
     )
     return {
         "total_size": drift.total_size,
@@ -133,7 +160,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def logs(
-    aws: Aws,
+    ctx: StackContext,
     function: str,
     since: str,
     *,
@@ -147,9 +174,7 @@ def logs(
             f"Unknown function {function!r}", f"choose one of: {', '.join(FUNCTION_NAMES)}"
         )
     start = datetime.now(UTC) - parse_duration(since)
-    stack = Stack(aws)
-    stack.require_config()
-    group, client = stack.names.log_group(function), stack.client("logs")
+    group, client = ctx.names.log_group(function), ctx.client("logs")
     start_ms, seen = int(start.timestamp() * 1000), set()
     while True:
         try:
@@ -171,14 +196,12 @@ def logs(
         sleep(poll)
 
 
-def watch_snapshot(aws: Aws, seconds: float) -> dict:
-    """What the live view shows: the totals and the recent points."""
-    stack = Stack(aws)
-    config = stack.require_config()
-    data = stack.history(config).window(config.bucket, seconds)
+def watch_snapshot(ctx: StackContext, seconds: float, top_prefixes: int = 0) -> dict:
+    """What the live view shows: the totals, the recent points, and the largest prefixes."""
+    data = ctx.history.window(seconds)
     sizes = [data.start_size] + [p.total_size for p in data.points]
     return {
-        "bucket": config.bucket,
+        "bucket": ctx.bucket,
         "total_size": data.totals.total_size,
         "object_count": data.totals.object_count,
         "max_size": data.totals.max_size,

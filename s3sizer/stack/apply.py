@@ -1,81 +1,128 @@
-"""Runs a plan's steps in order; the only place that mutates AWS resources."""
+"""Runs a plan's steps in order; the only place that mutates AWS resources.
+
+A plain interpreter: each kind of step has one handler, a step of an unknown kind is refused,
+and no handler decides anything the planner has not written into the step.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from s3sizer.errors import StackError
+from s3sizer.stack import steps as st
 from s3sizer.stack import sweep
 from s3sizer.stack.iam import LAMBDA_TRUST
-from s3sizer.stack.model import RESERVED_PREFIX, TAG_KEY, TRACKED_EVENTS, StackConfig
-from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT
-from s3sizer.stack.plan import NEW_LAYER, Plan, Step
 from s3sizer.stack.state import Stack, config_item
 
-LOG_RETENTION_DAYS = 30
+WAITER = {"Delay": 1, "MaxAttempts": 300}
+
+
+def retry(call, *, retry_on: Callable[[Exception], bool], sleep, attempts: int = 8):
+    """call() until it succeeds, sleeping 1, 2, 4... (at most 10) s after each retryable error."""
+    delay = 1.0
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if not retry_on(exc) or attempt == attempts - 1:
+                raise
+            sleep(delay)
+            delay = min(delay * 2, 10.0)
+    raise AssertionError("unreachable")
 
 
 class Executor:
     """Interprets steps against AWS. `sleep` is injectable so retries are tested without waiting."""
 
-    def __init__(
-        self,
-        stack: Stack,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        layer_path: Path | None = None,
-    ):
+    def __init__(self, stack: Stack, *, sleep: Callable[[float], None] = time.sleep):
         self.stack = stack
-        self.names = stack.names
         self.sleep = sleep
-        self.layer_path = layer_path
         self.layer_arn: str | None = None
+        self._handlers: dict[type, Callable] = {
+            st.CreateTable: self._create_table,
+            st.PutConfig: self._put_config,
+            st.CreateBucket: self._create_bucket,
+            st.CreateRole: self._create_role,
+            st.PutRolePolicy: self._put_role_policy,
+            st.SetHistoryTtl: self._set_history_ttl,
+            st.RecordBaseline: self._record_baseline,
+            st.PutAlarm: self._put_alarm,
+            st.CreateQueue: self._create_queue,
+            st.SetQueueAttributes: self._set_queue_attributes,
+            st.CreateEventSourceMapping: self._create_event_source_mapping,
+            st.UpdateEventSourceMapping: self._update_event_source_mapping,
+            st.PutRule: self._put_rule,
+            st.PutTarget: self._put_target,
+            st.PutEventInvokeConfig: self._put_event_invoke_config,
+            st.PutNotification: self._put_notification,
+            st.AddPermission: self._add_permission,
+            st.PublishLayer: self._publish_layer,
+            st.CreateLogGroup: self._create_log_group,
+            st.CreateFunction: self._create_function,
+            st.UpdateFunctionCode: self._update_function_code,
+            st.UpdateFunctionConfiguration: self._update_function_configuration,
+            st.DeleteEventSourceMapping: self._delete_event_source_mapping,
+            st.DeleteRule: self._delete_rule,
+            st.DeleteQueue: self._delete_queue,
+            st.DeleteFunction: self._delete_function,
+            st.DeleteLayerVersion: self._delete_layer_version,
+            st.DeleteLogGroup: self._delete_log_group,
+            st.DeleteRole: self._delete_role,
+            st.DeleteAlarm: self._delete_alarm,
+            st.DeleteBucket: self._delete_bucket,
+            st.DeleteObjects: self._delete_objects,
+            st.DeleteTable: self._delete_table,
+        }
 
-    def run(self, plan: Plan, on_step: Callable[[Step], None] = lambda step: None) -> None:
+    def run(self, plan: st.Plan, on_step: Callable[[st.Step], None] = lambda step: None) -> None:
         for step in plan.steps:
             on_step(step)
-            getattr(self, step.action)(step)
+            self.execute(step)
+
+    def execute(self, step: st.Step) -> None:
+        handler = self._handlers.get(type(step))
+        if handler is None:
+            raise StackError(f"Unknown step {step!r}", "this is a bug in s3sizer; please report it")
+        handler(step)
 
     def client(self, service: str):
         return self.stack.client(service)
 
-    @property
-    def tags(self) -> dict[str, str]:
-        return {TAG_KEY: self.names.stack}
+    def _resolve(self, value):
+        if isinstance(value, st.NewLayerArn):
+            if self.layer_arn is None:
+                raise StackError("The new layer version was not published", "run deploy again")
+            return self.layer_arn
+        return value
 
-    # setup
-    def create_table(self, step: Step) -> None:
+    def _settings(self, settings: dict) -> dict:
+        return {**settings, "Layers": [self._resolve(arn) for arn in settings["Layers"]]}
+
+    # -- setup ----------------------------------------------------------------------------------
+    def _create_table(self, step: st.CreateTable) -> None:
         from s3sizer.lambdas.history import table_definition
 
         ddb = self.client("dynamodb")
-        tags = [{"Key": k, "Value": v} for k, v in self.tags.items()]
-        ddb.create_table(**table_definition(step.target), Tags=tags)
-        ddb.get_waiter("table_exists").wait(
-            TableName=step.target, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-        )
+        ddb.create_table(**table_definition(step.table), Tags=_tag_list(step.tags))
+        ddb.get_waiter("table_exists").wait(TableName=step.table, WaiterConfig=WAITER)
 
-    def put_config(self, step: Step) -> None:
-        self.client("dynamodb").put_item(
-            TableName=step.target, Item=config_item(step.params["config"])
-        )
+    def _put_config(self, step: st.PutConfig) -> None:
+        self.client("dynamodb").put_item(TableName=step.table, Item=config_item(step.config))
         self.stack.forget_config()
 
-    def create_bucket(self, step: Step) -> None:
-        s3, bucket, region = self.client("s3"), step.params["bucket"], self.stack.aws.region
-        kwargs = (
+    def _create_bucket(self, step: st.CreateBucket) -> None:
+        s3, bucket = self.client("s3"), step.bucket
+        location = (
             {}
-            if region == "us-east-1"
-            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            if step.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": step.region}}
         )
-        s3.create_bucket(Bucket=bucket, **kwargs)
+        s3.create_bucket(Bucket=bucket, **location)
         # Tag first: the tag is what proves the bucket is ours if setup dies right here.
-        s3.put_bucket_tagging(
-            Bucket=bucket,
-            Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in self.tags.items()]},
-        )
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": _tag_list(step.tags)})
         s3.put_public_access_block(
             Bucket=bucket,
             PublicAccessBlockConfiguration={
@@ -92,193 +139,223 @@ class Executor:
             },
         )
 
-    def create_role(self, step: Step) -> None:
-        import json
-
+    def _create_role(self, step: st.CreateRole) -> None:
         self.client("iam").create_role(
-            RoleName=step.target,
+            RoleName=step.role,
             AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST),
-            Description=f"Execution role of {self.names.function(step.params['short'])}",
-            Tags=[{"Key": k, "Value": v} for k, v in self.tags.items()],
+            Description=step.description,
+            Tags=_tag_list(step.tags),
         )
 
-    def put_role_policy(self, step: Step) -> None:
-        import json
-
-        short = step.params["short"]
+    def _put_role_policy(self, step: st.PutRolePolicy) -> None:
         self.client("iam").put_role_policy(
-            RoleName=self.names.role(short),
-            PolicyName=step.target,
-            PolicyDocument=json.dumps(step.params["document"]),
+            RoleName=step.role, PolicyName=step.policy, PolicyDocument=json.dumps(step.document)
         )
 
-    def set_history_ttl(self, step: Step) -> None:
-        from s3sizer.lambdas.history import TTL_ATTRIBUTE
-
-        ddb, enabled = self.client("dynamodb"), step.params["days"] > 0
-        current = ddb.describe_time_to_live(TableName=step.target)["TimeToLiveDescription"]
-        if (current.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}) == enabled:
-            return
-        ddb.update_time_to_live(
-            TableName=step.target,
-            TimeToLiveSpecification={"Enabled": enabled, "AttributeName": TTL_ATTRIBUTE},
+    def _set_history_ttl(self, step: st.SetHistoryTtl) -> None:
+        self.client("dynamodb").update_time_to_live(
+            TableName=step.table,
+            TimeToLiveSpecification={"Enabled": step.enabled, "AttributeName": step.attribute},
         )
 
-    def record_baseline(self, step: Step) -> None:
-        config: StackConfig = step.params["config"]
-        self.stack.history(config).reset_from_listing(
-            config.bucket, self.stack.list_objects(config.bucket)
+    def _record_baseline(self, step: st.RecordBaseline) -> None:
+        from s3sizer.lambdas.history import History
+
+        history = History(self.stack.names.table, self.client("dynamodb"), ttl_days=step.ttl_days)
+        listing = self.stack.listing(step.bucket, step.versioned)
+        history.reset_from_listing(step.bucket, listing, prefix_depth=step.prefix_depth)
+
+    def _put_alarm(self, step: st.PutAlarm) -> None:
+        self.client("cloudwatch").put_metric_alarm(AlarmName=step.name, **step.params)
+
+    # -- delivery -------------------------------------------------------------------------------
+    def _create_queue(self, step: st.CreateQueue) -> None:
+        self.client("sqs").create_queue(
+            QueueName=step.name, Attributes=step.attributes, tags=step.tags
         )
 
-    # deploy
-    def publish_layer(self, step: Step) -> None:
-        config: StackConfig = step.params["config"]
-        if self.layer_path is None:
-            raise StackError("The layer was not built", "run deploy without --dry-run")
-        data = self.layer_path.read_bytes()
-        content: dict
-        if len(data) > DIRECT_UPLOAD_LIMIT:
-            key = f"{RESERVED_PREFIX}layers/{self.layer_path.name}"
-            self.client("s3").upload_file(str(self.layer_path), config.bucket, key)
-            content = {"S3Bucket": config.bucket, "S3Key": key}
-        else:
-            content = {"ZipFile": data}
-        response = self.client("lambda").publish_layer_version(
-            LayerName=step.target,
-            Description="matplotlib for the s3sizer plotting function",
-            Content=content,
-            CompatibleRuntimes=[config.runtime],
-            CompatibleArchitectures=[config.architecture],
-        )
-        self.layer_arn = response["LayerVersionArn"]
+    def _set_queue_attributes(self, step: st.SetQueueAttributes) -> None:
+        self.client("sqs").set_queue_attributes(QueueUrl=step.url, Attributes=step.attributes)
 
-    def create_log_group(self, step: Step) -> None:
-        logs = self.client("logs")
-        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            logs.create_log_group(logGroupName=step.target, tags=self.tags)
-        logs.put_retention_policy(logGroupName=step.target, retentionInDays=LOG_RETENTION_DAYS)
-
-    def _settings(self, step: Step) -> dict:
-        settings = dict(step.params["settings"])
-        if settings["Layers"] == [NEW_LAYER]:
-            settings["Layers"] = [self.layer_arn]
-        return settings
-
-    def create_function(self, step: Step) -> None:
-        config: StackConfig = step.params["config"]
+    def _create_event_source_mapping(self, step: st.CreateEventSourceMapping) -> None:
         client = self.client("lambda")
-        kwargs = dict(
-            FunctionName=step.target,
-            Code={"ZipFile": step.params["zip"]},
-            Architectures=[config.architecture],
-            Tags=self.tags,
-            Description=f"s3sizer {step.params['short']} function of stack {self.names.stack}",
-            **self._settings(step),
+        # The role's queue permissions, granted seconds ago, may not be visible to Lambda yet.
+        retry(
+            lambda: client.create_event_source_mapping(
+                FunctionName=step.function, EventSourceArn=step.queue_arn, **step.settings
+            ),
+            retry_on=lambda exc: (
+                "permission" in str(exc).lower()
+                and isinstance(exc, client.exceptions.InvalidParameterValueException)
+            ),
+            sleep=self.sleep,
         )
-        # A role created seconds ago is not yet assumable by Lambda: retry on that error only.
-        delay = 1.0
-        for attempt in range(8):
-            try:
-                client.create_function(**kwargs)
-                break
-            except client.exceptions.InvalidParameterValueException as exc:
-                if "cannot be assumed" not in str(exc) or attempt == 7:
-                    raise
-                self.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        self.wait_active(step.target)
 
-    def update_function_code(self, step: Step) -> None:
-        self.client("lambda").update_function_code(
-            FunctionName=step.target, ZipFile=step.params["zip"]
+    def _update_event_source_mapping(self, step: st.UpdateEventSourceMapping) -> None:
+        self.client("lambda").update_event_source_mapping(UUID=step.uuid, **step.settings)
+
+    def _put_rule(self, step: st.PutRule) -> None:
+        self.client("events").put_rule(
+            Name=step.name,
+            EventPattern=json.dumps(step.pattern),
+            State="ENABLED",
+            Description=step.description,
+            Tags=_tag_list(step.tags),
         )
-        self.wait_active(step.target)
 
-    def update_function_configuration(self, step: Step) -> None:
-        self.client("lambda").update_function_configuration(
-            FunctionName=step.target, **self._settings(step)
+    def _put_target(self, step: st.PutTarget) -> None:
+        response = self.client("events").put_targets(Rule=step.rule, Targets=[step.target_spec])
+        if response.get("FailedEntryCount"):
+            failed = response["FailedEntries"][0]
+            raise StackError(
+                f"EventBridge refused the target of {step.rule}: {failed.get('ErrorMessage')}",
+                "check the queue and run deploy again",
+            )
+
+    def _put_event_invoke_config(self, step: st.PutEventInvokeConfig) -> None:
+        self.client("lambda").put_function_event_invoke_config(
+            FunctionName=step.function, **step.settings
         )
-        self.wait_active(step.target)
 
-    def wait_active(self, name: str, deadline: float = 300.0) -> None:
-        client, waited = self.client("lambda"), 0.0
-        while True:
-            state = client.get_function_configuration(FunctionName=name)
-            if (
-                state.get("State", "Active") == "Active"
-                and state.get("LastUpdateStatus", "Successful") != "InProgress"
-            ):
-                return
-            if state.get("State") == "Failed" or state.get("LastUpdateStatus") == "Failed":
-                raise StackError(
-                    f"Function {name} failed to become active: {state.get('StateReason')}",
-                    "see `s3sizer logs`",
-                )
-            if waited >= deadline:
-                raise StackError(f"Function {name} is still not active", "run deploy again later")
-            self.sleep(1.0)
-            waited += 1.0
+    def _put_notification(self, step: st.PutNotification) -> None:
+        # S3 validates every destination of the configuration (ours needs its queue policy or
+        # invoke permission in place first, which the plan's order ensures).
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=step.bucket, NotificationConfiguration=step.configuration
+        )
 
-    def add_invoke_permission(self, step: Step) -> None:
-        config: StackConfig = step.params["config"]
-        arns = self.stack.arns(config)
+    def _add_permission(self, step: st.AddPermission) -> None:
         self.client("lambda").add_permission(
-            FunctionName=step.target,
-            StatementId=self.names.permission_sid,
+            FunctionName=step.function,
+            StatementId=step.statement_id,
             Action="lambda:InvokeFunction",
             Principal="s3.amazonaws.com",
-            SourceArn=arns.bucket_arn,
-            SourceAccount=self.stack.aws.account_id,
+            SourceArn=step.source_arn,
+            SourceAccount=step.source_account,
         )
 
-    def put_notification(self, step: Step) -> None:
-        config: StackConfig = step.params["config"]
-        entry = {
-            "Id": self.names.notification_id,
-            "LambdaFunctionArn": self.stack.arns(config).function("size-tracking"),
-            "Events": list(TRACKED_EVENTS),
-        }
-        sweep.merge_notification(
-            self.client("s3"), config.bucket, self.names.notification_id, entry
+    # -- functions ------------------------------------------------------------------------------
+    def _publish_layer(self, step: st.PublishLayer) -> None:
+        if step.path is None:
+            raise StackError("The layer was not built", "run deploy without --dry-run")
+        if step.via_bucket:
+            self.client("s3").upload_file(str(step.path), step.via_bucket, step.via_key)
+            content = {"S3Bucket": step.via_bucket, "S3Key": step.via_key}
+        else:
+            content = {"ZipFile": step.path.read_bytes()}
+        response = self.client("lambda").publish_layer_version(
+            LayerName=step.name,
+            Description="matplotlib for the s3sizer plotting function",
+            Content=content,
+            CompatibleRuntimes=[step.runtime],
+            CompatibleArchitectures=[step.architecture],
         )
+        self.layer_arn = response["LayerVersionArn"]
+        if step.via_bucket:  # Lambda has copied it; the upload is s3sizer's, not the user's
+            self.client("s3").delete_object(Bucket=step.via_bucket, Key=step.via_key)
 
-    # teardown
-    def remove_notification(self, step: Step) -> None:
-        sweep.merge_notification(
-            self.client("s3"), step.params["bucket"], self.names.notification_id, None
+    def _create_log_group(self, step: st.CreateLogGroup) -> None:
+        logs = self.client("logs")
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=step.name, tags=step.tags)
+        logs.put_retention_policy(logGroupName=step.name, retentionInDays=step.retention_days)
+
+    def _create_function(self, step: st.CreateFunction) -> None:
+        client = self.client("lambda")
+        kwargs = dict(
+            FunctionName=step.name,
+            Code={"ZipFile": step.zip},
+            Architectures=[step.architecture],
+            Tags=step.tags,
+            Description=step.description,
+            **self._settings(step.settings),
         )
+        # A role created seconds ago is not yet assumable by Lambda: retry on that error only.
+        retry(
+            lambda: client.create_function(**kwargs),
+            retry_on=lambda exc: (
+                isinstance(exc, client.exceptions.InvalidParameterValueException)
+                and "cannot be assumed" in str(exc)
+            ),
+            sleep=self.sleep,
+        )
+        self._wait(step.name, "function_active_v2")
 
-    def delete_function(self, step: Step) -> None:
+    def _update_function_code(self, step: st.UpdateFunctionCode) -> None:
+        self.client("lambda").update_function_code(
+            FunctionName=step.name, ZipFile=step.zip, Architectures=[step.architecture]
+        )
+        self._wait(step.name, "function_updated_v2")
+
+    def _update_function_configuration(self, step: st.UpdateFunctionConfiguration) -> None:
+        self.client("lambda").update_function_configuration(
+            FunctionName=step.name, **self._settings(step.settings)
+        )
+        self._wait(step.name, "function_updated_v2")
+
+    def _wait(self, name: str, waiter: str) -> None:
+        import botocore.exceptions
+
+        try:
+            self.client("lambda").get_waiter(waiter).wait(FunctionName=name, WaiterConfig=WAITER)
+        except botocore.exceptions.WaiterError as exc:
+            reason = (exc.last_response or {}).get("Configuration", {}).get("StateReason") or exc
+            raise StackError(
+                f"Function {name} did not become ready: {reason}", "see `s3sizer logs`"
+            ) from None
+
+    # -- teardown -------------------------------------------------------------------------------
+    def _delete_event_source_mapping(self, step: st.DeleteEventSourceMapping) -> None:
         client = self.client("lambda")
         with contextlib.suppress(client.exceptions.ResourceNotFoundException):
-            client.delete_function(FunctionName=step.target)
+            client.delete_event_source_mapping(UUID=step.uuid)
 
-    def delete_layer_version(self, step: Step) -> None:
-        self.client("lambda").delete_layer_version(
-            LayerName=self.names.layer, VersionNumber=step.params["version"]
-        )
+    def _delete_rule(self, step: st.DeleteRule) -> None:
+        events = self.client("events")
+        if step.target_ids:
+            events.remove_targets(Rule=step.name, Ids=list(step.target_ids))
+        with contextlib.suppress(events.exceptions.ResourceNotFoundException):
+            events.delete_rule(Name=step.name)
 
-    def delete_log_group(self, step: Step) -> None:
+    def _delete_queue(self, step: st.DeleteQueue) -> None:
+        sqs = self.client("sqs")
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
+            sqs.delete_queue(QueueUrl=step.url)
+
+    def _delete_function(self, step: st.DeleteFunction) -> None:
+        client = self.client("lambda")
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.delete_function(FunctionName=step.name)
+
+    def _delete_layer_version(self, step: st.DeleteLayerVersion) -> None:
+        self.client("lambda").delete_layer_version(LayerName=step.name, VersionNumber=step.version)
+
+    def _delete_log_group(self, step: st.DeleteLogGroup) -> None:
         logs = self.client("logs")
         with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
-            logs.delete_log_group(logGroupName=step.target)
+            logs.delete_log_group(logGroupName=step.name)
 
-    def delete_role(self, step: Step) -> None:
-        sweep.delete_role(self.client("iam"), step.target)
+    def _delete_role(self, step: st.DeleteRole) -> None:
+        sweep.delete_role(self.client("iam"), step.role)
 
-    def delete_bucket(self, step: Step) -> None:
-        sweep.empty_bucket(self.client("s3"), step.params["bucket"])
-        self.client("s3").delete_bucket(Bucket=step.params["bucket"])
+    def _delete_alarm(self, step: st.DeleteAlarm) -> None:
+        self.client("cloudwatch").delete_alarms(AlarmNames=[step.name])
 
-    def delete_own_objects(self, step: Step) -> None:
-        sweep.delete_keys(self.client("s3"), step.params["bucket"], step.params["keys"])
+    def _delete_bucket(self, step: st.DeleteBucket) -> None:
+        sweep.empty_bucket(self.client("s3"), step.bucket)
+        self.client("s3").delete_bucket(Bucket=step.bucket)
 
-    def delete_table(self, step: Step) -> None:
+    def _delete_objects(self, step: st.DeleteObjects) -> None:
+        sweep.delete_keys(self.client("s3"), step.bucket, list(step.keys))
+
+    def _delete_table(self, step: st.DeleteTable) -> None:
         ddb = self.client("dynamodb")
         try:
-            ddb.delete_table(TableName=step.target)
+            ddb.delete_table(TableName=step.table)
         except ddb.exceptions.ResourceNotFoundException:
             return
-        ddb.get_waiter("table_not_exists").wait(
-            TableName=step.target, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-        )
+        ddb.get_waiter("table_not_exists").wait(TableName=step.table, WaiterConfig=WAITER)
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]

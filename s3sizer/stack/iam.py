@@ -50,6 +50,13 @@ class Arns:
     def role(self, short: str) -> str:
         return f"arn:{self.partition}:iam::{self.account}:role/{self.names.role(short)}"
 
+    def queue(self, name: str) -> str:
+        return f"arn:{self.partition}:sqs:{self.region}:{self.account}:{name}"
+
+    @property
+    def rule(self) -> str:
+        return f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{self.names.rule}"
+
     def log_group(self, short: str) -> str:
         group = self.names.log_group(short)
         return f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:{group}"
@@ -62,7 +69,7 @@ def _logs_statement(arns: Arns, short: str) -> dict:
     return {
         "Sid": "OwnLogGroup",
         "Effect": "Allow",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Action": ON_BEHALF["logs"],
         "Resource": [group, f"{group}:*"],
     }
 
@@ -71,16 +78,51 @@ def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
 
 
-def policy_for(short: str, arns: Arns, driver_prefix: str = "") -> dict:
+# What each function's own code calls (a test derives these from the code in s3sizer/lambdas).
+# TransactWriteItems is authorised per item action (Put, Update), BatchGetItem as itself.
+TRACKER_TABLE_ACTIONS = [
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+]
+# What AWS does on a function's behalf with its role, declared rather than derived: the event
+# source mapping polls the queue; the direct route's on-failure destination sends to the DLQ;
+# Lambda writes the logs; S3 needs the bucket's KMS key for a function that writes objects.
+ON_BEHALF = {
+    "queue": [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    ],
+    "dead_letter_queue": ["sqs:SendMessage"],
+    "logs": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+    "kms": ["kms:GenerateDataKey", "kms:Decrypt"],
+}
+
+
+def kms_key_arn(arns: Arns, key: str) -> str:
+    """A bucket's default-encryption key as an ARN: S3 may name it by id or by alias."""
+    if key.startswith("arn:"):
+        return key
+    prefix = f"arn:{arns.partition}:kms:{arns.region}:{arns.account}"
+    return f"{prefix}:{key}" if key.startswith("alias/") else f"{prefix}:key/{key}"
+
+
+def policy_for(short: str, arns: Arns, driver_prefix: str = "", kms_key: str | None = None) -> dict:
     """The inline policy of one function's role."""
     statements = [_logs_statement(arns, short)]
     if short == "size-tracking":
-        # TransactGetItems and TransactWriteItems are authorised per item action.
+        statements.append(_statement("HistoryReadWrite", TRACKER_TABLE_ACTIONS, [arns.table]))
+        statements.append(
+            _statement("PollQueue", ON_BEHALF["queue"], [arns.queue(arns.names.queue)])
+        )
         statements.append(
             _statement(
-                "HistoryReadWrite",
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem"],
-                [arns.table],
+                "FailedEventsToDeadLetterQueue",
+                ON_BEHALF["dead_letter_queue"],
+                [arns.queue(arns.names.dead_letter_queue)],
             )
         )
     elif short == "plotting":
@@ -102,4 +144,8 @@ def policy_for(short: str, arns: Arns, driver_prefix: str = "") -> dict:
         )
     else:
         raise KeyError(short)
+    if kms_key and short in ("plotting", "driver"):
+        statements.append(
+            _statement("BucketKmsKey", ON_BEHALF["kms"], [kms_key_arn(arns, kms_key)])
+        )
     return {"Version": "2012-10-17", "Statement": statements}

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+# s3sizer's own objects, defined once beside the tracker that skips them.
+from s3sizer.lambdas.own_keys import LAYER_UPLOAD, PLOT_KEY, RESERVED_PREFIX  # noqa: F401
+
 TAG_KEY = "s3sizer:stack"
-RESERVED_PREFIX = ".s3sizer/"  # s3sizer's own objects; the tracker and reconcile skip them
-PLOT_KEY = RESERVED_PREFIX + "plot.png"
 # The driver's keys in a bucket s3sizer adopted: never a user's own object, easy to remove.
 ADOPTED_DRIVER_PREFIX = "s3sizer-driver/"
 # What the tracker subscribes to: every change of a key's size, lifecycle expirations included.
 TRACKED_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*")
-# A layer too large to upload directly goes through the bucket under a name only deploy makes.
-LAYER_UPLOAD = re.compile(re.escape(RESERVED_PREFIX) + r"layers/[0-9a-f]{32}\.zip$")
 DEFAULT_TABLE = "S3-object-size-history"
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
@@ -27,6 +26,9 @@ RUNTIME_WHEEL_PLATFORMS = {
 }
 # How S3 events reach the tracker: a queue (the default), EventBridge, or Lambda directly.
 DELIVERY_ROUTES = ("sqs", "eventbridge", "direct")
+# The event source mapping's concurrency: AWS accepts 2 to 1,000.
+DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE = 2, (2, 1000)
+DEFAULT_PREFIX_DEPTH, MAX_PREFIX_DEPTH = 1, 5
 LAMBDA_PACKAGE = "s3sizer_lambdas"
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -51,9 +53,16 @@ class FunctionSpec:
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("driver", "driver", ("driver", "history"), memory=256, timeout=120),
-    FunctionSpec("size-tracking", "size_tracking", ("size_tracking", "history"), 256, 30),
     FunctionSpec(
-        "plotting", "plotting", ("plotting", "history", "render"), 1024, 60, uses_layer=True
+        "size-tracking", "size_tracking", ("size_tracking", "history", "own_keys"), 256, 30
+    ),
+    FunctionSpec(
+        "plotting",
+        "plotting",
+        ("plotting", "history", "render", "own_keys"),
+        1024,
+        60,
+        uses_layer=True,
     ),
 )
 FUNCTION_NAMES = tuple(spec.short for spec in FUNCTIONS)
@@ -93,6 +102,26 @@ class Names:
     def permission_sid(self) -> str:
         return f"{self.stack}-s3-invoke"
 
+    @property
+    def queue(self) -> str:
+        return f"{self.stack}-events"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.stack}-events-dlq"
+
+    @property
+    def rule(self) -> str:
+        return f"{self.stack}-s3-events"
+
+    @property
+    def rule_target_id(self) -> str:
+        return f"{self.stack}-events-queue"
+
+    @property
+    def alarm(self) -> str:
+        return f"{self.stack}-bucket-size"
+
     def default_bucket(self, account: str, region: str) -> str:
         return f"{self.stack}-{account}-{region}"
 
@@ -113,6 +142,16 @@ class StackConfig:
     # The layer choice of the last deploy, so that a plain `deploy` keeps it.
     layer_arn: str | None = None
     build_layer: bool | None = None
+    # How events reach the tracker (DELIVERY_ROUTES), as the last deploy chose it.
+    delivery: str | None = None
+    # True only when s3sizer turned the bucket's EventBridge delivery on: teardown turns it off.
+    eventbridge_owned: bool = False
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    prefix_depth: int = DEFAULT_PREFIX_DEPTH
+    # When setup last changed the table's TTL: DynamoDB allows one change per hour.
+    ttl_changed_at: str | None = None
+    alarm_above: int | None = None
+    alarm_topic: str | None = None
 
     @property
     def driver_prefix(self) -> str:

@@ -9,7 +9,7 @@ import json
 from s3sizer.aws import Aws
 from s3sizer.errors import StackError
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import RESERVED_PREFIX, TAG_KEY, Names, StackConfig
+from s3sizer.stack.model import TAG_KEY, Names, StackConfig
 
 CONFIG_KEY = {"pk": {"S": "STACK"}, "sk": {"S": "CONFIG"}}
 
@@ -31,13 +31,13 @@ class Stack:
     # The config lives in the table, so another machine with the same credentials finds it.
     @functools.cached_property
     def config(self) -> StackConfig | None:
-        if self.table_description() is None:
+        client = self.client("dynamodb")
+        try:
+            item = client.get_item(
+                TableName=self.names.table, Key=CONFIG_KEY, ConsistentRead=True
+            ).get("Item")
+        except client.exceptions.ResourceNotFoundException:
             return None
-        item = (
-            self.client("dynamodb")
-            .get_item(TableName=self.names.table, Key=CONFIG_KEY, ConsistentRead=True)
-            .get("Item")
-        )
         if not item:
             return None
         stored = json.loads(item["config"]["S"])
@@ -48,13 +48,104 @@ class Stack:
         """After the config was written: the next read fetches it again."""
         self.__dict__.pop("config", None)
 
-    def list_objects(self, bucket: str):
-        """(key, size) of every current object, skipping s3sizer's own: one paginated listing."""
-        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for page in pages:
-            for item in page.get("Contents", []):
-                if not item["Key"].startswith(RESERVED_PREFIX):
-                    yield item["Key"], item["Size"]
+    def listing(self, bucket: str, versioned: bool):
+        """Every object (every version, on a bucket that has versions), s3sizer's own skipped.
+
+        One paginated ListObjectsV2, or ListObjectVersions where versions matter: each key's
+        versions come newest first, so the tracker can rank them.
+        """
+        from s3sizer.lambdas.history import ListedVersion
+        from s3sizer.lambdas.own_keys import is_own_key
+
+        s3 = self.client("s3")
+        if not versioned:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+                for item in page.get("Contents", []):
+                    if not is_own_key(item["Key"]):
+                        yield ListedVersion(item["Key"], None, item["Size"], True, False)
+            return
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+            entries = [(item, False) for item in page.get("Versions", [])]
+            entries += [(item, True) for item in page.get("DeleteMarkers", [])]
+            # A page lists versions and markers apart; S3 orders each key's entries newest first.
+            entries.sort(key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], _newest_first(e[0])))
+            for item, marker in entries:
+                if not is_own_key(item["Key"]):
+                    yield ListedVersion(
+                        item["Key"], item.get("VersionId"), item.get("Size", 0),
+                        item["IsLatest"], marker,
+                    )  # fmt: skip
+
+    def bucket_versioning(self, bucket: str) -> str:
+        """'Enabled', 'Suspended', or '' for a bucket that never had versioning."""
+        return self.client("s3").get_bucket_versioning(Bucket=bucket).get("Status", "")
+
+    def bucket_region(self, bucket: str) -> str:
+        location = self.client("s3").get_bucket_location(Bucket=bucket).get("LocationConstraint")
+        return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+
+    def bucket_kms_key(self, bucket: str) -> str | None:
+        """The KMS key of the bucket's default encryption, if it names one."""
+        s3 = self.client("s3")
+        try:
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        except s3.exceptions.ClientError:
+            return None
+        for rule in rules.get("Rules", []):
+            default = rule.get("ApplyServerSideEncryptionByDefault", {})
+            if default.get("SSEAlgorithm", "").startswith("aws:kms"):
+                return default.get("KMSMasterKeyID") or "aws/s3"
+        return None
+
+    def time_to_live_enabled(self) -> bool:
+        ddb = self.client("dynamodb")
+        found = ddb.describe_time_to_live(TableName=self.names.table)["TimeToLiveDescription"]
+        return found.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"}
+
+    def queue_url(self, name: str) -> str | None:
+        sqs = self.client("sqs")
+        try:
+            return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            return None
+        except sqs.exceptions.ClientError as exc:
+            if "NonExistentQueue" in error_code(exc):
+                return None
+            raise
+
+    def queue_attributes(self, url: str) -> dict[str, str]:
+        got = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+        return got.get("Attributes", {})
+
+    def event_source_mappings(self, short: str) -> list[dict]:
+        client = self.client("lambda")
+        pages = client.get_paginator("list_event_source_mappings").paginate(
+            FunctionName=self.names.function(short)
+        )
+        try:
+            return [m for page in pages for m in page.get("EventSourceMappings", [])]
+        except client.exceptions.ResourceNotFoundException:
+            return []
+
+    def event_invoke_config(self, short: str) -> dict | None:
+        client = self.client("lambda")
+        try:
+            return client.get_function_event_invoke_config(FunctionName=self.names.function(short))
+        except client.exceptions.ResourceNotFoundException:
+            return None
+
+    def rule_targets(self) -> list[dict] | None:
+        """The targets of the stack's EventBridge rule, or None when there is no rule."""
+        events = self.client("events")
+        try:
+            events.describe_rule(Name=self.names.rule)
+        except events.exceptions.ResourceNotFoundException:
+            return None
+        return events.list_targets_by_rule(Rule=self.names.rule).get("Targets", [])
+
+    def alarm_exists(self) -> bool:
+        alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[self.names.alarm])
+        return bool(alarms.get("MetricAlarms"))
 
     def require_config(self) -> StackConfig:
         if self.config is None:
@@ -172,6 +263,10 @@ class Stack:
             return False
         statements = json.loads(policy["Policy"]).get("Statement", [])
         return any(s.get("Sid") == self.names.permission_sid for s in statements)
+
+
+def _newest_first(item: dict) -> float:
+    return -item["LastModified"].timestamp()
 
 
 def config_item(config: StackConfig) -> dict:

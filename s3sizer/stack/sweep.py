@@ -1,28 +1,10 @@
-"""Careful deletions: one notification entry, a role with its policies, a bucket's versions."""
+"""Careful deletions: a role with its policies, a bucket's versions, exactly some keys."""
 
 from __future__ import annotations
 
 import os
 
-
-def merge_notification(s3, bucket: str, entry_id: str, entry: dict | None) -> None:
-    """Replace (or, with None, remove) one Lambda entry, keeping every other entry as it was.
-
-    PutBucketNotificationConfiguration replaces the whole configuration, so read, merge, write.
-    """
-    config = s3.get_bucket_notification_configuration(Bucket=bucket)
-    config.pop("ResponseMetadata", None)
-    lambdas = [e for e in config.get("LambdaFunctionConfigurations", []) if e.get("Id") != entry_id]
-    if entry is not None:
-        lambdas.append(entry)
-    if lambdas:
-        config["LambdaFunctionConfigurations"] = lambdas
-    else:
-        config.pop("LambdaFunctionConfigurations", None)
-    # Another entry's destination may be gone; validating it would block adding or removing ours.
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration=config, SkipDestinationValidation=True
-    )
+from s3sizer.errors import StackError
 
 
 def delete_role(iam, role: str) -> None:
@@ -50,13 +32,33 @@ def delete_keys(s3, bucket: str, keys: list[str]) -> None:
 
 
 def _delete_versions(s3, bucket: str, prefix: str, chosen) -> None:
-    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
-    for page in pages:
+    """List everything first, then delete: deleting while paging moves the pages under us.
+
+    A writer still busy in the bucket can add versions meanwhile, so list again until a listing
+    comes back with nothing chosen.
+    """
+    for _ in range(_ROUNDS):
         doomed = [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for page in s3.get_paginator("list_object_versions").paginate(
+                Bucket=bucket, Prefix=prefix
+            )
             for kind in ("Versions", "DeleteMarkers")
             for item in page.get(kind, [])
             if chosen(item["Key"])
         ]
-        if doomed:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+        if not doomed:
+            return
+        for start in range(0, len(doomed), _DELETE_BATCH):
+            batch = doomed[start : start + _DELETE_BATCH]
+            errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            if errors.get("Errors"):
+                first = errors["Errors"][0]
+                raise StackError(
+                    f"S3 kept {first['Key']} of {bucket}: {first.get('Message')}",
+                    "run teardown again",
+                )
+
+
+_DELETE_BATCH = 1000  # DeleteObjects' limit
+_ROUNDS = 5

@@ -1,0 +1,71 @@
+"""One stack, resolved once per command: the session, the stored config, and its history."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from s3sizer.aws import Aws
+from s3sizer.stack.model import Names, StackConfig
+from s3sizer.stack.state import Stack
+
+
+@dataclass(frozen=True)
+class BoundHistory:
+    """The history table's reads, bound to the stack's table and bucket."""
+
+    history: object  # s3sizer.lambdas.history.History (imported lazily: it pulls in botocore)
+    bucket: str
+
+    def totals(self):
+        return self.history.totals(self.bucket)
+
+    def window(self, seconds: float, **kwargs):
+        return self.history.window(self.bucket, seconds, **kwargs)
+
+    def points(self, since_seconds: float | None = None):
+        return self.history.points(self.bucket, since_seconds)
+
+    def prefix_totals(self, depth: int | None = None, top: int | None = None):
+        return self.history.prefix_totals(self.bucket, depth=depth, top=top)
+
+    def prefix_points(self, prefix: str, since_seconds: float | None = None):
+        return self.history.prefix_points(self.bucket, prefix, since_seconds)
+
+
+class StackContext:
+    """What every read command needs; built by `open_stack`, once."""
+
+    def __init__(self, stack: Stack, config: StackConfig):
+        self.stack = stack
+        self.config = config
+
+    @property
+    def aws(self) -> Aws:
+        return self.stack.aws
+
+    @property
+    def names(self) -> Names:
+        return self.stack.names
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket
+
+    def client(self, service: str):
+        return self.stack.client(service)
+
+    @functools.cached_property
+    def history(self) -> BoundHistory:
+        from s3sizer.lambdas.history import History
+
+        history = History(
+            self.names.table, self.client("dynamodb"), ttl_days=self.config.history_ttl_days
+        )
+        return BoundHistory(history, self.config.bucket)
+
+
+def open_stack(aws: Aws) -> StackContext:
+    """The stack named by the global options, with its config read once (one GetItem)."""
+    stack = Stack(aws)
+    return StackContext(stack, stack.require_config())

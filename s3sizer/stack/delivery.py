@@ -1,0 +1,282 @@
+"""How S3 events reach the tracker: the planner's decisions for the three routes.
+
+- `sqs` (the default): a QueueConfigurations entry sends the bucket's events to the stack's
+  queue; an event source mapping feeds the tracker in batches; failures wait in the DLQ.
+- `eventbridge`: the bucket's EventBridge delivery (which overlaps no other entry) and a rule
+  whose target is the same queue. Chosen when another entry already takes our event types.
+- `direct`: the original S3 -> Lambda entry, with an on-failure destination to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+
+from s3sizer.errors import StackError, UsageError
+from s3sizer.stack import steps as st
+from s3sizer.stack.iam import Arns
+from s3sizer.stack.model import TRACKED_EVENTS, StackConfig
+from s3sizer.stack.state import Stack
+
+ENTRY_KINDS = {
+    "QueueConfigurations": "QueueArn",
+    "LambdaFunctionConfigurations": "LambdaFunctionArn",
+    "TopicConfigurations": "TopicArn",
+}
+BATCH_SIZE, BATCHING_WINDOW_SECONDS = 100, 1
+MAX_RECEIVE_COUNT = 5
+DLQ_RETENTION_SECONDS = 14 * 86400  # the most SQS allows
+# AWS advises a visibility timeout of six times the function's timeout, plus the batching window.
+VISIBILITY_FACTOR = 6
+# EventBridge retries delivery to a target for up to 24 hours, then gives it to the target's DLQ.
+RULE_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+DIRECT_RETRY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
+EVENTBRIDGE_DETAIL_TYPES = ["Object Created", "Object Deleted"]
+
+
+def families(events) -> set[tuple[str, str]]:
+    """("ObjectCreated", "*") for "s3:ObjectCreated:*"; a bare family counts as a wildcard."""
+    parts = [event.removeprefix("s3:").split(":") for event in events]
+    return {(p[0], p[1] if len(p) > 1 else "*") for p in parts}
+
+
+def overlapping_entry(notifications: dict, own_id: str) -> dict | None:
+    """Another entry for one of our event types: S3 refuses a second one on overlapping keys.
+
+    Our entry has no key filter, so any other entry for one of the same event types overlaps.
+    """
+    ours = families(TRACKED_EVENTS)
+    for kind in ENTRY_KINDS:
+        for entry in notifications.get(kind, []):
+            if entry.get("Id") == own_id:
+                continue
+            theirs = families(entry.get("Events", []))
+            if any(
+                (f == g and "*" in (t, u)) or (f, t) == (g, u) for f, t in ours for g, u in theirs
+            ):
+                return entry
+    return None
+
+
+def choose_route(asked: str | None, config: StackConfig, notifications: dict, own_id: str):
+    """(route, reason): what was asked, else what the stack uses, else the best that fits."""
+    taken = overlapping_entry(notifications, own_id)
+    if asked in ("sqs", "direct") and taken is not None:
+        raise StackError(
+            f"Bucket {config.bucket!r} already sends {', '.join(taken.get('Events', []))} to "
+            f"another destination (entry {taken.get('Id')!r}); S3 allows one destination per "
+            "event type and key",
+            "use --delivery eventbridge, which coexists with every other entry",
+        )
+    if asked:
+        return asked, "as asked with --delivery"
+    if config.delivery and not (config.delivery != "eventbridge" and taken is not None):
+        return config.delivery, "as the last deploy chose"
+    if taken is not None:
+        events = ", ".join(taken.get("Events", []))
+        return "eventbridge", f"entry {taken.get('Id')!r} already takes {events}"
+    return "sqs", "the default"
+
+
+def desired_notifications(
+    current: dict, route: str, config: StackConfig, arns: Arns, own_id: str, eb_owned: bool
+) -> dict:
+    """The whole configuration to write: every other entry kept as it is, ours as the route wants."""
+    wanted = {
+        kind: [e for e in current.get(kind, []) if e.get("Id") != own_id] for kind in ENTRY_KINDS
+    }
+    if route == "sqs":
+        wanted["QueueConfigurations"].append(
+            {"Id": own_id, "QueueArn": arns.queue(arns.names.queue), "Events": list(TRACKED_EVENTS)}
+        )
+    elif route == "direct":
+        wanted["LambdaFunctionConfigurations"].append(
+            {
+                "Id": own_id,
+                "LambdaFunctionArn": arns.function("size-tracking"),
+                "Events": list(TRACKED_EVENTS),
+            }
+        )
+    out = {kind: entries for kind, entries in wanted.items() if entries}
+    if route == "eventbridge" or ("EventBridgeConfiguration" in current and not eb_owned):
+        out["EventBridgeConfiguration"] = {}
+    return out
+
+
+def without_ours(current: dict, own_id: str, eb_owned: bool) -> dict:
+    """The configuration as it was before s3sizer: our entry gone, EventBridge only if ours."""
+    out = {
+        kind: [e for e in current.get(kind, []) if e.get("Id") != own_id]
+        for kind in ENTRY_KINDS
+        if current.get(kind)
+    }
+    out = {kind: entries for kind, entries in out.items() if entries}
+    if "EventBridgeConfiguration" in current and not eb_owned:
+        out["EventBridgeConfiguration"] = current["EventBridgeConfiguration"]
+    return out
+
+
+def same_notifications(a: dict, b: dict) -> bool:
+    def norm(config: dict) -> dict:
+        out = {}
+        for kind in ENTRY_KINDS:
+            entries = [{**e, "Events": sorted(e.get("Events", []))} for e in config.get(kind, [])]
+            out[kind] = sorted(entries, key=lambda e: json.dumps(e, sort_keys=True))
+        out["EventBridge"] = "EventBridgeConfiguration" in config
+        return out
+
+    return norm(a) == norm(b)
+
+
+def queue_policy(queue_arn: str, route: str, arns: Arns, account: str) -> dict | None:
+    """Only the queue's one sender may send: the bucket, or the stack's rule."""
+    if route == "sqs":
+        principal, condition = (
+            "s3.amazonaws.com",
+            {
+                "ArnEquals": {"aws:SourceArn": arns.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account},
+            },
+        )
+    elif route == "eventbridge":
+        principal, condition = "events.amazonaws.com", {"ArnEquals": {"aws:SourceArn": arns.rule}}
+    else:
+        return None
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyItsSender",
+                "Effect": "Allow",
+                "Principal": {"Service": principal},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": condition,
+            }
+        ],
+    }
+
+
+def queue_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) -> list:
+    """The DLQ and the main queue, created or brought to the attributes the route needs."""
+    names, account = stack.names, stack.aws.account_id
+    dlq_arn, queue_arn = arns.queue(names.dead_letter_queue), arns.queue(names.queue)
+    tracker_timeout = config.timeout.get("size-tracking", 30)
+    dlq_sender = "eventbridge" if route == "eventbridge" else None  # the rule's target DLQ
+    wanted = {
+        names.dead_letter_queue: {
+            "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
+            "Policy": _policy_text(queue_policy(dlq_arn, dlq_sender or "", arns, account)),
+        },
+        names.queue: {
+            "VisibilityTimeout": str(VISIBILITY_FACTOR * tracker_timeout + BATCHING_WINDOW_SECONDS),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+            ),
+            "Policy": _policy_text(queue_policy(queue_arn, route, arns, account)),
+        },
+    }
+    out: list = []
+    for name, attributes in wanted.items():
+        url = stack.queue_url(name)
+        if url is None:
+            created = {k: v for k, v in attributes.items() if v}
+            out.append(st.CreateQueue(name, created, tags))
+            continue
+        have = stack.queue_attributes(url)
+        if any(not _same_attribute(k, have.get(k, ""), v) for k, v in attributes.items()):
+            out.append(st.SetQueueAttributes(name, url, attributes))
+    return out
+
+
+def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> list:
+    """The event source mapping from the queue to the tracker, on the queue routes only."""
+    function = stack.names.function("size-tracking")
+    queue_arn = arns.queue(stack.names.queue)
+    settings = {
+        "BatchSize": BATCH_SIZE,
+        "MaximumBatchingWindowInSeconds": BATCHING_WINDOW_SECONDS,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": config.max_concurrency},
+    }
+    mappings = [
+        m
+        for m in stack.event_source_mappings("size-tracking")
+        if m.get("EventSourceArn") == queue_arn
+    ]
+    if route == "direct":
+        return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
+    if not mappings:
+        return [st.CreateEventSourceMapping(function, queue_arn, settings)]
+    mapping = mappings[0]
+    have = {key: mapping.get(key) for key in settings}
+    if have != settings or mapping.get("State") in ("Disabled", "Disabling"):
+        return [
+            st.UpdateEventSourceMapping(mapping["UUID"], function, {**settings, "Enabled": True})
+        ]
+    return []
+
+
+def rule_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) -> list:
+    targets = stack.rule_targets()
+    if route != "eventbridge":
+        if targets is None:
+            return []
+        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets))]
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": EVENTBRIDGE_DETAIL_TYPES,
+        "detail": {"bucket": {"name": [config.bucket]}},
+    }
+    target = {
+        "Id": stack.names.rule_target_id,
+        "Arn": arns.queue(stack.names.queue),
+        "DeadLetterConfig": {"Arn": arns.queue(stack.names.dead_letter_queue)},
+        "RetryPolicy": RULE_RETRY_POLICY,
+    }
+    out: list = []
+    if targets is None:
+        description = f"S3 events of {config.bucket} for s3sizer stack {stack.names.stack}"
+        out.append(st.PutRule(stack.names.rule, pattern, description, tags))
+    if not targets or _target_differs(targets, target):
+        out.append(st.PutTarget(stack.names.rule, target))
+    return out
+
+
+def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
+    """On the direct route, events Lambda gives up on go to the DLQ instead of vanishing."""
+    if route != "direct":
+        return []
+    settings = {
+        **DIRECT_RETRY,
+        "DestinationConfig": {
+            "OnFailure": {"Destination": arns.queue(stack.names.dead_letter_queue)}
+        },
+    }
+    have = stack.event_invoke_config("size-tracking")
+    if have and all(have.get(k) == v for k, v in settings.items()):
+        return []
+    return [st.PutEventInvokeConfig(stack.names.function("size-tracking"), settings)]
+
+
+def check_batching(config: StackConfig) -> None:
+    low, high = 2, 1000
+    if not low <= config.max_concurrency <= high:
+        raise UsageError(
+            f"--max-concurrency must be {low} to {high} (AWS's range), not {config.max_concurrency}",
+            "pass e.g. --max-concurrency 2",
+        )
+
+
+def _policy_text(document: dict | None) -> str:
+    return json.dumps(document, sort_keys=True) if document else ""
+
+
+def _same_attribute(name: str, have: str, want: str) -> bool:
+    if name in ("Policy", "RedrivePolicy"):
+        return (json.loads(have) if have else None) == (json.loads(want) if want else None)
+    return have == want
+
+
+def _target_differs(targets: list[dict], wanted: dict) -> bool:
+    found = next((t for t in targets if t.get("Id") == wanted["Id"]), None)
+    return found is None or any(found.get(k) != v for k, v in wanted.items())

@@ -1,0 +1,218 @@
+"""Desired against existing, for deploy: functions, layer, logs, and the delivery route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from s3sizer.errors import StackError
+from s3sizer.stack import delivery
+from s3sizer.stack import steps as st
+from s3sizer.stack.iam import Arns
+from s3sizer.stack.model import (
+    FUNCTIONS,
+    RUNTIME_WHEEL_PLATFORMS,
+    FunctionSpec,
+    StackConfig,
+)
+from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
+from s3sizer.stack.plan import baseline_step, role_steps, stack_tags
+from s3sizer.stack.state import Stack
+
+LOG_RETENTION_DAYS = 30
+WINDOW_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    layer_arn: str | None = None
+    build_layer: bool = False
+    layer_path: Path | None = None  # the built (or cached) layer zip, when one is wanted
+    layer_sha256: str | None = None
+    runtime: str | None = None
+    architecture: str | None = None
+    memory: dict[str, int] = field(default_factory=dict)
+    timeout: dict[str, int] = field(default_factory=dict)
+    delivery: str | None = None
+    max_concurrency: int | None = None
+
+
+def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
+    return replace(
+        existing,
+        runtime=options.runtime or existing.runtime,
+        architecture=options.architecture or existing.architecture,
+        memory={**existing.memory, **options.memory},
+        timeout={**existing.timeout, **options.timeout},
+        layer_arn=options.layer_arn,
+        build_layer=options.build_layer,
+        max_concurrency=options.max_concurrency or existing.max_concurrency,
+    )
+
+
+def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
+    existing = stack.require_config()
+    config = deploy_config(existing, options)
+    if config.runtime not in RUNTIME_WHEEL_PLATFORMS:
+        raise StackError(
+            f"Runtime {config.runtime!r} cannot run s3sizer's functions",
+            f"pass --runtime with one of: {', '.join(RUNTIME_WHEEL_PLATFORMS)}",
+        )
+    delivery.check_batching(config)
+    names = stack.names
+    if stack.bucket_state(config.bucket) != "mine":
+        raise StackError(
+            f"Bucket {config.bucket!r} of stack {names.stack!r} is gone",
+            "run `s3sizer setup` again",
+        )
+    current = stack.notification_configuration(config.bucket)
+    route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
+    eb_owned = existing.eventbridge_owned or (
+        route == "eventbridge" and "EventBridgeConfiguration" not in current
+    )
+    config = replace(config, delivery=route, eventbridge_owned=eb_owned)
+    arns, tags = stack.arns(config), stack_tags(stack)
+
+    steps: list[st.Step] = []
+    if config != existing:
+        steps.append(st.PutConfig(names.table, config))
+    # Roles first: the tracker's may need the queue permissions before its mapping is made.
+    steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket))
+    layer_arn = _layer_steps(stack, config, options, steps)
+    for spec in FUNCTIONS:
+        if not stack.log_group_exists(spec.short):
+            steps.append(st.CreateLogGroup(names.log_group(spec.short), LOG_RETENTION_DAYS, tags))
+        uses = layer_arn if spec.uses_layer else None
+        steps += _function_steps(stack, spec, config, arns, uses)
+    steps += delivery.queue_steps(stack, config, route, arns, tags)
+    steps += delivery.mapping_steps(stack, config, route, arns)
+    steps += delivery.rule_steps(stack, config, route, arns, tags)
+    steps += delivery.invoke_config_steps(stack, route, arns)
+    if route == "direct" and not stack.has_invoke_permission():
+        steps.append(
+            st.AddPermission(
+                names.function("size-tracking"),
+                names.permission_sid,
+                arns.bucket_arn,
+                stack.aws.account_id,
+            )
+        )
+    wanted = delivery.desired_notifications(
+        current, route, config, arns, names.notification_id, eb_owned
+    )
+    if not delivery.same_notifications(current, wanted):
+        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
+        # Changes made while events had no route (or another one) carried nothing to the tracker.
+        steps.append(baseline_step(stack, config, versioned=True))
+    notes = [f"delivery: {route} ({why})"]
+    if not (options.build_layer or options.layer_arn):
+        notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
+    return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
+
+
+def _layer_steps(stack: Stack, config: StackConfig, options: DeployOptions, steps: list):
+    """The layer the plotting function uses: given, the newest identical one, or a new one."""
+    if options.layer_arn or not options.build_layer:
+        return options.layer_arn
+    latest = _latest_layer(stack)
+    if (
+        latest
+        and latest["sha256"] == options.layer_sha256
+        and config.architecture in latest["architectures"]
+    ):
+        return latest["arn"]
+    path = options.layer_path
+    via_bucket = via_key = None
+    if path is not None and path.stat().st_size > DIRECT_UPLOAD_LIMIT:
+        from s3sizer.lambdas.own_keys import RESERVED_PREFIX
+
+        via_bucket, via_key = config.bucket, f"{RESERVED_PREFIX}layers/{path.name}"
+    steps.append(
+        st.PublishLayer(
+            stack.names.layer, path, config.runtime, config.architecture, via_bucket, via_key
+        )
+    )
+    return st.NewLayerArn()
+
+
+def _latest_layer(stack: Stack) -> dict | None:
+    versions = stack.layer_versions()
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: v["Version"])
+    detail = stack.client("lambda").get_layer_version(
+        LayerName=stack.names.layer, VersionNumber=newest["Version"]
+    )
+    return {
+        "arn": newest["LayerVersionArn"],
+        "sha256": detail["Content"]["CodeSha256"],
+        "architectures": detail.get("CompatibleArchitectures") or [],
+    }
+
+
+def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer_arn) -> dict:
+    """The function's configuration as Lambda reports it, so it can be compared field by field."""
+    names = arns.names
+    env = {"TABLE_NAME": names.table}
+    if spec.short == "size-tracking":
+        env |= {
+            "HISTORY_TTL_DAYS": str(config.history_ttl_days),
+            "PREFIX_DEPTH": str(config.prefix_depth),
+        }
+    elif spec.short == "plotting":
+        env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(WINDOW_SECONDS)}
+    elif spec.short == "driver":
+        env |= {
+            "BUCKET_NAME": config.bucket,
+            "PLOTTING_FUNCTION": names.function("plotting"),
+            "DRIVER_KEY_PREFIX": config.driver_prefix,
+        }
+    return {
+        "Role": arns.role(spec.short),
+        "Handler": spec.handler,
+        "Runtime": config.runtime,
+        "MemorySize": config.memory_of(spec),
+        "Timeout": config.timeout_of(spec),
+        "Environment": {"Variables": env},
+        "Layers": [layer_arn] if layer_arn else [],
+    }
+
+
+def _function_steps(stack: Stack, spec, config: StackConfig, arns: Arns, layer_arn) -> list:
+    name = stack.names.function(spec.short)
+    zip_bytes = function_zip(spec)
+    desired = function_settings(spec, config, arns, layer_arn)
+    current = stack.function_configuration(spec.short)
+    if current is None:
+        return [
+            st.CreateFunction(
+                name,
+                zip_bytes,
+                desired,
+                config.architecture,
+                f"s3sizer {spec.short} function of stack {stack.names.stack}",
+                stack_tags(stack),
+            )
+        ]
+    steps: list[st.Step] = []
+    # Lambda changes a function's architecture only with its code (UpdateFunctionCode).
+    arch_changed = current.get("Architectures", ["x86_64"]) != [config.architecture]
+    if arch_changed or current.get("CodeSha256") != code_sha256(zip_bytes):
+        steps.append(st.UpdateFunctionCode(name, zip_bytes, config.architecture))
+    if configuration_differs(current, desired):
+        steps.append(st.UpdateFunctionConfiguration(name, desired))
+    return steps
+
+
+def configuration_differs(current: dict, desired: dict) -> bool:
+    layers = [layer["Arn"] for layer in current.get("Layers", [])]
+    for key, want in desired.items():
+        have = layers if key == "Layers" else current.get(key)
+        if key == "Environment":
+            have = (have or {}).get("Variables", {})
+            want = want["Variables"]
+        if key == "Layers" and any(isinstance(arn, st.NewLayerArn) for arn in want):
+            return True
+        if have != want:
+            return True
+    return False

@@ -1,0 +1,324 @@
+"""A plan's instructions as data: one frozen class per kind of step, holding exactly what its
+API calls need. The planner makes every decision and writes them down here; the executor only
+carries them out, and a dry run only prints them.
+
+A value known only once an earlier step has run (the ARN of a layer version published by this
+same plan) is an explicit reference, `NewLayerArn`, that the executor resolves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from s3sizer.stack.model import StackConfig
+
+
+@dataclass(frozen=True)
+class NewLayerArn:
+    """Stands for the ARN of the layer version that this plan's PublishLayer step creates."""
+
+    def __str__(self) -> str:
+        return "(new layer version)"
+
+
+class Step:
+    """Base of every step: `describe` is the line the plan shows for it."""
+
+    verb: str = ""
+
+    @property
+    def target(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return f"{self.verb}: {self.target}"
+
+
+def _step(verb: str):
+    """Make a frozen dataclass step whose plan line starts with `verb`."""
+
+    def wrap(cls):
+        cls.verb = verb
+        return dataclass(frozen=True)(cls)
+
+    return wrap
+
+
+# -- setup --------------------------------------------------------------------------------------
+
+
+@_step("create table")
+class CreateTable(Step):
+    table: str
+    tags: dict[str, str]
+    target = property(lambda self: self.table)
+
+
+@_step("put config")
+class PutConfig(Step):
+    table: str
+    config: StackConfig
+    target = property(lambda self: self.table)
+
+
+@_step("create bucket")
+class CreateBucket(Step):
+    bucket: str
+    region: str
+    tags: dict[str, str]
+    target = property(lambda self: self.bucket)
+
+
+@_step("create role")
+class CreateRole(Step):
+    role: str
+    description: str
+    tags: dict[str, str]
+    target = property(lambda self: self.role)
+
+
+@_step("put role policy")
+class PutRolePolicy(Step):
+    role: str
+    policy: str
+    document: dict = field(compare=True, repr=False)
+    target = property(lambda self: self.policy)
+
+
+@_step("set history ttl")
+class SetHistoryTtl(Step):
+    table: str
+    enabled: bool
+    attribute: str
+    target = property(lambda self: f"{self.table} ({'on' if self.enabled else 'off'})")
+
+
+@_step("record baseline")
+class RecordBaseline(Step):
+    """Rewrite the totals and the key index from one listing of the bucket."""
+
+    bucket: str
+    versioned: bool
+    prefix_depth: int
+    ttl_days: int
+    target = property(lambda self: self.bucket)
+
+
+@_step("put metric alarm")
+class PutAlarm(Step):
+    name: str
+    params: dict = field(repr=False)
+    target = property(lambda self: self.name)
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+
+@_step("create queue")
+class CreateQueue(Step):
+    name: str
+    attributes: dict[str, str] = field(repr=False)
+    tags: dict[str, str] = field(repr=False)
+    target = property(lambda self: self.name)
+
+
+@_step("set queue attributes")
+class SetQueueAttributes(Step):
+    name: str
+    url: str
+    attributes: dict[str, str] = field(repr=False)
+    target = property(lambda self: self.name)
+
+
+@_step("create event source mapping")
+class CreateEventSourceMapping(Step):
+    function: str
+    queue_arn: str
+    settings: dict[str, Any] = field(repr=False)
+    target = property(lambda self: f"{self.queue_arn.rsplit(':', 1)[-1]} -> {self.function}")
+
+
+@_step("update event source mapping")
+class UpdateEventSourceMapping(Step):
+    uuid: str
+    function: str
+    settings: dict[str, Any] = field(repr=False)
+    target = property(lambda self: f"{self.function} ({self.uuid})")
+
+
+@_step("put event rule")
+class PutRule(Step):
+    name: str
+    pattern: dict = field(repr=False)
+    description: str = field(repr=False)
+    tags: dict[str, str] = field(repr=False)
+    target = property(lambda self: self.name)
+
+
+@_step("put event target")
+class PutTarget(Step):
+    rule: str
+    target_spec: dict = field(repr=False)
+    target = property(lambda self: f"{self.rule} -> {self.target_spec['Arn'].rsplit(':', 1)[-1]}")
+
+
+@_step("put async invoke config")
+class PutEventInvokeConfig(Step):
+    function: str
+    settings: dict[str, Any] = field(repr=False)
+    target = property(lambda self: self.function)
+
+
+@_step("put bucket notification")
+class PutNotification(Step):
+    """The whole notification configuration, as the planner merged it: S3 replaces it whole."""
+
+    bucket: str
+    configuration: dict = field(repr=False)
+    summary: str = ""
+    target = property(
+        lambda self: f"{self.bucket} ({self.summary})" if self.summary else self.bucket
+    )
+
+
+@_step("add invoke permission")
+class AddPermission(Step):
+    function: str
+    statement_id: str
+    source_arn: str
+    source_account: str
+    target = property(lambda self: self.function)
+
+
+# -- functions ----------------------------------------------------------------------------------
+
+
+@_step("publish layer")
+class PublishLayer(Step):
+    name: str
+    path: Path | None  # None on a dry run that found no cached build
+    runtime: str
+    architecture: str
+    # Over Lambda's direct-upload limit the zip goes through the bucket, under this key.
+    via_bucket: str | None = None
+    via_key: str | None = None
+    target = property(lambda self: self.name)
+
+
+@_step("create log group")
+class CreateLogGroup(Step):
+    name: str
+    retention_days: int
+    tags: dict[str, str]
+    target = property(lambda self: self.name)
+
+
+@_step("create function")
+class CreateFunction(Step):
+    name: str
+    zip: bytes = field(repr=False)
+    settings: dict[str, Any] = field(repr=False)
+    architecture: str = ""
+    description: str = field(default="", repr=False)
+    tags: dict[str, str] = field(default_factory=dict, repr=False)
+    target = property(lambda self: self.name)
+
+
+@_step("update function code")
+class UpdateFunctionCode(Step):
+    name: str
+    zip: bytes = field(repr=False)
+    architecture: str = ""
+    target = property(lambda self: self.name)
+
+
+@_step("update function configuration")
+class UpdateFunctionConfiguration(Step):
+    name: str
+    settings: dict[str, Any] = field(repr=False)
+    target = property(lambda self: self.name)
+
+
+# -- teardown -----------------------------------------------------------------------------------
+
+
+@_step("delete event source mapping")
+class DeleteEventSourceMapping(Step):
+    uuid: str
+    function: str
+    target = property(lambda self: f"{self.function} ({self.uuid})")
+
+
+@_step("delete event rule")
+class DeleteRule(Step):
+    name: str
+    target_ids: tuple[str, ...]
+    target = property(lambda self: self.name)
+
+
+@_step("delete queue")
+class DeleteQueue(Step):
+    name: str
+    url: str
+    target = property(lambda self: self.name)
+
+
+@_step("delete function")
+class DeleteFunction(Step):
+    name: str
+    target = property(lambda self: self.name)
+
+
+@_step("delete layer version")
+class DeleteLayerVersion(Step):
+    name: str
+    version: int
+    target = property(lambda self: f"{self.name}:{self.version}")
+
+
+@_step("delete log group")
+class DeleteLogGroup(Step):
+    name: str
+    target = property(lambda self: self.name)
+
+
+@_step("delete role")
+class DeleteRole(Step):
+    role: str
+    target = property(lambda self: self.role)
+
+
+@_step("delete metric alarm")
+class DeleteAlarm(Step):
+    name: str
+    target = property(lambda self: self.name)
+
+
+@_step("delete bucket")
+class DeleteBucket(Step):
+    """Every version and delete marker, then the bucket."""
+
+    bucket: str
+    target = property(lambda self: self.bucket)
+
+
+@_step("delete own objects")
+class DeleteObjects(Step):
+    bucket: str
+    keys: tuple[str, ...]
+    target = property(lambda self: f"{self.bucket}: {', '.join(self.keys)}")
+
+
+@_step("delete table")
+class DeleteTable(Step):
+    table: str
+    target = property(lambda self: self.table)
+
+
+@dataclass(frozen=True)
+class Plan:
+    title: str
+    steps: tuple[Step, ...]
+    notes: tuple[str, ...] = ()
