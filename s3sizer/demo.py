@@ -8,6 +8,7 @@ from pathlib import Path
 
 from s3sizer import lifecycle, reports
 from s3sizer.aws import Aws
+from s3sizer.context import open_stack
 from s3sizer.settings import resolve
 
 DEMO_STACK = "s3sizer-demo"
@@ -39,19 +40,21 @@ def run_demo(
         lifecycle.setup(aws, None)
         on_step("deploy (the host's matplotlib serves instead of a layer)")
         lifecycle.deploy(aws, lifecycle.LayerChoice(build=False))
+        ctx = open_stack(aws)
         on_step("run-driver")
-        driver = reports.run_driver(aws, pause)
+        driver = reports.run_driver(ctx, pause)
         on_step("plot (the plotting function)")
         plot = out_dir / "plot.png"
-        reports.plot_remote(aws, 10.0 + 4 * pause, plot)
+        reports.plot_remote(ctx, 10.0 + 4 * pause, plot)
         on_step("plot --local")
         local_plot = out_dir / "plot-local.png"
-        reports.plot_local(aws, 10.0 + 4 * pause, local_plot)
+        reports.plot_local(ctx, 10.0 + 4 * pause, local_plot)
         summary = {
-            "bucket": driver.get("bucket"),
+            "bucket": ctx.bucket,
             "driver": driver,
-            "history": reports.history(aws, None),
-            "status": reports.status(aws),
+            "history": reports.history(ctx, None),
+            "status": reports.status(ctx),
+            "metrics": reports.metric_datapoints(ctx),
             "plot": str(plot),
             "local_plot": str(local_plot),
             "endpoint_url": emulator.endpoint_url,

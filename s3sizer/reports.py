@@ -208,3 +208,32 @@ def watch_snapshot(ctx: StackContext, seconds: float, top_prefixes: int = 0) -> 
         "updated_at": data.totals.updated_at,
         "sizes": sizes,
     }
+
+
+def metric_datapoints(ctx: StackContext, seconds: float = 600) -> list[dict]:
+    """The tracker's BucketSizeBytes datapoints of the last `seconds`, at 1 s resolution."""
+    end = datetime.now(UTC)
+    response = ctx.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "size",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "s3sizer",
+                        "MetricName": "BucketSizeBytes",
+                        "Dimensions": [{"Name": "Bucket", "Value": ctx.bucket}],
+                    },
+                    "Period": 1,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=end - timedelta(seconds=seconds),
+        EndTime=end + timedelta(seconds=1),
+        ScanBy="TimestampAscending",
+    )
+    result = response["MetricDataResults"][0]
+    return [
+        {"timestamp": t.isoformat(), "value": v}
+        for t, v in zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
+    ]
