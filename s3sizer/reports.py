@@ -122,12 +122,39 @@ def plot_remote(ctx: StackContext, window: float, out: Path, *, by_prefix: bool 
 
 
 def run_driver(
-    ctx: StackContext, pause: float | None = None, deadline: float | None = None
+    ctx: StackContext,
+    pause: float | None = None,
+    deadline: float | None = None,
+    *,
+    on_progress: Callable[[dict], None] | None = None,
+    poll: float = 0.5,
 ) -> dict:
+    """Invoke the driver and wait; meanwhile report each change the tracker records.
+
+    The driver waits for the tracker after every operation (up to `deadline` seconds each: S3
+    documents that a notification can take a minute or longer), so the wait can be long; the
+    progress shows it is not stuck.
+    """
     payload = {} if pause is None else {"pause_seconds": pause}
     if deadline is not None:
         payload["deadline_seconds"] = deadline
-    return invoke(ctx, "driver", payload)
+    if on_progress is None:
+        return invoke(ctx, "driver", payload)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, ctx, "driver", payload)
+        seen = ctx.history.totals().updated_at
+        while True:
+            try:
+                return running.result(timeout=poll)
+            except TimeoutError:
+                totals = ctx.history.totals()
+                if totals.updated_at != seen:
+                    seen = totals.updated_at
+                    on_progress(
+                        {"total_size": totals.total_size, "object_count": totals.object_count}
+                    )
 
 
 def reconcile(ctx: StackContext) -> dict:
