@@ -64,6 +64,24 @@ class StackCli:
                     logGroupNamePrefix=f"/aws/lambda/{mine}"
                 )["logGroups"]
             ],
+            "queues": [
+                url.rsplit("/", 1)[-1]
+                for url in aws.client("sqs").list_queues(QueueNamePrefix=mine).get("QueueUrls", [])
+            ],
+            "rules": [
+                r["Name"] for r in aws.client("events").list_rules(NamePrefix=mine).get("Rules", [])
+            ],
+            "event_source_mappings": [
+                m["UUID"]
+                for m in lam.list_event_source_mappings().get("EventSourceMappings", [])
+                if m.get("FunctionArn", "").split(":")[-1].startswith(mine)
+            ],
+            "alarms": [
+                a["AlarmName"]
+                for a in aws.client("cloudwatch").describe_alarms(AlarmNamePrefix=mine)[
+                    "MetricAlarms"
+                ]
+            ],
         }
         return {kind: names for kind, names in found.items() if names}
 
