@@ -215,10 +215,14 @@ def plan_teardown(stack: Stack) -> st.Plan:
             steps.append(st.DeleteFunction(names.function(spec.short)))
     for version in stack.layer_versions():
         steps.append(st.DeleteLayerVersion(names.layer, version["Version"]))
+    notes = []
     for name in (names.queue, names.dead_letter_queue):
         url = stack.queue_url(name)
         if url is not None:
             steps.append(st.DeleteQueue(name, url))
+            waiting = stack.queue_attributes(url).get("ApproximateNumberOfMessages", "0")
+            if name == names.dead_letter_queue and int(waiting):
+                notes.append(f"{waiting} dead letters are deleted with {name}")
     if stack.alarm_exists():
         steps.append(st.DeleteAlarm(names.alarm))
     for spec in FUNCTIONS:
@@ -235,7 +239,7 @@ def plan_teardown(stack: Stack) -> st.Plan:
             steps.append(st.DeleteObjects(bucket, tuple(keys)))
     if stack.table_description() is not None:
         steps.append(st.DeleteTable(names.table))
-    return st.Plan(f"teardown of stack {names.stack}", tuple(steps))
+    return st.Plan(f"teardown of stack {names.stack}", tuple(steps), tuple(notes))
 
 
 def _teardown_bucket(stack: Stack, config: StackConfig | None) -> tuple[str | None, bool]:
