@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -41,7 +42,6 @@ class FunctionSpec:
 
     short: str
     module: str
-    modules: tuple[str, ...]
     memory: int
     timeout: int
     uses_layer: bool = False
@@ -50,20 +50,36 @@ class FunctionSpec:
     def handler(self) -> str:
         return f"{LAMBDA_PACKAGE}.{self.module}.handler"
 
+    @property
+    def modules(self) -> tuple[str, ...]:
+        """The handler's module and every module it imports from the package, transitively."""
+        return lambda_modules(self.module)
+
+
+@functools.cache
+def lambda_modules(entry: str) -> tuple[str, ...]:
+    """Read from the sources, so that a new module can never be missing from a zip."""
+    import ast
+    from importlib import resources
+
+    package = resources.files("s3sizer.lambdas")
+    found, todo = set(), [entry]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [node.module] if node.module else [a.name for a in node.names]
+    return tuple(sorted(found))
+
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("driver", "driver", ("driver", "history"), memory=256, timeout=120),
-    FunctionSpec(
-        "size-tracking", "size_tracking", ("size_tracking", "history", "own_keys"), 256, 30
-    ),
-    FunctionSpec(
-        "plotting",
-        "plotting",
-        ("plotting", "history", "render", "own_keys"),
-        1024,
-        60,
-        uses_layer=True,
-    ),
+    FunctionSpec("driver", "driver", memory=256, timeout=900),
+    FunctionSpec("size-tracking", "size_tracking", memory=256, timeout=30),
+    FunctionSpec("plotting", "plotting", memory=1024, timeout=60, uses_layer=True),
 )
 FUNCTION_NAMES = tuple(spec.short for spec in FUNCTIONS)
 
