@@ -15,7 +15,7 @@ rules below recognise where they can.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 OBJECT, MARKER, GONE = "P", "M", "X"  # a version present, a delete marker, permanently deleted
 NULL_VERSION = "null"
@@ -74,12 +74,11 @@ def apply(versions: dict[str, Entry], version_id: str, kind: str, seq: str, size
             return DUPLICATE, versions
         if seq < old.seq:
             return STALE, versions
-    elif old is not None and version_id != NULL_VERSION:
-        # Known from a listing only. A version id other than "null" is created exactly once, so a
-        # record creating it is older than the listing that already showed it; a delete replaces
-        # a live entry and repeats a gone one.
-        if kind != GONE or old.kind == GONE:
-            return DUPLICATE, versions
+    # Known from a listing only. A version id other than "null" is created exactly once, so a
+    # record creating it is older than the listing that already showed it; a delete replaces a
+    # live entry and repeats a gone one.
+    elif old is not None and version_id != NULL_VERSION and (kind != GONE or old.kind == GONE):
+        return DUPLICATE, versions
     new = dict(versions)
     new[version_id] = Entry(kind, seq, None, size if kind == OBJECT else 0)
     return APPLIED, _capped(new)
@@ -112,7 +111,3 @@ def from_listing(stored: dict[str, Entry], listed: list[tuple[str, str, int]]) -
         if vid not in new:
             new[vid] = old if old.kind == GONE else Entry(GONE, old.seq, None, 0)
     return _capped(new)
-
-
-def without_rank(entry: Entry) -> Entry:
-    return replace(entry, rank=None)
