@@ -153,6 +153,12 @@ class KeyState:
     versions: dict = None  # version id -> versions.Entry
     rev: int = 0
 
+    @property
+    def sequencer(self) -> str | None:
+        """The (normalised) sequencer of the record that made the current version, if any."""
+        _, entry = v.current(self.versions or {})
+        return entry.seq if entry else None
+
 
 def totals_from(item: dict | None) -> Totals:
     if not item:

@@ -57,12 +57,14 @@ def record(
     }
 
 
-def created(bucket, key, size, sequencer, *, kind="Put", version_id=None) -> dict:
-    return record(f"ObjectCreated:{kind}", bucket, key, sequencer, size=size, version_id=version_id)
+def created(bucket, key, size, sequencer, *, kind="Put", version_id=None, **kw) -> dict:
+    return record(
+        f"ObjectCreated:{kind}", bucket, key, sequencer, size=size, version_id=version_id, **kw
+    )
 
 
-def removed(bucket, key, sequencer, *, kind="Delete", version_id=None) -> dict:
-    return record(f"ObjectRemoved:{kind}", bucket, key, sequencer, version_id=version_id)
+def removed(bucket, key, sequencer, *, kind="Delete", version_id=None, **kw) -> dict:
+    return record(f"ObjectRemoved:{kind}", bucket, key, sequencer, version_id=version_id, **kw)
 
 
 def envelope(*records: dict) -> dict:

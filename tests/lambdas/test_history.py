@@ -241,7 +241,9 @@ class SmallPages:
 def test_reads_follow_pagination(ddb, clock):
     paged = SmallPages(ddb)
     hist = History(TABLE, paged, now=clock)
-    hist.reset_from_listing(BUCKET, [ListedVersion(f"k{i}", None, i, True, False) for i in range(5)])
+    hist.reset_from_listing(
+        BUCKET, [ListedVersion(f"k{i}", None, i, True, False) for i in range(5)]
+    )
     for i in range(5):
         clock.advance(1)
         hist.apply(BUCKET, f"n{i}", "01", 1, event=PUT)

@@ -105,7 +105,9 @@ class ModelBucket:
         if what == "created":
             record = events.created(self.bucket, key, size, seq, version_id=version)
         elif what == "marker":
-            record = events.removed(self.bucket, key, seq, kind="DeleteMarkerCreated", version_id=version)
+            record = events.removed(
+                self.bucket, key, seq, kind="DeleteMarkerCreated", version_id=version
+            )
         else:
             record = events.removed(self.bucket, key, seq, version_id=version)
         return events.envelope(record)

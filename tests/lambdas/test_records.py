@@ -70,7 +70,12 @@ def test_deletes_carry_no_size_in_either_shape():
 
 @pytest.mark.parametrize(
     "detail_type",
-    ["Object Restore Completed", "Object Storage Class Changed", "Object Tags Added", "Object ACL Updated"],
+    [
+        "Object Restore Completed",
+        "Object Storage Class Changed",
+        "Object Tags Added",
+        "Object ACL Updated",
+    ],
 )
 def test_eventbridge_events_that_change_no_size_are_ignored(detail_type):
     event = load("eventbridge-created.json") | {"detail-type": detail_type}
@@ -89,7 +94,10 @@ def test_eventbridge_events_that_change_no_size_are_ignored(detail_type):
     ],
 )
 def test_classic_families_that_change_no_size_are_ignored(event_name):
-    assert parse_s3_record(only_record("restore.json") | {"eventName": event_name}).outcome == "ignored"
+    assert (
+        parse_s3_record(only_record("restore.json") | {"eventName": event_name}).outcome
+        == "ignored"
+    )
 
 
 @pytest.mark.parametrize(

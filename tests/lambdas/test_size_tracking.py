@@ -88,9 +88,7 @@ def test_one_info_line_per_batch(hist, caplog):
     with caplog.at_level(logging.INFO, logger=size_tracking.__name__):
         apply_event(hist, batch)
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert lines == [
-        "batch: applied=5 duplicate=0 stale=0 ignored=0 rejected=0 retries=0 failed=0"
-    ]
+    assert lines == ["batch: applied=5 duplicate=0 stale=0 ignored=0 rejected=0 retries=0 failed=0"]
 
 
 def test_the_module_logger_logs_info_without_any_configuration():
@@ -142,7 +140,9 @@ def test_a_missing_table_fails_every_message_for_redelivery(hist, ddb):
 
 
 def test_the_bucket_comes_from_each_record(hist):
-    batch = events.envelope(events.created("one", "k", 1, "01"), events.created("two", "k", 2, "01"))
+    batch = events.envelope(
+        events.created("one", "k", 1, "01"), events.created("two", "k", 2, "01")
+    )
     apply_event(hist, batch)
     assert (hist.totals("one").total_size, hist.totals("two").total_size) == (1, 2)
 
@@ -210,7 +210,9 @@ def test_handler_without_its_table_says_so(tracking_env):
         size_tracking.handler(load("put.json"), None)
 
 
-@pytest.mark.parametrize(("name", "value"), [("HISTORY_TTL_DAYS", "forever"), ("PREFIX_DEPTH", "6")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("HISTORY_TTL_DAYS", "forever"), ("PREFIX_DEPTH", "6")]
+)
 def test_handler_with_a_bad_setting_says_so(tracking_env, name, value):
     tracking_env.setenv(name, value)
     with pytest.raises(RuntimeError, match=name):
