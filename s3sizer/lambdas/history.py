@@ -1,119 +1,47 @@
-"""The history table: its schema, and the only code that reads or writes it.
+"""The history table: the only code that reads or writes it (layout in layout.py).
 
-Every item of one tracked bucket lives in the partition ``pk = "B#<bucket>"`` (see
-docs/architecture.md, which is binding):
+For one tracked bucket (docs/architecture.md, "The history table", is binding):
 
-- ``TOTALS``: the running totals, with ``max_size`` and a ``version`` bumped by every write;
-- ``K#<key>``: the last applied state of one key, guarded by its S3 ``sequencer``;
-- ``H#<ts>#<version:012d>``: one point per applied change.
+- ``B#<bucket>`` / ``TOTALS``: the running totals, with ``max_size`` and a ``version``;
+- ``B#<bucket>`` / ``H#<ts>#<version:012d>``: one point per applied chunk of changes;
+- ``B#<bucket>#K<shard>`` / ``K#<key>``: one key's versions (see versions.py);
+- ``B#<bucket>#P`` / ``P#<prefix>``: one tracked prefix's totals, and its points under
+  ``B#<bucket>#P#<prefix>``.
 
-Applying a record costs two requests whatever the bucket's size: one TransactGetItems, then one
-TransactWriteItems whose conditions make a crash, a duplicate or a concurrent writer harmless.
+Applying a chunk of changes costs one BatchGetItem and one TransactWriteItems whatever the
+bucket's size and the chunk's (up to 100 items); see batch.py.
 """
 
 from __future__ import annotations
 
-import random
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from botocore.exceptions import ClientError
+from . import baseline, batch
+from . import layout as lay
+from . import versions as v
+from .layout import (  # noqa: F401  (the public names of the table's schema)
+    EMPTY_TOTALS,
+    KEY_SCHEMA,
+    TTL_ATTRIBUTE,
+    KeyState,
+    Point,
+    PrefixTotals,
+    Totals,
+    iso_ms,
+    parse_iso,
+    table_definition,
+)
+from .records import Change, compare_sequencers, is_sequencer  # noqa: F401
 
-KEY_SCHEMA = [
-    {"AttributeName": "pk", "KeyType": "HASH"},
-    {"AttributeName": "sk", "KeyType": "RANGE"},
-]
-TTL_ATTRIBUTE = "expires_at"
-TOTALS_SK = "TOTALS"
-KEY_PREFIX = "K#"
-POINT_PREFIX = "H#"
-
-APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
-
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+APPLIED, DUPLICATE, STALE = v.APPLIED, v.DUPLICATE, v.STALE
+MAX_ATTEMPTS = batch.MAX_ATTEMPTS
+MAX_PREFIX_DEPTH = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# A cancelled transaction means another writer won the totals item. With c concurrent writers
-# a record needs about c attempts, so the bound is generous (several seconds of jittered back-off,
-# well inside the function's timeout); it only keeps a pathological hot key from looping forever.
-MAX_ATTEMPTS = 30
-_BACKOFF_BASE, _BACKOFF_CAP = 0.01, 0.5
-_BATCH = 25  # BatchWriteItem's limit
-
-
-def table_definition(table_name: str) -> dict:
-    """Keyword arguments for ``dynamodb.create_table`` (the TTL is enabled separately)."""
-    return {
-        "TableName": table_name,
-        "KeySchema": [dict(k) for k in KEY_SCHEMA],
-        "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-
-
-def iso_ms(dt: datetime) -> str:
-    """``2026-11-24T21:06:05.123Z``: fixed width, so the strings sort as the instants do."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def parse_iso(s: str) -> datetime:
-    """An aware UTC datetime from an ISO-8601 string (naive strings are taken as UTC)."""
-    dt = datetime.fromisoformat(s)
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-def is_sequencer(s: object) -> bool:
-    return isinstance(s, str) and _HEX.fullmatch(s) is not None
-
-
-def compare_sequencers(a: str, b: str) -> int:
-    """-1, 0 or 1, the way AWS documents it: right-pad the shorter with '0', then compare.
-
-    ``""`` (a baseline entry) pads to zeros. Anything else that is not hex raises ValueError.
-    """
-    for s in (a, b):
-        if s != "" and not is_sequencer(s):
-            raise ValueError(f"sequencer {s!r} is not hexadecimal")
-    width = max(len(a), len(b))
-    a, b = a.upper().ljust(width, "0"), b.upper().ljust(width, "0")
-    return (a > b) - (a < b)
-
-
-@dataclass(frozen=True)
-class Totals:
-    total_size: int
-    object_count: int
-    max_size: int
-    updated_at: str | None
-    version: int
-
-
-@dataclass(frozen=True)
-class Point:
-    ts: str  # ISO-8601 UTC with ms, exactly as stored
-    total_size: int
-    object_count: int
-
-    @property
-    def time(self) -> datetime:
-        return parse_iso(self.ts)
-
-
-@dataclass(frozen=True)
-class KeyState:
-    key: str
-    sequencer: str
-    size: int
-    exists: bool
-    version_id: str | None
+ListedVersion = baseline.ListedVersion
+Drift = baseline.Drift
 
 
 @dataclass(frozen=True)
@@ -128,19 +56,6 @@ class Window:
     totals: Totals
 
 
-@dataclass(frozen=True)
-class Drift:
-    """What a full listing found, and how far the recorded totals were off (listing - recorded)."""
-
-    total_size: int
-    object_count: int
-    drift_bytes: int
-    drift_objects: int
-
-
-EMPTY_TOTALS = Totals(0, 0, 0, None, 0)
-
-
 class History:
     """One table's history, for any number of buckets. Clients and clock are injected."""
 
@@ -152,142 +67,97 @@ class History:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         ttl_days: float = 0,
         sleep: Callable[[float], None] = time.sleep,
+        prefix_depth: int = 1,
     ):
+        if not (isinstance(prefix_depth, int) and 0 <= prefix_depth <= MAX_PREFIX_DEPTH):
+            raise ValueError(
+                f"the prefix depth must be 0 to {MAX_PREFIX_DEPTH}, not {prefix_depth!r}"
+            )
         self.table_name = table_name
-        self._client = client
+        self.client = client
+        self.prefix_depth = prefix_depth
         self._now = now
         self._ttl_seconds = int(ttl_days * 86400)
         self._sleep = sleep
 
-    # -- applying one S3 record ------------------------------------------------------------
+    # -- writing ------------------------------------------------------------------------------
 
-    def apply(
-        self,
-        bucket: str,
-        key: str,
-        sequencer: str,
-        size: int | None,
-        *,
-        event: str,
-        version_id: str | None = None,
-    ) -> str:
-        """Apply one S3 record; ``size=None`` means the key is gone.
+    def apply_changes(self, bucket: str, changes: list[Change]) -> batch.ChunkResult:
+        """Apply one chunk of one bucket's changes (see ``batch.items_needed`` for its size)."""
+        return batch.apply_chunk(self, bucket, changes)
 
-        Returns "applied", or "duplicate" / "stale" when nothing had to be written.
+    def apply(self, bucket, key, sequencer, size, *, event, version_id=None, time=0.0) -> str:
+        """Apply one S3 record: ``size`` None means a delete (a marker when ``event`` says so).
+
+        Returns "applied", "duplicate" or "stale".
         """
         if not is_sequencer(sequencer):
             raise ValueError(f"sequencer {sequencer!r} is not hexadecimal")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             raise ValueError(f"size {size!r} is not a byte count")
-        # "null" is the version id S3 gives objects written while versioning was off or suspended.
-        version_id = None if version_id in (None, "null") else version_id
-        pk = _pk(bucket)
-        new = KeyState(key, sequencer.upper(), size or 0, size is not None, version_id)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                totals_item, key_item = self._read_pair(pk, key)
-                stored = _key_state(key_item) if key_item else None
-                outcome = _decide(stored, new, event)
-                if outcome:
-                    return outcome
-                writes = self._writes(pk, stored, new, totals_item, event)
-                self._client.transact_write_items(TransactItems=writes)
-                return APPLIED
-            except ClientError as err:
-                if _code(err) != "TransactionCanceledException" or attempt == MAX_ATTEMPTS - 1:
-                    raise
-                self._backoff(attempt)
-        raise AssertionError("unreachable")
+        if size is not None:
+            kind = v.OBJECT
+        else:
+            kind = v.MARKER if event.endswith("DeleteMarkerCreated") else v.GONE
+        change = Change(
+            bucket, key, version_id or v.NULL_VERSION, kind, v.normalise(sequencer), size or 0,
+            event, time,
+        )  # fmt: skip
+        counts = self.apply_changes(bucket, [change]).counts
+        return next(outcome for outcome, count in counts.items() if count)
 
-    def _read_pair(self, pk: str, key: str) -> tuple[dict | None, dict | None]:
-        got = self._client.transact_get_items(
-            TransactItems=[
-                {"Get": {"TableName": self.table_name, "Key": _key(pk, TOTALS_SK)}},
-                {"Get": {"TableName": self.table_name, "Key": _key(pk, KEY_PREFIX + key)}},
-            ]
-        )["Responses"]
-        return got[0].get("Item"), got[1].get("Item")
+    def next_timestamp(self, previous: str | None) -> str:
+        """Now, but always at least 1 ms after the previous write of the same totals.
 
-    def _writes(self, pk, stored: KeyState | None, new: KeyState, totals_item, event) -> list:
-        key_put = {
-            "TableName": self.table_name,
-            "Item": _key_item(pk, new),
-            # The sequencer we compared against must still be there: otherwise a newer record
-            # (or this same one, from a concurrent retry) got in first, and we re-read.
-            **(
-                _condition("sequencer = :seq", {":seq": {"S": stored.sequencer}})
-                if stored
-                else _condition("attribute_not_exists(pk)")
-            ),
-        }
-        was_there = stored is not None and stored.exists
-        if not was_there and not new.exists:
-            # Removing a key that is already gone changes no total and draws no point, but its
-            # sequencer is kept so that an older create delivered late is recognised as stale.
-            return [{"Put": key_put}]
-        old = _totals(totals_item) if totals_item else EMPTY_TOTALS
-        total = old.total_size + new.size - (stored.size if was_there else 0)
-        count = old.object_count + int(new.exists) - int(was_there)
-        ts = iso_ms(self._now())
-        return [
-            {"Put": key_put},
-            self._totals_put(pk, totals_item, old, total, count, ts),
-            self._point_put(pk, old, total, count, ts, event, new.key),
-        ]
+        Points and metric datapoints then never go back in time, even when a concurrent batch
+        or a clock behind another container's wrote the totals last.
+        """
+        now = self._now()
+        if previous is not None:
+            now = max(now, parse_iso(previous) + timedelta(milliseconds=1))
+        return iso_ms(now)
 
-    def _totals_put(self, pk, totals_item, old: Totals, total: int, count: int, ts: str) -> dict:
+    def point_put(self, pk: str, old: Totals, new: Totals, event: str, key: str | None) -> dict:
         item = {
-            **_key(pk, TOTALS_SK),
-            "total_size": _n(total),
-            "object_count": _n(count),
-            "max_size": _n(max(old.max_size, total)),
-            "version": _n(old.version + 1),
-            "updated_at": {"S": ts},
-        }
-        guard = (
-            _condition("#v = :v", {":v": _n(old.version)}, {"#v": "version"})
-            if totals_item
-            else _condition("attribute_not_exists(pk)")
-        )
-        return {"Put": {"TableName": self.table_name, "Item": item, **guard}}
-
-    def _point_put(self, pk, old: Totals, total, count, ts: str, event, key: str | None) -> dict:
-        item = {
-            **_key(pk, f"{POINT_PREFIX}{ts}#{old.version + 1:012d}"),
-            "ts": {"S": ts},
-            "total_size": _n(total),
-            "object_count": _n(count),
-            "prev_total_size": _n(old.total_size),
-            "prev_object_count": _n(old.object_count),
+            **lay.address(pk, f"{lay.POINT_PREFIX}{new.updated_at}#{new.version:012d}"),
+            "ts": {"S": new.updated_at},
+            "total_size": lay.n(new.total_size),
+            "object_count": lay.n(new.object_count),
+            "prev_total_size": lay.n(old.total_size),
+            "prev_object_count": lay.n(old.object_count),
             "event": {"S": event},
         }
         if key is not None:
             item["key"] = {"S": key}
         if self._ttl_seconds > 0:
-            expires = int(parse_iso(ts).timestamp()) + self._ttl_seconds
-            item[TTL_ATTRIBUTE] = _n(expires)
+            item[TTL_ATTRIBUTE] = lay.n(
+                int(parse_iso(new.updated_at).timestamp()) + self._ttl_seconds
+            )
         return {"Put": {"TableName": self.table_name, "Item": item}}
 
-    def _backoff(self, attempt: int) -> None:
-        # Full jitter: concurrent writers that collided spread out instead of colliding again.
-        self._sleep(random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)))
+    def backoff(self, attempt: int) -> None:
+        self._sleep(batch.jittered(attempt))
 
-    # -- reads -------------------------------------------------------------------------------
+    # -- reads --------------------------------------------------------------------------------
 
     def totals(self, bucket: str) -> Totals:
-        item = self._get(_pk(bucket), TOTALS_SK)
-        return _totals(item) if item else EMPTY_TOTALS
+        return lay.totals_from(self._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)))
 
     def key_state(self, bucket: str, key: str) -> KeyState | None:
-        item = self._get(_pk(bucket), KEY_PREFIX + key)
-        return _key_state(item) if item else None
+        item = self._get(lay.key_address(bucket, key))
+        return lay.key_state_from(item) if item else None
+
+    def keys(self, bucket: str) -> Iterator[KeyState]:
+        """Every recorded key (reconcile's comparison; grows with the bucket, as a listing does)."""
+        for pk in lay.key_partitions(bucket):
+            yield from (lay.key_state_from(i) for i in self._query(pk))
 
     def window(self, bucket: str, seconds: float) -> Window:
         """The points of the last ``seconds``, with the size carried in from before them."""
         totals = self.totals(bucket)
         start, end = self._bounds(seconds)
-        items = list(self._query_points(_pk(bucket), start, end))
-        points = [_point(i) for i in items]
+        items = list(self._query_points(lay.bucket_pk(bucket), start, end))
+        points = [lay.point_from(i) for i in items]
         if items:
             start_size = int(items[0]["prev_total_size"]["N"])
             start_count = int(items[0]["prev_object_count"]["N"])
@@ -297,12 +167,33 @@ class History:
 
     def points(self, bucket: str, since_seconds: float | None = None) -> list[Point]:
         """Every point (or those of the last ``since_seconds``), oldest first."""
-        pk = _pk(bucket)
+        return self._points(lay.bucket_pk(bucket), since_seconds)
+
+    def prefix_points(self, bucket: str, prefix: str, since_seconds=None) -> list[Point]:
+        """The points of one tracked prefix, oldest first."""
+        return self._points(lay.prefix_points_pk(bucket, prefix), since_seconds)
+
+    def prefix_totals(self, bucket: str, depth: int | None = None, top: int | None = None):
+        """The tracked prefixes holding at least one object, largest first.
+
+        ``depth`` keeps prefixes of at most that many slashes, ``top`` the largest K. One query of
+        the prefixes' partition: it grows with the number of prefixes, never with the objects.
+        """
+        found = []
+        for item in self._query(lay.prefix_pk(bucket)):
+            count = int(item["object_count"]["N"])
+            if count <= 0 or (depth is not None and int(item["depth"]["N"]) > depth):
+                continue
+            found.append(PrefixTotals(item["prefix"]["S"], int(item["total_size"]["N"]), count))
+        found.sort(key=lambda p: (-p.total_size, -p.object_count, p.prefix))
+        return found if top is None else found[: max(top, 0)]
+
+    def _points(self, pk: str, since_seconds) -> list[Point]:
         if since_seconds is None:
-            items = self._query(pk, "begins_with(sk, :p)", {":p": {"S": POINT_PREFIX}})
+            items = self._query(pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}})
         else:
             items = self._query_points(pk, *self._bounds(since_seconds))
-        return [_point(i) for i in items]
+        return [lay.point_from(i) for i in items]
 
     def _bounds(self, seconds: float) -> tuple[datetime, datetime]:
         ok = isinstance(seconds, int | float) and not isinstance(seconds, bool)
@@ -314,181 +205,43 @@ class History:
         except OverflowError:  # a window longer than the calendar: everything
             return _EPOCH, end
 
-    def keys(self, bucket: str) -> Iterator[KeyState]:
-        items = self._query(_pk(bucket), "begins_with(sk, :p)", {":p": {"S": KEY_PREFIX}})
-        return (_key_state(i) for i in items)
-
-    def _get(self, pk: str, sk: str) -> dict | None:
+    def _get(self, address: dict) -> dict | None:
         # Strongly consistent: the driver polls right after a write and must see it.
-        got = self._client.get_item(
-            TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True
-        )
+        got = self.client.get_item(TableName=self.table_name, Key=address, ConsistentRead=True)
         return got.get("Item")
 
     def _query_points(self, pk: str, start: datetime, end: datetime) -> Iterator[dict]:
         # "~" sorts after "#", so the upper bound takes every version of the end's millisecond.
         bounds = {
-            ":a": {"S": f"{POINT_PREFIX}{iso_ms(start)}"},
-            ":b": {"S": f"{POINT_PREFIX}{iso_ms(end)}~"},
+            ":a": {"S": f"{lay.POINT_PREFIX}{iso_ms(start)}"},
+            ":b": {"S": f"{lay.POINT_PREFIX}{iso_ms(end)}~"},
         }
         return self._query(pk, "sk BETWEEN :a AND :b", bounds)
 
-    def _query(self, pk: str, sk_condition: str, values: dict) -> Iterator[dict]:
+    def _query(self, pk: str, sk_condition: str | None = None, values=None) -> Iterator[dict]:
+        condition = "pk = :pk" + (f" AND {sk_condition}" if sk_condition else "")
         kwargs = {
             "TableName": self.table_name,
-            "KeyConditionExpression": f"pk = :pk AND {sk_condition}",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, **values},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {":pk": {"S": pk}, **(values or {})},
             "ConsistentRead": True,
         }
         while True:
-            page = self._client.query(**kwargs)
+            page = self.client.query(**kwargs)
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    # -- starting totals and reconcile ---------------------------------------------------------
+    # -- starting totals and reconcile -----------------------------------------------------------
 
-    def reset_from_listing(self, bucket: str, objects: Iterable[tuple[str, int]]) -> Drift:
-        """Make the key index and the totals match one full listing; report the drift.
+    def reset_from_listing(
+        self, bucket: str, listing: Iterable[ListedVersion], *, prefix_depth: int | None = None
+    ) -> Drift:
+        """Make the keys, the totals and the prefix totals match one full listing; the drift.
 
-        ``objects`` is the already-filtered listing, (key, size) for each current object, each
-        key once. Keys keep their sequencer, so a record applied before stays a duplicate; new
-        keys get the baseline sequencer "", which every real record supersedes.
+        ``listing`` is ListObjectVersions' order (each key's versions newest first), or one
+        ``ListedVersion(key, None, size, True, False)`` per object of an unversioned bucket.
         """
-        pk = _pk(bucket)
-        stored = {state.key: state for state in self.keys(bucket)}
-        seen = [0, 0]  # bytes, objects: summed while the listing streams past
-
-        def changed_items() -> Iterator[dict]:
-            for key, size in objects:
-                seen[0], seen[1] = seen[0] + size, seen[1] + 1
-                old = stored.pop(key, None)
-                if old is None or not old.exists or old.size != size:
-                    seq = old.sequencer if old else ""
-                    yield _key_item(pk, KeyState(key, seq, size, True, None))
-            for old in stored.values():  # recorded, but no longer listed
-                if old.exists:
-                    yield _key_item(pk, replace(old, size=0, exists=False, version_id=None))
-
-        chunk: list[dict] = []
-        for item in changed_items():
-            chunk.append(item)
-            if len(chunk) == _BATCH:
-                self._batch_put(chunk)
-                chunk = []
-        if chunk:
-            self._batch_put(chunk)
-        total, count = seen
-        return self._reset_totals(pk, total, count)
-
-    def _reset_totals(self, pk: str, total: int, count: int) -> Drift:
-        for attempt in range(MAX_ATTEMPTS):
-            item = self._get(pk, TOTALS_SK)
-            old = _totals(item) if item else EMPTY_TOTALS
-            drift = Drift(total, count, total - old.total_size, count - old.object_count)
-            moved = drift.drift_bytes != 0 or drift.drift_objects != 0
-            if item and not moved and old.max_size >= total:
-                return drift
-            ts = iso_ms(self._now())
-            writes = [self._totals_put(pk, item, old, total, count, ts)]
-            if item is None or moved:
-                event = "s3sizer:Reconcile" if item else "s3sizer:Baseline"
-                writes.append(self._point_put(pk, old, total, count, ts, event, None))
-            try:
-                self._client.transact_write_items(TransactItems=writes)
-                return drift
-            except ClientError as err:
-                if _code(err) != "TransactionCanceledException" or attempt == MAX_ATTEMPTS - 1:
-                    raise
-                self._backoff(attempt)
-        raise AssertionError("unreachable")
-
-    def _batch_put(self, items: list[dict]) -> None:
-        request = {self.table_name: [{"PutRequest": {"Item": item}} for item in items]}
-        for attempt in range(MAX_ATTEMPTS):
-            request = self._client.batch_write_item(RequestItems=request).get("UnprocessedItems")
-            if not request:
-                return
-            self._backoff(attempt)
-        left = sum(len(v) for v in request.values())
-        raise RuntimeError(f"DynamoDB left {left} key items unprocessed after {MAX_ATTEMPTS} tries")
-
-
-def _decide(stored: KeyState | None, new: KeyState, event: str) -> str | None:
-    """Why nothing is written (duplicate or stale), or None when the record applies."""
-    if stored is not None and stored.sequencer:
-        order = compare_sequencers(stored.sequencer, new.sequencer)
-        if order == 0:
-            return DUPLICATE
-        if order > 0:
-            return STALE
-    # A versioned delete removes the key only when it deletes the current version; deleting a
-    # non-current version leaves the size of the bucket (current versions only) as it was.
-    # A delete marker, though, always hides the current version.
-    if not new.exists and new.version_id and not event.endswith("DeleteMarkerCreated"):
-        current = stored.version_id if stored and stored.exists else None
-        if new.version_id != current:
-            return STALE
-    return None
-
-
-def _code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
-
-
-def _pk(bucket: str) -> str:
-    return f"B#{bucket}"
-
-
-def _key(pk: str, sk: str) -> dict:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
-def _n(value: int) -> dict:
-    return {"N": str(value)}
-
-
-def _condition(expression: str, values: dict | None = None, names: dict | None = None) -> dict:
-    out: dict = {"ConditionExpression": expression}
-    if values:
-        out["ExpressionAttributeValues"] = values
-    if names:
-        out["ExpressionAttributeNames"] = names
-    return out
-
-
-def _key_item(pk: str, state: KeyState) -> dict:
-    item = {
-        **_key(pk, KEY_PREFIX + state.key),
-        "sequencer": {"S": state.sequencer},
-        "size": _n(state.size),
-        "exists": {"BOOL": state.exists},
-    }
-    if state.version_id is not None:
-        item["version_id"] = {"S": state.version_id}
-    return item
-
-
-def _key_state(item: dict) -> KeyState:
-    return KeyState(
-        key=item["sk"]["S"][len(KEY_PREFIX) :],
-        sequencer=item["sequencer"]["S"],
-        size=int(item["size"]["N"]),
-        exists=item["exists"]["BOOL"],
-        version_id=item["version_id"]["S"] if "version_id" in item else None,
-    )
-
-
-def _totals(item: dict) -> Totals:
-    return Totals(
-        total_size=int(item["total_size"]["N"]),
-        object_count=int(item["object_count"]["N"]),
-        max_size=int(item["max_size"]["N"]),
-        updated_at=item["updated_at"]["S"] if "updated_at" in item else None,
-        version=int(item["version"]["N"]),
-    )
-
-
-def _point(item: dict) -> Point:
-    return Point(item["ts"]["S"], int(item["total_size"]["N"]), int(item["object_count"]["N"]))
+        depth = self.prefix_depth if prefix_depth is None else prefix_depth
+        return baseline.reset(self, bucket, listing, depth)

@@ -1,7 +1,7 @@
 """The plotting function: draw the last N seconds of history and save it as a PNG in the bucket.
 
-The PNG goes under s3sizer's own prefix (``.s3sizer/plot.png`` by default), which the
-size-tracking function ignores, so writing the plot never adds a point to what it plots.
+The PNG goes to ``.s3sizer/plot.png`` by default (own_keys.PLOT_KEY), which the size-tracking
+function ignores, so writing the plot never adds a point to what it plots.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import tempfile
 import boto3
 
 from . import history, render
+from .own_keys import PLOT_KEY as DEFAULT_PLOT_KEY
 
-DEFAULT_PLOT_KEY = ".s3sizer/plot.png"
 DEFAULT_WINDOW_SECONDS = 10.0
 
 

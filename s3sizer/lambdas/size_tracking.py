@@ -1,123 +1,133 @@
-"""The size-tracking function: apply each S3 event record to the history table.
+"""The size-tracking function: apply a whole batch of S3 changes to the history table.
 
-S3 delivers at least once, possibly out of order, so each record is applied on its own through
-``History.apply``, which uses the key's sequencer to drop duplicates and stale records. Records
-nobody can apply are logged and counted, never allowed to fail the batch; DynamoDB errors do
-fail it, so that Lambda retries the whole event (applied records then come back as duplicates).
+It takes a direct S3 event, or an SQS batch whose bodies are S3 notifications or EventBridge
+events from S3 (records.py). The changes are cut into chunks of one bucket that fit one
+transaction each, and each chunk costs one BatchGetItem and one TransactWriteItems (batch.py).
+
+Records nobody can apply are logged, counted and dropped. A chunk that fails for a passing
+reason (a DynamoDB error, throttling) fails only its own messages, which the queue delivers
+again (their applied records then come back as duplicates); on a direct event it raises, so
+that Lambda retries the event. After each chunk that moved the totals, one CloudWatch Embedded
+Metric Format line publishes them, at no API cost.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
-from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from dataclasses import dataclass, field
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
-from . import history
+from . import batch, history, records
+from . import layout as lay
 
 logger = logging.getLogger(__name__)
+# Lambda's Python runtime leaves the root logger at WARNING unless the function's logging is
+# configured: the one line per batch must show either way.
+logger.setLevel(logging.INFO)
 
-DEFAULT_IGNORE_PREFIX = ".s3sizer/"
-CREATED, REMOVED = "ObjectCreated", ("ObjectRemoved", "LifecycleExpiration")
-# Families S3 may send that never change what a listing shows: counted, never applied.
-NO_SIZE_CHANGE = frozenset(
-    {
-        "ObjectRestore",
-        "Replication",
-        "LifecycleTransition",
-        "IntelligentTiering",
-        "ObjectTagging",
-        "ObjectAcl",
-    }
-)
-# DynamoDB caps a sort key at 1024 bytes, and the key item's sort key is "K#" + the key.
-_MAX_KEY_BYTES = 1024 - len(history.KEY_PREFIX)
+METRIC_NAMESPACE = "s3sizer"
+COUNTED = ("applied", "duplicate", "stale", "ignored", "rejected", "retries", "failed")
 
 
-@dataclass(frozen=True)
-class Change:
-    """One record that changes a key: ``size`` is None when the key is gone."""
-
+@dataclass
+class Chunk:
     bucket: str
-    key: str
-    sequencer: str
-    size: int | None
-    event: str
-    version_id: str | None
+    changes: list = field(default_factory=list)
+    keys: set = field(default_factory=set)
+    prefixes: set = field(default_factory=set)
+    message_ids: set = field(default_factory=set)
 
 
-@dataclass(frozen=True)
-class Skip:
-    outcome: str  # "ignored" or "rejected"
-    reason: str
+def plan_chunks(messages: list[records.Message], depth: int) -> list[Chunk]:
+    """The batch's changes cut into chunks of one bucket whose transaction fits 100 items."""
+    done: list[Chunk] = []
+    open_chunks: dict[str, Chunk] = {}
+    for message in messages:
+        for change in message.changes:
+            chunk = open_chunks.get(change.bucket) or Chunk(change.bucket)
+            keys = chunk.keys | {change.key}
+            prefixes = chunk.prefixes | set(lay.prefixes(change.key, depth))
+            if batch.items_needed(keys, prefixes) > batch.TRANSACTION_ITEMS:
+                done.append(chunk)
+                chunk = Chunk(change.bucket)
+                keys, prefixes = {change.key}, set(lay.prefixes(change.key, depth))
+            chunk.changes.append(change)
+            chunk.keys, chunk.prefixes = keys, prefixes
+            if message.id is not None:
+                chunk.message_ids.add(message.id)
+            open_chunks[change.bucket] = chunk
+    return done + list(open_chunks.values())
 
 
-def parse_record(record, *, ignore_prefix: str = DEFAULT_IGNORE_PREFIX) -> Change | Skip:
-    """What one S3 event record asks for, or why it is skipped. Never raises."""
-    try:
-        name = record["eventName"]
-        family = name.removeprefix("s3:").split(":", 1)[0]
-        if family in NO_SIZE_CHANGE:
-            return Skip("ignored", f"{name} does not change the size")
-        if family != CREATED and family not in REMOVED:
-            return Skip("rejected", f"unknown event family {name!r}")
-        bucket = record["s3"]["bucket"]["name"]
-        obj = record["s3"]["object"]
-        key = unquote_plus(obj["key"])
-        sequencer = obj["sequencer"]
-        version_id = obj.get("versionId")
-    except (KeyError, TypeError, AttributeError) as err:
-        return Skip("rejected", f"malformed record: missing or invalid {err}")
-    if not isinstance(bucket, str) or not bucket:
-        return Skip("rejected", f"malformed record: bucket name {bucket!r}")
-    if ignore_prefix and key.startswith(ignore_prefix):
-        return Skip("ignored", f"{key!r} is under s3sizer's own prefix {ignore_prefix!r}")
-    if len(key.encode()) > _MAX_KEY_BYTES:
-        return Skip("rejected", f"key of {len(key.encode())} bytes is too long to index")
-    if not history.is_sequencer(sequencer):
-        return Skip("rejected", f"sequencer {sequencer!r} is not hexadecimal")
-    if version_id is not None and not isinstance(version_id, str):
-        return Skip("rejected", f"malformed record: versionId {version_id!r}")
-    size = None
-    if family == CREATED:
-        size = obj.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            return Skip("rejected", f"{name} of {key!r} carries no valid size ({size!r})")
-    return Change(bucket, key, sequencer, size, name, version_id)
+def apply_event(hist: history.History, event) -> dict:
+    """Apply every change of one invocation's event; the counts and the failed message ids.
 
-
-def apply_event(history: history.History, event, *, ignore_prefix: str) -> dict:
-    """Apply every record of one S3 event; the counts of each outcome."""
-    counts = dict.fromkeys(("applied", "duplicate", "stale", "ignored", "rejected"), 0)
-    records = event.get("Records", []) if isinstance(event, dict) else None
-    if not isinstance(records, list):  # s3:TestEvent has no Records: nothing to do
-        logger.warning("rejected event: Records is not a list")
-        counts["rejected"] += 1
-        return counts
-    for record in records:
-        change = parse_record(record, ignore_prefix=ignore_prefix)
-        if isinstance(change, Skip):
-            if change.outcome == "rejected":
-                logger.warning("rejected record: %s", change.reason)
-            counts[change.outcome] += 1
+    Returns ``{"counts": {...}, "failed": [message ids]}``. On a direct S3 event (no SQS
+    messages), a passing failure raises instead.
+    """
+    messages = records.messages(event)
+    direct = not records.is_sqs_batch(event)
+    counts = dict.fromkeys(COUNTED, 0)
+    for message in messages:
+        for skip in message.skips:
+            counts[skip.outcome] += 1
+            if skip.outcome == records.REJECTED:
+                logger.warning("rejected record (message %s): %s", message.id, skip.reason)
+    failed: set[str] = set()
+    for chunk in plan_chunks(messages, hist.prefix_depth):
+        try:
+            result = hist.apply_changes(chunk.bucket, chunk.changes)
+        except (ClientError, BotoCoreError, RuntimeError) as err:
+            if direct:
+                raise
+            logger.error(
+                "could not apply %d changes of %s, their %d messages will be retried: %s",
+                len(chunk.changes), chunk.bucket, len(chunk.message_ids), err,
+            )  # fmt: skip
+            failed |= chunk.message_ids
             continue
-        outcome = history.apply(
-            change.bucket,
-            change.key,
-            change.sequencer,
-            change.size,
-            event=change.event,
-            version_id=change.version_id,
-        )
-        counts[outcome] += 1
-    return counts
+        for outcome, count in result.counts.items():
+            counts[outcome] += count
+        counts["retries"] += result.retries
+        if result.totals is not None:
+            print(metric_line(chunk.bucket, result.totals), flush=True)
+    counts["failed"] = len(failed)
+    logger.info("batch: %s", " ".join(f"{name}={counts[name]}" for name in COUNTED))
+    return {"counts": counts, "failed": sorted(failed)}
+
+
+def metric_line(bucket: str, totals: lay.Totals) -> str:
+    """One CloudWatch Embedded Metric Format document: the bucket's totals, high resolution.
+
+    Its timestamp is the totals' ``updated_at``, which every write moves forward by at least
+    1 ms, so that a concurrent batch can never make an older total the latest datapoint.
+    """
+    timestamp = int(lay.parse_iso(totals.updated_at).timestamp() * 1000)
+    metrics = [
+        {"Name": "BucketSizeBytes", "Unit": "Bytes", "StorageResolution": 1},
+        {"Name": "NumberOfObjects", "Unit": "Count", "StorageResolution": 1},
+    ]
+    document = {
+        "_aws": {
+            "Timestamp": timestamp,
+            "CloudWatchMetrics": [
+                {"Namespace": METRIC_NAMESPACE, "Dimensions": [["Bucket"]], "Metrics": metrics}
+            ],
+        },
+        "Bucket": bucket,
+        "BucketSizeBytes": totals.total_size,
+        "NumberOfObjects": totals.object_count,
+    }
+    return json.dumps(document, separators=(",", ":"))
 
 
 @functools.cache
-def _config() -> tuple[history.History, str]:
+def _config() -> history.History:
     """Built once per warm container: the client and the settings from the environment."""
     table = os.environ.get("TABLE_NAME")
     if not table:
@@ -127,12 +137,15 @@ def _config() -> tuple[history.History, str]:
         ttl_days = float(ttl)
     except ValueError:
         raise RuntimeError(f"HISTORY_TTL_DAYS must be a number of days, not {ttl!r}") from None
-    hist = history.History(table, boto3.client("dynamodb"), ttl_days=ttl_days)
-    return hist, os.environ.get("IGNORE_PREFIX", DEFAULT_IGNORE_PREFIX)
+    depth = os.environ.get("PREFIX_DEPTH", "1") or "1"
+    if depth not in {str(d) for d in range(history.MAX_PREFIX_DEPTH + 1)}:
+        raise RuntimeError(f"PREFIX_DEPTH must be 0 to {history.MAX_PREFIX_DEPTH}, not {depth!r}")
+    client = boto3.client("dynamodb")
+    return history.History(table, client, ttl_days=ttl_days, prefix_depth=int(depth))
 
 
 def handler(event, context):
-    hist, ignore_prefix = _config()
-    counts = apply_event(hist, event, ignore_prefix=ignore_prefix)
-    logger.info("records: %s", counts)
-    return counts
+    outcome = apply_event(_config(), event)
+    if records.is_sqs_batch(event):
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome["failed"]]}
+    return outcome["counts"]

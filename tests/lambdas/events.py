@@ -7,6 +7,8 @@ carry neither size nor eTag, and sequencers are upper-case hex.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 from urllib.parse import quote_plus
 
 REGION = "us-east-1"
@@ -55,12 +57,14 @@ def record(
     }
 
 
-def created(bucket, key, size, sequencer, *, kind="Put", version_id=None) -> dict:
-    return record(f"ObjectCreated:{kind}", bucket, key, sequencer, size=size, version_id=version_id)
+def created(bucket, key, size, sequencer, *, kind="Put", version_id=None, **kw) -> dict:
+    return record(
+        f"ObjectCreated:{kind}", bucket, key, sequencer, size=size, version_id=version_id, **kw
+    )
 
 
-def removed(bucket, key, sequencer, *, kind="Delete", version_id=None) -> dict:
-    return record(f"ObjectRemoved:{kind}", bucket, key, sequencer, version_id=version_id)
+def removed(bucket, key, sequencer, *, kind="Delete", version_id=None, **kw) -> dict:
+    return record(f"ObjectRemoved:{kind}", bucket, key, sequencer, version_id=version_id, **kw)
 
 
 def envelope(*records: dict) -> dict:
@@ -91,3 +95,85 @@ def sequencer(n: int, trim: int = 0) -> str:
     assert 0 <= trim <= 4
     full = f"{0x0055AED6DCD9 + n:012X}0000"
     return full[: len(full) - trim]
+
+
+def eventbridge(
+    bucket: str,
+    key: str,
+    sequencer: str,
+    *,
+    size: int | None = None,
+    version_id: str | None = None,
+    deletion_type: str | None = None,
+    reason: str | None = None,
+    time: str = "2026-11-24T21:06:05Z",
+) -> dict:
+    """One EventBridge event from S3, as AWS documents it (ev-events): a create when ``size`` is
+    given, else a delete of ``deletion_type``. Keys are URL-encoded as in S3's notifications, and
+    ``time`` has whole seconds."""
+    obj: dict = {"key": quote_plus(key, safe="/")}
+    if size is not None:
+        obj["size"] = size
+        obj["etag"] = hashlib.md5(f"{key}{size}".encode()).hexdigest()
+    if version_id is not None:
+        obj["version-id"] = version_id
+    obj["sequencer"] = sequencer
+    detail = {
+        "version": "0",
+        "bucket": {"name": bucket},
+        "object": obj,
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": "123456789012",
+        "source-ip-address": "203.0.113.7",
+    }
+    if size is not None:
+        detail["reason"] = reason or "PutObject"
+        detail_type = "Object Created"
+    else:
+        detail["reason"] = reason or "DeleteObject"
+        detail["deletion-type"] = deletion_type or "Permanently Deleted"
+        detail_type = "Object Deleted"
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": time,
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": detail,
+    }
+
+
+_MESSAGE_IDS = itertools.count(1)
+
+
+def sqs(*bodies: dict) -> dict:
+    """An SQS batch as the event source mapping hands it to the function, one body per message."""
+    out = []
+    for body in bodies:
+        n = next(_MESSAGE_IDS)
+        out.append(
+            {
+                "messageId": f"00000000-0000-4000-8000-{n:012d}",
+                "receiptHandle": f"AQEB{n:08d}",
+                "body": json.dumps(body),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795640765123",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1795640765130",
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(json.dumps(body).encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:123456789012:s3sizer-events",
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": out}
+
+
+def message_ids(batch: dict) -> list[str]:
+    return [m["messageId"] for m in batch["Records"]]

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from s3sizer.lambdas import history
-from s3sizer.lambdas.history import History, KeyState, Totals
+from s3sizer.lambdas.history import History, ListedVersion, Totals
+from s3sizer.lambdas.versions import GONE, Entry
 
 from .conftest import BUCKET, TABLE
 
@@ -55,28 +56,6 @@ def test_parse_iso_gives_aware_utc():
     assert history.parse_iso("2026-11-24T23:06:05+02:00").hour == 21
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "expected"),
-    [
-        ("0055AED6DCD90281E5", "0055AED6DCD90281E5", 0),
-        ("0055AED6DCD9028", "0055AED6DCD90281E5", -1),  # padded: ...0280000 < ...0281E5
-        ("0055AED6DCD90290", "0055AED6DCD90281E5", 1),
-        ("0055aed6dcd90281e5", "0055AED6DCD90281E5", 0),  # case does not matter
-        ("00550", "0055", 0),  # trailing zeros do not matter either
-        ("", "01", -1),  # a baseline entry is older than any record
-    ],
-)
-def test_compare_sequencers_pads_right_with_zeros(a, b, expected):
-    assert history.compare_sequencers(a, b) == expected
-    assert history.compare_sequencers(b, a) == -expected
-
-
-@pytest.mark.parametrize("bad", ["xyz", "12 34", "0x12", "-1"])
-def test_compare_sequencers_rejects_non_hex(bad):
-    with pytest.raises(ValueError, match="not hexadecimal"):
-        history.compare_sequencers(bad, "01")
-
-
 # -- applying records ---------------------------------------------------------------------------
 
 
@@ -116,7 +95,8 @@ def test_a_delete_delivered_before_its_put_wins(hist):
     assert hist.apply(BUCKET, "k", "0C", None, event=DELETE) == "applied"
     assert hist.apply(BUCKET, "k", "0B", 10, event=PUT) == "stale"
     assert hist.totals(BUCKET) == Totals(0, 0, 0, None, 0)
-    assert hist.key_state(BUCKET, "k") == KeyState("k", "0C", 0, False, None)
+    state = hist.key_state(BUCKET, "k")
+    assert (state.size, state.exists, state.versions) == (0, False, {"null": Entry(GONE, "0C")})
     assert hist.points(BUCKET) == []  # deleting what is not there changes nothing
 
 
@@ -164,8 +144,9 @@ def test_deleting_a_noncurrent_version_changes_nothing(hist):
     hist.apply(BUCKET, "k", "01", 10, event=PUT, version_id="v1")
     hist.apply(BUCKET, "k", "02", 30, event=PUT, version_id="v2")
     assert hist.totals(BUCKET).total_size == 30  # v1 is kept, but is not current
-    assert hist.apply(BUCKET, "k", "03", None, event=DELETE, version_id="v1") == "stale"
+    assert hist.apply(BUCKET, "k", "03", None, event=DELETE, version_id="v1") == "applied"
     assert hist.totals(BUCKET).total_size == 30
+    assert len(hist.points(BUCKET)) == 2  # no size changed: no point
     assert hist.key_state(BUCKET, "k").version_id == "v2"
 
 
@@ -260,7 +241,9 @@ class SmallPages:
 def test_reads_follow_pagination(ddb, clock):
     paged = SmallPages(ddb)
     hist = History(TABLE, paged, now=clock)
-    hist.reset_from_listing(BUCKET, [(f"k{i}", i) for i in range(5)])
+    hist.reset_from_listing(
+        BUCKET, [ListedVersion(f"k{i}", None, i, True, False) for i in range(5)]
+    )
     for i in range(5):
         clock.advance(1)
         hist.apply(BUCKET, f"n{i}", "01", 1, event=PUT)

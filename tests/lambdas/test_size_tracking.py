@@ -1,4 +1,4 @@
-"""The size-tracking function, fed events shaped as S3 sends them (tests/events/*.json)."""
+"""The size-tracking function fed each of its three shapes, as AWS sends them."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from s3sizer.lambdas import size_tracking
-from s3sizer.lambdas.size_tracking import Change, Skip, apply_event, parse_record
+from s3sizer.lambdas.history import History, parse_iso
+from s3sizer.lambdas.size_tracking import apply_event
 
 from . import events
 from .conftest import TABLE
 
 EVENTS = Path(__file__).parent.parent / "events"
 DEMO = "amzn-s3-demo-bucket"
-ZERO = {"applied": 0, "duplicate": 0, "stale": 0, "ignored": 0, "rejected": 0}
+ZERO = dict.fromkeys(size_tracking.COUNTED, 0)
 
 
 def load(name: str) -> dict:
@@ -32,221 +33,147 @@ def counts(**kw) -> dict:
     return {**ZERO, **kw}
 
 
-# -- parse_record ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("fixture", "expected"),
-    [
-        (
-            "put.json",
-            Change(
-                DEMO,
-                "photos/red flower+1.jpg",
-                "0055AED6DCD90281E5",
-                1024,
-                "ObjectCreated:Put",
-                None,
-            ),
-        ),
-        (
-            "put-versioned.json",
-            Change(
-                DEMO,
-                "report ü.csv",
-                "0055AED6DCD90281E6",
-                3000,
-                "ObjectCreated:Put",
-                "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
-            ),
-        ),
-        (
-            "copy.json",
-            Change(
-                DEMO, "copy of 100%.txt", "0055AED6DCD90281E7", 2048, "ObjectCreated:Copy", None
-            ),
-        ),
-        (
-            "multipart.json",
-            Change(
-                DEMO,
-                "big/archive.tar",
-                "0055AED6DCD90281E8",
-                52428800,
-                "ObjectCreated:CompleteMultipartUpload",
-                None,
-            ),
-        ),
-        (
-            "delete.json",
-            Change(
-                DEMO,
-                "photos/red flower+1.jpg",
-                "0055AED6DCD90281F0",
-                None,
-                "ObjectRemoved:Delete",
-                None,
-            ),
-        ),
-        (
-            "delete-marker.json",
-            Change(
-                DEMO,
-                "report ü.csv",
-                "0055AED6DCD90281F1",
-                None,
-                "ObjectRemoved:DeleteMarkerCreated",
-                "tpz7.vWbFqGgtwVOPNdzYUzbN6bFtlQA",
-            ),
-        ),
-        (
-            "lifecycle-expiration.json",
-            Change(
-                DEMO,
-                "logs/2026-11-01.log",
-                "0055AED6DCD90281F2",
-                None,
-                "LifecycleExpiration:Delete",
-                None,
-            ),
-        ),
-    ],
-)
-def test_records_that_change_a_key(fixture, expected):
-    assert parse_record(only_record(fixture)) == expected
-
-
-def test_removals_carry_no_size_and_no_etag():
-    for name in ("delete.json", "delete-marker.json", "lifecycle-expiration.json"):
-        obj = only_record(name)["s3"]["object"]
-        assert "size" not in obj and "eTag" not in obj
-
-
-@pytest.mark.parametrize(
-    "event_name",
-    [
-        "ObjectRestore:Completed",
-        "ObjectRestore:Post",
-        "ObjectRestore:Delete",
-        "Replication:OperationFailedReplication",
-        "LifecycleTransition",
-        "IntelligentTiering",
-        "ObjectTagging:Put",
-        "ObjectAcl:Put",
-    ],
-)
-def test_families_that_do_not_change_the_size_are_ignored(event_name):
-    record = only_record("restore.json") | {"eventName": event_name}
-    assert parse_record(record).outcome == "ignored"
-
-
-def test_the_plot_under_the_ignore_prefix_is_ignored():
-    assert parse_record(only_record("plot.json")).outcome == "ignored"
-    assert parse_record(only_record("plot.json"), ignore_prefix="other/").size == 35000
-    assert isinstance(parse_record(only_record("plot.json"), ignore_prefix=""), Change)
-
-
-def broken(path: tuple[str, ...], value=None, *, drop: bool = False) -> dict:
-    record = only_record("put.json")
-    node = record
-    for part in path[:-1]:
-        node = node[part]
-    if drop:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return record
-
-
-@pytest.mark.parametrize(
-    ("record", "reason"),
-    [
-        ("not a record", "malformed"),
-        ({}, "malformed"),
-        (broken(("eventName",), drop=True), "malformed"),
-        (broken(("eventName",), 7), "malformed"),
-        (broken(("eventName",), "ObjectFrobnicated:Put"), "unknown event family"),
-        (broken(("s3",), drop=True), "malformed"),
-        (broken(("s3", "object"), "x"), "malformed"),
-        (broken(("s3", "object", "key"), drop=True), "malformed"),
-        (broken(("s3", "object", "key"), 12), "malformed"),
-        (broken(("s3", "bucket", "name"), ""), "malformed"),
-        (broken(("s3", "object", "sequencer"), drop=True), "malformed"),
-        (broken(("s3", "object", "sequencer"), "not-hex"), "not hexadecimal"),
-        (broken(("s3", "object", "sequencer"), ""), "not hexadecimal"),
-        (broken(("s3", "object", "sequencer"), 1234), "not hexadecimal"),
-        (broken(("s3", "object", "size"), drop=True), "no valid size"),
-        (broken(("s3", "object", "size"), "1024"), "no valid size"),
-        (broken(("s3", "object", "size"), -1), "no valid size"),
-        (broken(("s3", "object", "versionId"), 3), "versionId"),
-        (broken(("s3", "object", "key"), "k" * 1023), "too long"),
-    ],
-)
-def test_records_nobody_can_apply_are_rejected_with_a_reason(record, reason):
-    skip = parse_record(record)
-    assert isinstance(skip, Skip) and skip.outcome == "rejected"
-    assert reason in skip.reason
-
-
-# -- apply_event ----------------------------------------------------------------------------
-
-
 def test_a_test_event_is_ignored(hist):
-    assert apply_event(hist, load("test-event.json"), ignore_prefix=".s3sizer/") == ZERO
+    assert apply_event(hist, load("test-event.json"))["counts"] == counts(ignored=1)
     assert hist.totals(DEMO).version == 0
 
 
-def test_every_record_of_an_event_is_applied_on_its_own(hist):
+def test_a_direct_event_of_many_records_is_one_chunk(hist):
     batch = events.envelope(
         only_record("put.json"),
         only_record("copy.json"),
         only_record("restore.json"),
         only_record("plot.json"),
         only_record("put.json"),
-        broken(("s3", "object", "sequencer"), "zz"),
+        {**only_record("put.json"), "eventName": "ObjectFrobnicated:Put"},
         only_record("delete.json"),
     )
-    assert apply_event(hist, batch, ignore_prefix=".s3sizer/") == counts(
+    assert apply_event(hist, batch)["counts"] == counts(
         applied=3, duplicate=1, ignored=2, rejected=1
     )
     totals = hist.totals(DEMO)
+    # put 1024, copy 2048, then the put is deleted: the peak inside the batch was 3072
     assert (totals.total_size, totals.object_count, totals.max_size) == (2048, 1, 3072)
+    assert [p.total_size for p in hist.points(DEMO)] == [2048]  # one point per chunk
 
 
-def test_rejected_records_leave_the_totals_alone_and_say_why(hist, caplog):
-    apply_event(hist, events.envelope(only_record("put.json")), ignore_prefix=".s3sizer/")
-    before = hist.totals(DEMO)
-    bad = events.envelope(
-        broken(("eventName",), "ObjectFrobnicated:Put"),
-        broken(("s3", "object", "sequencer"), "G00D"),
-        broken(("s3", "object", "size"), drop=True),
-        {"eventName": "ObjectCreated:Put"},
+def test_sqs_batches_of_s3_notifications_apply(hist):
+    outcome = apply_event(hist, load("sqs-s3.json"))
+    assert outcome == {"counts": counts(applied=1, ignored=1), "failed": []}
+    assert hist.totals(DEMO).total_size == 1024
+
+
+def test_sqs_batches_of_eventbridge_events_apply(hist):
+    outcome = apply_event(hist, load("sqs-eventbridge.json"))
+    assert outcome["counts"] == counts(applied=2)
+    # the create of "photos/red flower+1.jpg" counts; the marker hides a key never seen
+    assert hist.totals(DEMO).total_size == 1024
+    assert hist.key_state(DEMO, "report ü.csv").exists is False
+
+
+def test_rejected_records_are_logged_and_dropped(hist, caplog):
+    bad = events.sqs(
+        {"Records": [{**only_record("put.json"), "eventName": "ObjectFrobnicated:Put"}]},
+        {"hello": "world"},
     )
     with caplog.at_level(logging.WARNING, logger=size_tracking.__name__):
-        assert apply_event(hist, bad, ignore_prefix=".s3sizer/") == counts(rejected=4)
-    assert hist.totals(DEMO) == before
-    assert len(caplog.records) == 4
-    assert "unknown event family 'ObjectFrobnicated:Put'" in caplog.records[0].getMessage()
-    assert "'G00D' is not hexadecimal" in caplog.records[1].getMessage()
+        outcome = apply_event(hist, bad)
+    assert outcome == {"counts": counts(rejected=2), "failed": []}
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "unknown event family 'ObjectFrobnicated:Put'" in messages[0]
 
 
-@pytest.mark.parametrize("event", [None, "text", {"Records": "not a list"}])
-def test_an_event_that_is_not_s3s_is_rejected_not_raised(hist, event):
-    assert apply_event(hist, event, ignore_prefix=".s3sizer/") == counts(rejected=1)
+def test_one_info_line_per_batch(hist, caplog):
+    batch = events.sqs(*(events.envelope(events.created("b", f"k{i}", i, "01")) for i in range(5)))
+    with caplog.at_level(logging.INFO, logger=size_tracking.__name__):
+        apply_event(hist, batch)
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert lines == ["batch: applied=5 duplicate=0 stale=0 ignored=0 rejected=0 retries=0 failed=0"]
 
 
-def test_dynamodb_errors_fail_the_invocation(hist, ddb):
+def test_the_module_logger_logs_info_without_any_configuration():
+    assert size_tracking.logger.getEffectiveLevel() == logging.INFO
+
+
+class BrokenFor:
+    """The real client, but every write for one bucket fails as a throttled request would."""
+
+    def __init__(self, client, bucket):
+        self._client, self._bucket = client, bucket
+
+    def transact_write_items(self, TransactItems):
+        if any(f"B#{self._bucket}" in json.dumps(i) for i in TransactItems):
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}
+            raise ClientError(error, "TransactWriteItems")
+        return self._client.transact_write_items(TransactItems=TransactItems)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_a_passing_failure_fails_only_the_messages_of_its_chunk(ddb, clock, caplog):
+    hist = History(TABLE, BrokenFor(ddb, "sick"), now=clock)
+    batch = events.sqs(
+        events.envelope(events.created("well", "a", 1, "01")),
+        events.envelope(events.created("sick", "a", 2, "01")),
+        events.envelope(events.created("well", "b", 3, "01")),
+    )
+    outcome = apply_event(hist, batch)
+    assert outcome["failed"] == [events.message_ids(batch)[1]]
+    assert outcome["counts"]["applied"] == 2 and outcome["counts"]["failed"] == 1
+    assert hist.totals("well").total_size == 4
+    assert hist.totals("sick").version == 0
+
+
+def test_a_passing_failure_on_a_direct_event_raises(ddb, clock):
+    hist = History(TABLE, BrokenFor(ddb, DEMO), now=clock)
+    with pytest.raises(Exception, match="ThrottlingException"):
+        apply_event(hist, load("put.json"))
+
+
+def test_a_missing_table_fails_every_message_for_redelivery(hist, ddb):
     ddb.delete_table(TableName=TABLE)
-    with pytest.raises(ddb.exceptions.ResourceNotFoundException):
-        apply_event(hist, load("put.json"), ignore_prefix=".s3sizer/")
+    batch = load("sqs-s3.json")
+    assert apply_event(hist, batch)["failed"] == [batch["Records"][0]["messageId"]]
 
 
 def test_the_bucket_comes_from_each_record(hist):
     batch = events.envelope(
         events.created("one", "k", 1, "01"), events.created("two", "k", 2, "01")
     )
-    apply_event(hist, batch, ignore_prefix=".s3sizer/")
+    apply_event(hist, batch)
     assert (hist.totals("one").total_size, hist.totals("two").total_size) == (1, 2)
+
+
+def test_each_chunk_prints_one_metric_line(hist, capsys):
+    apply_event(hist, events.envelope(events.created("b", "k", 7, "01")))
+    apply_event(hist, events.envelope(events.created("b", "k", 7, "01")))  # a duplicate: no line
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "s3sizer" and directive["Dimensions"] == [["Bucket"]]
+    assert {m["Name"]: (m["Unit"], m["StorageResolution"]) for m in directive["Metrics"]} == {
+        "BucketSizeBytes": ("Bytes", 1),
+        "NumberOfObjects": ("Count", 1),
+    }
+    assert (document["Bucket"], document["BucketSizeBytes"], document["NumberOfObjects"]) == (
+        "b",
+        7,
+        1,
+    )
+    updated_at = parse_iso(hist.totals("b").updated_at)
+    assert document["_aws"]["Timestamp"] == int(updated_at.timestamp() * 1000)
+
+
+def test_metric_timestamps_never_go_back_even_when_the_clock_does(hist, clock, capsys):
+    apply_event(hist, events.envelope(events.created("b", "k", 7, "01")))
+    clock.advance(-60)  # another container's clock, a minute behind
+    apply_event(hist, events.envelope(events.created("b", "k", 9, "02")))
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert second["_aws"]["Timestamp"] == first["_aws"]["Timestamp"] + 1
+    assert second["BucketSizeBytes"] == 9
 
 
 # -- handler --------------------------------------------------------------------------------
@@ -257,18 +184,24 @@ def tracking_env(ddb, function_env):
     return function_env(size_tracking)
 
 
+def test_handler_answers_sqs_batches_with_their_failures(tracking_env):
+    assert size_tracking.handler(load("sqs-s3.json"), None) == {"batchItemFailures": []}
+
+
 def test_handler_reads_its_settings_from_the_environment(tracking_env, ddb):
-    tracking_env.setenv("IGNORE_PREFIX", "photos/")
     tracking_env.setenv("HISTORY_TTL_DAYS", "30")
-    assert size_tracking.handler(load("put.json"), None) == counts(ignored=1)
+    tracking_env.setenv("PREFIX_DEPTH", "0")
     assert size_tracking.handler(load("copy.json"), None) == counts(applied=1)
-    (point,) = [i for i in ddb.scan(TableName=TABLE)["Items"] if i["sk"]["S"].startswith("H#")]
+    items = ddb.scan(TableName=TABLE)["Items"]
+    (point,) = [i for i in items if i["sk"]["S"].startswith("H#")]
     assert "expires_at" in point
+    assert not [i for i in items if i["pk"]["S"].endswith("#P")]  # no prefix tracked
 
 
-def test_handler_defaults_to_the_s3sizer_prefix(tracking_env):
+def test_handler_ignores_only_its_own_keys(tracking_env):
     assert size_tracking.handler(load("plot.json"), None) == counts(ignored=1)
-    assert size_tracking.handler(load("test-event.json"), None) == ZERO
+    user_object = events.created(DEMO, ".s3sizer/mine.txt", 4, "01")
+    assert size_tracking.handler(events.envelope(user_object), None) == counts(applied=1)
 
 
 def test_handler_without_its_table_says_so(tracking_env):
@@ -277,7 +210,10 @@ def test_handler_without_its_table_says_so(tracking_env):
         size_tracking.handler(load("put.json"), None)
 
 
-def test_handler_with_a_bad_retention_says_so(tracking_env):
-    tracking_env.setenv("HISTORY_TTL_DAYS", "forever")
-    with pytest.raises(RuntimeError, match="HISTORY_TTL_DAYS"):
+@pytest.mark.parametrize(
+    ("name", "value"), [("HISTORY_TTL_DAYS", "forever"), ("PREFIX_DEPTH", "6")]
+)
+def test_handler_with_a_bad_setting_says_so(tracking_env, name, value):
+    tracking_env.setenv(name, value)
+    with pytest.raises(RuntimeError, match=name):
         size_tracking.handler(load("put.json"), None)

@@ -1,0 +1,239 @@
+"""Applying a chunk of one bucket's changes: one BatchGetItem, then one TransactWriteItems.
+
+The transaction carries every key item that changed, under a condition on its revision; the
+bucket's totals once, with the chunk's net change, under a condition on their version; each
+touched prefix's totals likewise; one history point for the bucket and one per touched prefix.
+All land or none does, so a crash or a retry is harmless: the retry finds its records applied.
+A cancelled transaction names the items whose condition failed (CancellationReasons): only
+those are read again, the chunk is recomputed in memory and resubmitted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from botocore.exceptions import ClientError
+
+from . import layout as lay
+from . import versions as v
+from .records import Change
+
+MAX_ATTEMPTS = 30
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
+READ_ITEMS = 100  # BatchGetItem's limit
+_BACKOFF_BASE, _BACKOFF_CAP = 0.01, 0.5
+_RETRYABLE = {"ConditionalCheckFailed", "TransactionConflict"}
+
+
+@dataclass
+class ChunkResult:
+    counts: dict = field(
+        default_factory=lambda: dict.fromkeys(("applied", "duplicate", "stale"), 0)
+    )
+    retries: int = 0
+    totals: lay.Totals | None = None  # the bucket's totals after the chunk, when it wrote them
+    prefixes: dict[str, lay.PrefixTotals] = field(default_factory=dict)
+
+
+def items_needed(keys: set[str], prefixes: set[str]) -> int:
+    """The most items a chunk of these keys can put in its transaction."""
+    return len(keys) + 2 + 2 * len(prefixes)
+
+
+def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
+    keys = {c.key for c in changes}
+    prefixes = {p for key in keys for p in lay.prefixes(key, h.prefix_depth)}
+    assert items_needed(keys, prefixes) <= TRANSACTION_ITEMS, "the caller plans chunks"
+    totals_addr = lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)
+    addresses = {("T", ""): totals_addr}
+    addresses |= {("K", k): lay.key_address(bucket, k) for k in keys}
+    addresses |= {("P", p): lay.prefix_address(bucket, p) for p in prefixes}
+    stored = read_items(h, addresses)
+    ordered = sorted(changes, key=lambda c: (c.time, c.seq))
+    result = ChunkResult()
+    for attempt in range(MAX_ATTEMPTS):
+        plan = _plan(h, bucket, ordered, stored)
+        if not plan.writes:
+            result.counts = plan.counts
+            return result
+        try:
+            h.client.transact_write_items(TransactItems=[w for _, w in plan.writes])
+        except ClientError as err:
+            if _code(err) != "TransactionCanceledException" or attempt == MAX_ATTEMPTS - 1:
+                raise
+            failed = _failed(err, plan.writes)
+            if failed is None:  # no reasons given: everything may have moved
+                failed = set(addresses)
+            stored |= read_items(h, {name: addresses[name] for name in failed})
+            result.retries += 1
+            h.backoff(attempt)
+            continue
+        result.counts, result.totals, result.prefixes = plan.counts, plan.totals, plan.prefixes
+        return result
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Plan:
+    counts: dict
+    writes: list  # (name, TransactItem); name is ("K", key), ("T", "") or ("P", prefix)
+    totals: lay.Totals | None = None
+    prefixes: dict = field(default_factory=dict)
+
+
+def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
+    """The transaction that applies the changes on top of the stored items."""
+    counts = dict.fromkeys(("applied", "duplicate", "stale"), 0)
+    maps = {}
+    for change in ordered:
+        if change.key not in maps:
+            item = stored.get(("K", change.key))
+            maps[change.key] = lay.key_state_from(item).versions if item else {}
+    original = dict(maps)
+    size_delta = count_delta = peak = 0
+    prefix_delta: dict[str, list[int]] = {}
+    for c in ordered:
+        before = v.visible_size(maps[c.key])
+        outcome, maps[c.key] = v.apply(maps[c.key], c.version_id, c.kind, c.seq, c.size)
+        counts[outcome] += 1
+        after = v.visible_size(maps[c.key])
+        if before == after:
+            continue
+        d_size = (after or 0) - (before or 0)
+        d_count = (after is not None) - (before is not None)
+        size_delta, count_delta = size_delta + d_size, count_delta + d_count
+        peak = max(peak, size_delta)  # the largest the bucket was inside the chunk
+        for p in lay.prefixes(c.key, h.prefix_depth):
+            delta = prefix_delta.setdefault(p, [0, 0])
+            delta[0], delta[1] = delta[0] + d_size, delta[1] + d_count
+    writes = []
+    for key, versions in maps.items():
+        if versions is original[key]:
+            continue
+        old = stored.get(("K", key))
+        rev = lay.key_state_from(old).rev if old else 0
+        item = lay.key_item(bucket, key, versions, rev + 1)
+        writes.append((("K", key), _put(h, item, _rev_condition(old, rev))))
+    plan = _Plan(counts, writes)
+    if size_delta == count_delta == peak == 0 and not any(any(d) for d in prefix_delta.values()):
+        return plan
+    old = lay.totals_from(stored.get(("T", "")))
+    ts = h.next_timestamp(old.updated_at)
+    plan.totals = lay.Totals(
+        old.total_size + size_delta,
+        old.object_count + count_delta,
+        max(old.max_size, old.total_size + peak, old.total_size + size_delta),
+        ts,
+        old.version + 1,
+    )
+    event = ordered[0].event if len(ordered) == 1 else "batch"
+    key = ordered[0].key if len({c.key for c in ordered}) == 1 else None
+    writes.append((("T", ""), _aggregate_put(h, bucket, None, stored.get(("T", "")), plan.totals)))
+    writes.append((("H", ""), h.point_put(lay.bucket_pk(bucket), old, plan.totals, event, key)))
+    for prefix, (d_size, d_count) in sorted(prefix_delta.items()):
+        if d_size == 0 and d_count == 0:
+            continue
+        item = stored.get(("P", prefix))
+        was = lay.totals_from(item)
+        now = lay.Totals(
+            was.total_size + d_size, was.object_count + d_count, 0, ts, was.version + 1
+        )
+        plan.prefixes[prefix] = lay.PrefixTotals(prefix, now.total_size, now.object_count)
+        writes.append((("P", prefix), _aggregate_put(h, bucket, prefix, item, now)))
+        pk = lay.prefix_points_pk(bucket, prefix)
+        writes.append((("HP", prefix), h.point_put(pk, was, now, event, key)))
+    return plan
+
+
+def _rev_condition(old: dict | None, rev: int) -> dict:
+    if old is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    return {
+        "ConditionExpression": "#r = :r",
+        "ExpressionAttributeNames": {"#r": "rev"},
+        "ExpressionAttributeValues": {":r": lay.n(rev)},
+    }
+
+
+def _aggregate_put(h, bucket, prefix: str | None, old_item, totals: lay.Totals) -> dict:
+    """The bucket's totals (prefix None) or a prefix's, conditional on the version read."""
+    if prefix is None:
+        item = {
+            **lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK),
+            "max_size": lay.n(totals.max_size),
+        }
+    else:
+        item = {
+            **lay.prefix_address(bucket, prefix),
+            "prefix": {"S": prefix},
+            "depth": lay.n(prefix.count("/")),
+        }
+    item |= {
+        "total_size": lay.n(totals.total_size),
+        "object_count": lay.n(totals.object_count),
+        "version": lay.n(totals.version),
+        "updated_at": {"S": totals.updated_at},
+    }
+    if old_item is None:
+        condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+    else:
+        condition = {
+            "ConditionExpression": "#v = :v",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":v": lay.n(totals.version - 1)},
+        }
+    return _put(h, item, condition)
+
+
+def _put(h, item: dict, condition: dict | None = None) -> dict:
+    return {"Put": {"TableName": h.table_name, "Item": item, **(condition or {})}}
+
+
+def _failed(err: ClientError, writes: list) -> set | None:
+    reasons = err.response.get("CancellationReasons")
+    if not reasons or len(reasons) != len(writes):
+        return None
+    failed = set()
+    for (name, _), reason in zip(writes, reasons, strict=True):
+        code = reason.get("Code", "None")
+        if code in _RETRYABLE:
+            failed.add(name)
+        elif code not in ("None", None, ""):
+            raise err
+    return failed
+
+
+def read_items(h, addresses: dict) -> dict:
+    """{name: item} for the named addresses that exist, by BatchGetItem (strongly consistent)."""
+    by_id = {lay.address_id(a): name for name, a in addresses.items()}
+    found: dict = {}
+    pending = list(addresses.values())
+    attempt = 0
+    while pending:
+        request = {h.table_name: {"Keys": pending[:READ_ITEMS], "ConsistentRead": True}}
+        pending = pending[READ_ITEMS:]
+        got = h.client.batch_get_item(RequestItems=request)
+        for item in got.get("Responses", {}).get(h.table_name, []):
+            found[by_id[lay.address_id(item)]] = item
+        left = got.get("UnprocessedKeys", {}).get(h.table_name, {}).get("Keys", [])
+        if left:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise RuntimeError(f"DynamoDB left {len(left)} reads unprocessed")
+            h.backoff(attempt)
+            attempt += 1
+            pending = left + pending
+    return found
+
+
+def _code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
+
+
+def jittered(attempt: int) -> float:
+    # Full jitter: concurrent writers that collided spread out instead of colliding again.
+    return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+
+
+ONE_MS = timedelta(milliseconds=1)

@@ -1,0 +1,223 @@
+"""Where each item of the history table lives, and how items turn into values and back.
+
+docs/architecture.md ("The history table") is the binding description of this layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from . import versions as v
+
+KEY_SCHEMA = [
+    {"AttributeName": "pk", "KeyType": "HASH"},
+    {"AttributeName": "sk", "KeyType": "RANGE"},
+]
+TTL_ATTRIBUTE = "expires_at"
+TOTALS_SK = "TOTALS"
+POINT_PREFIX = "H#"
+# Key items are spread over this many partitions per bucket, so that writing them never
+# competes with the totals' partition, nor all of them with each other. Fixed forever: a key's
+# shard is part of its item's address.
+KEY_SHARDS = 16
+# DynamoDB caps a sort key at 1,024 bytes and S3 a key at 1,024 bytes: keys (and prefixes)
+# longer than this are addressed by their SHA-256 instead, and kept whole in an attribute.
+_INLINE_BYTES = 800
+
+
+def table_definition(table_name: str) -> dict:
+    """Keyword arguments for ``dynamodb.create_table`` (the TTL is enabled separately)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [dict(k) for k in KEY_SCHEMA],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def iso_ms(dt: datetime) -> str:
+    """``2026-11-24T21:06:05.123Z``: fixed width, so the strings sort as the instants do."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(s: str) -> datetime:
+    """An aware UTC datetime from an ISO-8601 string (naive strings are taken as UTC)."""
+    dt = datetime.fromisoformat(s)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _address(tag: str, text: str) -> str:
+    if len(text.encode()) <= _INLINE_BYTES:
+        return f"{tag}#{text}"
+    return f"L{tag}#{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def bucket_pk(bucket: str) -> str:
+    return f"B#{bucket}"
+
+
+def shard_of(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % KEY_SHARDS
+
+
+def key_address(bucket: str, key: str) -> dict:
+    return address(f"B#{bucket}#K{shard_of(key):02d}", _address("K", key))
+
+
+def key_partitions(bucket: str) -> list[str]:
+    return [f"B#{bucket}#K{shard:02d}" for shard in range(KEY_SHARDS)]
+
+
+def prefix_pk(bucket: str) -> str:
+    return f"B#{bucket}#P"
+
+
+def prefix_address(bucket: str, prefix: str) -> dict:
+    return address(prefix_pk(bucket), _address("P", prefix))
+
+
+def prefix_points_pk(bucket: str, prefix: str) -> str:
+    return f"B#{bucket}#{_address('P', prefix)}"
+
+
+def address(pk: str, sk: str) -> dict:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def address_id(item: dict) -> tuple[str, str]:
+    return item["pk"]["S"], item["sk"]["S"]
+
+
+def prefixes(key: str, depth: int) -> list[str]:
+    """The tracked prefixes a key counts toward: up to each of its first ``depth`` slashes."""
+    out, start = [], 0
+    while len(out) < depth:
+        slash = key.find("/", start)
+        if slash < 0:
+            break
+        out.append(key[: slash + 1])
+        start = slash + 1
+    return out
+
+
+def n(value: int) -> dict:
+    return {"N": str(value)}
+
+
+@dataclass(frozen=True)
+class Totals:
+    total_size: int
+    object_count: int
+    max_size: int
+    updated_at: str | None
+    version: int
+
+
+EMPTY_TOTALS = Totals(0, 0, 0, None, 0)
+
+
+@dataclass(frozen=True)
+class Point:
+    ts: str  # ISO-8601 UTC with ms, exactly as stored
+    total_size: int
+    object_count: int
+
+    @property
+    def time(self) -> datetime:
+        return parse_iso(self.ts)
+
+
+@dataclass(frozen=True)
+class PrefixTotals:
+    prefix: str
+    total_size: int
+    object_count: int
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """A key's recorded state: its current size and version, and its versions' map."""
+
+    key: str
+    size: int
+    exists: bool
+    version_id: str | None
+    versions: dict = None  # version id -> versions.Entry
+    rev: int = 0
+
+    @property
+    def sequencer(self) -> str | None:
+        """The (normalised) sequencer of the record that made the current version, if any."""
+        _, entry = v.current(self.versions or {})
+        return entry.seq if entry else None
+
+
+def totals_from(item: dict | None) -> Totals:
+    if not item:
+        return EMPTY_TOTALS
+    return Totals(
+        total_size=int(item["total_size"]["N"]),
+        object_count=int(item["object_count"]["N"]),
+        max_size=int(item.get("max_size", {"N": "0"})["N"]),
+        updated_at=item["updated_at"]["S"] if "updated_at" in item else None,
+        version=int(item["version"]["N"]),
+    )
+
+
+def point_from(item: dict) -> Point:
+    return Point(item["ts"]["S"], int(item["total_size"]["N"]), int(item["object_count"]["N"]))
+
+
+def key_item(bucket: str, key: str, versions: dict[str, v.Entry], rev: int) -> dict:
+    vid, entry = v.current(versions)
+    exists = entry is not None and entry.kind == v.OBJECT
+    item = {
+        **key_address(bucket, key),
+        "key": {"S": key},
+        "rev": n(rev),
+        "size": n(entry.size if exists else 0),
+        "exists": {"BOOL": exists},
+        "versions": {"M": {vid_: {"M": _entry_attr(e)} for vid_, e in versions.items()}},
+    }
+    if vid is not None and vid != v.NULL_VERSION:
+        item["version_id"] = {"S": vid}
+    return item
+
+
+def _entry_attr(entry: v.Entry) -> dict:
+    attr = {"k": {"S": entry.kind}}
+    if entry.seq is not None:
+        attr["q"] = {"S": entry.seq}
+    if entry.rank is not None:
+        attr["b"] = n(entry.rank)
+    if entry.kind == v.OBJECT:
+        attr["z"] = n(entry.size)
+    return attr
+
+
+def key_state_from(item: dict) -> KeyState:
+    versions = {
+        vid: v.Entry(
+            kind=attr["M"]["k"]["S"],
+            seq=attr["M"]["q"]["S"] if "q" in attr["M"] else None,
+            rank=int(attr["M"]["b"]["N"]) if "b" in attr["M"] else None,
+            size=int(attr["M"]["z"]["N"]) if "z" in attr["M"] else 0,
+        )
+        for vid, attr in item.get("versions", {"M": {}})["M"].items()
+    }
+    return KeyState(
+        key=item["key"]["S"],
+        size=int(item["size"]["N"]),
+        exists=item["exists"]["BOOL"],
+        version_id=item["version_id"]["S"] if "version_id" in item else None,
+        versions=versions,
+        rev=int(item["rev"]["N"]),
+    )
