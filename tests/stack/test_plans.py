@@ -12,6 +12,7 @@ from s3sizer.stack import steps as st
 from s3sizer.stack.apply import Executor
 from s3sizer.stack.model import FUNCTIONS, StackConfig
 from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.state import Stack
 
 from .conftest import ACCOUNT
 
@@ -42,9 +43,8 @@ def test_setup_on_an_empty_account_creates_everything_in_order(stack):
 
 def test_a_second_setup_plans_nothing(stack):
     Executor(stack).run(plan_setup(stack, None))
-    stack.forget_config()
 
-    assert plan_setup(stack, None).steps == ()
+    assert plan_setup(Stack(stack.aws), None).steps == ()
 
 
 def test_teardown_of_nothing_plans_nothing(stack):
@@ -54,7 +54,7 @@ def test_teardown_of_nothing_plans_nothing(stack):
 def test_a_ttl_change_within_the_hour_is_refused_with_the_time_to_retry(stack):
     start = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     Executor(stack).run(plan_setup(stack, None, 7, now=start))
-    stack.forget_config()
+    stack = Stack(stack.aws)
 
     with pytest.raises(StackError, match="one change per hour") as raised:
         plan_setup(stack, None, 0, now=start.replace(minute=30))
@@ -80,3 +80,66 @@ def test_the_executor_refuses_a_step_it_does_not_know(stack):
 
     with pytest.raises(StackError, match="Unknown step"):
         Executor(stack).execute(Mystery())
+
+
+def deploy_once(stack, **options) -> st.Plan:
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+
+    plan = plan_deploy(Stack(stack.aws), DeployOptions(**options))
+    Executor(Stack(stack.aws), sleep=lambda s: None).run(plan)
+    return plan
+
+
+# moto in-process drops EventBridgeConfiguration from GetBucketNotificationConfiguration; the
+# emulator returns it, and tests/e2e runs the EventBridge route there.
+@pytest.mark.parametrize("route", ["sqs", "direct"])
+def test_every_route_deploys_then_is_up_to_date_then_tears_down_to_nothing(stack, route):
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+
+    Executor(stack).run(plan_setup(stack, None))
+    first = deploy_once(stack, delivery=route)
+    again = plan_deploy(Stack(stack.aws), DeployOptions())
+
+    assert f"delivery: {route}" in first.notes[0]
+    assert again.steps == (), [s.describe() for s in again.steps]
+    Executor(Stack(stack.aws)).run(plan_teardown(Stack(stack.aws)))
+    assert plan_teardown(Stack(stack.aws)).steps == ()
+
+
+def test_the_sqs_route_plans_its_queues_mapping_and_entry(stack):
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+
+    Executor(stack).run(plan_setup(stack, None))
+    plan = plan_deploy(Stack(stack.aws), DeployOptions())
+    kinds = [type(step).__name__ for step in plan.steps]
+
+    # The queues before the mapping and the entry that need them; the baseline after the entry.
+    assert kinds[-5:] == [
+        "CreateQueue",
+        "CreateQueue",
+        "CreateEventSourceMapping",
+        "PutNotification",
+        "RecordBaseline",
+    ]
+    (mapping,) = [s for s in plan.steps if isinstance(s, st.CreateEventSourceMapping)]
+    assert mapping.settings == {
+        "BatchSize": 100,
+        "MaximumBatchingWindowInSeconds": 1,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 2},
+    }
+    queues = {s.name: s.attributes for s in plan.steps if isinstance(s, st.CreateQueue)}
+    assert queues["s3sizer-events-dlq"]["MessageRetentionPeriod"] == str(14 * 86400)
+    assert int(queues["s3sizer-events"]["VisibilityTimeout"]) >= 6 * 30
+
+
+def test_switching_the_architecture_updates_every_functions_code(stack):
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+
+    Executor(stack).run(plan_setup(stack, None))
+    deploy_once(stack)
+    plan = plan_deploy(Stack(stack.aws), DeployOptions(architecture="arm64"))
+
+    updated = [s for s in plan.steps if isinstance(s, st.UpdateFunctionCode)]
+    assert {s.architecture for s in updated} == {"arm64"}
+    assert len(updated) == len(FUNCTIONS)
