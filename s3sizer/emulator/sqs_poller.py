@@ -134,7 +134,9 @@ class _Poller:
         batch: list = []
         deadline = None
         while len(batch) < batch_size and not self.owner._stopping.is_set():
-            received = sqs.receive_message(queue.name, batch_size - len(batch), 0, visibility)
+            received = sqs.receive_message(
+                queue.name, batch_size - len(batch), 0, visibility, ["All"]
+            )
             batch += received
             if deadline is None and batch:
                 deadline = time.monotonic() + window
