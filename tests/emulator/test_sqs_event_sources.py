@@ -147,3 +147,19 @@ def test_a_disabled_mapping_leaves_messages_and_a_deleted_one_stops(emulator, tm
     sqs.send_message(QueueUrl=url, MessageBody="stays")
     assert poll(lambda: sqs.receive_message(QueueUrl=url)["Messages"])[0]["Body"] == "stays"
     assert [r["body"] for batch in _batches(records) for r in batch] == ["waits"]
+
+
+def test_a_message_move_task_moves_dead_letters_back_to_their_queue(emulator):
+    url, _, dlq_url = _queue_with_dlq(emulator, "move-back")
+    sqs = emulator.client("sqs")
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    for body in ("dead-1", "dead-2"):
+        sqs.send_message(QueueUrl=dlq_url, MessageBody=body)
+    assert sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    assert _messages(sqs, dlq_url) == 0
+    moved = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in moved) == ["dead-1", "dead-2"]
+    [task] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+    assert (task["Status"], task["ApproximateNumberOfMessagesMoved"]) == ("COMPLETED", 2)

@@ -89,6 +89,7 @@ class Target:
     owner: str | None  # a class in that module, or None for a module-level attribute
     attribute: str
     parameters: tuple[str, ...] | None  # None: not a function (a module such as `copy`)
+    adds: bool = False  # the patch adds what moto lacks: the attribute must not exist yet
 
     def resolve_owner(self) -> Any:
         module = importlib.import_module(self.module)
@@ -101,8 +102,16 @@ class Target:
     def problem(self) -> str | None:
         """Why this target no longer fits its patch, or None."""
         try:
-            value = getattr(self.resolve_owner(), self.attribute)
+            owner = self.resolve_owner()
         except (ImportError, AttributeError) as error:
+            return f"{self.dotted} is gone ({error})"
+        if self.adds:
+            if hasattr(owner, self.attribute):
+                return f"moto now has {self.dotted}: the emulator's own should go"
+            return None
+        try:
+            value = getattr(owner, self.attribute)
+        except AttributeError as error:
             return f"{self.dotted} is gone ({error})"
         if self.parameters is None:
             return None
@@ -131,7 +140,7 @@ class PatchSet:
         owner = target.resolve_owner()
         had_own = target.attribute in vars(owner)
         own_value = vars(owner).get(target.attribute)
-        setattr(owner, target.attribute, make(getattr(owner, target.attribute)))
+        setattr(owner, target.attribute, make(getattr(owner, target.attribute, None)))
         self._undo.append((owner, target.attribute, had_own, own_value))
 
     def require(self, target: Target) -> None:
