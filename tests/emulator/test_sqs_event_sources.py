@@ -163,3 +163,35 @@ def test_a_message_move_task_moves_dead_letters_back_to_their_queue(emulator):
     assert sorted(m["Body"] for m in moved) == ["dead-1", "dead-2"]
     [task] = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
     assert (task["Status"], task["ApproximateNumberOfMessagesMoved"]) == ("COMPLETED", 2)
+
+
+def test_maximum_concurrency_bounds_the_batches_in_flight(emulator, tmp_path):
+    handler = """
+import os, time
+
+def handler(event, context):
+    open(os.path.join(os.environ["STARTED"], context.aws_request_id), "w").close()
+    while not os.path.exists(os.environ["RELEASE"]):
+        time.sleep(0.02)
+"""
+    url, arn, _ = _queue_with_dlq(emulator, "esm-bounded", max_receive_count=5)
+    started, release = tmp_path / "started", tmp_path / "release"
+    started.mkdir()
+    create_function(emulator, "esm-bounded", handler, Timeout=60,
+                    env={"STARTED": str(started), "RELEASE": str(release)})  # fmt: skip
+    emulator.client("lambda").create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="esm-bounded", BatchSize=1,
+        ScalingConfig={"MaximumConcurrency": 2},
+    )  # fmt: skip
+    sqs = emulator.client("sqs")
+    sqs.send_message_batch(
+        QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": str(n)} for n in range(5)]
+    )
+    poll(lambda: len(list(started.iterdir())) >= 2)
+    # Two batches hold their workers; the other three messages are not even received
+    visible = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert visible["Attributes"]["ApproximateNumberOfMessages"] == "3"
+    assert len(list(started.iterdir())) == 2
+    release.touch()
+    poll(lambda: _messages(sqs, url) == 0)
+    assert len(list(started.iterdir())) == 5
