@@ -25,7 +25,8 @@ _active: Emulator | None = None  # moto's state is process-wide: one emulator pe
 
 
 class Emulator:
-    """A local AWS endpoint for any AWS client: S3, DynamoDB, Lambda, IAM, STS, Logs and more.
+    """A local AWS endpoint for any AWS client: S3, DynamoDB, Lambda, SQS, EventBridge, CloudWatch,
+    IAM, STS, Logs and more.
 
     Example:
         with Emulator() as aws:
