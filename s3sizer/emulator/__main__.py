@@ -12,8 +12,9 @@ from . import serve
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m s3sizer.emulator",
-        description="Run a local AWS (S3, DynamoDB, Lambda, IAM, STS, CloudWatch Logs) until "
-        "Ctrl-C or SIGTERM. Port 0 picks a free port; the export line shows the real one.",
+        description="Run a local AWS (S3, DynamoDB, Lambda, SQS, EventBridge, CloudWatch, IAM, "
+        "STS and more) until Ctrl-C or SIGTERM. Port 0 picks a free port; the export line shows "
+        "the real one.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4566, help="port to bind (default 4566)")

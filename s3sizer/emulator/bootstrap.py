@@ -168,22 +168,46 @@ def _end_output() -> None:
 
 
 def _log_like_lambda() -> None:
-    """The root logger writes records as Lambda's Python runtime formats them."""
+    """The root logger writes records as Lambda's Python runtime formats them.
+
+    With the function's LoggingConfig LogFormat JSON, each record is one JSON object and the
+    root logger's level is ApplicationLogLevel, as on Lambda.
+    """
 
     class RequestId(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
             record.aws_request_id = _current["request_id"]
             return True
 
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-        "%Y-%m-%dT%H:%M:%S",
-    )
+    class JsonFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            document = {
+                "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+                + f".{int(record.msecs):03d}Z",
+                "level": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "requestId": record.aws_request_id,
+            }
+            if record.exc_info:
+                document["stackTrace"] = self.formatException(record.exc_info).splitlines()
+            return json.dumps(document, default=str)
+
+    root = logging.getLogger()
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        formatter: logging.Formatter = JsonFormatter()
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+        root.setLevel({"TRACE": "DEBUG", "FATAL": "CRITICAL"}.get(level, level))
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
     formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
     handler.addFilter(RequestId())
-    logging.getLogger().addHandler(handler)
+    root.addHandler(handler)
 
 
 def _exit_with_parent() -> None:

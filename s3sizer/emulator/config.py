@@ -27,10 +27,6 @@ class FaultRates:
     crash: float = 0.0
     seed: int | None = None
 
-    @property
-    def any(self) -> bool:
-        return bool(self.duplicate or self.reorder or self.crash)
-
 
 class FaultDice:
     """One seeded random source shared by every fault decision, safe across threads."""

@@ -1,6 +1,8 @@
 """Asynchronous delivery, as Lambda runs S3 notifications and InvocationType=Event invocations.
 
-Events wait in a queue; dispatcher threads deliver them. A delivery that fails is retried twice,
+Events wait in a queue; dispatcher threads deliver them, started as needed (so that only the
+runtime's concurrency setting bounds how many run at once) and ended when idle. A delivery that
+fails is retried twice,
 after the back-off and then twice the back-off. Injected faults act here too: an event may be
 delivered twice (duplicate) or held back so that later events overtake it (reorder).
 """
@@ -20,7 +22,7 @@ logger = logging.getLogger("s3sizer.emulator")
 
 MAX_ATTEMPTS = 3  # the first attempt and two retries, as Lambda does
 REORDER_HOLD_SECONDS = 0.5
-DISPATCHER_THREADS = 16
+IDLE_THREAD_SECONDS = 10.0
 
 # Runs attempt n (1-based) of one delivery; True when the function succeeded.
 Attempt = Callable[[int], bool]
@@ -35,12 +37,8 @@ class AsyncDelivery:
         self._unfinished = 0  # queued, waiting to retry, or running
         self._changed = threading.Condition()
         self._stopping = False
-        self._threads = [
-            threading.Thread(target=self._dispatch, name=f"delivery-{n}", daemon=True)
-            for n in range(DISPATCHER_THREADS)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._waiting_threads = 0  # dispatcher threads with nothing to run
+        self._thread_names = itertools.count()
 
     def submit(self, attempt: Attempt, description: str) -> None:
         copies = 2 if self.dice.roll(self.dice.rates.duplicate) else 1
@@ -78,17 +76,27 @@ class AsyncDelivery:
             when = time.monotonic() + delay
             heapq.heappush(self._due, (when, next(self._order), number, attempt, description))
             self._unfinished += 1
+            if self._waiting_threads < len(self._due):
+                self._waiting_threads += 1  # counted now, so the next submit sees it
+                name = f"delivery-{next(self._thread_names)}"
+                threading.Thread(target=self._dispatch, name=name, daemon=True).start()
             self._changed.notify_all()
 
     def _dispatch(self) -> None:
         while True:
             with self._changed:
+                idle_until = time.monotonic() + IDLE_THREAD_SECONDS
                 while not self._stopping and (not self._due or self._due[0][0] > time.monotonic()):
-                    timeout = self._due[0][0] - time.monotonic() if self._due else None
-                    self._changed.wait(timeout)
+                    if not self._due and time.monotonic() >= idle_until:
+                        self._waiting_threads -= 1
+                        return
+                    timeout = self._due[0][0] if self._due else idle_until
+                    self._changed.wait(max(timeout - time.monotonic(), 0))
                 if self._stopping:
+                    self._waiting_threads -= 1
                     return
                 _, _, number, attempt, description = heapq.heappop(self._due)
+                self._waiting_threads -= 1
             try:
                 succeeded = self._run(attempt, number, description)
                 # The retry is queued before this delivery counts as finished, so that
@@ -101,6 +109,7 @@ class AsyncDelivery:
             finally:
                 with self._changed:
                     self._unfinished -= 1
+                    self._waiting_threads += 1
                     self._changed.notify_all()
 
     @staticmethod

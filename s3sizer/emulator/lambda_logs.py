@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+from . import emf
 from .wsgi import LOGS_LOCK, service_lock
 
 
@@ -54,3 +55,4 @@ def write_log_events(
         backend.ensure_log_group(group)
         backend.ensure_log_stream(group, stream)
         backend.put_log_events(group, stream, [{"timestamp": t, "message": m} for t, m in events])
+    emf.put_metrics(account_id, region, (message for _, message in events))

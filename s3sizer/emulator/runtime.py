@@ -249,7 +249,15 @@ class LambdaRuntime:
         return paths, notes
 
     def _reserved_variables(self, fn, task_root: Path) -> dict[str, str]:
+        from .patches.lambda_ import logging_config
+
+        logging = logging_config(fn)
+        levels = {}
+        if logging["LogFormat"] == "JSON":
+            levels = {"AWS_LAMBDA_LOG_LEVEL": logging["ApplicationLogLevel"]}
         return {
+            **levels,
+            "AWS_LAMBDA_LOG_FORMAT": logging["LogFormat"],
             **FUNCTION_CREDENTIALS,
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,

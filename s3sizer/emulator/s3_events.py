@@ -15,6 +15,19 @@ from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 REMOVAL_PREFIXES = ("s3:ObjectRemoved:", "s3:LifecycleExpiration:")
+EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"  # a delete marker's: the MD5 of no bytes
+
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+EVENTBRIDGE_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+    "s3:ObjectRemoved:Delete": "DeleteObject",
+    "s3:ObjectRemoved:DeleteMarkerCreated": "DeleteObject",
+    "s3:LifecycleExpiration:Delete": "Lifecycle Expiration",
+    "s3:LifecycleExpiration:DeleteMarkerCreated": "Lifecycle Expiration",
+}
 
 
 @dataclass(frozen=True)
@@ -126,4 +139,47 @@ def test_event(bucket_name: str) -> dict:
         "Bucket": bucket_name,
         "RequestId": new_request_id(),
         "HostId": new_host_id(),
+    }
+
+
+def eventbridge_event(change: ObjectChange, event_id: str) -> dict | None:
+    """The EventBridge event S3 sends for this change, or None if it sends none.
+
+    The key is URL-encoded as in notification records (see docs/emulator.md for the evidence).
+    Deletes carry no size; a delete marker's etag is the empty object's.
+    """
+    reason = EVENTBRIDGE_REASONS.get(change.event_name)
+    if reason is None:
+        return None
+    s3_object: dict = {"key": quote_plus(change.key, safe="/")}
+    if not change.is_removal:
+        s3_object["size"] = change.size
+    etag = EMPTY_ETAG if change.event_name.endswith("DeleteMarkerCreated") else change.etag
+    if etag is not None:
+        s3_object["etag"] = etag
+    if change.version_id is not None:
+        s3_object["version-id"] = change.version_id
+    s3_object["sequencer"] = change.sequencer
+    detail: dict = {
+        "version": "0",
+        "bucket": {"name": change.bucket_name},
+        "object": s3_object,
+        "request-id": change.request_id,
+        "requester": change.account_id,
+        "source-ip-address": change.source_ip,
+        "reason": reason,
+    }
+    if change.is_removal:
+        marker = change.event_name.endswith("DeleteMarkerCreated")
+        detail["deletion-type"] = "Delete Marker Created" if marker else "Permanently Deleted"
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Object Deleted" if change.is_removal else "Object Created",
+        "source": "aws.s3",
+        "account": change.account_id,
+        "time": change.event_time[:19] + "Z",  # EventBridge's time has whole seconds
+        "region": change.region,
+        "resources": [change.bucket_arn],
+        "detail": detail,
     }

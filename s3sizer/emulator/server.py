@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from typing import TextIO
 
 from s3sizer.errors import EmulatorError
@@ -24,7 +25,8 @@ _active: Emulator | None = None  # moto's state is process-wide: one emulator pe
 
 
 class Emulator:
-    """A local AWS endpoint for any AWS client: S3, DynamoDB, Lambda, IAM, STS, Logs and more.
+    """A local AWS endpoint for any AWS client: S3, DynamoDB, Lambda, SQS, EventBridge, CloudWatch,
+    IAM, STS, Logs and more.
 
     Example:
         with Emulator() as aws:
@@ -48,15 +50,17 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._runtime = None
         self._delivery = None
+        self._event_sources = None
 
     def start(self) -> Emulator:
         global _active
         from werkzeug.serving import make_server
 
-        from . import moto_patches
+        from . import patches
         from .delivery import AsyncDelivery
         from .runtime import LambdaRuntime
         from .s3_events import Sequencer
+        from .sqs_poller import SqsEventSources
         from .wsgi import make_app
 
         with _active_lock:
@@ -84,11 +88,13 @@ class Emulator:
                     self.endpoint_url, self.settings.concurrency, crash_hook=dice.rates.crash > 0
                 )
                 delivery = AsyncDelivery(self.settings.retry_backoff, dice)
-                moto_patches.activate(moto_patches.Hooks(runtime, delivery, dice, Sequencer()))
+                event_sources = SqsEventSources(runtime, dice, self.settings.retry_backoff)
+                patches.activate(patches.Hooks(runtime, delivery, dice, Sequencer(), event_sources))
             except BaseException:
                 server.server_close()
                 raise
             self._server, self._runtime, self._delivery = server, runtime, delivery
+            self._event_sources = event_sources
             _active = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="s3sizer-emulator-http", daemon=True
@@ -99,22 +105,34 @@ class Emulator:
     def stop(self) -> None:
         """Stop delivering events, kill every worker process, and close the HTTP server."""
         global _active
-        from . import moto_patches
+        from . import patches
 
         with _active_lock:
             if _active is not self:
                 return
+            self._event_sources.stop()
             self._delivery.stop()
             self._server.shutdown()  # no new requests; requests in flight end with their workers
             self._runtime.stop()
             self._thread.join(timeout=5)
             self._server.server_close()
-            moto_patches.deactivate()
+            patches.deactivate()
             _active = None
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once no event is queued, waiting to be retried, or running."""
-        return self._delivery is not None and self._delivery.wait_idle(timeout)
+        """True once no event is queued, waiting to be retried, or running, and no queue that an
+        event source mapping reads holds a message."""
+        if self._delivery is None:
+            return False
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._delivery.wait_idle(max(deadline - time.monotonic(), 0)):
+                return False
+            if self._event_sources.idle() and self._delivery.wait_idle(0):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
 
     def __enter__(self) -> Emulator:
         return self.start()

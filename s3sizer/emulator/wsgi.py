@@ -4,7 +4,7 @@ moto's backends are plain Python objects without locks, and the HTTP server runs
 its own thread. DynamoDB requests run one at a time, so that a conditional write or a
 TransactWriteItems cannot interleave with another client's; CloudWatch Logs requests too, since
 the Lambda runtime writes to the same log streams from other threads. S3 writes hold their own
-lock (see moto_patches) so that each key's changes and their event sequencers happen in one order.
+lock (see patches/s3.py) so that each key's changes and their event sequencers happen in one order.
 
 No lock is ever held while a Lambda handler runs: a handler calls back into this server.
 """

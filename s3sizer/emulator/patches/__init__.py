@@ -1,0 +1,51 @@
+"""Every change the emulator makes to moto, one module per service.
+
+activate() installs them all for a running emulator; deactivate() undoes every one, so moto's
+in-process mock (mock_aws) behaves as moto does once no emulator is active. Each module lists
+its TARGETS: the moto attributes it replaces or relies on, with the parameters it expects;
+installing refuses a target that no longer fits, naming the patch.
+
+hooks ← lambda_ ← events ← s3; hooks ← dynamodb, logs, sqs. No module imports one to its left.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from . import dynamodb, hooks, lambda_, logs, s3, sqs
+from .hooks import Hooks, PatchSet, Target
+
+__all__ = ["Hooks", "activate", "all_targets", "deactivate"]
+
+SERVICES = (lambda_, s3, dynamodb, logs, sqs)
+_lock = threading.Lock()
+_installed: PatchSet | None = None
+
+
+def activate(active: Hooks) -> None:
+    global _installed
+    with _lock:
+        if _installed is not None:
+            raise RuntimeError("the emulator's patches are already installed")
+        patches = PatchSet()
+        try:
+            for service in SERVICES:
+                service.install(patches)
+        except BaseException:
+            patches.undo()
+            raise
+        _installed = patches
+        hooks.set_active(active)
+
+
+def deactivate() -> None:
+    global _installed
+    with _lock:
+        hooks.set_active(None)
+        if _installed is not None:
+            _installed.undo()
+            _installed = None
+
+
+def all_targets() -> list[Target]:
+    return [target for service in SERVICES for target in service.TARGETS.values()]

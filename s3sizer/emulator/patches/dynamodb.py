@@ -1,0 +1,116 @@
+"""DynamoDB: transactions that cost what they write, and AWS's one-hour rule on TTL changes.
+
+- TransactWriteItems backs up only the items it writes, not whole tables: moto deep-copies every
+  table a transaction touches, which makes each write cost as much as the table is large. The
+  `copy` module moto's DynamoDB models use is swapped for one that, inside a transaction, hands
+  back the table itself; the emulator restores the written items when the transaction fails.
+- UpdateTimeToLive twice within an hour on a table is refused, as AWS refuses it.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+from . import hooks
+from .hooks import PatchSet, Target
+
+_MODELS = "moto.dynamodb.models"
+TARGETS = {
+    "transact_write_items": Target("transactions back up only the items they write", _MODELS,
+                                   "DynamoDBBackend", "transact_write_items",
+                                   ("self", "transact_items")),
+    "copy": Target("transactions back up only the items they write", _MODELS, None, "copy", None),
+    "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
+                                  "DynamoDBBackend", "update_time_to_live",
+                                  ("self", "table_name", "ttl_spec")),
+}  # fmt: skip
+TTL_CHANGE_INTERVAL_SECONDS = 3600
+TTL_TOO_SOON = "Time to live has been modified multiple times within a fixed interval"
+IN_TRANSACTION = "in_transaction"
+NO_TABLE_COPY = "dynamodb: transaction kept the table instead of copying it"
+
+_ttl_changes: dict[tuple[str, str, str], float] = {}  # (account, region, table) -> monotonic time
+_ttl_lock = threading.Lock()
+
+
+def install(patches: PatchSet) -> None:
+    from moto.dynamodb.models import Table
+
+    _ttl_changes.clear()
+    patches.replace(TARGETS["transact_write_items"], _transact_write_items)
+    patches.replace(TARGETS["copy"], lambda original: _CopyKeepingTablesInTransactions(Table))
+    patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
+
+
+class _CopyKeepingTablesInTransactions:
+    """Stands in for the `copy` module inside moto.dynamodb.models."""
+
+    def __init__(self, table_class: type):
+        self.table_class = table_class
+
+    def deepcopy(self, value, memo=None):
+        if hooks.flagged(IN_TRANSACTION) and isinstance(value, self.table_class):
+            hooks.FAST_PATHS[NO_TABLE_COPY] += 1
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str):
+        return getattr(copy, name)
+
+
+def _transact_write_items(original):
+    def transact_write_items(self, transact_items):
+        backups = [_backup(self, item) for item in transact_items]
+        try:
+            with hooks.flag(IN_TRANSACTION):
+                return original(self, transact_items)
+        except Exception:
+            for backup in reversed(backups):
+                if backup is not None:
+                    _restore(*backup)
+            raise
+
+    return transact_write_items
+
+
+def _backup(backend, transact_item):
+    """(table, hash key, range key, a copy of the item or None), or None if it names no item."""
+    try:
+        _, operation = next(iter(transact_item.items()))
+        table = backend.get_table(operation["TableName"])
+        attributes = operation.get("Key") or operation["Item"]
+        hash_key, range_key = backend.get_keys_value(table, attributes)
+    except Exception:
+        return None  # moto rejects this operation before it writes anything
+    return table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))
+
+
+def _restore(table, hash_key, range_key, item) -> None:
+    """Put one item back as it was, without a stream record: the transaction never happened."""
+    if range_key is None:
+        if item is None:
+            table.items.pop(hash_key, None)
+        else:
+            table.items[hash_key] = item
+    elif item is None:
+        table.items.get(hash_key, {}).pop(range_key, None)
+    else:
+        table.items[hash_key][range_key] = item
+
+
+def _update_time_to_live(original):
+    def update_time_to_live(self, table_name, ttl_spec):
+        from moto.dynamodb.exceptions import MockValidationException
+
+        key = (self.account_id, self.region_name, table_name)
+        with _ttl_lock:
+            last = _ttl_changes.get(key)
+            if last is not None and time.monotonic() - last < TTL_CHANGE_INTERVAL_SECONDS:
+                raise MockValidationException(TTL_TOO_SOON)
+            result = original(self, table_name, ttl_spec)
+            _ttl_changes[key] = time.monotonic()
+        return result
+
+    return update_time_to_live

@@ -1,0 +1,118 @@
+"""SQS: event source mappings run by the emulator's pollers, and dead-letter queue redrive.
+
+moto invokes a mapped function synchronously inside SendMessage, once per message, and deletes
+the messages whatever the function returned. CreateEventSourceMapping is patched to take the
+mapping off the queue's list that moto's SendMessage walks, and to start a poller
+(sqs_poller.py), which reads the mapping's settings from moto at every batch: updates,
+disabling and deletion through the Lambda API take effect by themselves.
+
+moto lacks StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask; the emulator
+adds them. A move runs to completion before StartMessageMoveTask returns.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from . import hooks
+from .hooks import PatchSet, Target
+
+TARGETS = {
+    "create_mapping": Target("SQS mappings polled by the emulator", "moto.awslambda.models",
+                             "LambdaBackend", "create_event_source_mapping", ("self", "spec")),
+    "send_path": Target("moto's invoke-on-send disabled", "moto.sqs.models", "Queue",
+                        "add_message", ("self", "message")),
+    "start_move": Target("message move tasks", "moto.sqs.responses", "SQSResponse",
+                         "start_message_move_task", None, adds=True),
+    "list_moves": Target("message move tasks", "moto.sqs.responses", "SQSResponse",
+                         "list_message_move_tasks", None, adds=True),
+    "cancel_move": Target("message move tasks", "moto.sqs.responses", "SQSResponse",
+                          "cancel_message_move_task", None, adds=True),
+}  # fmt: skip
+_move_tasks: list[dict] = []
+DETACHED = "sqs: mapping taken off moto's invoke-on-send"
+
+
+def install(patches: PatchSet) -> None:
+    patches.require(TARGETS["send_path"])
+    patches.replace(TARGETS["create_mapping"], _create_event_source_mapping)
+    _move_tasks.clear()
+    patches.replace(TARGETS["start_move"], lambda absent: _start_message_move_task)
+    patches.replace(TARGETS["list_moves"], lambda absent: _list_message_move_tasks)
+    patches.replace(TARGETS["cancel_move"], lambda absent: _cancel_message_move_task)
+
+
+def _create_event_source_mapping(original):
+    def create_event_source_mapping(self, spec):
+        mapping = original(self, spec)
+        if mapping.event_source_arn.split(":")[2] != "sqs":
+            return mapping
+        from moto.sqs.models import sqs_backends
+
+        for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+            # Keyed by function ARN in moto; removing it stops moto invoking on send.
+            if queue.queue_arn == mapping.event_source_arn and (
+                queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+            ):
+                hooks.FAST_PATHS[DETACHED] += 1
+        hooks.current().event_sources.start(self.account_id, self.region_name, mapping.uuid)
+        return mapping
+
+    return create_event_source_mapping
+
+
+def _start_message_move_task(self):
+    """Move every message of a dead-letter queue to a queue, by default the one it came from."""
+    from moto.core.responses import ActionResult
+    from moto.sqs.exceptions import InvalidParameterValue
+
+    source_arn = self._get_param("SourceArn")
+    destination_arn = self._get_param("DestinationArn")
+    backend = self.sqs_backend
+    source = backend.get_queue(source_arn.split(":")[-1])
+    origins = backend.list_dead_letter_source_queues(source.name)
+    if not origins:
+        raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+    destination = (
+        backend.get_queue(destination_arn.split(":")[-1]) if destination_arn else origins[0]
+    )
+    moved = 0
+    while True:
+        messages = backend.receive_message(source.name, 10, 0, 30, ["All"])
+        if not messages:
+            break
+        for message in messages:
+            backend.send_message(
+                destination.name, message.body, message_attributes=message.message_attributes
+            )
+            backend.delete_message(source.name, message.receipt_handle)
+            moved += 1
+    task = {
+        "TaskHandle": uuid.uuid4().hex,
+        "Status": "COMPLETED",
+        "SourceArn": source.queue_arn,
+        "ApproximateNumberOfMessagesMoved": moved,
+        "ApproximateNumberOfMessagesToMove": moved,
+        "StartedTimestamp": int(time.time() * 1000),
+    }
+    if destination_arn:
+        task["DestinationArn"] = destination_arn
+    _move_tasks.append(task)
+    return ActionResult({"TaskHandle": task["TaskHandle"]})
+
+
+def _list_message_move_tasks(self):
+    from moto.core.responses import ActionResult
+
+    source_arn = self._get_param("SourceArn")
+    tasks = [t for t in reversed(_move_tasks) if t["SourceArn"] == source_arn]
+    return ActionResult({"Results": tasks[: int(self._get_param("MaxResults") or 1)]})
+
+
+def _cancel_message_move_task(self):
+    from moto.sqs.exceptions import SQSException
+
+    raise SQSException(
+        "ResourceNotFoundException", "Only a RUNNING message move task can be cancelled"
+    )

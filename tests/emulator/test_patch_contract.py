@@ -1,0 +1,93 @@
+"""The contract between the emulator's patches and moto: every target still fits, every patch is
+undone on deactivate, and each fast path is really taken (counted, never timed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from s3sizer.emulator import Emulator, patches
+from s3sizer.emulator.patches import dynamodb, hooks, sqs
+
+
+@pytest.mark.parametrize("target", patches.all_targets(), ids=lambda t: t.dotted)
+def test_every_patched_moto_attribute_still_has_the_signature_its_patch_expects(target):
+    assert target.problem() is None, f"patch '{target.patch}': {target.problem()}"
+
+
+def _current_values() -> dict[str, object]:
+    return {
+        t.dotted: vars(t.resolve_owner()).get(t.attribute, "(inherited)")
+        for t in patches.all_targets()
+    }
+
+
+@pytest.fixture(scope="module")
+def in_process():
+    before = _current_values()
+    with Emulator(port=0, retry_backoff=0.01) as aws:
+        during = _current_values()
+        yield aws, before, during
+    assert _current_values() == before, "a patch was not undone on deactivate"
+
+
+def _client(aws, service: str):
+    import boto3
+
+    return boto3.client(
+        service, endpoint_url=aws.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+def test_activate_replaces_every_target_and_deactivate_restores_it(in_process):
+    _, before, during = in_process
+    replaced = {t.dotted for t in patches.all_targets()}
+    changed = {name for name in replaced if before[name] is not during[name]}
+    required_only = {
+        patches.lambda_.TARGETS["get_param"].dotted,
+        sqs.TARGETS["send_path"].dotted,
+    }
+    assert changed == replaced - required_only
+
+
+def test_a_transaction_keeps_the_table_instead_of_copying_it(in_process):
+    aws, _, _ = in_process
+    ddb = _client(aws, "dynamodb")
+    ddb.create_table(
+        TableName="contract", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    before = hooks.FAST_PATHS[dynamodb.NO_TABLE_COPY]
+    ddb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": "contract", "Item": {"pk": {"S": "a"}}}}]
+    )
+    assert hooks.FAST_PATHS[dynamodb.NO_TABLE_COPY] > before, (
+        f"patch '{dynamodb.TARGETS['copy'].patch}': moto copied the whole table"
+    )
+
+
+def test_an_sqs_mapping_is_taken_off_motos_invoke_on_send(in_process):
+    aws, _, _ = in_process
+    queue_arn = _client(aws, "sqs").get_queue_attributes(
+        QueueUrl=_client(aws, "sqs").create_queue(QueueName="contract")["QueueUrl"],
+        AttributeNames=["QueueArn"],
+    )["Attributes"]["QueueArn"]
+    lambda_client = _client(aws, "lambda")
+    role = _client(aws, "iam").create_role(RoleName="contract", AssumeRolePolicyDocument="{}")
+    lambda_client.create_function(
+        FunctionName="contract", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )  # fmt: skip
+    before = hooks.FAST_PATHS[sqs.DETACHED]
+    lambda_client.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="contract")
+    assert hooks.FAST_PATHS[sqs.DETACHED] == before + 1, (
+        f"patch '{sqs.TARGETS['create_mapping'].patch}': moto would invoke on send"
+    )
+
+
+def test_a_target_that_changed_refuses_to_install_naming_its_patch():
+    changed = hooks.Target("an example patch", "moto.s3.models", "S3Backend", "put_object",
+                           ("self", "no_such_parameter"))  # fmt: skip
+    with pytest.raises(Exception, match="an example patch"):
+        hooks.PatchSet().replace(changed, lambda original: original)
