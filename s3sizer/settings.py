@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -57,7 +58,15 @@ def resolve(
 
 
 def is_loopback_url(url: str | None) -> bool:
-    if not url:
+    """True when the URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1."""
+    return bool(url) and is_loopback_host(urlparse(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    # A name such as 127.example.com is not loopback: only a literal address or localhost is.
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
         return False
-    host = urlparse(url).hostname or ""
-    return host == "localhost" or host.startswith("127.") or host == "::1"

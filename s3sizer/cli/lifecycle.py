@@ -11,7 +11,7 @@ import typer
 from s3sizer import output
 from s3sizer.cli.app import aws_of, on_step, show_plan
 from s3sizer.cli.inputs import Architecture, FunctionSetting, Runtime
-from s3sizer.errors import UsageError
+from s3sizer.errors import S3SizerError, UsageError
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 
@@ -115,6 +115,10 @@ def deploy(
         )
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def teardown(
     ctx: typer.Context,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
@@ -139,11 +143,13 @@ def teardown(
     def confirm(plan) -> bool:
         if yes:
             return True
-        if not sys.stdin.isatty():
+        if not _interactive():
             raise UsageError(
                 "Teardown needs confirmation and stdin is not a terminal", "pass --yes"
             )
-        return typer.confirm("Delete these resources?", abort=True, err=True)
+        if not typer.confirm("Delete these resources?", err=True):
+            raise S3SizerError("Teardown declined", "nothing was deleted")
+        return True
 
     plan = lifecycle.teardown(
         aws, dry_run=dry_run, show_plan=show, confirm=confirm, on_step=on_step

@@ -112,6 +112,19 @@ def test_teardown_without_yes_in_a_non_interactive_shell_refuses_and_keeps_every
     assert inventory() == before
 
 
+def test_teardown_declined_at_the_prompt_deletes_nothing(cli, aws, monkeypatch):
+    from s3sizer.cli import lifecycle
+
+    cli("setup")
+    before = inventory()
+    monkeypatch.setattr(lifecycle, "_interactive", lambda: True)
+
+    result = cli("teardown", input="n\n", code=1)
+
+    assert "Teardown declined. nothing was deleted" in result.stderr
+    assert inventory() == before
+
+
 def test_commands_on_a_missing_stack_say_to_run_setup(cli, aws):
     result = cli("status", code=1)
 

@@ -42,12 +42,13 @@ def test_status_and_history_json_keys(cli, aws):
     status = json.loads(cli("status", "--json").stdout)
     history = json.loads(cli("history", "--json").stdout)
     recent = json.loads(cli("history", "--since", "3600", "--json").stdout)
+    same = json.loads(cli("history", "--since", "1h", "--json").stdout)
 
     assert list(status) == ["bucket", "total_size", "object_count", "max_size", "updated_at"]
     assert status["updated_at"].endswith("Z")
     assert [list(p) for p in history] == [["timestamp", "total_size", "object_count"]] * 2
     assert [p["total_size"] for p in history] == [0, 5]
-    assert recent == history
+    assert recent == same == history
     assert "total size   5 B (5 bytes)" in cli("status").stdout
     assert history[0]["timestamp"] <= history[1]["timestamp"]
 
