@@ -20,14 +20,14 @@ FunctionName = Enum("FunctionName", [(name, name) for name in FUNCTION_NAMES], t
 
 TEN_YEARS = 10 * 365 * 86400
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
+_DURATION = re.compile(r"([-+]?)(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
 
 
 class Duration:
     """A length of time: `90` or `90s` (seconds), `10m`, `2h`, `1d`; parsed into seconds.
 
     Every option that takes a time uses this one type, so they all read the same way.
-    Signs, nan and inf are not durations; zero is refused unless `zero_ok`.
+    nan and inf are not durations, a negative one is refused, and zero too unless `zero_ok`.
     """
 
     __name__ = "duration"  # what Typer calls the type in its messages
@@ -45,7 +45,11 @@ class Duration:
                 f"{value!r} is not a duration: use seconds, or a number with s, m, h or d, "
                 "e.g. 90, 10m, 2h"
             )
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        sign, number, unit = match.groups()
+        seconds = float(number) * _UNITS[unit]
+        if sign == "-" and seconds:
+            least = "0 seconds or more" if self.zero_ok else "more than 0 seconds"
+            raise typer.BadParameter(f"{value!r} is negative: it must be {least}")
         if seconds == 0 and not self.zero_ok:
             raise typer.BadParameter("must be more than 0 seconds, e.g. 10s")
         if seconds > self.at_most:

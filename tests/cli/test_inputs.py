@@ -21,10 +21,19 @@ def test_a_default_given_as_a_number_passes_through():
     assert Duration()(300.0) == 300
 
 
-@pytest.mark.parametrize("text", ["-1", "nan", "inf", "-inf", "1e3", "10 minutes", "", "m", "1w"])
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e3", "10 minutes", "", "m", "1w", "--1"])
 def test_what_is_not_a_duration_is_refused(text):
     with pytest.raises(typer.BadParameter, match="is not a duration"):
         Duration()(text)
+
+
+def test_a_negative_duration_says_what_is_allowed():
+    with pytest.raises(typer.BadParameter, match="must be more than 0 seconds"):
+        Duration()("-1")
+    with pytest.raises(typer.BadParameter, match="must be 0 seconds or more"):
+        Duration(zero_ok=True)("-2m")
+
+    assert Duration(zero_ok=True)("-0") == 0
 
 
 def test_zero_is_refused_unless_it_means_something():
