@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from s3sizer.errors import UsageError
+
 DEFAULT_STACK = "s3sizer"
 DEFAULT_REGION = "us-east-1"
 _STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
@@ -35,8 +37,6 @@ def resolve(
     endpoint_url: str | None = None,
 ) -> Settings:
     """Fill the options a user left out from S3SIZER_* and the standard AWS variables."""
-    from s3sizer.errors import UsageError
-
     stack = stack or os.environ.get("S3SIZER_STACK") or DEFAULT_STACK
     if not _STACK_NAME.match(stack):
         raise UsageError(

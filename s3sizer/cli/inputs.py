@@ -72,11 +72,13 @@ class FunctionSetting:
         self.low, self.high = low, high
 
     def __call__(self, value: str) -> tuple[str, int]:
-        name, _, number = str(value).partition("=")
-        if name not in FUNCTION_NAMES or not number.isdigit():
+        name, equals, number = str(value).partition("=")
+        if not equals or name not in FUNCTION_NAMES:
             raise typer.BadParameter(
                 f"{value!r} is not FUNCTION=NUMBER with FUNCTION one of {', '.join(FUNCTION_NAMES)}"
             )
-        if not self.low <= int(number) <= self.high:
-            raise typer.BadParameter(f"{value!r}: NUMBER must be from {self.low} to {self.high}")
+        if not number.isdigit() or not self.low <= int(number) <= self.high:
+            raise typer.BadParameter(
+                f"{value!r}: NUMBER must be a whole number from {self.low} to {self.high}"
+            )
         return name, int(number)

@@ -83,7 +83,7 @@ def test_unreachable_endpoint(cli):
         (["logs", "uploader"], "'uploader' is not one of 'driver', 'size-tracking', 'plotting'"),
         (["logs", "driver", "--since", "yesterday"], "'yesterday' is not a duration"),
         (["--stack", "Bad_Stack", "status"], "Invalid stack name"),
-        (["deploy", "--memory", "driver=lots"], "'driver=lots' is not FUNCTION=NUMBER"),
+        (["deploy", "--memory", "driver=lots"], "NUMBER must be a whole number from 128 to 10240"),
         (["deploy", "--memory", "uploader=512"], "'uploader=512' is not FUNCTION=NUMBER"),
         (["deploy", "--architecture", "sparc"], "'sparc' is not one of 'x86_64', 'arm64'"),
         (["deploy", "--runtime", "python3.10"], "'python3.10' is not one of 'python3.11'"),

@@ -57,8 +57,12 @@ def test_a_function_setting_names_a_function_and_a_number_in_range():
     assert memory("plotting=2048") == ("plotting", 2048)
     with pytest.raises(typer.BadParameter, match="FUNCTION=NUMBER"):
         memory("uploader=2048")
-    with pytest.raises(typer.BadParameter, match="from 128 to 10240"):
+    with pytest.raises(typer.BadParameter, match="FUNCTION=NUMBER"):
+        memory("plotting")
+    with pytest.raises(typer.BadParameter, match="whole number from 128 to 10240"):
         memory("driver=64")
+    with pytest.raises(typer.BadParameter, match="whole number from 128 to 10240"):
+        memory("driver=-5")
 
 
 @pytest.mark.parametrize(
