@@ -30,7 +30,7 @@ class Duration:
     nan and inf are not durations, a negative one is refused, and zero too unless `zero_ok`.
     """
 
-    __name__ = "duration"  # what Typer calls the type in its messages
+    __name__ = "duration"  # a parser on click's FuncParamType is named after its __name__
 
     def __init__(self, *, zero_ok: bool = False, at_most: float = TEN_YEARS):
         self.zero_ok = zero_ok
@@ -66,7 +66,7 @@ def _spoken(seconds: float) -> str:
 class FunctionSetting:
     """`FUNCTION=NUMBER` for one of the stack's functions, within Lambda's limits."""
 
-    __name__ = "function setting"
+    __name__ = "function setting"  # as Duration.__name__
 
     def __init__(self, low: int, high: int):
         self.low, self.high = low, high

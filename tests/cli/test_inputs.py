@@ -6,7 +6,8 @@ import pytest
 import typer
 
 from s3sizer.cli.inputs import TEN_YEARS, Duration, FunctionSetting
-from s3sizer.settings import is_loopback_url
+from s3sizer.settings import is_loopback_url, resolve
+from s3sizer.stack.model import Names
 
 
 @pytest.mark.parametrize(
@@ -79,3 +80,14 @@ def test_a_function_setting_names_a_function_and_a_number_in_range():
 )
 def test_only_a_loopback_endpoint_is_local(url, local):
     assert is_loopback_url(url) is local
+
+
+def test_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("S3SIZER_STACK", "team-a")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+
+    settings = resolve()
+
+    assert (settings.stack, settings.region, settings.is_local) == ("team-a", "eu-west-1", True)
+    assert Names(settings.stack).table == "team-a-S3-object-size-history"
