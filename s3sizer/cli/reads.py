@@ -108,8 +108,9 @@ def logs(
     """
     from s3sizer import reports
 
+    # The library reads `since` as text: the seconds, in a form it parses (no exponent).
     events = reports.logs(
-        aws_of(ctx), function.value, f"{since}s", follow=follow, sleep=_between_polls
+        aws_of(ctx), function.value, f"{since:f}s", follow=follow, sleep=_between_polls
     )
     with contextlib.suppress(KeyboardInterrupt):  # how a user stops --follow: exit 0
         for event in events:
