@@ -185,3 +185,10 @@ def test_out_of_range_values_are_usage_errors(cli, aws, args, message):
     result = cli(*args, code=2)
 
     assert message in one_clean_error_line(result)
+
+
+def test_no_command_shows_the_help_on_stdout_and_exits_2(cli):
+    result = cli(code=2)
+
+    assert result.stdout.startswith("Usage: s3sizer [OPTIONS] COMMAND")
+    assert "logs" in result.stdout and result.stderr == ""
