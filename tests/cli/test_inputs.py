@@ -8,6 +8,7 @@ import typer
 from s3sizer.cli.inputs import TEN_YEARS, Duration, FunctionSetting
 from s3sizer.settings import is_loopback_url, resolve
 from s3sizer.stack.model import Names
+from tests.checks import one_clean_error_line
 
 
 @pytest.mark.parametrize(
@@ -91,3 +92,37 @@ def test_settings_come_from_the_environment(monkeypatch):
 
     assert (settings.stack, settings.region, settings.is_local) == ("team-a", "eu-west-1", True)
     assert Names(settings.stack).table == "team-a-S3-object-size-history"
+
+
+def duration_options() -> list[tuple[str, str]]:
+    """(command, option) for every option of the CLI named like a length of time."""
+    from typer.main import get_command
+
+    from s3sizer.cli import app
+
+    group = get_command(app)
+    return [
+        (name, option)
+        for name, command in group.commands.items()
+        for param in command.params
+        for option in param.opts
+        if option in {"--since", "--window", "--interval", "--pause"}
+    ]
+
+
+def test_the_cli_has_duration_options_everywhere_they_are_expected():
+    assert {command for command, _ in duration_options()} == {
+        "run-driver",
+        "plot",
+        "history",
+        "logs",
+        "watch",
+    }
+
+
+@pytest.mark.parametrize("command, option", duration_options())
+def test_every_duration_option_reads_the_same_durations(cli, command, option):
+    args = [command, *(["driver"] if command == "logs" else []), option]
+
+    assert "is not a duration" in one_clean_error_line(cli(*args, "soon", code=2))
+    assert "is negative" in one_clean_error_line(cli(*args, "-1s", code=2))
