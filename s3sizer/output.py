@@ -12,16 +12,11 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def print_json(data: Any) -> None:
-    """Print only JSON on stdout, so `--json` output pipes into jq untouched."""
-    out.file.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    out.file.flush()
-
-
-def show(result, json_out: bool, render) -> None:
-    """`--json`: only the JSON on stdout; otherwise what `render` makes of the result."""
+def show(result: Any, json_out: bool, render) -> None:
+    """`--json`: only the JSON on stdout, so it pipes into jq untouched; else `render(result)`."""
     if json_out:
-        print_json(result)
+        out.file.write(json.dumps(result, indent=2) + "\n")
+        out.file.flush()
     else:
         out.print(render(result))
 
@@ -97,6 +92,14 @@ def status_text(status: dict) -> str:
         f"largest ever {human_bytes(peak)} ({peak} bytes)\n"
         f"last change  {status['updated_at'] or 'never'}"
     )
+
+
+def log_line(event: dict) -> str:
+    """A CloudWatch log event as `HH:MM:SS.mmm message` (UTC), one line per event."""
+    from datetime import UTC, datetime
+
+    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
+    return f"{stamp:%H:%M:%S}.{stamp.microsecond // 1000:03d} {event['message'].rstrip()}"
 
 
 _BARS = "▁▂▃▄▅▆▇█"

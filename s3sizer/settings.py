@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
+
+from s3sizer.errors import UsageError
 
 DEFAULT_STACK = "s3sizer"
 DEFAULT_REGION = "us-east-1"
@@ -34,8 +37,6 @@ def resolve(
     endpoint_url: str | None = None,
 ) -> Settings:
     """Fill the options a user left out from S3SIZER_* and the standard AWS variables."""
-    from s3sizer.errors import UsageError
-
     stack = stack or os.environ.get("S3SIZER_STACK") or DEFAULT_STACK
     if not _STACK_NAME.match(stack):
         raise UsageError(
@@ -57,7 +58,15 @@ def resolve(
 
 
 def is_loopback_url(url: str | None) -> bool:
-    if not url:
+    """True when the URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1."""
+    return bool(url) and is_loopback_host(urlparse(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    # A name such as 127.example.com is not loopback: only a literal address or localhost is.
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
         return False
-    host = urlparse(url).hostname or ""
-    return host == "localhost" or host.startswith("127.") or host == "::1"

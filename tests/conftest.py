@@ -1,10 +1,35 @@
-"""Every test runs with fake credentials and no profile, so nothing can reach real AWS."""
+"""Every test runs with fake credentials and no profile, so nothing can reach real AWS.
+
+Tests are marked in tiers by where they live and what they start, so that
+`python -m pytest -m "not emulator and not reliability"` is the fast inner loop (moto in-process
+and pure functions) while a plain `python -m pytest` still runs everything.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+TESTS = Path(__file__).parent
+# The directories whose every test belongs to a slower tier (tests/emulator also holds pure,
+# in-process tests of its parts: those that start one are found by their fixtures).
+TIER_OF_DIRECTORY = {"e2e": "emulator", "reliability": "reliability"}
+# A test that takes one of these fixtures starts a local AWS subprocess, wherever it lives.
+EMULATOR_FIXTURES = {"emulator", "faulty_emulator", "stack_cli", "faulty_stack_cli"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        tiers = set()
+        if item.path.is_relative_to(TESTS):
+            directory = item.path.relative_to(TESTS).parts[0]
+            tiers.add(TIER_OF_DIRECTORY.get(directory))
+        if EMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
+            tiers.add("emulator")
+        for tier in sorted(tiers - {None}):
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(autouse=True)

@@ -77,14 +77,17 @@ def test_unreachable_endpoint(cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["plot", "--window", "0"], "window must be more than 0"),
-        (["plot", "--local", "--window", "-5"], "window must be more than 0"),
-        (["history", "--since", "-1"], "--since must be more than 0"),
-        (["logs", "uploader"], "Unknown function 'uploader'"),
-        (["logs", "driver", "--since", "yesterday"], "Invalid duration"),
+        (["plot", "--window", "0"], "'--window' (env var: 'S3SIZER_WINDOW'): must be more than 0"),
+        (["plot", "--local", "--window", "-5"], "'-5' is negative: it must be more than 0 seconds"),
+        (["history", "--since", "-1m"], "'--since': '-1m' is negative"),
+        (["logs", "uploader"], "'uploader' is not one of 'driver', 'size-tracking', 'plotting'"),
+        (["logs", "driver", "--since", "yesterday"], "'yesterday' is not a duration"),
         (["--stack", "Bad_Stack", "status"], "Invalid stack name"),
-        (["deploy", "--memory", "driver=lots"], "Invalid --memory"),
-        (["deploy", "--architecture", "sparc"], "Unknown architecture"),
+        (["deploy", "--memory", "driver=lots"], "NUMBER must be a whole number from 128 to 10240"),
+        (["deploy", "--memory", "uploader=512"], "'uploader=512' is not FUNCTION=NUMBER"),
+        (["deploy", "--architecture", "sparc"], "'sparc' is not one of 'x86_64', 'arm64'"),
+        (["deploy", "--runtime", "python3.10"], "'python3.10' is not one of 'python3.11'"),
+        (["setup", "--history-ttl-days", "-1"], "'--history-ttl-days'"),
         (["status", "--no-such-option"], "No such option"),
         (["no-such-command"], "No such command"),
     ],
@@ -106,6 +109,19 @@ def test_teardown_without_yes_in_a_non_interactive_shell_refuses_and_keeps_every
     result = cli("teardown", code=2)
 
     assert "pass --yes" in one_clean_error_line(result)
+    assert inventory() == before
+
+
+def test_teardown_declined_at_the_prompt_deletes_nothing(cli, aws, monkeypatch):
+    from s3sizer.cli import lifecycle
+
+    cli("setup")
+    before = inventory()
+    monkeypatch.setattr(lifecycle, "_interactive", lambda: True)
+
+    result = cli("teardown", input="n\n", code=1)
+
+    assert "Teardown declined. nothing was deleted" in result.stderr
     assert inventory() == before
 
 
@@ -149,13 +165,16 @@ def test_no_secret_key_in_any_output(cli, aws, monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["plot", "--local", "--window", "nan"], "window must be more than 0"),
-        (["plot", "--window", "inf"], "window must be more than 0"),
-        (["history", "--since", "inf"], "--since must be more than 0"),
-        (["watch", "--interval", "-1"], "--interval must be more than 0"),
+        (["plot", "--local", "--window", "nan"], "'nan' is not a duration"),
+        (["plot", "--window", "inf"], "'inf' is not a duration"),
+        (["history", "--since", "inf"], "'inf' is not a duration"),
+        (["history", "--since", "0"], "must be more than 0 seconds"),
+        (["watch", "--interval", "-1"], "'--interval': '-1' is negative"),
+        (["watch", "--window", "0s"], "'--window': must be more than 0 seconds"),
         (["plot", "--local", "--out", "/no/such/dir/p.png"], "does not exist"),
-        (["logs", "driver", "--since", "99999999999d"], "too long"),
-        (["run-driver", "--pause", "-1"], "--pause must be between"),
+        (["logs", "driver", "--since", "99999999999d"], "too long: at most 3650 days"),
+        (["run-driver", "--pause", "-1"], "'-1' is negative: it must be 0 seconds or more"),
+        (["run-driver", "--pause", "2m"], "'2m' is too long: at most 60 seconds"),
         (["deploy", "--timeout", "driver=100000"], "from 1 to 900"),
         (["deploy", "--memory", "plotting=64"], "from 128 to 10240"),
     ],
@@ -166,3 +185,10 @@ def test_out_of_range_values_are_usage_errors(cli, aws, args, message):
     result = cli(*args, code=2)
 
     assert message in one_clean_error_line(result)
+
+
+def test_no_command_shows_the_help_on_stdout_and_exits_2(cli):
+    result = cli(code=2)
+
+    assert result.stdout.startswith("Usage: s3sizer [OPTIONS] COMMAND")
+    assert "logs" in result.stdout and result.stderr == ""

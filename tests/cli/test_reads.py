@@ -7,7 +7,12 @@ import time
 
 import boto3
 
+from s3sizer.cli import reads
 from tests.cli.conftest import DEFAULT_BUCKET
+
+
+def ctrl_c(seconds: float) -> None:
+    raise KeyboardInterrupt
 
 
 def put(key: str, size: int) -> None:
@@ -37,12 +42,13 @@ def test_status_and_history_json_keys(cli, aws):
     status = json.loads(cli("status", "--json").stdout)
     history = json.loads(cli("history", "--json").stdout)
     recent = json.loads(cli("history", "--since", "3600", "--json").stdout)
+    same = json.loads(cli("history", "--since", "1h", "--json").stdout)
 
     assert list(status) == ["bucket", "total_size", "object_count", "max_size", "updated_at"]
     assert status["updated_at"].endswith("Z")
     assert [list(p) for p in history] == [["timestamp", "total_size", "object_count"]] * 2
     assert [p["total_size"] for p in history] == [0, 5]
-    assert recent == history
+    assert recent == same == history
     assert "total size   5 B (5 bytes)" in cli("status").stdout
     assert history[0]["timestamp"] <= history[1]["timestamp"]
 
@@ -57,33 +63,61 @@ def test_plot_local_writes_a_png(cli, aws, tmp_path):
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
+GROUP = "/aws/lambda/s3sizer-size-tracking"
+
+
+def log(*messages: str, stream: str = "s1") -> None:
+    """Events in the tracker's log group, one millisecond apart, the last one now."""
+    logs = boto3.client("logs")
+    if not logs.describe_log_streams(logGroupName=GROUP, logStreamNamePrefix=stream)["logStreams"]:
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    now = int(time.time() * 1000)
+    events = [
+        {"timestamp": now - len(messages) + 1 + i, "message": text}
+        for i, text in enumerate(messages)
+    ]
+    logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=events)
+
+
 def test_logs_prints_the_functions_events_oldest_first(cli, aws):
     cli("setup")
     cli("deploy", "--no-layer")
-    logs = boto3.client("logs")
-    group = "/aws/lambda/s3sizer-size-tracking"
-    logs.create_log_stream(logGroupName=group, logStreamName="s1")
-    now = int(time.time() * 1000)
-    logs.put_log_events(
-        logGroupName=group,
-        logStreamName="s1",
-        logEvents=[
-            {"timestamp": now - 2000, "message": "first"},
-            {"timestamp": now, "message": "second"},
-        ],
-    )
+    log("first", "second")
 
     out = cli("logs", "size-tracking", "--since", "1m").stdout
 
     assert out.index("first") < out.index("second")
 
 
-def test_watch_shows_size_count_and_a_sparkline(cli, aws):
+def test_logs_follow_prints_new_events_once_each_until_ctrl_c(cli, aws, monkeypatch):
+    cli("setup")
+    cli("deploy", "--no-layer")
+    log("before")
+    pauses = []
+
+    def between_polls(seconds: float) -> None:
+        # Each pause, a new event arrives; at the third pause the user presses Ctrl-C.
+        pauses.append(seconds)
+        if len(pauses) == 3:
+            raise KeyboardInterrupt
+        log(f"arrived {len(pauses)}", stream=f"s{len(pauses) + 1}")
+
+    monkeypatch.setattr(reads, "_between_polls", between_polls)
+
+    result = cli("logs", "size-tracking", "--follow", "--since", "1m")
+
+    lines = [line.split(" ", 1)[1] for line in result.stdout.splitlines()]
+    assert lines == ["before", "arrived 1", "arrived 2"]
+    assert result.stderr == ""
+
+
+def test_watch_shows_size_count_and_a_sparkline_until_ctrl_c(cli, aws, monkeypatch):
     cli("setup")
     put("a", 2048)
     cli("reconcile")
+    monkeypatch.setattr(reads, "_between_refreshes", ctrl_c)  # the user stops after one view
 
-    out = cli("watch", "--iterations", "1").stdout
+    out = cli("watch", "--interval", "2s", "--window", "1h").stdout
 
     assert "2 KiB in 1 objects" in out
     assert any(bar in out for bar in "▁▂▃▄▅▆▇█")

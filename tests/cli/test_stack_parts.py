@@ -1,10 +1,7 @@
-"""The stack's parts on their own: zips, IAM documents, the role-propagation retry, start-up."""
+"""The stack's parts on their own: zips, IAM documents, the role-propagation retry."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import zipfile
 from io import BytesIO
 
@@ -12,7 +9,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from s3sizer.settings import resolve
 from s3sizer.stack import iam
 from s3sizer.stack.apply import Executor
 from s3sizer.stack.model import FUNCTIONS, Names, StackConfig
@@ -31,20 +27,6 @@ def test_function_zips_are_deterministic_and_hold_only_their_modules():
         assert names == sorted(
             ["s3sizer_lambdas/__init__.py"] + [f"s3sizer_lambdas/{m}.py" for m in spec.modules]
         )
-
-
-def test_lambda_modules_import_nothing_else_from_s3sizer():
-    import ast
-    from importlib import resources
-
-    for path in resources.files("s3sizer.lambdas").iterdir():
-        if not path.name.endswith(".py"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                assert not any(a.name.startswith("s3sizer") for a in node.names), path.name
-            if isinstance(node, ast.ImportFrom) and node.level == 0:
-                assert not (node.module or "").startswith("s3sizer"), path.name
 
 
 @pytest.mark.parametrize("short", [spec.short for spec in FUNCTIONS])
@@ -130,38 +112,3 @@ def test_create_function_does_not_retry_other_errors():
 
         with pytest.raises(client.exceptions.InvalidParameterValueException):
             make_executor(client, []).create_function(step)
-
-
-def test_help_imports_no_boto3_matplotlib_or_moto():
-    code = (
-        "import sys\n"
-        "from s3sizer.cli import app\n"
-        "try:\n    app(['--help'], prog_name='s3sizer')\nexcept SystemExit:\n    pass\n"
-        "try:\n    app(['status', '--help'], prog_name='s3sizer')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'matplotlib', 'moto') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-
-    assert "HEAVY []" in result.stdout
-
-
-def test_python_dash_m_runs_the_cli():
-    result = subprocess.run(
-        [sys.executable, "-m", "s3sizer", "--version"], capture_output=True, text=True, check=True
-    )
-
-    assert result.stdout.startswith("s3sizer ")
-
-
-def test_settings_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("S3SIZER_STACK", "team-a")
-    monkeypatch.setenv("AWS_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-
-    settings = resolve()
-
-    assert (settings.stack, settings.region, settings.is_local) == ("team-a", "eu-west-1", True)
-    assert json.dumps(Names(settings.stack).table) == '"team-a-S3-object-size-history"'

@@ -1,0 +1,32 @@
+"""The Typer face of s3sizer: parse options, call one library function, render the result.
+
+Nothing here talks to AWS: no module of this package imports boto3 or builds a client (a test
+guards it). boto3, matplotlib and moto load only inside the library calls that need them, so
+`s3sizer --help` starts fast.
+"""
+
+from __future__ import annotations
+
+from s3sizer.cli import lifecycle, local, reads
+from s3sizer.cli.app import app
+
+# Registered here, in the order `s3sizer --help` lists them.
+app.command()(lifecycle.setup)
+app.command()(lifecycle.deploy)
+app.command("run-driver")(reads.run_driver)
+app.command()(reads.plot)
+app.command()(reads.status)
+app.command()(reads.history)
+app.command()(reads.logs)
+app.command()(reads.watch)
+app.command()(reads.reconcile)
+app.command()(lifecycle.teardown)
+app.command()(local.emulator)
+app.command()(local.demo)
+
+
+def main() -> None:
+    app(prog_name="s3sizer")
+
+
+__all__ = ["app", "main"]

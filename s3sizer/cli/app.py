@@ -1,0 +1,127 @@
+"""The Typer application: its error policy, its global options, and what commands share."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from s3sizer import __version__, output
+from s3sizer.errors import S3SizerError
+
+try:  # Typer that carries its own click: click's exceptions derive from this public class
+    from typer import TyperException as CommandLineError
+except ImportError:  # pragma: no cover - Typer that uses the click package
+    from click import ClickException as CommandLineError
+
+
+class OneLineErrors(TyperGroup):
+    """Every failure ends as one line on stderr: exit 2 for usage, 1 for the rest."""
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        given = list(sys.argv[1:] if args is None else args)
+        try:
+            result = super().main(
+                args=given, prog_name=prog_name or "s3sizer", standalone_mode=False, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except CommandLineError as exc:
+            code = _command_line_error(exc, no_args=not given)
+        except (typer.Abort, KeyboardInterrupt):
+            output.error_line("Interrupted")
+            code = 130
+        except Exception as exc:
+            code = _report(exc, debug="--debug" in given)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _command_line_error(exc, *, no_args: bool) -> int:
+    """What the argument parser refused; usage errors carry the context they arose in."""
+    context = getattr(exc, "ctx", None)
+    if no_args and exc.exit_code == 2 and context is not None:
+        # A bare `s3sizer` shows the help, as a usage error does: on stdout, exit 2.
+        output.out.print(context.get_help(), markup=False, highlight=False)
+        return 2
+    hint = f" (see `{context.command_path} --help`)" if context is not None else ""
+    output.error_line(exc.format_message() + hint)
+    return exc.exit_code
+
+
+def _report(exc: Exception, debug: bool) -> int:
+    error: S3SizerError | None = exc if isinstance(exc, S3SizerError) else None
+    if error is None and "botocore" in sys.modules:
+        from s3sizer.aws import translate
+
+        error = translate(exc)
+    if error is None and isinstance(exc, OSError) and exc.strerror:
+        error = S3SizerError(
+            f"{exc.strerror}: {exc.filename}", "check the path and its permissions"
+        )
+    if debug or error is None:
+        traceback.print_exception(exc, file=sys.stderr)
+    if error is None:
+        output.error_line(
+            f"Unexpected {type(exc).__name__}: {exc}. Please report it with --debug output"
+        )
+        return 1
+    output.error_line(str(error))
+    return error.exit_code
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="s3sizer",
+    help="Track an S3 bucket's size exactly, with a serverless stack s3sizer deploys and removes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.out.print(f"s3sizer {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option(help="AWS profile (default: AWS_PROFILE).")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="AWS region (default: AWS_REGION, else us-east-1).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="AWS endpoint, e.g. the local one (default: AWS_ENDPOINT_URL)."),
+    ] = None,
+    stack: Annotated[str | None, typer.Option(envvar="S3SIZER_STACK", help="Stack name.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    from s3sizer.settings import resolve
+
+    # --debug is read by OneLineErrors, which must know it even when this callback fails.
+    ctx.obj = resolve(stack=stack, profile=profile, region=region, endpoint_url=endpoint_url)
+
+
+def aws_of(ctx: typer.Context):
+    """The library's AWS access for this command, from the resolved global options."""
+    from s3sizer.aws import Aws
+
+    return Aws(ctx.obj)
+
+
+def on_step(step) -> None:
+    output.err.print(f"[green]•[/] {step.describe()}")
+
+
+def show_plan(dry_run: bool):
+    return lambda plan: output.print_plan(plan, dry_run=dry_run)

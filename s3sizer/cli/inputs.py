@@ -1,0 +1,84 @@
+"""The command line's value types: each refuses a bad value while the arguments are parsed.
+
+A refusal raises typer.BadParameter, which the parser turns into a usage error (exit 2) naming
+the option, before any command runs or any request is made.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+import typer
+
+from s3sizer.stack.model import ARCHITECTURES, FUNCTION_NAMES, RUNTIME_WHEEL_PLATFORMS
+
+# str-valued enums, so that Typer offers (and completes) exactly these choices.
+Architecture = Enum("Architecture", [(name, name) for name in ARCHITECTURES], type=str)
+Runtime = Enum("Runtime", [(name, name) for name in RUNTIME_WHEEL_PLATFORMS], type=str)
+FunctionName = Enum("FunctionName", [(name, name) for name in FUNCTION_NAMES], type=str)
+
+TEN_YEARS = 10 * 365 * 86400
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"([-+]?)(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
+
+
+class Duration:
+    """A length of time: `90` or `90s` (seconds), `10m`, `2h`, `1d`; parsed into seconds.
+
+    Every option that takes a time uses this one type, so they all read the same way.
+    nan and inf are not durations, a negative one is refused, and zero too unless `zero_ok`.
+    """
+
+    __name__ = "duration"  # a parser on click's FuncParamType is named after its __name__
+
+    def __init__(self, *, zero_ok: bool = False, at_most: float = TEN_YEARS):
+        self.zero_ok = zero_ok
+        self.at_most = at_most
+
+    def __call__(self, value: str | float) -> float:
+        # Defaults arrive as numbers, typed values as text; both go through the same checks.
+        text = str(value).strip().lower()
+        match = _DURATION.fullmatch(text)
+        if not match:
+            raise typer.BadParameter(
+                f"{value!r} is not a duration: use seconds, or a number with s, m, h or d, "
+                "e.g. 90, 10m, 2h"
+            )
+        sign, number, unit = match.groups()
+        seconds = float(number) * _UNITS[unit]
+        if sign == "-" and seconds:
+            least = "0 seconds or more" if self.zero_ok else "more than 0 seconds"
+            raise typer.BadParameter(f"{value!r} is negative: it must be {least}")
+        if seconds == 0 and not self.zero_ok:
+            raise typer.BadParameter("must be more than 0 seconds, e.g. 10s")
+        if seconds > self.at_most:
+            raise typer.BadParameter(f"{value!r} is too long: at most {_spoken(self.at_most)}")
+        return seconds
+
+
+def _spoken(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:g} days"
+    return f"{seconds:g} seconds"
+
+
+class FunctionSetting:
+    """`FUNCTION=NUMBER` for one of the stack's functions, within Lambda's limits."""
+
+    __name__ = "function setting"  # as Duration.__name__
+
+    def __init__(self, low: int, high: int):
+        self.low, self.high = low, high
+
+    def __call__(self, value: str) -> tuple[str, int]:
+        name, equals, number = str(value).partition("=")
+        if not equals or name not in FUNCTION_NAMES:
+            raise typer.BadParameter(
+                f"{value!r} is not FUNCTION=NUMBER with FUNCTION one of {', '.join(FUNCTION_NAMES)}"
+            )
+        if not number.isdigit() or not self.low <= int(number) <= self.high:
+            raise typer.BadParameter(
+                f"{value!r}: NUMBER must be a whole number from {self.low} to {self.high}"
+            )
+        return name, int(number)

@@ -1,0 +1,158 @@
+"""setup, deploy and teardown: each shows its plan, then runs it (or, with --dry-run, stops)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from s3sizer import output
+from s3sizer.cli.app import aws_of, on_step, show_plan
+from s3sizer.cli.inputs import Architecture, FunctionSetting, Runtime
+from s3sizer.errors import S3SizerError, UsageError
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def setup(
+    ctx: typer.Context,
+    bucket: Annotated[
+        str | None,
+        typer.Option(
+            envvar="S3SIZER_BUCKET", help="Bucket to track: created if missing, adopted if yours."
+        ),
+    ] = None,
+    history_ttl_days: Annotated[
+        int | None,
+        typer.Option(min=0, help="Expire history points after this many days (0 keeps them)."),
+    ] = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Create or adopt the bucket; create the history table and the IAM roles.
+
+    Example: s3sizer setup --bucket my-bucket
+    """
+    from s3sizer import lifecycle
+
+    with output.err.status("Setting up…"):
+        lifecycle.setup(
+            aws_of(ctx),
+            bucket,
+            ttl_days=history_ttl_days,
+            dry_run=dry_run,
+            show_plan=show_plan(dry_run),
+            on_step=on_step,
+        )
+
+
+def deploy(
+    ctx: typer.Context,
+    layer_arn: Annotated[
+        str | None,
+        typer.Option(
+            envvar="S3SIZER_LAYER_ARN", help="Use this matplotlib layer instead of building one."
+        ),
+    ] = None,
+    layer: Annotated[
+        bool | None,
+        typer.Option(
+            "--layer/--no-layer",
+            help="Build the matplotlib layer (default: yes, except on a local endpoint).",
+        ),
+    ] = None,
+    wheel_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="S3SIZER_WHEEL_DIR", help="Build the layer from wheels in this directory."
+        ),
+    ] = None,
+    runtime: Annotated[
+        Runtime | None, typer.Option(help="Lambda runtime (default python3.12).")
+    ] = None,
+    architecture: Annotated[
+        Architecture | None, typer.Option(help="CPU architecture (default x86_64).")
+    ] = None,
+    memory: Annotated[
+        list[str] | None,
+        typer.Option(
+            parser=FunctionSetting(128, 10240),
+            metavar="FUNCTION=MB",
+            help="A function's memory, 128 to 10240 MB; repeatable.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        list[str] | None,
+        typer.Option(
+            parser=FunctionSetting(1, 900),
+            metavar="FUNCTION=SECONDS",
+            help="A function's timeout, 1 to 900 seconds; repeatable.",
+        ),
+    ] = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Package the functions (and the layer); create or update them; wire the S3 notification.
+
+    Example: s3sizer deploy --dry-run
+    """
+    from s3sizer import lifecycle
+
+    choice = lifecycle.LayerChoice(layer_arn=layer_arn, build=layer, wheel_dir=wheel_dir)
+    with output.err.status("Deploying…") as spinner:
+        lifecycle.deploy(
+            aws_of(ctx),
+            choice,
+            runtime=runtime.value if runtime else None,
+            architecture=architecture.value if architecture else None,
+            # The parser turned each FUNCTION=NUMBER into a (function, number) pair.
+            memory=dict(memory or []),
+            timeout=dict(timeout or []),
+            dry_run=dry_run,
+            show_plan=show_plan(dry_run),
+            on_step=on_step,
+            on_layer_build=lambda: spinner.update("Building the matplotlib layer from wheels…"),
+        )
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def teardown(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: DryRun = False,
+) -> None:
+    """Delete everything that setup and deploy created; an adopted bucket keeps its objects.
+
+    Example: s3sizer teardown --yes
+    """
+    from s3sizer import lifecycle
+
+    aws = aws_of(ctx)
+
+    def show(plan) -> None:
+        if plan.steps:
+            output.print_plan(plan, dry_run=dry_run)
+        else:
+            output.out.print(
+                f"Stack {ctx.obj.stack!r} does not exist in {aws.region}; nothing to delete."
+            )
+
+    def confirm(plan) -> bool:
+        if yes:
+            return True
+        if not _interactive():
+            raise UsageError(
+                "Teardown needs confirmation and stdin is not a terminal", "pass --yes"
+            )
+        if not typer.confirm("Delete these resources?", err=True):
+            raise S3SizerError("Teardown declined", "nothing was deleted")
+        return True
+
+    plan = lifecycle.teardown(
+        aws, dry_run=dry_run, show_plan=show, confirm=confirm, on_step=on_step
+    )
+    if plan.steps and not dry_run:
+        output.out.print(f"Stack {ctx.obj.stack!r} is gone.")

@@ -1,0 +1,156 @@
+"""The commands that read and drive a deployed stack: each calls one library function."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from s3sizer import output
+from s3sizer.cli.app import aws_of
+from s3sizer.cli.inputs import Duration, FunctionName
+
+Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+
+
+def _duration(help: str, shown: str | bool = True, *, zero_ok=False, at_most=None, envvar=None):
+    """An option that takes a Duration: 90, 90s, 10m, 2h or 1d; `shown` is its default, as text."""
+    limits = {"zero_ok": zero_ok} | ({"at_most": at_most} if at_most else {})
+    return typer.Option(
+        parser=Duration(**limits), metavar="DURATION", envvar=envvar, show_default=shown, help=help
+    )
+
+
+def run_driver(
+    ctx: typer.Context,
+    pause: Annotated[
+        float | None,
+        _duration("Time between the driver's operations, at most 60s.", zero_ok=True, at_most=60),
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Invoke the driver and wait for it; show what it did and the sizes recorded.
+
+    Example: s3sizer run-driver --pause 1
+    """
+    from s3sizer import reports
+
+    with output.err.status("Running the driver…"):
+        result = reports.run_driver(aws_of(ctx), pause)
+    output.show(result, json_out, output.driver_table)
+
+
+def plot(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(dir_okay=False, help="Where to write the PNG.")] = Path(
+        "plot.png"
+    ),
+    window: Annotated[
+        float, _duration("How much history to plot.", "10s", envvar="S3SIZER_WINDOW")
+    ] = 10.0,
+    local: Annotated[
+        bool, typer.Option("--local", help="Render here from the history; no Lambda.")
+    ] = False,
+) -> None:
+    """Draw the last WINDOW of history into a PNG.
+
+    Example: s3sizer plot --window 30s --out plot.png
+    """
+    from s3sizer import reports
+
+    result = (reports.plot_local if local else reports.plot_remote)(aws_of(ctx), window, out)
+    output.out.print(f"Wrote {result['out']} ({result['points']} points in the last {window:g} s).")
+
+
+def status(ctx: typer.Context, json_out: Json = False) -> None:
+    """Current total size, object count, largest size ever, time of the last change.
+
+    Example: s3sizer status --json
+    """
+    from s3sizer import reports
+
+    output.show(reports.status(aws_of(ctx)), json_out, output.status_text)
+
+
+def history(
+    ctx: typer.Context,
+    since: Annotated[float | None, _duration("Only the points of this last stretch.")] = None,
+    json_out: Json = False,
+) -> None:
+    """The recorded points, oldest first.
+
+    Example: s3sizer history --since 1h --json
+    """
+    from s3sizer import reports
+
+    output.show(reports.history(aws_of(ctx), since), json_out, output.history_table)
+
+
+def _between_polls(seconds: float) -> None:
+    """What `logs --follow` does between reads; Ctrl-C here is how a user stops it."""
+    time.sleep(seconds)
+
+
+def logs(
+    ctx: typer.Context,
+    function: Annotated[FunctionName, typer.Argument(help="Whose log events to show.")],
+    since: Annotated[float, _duration("How far back to start.", "10m")] = 600.0,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")
+    ] = False,
+) -> None:
+    """The function's CloudWatch log events.
+
+    Example: s3sizer logs size-tracking --since 5m
+    """
+    from s3sizer import reports
+
+    # The library reads `since` as text: the seconds, in a form it parses (no exponent).
+    events = reports.logs(
+        aws_of(ctx), function.value, f"{since:f}s", follow=follow, sleep=_between_polls
+    )
+    with contextlib.suppress(KeyboardInterrupt):  # how a user stops --follow: exit 0
+        for event in events:
+            output.out.print(output.log_line(event), markup=False)
+
+
+def _between_refreshes(seconds: float) -> None:
+    """What `watch` does between refreshes; Ctrl-C here is how a user leaves the view."""
+    time.sleep(seconds)
+
+
+def watch(
+    ctx: typer.Context,
+    interval: Annotated[float, _duration("Time between refreshes.", "1s")] = 1.0,
+    window: Annotated[float, _duration("How much history the sparkline shows.", "5m")] = 300.0,
+) -> None:
+    """A live view: size, count and a sparkline of recent history, until Ctrl-C.
+
+    Example: s3sizer watch --interval 2s --window 10m
+    """
+    from rich.live import Live
+
+    from s3sizer import reports
+
+    aws = aws_of(ctx)
+    # Ctrl-C is how a user leaves the live view: a normal end, not an error.
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        Live(console=output.out, auto_refresh=False) as live,
+    ):
+        while True:
+            live.update(output.watch_view(reports.watch_snapshot(aws, window)), refresh=True)
+            _between_refreshes(interval)
+
+
+def reconcile(ctx: typer.Context, json_out: Json = False) -> None:
+    """Recompute the totals from a full listing, report the drift, and correct it.
+
+    Example: s3sizer reconcile --json
+    """
+    from s3sizer import reports
+
+    output.show(reports.reconcile(aws_of(ctx)), json_out, output.reconcile_text)
