@@ -85,13 +85,32 @@ def driver_table(result: dict):
 
 def status_text(status: dict) -> str:
     total, peak = status["total_size"], status["max_size"]
+    queued = status.get("queued")
     return (
         f"bucket       {status['bucket']}\n"
         f"total size   {human_bytes(total)} ({total} bytes)\n"
         f"objects      {status['object_count']}\n"
         f"largest ever {human_bytes(peak)} ({peak} bytes)\n"
-        f"last change  {status['updated_at'] or 'never'}"
+        f"last change  {status['updated_at'] or 'never'}\n"
+        f"delivery     {status.get('delivery') or 'not deployed'}"
+        + (f", {queued} queued" if queued is not None else "")
+        + f"\ndead letters {status.get('dead_letters', 0)}"
     )
+
+
+DEFAULT_TOP = 10  # prefixes shown in text and in watch unless --top says otherwise
+
+
+def prefix_table(prefixes: list[dict]):
+    from rich.table import Table
+
+    table = Table(title="Largest prefixes")
+    table.add_column("prefix")
+    table.add_column("total size", justify="right")
+    table.add_column("objects", justify="right")
+    for found in prefixes:
+        table.add_row(found["prefix"], human_bytes(found["total_size"]), str(found["object_count"]))
+    return table
 
 
 def log_line(event: dict) -> str:
@@ -115,8 +134,19 @@ def sparkline(values: list[int], width: int = 60) -> str:
 
 
 def watch_view(snap: dict) -> str:
-    return (
+    from rich.markup import escape
+
+    lines = [
         f"[bold]{snap['bucket']}[/]  {human_bytes(snap['total_size'])} in "
-        f"{snap['object_count']} objects  (largest {human_bytes(snap['max_size'])})\n"
-        f"{sparkline(snap['sizes'])}\nlast change {snap['updated_at'] or 'never'}"
-    )
+        f"{snap['object_count']} objects  (largest {human_bytes(snap['max_size'])})",
+        sparkline(snap["sizes"]),
+        f"last change {snap['updated_at'] or 'never'}",
+    ]
+    prefixes = snap.get("prefixes", [])
+    width = max((len(p["prefix"]) for p in prefixes), default=0)
+    for found in prefixes:
+        lines.append(
+            f"{escape(found['prefix']).ljust(width)}  {human_bytes(found['total_size']):>10}  "
+            f"{sparkline(found['sizes'], 30)}"
+        )
+    return "\n".join(lines)

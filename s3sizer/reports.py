@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from s3sizer.context import StackContext
 from s3sizer.errors import AwsError, StackError, UsageError
-from s3sizer.stack.model import FUNCTION_NAMES, PLOT_KEY
+from s3sizer.stack.model import PLOT_KEY
 
 
 def status(ctx: StackContext) -> dict:
@@ -171,36 +170,17 @@ def reconcile(ctx: StackContext) -> dict:
     }
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """'90', '90s', '10m', '2h', '1d' as a timedelta."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise UsageError(f"Invalid duration {text!r}", "use a number with s, m, h or d, e.g. 10m")
-    unit = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    seconds = float(match.group(1)) * unit
-    if seconds > 10 * 365 * 86400:
-        raise UsageError(f"Duration {text!r} is too long", "ask for at most ten years, e.g. 30d")
-    return timedelta(seconds=seconds)
-
-
 def logs(
     ctx: StackContext,
     function: str,
-    since: str,
+    since_seconds: float,
     *,
     follow: bool = False,
     poll: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[dict]:
     """The function's log events, oldest first; with follow, keeps polling until interrupted."""
-    if function not in FUNCTION_NAMES:
-        raise UsageError(
-            f"Unknown function {function!r}", f"choose one of: {', '.join(FUNCTION_NAMES)}"
-        )
-    start = datetime.now(UTC) - parse_duration(since)
+    start = datetime.now(UTC) - timedelta(seconds=since_seconds)
     group, client = ctx.names.log_group(function), ctx.client("logs")
     start_ms, seen = int(start.timestamp() * 1000), set()
     while True:
@@ -224,9 +204,24 @@ def logs(
 
 
 def watch_snapshot(ctx: StackContext, seconds: float, top_prefixes: int = 0) -> dict:
-    """What the live view shows: the totals, the recent points, and the largest prefixes."""
+    """What the live view shows: the totals, the recent points, and the largest prefixes.
+
+    One GetItem and one window Query, plus one Query for the prefixes and one window Query per
+    prefix shown: the cost follows the prefixes shown, never the objects.
+    """
     data = ctx.history.window(seconds)
     sizes = [data.start_size] + [p.total_size for p in data.points]
+    prefixes = []
+    for found in ctx.history.prefix_totals(top=top_prefixes) if top_prefixes else []:
+        points = ctx.history.prefix_points(found.prefix, seconds)
+        prefixes.append(
+            {
+                "prefix": found.prefix,
+                "total_size": found.total_size,
+                "object_count": found.object_count,
+                "sizes": [p.total_size for p in points] or [found.total_size],
+            }
+        )
     return {
         "bucket": ctx.bucket,
         "total_size": data.totals.total_size,
@@ -234,6 +229,7 @@ def watch_snapshot(ctx: StackContext, seconds: float, top_prefixes: int = 0) -> 
         "max_size": data.totals.max_size,
         "updated_at": data.totals.updated_at,
         "sizes": sizes,
+        "prefixes": prefixes,
     }
 
 

@@ -119,6 +119,13 @@ def aws_of(ctx: typer.Context):
     return Aws(ctx.obj)
 
 
+def stack_of(ctx: typer.Context):
+    """The stack the global options name, with its config read once for the whole command."""
+    from s3sizer.context import open_stack
+
+    return open_stack(aws_of(ctx))
+
+
 def on_step(step) -> None:
     output.err.print(f"[green]•[/] {step.describe()}")
 

@@ -11,12 +11,18 @@ from enum import Enum
 
 import typer
 
-from s3sizer.stack.model import ARCHITECTURES, FUNCTION_NAMES, RUNTIME_WHEEL_PLATFORMS
+from s3sizer.stack.model import (
+    ARCHITECTURES,
+    DELIVERY_ROUTES,
+    FUNCTION_NAMES,
+    RUNTIME_WHEEL_PLATFORMS,
+)
 
 # str-valued enums, so that Typer offers (and completes) exactly these choices.
 Architecture = Enum("Architecture", [(name, name) for name in ARCHITECTURES], type=str)
 Runtime = Enum("Runtime", [(name, name) for name in RUNTIME_WHEEL_PLATFORMS], type=str)
 FunctionName = Enum("FunctionName", [(name, name) for name in FUNCTION_NAMES], type=str)
+Delivery = Enum("Delivery", [(name, name) for name in DELIVERY_ROUTES], type=str)
 
 TEN_YEARS = 10 * 365 * 86400
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -82,3 +88,30 @@ class FunctionSetting:
                 f"{value!r}: NUMBER must be a whole number from {self.low} to {self.high}"
             )
         return name, int(number)
+
+
+# Decimal units as S3 and the AWS console count them; binary ones when the name says "i".
+_BYTE_UNITS = {"": 1, "b": 1} | {
+    unit: factor
+    for power, letter in enumerate("kmgtpe", start=1)
+    for unit, factor in ((f"{letter}b", 1000**power), (f"{letter}ib", 1024**power))
+}
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)")
+
+
+class ByteSize:
+    """A size: `500GB` is 500 x 10^9 bytes, `500GiB` 500 x 2^30, a bare number is bytes."""
+
+    __name__ = "size"  # as Duration.__name__
+
+    def __call__(self, value: str | int) -> int:
+        match = _SIZE.fullmatch(str(value).strip().lower())
+        if not match or match.group(2) not in _BYTE_UNITS:
+            raise typer.BadParameter(
+                f"{value!r} is not a size: use bytes, or a number with KB, MB, GB, TB "
+                "(powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500GB"
+            )
+        size = int(float(match.group(1)) * _BYTE_UNITS[match.group(2)])
+        if size <= 0:
+            raise typer.BadParameter(f"{value!r} must be more than 0 bytes")
+        return size

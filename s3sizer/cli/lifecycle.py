@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 
 from s3sizer import output
-from s3sizer.cli.app import aws_of, on_step, show_plan
-from s3sizer.cli.inputs import Architecture, FunctionSetting, Runtime
+from s3sizer.cli.app import aws_of, on_step, show_plan, stack_of
+from s3sizer.cli.inputs import Architecture, ByteSize, Delivery, FunctionSetting, Runtime
 from s3sizer.errors import S3SizerError, UsageError
+from s3sizer.stack.model import MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 
@@ -28,6 +29,25 @@ def setup(
         int | None,
         typer.Option(min=0, help="Expire history points after this many days (0 keeps them)."),
     ] = None,
+    prefix_depth: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=MAX_PREFIX_DEPTH,
+            help="Track sizes of prefixes with up to this many slashes (default 1; 0 turns off).",
+        ),
+    ] = None,
+    alarm_above: Annotated[
+        int | None,
+        typer.Option(
+            parser=ByteSize(),
+            metavar="SIZE",
+            help="A CloudWatch alarm when the bucket holds more, e.g. 500GB (10^9) or 500GiB.",
+        ),
+    ] = None,
+    alarm_topic: Annotated[
+        str | None, typer.Option(help="SNS topic ARN the alarm notifies.")
+    ] = None,
     dry_run: DryRun = False,
 ) -> None:
     """Create or adopt the bucket; create the history table and the IAM roles.
@@ -41,6 +61,9 @@ def setup(
             aws_of(ctx),
             bucket,
             ttl_days=history_ttl_days,
+            prefix_depth=prefix_depth,
+            alarm_above=alarm_above,
+            alarm_topic=alarm_topic,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=on_step,
@@ -90,9 +113,24 @@ def deploy(
             help="A function's timeout, 1 to 900 seconds; repeatable.",
         ),
     ] = None,
+    delivery: Annotated[
+        Delivery | None,
+        typer.Option(
+            help="How events reach the tracker (default: sqs, or eventbridge when the bucket's "
+            "events already go elsewhere)."
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=MAX_CONCURRENCY_RANGE[0],
+            max=MAX_CONCURRENCY_RANGE[1],
+            help="Concurrent batches of the queue's event source mapping (default 2).",
+        ),
+    ] = None,
     dry_run: DryRun = False,
 ) -> None:
-    """Package the functions (and the layer); create or update them; wire the S3 notification.
+    """Package the functions (and the layer); create or update them; route the bucket's events.
 
     Example: s3sizer deploy --dry-run
     """
@@ -108,6 +146,8 @@ def deploy(
             # The parser turned each FUNCTION=NUMBER into a (function, number) pair.
             memory=dict(memory or []),
             timeout=dict(timeout or []),
+            delivery=delivery.value if delivery else None,
+            max_concurrency=max_concurrency,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=on_step,
@@ -140,19 +180,45 @@ def teardown(
                 f"Stack {ctx.obj.stack!r} does not exist in {aws.region}; nothing to delete."
             )
 
-    def confirm(plan) -> bool:
-        if yes:
-            return True
-        if not _interactive():
-            raise UsageError(
-                "Teardown needs confirmation and stdin is not a terminal", "pass --yes"
-            )
-        if not typer.confirm("Delete these resources?", err=True):
-            raise S3SizerError("Teardown declined", "nothing was deleted")
-        return True
-
+    confirm = _confirmation(yes, "Teardown", "Delete these resources?", "nothing was deleted")
     plan = lifecycle.teardown(
-        aws, dry_run=dry_run, show_plan=show, confirm=confirm, on_step=on_step
+        aws, dry_run=dry_run, show_plan=show, confirm=lambda plan: confirm(), on_step=on_step
     )
     if plan.steps and not dry_run:
         output.out.print(f"Stack {ctx.obj.stack!r} is gone.")
+
+
+def _confirmation(yes: bool, what: str, question: str, declined: str):
+    """Ask before a destructive step; a script must say --yes, as it cannot answer."""
+
+    def confirm() -> bool:
+        if yes:
+            return True
+        if not _interactive():
+            raise UsageError(f"{what} needs confirmation and stdin is not a terminal", "pass --yes")
+        if not typer.confirm(question, err=True):
+            raise S3SizerError(f"{what} declined", declined)
+        return True
+
+    return confirm
+
+
+def redrive(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+) -> None:
+    """Send the dead-letter queue's events back to the tracker; each applies exactly once.
+
+    Example: s3sizer redrive --yes
+    """
+    from s3sizer import lifecycle
+
+    ask = _confirmation(yes, "Redrive", "Send the dead letters back?", "nothing was moved")
+
+    def confirm(waiting: int) -> bool:
+        output.err.print(f"{waiting} dead letters wait in the dead-letter queue.")
+        return ask()
+
+    result = lifecycle.redrive(stack_of(ctx), confirm=confirm)
+    output.show(result, json_out, lambda r: f"Moved {r['moved']} dead letters back.")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from s3sizer import output
-from s3sizer.cli.app import aws_of
+from s3sizer.cli.app import stack_of
 from s3sizer.cli.inputs import Duration, FunctionName
 
 Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
@@ -30,6 +30,15 @@ def run_driver(
         float | None,
         _duration("Time between the driver's operations, at most 60s.", zero_ok=True, at_most=60),
     ] = None,
+    deadline: Annotated[
+        float,
+        _duration(
+            "How long the driver waits for the tracker to record each operation "
+            "(S3 documents that an event can take a minute or longer).",
+            "2m",
+            at_most=200,
+        ),
+    ] = 120.0,
     json_out: Json = False,
 ) -> None:
     """Invoke the driver and wait for it; show what it did and the sizes recorded.
@@ -38,8 +47,15 @@ def run_driver(
     """
     from s3sizer import reports
 
-    with output.err.status("Running the driver…"):
-        result = reports.run_driver(aws_of(ctx), pause)
+    with output.err.status("Running the driver…") as spinner:
+
+        def progress(totals: dict) -> None:
+            spinner.update(
+                f"Running the driver… the tracker recorded {output.human_bytes(totals['total_size'])}"
+                f" in {totals['object_count']} objects"
+            )
+
+        result = reports.run_driver(stack_of(ctx), pause, deadline, on_progress=progress)
     output.show(result, json_out, output.driver_table)
 
 
@@ -54,6 +70,9 @@ def plot(
     local: Annotated[
         bool, typer.Option("--local", help="Render here from the history; no Lambda.")
     ] = False,
+    by_prefix: Annotated[
+        bool, typer.Option("--by-prefix", help="Stack the largest prefixes under the total.")
+    ] = False,
 ) -> None:
     """Draw the last WINDOW of history into a PNG.
 
@@ -61,23 +80,57 @@ def plot(
     """
     from s3sizer import reports
 
-    result = (reports.plot_local if local else reports.plot_remote)(aws_of(ctx), window, out)
+    draw = reports.plot_local if local else reports.plot_remote
+    result = draw(stack_of(ctx), window, out, by_prefix=by_prefix)
     output.out.print(f"Wrote {result['out']} ({result['points']} points in the last {window:g} s).")
 
 
-def status(ctx: typer.Context, json_out: Json = False) -> None:
-    """Current total size, object count, largest size ever, time of the last change.
+def status(
+    ctx: typer.Context,
+    by_prefix: Annotated[
+        bool, typer.Option("--by-prefix", help="The size of each tracked prefix instead.")
+    ] = False,
+    depth: Annotated[
+        int | None, typer.Option(min=1, help="With --by-prefix: prefixes of at most N slashes.")
+    ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(min=1, help="With --by-prefix: the K largest (text shows 10 by default)."),
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Current total size, object count, largest size ever, time of the last change, and how
+    events reach the tracker (queued messages, dead letters).
 
-    Example: s3sizer status --json
+    Example: s3sizer status --by-prefix --top 5
     """
     from s3sizer import reports
 
-    output.show(reports.status(aws_of(ctx)), json_out, output.status_text)
+    stack = stack_of(ctx)
+    if by_prefix:
+        shown = top if top is not None or json_out else output.DEFAULT_TOP
+        found = reports.prefixes(stack, depth, shown)
+        output.show(found, json_out, output.prefix_table)
+        return
+    if depth is not None or top is not None:
+        from s3sizer.errors import UsageError
+
+        raise UsageError("--depth and --top go with --by-prefix", "add --by-prefix")
+    result = reports.status(stack)
+    output.show(result, json_out, output.status_text)
+    if result["dead_letters"] and not json_out:
+        output.err.print(
+            f"[yellow]Warning:[/] {result['dead_letters']} events wait in the dead-letter queue; "
+            "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
+        )
 
 
 def history(
     ctx: typer.Context,
     since: Annotated[float | None, _duration("Only the points of this last stretch.")] = None,
+    prefix: Annotated[
+        str | None, typer.Option(help="The points of one tracked prefix, e.g. logs/.")
+    ] = None,
     json_out: Json = False,
 ) -> None:
     """The recorded points, oldest first.
@@ -86,7 +139,7 @@ def history(
     """
     from s3sizer import reports
 
-    output.show(reports.history(aws_of(ctx), since), json_out, output.history_table)
+    output.show(reports.history(stack_of(ctx), since, prefix), json_out, output.history_table)
 
 
 def _between_polls(seconds: float) -> None:
@@ -108,10 +161,7 @@ def logs(
     """
     from s3sizer import reports
 
-    # The library reads `since` as text: the seconds, in a form it parses (no exponent).
-    events = reports.logs(
-        aws_of(ctx), function.value, f"{since:f}s", follow=follow, sleep=_between_polls
-    )
+    events = reports.logs(stack_of(ctx), function.value, since, follow=follow, sleep=_between_polls)
     with contextlib.suppress(KeyboardInterrupt):  # how a user stops --follow: exit 0
         for event in events:
             output.out.print(output.log_line(event), markup=False)
@@ -135,14 +185,16 @@ def watch(
 
     from s3sizer import reports
 
-    aws = aws_of(ctx)
+    stack = stack_of(ctx)  # the config is read once, not on every refresh
+    top = output.DEFAULT_TOP if stack.config.prefix_depth else 0
     # Ctrl-C is how a user leaves the live view: a normal end, not an error.
     with (
         contextlib.suppress(KeyboardInterrupt),
         Live(console=output.out, auto_refresh=False) as live,
     ):
         while True:
-            live.update(output.watch_view(reports.watch_snapshot(aws, window)), refresh=True)
+            snapshot = reports.watch_snapshot(stack, window, top)
+            live.update(output.watch_view(snapshot), refresh=True)
             _between_refreshes(interval)
 
 
@@ -153,4 +205,4 @@ def reconcile(ctx: typer.Context, json_out: Json = False) -> None:
     """
     from s3sizer import reports
 
-    output.show(reports.reconcile(aws_of(ctx)), json_out, output.reconcile_text)
+    output.show(reports.reconcile(stack_of(ctx)), json_out, output.reconcile_text)

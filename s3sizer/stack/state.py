@@ -38,6 +38,10 @@ class Stack:
             ).get("Item")
         except client.exceptions.ResourceNotFoundException:
             return None
+        except client.exceptions.ClientError as exc:
+            if error_code(exc) == "ValidationException":
+                self.table_description()  # a table of that name with another schema: say so
+            raise
         if not item:
             return None
         stored = json.loads(item["config"]["S"])

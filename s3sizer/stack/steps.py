@@ -204,7 +204,10 @@ class PublishLayer(Step):
     # Over Lambda's direct-upload limit the zip goes through the bucket, under this key.
     via_bucket: str | None = None
     via_key: str | None = None
-    target = property(lambda self: self.name)
+    target = property(
+        lambda self: self.name
+        + (f" (through s3://{self.via_bucket}/{self.via_key})" if self.via_bucket else "")
+    )
 
 
 @_step("create log group")

@@ -62,11 +62,10 @@ def test_adopted_bucket_keeps_objects_and_foreign_notifications_through_teardown
     boto3.client("s3").put_object(Bucket=BUCKET, Key=".s3sizer/plot.png", Body=b"png")
     cli("teardown", "--yes")
 
-    assert [e["Id"] for e in merged["QueueConfigurations"]] == ["users-entry"]
-    assert [e["Id"] for e in merged["LambdaFunctionConfigurations"]] == ["s3sizer-size-tracking"]
+    ids = [e["Id"] for e in merged["QueueConfigurations"]]
+    assert ids == ["users-entry", "s3sizer-size-tracking"]
     assert contents() == objects
-    assert notification()["QueueConfigurations"] == foreign["QueueConfigurations"]
-    assert "LambdaFunctionConfigurations" not in notification()
+    assert notification() == foreign
     left = inventory()
     assert left["buckets"] == [BUCKET]
     assert not left["tables"] and not left["functions"] and not left["roles"]
@@ -80,17 +79,34 @@ def test_setup_refuses_a_second_bucket_for_the_same_stack(cli, aws):
     assert "already tracks bucket 'first-bucket'" in result.stderr
 
 
-def test_deploy_refuses_a_bucket_whose_events_already_go_elsewhere(cli, aws):
+def taken_bucket() -> dict:
+    """The user's bucket with its creates already going to the user's own queue."""
     make_users_bucket()
-    s3 = boto3.client("s3")
     config = notification()
     config["QueueConfigurations"][0]["Events"] = ["s3:ObjectCreated:Put"]
-    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration=config)
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket=BUCKET, NotificationConfiguration=config
+    )
+    return config
+
+
+def test_deploy_routes_a_bucket_whose_events_already_go_elsewhere_through_eventbridge(cli, aws):
+    taken_bucket()
     cli("setup", "--bucket", BUCKET)
 
-    result = cli("deploy", "--no-layer", code=1)
+    plan = cli("deploy", "--no-layer", "--dry-run").stdout
+
+    assert "delivery: eventbridge (entry 'users-entry' already takes s3:ObjectCreated:Put)" in plan
+
+
+def test_deploy_refuses_a_route_that_would_overlap_before_creating_anything(cli, aws):
+    config = taken_bucket()
+    cli("setup", "--bucket", BUCKET)
+
+    result = cli("deploy", "--no-layer", "--delivery", "sqs", code=1)
 
     assert "already sends s3:ObjectCreated:Put" in result.stderr
+    assert "--delivery eventbridge" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not boto3.client("lambda").list_functions()["Functions"]
     assert notification() == config
@@ -114,10 +130,10 @@ def test_teardown_of_an_adopted_bucket_removes_only_what_s3sizer_wrote(cli, aws)
 def test_a_bucket_setup_did_not_create_is_never_deleted(cli, aws, monkeypatch):
     from s3sizer.stack.apply import Executor
 
-    real_create = Executor.create_bucket
-    monkeypatch.setattr(Executor, "create_bucket", lambda self, step: 1 / 0)
+    real_create = Executor._create_bucket
+    monkeypatch.setattr(Executor, "_create_bucket", lambda self, step: 1 / 0)
     cli("setup", "--bucket", BUCKET, code=1)  # dies after storing its config
-    monkeypatch.setattr(Executor, "create_bucket", real_create)
+    monkeypatch.setattr(Executor, "_create_bucket", real_create)
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     boto3.client("s3").put_object(Bucket=BUCKET, Key="precious", Body=b"data")
     cli("setup", "--bucket", BUCKET)

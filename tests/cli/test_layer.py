@@ -94,23 +94,20 @@ def test_deploy_publishes_the_layer_once_and_attaches_it_to_plotting(cli, aws, w
 
 
 def test_a_layer_over_the_direct_upload_limit_goes_through_s3(cli, aws, wheels, monkeypatch):
-    from s3sizer.stack import apply
+    from s3sizer.stack import plan_deploy
 
-    monkeypatch.setattr(apply, "DIRECT_UPLOAD_LIMIT", 10)
+    monkeypatch.setattr(plan_deploy, "DIRECT_UPLOAD_LIMIT", 10)
     cli("setup")
 
-    cli("deploy", "--wheel-dir", str(wheels))
+    result = cli("deploy", "--wheel-dir", str(wheels))
 
-    keys = [
-        o["Key"]
-        for o in boto3.client("s3").list_objects_v2(Bucket="s3sizer-123456789012-us-east-1")[
-            "Contents"
-        ]
-    ]
-    assert any(key.startswith(".s3sizer/layers/") for key in keys)
+    listing = boto3.client("s3").list_objects_v2(Bucket="s3sizer-123456789012-us-east-1")
+    assert "publish layer: s3sizer-matplotlib (through s3://" in result.stdout
     assert boto3.client("lambda").list_layer_versions(LayerName="s3sizer-matplotlib")[
         "LayerVersions"
     ]
+    # Once Lambda has the layer, the upload is gone: it was s3sizer's, not the user's.
+    assert not [o for o in listing.get("Contents", []) if o["Key"].startswith(".s3sizer/")]
 
 
 def existing_layer_without_building(monkeypatch) -> str:

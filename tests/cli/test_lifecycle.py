@@ -83,7 +83,7 @@ def test_deploy_then_deploy_again_changes_nothing(cli, aws):
 def test_deploy_updates_only_the_function_whose_code_changed(cli, aws, monkeypatch):
     cli("setup")
     cli("deploy", "--no-layer")
-    from s3sizer.stack import plan as planner
+    from s3sizer.stack import plan_deploy as planner
 
     original = planner.function_zip
 
@@ -98,9 +98,9 @@ def test_deploy_updates_only_the_function_whose_code_changed(cli, aws, monkeypat
     assert plan_lines(result.stdout) == ["update function code: s3sizer-plotting"]
 
 
-def test_deploy_wires_the_notification_and_a_scoped_invoke_permission(cli, aws):
+def test_deploy_on_the_direct_route_wires_a_lambda_entry_and_a_scoped_invoke_permission(cli, aws):
     cli("setup")
-    cli("deploy", "--no-layer")
+    cli("deploy", "--no-layer", "--delivery", "direct")
 
     config = boto3.client("s3").get_bucket_notification_configuration(Bucket=DEFAULT_BUCKET)
     policy = json.loads(

@@ -30,7 +30,9 @@ def test_setup_on_an_empty_account_creates_everything_in_order(stack):
         role = f"s3sizer-{spec.short}-role"
         roles += [
             st.CreateRole(role, f"Execution role of s3sizer-{spec.short}", TAGS),
-            st.PutRolePolicy(role, f"s3sizer-{spec.short}-policy", iam.policy_for(spec.short, arns)),
+            st.PutRolePolicy(
+                role, f"s3sizer-{spec.short}-policy", iam.policy_for(spec.short, arns)
+            ),
         ]
     assert plan.steps == (
         st.CreateTable("S3-object-size-history", TAGS),

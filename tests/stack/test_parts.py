@@ -11,9 +11,9 @@ from botocore.stub import Stubber
 
 from s3sizer.stack import iam
 from s3sizer.stack.apply import Executor
-from s3sizer.stack.model import FUNCTIONS, Names, StackConfig
+from s3sizer.stack.model import FUNCTIONS, Names
 from s3sizer.stack.package import code_sha256, function_zip
-from s3sizer.stack.plan import Step
+from s3sizer.stack.steps import CreateFunction
 
 ARNS = iam.Arns(Names("s3sizer"), "aws", "123456789012", "us-east-1", "tracked")
 
@@ -37,6 +37,7 @@ def test_policies_have_no_wildcard_action_and_only_the_stacks_own_resources(shor
         ARNS.bucket_arn + "/",
         ARNS.function("plotting"),
         ARNS.log_group(short),
+        ARNS.queue("s3sizer-events"),
     )
 
     for statement in document["Statement"]:
@@ -60,24 +61,17 @@ def make_executor(client, sleeps):
     return Executor(FakeStack(), sleep=sleeps.append)
 
 
-def test_create_function_retries_while_a_new_role_propagates():
+STEP = CreateFunction(
+    "s3sizer-driver",
+    b"zip",
+    {"Role": ARNS.role("driver"), "Handler": "h", "Runtime": "python3.12", "Layers": []},
+    "x86_64",
+)
+
+
+def test_create_function_retries_while_a_new_role_propagates_then_waits_until_active():
     client = boto3.client("lambda", region_name="us-east-1")
     sleeps: list[float] = []
-    step = Step(
-        "create_function",
-        "s3sizer-driver",
-        {
-            "short": "driver",
-            "zip": b"zip",
-            "config": StackConfig("s3sizer", "tracked", True, "us-east-1"),
-            "settings": {
-                "Role": ARNS.role("driver"),
-                "Handler": "h",
-                "Runtime": "python3.12",
-                "Layers": [],
-            },
-        },
-    )
     with Stubber(client) as stub:
         for _ in range(2):
             stub.add_client_error(
@@ -86,29 +80,19 @@ def test_create_function_retries_while_a_new_role_propagates():
                 service_message="The role defined for the function cannot be assumed by Lambda.",
             )
         stub.add_response("create_function", {"FunctionName": "s3sizer-driver"})
-        stub.add_response("get_function_configuration", {"State": "Pending"})
-        stub.add_response("get_function_configuration", {"State": "Active"})
+        # botocore's function_active_v2 waiter reads GetFunction until the state is Active.
+        stub.add_response("get_function", {"Configuration": {"State": "Active"}})
 
-        make_executor(client, sleeps).create_function(step)
+        make_executor(client, sleeps).execute(STEP)
 
         stub.assert_no_pending_responses()
-    assert sleeps == [1.0, 2.0, 1.0]
+    assert sleeps == [1.0, 2.0]
 
 
 def test_create_function_does_not_retry_other_errors():
     client = boto3.client("lambda", region_name="us-east-1")
-    step = Step(
-        "create_function",
-        "f",
-        {
-            "short": "driver",
-            "zip": b"z",
-            "config": StackConfig("s3sizer", "b", True, "us-east-1"),
-            "settings": {"Role": "r", "Layers": []},
-        },
-    )
     with Stubber(client) as stub:
         stub.add_client_error("create_function", "InvalidParameterValueException", "Bad handler")
 
         with pytest.raises(client.exceptions.InvalidParameterValueException):
-            make_executor(client, []).create_function(step)
+            make_executor(client, []).execute(STEP)
