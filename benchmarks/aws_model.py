@@ -303,9 +303,16 @@ def cost_table(outcomes: list[Outcome]) -> Table:
 def section(main: list[Scenario] = MAIN, what_if: list[Scenario] = WHAT_IF) -> Section:
     ran = [run(s, HORIZON) for s in main]
     more = [run(s, HORIZON) for s in what_if]
-    goal = next((o for o in ran if o.scenario.design == "queue" and o.scenario.rate == max(RATES)
-                 and o.scenario.totals == "chunk"), ran[-1])  # fmt: skip
-    direct = next(o for o in ran if o.scenario.design == "direct")
+    top = max(RATES)
+
+    def at(rate: int, design: str, totals: str = "chunk") -> Outcome:
+        return next(o for o in ran if (o.scenario.rate, o.scenario.design, o.scenario.totals)
+                    == (rate, design, totals))  # fmt: skip
+
+    def brief(o: Outcome) -> str:
+        return (f"{o.applied_in_burst / o.scenario.seconds:,.0f}/s applied, {o.lost:,} lost, "
+                f"caught up {_caught_up(o)} after, ${o.cost_per_million:.2f} per million")  # fmt: skip
+
     return Section(
         "7. AWS model: direct against queue",
         f"`benchmarks/aws_model.py` ({len(ran) + len(more)} scenarios, seeded, in seconds) is a "
@@ -328,11 +335,10 @@ def section(main: list[Scenario] = MAIN, what_if: list[Scenario] = WHAT_IF) -> S
         ],
         notes=["The figures the model runs on:\n\n" + limits_markdown()],
         highlights=[
-            f"The AWS model: the direct route applies {direct.applied_in_burst / 60:,.0f} events/s "
-            f"at {direct.scenario.rate}/s offered; the queue route at {goal.scenario.rate:,}/s "
-            f"applies {goal.applied_in_burst / 60:,.0f}/s during the burst, loses {goal.lost}, "
-            f"catches up {_caught_up(goal)} after it, at ${goal.cost_per_million:.2f} per million "
-            "events."
+            f"The AWS model at {top:,} events/s for 60 s: direct {brief(at(top, 'direct'))}; "
+            f"queue {brief(at(top, 'queue'))}; queue with journaled totals "
+            f"{brief(at(top, 'queue', 'journal'))}. Direct at 500/s loses "
+            f"{at(500, 'direct').lost:,} of {at(500, 'direct').sent:,}."
         ],
     )
 
