@@ -1,8 +1,8 @@
 """A discrete-event model of the size tracker on AWS, to see where each delivery route saturates.
 
-    python benchmarks/aws_model.py          # the table of section 7 of RESULTS.md, in seconds
+    python benchmarks/aws_model.py    # section 7 of RESULTS.md, in well under a minute
 
-Two designs meet the same burst of S3 events (a constant rate for 60 s):
+The designs meet the same burst of S3 events (a constant mean rate for 60 s):
 - **direct**: S3 invokes the tracker asynchronously, once per event. Each invocation reads the
   totals and the key item with TransactGetItems, then writes key item, totals and a history point
   with TransactWriteItems under an optimistic lock on the totals' version, retrying a cancelled
@@ -14,6 +14,10 @@ Two designs meet the same burst of S3 events (a constant rate for 60 s):
   conflict on the totals cancels the chunk: the tracker re-reads the totals alone and resubmits.
   A message that still fails goes back to the queue, and to the dead-letter queue after 5 receives;
   nothing is lost.
+- **queue, journal** (``totals="journal"``): the same route, but each chunk writes its key items
+  with one delta item of its own instead of the totals, and after the batch one small transaction
+  folds the batch's deltas into the totals under their version and writes the history point.
+  A conflict then resubmits those few items instead of 100.
 
 Every AWS figure is a `Limit` in benchmarks/aws_limits.py, with the page it was read from and
 that page's words; what AWS does not document (request latencies) is `ASSUMED` there. The event
