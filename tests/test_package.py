@@ -3,6 +3,7 @@ no download."""
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def fake_pip(files: list[str]):
         dest = Path(command[command.index("--dest") + 1])
         with zipfile.ZipFile(dest / "fake-1.0-py3-none-any.whl", "w") as wheel:
             for name in files:
-                wheel.writestr(name, f"contents of {name}")
+                wheel.writestr(name, f"# contents of {name}\n")
         return _Done()
 
     run.calls = calls
@@ -152,3 +153,33 @@ def test_pip_is_asked_for_the_runtimes_platforms(tmp_path):
     platforms = [command[i + 1] for i, arg in enumerate(command) if arg == "--platform"]
     assert platforms == pip_platforms("python3.11", "arm64")
     assert command[command.index("--python-version") + 1] == "3.11"
+
+
+def test_byte_code_compiled_for_the_runtime_ships_beside_each_module(tmp_path):
+    # GIVEN a runtime of the Python running the tests, and a wheel with one module
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if runtime not in RUNTIME_WHEEL_PLATFORMS:
+        pytest.skip(f"{runtime} is not a supported runtime")
+    run = fake_pip(["pkg/__init__.py", "pkg/tests/test_pkg.py"])
+
+    # WHEN the layer is built with byte code from that interpreter
+    python = package.runtime_python(runtime)
+    layer = build_layer(runtime, "x86_64", cache_dir=tmp_path, run=run, compile_with=python)
+
+    # THEN each kept module has its unchecked-hash .pyc (PEP 552: flags 0b01), tests have none
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(layer.path) as archive:
+        names = set(archive.namelist())
+        pyc = archive.read(f"python/pkg/__pycache__/__init__.{tag}.pyc")
+    assert names == {"python/pkg/__init__.py", f"python/pkg/__pycache__/__init__.{tag}.pyc"}
+    assert int.from_bytes(pyc[4:8], "little") == 0b01
+    # and it is cached apart from the layer without byte code
+    plain = build_layer(runtime, "x86_64", cache_dir=tmp_path, run=fake_pip(["pkg/__init__.py"]))
+    assert plain.path != layer.path
+
+
+def test_byte_code_from_another_python_version_is_refused(tmp_path):
+    other = "python3.13" if sys.version_info[:2] != (3, 13) else "python3.12"
+    with pytest.raises(package.LayerBuildError, match="byte code is specific"):
+        build_layer(other, "x86_64", cache_dir=tmp_path, run=fake_pip(KEPT),
+                    compile_with=sys.executable)  # fmt: skip

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,15 +133,19 @@ def build_layer(
     cache_dir: Path | None = None,
     run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
     strip: bool = True,
+    compile_with: str | None = None,
 ) -> Layer:
     """The layer zip, from the cache when this recipe was built before.
 
     ``strip=False`` keeps every file of the wheels (the layer as it was before stripping, which
-    the benchmarks compare against).
+    the benchmarks compare against). ``compile_with``, an interpreter of the runtime's Python
+    version (see `runtime_python`), adds byte code for every module: Lambda's /opt is read-only,
+    so without it each cold start compiles matplotlib and numpy from source again.
     """
-    target = _cache_path(runtime, architecture, requirements, wheel_dir, cache_dir, strip)
+    recipe = _Recipe(runtime, architecture, requirements, wheel_dir, strip, compile_with)
+    target = recipe.cache_path(cache_dir)
     if not target.exists():
-        data = _download_and_zip(runtime, architecture, requirements, wheel_dir, run, strip)
+        data = recipe.download_and_zip(run)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
         partial.write_bytes(data)
@@ -156,26 +161,35 @@ def cached_layer(
     wheel_dir: Path | None = None,
     cache_dir: Path | None = None,
     strip: bool = True,
+    compile_with: str | None = None,
 ) -> Layer | None:
     """The layer a build would return, if it is cached; None rather than downloading."""
-    target = _cache_path(runtime, architecture, requirements, wheel_dir, cache_dir, strip)
+    recipe = _Recipe(runtime, architecture, requirements, wheel_dir, strip, compile_with)
+    target = recipe.cache_path(cache_dir)
     return _layer_at(target) if target.exists() else None
 
 
-def _cache_path(runtime, architecture, requirements, wheel_dir, cache_dir, strip=True) -> Path:
-    """Where the layer of this recipe is cached: named by the hash of what goes into it."""
-    recipe = {
-        "runtime": runtime,
-        "architecture": architecture,
-        "requirements": requirements,
-        "platforms": pip_platforms(runtime, architecture),
-        "strip_rules": STRIP_RULES_VERSION if strip else None,
-    }
-    if wheel_dir:
-        wheels = sorted(Path(wheel_dir).glob("*.whl"))
-        recipe["wheels"] = [(p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in wheels]
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
-    return (cache_dir or default_cache_dir()) / "layers" / f"{key}.zip"
+def runtime_python(runtime: str) -> str | None:
+    """An interpreter of the runtime's Python version on this machine, or None."""
+    version = runtime.removeprefix("python")
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    found = shutil.which(f"python{version}")
+    if found and _python_version(found).startswith(f"{version}."):
+        return found
+    return None
+
+
+def _python_version(python: str) -> str:
+    """The full version of an interpreter ("3.12.1"), or "" if it does not run."""
+    try:
+        done = subprocess.run(
+            [python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _layer_at(path: Path) -> Layer:
@@ -183,29 +197,92 @@ def _layer_at(path: Path) -> Layer:
     return Layer(path=path, sha256=code_sha256(data), size=len(data))
 
 
-def _download_and_zip(runtime, architecture, requirements, wheel_dir, run, strip) -> bytes:
-    version = runtime.removeprefix("python")
-    with tempfile.TemporaryDirectory(prefix="s3sizer-layer-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", tmp]
+@dataclass(frozen=True)
+class _Recipe:
+    """Everything a layer's bytes depend on."""
+
+    runtime: str
+    architecture: str
+    requirements: tuple[str, ...]
+    wheel_dir: Path | None
+    strip: bool
+    compile_with: str | None
+
+    def cache_path(self, cache_dir: Path | None) -> Path:
+        """Where the layer of this recipe is cached: named by the hash of what goes into it."""
+        recipe = {
+            "runtime": self.runtime,
+            "architecture": self.architecture,
+            "requirements": self.requirements,
+            "platforms": pip_platforms(self.runtime, self.architecture),
+            "strip_rules": STRIP_RULES_VERSION if self.strip else None,
+            "byte_code": self._compiler_version() if self.compile_with else None,
+        }
+        if self.wheel_dir:
+            wheels = sorted(Path(self.wheel_dir).glob("*.whl"))
+            recipe["wheels"] = [
+                (p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in wheels
+            ]
+        key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:32]
+        return (cache_dir or default_cache_dir()) / "layers" / f"{key}.zip"
+
+    def _compiler_version(self) -> str:
+        version = _python_version(self.compile_with)
+        wanted = self.runtime.removeprefix("python")
+        if not version.startswith(f"{wanted}."):
+            raise LayerBuildError(
+                f"Cannot compile the layer for {self.runtime} with {self.compile_with} "
+                f"(Python {version or 'not found'}): byte code is specific to Python {wanted}",
+                f"pass an interpreter of Python {wanted}, or build without byte code",
+            )
+        return version
+
+    def download_and_zip(self, run) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="s3sizer-layer-") as tmp:
+            wheels = Path(tmp) / "wheels"
+            wheels.mkdir()
+            self._download(wheels, run)
+            files = []
+            for wheel in sorted(wheels.glob("*.whl")):
+                with zipfile.ZipFile(wheel) as archive:
+                    files += [
+                        (f"python/{name}", archive.read(name))
+                        for name in archive.namelist()
+                        if not name.endswith("/") and not (self.strip and is_dead_weight(name))
+                    ]
+            if self.compile_with:
+                files += self._byte_code(files, Path(tmp) / "site")
+            return deterministic_zip(files)
+
+    def _download(self, dest: Path, run) -> None:
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(dest)]
         command += ["--only-binary=:all:", "--implementation", "cp"]
-        command += ["--python-version", version]
-        for platform in pip_platforms(runtime, architecture):
+        command += ["--python-version", self.runtime.removeprefix("python")]
+        for platform in pip_platforms(self.runtime, self.architecture):
             command += ["--platform", platform]
-        if wheel_dir:
-            command += ["--no-index", "--find-links", str(wheel_dir)]
-        result = run([*command, *requirements], capture_output=True, text=True)
+        if self.wheel_dir:
+            command += ["--no-index", "--find-links", str(self.wheel_dir)]
+        result = run([*command, *self.requirements], capture_output=True, text=True)
         if result.returncode != 0:
             last = (result.stderr or result.stdout or "").strip().splitlines()[-1:] or [""]
             raise LayerBuildError(
                 f"Could not download the layer's wheels: {last[0]}",
                 "check the network, pass --wheel-dir with local wheels, or use --layer-arn",
             )
-        files = []
-        for wheel in sorted(Path(tmp).glob("*.whl")):
-            with zipfile.ZipFile(wheel) as archive:
-                files += [
-                    (f"python/{name}", archive.read(name))
-                    for name in archive.namelist()
-                    if not name.endswith("/") and not (strip and is_dead_weight(name))
-                ]
-        return deterministic_zip(files)
+
+    def _byte_code(self, files: list[tuple[str, bytes]], site: Path) -> list[tuple[str, bytes]]:
+        """The .pyc of every module, as unchecked-hash byte code (PEP 552): Python loads it
+        without comparing the source's timestamp, which a zip does not keep anyway."""
+        for name, data in files:
+            path = site / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        command = [self.compile_with, "-m", "compileall", "-q", "-j", "0"]
+        command += ["--invalidation-mode", "unchecked-hash", str(site / "python")]
+        # A module this Python cannot compile (a wheel may ship one for another version) cannot
+        # be imported either: it stays source only, and the others still get their byte code.
+        subprocess.run(command, capture_output=True, text=True)
+        return [
+            (path.relative_to(site).as_posix(), path.read_bytes())
+            for path in sorted(site.rglob("*.pyc"))
+        ]
