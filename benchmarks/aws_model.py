@@ -314,8 +314,11 @@ def section(main: list[Scenario] = MAIN, what_if: list[Scenario] = WHAT_IF) -> S
                     == (rate, design, totals))  # fmt: skip
 
     def brief(o: Outcome) -> str:
+        queued = o.pending - o.dead_lettered
+        settled = (f"{queued:,} still queued after {HORIZON / 60:.0f} min" if queued
+                   else f"caught up {_caught_up(o)} after the burst")  # fmt: skip
         return (f"{o.applied_in_burst / o.scenario.seconds:,.0f}/s applied, {o.lost:,} lost, "
-                f"caught up {_caught_up(o)} after, ${o.cost_per_million:.2f} per million")  # fmt: skip
+                f"{settled}, ${o.cost_per_million:.2f} per million")  # fmt: skip
 
     return Section(
         "7. AWS model: direct against queue",
