@@ -2,12 +2,12 @@
 
     python benchmarks/layer_size.py     # prints section 8 of RESULTS.md (downloads the wheels)
 
-Both layers come from the same wheels, downloaded once for python3.12 on x86_64 (the default
+The layers come from the same wheels, downloaded once for python3.12 on x86_64 (the default
 runtime and architecture), then zipped by `s3sizer.stack.package.build_layer` with and without
-its strip rules. Each zip is extracted, and a fresh `python3.12 -I -B` imports matplotlib from
-it the way the plotting function does, with a fresh matplotlib config directory each time: as
-on a cold Lambda, whose /opt is read-only, no byte code is cached between runs and matplotlib
-rebuilds its font list.
+its strip rules, and once more with byte code. Each zip is extracted, and a fresh
+`python3.12 -I -B` imports matplotlib from it the way the plotting function does, with a fresh
+matplotlib config directory each time: as on a cold Lambda, whose /opt is read-only, no byte
+code is written between runs and matplotlib rebuilds its font list.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _section(title, figures: dict, python: str | None, repeats: int, load) -> Se
     return Section(
         title,
         f"The layer of {wheels} and its dependencies for {RUNTIME} on {ARCHITECTURE} (wheel tags "
-        f"{', '.join(pip_platforms(RUNTIME, ARCHITECTURE)[:2])} and older), built both ways from "
+        f"{', '.join(pip_platforms(RUNTIME, ARCHITECTURE)[:2])} and older), each built from "
         "the same downloaded wheels by `s3sizer.stack.package.build_layer` (`strip=False` for the "
         "layer as it was). The lean layer leaves out what `is_dead_weight` names: test suites, "
         "C/C++ and Cython sources, headers, `.pyi` stubs, static libraries, numpy's examples, "
