@@ -187,7 +187,7 @@ def _python_version(python: str) -> str:
             [python, "-c", "import platform; print(platform.python_version())"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-    except OSError:
+    except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
 
