@@ -4,7 +4,9 @@
     python benchmarks/run.py --quick    # smaller sizes: at most 2 minutes
     python benchmarks/run.py --smoke --out /tmp/results.md   # seconds; for the test suite
 
-Everything runs against the embedded emulator on 127.0.0.1; nothing else is contacted.
+Everything runs against the embedded emulator on 127.0.0.1, except two sections: the AWS model
+(section 7) is arithmetic on AWS's documented limits, and the layer (section 8, full run only)
+downloads matplotlib's wheels from the package index.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import delivery, lifecycle_timing, memory, plot_reads, startup, tracking_cost
+from benchmarks import (
+    aws_model,
+    delivery,
+    layer_size,
+    lifecycle_timing,
+    memory,
+    plot_reads,
+    startup,
+    tracking_cost,
+)
 from benchmarks.emulator_process import EmulatorProcess, peak_rss_kib
 from benchmarks.measure import Section
 
@@ -45,6 +56,8 @@ class Profile:
     startup_repeats: int
     demo: bool
     plotting_worker: bool
+    aws_model: bool = True  # section 7: seconds of arithmetic, no emulator
+    layer: bool = True  # section 8: downloads the wheels, builds two layers, times imports
 
 
 FULL = Profile(
@@ -57,13 +70,13 @@ QUICK = Profile(
     "quick", [100, 1_000, 10_000], 200, {1_000: 20, 10_000: 3}, 2,
     one_at_a_time=40, cold=8, burst=100, filler=2_000, filled_events=10,
     history_sizes=(1_000, 10_000), plot_repeats=3, startup_repeats=5, demo=True,
-    plotting_worker=True,
+    plotting_worker=True, layer=False,
 )  # fmt: skip
 SMOKE = Profile(
     "smoke", [10, 100], 6, {}, 1,
     one_at_a_time=3, cold=1, burst=5, filler=50, filled_events=1,
     history_sizes=(10, 100), plot_repeats=1, startup_repeats=1, demo=False,
-    plotting_worker=False,
+    plotting_worker=False, aws_model=False, layer=False,
 )  # fmt: skip
 
 
@@ -116,7 +129,14 @@ def run(profile: Profile) -> list[Section]:
     lifecycle = lifecycle_timing.section(
         emulator.start_seconds, figures.setup_seconds, figures.deploy_seconds, demo
     )
-    return [tracking, stack.section, plotting, cli, memory_section, lifecycle]
+    sections = [tracking, stack.section, plotting, cli, memory_section, lifecycle]
+    if profile.aws_model:
+        step("7. AWS model")
+        sections.append(aws_model.section())
+    if profile.layer:
+        step("8. the matplotlib layer")
+        sections.append(layer_size.section())
+    return sections
 
 
 def render(profile: Profile, sections: list[Section], minutes: float, load) -> str:
