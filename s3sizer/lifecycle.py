@@ -82,14 +82,17 @@ def deploy(
     layer_arn, build = _layer_choice(layer, config, aws.settings.is_local)
     built = None
     if build:
-        from s3sizer.stack.package import build_layer, cached_layer
+        from s3sizer.stack.package import build_layer, cached_layer, runtime_python
 
         recipe = (runtime or config.runtime, architecture or config.architecture)
+        # Byte code for the layer when this machine has the runtime's Python: Lambda's /opt is
+        # read-only, so without it every cold start compiles matplotlib again.
+        how = {"wheel_dir": layer.wheel_dir, "compile_with": runtime_python(recipe[0])}
         # A dry run downloads nothing: it compares with the cached layer, if there is one.
-        built = cached_layer(*recipe, wheel_dir=layer.wheel_dir)
+        built = cached_layer(*recipe, **how)
         if built is None and not dry_run:
             on_layer_build()
-            built = build_layer(*recipe, wheel_dir=layer.wheel_dir)
+            built = build_layer(*recipe, **how)
     options = DeployOptions(
         layer_arn=layer_arn,
         build_layer=build,

@@ -18,12 +18,14 @@ DEFAULT_TABLE = "S3-object-size-history"
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
 ARCHITECTURES = ("x86_64", "arm64")
-# The runtimes the functions' code runs on (it needs Python 3.11's datetime.UTC), and the wheel
-# platform each runtime's OS takes: Amazon Linux 2 has glibc 2.26, Amazon Linux 2023 glibc 2.34.
+# The runtimes the functions' code runs on (it needs Python 3.11's datetime.UTC), each with the
+# newest wheel platform its OS takes. All run on Amazon Linux 2023 (glibc 2.34). python3.11 ran
+# on Amazon Linux 2 (glibc 2.26, manylinux2014), but AWS deprecated every Amazon Linux 2 runtime
+# on 2026-06-30 and refuses new functions on them since 2026-07-31, so deploy refuses it first.
 RUNTIME_WHEEL_PLATFORMS = {
-    "python3.11": "manylinux2014",
     "python3.12": "manylinux_2_28",
     "python3.13": "manylinux_2_28",
+    "python3.14": "manylinux_2_28",
 }
 # How S3 events reach the tracker: a queue (the default), EventBridge, or Lambda directly.
 DELIVERY_ROUTES = ("sqs", "eventbridge", "direct")

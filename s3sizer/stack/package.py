@@ -110,15 +110,15 @@ def is_dead_weight(name: str) -> bool:
 def pip_platforms(runtime: str, architecture: str) -> list[str]:
     """The wheel tags whose glibc the runtime's OS has: every manylinux_2_N up to its ceiling.
 
-    python3.11 runs on Amazon Linux 2 (glibc 2.26), so it takes manylinux2014 (glibc 2.17);
-    python3.12 and 3.13 run on Amazon Linux 2023 (glibc 2.34) and take up to manylinux_2_28.
+    An Amazon Linux 2 runtime (glibc 2.26) would take manylinux2014 (glibc 2.17) only; the
+    supported runtimes run on Amazon Linux 2023 (glibc 2.34) and take up to manylinux_2_28.
     """
     try:
         family = RUNTIME_WHEEL_PLATFORMS[runtime]
     except KeyError:
         known = ", ".join(RUNTIME_WHEEL_PLATFORMS)
         raise ValueError(f"no wheel platform for runtime {runtime!r} (known: {known})") from None
-    ceiling = 17 if family == "manylinux2014" else int(family.rsplit("_", 1)[1])
+    ceiling = int(family.rsplit("_", 1)[1])
     machine = {"x86_64": "x86_64", "arm64": "aarch64"}[architecture]
     tags = [f"manylinux_2_{minor}_{machine}" for minor in range(ceiling, 16, -1)]
     return [*tags, f"manylinux2014_{machine}"]  # the older name of manylinux_2_17

@@ -86,7 +86,7 @@ def test_unreachable_endpoint(cli):
         (["deploy", "--memory", "driver=lots"], "NUMBER must be a whole number from 128 to 10240"),
         (["deploy", "--memory", "uploader=512"], "'uploader=512' is not FUNCTION=NUMBER"),
         (["deploy", "--architecture", "sparc"], "'sparc' is not one of 'x86_64', 'arm64'"),
-        (["deploy", "--runtime", "python3.10"], "'python3.10' is not one of 'python3.11'"),
+        (["deploy", "--runtime", "python3.10"], "'python3.10' is not one of 'python3.12'"),
         (["setup", "--history-ttl-days", "-1"], "'--history-ttl-days'"),
         (["status", "--no-such-option"], "No such option"),
         (["no-such-command"], "No such command"),

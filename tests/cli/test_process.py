@@ -34,7 +34,7 @@ def complete(*words: str) -> list[str]:
     [
         (["logs", ""], ["driver", "size-tracking", "plotting"]),
         (["deploy", "--architecture", ""], ["x86_64", "arm64"]),
-        (["deploy", "--runtime", ""], ["python3.11", "python3.12", "python3.13"]),
+        (["deploy", "--runtime", ""], ["python3.12", "python3.13", "python3.14"]),
         (["wa"], ["watch"]),
     ],
 )
