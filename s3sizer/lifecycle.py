@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,11 +145,17 @@ def teardown(
     return plan
 
 
-def redrive(ctx: StackContext, *, confirm: Callable[[int], bool] = lambda waiting: True) -> dict:
-    """Send the dead letters back to be applied; each is applied once (sequencers see to it).
+def redrive(
+    ctx: StackContext,
+    *,
+    confirm: Callable[[int], bool] = lambda waiting: True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """Send the dead letters back to be applied; each applies once (sequencers see to it).
 
-    On the queue routes they go back to the stack's queue. On the direct route each holds the
-    event Lambda gave up on, which the tracker is given again; a failure leaves it in the DLQ.
+    On the queue routes SQS itself moves them into the stack's queue (StartMessageMoveTask, as
+    the console's "DLQ redrive" does). On the direct route each holds the event Lambda gave up
+    on, which the tracker is given again; one that fails again stays in the DLQ.
     """
     names = ctx.names
     dlq_url = ctx.stack.queue_url(names.dead_letter_queue)
@@ -157,34 +164,9 @@ def redrive(ctx: StackContext, *, confirm: Callable[[int], bool] = lambda waitin
     waiting = _dead_letters(ctx, dlq_url)
     if waiting == 0 or not confirm(waiting):
         return {"moved": 0}
-    sqs = ctx.client("sqs")
-    queue_url = ctx.stack.queue_url(names.queue) if ctx.config.delivery != "direct" else None
-    moved = 0
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=1,
-            VisibilityTimeout=60,
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return {"moved": moved}
-        done = _send_back(ctx, sqs, queue_url, messages)
-        if done:
-            sqs.delete_message_batch(
-                QueueUrl=dlq_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
-                ],
-            )
-        moved += len(done)
-        if len(done) < len(messages):
-            failed = len(messages) - len(done)
-            raise StackError(
-                f"{failed} dead letters failed again after {moved} were redriven",
-                "see `s3sizer logs size-tracking`, fix the cause, then run redrive again",
-            )
+    if ctx.config.delivery == "direct":
+        return {"moved": _reinvoke(ctx, dlq_url)}
+    return {"moved": _move_task(ctx, sleep)}
 
 
 def _dead_letters(ctx: StackContext, dlq_url: str) -> int:
@@ -194,25 +176,48 @@ def _dead_letters(ctx: StackContext, dlq_url: str) -> int:
     )
 
 
-def _send_back(ctx: StackContext, sqs, queue_url: str | None, messages: list[dict]) -> list[dict]:
-    """The messages that made it back; the rest stay in the DLQ."""
-    if queue_url is not None:
-        entries = [
-            {"Id": str(i), "MessageBody": m["Body"]}
-            | ({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})
-            for i, m in enumerate(messages)
-        ]
-        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        sent = {entry["Id"] for entry in response.get("Successful", [])}
-        return [m for i, m in enumerate(messages) if str(i) in sent]
-    client = ctx.client("lambda")
-    done = []
-    for message in messages:
-        record = json.loads(message["Body"])
-        payload = record.get("requestPayload", record)
-        response = client.invoke(
-            FunctionName=ctx.names.function("size-tracking"), Payload=json.dumps(payload).encode()
+def _move_task(ctx: StackContext, sleep: Callable[[float], None]) -> int:
+    sqs, arns = ctx.client("sqs"), ctx.stack.arns(ctx.config)
+    source = arns.queue(ctx.names.dead_letter_queue)
+    # Named explicitly: letters from the EventBridge target's DLQ never came from a source queue.
+    handle = sqs.start_message_move_task(
+        SourceArn=source, DestinationArn=arns.queue(ctx.names.queue)
+    )["TaskHandle"]
+    while True:
+        tasks = sqs.list_message_move_tasks(SourceArn=source, MaxResults=10).get("Results", [])
+        task = next((t for t in tasks if t.get("TaskHandle") == handle), tasks[0] if tasks else {})
+        if task.get("Status") in ("COMPLETED", "FAILED", "CANCELLED"):
+            break
+        sleep(1.0)
+    if task.get("Status") != "COMPLETED":
+        raise StackError(
+            f"The DLQ redrive ended {task.get('Status')}: {task.get('FailureReason', '')}",
+            "run `s3sizer redrive` again",
         )
-        if not response.get("FunctionError"):
-            done.append(message)
-    return done
+    return int(task.get("ApproximateNumberOfMessagesMoved", 0))
+
+
+def _reinvoke(ctx: StackContext, dlq_url: str) -> int:
+    """Give each failure record's original event to the tracker; delete it once applied."""
+    sqs, functions = ctx.client("sqs"), ctx.client("lambda")
+    moved = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
+        ).get("Messages", [])
+        if not messages:
+            return moved
+        for message in messages:
+            record = json.loads(message["Body"])
+            payload = record.get("requestPayload", record)
+            response = functions.invoke(
+                FunctionName=ctx.names.function("size-tracking"),
+                Payload=json.dumps(payload).encode(),
+            )
+            if response.get("FunctionError"):
+                raise StackError(
+                    f"The tracker failed again after {moved} dead letters were applied",
+                    "see `s3sizer logs size-tracking`, fix the cause, then run redrive again",
+                )
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
