@@ -69,7 +69,7 @@ class History:
         sleep: Callable[[float], None] = time.sleep,
         prefix_depth: int = 1,
     ):
-        if not (isinstance(prefix_depth, int) and 0 <= prefix_depth <= MAX_PREFIX_DEPTH):
+        if type(prefix_depth) is not int or not 0 <= prefix_depth <= MAX_PREFIX_DEPTH:
             raise ValueError(
                 f"the prefix depth must be 0 to {MAX_PREFIX_DEPTH}, not {prefix_depth!r}"
             )
@@ -244,4 +244,6 @@ class History:
         ``ListedVersion(key, None, size, True, False)`` per object of an unversioned bucket.
         """
         depth = self.prefix_depth if prefix_depth is None else prefix_depth
+        if type(depth) is not int or not 0 <= depth <= MAX_PREFIX_DEPTH:
+            raise ValueError(f"the prefix depth must be 0 to {MAX_PREFIX_DEPTH}, not {depth!r}")
         return baseline.reset(self, bucket, listing, depth)
