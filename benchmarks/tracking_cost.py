@@ -94,12 +94,13 @@ def run(sizes: list[int], events: int, baseline_events: dict[int, int], repeats:
         for objects in sizes:
             wanted = baseline_events.get(objects, events)
             results.append(_measure(s3, dynamodb, log, objects, events, wanted, repeats))
-        batches = batch_costs(dynamodb, log, max(events, 100))
+        batch_events = max(events, 100)
+        batches = batch_costs(dynamodb, log, batch_events)
     finally:
         emulator.stop()
         _forget_moto_state()
     section = _section(results, events)
-    _add_batch_costs(section, batches)
+    _add_batch_costs(section, batches, batch_events)
     return section
 
 
@@ -335,7 +336,7 @@ def _sqs(bodies: list[dict]) -> dict:
     }
 
 
-def _add_batch_costs(section: Section, figures) -> None:
+def _add_batch_costs(section: Section, figures, events: int) -> None:
     table = Table(
         [
             "prefix depth",
@@ -349,7 +350,7 @@ def _add_batch_costs(section: Section, figures) -> None:
     for depth, size, cost, by_operation in figures:
         table.add(str(depth), str(size), f"{cost:.3f}", by_operation, ratio(cost, off[size]))
     section.tables.append(table)
-    section.notes.append(BATCH_NOTE)
+    section.notes.append(BATCH_NOTE.format(events=events))
     at_100 = {depth: cost for depth, size, cost, _ in figures if size == 100}
     section.highlights.append(
         f"Batched through the queue, the tracker makes {at_100[0]:.3f} DynamoDB requests per event "
@@ -359,12 +360,13 @@ def _add_batch_costs(section: Section, figures) -> None:
 
 
 BATCH_NOTE = """
-The last table feeds the tracker SQS batches (the default route: one S3 record per message) of
-1, 10 and 100 messages, 1,000 events in all, over keys spread under 10 first-level prefixes
-(70 prefixes down to depth 3), with prefix totals off (depth 0), at depth 1 and at depth 3.
-Requests are counted on the tracker's DynamoDB client against in-process moto. Each chunk of a
-batch costs one BatchGetItem and one TransactWriteItems of at most 100 items (each changed key,
-the totals, a point, and two items per touched prefix).
+The table by prefix depth and batch size (above) feeds the tracker SQS batches (the default
+route: one S3 record per message) of 1, 10 and 100 messages, {events:,} events per row, over keys
+spread under 10 first-level prefixes (70 prefixes down to depth 3: half new keys, a quarter
+overwrites, a quarter deletes), with prefix totals off (depth 0), at depth 1 and at depth 3.
+Requests are counted on the tracker's DynamoDB client, against the same in-process emulator.
+Each chunk of a batch costs one BatchGetItem and one TransactWriteItems of at most 100 items
+(each changed key, the totals, a point, and two items per touched prefix).
 """
 
 

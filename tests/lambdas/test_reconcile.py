@@ -193,3 +193,7 @@ def test_reset_rebuilds_the_prefix_totals(hist):
     # a smaller depth afterwards drops the deeper prefixes
     hist.reset_from_listing(BUCKET, listing, prefix_depth=1)
     assert [p.prefix for p in hist.prefix_totals(BUCKET)] == ["a/", "dir/"]
+
+
+def test_key_and_size_pairs_still_mean_an_unversioned_listing(hist):
+    assert hist.reset_from_listing(BUCKET, [("a", 1), ("b/c", 2)]) == Drift(3, 2, 3, 2)
