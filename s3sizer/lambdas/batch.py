@@ -66,7 +66,8 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             failed = _failed(err, plan.writes)
             if failed is None:  # no reasons given: everything may have moved
                 failed = set(addresses)
-            stored |= read_items(h, {name: addresses[name] for name in failed})
+            # Points are new items: only the keys and the totals they name need a new look.
+            stored |= read_items(h, {n: addresses[n] for n in failed if n in addresses})
             result.retries += 1
             h.backoff(attempt)
             continue

@@ -180,3 +180,17 @@ def test_the_peak_inside_a_batch_follows_event_time(hist):
     apply_event(hist, events.envelope(small, gone, big))
     totals = hist.totals(BUCKET)
     assert (totals.total_size, totals.max_size) == (5, 100)
+
+
+def test_a_prefix_conflict_rereads_the_prefix_and_the_totals(ddb, clock, sleeps):
+    rival = History(TABLE, ddb, now=clock)
+    recorder = Recorder(
+        ddb,
+        before_write=lambda: rival.apply(BUCKET, "p/other", "01", 100, event="ObjectCreated:Put"),
+    )
+    hist = History(TABLE, recorder, now=clock, sleep=sleeps.append, prefix_depth=1)
+    assert apply_event(hist, puts(3, prefix="p/"))["counts"]["applied"] == 3
+    assert recorder.reads == [5, 2]  # 3 keys, the totals, "p/"; then the totals and "p/"
+    assert [(p.prefix, p.total_size, p.object_count) for p in hist.prefix_totals(BUCKET)] == [
+        ("p/", 103, 4)
+    ]
