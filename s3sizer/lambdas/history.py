@@ -54,6 +54,7 @@ class Window:
     start_size: int
     start_count: int
     totals: Totals
+    prefix: str | None = None  # a tracked prefix's window; None: the bucket's
 
 
 class History:
@@ -164,6 +165,27 @@ class History:
         else:
             start_size, start_count = totals.total_size, totals.object_count
         return Window(bucket, start, end, seconds, points, start_size, start_count, totals)
+
+    def prefix_windows(
+        self, bucket: str, seconds: float, top: int = 5, depth: int = 1
+    ) -> list[Window]:
+        """The windows of the ``top`` largest prefixes of at most ``depth`` slashes, largest
+        first: one query of the prefixes, then one per prefix shown."""
+        start, end = self._bounds(seconds)
+        windows = []
+        for p in self.prefix_totals(bucket, depth=depth, top=top):
+            items = list(self._query_points(lay.prefix_points_pk(bucket, p.prefix), start, end))
+            first = items[0] if items else None
+            start_size = int(first["prev_total_size"]["N"]) if first else p.total_size
+            start_count = int(first["prev_object_count"]["N"]) if first else p.object_count
+            totals = Totals(p.total_size, p.object_count, 0, None, 0)
+            points = [lay.point_from(i) for i in items]
+            windows.append(
+                Window(
+                    bucket, start, end, seconds, points, start_size, start_count, totals, p.prefix
+                )
+            )
+        return windows
 
     def points(self, bucket: str, since_seconds: float | None = None) -> list[Point]:
         """Every point (or those of the last ``since_seconds``), oldest first."""
