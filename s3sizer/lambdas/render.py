@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from .history import Window
 
+_AREA_COLORS = ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
@@ -89,9 +90,19 @@ def render_png(
         )
         edges = [t for t in edges if t <= times[-1]]
         layers = [[s / factor for s in sizes] for sizes in stacked(prefixes, edges)]
-        ax.stackplot(edges, layers, step="post", alpha=0.45, labels=[w.prefix for w in prefixes])
+        # Blue and red stay the total's and the peak's.
+        colors = [_AREA_COLORS[i % len(_AREA_COLORS)] for i in range(len(layers))]
+        labels = [w.prefix for w in prefixes]
+        ax.stackplot(edges, layers, step="post", alpha=0.45, labels=labels, colors=colors)
     # Size holds between changes, hence a step that keeps each value until the next point.
-    ax.step(times, [s / factor for s in sizes], where="post", linewidth=2, label="size")
+    ax.step(
+        times,
+        [s / factor for s in sizes],
+        where="post",
+        linewidth=2,
+        label="size",
+        color="tab:blue",
+    )
     if window.points:
         ax.plot(
             [p.time for p in window.points],
