@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
@@ -235,6 +234,3 @@ def _code(err: ClientError) -> str:
 def jittered(attempt: int) -> float:
     # Full jitter: concurrent writers that collided spread out instead of colliding again.
     return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-
-
-ONE_MS = timedelta(milliseconds=1)
