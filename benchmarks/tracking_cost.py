@@ -3,7 +3,9 @@ bucket grows. Both trackers run in this process against the in-process emulator,
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import io
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -23,7 +25,6 @@ from benchmarks.measure import (
 )
 from benchmarks.s3_records import envelope, record
 
-IGNORE_PREFIX = ".s3sizer/"
 FIRST_SEQUENCER = 0x0055AED6DCD90000
 _RUNS = itertools.count()  # a fresh bucket and table for every measurement
 
@@ -93,14 +94,19 @@ def run(sizes: list[int], events: int, baseline_events: dict[int, int], repeats:
         for objects in sizes:
             wanted = baseline_events.get(objects, events)
             results.append(_measure(s3, dynamodb, log, objects, events, wanted, repeats))
+        batch_events = max(events, 100)
+        batches = batch_costs(dynamodb, log, batch_events)
     finally:
         emulator.stop()
         _forget_moto_state()
-    return _section(results, events)
+    section = _section(results, events)
+    _add_batch_costs(section, batches, batch_events)
+    return section
 
 
 def _measure(s3, dynamodb, log, objects, events, baseline_wanted, repeats) -> Measured:
     from s3sizer.lambdas import history, size_tracking
+    from s3sizer.lambdas.history import ListedVersion
 
     bucket = table = f"bench-tracking-{objects}-{next(_RUNS)}"
     s3.create_bucket(Bucket=bucket)
@@ -113,7 +119,8 @@ def _measure(s3, dynamodb, log, objects, events, baseline_wanted, repeats) -> Me
     result.preload_seconds = time.perf_counter() - started
     tracker = history.History(table, dynamodb)
     started = time.perf_counter()
-    tracker.reset_from_listing(bucket, preload)  # what setup does, fed from the preload list
+    listing = (ListedVersion(key, None, size, True, False) for key, size in preload)
+    tracker.reset_from_listing(bucket, listing)  # what setup does, fed from the preload list
     result.index_seconds = time.perf_counter() - started
     # On AWS the bucket is not in the tracker's process: keep its objects out of the garbage
     # collector's full passes, which would otherwise add pauses that grow with N to both trackers.
@@ -130,7 +137,7 @@ def _measure(s3, dynamodb, log, objects, events, baseline_wanted, repeats) -> Me
             direct.put(change.key, change.size)
         event = envelope(record(bucket, change.key, f"{FIRST_SEQUENCER + i:016X}", change.size))
         started = time.perf_counter()
-        size_tracking.apply_event(tracker, event, ignore_prefix=IGNORE_PREFIX)
+        size_tracking.apply_event(tracker, event)
         result.tracker_times.append(time.perf_counter() - started)
         result.tracker_calls += log.take()
         if i in baseline_turns:
@@ -254,3 +261,114 @@ the whole table, once per item), so it stays flat as the table grows. Per bucket
 ListObjectsV2 page is the first page: 1,000 keys, or the whole bucket when it is smaller; median
 of a few):
 """
+
+
+# -- requests per event by batch size and prefix depth ----------------------------------------
+
+BATCH_RUNS = ((0, 1), (0, 10), (0, 100), (1, 100), (3, 100))  # (prefix depth, batch size)
+
+
+def batch_workload(count: int) -> list[Change]:
+    """Keys under 10 first-level prefixes, 2 below each and 2 below those (70 prefixes at
+    depth 3): half new keys, a quarter overwrites, a quarter deletes."""
+    changes = []
+    for i in range(count):
+        key = f"p{i % 10}/y{i // 10 % 2}/m{i // 20 % 2}/obj-{i % 400:04d}"
+        changes.append(Change(key, None if i % 4 == 3 else 64 + i))
+    return changes
+
+
+def batch_costs(dynamodb, log: RequestLog, events: int) -> list[tuple[int, int, float, str]]:
+    """(depth, batch size, requests/event, by operation) for each of BATCH_RUNS."""
+    from s3sizer.lambdas import size_tracking
+    from s3sizer.lambdas.history import History, ListedVersion, table_definition
+
+    table = f"bench-batches-{next(_RUNS)}"
+    dynamodb.create_table(**table_definition(table))
+    figures = []
+    for depth, size in BATCH_RUNS:
+        bucket = f"batch-{depth}-{size}"
+        tracker = History(table, dynamodb, prefix_depth=depth)
+        preload = [ListedVersion(c.key, None, 100, True, False) for c in batch_workload(400)]
+        tracker.reset_from_listing(bucket, preload)
+        log.take()
+        changes = batch_workload(events)
+        with contextlib.redirect_stdout(io.StringIO()):  # the metric lines
+            for start in range(0, events, size):
+                bodies = [
+                    envelope(record(bucket, c.key, f"{FIRST_SEQUENCER + start + j:016X}", c.size))
+                    for j, c in enumerate(changes[start : start + size])
+                ]
+                size_tracking.apply_event(tracker, _sqs(bodies))
+        calls = [c for c in log.take() if c[0].startswith("dynamodb:")]
+        by_operation = per_event(count_by_operation(calls), events)
+        figures.append((depth, size, len(calls) / events, by_operation))
+    dynamodb.delete_table(TableName=table)
+    log.take()
+    return figures
+
+
+def main() -> None:
+    """Only the batch table, on an in-process emulator: ``python -m benchmarks.tracking_cost``."""
+    from s3sizer.aws import Aws
+    from s3sizer.emulator import Emulator
+    from s3sizer.settings import resolve
+
+    emulator = Emulator(concurrency=1).start()
+    try:
+        settings = resolve(stack="bench", region="us-east-1", endpoint_url=emulator.endpoint_url)
+        dynamodb = Aws(settings, placeholder_credentials=True).client("dynamodb")
+        for figure in batch_costs(dynamodb, RequestLog(dynamodb), 1000):
+            depth, size, cost, by_operation = figure
+            print(f"depth {depth}, batch {size:3d}: {cost:.3f} requests/event ({by_operation})")
+    finally:
+        emulator.stop()
+
+
+def _sqs(bodies: list[dict]) -> dict:
+    import json
+
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "body": json.dumps(b), "eventSource": "aws:sqs"}
+            for i, b in enumerate(bodies)
+        ]
+    }
+
+
+def _add_batch_costs(section: Section, figures, events: int) -> None:
+    table = Table(
+        [
+            "prefix depth",
+            "batch size",
+            "DynamoDB requests/event",
+            "by operation",
+            "against depth 0 at the same batch",
+        ]
+    )
+    off = {size: cost for depth, size, cost, _ in figures if depth == 0}
+    for depth, size, cost, by_operation in figures:
+        table.add(str(depth), str(size), f"{cost:.3f}", by_operation, ratio(cost, off[size]))
+    section.tables.append(table)
+    section.notes.append(BATCH_NOTE.format(events=events))
+    at_100 = {depth: cost for depth, size, cost, _ in figures if size == 100}
+    section.highlights.append(
+        f"Batched through the queue, the tracker makes {at_100[0]:.3f} DynamoDB requests per event "
+        f"at batch 100 (prefixes off), {at_100[1]:.3f} with prefixes at depth 1 and "
+        f"{at_100[3]:.3f} at depth 3."
+    )
+
+
+BATCH_NOTE = """
+The table by prefix depth and batch size (above) feeds the tracker SQS batches (the default
+route: one S3 record per message) of 1, 10 and 100 messages, {events:,} events per row, over keys
+spread under 10 first-level prefixes (70 prefixes down to depth 3: half new keys, a quarter
+overwrites, a quarter deletes), with prefix totals off (depth 0), at depth 1 and at depth 3.
+Requests are counted on the tracker's DynamoDB client, against the same in-process emulator.
+Each chunk of a batch costs one BatchGetItem and one TransactWriteItems of at most 100 items
+(each changed key, the totals, a point, and two items per touched prefix).
+"""
+
+
+if __name__ == "__main__":
+    main()

@@ -39,6 +39,8 @@ class Drift:
 
 
 def reset(h, bucket: str, listing: Iterable[ListedVersion], depth: int) -> Drift:
+    # (key, size) pairs, the listing's earlier form, still mean an unversioned bucket's objects.
+    listing = (e if isinstance(e, ListedVersion) else _unversioned(*e) for e in listing)
     stored = {state.key: state for state in h.keys(bucket)}
     sums = {"": [0, 0]}  # "" is the bucket; every other entry a prefix: [bytes, objects]
 
@@ -74,6 +76,10 @@ def reset(h, bucket: str, listing: Iterable[ListedVersion], depth: int) -> Drift
     total, count = sums.pop("")
     _reset_prefixes(h, bucket, sums)
     return _reset_totals(h, bucket, total, count)
+
+
+def _unversioned(key: str, size: int) -> ListedVersion:
+    return ListedVersion(key, None, size, True, False)
 
 
 def _reset_prefixes(h, bucket: str, sums: dict[str, list[int]]) -> None:

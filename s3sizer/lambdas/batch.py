@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
@@ -66,7 +65,8 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             failed = _failed(err, plan.writes)
             if failed is None:  # no reasons given: everything may have moved
                 failed = set(addresses)
-            stored |= read_items(h, {name: addresses[name] for name in failed})
+            # Points are new items: only the keys and the totals they name need a new look.
+            stored |= read_items(h, {n: addresses[n] for n in failed if n in addresses})
             result.retries += 1
             h.backoff(attempt)
             continue
@@ -234,6 +234,3 @@ def _code(err: ClientError) -> str:
 def jittered(attempt: int) -> float:
     # Full jitter: concurrent writers that collided spread out instead of colliding again.
     return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-
-
-ONE_MS = timedelta(milliseconds=1)

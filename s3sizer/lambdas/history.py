@@ -54,6 +54,7 @@ class Window:
     start_size: int
     start_count: int
     totals: Totals
+    prefix: str | None = None  # a tracked prefix's window; None: the bucket's
 
 
 class History:
@@ -69,7 +70,7 @@ class History:
         sleep: Callable[[float], None] = time.sleep,
         prefix_depth: int = 1,
     ):
-        if not (isinstance(prefix_depth, int) and 0 <= prefix_depth <= MAX_PREFIX_DEPTH):
+        if type(prefix_depth) is not int or not 0 <= prefix_depth <= MAX_PREFIX_DEPTH:
             raise ValueError(
                 f"the prefix depth must be 0 to {MAX_PREFIX_DEPTH}, not {prefix_depth!r}"
             )
@@ -165,6 +166,27 @@ class History:
             start_size, start_count = totals.total_size, totals.object_count
         return Window(bucket, start, end, seconds, points, start_size, start_count, totals)
 
+    def prefix_windows(
+        self, bucket: str, seconds: float, top: int = 5, depth: int = 1
+    ) -> list[Window]:
+        """The windows of the ``top`` largest prefixes of at most ``depth`` slashes, largest
+        first: one query of the prefixes, then one per prefix shown."""
+        start, end = self._bounds(seconds)
+        windows = []
+        for p in self.prefix_totals(bucket, depth=depth, top=top):
+            items = list(self._query_points(lay.prefix_points_pk(bucket, p.prefix), start, end))
+            first = items[0] if items else None
+            start_size = int(first["prev_total_size"]["N"]) if first else p.total_size
+            start_count = int(first["prev_object_count"]["N"]) if first else p.object_count
+            totals = Totals(p.total_size, p.object_count, 0, None, 0)
+            points = [lay.point_from(i) for i in items]
+            windows.append(
+                Window(
+                    bucket, start, end, seconds, points, start_size, start_count, totals, p.prefix
+                )
+            )
+        return windows
+
     def points(self, bucket: str, since_seconds: float | None = None) -> list[Point]:
         """Every point (or those of the last ``since_seconds``), oldest first."""
         return self._points(lay.bucket_pk(bucket), since_seconds)
@@ -244,4 +266,6 @@ class History:
         ``ListedVersion(key, None, size, True, False)`` per object of an unversioned bucket.
         """
         depth = self.prefix_depth if prefix_depth is None else prefix_depth
+        if type(depth) is not int or not 0 <= depth <= MAX_PREFIX_DEPTH:
+            raise ValueError(f"the prefix depth must be 0 to {MAX_PREFIX_DEPTH}, not {depth!r}")
         return baseline.reset(self, bucket, listing, depth)

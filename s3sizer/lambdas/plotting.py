@@ -17,6 +17,7 @@ from . import history, render
 from .own_keys import PLOT_KEY as DEFAULT_PLOT_KEY
 
 DEFAULT_WINDOW_SECONDS = 10.0
+DEFAULT_TOP_PREFIXES = 5
 
 
 def window_seconds(event, default) -> float:
@@ -34,10 +35,29 @@ def window_seconds(event, default) -> float:
     return seconds
 
 
-def plot(s3, hist: history.History, bucket: str, key: str, seconds: float) -> dict:
-    """Render the window and upload it; what was drawn."""
+def by_prefix(event) -> int:
+    """How many of the largest prefixes to stack under the total (event ``by_prefix``: true for
+    5, or a count); 0 draws the total alone."""
+    raw = event.get("by_prefix") if isinstance(event, dict) else None
+    if raw is None or raw is False:
+        return 0
+    if raw is True:
+        return DEFAULT_TOP_PREFIXES
+    if isinstance(raw, int) and 0 <= raw <= 20:
+        return raw
+    raise ValueError(f"by_prefix must be true, false or a count of 0 to 20, not {raw!r}")
+
+
+def draw(hist: history.History, bucket: str, seconds: float, top_prefixes: int = 0):
+    """(window, PNG): the one drawing the plotting function and ``plot --local`` share."""
     window = hist.window(bucket, seconds)
-    png = render.render_png(window)
+    prefixes = hist.prefix_windows(bucket, seconds, top=top_prefixes) if top_prefixes else None
+    return window, render.render_png(window, prefixes=prefixes)
+
+
+def plot(s3, hist: history.History, bucket: str, key: str, seconds: float, top_prefixes=0) -> dict:
+    """Render the window and upload it; what was drawn."""
+    window, png = draw(hist, bucket, seconds, top_prefixes)
     s3.put_object(Bucket=bucket, Key=key, Body=png, ContentType="image/png")
     return {
         "bucket": bucket,
@@ -69,4 +89,5 @@ def _config() -> dict:
 def handler(event, context):
     config = _config()
     seconds = window_seconds(event, config["default_window"])
-    return plot(config["s3"], config["history"], config["bucket"], config["key"], seconds)
+    top = by_prefix(event)
+    return plot(config["s3"], config["history"], config["bucket"], config["key"], seconds, top)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from .history import Window
 
+_AREA_COLORS = ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 
 
@@ -50,8 +51,27 @@ def series(window: Window, end: datetime | None = None) -> tuple[list[datetime],
     return [*times, end], [*sizes, sizes[-1]]
 
 
-def render_png(window: Window, *, now: datetime | None = None) -> bytes:
-    """A PNG of size over the window; ``now`` is the right edge (default: the window's end)."""
+def stacked(prefixes: list[Window], times: list[datetime]) -> list[list[int]]:
+    """Each prefix's size at each of ``times`` (its step held between its points)."""
+    out = []
+    for w in prefixes:
+        changes = [(p.time, p.total_size) for p in w.points]
+        sizes, size, i = [], w.start_size, 0
+        for t in times:
+            while i < len(changes) and changes[i][0] <= t:
+                size, i = changes[i][1], i + 1
+            sizes.append(size)
+        out.append(sizes)
+    return out
+
+
+def render_png(
+    window: Window, *, now: datetime | None = None, prefixes: list[Window] | None = None
+) -> bytes:
+    """A PNG of size over the window; ``now`` is the right edge (default: the window's end).
+
+    ``prefixes`` (History.prefix_windows) are drawn as stacked areas under the total.
+    """
     import matplotlib.dates as mdates
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -64,8 +84,25 @@ def render_png(window: Window, *, now: datetime | None = None) -> bytes:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
 
+    if prefixes:
+        edges = sorted(
+            {*times, *(p.time for w in prefixes for p in w.points if p.time >= times[0])}
+        )
+        edges = [t for t in edges if t <= times[-1]]
+        layers = [[s / factor for s in sizes] for sizes in stacked(prefixes, edges)]
+        # Blue and red stay the total's and the peak's.
+        colors = [_AREA_COLORS[i % len(_AREA_COLORS)] for i in range(len(layers))]
+        labels = [w.prefix for w in prefixes]
+        ax.stackplot(edges, layers, step="post", alpha=0.45, labels=labels, colors=colors)
     # Size holds between changes, hence a step that keeps each value until the next point.
-    ax.step(times, [s / factor for s in sizes], where="post", linewidth=2, label="size")
+    ax.step(
+        times,
+        [s / factor for s in sizes],
+        where="post",
+        linewidth=2,
+        label="size",
+        color="tab:blue",
+    )
     if window.points:
         ax.plot(
             [p.time for p in window.points],

@@ -44,23 +44,30 @@ class Chunk:
 
 
 def plan_chunks(messages: list[records.Message], depth: int) -> list[Chunk]:
-    """The batch's changes cut into chunks of one bucket whose transaction fits 100 items."""
+    """The batch's changes cut into chunks of one bucket whose transaction fits 100 items.
+
+    Without prefix totals, chunks follow event time, so that each starts from the totals the
+    earlier events left and the largest size inside the batch is seen across chunks too. With
+    them, a chunk takes neighbouring keys instead (in event time per key), so that it touches
+    few prefixes: every chunk of a time-ordered batch would touch nearly all of them.
+    """
     done: list[Chunk] = []
     open_chunks: dict[str, Chunk] = {}
-    for message in messages:
-        for change in message.changes:
-            chunk = open_chunks.get(change.bucket) or Chunk(change.bucket)
-            keys = chunk.keys | {change.key}
-            prefixes = chunk.prefixes | set(lay.prefixes(change.key, depth))
-            if batch.items_needed(keys, prefixes) > batch.TRANSACTION_ITEMS:
-                done.append(chunk)
-                chunk = Chunk(change.bucket)
-                keys, prefixes = {change.key}, set(lay.prefixes(change.key, depth))
-            chunk.changes.append(change)
-            chunk.keys, chunk.prefixes = keys, prefixes
-            if message.id is not None:
-                chunk.message_ids.add(message.id)
-            open_chunks[change.bucket] = chunk
+    pairs = [(m, c) for m in messages for c in m.changes]
+    order = (lambda p: (p[1].key, p[1].time)) if depth else (lambda p: p[1].time)
+    for message, change in sorted(pairs, key=order):
+        chunk = open_chunks.get(change.bucket) or Chunk(change.bucket)
+        keys = chunk.keys | {change.key}
+        prefixes = chunk.prefixes | set(lay.prefixes(change.key, depth))
+        if batch.items_needed(keys, prefixes) > batch.TRANSACTION_ITEMS:
+            done.append(chunk)
+            chunk = Chunk(change.bucket)
+            keys, prefixes = {change.key}, set(lay.prefixes(change.key, depth))
+        chunk.changes.append(change)
+        chunk.keys, chunk.prefixes = keys, prefixes
+        if message.id is not None:
+            chunk.message_ids.add(message.id)
+        open_chunks[change.bucket] = chunk
     return done + list(open_chunks.values())
 
 

@@ -97,15 +97,15 @@ def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
 def from_listing(stored: dict[str, Entry], listed: list[tuple[str, str, int]]) -> dict[str, Entry]:
     """The key's map after a listing showed ``listed``: (version id, kind, size), newest first.
 
-    Listed versions take the listing's rank; one already recorded as the same thing keeps its
-    sequencer, so that its records stay duplicates. Live versions the listing no longer shows
+    Listed versions take the listing's rank and keep the sequencer recorded for them, so that
+    records applied before stay duplicates (and older ones stale), even when the listing shows a
+    "null" version that a lost record had overwritten. Live versions the listing no longer shows
     became gone; tombstones are kept.
     """
     new: dict[str, Entry] = {}
     for index, (vid, kind, size) in enumerate(listed):
         old = stored.get(vid)
-        same = old is not None and old.kind == kind and (kind != OBJECT or old.size == size)
-        seq = old.seq if same else None
+        seq = old.seq if old is not None else None
         new[vid] = Entry(kind, seq, len(listed) - index, size if kind == OBJECT else 0)
     for vid, old in stored.items():
         if vid not in new:

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from s3sizer.lambdas import batch
+from s3sizer.lambdas import batch, records, size_tracking
 from s3sizer.lambdas.history import History, ListedVersion
 from s3sizer.lambdas.size_tracking import apply_event
 
@@ -180,3 +180,38 @@ def test_the_peak_inside_a_batch_follows_event_time(hist):
     apply_event(hist, events.envelope(small, gone, big))
     totals = hist.totals(BUCKET)
     assert (totals.total_size, totals.max_size) == (5, 100)
+
+
+def test_a_prefix_conflict_rereads_the_prefix_and_the_totals(ddb, clock, sleeps):
+    rival = History(TABLE, ddb, now=clock)
+    recorder = Recorder(
+        ddb,
+        before_write=lambda: rival.apply(BUCKET, "p/other", "01", 100, event="ObjectCreated:Put"),
+    )
+    hist = History(TABLE, recorder, now=clock, sleep=sleeps.append, prefix_depth=1)
+    assert apply_event(hist, puts(3, prefix="p/"))["counts"]["applied"] == 3
+    assert recorder.reads == [5, 2]  # 3 keys, the totals, "p/"; then the totals and "p/"
+    assert [(p.prefix, p.total_size, p.object_count) for p in hist.prefix_totals(BUCKET)] == [
+        ("p/", 103, 4)
+    ]
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_a_large_batch_over_two_buckets_is_exact_in_any_number_of_chunks(ddb, clock, depth):
+    recorder = Recorder(ddb)
+    hist = History(TABLE, recorder, now=clock, prefix_depth=depth)
+    bodies, expected = [], {"one": 0, "two": 0}
+    for i in range(250):
+        bucket = ("one", "two")[i % 2]
+        key = f"p{i % 10}/q{i % 3}/r{i % 7}/k{i}"
+        bodies.append(events.envelope(events.created(bucket, key, i, "01")))
+        expected[bucket] += i
+    outcome = apply_event(hist, events.sqs(*bodies))
+    assert outcome == {"counts": outcome["counts"] | {"applied": 250}, "failed": []}
+    for bucket, total in expected.items():
+        assert (hist.totals(bucket).total_size, hist.totals(bucket).object_count) == (total, 125)
+        by_prefix = {p.prefix: p.total_size for p in hist.prefix_totals(bucket, depth=1)}
+        assert sum(by_prefix.values()) == (total if depth else 0)
+    for plan in size_tracking.plan_chunks(records.messages(events.sqs(*bodies)), depth):
+        assert batch.items_needed(plan.keys, plan.prefixes) <= batch.TRANSACTION_ITEMS
+    assert recorder.calls["TransactWriteItems"] == recorder.calls["BatchGetItem"]

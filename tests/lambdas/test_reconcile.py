@@ -193,3 +193,19 @@ def test_reset_rebuilds_the_prefix_totals(hist):
     # a smaller depth afterwards drops the deeper prefixes
     hist.reset_from_listing(BUCKET, listing, prefix_depth=1)
     assert [p.prefix for p in hist.prefix_totals(BUCKET)] == ["a/", "dir/"]
+
+
+def test_key_and_size_pairs_still_mean_an_unversioned_listing(hist):
+    assert hist.reset_from_listing(BUCKET, [("a", 1), ("b/c", 2)]) == Drift(3, 2, 3, 2)
+
+
+def test_a_late_duplicate_of_an_overwritten_record_stays_a_duplicate(hist):
+    # GIVEN "k" put at 10 B (recorded), then overwritten at 20 B (its record lost), reconciled
+    hist.apply(BUCKET, "k", "01", 10, event=PUT)
+    hist.reset_from_listing(BUCKET, plain(("k", 20)))
+    # WHEN the first record is delivered again THEN the listed size stands
+    assert hist.apply(BUCKET, "k", "01", 10, event=PUT) == "duplicate"
+    assert hist.totals(BUCKET).total_size == 20
+    # AND a newer record still applies
+    assert hist.apply(BUCKET, "k", "03", 30, event=PUT) == "applied"
+    assert hist.totals(BUCKET).total_size == 30

@@ -53,3 +53,22 @@ def test_the_modules_work_under_the_zips_package_name(tmp_path):
         [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
     )
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def _relative_imports(name: str) -> set[str]:
+    tree = ast.parse((PACKAGE / f"{name}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {a.name for a in node.names}
+    return found
+
+
+def test_history_modules_lists_everything_history_needs():
+    needed, todo = set(), ["history"]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo += sorted(_relative_imports(name))
+    assert needed == set(s3sizer.lambdas.HISTORY_MODULES)
