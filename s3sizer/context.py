@@ -60,7 +60,10 @@ class StackContext:
         from s3sizer.lambdas.history import History
 
         history = History(
-            self.names.table, self.client("dynamodb"), ttl_days=self.config.history_ttl_days
+            self.names.table,
+            self.client("dynamodb"),
+            ttl_days=self.config.history_ttl_days,
+            prefix_depth=self.config.prefix_depth,
         )
         return BoundHistory(history, self.config.bucket)
 

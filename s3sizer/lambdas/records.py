@@ -143,7 +143,9 @@ def parse_eventbridge(event: dict) -> Change | Skip:
         obj = detail["object"]
         bucket = detail["bucket"]["name"]
         # URL-encoded as in S3's notifications (docs/tracking.md gives the evidence).
-        key = unquote_plus(obj["key"])
+        # Unlike notification records, EventBridge carries the key as stored: a captured event
+        # keeps ":" as is where a record has "%3A" (docs/tracking.md gives the evidence).
+        key = obj["key"]
         sequencer, version_id = obj["sequencer"], obj.get("version-id")
         size, time = obj.get("size"), _epoch(event.get("time"))
         if detail_type == EB_CREATED:

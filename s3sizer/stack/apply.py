@@ -161,7 +161,12 @@ class Executor:
     def _record_baseline(self, step: st.RecordBaseline) -> None:
         from s3sizer.lambdas.history import History
 
-        history = History(self.stack.names.table, self.client("dynamodb"), ttl_days=step.ttl_days)
+        history = History(
+            self.stack.names.table,
+            self.client("dynamodb"),
+            ttl_days=step.ttl_days,
+            prefix_depth=step.prefix_depth,
+        )
         listing = self.stack.listing(step.bucket, step.versioned)
         history.reset_from_listing(step.bucket, listing, prefix_depth=step.prefix_depth)
 

@@ -205,8 +205,10 @@ class PublishLayer(Step):
     via_bucket: str | None = None
     via_key: str | None = None
     target = property(
-        lambda self: self.name
-        + (f" (through s3://{self.via_bucket}/{self.via_key})" if self.via_bucket else "")
+        lambda self: (
+            self.name
+            + (f" (through s3://{self.via_bucket}/{self.via_key})" if self.via_bucket else "")
+        )
     )
 
 

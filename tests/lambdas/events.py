@@ -111,7 +111,7 @@ def eventbridge(
     """One EventBridge event from S3, as AWS documents it (ev-events): a create when ``size`` is
     given, else a delete of ``deletion_type``. Keys are URL-encoded as in S3's notifications, and
     ``time`` has whole seconds."""
-    obj: dict = {"key": quote_plus(key, safe="/")}
+    obj: dict = {"key": key}  # as stored: EventBridge does not URL-encode it
     if size is not None:
         obj["size"] = size
         obj["etag"] = hashlib.md5(f"{key}{size}".encode()).hexdigest()

@@ -266,7 +266,7 @@ def test_driver_config_reads_the_environment(monkeypatch, aws):
         config = driver._config()
         assert (config["pause"], config["deadline"], config["plotting_function"]) == (
             0.5,
-            20.0,
+            120.0,  # S3 documents that an event can take a minute or longer
             PLOTTING,
         )
         driver._config.cache_clear()

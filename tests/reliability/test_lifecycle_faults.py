@@ -8,8 +8,29 @@ import pytest
 
 from s3sizer.stack.apply import Executor
 
-SETUP_STEPS = 10  # on an empty account: table, config, bucket, 3 x (role, policy), baseline
-DEPLOY_STEPS = 9  # 3 x (log group, function), invoke permission, notification, baseline
+
+def plan_lengths() -> tuple[int, int]:
+    """How many steps setup and then deploy plan on an empty account, asked of the planner."""
+    import os
+    from unittest import mock
+
+    from moto import mock_aws
+
+    from s3sizer.aws import Aws
+    from s3sizer.settings import Settings
+    from s3sizer.stack.plan import plan_setup
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+    from s3sizer.stack.state import Stack
+
+    fake = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    with mock.patch.dict(os.environ, fake), mock_aws():
+        aws = Aws(Settings(stack="count", region="us-east-1"))
+        setup = plan_setup(Stack(aws), None)
+        Executor(Stack(aws)).run(setup)
+        return len(setup.steps), len(plan_deploy(Stack(aws), DeployOptions()).steps)
+
+
+SETUP_STEPS, DEPLOY_STEPS = plan_lengths()
 
 
 def die_after(monkeypatch, steps: int) -> None:
@@ -68,6 +89,16 @@ def test_an_adopted_bucket_comes_out_with_the_same_objects_and_notifications(sta
         s3.put_object(Bucket=bucket, Key=key, Body=body)
     queue = sqs.create_queue(QueueName=f"{cli.stack}-users-queue")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    # S3 validates a queue destination: its policy must let the bucket send, as on AWS.
+    sender = {
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn["QueueArn"],
+        "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [sender]})
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": policy})
     foreign = [{"Id": "users-own", "QueueArn": arn["QueueArn"], "Events": ["s3:ObjectTagging:*"]}]
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"QueueConfigurations": foreign}

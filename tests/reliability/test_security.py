@@ -34,6 +34,7 @@ def test_every_policy_lists_exact_actions_on_the_stacks_own_arns(stack_cli):
         f"arn:aws:s3:::{cli.bucket}/",
         f"arn:aws:lambda:us-east-1:123456789012:function:{cli.stack}-",
         f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{cli.stack}-",
+        f"arn:aws:sqs:us-east-1:123456789012:{cli.stack}-events",
     )
 
     policies = deployed_policies(cli)
