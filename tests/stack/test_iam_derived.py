@@ -1,0 +1,80 @@
+"""Each role holds exactly the actions its function's code calls, plus what AWS does for it.
+
+The first part is derived here from the code each zip holds: every AWS client method called in
+those modules, mapped to its IAM action (a TransactWriteItems item kind to its item action). The
+second part is the declared list `iam.ON_BEHALF`.
+"""
+
+from __future__ import annotations
+
+import ast
+from importlib import resources
+
+import boto3
+import pytest
+
+from s3sizer.stack import iam
+from s3sizer.stack.model import FUNCTIONS, Names
+
+ARNS = iam.Arns(Names("s3sizer"), "aws", "123456789012", "us-east-1", "tracked")
+SERVICES = ("dynamodb", "s3", "lambda")
+# TransactWriteItems is authorised per item: the item kinds the code builds, as IAM actions.
+TRANSACT_ITEMS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def api_names() -> dict[str, set[str]]:
+    """Client method name -> IAM actions, for the services the functions use."""
+    mapping: dict[str, set[str]] = {}
+    for service in SERVICES:
+        client = boto3.client(service, region_name="us-east-1")
+        for method, api in client.meta.method_to_api_mapping.items():
+            mapping.setdefault(method, set()).add(f"{service}:{api}")
+    return mapping
+
+
+def called_actions(modules: tuple[str, ...]) -> set[str]:
+    apis, found = api_names(), set()
+    package = resources.files("s3sizer.lambdas")
+    for module in modules:
+        tree = ast.parse((package / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                found |= apis.get(node.func.attr, set())
+            if isinstance(node, ast.Dict):
+                for key in node.keys:
+                    if isinstance(key, ast.Constant) and key.value in TRANSACT_ITEMS:
+                        found.add(TRANSACT_ITEMS[key.value])
+    # The transaction itself is authorised by its items, not as an action of its own.
+    found.discard("dynamodb:TransactWriteItems")
+    return found
+
+
+def granted_actions(short: str, kms_key: str | None = None) -> set[str]:
+    document = iam.policy_for(short, ARNS, kms_key=kms_key)
+    return {action for s in document["Statement"] for action in s["Action"]}
+
+
+def on_behalf() -> set[str]:
+    return {action for actions in iam.ON_BEHALF.values() for action in actions}
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.short)
+def test_each_role_holds_what_its_code_calls_and_what_aws_does_for_it(spec):
+    called = called_actions(spec.modules)
+    granted = granted_actions(spec.short, kms_key="1234abcd-12ab-34cd-56ef-1234567890ab")
+
+    assert called <= granted, f"{spec.short} calls {sorted(called - granted)} without a grant"
+    assert granted - called <= on_behalf(), sorted(granted - called - on_behalf())
+
+
+def test_the_tracker_never_gets_reconcile_s_writes():
+    # Reconcile and the baseline run in the CLI with the user's credentials, not in the tracker.
+    tracker = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
+
+    assert "baseline" not in tracker.modules
+    assert "dynamodb:BatchWriteItem" not in granted_actions("size-tracking")
