@@ -6,12 +6,17 @@ mapping off the queue's list that moto's SendMessage walks, and to start a polle
 (sqs_poller.py), which reads the mapping's settings from moto at every batch: updates,
 disabling and deletion through the Lambda API take effect by themselves.
 
+moto's queues have no lock: DeleteMessage rebuilds the message list, so a message sent meanwhile
+(by a client, or by S3) could be lost. Adding, deleting and receiving messages take one lock
+here; a long-polling ReceiveMessage waits outside it, checking every 20 ms.
+
 moto lacks StartMessageMoveTask, ListMessageMoveTasks and CancelMessageMoveTask; the emulator
 adds them. A move runs to completion before StartMessageMoveTask returns.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -21,8 +26,13 @@ from .hooks import PatchSet, Target
 TARGETS = {
     "create_mapping": Target("SQS mappings polled by the emulator", "moto.awslambda.models",
                              "LambdaBackend", "create_event_source_mapping", ("self", "spec")),
-    "send_path": Target("moto's invoke-on-send disabled", "moto.sqs.models", "Queue",
-                        "add_message", ("self", "message")),
+    "send_path": Target("moto's invoke-on-send disabled; one lock for a queue's messages",
+                        "moto.sqs.models", "Queue", "add_message", ("self", "message")),
+    "delete": Target("one lock for a queue's messages", "moto.sqs.models", "Queue",
+                     "delete_message", ("self", "receipt_handle")),
+    "receive": Target("one lock for a queue's messages", "moto.sqs.models", "SQSBackend",
+                      "receive_message", ("self", "queue_name", "count", "wait_seconds_timeout",
+                                          "visibility_timeout", "message_attribute_names")),
     "start_move": Target("message move tasks", "moto.sqs.responses", "SQSResponse",
                          "start_message_move_task", None, adds=True),
     "list_moves": Target("message move tasks", "moto.sqs.responses", "SQSResponse",
@@ -32,10 +42,14 @@ TARGETS = {
 }  # fmt: skip
 _move_tasks: list[dict] = []
 DETACHED = "sqs: mapping taken off moto's invoke-on-send"
+LONG_POLL_INTERVAL_SECONDS = 0.02
+MESSAGES_LOCK = threading.RLock()  # re-entrant: a receive moves messages to a DLQ with add_message
 
 
 def install(patches: PatchSet) -> None:
-    patches.require(TARGETS["send_path"])
+    patches.replace(TARGETS["send_path"], _locked)
+    patches.replace(TARGETS["delete"], _locked)
+    patches.replace(TARGETS["receive"], _receive_message)
     patches.replace(TARGETS["create_mapping"], _create_event_source_mapping)
     _move_tasks.clear()
     patches.replace(TARGETS["start_move"], lambda absent: _start_message_move_task)
@@ -60,6 +74,32 @@ def _create_event_source_mapping(original):
         return mapping
 
     return create_event_source_mapping
+
+
+def _locked(method):
+    def locked(*args, **kwargs):
+        with MESSAGES_LOCK:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+def _receive_message(original):
+    def receive_message(
+        self, queue_name, count, wait_seconds_timeout, visibility_timeout,
+        message_attribute_names=None,
+    ):  # fmt: skip
+        deadline = time.monotonic() + float(wait_seconds_timeout or 0)
+        while True:
+            with MESSAGES_LOCK:
+                received = original(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+            if received or time.monotonic() >= deadline:
+                return received
+            time.sleep(LONG_POLL_INTERVAL_SECONDS)
+
+    return receive_message
 
 
 def _start_message_move_task(self):
