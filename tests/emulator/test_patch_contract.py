@@ -88,3 +88,16 @@ def test_a_target_that_changed_refuses_to_install_naming_its_patch():
                            ("self", "no_such_parameter"))  # fmt: skip
     with pytest.raises(Exception, match="an example patch"):
         hooks.PatchSet().replace(changed, lambda original: original)
+
+
+def test_sqs_counts_and_receives_take_the_fast_paths(in_process):
+    aws, _, _ = in_process
+    client = _client(aws, "sqs")
+    url = client.create_queue(QueueName="contract-fast")["QueueUrl"]
+    before = dict(hooks.FAST_PATHS)
+    client.send_message(QueueUrl=url, MessageBody="x")
+    client.receive_message(QueueUrl=url)
+    for path, target in ((sqs.ONE_CLOCK_READ, "messages"), (sqs.RETENTION_READ, "retention")):
+        assert hooks.FAST_PATHS[path] > before.get(path, 0), (
+            f"patch '{sqs.TARGETS[target].patch}': moto's slow path ran"
+        )
