@@ -145,13 +145,15 @@ def test_event(bucket_name: str) -> dict:
 def eventbridge_event(change: ObjectChange, event_id: str) -> dict | None:
     """The EventBridge event S3 sends for this change, or None if it sends none.
 
-    The key is URL-encoded as in notification records (see docs/emulator.md for the evidence).
-    Deletes carry no size; a delete marker's etag is the empty object's.
+    The key is NOT URL-encoded, unlike in notification records: an event S3 sent to EventBridge
+    (a public capture, key "raw/health-check/2023-08-08T14:03:40.532432.zip") keeps ':' as is,
+    where a notification record encodes it as %3A. Deletes carry no size; a delete marker's etag
+    is the empty object's.
     """
     reason = EVENTBRIDGE_REASONS.get(change.event_name)
     if reason is None:
         return None
-    s3_object: dict = {"key": quote_plus(change.key, safe="/")}
+    s3_object: dict = {"key": change.key}
     if not change.is_removal:
         s3_object["size"] = change.size
     etag = EMPTY_ETAG if change.event_name.endswith("DeleteMarkerCreated") else change.etag

@@ -7,6 +7,10 @@ deleted. Failed ones (the whole batch when the function fails; only the listed o
 reports batch item failures) become visible again after the retry delay, so the queue's
 RedrivePolicy moves a message that keeps failing to its dead-letter queue after maxReceiveCount
 receives, as on AWS.
+
+Injected faults act on first receives: `duplicate` leaves a succeeded message in the queue to be
+delivered once more (SQS delivers at least once), `reorder` holds a message back so later ones
+overtake it, and `crash` may kill the worker of a batch whose messages are all first receives.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ DEFAULT_MAXIMUM_CONCURRENCY = 5  # the concurrent batches Lambda starts an SQS m
 # where AWS waits for the queue's visibility timeout.
 RETRY_VISIBILITY_BACKOFFS = 10
 POLL_INTERVAL_SECONDS = 0.02
+REORDER_HOLD_SECONDS = 0.5
 
 
 class SqsEventSources:
@@ -148,10 +153,21 @@ class _Poller:
 
     def _process(self, mapping, queue_name: str, batch: list) -> None:
         try:
-            failed = self._invoke(mapping, batch)
+            dice = self.owner.dice
+            held = [m for m in batch if _first(m) and dice.roll(dice.rates.reorder)]
+            for message in held:
+                logger.warning("injected fault: reordered SQS message %s", message.id)
+                self._retry_later(queue_name, message.receipt_handle, REORDER_HOLD_SECONDS)
+            batch = [m for m in batch if m not in held]
+            failed = self._invoke(mapping, batch) if batch else set()
             sqs = self._sqs()
             for message in batch:
-                if message.id in failed:
+                again = _first(message) and dice.roll(dice.rates.duplicate)
+                if again:
+                    logger.warning(
+                        "injected fault: duplicate delivery of SQS message %s", message.id
+                    )
+                if message.id in failed or again:
                     self._retry_later(queue_name, message.receipt_handle)
                 else:
                     with contextlib.suppress(Exception):  # the queue or message is gone already
@@ -173,7 +189,7 @@ class _Poller:
             logger.warning("%s no longer exists; its batch waits", mapping.function_arn)
             return everything
         event = {"Records": [sqs_record(m, mapping.event_source_arn, self.region) for m in batch]}
-        first_attempt = all(m.approximate_receive_count == 1 for m in batch)
+        first_attempt = all(_first(m) for m in batch)
         crash_rate = self.owner.dice.rates.crash if first_attempt else 0.0
         result = self.owner.runtime.invoke(fn, event, crash_rate, self.owner.dice.new_seed())
         if result.function_error:
@@ -182,8 +198,10 @@ class _Poller:
             return set()
         return batch_item_failures(result.payload, everything)
 
-    def _retry_later(self, queue_name: str, receipt_handle: str) -> None:
-        when = time.monotonic() + self.owner.retry_delay
+    def _retry_later(
+        self, queue_name: str, receipt_handle: str, delay: float | None = None
+    ) -> None:
+        when = time.monotonic() + (self.owner.retry_delay if delay is None else delay)
         with self.changed:
             heapq.heappush(self.retries, (when, queue_name, receipt_handle))
 
@@ -196,6 +214,10 @@ class _Poller:
         for _, queue_name, receipt_handle in due:
             with contextlib.suppress(Exception):  # deleted meanwhile, by a client or a purge
                 self._sqs().change_message_visibility(queue_name, receipt_handle, 0)
+
+
+def _first(message) -> bool:
+    return message.approximate_receive_count == 1
 
 
 def _maximum_concurrency(mapping) -> int:

@@ -75,3 +75,35 @@ def test_every_event_is_duplicated_and_every_first_attempt_crashes(faulty_emulat
     ]
     assert sum("injected crash after PutObject" in m for m in messages) == 2
     assert sum("Runtime.ExitError" in m for m in messages) == 2
+
+
+SQS_HANDLER = """
+import json, os
+
+def handler(event, context):
+    with open(os.environ["RECORD_FILE"], "a") as f:
+        for record in event["Records"]:
+            f.write(json.dumps({"body": record["body"],
+                                "count": record["attributes"]["ApproximateReceiveCount"]}) + "\\n")
+"""
+
+
+def test_a_duplicated_sqs_message_is_delivered_again(faulty_emulator, tmp_path):
+    # GIVEN a queue mapped to a function, with duplicate=1 and crash=1 (see the fixture)
+    sqs = faulty_emulator.client("sqs")
+    url = sqs.create_queue(QueueName="fault-queue")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    records = tmp_path / "records"
+    create_function(faulty_emulator, "fault-queue", SQS_HANDLER, env={"RECORD_FILE": str(records)})
+    faulty_emulator.client("lambda").create_event_source_mapping(
+        EventSourceArn=arn, FunctionName="fault-queue", BatchSize=1
+    )
+    # WHEN one message is sent
+    sqs.send_message(QueueUrl=url, MessageBody="once")
+    # THEN it arrives at least twice: each first receive is a duplicate (the crash hook strikes
+    # only after a mutating AWS call, which this handler does not make)
+    deliveries = poll(lambda: len(read_records(records)) >= 2 and read_records(records))
+    assert {d["body"] for d in deliveries} == {"once"}
+    assert [d["count"] for d in deliveries][:2] == ["1", "2"]

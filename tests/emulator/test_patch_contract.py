@@ -43,10 +43,7 @@ def test_activate_replaces_every_target_and_deactivate_restores_it(in_process):
     _, before, during = in_process
     replaced = {t.dotted for t in patches.all_targets()}
     changed = {name for name in replaced if before[name] is not during[name]}
-    required_only = {
-        patches.lambda_.TARGETS["get_param"].dotted,
-        sqs.TARGETS["send_path"].dotted,
-    }
+    required_only = {patches.lambda_.TARGETS["get_param"].dotted}
     assert changed == replaced - required_only
 
 
@@ -91,3 +88,16 @@ def test_a_target_that_changed_refuses_to_install_naming_its_patch():
                            ("self", "no_such_parameter"))  # fmt: skip
     with pytest.raises(Exception, match="an example patch"):
         hooks.PatchSet().replace(changed, lambda original: original)
+
+
+def test_sqs_counts_and_receives_take_the_fast_paths(in_process):
+    aws, _, _ = in_process
+    client = _client(aws, "sqs")
+    url = client.create_queue(QueueName="contract-fast")["QueueUrl"]
+    before = dict(hooks.FAST_PATHS)
+    client.send_message(QueueUrl=url, MessageBody="x")
+    client.receive_message(QueueUrl=url)
+    for path, target in ((sqs.ONE_CLOCK_READ, "messages"), (sqs.RETENTION_READ, "retention")):
+        assert hooks.FAST_PATHS[path] > before.get(path, 0), (
+            f"patch '{sqs.TARGETS[target].patch}': moto's slow path ran"
+        )

@@ -195,3 +195,20 @@ def handler(event, context):
     release.touch()
     poll(lambda: _messages(sqs, url) == 0)
     assert len(list(started.iterdir())) == 5
+
+
+def test_messages_sent_while_batches_are_deleted_are_never_lost(emulator, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, _, _, records, _ = _mapped(emulator, tmp_path, "esm-concurrent")
+
+    def send(sender: int) -> None:
+        client = emulator.client("sqs")
+        for n in range(50):
+            client.send_message(QueueUrl=url, MessageBody=f"{sender}-{n}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(send, range(4)))
+    poll(lambda: _messages(emulator.client("sqs"), url) == 0, timeout=60)
+    delivered = {r["body"] for batch in _batches(records) for r in batch}
+    assert delivered == {f"{sender}-{n}" for sender in range(4) for n in range(50)}

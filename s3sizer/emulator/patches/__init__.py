@@ -5,19 +5,20 @@ in-process mock (mock_aws) behaves as moto does once no emulator is active. Each
 its TARGETS: the moto attributes it replaces or relies on, with the parameters it expects;
 installing refuses a target that no longer fits, naming the patch.
 
-hooks ← lambda_ ← events ← s3; hooks ← dynamodb, logs, sqs. No module imports one to its left.
+Imports run one way: s3 → events → lambda_ → hooks; s3 → notification_rules; dynamodb, logs,
+sqs and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
 
 import threading
 
-from . import dynamodb, hooks, lambda_, logs, s3, sqs
+from . import dynamodb, hooks, lambda_, logs, recorder, s3, sqs
 from .hooks import Hooks, PatchSet, Target
 
 __all__ = ["Hooks", "activate", "all_targets", "deactivate"]
 
-SERVICES = (lambda_, s3, dynamodb, logs, sqs)
+SERVICES = (lambda_, s3, dynamodb, logs, sqs, recorder)
 _lock = threading.Lock()
 _installed: PatchSet | None = None
 
