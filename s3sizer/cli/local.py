@@ -22,7 +22,7 @@ def emulator(
         ),
     ] = 4566,
 ) -> None:
-    """Run a local AWS (S3, DynamoDB, Lambda, IAM, STS, Logs) in the foreground until Ctrl-C.
+    """Run a local AWS (S3, DynamoDB, Lambda, SQS, EventBridge, CloudWatch, IAM, STS, Logs) until Ctrl-C.
 
     Example: s3sizer emulator --port 4566
     """

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from typing import TextIO
@@ -54,6 +55,12 @@ class Emulator:
 
     def start(self) -> Emulator:
         global _active
+        # moto's request recorder (moto-api/recorder) writes into the working directory unless
+        # told otherwise; a recording belongs with the process's other temporary files.
+        os.environ.setdefault(
+            "MOTO_RECORDER_FILEPATH",
+            os.path.join(tempfile.gettempdir(), f"s3sizer-emulator-{os.getpid()}.recording"),
+        )
         from werkzeug.serving import make_server
 
         from . import patches

@@ -3,7 +3,3 @@
 Only the standard library and boto3 are imported here (matplotlib only inside render.py), and
 nothing else from s3sizer, because the zip holds these modules and nothing more.
 """
-
-# The modules history.py needs beside it in every zip that holds it (all three functions').
-# A test derives this list from the imports, so the packaging can rely on it.
-HISTORY_MODULES = ("history", "layout", "versions", "records", "batch", "baseline", "own_keys")

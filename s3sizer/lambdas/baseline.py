@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from . import batch
 from . import layout as lay
 from . import versions as v
 from .batch import MAX_ATTEMPTS
+from .listing import Drift, ListedVersion
 from .own_keys import is_own_key
 
 _WRITE_BATCH = 25  # BatchWriteItem's limit
-
-
-@dataclass(frozen=True)
-class ListedVersion:
-    """One entry of a listing: ListObjectVersions' (a version or a delete marker), or, for an
-    unversioned bucket, ListObjectsV2's as ``ListedVersion(key, None, size, True, False)``."""
-
-    key: str
-    version_id: str | None
-    size: int
-    is_latest: bool
-    delete_marker: bool
-
-
-@dataclass(frozen=True)
-class Drift:
-    """What a full listing found, and how far the recorded totals were off (listing - recorded)."""
-
-    total_size: int
-    object_count: int
-    drift_bytes: int
-    drift_objects: int
 
 
 def reset(h, bucket: str, listing: Iterable[ListedVersion], depth: int) -> Drift:
@@ -104,7 +83,7 @@ def _reset_prefixes(h, bucket: str, sums: dict[str, list[int]]) -> None:
             }
         )
         pk = lay.prefix_points_pk(bucket, prefix)
-        items.append(h.point_put(pk, old, new, "s3sizer:Reconcile", None)["Put"]["Item"])
+        items.append(batch.point_put(h, pk, old, new, "s3sizer:Reconcile", None)["Put"]["Item"])
     _batch_put(h, iter(items))
 
 
@@ -144,7 +123,7 @@ def _reset_totals(h, bucket: str, total: int, count: int) -> Drift:
         writes = [{"Put": {"TableName": h.table_name, "Item": totals_item, **guard}}]
         if item is None or moved:
             event = "s3sizer:Reconcile" if item else "s3sizer:Baseline"
-            writes.append(h.point_put(lay.bucket_pk(bucket), old, new, event, None))
+            writes.append(batch.point_put(h, lay.bucket_pk(bucket), old, new, event, None))
         try:
             h.client.transact_write_items(TransactItems=writes)
             return drift

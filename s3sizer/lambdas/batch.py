@@ -131,7 +131,7 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     event = ordered[0].event if len(ordered) == 1 else "batch"
     key = ordered[0].key if len({c.key for c in ordered}) == 1 else None
     writes.append((("T", ""), _aggregate_put(h, bucket, None, stored.get(("T", "")), plan.totals)))
-    writes.append((("H", ""), h.point_put(lay.bucket_pk(bucket), old, plan.totals, event, key)))
+    writes.append((("H", ""), point_put(h, lay.bucket_pk(bucket), old, plan.totals, event, key)))
     for prefix, (d_size, d_count) in sorted(prefix_delta.items()):
         if d_size == 0 and d_count == 0:
             continue
@@ -143,7 +143,7 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
         plan.prefixes[prefix] = lay.PrefixTotals(prefix, now.total_size, now.object_count)
         writes.append((("P", prefix), _aggregate_put(h, bucket, prefix, item, now)))
         pk = lay.prefix_points_pk(bucket, prefix)
-        writes.append((("HP", prefix), h.point_put(pk, was, now, event, key)))
+        writes.append((("HP", prefix), point_put(h, pk, was, now, event, key)))
     return plan
 
 
@@ -234,3 +234,23 @@ def _code(err: ClientError) -> str:
 def jittered(attempt: int) -> float:
     # Full jitter: concurrent writers that collided spread out instead of colliding again.
     return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
+
+
+def point_put(h, pk: str, old, new, event: str, key: str | None) -> dict:
+    """One history point, as a TransactWriteItems Put: the totals after a write and before it."""
+    item = {
+        **lay.address(pk, f"{lay.POINT_PREFIX}{new.updated_at}#{new.version:012d}"),
+        "ts": {"S": new.updated_at},
+        "total_size": lay.n(new.total_size),
+        "object_count": lay.n(new.object_count),
+        "prev_total_size": lay.n(old.total_size),
+        "prev_object_count": lay.n(old.object_count),
+        "event": {"S": event},
+    }
+    if key is not None:
+        item["key"] = {"S": key}
+    if h.ttl_seconds > 0:
+        item[lay.TTL_ATTRIBUTE] = lay.n(
+            int(lay.parse_iso(new.updated_at).timestamp()) + h.ttl_seconds
+        )
+    return {"Put": {"TableName": h.table_name, "Item": item}}

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from . import baseline, batch
 from . import layout as lay
 from . import versions as v
 from .layout import (  # noqa: F401  (the public names of the table's schema)
@@ -34,14 +34,15 @@ from .layout import (  # noqa: F401  (the public names of the table's schema)
     parse_iso,
     table_definition,
 )
+from .listing import Drift, ListedVersion
 from .records import Change, compare_sequencers, is_sequencer  # noqa: F401
 
+if TYPE_CHECKING:
+    from . import batch
+
 APPLIED, DUPLICATE, STALE = v.APPLIED, v.DUPLICATE, v.STALE
-MAX_ATTEMPTS = batch.MAX_ATTEMPTS
 MAX_PREFIX_DEPTH = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ListedVersion = baseline.ListedVersion
-Drift = baseline.Drift
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,15 @@ class History:
         self.client = client
         self.prefix_depth = prefix_depth
         self._now = now
-        self._ttl_seconds = int(ttl_days * 86400)
+        self.ttl_seconds = int(ttl_days * 86400)
         self._sleep = sleep
 
     # -- writing ------------------------------------------------------------------------------
 
     def apply_changes(self, bucket: str, changes: list[Change]) -> batch.ChunkResult:
         """Apply one chunk of one bucket's changes (see ``batch.items_needed`` for its size)."""
+        from . import batch  # the writing half: only the tracker's zip holds it (see model.py)
+
         return batch.apply_chunk(self, bucket, changes)
 
     def apply(self, bucket, key, sequencer, size, *, event, version_id=None, time=0.0) -> str:
@@ -118,25 +121,9 @@ class History:
             now = max(now, parse_iso(previous) + timedelta(milliseconds=1))
         return iso_ms(now)
 
-    def point_put(self, pk: str, old: Totals, new: Totals, event: str, key: str | None) -> dict:
-        item = {
-            **lay.address(pk, f"{lay.POINT_PREFIX}{new.updated_at}#{new.version:012d}"),
-            "ts": {"S": new.updated_at},
-            "total_size": lay.n(new.total_size),
-            "object_count": lay.n(new.object_count),
-            "prev_total_size": lay.n(old.total_size),
-            "prev_object_count": lay.n(old.object_count),
-            "event": {"S": event},
-        }
-        if key is not None:
-            item["key"] = {"S": key}
-        if self._ttl_seconds > 0:
-            item[TTL_ATTRIBUTE] = lay.n(
-                int(parse_iso(new.updated_at).timestamp()) + self._ttl_seconds
-            )
-        return {"Put": {"TableName": self.table_name, "Item": item}}
-
     def backoff(self, attempt: int) -> None:
+        from . import batch
+
         self._sleep(batch.jittered(attempt))
 
     # -- reads --------------------------------------------------------------------------------
@@ -268,4 +255,8 @@ class History:
         depth = self.prefix_depth if prefix_depth is None else prefix_depth
         if type(depth) is not int or not 0 <= depth <= MAX_PREFIX_DEPTH:
             raise ValueError(f"the prefix depth must be 0 to {MAX_PREFIX_DEPTH}, not {depth!r}")
+        # Imported here: the baseline runs in the CLI (setup, deploy, reconcile), never in a
+        # function, so the functions' zips leave it out (they hold what is imported at the top).
+        from . import baseline
+
         return baseline.reset(self, bucket, listing, depth)

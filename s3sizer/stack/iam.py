@@ -78,13 +78,13 @@ def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
 
 
-# What each function's own code calls (a test derives these from the code in s3sizer/lambdas).
-# TransactWriteItems is authorised per item action (Put, Update), BatchGetItem as itself.
+# What each function's own code calls (a test derives these from the modules in its zip).
+# TransactWriteItems is authorised per item action (only Put items), BatchGetItem as itself.
 TRACKER_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
+    "dynamodb:Query",
 ]
 # What AWS does on a function's behalf with its role, declared rather than derived: the event
 # source mapping polls the queue; the direct route's on-failure destination sends to the DLQ;
@@ -131,7 +131,9 @@ def policy_for(short: str, arns: Arns, driver_prefix: str = "", kms_key: str | N
         )
         statements.append(_statement("WritePlot", ["s3:PutObject"], [arns.object(PLOT_KEY)]))
     elif short == "driver":
-        statements.append(_statement("HistoryRead", ["dynamodb:GetItem"], [arns.table]))
+        statements.append(
+            _statement("HistoryRead", ["dynamodb:GetItem", "dynamodb:Query"], [arns.table])
+        )
         statements.append(
             _statement(
                 "DemoObjects",

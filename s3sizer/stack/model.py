@@ -60,7 +60,11 @@ class FunctionSpec:
 
 @functools.cache
 def lambda_modules(entry: str) -> tuple[str, ...]:
-    """Read from the sources, so that a new module can never be missing from a zip."""
+    """Read from the sources, so that a new module can never be missing from a zip.
+
+    Only imports at a module's top level count: one made inside a function (the baseline, which
+    only the CLI runs) stays out of the zips.
+    """
     import ast
     from importlib import resources
 
@@ -72,7 +76,7 @@ def lambda_modules(entry: str) -> tuple[str, ...]:
             continue
         found.add(name)
         tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
+        for node in tree.body:
             if isinstance(node, ast.ImportFrom) and node.level == 1:
                 todo += [node.module] if node.module else [a.name for a in node.names]
     return tuple(sorted(found))

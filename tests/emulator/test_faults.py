@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from .helpers import (
@@ -107,3 +109,29 @@ def test_a_duplicated_sqs_message_is_delivered_again(faulty_emulator, tmp_path):
     deliveries = poll(lambda: len(read_records(records)) >= 2 and read_records(records))
     assert {d["body"] for d in deliveries} == {"once"}
     assert [d["count"] for d in deliveries][:2] == ["1", "2"]
+
+
+def test_an_asynchronous_event_that_keeps_failing_reaches_the_on_failure_destination(emulator):
+    """Lambda's invocation record, with the original event as requestPayload, lands in the queue."""
+    lam, sqs = emulator.client("lambda"), emulator.client("sqs")
+    url = sqs.create_queue(QueueName="async-failures")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    create_function(
+        emulator, "always-fails", "def handler(event, context):\n    raise ValueError('no')\n"
+    )
+    lam.put_function_event_invoke_config(
+        FunctionName="always-fails",
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": arn}},
+    )
+
+    lam.invoke(FunctionName="always-fails", InvocationType="Event", Payload=b'{"n": 7}')
+    got = poll(lambda: sqs.receive_message(QueueUrl=url).get("Messages"), timeout=20)
+
+    record = json.loads(got[0]["Body"])
+    assert record["requestPayload"] == {"n": 7}
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responsePayload"]["errorType"] == "ValueError"

@@ -62,13 +62,3 @@ def _relative_imports(name: str) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             found |= {node.module} if node.module else {a.name for a in node.names}
     return found
-
-
-def test_history_modules_lists_everything_history_needs():
-    needed, todo = set(), ["history"]
-    while todo:
-        name = todo.pop()
-        if name not in needed:
-            needed.add(name)
-            todo += sorted(_relative_imports(name))
-    assert needed == set(s3sizer.lambdas.HISTORY_MODULES)

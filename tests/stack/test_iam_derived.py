@@ -18,6 +18,8 @@ from s3sizer.stack.model import FUNCTIONS, Names
 
 ARNS = iam.Arns(Names("s3sizer"), "aws", "123456789012", "us-east-1", "tracked")
 SERVICES = ("dynamodb", "s3", "lambda")
+# Where an IAM action is not named after its API operation.
+ACTION_OF_API = {"lambda:Invoke": "lambda:InvokeFunction"}
 # TransactWriteItems is authorised per item: the item kinds the code builds, as IAM actions.
 TRANSACT_ITEMS = {
     "Put": "dynamodb:PutItem",
@@ -33,7 +35,8 @@ def api_names() -> dict[str, set[str]]:
     for service in SERVICES:
         client = boto3.client(service, region_name="us-east-1")
         for method, api in client.meta.method_to_api_mapping.items():
-            mapping.setdefault(method, set()).add(f"{service}:{api}")
+            action = f"{service}:{api}"
+            mapping.setdefault(method, set()).add(ACTION_OF_API.get(action, action))
     return mapping
 
 

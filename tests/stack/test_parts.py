@@ -96,3 +96,23 @@ def test_create_function_does_not_retry_other_errors():
 
         with pytest.raises(client.exceptions.InvalidParameterValueException):
             make_executor(client, []).execute(STEP)
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.short)
+def test_each_zip_imports_its_handler_with_nothing_but_itself_and_boto3(spec, tmp_path):
+    import subprocess
+    import sys
+
+    zipfile.ZipFile(BytesIO(function_zip(spec))).extractall(tmp_path)
+    probe = (
+        "import importlib, sys; "
+        "sys.modules.pop('s3sizer', None); "
+        f"module = importlib.import_module({spec.handler.rsplit('.', 1)[0]!r}); "
+        "assert callable(module.handler); "
+        "assert not any(m == 's3sizer' or m.startswith('s3sizer.') for m in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 from ..wsgi import holding_service_lock
@@ -198,12 +199,18 @@ def _parse_event(body) -> Any:
 
 
 def submit_async(account_id: str, region: str, function_arn: str, event: Any) -> None:
-    """Queue one asynchronous invocation; the function is looked up again at each attempt."""
+    """Queue one asynchronous invocation; the function is looked up again at each attempt.
+
+    The function's asynchronous invoke configuration sets the retries (MaximumRetryAttempts),
+    and an SQS on-failure destination receives Lambda's invocation record once they are spent.
+    """
+    from moto.awslambda.utils import get_backend
+
     active = hooks.current()
+    request_id = str(uuid.uuid4())
+    last: dict = {}
 
     def attempt(number: int) -> bool:
-        from moto.awslambda.utils import get_backend
-
         try:
             fn = get_backend(account_id, region).get_function(function_arn)
         except Exception:
@@ -214,6 +221,61 @@ def submit_async(account_id: str, region: str, function_arn: str, event: Any) ->
         result = active.runtime.invoke(fn, event, crash_rate, active.dice.new_seed())
         if crash_rate and b"Runtime.ExitError" in result.payload:
             logger.warning("injected fault: worker crashed mid-invocation of %s", function_arn)
+        last.update(error=result.function_error, payload=result.payload)
         return result.function_error is None
 
-    active.delivery.submit(attempt, f"asynchronous invocation of {function_arn}")
+    config = _invoke_config(get_backend(account_id, region), function_arn)
+    destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+
+    def to_destination(count: int) -> None:
+        record = _invocation_record(function_arn, request_id, count, event, last)
+        _send_to_queue(destination, json.dumps(record))
+
+    active.delivery.submit(
+        attempt,
+        f"asynchronous invocation of {function_arn}",
+        attempts=1 + config.get("MaximumRetryAttempts", 2),
+        on_exhausted=to_destination if destination and ":sqs:" in destination else None,
+    )
+
+
+def _invoke_config(backend, function_arn: str) -> dict:
+    try:
+        found = backend.get_function(function_arn).event_invoke_config
+    except Exception:
+        return {}
+    return dict(found[0].config) if found else {}
+
+
+def _invocation_record(function_arn, request_id, count, event, last: dict) -> dict:
+    """What Lambda sends an on-failure destination once the retries are spent."""
+    from ..s3_events import event_time
+
+    try:
+        response = json.loads(last.get("payload") or b"null")
+    except ValueError:
+        response = None
+    return {
+        "version": "1.0",
+        "timestamp": event_time(),
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": count,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": last.get("error") or "Unhandled",
+        },
+        "responsePayload": response,
+    }
+
+
+def _send_to_queue(queue_arn: str, body: str) -> None:
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account_id, name = queue_arn.split(":", 5)
+    sqs_backends[account_id][region].send_message(name, body)

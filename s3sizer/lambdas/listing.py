@@ -1,0 +1,30 @@
+"""What a listing of the bucket says, and how far the recorded totals were from it.
+
+Apart from the baseline code, so that the functions' zips, which never list, can leave it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ListedVersion:
+    """One entry of a listing: ListObjectVersions' (a version or a delete marker), or, for an
+    unversioned bucket, ListObjectsV2's as ``ListedVersion(key, None, size, True, False)``."""
+
+    key: str
+    version_id: str | None
+    size: int
+    is_latest: bool
+    delete_marker: bool
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What a full listing found, and how far the recorded totals were off (listing - recorded)."""
+
+    total_size: int
+    object_count: int
+    drift_bytes: int
+    drift_objects: int
