@@ -50,6 +50,13 @@ def demo(
         output.out.print(
             f"Wrote {summary['plot']} (by the Lambda) and {summary['local_plot']} (plot --local)."
         )
+        metrics = summary.get("metrics") or []
+        if metrics:
+            latest = metrics[-1]
+            output.out.print(
+                f"CloudWatch s3sizer/BucketSizeBytes: {len(metrics)} datapoints at 1 s, the latest "
+                f"{latest['value']:g} bytes at {latest['timestamp']} (from the tracker's log lines)."
+            )
 
     def hold(endpoint_url: str) -> None:
         import threading

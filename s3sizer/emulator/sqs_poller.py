@@ -156,7 +156,7 @@ class _Poller:
             dice = self.owner.dice
             held = [m for m in batch if _first(m) and dice.roll(dice.rates.reorder)]
             for message in held:
-                logger.warning("injected fault: reordered SQS message %s", message.id)
+                logger.warning("injected fault: reordered delivery of SQS message %s", message.id)
                 self._retry_later(queue_name, message.receipt_handle, REORDER_HOLD_SECONDS)
             batch = [m for m in batch if m not in held]
             failed = self._invoke(mapping, batch) if batch else set()
@@ -192,6 +192,8 @@ class _Poller:
         first_attempt = all(_first(m) for m in batch)
         crash_rate = self.owner.dice.rates.crash if first_attempt else 0.0
         result = self.owner.runtime.invoke(fn, event, crash_rate, self.owner.dice.new_seed())
+        if crash_rate and b"Runtime.ExitError" in result.payload:
+            logger.warning("injected fault: worker crashed mid-invocation of %s", fn.function_arn)
         if result.function_error:
             return everything
         if "ReportBatchItemFailures" not in (mapping.function_response_types or []):

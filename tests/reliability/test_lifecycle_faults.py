@@ -87,7 +87,7 @@ def test_an_adopted_bucket_comes_out_with_the_same_objects_and_notifications(sta
     objects = {"report.csv": b"a,b\n1,2\n", "photos/red flower.jpg": b"\xff" * 999, "ü+%.txt": b"1"}
     for key, body in objects.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-    queue = sqs.create_queue(QueueName=f"{cli.stack}-users-queue")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"users-queue-of-{cli.stack}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
     # S3 validates a queue destination: its policy must let the bucket send, as on AWS.
     sender = {
