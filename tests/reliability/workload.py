@@ -73,16 +73,21 @@ def run_load(cli: StackCli, clients: int = 8, operations: int = 100, seed: int =
     return tally
 
 
-def listing_totals(cli: StackCli) -> tuple[int, int]:
-    pages = cli.aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=cli.bucket)
+def listing_totals(cli: StackCli, bucket: str | None = None) -> tuple[int, int]:
+    """What ListObjectsV2 shows, less the only objects s3sizer writes (its plot, a layer)."""
+    from s3sizer.lambdas.own_keys import is_own_key
+
+    pages = (
+        cli.aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket or cli.bucket)
+    )
     objects = [o for page in pages for o in page.get("Contents", [])]
-    objects = [o for o in objects if not o["Key"].startswith(".s3sizer/")]
+    objects = [o for o in objects if not is_own_key(o["Key"])]
     return sum(o["Size"] for o in objects), len(objects)
 
 
-def drained_status(cli: StackCli, timeout: float = 90) -> dict:
+def drained_status(cli: StackCli, timeout: float = 90, bucket: str | None = None) -> dict:
     """The status once the tracker has caught up with the bucket (polled, with a deadline)."""
-    expected = listing_totals(cli)
+    expected = listing_totals(cli, bucket)
 
     def caught_up():
         status = json.loads(cli("status", "--json").stdout)
