@@ -189,8 +189,10 @@ class _Poller:
             logger.warning("%s no longer exists; its batch waits", mapping.function_arn)
             return everything
         event = {"Records": [sqs_record(m, mapping.event_source_arn, self.region) for m in batch]}
-        first_attempt = all(_first(m) for m in batch)
-        crash_rate = self.owner.dice.rates.crash if first_attempt else 0.0
+        # A crash may strike a batch whose messages were received at most twice: each message
+        # then has receives left, free of injected crashes, before the DLQ's maxReceiveCount.
+        early = all(m.approximate_receive_count <= CRASHABLE_RECEIVES for m in batch)
+        crash_rate = self.owner.dice.rates.crash if early else 0.0
         result = self.owner.runtime.invoke(fn, event, crash_rate, self.owner.dice.new_seed())
         if crash_rate and b"Runtime.ExitError" in result.payload:
             logger.warning("injected fault: worker crashed mid-invocation of %s", fn.function_arn)
@@ -216,6 +218,9 @@ class _Poller:
         for _, queue_name, receipt_handle in due:
             with contextlib.suppress(Exception):  # deleted meanwhile, by a client or a purge
                 self._sqs().change_message_visibility(queue_name, receipt_handle, 0)
+
+
+CRASHABLE_RECEIVES = 2
 
 
 def _first(message) -> bool:
