@@ -72,6 +72,7 @@ def deploy(
     timeout: dict[str, int] | None = None,
     delivery: str | None = None,
     max_concurrency: int | None = None,
+    batch_size: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
@@ -105,6 +106,7 @@ def deploy(
         timeout=timeout or {},
         delivery=delivery,
         max_concurrency=max_concurrency,
+        batch_size=batch_size,
     )
     plan = plan_deploy(stack, options)
     show_plan(plan)

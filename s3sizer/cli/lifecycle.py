@@ -12,7 +12,7 @@ from s3sizer import output
 from s3sizer.cli.app import aws_of, on_step, show_plan, stack_of
 from s3sizer.cli.inputs import Architecture, ByteSize, Delivery, FunctionSetting, Runtime
 from s3sizer.errors import S3SizerError, UsageError
-from s3sizer.stack.model import MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
+from s3sizer.stack.model import BATCH_SIZE_RANGE, MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 
@@ -128,6 +128,14 @@ def deploy(
             help="Concurrent batches of the queue's event source mapping (default 2).",
         ),
     ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=BATCH_SIZE_RANGE[0],
+            max=BATCH_SIZE_RANGE[1],
+            help="Messages per invocation of the tracker on the queue routes (default 100).",
+        ),
+    ] = None,
     dry_run: DryRun = False,
 ) -> None:
     """Package the functions (and the layer); create or update them; route the bucket's events.
@@ -148,6 +156,7 @@ def deploy(
             timeout=dict(timeout or []),
             delivery=delivery.value if delivery else None,
             max_concurrency=max_concurrency,
+            batch_size=batch_size,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=on_step,

@@ -22,7 +22,7 @@ ENTRY_KINDS = {
     "LambdaFunctionConfigurations": "LambdaFunctionArn",
     "TopicConfigurations": "TopicArn",
 }
-BATCH_SIZE, BATCHING_WINDOW_SECONDS = 100, 1
+BATCHING_WINDOW_SECONDS = 1
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_SECONDS = 14 * 86400  # the most SQS allows
 # AWS advises a visibility timeout of six times the function's timeout, plus the batching window.
@@ -193,7 +193,7 @@ def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> 
     function = stack.names.function("size-tracking")
     queue_arn = arns.queue(stack.names.queue)
     settings = {
-        "BatchSize": BATCH_SIZE,
+        "BatchSize": config.batch_size,
         "MaximumBatchingWindowInSeconds": BATCHING_WINDOW_SECONDS,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "ScalingConfig": {"MaximumConcurrency": config.max_concurrency},

@@ -31,6 +31,9 @@ RUNTIME_WHEEL_PLATFORMS = {
 DELIVERY_ROUTES = ("sqs", "eventbridge", "direct")
 # The event source mapping's concurrency: AWS accepts 2 to 1,000.
 DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE = 2, (2, 1000)
+# Messages per invocation of the tracker: AWS allows up to 10,000 on a standard queue (more
+# than 10 only with a batching window, which the mapping always has).
+DEFAULT_BATCH_SIZE, BATCH_SIZE_RANGE = 100, (1, 10000)
 DEFAULT_PREFIX_DEPTH, MAX_PREFIX_DEPTH = 1, 5
 LAMBDA_PACKAGE = "s3sizer_lambdas"
 
@@ -169,6 +172,7 @@ class StackConfig:
     # True only when s3sizer turned the bucket's EventBridge delivery on: teardown turns it off.
     eventbridge_owned: bool = False
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    batch_size: int = DEFAULT_BATCH_SIZE
     prefix_depth: int = DEFAULT_PREFIX_DEPTH
     # When setup last changed the table's TTL: DynamoDB allows one change per hour.
     ttl_changed_at: str | None = None

@@ -190,7 +190,7 @@ def _kept_settings(existing: StackConfig | None) -> dict:
     if existing is None:
         return {}
     kept = ("runtime", "architecture", "memory", "timeout", "layer_arn", "build_layer",
-            "delivery", "eventbridge_owned", "max_concurrency")  # fmt: skip
+            "delivery", "eventbridge_owned", "max_concurrency", "batch_size")  # fmt: skip
     return {name: getattr(existing, name) for name in kept}
 
 

@@ -35,6 +35,7 @@ class DeployOptions:
     timeout: dict[str, int] = field(default_factory=dict)
     delivery: str | None = None
     max_concurrency: int | None = None
+    batch_size: int | None = None
 
 
 def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
@@ -47,6 +48,7 @@ def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
         layer_arn=options.layer_arn,
         build_layer=options.build_layer,
         max_concurrency=options.max_concurrency or existing.max_concurrency,
+        batch_size=options.batch_size or existing.batch_size,
     )
 
 

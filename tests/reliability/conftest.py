@@ -18,9 +18,7 @@ from tests.emulator.helpers import (
     wait_for_export_line,
 )
 
-# A batch of the queue route makes one or two writes, so crashes get a higher rate than the
-# other faults to strike several of the run's few dozen batches.
-FAULTS = "duplicate=0.1,reorder=0.1,crash=0.5,seed=20261124"
+FAULTS = "duplicate=0.1,reorder=0.1,crash=0.1,seed=20261124"
 _numbers = itertools.count()
 
 

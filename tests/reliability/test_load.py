@@ -8,9 +8,9 @@ from tests.emulator.helpers import stderr_of
 from tests.reliability.workload import drained_status, listing_totals, run_load
 
 
-def check_exact_after_load(cli) -> dict:
+def check_exact_after_load(cli, *deploy_options: str) -> dict:
     cli("setup")
-    cli("deploy")
+    cli("deploy", *deploy_options)
 
     tally = run_load(cli, clients=8, operations=100)
     status = drained_status(cli)
@@ -28,7 +28,8 @@ def test_concurrent_load_keeps_the_totals_exact(stack_cli):
 
 
 def test_duplicated_reordered_and_crashed_deliveries_keep_the_totals_exact(faulty_stack_cli):
-    check_exact_after_load(faulty_stack_cli)
+    # Small batches: many invocations, so that crashes (struck after a write) really happen.
+    check_exact_after_load(faulty_stack_cli, "--batch-size", "10")
 
     log = stderr_of(faulty_stack_cli.aws.process)
     injected = {
