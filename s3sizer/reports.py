@@ -81,10 +81,11 @@ def history(
 def plot_local(ctx: StackContext, window: float, out: Path, *, by_prefix: bool = False) -> dict:
     """Read the history directly and draw the same plot here; no Lambda involved."""
     check_out(out)
-    from s3sizer.lambdas.render import render_png
+    from s3sizer.lambdas.plotting import DEFAULT_TOP_PREFIXES, draw
 
-    data = ctx.history.window(window, **({"by_prefix": True} if by_prefix else {}))
-    out.write_bytes(render_png(data))
+    top = DEFAULT_TOP_PREFIXES if by_prefix and ctx.config.prefix_depth else 0
+    data, png = draw(ctx.history.history, ctx.bucket, window, top)
+    out.write_bytes(png)
     return {"out": str(out), "points": len(data.points), "max_size": data.totals.max_size}
 
 

@@ -12,6 +12,7 @@ import typer
 from s3sizer import output
 from s3sizer.cli.app import stack_of
 from s3sizer.cli.inputs import Duration, FunctionName
+from s3sizer.stack.model import MAX_PREFIX_DEPTH
 
 Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 
@@ -91,7 +92,10 @@ def status(
         bool, typer.Option("--by-prefix", help="The size of each tracked prefix instead.")
     ] = False,
     depth: Annotated[
-        int | None, typer.Option(min=1, help="With --by-prefix: prefixes of at most N slashes.")
+        int | None,
+        typer.Option(
+            min=1, max=MAX_PREFIX_DEPTH, help="With --by-prefix: prefixes of at most N slashes."
+        ),
     ] = None,
     top: Annotated[
         int | None,

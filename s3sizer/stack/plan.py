@@ -80,6 +80,8 @@ def plan_setup(
             )
     # Only a bucket setup creates now, or one that carries the stack's tag, is s3sizer's to delete.
     owned = state == "missing" or stack.bucket_tagged_ours(bucket)
+    if state == "mine" and not owned and existing is None:
+        _refuse_taken_keys(stack, bucket)
     ttl = existing.history_ttl_days if existing and ttl_days is None else (ttl_days or 0)
     depth = prefix_depth if prefix_depth is not None else _kept(existing, "prefix_depth")
     alarm = alarm_above if alarm_above is not None else _kept(existing, "alarm_above")
@@ -111,11 +113,41 @@ def plan_setup(
     )
     steps += ttl_steps
     steps += alarm_steps(stack, config)
+    steps += _tracker_settings_steps(stack, config)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
     if table is None or depth_changed or stack.history(config).totals(bucket).updated_at is None:
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
+
+
+def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
+    """A deployed tracker learns a new prefix depth or retention at once, before the baseline."""
+    from s3sizer.stack.model import FUNCTIONS
+    from s3sizer.stack.plan_deploy import configuration_differs, function_settings
+
+    current = stack.function_configuration("size-tracking")
+    if current is None:
+        return []
+    spec = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
+    desired = function_settings(spec, config, stack.arns(config), None)
+    if not configuration_differs(current, desired):
+        return []
+    return [st.UpdateFunctionConfiguration(stack.names.function("size-tracking"), desired)]
+
+
+def _refuse_taken_keys(stack: Stack, bucket: str) -> None:
+    """The keys s3sizer writes into an adopted bucket (and teardown deletes) must be free."""
+    from s3sizer.lambdas.own_keys import PLOT_KEY
+
+    ours = [PLOT_KEY] + [ADOPTED_DRIVER_PREFIX + key for key in iam.DRIVER_KEYS]
+    taken = stack.existing_keys(bucket, ours)
+    if taken:
+        raise StackError(
+            f"Bucket {bucket!r} already holds {', '.join(taken)}, which s3sizer would write over "
+            "and remove at teardown",
+            "move those objects, or track another bucket",
+        )
 
 
 def role_steps(stack: Stack, config: StackConfig, kms_key: str | None) -> list[st.Step]:

@@ -80,6 +80,19 @@ class Stack:
                         item["IsLatest"], marker,
                     )  # fmt: skip
 
+    def existing_keys(self, bucket: str, keys) -> list[str]:
+        """Those of `keys` that the bucket holds (one HeadObject each)."""
+        s3, found = self.client("s3"), []
+        for key in keys:
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+            except s3.exceptions.ClientError as exc:
+                if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                    continue
+                raise
+            found.append(key)
+        return found
+
     def bucket_versioning(self, bucket: str) -> str:
         """'Enabled', 'Suspended', or '' for a bucket that never had versioning."""
         return self.client("s3").get_bucket_versioning(Bucket=bucket).get("Status", "")

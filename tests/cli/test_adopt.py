@@ -141,3 +141,17 @@ def test_a_bucket_setup_did_not_create_is_never_deleted(cli, aws, monkeypatch):
     cli("teardown", "--yes")
 
     assert contents() == {"precious": b"data"}
+
+
+def test_adoption_is_refused_when_the_keys_s3sizer_writes_are_taken(cli, aws):
+    make_users_bucket()
+    boto3.client("s3").put_object(
+        Bucket=BUCKET, Key="s3sizer-driver/assignment2.txt", Body=b"precious"
+    )
+
+    result = cli("setup", "--bucket", BUCKET, code=1)
+
+    assert "already holds s3sizer-driver/assignment2.txt" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not boto3.client("dynamodb").list_tables()["TableNames"]
+    assert contents()["s3sizer-driver/assignment2.txt"] == b"precious"

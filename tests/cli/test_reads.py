@@ -72,6 +72,20 @@ def test_plot_local_writes_a_png(cli, aws, tmp_path):
     assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_plot_local_by_prefix_draws_the_prefixes_under_the_total(cli, aws, tmp_path):
+    cli("setup")
+    put("logs/a", 5)
+    put("data/b", 7)
+    cli("reconcile")
+
+    plain, stacked = tmp_path / "plain.png", tmp_path / "stacked.png"
+    cli("plot", "--local", "--out", str(plain), "--window", "60")
+    cli("plot", "--local", "--by-prefix", "--out", str(stacked), "--window", "60")
+
+    assert stacked.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert stacked.read_bytes() != plain.read_bytes()  # the prefixes' areas are drawn
+
+
 # The plotting function's group: nothing writes there unless it runs. (moto in-process tries to run
 # the tracker in Docker when its queue gets S3's test event, and logs that it cannot.)
 GROUP = "/aws/lambda/s3sizer-plotting"

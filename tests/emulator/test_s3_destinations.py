@@ -177,3 +177,19 @@ def test_an_undeliverable_eventbridge_event_goes_to_the_targets_dlq(emulator):
     s3.put_object(Bucket="bus-dlq", Key="k", Body=b"x")
     [event] = _bodies(emulator, dlq_url, 1)
     assert event["detail"]["object"]["key"] == "k"
+
+
+def test_deleting_a_key_whose_current_version_is_a_delete_marker_adds_another(emulator):
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="marker-on-marker")
+    s3.put_bucket_versioning(
+        Bucket="marker-on-marker", VersioningConfiguration={"Status": "Enabled"}
+    )
+    s3.put_object(Bucket="marker-on-marker", Key="k", Body=b"x")
+    s3.delete_object(Bucket="marker-on-marker", Key="k")
+
+    again = s3.delete_object(Bucket="marker-on-marker", Key="k")
+
+    assert again["DeleteMarker"] is True
+    markers = s3.list_object_versions(Bucket="marker-on-marker")["DeleteMarkers"]
+    assert len(markers) == 2

@@ -145,3 +145,16 @@ def test_switching_the_architecture_updates_every_functions_code(stack):
     updated = [s for s in plan.steps if isinstance(s, st.UpdateFunctionCode)]
     assert {s.architecture for s in updated} == {"arm64"}
     assert len(updated) == len(FUNCTIONS)
+
+
+def test_a_new_prefix_depth_reaches_a_deployed_tracker_before_the_baseline(stack):
+    Executor(stack).run(plan_setup(stack, None))
+    deploy_once(stack)
+
+    plan = plan_setup(Stack(stack.aws), None, prefix_depth=3)
+
+    kinds = [type(step).__name__ for step in plan.steps]
+    assert kinds == ["PutConfig", "UpdateFunctionConfiguration", "RecordBaseline"]
+    variables = plan.steps[1].settings["Environment"]["Variables"]
+    assert variables["PREFIX_DEPTH"] == "3"
+    assert plan.steps[2].prefix_depth == 3

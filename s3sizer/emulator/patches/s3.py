@@ -161,7 +161,9 @@ def _delete_object(original):
                 deleted, meta = original(
                     self, bucket_name, key_name, version_id=version_id, bypass=bypass
                 )
-            etag = removed_key.etag.strip('"') if removed_key is not None else None
+            # A delete marker has no ETag: deleting one (or deleting over one) names none.
+            etag = getattr(removed_key, "etag", None)
+            etag = etag.strip('"') if etag else None
 
             def removed(event_name: str, version: str | None) -> None:
                 publish(self.account_id, event_name, bucket, key_name, None, etag, version)
