@@ -357,8 +357,8 @@ BATCHING_WINDOW = """
 On the queue route the batching window dominates one event's latency: the mapping's poller
 receives the message within milliseconds, then waits up to `MaximumBatchingWindowInSeconds`
 (1 s) for the batch to fill before it invokes the tracker, so a lone event waits about the
-whole second. That is the price of the batches: in a burst, batches fill before the window
-closes and each costs two DynamoDB requests per chunk of up to 100 events (section 1). The
+whole second. That is the price of the batches: in a burst, the events of one window share
+one batch, which costs two DynamoDB requests per chunk of up to 100 events (section 1). The
 filled-table row checks that delivery does not slow down as the table grows: the emulator's
 TransactWriteItems backs up only the items it writes (moto as shipped deep-copies the whole
 table once per item).

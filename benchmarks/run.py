@@ -1,7 +1,7 @@
 """Run s3sizer's benchmarks and write their figures to benchmarks/RESULTS.md.
 
     python benchmarks/run.py            # the full run: at most 10 minutes on 2 cores
-    python benchmarks/run.py --quick    # smaller sizes: at most 2 minutes
+    python benchmarks/run.py --quick    # smaller sizes: about 3 minutes
     python benchmarks/run.py --smoke --out /tmp/results.md   # seconds; for the test suite
 
 Everything runs against the embedded emulator on 127.0.0.1, except two sections: the AWS model
@@ -91,7 +91,7 @@ SMOKE = Profile(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="smaller sizes (at most 2 minutes)")
+    size.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
     size.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it runs")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
