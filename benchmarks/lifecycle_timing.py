@@ -26,7 +26,10 @@ def section(emulator_start: float, setup: float, deploy: float, demo: float | No
         ms(emulator_start),
     )
     table.add("`setup` on the emulator (bucket, table, three roles, baseline)", ms(setup))
-    table.add("`deploy` on the emulator (three zips, no layer, notification)", ms(deploy))
+    table.add(
+        "`deploy` on the emulator (three zips, no layer, the queues, the mapping, notification)",
+        ms(deploy),
+    )
     table.add(
         "`s3sizer demo --out <tmp>` (subprocess, whole lifecycle)",
         "not run (--smoke)" if demo is None else ms(demo),

@@ -71,7 +71,9 @@ def ratio(numerator: float, denominator: float) -> str:
     if not denominator or math.isnan(numerator) or math.isnan(denominator):
         return "n/a"
     value = numerator / denominator
-    return f"{value:,.0f}x" if value >= 100 else f"{value:.1f}x"
+    if value >= 100:
+        return f"{value:,.0f}x"
+    return f"{value:.1f}x" if value >= 0.1 else f"{value:.2g}x"
 
 
 def mib(kib: int | None) -> str:

@@ -77,15 +77,22 @@ class DirectBucket:
 
     def put_many(self, objects: Iterable[tuple[str, int]]) -> None:
         for key, size in objects:
-            self._backend.put_object(self.bucket, key, b"x" * size, disable_notification=True)
+            self._put(key, size)
             self._names.append(key)
         self._names[:] = sorted(set(self._names))  # in place: the listing holds this list
 
     def put(self, key: str, size: int) -> None:
-        self._backend.put_object(self.bucket, key, b"x" * size, disable_notification=True)
+        self._put(key, size)
         index = bisect.bisect_left(self._names, key)
         if index == len(self._names) or self._names[index] != key:
             self._names.insert(index, key)
+
+    def _put(self, key: str, size: int) -> None:
+        stored = self._backend.put_object(self.bucket, key, b"x" * size, disable_notification=True)
+        # moto computes an ETag lazily from the value; an HTTP PutObject computes it for its
+        # response. Compute it now, as that would: the emulator's DeleteObject reads the removed
+        # object's ETag (for its event) after moto has closed the value.
+        stored.etag  # noqa: B018
 
     def delete(self, key: str) -> None:
         self._backend.delete_object(self.bucket, key)

@@ -84,6 +84,7 @@ def _plot(aws, newest: datetime, repeats: int) -> dict:
     """`plot --local` (reports.plot_local) over a window ending now that starts
     WINDOW_POINTS seconds before the newest point; the first run warms matplotlib up."""
     from s3sizer import reports
+    from s3sizer.context import open_stack
 
     log = RequestLog(aws.client("dynamodb"))
     walls, reads, queries, calls, points = [], [], [], [], 0
@@ -92,7 +93,8 @@ def _plot(aws, newest: datetime, repeats: int) -> dict:
             window = (datetime.now(UTC) - newest).total_seconds() + WINDOW_POINTS
             log.take()
             started = time.perf_counter()
-            result = reports.plot_local(aws, window, Path(tmp) / "plot.png")
+            # As the CLI does: open the stack (its config), then draw.
+            result = reports.plot_local(open_stack(aws), window, Path(tmp) / "plot.png")
             wall = time.perf_counter() - started
             taken = log.take()
             if turn:
@@ -144,8 +146,8 @@ rest of the wall time is drawing the PNG.
 """
 
 MOTO_QUERY = """
-The read requests stay the same whatever the history holds: one DescribeTable and one GetItem
-(the stack's config), one GetItem (the totals) and one Query page (the window). On AWS that
+The read requests stay the same whatever the history holds: one GetItem (the stack's config),
+one GetItem (the totals) and one Query page (the window). On AWS that
 Query reads only the window's items. moto's Query scans every item of the table and sorts the
 matches, so on the emulator the reading time grows with the history while the drawing does not.
 """

@@ -1,7 +1,7 @@
 """Run s3sizer's benchmarks and write their figures to benchmarks/RESULTS.md.
 
     python benchmarks/run.py            # the full run: at most 10 minutes on 2 cores
-    python benchmarks/run.py --quick    # smaller sizes: at most 2 minutes
+    python benchmarks/run.py --quick    # smaller sizes: about 3 minutes
     python benchmarks/run.py --smoke --out /tmp/results.md   # seconds; for the test suite
 
 Everything runs against the embedded emulator on 127.0.0.1, except two sections: the AWS model
@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 
 from benchmarks import (
     aws_model,
+    burst,
     delivery,
     layer_size,
     lifecycle_timing,
@@ -56,34 +57,41 @@ class Profile:
     startup_repeats: int
     demo: bool
     plotting_worker: bool
+    direct: int = 0  # section 2: events one at a time on a second, direct-route stack
+    burst_clients: int = 16  # section 9: clients that PUT, then DELETE, at once
+    burst_puts: int = 2_400  # in all, shared among the clients
+    burst_deletes: int = 400
     aws_model: bool = True  # section 7: seconds of arithmetic, no emulator
     layer: bool = True  # section 8: downloads the wheels, builds two layers, times imports
 
 
+# On the queue route each one-at-a-time event waits out the 1 s batching window (section 2).
 FULL = Profile(
     "full", [100, 1_000, 10_000, 100_000], 200, {1_000: 50, 10_000: 10, 100_000: 3}, 3,
-    one_at_a_time=100, cold=25, burst=200, filler=10_000, filled_events=30,
+    one_at_a_time=60, cold=15, burst=500, filler=10_000, filled_events=20,
     history_sizes=(1_000, 100_000), plot_repeats=5, startup_repeats=9, demo=True,
-    plotting_worker=True,
+    plotting_worker=True, direct=40,
 )  # fmt: skip
 QUICK = Profile(
     "quick", [100, 1_000, 10_000], 200, {1_000: 20, 10_000: 3}, 2,
-    one_at_a_time=40, cold=8, burst=100, filler=2_000, filled_events=10,
+    one_at_a_time=20, cold=5, burst=200, filler=2_000, filled_events=5,
     history_sizes=(1_000, 10_000), plot_repeats=3, startup_repeats=5, demo=True,
-    plotting_worker=True, layer=False,
+    plotting_worker=True, direct=20, burst_clients=8, burst_puts=600, burst_deletes=100,
+    layer=False,
 )  # fmt: skip
 SMOKE = Profile(
     "smoke", [10, 100], 6, {}, 1,
     one_at_a_time=3, cold=1, burst=5, filler=50, filled_events=1,
     history_sizes=(10, 100), plot_repeats=1, startup_repeats=1, demo=False,
-    plotting_worker=False, aws_model=False, layer=False,
+    plotting_worker=False, direct=2, burst_clients=2, burst_puts=8, burst_deletes=2,
+    aws_model=False, layer=False,
 )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="smaller sizes (at most 2 minutes)")
+    size.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
     size.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it runs")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
@@ -113,7 +121,7 @@ def run(profile: Profile) -> list[Section]:
         step("2. delivery by the emulator")
         stack = delivery.run(
             emulator, profile.one_at_a_time, profile.cold, profile.burst, profile.filler,
-            profile.filled_events, profile.plotting_worker,
+            profile.filled_events, profile.plotting_worker, profile.direct,
         )  # fmt: skip
         emulator_after_delivery = peak_rss_kib(emulator.pid)
         step("3. plotting")
@@ -136,6 +144,10 @@ def run(profile: Profile) -> list[Section]:
     if profile.layer:
         step("8. the matplotlib layer")
         sections.append(layer_size.section())
+    step("9. a write burst, queue route against direct route")
+    sections.append(
+        burst.run(profile.burst_clients, profile.burst_puts, profile.burst_deletes)
+    )  # its own emulator: the sections before leave nothing behind in it
     return sections
 
 

@@ -20,6 +20,7 @@ SECTIONS = (
     "## 4. CLI start-up",
     "## 5. Memory",
     "## 6. demo",
+    "## 9. A write burst, queue route against direct route",
 )
 
 
