@@ -157,13 +157,14 @@ def _delete_object(original):
         with service_lock(S3_WRITE_LOCK):
             bucket = self.get_bucket(bucket_name)
             removed_key = _version(bucket, key_name, version_id)
+            # Read before moto's delete closes the object's value (moto computes ETags lazily).
+            # A delete marker has no ETag: deleting one (or deleting over one) names none.
+            etag = getattr(removed_key, "etag", None)
+            etag = etag.strip('"') if etag else None
             with hooks.quiet():
                 deleted, meta = original(
                     self, bucket_name, key_name, version_id=version_id, bypass=bypass
                 )
-            # A delete marker has no ETag: deleting one (or deleting over one) names none.
-            etag = getattr(removed_key, "etag", None)
-            etag = etag.strip('"') if etag else None
 
             def removed(event_name: str, version: str | None) -> None:
                 publish(self.account_id, event_name, bucket, key_name, None, etag, version)
