@@ -170,6 +170,9 @@ def parse_document(doc) -> list[Change | Skip]:
         return [Skip(IGNORED, "s3:TestEvent")]
     if isinstance(doc, dict) and doc.get("source") == "aws.s3" and "detail-type" in doc:
         return [parse_eventbridge(doc)]
+    if isinstance(doc, dict) and "requestContext" in doc and "requestPayload" in doc:
+        # A direct-route failure record that a redrive moved into the queue: its S3 event.
+        return parse_document(doc["requestPayload"])
     return [Skip(REJECTED, "not an S3 notification nor an EventBridge event from S3")]
 
 

@@ -223,10 +223,19 @@ class Executor:
         )
 
     def _put_notification(self, step: st.PutNotification) -> None:
-        # S3 validates every destination of the configuration (ours needs its queue policy or
-        # invoke permission in place first, which the plan's order ensures).
-        self.client("s3").put_bucket_notification_configuration(
-            Bucket=step.bucket, NotificationConfiguration=step.configuration
+        # S3 validates every destination of the configuration. Ours has its queue policy or
+        # invoke permission from the steps before, but SQS says a new policy can take up to a
+        # minute to be seen: a refusal is tried again, a few times.
+        s3 = self.client("s3")
+        retry(
+            lambda: s3.put_bucket_notification_configuration(
+                Bucket=step.bucket,
+                NotificationConfiguration=step.configuration,
+                SkipDestinationValidation=step.skip_validation,
+            ),
+            retry_on=lambda exc: "Unable to validate" in str(exc),
+            sleep=self.sleep,
+            attempts=5,
         )
 
     def _add_permission(self, step: st.AddPermission) -> None:

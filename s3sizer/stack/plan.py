@@ -236,7 +236,7 @@ def plan_teardown(stack: Stack) -> st.Plan:
         eb_owned = bool(config and config.eventbridge_owned)
         restored = delivery.without_ours(current, names.notification_id, eb_owned)
         if not delivery.same_notifications(current, restored):
-            steps.append(st.PutNotification(bucket, restored, "remove s3sizer's delivery"))
+            steps.append(st.PutNotification(bucket, restored, "remove s3sizer's delivery", True))
     targets = stack.rule_targets()
     if targets is not None:
         steps.append(st.DeleteRule(names.rule, tuple(t["Id"] for t in targets)))

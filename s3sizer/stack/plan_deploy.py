@@ -69,8 +69,9 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         )
     current = stack.notification_configuration(config.bucket)
     route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
-    eb_owned = existing.eventbridge_owned or (
-        route == "eventbridge" and "EventBridgeConfiguration" not in current
+    # Ours only while our route uses it: once deploy turns it off, a later one is the user's.
+    eb_owned = route == "eventbridge" and (
+        existing.eventbridge_owned or "EventBridgeConfiguration" not in current
     )
     config = replace(config, delivery=route, eventbridge_owned=eb_owned)
     arns, tags = stack.arns(config), stack_tags(stack)
@@ -100,7 +101,13 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
             )
         )
     wanted = delivery.desired_notifications(
-        current, route, config, arns, names.notification_id, eb_owned
+        # EventBridge delivery s3sizer turned on goes off with a route that no longer needs it.
+        current,
+        route,
+        config,
+        arns,
+        names.notification_id,
+        eb_owned or existing.eventbridge_owned,
     )
     if not delivery.same_notifications(current, wanted):
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))

@@ -102,7 +102,12 @@ class Stack:
         return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
 
     def bucket_kms_key(self, bucket: str) -> str | None:
-        """The KMS key of the bucket's default encryption, if it names one."""
+        """The ARN of the customer-managed KMS key of the bucket's default encryption, if any.
+
+        IAM names a key only by its key ARN (an alias in a policy means the alias, not the key),
+        so an id or alias is resolved; AWS's own aws/s3 key needs no grant: its policy lets any
+        principal of the account use it through S3.
+        """
         s3 = self.client("s3")
         try:
             rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -110,8 +115,10 @@ class Stack:
             return None
         for rule in rules.get("Rules", []):
             default = rule.get("ApplyServerSideEncryptionByDefault", {})
-            if default.get("SSEAlgorithm", "").startswith("aws:kms"):
-                return default.get("KMSMasterKeyID") or "aws/s3"
+            key = default.get("KMSMasterKeyID")
+            if default.get("SSEAlgorithm", "").startswith("aws:kms") and key:
+                found = self.client("kms").describe_key(KeyId=key)["KeyMetadata"]
+                return None if found.get("KeyManager") == "AWS" else found["Arn"]
         return None
 
     def time_to_live_enabled(self) -> bool:

@@ -203,3 +203,17 @@ def test_a_direct_event_is_one_message_without_id():
 def test_sequencers_compare_as_aws_documents(a, b, expected):
     assert records.compare_sequencers(a, b) == expected
     assert records.compare_sequencers(b, a) == -expected
+
+
+def test_a_redriven_lambda_failure_record_yields_its_original_event():
+    # What the direct route's on-failure destination holds, moved into the queue by a redrive.
+    original = load("put.json")
+    failure = {
+        "version": "1.0",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": original,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "ClientError"},
+    }
+
+    assert records.parse_document(failure) == records.parse_document(original)

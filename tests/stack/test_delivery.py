@@ -123,3 +123,15 @@ def test_a_queue_accepts_only_its_one_sender(route, principal, source):
 
 def test_the_direct_route_needs_no_queue_policy():
     assert delivery.queue_policy("arn:q", "direct", ARNS, "123456789012") is None
+
+
+def test_leaving_eventbridge_turns_it_off_and_forgets_it_was_ours():
+    wired = delivery.desired_notifications({}, "eventbridge", CONFIG, ARNS, OWN, eb_owned=True)
+
+    # A later deploy on the queue route passes the stored ownership: EventBridge goes off.
+    back = delivery.desired_notifications(wired, "sqs", CONFIG, ARNS, OWN, eb_owned=True)
+    # The user turns it on again, for rules of their own: no longer s3sizer's to remove.
+    theirs = {**back, "EventBridgeConfiguration": {}}
+
+    assert "EventBridgeConfiguration" not in back
+    assert delivery.without_ours(theirs, OWN, eb_owned=False)["EventBridgeConfiguration"] == {}

@@ -158,3 +158,37 @@ def test_a_new_prefix_depth_reaches_a_deployed_tracker_before_the_baseline(stack
     variables = plan.steps[1].settings["Environment"]["Variables"]
     assert variables["PREFIX_DEPTH"] == "3"
     assert plan.steps[2].prefix_depth == 3
+
+
+def test_a_bucket_encrypted_with_a_kms_alias_grants_its_writers_the_key_by_arn(stack):
+    import boto3
+
+    key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]
+    boto3.client("kms", region_name="us-east-1").create_alias(
+        AliasName="alias/users-key", TargetKeyId=key["KeyId"]
+    )
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="encrypted")
+    s3.put_bucket_encryption(
+        Bucket="encrypted",
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": "alias/users-key",
+                    }
+                }
+            ]
+        },
+    )
+
+    plan = plan_setup(stack, "encrypted")
+
+    policies = {s.role: s.document for s in plan.steps if isinstance(s, st.PutRolePolicy)}
+    for role in ("s3sizer-plotting-role", "s3sizer-driver-role"):
+        (grant,) = [g for g in policies[role]["Statement"] if g["Sid"] == "BucketKmsKey"]
+        assert grant["Resource"] == [key["Arn"]]
+        assert grant["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    tracker = policies["s3sizer-size-tracking-role"]["Statement"]
+    assert not [g for g in tracker if g["Sid"] == "BucketKmsKey"]
