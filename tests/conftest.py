@@ -7,10 +7,18 @@ and pure functions) while a plain `python -m pytest` still runs everything.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# moto's request recorder reads its file's path once, when moto is first imported: keep any
+# recording (the emulators' and in-process moto's) out of the working tree.
+os.environ.setdefault(
+    "MOTO_RECORDER_FILEPATH", os.path.join(tempfile.gettempdir(), "s3sizer-tests.recording")
+)
 
 TESTS = Path(__file__).parent
 # The directories whose every test belongs to a slower tier (tests/emulator also holds pure,
