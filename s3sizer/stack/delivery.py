@@ -14,7 +14,7 @@ import json
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import TRACKED_EVENTS, StackConfig
+from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, StackConfig
 from s3sizer.stack.state import Stack
 
 ENTRY_KINDS = {
@@ -160,7 +160,8 @@ def queue_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags)
     """The DLQ and the main queue, created or brought to the attributes the route needs."""
     names, account = stack.names, stack.aws.account_id
     dlq_arn, queue_arn = arns.queue(names.dead_letter_queue), arns.queue(names.queue)
-    tracker_timeout = config.timeout.get("size-tracking", 30)
+    tracker = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
+    tracker_timeout = config.timeout_of(tracker)  # the spec's default, or the user's setting
     dlq_sender = "eventbridge" if route == "eventbridge" else None  # the rule's target DLQ
     wanted = {
         names.dead_letter_queue: {
