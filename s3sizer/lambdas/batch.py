@@ -86,17 +86,22 @@ class _Plan:
 def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     """The transaction that applies the changes on top of the stored items."""
     counts = dict.fromkeys(("applied", "duplicate", "stale"), 0)
-    maps = {}
+    maps, depth = {}, {}
     for change in ordered:
         if change.key not in maps:
             item = stored.get(("K", change.key))
-            maps[change.key] = lay.key_state_from(item).versions if item else {}
+            state = lay.key_state_from(item) if item else None
+            maps[change.key] = state.versions if state else {}
+            counted = state.counted_depth if state else None
+            depth[change.key] = h.prefix_depth if counted is None else counted
     original = dict(maps)
     size_delta = count_delta = peak = 0
     prefix_delta: dict[str, list[int]] = {}
     for c in ordered:
         before = v.visible_size(maps[c.key])
-        outcome, maps[c.key] = v.apply(maps[c.key], c.version_id, c.kind, c.seq, c.size)
+        outcome, maps[c.key] = v.apply(
+            maps[c.key], c.version_id, c.kind, c.seq, c.size, round(c.time * 1000) or None
+        )
         counts[outcome] += 1
         after = v.visible_size(maps[c.key])
         if before == after:
@@ -105,7 +110,7 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
         d_count = (after is not None) - (before is not None)
         size_delta, count_delta = size_delta + d_size, count_delta + d_count
         peak = max(peak, size_delta)  # the largest the bucket was inside the chunk
-        for p in lay.prefixes(c.key, h.prefix_depth):
+        for p in lay.prefixes(c.key, min(depth[c.key], h.prefix_depth)):
             delta = prefix_delta.setdefault(p, [0, 0])
             delta[0], delta[1] = delta[0] + d_size, delta[1] + d_count
     writes = []
@@ -114,7 +119,7 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
             continue
         old = stored.get(("K", key))
         rev = lay.key_state_from(old).rev if old else 0
-        item = lay.key_item(bucket, key, versions, rev + 1)
+        item = lay.key_item(bucket, key, versions, rev + 1, depth[key])
         writes.append((("K", key), _put(h, item, _rev_condition(old, rev))))
     plan = _Plan(counts, writes)
     if size_delta == count_delta == peak == 0 and not any(any(d) for d in prefix_delta.values()):

@@ -152,6 +152,10 @@ class KeyState:
     version_id: str | None
     versions: dict = None  # version id -> versions.Entry
     rev: int = 0
+    # How deep the key's size is counted in the prefix totals (None: at the tracker's depth).
+    # A baseline that deepens the prefixes raises it key by key, so the tracker and the
+    # baseline never both count a key in a new prefix.
+    counted_depth: int | None = None
 
     @property
     def sequencer(self) -> str | None:
@@ -176,7 +180,13 @@ def point_from(item: dict) -> Point:
     return Point(item["ts"]["S"], int(item["total_size"]["N"]), int(item["object_count"]["N"]))
 
 
-def key_item(bucket: str, key: str, versions: dict[str, v.Entry], rev: int) -> dict:
+def key_item(
+    bucket: str,
+    key: str,
+    versions: dict[str, v.Entry],
+    rev: int,
+    counted_depth: int | None = None,
+) -> dict:
     vid, entry = v.current(versions)
     exists = entry is not None and entry.kind == v.OBJECT
     item = {
@@ -189,6 +199,8 @@ def key_item(bucket: str, key: str, versions: dict[str, v.Entry], rev: int) -> d
     }
     if vid is not None and vid != v.NULL_VERSION:
         item["version_id"] = {"S": vid}
+    if counted_depth is not None:
+        item["pd"] = n(counted_depth)
     return item
 
 
@@ -200,6 +212,10 @@ def _entry_attr(entry: v.Entry) -> dict:
         attr["b"] = n(entry.rank)
     if entry.kind == v.OBJECT:
         attr["z"] = n(entry.size)
+    if entry.time_ms is not None:
+        attr["t"] = n(entry.time_ms)
+    if entry.floor is not None:
+        attr["f"] = {"S": entry.floor}
     return attr
 
 
@@ -210,6 +226,8 @@ def key_state_from(item: dict) -> KeyState:
             seq=attr["M"]["q"]["S"] if "q" in attr["M"] else None,
             rank=int(attr["M"]["b"]["N"]) if "b" in attr["M"] else None,
             size=int(attr["M"]["z"]["N"]) if "z" in attr["M"] else 0,
+            time_ms=int(attr["M"]["t"]["N"]) if "t" in attr["M"] else None,
+            floor=attr["M"]["f"]["S"] if "f" in attr["M"] else None,
         )
         for vid, attr in item.get("versions", {"M": {}})["M"].items()
     }
@@ -220,4 +238,5 @@ def key_state_from(item: dict) -> KeyState:
         version_id=item["version_id"]["S"] if "version_id" in item else None,
         versions=versions,
         rev=int(item["rev"]["N"]),
+        counted_depth=int(item["pd"]["N"]) if "pd" in item else None,
     )

@@ -18,6 +18,9 @@ class ListedVersion:
     size: int
     is_latest: bool
     delete_marker: bool
+    # When S3 answered the page that listed it (its Date header, s since the epoch); 0: unknown,
+    # which a baseline takes to mean the bucket was quiet.
+    listed_at: float = 0.0
 
 
 @dataclass(frozen=True)

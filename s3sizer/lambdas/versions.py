@@ -15,7 +15,8 @@ rules below recognise where they can.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cmp_to_key
 
 OBJECT, MARKER, GONE = "P", "M", "X"  # a version present, a delete marker, permanently deleted
 NULL_VERSION = "null"
@@ -36,6 +37,12 @@ class Entry:
     seq: str | None  # normalised sequencer of the last record applied; None: known from a listing
     rank: int | None = None  # position in the last listing (newest highest); None: from a record
     size: int = 0
+    # When the record applied last was made (S3's eventTime, whole ms since the epoch): a
+    # baseline tells by it whether a listing page could already show that change.
+    time_ms: int | None = None
+    # A "null" version whose content a listing replaced keeps the sequencer it had recorded
+    # here: records up to it stay duplicates or stale, and ``seq`` no longer claims an order.
+    floor: str | None = None
 
 
 def normalise(sequencer: str) -> str:
@@ -47,17 +54,38 @@ def normalise(sequencer: str) -> str:
     return sequencer.upper().rstrip("0")
 
 
-def order(entry: Entry) -> tuple[int, int | str]:
-    return (1, entry.rank) if entry.rank is not None else (2, entry.seq or "")
+def compare(a: Entry, b: Entry) -> int:
+    """-1, 0 or 1 as ``a`` is older than, as new as, or newer than ``b``.
+
+    Sequencers are S3's own order, so two recorded sequencers decide. Otherwise two ranks of the
+    last listing decide (ListObjectVersions' order, versions and markers interleaved). An entry
+    with a sequencer that the last listing did not show was made after that listing saw the key.
+    """
+    if a.seq is not None and b.seq is not None:
+        return (a.seq > b.seq) - (a.seq < b.seq)
+    if a.rank is not None and b.rank is not None:
+        return (a.rank > b.rank) - (a.rank < b.rank)
+    if a.rank is None and b.rank is not None:
+        return 1
+    if b.rank is None and a.rank is not None:
+        return -1
+    return 0
+
+
+_ORDER = cmp_to_key(compare)
+
+
+def order(entry: Entry):
+    """A sort key: newer entries sort later."""
+    return _ORDER(entry)
 
 
 def current(versions: dict[str, Entry]) -> tuple[str | None, Entry | None]:
     """The current version of the key (object or marker), or (None, None) when there is none."""
-    live = [(order(e), vid, e) for vid, e in versions.items() if e.kind != GONE]
+    live = [(vid, e) for vid, e in versions.items() if e.kind != GONE]
     if not live:
         return None, None
-    _, vid, entry = max(live, key=lambda t: t[0])
-    return vid, entry
+    return max(live, key=lambda t: order(t[1]))
 
 
 def visible_size(versions: dict[str, Entry]) -> int | None:
@@ -66,21 +94,31 @@ def visible_size(versions: dict[str, Entry]) -> int | None:
     return entry.size if entry is not None and entry.kind == OBJECT else None
 
 
-def apply(versions: dict[str, Entry], version_id: str, kind: str, seq: str, size: int):
+def apply(
+    versions: dict[str, Entry],
+    version_id: str,
+    kind: str,
+    seq: str,
+    size: int,
+    time_ms: int | None = None,
+):
     """(outcome, new map) for one record; the map is returned unchanged unless "applied"."""
     old = versions.get(version_id)
-    if old is not None and old.seq is not None:
-        if seq == old.seq:
-            return DUPLICATE, versions
-        if seq < old.seq:
-            return STALE, versions
+    known = None if old is None else (old.seq if old.seq is not None else old.floor)
+    if known is not None and seq <= known:
+        return (DUPLICATE if seq == known else STALE), versions
     # Known from a listing only. A version id other than "null" is created exactly once, so a
     # record creating it is older than the listing that already showed it; a delete replaces a
     # live entry and repeats a gone one.
-    elif old is not None and version_id != NULL_VERSION and (kind != GONE or old.kind == GONE):
+    if (
+        old is not None
+        and old.seq is None
+        and version_id != NULL_VERSION
+        and (kind != GONE or old.kind == GONE)
+    ):
         return DUPLICATE, versions
     new = dict(versions)
-    new[version_id] = Entry(kind, seq, None, size if kind == OBJECT else 0)
+    new[version_id] = Entry(kind, seq, None, size if kind == OBJECT else 0, time_ms)
     return APPLIED, _capped(new)
 
 
@@ -94,20 +132,54 @@ def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
     return {vid: e for vid, e in versions.items() if vid not in drop}
 
 
-def from_listing(stored: dict[str, Entry], listed: list[tuple[str, str, int]]) -> dict[str, Entry]:
+def from_listing(
+    stored: dict[str, Entry],
+    listed: list[tuple[str, str, int]],
+    recent_ms: int | None = None,
+) -> dict[str, Entry]:
     """The key's map after a listing showed ``listed``: (version id, kind, size), newest first.
 
-    Listed versions take the listing's rank and keep the sequencer recorded for them, so that
-    records applied before stay duplicates (and older ones stale), even when the listing shows a
-    "null" version that a lost record had overwritten. Live versions the listing no longer shows
-    became gone; tombstones are kept.
+    The merge rule (docs/tracking.md, "A baseline while the bucket is written"): S3 lists
+    strongly consistently, so a change made before the listing page was asked for shows in it.
+    ``recent_ms`` is the earliest event time at which a recorded change may be one the page did
+    not see (the page's time less a margin, and never before the route that delivered it); None
+    means the bucket was quiet, and the listing is the newer word on everything.
+
+    - A recorded change from before ``recent_ms`` is older than the listing: the listing wins.
+    - A recent one may be newer: it stands. If it is older after all, the record of what the
+      listing shows is still on its way (the route was in place) and will be applied over it.
+    - A version id other than "null" is created once and deleted once: a recorded deletion
+      always stands, and a listed version keeps its recorded sequencer, so that the records
+      applied before stay duplicates.
+    Listed versions take the listing's rank (newest highest); live versions the listing does
+    not show are gone, unless recently recorded.
     """
     new: dict[str, Entry] = {}
     for index, (vid, kind, size) in enumerate(listed):
         old = stored.get(vid)
-        seq = old.seq if old is not None else None
-        new[vid] = Entry(kind, seq, len(listed) - index, size if kind == OBJECT else 0)
+        rank = len(listed) - index
+        listed_entry = Entry(kind, None, rank, size if kind == OBJECT else 0)
+        if old is None:
+            new[vid] = listed_entry
+        elif old.seq is None:  # known from a listing before
+            new[vid] = replace(listed_entry, floor=old.floor)
+        elif vid != NULL_VERSION:
+            # Created once, deleted once: a recorded deletion stands; a listed version's
+            # content is the one its records made, so their sequencer stays and orders it.
+            new[vid] = old if old.kind == GONE else replace(listed_entry, seq=old.seq)
+        elif _recent(old, recent_ms):
+            new[vid] = old  # the "null" version may have been rewritten since the page
+        else:
+            new[vid] = replace(listed_entry, floor=old.seq)
     for vid, old in stored.items():
-        if vid not in new:
-            new[vid] = old if old.kind == GONE else Entry(GONE, old.seq, None, 0)
+        if vid in new:
+            continue
+        if old.kind == GONE or (old.seq is not None and _recent(old, recent_ms)):
+            new[vid] = old
+        else:
+            new[vid] = Entry(GONE, old.seq if old.seq is not None else old.floor, None, 0)
     return _capped(new)
+
+
+def _recent(entry: Entry, recent_ms: int | None) -> bool:
+    return recent_ms is not None and entry.time_ms is not None and entry.time_ms >= recent_ms
