@@ -53,6 +53,8 @@ class Aws:
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
             read_timeout=read_timeout,
+            # A baseline's workers share the client: one connection each.
+            max_pool_connections=32,
         )
         return self.session.client(
             service, endpoint_url=self.settings.endpoint_url or None, config=config

@@ -157,12 +157,22 @@ def run_driver(
                     )
 
 
-def reconcile(ctx: StackContext) -> dict:
+def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
+    from s3sizer.progress import baseline_bar
+    from s3sizer.stack.baseline_run import DEFAULT_WORKERS, record
+
     stack, config = ctx.stack, ctx.config
     versioned = stack.bucket_versioning(config.bucket) != ""
-    drift = ctx.history.history.reset_from_listing(
-        config.bucket, stack.listing(config.bucket, versioned), prefix_depth=config.prefix_depth
-    )
+    with baseline_bar(config.bucket) as on_progress:
+        drift = record(
+            stack,
+            config.bucket,
+            versioned=versioned,
+            depth=config.prefix_depth,
+            ttl_days=config.history_ttl_days,
+            workers=workers or DEFAULT_WORKERS,
+            on_progress=on_progress,
+        )
     return {
         "total_size": drift.total_size,
         "object_count": drift.object_count,

@@ -25,7 +25,6 @@ from .listing import Drift, ListedVersion
 from .own_keys import is_own_key
 
 CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2  # the totals and the range's progress item
-BASELINE_SK = "BASELINE"
 
 
 @dataclass(frozen=True)
@@ -134,6 +133,7 @@ def merge(
     recent_ms: Callable[[float], int | None],
     progress: Callable[[str, Sums], dict | None] = lambda cursor, sums: None,
     listed_last: Callable[[], float] = lambda: 0.0,
+    flush_keys: int = 1000,
 ) -> Sums:
     """Merge a span's listing into its recorded keys, committing chunk by chunk.
 
@@ -141,7 +141,7 @@ def merge(
     ``progress(cursor, sums)`` gives the range's progress item to commit with each chunk;
     ``listed_last()`` when the listing's last page was read (it covered the span's end).
     """
-    sums, chunk = Sums(), []
+    sums, chunk, since_flush = Sums(), [], 0
 
     def flush(cursor: str) -> None:
         nonlocal chunk
@@ -160,8 +160,11 @@ def merge(
                     (sums.listed_objects + 1),
                 )
         chunk.append(change)
-        if _items(chunk, depth) >= CHUNK_ITEMS - 2 * depth - 1:
+        since_flush += 1
+        # A chunk fills a transaction; the progress is kept at least once per listing page.
+        if _items(chunk, depth) >= CHUNK_ITEMS - 2 * depth - 1 or since_flush >= flush_keys:
             flush(key)
+            since_flush = 0
     if chunk:
         flush(chunk[-1].key)
     return sums

@@ -33,6 +33,7 @@ class ChunkResult:
     )
     retries: int = 0
     totals: lay.Totals | None = None  # the bucket's totals after the chunk, when it wrote them
+    partial: bool = False  # a baseline is still merging the listing: the totals are not whole
     prefixes: dict[str, lay.PrefixTotals] = field(default_factory=dict)
 
 
@@ -49,9 +50,12 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
     addresses = {("T", ""): totals_addr}
     addresses |= {("K", k): lay.key_address(bucket, k) for k in keys}
     addresses |= {("P", p): lay.prefix_address(bucket, p) for p in prefixes}
-    stored = read_items(h, addresses)
+    # Read along, at no extra request: whether a baseline is in progress.
+    baseline_addr = lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)
+    stored = read_items(h, addresses | {("B", ""): baseline_addr})
+    running = stored.pop(("B", ""), {}).get("state", {}).get("S") == lay.BASELINE_RUNNING
     ordered = sorted(changes, key=lambda c: (c.time, c.seq))
-    result = ChunkResult()
+    result = ChunkResult(partial=running)
     for attempt in range(MAX_ATTEMPTS):
         plan = _plan(h, bucket, ordered, stored)
         if not plan.writes:

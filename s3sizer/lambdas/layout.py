@@ -60,6 +60,19 @@ def _address(tag: str, text: str) -> str:
     return f"L{tag}#{hashlib.sha256(text.encode()).hexdigest()}"
 
 
+# The bucket's baseline: its state, and one item per key range under ``B#<bucket>#R``.
+BASELINE_SK = "BASELINE"
+BASELINE_RUNNING, BASELINE_COMPLETE = "in_progress", "complete"
+
+
+def range_pk(bucket: str) -> str:
+    return f"B#{bucket}#R"
+
+
+def range_address(bucket: str, prefix: str, direct: bool) -> dict:
+    return address(range_pk(bucket), _address("D" if direct else "R", prefix))
+
+
 def bucket_pk(bucket: str) -> str:
     return f"B#{bucket}"
 

@@ -101,7 +101,8 @@ def apply_event(hist: history.History, event) -> dict:
         for outcome, count in result.counts.items():
             counts[outcome] += count
         counts["retries"] += result.retries
-        if result.totals is not None:
+        # Totals a baseline has not finished are partial: no datapoint, so no alarm fires.
+        if result.totals is not None and not result.partial:
             print(metric_line(chunk.bucket, result.totals), flush=True)
     counts["failed"] = len(failed)
     logger.info("batch: %s", " ".join(f"{name}={counts[name]}" for name in COUNTED))

@@ -57,19 +57,26 @@ def normalise(sequencer: str) -> str:
 def compare(a: Entry, b: Entry) -> int:
     """-1, 0 or 1 as ``a`` is older than, as new as, or newer than ``b``.
 
-    Sequencers are S3's own order, so two recorded sequencers decide. Otherwise two ranks of the
-    last listing decide (ListObjectVersions' order, versions and markers interleaved). An entry
-    with a sequencer that the last listing did not show was made after that listing saw the key.
+    Sequencers are S3's own order, so two recorded sequencers decide. A version known only from
+    a listing was made before the route delivered its events (or its record is still on its
+    way, and will bring its sequencer): it is older than any version with a record. Two
+    versions known from the listing alone are in the listing's order (ListObjectVersions
+    interleaves versions and markers newest first). A "null" version whose content a listing
+    replaced (``floor``) is in the listing's order with the others it showed.
     """
     if a.seq is not None and b.seq is not None:
-        return (a.seq > b.seq) - (a.seq < b.seq)
-    if a.rank is not None and b.rank is not None:
-        return (a.rank > b.rank) - (a.rank < b.rank)
-    if a.rank is None and b.rank is not None:
-        return 1
-    if b.rank is None and a.rank is not None:
-        return -1
-    return 0
+        return _sign(a.seq, b.seq)
+    if a.rank is not None and b.rank is not None and (a.seq is None) == (b.seq is None):
+        return _sign(a.rank, b.rank)
+    if a.rank is not None and b.rank is not None and (a.floor or b.floor):
+        return _sign(a.rank, b.rank)
+    a_recorded = a.seq is not None or a.rank is None
+    b_recorded = b.seq is not None or b.rank is None
+    return int(a_recorded) - int(b_recorded)
+
+
+def _sign(x, y) -> int:
+    return (x > y) - (x < y)
 
 
 _ORDER = cmp_to_key(compare)

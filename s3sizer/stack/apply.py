@@ -41,6 +41,7 @@ class Executor:
         self.stack = stack
         self.sleep = sleep
         self.layer_arn: str | None = None
+        self._route_changed_at = 0.0
         self._handlers: dict[type, Callable] = {
             st.CreateTable: self._create_table,
             st.PutConfig: self._put_config,
@@ -159,16 +160,20 @@ class Executor:
         )
 
     def _record_baseline(self, step: st.RecordBaseline) -> None:
-        from s3sizer.lambdas.history import History
+        from s3sizer.progress import baseline_bar
+        from s3sizer.stack.baseline_run import record
 
-        history = History(
-            self.stack.names.table,
-            self.client("dynamodb"),
-            ttl_days=step.ttl_days,
-            prefix_depth=step.prefix_depth,
-        )
-        listing = self.stack.listing(step.bucket, step.versioned)
-        history.reset_from_listing(step.bucket, listing, prefix_depth=step.prefix_depth)
+        with baseline_bar(step.bucket) as on_progress:
+            record(
+                self.stack,
+                step.bucket,
+                versioned=step.versioned,
+                depth=step.prefix_depth,
+                ttl_days=step.ttl_days,
+                # Changes made before the route's new entry took effect may have no record.
+                route_since=self._route_changed_at,
+                on_progress=on_progress,
+            )
 
     def _put_alarm(self, step: st.PutAlarm) -> None:
         self.client("cloudwatch").put_metric_alarm(AlarmName=step.name, **step.params)
@@ -223,6 +228,7 @@ class Executor:
         )
 
     def _put_notification(self, step: st.PutNotification) -> None:
+        self._route_changed_at = time.time()
         # S3 validates every destination of the configuration. Ours has its queue policy or
         # invoke permission from the steps before, but SQS says a new policy can take up to a
         # minute to be seen: a refusal is tried again, a few times.

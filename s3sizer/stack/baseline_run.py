@@ -1,0 +1,369 @@
+"""A baseline of any size: the bucket listed range by range by a pool of workers, each range
+merged into the recorded keys as it is listed (lambdas/baseline.py), its progress committed
+with its changes, so that the same command run again resumes where an interruption stopped it.
+
+The ranges are the bucket's top-level prefixes (one listing with ``Delimiter="/"``) and the keys
+at its top level. Every range is listed with S3's paginators: ListObjectsV2, or
+ListObjectVersions where versions matter, whose raw answer gives back the order in which S3
+interleaves each key's versions and delete markers (botocore parses them into two lists).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from s3sizer.lambdas import baseline
+from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas.baseline import Span, Sums
+from s3sizer.lambdas.listing import Drift, ListedVersion
+
+DEFAULT_WORKERS = 16
+# How far S3's clock may stand between a change's event time and the Date of a listing page
+# that could not show it yet: a page's request takes well under a second.
+MARGIN_SECONDS = 5.0
+# Beyond this many top-level prefixes, the top-level range reads its recorded keys whole
+# instead of one query per gap between the prefixes.
+MAX_GAPS = 200
+PAGE_SIZE = 1000  # S3's largest page
+_ORDER = "_S3sizerOrder"
+_LISTED_AT = "_S3sizerListedAt"
+
+
+class Interrupted(Exception):
+    """A range stopped because another failed, or the user interrupted the run."""
+
+
+@dataclass
+class Progress:
+    """What a running baseline reports: objects listed, and ranges done of all."""
+
+    listed: int = 0
+    ranges_done: int = 0
+    ranges: int = 0
+
+
+def remember_order(http_response, parsed, model, **_) -> None:
+    """botocore hook: keep the answer's Date, and the order of Version and DeleteMarker
+    elements, which S3 interleaves newest first within a key."""
+    date = http_response.headers.get("Date")
+    if date:
+        parsed[_LISTED_AT] = parsedate_to_datetime(date).timestamp()
+    if model.name == "ListObjectVersions" and http_response.content:
+        root = ET.fromstring(http_response.content)
+        parsed[_ORDER] = [
+            child.tag.rsplit("}", 1)[-1] == "DeleteMarker"
+            for child in root
+            if child.tag.rsplit("}", 1)[-1] in ("Version", "DeleteMarker")
+        ]
+
+
+def listing_client(aws):
+    s3 = aws.client("s3")
+    for name in ("ListObjectVersions", "ListObjectsV2"):
+        s3.meta.events.register(
+            f"after-call.s3.{name}", remember_order, unique_id=f"s3sizer-order-{name}"
+        )
+    return s3
+
+
+def list_span(
+    s3, bucket: str, versioned: bool, span: Span, after: str | None, on_page=None
+) -> Iterator[ListedVersion]:
+    """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page."""
+    args = {"Bucket": bucket, "Prefix": span.prefix, "PaginationConfig": {"PageSize": PAGE_SIZE}}
+    if span.direct:
+        args["Delimiter"] = "/"
+    if versioned:
+        if after is not None:
+            args["KeyMarker"] = after
+        pages = s3.get_paginator("list_object_versions").paginate(**args)
+    else:
+        if after is not None:
+            args["StartAfter"] = after
+        pages = s3.get_paginator("list_objects_v2").paginate(**args)
+    for page in pages:
+        listed_at = page.get(_LISTED_AT, 0.0)
+        entries = list(_page_entries(page, versioned, listed_at))
+        if on_page is not None:
+            on_page(len(entries), listed_at)
+        yield from entries
+
+
+def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[ListedVersion]:
+    if not versioned:
+        for item in page.get("Contents", []):
+            yield ListedVersion(item["Key"], None, item["Size"], True, False, listed_at)
+        return
+    versions = iter(page.get("Versions", []))
+    markers = iter(page.get("DeleteMarkers", []))
+    order = page.get(_ORDER)
+    if order is None:  # no raw answer to read the order from: newest first by time, per key
+        merged = sorted(
+            [(item, False) for item in page.get("Versions", [])]
+            + [(item, True) for item in page.get("DeleteMarkers", [])],
+            key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], -e[0]["LastModified"].timestamp()),
+        )
+    else:
+        merged = [(next(markers) if m else next(versions), m) for m in order]
+        # S3's answer is in key order already; a stable sort keeps each key's own order, and
+        # groups the keys of a server that lists every version before every marker.
+        merged.sort(key=lambda entry: entry[0]["Key"])
+    for item, is_marker in merged:
+        yield ListedVersion(
+            item["Key"],
+            item.get("VersionId"),
+            item.get("Size", 0),
+            item["IsLatest"],
+            is_marker,
+            listed_at,
+        )
+
+
+def plan_spans(s3, bucket: str, versioned: bool) -> list[Span]:
+    """The top-level prefixes, each a range, and the top level itself."""
+    prefixes: list[str] = []
+    operation = "list_object_versions" if versioned else "list_objects_v2"
+    for page in s3.get_paginator(operation).paginate(Bucket=bucket, Delimiter="/"):
+        prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    skip = tuple(prefixes) if len(prefixes) <= MAX_GAPS else ()
+    return [Span(p) for p in prefixes] + [Span("", direct=True, skip=skip)]
+
+
+class BaselineRun:
+    """One bucket's baseline: planned or resumed, run on a pool, finished once."""
+
+    def __init__(
+        self,
+        history,
+        s3,
+        bucket: str,
+        *,
+        versioned: bool,
+        depth: int,
+        unmarked_depth: int | None = None,
+        route_since: float = 0.0,
+        workers: int = DEFAULT_WORKERS,
+        on_progress: Callable[[Progress], None] = lambda progress: None,
+    ):
+        self.h, self.s3, self.bucket = history, s3, bucket
+        self.versioned, self.depth, self.workers = versioned, depth, workers
+        self.unmarked_depth = depth if unmarked_depth is None else unmarked_depth
+        self.route_since_ms = int(route_since * 1000)
+        self.on_progress = on_progress
+        self.progress = Progress()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def run(self) -> Drift:
+        state = self.h._get(self._state_address())
+        resumed = (
+            state is not None
+            and state.get("state", {}).get("S") == lay.BASELINE_RUNNING
+            and int(state.get("depth", {"N": "-1"})["N"]) == self.depth
+        )
+        ranges = self._stored_ranges() if resumed else []
+        if resumed and ranges:
+            run_id = state["run"]["S"]
+            before = lay.Totals(
+                int(state["before_size"]["N"]), int(state["before_count"]["N"]), 0, None, 0
+            )
+        else:
+            resumed = False
+            run_id, before = uuid.uuid4().hex, self.h.totals(self.bucket)
+            ranges = self._start(run_id, before)
+        self.run_id = run_id
+        self.progress.ranges = len(ranges)
+        self.progress.ranges_done = sum(1 for r in ranges if r["done"])
+        self.on_progress(self.progress)
+        sums = self._run_ranges([r for r in ranges if not r["done"]])
+        drift = baseline.finish(self.h, self.bucket, self.depth, sums, before, quiet=not resumed)
+        self._complete()
+        return drift
+
+    # -- ranges ---------------------------------------------------------------------------------
+    def _run_ranges(self, ranges: list[dict]) -> Sums:
+        total = Sums()
+        if not ranges:
+            return total
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="baseline")
+        futures = [pool.submit(self._run_range, r) for r in ranges]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f.done() and f.exception() is not None]
+            if failed:
+                raise failed[0].exception()
+        except BaseException:
+            # Ctrl-C or a failed range: the others stop at their next page; what they
+            # committed is kept, and the same command resumes from there.
+            self._stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+        for future in futures:
+            total.add(future.result())
+        return total
+
+    def _run_range(self, r: dict) -> Sums:
+        span, cursor = r["span"], r["cursor"]
+        listed_last = [0.0]
+
+        def on_page(count: int, listed_at: float) -> None:
+            if self._stop.is_set():
+                raise Interrupted
+            listed_last[0] = listed_at or time.time()
+            with self._lock:
+                self.progress.listed += count
+            self.on_progress(self.progress)
+
+        listing = list_span(self.s3, self.bucket, self.versioned, span, cursor, on_page)
+
+        def pages() -> Iterator[ListedVersion]:
+            for entry in listing:
+                listed_last[0] = entry.listed_at or listed_last[0]
+                yield entry
+
+        sums = baseline.merge(
+            self.h,
+            self.bucket,
+            baseline.group_listing(pages()),
+            baseline.stored_keys(self.h, self.bucket, span, cursor),
+            depth=self.depth,
+            unmarked_depth=self.unmarked_depth,
+            recent_ms=self._recent_ms,
+            progress=lambda last, _sums: self._range_item(span, last, done=False),
+            listed_last=lambda: listed_last[0],
+            flush_keys=PAGE_SIZE,
+        )
+        self.h.client.put_item(
+            TableName=self.h.table_name, Item=self._range_item(span, cursor, done=True)
+        )
+        with self._lock:
+            self.progress.ranges_done += 1
+        self.on_progress(self.progress)
+        return sums
+
+    def _recent_ms(self, listed_at: float) -> int | None:
+        if not listed_at:
+            return None
+        return max(int((listed_at - MARGIN_SECONDS) * 1000), self.route_since_ms)
+
+    # -- the state in the table -------------------------------------------------------------------
+    def _state_address(self) -> dict:
+        return lay.address(lay.bucket_pk(self.bucket), lay.BASELINE_SK)
+
+    def _range_item(self, span: Span, cursor: str | None, *, done: bool) -> dict:
+        item = {
+            **lay.range_address(self.bucket, span.prefix, span.direct),
+            "run": {"S": self.run_id},
+            "prefix": {"S": span.prefix},
+            "direct": {"BOOL": span.direct},
+            "done": {"BOOL": done},
+        }
+        if span.skip:
+            item["skip"] = {"L": [{"S": p} for p in span.skip]}
+        if cursor is not None:
+            item["cursor"] = {"S": cursor}
+        return item
+
+    def _stored_ranges(self) -> list[dict]:
+        out = []
+        for item in self.h._query(lay.range_pk(self.bucket)):
+            span = Span(
+                item["prefix"]["S"],
+                item["direct"]["BOOL"],
+                tuple(p["S"] for p in item.get("skip", {"L": []})["L"]),
+            )
+            cursor = item["cursor"]["S"] if "cursor" in item else None
+            out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"]})
+        return out
+
+    def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
+        self.run_id = run_id
+        self._delete_ranges()
+        spans = plan_spans(self.s3, self.bucket, self.versioned)
+        ranges = [{"span": s, "cursor": None, "done": False} for s in spans]
+        for r in ranges:
+            self.h.client.put_item(
+                TableName=self.h.table_name, Item=self._range_item(r["span"], None, done=False)
+            )
+        self.h.client.put_item(
+            TableName=self.h.table_name,
+            Item={
+                **self._state_address(),
+                "state": {"S": lay.BASELINE_RUNNING},
+                "run": {"S": run_id},
+                "depth": lay.n(self.depth),
+                "ranges": lay.n(len(ranges)),
+                "before_size": lay.n(before.total_size),
+                "before_count": lay.n(before.object_count),
+                "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
+            },
+        )
+        return ranges
+
+    def _complete(self) -> None:
+        self.h.client.put_item(
+            TableName=self.h.table_name,
+            Item={
+                **self._state_address(),
+                "state": {"S": lay.BASELINE_COMPLETE},
+                "run": {"S": self.run_id},
+                "depth": lay.n(self.depth),
+                "finished_at": {"S": lay.iso_ms(datetime.now(UTC))},
+            },
+        )
+        self._delete_ranges()
+
+    def _delete_ranges(self) -> None:
+        for item in self.h._query(lay.range_pk(self.bucket)):
+            self.h.client.delete_item(
+                TableName=self.h.table_name, Key={"pk": item["pk"], "sk": item["sk"]}
+            )
+
+
+def baseline_state(history, bucket: str) -> dict:
+    """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}``."""
+    item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK))
+    if item is None or item["state"]["S"] != lay.BASELINE_RUNNING:
+        return {"state": lay.BASELINE_COMPLETE}
+    ranges = list(history._query(lay.range_pk(bucket)))
+    done = sum(1 for r in ranges if r["done"]["BOOL"])
+    return {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
+
+
+def record(
+    stack,
+    bucket: str,
+    *,
+    versioned: bool,
+    depth: int,
+    ttl_days: float = 0,
+    route_since: float = 0.0,
+    workers: int = DEFAULT_WORKERS,
+    on_progress: Callable[[Progress], None] = lambda progress: None,
+) -> Drift:
+    """The bucket's baseline, resumed when an earlier run of it was interrupted."""
+    from s3sizer.lambdas.history import History
+
+    history = History(
+        stack.names.table, stack.client("dynamodb"), ttl_days=ttl_days, prefix_depth=depth
+    )
+    run = BaselineRun(
+        history,
+        listing_client(stack.aws),
+        bucket,
+        versioned=versioned,
+        depth=depth,
+        route_since=route_since,
+        workers=workers,
+        on_progress=on_progress,
+    )
+    return run.run()

@@ -1,0 +1,172 @@
+"""The baseline against moto's S3 and DynamoDB, while a live tracker applies what clients do.
+
+Clients write between the baseline's listing pages (its progress callback runs after each page),
+and each change's record is applied at once, as a tracker fed by the queue would. Afterwards the
+totals and the prefix totals equal the bucket's listing, with no second baseline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas.history import History
+from s3sizer.lambdas.size_tracking import apply_event
+from s3sizer.stack import baseline_run
+from s3sizer.stack.baseline_run import BaselineRun, baseline_state, listing_client
+from tests.lambdas import events
+
+BUCKET = "busy-bucket"
+
+
+class LiveBucket:
+    """A bucket whose every change reaches the tracker at once, with S3's event shapes."""
+
+    def __init__(self, stack, history: History):
+        self.s3, self.h = stack.client("s3"), history
+        self.seq = itertools.count(1)
+
+    def _apply(self, record: dict) -> None:
+        apply_event(self.h, events.envelope(record))
+
+    def _record(self, make, *args, **kw) -> dict:
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return make(BUCKET, *args, event_time=now, **kw)
+
+    def put(self, key: str, size: int) -> None:
+        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=b"x" * size)
+        seq = events.sequencer(next(self.seq))
+        vid = answer.get("VersionId")
+        self._apply(self._record(events.created, key, size, seq, version_id=vid))
+
+    def delete(self, key: str, version_id: str | None = None) -> None:
+        args = {"VersionId": version_id} if version_id else {}
+        answer = self.s3.delete_object(Bucket=BUCKET, Key=key, **args)
+        seq = events.sequencer(next(self.seq))
+        if answer.get("DeleteMarker") and not version_id:
+            record = self._record(
+                events.removed, key, seq, kind="DeleteMarkerCreated",
+                version_id=answer["VersionId"],
+            )  # fmt: skip
+        else:
+            record = self._record(events.removed, key, seq, version_id=answer.get("VersionId"))
+        self._apply(record)
+
+    def listing(self) -> tuple[int, int, dict]:
+        size = count = 0
+        prefixes: dict = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for item in page.get("Contents", []):
+                size, count = size + item["Size"], count + 1
+                for p in lay.prefixes(item["Key"], self.h.prefix_depth):
+                    mine = prefixes.setdefault(p, [0, 0])
+                    mine[0], mine[1] = mine[0] + item["Size"], mine[1] + 1
+        return size, count, prefixes
+
+
+@pytest.fixture
+def live(stack, monkeypatch):
+    from s3sizer.lambdas.history import History as H
+
+    ddb = stack.client("dynamodb")
+    ddb.create_table(**lay.table_definition(stack.names.table))
+    stack.client("s3").create_bucket(Bucket=BUCKET)
+    monkeypatch.setattr(baseline_run, "PAGE_SIZE", 7)
+    return LiveBucket(stack, H(stack.names.table, ddb, prefix_depth=2))
+
+
+def run(stack, live, *, versioned=False, depth=2, on_progress=lambda p: None, workers=4):
+    return BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=depth),
+        listing_client(stack.aws),
+        BUCKET,
+        versioned=versioned,
+        depth=depth,
+        workers=workers,
+        on_progress=on_progress,
+    ).run()
+
+
+def assert_exact(live: LiveBucket) -> None:
+    size, count, prefixes = live.listing()
+    totals = live.h.totals(BUCKET)
+    assert (totals.total_size, totals.object_count) == (size, count)
+    tracked = {p.prefix: [p.total_size, p.object_count] for p in live.h.prefix_totals(BUCKET)}
+    assert tracked == {p: v for p, v in prefixes.items() if v[1]}
+
+
+def keys(n: int) -> list[str]:
+    return [f"{d}/{s}/k{i}" for i, (d, s) in zip(range(n), itertools.cycle(
+        [("a", "x"), ("b", "y"), ("a", "z"), ("c", "w")]), strict=False)] + [f"top{i}" for i in range(5)]  # fmt: skip
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_a_baseline_while_clients_write_ends_exact(stack, live, versioned):
+    # GIVEN a bucket with objects, some written before the tracker saw anything
+    if versioned:
+        live.s3.put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+    names = keys(60)
+    for i, key in enumerate(names):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"y" * (i % 9 + 1))
+    rng = random.Random(7)
+
+    # WHEN clients put, overwrite and delete, ahead of the listing and behind it, between pages
+    def write(progress) -> None:
+        for _ in range(3):
+            key = rng.choice(names + [f"new/{rng.randrange(50)}"])
+            if rng.random() < 0.3:
+                live.delete(key)
+            else:
+                live.put(key, rng.randrange(1, 40))
+
+    run(stack, live, versioned=versioned, on_progress=write, workers=1)
+
+    # THEN the totals equal the listing, without a second baseline
+    assert_exact(live)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_versions_are_ordered_by_their_sequencers_over_the_listing(stack, live):
+    live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    live.put("k", 10)
+    live.delete("k")  # a delete marker on top
+    live.put("k", 3)
+    v3 = live.s3.list_object_versions(Bucket=BUCKET)["Versions"]
+    newest = next(v["VersionId"] for v in v3 if v["IsLatest"])
+    drift = run(stack, live, versioned=True)
+    assert (drift.drift_bytes, drift.drift_objects) == (0, 0)
+
+    live.delete("k", newest)  # the marker is current again
+
+    assert_exact(live)
+    assert live.h.totals(BUCKET).object_count == 0
+
+
+def test_an_interrupted_baseline_resumes_where_it_stopped(stack, live):
+    for i in range(150):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:03d}", Body=b"z" * (i % 5 + 1))
+    listed = []
+
+    def stop_half_way(progress) -> None:
+        listed.append(progress.listed)
+        if progress.listed >= 75:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(stack, live, on_progress=stop_half_way, workers=1)
+    first = listed[-1]
+    assert baseline_state(live.h, BUCKET)["state"] == "in_progress"
+    assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
+
+    again = []
+    run(stack, live, on_progress=lambda p: again.append(p.listed), workers=1)
+
+    assert_exact(live)
+    assert again[-1] <= 150 - first + 150 // 10
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
