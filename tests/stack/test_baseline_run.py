@@ -108,9 +108,7 @@ def keys(n: int) -> list[str]:
 def test_a_baseline_while_clients_write_ends_exact(stack, live, versioned):
     # GIVEN a bucket with objects, some written before the tracker saw anything
     if versioned:
-        live.s3.put_bucket_versioning(
-            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
-        )
+        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     names = keys(60)
     for i, key in enumerate(names):
         live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"y" * (i % 9 + 1))
@@ -119,7 +117,7 @@ def test_a_baseline_while_clients_write_ends_exact(stack, live, versioned):
     # WHEN clients put, overwrite and delete, ahead of the listing and behind it, between pages
     def write(progress) -> None:
         for _ in range(3):
-            key = rng.choice(names + [f"new/{rng.randrange(50)}"])
+            key = rng.choice([*names, f"new/{rng.randrange(50)}"])
             if rng.random() < 0.3:
                 live.delete(key)
             else:
