@@ -52,34 +52,6 @@ class Stack:
         """After the config was written: the next read fetches it again."""
         self.__dict__.pop("config", None)
 
-    def listing(self, bucket: str, versioned: bool):
-        """Every object (every version, on a bucket that has versions), s3sizer's own skipped.
-
-        One paginated ListObjectsV2, or ListObjectVersions where versions matter: each key's
-        versions come newest first, so the tracker can rank them.
-        """
-        from s3sizer.lambdas.history import ListedVersion
-        from s3sizer.lambdas.own_keys import is_own_key
-
-        s3 = self.client("s3")
-        if not versioned:
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-                for item in page.get("Contents", []):
-                    if not is_own_key(item["Key"]):
-                        yield ListedVersion(item["Key"], None, item["Size"], True, False)
-            return
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
-            entries = [(item, False) for item in page.get("Versions", [])]
-            entries += [(item, True) for item in page.get("DeleteMarkers", [])]
-            # A page lists versions and markers apart; S3 orders each key's entries newest first.
-            entries.sort(key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], _newest_first(e[0])))
-            for item, marker in entries:
-                if not is_own_key(item["Key"]):
-                    yield ListedVersion(
-                        item["Key"], item.get("VersionId"), item.get("Size", 0),
-                        item["IsLatest"], marker,
-                    )  # fmt: skip
-
     def existing_keys(self, bucket: str, keys) -> list[str]:
         """Those of `keys` that the bucket holds (one HeadObject each)."""
         s3, found = self.client("s3"), []
@@ -287,10 +259,6 @@ class Stack:
             return False
         statements = json.loads(policy["Policy"]).get("Statement", [])
         return any(s.get("Sid") == self.names.permission_sid for s in statements)
-
-
-def _newest_first(item: dict) -> float:
-    return -item["LastModified"].timestamp()
 
 
 def config_item(config: StackConfig) -> dict:

@@ -64,6 +64,33 @@ def test_a_transaction_keeps_the_table_instead_of_copying_it(in_process):
     )
 
 
+def test_a_query_reads_one_partition(in_process):
+    aws, _, _ = in_process
+    ddb = _client(aws, "dynamodb")
+    ddb.create_table(
+        TableName="partitions",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    for i in range(12):
+        ddb.put_item(
+            TableName="partitions", Item={"pk": {"S": f"p{i % 3}"}, "sk": {"S": f"{i:02d}"}}
+        )
+    before = hooks.FAST_PATHS[dynamodb.ONE_PARTITION]
+    found = ddb.query(
+        TableName="partitions",
+        KeyConditionExpression="pk = :p AND sk > :s",
+        ExpressionAttributeValues={":p": {"S": "p1"}, ":s": {"S": "03"}},
+    )["Items"]
+    assert [item["sk"]["S"] for item in found] == ["04", "07", "10"]
+    assert hooks.FAST_PATHS[dynamodb.ONE_PARTITION] > before, (
+        f"patch '{dynamodb.TARGETS['query'].patch}': moto read the whole table"
+    )
+
+
 def test_an_sqs_mapping_is_taken_off_motos_invoke_on_send(in_process):
     aws, _, _ = in_process
     queue_arn = _client(aws, "sqs").get_queue_attributes(

@@ -5,6 +5,8 @@
   `copy` module moto's DynamoDB models use is swapped for one that, inside a transaction, hands
   back the table itself; the emulator restores the written items when the transaction fails.
 - UpdateTimeToLive twice within an hour on a table is refused, as AWS refuses it.
+- Query reads one partition, as DynamoDB does: moto sorts the whole table on every Query (its
+  `all_items`); inside a Query of a table's own key, it is handed that partition's items only.
 """
 
 from __future__ import annotations
@@ -17,11 +19,18 @@ from . import hooks
 from .hooks import PatchSet, Target
 
 _MODELS = "moto.dynamodb.models"
+_TABLE = "moto.dynamodb.models.table"
 TARGETS = {
     "transact_write_items": Target("transactions back up only the items they write", _MODELS,
                                    "DynamoDBBackend", "transact_write_items",
                                    ("self", "transact_items")),
     "copy": Target("transactions back up only the items they write", _MODELS, None, "copy", None),
+    "query": Target("a query reads one partition", _TABLE, "Table", "query",
+                    ("self", "hash_key", "range_comparison", "range_objs", "limit",
+                     "exclusive_start_key", "scan_index_forward", "projection_expressions",
+                     "index_name", "consistent_read", "filter_expression",
+                     "hash_key_conditions", "range_key_conditions", "filter_kwargs")),
+    "all_items": Target("a query reads one partition", _TABLE, "Table", "all_items", ("self",)),
     "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
                                   "DynamoDBBackend", "update_time_to_live",
                                   ("self", "table_name", "ttl_spec")),
@@ -30,6 +39,8 @@ TTL_CHANGE_INTERVAL_SECONDS = 3600
 TTL_TOO_SOON = "Time to live has been modified multiple times within a fixed interval"
 IN_TRANSACTION = "in_transaction"
 NO_TABLE_COPY = "dynamodb: transaction kept the table instead of copying it"
+ONE_PARTITION = "dynamodb: a query read one partition"
+_partition = threading.local()
 
 _ttl_changes: dict[tuple[str, str, str], float] = {}  # (account, region, table) -> monotonic time
 _ttl_lock = threading.Lock()
@@ -42,6 +53,36 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["transact_write_items"], _transact_write_items)
     patches.replace(TARGETS["copy"], lambda original: _CopyKeepingTablesInTransactions(Table))
     patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
+    patches.replace(TARGETS["query"], _query)
+    patches.replace(TARGETS["all_items"], _all_items)
+
+
+def _query(original):
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name is not None or not self.range_key_attr or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        previous = getattr(_partition, "key", None)
+        _partition.key = (self, hash_key)
+        try:
+            return original(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.key = previous
+
+    return query
+
+
+def _all_items(original):
+    def all_items(self):
+        scope = getattr(_partition, "key", None)
+        if scope is None or scope[0] is not self:
+            return original(self)
+        hooks.FAST_PATHS[ONE_PARTITION] += 1
+        # moto keeps a range-keyed table as {hash key: {range key: item}}; the query filters
+        # by hash key and sorts by range key itself.
+        return list(self.items.get(scope[1], {}).values())
+
+    return all_items
 
 
 class _CopyKeepingTablesInTransactions:
