@@ -221,8 +221,9 @@ ESM_WINDOW = Limit(
 STREAM_READS_FREE = Limit(
     "stream reads (GetRecords) by a Lambda trigger", 0, "$",
     "https://docs.amazonaws.cn/en_us/amazondynamodb/latest/developerguide/CostOptimization_StreamsUsage.html",
-    "Read requests made by Amazon Lambda-based consumers of DynamoDB Streams are free, whereas "
-    "calls made by consumers of any other kind are charged.",
+    "None of the other DynamoDB Stream APIs are charged and DynamoDB Streams are not charged for "
+    "being idle. ... Read requests made by Amazon Lambda-based consumers of DynamoDB Streams are "
+    "free, whereas calls made by consumers of any other kind are charged.",
 )  # fmt: skip
 STREAM_ORDER = Limit(
     "stream records per item: once each, in the order of the item's changes", 1, "(ordering)",

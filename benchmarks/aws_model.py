@@ -239,10 +239,12 @@ def tables(rows: list[dict]) -> dict[str, Table]:
 def section() -> Section:
     rows = run_all()
     burst = {r["design"]: r for r in rows if r["goal"] == "burst"}
+    shown = tables(rows)
+    order = "; ".join(f"({i}) {title}" for i, title in enumerate(shown, 1))
     return Section(
         "7. AWS model: the write paths against the goals",
-        __doc__.split("\n\n", 2)[2],
-        tables=list(tables(rows).values()),
+        __doc__.split("\n\n", 2)[2] + f"\n\nThe tables, in order: {order}.",
+        tables=list(shown.values()),
         notes=[
             f"Idle cost of one stack's queue: ${idle_usd_per_stack_month():.2f} a month (empty "
             "receives of five long-polling pollers).",
