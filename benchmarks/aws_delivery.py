@@ -38,9 +38,18 @@ from benchmarks.aws_limits import (
     ESM_RAMP,
     ESM_START,
     SQS_BATCH,
+    SQS_CHUNK_KB,
 )
 
 RECEIVE_RTT = ASSUMED["SQS ReceiveMessage round trip (s)"]
+MESSAGE_KB = ASSUMED["S3 event notification message (KB)"]
+
+
+def chunks(messages: int) -> int:
+    """SQS bills each 64 KB of a request's payload as one request."""
+    return max(1, math.ceil(messages * MESSAGE_KB / SQS_CHUNK_KB.value))
+
+
 BATCH_LINE = ASSUMED["the tracker's batch line (bytes)"]
 
 
@@ -66,7 +75,7 @@ def run_queue(m: Model, design) -> None:
     target = min(s.max_concurrency, ESM_MAX.value)
 
     def deliver(n: int) -> None:
-        m.out.sqs_requests += n  # SendMessage by S3 (or the rule), one 64 KB chunk each
+        m.out.sqs_requests += n * chunks(1)  # SendMessage by S3 (or the rule)
         m.enqueue(n)
 
     def scaler():
@@ -94,7 +103,7 @@ def run_queue(m: Model, design) -> None:
                     got = m.dequeue(size - count)
                     k = sum(n for n, _ in got)
                     receives = -(-k // SQS_BATCH.value)
-                    m.out.sqs_requests += receives
+                    m.out.sqs_requests += receives * chunks(min(k, SQS_BATCH.value))
                     taken += got
                     count += k
                     m.in_flight += k

@@ -53,6 +53,7 @@ GOALS = {"full": (100, 1_000, 20.0), "5": (5, 20, 60.0), "1": (1, 2, 120.0)}  # 
 TARGETS = {"full": 1.30, "5": 1.80, "1": 2.50}
 HOURS_PER_MONTH = 730
 WHAT_IF_FOLD_WINDOW = 30.0
+ORDINARY_RATES = (1, 5, 50, 500)
 LEAST_WARM_WRU = 22_000  # stream-fold's key writes take 20,000 WRU/s at 20,000 events/s
 
 
@@ -81,6 +82,9 @@ def scenarios() -> list[Scenario]:
                     Scenario(design, rate=rate, seconds=seconds, forced_batch=batch,
                              versioned=versioned, goal=None if versioned else goal, **own)
                 )  # fmt: skip
+    for rate in ORDINARY_RATES:  # batches as they form at the shipped defaults
+        for design in ("shipped", "stream-fold"):
+            out.append(Scenario(design, rate=rate, **design_defaults(design)))
     for concurrency in (20, 30):  # the least the burst goal needs
         out.append(Scenario("stream-fold", rate=20_000, max_concurrency=concurrency,
                             warm_wru=LEAST_WARM_WRU, **design_defaults("stream-fold")))  # fmt: skip
@@ -178,6 +182,18 @@ def throughput_table(rows: list[dict]) -> Table:
     return t
 
 
+def batch_table(rows: list[dict]) -> Table:
+    names = list(rows[0]["usd_per_million_by_service"])
+    t = Table(["design", "offered/s", "records per batch (mean)", *names, "$ per million",
+               "totals lag p99"])  # fmt: skip
+    for r in rows:
+        by, lag = r["usd_per_million_by_service"], r["totals_lag_p99_s"]
+        t.add(r["design"], f"{r['offered_per_s']:,}", f"{r['records_per_batch']:g}",
+              *[f"{by[n]:.3f}" for n in names], f"{r['usd_per_million']:.2f}",
+              "-" if lag is None else f"{lag:.1f} s")  # fmt: skip
+    return t
+
+
 def cost_table(rows: list[dict]) -> Table:
     names = list(rows[0]["usd_per_million_by_service"])
     t = Table(["design", "fold window", "goal (records per batch)", "keys", "records per batch (mean)",
@@ -208,6 +224,16 @@ def tables(rows: list[dict]) -> dict[str, Table]:
         "goals: 20,000 events/s for 60 s, one bucket": throughput_table(pick(goal="burst")),
         "ceiling sweep (MaximumConcurrency 50, table at its 40,000 WRU/s quota)": throughput_table(
             sweep
+        ),
+        "ordinary rates at the shipped defaults: batches as the mapping forms them": batch_table(
+            [
+                r
+                for r in sqs
+                if r["offered_per_s"] in ORDINARY_RATES
+                and r["goal"] is None
+                and r["batch_size"] == 100
+                and r["seconds"] == 60
+            ]
         ),
         "20,000/s: the least settings stream-fold needs": throughput_table(
             [r for r in sqs if r["max_concurrency"] in (20, 30)]
