@@ -42,12 +42,20 @@ ROW_KB_PER_SHARD = 0.5  # a shard's totals row: the bucket's and ten prefixes' s
 
 
 def plan_chunks(m: Model, n: int) -> list[tuple[int, tuple[int, ...]]]:
-    """(keys, prefixes touched) per chunk, as size_tracking.plan_chunks cuts a batch of n keys."""
+    """(keys, prefixes touched) per chunk for a batch of n keys over the busy prefixes."""
     if m.s.prefix_depth == 0:
-        most = TRANSACTION_ITEMS - 2
+        return cut_chunks([n], depth=0)
+    return cut_chunks(m.spread(n, m.s.busy_prefixes), depth=m.s.prefix_depth)
+
+
+def cut_chunks(per_prefix: list[int], depth: int) -> list[tuple[int, tuple[int, ...]]]:
+    """As size_tracking.plan_chunks cuts a batch: neighbouring keys (prefix by prefix) while
+    the transaction holds each key, the totals, a point, and per prefix its totals and a point."""
+    if depth == 0:
+        n, most = sum(per_prefix), TRANSACTION_ITEMS - 2
         return [(min(most, n - i), ()) for i in range(0, n, most)]
     chunks, keys, prefixes = [], 0, []
-    for q, count in enumerate(m.spread(n, m.s.busy_prefixes)):
+    for q, count in enumerate(per_prefix):
         while count:
             known = bool(prefixes) and prefixes[-1] == q
             room = TRANSACTION_ITEMS - 2 - 2 * (len(prefixes) + (not known)) - keys

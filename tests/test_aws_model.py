@@ -11,7 +11,9 @@ import pytest
 
 from benchmarks import aws_limits, aws_model
 from benchmarks.aws_delivery import run
+from benchmarks.aws_designs import cut_chunks
 from benchmarks.aws_engine import Scenario
+from s3sizer.lambdas import records, size_tracking, versions
 
 DESIGNS = aws_model.DESIGNS
 # A table that accepts one write unit a second: every write is throttled, every attempt fails.
@@ -81,6 +83,37 @@ def test_only_stream_fold_has_a_totals_lag_and_it_follows_its_window():
     assert shipped.lag_p99 is None
     assert 1.0 <= folded.lag_p99 <= 3.0
     assert folded.folds > 0 and folded.unfolded == 0
+
+
+@pytest.mark.parametrize(
+    "per_prefix", [[10] * 10, [9, 11, 10, 10, 10, 10, 10, 10, 10, 10], [1] * 5, [98], [0, 3, 1]]
+)
+@pytest.mark.parametrize("depth", [0, 1])
+def test_the_model_cuts_a_batch_into_chunks_as_the_tracker_does(per_prefix, depth):
+    # GIVEN a batch of distinct keys, so many under each first-level prefix
+    changes = [
+        records.Change(
+            "b",
+            f"p{q}/k{i:03d}",
+            "null",
+            versions.OBJECT,
+            f"{q:02d}{i:03d}",
+            1,
+            "ObjectCreated:Put",
+        )
+        for q, count in enumerate(per_prefix)
+        for i in range(count)
+    ]
+    messages = [records.Message(str(i), [c]) for i, c in enumerate(changes)]
+
+    # WHEN the tracker plans its chunks, and the model cuts the same counts
+    shipped = size_tracking.plan_chunks(messages, depth)
+    modelled = cut_chunks(per_prefix, depth)
+
+    # THEN both give the same chunks: as many keys, touching as many prefixes
+    assert [(len(c.keys), len(c.prefixes)) for c in shipped] == [
+        (keys, len(prefixes)) for keys, prefixes in modelled
+    ]
 
 
 def test_a_seed_gives_the_same_figures():
