@@ -29,7 +29,7 @@ import math
 from collections import Counter, deque
 
 from benchmarks.aws_engine import POLL, TRACKER_ATTEMPTS, TRANSACTION_ITEMS, Model
-from benchmarks.aws_limits import ASSUMED, PARTITION_WCU, STREAM_GET_RECORDS
+from benchmarks.aws_limits import ASSUMED, STREAM_GET_RECORDS
 
 TW_FIXED, TW_PER = ASSUMED["TransactWriteItems: fixed part (s)"], ASSUMED["TransactWriteItems: per item (s)"]  # fmt: skip
 BG_FIXED, BG_PER = ASSUMED["BatchGetItem: fixed part (s)"], ASSUMED["BatchGetItem: per key (s)"]
@@ -168,8 +168,10 @@ class Journaled:
 
 class StreamFold:
     def __init__(self, m: Model):
-        # One stream shard per table partition: as many as the table's write throughput needs.
-        self.shards = [deque() for _ in range(math.ceil(m.s.table_wru / PARTITION_WCU.value))]
+        per_shard = ASSUMED[
+            "stream shards: one per 1,000 WRU/s of the table's throughput (one per partition)"
+        ]
+        self.shards = [deque() for _ in range(math.ceil(m.s.table_wru / per_shard))]
 
     def process(self, m: Model, n: int):
         writes = m.key_units(n, m.key_wru)  # conditional UpdateItems, ALL_OLD, in parallel

@@ -232,6 +232,13 @@ STREAM_ORDER = Limit(
     "item modified in a DynamoDB table, the stream records appear in the same order as the actual "
     "changes to the item.",
 )  # fmt: skip
+STREAM_SHARDS = Limit(
+    "a stream is made of shards, each a group of records; closed shards take no more", 1,
+    "(see ASSUMED for how many)",
+    "https://docs.aws.amazon.com/goto/WebAPI/streams-dynamodb-2012-08-10/Shard",
+    "A uniquely identified group of stream records within a stream. ... ParentShardId The shard "
+    "ID of the current shard's parent.",
+)  # fmt: skip
 STREAM_MAPPING = Limit(
     "stream mapping defaults: BatchSize 100 (up to 10,000), window 0 s, ParallelizationFactor 1",
     1, "batch per shard at a time",
@@ -268,6 +275,7 @@ ASSUMED = {
     "UpdateItems a function runs in parallel (threads)": 16,
     "SQS ReceiveMessage round trip (s)": 0.01,
     "DynamoDB stream: write to record readable (s)": 0.5,
+    "stream shards: one per 1,000 WRU/s of the table's throughput (one per partition)": 1_000,
     "START line (bytes)": 90,
     "END line (bytes)": 60,
     "REPORT line (bytes)": 230,
