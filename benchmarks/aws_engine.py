@@ -215,8 +215,14 @@ class Model:
             bucket = self.parts.get((pk, write))
             if bucket is None:
                 # Pooled partition keys, which their writers spread evenly: "K" the key items'
-                # (by key hash), "HP" the prefixes' history points, "J" journaled deltas.
-                ways = {"K": self.s.key_shards, "HP": self.s.busy_prefixes, "J": 16}.get(pk, 1)
+                # (by key hash), "HP" the prefixes' history points, "J" journaled deltas, "rows"
+                # the sharded totals' and prefix totals' rows (a partition key per shard each).
+                ways = {
+                    "K": self.s.key_shards,
+                    "HP": self.s.busy_prefixes,
+                    "J": 16,
+                    "rows": 2 * self.s.totals_shards,
+                }.get(pk, 1)
                 rate = per_part * ways
                 bucket = self.parts[(pk, write)] = Capacity(rate)
             buckets.append(bucket)
