@@ -17,9 +17,13 @@ The scenarios:
 - **ceiling**: each design offered 1,000 to 50,000 events/s for 60 s, one bucket, at the settings
   the burst goal needs (MaximumConcurrency 50, warm throughput at the table quota of 40,000
   WRU/s), and at the shipped defaults (MaximumConcurrency 2, a new table) at 20,000/s;
+- **ordinary rates**: 1 to 500 events/s at the shipped defaults, batches as the mapping forms
+  them;
 - **latency**: each design at 20,000/s with every assumed latency x0.5, x1, x2, x3;
 - **goals** (issue 16): "burst" is 20,000/s for 60 s; "full", "5" and "1" force every batch to 100,
-  5 and 1 records at the shipped defaults, unversioned and versioned keys.
+  5 and 1 records at the shipped defaults, unversioned and versioned keys; beside them, what
+  the goals would take (stream-fold at MaximumConcurrency 20 and 30 with 22,000 WRU/s, and with
+  a 30 s fold window), and the eventbridge and direct routes.
 """
 
 from __future__ import annotations
