@@ -152,11 +152,138 @@ PRICE_SQS = Limit(
     "message is billed as one request (AWS's own table: https://aws.amazon.com/sqs/pricing/)",
 )  # fmt: skip
 
+TABLE_QUOTA_WRU = Limit(
+    "write request units per second of one on-demand table (default quota)", 40_000, "WRU/s",
+    "https://docs.amazonaws.cn/en_us/amazondynamodb/latest/developerguide/Limits.html",
+    "On-Demand ... Per table: 40,000 read request units and 40,000 write request units",
+)  # fmt: skip
+WRITE_UNIT_KB = Limit(
+    "item size one write request unit covers (outside a transaction)", 1, "KB",
+    "https://aws.amazon.com/dynamodb/pricing/on-demand/",
+    "A standard write request unit can write an item up to 1 KB.",
+)  # fmt: skip
+READ_UNIT_KB = Limit(
+    "item size one strongly consistent read request unit covers", 4, "KB", WRITE_UNIT_KB.url,
+    "A strongly consistent read request of up to 4 KB requires one read request unit.",
+)  # fmt: skip
+WARM_THROUGHPUT_CHARGED = Limit(
+    "raising warm throughput above the default is charged", 1, "(see ASSUMED for the price)",
+    "https://docs.aws.amazon.com/ja_jp/amazondynamodb/latest/developerguide/warm-throughput.html",
+    "(translated from this page) Warm throughput values are available free by default for all "
+    "tables and secondary indexes. However, if you proactively raise these default values to "
+    "pre-warm a table, you are charged for those requests. See Amazon DynamoDB pricing.",
+)  # fmt: skip
+ON_DEMAND_GROWTH = Limit(
+    "on-demand growth: double the previous peak within 30 minutes", 30 * 60, "s",
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html",
+    "on-demand tables can scale to double the previous peak within 30 minutes and will continue "
+    "to allocate more capacity as traffic increases.",
+)  # fmt: skip
+ESM_IDLE_BATCHES = Limit(
+    "concurrent batches of an idle SQS mapping with MaximumConcurrency set", 5, "batches",
+    ESM_START.url,
+    "When traffic is low, Lambda scales back the processing to five concurrent batches, and can "
+    "optimize to as few as 2 concurrent batches to reduce the SQS calls and corresponding costs. "
+    "However, this optimization is not available when you enable the maximum concurrency setting.",
+)  # fmt: skip
+ESM_LONG_POLLING = Limit(
+    "an SQS mapping long-polls the queue", 1, "(long polling)", ESM_START.url,
+    "For standard queues, Lambda uses long polling to poll a queue until it becomes active.",
+)  # fmt: skip
+SQS_LONG_POLL_WAIT = Limit(
+    "longest wait of one long-polling ReceiveMessage", 20, "s",
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html",
+    "The maximum long polling wait time is 20 seconds. Long polling helps reduce the cost of using "
+    "Amazon SQS by eliminating the number of empty responses",
+)  # fmt: skip
+SQS_EMPTY_RECEIVES_BILLED = Limit(
+    "an empty receive is billed like any request", 1, "request",
+    "https://docs.aws.amazon.com/en_us/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-using-appropriate-polling-mode.html",
+    "Short polling is billed the same as long polling. ... decrease the number of empty receives to "
+    "an empty queue (responses to the ReceiveMessage action which return no messages)",
+)  # fmt: skip
+SQS_RECEIVE_AS_AVAILABLE = Limit(
+    "a long poll answers as soon as a message is there", 1, "(so slow arrivals: one each)",
+    SQS_EMPTY_RECEIVES_BILLED.url,
+    "Long polling lets you consume messages from your Amazon SQS queue as soon as they become "
+    "available.",
+)  # fmt: skip
+SQS_CHUNK_KB = Limit(
+    "payload billed as one SQS request", 64, "KB", PRICE_SQS.url, PRICE_SQS.quote,
+)  # fmt: skip
+ESM_WINDOW = Limit(
+    "batching window: the longest Lambda gathers records before invoking", 300, "s at most",
+    "https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/lambda/aws.sdk.kotlin.services.lambda.model/-get-event-source-mapping-response/maximum-batching-window-in-seconds.html",
+    "The maximum amount of time, in seconds, that Lambda spends gathering records before invoking "
+    "the function. ... when you set BatchSize to a value greater than 10, you must set "
+    "MaximumBatchingWindowInSeconds to at least 1.",
+)  # fmt: skip
+STREAM_READS_FREE = Limit(
+    "stream reads (GetRecords) by a Lambda trigger", 0, "$",
+    "https://docs.amazonaws.cn/en_us/amazondynamodb/latest/developerguide/CostOptimization_StreamsUsage.html",
+    "None of the other DynamoDB Stream APIs are charged and DynamoDB Streams are not charged for "
+    "being idle. ... Read requests made by Amazon Lambda-based consumers of DynamoDB Streams are "
+    "free, whereas calls made by consumers of any other kind are charged.",
+)  # fmt: skip
+STREAM_ORDER = Limit(
+    "stream records per item: once each, in the order of the item's changes", 1, "(ordering)",
+    "https://docs.aws.amazon.com/ja_jp/amazondynamodb/latest/developerguide/Streams.html",
+    "(translated from this page) Each stream record appears exactly once in the stream. For each "
+    "item modified in a DynamoDB table, the stream records appear in the same order as the actual "
+    "changes to the item.",
+)  # fmt: skip
+STREAM_SHARDS = Limit(
+    "a stream is made of shards, each a group of records; closed shards take no more", 1,
+    "(see ASSUMED for how many)",
+    "https://docs.aws.amazon.com/goto/WebAPI/streams-dynamodb-2012-08-10/Shard",
+    "A uniquely identified group of stream records within a stream. ... ParentShardId The shard "
+    "ID of the current shard's parent.",
+)  # fmt: skip
+STREAM_MAPPING = Limit(
+    "stream mapping defaults: BatchSize 100 (up to 10,000), window 0 s, ParallelizationFactor 1",
+    1, "batch per shard at a time",
+    "https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html",
+    "BatchSize N 100 Maximum: 10,000 ... MaximumBatchingWindowInSeconds N 0 ... "
+    "ParallelizationFactor N 1 Maximum: 10",
+)  # fmt: skip
+STREAM_GET_RECORDS = Limit(
+    "records one GetRecords returns", 1_000, "records",
+    "https://docs.amazonaws.cn/amazondynamodb/latest/APIReference/API_streams_GetRecords.html",
+    "GetRecords can retrieve a maximum of 1 MB of data or 1000 stream records, whichever comes "
+    "first.",
+)  # fmt: skip
+LAMBDA_PLATFORM_LINES = Limit(
+    "log lines Lambda writes per invocation (START, END, REPORT)", 3, "lines",
+    "https://docs.aws.amazon.com/zh_tw/lambda/latest/operatorguide/log-structure.html",
+    "Even if your function does not log any output from your code, there are three minimal log "
+    "statements generated per invocation (START, END and REPORT)",
+)  # fmt: skip
+PRICE_LOGS_GB = Limit(
+    "CloudWatch Logs ingestion (standard class)", 0.50, "$ per GB",
+    "https://coralogix.com/blog/is-cloudwatch-really-cost-efficient",
+    "Data ingestion in the Collect stage costs $0.50 per GB. (AWS's own table: "
+    "https://aws.amazon.com/cloudwatch/pricing/, whose free tier is 5 GB Data (ingestion, "
+    "archive storage, and data scanned by Logs Insights queries))",
+)  # fmt: skip
+
 LIMITS: tuple[Limit, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Limit))
 
 # -- What AWS does not document: assumed, and the same for both designs. ---------------------------
 ASSUMED = {
     "TransactGetItems of 2 items (s)": 0.006,
+    "UpdateItem or PutItem, one item (s)": 0.005,
+    "UpdateItems a function runs in parallel (threads)": 16,
+    "SQS ReceiveMessage round trip (s)": 0.01,
+    "DynamoDB stream: write to record readable (s)": 0.5,
+    "stream shards: one per 1,000 WRU/s of the table's throughput (one per partition)": 1_000,
+    "START line (bytes)": 90,
+    "END line (bytes)": 60,
+    "REPORT line (bytes)": 230,
+    "the tracker's batch line (bytes)": 160,
+    "unversioned key item (KB)": 0.4,
+    "versioned key item, a few versions and tombstones (KB)": 1.6,
+    "S3 event notification message (KB)": 1.2,
+    "warm throughput price: provisioned WCU-hour per unit raised, once ($)": 0.00065,
     "TransactWriteItems: fixed part (s)": 0.008,
     "TransactWriteItems: per item (s)": 0.00025,
     "BatchGetItem: fixed part (s)": 0.005,

@@ -1,359 +1,310 @@
-"""A discrete-event model of the size tracker on AWS, to see where each delivery route saturates.
+"""A discrete-event model of the size tracker on AWS: where each write path saturates, and what
+one event costs with every per-event charge counted.
 
-    python benchmarks/aws_model.py    # section 7 of RESULTS.md, in well under a minute
+    python benchmarks/aws_model.py           # readable tables (section 7 of RESULTS.md)
+    python benchmarks/aws_model.py --json    # one JSON object per scenario
 
-The designs meet the same burst of S3 events (a constant mean rate for 60 s):
-- **direct**: S3 invokes the tracker asynchronously, once per event. Each invocation reads the
-  totals and the key item with TransactGetItems, then writes key item, totals and a history point
-  with TransactWriteItems under an optimistic lock on the totals' version, retrying a cancelled
-  transaction up to 30 times with full-jitter backoff (as `s3sizer/lambdas/history.py` does). A
-  failed invocation is retried by Lambda twice, after 1 and 2 minutes; then the event is lost.
-- **queue**: S3 sends to an SQS queue; an event source mapping hands batches of up to 100 records
-  to the tracker. Per batch: one BatchGetItem of the keys' states, then one TransactWriteItems per
-  chunk of up to 98 records (key items + totals + one history point = at most 100 items). A
-  conflict on the totals cancels the chunk: the tracker re-reads the totals alone and resubmits.
-  A message that still fails goes back to the queue, and to the dead-letter queue after 5 receives;
-  nothing is lost.
-- **queue, journal** (``totals="journal"``): the same route, but each chunk writes its key items
-  with one delta item of its own instead of the totals, and after the batch one small transaction
-  folds the batch's deltas into the totals under their version and writes the history point.
-  A conflict then resubmits those few items instead of 100.
+The write paths (benchmarks/aws_designs.py) meet the same S3 events (a constant mean rate for
+`seconds`, spread over ten busy first-level prefixes) through the same delivery
+(benchmarks/aws_delivery.py: the SQS event source mapping's pollers, batching window and
+MaximumConcurrency, or S3's direct asynchronous invocation), against DynamoDB's documented
+capacity (benchmarks/aws_engine.py). Every AWS figure is a `Limit` in benchmarks/aws_limits.py,
+with its page and that page's words; what AWS does not document (latencies, line and item sizes)
+is `ASSUMED` there. One seeded generator supplies every random draw, so every run gives the
+same figures.
 
-Every AWS figure is a `Limit` in benchmarks/aws_limits.py, with the page it was read from and
-that page's words; what AWS does not document (request latencies) is `ASSUMED` there. The event
-loop, capacity and counters are in benchmarks/aws_engine.py. One seeded generator supplies every
-random draw (arrival gaps, latency jitter, backoff), so every run gives the same figures.
+The scenarios:
+- **ceiling**: each design offered 1,000 to 50,000 events/s for 60 s, one bucket, at the settings
+  the burst goal needs (MaximumConcurrency 50, warm throughput at the table quota of 40,000
+  WRU/s), and at the shipped defaults (MaximumConcurrency 2, a new table) at 20,000/s;
+- **ordinary rates**: 1 to 500 events/s at the shipped defaults, batches as the mapping forms
+  them;
+- **latency**: each design at 20,000/s with every assumed latency x0.5, x1, x2, x3;
+- **goals** (issue 16): "burst" is 20,000/s for 60 s; "full", "5" and "1" force every batch to 100,
+  5 and 1 records at the shipped defaults, unversioned and versioned keys; beside them, what
+  the goals would take (stream-fold at MaximumConcurrency 20 and 30 with 22,000 WRU/s, and with
+  a 30 s fold window), and the eventbridge and direct routes.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import sys
-from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.aws_engine import (
-    BATCH_SIZE,
-    BATCH_WINDOW,
-    BUCKET_PK,
-    FUNCTION_TIMEOUT,
-    KEYS_PER_CHUNK,
-    MAX_RECEIVES,
-    MEMORY_GB,
-    POLL,
-    TRACKER_ATTEMPTS,
-    VISIBILITY_TIMEOUT,
-    Model,
-    Outcome,
-    Scenario,
-)
+from benchmarks.aws_delivery import run
+from benchmarks.aws_engine import Outcome, Scenario
 from benchmarks.aws_limits import (
-    ACCOUNT_CONCURRENCY,
     ASSUMED,
-    ASYNC_RETRIES,
-    ASYNC_RETRY_WAITS,
-    ESM_MAX,
-    ESM_RAMP,
-    ESM_START,
-    SQS_BATCH,
-    TRANSACTION_FACTOR,
-    WARM_THROUGHPUT,
+    ESM_IDLE_BATCHES,
+    NEW_TABLE_WRU,
+    PRICE_SQS,
+    SQS_LONG_POLL_WAIT,
+    TABLE_QUOTA_WRU,
     limits_markdown,
 )
 from benchmarks.measure import Section, Table
 
+DESIGNS = ("shipped", "stream-fold", "journaled", "sharded-totals")
+HORIZON = 360.0  # the burst's 60 s and five minutes: what is not settled by then is "never"
+BURST = {"max_concurrency": 50, "warm_wru": TABLE_QUOTA_WRU.value}
+RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+GOALS = {"full": (100, 1_000, 20.0), "5": (5, 20, 60.0), "1": (1, 2, 120.0)}  # batch, rate, s
+TARGETS = {"full": 1.30, "5": 1.80, "1": 2.50}
+HOURS_PER_MONTH = 730
+WHAT_IF_FOLD_WINDOW = 30.0
+ORDINARY_RATES = (1, 5, 50, 500)
+LEAST_WARM_WRU = 22_000  # stream-fold's key writes take 20,000 WRU/s at 20,000 events/s
 
-# -- direct: S3 -> Lambda (asynchronous), one invocation per event -----------------------------
-def run_direct(scenario: Scenario, horizon: float) -> Outcome:
-    m = Model(scenario)
 
-    def arrive(tries: int) -> None:
-        if m.busy < ACCOUNT_CONCURRENCY.value:
-            start(tries)
-        else:
-            m.waiting.append(tries)  # throttled: Lambda keeps it queued (up to 6 h) and retries
+def design_defaults(design: str) -> dict:
+    """What a design brings with it: stream-fold's layout spreads key items over 32 partition
+    keys (16 cannot take 20,000 single-unit writes a second at 1,000 each) and folds behind a
+    4 s window, which keeps the totals' lag under about 5 s."""
+    return {"key_shards": 32, "fold_window": 4.0} if design == "stream-fold" else {}
 
-    def start(tries: int) -> None:
-        m.busy += 1
-        m.out.peak_concurrency = max(m.out.peak_concurrency, m.busy)
-        m.spawn(invocation(tries))
 
-    def retry_later(tries: int):
-        m.retries_scheduled -= 1
-        arrive(tries)
-        yield from ()
-
-    def invocation(tries: int):
-        began, ok = m.now, False
-        deadline = began + FUNCTION_TIMEOUT
-        m.out.lambda_requests += 1
-        yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
-        read, write = (
-            {BUCKET_PK: 2 * TRANSACTION_FACTOR.value},
-            {BUCKET_PK: 3 * TRANSACTION_FACTOR.value},
+def scenarios() -> list[Scenario]:
+    out = []
+    for design in DESIGNS:
+        own = design_defaults(design)
+        out += [
+            Scenario(design, rate=r, goal="burst" if r == 20_000 else None, **BURST, **own)
+            for r in RATES
+        ]
+        out.append(Scenario(design, rate=20_000, **own))  # the shipped defaults
+        out += [
+            Scenario(design, rate=20_000, latency_factor=f, **BURST, **own) for f in (0.5, 2.0, 3.0)
+        ]
+        for goal, (batch, rate, seconds) in GOALS.items():
+            for versioned in (False, True):
+                out.append(
+                    Scenario(design, rate=rate, seconds=seconds, forced_batch=batch,
+                             versioned=versioned, goal=None if versioned else goal, **own)
+                )  # fmt: skip
+    for rate in ORDINARY_RATES:  # batches as they form at the shipped defaults
+        for design in ("shipped", "stream-fold"):
+            out.append(Scenario(design, rate=rate, **design_defaults(design)))
+    for concurrency in (20, 30):  # the least the burst goal needs
+        out.append(Scenario("stream-fold", rate=20_000, max_concurrency=concurrency,
+                            warm_wru=LEAST_WARM_WRU, **design_defaults("stream-fold")))  # fmt: skip
+    for goal in ("5", "1"):  # what the cost goals would need: a longer fold window
+        batch, rate, seconds = GOALS[goal]
+        out.append(Scenario("stream-fold", rate=rate, seconds=seconds, forced_batch=batch,
+                            key_shards=32, fold_window=WHAT_IF_FOLD_WINDOW))  # fmt: skip
+    out.append(Scenario("shipped", route="eventbridge", rate=500))
+    out.append(
+        Scenario("stream-fold", route="eventbridge", rate=500, **design_defaults("stream-fold"))
+    )
+    out.append(Scenario("shipped", route="direct", rate=50, seconds=20))
+    out.append(
+        Scenario(
+            "stream-fold", route="direct", rate=50, seconds=20, **design_defaults("stream-fold")
         )
-        for attempt in range(TRACKER_ATTEMPTS):
-            # Throttled through every SDK retry, or out of time: the handler raises.
-            if not (yield from m.request(read, write=False, deadline=deadline)):
-                break
-            read_at = m.now
-            yield m.latency(ASSUMED["TransactGetItems of 2 items (s)"])
-            if not (yield from m.request(write, write=True, deadline=deadline)):
-                break
-            yield m.write_latency(3)
-            if m.totals_committed_at <= read_at:
-                m.totals_committed_at, ok = m.now, True
-                break
-            m.out.conflicts += 1  # TransactionCanceledException: back off and read again
-            wait = m.backoff(attempt)
-            if m.now + wait > deadline:
-                break
-            yield wait
-        m.out.gb_seconds += (m.now - began) * MEMORY_GB
-        if ok:
-            m.applied(1)
-        elif tries < ASYNC_RETRIES.value:
-            m.retries_scheduled += 1
-            m.spawn(retry_later(tries + 1), ASYNC_RETRY_WAITS.value * (tries + 1))
-        else:
-            m.out.lost += 1
-            m.out.finished_at = m.now
-        m.busy -= 1
-        if m.waiting:
-            start(m.waiting.popleft())
-
-    m.spawn(m.source(lambda _id: arrive(0)))
-    out = m.run(horizon)
-    out.pending = len(m.waiting) + m.busy + m.retries_scheduled
+    )
     return out
 
 
-# -- queue: S3 -> SQS -> event source mapping -> batches -------------------------------------
-def run_queue(scenario: Scenario, horizon: float) -> Outcome:
-    m = Model(scenario)
-    limit = min(scenario.max_concurrency, ESM_MAX.value)
-    in_flight = [0]
-
-    def deliver(message: int) -> None:
-        m.out.sqs_requests += 1  # S3's SendMessage, billed to the queue's owner
-        m.queue.append(message)
-
-    def drained() -> bool:
-        return m.source_done and not m.queue and not m.invisible and not in_flight[0]
-
-    def scaler():
-        pollers, target = 0, ESM_START.value  # five batches at first
-        while not drained():
-            while pollers < min(limit, target):
-                pollers += 1
-                m.spawn(poller())
-            yield 1.0
-            if m.queue:  # messages still waiting: up to 300 more a minute
-                target += ESM_RAMP.value / 60
-
-    def poller():
-        while not drained():
-            if not m.queue:
-                yield POLL
-                continue
-            waited = 0.0
-            while len(m.queue) < BATCH_SIZE and waited < BATCH_WINDOW and not m.source_done:
-                yield POLL
-                waited += POLL
-            batch = [m.queue.popleft() for _ in range(min(BATCH_SIZE, len(m.queue)))]
-            if batch:
-                in_flight[0] += len(batch)
-                yield from invocation(batch)
-                in_flight[0] -= len(batch)
-
-    def invocation(batch: list[int]):
-        began, n = m.now, len(batch)
-        m.busy += 1
-        m.out.peak_concurrency = max(m.out.peak_concurrency, m.busy)
-        m.out.lambda_requests += 1
-        m.out.sqs_requests += math.ceil(n / SQS_BATCH.value)  # the receives that filled the batch
-        yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
-        reads = m.key_partitions(n) + Counter({BUCKET_PK: 1})  # the keys' states and the totals
-        done = 0
-        if not (yield from m.request(dict(reads), write=False)):
-            done = -1  # throttled throughout: the whole batch fails and comes back
-        read_at = m.now
-        fixed, per = ASSUMED["BatchGetItem: fixed part (s)"], ASSUMED["BatchGetItem: per key (s)"]
-        yield m.latency(fixed + per * (n + 1))
-        journal = m.s.totals == "journal"
-        while 0 <= done < n and m.now - began < FUNCTION_TIMEOUT - 1:
-            keys = min(KEYS_PER_CHUNK, n - done)
-            units = {pk: c * TRANSACTION_FACTOR.value for pk, c in m.key_partitions(keys).items()}
-            # "chunk": totals and a point ride along; "journal": one delta item of its own instead.
-            extra = (BUCKET_PK, 2) if not journal else (f"journal#{m.rng.randrange(16)}", 1)
-            units[extra[0]] = units.get(extra[0], 0) + extra[1] * TRANSACTION_FACTOR.value
-            if not (yield from m.request(units, write=True)):
-                break
-            yield m.write_latency(keys + extra[1])
-            if not journal and m.totals_committed_at > read_at:  # totals moved: re-read them
-                m.out.conflicts += 1
-                if not (yield from m.request({BUCKET_PK: 1}, write=False)):
-                    break
-                read_at = m.now
-                yield m.latency(ASSUMED["GetItem (s)"])
-                continue
-            if not journal:
-                m.totals_committed_at = read_at = m.now  # it knows the totals it just wrote
-            done += keys
-            m.applied(keys)
-        if journal and done > 0:
-            yield from fold(math.ceil(done / KEYS_PER_CHUNK), began)
-        done = max(done, 0)
-        m.out.sqs_requests += math.ceil(done / SQS_BATCH.value)  # DeleteMessageBatch
-        m.out.gb_seconds += (m.now - began) * MEMORY_GB
-        m.busy -= 1
-        for message in batch[done:]:  # batchItemFailures: visible again after the timeout
-            m.receives[message] += 1
-            if m.receives[message] >= MAX_RECEIVES:
-                m.out.dead_lettered += 1
-            else:
-                m.invisible += 1
-                m.spawn(reappear(message), VISIBILITY_TIMEOUT)
-
-    def fold(deltas: int, began: float):
-        """Journal: move the batch's delta items into the totals with one small transaction.
-
-        The records are already applied (readers add pending deltas to the totals), so a fold
-        that cannot finish leaves its deltas for the next batch's fold: no message fails.
-        """
-        while m.now - began < FUNCTION_TIMEOUT - 1:
-            if not (yield from m.request({BUCKET_PK: 1}, write=False)):  # GetItem of the totals
-                return
-            read_at = m.now
-            yield m.latency(ASSUMED["GetItem (s)"])
-            units = {
-                BUCKET_PK: 2 * TRANSACTION_FACTOR.value,
-                "journal#0": deltas * TRANSACTION_FACTOR.value,
-            }
-            if not (yield from m.request(units, write=True)):  # totals, point, delete the deltas
-                return
-            yield m.write_latency(2 + deltas)
-            if m.totals_committed_at <= read_at:
-                m.totals_committed_at = m.now
-                return
-            m.out.conflicts += 1  # only this small transaction is resubmitted
-
-    def reappear(message: int):
-        m.invisible -= 1
-        m.queue.append(message)
-        yield from ()
-
-    m.spawn(m.source(deliver))
-    m.spawn(scaler())
-    out = m.run(horizon)
-    out.pending = len(m.queue) + m.invisible + in_flight[0] + out.dead_lettered
-    return out
+def idle_usd_per_stack_month() -> float:
+    """An idle queue: five pollers (MaximumConcurrency set), each one long poll per 20 s."""
+    receives = ESM_IDLE_BATCHES.value * 3600 / SQS_LONG_POLL_WAIT.value * HOURS_PER_MONTH
+    return receives * PRICE_SQS.value / 1e6
 
 
-def run(scenario: Scenario, horizon: float = 3600.0) -> Outcome:
-    """One scenario, until every event is settled or `horizon` seconds have passed."""
-    return (run_direct if scenario.design == "direct" else run_queue)(scenario, horizon)
+def warm_usd_once(s: Scenario) -> float:
+    raised = max(0.0, s.table_wru - NEW_TABLE_WRU.value)
+    return raised * ASSUMED["warm throughput price: provisioned WCU-hour per unit raised, once ($)"]
 
 
-# -- the scenarios RESULTS.md reports, and their rendering ---------------------------------------
-RATES = (50, 500, 3_500)
-HORIZON = 1_800.0  # events not settled after 30 minutes are reported as still queued
-MAIN = [
-    Scenario(design, rate, totals=totals)
-    for rate in RATES
-    for design, totals in (("direct", "chunk"), ("queue", "chunk"), ("queue", "journal"))
-]
-WHAT_IF = [
-    Scenario("direct", 10),
-    Scenario("queue", 3_500, max_concurrency=2),
-    Scenario("queue", 3_500, warm_wru=WARM_THROUGHPUT.value),
-    Scenario("queue", 3_500, key_spread=1),
-    Scenario("queue", 3_500, totals="journal", max_concurrency=2),
-    Scenario("queue", 3_500, totals="journal", warm_wru=WARM_THROUGHPUT.value),
-    Scenario("queue", 3_500, totals="journal", key_spread=1),
-]
+def record(o: Outcome) -> dict:
+    s = o.scenario
+    caught = o.caught_up
+    lag = o.lag_p99
+    return {
+        "design": s.design,
+        "route": s.route,
+        "offered_per_s": s.rate,
+        "seconds": float(s.seconds),
+        "prefix_depth": s.prefix_depth,
+        "latency_factor": float(s.latency_factor),
+        "records_per_batch": round(o.records_per_batch, 2),
+        "applied_per_s": round(o.applied_in_burst / s.seconds, 1),
+        "lost": o.lost,
+        "caught_up_s": None if caught is None else round(caught, 1),
+        "usd_per_million": round(o.usd_per_million, 3),
+        "goal": s.goal,
+        "versioned": s.versioned,
+        "max_concurrency": s.max_concurrency,
+        "batch_size": s.forced_batch or s.batch_size,
+        "window_s": s.window,
+        "table_wru_per_s": s.table_wru,
+        "key_partitions": s.key_shards,
+        "fold_window_s": s.fold_window if s.design == "stream-fold" else None,
+        "totals_lag_p99_s": None if lag is None else round(lag, 2),
+        "conflicts_per_1000": round(1000 * o.conflicts / o.sent, 1) if o.sent else 0.0,
+        "dead_lettered": o.dead_lettered,
+        "still_pending": o.pending - o.dead_lettered,
+        "sent": o.sent,
+        "usd_per_million_by_service": {
+            k: round(v / o.applied * 1e6, 4) if o.applied else 0.0 for k, v in o.cost.items()
+        },
+        "warm_throughput_usd_once": round(warm_usd_once(s), 2),
+        "idle_usd_per_stack_month": round(idle_usd_per_stack_month(), 3),
+    }
 
 
-def _caught_up(o: Outcome) -> str:
-    if o.pending - o.dead_lettered:
-        return f"not within {HORIZON / 60:.0f} min ({o.pending - o.dead_lettered:,} still queued)"
-    return f"{o.catch_up:,.0f} s" if o.catch_up >= 1 else "< 1 s"
+def run_all(chosen: list[Scenario] | None = None) -> list[dict]:
+    return [record(run(s, HORIZON)) for s in (chosen or scenarios())]
 
 
-def table(outcomes: list[Outcome]) -> Table:
-    t = Table(["design", "sent/s", "applied/s during the burst", "lost", "caught up after the "
-               "burst", "conflicts per 1,000 events", "peak concurrency", "$ per million events"])  # fmt: skip
-    for o in outcomes:
-        t.add(o.scenario.label, f"{o.scenario.rate:,}", f"{o.applied_in_burst / o.scenario.seconds:,.0f}",
-              f"{o.lost:,}", _caught_up(o), f"{1000 * o.conflicts / o.sent:,.0f}",
-              o.peak_concurrency, f"{o.cost_per_million:,.2f}")  # fmt: skip
+# -- readable tables ---------------------------------------------------------------------------
+def _caught(r: dict) -> str:
+    if r["caught_up_s"] is None:
+        return f"never ({r['still_pending'] + r['dead_lettered']:,} left)"
+    return "< 1 s" if r["caught_up_s"] < 1 else f"{r['caught_up_s']:,.0f} s"
+
+
+def _settings(r: dict) -> str:
+    if r["route"] == "direct":
+        return f"direct (S3 invokes), table {r['table_wru_per_s']:,.0f} WRU/s"
+    return ("EventBridge rule to the queue, " if r["route"] == "eventbridge" else "") + (f"MaxConc {r['max_concurrency']}, table {r['table_wru_per_s']:,.0f} WRU/s"
+            + (f", x{r['latency_factor']:g} latency" if r["latency_factor"] != 1 else ""))  # fmt: skip
+
+
+def throughput_table(rows: list[dict]) -> Table:
+    t = Table(["design", "settings", "offered/s", "applied/s", "lost", "caught up after",
+               "conflicts per 1,000", "totals lag p99", "$ per million"])  # fmt: skip
+    for r in rows:
+        lag = r["totals_lag_p99_s"]
+        t.add(r["design"], _settings(r), f"{r['offered_per_s']:,}", f"{r['applied_per_s']:,.0f}",
+              f"{r['lost']:,}", _caught(r), f"{r['conflicts_per_1000']:g}",
+              "-" if lag is None else f"{lag:.1f} s", f"{r['usd_per_million']:.2f}")  # fmt: skip
     return t
 
 
-def cost_table(outcomes: list[Outcome]) -> Table:
-    names = list(outcomes[0].cost)
-    t = Table(["design", "sent/s", *[f"{n} ($/M)" for n in names], "total ($/M)"])
-    for o in outcomes:
-        per = [o.cost[n] / o.sent * 1e6 for n in names]
-        t.add(
-            o.scenario.label, f"{o.scenario.rate:,}", *[f"{v:.3f}" for v in per], f"{sum(per):.2f}"
-        )
+def batch_table(rows: list[dict]) -> Table:
+    names = list(rows[0]["usd_per_million_by_service"])
+    t = Table(["design", "offered/s", "records per batch (mean)", *names, "$ per million",
+               "totals lag p99"])  # fmt: skip
+    for r in rows:
+        by, lag = r["usd_per_million_by_service"], r["totals_lag_p99_s"]
+        t.add(r["design"], f"{r['offered_per_s']:,}", f"{r['records_per_batch']:g}",
+              *[f"{by[n]:.3f}" for n in names], f"{r['usd_per_million']:.2f}",
+              "-" if lag is None else f"{lag:.1f} s")  # fmt: skip
     return t
 
 
-def section(main: list[Scenario] = MAIN, what_if: list[Scenario] = WHAT_IF) -> Section:
-    ran = [run(s, HORIZON) for s in main]
-    more = [run(s, HORIZON) for s in what_if]
-    top = max(RATES)
+def cost_table(rows: list[dict]) -> Table:
+    names = list(rows[0]["usd_per_million_by_service"])
+    t = Table(["design", "fold window", "goal (records per batch)", "keys", "records per batch (mean)",
+               *names, "total $ per million", "target", "totals lag p99"])  # fmt: skip
+    for r in rows:
+        goal = next(g for g, (b, _, _) in GOALS.items() if b == r["batch_size"])
+        by = r["usd_per_million_by_service"]
+        ok = r["usd_per_million"] <= TARGETS[goal]
+        lag = r["totals_lag_p99_s"]
+        window = "-" if r["fold_window_s"] is None else f"{r['fold_window_s']:g} s"
+        t.add(r["design"], window, goal, "versioned" if r["versioned"] else "unversioned",
+              f"{r['records_per_batch']:g}", *[f"{by[n]:.3f}" for n in names],
+              f"{r['usd_per_million']:.2f}",
+              "-" if r["versioned"] else
+              f"{'' if r['goal'] else '(what-if) '}<= {TARGETS[goal]:.2f}: {'met' if ok else 'missed'}",
+              "-" if lag is None else f"{lag:.1f} s")  # fmt: skip
+    return t
 
-    def at(rate: int, design: str, totals: str = "chunk") -> Outcome:
-        return next(o for o in ran if (o.scenario.rate, o.scenario.design, o.scenario.totals)
-                    == (rate, design, totals))  # fmt: skip
 
-    def brief(o: Outcome) -> str:
-        queued = o.pending - o.dead_lettered
-        settled = (f"{queued:,} still queued after {HORIZON / 60:.0f} min" if queued
-                   else f"caught up {_caught_up(o)} after the burst")  # fmt: skip
-        return (f"{o.applied_in_burst / o.scenario.seconds:,.0f}/s applied, {o.lost:,} lost, "
-                f"{settled}, ${o.cost_per_million:.2f} per million")  # fmt: skip
+def tables(rows: list[dict]) -> dict[str, Table]:
+    def pick(**want) -> list[dict]:
+        return [r for r in rows if all(r[k] == v for k, v in want.items())]
 
+    sqs = [r for r in rows if r["route"] == "sqs"]
+    sweep = [r for r in sqs if r["goal"] in (None, "burst") and r["batch_size"] == 100
+             and r["latency_factor"] == 1 and r["max_concurrency"] == 50]  # fmt: skip
+    return {
+        "goals: 20,000 events/s for 60 s, one bucket": throughput_table(pick(goal="burst")),
+        "ceiling sweep (MaximumConcurrency 50, table at its 40,000 WRU/s quota)": throughput_table(
+            sweep
+        ),
+        "ordinary rates at the shipped defaults: batches as the mapping forms them": batch_table(
+            [
+                r
+                for r in sqs
+                if r["offered_per_s"] in ORDINARY_RATES
+                and r["goal"] is None
+                and r["batch_size"] == 100
+                and r["seconds"] == 60
+            ]
+        ),
+        "20,000/s: the least settings stream-fold needs": throughput_table(
+            [r for r in sqs if r["max_concurrency"] in (20, 30)]
+        ),
+        "20,000/s at the shipped defaults (MaximumConcurrency 2, a new table)": throughput_table(
+            [r for r in sqs if r["offered_per_s"] == 20_000 and r["max_concurrency"] == 2]
+        ),
+        "latency sensitivity at 20,000/s": throughput_table(
+            [
+                r
+                for r in sqs
+                if r["offered_per_s"] == 20_000
+                and r["max_concurrency"] == 50
+                and r["goal"] in (None, "burst")
+            ]
+        ),
+        "cost goals (sqs route, prefix depth 1, shipped defaults)": cost_table(
+            [
+                r
+                for r in sqs
+                if r["batch_size"] in (1, 5)
+                or (r["batch_size"] == 100 and r["offered_per_s"] == 1_000 and r["seconds"] == 20)
+            ]
+        ),
+        "other routes": throughput_table([r for r in rows if r["route"] != "sqs"]),
+    }
+
+
+def section() -> Section:
+    rows = run_all()
+    burst = {r["design"]: r for r in rows if r["goal"] == "burst"}
+    shown = tables(rows)
+    order = "; ".join(f"({i}) {title}" for i, title in enumerate(shown, 1))
     return Section(
-        "7. AWS model: direct against queue",
-        f"`benchmarks/aws_model.py` ({len(ran) + len(more)} scenarios, seeded, in seconds) is a "
-        "discrete-event model of the size tracker on AWS. S3 sends events at a constant mean rate "
-        "(exponential gaps) for 60 s; each design applies them against DynamoDB's documented "
-        "capacity, Lambda's documented retries and scaling, and SQS's batching. Its module "
-        "docstring describes the designs; *queue* is the route the tracker is being built for "
-        "(totals, net delta and a point in every chunk's transaction, under the totals' version); "
-        "*queue, journal* is an alternative for the same route: each chunk writes its key items "
-        "with one delta item of its own, and a small second transaction folds the batch's deltas "
-        "into the totals, so that a conflict resubmits 3 to 4 items instead of 100. Costs count "
-        "every request, cancelled transactions included (a cancelled request still consumes "
-        "capacity). Lost events are what Lambda's retries give up on; the model does not drop "
-        "events from Lambda's asynchronous queue, which AWS says it may do, so the direct route's "
-        "loss is a lower bound. Events still unsettled after 30 minutes are counted as queued.",
-        tables=[
-            table(ran),
-            table(more),
-            cost_table([o for o in ran + more if o.scenario.rate >= 500]),
+        "7. AWS model: the write paths against the goals",
+        __doc__.split("\n\n", 2)[2] + f"\n\nThe tables, in order: {order}.",
+        tables=list(shown.values()),
+        notes=[
+            f"Idle cost of one stack's queue: ${idle_usd_per_stack_month():.2f} a month (empty "
+            "receives of five long-polling pollers).",
+            "The figures the model runs on:\n\n" + limits_markdown(),
         ],
-        notes=["The figures the model runs on:\n\n" + limits_markdown()],
         highlights=[
-            f"The AWS model at {top:,} events/s for 60 s: direct {brief(at(top, 'direct'))}; "
-            f"queue {brief(at(top, 'queue'))}; queue with journaled totals "
-            f"{brief(at(top, 'queue', 'journal'))}. Direct at 500/s loses "
-            f"{at(500, 'direct').lost:,} of {at(500, 'direct').sent:,}."
+            "AWS model, 20,000 events/s for 60 s: "
+            + "; ".join(
+                f"{d} {r['applied_per_s']:,.0f}/s applied, caught up {_caught(r)}"
+                for d, r in burst.items()
+            )
         ],
     )
 
 
-def main() -> int:
-    print(section().markdown())
+def main(argv: list[str]) -> int:
+    rows = run_all()
+    if "--json" in argv:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for title, table in tables(rows).items():
+        print(f"### {title}\n\n{table.markdown()}\n")
+    print(f"Idle cost per stack: ${idle_usd_per_stack_month():.2f} a month.")
     return 0
 
 
+def quick(design: str, **kw) -> dict:
+    """One scenario's record, for a look from the shell."""
+    return record(run(replace(Scenario(design), **{**design_defaults(design), **kw}), HORIZON))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,50 +1,64 @@
 """The AWS model's invariants: every event is accounted for, the queue loses none, every AWS
-figure it uses is cited, and a seed gives the same figures. Its numbers are never checked here:
-they are the model's output, reported in benchmarks/RESULTS.md."""
+figure it uses is cited, the JSON carries its fields, and a seed gives the same figures. Its
+numbers are never checked here: they are the model's output, reported in docs/scaling.md."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from benchmarks import aws_limits, aws_model
+from benchmarks.aws_delivery import run
+from benchmarks.aws_designs import cut_chunks
 from benchmarks.aws_engine import Scenario
+from s3sizer.lambdas import records, size_tracking, versions
 
-# Small scenarios, so that the whole file runs in a few seconds.
-SETTLED = [
-    Scenario("direct", 20, seconds=5),
-    Scenario("queue", 200, seconds=5),
-    Scenario("queue", 200, seconds=5, totals="journal"),
-    Scenario("queue", 200, seconds=5, key_spread=1, max_concurrency=2),
-]
+DESIGNS = aws_model.DESIGNS
 # A table that accepts one write unit a second: every write is throttled, every attempt fails.
 STARVED = 1.0
+FIELDS = {
+    "design": str, "route": str, "offered_per_s": int, "seconds": float, "prefix_depth": int,
+    "latency_factor": float, "records_per_batch": float, "applied_per_s": float, "lost": int,
+    "usd_per_million": float,
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("scenario", SETTLED, ids=lambda s: f"{s.label}@{s.rate}")
-def test_every_event_sent_is_applied_lost_or_pending(scenario):
+def small(design: str, **kw) -> Scenario:
+    """A few seconds of a scenario, with the design's own layout."""
+    fields = {"rate": 200, "seconds": 3.0, **aws_model.design_defaults(design), **kw}
+    return Scenario(design, **fields)
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("route", ["sqs", "eventbridge", "direct"])
+def test_every_event_sent_is_applied_lost_or_pending(design, route):
     # GIVEN a scenario the tracker keeps up with, run until everything settles
-    outcome = aws_model.run(scenario, horizon=600)
+    scenario = small(design, route=route, rate=20 if route == "direct" else 200)
+    outcome = run(scenario, horizon=300)
 
     # THEN every event is accounted for exactly once, and all of them were applied
     assert outcome.sent == scenario.rate * scenario.seconds
     assert outcome.applied + outcome.lost + outcome.pending == outcome.sent
     assert outcome.applied == outcome.sent
+    assert outcome.caught_up is not None
 
 
-def test_events_the_model_stops_on_are_counted_as_pending():
-    # GIVEN a direct burst far beyond what one totals item absorbs, stopped early
-    outcome = aws_model.run(Scenario("direct", 2_000, seconds=2), horizon=5)
+@pytest.mark.parametrize("design", DESIGNS)
+def test_the_queue_route_loses_nothing_even_when_every_write_fails(design):
+    # GIVEN a throttled table behind the queue
+    outcome = run(small(design, rate=5, seconds=2, warm_wru=STARVED), horizon=3_600)
 
-    # THEN the events not yet settled are pending, not lost and not forgotten
-    assert outcome.pending > 0
-    assert outcome.applied + outcome.lost + outcome.pending == outcome.sent
+    # THEN nothing is lost: after five receives each message waits in the dead-letter queue
+    assert outcome.lost == 0
+    assert outcome.dead_lettered == outcome.sent == outcome.pending > 0
+    assert outcome.caught_up is None
 
 
 def test_the_direct_route_loses_events_after_lambdas_retries():
     # GIVEN a table that throttles every write: each invocation fails, and so do both retries
-    outcome = aws_model.run(Scenario("direct", 5, seconds=2, warm_wru=STARVED), horizon=900)
+    outcome = run(small("shipped", route="direct", rate=5, seconds=2, warm_wru=STARVED), 900)
 
     # THEN every event is lost, after three invocations each
     assert outcome.lost == outcome.sent > 0
@@ -52,22 +66,94 @@ def test_the_direct_route_loses_events_after_lambdas_retries():
     assert outcome.applied + outcome.lost + outcome.pending == outcome.sent
 
 
-@pytest.mark.parametrize("totals", ["chunk", "journal"])
-def test_the_queue_route_loses_nothing_even_when_every_write_fails(totals):
-    # GIVEN the same throttled table behind the queue
-    scenario = Scenario("queue", 5, seconds=2, warm_wru=STARVED, totals=totals)
-    outcome = aws_model.run(scenario, horizon=3_600)
+@pytest.mark.parametrize("design", DESIGNS)
+def test_a_forced_batch_size_is_the_mean_and_one_record_costs_three_sqs_requests(design):
+    # GIVEN batches forced to one record each
+    outcome = run(small(design, rate=5, seconds=4, forced_batch=1), horizon=300)
 
-    # THEN nothing is lost: after five receives each message waits in the dead-letter queue
-    assert outcome.lost == 0
-    assert outcome.dead_lettered == outcome.sent == outcome.pending
-    assert outcome.applied + outcome.lost + outcome.pending == outcome.sent
+    # THEN every batch held one record: one send, one receive and one delete per event
+    assert outcome.records_per_batch == 1
+    assert outcome.sqs_requests == 3 * outcome.sent
+    assert outcome.cost["CloudWatch Logs"] > 0
+
+
+def test_only_stream_fold_has_a_totals_lag_and_it_follows_its_window():
+    folded = run(small("stream-fold", fold_window=1.0), horizon=300)
+    shipped = run(small("shipped"), horizon=300)
+    assert shipped.lag_p99 is None
+    assert 1.0 <= folded.lag_p99 <= 3.0
+    assert folded.folds > 0 and folded.unfolded == 0
+
+
+@pytest.mark.parametrize(
+    "per_prefix", [[10] * 10, [9, 11, 10, 10, 10, 10, 10, 10, 10, 10], [1] * 5, [98], [0, 3, 1]]
+)
+@pytest.mark.parametrize("depth", [0, 1])
+def test_the_model_cuts_a_batch_into_chunks_as_the_tracker_does(per_prefix, depth):
+    # GIVEN a batch of distinct keys, so many under each first-level prefix
+    changes = [
+        records.Change(
+            "b",
+            f"p{q}/k{i:03d}",
+            "null",
+            versions.OBJECT,
+            f"{q:02d}{i:03d}",
+            1,
+            "ObjectCreated:Put",
+        )
+        for q, count in enumerate(per_prefix)
+        for i in range(count)
+    ]
+    messages = [records.Message(str(i), [c]) for i, c in enumerate(changes)]
+
+    # WHEN the tracker plans its chunks, and the model cuts the same counts
+    shipped = size_tracking.plan_chunks(messages, depth)
+    modelled = cut_chunks(per_prefix, depth)
+
+    # THEN both give the same chunks: as many keys, touching as many prefixes
+    assert [(len(c.keys), len(c.prefixes)) for c in shipped] == [
+        (keys, len(prefixes)) for keys, prefixes in modelled
+    ]
 
 
 def test_a_seed_gives_the_same_figures():
-    scenario = Scenario("queue", 500, seconds=3)
-    first, second = aws_model.run(scenario), aws_model.run(scenario)
+    scenario = small("shipped", rate=500)
+    first, second = run(scenario), run(scenario)
     assert dataclasses.asdict(first) == dataclasses.asdict(second)
+
+
+def test_the_json_lists_one_object_per_scenario_with_its_fields(monkeypatch, capsys):
+    # GIVEN three short scenarios instead of the full set (which takes tens of seconds)
+    chosen = [small("shipped"), small("stream-fold", goal="burst"), small("journaled", route="direct", rate=10)]  # fmt: skip
+    monkeypatch.setattr(aws_model, "scenarios", lambda: chosen)
+
+    assert aws_model.main(["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+
+    assert len(rows) == len(chosen)
+    for row, scenario in zip(rows, chosen, strict=True):
+        for name, kind in FIELDS.items():
+            assert isinstance(row[name], kind), name
+        assert row["design"] == scenario.design and row["route"] == scenario.route
+        assert row["caught_up_s"] is None or row["caught_up_s"] >= 0
+        assert row["goal"] in (None, "burst", "full", "5", "1")
+    assert rows[1]["goal"] == "burst" and rows[1]["totals_lag_p99_s"] > 0
+
+
+def test_the_scenarios_cover_the_sweep_the_latencies_and_every_goal_per_design():
+    every = aws_model.scenarios()
+    for design in DESIGNS:
+        mine = [s for s in every if s.design == design]
+        assert {s.goal for s in mine} >= {"burst", "full", "5", "1"}
+        assert {s.rate for s in mine if s.route == "sqs"} >= {1_000, 50_000}
+        assert {s.latency_factor for s in mine} == {0.5, 1.0, 2.0, 3.0}
+        burst = next(s for s in mine if s.goal == "burst")
+        assert (burst.rate, burst.seconds) == (20_000, 60.0)
+        for goal, (batch, _, _) in aws_model.GOALS.items():
+            cost = next(s for s in mine if s.goal == goal)
+            assert cost.forced_batch == batch and cost.route == "sqs" and cost.prefix_depth == 1
+            assert (cost.max_concurrency, cost.batch_size, cost.window) == (2, 100, 1.0)
+    assert {s.route for s in every} == {"sqs", "eventbridge", "direct"}
 
 
 def test_the_documented_limits_are_cited_with_their_figures():
@@ -75,11 +161,14 @@ def test_the_documented_limits_are_cited_with_their_figures():
     expected = {
         "PARTITION_WCU": 1_000, "PARTITION_RCU": 3_000, "TRANSACTION_FACTOR": 2,
         "TRANSACTION_ITEMS": 100, "NEW_TABLE_WRU": 4_000, "NEW_TABLE_RRU": 12_000,
+        "TABLE_QUOTA_WRU": 40_000, "WRITE_UNIT_KB": 1, "READ_UNIT_KB": 4,
         "ASYNC_RETRIES": 2, "ASYNC_RETRY_WAITS": 60, "ASYNC_MAX_AGE": 6 * 3600,
         "ACCOUNT_CONCURRENCY": 1_000, "ESM_START": 5, "ESM_RAMP": 300, "ESM_MAX": 1_000,
-        "ESM_MAX_CONCURRENCY_FLOOR": 2, "S3_PREFIX_RATE": 3_500, "SQS_BATCH": 10,
+        "ESM_MAX_CONCURRENCY_FLOOR": 2, "ESM_IDLE_BATCHES": 5, "SQS_LONG_POLL_WAIT": 20,
+        "S3_PREFIX_RATE": 3_500, "SQS_BATCH": 10, "SQS_CHUNK_KB": 64,
+        "STREAM_GET_RECORDS": 1_000, "STREAM_READS_FREE": 0, "LAMBDA_PLATFORM_LINES": 3,
         "PRICE_LAMBDA_REQUESTS": 0.20, "PRICE_LAMBDA_GB_SECOND": 0.0000166667,
-        "PRICE_WRU": 0.625, "PRICE_RRU": 0.125, "PRICE_SQS": 0.40,
+        "PRICE_WRU": 0.625, "PRICE_RRU": 0.125, "PRICE_SQS": 0.40, "PRICE_LOGS_GB": 0.50,
     }  # fmt: skip
     for name, value in expected.items():
         limit = getattr(aws_limits, name)

@@ -1,0 +1,251 @@
+"""The four write paths benchmarks/aws_model.py compares, each as what one invocation does.
+
+- **shipped** (s3sizer/lambdas/batch.py today): the batch is cut into chunks that fit one
+  transaction (each key, the totals, one point, and per touched prefix its totals and a point: at
+  most 100 items, neighbouring keys together). Per chunk: one BatchGetItem (keys, totals, prefix
+  totals), then one TransactWriteItems under the totals' and prefix totals' versions. A
+  cancelled transaction re-reads the rows that moved and resubmits the whole transaction.
+- **sharded-totals**: the same, but the totals and each prefix's totals are split into N rows;
+  a chunk picks one row of each at random, and reads the other rows (eventually consistent) to
+  write absolute history points.
+- **journaled** (docs/scaling.md's earlier proposal): each chunk writes its keys and one delta
+  item of its own, with no condition on any totals; after the batch one small transaction folds
+  the batch's deltas into the totals and prefix totals, writes the points and deletes the deltas.
+- **stream-fold**: one conditional UpdateItem per key change (1 WRU for an item up to 1 KB, no
+  transaction, no read: the condition is the key's sequencer, ALL_OLD returns the old image).
+  The table's stream (new and old images) feeds a fold function, one batch per stream shard at a
+  time (ParallelizationFactor 1) behind a batching window: per batch it adds the net change to
+  its shard's own totals row (bucket and prefixes in one item) under the last sequence number
+  applied, reads the shards' rows and writes one history point for the bucket and one per
+  touched prefix. Nothing contends: every row has one writer.
+
+Each `process` is a generator (it yields the seconds it waits) that returns
+(records applied, records failed, EMF lines written).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+
+from benchmarks.aws_engine import POLL, TRACKER_ATTEMPTS, TRANSACTION_ITEMS, Model
+from benchmarks.aws_limits import ASSUMED, STREAM_GET_RECORDS
+
+TW_FIXED, TW_PER = ASSUMED["TransactWriteItems: fixed part (s)"], ASSUMED["TransactWriteItems: per item (s)"]  # fmt: skip
+BG_FIXED, BG_PER = ASSUMED["BatchGetItem: fixed part (s)"], ASSUMED["BatchGetItem: per key (s)"]
+GET_ITEM = ASSUMED["GetItem (s)"]
+UPDATE = ASSUMED["UpdateItem or PutItem, one item (s)"]
+THREADS = ASSUMED["UpdateItems a function runs in parallel (threads)"]
+STREAM_DELAY = ASSUMED["DynamoDB stream: write to record readable (s)"]
+FOLD_BATCH = int(STREAM_GET_RECORDS.value)  # the fold mapping's BatchSize: one GetRecords' worth
+ROW_KB_PER_SHARD = 0.5  # a shard's totals row: the bucket's and ten prefixes' sums
+
+
+def plan_chunks(m: Model, n: int) -> list[tuple[int, tuple[int, ...]]]:
+    """(keys, prefixes touched) per chunk for a batch of n keys over the busy prefixes."""
+    if m.s.prefix_depth == 0:
+        return cut_chunks([n], depth=0)
+    return cut_chunks(m.spread(n, m.s.busy_prefixes), depth=m.s.prefix_depth)
+
+
+def cut_chunks(per_prefix: list[int], depth: int) -> list[tuple[int, tuple[int, ...]]]:
+    """As size_tracking.plan_chunks cuts a batch: neighbouring keys (prefix by prefix) while
+    the transaction holds each key, the totals, a point, and per prefix its totals and a point."""
+    if depth == 0:
+        n, most = sum(per_prefix), TRANSACTION_ITEMS - 2
+        return [(min(most, n - i), ()) for i in range(0, n, most)]
+    chunks, keys, prefixes = [], 0, []
+    for q, count in enumerate(per_prefix):
+        while count:
+            known = bool(prefixes) and prefixes[-1] == q
+            room = TRANSACTION_ITEMS - 2 - 2 * (len(prefixes) + (not known)) - keys
+            if room <= 0:
+                chunks.append((keys, tuple(prefixes)))
+                keys, prefixes = 0, []
+                continue
+            took = min(count, room)
+            keys, count = keys + took, count - took
+            if not known:
+                prefixes.append(q)
+    if keys:
+        chunks.append((keys, tuple(prefixes)))
+    return chunks
+
+
+def transact(m: Model, reads: Counter, read_items: int, writes: Counter, items: int, rows):
+    """One BatchGetItem, then TransactWriteItems under the rows' versions until it commits."""
+    if not (yield from m.request(reads, write=False)):
+        return False
+    read_at = m.now
+    yield m.latency(BG_FIXED + BG_PER * read_items)
+    for attempt in range(TRACKER_ATTEMPTS):
+        if not (yield from m.request(writes, write=True)):
+            return False
+        yield m.latency(TW_FIXED + TW_PER * items)
+        moved = m.moved_since(rows, read_at)
+        if not moved:
+            m.commit(rows)
+            return True
+        m.out.conflicts += 1  # TransactionCanceledException: re-read what moved, resubmit all
+        if not (yield from m.request({"B": len(moved)}, write=False)):
+            return False
+        read_at = m.now
+        yield m.latency(GET_ITEM)
+        yield m.backoff(attempt)
+    return False
+
+
+class Shipped:
+    shards = 1
+
+    def process(self, m: Model, n: int):
+        applied = failed = emf = 0
+        for keys, prefixes in plan_chunks(m, n):
+            r = m.rng.randrange(self.shards)
+            totals_pk, prefix_pk = ("B", "P") if self.shards == 1 else (f"B{r}", f"P{r}")
+            reads = m.key_units(keys, m.key_rru) + Counter({totals_pk: 1})
+            if prefixes:
+                reads[prefix_pk] += len(prefixes)
+            if self.shards > 1:  # the other rows, eventually consistent, for absolute points
+                reads["rows"] += 0.5 * (self.shards - 1) * (1 + len(prefixes))
+            writes = m.key_units(keys, 2 * m.key_wru) + Counter({totals_pk: 2})
+            writes["B"] += 2  # the bucket's history point
+            if prefixes:
+                writes[prefix_pk] += 2 * len(prefixes)
+                writes["HP"] += 2 * len(prefixes)  # each touched prefix's point
+            rows = [("T", r)] + [("P", q, r) for q in prefixes]
+            items = keys + 2 + 2 * len(prefixes)
+            read_items = keys + 1 + len(prefixes)
+            if (yield from transact(m, reads, read_items, writes, items, rows)):
+                applied += keys
+                emf += 1
+                m.applied(keys)
+            else:
+                failed += keys  # the product goes on with the next chunk
+        return applied, failed, emf
+
+
+class ShardedTotals(Shipped):
+    def __init__(self, shards: int):
+        self.shards = shards
+
+
+class Journaled:
+    def __init__(self):
+        self.pending_deltas = 0
+
+    def process(self, m: Model, n: int):
+        applied = failed = 0
+        touched: set[int] = set()
+        for keys, prefixes in plan_chunks(m, n):
+            reads = m.key_units(keys, m.key_rru)
+            writes = m.key_units(keys, 2 * m.key_wru) + Counter({"J": 2})
+            if (yield from transact(m, reads, keys, writes, keys + 1, [])):
+                applied += keys
+                touched |= set(prefixes)
+                self.pending_deltas += 1
+                m.applied(keys)
+            else:
+                failed += keys
+        emf = 0
+        if self.pending_deltas:
+            emf = yield from self.fold(m, sorted(touched))
+        return applied, failed, emf
+
+    def fold(self, m: Model, prefixes: list[int]):
+        """Move the waiting deltas into the totals; on failure they wait for the next batch."""
+        deltas = self.pending_deltas
+        self.pending_deltas = 0
+        reads = Counter({"B": 1, "P": len(prefixes)})
+        writes = Counter({"B": 4, "P": 2 * len(prefixes), "HP": 2 * len(prefixes), "J": 2 * deltas})
+        rows = [("T", 0)] + [("P", q, 0) for q in prefixes]
+        items = 2 + 2 * len(prefixes) + deltas
+        if (yield from transact(m, reads, 1 + len(prefixes), writes, items, rows)):
+            return 1
+        self.pending_deltas += deltas
+        return 0
+
+
+class StreamFold:
+    def __init__(self, m: Model):
+        per_shard = ASSUMED[
+            "stream shards: one per 1,000 WRU/s of the table's throughput (one per partition)"
+        ]
+        self.shards = [deque() for _ in range(math.ceil(m.s.table_wru / per_shard))]
+
+    def process(self, m: Model, n: int):
+        writes = m.key_units(n, m.key_wru)  # conditional UpdateItems, ALL_OLD, in parallel
+        if not (yield from m.request(writes, write=True)):
+            return 0, n, 0
+        yield m.latency(UPDATE * math.ceil(n / THREADS))
+        m.applied(n)
+        for shard, count in zip(self.shards, m.spread(n, len(self.shards)), strict=True):
+            if count:
+                shard.append([count, m.now])
+        return n, 0, 0
+
+    def start(self, m: Model, drained) -> None:
+        for shard in self.shards:
+            m.spawn(self.consumer(m, shard, drained))
+
+    def consumer(self, m: Model, shard: deque, drained):
+        """The stream mapping on one shard: one batch at a time, behind the batching window."""
+        while True:
+            if not shard:
+                if drained():
+                    return
+                yield 5 * POLL
+                continue
+            ready = shard[0][1] + STREAM_DELAY
+            if m.now < ready:
+                yield ready - m.now
+                continue
+            close = ready + m.s.fold_window
+            while m.now < close and sum(c for c, _ in shard) < FOLD_BATCH:
+                yield min(5 * POLL, close - m.now)
+            batch, room = [], FOLD_BATCH
+            while shard and room and shard[0][1] + STREAM_DELAY <= m.now:
+                count, written = shard[0]
+                took = min(count, room)
+                batch.append((took, written))
+                room -= took
+                shard[0][0] -= took
+                if not shard[0][0]:
+                    shard.popleft()
+            while not (yield from self.fold(m, batch)):
+                yield 1.0  # a failed batch is retried, in order, before anything after it
+
+    def fold(self, m: Model, batch: list[tuple[int, float]]):
+        began, records = m.now, sum(c for c, _ in batch)
+        m.out.lambda_requests += 1
+        m.out.folds += 1
+        m.invocation_logs(ASSUMED["the tracker's batch line (bytes)"] + m.emf_bytes)
+        b = m.s.busy_prefixes
+        touched = math.ceil(b * (1 - (1 - 1 / b) ** records)) if m.s.prefix_depth else 0
+        yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
+        rows_kb = ROW_KB_PER_SHARD * len(self.shards)
+        ok = yield from m.request({"F": math.ceil(rows_kb / 4)}, write=False)  # Query the rows
+        if ok:
+            yield m.latency(GET_ITEM)
+            # The shard's row (conditional), the bucket's point, each touched prefix's point.
+            writes = Counter({"F": 1, "B": 1, "HP": touched})
+            ok = yield from m.request(writes, write=True)
+            yield m.latency(UPDATE)
+        m.out.gb_seconds += (m.now - began) * 0.125  # the fold needs little memory: 128 MB
+        if ok:
+            m.out.lags.extend((m.now - written, count) for count, written in batch)
+            m.out.finished_at = max(m.out.finished_at, m.now)
+        return ok
+
+
+def make(m: Model):
+    s = m.s
+    if s.design == "shipped":
+        return Shipped()
+    if s.design == "sharded-totals":
+        return ShardedTotals(s.totals_shards)
+    if s.design == "journaled":
+        return Journaled()
+    if s.design == "stream-fold":
+        return StreamFold(m)
+    raise ValueError(f"unknown design {s.design!r}")
