@@ -95,6 +95,17 @@ def status_text(status: dict) -> str:
         f"delivery     {status.get('delivery') or 'not deployed'}"
         + (f", {queued} queued" if queued is not None else "")
         + f"\ndead letters {status.get('dead_letters', 0)}"
+        + _baseline_line(status.get("baseline"))
+    )
+
+
+def _baseline_line(baseline: dict | None) -> str:
+    if not baseline or baseline.get("state") != "in_progress":
+        return ""
+    done = round(100 * baseline.get("done", 0))
+    return (
+        f"\nbaseline     in progress, {done}% of the bucket's ranges merged: the totals are "
+        "partial until it ends (run the same command again to resume it)"
     )
 
 

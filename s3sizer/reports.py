@@ -14,7 +14,10 @@ from s3sizer.stack.model import PLOT_KEY
 
 
 def status(ctx: StackContext) -> dict:
-    """The totals (one GetItem) and the delivery's queues (one GetQueueAttributes each)."""
+    """The totals and the baseline's state (one GetItem each; a running baseline's ranges one
+    Query more) and the delivery's queues (one GetQueueAttributes each)."""
+    from s3sizer.stack.baseline_run import baseline_state
+
     totals = ctx.history.totals()
     return {
         "bucket": ctx.bucket,
@@ -22,6 +25,7 @@ def status(ctx: StackContext) -> dict:
         "object_count": totals.object_count,
         "max_size": totals.max_size,
         "updated_at": totals.updated_at,
+        "baseline": baseline_state(ctx.history.history, ctx.bucket),
         **delivery_state(ctx),
     }
 

@@ -50,10 +50,12 @@ def test_status_and_history_json_keys(cli, aws):
         "object_count",
         "max_size",
         "updated_at",
+        "baseline",
         "delivery",
         "queued",
         "dead_letters",
     ]
+    assert status["baseline"] == {"state": "complete"}
     assert status["updated_at"].endswith("Z")
     assert [list(p) for p in history] == [["timestamp", "total_size", "object_count"]] * 2
     assert [p["total_size"] for p in history] == [0, 5]
