@@ -171,6 +171,12 @@ class PutEventInvokeConfig(Step):
     target = property(lambda self: self.function)
 
 
+@_step("delete async invoke config")
+class DeleteEventInvokeConfig(Step):
+    function: str
+    target = property(lambda self: self.function)
+
+
 @_step("put bucket notification")
 class PutNotification(Step):
     """The whole notification configuration, as the planner merged it: S3 replaces it whole."""
@@ -193,6 +199,13 @@ class AddPermission(Step):
     source_arn: str
     source_account: str
     target = property(lambda self: self.function)
+
+
+@_step("remove invoke permission")
+class RemovePermission(Step):
+    function: str
+    statement_id: str
+    target = property(lambda self: f"{self.function} ({self.statement_id})")
 
 
 # -- functions ----------------------------------------------------------------------------------
