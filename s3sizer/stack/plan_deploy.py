@@ -82,7 +82,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # succeeded, so a failed deploy never leaves one that would break the next plain deploy.
     owned = replace(existing, delivery=route, eventbridge_owned=eb_owned)
     if owned != existing:
-        steps.append(st.PutConfig(names.table, owned))
+        steps.append(st.PutConfig(names.table, owned, f"delivery {route}"))
     # Roles first: the tracker's may need the queue permissions before its mapping is made.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket))
     layer_arn = _layer_steps(stack, config, options, steps)
@@ -120,7 +120,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # Only once the bucket's entry no longer invokes the tracker.
     steps += delivery.left_direct_route_steps(stack, route)
     if config != owned:
-        steps.append(st.PutConfig(names.table, config))
+        steps.append(st.PutConfig(names.table, config, "deploy settings"))
     notes = [f"delivery: {route} ({why})"]
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")

@@ -60,7 +60,8 @@ class CreateTable(Step):
 class PutConfig(Step):
     table: str
     config: StackConfig
-    target = property(lambda self: self.table)
+    summary: str = ""  # which part of the config this write is for, when a plan has two
+    target = property(lambda self: f"{self.table} ({self.summary})" if self.summary else self.table)
 
 
 @_step("create bucket")
