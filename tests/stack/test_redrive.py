@@ -92,3 +92,24 @@ def test_letters_held_by_another_receiver_are_counted_and_the_redrive_fails(stac
     assert "moved 14 of 15 dead letters; 1 dead letter still wait" in message
     assert "held by another receiver" in message
     assert "run `s3sizer redrive` again" in message
+
+
+def test_on_the_queue_routes_fewer_moved_than_announced_is_an_error_too(
+    stack, letters, monkeypatch
+):
+    # SQS's move task takes what it can; here it moved 14 while one letter was held elsewhere.
+    sqs = stack.client("sqs")
+    sqs.receive_message(QueueUrl=letters, MaxNumberOfMessages=1, VisibilityTimeout=60)
+
+    def moved_the_visible_ones(ctx, sleep):
+        for _ in range(14):
+            (message,) = sqs.receive_message(QueueUrl=letters, MaxNumberOfMessages=1)["Messages"]
+            sqs.delete_message(QueueUrl=letters, ReceiptHandle=message["ReceiptHandle"])
+        return 14
+
+    monkeypatch.setattr(lifecycle, "_move_task", moved_the_visible_ones)
+    queue_route = Context(stack, Tracker())
+    queue_route.config = StackConfig(**{**CONFIG.__dict__, "delivery": "sqs"})
+
+    with pytest.raises(StackError, match="moved 14 of 15 dead letters; 1 dead letter still wait"):
+        lifecycle.redrive(queue_route)
