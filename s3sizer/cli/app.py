@@ -38,6 +38,8 @@ class OneLineErrors(TyperGroup):
                 args=given, prog_name=prog_name or "s3sizer", standalone_mode=False, **extra
             )
             code = result if isinstance(result, int) else 0
+            if code == INTERRUPTED:  # Ctrl-C while parsing, which Typer turns into a silent 130
+                output.interrupted_line()
         except CommandLineError as exc:
             code = _command_line_error(exc, no_args=not given)
         except (typer.Abort, KeyboardInterrupt, _Interrupted) as exc:

@@ -82,3 +82,16 @@ def test_a_real_sigint_while_waiting_for_aws_is_one_line_and_exit_130(tmp_path):
                 process.wait()
 
     assert (process.returncode, stderr, stdout) == (130, "Interrupted\n", "")
+
+
+def test_ctrl_c_while_the_options_are_parsed_is_one_line_and_exit_130(cli, aws, monkeypatch):
+    from s3sizer.cli import inputs
+
+    def pressed(self, value):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inputs.Duration, "__call__", pressed)
+
+    result = cli("history", "--since", "1h", code=130)
+
+    assert result.stderr == "Interrupted\n"
