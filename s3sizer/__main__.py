@@ -1,3 +1,9 @@
-from s3sizer.cli import main
+import sys
+
+try:
+    from s3sizer.cli import main
+except KeyboardInterrupt:  # before s3sizer.cli could catch it itself
+    sys.stderr.write("Interrupted\n")
+    sys.exit(130)
 
 main()

@@ -21,12 +21,28 @@ def show(result: Any, json_out: bool, render) -> None:
         out.print(render(result))
 
 
+def print_now(line: str) -> None:
+    """One plain line on stdout, flushed at once: a pipe sees it while the command still runs."""
+    out.file.write(line + "\n")
+    out.file.flush()
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 object`, `2 objects`, `0 objects`: the count with its noun in the right number."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def _signed(count: int, word: str) -> str:
+    """`+1 byte`, `-3 objects`, `+0 objects`: a drift, signed, with its noun."""
+    return f"{count:+d} {word if abs(count) == 1 else word + 's'}"
+
+
 def reconcile_text(result: dict) -> str:
     moved = result["drift_bytes"] or result["drift_objects"]
     return (
-        f"{human_bytes(result['total_size'])} in {result['object_count']} objects; "
-        f"drift {result['drift_bytes']:+d} bytes, {result['drift_objects']:+d} objects"
-        + (" (corrected)" if moved else "")
+        f"{human_bytes(result['total_size'])} in {plural(result['object_count'], 'object')}; "
+        f"drift {_signed(result['drift_bytes'], 'byte')}, "
+        f"{_signed(result['drift_objects'], 'object')}" + (" (corrected)" if moved else "")
     )
 
 
@@ -37,13 +53,19 @@ def error_line(message: str) -> None:
     sys.stderr.flush()
 
 
+def interrupted_line() -> None:
+    """What an interrupted command says: one line, no traceback (see s3sizer.cli.app)."""
+    sys.stderr.write("Interrupted\n")
+    sys.stderr.flush()
+
+
 def print_plan(plan, *, dry_run: bool) -> None:
     """The steps a lifecycle command will run (or, with --dry-run, would run)."""
     if not plan.steps:
         out.print(f"Nothing to do: the {plan.title} is up to date.")
         return
     verb = "Would run" if dry_run else "Plan"
-    out.print(f"{verb} for the {plan.title} ({len(plan.steps)} steps):")
+    out.print(f"{verb} for the {plan.title} ({plural(len(plan.steps), 'step')}):")
     for note in plan.notes:
         out.print(f"  note: {note}")
     for step in plan.steps:
@@ -88,9 +110,9 @@ def status_text(status: dict) -> str:
     queued = status.get("queued")
     return (
         f"bucket       {status['bucket']}\n"
-        f"total size   {human_bytes(total)} ({total} bytes)\n"
+        f"total size   {human_bytes(total)} ({plural(total, 'byte')})\n"
         f"objects      {status['object_count']}\n"
-        f"largest ever {human_bytes(peak)} ({peak} bytes)\n"
+        f"largest ever {human_bytes(peak)} ({plural(peak, 'byte')})\n"
         f"last change  {status['updated_at'] or 'never'}\n"
         f"delivery     {status.get('delivery') or 'not deployed'}"
         + (f", {queued} queued" if queued is not None else "")
@@ -149,7 +171,7 @@ def watch_view(snap: dict) -> str:
 
     lines = [
         f"[bold]{snap['bucket']}[/]  {human_bytes(snap['total_size'])} in "
-        f"{snap['object_count']} objects  (largest {human_bytes(snap['max_size'])})",
+        f"{plural(snap['object_count'], 'object')}  (largest {human_bytes(snap['max_size'])})",
         sparkline(snap["sizes"]),
         f"last change {snap['updated_at'] or 'never'}",
     ]
@@ -161,3 +183,18 @@ def watch_view(snap: dict) -> str:
             f"{sparkline(found['sizes'], 30)}"
         )
     return "\n".join(lines)
+
+
+def watch_line(snap: dict) -> str:
+    """`watch` into a pipe: the time, the totals and the largest prefixes, on one plain line."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    line = (
+        f"{now} {snap['bucket']} {human_bytes(snap['total_size'])} "
+        f"({plural(snap['total_size'], 'byte')}) in {plural(snap['object_count'], 'object')}"
+    )
+    prefixes = ", ".join(
+        f"{p['prefix']} {human_bytes(p['total_size'])}" for p in snap.get("prefixes", [])
+    )
+    return line + (f"; {prefixes}" if prefixes else "")

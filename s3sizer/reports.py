@@ -10,7 +10,7 @@ from pathlib import Path
 
 from s3sizer.context import StackContext
 from s3sizer.errors import AwsError, StackError, UsageError
-from s3sizer.stack.model import PLOT_KEY
+from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_KEY
 
 
 def status(ctx: StackContext) -> dict:
@@ -73,6 +73,7 @@ def history(
     ctx: StackContext, since_seconds: float | None, prefix: str | None = None
 ) -> list[dict]:
     if prefix is not None:
+        check_tracked_prefix(ctx, prefix)
         points = ctx.history.prefix_points(prefix, since_seconds)
     else:
         points = ctx.history.points(since_seconds)
@@ -80,6 +81,36 @@ def history(
         {"timestamp": p.ts, "total_size": p.total_size, "object_count": p.object_count}
         for p in points
     ]
+
+
+def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
+    """A prefix the stack does not track has no history at all, not an empty one: say so.
+
+    Exit 1, as `aws s3 ls` of a missing prefix does: the command line is well formed, but the
+    stack holds nothing under that name; the fix is another prefix or a deeper setup.
+    """
+    from s3sizer.lambdas.layout import prefixes
+
+    depth = ctx.config.prefix_depth
+    if depth == 0:
+        raise StackError(
+            f"{prefix!r} is not a tracked prefix: the stack tracks no prefixes",
+            "run `s3sizer setup --prefix-depth 1` (or more) to track them",
+        )
+    if prefix in prefixes(prefix, depth):
+        return
+    slashes = "slash" if depth == 1 else "slashes"
+    if not prefix.endswith("/"):
+        fix = f"a tracked prefix ends with '/', e.g. {prefix + '/'!r}"
+    elif prefix.count("/") > MAX_PREFIX_DEPTH:
+        fix = f"prefixes of more than {MAX_PREFIX_DEPTH} slashes are never tracked: ask for a shorter one"
+    else:
+        fix = f"run `s3sizer setup --prefix-depth {prefix.count('/')}` to track it"
+    raise StackError(
+        f"{prefix!r} is not a tracked prefix: the stack tracks prefixes ending in '/' with at "
+        f"most {depth} {slashes}",
+        fix,
+    )
 
 
 def plot_local(ctx: StackContext, window: float, out: Path, *, by_prefix: bool = False) -> dict:

@@ -7,8 +7,15 @@ guards it). boto3, matplotlib and moto load only inside the library calls that n
 
 from __future__ import annotations
 
-from s3sizer.cli import lifecycle, local, reads
-from s3sizer.cli.app import app
+import sys
+
+try:
+    from s3sizer.cli import lifecycle, local, reads
+    from s3sizer.cli.app import app, interrupted
+except KeyboardInterrupt:
+    # Ctrl-C while Typer and Rich load: the same one line as later on, not a page of imports.
+    sys.stderr.write("Interrupted\n")
+    sys.exit(130)
 
 # Registered here, in the order `s3sizer --help` lists them.
 app.command()(lifecycle.setup)
@@ -27,7 +34,10 @@ app.command()(local.demo)
 
 
 def main() -> None:
-    app(prog_name="s3sizer")
+    try:
+        app(prog_name="s3sizer")
+    except KeyboardInterrupt:  # between two statements of the error policy itself
+        sys.exit(interrupted())
 
 
 __all__ = ["app", "main"]

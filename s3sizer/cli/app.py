@@ -18,8 +18,18 @@ except ImportError:  # pragma: no cover - Typer that uses the click package
     from click import ClickException as CommandLineError
 
 
+class _Interrupted(Exception):
+    """Carries Ctrl-C past Typer, which would turn it into a silent exit 130."""
+
+
 class OneLineErrors(TyperGroup):
-    """Every failure ends as one line on stderr: exit 2 for usage, 1 for the rest."""
+    """Every failure ends as one line on stderr: exit 2 for usage, 1 for the rest, 130 for Ctrl-C."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted() from exc
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         given = list(sys.argv[1:] if args is None else args)
@@ -28,16 +38,28 @@ class OneLineErrors(TyperGroup):
                 args=given, prog_name=prog_name or "s3sizer", standalone_mode=False, **extra
             )
             code = result if isinstance(result, int) else 0
+            if code == INTERRUPTED:  # Ctrl-C while parsing, which Typer turns into a silent 130
+                output.interrupted_line()
         except CommandLineError as exc:
             code = _command_line_error(exc, no_args=not given)
-        except (typer.Abort, KeyboardInterrupt):
-            output.error_line("Interrupted")
-            code = 130
+        except (typer.Abort, KeyboardInterrupt, _Interrupted) as exc:
+            code = interrupted(exc, debug="--debug" in given)
         except Exception as exc:
             code = _report(exc, debug="--debug" in given)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+INTERRUPTED = 130  # 128 + SIGINT, as shells report a command that Ctrl-C stopped
+
+
+def interrupted(exc: BaseException | None = None, *, debug: bool = False) -> int:
+    """Ctrl-C (or a prompt's end of input): one line on stderr, exit 130; the trace only if asked."""
+    if debug and exc is not None:
+        traceback.print_exception(exc, file=sys.stderr)
+    output.interrupted_line()
+    return INTERRUPTED
 
 
 def _command_line_error(exc, *, no_args: bool) -> int:
@@ -48,7 +70,9 @@ def _command_line_error(exc, *, no_args: bool) -> int:
         output.out.print(context.get_help(), markup=False, highlight=False)
         return 2
     hint = f" (see `{context.command_path} --help`)" if context is not None else ""
-    output.error_line(exc.format_message() + hint)
+    # Typer validates values with pydantic, which puts "Value error, " before a ValueError's text.
+    message = exc.format_message().replace("Value error, ", "", 1)
+    output.error_line(message + hint)
     return exc.exit_code
 
 
@@ -126,8 +150,27 @@ def stack_of(ctx: typer.Context):
     return open_stack(aws_of(ctx))
 
 
-def on_step(step) -> None:
-    output.err.print(f"[green]•[/] {step.describe()}")
+class StepProgress:
+    """The step running now, on a transient spinner line: the plan has listed every step once
+    already, so a run does not print them again."""
+
+    def __init__(self, doing: str, spinner=None):
+        self.doing = doing
+        self.spinner = spinner
+        self.started = None  # a spinner of our own, started at the first step
+
+    def __call__(self, step) -> None:
+        if self.spinner is None:
+            self.spinner = self.started = output.err.status(self.doing)
+            self.started.start()
+        self.spinner.update(f"{self.doing} {step.describe()}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.started is not None:
+            self.started.stop()
 
 
 def show_plan(dry_run: bool):

@@ -26,7 +26,8 @@ Delivery = Enum("Delivery", [(name, name) for name in DELIVERY_ROUTES], type=str
 
 TEN_YEARS = 10 * 365 * 86400
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"([-+]?)(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
+# ASCII digits only: `\d` would also take digits such as "²" that float() and int() refuse.
+_DURATION = re.compile(r"([-+]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)([smhd]?)", re.ASCII)
 
 
 class Duration:
@@ -69,6 +70,9 @@ def _spoken(seconds: float) -> str:
     return f"{seconds:g} seconds"
 
 
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+
 class FunctionSetting:
     """`FUNCTION=NUMBER` for one of the stack's functions, within Lambda's limits."""
 
@@ -83,7 +87,7 @@ class FunctionSetting:
             raise typer.BadParameter(
                 f"{value!r} is not FUNCTION=NUMBER with FUNCTION one of {', '.join(FUNCTION_NAMES)}"
             )
-        if not number.isdigit() or not self.low <= int(number) <= self.high:
+        if not _WHOLE_NUMBER.fullmatch(number) or not self.low <= int(number) <= self.high:
             raise typer.BadParameter(
                 f"{value!r}: NUMBER must be a whole number from {self.low} to {self.high}"
             )
@@ -96,7 +100,9 @@ _BYTE_UNITS = {"": 1, "b": 1} | {
     for power, letter in enumerate("kmgtpe", start=1)
     for unit, factor in ((f"{letter}b", 1000**power), (f"{letter}ib", 1024**power))
 }
-_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)")
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-z]*)", re.ASCII)
+# CloudWatch keeps a threshold as a double; past 2^63 bytes (8 EiB) no bucket will ever be.
+_MOST_BYTES = 2**63
 
 
 class ByteSize:
@@ -111,7 +117,48 @@ class ByteSize:
                 f"{value!r} is not a size: use bytes, or a number with KB, MB, GB, TB "
                 "(powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500GB"
             )
-        size = int(float(match.group(1)) * _BYTE_UNITS[match.group(2)])
+        size = float(match.group(1)) * _BYTE_UNITS[match.group(2)]
+        if size >= _MOST_BYTES:
+            raise typer.BadParameter(f"{value!r} is too large: at most 8EiB")
+        size = int(size)
         if size <= 0:
             raise typer.BadParameter(f"{value!r} must be more than 0 bytes")
         return size
+
+
+class Arn:
+    """An ARN of one kind of AWS resource, checked for its form (its existence is checked later,
+    by the command, before it changes anything)."""
+
+    __name__ = "ARN"  # as Duration.__name__
+
+    def __init__(self, kind: str, pattern: str, example: str, fix: str):
+        self.kind, self.example, self.fix = kind, example, fix
+        self.pattern = re.compile(pattern, re.ASCII)
+
+    def __call__(self, value: str) -> str:
+        text = str(value).strip()
+        if not self.pattern.fullmatch(text):
+            raise typer.BadParameter(
+                f"{value!r} is not {self.kind} ARN ({self.example}): {self.fix}"
+            )
+        return text
+
+
+_PARTITION_REGION_ACCOUNT = (
+    r"arn:aws(?:-[a-z]+)*:{service}:[a-z]{{2}}(?:-[a-z]+)+-[0-9]+:[0-9]{{12}}:"
+)
+# Lambda layer names: letters, digits, hyphens and underscores, 1 to 140; versions count from 1.
+LayerArn = Arn(
+    "a Lambda layer version",
+    _PARTITION_REGION_ACCOUNT.format(service="lambda") + r"layer:[A-Za-z0-9_-]{1,140}:[1-9][0-9]*",
+    "arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION",
+    "give one, or use --no-layer",
+)
+# SNS topic names: letters, digits, hyphens and underscores, 1 to 256 (".fifo" for FIFO topics).
+TopicArn = Arn(
+    "an SNS topic",
+    _PARTITION_REGION_ACCOUNT.format(service="sns") + r"[A-Za-z0-9_-]{1,256}(?:\.fifo)?",
+    "arn:aws:sns:REGION:ACCOUNT:NAME",
+    "give the topic's ARN as `aws sns list-topics` shows it",
+)

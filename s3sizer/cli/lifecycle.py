@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 
 from s3sizer import output
-from s3sizer.cli.app import aws_of, on_step, show_plan, stack_of
-from s3sizer.cli.inputs import Architecture, ByteSize, Delivery, FunctionSetting, Runtime
+from s3sizer.cli.app import StepProgress, aws_of, show_plan, stack_of
+from s3sizer.cli.inputs import (
+    Architecture,
+    ByteSize,
+    Delivery,
+    FunctionSetting,
+    LayerArn,
+    Runtime,
+    TopicArn,
+)
 from s3sizer.errors import S3SizerError, UsageError
 from s3sizer.stack.model import BATCH_SIZE_RANGE, MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
 
@@ -46,7 +54,12 @@ def setup(
         ),
     ] = None,
     alarm_topic: Annotated[
-        str | None, typer.Option(help="SNS topic ARN the alarm notifies.")
+        str | None,
+        typer.Option(
+            parser=TopicArn,
+            metavar="ARN",
+            help="SNS topic the alarm notifies (with --alarm-above, or an alarm set before).",
+        ),
     ] = None,
     dry_run: DryRun = False,
 ) -> None:
@@ -56,7 +69,7 @@ def setup(
     """
     from s3sizer import lifecycle
 
-    with output.err.status("Setting up…"):
+    with output.err.status("Setting up…") as spinner:
         lifecycle.setup(
             aws_of(ctx),
             bucket,
@@ -66,7 +79,7 @@ def setup(
             alarm_topic=alarm_topic,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
-            on_step=on_step,
+            on_step=StepProgress("Setting up:", spinner),
         )
 
 
@@ -75,7 +88,10 @@ def deploy(
     layer_arn: Annotated[
         str | None,
         typer.Option(
-            envvar="S3SIZER_LAYER_ARN", help="Use this matplotlib layer instead of building one."
+            parser=LayerArn,
+            metavar="ARN",
+            envvar="S3SIZER_LAYER_ARN",
+            help="Use this matplotlib layer version instead of building one.",
         ),
     ] = None,
     layer: Annotated[
@@ -88,7 +104,10 @@ def deploy(
     wheel_dir: Annotated[
         Path | None,
         typer.Option(
-            envvar="S3SIZER_WHEEL_DIR", help="Build the layer from wheels in this directory."
+            exists=True,
+            file_okay=False,
+            envvar="S3SIZER_WHEEL_DIR",
+            help="Build the layer from wheels in this directory.",
         ),
     ] = None,
     runtime: Annotated[
@@ -159,7 +178,7 @@ def deploy(
             batch_size=batch_size,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
-            on_step=on_step,
+            on_step=StepProgress("Deploying:", spinner),
             on_layer_build=lambda: spinner.update("Building the matplotlib layer from wheels…"),
         )
 
@@ -190,9 +209,10 @@ def teardown(
             )
 
     confirm = _confirmation(yes, "Teardown", "Delete these resources?", "nothing was deleted")
-    plan = lifecycle.teardown(
-        aws, dry_run=dry_run, show_plan=show, confirm=lambda plan: confirm(), on_step=on_step
-    )
+    with StepProgress("Deleting:") as progress:
+        plan = lifecycle.teardown(
+            aws, dry_run=dry_run, show_plan=show, confirm=lambda plan: confirm(), on_step=progress
+        )
     if plan.steps and not dry_run:
         output.out.print(f"Stack {ctx.obj.stack!r} is gone.")
 
@@ -226,8 +246,10 @@ def redrive(
     ask = _confirmation(yes, "Redrive", "Send the dead letters back?", "nothing was moved")
 
     def confirm(waiting: int) -> bool:
-        output.err.print(f"{waiting} dead letters wait in the dead-letter queue.")
+        output.err.print(f"{output.plural(waiting, 'dead letter')} wait in the dead-letter queue.")
         return ask()
 
     result = lifecycle.redrive(stack_of(ctx), confirm=confirm)
-    output.show(result, json_out, lambda r: f"Moved {r['moved']} dead letters back.")
+    output.show(
+        result, json_out, lambda r: f"Moved {output.plural(r['moved'], 'dead letter')} back."
+    )

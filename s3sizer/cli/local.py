@@ -54,8 +54,9 @@ def demo(
         if metrics:
             latest = metrics[-1]
             output.out.print(
-                f"CloudWatch s3sizer/BucketSizeBytes: {len(metrics)} datapoints at 1 s, the latest "
-                f"{latest['value']:g} bytes at {latest['timestamp']} (from the tracker's log lines)."
+                f"CloudWatch s3sizer/BucketSizeBytes: {output.plural(len(metrics), 'datapoint')} "
+                f"at 1 s, the latest {latest['value']:g} {'byte' if latest['value'] == 1 else 'bytes'}"
+                f" at {latest['timestamp']} (from the tracker's log lines)."
             )
 
     def hold(endpoint_url: str) -> None:

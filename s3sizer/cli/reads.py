@@ -12,7 +12,7 @@ import typer
 from s3sizer import output
 from s3sizer.cli.app import stack_of
 from s3sizer.cli.inputs import Duration, FunctionName
-from s3sizer.stack.model import MAX_PREFIX_DEPTH
+from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_WINDOW_SECONDS
 
 Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 
@@ -53,7 +53,7 @@ def run_driver(
         def progress(totals: dict) -> None:
             spinner.update(
                 f"Running the driver… the tracker recorded {output.human_bytes(totals['total_size'])}"
-                f" in {totals['object_count']} objects"
+                f" in {output.plural(totals['object_count'], 'object')}"
             )
 
         result = reports.run_driver(stack_of(ctx), pause, deadline, on_progress=progress)
@@ -66,8 +66,13 @@ def plot(
         "plot.png"
     ),
     window: Annotated[
-        float, _duration("How much history to plot.", "10s", envvar="S3SIZER_WINDOW")
-    ] = 10.0,
+        float,
+        _duration(
+            "How much history to plot (the default covers a whole default driver run).",
+            "1m",
+            envvar="S3SIZER_WINDOW",
+        ),
+    ] = float(PLOT_WINDOW_SECONDS),
     local: Annotated[
         bool, typer.Option("--local", help="Render here from the history; no Lambda.")
     ] = False,
@@ -83,7 +88,9 @@ def plot(
 
     draw = reports.plot_local if local else reports.plot_remote
     result = draw(stack_of(ctx), window, out, by_prefix=by_prefix)
-    output.out.print(f"Wrote {result['out']} ({result['points']} points in the last {window:g} s).")
+    output.out.print(
+        f"Wrote {result['out']} ({output.plural(result['points'], 'point')} in the last {window:g} s)."
+    )
 
 
 def status(
@@ -124,7 +131,8 @@ def status(
     output.show(result, json_out, output.status_text)
     if result["dead_letters"] and not json_out:
         output.err.print(
-            f"[yellow]Warning:[/] {result['dead_letters']} events wait in the dead-letter queue; "
+            f"[yellow]Warning:[/] {output.plural(result['dead_letters'], 'event')} wait in the "
+            "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
 
@@ -143,7 +151,16 @@ def history(
     """
     from s3sizer import reports
 
-    output.show(reports.history(stack_of(ctx), since, prefix), json_out, output.history_table)
+    points = reports.history(stack_of(ctx), since, prefix)
+    output.show(points, json_out, output.history_table)
+    if prefix is not None and not points:
+        # Tracked, but nothing under it changed (in that stretch): an answer, not an error.
+        during = f" in the last {since:g} s" if since else ""
+        output.err.print(
+            f"No points for {prefix!r}{during}: no object under it has changed since its "
+            "tracking began (`s3sizer status --by-prefix` lists the prefixes holding objects).",
+            markup=False,
+        )
 
 
 def _between_polls(seconds: float) -> None:
@@ -183,23 +200,50 @@ def watch(
 ) -> None:
     """A live view: size, count and a sparkline of recent history, until Ctrl-C.
 
+    Into a pipe or a file, one plain line per refresh instead.
+
     Example: s3sizer watch --interval 2s --window 10m
     """
-    from rich.live import Live
-
     from s3sizer import reports
 
     stack = stack_of(ctx)  # the config is read once, not on every refresh
     top = output.DEFAULT_TOP if stack.config.prefix_depth else 0
-    # Ctrl-C is how a user leaves the live view: a normal end, not an error.
-    with (
-        contextlib.suppress(KeyboardInterrupt),
-        Live(console=output.out, auto_refresh=False) as live,
-    ):
+
+    def refreshes():
         while True:
-            snapshot = reports.watch_snapshot(stack, window, top)
-            live.update(output.watch_view(snapshot), refresh=True)
+            yield reports.watch_snapshot(stack, window, top)
             _between_refreshes(interval)
+
+    # Ctrl-C (or SIGTERM, from a supervisor) is how a user leaves the view: a normal end.
+    with _sigterm_interrupts(), contextlib.suppress(KeyboardInterrupt):
+        if not output.out.is_terminal:
+            for snapshot in refreshes():
+                output.print_now(output.watch_line(snapshot))
+            return
+        from rich.live import Live
+
+        with Live(console=output.out, auto_refresh=False) as live:
+            for snapshot in refreshes():
+                live.update(output.watch_view(snapshot), refresh=True)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """While the view runs, SIGTERM ends it as Ctrl-C does (a clean exit, the terminal restored)."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        before = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def reconcile(ctx: typer.Context, json_out: Json = False) -> None:

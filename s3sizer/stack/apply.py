@@ -60,6 +60,8 @@ class Executor:
             st.PutEventInvokeConfig: self._put_event_invoke_config,
             st.PutNotification: self._put_notification,
             st.AddPermission: self._add_permission,
+            st.DeleteEventInvokeConfig: self._delete_event_invoke_config,
+            st.RemovePermission: self._remove_permission,
             st.PublishLayer: self._publish_layer,
             st.CreateLogGroup: self._create_log_group,
             st.CreateFunction: self._create_function,
@@ -253,6 +255,16 @@ class Executor:
             SourceArn=step.source_arn,
             SourceAccount=step.source_account,
         )
+
+    def _delete_event_invoke_config(self, step: st.DeleteEventInvokeConfig) -> None:
+        client = self.client("lambda")
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.delete_function_event_invoke_config(FunctionName=step.function)
+
+    def _remove_permission(self, step: st.RemovePermission) -> None:
+        client = self.client("lambda")
+        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
+            client.remove_permission(FunctionName=step.function, StatementId=step.statement_id)
 
     # -- functions ------------------------------------------------------------------------------
     def _publish_layer(self, step: st.PublishLayer) -> None:

@@ -259,6 +259,20 @@ def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
     return [st.PutEventInvokeConfig(stack.names.function("size-tracking"), settings)]
 
 
+def left_direct_route_steps(stack: Stack, route: str) -> list:
+    """Off the direct route, none of it stays: the asynchronous invoke configuration (its
+    on-failure destination) and S3's permission to invoke the tracker."""
+    if route == "direct":
+        return []
+    function = stack.names.function("size-tracking")
+    out: list = []
+    if stack.event_invoke_config("size-tracking") is not None:
+        out.append(st.DeleteEventInvokeConfig(function))
+    if stack.has_invoke_permission():
+        out.append(st.RemovePermission(function, stack.names.permission_sid))
+    return out
+
+
 def check_batching(config: StackConfig) -> None:
     low, high = 2, 1000
     if not low <= config.max_concurrency <= high:

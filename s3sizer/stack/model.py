@@ -35,6 +35,9 @@ DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE = 2, (2, 1000)
 # than 10 only with a batching window, which the mapping always has).
 DEFAULT_BATCH_SIZE, BATCH_SIZE_RANGE = 100, (1, 10000)
 DEFAULT_PREFIX_DEPTH, MAX_PREFIX_DEPTH = 1, 5
+# The plot's default window: a default driver run (three 1.5 s pauses, each of its four changes
+# recorded within a second or two, and a plot after each) takes 10 to 30 s; a minute holds it all.
+PLOT_WINDOW_SECONDS = 60
 LAMBDA_PACKAGE = "s3sizer_lambdas"
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -86,6 +86,13 @@ def plan_setup(
     depth = prefix_depth if prefix_depth is not None else _kept(existing, "prefix_depth")
     alarm = alarm_above if alarm_above is not None else _kept(existing, "alarm_above")
     topic = alarm_topic or _kept(existing, "alarm_topic")
+    if alarm_topic and not alarm:
+        raise UsageError(
+            "--alarm-topic names the topic of an alarm, and the stack has none",
+            "add --alarm-above SIZE, e.g. --alarm-above 500GB",
+        )
+    if alarm_topic:
+        _check_topic_exists(stack, alarm_topic)
     ttl_steps, ttl_changed_at = _ttl_steps(stack, table, existing, ttl, now)
     config = StackConfig(
         stack=names.stack,
@@ -119,6 +126,18 @@ def plan_setup(
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
+
+
+def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
+    """Before anything changes: CloudWatch would accept an alarm action that goes nowhere."""
+    sns = stack.client("sns")
+    try:
+        sns.get_topic_attributes(TopicArn=topic_arn)
+    except sns.exceptions.NotFoundException:
+        raise StackError(
+            f"SNS topic {topic_arn} does not exist",
+            "create it (`aws sns create-topic`), or pass a topic that exists to --alarm-topic",
+        ) from None
 
 
 def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
@@ -254,7 +273,8 @@ def plan_teardown(stack: Stack) -> st.Plan:
             steps.append(st.DeleteQueue(name, url))
             waiting = stack.queue_attributes(url).get("ApproximateNumberOfMessages", "0")
             if name == names.dead_letter_queue and int(waiting):
-                notes.append(f"{waiting} dead letters are deleted with {name}")
+                letters = "dead letter is" if int(waiting) == 1 else "dead letters are"
+                notes.append(f"{waiting} {letters} deleted with {name}")
     if stack.alarm_exists():
         steps.append(st.DeleteAlarm(names.alarm))
     for spec in FUNCTIONS:

@@ -11,6 +11,7 @@ from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import (
     FUNCTIONS,
+    PLOT_WINDOW_SECONDS,
     RUNTIME_WHEEL_PLATFORMS,
     FunctionSpec,
     StackConfig,
@@ -20,7 +21,6 @@ from s3sizer.stack.plan import baseline_step, role_steps, stack_tags
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
-WINDOW_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,12 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     arns, tags = stack.arns(config), stack_tags(stack)
 
     steps: list[st.Step] = []
-    if config != existing:
-        steps.append(st.PutConfig(names.table, config))
+    # What s3sizer is about to own is recorded first, so that a teardown after an interrupted
+    # deploy finds it; the settings asked for are stored last, once every step they need has
+    # succeeded, so a failed deploy never leaves one that would break the next plain deploy.
+    owned = replace(existing, delivery=route, eventbridge_owned=eb_owned)
+    if owned != existing:
+        steps.append(st.PutConfig(names.table, owned, f"delivery {route}"))
     # Roles first: the tracker's may need the queue permissions before its mapping is made.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket))
     layer_arn = _layer_steps(stack, config, options, steps)
@@ -113,6 +117,10 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         steps.append(baseline_step(stack, config, versioned=True))
+    # Only once the bucket's entry no longer invokes the tracker.
+    steps += delivery.left_direct_route_steps(stack, route)
+    if config != owned:
+        steps.append(st.PutConfig(names.table, config, "deploy settings"))
     notes = [f"delivery: {route} ({why})"]
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
@@ -121,8 +129,11 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
 
 def _layer_steps(stack: Stack, config: StackConfig, options: DeployOptions, steps: list):
     """The layer the plotting function uses: given, the newest identical one, or a new one."""
-    if options.layer_arn or not options.build_layer:
+    if options.layer_arn:
+        _check_layer_exists(stack, options.layer_arn)
         return options.layer_arn
+    if not options.build_layer:
+        return None
     latest = _latest_layer(stack)
     if (
         latest
@@ -142,6 +153,26 @@ def _layer_steps(stack: Stack, config: StackConfig, options: DeployOptions, step
         )
     )
     return st.NewLayerArn()
+
+
+def _check_layer_exists(stack: Stack, arn: str) -> None:
+    """Before anything changes: a missing layer would fail the plotting function's update."""
+    fix = "use --no-layer, or --layer-arn with a layer version that exists"
+    region = arn.split(":")[3]
+    if region != stack.aws.region:
+        raise StackError(
+            f"Layer {arn} is in {region}; a function can use only layers of its own region "
+            f"({stack.aws.region})",
+            fix,
+        )
+    client = stack.client("lambda")
+    layer, version = arn.rsplit(":", 1)
+    # GetLayerVersion takes the layer's ARN (another account's too, given its permission); moto's
+    # GetLayerVersionByArn answers an empty 200 whether the layer exists or not.
+    try:
+        client.get_layer_version(LayerName=layer, VersionNumber=int(version))
+    except client.exceptions.ResourceNotFoundException:
+        raise StackError(f"Layer version {arn} does not exist", fix) from None
 
 
 def _latest_layer(stack: Stack) -> dict | None:
@@ -169,7 +200,7 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer
             "PREFIX_DEPTH": str(config.prefix_depth),
         }
     elif spec.short == "plotting":
-        env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(WINDOW_SECONDS)}
+        env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(PLOT_WINDOW_SECONDS)}
     elif spec.short == "driver":
         env |= {
             "BUCKET_NAME": config.bucket,

@@ -60,7 +60,8 @@ class CreateTable(Step):
 class PutConfig(Step):
     table: str
     config: StackConfig
-    target = property(lambda self: self.table)
+    summary: str = ""  # which part of the config this write is for, when a plan has two
+    target = property(lambda self: f"{self.table} ({self.summary})" if self.summary else self.table)
 
 
 @_step("create bucket")
@@ -171,6 +172,12 @@ class PutEventInvokeConfig(Step):
     target = property(lambda self: self.function)
 
 
+@_step("delete async invoke config")
+class DeleteEventInvokeConfig(Step):
+    function: str
+    target = property(lambda self: self.function)
+
+
 @_step("put bucket notification")
 class PutNotification(Step):
     """The whole notification configuration, as the planner merged it: S3 replaces it whole."""
@@ -193,6 +200,13 @@ class AddPermission(Step):
     source_arn: str
     source_account: str
     target = property(lambda self: self.function)
+
+
+@_step("remove invoke permission")
+class RemovePermission(Step):
+    function: str
+    statement_id: str
+    target = property(lambda self: f"{self.function} ({self.statement_id})")
 
 
 # -- functions ----------------------------------------------------------------------------------

@@ -192,3 +192,54 @@ def test_no_command_shows_the_help_on_stdout_and_exits_2(cli):
 
     assert result.stdout.startswith("Usage: s3sizer [OPTIONS] COMMAND")
     assert "logs" in result.stdout and result.stderr == ""
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:size-alerts"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--alarm-topic", "not-an-arn"], "'not-an-arn' is not an SNS topic ARN"),
+        (["--alarm-above", "1GB", "--alarm-topic", "arn:aws:sqs:us-east-1:1:q"], "SNS topic ARN"),
+        (["--alarm-topic", TOPIC], "add --alarm-above SIZE"),
+        (["--alarm-above", "5GB", "--alarm-topic", TOPIC[:-1] + "x"], None),
+    ],
+)
+def test_alarm_topics_are_checked_before_anything_is_created(cli, aws, args, message):
+    boto3.client("sns").create_topic(Name="size-alerts")
+    before = inventory()
+
+    result = cli("setup", *args, code=1 if message is None else 2)
+
+    line = one_clean_error_line(result)
+    assert message in line if message else "does not exist" in line and "--alarm-topic" in line
+    assert inventory() == before
+
+
+def test_an_alarm_topic_that_exists_is_the_alarms_action_and_can_be_set_later(cli, aws):
+    boto3.client("sns").create_topic(Name="size-alerts")
+    cli("setup", "--alarm-above", "5GB")
+
+    cli("setup", "--alarm-topic", TOPIC)
+
+    (alarm,) = boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert alarm["AlarmActions"] == [TOPIC]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["deploy", "--memory", "driver=²"], "NUMBER must be a whole number from 128 to 10240"),
+        (["setup", "--alarm-above", "9" * 400], "is too large"),
+        (["plot", "--window", "٣s"], "is not a duration"),
+    ],
+)
+def test_odd_numbers_get_the_options_own_message_without_a_value_error_prefix(
+    cli, aws, args, message
+):
+    result = cli(*args, code=2)
+
+    line = one_clean_error_line(result)
+    assert message in line
+    assert "Value error" not in line

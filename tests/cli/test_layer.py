@@ -151,3 +151,80 @@ def test_a_plain_deploy_keeps_the_layer_arn_given_before(cli, aws, monkeypatch):
     again = cli("deploy")
 
     assert "Nothing to do" in again.stdout
+
+
+def stored_config():
+    from s3sizer.aws import Aws
+    from s3sizer.settings import Settings
+    from s3sizer.stack.state import Stack
+
+    return Stack(Aws(Settings(stack="s3sizer", region="us-east-1"))).config
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "bogus",
+        "arn:aws:lambda:us-east-1:123456789012:function:s3sizer-plotting",
+        "arn:aws:lambda:us-east-1:123456789012:layer:no-version",
+        "arn:aws:sns:us-east-1:123456789012:layer:x:1",
+    ],
+)
+def test_a_malformed_layer_arn_is_a_usage_error_before_any_request(cli, aws, arn):
+    from tests.checks import one_clean_error_line
+    from tests.cli.conftest import inventory
+
+    cli("setup")
+    before, config = inventory(), stored_config()
+
+    result = cli("deploy", "--layer-arn", arn, code=2)
+
+    line = one_clean_error_line(result)
+    assert "is not a Lambda layer version ARN" in line and "--no-layer" in line
+    assert "Value error" not in line
+    assert inventory() == before and stored_config() == config
+
+
+def test_an_absent_layer_is_refused_before_anything_changes_and_the_next_deploy_works(
+    cli, aws, monkeypatch
+):
+    from tests.checks import one_clean_error_line
+    from tests.cli.conftest import inventory
+
+    existing_layer_without_building(monkeypatch)
+    cli("setup")
+    cli("deploy", "--no-layer")
+    before, config = inventory(), stored_config()
+    absent = "arn:aws:lambda:us-east-1:123456789012:layer:shared-matplotlib:7"
+
+    result = cli("deploy", "--layer-arn", absent, code=1)
+
+    line = one_clean_error_line(result)
+    assert f"Layer version {absent} does not exist" in line
+    assert "use --no-layer" in line
+    assert inventory() == before and stored_config() == config
+    assert "Nothing to do" in cli("deploy").stdout
+
+
+def test_a_layer_of_another_region_is_refused_with_the_fix(cli, aws):
+    from tests.checks import one_clean_error_line
+
+    cli("setup")
+
+    result = cli("deploy", "--layer-arn", "arn:aws:lambda:eu-west-1:123456789012:layer:m:1", code=1)
+
+    assert "only layers of its own region (us-east-1)" in one_clean_error_line(result)
+
+
+@pytest.mark.parametrize("make", ["missing", "file"])
+def test_wheel_dir_must_be_an_existing_directory(cli, aws, tmp_path, make):
+    from tests.checks import one_clean_error_line
+
+    path = tmp_path / "wheels"
+    if make == "file":
+        path.write_text("not a directory")
+    cli("setup")
+
+    result = cli("deploy", "--wheel-dir", str(path), code=2)
+
+    assert "'--wheel-dir'" in one_clean_error_line(result)

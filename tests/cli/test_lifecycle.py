@@ -156,3 +156,15 @@ def test_teardown_empties_every_version_of_an_owned_versioned_bucket(cli, aws):
     cli("teardown", "--yes")
 
     assert nothing_exists()
+
+
+def test_setup_and_deploy_print_each_plan_line_once(cli, aws):
+    setup = cli("setup")
+    deploy = cli("deploy", "--no-layer")
+
+    for result, first in ((setup, "create table: S3-object-size-history"),
+                          (deploy, "create function: s3sizer-size-tracking")):  # fmt: skip
+        printed = result.stdout + result.stderr
+        assert printed.count(first) == 1, printed
+        assert "•" not in printed
+    assert plan_lines(setup.stdout) == SETUP_PLAN

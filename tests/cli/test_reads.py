@@ -138,13 +138,23 @@ def test_logs_follow_prints_new_events_once_each_until_ctrl_c(cli, aws, monkeypa
     assert result.stderr == ""
 
 
-def test_watch_shows_size_count_and_a_sparkline_until_ctrl_c(cli, aws, monkeypatch):
+def test_watch_on_a_terminal_shows_size_count_and_a_sparkline_until_ctrl_c(cli, aws, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from s3sizer import output
+
     cli("setup")
     put("a", 2048)
     cli("reconcile")
     monkeypatch.setattr(reads, "_between_refreshes", ctrl_c)  # the user stops after one view
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        output, "out", Console(file=screen, force_terminal=True, color_system=None, highlight=False)
+    )
 
-    out = cli("watch", "--interval", "2s", "--window", "1h").stdout
+    cli("watch", "--interval", "2s", "--window", "1h")
 
-    assert "2 KiB in 1 objects" in out
-    assert any(bar in out for bar in "▁▂▃▄▅▆▇█")
+    assert "2 KiB in 1 object " in screen.getvalue()
+    assert any(bar in screen.getvalue() for bar in "▁▂▃▄▅▆▇█")

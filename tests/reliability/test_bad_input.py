@@ -54,6 +54,9 @@ def taken_port(cli: StackCli) -> str:
     return str(sock.getsockname()[1])
 
 
+ABSENT_LAYER = "arn:aws:lambda:us-east-1:123456789012:layer:absent-matplotlib:1"
+ABSENT_TOPIC = "arn:aws:sns:us-east-1:123456789012:absent-topic"
+
 # (name, prepare, arguments, expected code, words in the message). `{x}` in the arguments is
 # replaced by what prepare returned.
 CASES = [
@@ -82,6 +85,18 @@ CASES = [
         "NUMBER must be a whole number from 128 to 10240",
     ),
     ("bad architecture", set_up, ["deploy", "--architecture", "sparc"], 2, "architecture"),
+    ("bogus layer", set_up, ["deploy", "--layer-arn", "bogus"], 2, "layer version ARN"),
+    ("absent layer", set_up, ["deploy", "--layer-arn", ABSENT_LAYER], 1, "use --no-layer"),
+    ("missing wheels", set_up, ["deploy", "--wheel-dir", "/no/such/dir"], 2, "--wheel-dir"),
+    ("bad topic", None, ["setup", "--alarm-topic", "not-an-arn"], 2, "not an SNS topic ARN"),
+    ("topic, no alarm", None, ["setup", "--alarm-topic", ABSENT_TOPIC], 2, "--alarm-above"),
+    (
+        "absent topic",
+        None,
+        ["setup", "--alarm-above", "1GB", "--alarm-topic", ABSENT_TOPIC],
+        1,
+        "does not exist",
+    ),
     ("deploy first", None, ["deploy"], 1, "run `s3sizer setup` first"),
     ("driver first", None, ["run-driver"], 1, "run `s3sizer setup` first"),
     ("unknown command", None, ["resize"], 2, "No such command"),

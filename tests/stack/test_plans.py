@@ -115,13 +115,15 @@ def test_the_sqs_route_plans_its_queues_mapping_and_entry(stack):
     plan = plan_deploy(Stack(stack.aws), DeployOptions())
     kinds = [type(step).__name__ for step in plan.steps]
 
-    # The queues before the mapping and the entry that need them; the baseline after the entry.
-    assert kinds[-5:] == [
+    # The queues before the mapping and the entry that need them; the baseline after the entry;
+    # the settings last, once everything they need exists.
+    assert kinds[-6:] == [
         "CreateQueue",
         "CreateQueue",
         "CreateEventSourceMapping",
         "PutNotification",
         "RecordBaseline",
+        "PutConfig",
     ]
     (mapping,) = [s for s in plan.steps if isinstance(s, st.CreateEventSourceMapping)]
     assert mapping.settings == {
@@ -192,3 +194,47 @@ def test_a_bucket_encrypted_with_a_kms_alias_grants_its_writers_the_key_by_arn(s
         assert grant["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     tracker = policies["s3sizer-size-tracking-role"]["Statement"]
     assert not [g for g in tracker if g["Sid"] == "BucketKmsKey"]
+
+
+def test_leaving_the_direct_route_removes_its_invoke_config_and_permission(stack):
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+
+    Executor(stack).run(plan_setup(stack, None))
+    deploy_once(stack, delivery="direct")
+
+    plan = plan_deploy(Stack(stack.aws), DeployOptions(delivery="sqs"))
+
+    removals = [
+        s for s in plan.steps if isinstance(s, st.DeleteEventInvokeConfig | st.RemovePermission)
+    ]
+    assert removals == [
+        st.DeleteEventInvokeConfig("s3sizer-size-tracking"),
+        st.RemovePermission("s3sizer-size-tracking", stack.names.permission_sid),
+    ]
+    # Not before the bucket's entry stops invoking the tracker.
+    kinds = [type(s) for s in plan.steps]
+    assert kinds.index(st.PutNotification) < kinds.index(st.DeleteEventInvokeConfig)
+    Executor(Stack(stack.aws), sleep=lambda s: None).run(plan)
+    after = Stack(stack.aws)
+    assert after.event_invoke_config("size-tracking") is None
+    assert not after.has_invoke_permission()
+    assert plan_deploy(after, DeployOptions()).steps == ()
+
+
+def test_a_deploy_stores_its_settings_last_so_a_failed_one_leaves_the_old(stack, monkeypatch):
+    from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+
+    Executor(stack).run(plan_setup(stack, None))
+    deploy_once(stack)
+    plan = plan_deploy(Stack(stack.aws), DeployOptions(memory={"driver": 512}))
+
+    def refused(self, step):
+        raise StackError("Lambda refused the update", "fix it")
+
+    monkeypatch.setattr(Executor, "_update_function_configuration", refused)
+    with pytest.raises(StackError):
+        Executor(Stack(stack.aws)).run(plan)
+
+    assert isinstance(plan.steps[-1], st.PutConfig)
+    assert plan.steps[-1].config.memory == {"driver": 512}
+    assert Stack(stack.aws).config.memory == {}

@@ -1,0 +1,97 @@
+"""Ctrl-C anywhere: one line on stderr, exit 130, no traceback (unless --debug)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from s3sizer import reports
+from tests.emulator.helpers import REPO_ROOT
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_130(cli, aws, monkeypatch):
+    cli("setup")
+
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reports, "status", pressed)
+
+    result = cli("status", code=130)
+
+    assert result.stderr == "Interrupted\n"
+    assert result.stdout == ""
+
+
+def test_debug_adds_the_traceback_to_an_interrupt(cli, aws, monkeypatch):
+    cli("setup")
+    monkeypatch.setattr(reports, "status", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+
+    result = cli("--debug", "status", code=130)
+
+    assert "Traceback" in result.stderr
+    assert result.stderr.endswith("Interrupted\n")
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(tmp_path):
+    # A stand-in for Rich whose import is where Ctrl-C lands: the start-up's slowest part.
+    (tmp_path / "rich").mkdir()
+    (tmp_path / "rich" / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO_ROOT}"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "s3sizer", "status"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert (result.returncode, result.stderr, result.stdout) == (130, "Interrupted\n", "")
+
+
+def test_a_real_sigint_while_waiting_for_aws_is_one_line_and_exit_130(tmp_path):
+    # An endpoint that accepts the connection and never answers: the command waits on it.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(60)
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing"}  # fmt: skip
+        process = subprocess.Popen(
+            [sys.executable, "-m", "s3sizer", "--endpoint-url", endpoint, "status"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            connection, _ = server.accept()  # the command is past its start-up, waiting on AWS
+            with connection:
+                process.send_signal(signal.SIGINT)
+                stdout, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert (process.returncode, stderr, stdout) == (130, "Interrupted\n", "")
+
+
+def test_ctrl_c_while_the_options_are_parsed_is_one_line_and_exit_130(cli, aws, monkeypatch):
+    from s3sizer.cli import inputs
+
+    def pressed(self, value):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inputs.Duration, "__call__", pressed)
+
+    result = cli("history", "--since", "1h", code=130)
+
+    assert result.stderr == "Interrupted\n"
