@@ -205,6 +205,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
             versioned=versioned,
             depth=config.prefix_depth,
             ttl_days=config.history_ttl_days,
+            live=config.delivery is not None,
             workers=workers or DEFAULT_WORKERS,
             on_progress=on_progress,
         )

@@ -100,23 +100,25 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
             depth[change.key] = h.prefix_depth if counted is None else counted
     original = dict(maps)
     size_delta = count_delta = peak = 0
-    prefix_delta: dict[str, list[int]] = {}
+    # per aggregate ("" the bucket, else a prefix): [bytes, objects, *breakdown]
+    deltas: dict[str, list[int]] = {"": [0] * (2 + len(lay.BREAKDOWN))}
     for c in ordered:
-        before = v.visible_size(maps[c.key])
+        before, kept_before = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
         outcome, maps[c.key] = v.apply(
             maps[c.key], c.version_id, c.kind, c.seq, c.size, round(c.time * 1000) or None
         )
         counts[outcome] += 1
-        after = v.visible_size(maps[c.key])
-        if before == after:
+        after, kept_after = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
+        if before == after and kept_before == kept_after:
             continue
         d_size = (after or 0) - (before or 0)
         d_count = (after is not None) - (before is not None)
+        change = [d_size, d_count, *(a - b for a, b in zip(kept_after, kept_before, strict=True))]
         size_delta, count_delta = size_delta + d_size, count_delta + d_count
         peak = max(peak, size_delta)  # the largest the bucket was inside the chunk
-        for p in lay.prefixes(c.key, min(depth[c.key], h.prefix_depth)):
-            delta = prefix_delta.setdefault(p, [0, 0])
-            delta[0], delta[1] = delta[0] + d_size, delta[1] + d_count
+        for name in ["", *lay.prefixes(c.key, min(depth[c.key], h.prefix_depth))]:
+            total = deltas.setdefault(name, [0] * len(change))
+            total[:] = [t + d for t, d in zip(total, change, strict=True)]
     writes = []
     for key, versions in maps.items():
         if versions is original[key]:
@@ -126,7 +128,7 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
         item = lay.key_item(bucket, key, versions, rev + 1, depth[key])
         writes.append((("K", key), _put(h, item, _rev_condition(old, rev))))
     plan = _Plan(counts, writes)
-    if size_delta == count_delta == peak == 0 and not any(any(d) for d in prefix_delta.values()):
+    if peak == 0 and not any(any(d) for d in deltas.values()):
         return plan
     old = lay.totals_from(stored.get(("T", "")))
     ts = h.next_timestamp(old.updated_at)
@@ -139,10 +141,12 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     )
     event = ordered[0].event if len(ordered) == 1 else "batch"
     key = ordered[0].key if len({c.key for c in ordered}) == 1 else None
-    writes.append((("T", ""), _aggregate_put(h, bucket, None, stored.get(("T", "")), plan.totals)))
+    bucket_kept = deltas.pop("")[2:]
+    totals_put = _aggregate_put(h, bucket, None, stored.get(("T", "")), plan.totals, bucket_kept)
+    writes.append((("T", ""), totals_put))
     writes.append((("H", ""), point_put(h, lay.bucket_pk(bucket), old, plan.totals, event, key)))
-    for prefix, (d_size, d_count) in sorted(prefix_delta.items()):
-        if d_size == 0 and d_count == 0:
+    for prefix, (d_size, d_count, *kept) in sorted(deltas.items()):
+        if d_size == 0 and d_count == 0 and not any(kept):
             continue
         item = stored.get(("P", prefix))
         was = lay.totals_from(item)
@@ -150,7 +154,7 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
             was.total_size + d_size, was.object_count + d_count, 0, ts, was.version + 1
         )
         plan.prefixes[prefix] = lay.PrefixTotals(prefix, now.total_size, now.object_count)
-        writes.append((("P", prefix), _aggregate_put(h, bucket, prefix, item, now)))
+        writes.append((("P", prefix), _aggregate_put(h, bucket, prefix, item, now, kept)))
         pk = lay.prefix_points_pk(bucket, prefix)
         writes.append((("HP", prefix), point_put(h, pk, was, now, event, key)))
     return plan
@@ -166,8 +170,11 @@ def _rev_condition(old: dict | None, rev: int) -> dict:
     }
 
 
-def _aggregate_put(h, bucket, prefix: str | None, old_item, totals: lay.Totals) -> dict:
-    """The bucket's totals (prefix None) or a prefix's, conditional on the version read."""
+def _aggregate_put(
+    h, bucket, prefix: str | None, old_item, totals: lay.Totals, kept_delta=None
+) -> dict:
+    """The bucket's totals (prefix None) or a prefix's, conditional on the version read; the
+    breakdown carried over from the item read, moved by ``kept_delta``."""
     if prefix is None:
         item = {
             **lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK),
@@ -179,6 +186,10 @@ def _aggregate_put(h, bucket, prefix: str | None, old_item, totals: lay.Totals) 
             "prefix": {"S": prefix},
             "depth": lay.n(prefix.count("/")),
         }
+    kept = lay.breakdown_from(old_item)
+    if kept_delta is not None:
+        kept = tuple(k + d for k, d in zip(kept, kept_delta, strict=True))
+    item |= {name: lay.n(value) for name, value in zip(lay.BREAKDOWN, kept, strict=True)}
     item |= {
         "total_size": lay.n(totals.total_size),
         "object_count": lay.n(totals.object_count),

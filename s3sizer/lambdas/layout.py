@@ -136,6 +136,14 @@ class Totals:
 
 EMPTY_TOTALS = Totals(0, 0, 0, None, 0)
 
+# What the totals items (the bucket's and each prefix's) hold besides the current objects:
+# versions.breakdown's figures, summed. Items written before they existed read as zero.
+BREAKDOWN = ("noncurrent_bytes", "noncurrent_versions", "delete_markers", "capped_keys")
+
+
+def breakdown_from(item: dict | None) -> tuple[int, ...]:
+    return tuple(int((item or {}).get(name, {"N": "0"})["N"]) for name in BREAKDOWN)
+
 
 @dataclass(frozen=True)
 class Point:

@@ -57,22 +57,16 @@ def normalise(sequencer: str) -> str:
 def compare(a: Entry, b: Entry) -> int:
     """-1, 0 or 1 as ``a`` is older than, as new as, or newer than ``b``.
 
-    Sequencers are S3's own order, so two recorded sequencers decide. A version known only from
-    a listing was made before the route delivered its events (or its record is still on its
-    way, and will bring its sequencer): it is older than any version with a record. Two
-    versions known from the listing alone are in the listing's order (ListObjectVersions
-    interleaves versions and markers newest first). A "null" version whose content a listing
-    replaced (``floor``) is in the listing's order with the others it showed.
+    Two recorded sequencers decide: they are S3's own order. Otherwise two ranks of the last
+    listing decide: ListObjectVersions interleaves a key's versions and delete markers newest
+    first, and a record still on its way brings its sequencer when it lands. An entry the last
+    listing did not show was recorded after that listing saw the key: it is newer.
     """
     if a.seq is not None and b.seq is not None:
         return _sign(a.seq, b.seq)
-    if a.rank is not None and b.rank is not None and (a.seq is None) == (b.seq is None):
+    if a.rank is not None and b.rank is not None:
         return _sign(a.rank, b.rank)
-    if a.rank is not None and b.rank is not None and (a.floor or b.floor):
-        return _sign(a.rank, b.rank)
-    a_recorded = a.seq is not None or a.rank is None
-    b_recorded = b.seq is not None or b.rank is None
-    return int(a_recorded) - int(b_recorded)
+    return int(a.rank is None) - int(b.rank is None)
 
 
 def _sign(x, y) -> int:
@@ -99,6 +93,23 @@ def visible_size(versions: dict[str, Entry]) -> int | None:
     """The size a listing shows for the key, or None when the listing does not show it."""
     _, entry = current(versions)
     return entry.size if entry is not None and entry.kind == OBJECT else None
+
+
+def breakdown(versions: dict[str, Entry]) -> tuple[int, int, int, int]:
+    """What a key holds besides its current object: (noncurrent bytes, noncurrent versions,
+    delete markers, 1 when it is at the live-version cap, so its oldest versions are forgotten
+    and its noncurrent figures may be short)."""
+    vid, _ = current(versions)
+    nc_bytes = nc_versions = markers = live = 0
+    for version_id, entry in versions.items():
+        if entry.kind == GONE:
+            continue
+        live += 1
+        if entry.kind == MARKER:
+            markers += 1
+        elif version_id != vid:
+            nc_bytes, nc_versions = nc_bytes + entry.size, nc_versions + 1
+    return nc_bytes, nc_versions, markers, int(live >= MAX_LIVE)
 
 
 def apply(

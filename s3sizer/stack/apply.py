@@ -165,6 +165,7 @@ class Executor:
         from s3sizer.progress import baseline_bar
         from s3sizer.stack.baseline_run import record
 
+        config = self.stack.config
         with baseline_bar(step.bucket) as on_progress:
             record(
                 self.stack,
@@ -172,6 +173,8 @@ class Executor:
                 versioned=step.versioned,
                 depth=step.prefix_depth,
                 ttl_days=step.ttl_days,
+                # With no route yet nothing else writes the table: the quiet, cheaper run.
+                live=bool(self._route_changed_at or (config and config.delivery)),
                 # Changes made before the route's new entry took effect may have no record.
                 route_since=self._route_changed_at,
                 on_progress=on_progress,

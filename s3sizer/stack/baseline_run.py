@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 from s3sizer.lambdas import baseline
+from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline import Span, Sums
 from s3sizer.lambdas.listing import Drift, ListedVersion
@@ -149,11 +150,12 @@ class BaselineRun:
         versioned: bool,
         depth: int,
         unmarked_depth: int | None = None,
+        live: bool = True,
         route_since: float = 0.0,
         workers: int = DEFAULT_WORKERS,
         on_progress: Callable[[Progress], None] = lambda progress: None,
     ):
-        self.h, self.s3, self.bucket = history, s3, bucket
+        self.h, self.s3, self.bucket, self.live = history, s3, bucket, live
         self.versioned, self.depth, self.workers = versioned, depth, workers
         self.unmarked_depth = depth if unmarked_depth is None else unmarked_depth
         self.route_since_ms = int(route_since * 1000)
@@ -184,7 +186,14 @@ class BaselineRun:
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
         self.on_progress(self.progress)
         sums = self._run_ranges([r for r in ranges if not r["done"]])
-        drift = baseline.finish(self.h, self.bucket, self.depth, sums, before, quiet=not resumed)
+        for r in ranges:
+            if r["done"] and r["sums"] is not None:
+                sums.add(r["sums"])
+        # A live run mends the totals only when its sums cover the bucket and nothing else
+        # moved them; a quiet one always (every range's sums are kept, nothing else wrote).
+        mend = ending.NEVER if resumed else ending.IF_UNTOUCHED
+        mend = ending.ALWAYS if not self.live else mend
+        drift = ending.finish(self.h, self.bucket, self.depth, sums, before, mend=mend)
         self._complete()
         return drift
 
@@ -213,6 +222,14 @@ class BaselineRun:
 
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
+        earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
+
+        def with_earlier(sums: Sums) -> Sums:
+            whole = Sums()
+            whole.add(earlier)
+            whole.add(sums)
+            return whole
+
         listed_last = [0.0]
 
         def on_page(count: int, listed_at: float) -> None:
@@ -238,12 +255,14 @@ class BaselineRun:
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
             recent_ms=self._recent_ms,
-            progress=lambda last, _sums: self._range_item(span, last, done=False),
+            live=self.live,
+            progress=lambda last, now: self._range_item(span, last, with_earlier(now), done=False),
             listed_last=lambda: listed_last[0],
             flush_keys=PAGE_SIZE,
         )
+        sums = with_earlier(sums)
         self.h.client.put_item(
-            TableName=self.h.table_name, Item=self._range_item(span, cursor, done=True)
+            TableName=self.h.table_name, Item=self._range_item(span, cursor, sums, done=True)
         )
         with self._lock:
             self.progress.ranges_done += 1
@@ -259,7 +278,7 @@ class BaselineRun:
     def _state_address(self) -> dict:
         return lay.address(lay.bucket_pk(self.bucket), lay.BASELINE_SK)
 
-    def _range_item(self, span: Span, cursor: str | None, *, done: bool) -> dict:
+    def _range_item(self, span: Span, cursor: str | None, sums: Sums | None, *, done: bool):
         item = {
             **lay.range_address(self.bucket, span.prefix, span.direct),
             "run": {"S": self.run_id},
@@ -271,6 +290,8 @@ class BaselineRun:
             item["skip"] = {"L": [{"S": p} for p in span.skip]}
         if cursor is not None:
             item["cursor"] = {"S": cursor}
+        if sums is not None:
+            item["sums"] = {"S": sums.to_json()}
         return item
 
     def _stored_ranges(self) -> list[dict]:
@@ -282,17 +303,19 @@ class BaselineRun:
                 tuple(p["S"] for p in item.get("skip", {"L": []})["L"]),
             )
             cursor = item["cursor"]["S"] if "cursor" in item else None
-            out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"]})
+            sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
+            out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums})
         return out
 
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
         self._delete_ranges()
         spans = plan_spans(self.s3, self.bucket, self.versioned)
-        ranges = [{"span": s, "cursor": None, "done": False} for s in spans]
+        ranges = [{"span": s, "cursor": None, "done": False, "sums": None} for s in spans]
         for r in ranges:
             self.h.client.put_item(
-                TableName=self.h.table_name, Item=self._range_item(r["span"], None, done=False)
+                TableName=self.h.table_name,
+                Item=self._range_item(r["span"], None, None, done=False),
             )
         self.h.client.put_item(
             TableName=self.h.table_name,
@@ -346,6 +369,7 @@ def record(
     versioned: bool,
     depth: int,
     ttl_days: float = 0,
+    live: bool = True,
     route_since: float = 0.0,
     workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[Progress], None] = lambda progress: None,
@@ -362,6 +386,7 @@ def record(
         bucket,
         versioned=versioned,
         depth=depth,
+        live=live,
         route_since=route_since,
         workers=workers,
         on_progress=on_progress,

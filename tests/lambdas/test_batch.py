@@ -93,7 +93,7 @@ def test_a_totals_conflict_rereads_the_totals_alone(ddb, clock, sleeps):
     hist = History(TABLE, recorder, now=clock, sleep=sleeps.append, prefix_depth=0)
     outcome = apply_event(hist, puts(20))
     assert outcome["counts"]["applied"] == 20 and outcome["counts"]["retries"] == 1
-    assert recorder.reads == [21, 1]  # every key and the totals; then the totals alone
+    assert recorder.reads == [22, 1]  # every key, the totals, the baseline; the totals alone
     assert recorder.calls["TransactWriteItems"] == 2 and len(sleeps) == 1
     totals = hist.totals(BUCKET)
     assert (totals.total_size, totals.object_count, totals.version) == (120, 21, 2)
@@ -107,7 +107,7 @@ def test_a_key_conflict_rereads_that_key_and_finds_it_stale(ddb, clock, sleeps):
     hist = History(TABLE, recorder, now=clock, sleep=sleeps.append, prefix_depth=0)
     outcome = apply_event(hist, puts(5))
     assert (outcome["counts"]["applied"], outcome["counts"]["stale"]) == (4, 1)
-    assert recorder.reads == [6, 2]  # the key and the totals both moved
+    assert recorder.reads == [7, 2]  # (with the baseline state) the key and the totals moved
     assert (hist.totals(BUCKET).total_size, hist.totals(BUCKET).object_count) == (11, 5)
 
 
@@ -190,7 +190,7 @@ def test_a_prefix_conflict_rereads_the_prefix_and_the_totals(ddb, clock, sleeps)
     )
     hist = History(TABLE, recorder, now=clock, sleep=sleeps.append, prefix_depth=1)
     assert apply_event(hist, puts(3, prefix="p/"))["counts"]["applied"] == 3
-    assert recorder.reads == [5, 2]  # 3 keys, the totals, "p/"; then the totals and "p/"
+    assert recorder.reads == [6, 2]  # 3 keys, totals, "p/", baseline; then totals and "p/"
     assert [(p.prefix, p.total_size, p.object_count) for p in hist.prefix_totals(BUCKET)] == [
         ("p/", 103, 4)
     ]

@@ -146,27 +146,33 @@ def test_a_listing_of_1024_byte_keys_is_recorded(hist):
     assert {s.key for s in hist.keys(BUCKET)} == set(keys)
 
 
-class CountingTransactions:
-    """A DynamoDB client that counts the items of each transaction."""
+class FlakyBatches:
+    """The real client, but each BatchWriteItem leaves its last item unprocessed the first time."""
 
     def __init__(self, client):
-        self._client, self.sizes = client, []
+        self._client = client
+        self.batches = []
 
-    def transact_write_items(self, TransactItems):
-        self.sizes.append(len(TransactItems))
-        return self._client.transact_write_items(TransactItems=TransactItems)
+    def batch_write_item(self, RequestItems):
+        (table, requests), *_ = RequestItems.items()
+        self.batches.append(len(requests))
+        if len(requests) > 1:
+            self._client.batch_write_item(RequestItems={table: requests[:-1]})
+            return {"UnprocessedItems": {table: requests[-1:]}}
+        return self._client.batch_write_item(RequestItems=RequestItems)
 
     def __getattr__(self, name):
         return getattr(self._client, name)
 
 
-def test_a_baseline_commits_in_transactions_of_at_most_100_items(ddb, clock):
-    counting = CountingTransactions(ddb)
-    hist = History(TABLE, counting, now=clock, prefix_depth=0)
-    listing = plain(*((f"k{i:03d}", i) for i in range(250)))
-    assert hist.reset_from_listing(BUCKET, listing).object_count == 250
-    assert max(counting.sizes) <= 100 and sum(counting.sizes) >= 250
-    assert {s.key: s.size for s in hist.keys(BUCKET)} == {f"k{i:03d}": i for i in range(250)}
+def test_reset_writes_in_batches_of_25_and_retries_unprocessed_items(ddb, clock, sleeps):
+    flaky = FlakyBatches(ddb)
+    hist = History(TABLE, flaky, now=clock, sleep=sleeps.append, prefix_depth=0)
+    listing = plain(*((f"k{i}", i) for i in range(60)))
+    assert hist.reset_from_listing(BUCKET, listing).object_count == 60
+    assert flaky.batches == [25, 1, 25, 1, 10, 1]
+    assert len(sleeps) == 3
+    assert {s.key: s.size for s in hist.keys(BUCKET)} == {f"k{i}": i for i in range(60)}
 
 
 def test_reset_rebuilds_the_prefix_totals(hist):

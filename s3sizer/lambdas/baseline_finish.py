@@ -1,0 +1,127 @@
+"""The end of a baseline: the totals set or kept, prefixes deeper than the depth to zero, the
+largest size ever raised to the totals, and the points that show the step."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from . import batch
+from . import layout as lay
+from .baseline import WIDTH, Sums
+from .listing import Drift
+
+ALWAYS, IF_UNTOUCHED, NEVER = "always", "if_untouched", "never"
+EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
+
+
+def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: str) -> Drift:
+    """``mend``: set the totals to what the merged keys hold ALWAYS (a quiet run: nothing else
+    wrote), IF_UNTOUCHED (only this run's own transactions moved them: a corruption of the
+    totals mends), or NEVER (a resumed live run: its sums do not cover the whole bucket)."""
+    event = EVENT_RECONCILE if before.updated_at is not None else EVENT_BASELINE
+    address = lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)
+    target = sums.merged.get("", [0] * WIDTH)
+    for attempt in range(batch.MAX_ATTEMPTS):
+        item = h._get(address)
+        old = lay.totals_from(item)
+        untouched = old.version == before.version + sums.totals_writes
+        mending = mend == ALWAYS or (mend == IF_UNTOUCHED and untouched)
+        if mending:
+            size, count = target[0], target[1]
+            kept_delta = [t - k for t, k in zip(target[2:], lay.breakdown_from(item), strict=True)]
+            start = before
+            sums.drift_bytes = size - before.total_size
+            sums.drift_objects = count - before.object_count
+        else:
+            size, count, kept_delta = old.total_size, old.object_count, None
+            start = lay.Totals(
+                size - sums.drift_bytes, count - sums.drift_objects, 0, before.updated_at, 0
+            )
+        moved = (size, count) != (start.total_size, start.object_count) or bool(
+            kept_delta and any(kept_delta)
+        )
+        if item and before.updated_at is not None and not moved and old.max_size >= size:
+            break
+        new = lay.Totals(
+            size, count, max(old.max_size, size), h.next_timestamp(old.updated_at), old.version + 1
+        )
+        writes = [
+            batch._aggregate_put(h, bucket, None, item, new, kept_delta),
+            batch.point_put(h, lay.bucket_pk(bucket), start, new, event, None),
+        ]
+        try:
+            h.client.transact_write_items(TransactItems=writes)
+            break
+        except ClientError as err:
+            if batch._code(err) != "TransactionCanceledException":
+                raise
+            if attempt == batch.MAX_ATTEMPTS - 1:
+                raise
+            h.backoff(attempt)
+    if mending:
+        _mend_prefixes(h, bucket, depth, sums.merged)
+    else:
+        _prefix_points(h, bucket, sums.moved)
+    _zero_deeper_prefixes(h, bucket, depth)
+    totals = h.totals(bucket)
+    return Drift(totals.total_size, totals.object_count, sums.drift_bytes, sums.drift_objects)
+
+
+def _figures(item: dict | None) -> list[int]:
+    totals = lay.totals_from(item)
+    return [totals.total_size, totals.object_count, *lay.breakdown_from(item)]
+
+
+def _set_prefix(h, bucket: str, prefix: str, item: dict | None, target: list[int]) -> None:
+    """A prefix's totals set to ``target``, with a point; a concurrent write wins (it was quiet
+    when the caller decided, so only a later change can have moved them, on top of this)."""
+    old = lay.totals_from(item)
+    new = lay.Totals(target[0], target[1], 0, h.next_timestamp(old.updated_at), old.version + 1)
+    kept_delta = [t - k for t, k in zip(target[2:], lay.breakdown_from(item), strict=True)]
+    pk = lay.prefix_points_pk(bucket, prefix)
+    try:
+        h.client.transact_write_items(
+            TransactItems=[
+                batch._aggregate_put(h, bucket, prefix, item, new, kept_delta),
+                batch.point_put(h, pk, old, new, EVENT_RECONCILE, None),
+            ]
+        )
+    except ClientError as err:
+        if batch._code(err) != "TransactionCanceledException":
+            raise
+
+
+def _mend_prefixes(h, bucket: str, depth: int, merged: dict) -> None:
+    """Each prefix to what its merged keys hold (nothing else wrote during the run)."""
+    stored = {item["prefix"]["S"]: item for item in h._query(lay.prefix_pk(bucket))}
+    for prefix in sorted(set(stored) | {p for p in merged if p}):
+        if prefix.count("/") > depth:
+            continue
+        target = merged.get(prefix, [0] * WIDTH)
+        if prefix in stored and _figures(stored[prefix]) == list(target):
+            continue
+        if prefix not in stored and not any(target):
+            continue
+        _set_prefix(h, bucket, prefix, stored.get(prefix), list(target))
+
+
+def _prefix_points(h, bucket: str, moved: dict) -> None:
+    """One point for each prefix the run moved, so that its history shows the step."""
+    for item in h._query(lay.prefix_pk(bucket)):
+        prefix = item["prefix"]["S"]
+        d = moved.get(prefix)
+        if not d or not (d[0] or d[1]):
+            continue
+        now = lay.totals_from(item)
+        was = lay.Totals(now.total_size - d[0], now.object_count - d[1], 0, None, 0)
+        now = lay.Totals(now.total_size, now.object_count, 0, h.next_timestamp(None), now.version)
+        put = batch.point_put(
+            h, lay.prefix_points_pk(bucket, prefix), was, now, EVENT_RECONCILE, None
+        )
+        h.client.put_item(**put["Put"])
+
+
+def _zero_deeper_prefixes(h, bucket: str, depth: int) -> None:
+    for item in h._query(lay.prefix_pk(bucket)):
+        if int(item["depth"]["N"]) > depth and any(_figures(item)):
+            _set_prefix(h, bucket, item["prefix"]["S"], item, [0] * WIDTH)
