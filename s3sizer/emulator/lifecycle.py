@@ -152,7 +152,9 @@ def _apply(bucket, key_name: str, versions: list, views: list, plan: Plan, repor
         if remaining:
             bucket.keys.setlist(key_name, remaining)  # disposes the removed object's value
         else:
-            bucket.keys.pop(key_name)
+            if not view.is_marker:  # moto's pop would dispose markers too, which have no value
+                version.dispose()
+            dict.pop(bucket.keys, key_name, None)
         version_id = None if bucket.versioning_status is None else view.version_id
         publish(bucket.account_id, DELETE, bucket, key_name, None, etag, version_id)
 
