@@ -226,3 +226,19 @@ def test_disabled_rules_and_deleted_configurations_do_nothing(aws):
     aws.run_lifecycle(days=30)
     assert bucket.keys() == ["a"]
     assert bucket.records() == []
+
+
+def test_days_below_one_are_refused_as_s3_refuses_them(aws):
+    from botocore.exceptions import ClientError
+
+    bucket = Bucket(aws, "lc-days-zero")
+    for action, field in (
+        ("Expiration", "Days"),
+        ("NoncurrentVersionExpiration", "NoncurrentDays"),
+        ("AbortIncompleteMultipartUpload", "DaysAfterInitiation"),
+    ):
+        with pytest.raises(ClientError) as refused:
+            bucket.rules(rule("zero", **{action: {field: 0}}))
+        error = refused.value.response["Error"]
+        assert error["Code"] == "InvalidArgument"
+        assert error["Message"] == f"'{field}' for {action} action must be a positive integer"

@@ -3,6 +3,8 @@
 - Each stored rule keeps the rule as the request carried it (RAW_RULE), since moto's model drops
   NoncurrentVersionExpiration's NewerNoncurrentVersions and the ObjectSizeGreaterThan /
   ObjectSizeLessThan filters.
+- Day counts that are not positive integers are refused with InvalidArgument and S3's message
+  (moto accepts `Expiration: {Days: 0}`).
 - Each multipart upload records when it was initiated (INITIATED, naive UTC like moto's times),
   which moto does not, for AbortIncompleteMultipartUpload.
 """
@@ -32,8 +34,35 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["create_multipart"], _create_multipart_upload)
 
 
+# (action, field) → S3's message for a value that is not a positive integer.
+POSITIVE_DAYS = {
+    ("Expiration", "Days"): "'Days' for Expiration action must be a positive integer",
+    ("NoncurrentVersionExpiration", "NoncurrentDays"):
+        "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
+    ("AbortIncompleteMultipartUpload", "DaysAfterInitiation"):
+        "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
+}  # fmt: skip
+
+
+def _refuse_days_below_one(rules) -> None:
+    from moto.s3.exceptions import InvalidArgumentError
+
+    for rule in rules:
+        for (action, name), message in POSITIVE_DAYS.items():
+            value = (rule.get(action) or {}).get(name)
+            if value is None:
+                continue
+            try:
+                positive = int(value) >= 1
+            except (TypeError, ValueError):
+                positive = False
+            if not positive:
+                raise InvalidArgumentError(message, name, str(value))
+
+
 def _set_lifecycle(original):
     def set_lifecycle(self, rules):
+        _refuse_days_below_one(rules)
         sent = copy.deepcopy(rules)  # moto normalizes parts of the rules it reads
         original(self, rules)
         for rule, raw in zip(self.rules, sent, strict=True):
