@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 from . import lifecycle_rules
 from .lifecycle_rules import LifecycleClock, Plan, VersionView
 from .patches.s3 import publish
-from .patches.s3_lifecycle import INITIATED, RAW_RULE
+from .patches.s3_lifecycle import INITIATED, stored_rules, version_view
 from .wsgi import S3_WRITE_LOCK, service_lock
 
 logger = logging.getLogger("s3sizer.emulator")
@@ -83,7 +83,7 @@ class LifecycleEngine:
             for per_partition in list(s3_backends.values()):
                 for backend in list(per_partition.values()):
                     for bucket in list(backend.buckets.values()):
-                        rules = _rules(bucket)
+                        rules = [rule for rule in stored_rules(bucket) if rule.enabled]
                         if rules:
                             self._run_bucket(backend, bucket, rules, as_of, report)
             return report
@@ -94,7 +94,7 @@ class LifecycleEngine:
                 return
             with service_lock(S3_WRITE_LOCK):
                 versions = bucket.keys.getlist(key_name, default=[])
-                views = [_view(backend, version) for version in versions]
+                views = [version_view(backend, version) for version in versions]
                 plan = lifecycle_rules.plan_key(
                     key_name, views, bucket.versioning_status is not None, rules, self.clock, as_of
                 )
@@ -112,34 +112,6 @@ class LifecycleEngine:
                     if bucket.multiparts.pop(upload.id, None) is not None:
                         upload.dispose()
                         report.uploads_aborted += 1
-
-
-def _rules(bucket) -> list[lifecycle_rules.Rule]:
-    found = []
-    for rule in bucket.rules:
-        raw = getattr(rule, RAW_RULE, None)
-        if raw is not None:
-            found.append(lifecycle_rules.parse_rule(raw))
-    return [rule for rule in found if rule.enabled]
-
-
-def _view(backend, version) -> VersionView:
-    from moto.s3.models import FakeDeleteMarker
-
-    if isinstance(version, FakeDeleteMarker):
-        return VersionView(str(version.version_id), version.last_modified, None)
-    return VersionView(
-        str(version.version_id),
-        version.last_modified,
-        version.size,
-        tags=lambda: _tags(backend, version),
-        locked=version.is_locked(governance_bypass=False),
-    )
-
-
-def _tags(backend, version) -> dict[str, str]:
-    found = backend.tagger.list_tags_for_resource(version.arn)["Tags"]
-    return {tag["Key"]: tag["Value"] for tag in found}
 
 
 def _apply(bucket, key_name: str, versions: list, views: list, plan: Plan, report) -> None:

@@ -60,6 +60,9 @@ class LifecycleClock:
         return now + timedelta(seconds=days * self.day_seconds)
 
 
+REAL_DAYS = LifecycleClock()
+
+
 @dataclass(frozen=True)
 class Filter:
     prefix: str = ""
@@ -241,6 +244,20 @@ def _noncurrent_due(key, versions, rules, clock, as_of) -> list[VersionView]:
             if not version.locked and as_of >= clock.due(since, rule.noncurrent_days):
                 due[id(version)] = version
     return [version for version, _ in noncurrent if id(version) in due]
+
+
+def expiration_of(
+    key: str, current: VersionView, rules: list[Rule], clock: LifecycleClock
+) -> tuple[datetime, str] | None:
+    """When the current version expires, and by which rule: the x-amz-expiration header."""
+    if current.is_marker:
+        return None
+    due = [
+        (rule.current_due(clock, current.last_modified), rule.rule_id)
+        for rule in rules
+        if rule.enabled and rule.expires_current and rule.filter.matches(key, current)
+    ]
+    return min(due) if due else None
 
 
 def upload_due(

@@ -7,6 +7,10 @@ is due at the first midnight UTC a whole day after the object's time, so 2 days 
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
 import pytest
 
 from s3sizer.emulator import Emulator
@@ -242,3 +246,24 @@ def test_days_below_one_are_refused_as_s3_refuses_them(aws):
         error = refused.value.response["Error"]
         assert error["Code"] == "InvalidArgument"
         assert error["Message"] == f"'{field}' for {action} action must be a positive integer"
+
+
+def test_objects_a_rule_will_expire_carry_the_expiration_header(aws):
+    bucket = Bucket(aws, "lc-header", versioning="Enabled")
+    bucket.rules(rule("week", prefix="logs/", Expiration={"Days": 7}))
+    old = bucket.put("logs/a", 1)
+    put = bucket.s3.put_object(Bucket=bucket.name, Key="logs/a", Body=b"x")
+    head = bucket.s3.head_object(Bucket=bucket.name, Key="logs/a")
+    got = bucket.s3.get_object(Bucket=bucket.name, Key="logs/a")
+
+    header = put["ResponseMetadata"]["HTTPHeaders"]["x-amz-expiration"]
+    match = re.fullmatch(r'expiry-date="(.+)", rule-id="week"', header)
+    due = parsedate_to_datetime(match.group(1))
+    written = head["LastModified"]
+    assert (due.hour, due.minute, due.second) == (0, 0, 0)  # a midnight UTC
+    assert timedelta(days=7) <= due - written < timedelta(days=8)
+    assert head["Expiration"] == got["Expiration"] == header
+    noncurrent = bucket.s3.head_object(Bucket=bucket.name, Key="logs/a", VersionId=old)
+    assert "Expiration" not in noncurrent
+    bucket.put("other", 1)
+    assert "Expiration" not in bucket.s3.head_object(Bucket=bucket.name, Key="other")

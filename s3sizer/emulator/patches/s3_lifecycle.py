@@ -7,18 +7,29 @@
   (moto accepts `Expiration: {Days: 0}`).
 - Each multipart upload records when it was initiated (INITIATED, naive UTC like moto's times),
   which moto does not, for AbortIncompleteMultipartUpload.
+- PUT, GET and HEAD of an object that an Expiration rule will expire answer the
+  `x-amz-expiration` header, `expiry-date="<HTTP date>", rule-id="<rule ID>"`, as S3 does. Its
+  date is counted in real days, also when the emulator's lifecycle day is shorter (Ceph RGW
+  does the same in its debug mode, and ceph/s3-tests expect it).
 """
 
 from __future__ import annotations
 
 import copy
+from datetime import UTC
+from email.utils import format_datetime
+from urllib.parse import parse_qs, urlparse
 
+from .. import lifecycle_rules
 from .hooks import PatchSet, Target
 
 RAW_RULE = "s3sizer_raw_rule"
 INITIATED = "s3sizer_initiated"
 
 _MODELS = "moto.s3.models"
+# Requests on an object's subresources, which answer no x-amz-expiration.
+SUBRESOURCES = {"acl", "tagging", "legal-hold", "retention", "attributes", "uploadId", "uploads",
+                "partNumber", "restore", "select"}  # fmt: skip
 TARGETS = {
     "set_lifecycle": Target("lifecycle rules kept as sent", _MODELS, "FakeBucket",
                             "set_lifecycle", ("self", "rules")),
@@ -26,12 +37,41 @@ TARGETS = {
                                "create_multipart_upload",
                                ("self", "bucket_name", "key_name", "metadata", "storage_type",
                                 "tags", "acl", "sse_encryption", "kms_key_id")),
+    "key_response": Target("x-amz-expiration on objects a rule expires", "moto.s3.responses",
+                           "S3Response", "key_response", ("self", "request", "full_url",
+                                                          "headers")),
 }  # fmt: skip
 
 
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["set_lifecycle"], _set_lifecycle)
     patches.replace(TARGETS["create_multipart"], _create_multipart_upload)
+    patches.replace(TARGETS["key_response"], _key_response)
+
+
+def stored_rules(bucket) -> list[lifecycle_rules.Rule]:
+    """The bucket's lifecycle rules as sent, or none (moto's `rules` is emptied on delete)."""
+    raws = (getattr(rule, RAW_RULE, None) for rule in bucket.rules)
+    return [lifecycle_rules.parse_rule(raw) for raw in raws if raw is not None]
+
+
+def version_view(backend, version) -> lifecycle_rules.VersionView:
+    from moto.s3.models import FakeDeleteMarker
+
+    if isinstance(version, FakeDeleteMarker):
+        return lifecycle_rules.VersionView(str(version.version_id), version.last_modified, None)
+
+    def tags() -> dict[str, str]:
+        found = backend.tagger.list_tags_for_resource(version.arn)["Tags"]
+        return {tag["Key"]: tag["Value"] for tag in found}
+
+    return lifecycle_rules.VersionView(
+        str(version.version_id),
+        version.last_modified,
+        version.size,
+        tags=tags,
+        locked=version.is_locked(governance_bypass=False),
+    )
 
 
 # (action, field) → S3's message for a value that is not a positive integer.
@@ -80,3 +120,42 @@ def _create_multipart_upload(original):
         return multipart
 
     return create_multipart_upload
+
+
+def _key_response(original):
+    def key_response(self, request, full_url, headers):
+        status, response_headers, body = original(self, request, full_url, headers)
+        if status in (200, 206) and request.method in ("GET", "HEAD", "PUT"):
+            header = _expiration_header(self, full_url)
+            if header:
+                response_headers["x-amz-expiration"] = header
+        return status, response_headers, body
+
+    return key_response
+
+
+def _expiration_header(response, full_url: str) -> str | None:
+    query = parse_qs(urlparse(full_url).query, keep_blank_values=True)
+    if SUBRESOURCES & set(query):
+        return None
+    try:
+        bucket = response.backend.get_bucket(response.bucket_name)
+        versions = bucket.keys.getlist(response.parse_key_name(), default=[])
+    except Exception:  # no such bucket or key: the answer says so already
+        return None
+    rules = stored_rules(bucket) if versions else []
+    if not rules:
+        return None
+    current = versions[-1]
+    asked = query.get("versionId", [None])[0]
+    if asked is not None and asked != str(current.version_id):
+        return None  # a noncurrent version: Expiration acts on the current one only
+    found = lifecycle_rules.expiration_of(
+        current.name, version_view(response.backend, current), rules, lifecycle_rules.REAL_DAYS
+    )
+    if found is None:
+        return None
+    due, rule_id = found
+    return f'expiry-date="{format_datetime(due.replace(tzinfo=UTC), usegmt=True)}", ' + (
+        f'rule-id="{rule_id}"'
+    )
