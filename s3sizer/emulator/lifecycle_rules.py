@@ -128,7 +128,7 @@ def parse_rule(raw: Mapping) -> Rule:
         enabled=raw.get("Status") == "Enabled",
         filter=_parse_filter(raw),
         expiration_days=_integer(expiration.get("Days")),
-        expiration_date=_date(expiration.get("Date")),
+        expiration_date=parse_date(expiration.get("Date")) if expiration.get("Date") else None,
         expired_object_delete_marker=str(expiration.get("ExpiredObjectDeleteMarker")).lower()
         == "true",
         noncurrent_days=_integer(noncurrent.get("NoncurrentDays")),
@@ -157,9 +157,8 @@ def _integer(value) -> int | None:
     return None if value in (None, "") else int(value)
 
 
-def _date(value) -> datetime | None:
-    if not value:
-        return None
+def parse_date(value) -> datetime:
+    """An ISO 8601 date or time, as naive UTC (ValueError if it is none)."""
     moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 

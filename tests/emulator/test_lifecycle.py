@@ -248,6 +248,40 @@ def test_days_below_one_are_refused_as_s3_refuses_them(aws):
         assert error["Message"] == f"'{field}' for {action} action must be a positive integer"
 
 
+@pytest.mark.parametrize(
+    ("rules", "code", "message"),
+    [
+        ([rule("a" * 256, Expiration={"Days": 1})], "InvalidArgument", "ID length should not"),
+        ([rule("twice", prefix=p, Expiration={"Days": 1}) for p in "ab"], "InvalidArgument",
+         "Rule ID must be unique"),
+        ([rule("noon", Expiration={"Date": "2030-01-01T12:00:00Z"})], "InvalidArgument",
+         "'Date' must be at midnight GMT"),
+        ([rule("lower", status="enabled", Expiration={"Days": 1})], "MalformedXML", ""),
+    ],
+    ids=["long-id", "same-id", "date-not-midnight", "status"],
+)  # fmt: skip
+def test_rules_s3_refuses_are_refused(aws, rules, code, message):
+    from botocore.exceptions import ClientError
+
+    bucket = Bucket(aws, f"lc-refused-{code.lower()}-{len(message)}")
+    with pytest.raises(ClientError) as refused:
+        bucket.rules(*rules)
+    assert refused.value.response["Error"]["Code"] == code
+    assert refused.value.response["Error"]["Message"].startswith(message)
+
+
+def test_a_rule_without_an_id_gets_one(aws):
+    bucket = Bucket(aws, "lc-no-id")
+    bucket.s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket.name,
+        LifecycleConfiguration={
+            "Rules": [{"Status": "Enabled", "Prefix": "x/", "Expiration": {"Days": 1}}]
+        },
+    )
+    [stored] = bucket.s3.get_bucket_lifecycle_configuration(Bucket=bucket.name)["Rules"]
+    assert stored["ID"]
+
+
 def test_objects_a_rule_will_expire_carry_the_expiration_header(aws):
     bucket = Bucket(aws, "lc-header", versioning="Enabled")
     bucket.rules(rule("week", prefix="logs/", Expiration={"Days": 7}))

@@ -3,8 +3,9 @@
 - Each stored rule keeps the rule as the request carried it (RAW_RULE), since moto's model drops
   NoncurrentVersionExpiration's NewerNoncurrentVersions and the ObjectSizeGreaterThan /
   ObjectSizeLessThan filters.
-- Day counts that are not positive integers are refused with InvalidArgument and S3's message
-  (moto accepts `Expiration: {Days: 0}`).
+- Rules S3 refuses and moto stores are refused with S3's error: a day count below 1, an ID
+  over 255 characters or used twice, a Date that is not a midnight UTC (InvalidArgument), a
+  Status other than Enabled or Disabled (MalformedXML). A rule without an ID gets one.
 - Each multipart upload records when it was initiated (INITIATED, naive UTC like moto's times),
   which moto does not, for AbortIncompleteMultipartUpload.
 - PUT, GET and HEAD of an object that an Expiration rule will expire answer the
@@ -15,7 +16,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import uuid
 from datetime import UTC
 from email.utils import format_datetime
 from urllib.parse import parse_qs, urlparse
@@ -84,25 +87,57 @@ POSITIVE_DAYS = {
 }  # fmt: skip
 
 
-def _refuse_days_below_one(rules) -> None:
-    from moto.s3.exceptions import InvalidArgumentError
+def _validate(rules) -> None:
+    """What S3 refuses and moto stores; a rule without an ID gets one, as S3 gives it."""
+    from moto.s3.exceptions import InvalidArgumentError, MalformedXML
 
+    seen: set[str] = set()
     for rule in rules:
+        if rule.get("Status") not in ("Enabled", "Disabled"):
+            raise MalformedXML()
+        rule_id = rule.get("ID") or ""
+        if len(rule_id) > 255:
+            raise InvalidArgumentError(
+                "ID length should not exceed allowed limit of 255", "ID", rule_id
+            )
+        if rule_id in seen:
+            raise InvalidArgumentError(
+                "Rule ID must be unique. Found same ID for more than one rule", "ID", rule_id
+            )
+        seen.add(rule_id)
+        if not rule_id:
+            rule["ID"] = base64.b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         for (action, name), message in POSITIVE_DAYS.items():
             value = (rule.get(action) or {}).get(name)
-            if value is None:
-                continue
-            try:
-                positive = int(value) >= 1
-            except (TypeError, ValueError):
-                positive = False
-            if not positive:
+            if value is not None and not _positive_integer(value):
                 raise InvalidArgumentError(message, name, str(value))
+        transitions = rule.get("Transition") or []
+        for part in [rule.get("Expiration") or {}] + (
+            transitions if isinstance(transitions, list) else [transitions]
+        ):
+            date = part.get("Date")
+            if date is not None and not _midnight(date):
+                raise InvalidArgumentError("'Date' must be at midnight GMT", "Date", str(date))
+
+
+def _positive_integer(value) -> bool:
+    try:
+        return int(value) >= 1
+    except (TypeError, ValueError):
+        return False
+
+
+def _midnight(value) -> bool:
+    try:
+        moment = lifecycle_rules.parse_date(value)
+    except ValueError:
+        return False
+    return moment == moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _set_lifecycle(original):
     def set_lifecycle(self, rules):
-        _refuse_days_below_one(rules)
+        _validate(rules)
         sent = copy.deepcopy(rules)  # moto normalizes parts of the rules it reads
         original(self, rules)
         for rule, raw in zip(self.rules, sent, strict=True):
