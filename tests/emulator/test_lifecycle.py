@@ -270,16 +270,19 @@ def test_rules_s3_refuses_are_refused(aws, rules, code, message):
     assert refused.value.response["Error"]["Message"].startswith(message)
 
 
-def test_a_rule_without_an_id_gets_one(aws):
+def test_rules_without_an_id_get_one_each(aws):
     bucket = Bucket(aws, "lc-no-id")
     bucket.s3.put_bucket_lifecycle_configuration(
         Bucket=bucket.name,
         LifecycleConfiguration={
-            "Rules": [{"Status": "Enabled", "Prefix": "x/", "Expiration": {"Days": 1}}]
+            "Rules": [
+                {"Status": "Enabled", "Prefix": prefix, "Expiration": {"Days": 1}}
+                for prefix in ("x/", "y/")
+            ]
         },
     )
-    [stored] = bucket.s3.get_bucket_lifecycle_configuration(Bucket=bucket.name)["Rules"]
-    assert stored["ID"]
+    stored = bucket.s3.get_bucket_lifecycle_configuration(Bucket=bucket.name)["Rules"]
+    assert len({rule["ID"] for rule in stored if rule["ID"]}) == 2
 
 
 def test_objects_a_rule_will_expire_carry_the_expiration_header(aws):

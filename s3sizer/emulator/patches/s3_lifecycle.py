@@ -100,7 +100,7 @@ def _validate(rules) -> None:
             raise InvalidArgumentError(
                 "ID length should not exceed allowed limit of 255", "ID", rule_id
             )
-        if rule_id in seen:
+        if rule_id and rule_id in seen:
             raise InvalidArgumentError(
                 "Rule ID must be unique. Found same ID for more than one rule", "ID", rule_id
             )
