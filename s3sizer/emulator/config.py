@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import threading
@@ -12,9 +13,11 @@ from s3sizer.errors import EmulatorError
 CONCURRENCY_ENV = "S3SIZER_EMULATOR_CONCURRENCY"
 RETRY_BACKOFF_ENV = "S3SIZER_EMULATOR_RETRY_BACKOFF"
 FAULTS_ENV = "S3SIZER_EMULATOR_FAULTS"
+LIFECYCLE_DAY_ENV = "S3SIZER_EMULATOR_LIFECYCLE_DAY_SECONDS"
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_RETRY_BACKOFF = 0.2
+DEFAULT_LIFECYCLE_DAY_SECONDS = 86_400.0
 FAULT_NAMES = ("duplicate", "reorder", "crash")
 
 
@@ -52,12 +55,14 @@ class EmulatorSettings:
     concurrency: int
     retry_backoff: float
     faults: FaultRates
+    lifecycle_day_seconds: float = DEFAULT_LIFECYCLE_DAY_SECONDS
 
 
 def load_settings(
     concurrency: int | None = None,
     retry_backoff: float | None = None,
     faults: str | None = None,
+    lifecycle_day_seconds: float | None = None,
 ) -> EmulatorSettings:
     """Constructor arguments win over the environment, which wins over the defaults."""
     if concurrency is None:
@@ -66,6 +71,8 @@ def load_settings(
         retry_backoff = _env_number(RETRY_BACKOFF_ENV, float, DEFAULT_RETRY_BACKOFF)
     if faults is None:
         faults = os.environ.get(FAULTS_ENV, "")
+    if lifecycle_day_seconds is None:
+        lifecycle_day_seconds = _env_number(LIFECYCLE_DAY_ENV, float, DEFAULT_LIFECYCLE_DAY_SECONDS)
     if concurrency < 1:
         raise EmulatorError(
             f"Concurrency must be at least 1, got {concurrency}",
@@ -76,7 +83,14 @@ def load_settings(
             f"Retry back-off must not be negative, got {retry_backoff}",
             f"set {RETRY_BACKOFF_ENV} to a number of seconds such as 0.2",
         )
-    return EmulatorSettings(concurrency, retry_backoff, parse_faults(faults))
+    if not (lifecycle_day_seconds > 0 and math.isfinite(lifecycle_day_seconds)):
+        raise EmulatorError(
+            f"A lifecycle day must last more than 0 seconds, got {lifecycle_day_seconds}",
+            f"set {LIFECYCLE_DAY_ENV} to a number of seconds such as 2",
+        )
+    return EmulatorSettings(
+        concurrency, retry_backoff, parse_faults(faults), float(lifecycle_day_seconds)
+    )
 
 
 def parse_faults(text: str) -> FaultRates:

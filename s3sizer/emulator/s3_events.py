@@ -15,6 +15,10 @@ from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 REMOVAL_PREFIXES = ("s3:ObjectRemoved:", "s3:LifecycleExpiration:")
+LIFECYCLE_PREFIX = "s3:LifecycleExpiration:"
+# Lifecycle's changes are S3's own: its records name S3 as principal, requester and source
+# (lifecycle-configure-notification and ev-events show it), with eventVersion 2.3.
+S3_ITSELF = "s3.amazonaws.com"
 EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"  # a delete marker's: the MD5 of no bytes
 
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
@@ -52,6 +56,10 @@ class ObjectChange:
     @property
     def is_removal(self) -> bool:
         return self.event_name.startswith(REMOVAL_PREFIXES)
+
+    @property
+    def by_lifecycle(self) -> bool:
+        return self.event_name.startswith(LIFECYCLE_PREFIX)
 
 
 class Sequencer:
@@ -101,14 +109,15 @@ def object_record(change: ObjectChange, configuration_id: str) -> dict:
     if change.version_id is not None:
         s3_object["versionId"] = change.version_id
     s3_object["sequencer"] = change.sequencer
+    lifecycle = change.by_lifecycle
     return {
-        "eventVersion": "2.1",
+        "eventVersion": "2.3" if lifecycle else "2.1",
         "eventSource": "aws:s3",
         "awsRegion": change.region,
         "eventTime": change.event_time,
         "eventName": change.event_name.removeprefix("s3:"),
-        "userIdentity": {"principalId": f"AWS:{change.account_id}"},
-        "requestParameters": {"sourceIPAddress": change.source_ip},
+        "userIdentity": {"principalId": S3_ITSELF if lifecycle else f"AWS:{change.account_id}"},
+        "requestParameters": {"sourceIPAddress": S3_ITSELF if lifecycle else change.source_ip},
         "responseElements": {
             "x-amz-request-id": change.request_id,
             "x-amz-id-2": change.host_id,
@@ -167,10 +176,12 @@ def eventbridge_event(change: ObjectChange, event_id: str) -> dict | None:
         "bucket": {"name": change.bucket_name},
         "object": s3_object,
         "request-id": change.request_id,
-        "requester": change.account_id,
+        "requester": S3_ITSELF if change.by_lifecycle else change.account_id,
         "source-ip-address": change.source_ip,
         "reason": reason,
     }
+    if change.by_lifecycle:
+        del detail["source-ip-address"]  # no request caused it
     if change.is_removal:
         marker = change.event_name.endswith("DeleteMarkerCreated")
         detail["deletion-type"] = "Delete Marker Created" if marker else "Permanently Deleted"

@@ -42,16 +42,18 @@ class Emulator:
         concurrency: int | None = None,
         retry_backoff: float | None = None,
         faults: str | None = None,
+        lifecycle_day_seconds: float | None = None,
     ):
         self.host = host
         self.port = port
-        self.settings = load_settings(concurrency, retry_backoff, faults)
+        self.settings = load_settings(concurrency, retry_backoff, faults, lifecycle_day_seconds)
         self.endpoint_url = ""
         self._server = None
         self._thread: threading.Thread | None = None
         self._runtime = None
         self._delivery = None
         self._event_sources = None
+        self._lifecycle = None
 
     def start(self) -> Emulator:
         global _active
@@ -63,7 +65,7 @@ class Emulator:
         )
         from werkzeug.serving import make_server
 
-        from . import patches
+        from . import lifecycle, patches
         from .delivery import AsyncDelivery
         from .runtime import LambdaRuntime
         from .s3_events import Sequencer
@@ -97,11 +99,17 @@ class Emulator:
                 delivery = AsyncDelivery(self.settings.retry_backoff, dice)
                 event_sources = SqsEventSources(runtime, dice, self.settings.retry_backoff)
                 patches.activate(patches.Hooks(runtime, delivery, dice, Sequencer(), event_sources))
+                engine = lifecycle.LifecycleEngine(
+                    lifecycle.LifecycleClock(self.settings.lifecycle_day_seconds)
+                )
             except BaseException:
                 server.server_close()
                 raise
             self._server, self._runtime, self._delivery = server, runtime, delivery
             self._event_sources = event_sources
+            self._lifecycle = engine
+            lifecycle.set_engine(engine)
+            engine.start()
             _active = self
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="s3sizer-emulator-http", daemon=True
@@ -112,11 +120,13 @@ class Emulator:
     def stop(self) -> None:
         """Stop delivering events, kill every worker process, and close the HTTP server."""
         global _active
-        from . import patches
+        from . import lifecycle, patches
 
         with _active_lock:
             if _active is not self:
                 return
+            lifecycle.set_engine(None)
+            self._lifecycle.stop()
             self._event_sources.stop()
             self._delivery.stop()
             self._server.shutdown()  # no new requests; requests in flight end with their workers
@@ -125,6 +135,15 @@ class Emulator:
             self._server.server_close()
             patches.deactivate()
             _active = None
+
+    def run_lifecycle(self, days: float = 0.0) -> dict:
+        """Run every bucket's lifecycle rules once, as of `days` lifecycle days from now; what
+        it did, as `POST /_s3sizer/lifecycle/advance?days=N` answers it."""
+        from dataclasses import asdict
+
+        if self._lifecycle is None:
+            raise EmulatorError("The emulator is not running", "start it first")
+        return asdict(self._lifecycle.run(days))
 
     def wait_idle(self, timeout: float) -> bool:
         """True once no event is queued, waiting to be retried, or running, and no queue that an

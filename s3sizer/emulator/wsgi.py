@@ -19,6 +19,8 @@ DYNAMODB_LOCK = threading.Lock()
 LOGS_LOCK = threading.RLock()
 S3_WRITE_LOCK = threading.RLock()  # re-entrant: a copy or a multipart completion calls put_object
 
+CONTROL_PREFIX = "/_s3sizer/"  # the emulator's own test controls (see lifecycle.py)
+
 _request = threading.local()
 
 
@@ -48,6 +50,10 @@ class SerializingApp:
 
     def __call__(self, environ, start_response):
         _request.remote_addr = environ.get("REMOTE_ADDR", "127.0.0.1")
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):  # no bucket name starts so
+            from .lifecycle import serve_control
+
+            return serve_control(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB"):
             lock = DYNAMODB_LOCK
