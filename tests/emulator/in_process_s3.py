@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
+from botocore.config import Config
 
 from s3sizer.emulator import Emulator
 
@@ -25,6 +26,7 @@ def client(aws: Emulator, service: str):
     return boto3.client(
         service, endpoint_url=aws.endpoint_url, region_name="us-east-1",
         aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),  # botocore retries BadDigest
     )  # fmt: skip
 
 
