@@ -99,6 +99,9 @@ def test_keys_with_control_characters_are_stored_and_listed_url_encoded(s3):
         listed = listing.get("Contents", listing.get("Versions"))
         assert [o["Key"] for o in listed] == flat
         assert listing["CommonPrefixes"] == [{"Prefix": "dir\x01/"}]
+    after = s3.list_objects_v2(Bucket="control-keys", StartAfter="a\x01b", Delimiter="\x07")
+    assert (after["StartAfter"], after["Delimiter"]) == ("a\x01b", "\x07")
+    assert after["CommonPrefixes"] == [{"Prefix": "bell\x07"}]
     pages = s3.get_paginator("list_object_versions").paginate(
         Bucket="control-keys", PaginationConfig={"PageSize": 2}
     )

@@ -8,13 +8,15 @@
 - With EncodingType=url (botocore always asks for it) keys, prefixes, markers, delimiters and
   CommonPrefixes are URL-encoded, so keys with control characters give XML a client can parse.
 - ListObjects (v1) counts CommonPrefixes against MaxKeys, as S3 does.
+- ListObjectsV2 (moto encodes its keys and prefixes) gets StartAfter and Delimiter encoded too.
 """
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from urllib.parse import quote
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, unescape
 
 from ..wsgi import S3_WRITE_LOCK, service_lock
 from .hooks import PatchSet, Target
@@ -27,6 +29,8 @@ REMEMBERED_MARKERS = 10_000
 TARGETS = {
     "list_versions": Target("ListObjectVersions as S3 orders, pages and encodes it", _RESPONSES,
                             "S3Response", "list_object_versions", ("self",)),
+    "list_objects_v2": Target("ListObjectsV2 encodes StartAfter and Delimiter as S3", _RESPONSES,
+                              "S3Response", "list_objects_v2", ("self",)),
     "list_objects": Target("ListObjects (v1) with MaxKeys and EncodingType as S3", _RESPONSES,
                            "S3Response", "list_objects", ("self",)),
 }  # fmt: skip
@@ -39,6 +43,7 @@ def install(patches: PatchSet) -> None:
     _page_ends.clear()
     patches.replace(TARGETS["list_versions"], lambda original: _list_object_versions)
     patches.replace(TARGETS["list_objects"], lambda original: _list_objects)
+    patches.replace(TARGETS["list_objects_v2"], _list_objects_v2)
 
 
 def _parameters(response) -> dict:
@@ -262,3 +267,25 @@ def _list_objects(self):
         + "</ListBucketResult>"
     )
     return 200, {"Content-Type": "application/xml"}, xml
+
+
+# --- ListObjectsV2 --------------------------------------------------------------------------
+
+
+def _list_objects_v2(original):
+    def list_objects_v2(self):
+        status, headers, body = original(self)
+        if self.querystring.get("encoding-type", [None])[0] != "url":
+            return status, headers, body
+        text = body.decode() if isinstance(body, bytes) else body
+        for tag in ("StartAfter", "Delimiter"):
+            text = re.sub(
+                f"<{tag}>(.*?)</{tag}>",
+                lambda m, tag=tag: f"<{tag}>{_text(unescape(m.group(1)), 'url')}</{tag}>",
+                text,
+                flags=re.DOTALL,
+            )
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    return list_objects_v2
