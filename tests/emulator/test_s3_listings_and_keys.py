@@ -164,3 +164,13 @@ def test_multipart_completion_answers_as_s3_does(s3):
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
     )  # fmt: skip
     assert "VersionId" not in done  # the bucket was never versioned
+    # Nor under suspended versioning, where the object is the key's null version
+    s3.put_bucket_versioning(Bucket="multipart", VersioningConfiguration={"Status": "Suspended"})
+    upload = s3.create_multipart_upload(Bucket="multipart", Key="m")["UploadId"]
+    part = s3.upload_part(Bucket="multipart", Key="m", UploadId=upload, PartNumber=1, Body=b"p")
+    done = s3.complete_multipart_upload(
+        Bucket="multipart", Key="m", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    assert "VersionId" not in done
+    assert s3.head_object(Bucket="multipart", Key="m", VersionId="null")["ContentLength"] == 1

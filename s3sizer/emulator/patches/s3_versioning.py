@@ -13,8 +13,9 @@ key. S3 keeps them
 - A DELETE of a specific version removes that version only, on enabled and suspended buckets
   alike, and its `ObjectRemoved:Delete` carries that version id.
 - HEAD and GET of a key whose current version is a delete marker answer 404 with
-  `x-amz-delete-marker: true` and the marker's `x-amz-version-id` (GET of the marker's own version
-  id: 405 MethodNotAllowed).
+  `x-amz-delete-marker: true` and the marker's `x-amz-version-id`; naming the marker's own version
+  id answers 405 with its Last-Modified. A HEAD that finds neither object nor marker says
+  `x-amz-delete-marker: false`, as ceph/s3-tests expects of S3.
 - HEAD and GET with a version id work under suspension, and with versionId=null on a bucket that
   was never versioned (every object of such a bucket is its null version).
 """
@@ -194,7 +195,16 @@ def _head_object(original):
         if query.get("versionId") == [NULL] and _never_versioned(self.backend, bucket_name):
             query = {name: value for name, value in query.items() if name != "versionId"}
         with hooks.flag(_VERSIONS_VISIBLE):  # moto refuses a version id if not "versioned"
-            return original(self, bucket_name, query, key_name, headers)
+            status, response_headers, body = original(self, bucket_name, query, key_name, headers)
+        if status == 405:  # a delete marker named by its version id: S3 sends its Last-Modified
+            marker = self.backend.get_object(
+                bucket_name, key_name, query["versionId"][0], return_delete_marker=True
+            )
+            response_headers["last-modified"] = _rfc_1123(marker.last_modified)
+        elif status == 404 and "x-amz-delete-marker" not in response_headers:
+            # No object and no marker: ceph/s3-tests expects S3 to say so in the header too.
+            response_headers = {**response_headers, "x-amz-delete-marker": "false"}
+        return status, response_headers, body
 
     return head_object
 
@@ -223,6 +233,13 @@ def _get_object_response(original):
         headers.update({"x-amz-delete-marker": "true", "x-amz-version-id": marker.version_id})
         if version_id is not None:
             status, headers["allow"] = 405, "DELETE"
+            headers["last-modified"] = _rfc_1123(marker.last_modified)
         return status, headers, body
 
     return get_object
+
+
+def _rfc_1123(moment) -> str:
+    from moto.core.utils import rfc_1123_datetime
+
+    return rfc_1123_datetime(moment)
