@@ -99,6 +99,7 @@ def test_keys_with_control_characters_are_stored_and_listed_url_encoded(s3):
         listed = listing.get("Contents", listing.get("Versions"))
         assert [o["Key"] for o in listed] == flat
         assert listing["CommonPrefixes"] == [{"Prefix": "dir\x01/"}]
+    assert s3.list_objects(Bucket="control-keys", Prefix="\n")["Prefix"] == "\n"  # as sent
     after = s3.list_objects_v2(Bucket="control-keys", StartAfter="a\x01b", Delimiter="\x07")
     assert (after["StartAfter"], after["Delimiter"]) == ("a\x01b", "\x07")
     assert after["CommonPrefixes"] == [{"Prefix": "bell\x07"}]

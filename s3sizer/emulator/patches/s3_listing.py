@@ -235,8 +235,8 @@ def _list_objects(self):
     truncated = max_keys > 0 and len(entries) > max_keys
     page = entries[: max(max_keys, 0)]
     head = [_element("Name", bucket.name)]
-    if prefix is not None:
-        head.append(_element("Prefix", prefix, encoding))
+    if prefix is not None:  # echoed as sent: botocore does not decode ListObjects' Prefix
+        head.append(_element("Prefix", prefix))
     head.append(_element("Marker", marker or "", encoding))
     if truncated and delimiter:  # S3 sends NextMarker only with a delimiter
         head.append(_element("NextMarker", page[-1][0], encoding))
