@@ -175,3 +175,15 @@ def test_multipart_completion_answers_as_s3_does(s3):
     )  # fmt: skip
     assert "VersionId" not in done
     assert s3.head_object(Bucket="multipart", Key="m", VersionId="null")["ContentLength"] == 1
+
+
+def test_requests_out_of_s3s_bounds_are_refused_as_s3_does(s3):
+    s3.create_bucket(Bucket="bounds")
+    too_many = {"Objects": [{"Key": f"k{i}"} for i in range(1001)]}
+    assert error_of(s3.delete_objects, Bucket="bounds", Delete=too_many) == (400, "MalformedXML")
+
+    def unreadable_max_keys(params, **_):
+        params["url"] += "&max-keys=blah"
+
+    s3.meta.events.register("before-call.s3.ListObjects", unreadable_max_keys)
+    assert error_of(s3.list_objects, Bucket="bounds") == (400, "InvalidArgument")

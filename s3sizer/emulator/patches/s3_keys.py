@@ -6,6 +6,7 @@
   answered 404.
 - A PUT whose Content-MD5 does not match its body is refused with BadDigest (an unreadable one with
   InvalidDigest) and stores nothing.
+- DeleteObjects with more than 1,000 keys is refused with MalformedXML, as S3 refuses it.
 - CompleteMultipartUpload on a bucket that is not versioning-enabled answers no x-amz-version-id
   (moto answers `null`), as a PUT does.
 """
@@ -20,10 +21,14 @@ from .hooks import PatchSet, Target
 
 _MODELS, _RESPONSES = "moto.s3.models", "moto.s3.responses"
 MAX_KEY_BYTES = 1024
+MAX_KEYS_PER_DELETE = 1000
 
 TARGETS = {
     "create_multipart": Target("keys longer than 1,024 bytes refused", _MODELS, "S3Backend",
                                "create_multipart_upload", None),
+    "delete_objects": Target("at most 1,000 keys per DeleteObjects", _MODELS, "S3Backend",
+                             "delete_objects", ("self", "bucket_name", "objects",
+                                                "bypass_retention")),
     "put_body": Target("a body that does not match its Content-MD5 refused", _RESPONSES,
                        "S3Response", "put_object", ("self",)),
     "key_post": Target("no null version id from CompleteMultipartUpload",
@@ -37,6 +42,7 @@ TARGETS = {
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["create_multipart"], _create_multipart_upload)
     patches.replace(TARGETS["put_body"], _put_object_response)
+    patches.replace(TARGETS["delete_objects"], _delete_objects)
     patches.replace(TARGETS["key_post"], _key_response_post)
     patches.replace(TARGETS["routes"], _any_character_routes)
 
@@ -54,6 +60,17 @@ def _create_multipart_upload(original):
         return original(self, bucket_name, key_name, *args, **kwargs)
 
     return create_multipart_upload
+
+
+def _delete_objects(original):
+    def delete_objects(self, bucket_name, objects, bypass_retention=False):
+        from moto.s3.exceptions import MalformedXML
+
+        if len(objects) > MAX_KEYS_PER_DELETE:
+            raise MalformedXML()
+        return original(self, bucket_name, objects, bypass_retention)
+
+    return delete_objects
 
 
 def _put_object_response(original):

@@ -7,7 +7,8 @@
   it. moto ended such a listing early, with IsTruncated false.
 - With EncodingType=url (botocore always asks for it) keys, prefixes, markers, delimiters and
   CommonPrefixes are URL-encoded, so keys with control characters give XML a client can parse.
-- ListObjects (v1) counts CommonPrefixes against MaxKeys, as S3 does.
+- ListObjects (v1) counts CommonPrefixes against MaxKeys, as S3 does; a MaxKeys that is not a
+  number is refused with InvalidArgument (moto: 500).
 - ListObjectsV2 (moto encodes its keys and prefixes) gets StartAfter and Delimiter encoded too.
 """
 
@@ -55,13 +56,26 @@ def _parameters(response) -> dict:
     prefix = raw.get("prefix", [None])[0]
     if isinstance(prefix, bytes):
         prefix = prefix.decode("utf-8")
-    max_keys = first("max-keys")
+    max_keys = _max_keys(first("max-keys"))
     return {
         "prefix": prefix, "delimiter": first("delimiter") or None,
-        "max_keys": 1000 if max_keys is None else int(max_keys),
+        "max_keys": max_keys,
         "encoding": first("encoding-type"), "key_marker": first("key-marker") or None,
         "version_id_marker": first("version-id-marker") or None, "marker": first("marker") or None,
     }  # fmt: skip
+
+
+def _max_keys(value: str | None) -> int:
+    from moto.s3.exceptions import S3ClientError
+
+    if value is None:
+        return 1000
+    try:
+        return int(value)
+    except ValueError:
+        raise S3ClientError(
+            "InvalidArgument", "Provided max-keys not an integer or within integer range"
+        ) from None
 
 
 def _text(value: str | None, encoding: str | None) -> str:
