@@ -56,11 +56,16 @@ def emulator_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_emulator(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """The emulator's stderr goes to a temporary file: an undrained pipe could block it."""
+def start_emulator(
+    *args: str, env: dict[str, str] | None = None, entry: str = "s3sizer.emulator"
+) -> subprocess.Popen:
+    """The emulator's stderr goes to a temporary file: an undrained pipe could block it.
+
+    `entry` is what follows `python -m`: "s3sizer.emulator", or "s3sizer emulator" (the CLI).
+    """
     stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "s3sizer.emulator", *args],
+        [sys.executable, "-m", *entry.split(), *args],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,

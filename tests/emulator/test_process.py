@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,29 @@ def test_sigterm_shuts_down_cleanly_and_leaves_no_worker_process(tmp_path):
     # THEN it exits 0 without waiting for the busy handler, and every worker process is gone
     assert exit_code == 0
     assert [pid for pid in workers if _alive(pid)] == []
+
+
+@pytest.mark.parametrize("entry", ["s3sizer.emulator", "s3sizer emulator"])
+def test_sigterm_ends_the_process_promptly_however_much_it_stored(entry):
+    # GIVEN an emulator, started either way, holding objects, versions and a warm worker
+    aws = wait_for_export_line(start_emulator("--port", "0", env=emulator_env(), entry=entry))
+    try:
+        s3 = aws.client("s3")
+        s3.create_bucket(Bucket="shutdown-state")
+        s3.put_bucket_versioning(
+            Bucket="shutdown-state", VersioningConfiguration={"Status": "Enabled"}
+        )
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: s3.put_object(Bucket="shutdown-state", Key=f"k{i % 50}",
+                                                  Body=b"x" * i), range(400)))  # fmt: skip
+        create_function(aws, "shutdown-prompt", PID_HANDLER)
+        invoke(aws, "shutdown-prompt")
+    finally:
+        # WHEN it receives SIGTERM
+        aws.process.send_signal(signal.SIGTERM)
+    # THEN it is gone well within the deadline (it used to take tens of seconds after long runs)
+    assert poll(lambda: aws.process.poll() is not None, timeout=10)
+    assert aws.process.returncode == 0
 
 
 def _alive(pid: int) -> bool:

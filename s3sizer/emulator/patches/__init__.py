@@ -5,20 +5,35 @@ in-process mock (mock_aws) behaves as moto does once no emulator is active. Each
 its TARGETS: the moto attributes it replaces or relies on, with the parameters it expects;
 installing refuses a target that no longer fits, naming the patch.
 
-Imports run one way: s3 → events → lambda_ → hooks; s3 → notification_rules; dynamodb, logs,
-sqs, recorder and s3_lifecycle → hooks. tests/emulator/test_wall.py checks that there is no cycle.
+Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
+s3_versioning → s3_keys → hooks; s3_lifecycle, s3_listing, dynamodb, logs, sqs and recorder →
+hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
 
 import threading
 
-from . import dynamodb, hooks, lambda_, logs, recorder, s3, s3_lifecycle, sqs
+from . import (
+    dynamodb,
+    hooks,
+    lambda_,
+    logs,
+    recorder,
+    s3,
+    s3_keys,
+    s3_lifecycle,
+    s3_listing,
+    s3_versioning,
+    sqs,
+)
 from .hooks import Hooks, PatchSet, Target
 
 __all__ = ["Hooks", "activate", "all_targets", "deactivate"]
 
-SERVICES = (lambda_, s3, s3_lifecycle, dynamodb, logs, sqs, recorder)
+SERVICES = (
+    lambda_, s3, s3_versioning, s3_keys, s3_listing, s3_lifecycle, dynamodb, logs, sqs, recorder
+)
 _lock = threading.Lock()
 _installed: PatchSet | None = None
 

@@ -3,12 +3,13 @@
 - Every change of a key is captured once, with a sequencer, under one write lock, and sent to
   each matching destination: Lambda (asynchronous, retried), SQS and SNS (the same record
   document), and EventBridge when the configuration has EventBridgeConfiguration.
-- The events moto misses are sent: delete markers, deletes of versions and of absent keys, a
-  multipart completion without moto's extra ObjectCreated:Put.
+- The events moto misses are sent: a multipart completion without moto's extra
+  ObjectCreated:Put (s3_versioning sends those of deletes and delete markers).
+- CompleteMultipartUpload of an unknown upload answers NoSuchUpload, and one without parts
+  MalformedXML (moto: 500).
 - PutBucketNotificationConfiguration refuses overlapping entries and destinations S3 cannot
   validate (a function that does not let S3 invoke it, a queue that does not let S3 send), then
   sends s3:TestEvent; GetBucketNotificationConfiguration returns EventBridgeConfiguration.
-- HEAD and GET with versionId=null on a never-versioned bucket return the object.
 """
 
 from __future__ import annotations
@@ -30,37 +31,23 @@ TARGETS = {
                          "send_event", ("account_id", "event_name", "bucket", "key")),
     "send_test_event": Target("s3:TestEvent to every destination", "moto.s3.notifications", None,
                               "send_test_event", ("account_id", "bucket")),
-    "put_object": Target("serialized S3 writes", _MODELS, "S3Backend", "put_object", None),
-    "copy_object": Target("serialized S3 writes", _MODELS, "S3Backend", "copy_object", None),
-    "delete_object": Target("delete events as AWS sends them", _MODELS, "S3Backend",
-                            "delete_object", ("self", "bucket_name", "key_name", "version_id",
-                                              "bypass")),
     "complete_multipart": Target("one event per multipart completion", _MODELS, "S3Backend",
-                                 "complete_multipart_upload", None),
+                                 "complete_multipart_upload",
+                                 ("self", "bucket_name", "multipart_id", "body")),
     "put_notification": Target("notification configurations validated as S3 does", _MODELS,
                                "S3Backend", "put_bucket_notification_configuration",
                                ("self", "bucket_name", "notification_config")),
     "get_notification": Target("EventBridgeConfiguration returned", _RESPONSES, "S3Response",
                                "get_bucket_notification", ("self",)),
-    "get_object": Target("versionId=null on an unversioned bucket", _MODELS, "S3Backend",
-                         "get_object", ("self", "bucket_name", "key_name", "version_id",
-                                        "part_number", "return_delete_marker")),
-    "head_object": Target("versionId=null on an unversioned bucket", _RESPONSES, "S3Response",
-                          "head_object", ("self", "bucket_name", "query", "key_name", "headers")),
 }  # fmt: skip
 
 
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["send_event"], lambda original: send_event)
     patches.replace(TARGETS["send_test_event"], lambda original: send_test_event)
-    patches.replace(TARGETS["put_object"], _serialized)
-    patches.replace(TARGETS["copy_object"], _serialized)
-    patches.replace(TARGETS["delete_object"], _delete_object)
     patches.replace(TARGETS["complete_multipart"], _complete_multipart_upload)
     patches.replace(TARGETS["put_notification"], _put_bucket_notification_configuration)
     patches.replace(TARGETS["get_notification"], _get_bucket_notification)
-    patches.replace(TARGETS["get_object"], _get_object)
-    patches.replace(TARGETS["head_object"], _head_object)
 
 
 # --- Events ---------------------------------------------------------------------------------
@@ -75,7 +62,7 @@ def send_event(account_id, event_name, bucket, key) -> None:
     publish(
         account_id, event_name, bucket, key.name,
         size=None if removal else key.size, etag=key.etag.strip('"'),
-        version_id=key.version_id if bucket.is_versioned else None,
+        version_id=key.version_id if bucket.versioning_status is not None else None,
     )  # fmt: skip
 
 
@@ -144,64 +131,32 @@ def _send_to_topic(topic_arn: str, document: dict) -> None:
 # --- Writes ---------------------------------------------------------------------------------
 
 
-def _serialized(method):
-    def serialized(*args, **kwargs):
-        with service_lock(S3_WRITE_LOCK):
-            return method(*args, **kwargs)
-
-    return serialized
-
-
-def _delete_object(original):
-    def delete_object(self, bucket_name, key_name, version_id=None, bypass=False):
-        with service_lock(S3_WRITE_LOCK):
-            bucket = self.get_bucket(bucket_name)
-            removed_key = _version(bucket, key_name, version_id)
-            # Read before moto's delete closes the object's value (moto computes ETags lazily).
-            # A delete marker has no ETag: deleting one (or deleting over one) names none.
-            etag = getattr(removed_key, "etag", None)
-            etag = etag.strip('"') if etag else None
-            with hooks.quiet():
-                deleted, meta = original(
-                    self, bucket_name, key_name, version_id=version_id, bypass=bypass
-                )
-
-            def removed(event_name: str, version: str | None) -> None:
-                publish(self.account_id, event_name, bucket, key_name, None, etag, version)
-
-            if not bucket.is_versioned:
-                removed("s3:ObjectRemoved:Delete", None)  # even for an absent key, as AWS does
-            elif deleted and version_id is None:
-                removed("s3:ObjectRemoved:DeleteMarkerCreated", meta.get("version-id"))
-            elif deleted:
-                removed("s3:ObjectRemoved:Delete", version_id)
-            return deleted, meta
-
-    return delete_object
-
-
-def _version(bucket, key_name: str, version_id: str | None):
-    if version_id is None:
-        return bucket.keys.get(key_name)
-    for version in bucket.keys.getlist(key_name, default=[]):
-        if str(version.version_id) == str(version_id):
-            return version
-    return None
-
-
 def _complete_multipart_upload(original):
     def complete_multipart_upload(self, *args, **kwargs):
         # One lock for the change and its event: no other write to the key takes a sequencer
         # in between.
         with service_lock(S3_WRITE_LOCK):
             with hooks.quiet():
-                key = original(self, *args, **kwargs)
+                key = _completed(original, self, *args, **kwargs)
             if key is not None:
                 bucket = self.get_bucket(key.bucket_name)
                 send_event(self.account_id, "s3:ObjectCreated:CompleteMultipartUpload", bucket, key)
         return key
 
     return complete_multipart_upload
+
+
+def _completed(original, backend, bucket_name, multipart_id, body):
+    from xml.parsers.expat import ExpatError
+
+    from moto.s3.exceptions import MalformedXML, NoSuchUpload
+
+    if multipart_id not in backend.get_bucket(bucket_name).multiparts:
+        raise NoSuchUpload(multipart_id)
+    try:
+        return original(backend, bucket_name, multipart_id, body)
+    except ExpatError:  # an empty body: the parts are read lazily, while completing
+        raise MalformedXML() from None
 
 
 # --- Notification configuration -------------------------------------------------------------
@@ -247,33 +202,3 @@ def _get_bucket_notification(original):
         return status, headers, text.encode() if isinstance(body, bytes) else text
 
     return get_bucket_notification
-
-
-# --- versionId=null -------------------------------------------------------------------------
-
-
-def _never_versioned(backend, bucket_name: str) -> bool:
-    try:
-        return backend.get_bucket(bucket_name).versioning_status is None
-    except Exception:
-        return False
-
-
-def _get_object(original):
-    def get_object(
-        self, bucket_name, key_name, version_id=None, part_number=None, return_delete_marker=False
-    ):
-        if version_id == "null" and _never_versioned(self, bucket_name):
-            version_id = None  # every object of such a bucket is its "null" version
-        return original(self, bucket_name, key_name, version_id, part_number, return_delete_marker)
-
-    return get_object
-
-
-def _head_object(original):
-    def head_object(self, bucket_name, query, key_name, headers):
-        if query.get("versionId") == ["null"] and _never_versioned(self.backend, bucket_name):
-            query = {name: value for name, value in query.items() if name != "versionId"}
-        return original(self, bucket_name, query, key_name, headers)
-
-    return head_object
