@@ -32,7 +32,16 @@ from .hooks import Hooks, PatchSet, Target
 __all__ = ["Hooks", "activate", "all_targets", "deactivate"]
 
 SERVICES = (
-    lambda_, s3, s3_versioning, s3_keys, s3_listing, s3_lifecycle, dynamodb, logs, sqs, recorder
+    lambda_,
+    s3,
+    s3_versioning,
+    s3_keys,
+    s3_listing,
+    s3_lifecycle,
+    dynamodb,
+    logs,
+    sqs,
+    recorder,
 )
 _lock = threading.Lock()
 _installed: PatchSet | None = None
