@@ -1,6 +1,6 @@
 """The baseline against moto's S3 and DynamoDB, while a live tracker applies what clients do.
 
-Clients write between the baseline's listing pages (its progress callback runs after each page),
+Against the emulator in this process. Clients write between the baseline's listing pages (its progress callback runs after each page),
 and each change's record is applied at once, as a tracker fed by the queue would. Afterwards the
 totals and the prefix totals equal the bucket's listing, with no second baseline.
 """
@@ -66,6 +66,21 @@ class LiveBucket:
                     mine = prefixes.setdefault(p, [0, 0])
                     mine[0], mine[1] = mine[0] + item["Size"], mine[1] + 1
         return size, count, prefixes
+
+
+@pytest.fixture
+def stack():
+    """A local AWS in this process: S3 lists versions and delete markers interleaved, newest
+    first, as S3 does (plain moto lists every version of a key before its markers)."""
+    from s3sizer.aws import Aws
+    from s3sizer.emulator import Emulator
+    from s3sizer.settings import Settings
+    from s3sizer.stack.state import Stack
+
+    with Emulator(port=0) as aws:
+        yield Stack(
+            Aws(Settings(stack="s3sizer", region="us-east-1", endpoint_url=aws.endpoint_url))
+        )
 
 
 @pytest.fixture

@@ -31,13 +31,15 @@ from .hooks import Hooks, PatchSet, Target
 
 __all__ = ["Hooks", "activate", "all_targets", "deactivate"]
 
+# Order matters where two patches wrap one moto attribute: the one that checks its exact
+# parameters installs first.
 SERVICES = (
     lambda_,
     s3,
+    s3_lifecycle,
     s3_versioning,
     s3_keys,
     s3_listing,
-    s3_lifecycle,
     dynamodb,
     logs,
     sqs,
