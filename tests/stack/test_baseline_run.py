@@ -183,3 +183,30 @@ def test_an_interrupted_baseline_resumes_where_it_stopped(stack, live):
     assert_exact(live)
     assert again[-1] <= 150 - first + 150 // 10
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_a_deeper_prefix_depth_fills_its_new_prefixes_while_clients_write(stack, live):
+    # GIVEN keys tracked at depth 1 by a live tracker
+    shallow = History(stack.names.table, stack.client("dynamodb"), prefix_depth=1)
+    tracker_at_depth_1 = LiveBucket(stack, shallow)
+    tracker_at_depth_1.seq = live.seq  # one bucket: one sequence of sequencers
+    names = keys(40)
+    for i, key in enumerate(names):
+        tracker_at_depth_1.put(key, i % 7 + 1)
+    run(stack, live, depth=1)
+    rng = random.Random(3)
+
+    # WHEN the tracker counts at depth 2 and a depth-2 baseline runs while clients write
+    def write(progress) -> None:
+        for _ in range(3):
+            key = rng.choice(names)
+            if rng.random() < 0.3:
+                live.delete(key)
+            else:
+                live.put(key, rng.randrange(1, 30))
+
+    run(stack, live, depth=2, on_progress=write, workers=1)
+
+    # THEN every prefix, old and new, equals the listing
+    assert_exact(live)
+    assert {p.prefix for p in live.h.prefix_totals(BUCKET)} >= {"a/x/", "b/y/", "c/w/"}
