@@ -105,39 +105,68 @@ def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list,
         yield key, listed, min(getattr(lv, "listed_at", 0.0) for lv in entries)
 
 
-def stored_keys(h, bucket: str, span: Span, after: str | None = None) -> Iterator[dict]:
+def stored_keys(
+    h, bucket: str, span: Span, after: str | None = None, long_items: list | None = None
+) -> Iterator[dict]:
     """The recorded key items of the span, in key order, after ``after`` (a resumed cursor).
 
     Each of the 16 key partitions is queried in sort-key order (keys up to 800 bytes are their
-    sort keys) and the streams are merged; the few longer keys, addressed by hash, are read apart
-    and merged in.
+    sort keys) over the span's own stretch of keys only, and the streams are merged; the few
+    longer keys, addressed by hash, are read apart (``long_items``, once per run) and merged in.
     """
+    if long_items is None:
+        long_items = read_long_items(h, bucket)
     streams = [_shard_items(h, pk, span, after) for pk in lay.key_partitions(bucket)]
-    long_items = sorted(
-        (
-            item
-            for pk in lay.key_partitions(bucket)
-            for item in h._query(pk, "begins_with(sk, :l)", {":l": {"S": "LK#"}})
-            if span.holds(item["key"]["S"]) and (after is None or item["key"]["S"] > after)
-        ),
-        key=lambda item: item["key"]["S"],
+    streams.append(
+        item
+        for item in long_items
+        if span.holds(item["key"]["S"]) and (after is None or item["key"]["S"] > after)
     )
-    streams.append(iter(long_items))
     return heapq.merge(*streams, key=lambda item: item["key"]["S"])
 
 
+def read_long_items(h, bucket: str) -> list[dict]:
+    """The key items of keys over 800 bytes, in key order (S3 allows them; few buckets have
+    many)."""
+    found = (
+        item
+        for pk in lay.key_partitions(bucket)
+        for item in h._query(pk, "begins_with(sk, :l)", {":l": {"S": "LK#"}})
+    )
+    return sorted(found, key=lambda item: item["key"]["S"])
+
+
+# After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
+# with it right after the prefix could sort beyond (and would be read by the next stretch).
+_PAST = "\U0010ffff"
+
+
+def _stretches(span: Span) -> list[tuple[str, str]]:
+    """[low, high) stretches of keys the span's recorded keys lie in."""
+    if not span.direct:
+        return [(span.prefix, span.prefix + _PAST)]
+    out, low = [], span.prefix
+    for skipped in span.skip:
+        out.append((low, skipped))
+        low = skipped + _PAST
+    out.append((low, span.prefix + _PAST * 2))
+    return out
+
+
 def _shard_items(h, pk: str, span: Span, after: str | None) -> Iterator[dict]:
-    start = "K#" + span.prefix
-    if after is not None and after >= span.prefix:
-        condition, values = "sk > :a", {":a": {"S": "K#" + after}}
-    else:
-        condition, values = "sk >= :a", {":a": {"S": start}}
-    for item in h._query(pk, condition, values):
-        sk = item["sk"]["S"]
-        if not sk.startswith(start):
-            return  # past the span: the partition is in key order
-        if span.holds(item["key"]["S"]):
-            yield item
+    for low, high in _stretches(span):
+        if after is not None and after >= high:
+            continue
+        if after is not None and after >= low:
+            low = after
+        top = "K#" + high
+        if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
+            top = "K$"  # after every key item of the partition
+        bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
+        for item in h._query(pk, "sk BETWEEN :a AND :b", bounds):
+            key = item["key"]["S"]
+            if (after is None or key > after) and key < high and span.holds(key):
+                yield item
 
 
 def merge(

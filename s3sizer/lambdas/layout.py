@@ -73,6 +73,9 @@ def range_address(bucket: str, prefix: str, direct: bool) -> dict:
     return address(range_pk(bucket), _address("D" if direct else "R", prefix))
 
 
+MAX_SORT_KEY_BYTES = 1024  # DynamoDB's limit on a sort key's value
+
+
 def bucket_pk(bucket: str) -> str:
     return f"B#{bucket}"
 

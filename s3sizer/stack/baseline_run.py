@@ -185,6 +185,7 @@ class BaselineRun:
         self.progress.ranges = len(ranges)
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
         self.on_progress(self.progress)
+        self._long_items = baseline.read_long_items(self.h, self.bucket)
         sums = self._run_ranges([r for r in ranges if not r["done"]])
         for r in ranges:
             if r["done"] and r["sums"] is not None:
@@ -251,7 +252,7 @@ class BaselineRun:
             self.h,
             self.bucket,
             baseline.group_listing(pages()),
-            baseline.stored_keys(self.h, self.bucket, span, cursor),
+            baseline.stored_keys(self.h, self.bucket, span, cursor, self._long_items),
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
             recent_ms=self._recent_ms,

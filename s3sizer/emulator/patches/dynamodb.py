@@ -5,6 +5,8 @@
   `copy` module moto's DynamoDB models use is swapped for one that, inside a transaction, hands
   back the table itself; the emulator restores the written items when the transaction fails.
 - UpdateTimeToLive twice within an hour on a table is refused, as AWS refuses it.
+- Reads answer in plain JSON: moto's generic response serializer walks the service model for
+  every attribute of every item, which made a Query of a few thousand items take seconds.
 - Query reads one partition, as DynamoDB does: moto sorts the whole table on every Query (its
   `all_items`); inside a Query of a table's own key, it is handed that partition's items only.
 """
@@ -12,6 +14,8 @@
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import threading
 import time
 
@@ -30,6 +34,12 @@ TARGETS = {
                      "exclusive_start_key", "scan_index_forward", "projection_expressions",
                      "index_name", "consistent_read", "filter_expression",
                      "hash_key_conditions", "range_key_conditions", "filter_kwargs")),
+    "query_response": Target("reads answer in plain JSON", "moto.dynamodb.responses",
+                             "DynamoHandler", "query", ("self",)),
+    "get_item_response": Target("reads answer in plain JSON", "moto.dynamodb.responses",
+                                "DynamoHandler", "get_item", ("self",)),
+    "batch_get_response": Target("reads answer in plain JSON", "moto.dynamodb.responses",
+                                 "DynamoHandler", "batch_get_item", ("self",)),
     "all_items": Target("a query reads one partition", _TABLE, "Table", "all_items", ("self",)),
     "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
                                   "DynamoDBBackend", "update_time_to_live",
@@ -40,6 +50,7 @@ TTL_TOO_SOON = "Time to live has been modified multiple times within a fixed int
 IN_TRANSACTION = "in_transaction"
 NO_TABLE_COPY = "dynamodb: transaction kept the table instead of copying it"
 ONE_PARTITION = "dynamodb: a query read one partition"
+PLAIN_JSON = "dynamodb: a read answered in plain JSON"
 _partition = threading.local()
 
 _ttl_changes: dict[tuple[str, str, str], float] = {}  # (account, region, table) -> monotonic time
@@ -55,6 +66,25 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
     patches.replace(TARGETS["query"], _query)
     patches.replace(TARGETS["all_items"], _all_items)
+    for name in ("query_response", "get_item_response", "batch_get_response"):
+        patches.replace(TARGETS[name], _plain_json)
+
+
+def _plain_json(original):
+    @functools.wraps(original)
+    def read(self):
+        result = original(self)
+        body = getattr(result, "result", None)
+        if isinstance(body, dict):
+            try:
+                text = json.dumps(body)
+            except (TypeError, ValueError):
+                return result  # not plain JSON (binary attributes): moto's own serializer
+            hooks.FAST_PATHS[PLAIN_JSON] += 1
+            return text
+        return result
+
+    return read
 
 
 def _query(original):
@@ -63,7 +93,9 @@ def _query(original):
         if index_name is not None or not self.range_key_attr or hash_key is None:
             return original(self, hash_key, *args, **kwargs)
         previous = getattr(_partition, "key", None)
-        _partition.key = (self, hash_key)
+        range_comparison = kwargs.get("range_comparison", args[0] if args else None)
+        range_objs = kwargs.get("range_objs", args[1] if len(args) > 1 else None)
+        _partition.key = (self, hash_key, _bounds(range_comparison, range_objs))
         try:
             return original(self, hash_key, *args, **kwargs)
         finally:
@@ -79,10 +111,33 @@ def _all_items(original):
             return original(self)
         hooks.FAST_PATHS[ONE_PARTITION] += 1
         # moto keeps a range-keyed table as {hash key: {range key: item}}; the query filters
-        # by hash key and sorts by range key itself.
-        return list(self.items.get(scope[1], {}).values())
+        # by hash key and sorts by range key itself, and checks the key condition again on
+        # what is handed back: the bounds only spare it items that cannot match.
+        items = self.items.get(scope[1], {}).values()
+        within = scope[2]
+        return [item for item in items if within(item.range_key)]
 
     return all_items
+
+
+def _bounds(comparison, values):
+    """A cheap test of a sort key against a Query's key condition (True: may match)."""
+    if not comparison or not values or any(getattr(v, "type", None) != "S" for v in values):
+        return lambda key: True
+    bound = [v.value for v in values]
+    tests = {
+        "BETWEEN": lambda k: bound[0] <= k <= bound[-1],
+        ">=": lambda k: k >= bound[0],
+        ">": lambda k: k > bound[0],
+        "<=": lambda k: k <= bound[0],
+        "<": lambda k: k < bound[0],
+        "=": lambda k: k == bound[0],
+        "BEGINS_WITH": lambda k: k.startswith(bound[0]),
+    }
+    test = tests.get(comparison.upper())
+    if test is None:
+        return lambda key: True
+    return lambda key: key is None or getattr(key, "type", None) != "S" or test(key.value)
 
 
 class _CopyKeepingTablesInTransactions:

@@ -1,0 +1,138 @@
+"""The baseline against `aws s3 ls --recursive --summarize`, and its memory against the bucket.
+
+One emulator runs in this process, so that buckets of many objects are written straight into
+its S3 (no HTTP PutObject each). Every command then runs as its own process against it over
+HTTP, in the same run: the AWS CLI's listing of the whole bucket, `s3sizer setup` of a new stack
+on that bucket (a quiet baseline: the listing merged into an empty table), and `s3sizer
+reconcile` right after (every key read back and compared). Time is wall time; memory is the
+command's peak resident set (ru_maxrss from wait4).
+
+    python benchmarks/baseline_speed.py [--sizes 30000,100000] [--memory 20000,200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.measure import Section, Table
+
+PREFIXES = 20  # top-level prefixes the objects are spread over, plus some at the top level
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    peak_kib: int
+
+
+def run_timed(command: list[str], env: dict) -> Timed:
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command[:4])} failed: {process.stderr.read().decode()}")
+    return Timed(seconds, usage.ru_maxrss)
+
+
+def fill(bucket: str, objects: int) -> None:
+    from benchmarks.moto_fast_paths import DirectBucket
+
+    direct = DirectBucket(bucket)
+    direct.put_many(
+        (f"p{i % PREFIXES:02d}/{i:08d}" if i % 10 else f"top-{i:08d}", i % 1000 + 1)
+        for i in range(objects)
+    )
+
+
+def measure(endpoint: str, objects: int, env: dict) -> dict[str, Timed]:
+    import boto3
+
+    bucket = f"bench-baseline-{objects}"
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    fill(bucket, objects)
+    cli = [sys.executable, "-m", "s3sizer", "--endpoint-url", endpoint, "--stack", bucket]
+    out = {}
+    if shutil.which("aws"):
+        out["aws s3 ls"] = run_timed(
+            ["aws", "s3", "ls", f"s3://{bucket}", "--recursive", "--summarize",
+             "--endpoint-url", endpoint],
+            env,
+        )  # fmt: skip
+    out["setup"] = run_timed([*cli, "setup", "--bucket", bucket], env)
+    out["reconcile"] = run_timed([*cli, "reconcile", "--json"], env)
+    return out
+
+
+def section(sizes: list[int], memory_sizes: list[int]) -> Section:
+    from s3sizer.emulator import Emulator
+
+    local = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    os.environ.update(local)  # this process's own client, which creates the buckets
+    env = {**os.environ, **local, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    timing = Table(["objects", "aws s3 ls", "setup", "setup / ls", "reconcile", "reconcile / ls"])
+    memory = Table(["objects", "setup peak RSS", "reconcile peak RSS"])
+    results: dict[int, dict[str, Timed]] = {}
+    with Emulator(port=0) as aws:
+        for objects in sorted(set(sizes) | set(memory_sizes)):
+            results[objects] = measure(aws.endpoint_url, objects, env)
+    for objects in sizes:
+        r = results[objects]
+        ls = r.get("aws s3 ls")
+        ratio = (lambda t: f"{t.seconds / ls.seconds:.2f}x") if ls else (lambda t: "n/a")
+        timing.add(
+            f"{objects:,}",
+            f"{ls.seconds:.1f} s" if ls else "n/a (no AWS CLI)",
+            f"{r['setup'].seconds:.1f} s",
+            ratio(r["setup"]),
+            f"{r['reconcile'].seconds:.1f} s",
+            ratio(r["reconcile"]),
+        )
+    for objects in memory_sizes:
+        r = results[objects]
+        memory.add(
+            f"{objects:,}",
+            f"{r['setup'].peak_kib / 1024:.0f} MiB",
+            f"{r['reconcile'].peak_kib / 1024:.0f} MiB",
+        )
+    result = Section("10. The baseline against `aws s3 ls`", __doc__.split("\n\n")[1], [timing])
+    result.tables.append(memory)
+    if len(memory_sizes) == 2:
+        small, large = (results[n] for n in sorted(memory_sizes))
+        for name in ("setup", "reconcile"):
+            growth = large[name].peak_kib / small[name].peak_kib
+            result.highlights.append(
+                f"`{name}` peaks at {growth:.2f}x the memory at {max(memory_sizes):,} objects "
+                f"that it needs at {min(memory_sizes):,}."
+            )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="30000,100000")
+    parser.add_argument("--memory", default="20000,200000")
+    args = parser.parse_args(argv)
+    sizes = [int(n) for n in args.sizes.split(",") if n]
+    memory_sizes = [int(n) for n in args.memory.split(",") if n]
+    print(section(sizes, memory_sizes).markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
