@@ -15,8 +15,6 @@ merged keys hold, and the totals are set to the sum at the end (baseline_finish.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,24 +24,12 @@ from botocore.exceptions import ClientError
 from . import batch
 from . import layout as lay
 from . import versions as v
+from .baseline_keys import Span, group_listing, stored_keys
 from .listing import Drift, ListedVersion
 from .own_keys import is_own_key
 
 CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2  # the totals and the range's progress item
 WRITE_BATCH = 25  # BatchWriteItem's limit
-
-
-@dataclass(frozen=True)
-class Span:
-    """The keys one range covers: those under ``prefix``; with ``direct``, only those with no
-    further "/" (the bucket's top level, whose sub-prefixes are ranges of their own)."""
-
-    prefix: str = ""
-    direct: bool = False
-    skip: tuple[str, ...] = ()  # the sub-prefixes a direct span leaves to other ranges
-
-    def holds(self, key: str) -> bool:
-        return key.startswith(self.prefix) and not (self.direct and "/" in key[len(self.prefix) :])
 
 
 WIDTH = 2 + len(lay.BREAKDOWN)  # an aggregate's figures: bytes, objects, then the breakdown
@@ -94,81 +80,6 @@ class _Change:
     recent_ms: int | None
 
 
-def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list, float]]:
-    """(key, [(version id, kind, size), ...] newest first, listed_at) per key, in key order."""
-    for key, group in itertools.groupby(listing, key=lambda lv: lv.key):
-        entries = list(group)
-        listed = [
-            (lv.version_id or v.NULL_VERSION, v.MARKER if lv.delete_marker else v.OBJECT, lv.size)
-            for lv in entries
-        ]
-        yield key, listed, min(getattr(lv, "listed_at", 0.0) for lv in entries)
-
-
-def stored_keys(
-    h, bucket: str, span: Span, after: str | None = None, long_items: list | None = None
-) -> Iterator[dict]:
-    """The recorded key items of the span, in key order, after ``after`` (a resumed cursor).
-
-    Each of the 16 key partitions is queried in sort-key order (keys up to 800 bytes are their
-    sort keys) over the span's own stretch of keys only, and the streams are merged; the few
-    longer keys, addressed by hash, are read apart (``long_items``, once per run) and merged in.
-    """
-    if long_items is None:
-        long_items = read_long_items(h, bucket)
-    streams = [_shard_items(h, pk, span, after) for pk in lay.key_partitions(bucket)]
-    streams.append(
-        item
-        for item in long_items
-        if span.holds(item["key"]["S"]) and (after is None or item["key"]["S"] > after)
-    )
-    return heapq.merge(*streams, key=lambda item: item["key"]["S"])
-
-
-def read_long_items(h, bucket: str) -> list[dict]:
-    """The key items of keys over 800 bytes, in key order (S3 allows them; few buckets have
-    many)."""
-    found = (
-        item
-        for pk in lay.key_partitions(bucket)
-        for item in h._query(pk, "begins_with(sk, :l)", {":l": {"S": "LK#"}})
-    )
-    return sorted(found, key=lambda item: item["key"]["S"])
-
-
-# After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
-# with it right after the prefix could sort beyond (and would be read by the next stretch).
-_PAST = "\U0010ffff"
-
-
-def _stretches(span: Span) -> list[tuple[str, str]]:
-    """[low, high) stretches of keys the span's recorded keys lie in."""
-    if not span.direct:
-        return [(span.prefix, span.prefix + _PAST)]
-    out, low = [], span.prefix
-    for skipped in span.skip:
-        out.append((low, skipped))
-        low = skipped + _PAST
-    out.append((low, span.prefix + _PAST * 2))
-    return out
-
-
-def _shard_items(h, pk: str, span: Span, after: str | None) -> Iterator[dict]:
-    for low, high in _stretches(span):
-        if after is not None and after >= high:
-            continue
-        if after is not None and after >= low:
-            low = after
-        top = "K#" + high
-        if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
-            top = "K$"  # after every key item of the partition
-        bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
-        for item in h._query(pk, "sk BETWEEN :a AND :b", bounds):
-            key = item["key"]["S"]
-            if (after is None or key > after) and key < high and span.holds(key):
-                yield item
-
-
 def merge(
     h,
     bucket: str,
@@ -195,7 +106,7 @@ def merge(
 
     def flush(cursor: str) -> None:
         nonlocal chunk
-        commit(h, bucket, chunk, (depth, unmarked_depth), sums, lambda: progress(cursor, sums))
+        commit(h, bucket, chunk, (depth, unmarked_depth), sums, lambda now: progress(cursor, now))
         chunk = []
 
     for key, listed, item, listed_at in _joined(groups, stored, listed_last):
@@ -273,45 +184,8 @@ def _plan(c: _Change, bucket: str, depths: tuple[int, int]):
     return (lay.key_item(bucket, c.key, new, rev + 1, depth), rev), deltas, now
 
 
-def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
-    for attempt in range(batch.MAX_ATTEMPTS):
-        writes, deltas, merged = [], {}, []
-        for c in chunk:
-            put, key_deltas, figures = _plan(c, bucket, depths)
-            merged.append((c.key, figures))
-            for name, d in key_deltas.items():
-                _accumulate(deltas, name, d)
-            if put is not None:
-                item, rev = put
-                condition = batch._rev_condition(c.item, rev)
-                writes.append((("K", c.key), batch._put(h, item, condition)))
-        for name, d in sorted(deltas.items()):
-            writes.append((("A", name), _add(h, bucket, name, d)))
-        progress_item = progress()
-        if progress_item is not None:
-            writes.append((("R", ""), batch._put(h, progress_item)))
-        if writes:
-            try:
-                h.client.transact_write_items(TransactItems=[w for _, w in writes])
-            except ClientError as err:
-                if batch._code(err) != "TransactionCanceledException":
-                    raise
-                if attempt == batch.MAX_ATTEMPTS - 1:
-                    raise
-                failed = batch._failed(err, writes)
-                moved = [c for c in chunk if failed is None or ("K", c.key) in failed]
-                found = batch.read_items(h, {c.key: lay.key_address(bucket, c.key) for c in moved})
-                for c in moved:
-                    c.item = found.get(c.key)
-                h.backoff(attempt)
-                continue
-        _count(sums, deltas, merged, depths[0], "" in deltas)
-        return
-
-
-def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
-    """Nothing else writes: the key items at one write unit each, then the range's progress,
-    which carries what its merged keys hold (a rerun of the chunk merges them to themselves)."""
+def _plan_chunk(chunk, bucket, depths):
+    """(puts: [(change, item, rev)], {aggregate: deltas}, [(key, merged figures)])."""
     puts, deltas, merged = [], {}, []
     for c in chunk:
         put, key_deltas, figures = _plan(c, bucket, depths)
@@ -319,10 +193,49 @@ def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
         for name, d in key_deltas.items():
             _accumulate(deltas, name, d)
         if put is not None:
-            puts.append(put[0])
-    batch_put(h, puts)
-    _count(sums, deltas, merged, depths[0], False)
-    progress_item = progress()
+            puts.append((c, *put))
+    return puts, deltas, merged
+
+
+def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
+    for attempt in range(batch.MAX_ATTEMPTS):
+        puts, deltas, merged = _plan_chunk(chunk, bucket, depths)
+        after = _counted(sums, deltas, merged, depths[0], "" in deltas)
+        writes = [
+            (("K", c.key), batch._put(h, item, batch._rev_condition(c.item, rev)))
+            for c, item, rev in puts
+        ]
+        writes += [(("A", name), _add(h, bucket, name, d)) for name, d in sorted(deltas.items())]
+        progress_item = progress(after)
+        if progress_item is not None:
+            writes.append((("R", ""), batch._put(h, progress_item)))
+        if not writes:
+            break
+        try:
+            h.client.transact_write_items(TransactItems=[w for _, w in writes])
+        except ClientError as err:
+            if batch._code(err) != "TransactionCanceledException":
+                raise
+            if attempt == batch.MAX_ATTEMPTS - 1:
+                raise
+            failed = batch._failed(err, writes)
+            moved = [c for c in chunk if failed is None or ("K", c.key) in failed]
+            found = batch.read_items(h, {c.key: lay.key_address(bucket, c.key) for c in moved})
+            for c in moved:
+                c.item = found.get(c.key)
+            h.backoff(attempt)
+            continue
+        break
+    vars(sums).update(vars(after))
+
+
+def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
+    """Nothing else writes: the key items at one write unit each, then the range's progress,
+    which carries what its merged keys hold (a rerun of the chunk merges them to themselves)."""
+    puts, deltas, merged = _plan_chunk(chunk, bucket, depths)
+    batch_put(h, [item for _, item, _ in puts])
+    vars(sums).update(vars(_counted(sums, deltas, merged, depths[0], False)))
+    progress_item = progress(sums)
     if progress_item is not None:
         h.client.put_item(TableName=h.table_name, Item=progress_item)
 
@@ -342,16 +255,20 @@ def batch_put(h, items: list[dict]) -> None:
             raise RuntimeError(f"DynamoDB left {left} items unprocessed after retries")
 
 
-def _count(sums: Sums, deltas: dict, merged: list, depth: int, moved_totals: bool) -> None:
+def _counted(sums: Sums, deltas: dict, merged: list, depth: int, moved_totals: bool) -> Sums:
+    """``sums`` with one more chunk counted (a new Sums: a cancelled transaction counts nothing)."""
+    after = Sums()
+    after.add(sums)
     drift = deltas.get("", [0] * WIDTH)
-    sums.drift_bytes += drift[0]
-    sums.drift_objects += drift[1]
-    sums.totals_writes += moved_totals
+    after.drift_bytes += drift[0]
+    after.drift_objects += drift[1]
+    after.totals_writes += moved_totals
     for name, d in deltas.items():
-        _accumulate(sums.moved, name, d)
+        _accumulate(after.moved, name, d)
     for key, figures in merged:
         for name in ["", *lay.prefixes(key, depth)]:
-            _accumulate(sums.merged, name, figures)
+            _accumulate(after.merged, name, figures)
+    return after
 
 
 def _add(h, bucket: str, name: str, d: list[int]) -> dict:

@@ -13,29 +13,24 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-from s3sizer.lambdas import baseline
+from s3sizer.lambdas import baseline, baseline_keys
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
-from s3sizer.lambdas.baseline import Span, Sums
+from s3sizer.lambdas.baseline import Sums
+from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.listing import Drift, ListedVersion
+from s3sizer.stack import listing
+from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
 # How far S3's clock may stand between a change's event time and the Date of a listing page
 # that could not show it yet: a page's request takes well under a second.
 MARGIN_SECONDS = 5.0
-# Beyond this many top-level prefixes, the top-level range reads its recorded keys whole
-# instead of one query per gap between the prefixes.
-MAX_GAPS = 200
-PAGE_SIZE = 1000  # S3's largest page
-_ORDER = "_S3sizerOrder"
-_LISTED_AT = "_S3sizerListedAt"
 
 
 class Interrupted(Exception):
@@ -49,93 +44,6 @@ class Progress:
     listed: int = 0
     ranges_done: int = 0
     ranges: int = 0
-
-
-def remember_order(http_response, parsed, model, **_) -> None:
-    """botocore hook: keep the answer's Date, and the order of Version and DeleteMarker
-    elements, which S3 interleaves newest first within a key."""
-    date = http_response.headers.get("Date")
-    if date:
-        parsed[_LISTED_AT] = parsedate_to_datetime(date).timestamp()
-    if model.name == "ListObjectVersions" and http_response.content:
-        root = ET.fromstring(http_response.content)
-        parsed[_ORDER] = [
-            child.tag.rsplit("}", 1)[-1] == "DeleteMarker"
-            for child in root
-            if child.tag.rsplit("}", 1)[-1] in ("Version", "DeleteMarker")
-        ]
-
-
-def listing_client(aws):
-    s3 = aws.client("s3")
-    for name in ("ListObjectVersions", "ListObjectsV2"):
-        s3.meta.events.register(
-            f"after-call.s3.{name}", remember_order, unique_id=f"s3sizer-order-{name}"
-        )
-    return s3
-
-
-def list_span(
-    s3, bucket: str, versioned: bool, span: Span, after: str | None, on_page=None
-) -> Iterator[ListedVersion]:
-    """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page."""
-    args = {"Bucket": bucket, "Prefix": span.prefix, "PaginationConfig": {"PageSize": PAGE_SIZE}}
-    if span.direct:
-        args["Delimiter"] = "/"
-    if versioned:
-        if after is not None:
-            args["KeyMarker"] = after
-        pages = s3.get_paginator("list_object_versions").paginate(**args)
-    else:
-        if after is not None:
-            args["StartAfter"] = after
-        pages = s3.get_paginator("list_objects_v2").paginate(**args)
-    for page in pages:
-        listed_at = page.get(_LISTED_AT, 0.0)
-        entries = list(_page_entries(page, versioned, listed_at))
-        if on_page is not None:
-            on_page(len(entries), listed_at)
-        yield from entries
-
-
-def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[ListedVersion]:
-    if not versioned:
-        for item in page.get("Contents", []):
-            yield ListedVersion(item["Key"], None, item["Size"], True, False, listed_at)
-        return
-    versions = iter(page.get("Versions", []))
-    markers = iter(page.get("DeleteMarkers", []))
-    order = page.get(_ORDER)
-    if order is None:  # no raw answer to read the order from: newest first by time, per key
-        merged = sorted(
-            [(item, False) for item in page.get("Versions", [])]
-            + [(item, True) for item in page.get("DeleteMarkers", [])],
-            key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], -e[0]["LastModified"].timestamp()),
-        )
-    else:
-        merged = [(next(markers) if m else next(versions), m) for m in order]
-        # S3's answer is in key order already; a stable sort keeps each key's own order, and
-        # groups the keys of a server that lists every version before every marker.
-        merged.sort(key=lambda entry: entry[0]["Key"])
-    for item, is_marker in merged:
-        yield ListedVersion(
-            item["Key"],
-            item.get("VersionId"),
-            item.get("Size", 0),
-            item["IsLatest"],
-            is_marker,
-            listed_at,
-        )
-
-
-def plan_spans(s3, bucket: str, versioned: bool) -> list[Span]:
-    """The top-level prefixes, each a range, and the top level itself."""
-    prefixes: list[str] = []
-    operation = "list_object_versions" if versioned else "list_objects_v2"
-    for page in s3.get_paginator(operation).paginate(Bucket=bucket, Delimiter="/"):
-        prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
-    skip = tuple(prefixes) if len(prefixes) <= MAX_GAPS else ()
-    return [Span(p) for p in prefixes] + [Span("", direct=True, skip=skip)]
 
 
 class BaselineRun:
@@ -185,7 +93,7 @@ class BaselineRun:
         self.progress.ranges = len(ranges)
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
         self.on_progress(self.progress)
-        self._long_items = baseline.read_long_items(self.h, self.bucket)
+        self._long_items = baseline_keys.read_long_items(self.h, self.bucket)
         sums = self._run_ranges([r for r in ranges if not r["done"]])
         for r in ranges:
             if r["done"] and r["sums"] is not None:
@@ -241,25 +149,25 @@ class BaselineRun:
                 self.progress.listed += count
             self.on_progress(self.progress)
 
-        listing = list_span(self.s3, self.bucket, self.versioned, span, cursor, on_page)
+        entries = listing.list_span(self.s3, self.bucket, self.versioned, span, cursor, on_page)
 
         def pages() -> Iterator[ListedVersion]:
-            for entry in listing:
+            for entry in entries:
                 listed_last[0] = entry.listed_at or listed_last[0]
                 yield entry
 
         sums = baseline.merge(
             self.h,
             self.bucket,
-            baseline.group_listing(pages()),
-            baseline.stored_keys(self.h, self.bucket, span, cursor, self._long_items),
+            baseline_keys.group_listing(pages()),
+            baseline_keys.stored_keys(self.h, self.bucket, span, cursor, self._long_items),
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
             recent_ms=self._recent_ms,
             live=self.live,
             progress=lambda last, now: self._range_item(span, last, with_earlier(now), done=False),
             listed_last=lambda: listed_last[0],
-            flush_keys=PAGE_SIZE,
+            flush_keys=listing.PAGE_SIZE,
         )
         sums = with_earlier(sums)
         self.h.client.put_item(
@@ -311,7 +219,7 @@ class BaselineRun:
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
         self._delete_ranges()
-        spans = plan_spans(self.s3, self.bucket, self.versioned)
+        spans = listing.plan_spans(self.s3, self.bucket, self.versioned)
         ranges = [{"span": s, "cursor": None, "done": False, "sums": None} for s in spans]
         for r in ranges:
             self.h.client.put_item(

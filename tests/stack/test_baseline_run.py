@@ -16,7 +16,7 @@ import pytest
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
-from s3sizer.stack import baseline_run
+from s3sizer.stack import listing
 from s3sizer.stack.baseline_run import BaselineRun, baseline_state, listing_client
 from tests.lambdas import events
 
@@ -90,7 +90,7 @@ def live(stack, monkeypatch):
     ddb = stack.client("dynamodb")
     ddb.create_table(**lay.table_definition(stack.names.table))
     stack.client("s3").create_bucket(Bucket=BUCKET)
-    monkeypatch.setattr(baseline_run, "PAGE_SIZE", 7)
+    monkeypatch.setattr(listing, "PAGE_SIZE", 7)
     return LiveBucket(stack, H(stack.names.table, ddb, prefix_depth=2))
 
 

@@ -1,0 +1,101 @@
+"""What a baseline merges: a span of the bucket's keys, its listing grouped by key, and its
+recorded key items read in the same key order, so that memory holds one chunk, not the bucket."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from . import layout as lay
+from . import versions as v
+from .listing import ListedVersion
+
+
+@dataclass(frozen=True)
+class Span:
+    """The keys one range covers: those under ``prefix``; with ``direct``, only those with no
+    further "/" (the bucket's top level, whose sub-prefixes are ranges of their own)."""
+
+    prefix: str = ""
+    direct: bool = False
+    skip: tuple[str, ...] = ()  # the sub-prefixes a direct span leaves to other ranges
+
+    def holds(self, key: str) -> bool:
+        return key.startswith(self.prefix) and not (self.direct and "/" in key[len(self.prefix) :])
+
+
+def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list, float]]:
+    """(key, [(version id, kind, size), ...] newest first, listed_at) per key, in key order."""
+    for key, group in itertools.groupby(listing, key=lambda lv: lv.key):
+        entries = list(group)
+        listed = [
+            (lv.version_id or v.NULL_VERSION, v.MARKER if lv.delete_marker else v.OBJECT, lv.size)
+            for lv in entries
+        ]
+        yield key, listed, min(getattr(lv, "listed_at", 0.0) for lv in entries)
+
+
+def stored_keys(
+    h, bucket: str, span: Span, after: str | None = None, long_items: list | None = None
+) -> Iterator[dict]:
+    """The recorded key items of the span, in key order, after ``after`` (a resumed cursor).
+
+    Each of the 16 key partitions is queried in sort-key order (keys up to 800 bytes are their
+    sort keys) over the span's own stretch of keys only, and the streams are merged; the few
+    longer keys, addressed by hash, are read apart (``long_items``, once per run) and merged in.
+    """
+    if long_items is None:
+        long_items = read_long_items(h, bucket)
+    streams = [_shard_items(h, pk, span, after) for pk in lay.key_partitions(bucket)]
+    streams.append(
+        item
+        for item in long_items
+        if span.holds(item["key"]["S"]) and (after is None or item["key"]["S"] > after)
+    )
+    return heapq.merge(*streams, key=lambda item: item["key"]["S"])
+
+
+def read_long_items(h, bucket: str) -> list[dict]:
+    """The key items of keys over 800 bytes, in key order (S3 allows them; few buckets have
+    many)."""
+    found = (
+        item
+        for pk in lay.key_partitions(bucket)
+        for item in h._query(pk, "begins_with(sk, :l)", {":l": {"S": "LK#"}})
+    )
+    return sorted(found, key=lambda item: item["key"]["S"])
+
+
+# After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
+# with it right after the prefix could sort beyond (and would be read by the next stretch).
+_PAST = "\U0010ffff"
+
+
+def _stretches(span: Span) -> list[tuple[str, str]]:
+    """[low, high) stretches of keys the span's recorded keys lie in."""
+    if not span.direct:
+        return [(span.prefix, span.prefix + _PAST)]
+    out, low = [], span.prefix
+    for skipped in span.skip:
+        out.append((low, skipped))
+        low = skipped + _PAST
+    out.append((low, span.prefix + _PAST * 2))
+    return out
+
+
+def _shard_items(h, pk: str, span: Span, after: str | None) -> Iterator[dict]:
+    for low, high in _stretches(span):
+        if after is not None and after >= high:
+            continue
+        if after is not None and after >= low:
+            low = after
+        top = "K#" + high
+        if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
+            top = "K$"  # after every key item of the partition
+        bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
+        for item in h._query(pk, "sk BETWEEN :a AND :b", bounds):
+            key = item["key"]["S"]
+            if (after is None or key > after) and key < high and span.holds(key):
+                yield item

@@ -1,0 +1,107 @@
+"""The bucket's listing for a baseline, as S3 gives it: one listing with ``Delimiter="/"`` to
+plan the ranges, then each range by S3's paginators, ListObjectsV2 or, where versions matter,
+ListObjectVersions, whose raw answer gives back the order in which S3 interleaves each key's
+versions and delete markers (botocore parses them into two lists)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
+
+from s3sizer.lambdas.baseline_keys import Span
+from s3sizer.lambdas.listing import ListedVersion
+
+PAGE_SIZE = 1000  # S3's largest page
+# Beyond this many top-level prefixes, the top-level range reads its recorded keys whole
+# instead of one query per gap between the prefixes.
+MAX_GAPS = 200
+_ORDER = "_S3sizerOrder"
+_LISTED_AT = "_S3sizerListedAt"
+
+
+def remember_order(http_response, parsed, model, **_) -> None:
+    """botocore hook: keep the answer's Date, and the order of Version and DeleteMarker
+    elements, which S3 interleaves newest first within a key."""
+    date = http_response.headers.get("Date")
+    if date:
+        parsed[_LISTED_AT] = parsedate_to_datetime(date).timestamp()
+    if model.name == "ListObjectVersions" and http_response.content:
+        root = ET.fromstring(http_response.content)
+        parsed[_ORDER] = [
+            child.tag.rsplit("}", 1)[-1] == "DeleteMarker"
+            for child in root
+            if child.tag.rsplit("}", 1)[-1] in ("Version", "DeleteMarker")
+        ]
+
+
+def listing_client(aws):
+    s3 = aws.client("s3")
+    for name in ("ListObjectVersions", "ListObjectsV2"):
+        s3.meta.events.register(
+            f"after-call.s3.{name}", remember_order, unique_id=f"s3sizer-order-{name}"
+        )
+    return s3
+
+
+def list_span(
+    s3, bucket: str, versioned: bool, span: Span, after: str | None, on_page=None
+) -> Iterator[ListedVersion]:
+    """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page."""
+    args = {"Bucket": bucket, "Prefix": span.prefix, "PaginationConfig": {"PageSize": PAGE_SIZE}}
+    if span.direct:
+        args["Delimiter"] = "/"
+    if versioned:
+        if after is not None:
+            args["KeyMarker"] = after
+        pages = s3.get_paginator("list_object_versions").paginate(**args)
+    else:
+        if after is not None:
+            args["StartAfter"] = after
+        pages = s3.get_paginator("list_objects_v2").paginate(**args)
+    for page in pages:
+        listed_at = page.get(_LISTED_AT, 0.0)
+        entries = list(_page_entries(page, versioned, listed_at))
+        if on_page is not None:
+            on_page(len(entries), listed_at)
+        yield from entries
+
+
+def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[ListedVersion]:
+    if not versioned:
+        for item in page.get("Contents", []):
+            yield ListedVersion(item["Key"], None, item["Size"], True, False, listed_at)
+        return
+    versions = iter(page.get("Versions", []))
+    markers = iter(page.get("DeleteMarkers", []))
+    order = page.get(_ORDER)
+    if order is None:  # no raw answer to read the order from: newest first by time, per key
+        merged = sorted(
+            [(item, False) for item in page.get("Versions", [])]
+            + [(item, True) for item in page.get("DeleteMarkers", [])],
+            key=lambda e: (e[0]["Key"], not e[0]["IsLatest"], -e[0]["LastModified"].timestamp()),
+        )
+    else:
+        merged = [(next(markers) if m else next(versions), m) for m in order]
+        # S3's answer is in key order already; a stable sort keeps each key's own order, and
+        # groups the keys of a server that lists every version before every marker.
+        merged.sort(key=lambda entry: entry[0]["Key"])
+    for item, is_marker in merged:
+        yield ListedVersion(
+            item["Key"],
+            item.get("VersionId"),
+            item.get("Size", 0),
+            item["IsLatest"],
+            is_marker,
+            listed_at,
+        )
+
+
+def plan_spans(s3, bucket: str, versioned: bool) -> list[Span]:
+    """The top-level prefixes, each a range, and the top level itself."""
+    prefixes: list[str] = []
+    operation = "list_object_versions" if versioned else "list_objects_v2"
+    for page in s3.get_paginator(operation).paginate(Bucket=bucket, Delimiter="/"):
+        prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+    skip = tuple(prefixes) if len(prefixes) <= MAX_GAPS else ()
+    return [Span(p) for p in prefixes] + [Span("", direct=True, skip=skip)]
