@@ -6,8 +6,10 @@ lifecycle expirations, and versioning enabled or suspended midway is played on a
 bytes. Its notifications reach the tracker's handler through one route's shape (a direct S3
 event per record; SQS batches of S3 notifications; SQS batches of EventBridge events; or a mix
 of them, as while the route changes), shuffled, duplicated, in random batches, while DynamoDB
-throttles, loses responses, leaves reads unprocessed, cancels transactions, and containers die.
-Whatever fails comes back, as Lambda, SQS or a redrive send it again.
+throttles, loses responses, leaves reads unprocessed, cancels transactions, other invocations
+write in between, and containers die. Whatever fails comes back, as Lambda, SQS or a redrive
+send it again. The transaction and read limits are scaled down at random, so that a few keys
+are cut into chunks and pages as a large batch is.
 
 Afterwards the totals, each key and the prefix totals equal the model's listing (ListObjectsV2
 and ``--prefix``), ``max_size`` is at least every total the tracker recorded, and delivering
@@ -26,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3sizer.lambdas import size_tracking
+from s3sizer.lambdas import batch, size_tracking
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.own_keys import is_own_key
 
@@ -94,7 +96,16 @@ def histories(draw) -> list[Op]:
 
 # -- DynamoDB failing -----------------------------------------------------------------------
 
-FAULTS = ["throttled", "lost", "retried", "unprocessed", "conflict", "crash-before", "crash-after"]
+FAULTS = [
+    "throttled",
+    "lost",
+    "retried",
+    "unprocessed",
+    "conflict",
+    "concurrent",
+    "crash-before",
+    "crash-after",
+]
 
 
 class Crash(Exception):
@@ -107,11 +118,14 @@ class FaultyDynamoDB:
     throttled: refused before it runs; lost: it ran, the answer timed out; retried: it ran, and
     botocore sent the same request again (a write then finds its own conditions failed);
     unprocessed: a read answers nothing but UnprocessedKeys; conflict: a transaction cancelled
-    by a concurrent one; crash-before/after: the container dies before or after the request.
+    by a concurrent one; concurrent: another invocation runs to its end just before the request
+    (its writes then fail this one's conditions); crash-before/after: the container dies before
+    or after the request.
     """
 
-    def __init__(self, client, faults: list[str | None]):
+    def __init__(self, client, faults: list[str | None], meanwhile=lambda: None):
         self._client, self.faults, self._requests = client, list(faults), count()
+        self._meanwhile = meanwhile
 
     def _next_fault(self) -> str | None:
         n = next(self._requests)
@@ -144,6 +158,8 @@ class FaultyDynamoDB:
             raise ClientError(error, name)
         if fault == "crash-before":
             raise Crash
+        if fault == "concurrent":
+            self._meanwhile()
         response = call(**kwargs)
         if fault == "lost":
             raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
@@ -207,42 +223,58 @@ def failure_record(event: dict) -> dict:
     }
 
 
-def sqs_batch(batch: list[Delivery]) -> dict:
-    event = events.sqs(*(d.body for d in batch))
-    for record, delivery in zip(event["Records"], batch, strict=True):
+def sqs_batch(messages: list[Delivery]) -> dict:
+    event = events.sqs(*(d.body for d in messages))
+    for record, delivery in zip(event["Records"], messages, strict=True):
         record["messageId"] = delivery.message_id  # a redelivered message keeps its id
     return event
 
 
-def deliver(pending: list[Delivery], draw) -> None:
-    """Invoke the handler until everything went through; what fails comes back later."""
-    for _ in range(10_000):
-        if not pending:
+class Queue:
+    """What is still to be delivered, and the invocations that deliver it."""
+
+    def __init__(self, draw):
+        self.pending: list[Delivery] = []
+        self._draw = draw
+
+    def drain(self, deliveries: list[Delivery]) -> None:
+        """Invoke the handler until everything went through; what fails comes back later."""
+        self.pending.extend(deliveries)
+        for _ in range(10_000):
+            if not self.pending:
+                return
+            self.step()
+        raise AssertionError("the deliveries never ended")
+
+    def step(self) -> None:
+        """One invocation: a direct event, or an SQS batch of up to 10 messages."""
+        if not self.pending:
             return
-        head = pending.pop(0)
+        head = self.pending.pop(0)
         if head.how == DIRECT:
             try:
                 size_tracking.handler(head.body, None)
             except (Crash, ClientError, BotoCoreError, RuntimeError):
                 # Lambda retries the event; once its retries are spent a redrive brings it back,
                 # as the event itself or, moved into the queue, as Lambda's failure record.
-                again = head
-                if draw(st.booleans()):
-                    again = Delivery(QUEUED, failure_record(head.body), head.message_id)
-                pending.insert(draw(st.integers(0, len(pending))), again)
-            continue
-        batch, limit = [head], draw(st.integers(1, 10))
-        while pending and len(batch) < limit and pending[0].how == QUEUED:
-            batch.append(pending.pop(0))
+                if self._draw(st.booleans()):
+                    head = Delivery(QUEUED, failure_record(head.body), head.message_id)
+                self._again(head)
+            return
+        messages, limit = [head], self._draw(st.integers(1, 10))
+        while self.pending and len(messages) < limit and self.pending[0].how == QUEUED:
+            messages.append(self.pending.pop(0))
         try:
-            answer = size_tracking.handler(sqs_batch(batch), None)
+            answer = size_tracking.handler(sqs_batch(messages), None)
             failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
         except Crash:  # the whole batch becomes visible again
-            failed = {d.message_id for d in batch}
-        for delivery in batch:
+            failed = {d.message_id for d in messages}
+        for delivery in messages:
             if delivery.message_id in failed:
-                pending.insert(draw(st.integers(0, len(pending))), delivery)
-    raise AssertionError("the deliveries never ended")
+                self._again(delivery)
+
+    def _again(self, delivery: Delivery) -> None:
+        self.pending.insert(self._draw(st.integers(0, len(self.pending))), delivery)
 
 
 # -- what a listing shows ------------------------------------------------------------------
@@ -285,7 +317,7 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
     caplog.set_level(logging.INFO, logger=size_tracking.logger.name)
 
     @settings(
-        max_examples=100,
+        max_examples=80,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
@@ -294,9 +326,12 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
         route=st.sampled_from(ROUTES),
         depth=st.integers(0, 2),
         faults=st.lists(st.none() | st.sampled_from(FAULTS), max_size=16),
+        # One key at depth 2 needs 7 items: 7 and 12 cut a batch of a few keys into chunks.
+        transaction_items=st.sampled_from([7, 12, batch.TRANSACTION_ITEMS]),
+        read_items=st.sampled_from([2, batch.READ_ITEMS]),
         data=st.data(),
     )
-    def check(history, route, depth, faults, data):
+    def check(history, route, depth, faults, transaction_items, read_items, data):
         bucket = f"b-{uuid.uuid4().hex}"  # fresh partitions per example, in one table
         model = ModelBucket()
         quiet = data.draw(st.integers(0, len(history)), label="the bucket is quiet after op")
@@ -308,15 +343,19 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
         monkeypatch.setenv("PREFIX_DEPTH", str(depth))
         size_tracking._config.cache_clear()
         tracker = size_tracking._config()
-        tracker.client = faulty = FaultyDynamoDB(tracker.client, faults)
+        queue = Queue(data.draw)
+        tracker.client = faulty = FaultyDynamoDB(tracker.client, faults, queue.step)
         reader = History(TABLE, ddb, prefix_depth=depth)
+        # Scaled down, a few keys make the chunks and reads of a large batch.
+        monkeypatch.setattr(batch, "TRANSACTION_ITEMS", transaction_items)
+        monkeypatch.setattr(batch, "READ_ITEMS", read_items)
         caplog.clear()
 
         # Exact at a quiet moment, then at the end, with late duplicates of the early notices.
-        deliver(deliveries(early, bucket, route, data.draw, again=early), data.draw)
+        queue.drain(deliveries(early, bucket, route, data.draw, again=early))
         assert_exact(reader, bucket, listing_then, depth)
         late = model.notices[len(early) :]
-        deliver(deliveries(late, bucket, route, data.draw, again=model.notices), data.draw)
+        queue.drain(deliveries(late, bucket, route, data.draw, again=model.notices))
         assert_exact(reader, bucket, model.listing(), depth)
         assert all(rejected == 0 for _, rejected in batch_lines(caplog))
 
@@ -324,7 +363,7 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
         faulty.faults.clear()
         before = reader.totals(bucket)
         caplog.clear()
-        deliver(deliveries(model.notices, bucket, route, data.draw), data.draw)
+        queue.drain(deliveries(model.notices, bucket, route, data.draw))
         assert reader.totals(bucket) == before
         assert all(applied == 0 for applied, _ in batch_lines(caplog))
 
