@@ -118,7 +118,16 @@ def status_text(status: dict) -> str:
         + (f", {queued} queued" if queued is not None else "")
         + f"\ndead letters {status.get('dead_letters', 0)}"
         + _baseline_line(status.get("baseline"))
+        + _money_lines(status)
     )
+
+
+def _money_lines(status: dict) -> str:
+    if "storage" not in status:
+        return ""
+    from s3sizer.costs.text import money_lines
+
+    return "\n" + money_lines(status["storage"], status["growth"])
 
 
 def _baseline_line(baseline: dict | None) -> str:

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 APPLIED, DUPLICATE, STALE = v.APPLIED, v.DUPLICATE, v.STALE
 MAX_PREFIX_DEPTH = 5
+# The unfinished uploads' item, beside TOTALS: written by the uploads poll.
+UPLOADS_SK = "UPLOADS"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -196,6 +198,69 @@ class History:
             found.append(PrefixTotals(item["prefix"]["S"], int(item["total_size"]["N"]), count))
         found.sort(key=lambda p: (-p.total_size, -p.object_count, p.prefix))
         return found if top is None else found[: max(top, 0)]
+
+    # -- what the bill counts and how fast it grows (docs/costs.md) --------------------------
+
+    def usage_items(self, buckets: list[str]) -> dict[str, dict[str, dict | None]]:
+        """Each bucket's raw ``TOTALS`` and ``UPLOADS`` items (None when absent): one
+        BatchGetItem per 50 buckets, whatever their size."""
+        found = {b: {lay.TOTALS_SK: None, UPLOADS_SK: None} for b in buckets}
+        wanted = [
+            lay.address(lay.bucket_pk(b), sk) for b in buckets for sk in (lay.TOTALS_SK, UPLOADS_SK)
+        ]
+        for start in range(0, len(wanted), 100):  # BatchGetItem takes up to 100 keys
+            request = {
+                self.table_name: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
+            }
+            attempt = 0
+            while request:
+                got = self.client.batch_get_item(RequestItems=request)
+                for item in got.get("Responses", {}).get(self.table_name, []):
+                    bucket = item["pk"]["S"][len("B#") :]
+                    if bucket in found:
+                        found[bucket][item["sk"]["S"]] = item
+                request = got.get("UnprocessedKeys") or {}
+                if request:
+                    self.backoff(attempt)
+                    attempt += 1
+        return found
+
+    def prefix_items(self, bucket: str) -> Iterator[dict]:
+        """The raw items of the tracked prefixes (their breakdown counters with them)."""
+        return self._query(lay.prefix_pk(bucket))
+
+    def point_at_or_before(self, bucket: str, when: datetime, prefix: str | None = None):
+        """The last point at or before ``when`` (None: the history begins after it); one
+        Query of one item."""
+        pk = lay.bucket_pk(bucket) if prefix is None else lay.prefix_points_pk(bucket, prefix)
+        bounds = {
+            ":a": {"S": lay.POINT_PREFIX},
+            ":b": {"S": f"{lay.POINT_PREFIX}{iso_ms(when)}~"},
+        }
+        items = self._query_one(pk, "sk BETWEEN :a AND :b", bounds, newest_first=True)
+        return lay.point_from(items) if items else None
+
+    def first_point(self, bucket: str, prefix: str | None = None) -> tuple[Point, int] | None:
+        """The oldest point kept, with the size just before it; one Query of one item."""
+        pk = lay.bucket_pk(bucket) if prefix is None else lay.prefix_points_pk(bucket, prefix)
+        item = self._query_one(
+            pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}}, newest_first=False
+        )
+        if item is None:
+            return None
+        return lay.point_from(item), int(item.get("prev_total_size", {"N": "0"})["N"])
+
+    def _query_one(self, pk: str, sk_condition: str, values: dict, *, newest_first: bool):
+        page = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression=f"pk = :pk AND {sk_condition}",
+            ExpressionAttributeValues={":pk": {"S": pk}, **values},
+            ScanIndexForward=not newest_first,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return items[0] if items else None
 
     def _points(self, pk: str, since_seconds) -> list[Point]:
         if since_seconds is None:
