@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import alarms, delivery, iam
+from s3sizer.stack import alarms, dashboard, delivery, iam
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
@@ -290,6 +290,7 @@ def plan_teardown(stack: Stack) -> st.Plan:
     if stack.alarm_exists():
         steps.append(st.DeleteAlarm(names.alarm))
     steps += alarms.teardown_steps(stack)
+    steps += dashboard.teardown_steps(stack)
     for spec in FUNCTIONS:
         if stack.log_group_exists(spec.short):
             steps.append(st.DeleteLogGroup(names.log_group(spec.short)))
