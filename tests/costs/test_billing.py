@@ -178,3 +178,21 @@ def test_the_built_package_ships_the_price_table_and_reads_it_from_there(tmp_pat
 
     assert shown[0].startswith(str(built))
     assert shown[1] == "{"
+
+
+def test_the_grafana_dashboard_charts_every_family_the_endpoint_serves():
+    from pathlib import Path
+
+    board = json.loads((Path(__file__).parents[2] / "docs" / "grafana-s3sizer.json").read_text())
+    exprs = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
+
+    for family in (
+        "s3sizer_bucket_size_bytes",
+        "s3sizer_bucket_objects",
+        "s3sizer_prefix_size_bytes",
+        "s3sizer_storage_bytes",
+        "s3sizer_monthly_cost_usd",
+        "s3sizer_dead_letters",
+        "s3sizer_queued",
+    ):
+        assert family in exprs
