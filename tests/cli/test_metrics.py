@@ -124,3 +124,29 @@ def test_a_port_in_use_is_one_error_line(cli, aws):
 
     assert result.stderr.startswith(f"Error: Cannot listen on 127.0.0.1:{port}")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_scrape_reads_the_table_with_a_batch_read_and_a_query_per_bucket(cli, aws):
+    cli("setup")
+    for i in range(4):
+        put(f"p{i}/k", i)
+    cli("reconcile")
+    ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
+    calls = []
+    real = ctx.history.history.client
+
+    class Counting:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(real, name)
+
+    ctx.history.history.client = Counting()
+    collector = metrics_server.StackCollector(ctx, prices.load("us-east-1"), clock=lambda: 0.0)
+
+    first = list(collector.collect())
+    again = list(collector.collect())  # within the cache period: no request
+
+    assert calls == ["batch_get_item", "query"]
+    assert again == first
+    prefixes = next(f for f in first if f.name == "s3sizer_prefix_size_bytes")
+    assert len(prefixes.samples) == 4  # every prefix, in one Query
