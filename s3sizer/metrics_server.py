@@ -55,6 +55,7 @@ class StackCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         from s3sizer import reports
+        from s3sizer.lambdas.usage import usage_items
 
         def gauge(name: str, doc: str, labels: list[str] | None = None):
             return GaugeMetricFamily(name, doc, labels=labels)
@@ -83,7 +84,7 @@ class StackCollector:
         )
         history = self.ctx.history.history
         buckets = money.tracked_buckets(self.ctx)
-        items = history.usage_items(buckets)
+        items = usage_items(history, buckets)
         for bucket in buckets:
             totals, uploads = items[bucket].get("TOTALS"), items[bucket].get("UPLOADS")
             size.add_metric([bucket], st.number(totals, "total_size"))

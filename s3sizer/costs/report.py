@@ -43,8 +43,10 @@ def bucket_money(history, bucket: str, items: dict, prices) -> dict:
 
 def status_fields(ctx, prices) -> dict:
     """What `status --json` gains for the stack's bucket: `storage` and `growth`."""
+    from s3sizer.lambdas.usage import usage_items
+
     history = ctx.history.history
-    items = history.usage_items([ctx.bucket])[ctx.bucket]
+    items = usage_items(history, [ctx.bucket])[ctx.bucket]
     return bucket_money(history, ctx.bucket, items, prices)
 
 

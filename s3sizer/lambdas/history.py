@@ -42,8 +42,6 @@ if TYPE_CHECKING:
 
 APPLIED, DUPLICATE, STALE = v.APPLIED, v.DUPLICATE, v.STALE
 MAX_PREFIX_DEPTH = 5
-# The unfinished uploads' item, beside TOTALS: written by the uploads poll.
-UPLOADS_SK = "UPLOADS"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -200,30 +198,6 @@ class History:
         return found if top is None else found[: max(top, 0)]
 
     # -- what the bill counts and how fast it grows (docs/costs.md) --------------------------
-
-    def usage_items(self, buckets: list[str]) -> dict[str, dict[str, dict | None]]:
-        """Each bucket's raw ``TOTALS`` and ``UPLOADS`` items (None when absent): one
-        BatchGetItem per 50 buckets, whatever their size."""
-        found = {b: {lay.TOTALS_SK: None, UPLOADS_SK: None} for b in buckets}
-        wanted = [
-            lay.address(lay.bucket_pk(b), sk) for b in buckets for sk in (lay.TOTALS_SK, UPLOADS_SK)
-        ]
-        for start in range(0, len(wanted), 100):  # BatchGetItem takes up to 100 keys
-            request = {
-                self.table_name: {"Keys": wanted[start : start + 100], "ConsistentRead": True}
-            }
-            attempt = 0
-            while request:
-                got = self.client.batch_get_item(RequestItems=request)
-                for item in got.get("Responses", {}).get(self.table_name, []):
-                    bucket = item["pk"]["S"][len("B#") :]
-                    if bucket in found:
-                        found[bucket][item["sk"]["S"]] = item
-                request = got.get("UnprocessedKeys") or {}
-                if request:
-                    self.backoff(attempt)
-                    attempt += 1
-        return found
 
     def prefix_items(self, bucket: str) -> Iterator[dict]:
         """The raw items of the tracked prefixes (their breakdown counters with them)."""
