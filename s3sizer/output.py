@@ -150,8 +150,17 @@ def prefix_table(prefixes: list[dict]):
     table.add_column("prefix")
     table.add_column("total size", justify="right")
     table.add_column("objects", justify="right")
+    table.add_column("noncurrent", justify="right")
+    table.add_column("per day (7 d)", justify="right")
     for found in prefixes:
-        table.add_row(found["prefix"], human_bytes(found["total_size"]), str(found["object_count"]))
+        week = found.get("bytes_per_day_7d")
+        table.add_row(
+            found["prefix"],
+            human_bytes(found["total_size"]),
+            str(found["object_count"]),
+            human_bytes(found.get("noncurrent_bytes", 0)),
+            "-" if week is None else ("-" if week < 0 else "+") + human_bytes(int(abs(week))),
+        )
     return table
 
 

@@ -218,3 +218,13 @@ def test_by_prefix_entries_gain_noncurrent_bytes_and_growth(cli, aws):
             "bytes_per_day_7d": None,
         }
     ]
+
+
+def test_text_by_prefix_shows_noncurrent_bytes_and_growth_columns(cli, aws):
+    cli("setup")
+    boto3.client("s3").put_object(Bucket=DEFAULT_BUCKET, Key="logs/a", Body=b"x" * 50)
+    cli("reconcile")
+
+    text = cli("status", "--by-prefix").stdout
+
+    assert "noncurrent" in text and "per day (7 d)" in text
