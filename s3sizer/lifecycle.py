@@ -36,6 +36,7 @@ def setup(
     prefix_depth: int | None = None,
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
+    alarm_growth: tuple[int, int] | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
@@ -48,6 +49,7 @@ def setup(
         prefix_depth=prefix_depth,
         alarm_above=alarm_above,
         alarm_topic=alarm_topic,
+        alarm_growth=alarm_growth,
     )
     show_plan(plan)
     if not dry_run:

@@ -118,7 +118,16 @@ def status_text(status: dict) -> str:
         + (f", {queued} queued" if queued is not None else "")
         + f"\ndead letters {status.get('dead_letters', 0)}"
         + _baseline_line(status.get("baseline"))
+        + _money_lines(status)
     )
+
+
+def _money_lines(status: dict) -> str:
+    if "storage" not in status:
+        return ""
+    from s3sizer.costs.text import money_lines
+
+    return "\n" + money_lines(status["storage"], status["growth"])
 
 
 def _baseline_line(baseline: dict | None) -> str:
@@ -141,8 +150,17 @@ def prefix_table(prefixes: list[dict]):
     table.add_column("prefix")
     table.add_column("total size", justify="right")
     table.add_column("objects", justify="right")
+    table.add_column("noncurrent", justify="right")
+    table.add_column("per day (7 d)", justify="right")
     for found in prefixes:
-        table.add_row(found["prefix"], human_bytes(found["total_size"]), str(found["object_count"]))
+        week = found.get("bytes_per_day_7d")
+        table.add_row(
+            found["prefix"],
+            human_bytes(found["total_size"]),
+            str(found["object_count"]),
+            human_bytes(found.get("noncurrent_bytes", 0)),
+            "-" if week is None else ("-" if week < 0 else "+") + human_bytes(int(abs(week))),
+        )
     return table
 
 

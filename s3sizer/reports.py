@@ -13,11 +13,14 @@ from s3sizer.errors import AwsError, StackError, UsageError
 from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_KEY
 
 
-def status(ctx: StackContext) -> dict:
+def status(ctx: StackContext, prices_file: Path | None = None) -> dict:
     """The totals and the baseline's state (one GetItem each; a running baseline's ranges one
-    Query more) and the delivery's queues (one GetQueueAttributes each)."""
+    Query more), the delivery's queues (one GetQueueAttributes each), and what the bucket
+    costs and how fast it grows (one BatchGetItem, three one-item Queries; docs/costs.md)."""
+    from s3sizer.costs import report as money
     from s3sizer.stack.baseline_run import baseline_state
 
+    prices = money.load_prices(ctx, prices_file)
     totals = ctx.history.totals()
     return {
         "bucket": ctx.bucket,
@@ -27,6 +30,7 @@ def status(ctx: StackContext) -> dict:
         "updated_at": totals.updated_at,
         "baseline": baseline_state(ctx.history.history, ctx.bucket),
         **delivery_state(ctx),
+        **money.status_fields(ctx, prices),
     }
 
 
@@ -62,11 +66,14 @@ def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict
         raise UsageError(
             "The stack tracks no prefixes", "run `s3sizer setup --prefix-depth 1` (or more)"
         )
+    from s3sizer.costs import report as money
+
     found = ctx.history.prefix_totals(depth=depth, top=top)
-    return [
+    entries = [
         {"prefix": p.prefix, "total_size": p.total_size, "object_count": p.object_count}
         for p in found
     ]
+    return money.prefix_fields(ctx, entries)
 
 
 def history(

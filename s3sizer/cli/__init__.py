@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 try:
-    from s3sizer.cli import lifecycle, local, reads
+    from s3sizer.cli import lifecycle, local, metrics, reads
     from s3sizer.cli.app import app, interrupted
 except KeyboardInterrupt:
     # Ctrl-C while Typer and Rich load: the same one line as later on, not a page of imports.
@@ -27,6 +27,7 @@ app.command()(reads.history)
 app.command()(reads.logs)
 app.command()(reads.watch)
 app.command()(reads.reconcile)
+app.command()(metrics.metrics)
 app.command()(lifecycle.redrive)
 app.command()(lifecycle.teardown)
 app.command()(local.emulator)

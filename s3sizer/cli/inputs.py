@@ -162,3 +162,36 @@ TopicArn = Arn(
     "arn:aws:sns:REGION:ACCOUNT:NAME",
     "give the topic's ARN as `aws sns list-topics` shows it",
 )
+
+
+_PERIOD = re.compile(r"([0-9]*)([mhd])", re.ASCII)
+_PERIOD_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+class GrowthRate:
+    """`SIZE/PERIOD`, e.g. `10GB/h` or `500MiB/d`: (bytes, seconds); `off` is (0, 0).
+
+    CloudWatch takes an alarm's period in whole minutes, and metric math over at most a day.
+    """
+
+    __name__ = "growth"  # as Duration.__name__
+
+    def __call__(self, value: str) -> tuple[int, int]:
+        text = str(value).strip()
+        if text.lower() == "off":
+            return (0, 0)
+        size, slash, period = text.partition("/")
+        if not slash:
+            raise typer.BadParameter(
+                f"{value!r} is not SIZE/PERIOD, e.g. 10GB/h, 500MiB/d or 1GB/15m (or off)"
+            )
+        amount = ByteSize()(size)
+        match = _PERIOD.fullmatch(period.strip().lower())
+        if not match or match.group(1) in ("0",) or match.group(1).startswith("0"):
+            raise typer.BadParameter(
+                f"{value!r}: PERIOD is minutes, hours or a day, e.g. h, 6h, 15m or d"
+            )
+        seconds = int(match.group(1) or 1) * _PERIOD_SECONDS[match.group(2)]
+        if not 60 <= seconds <= 86400:
+            raise typer.BadParameter(f"{value!r}: PERIOD must be from 1 minute to 1 day")
+        return amount, seconds

@@ -15,6 +15,7 @@ from s3sizer.cli.inputs import (
     ByteSize,
     Delivery,
     FunctionSetting,
+    GrowthRate,
     LayerArn,
     Runtime,
     TopicArn,
@@ -58,7 +59,16 @@ def setup(
         typer.Option(
             parser=TopicArn,
             metavar="ARN",
-            help="SNS topic the alarm notifies (with --alarm-above, or an alarm set before).",
+            help="SNS topic the alarms notify (with --alarm-above or --alarm-growth, or set before).",
+        ),
+    ] = None,
+    alarm_growth: Annotated[
+        str | None,  # parsed into (bytes, seconds): a tuple type would make Typer take 2 words
+        typer.Option(
+            parser=GrowthRate(),
+            metavar="SIZE/PERIOD",
+            help="A CloudWatch alarm when the bucket grows faster, e.g. 10GB/h or 500MiB/d "
+            "(metric math on BucketSizeBytes; off removes it).",
         ),
     ] = None,
     dry_run: DryRun = False,
@@ -77,6 +87,7 @@ def setup(
             prefix_depth=prefix_depth,
             alarm_above=alarm_above,
             alarm_topic=alarm_topic,
+            alarm_growth=alarm_growth,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=StepProgress("Setting up:", spinner),

@@ -50,6 +50,11 @@ def demo(
         output.out.print(
             f"Wrote {summary['plot']} (by the Lambda) and {summary['local_plot']} (plot --local)."
         )
+        status = summary.get("status") or {}
+        if "storage" in status:  # what the bucket holds, as the bill counts it, and its cost
+            from s3sizer.costs.text import money_lines
+
+            output.out.print(money_lines(status["storage"], status["growth"]), markup=False)
         metrics = summary.get("metrics") or []
         if metrics:
             latest = metrics[-1]

@@ -15,6 +15,13 @@ from s3sizer.cli.inputs import Duration, FunctionName
 from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_WINDOW_SECONDS
 
 Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+PricesOption = typer.Option(
+    "--prices",
+    exists=True,
+    dir_okay=False,
+    metavar="FILE",
+    help="Your own S3 price table (JSON, as docs/costs.md shows) instead of the packaged one.",
+)
 
 
 def _duration(help: str, shown: str | bool = True, *, zero_ok=False, at_most=None, envvar=None):
@@ -108,10 +115,12 @@ def status(
         int | None,
         typer.Option(min=1, help="With --by-prefix: the K largest (text shows 10 by default)."),
     ] = None,
+    prices: Annotated[Path | None, PricesOption] = None,
     json_out: Json = False,
 ) -> None:
-    """Current total size, object count, largest size ever, time of the last change, and how
-    events reach the tracker (queued messages, dead letters).
+    """Current total size, object count, largest size ever, time of the last change, how
+    events reach the tracker (queued messages, dead letters), what the bucket costs a month
+    and how fast it grows.
 
     Example: s3sizer status --by-prefix --top 5
     """
@@ -127,7 +136,7 @@ def status(
         from s3sizer.errors import UsageError
 
         raise UsageError("--depth and --top go with --by-prefix", "add --by-prefix")
-    result = reports.status(stack)
+    result = reports.status(stack, prices)
     output.show(result, json_out, output.status_text)
     if result["dead_letters"] and not json_out:
         output.err.print(

@@ -197,6 +197,45 @@ class History:
         found.sort(key=lambda p: (-p.total_size, -p.object_count, p.prefix))
         return found if top is None else found[: max(top, 0)]
 
+    # -- what the bill counts and how fast it grows (docs/costs.md) --------------------------
+
+    def prefix_items(self, bucket: str) -> Iterator[dict]:
+        """The raw items of the tracked prefixes (their breakdown counters with them)."""
+        return self._query(lay.prefix_pk(bucket))
+
+    def point_at_or_before(self, bucket: str, when: datetime, prefix: str | None = None):
+        """The last point at or before ``when`` (None: the history begins after it); one
+        Query of one item."""
+        pk = lay.bucket_pk(bucket) if prefix is None else lay.prefix_points_pk(bucket, prefix)
+        bounds = {
+            ":a": {"S": lay.POINT_PREFIX},
+            ":b": {"S": f"{lay.POINT_PREFIX}{iso_ms(when)}~"},
+        }
+        items = self._query_one(pk, "sk BETWEEN :a AND :b", bounds, newest_first=True)
+        return lay.point_from(items) if items else None
+
+    def first_point(self, bucket: str, prefix: str | None = None) -> tuple[Point, int] | None:
+        """The oldest point kept, with the size just before it; one Query of one item."""
+        pk = lay.bucket_pk(bucket) if prefix is None else lay.prefix_points_pk(bucket, prefix)
+        item = self._query_one(
+            pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}}, newest_first=False
+        )
+        if item is None:
+            return None
+        return lay.point_from(item), int(item.get("prev_total_size", {"N": "0"})["N"])
+
+    def _query_one(self, pk: str, sk_condition: str, values: dict, *, newest_first: bool):
+        page = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression=f"pk = :pk AND {sk_condition}",
+            ExpressionAttributeValues={":pk": {"S": pk}, **values},
+            ScanIndexForward=not newest_first,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = page.get("Items", [])
+        return items[0] if items else None
+
     def _points(self, pk: str, since_seconds) -> list[Point]:
         if since_seconds is None:
             items = self._query(pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}})

@@ -51,6 +51,8 @@ class Executor:
             st.SetHistoryTtl: self._set_history_ttl,
             st.RecordBaseline: self._record_baseline,
             st.PutAlarm: self._put_alarm,
+            st.PutDashboard: self._put_dashboard,
+            st.DeleteDashboard: self._delete_dashboard,
             st.CreateQueue: self._create_queue,
             st.SetQueueAttributes: self._set_queue_attributes,
             st.CreateEventSourceMapping: self._create_event_source_mapping,
@@ -182,6 +184,12 @@ class Executor:
 
     def _put_alarm(self, step: st.PutAlarm) -> None:
         self.client("cloudwatch").put_metric_alarm(AlarmName=step.name, **step.params)
+
+    def _put_dashboard(self, step: st.PutDashboard) -> None:
+        self.client("cloudwatch").put_dashboard(DashboardName=step.name, DashboardBody=step.body)
+
+    def _delete_dashboard(self, step: st.DeleteDashboard) -> None:
+        self.client("cloudwatch").delete_dashboards(DashboardNames=[step.name])
 
     # -- delivery -------------------------------------------------------------------------------
     def _create_queue(self, step: st.CreateQueue) -> None:

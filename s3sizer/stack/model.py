@@ -150,6 +150,14 @@ class Names:
     def alarm(self) -> str:
         return f"{self.stack}-bucket-size"
 
+    @property
+    def growth_alarm(self) -> str:
+        return f"{self.stack}-bucket-growth"
+
+    @property
+    def dashboard(self) -> str:
+        return self.stack
+
     def default_bucket(self, account: str, region: str) -> str:
         return f"{self.stack}-{account}-{region}"
 
@@ -181,6 +189,9 @@ class StackConfig:
     ttl_changed_at: str | None = None
     alarm_above: int | None = None
     alarm_topic: str | None = None
+    # --alarm-growth SIZE/PERIOD: bytes, and the period in seconds (docs/costs.md).
+    alarm_growth: int | None = None
+    alarm_growth_period: int | None = None
 
     @property
     def driver_prefix(self) -> str:

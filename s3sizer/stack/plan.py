@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import delivery, iam
+from s3sizer.stack import alarms, dashboard, delivery, iam
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
@@ -41,6 +41,7 @@ def plan_setup(
     prefix_depth: int | None = None,
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
+    alarm_growth: tuple[int, int] | None = None,
     now: datetime | None = None,
 ) -> st.Plan:
     if bucket:
@@ -86,10 +87,11 @@ def plan_setup(
     depth = prefix_depth if prefix_depth is not None else _kept(existing, "prefix_depth")
     alarm = alarm_above if alarm_above is not None else _kept(existing, "alarm_above")
     topic = alarm_topic or _kept(existing, "alarm_topic")
-    if alarm_topic and not alarm:
+    growth = _growth(existing, alarm_growth)  # (bytes, seconds), or (None, None): no alarm
+    if alarm_topic and not alarm and growth[0] is None:
         raise UsageError(
             "--alarm-topic names the topic of an alarm, and the stack has none",
-            "add --alarm-above SIZE, e.g. --alarm-above 500GB",
+            "add --alarm-above SIZE, e.g. --alarm-above 500GB, or --alarm-growth 10GB/h",
         )
     if alarm_topic:
         _check_topic_exists(stack, alarm_topic)
@@ -102,7 +104,9 @@ def plan_setup(
         history_ttl_days=ttl,
         prefix_depth=DEFAULT_PREFIX_DEPTH if depth is None else depth,
         alarm_above=alarm or None,
-        alarm_topic=topic if alarm else None,
+        alarm_topic=topic if alarm or growth[0] is not None else None,
+        alarm_growth=growth[0],
+        alarm_growth_period=growth[1],
         ttl_changed_at=ttl_changed_at,
         **_kept_settings(existing),
     )
@@ -120,6 +124,7 @@ def plan_setup(
     )
     steps += ttl_steps
     steps += alarm_steps(stack, config)
+    steps += alarms.growth_alarm_steps(stack, config, tags)
     steps += _tracker_settings_steps(stack, config)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
     if table is None or depth_changed or stack.history(config).totals(bucket).updated_at is None:
@@ -232,6 +237,13 @@ def _ttl_steps(stack, table, existing, ttl: int, now: datetime):
     return [step], now.isoformat()
 
 
+def _growth(existing: StackConfig | None, given: tuple[int, int] | None) -> tuple:
+    """--alarm-growth as given ((0, 0): off), else as the stack had it."""
+    if given is None:
+        return (_kept(existing, "alarm_growth"), _kept(existing, "alarm_growth_period"))
+    return given if given[0] else (None, None)
+
+
 def _kept(existing: StackConfig | None, name: str):
     return getattr(existing, name) if existing else None
 
@@ -277,6 +289,8 @@ def plan_teardown(stack: Stack) -> st.Plan:
                 notes.append(f"{waiting} {letters} deleted with {name}")
     if stack.alarm_exists():
         steps.append(st.DeleteAlarm(names.alarm))
+    steps += alarms.teardown_steps(stack)
+    steps += dashboard.teardown_steps(stack)
     for spec in FUNCTIONS:
         if stack.log_group_exists(spec.short):
             steps.append(st.DeleteLogGroup(names.log_group(spec.short)))

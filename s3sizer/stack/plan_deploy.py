@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from s3sizer.errors import StackError
-from s3sizer.stack import delivery
+from s3sizer.stack import dashboard, delivery
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import (
@@ -91,6 +91,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
             steps.append(st.CreateLogGroup(names.log_group(spec.short), LOG_RETENTION_DAYS, tags))
         uses = layer_arn if spec.uses_layer else None
         steps += _function_steps(stack, spec, config, arns, uses)
+    steps += dashboard.deploy_steps(stack, config)
     steps += delivery.queue_steps(stack, config, route, arns, tags)
     steps += delivery.mapping_steps(stack, config, route, arns)
     steps += delivery.rule_steps(stack, config, route, arns, tags)

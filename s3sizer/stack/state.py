@@ -139,8 +139,8 @@ class Stack:
             return None
         return events.list_targets_by_rule(Rule=self.names.rule).get("Targets", [])
 
-    def alarm_exists(self) -> bool:
-        alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[self.names.alarm])
+    def alarm_exists(self, name: str | None = None) -> bool:
+        alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[name or self.names.alarm])
         return bool(alarms.get("MetricAlarms"))
 
     def require_config(self) -> StackConfig:

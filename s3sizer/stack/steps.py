@@ -114,6 +114,13 @@ class PutAlarm(Step):
     target = property(lambda self: self.name)
 
 
+@_step("put dashboard")
+class PutDashboard(Step):
+    name: str
+    body: str = field(repr=False)  # JSON, as PutDashboard takes it (see dashboard.py)
+    target = property(lambda self: self.name)
+
+
 # -- delivery -----------------------------------------------------------------------------------
 
 
@@ -314,6 +321,12 @@ class DeleteRole(Step):
 
 @_step("delete metric alarm")
 class DeleteAlarm(Step):
+    name: str
+    target = property(lambda self: self.name)
+
+
+@_step("delete dashboard")
+class DeleteDashboard(Step):
     name: str
     target = property(lambda self: self.name)
 

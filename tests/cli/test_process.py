@@ -48,7 +48,9 @@ def test_help_imports_no_boto3_matplotlib_or_moto():
         "from s3sizer.cli import app\n"
         "try:\n    app(['--help'], prog_name='s3sizer')\nexcept SystemExit:\n    pass\n"
         "try:\n    app(['status', '--help'], prog_name='s3sizer')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'matplotlib', 'moto') if m in sys.modules]\n"
+        "try:\n    app(['metrics', '--help'], prog_name='s3sizer')\nexcept SystemExit:\n    pass\n"
+        "heavy = ('boto3', 'botocore', 'matplotlib', 'moto', 'prometheus_client')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(

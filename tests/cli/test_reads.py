@@ -54,6 +54,8 @@ def test_status_and_history_json_keys(cli, aws):
         "delivery",
         "queued",
         "dead_letters",
+        "storage",
+        "growth",
     ]
     assert status["baseline"] == {"state": "complete"}
     assert status["updated_at"].endswith("Z")

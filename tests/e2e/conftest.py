@@ -82,6 +82,12 @@ class StackCli:
                     "MetricAlarms"
                 ]
             ],
+            "dashboards": [
+                d["DashboardName"]
+                for d in aws.client("cloudwatch").list_dashboards(DashboardNamePrefix=mine)[
+                    "DashboardEntries"
+                ]
+            ],
         }
         return {kind: names for kind, names in found.items() if names}
 

@@ -26,6 +26,7 @@ def test_demo_runs_the_whole_lifecycle_and_writes_the_plot(tmp_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
     sizes = [row.split("│")[2].strip() for row in rows]
     assert sizes[-4:] == ["18 B", "27 B", "0 B", "2 B"]
+    assert "monthly cost $0.0000 at us-east-1's prices of" in result.stdout  # the breakdown
     for name in ("plot.png", "plot-local.png"):
         with Image.open(tmp_path / name) as image:
             assert image.format == "PNG"

@@ -1,0 +1,43 @@
+"""The lines `status` prints about the bill: cost, what is billed, and growth."""
+
+from __future__ import annotations
+
+from s3sizer.output import human_bytes, plural
+
+
+def dollars(amount: float) -> str:
+    return f"${amount:,.2f}" if amount >= 1 else f"${amount:.4f}"
+
+
+def signed_bytes(amount: float) -> str:
+    sign = "-" if amount < 0 else "+"
+    return sign + human_bytes(int(abs(amount)))
+
+
+def money_lines(storage: dict, growth: dict) -> str:
+    prices = storage["prices"]
+    basis = (
+        "by storage class"
+        if prices["basis"] == "classes"
+        else "all as STANDARD (storage classes are not tracked)"
+    )
+    uploads = storage["incomplete_uploads"]
+    noncurrent = storage["noncurrent"]
+    lines = [
+        f"monthly cost {dollars(storage['monthly_cost_usd'])} at {prices['region']}'s prices of "
+        f"{prices['as_of']}, {basis}",
+        f"billed       {human_bytes(storage['billable_bytes'])}: noncurrent "
+        f"{human_bytes(noncurrent['bytes'])} in {plural(noncurrent['versions'], 'version')}, "
+        f"{plural(storage['delete_markers'], 'delete marker')}, unfinished uploads "
+        f"{human_bytes(uploads['bytes'])} in {plural(uploads['uploads'], 'upload')}",
+    ]
+    week, day = growth["bytes_per_day_7d"], growth["bytes_per_day_1d"]
+    if week is None:
+        lines.append("growth       not known yet: under an hour of history")
+    else:
+        lines.append(
+            f"growth       {signed_bytes(week)}/day over 7 days ({signed_bytes(day)}/day over "
+            f"the last day); in 30 days {human_bytes(growth['projected_size_30d'])}, "
+            f"{dollars(growth['projected_monthly_cost_usd_30d'])}/month"
+        )
+    return "\n".join(lines)

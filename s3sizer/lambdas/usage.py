@@ -1,0 +1,37 @@
+"""Many buckets' totals and unfinished uploads in one read, for `status` and `metrics`.
+
+Only the CLI imports this module (inside a function), so the functions' zips and roles leave
+out the BatchGetItem it makes (see model.lambda_modules).
+"""
+
+from __future__ import annotations
+
+from . import layout as lay
+
+# The unfinished uploads' item, beside TOTALS: written by the uploads poll.
+UPLOADS_SK = "UPLOADS"
+_BATCH_KEYS = 100  # BatchGetItem takes up to 100 keys
+
+
+def usage_items(history, buckets: list[str]) -> dict[str, dict[str, dict | None]]:
+    """Each bucket's raw ``TOTALS`` and ``UPLOADS`` items (None when absent): one BatchGetItem
+    per 50 buckets, whatever their size."""
+    found = {b: {lay.TOTALS_SK: None, UPLOADS_SK: None} for b in buckets}
+    wanted = [
+        lay.address(lay.bucket_pk(b), sk) for b in buckets for sk in (lay.TOTALS_SK, UPLOADS_SK)
+    ]
+    table = history.table_name
+    for start in range(0, len(wanted), _BATCH_KEYS):
+        request = {table: {"Keys": wanted[start : start + _BATCH_KEYS], "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            got = history.client.batch_get_item(RequestItems=request)
+            for item in got.get("Responses", {}).get(table, []):
+                bucket = item["pk"]["S"][len("B#") :]
+                if bucket in found:
+                    found[bucket][item["sk"]["S"]] = item
+            request = got.get("UnprocessedKeys") or {}
+            if request:
+                history.backoff(attempt)
+                attempt += 1
+    return found

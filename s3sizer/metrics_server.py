@@ -1,0 +1,188 @@
+"""`s3sizer metrics`: the stack's figures as an OpenMetrics/Prometheus endpoint.
+
+A scrape reads the table, never the bucket: one BatchGetItem for every bucket's totals and
+unfinished uploads, one Query of each bucket's prefixes, and the two queues' attributes. The
+result is kept for a few seconds, so scrapers polling together cost one read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from s3sizer.costs import billing
+from s3sizer.costs import report as money
+from s3sizer.costs import storage as st
+
+CACHE_SECONDS = 5.0
+DEFAULT_PORT = 9108
+
+
+class StackCollector:
+    """A prometheus_client collector of one stack's figures, cached for ``cache_seconds``."""
+
+    def __init__(
+        self,
+        ctx,
+        prices,
+        *,
+        cache_seconds: float = CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.ctx, self.prices = ctx, prices
+        self.cache_seconds, self.clock = cache_seconds, clock
+        self._lock = threading.Lock()
+        self._families: list | None = None
+        self._read_at = 0.0
+
+    def describe(self) -> list:
+        return []  # no read at registration: the families are known only by reading the table
+
+    def collect(self) -> Iterator:
+        with self._lock:
+            if self._families is None or self.clock() - self._read_at >= self.cache_seconds:
+                self._families = self._read()
+                self._read_at = self.clock()
+            families = self._families
+        yield from families
+
+    def _read(self) -> list:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from s3sizer import reports
+        from s3sizer.lambdas.usage import usage_items
+
+        def gauge(name: str, doc: str, labels: list[str] | None = None):
+            return GaugeMetricFamily(name, doc, labels=labels)
+
+        size = gauge(
+            "s3sizer_bucket_size_bytes",
+            "Bytes of the current objects, as a listing shows them (status' total_size).",
+            ["bucket"],
+        )
+        objects = gauge("s3sizer_bucket_objects", "Current objects in the bucket.", ["bucket"])
+        prefixes = gauge(
+            "s3sizer_prefix_size_bytes",
+            "Bytes of the current objects under each tracked prefix.",
+            ["bucket", "prefix"],
+        )
+        stored = gauge(
+            "s3sizer_storage_bytes",
+            "Bytes stored by storage class and state (current, noncurrent, uploads: the parts of "
+            "unfinished multipart uploads); class STANDARD when classes are not tracked.",
+            ["bucket", "class", "state"],
+        )
+        cost = gauge(
+            "s3sizer_monthly_cost_usd",
+            "The storage's monthly cost at the price table's rates (README, What you pay for).",
+            ["bucket"],
+        )
+        history = self.ctx.history.history
+        buckets = money.tracked_buckets(self.ctx)
+        items = usage_items(history, buckets)
+        for bucket in buckets:
+            totals, uploads = items[bucket].get("TOTALS"), items[bucket].get("UPLOADS")
+            size.add_metric([bucket], st.number(totals, "total_size"))
+            objects.add_metric([bucket], st.number(totals, "object_count"))
+            for found in history.prefix_totals(bucket) if self.ctx.config.prefix_depth else []:
+                prefixes.add_metric([bucket, found.prefix], found.total_size)
+            for storage_class, state, amount in storage_samples(totals, uploads):
+                stored.add_metric([bucket, storage_class, state], amount)
+            usage = st.usage_of(totals, uploads)
+            cost.add_metric([bucket], billing.monthly_cost(usage.billed(), self.prices))
+        delivery = reports.delivery_state(self.ctx)
+        dead = gauge("s3sizer_dead_letters", "Events waiting in the dead-letter queue.")
+        dead.add_metric([], delivery["dead_letters"])
+        queued = gauge(
+            "s3sizer_queued", "Events waiting in the tracker's queue (none on the direct route)."
+        )
+        if delivery["queued"] is not None:
+            queued.add_metric([], delivery["queued"])
+        return [size, objects, prefixes, stored, cost, dead, queued]
+
+
+def storage_samples(totals: dict | None, uploads: dict | None) -> list[tuple[str, str, int]]:
+    """(class, state, bytes) for s3sizer_storage_bytes."""
+    classes = st.classes_of(totals)
+    upload_bytes = st.number(uploads, "bytes")
+    if classes is None:
+        return [
+            ("STANDARD", "current", st.number(totals, "total_size")),
+            ("STANDARD", "noncurrent", st.number(totals, "noncurrent_bytes")),
+            ("STANDARD", "uploads", upload_bytes),
+        ]
+    found = []
+    for name, counters in sorted(classes.items()):
+        found.append((name, "current", st.number(counters, "current_bytes")))
+        found.append((name, "noncurrent", st.number(counters, "noncurrent_bytes")))
+    return [*found, ("STANDARD", "uploads", upload_bytes)]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str) -> str | None:
+    """The one line `metrics` prints when other machines can reach it."""
+    if is_loopback(host):
+        return None
+    return (
+        f"Warning: the metrics endpoint listens on {host}, so other machines can read the "
+        "stack's sizes and costs, with no credentials. Use --host 127.0.0.1 to keep it on this "
+        "machine."
+    )
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format, *args) -> None:  # one line per scrape would drown stderr
+        pass
+
+
+def make(ctx, prices, host: str, port: int, *, cache_seconds: float = CACHE_SECONDS):
+    """A WSGI server (not yet serving) that answers every path with the stack's metrics."""
+    from prometheus_client import CollectorRegistry, make_wsgi_app
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StackCollector(ctx, prices, cache_seconds=cache_seconds))
+    server_class = _Server6 if ":" in host else _Server
+    return make_server(
+        host, port, make_wsgi_app(registry), server_class=server_class, handler_class=_Quiet
+    )
+
+
+def serve(ctx, prices, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Serve until interrupted (Ctrl-C, or SIGTERM, which the caller turns into one)."""
+    from s3sizer.errors import S3SizerError
+
+    try:
+        server = make(ctx, prices, host, port)
+    except OSError as exc:
+        raise S3SizerError(
+            f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
+            "pass another --port (or --host)",
+        ) from None
+    bound_host, bound_port = server.server_address[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    on_ready(f"http://{shown}:{bound_port}/metrics")
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()

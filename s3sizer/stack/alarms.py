@@ -1,0 +1,63 @@
+"""The growth alarm (--alarm-growth SIZE/PERIOD): metric math on the BucketSizeBytes that the
+tracker already emits, so it adds no metric to pay for.
+
+Its expression is DIFF(FILL(m1, REPEAT)) over m1 = the largest size in each PERIOD: how much
+the bucket grew since the period before. The tracker emits a datapoint only when the bucket
+changes, so FILL carries the last size over quiet periods (a quiet period grew by 0).
+"""
+
+from __future__ import annotations
+
+from s3sizer.stack import steps as st
+from s3sizer.stack.model import StackConfig
+from s3sizer.stack.state import Stack
+
+GROWTH_EXPRESSION = "DIFF(FILL(m1, REPEAT))"
+
+
+def growth_alarm_params(config: StackConfig, tags: dict[str, str]) -> dict:
+    period = config.alarm_growth_period
+    return {
+        "AlarmDescription": (
+            f"{config.bucket} grew by more than {config.alarm_growth:,} bytes in {period:,} s"
+        ),
+        "Metrics": [
+            {
+                "Id": "m1",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "s3sizer",
+                        "MetricName": "BucketSizeBytes",
+                        "Dimensions": [{"Name": "Bucket", "Value": config.bucket}],
+                    },
+                    "Period": period,
+                    "Stat": "Maximum",
+                },
+                "ReturnData": False,
+            },
+            {
+                "Id": "growth",
+                "Expression": GROWTH_EXPRESSION,
+                "Label": f"Growth per {period} s",
+                "ReturnData": True,
+            },
+        ],
+        "EvaluationPeriods": 1,
+        "Threshold": float(config.alarm_growth),
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [config.alarm_topic] if config.alarm_topic else [],
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+    }
+
+
+def growth_alarm_steps(stack: Stack, config: StackConfig, tags: dict[str, str]) -> list[st.Step]:
+    name = stack.names.growth_alarm
+    if config.alarm_growth is None:
+        return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []
+    return [st.PutAlarm(name, growth_alarm_params(config, tags))]
+
+
+def teardown_steps(stack: Stack) -> list[st.Step]:
+    name = stack.names.growth_alarm
+    return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []

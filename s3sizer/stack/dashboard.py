@@ -1,0 +1,137 @@
+"""The stack's CloudWatch dashboard, named after the stack: made by deploy, removed by teardown.
+
+It charts what CloudWatch already holds, so it adds no metric to pay for: the tracker's
+BucketSizeBytes and NumberOfObjects (namespace s3sizer, per second), S3's own daily storage
+metrics by storage type beside them (the breakdown as S3 bills it, a day or more late), and the
+dead-letter queue. The top prefixes are not metrics; a text widget names the commands that
+show them. The body is the same on every deploy, so a deploy with nothing new changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from s3sizer.stack import steps as st
+from s3sizer.stack.model import StackConfig
+from s3sizer.stack.state import Stack
+
+# S3's daily BucketSizeBytes storage types (AWS/S3, dimension StorageType) s3sizer's figures
+# are set against: what each counts is in the README ("What you pay for").
+S3_STORAGE_TYPES = (
+    "StandardStorage",
+    "IntelligentTieringFAStorage",
+    "StandardIAStorage",
+    "OneZoneIAStorage",
+    "GlacierInstantRetrievalStorage",
+    "GlacierStorage",
+    "DeepArchiveStorage",
+)
+
+
+def buckets_of(config: StackConfig) -> list[str]:
+    return list(getattr(config, "buckets", None) or [config.bucket])
+
+
+def body(stack: Stack, config: StackConfig) -> dict:
+    region, names = config.region, stack.names
+    buckets = buckets_of(config)
+
+    def tracker(metric: str) -> list:
+        return [["s3sizer", metric, "Bucket", b] for b in buckets]
+
+    def metric_widget(title: str, metrics: list, x: int, y: int, **extra) -> dict:
+        properties = {"title": title, "region": region, "metrics": metrics, "view": "timeSeries"}
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": properties | extra,
+        }
+
+    s3_daily = [
+        ["AWS/S3", "BucketSizeBytes", "BucketName", b, "StorageType", t]
+        for b in buckets
+        for t in S3_STORAGE_TYPES
+    ]
+    top = "\n".join(
+        f"* `s3sizer --stack {names.stack} status --by-prefix` (add `--bucket {b}`)"
+        if len(buckets) > 1
+        else f"* `s3sizer --stack {names.stack} status --by-prefix`"
+        for b in buckets
+    )
+    markdown = (
+        f"## s3sizer stack {names.stack}\n"
+        f"The largest prefixes, the breakdown (noncurrent versions, delete markers, unfinished "
+        f"uploads) and the monthly cost are not CloudWatch metrics:\n{top}\n"
+        f"* `s3sizer --stack {names.stack} status` (the breakdown and the cost)\n"
+        "* `s3sizer metrics`: the same figures for Prometheus, per prefix and per state"
+    )
+    widgets = [
+        metric_widget(
+            "Size (bytes, s3sizer, exact)",
+            tracker("BucketSizeBytes"),
+            0,
+            0,
+            stat="Maximum",
+            period=60,
+        ),
+        metric_widget(
+            "Objects (s3sizer, exact)", tracker("NumberOfObjects"), 12, 0, stat="Maximum", period=60
+        ),
+        metric_widget(
+            "S3's daily storage by type (bytes, billed)",
+            s3_daily,
+            0,
+            6,
+            stat="Average",
+            period=86400,
+        ),
+        metric_widget(
+            "Dead letters (events the tracker could not apply)",
+            [
+                [
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    names.dead_letter_queue,
+                ]
+            ],
+            12,
+            6,
+            stat="Maximum",
+            period=60,
+        ),
+        {
+            "type": "text",
+            "x": 0,
+            "y": 12,
+            "width": 24,
+            "height": 4,
+            "properties": {"markdown": markdown},
+        },
+    ]
+    return {"widgets": widgets}
+
+
+def existing_body(stack: Stack) -> dict | None:
+    cloudwatch = stack.client("cloudwatch")
+    try:
+        got = cloudwatch.get_dashboard(DashboardName=stack.names.dashboard)
+    except cloudwatch.exceptions.ResourceNotFound:
+        return None
+    return json.loads(got.get("DashboardBody") or "{}")
+
+
+def deploy_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
+    wanted = body(stack, config)
+    if existing_body(stack) == wanted:
+        return []
+    return [st.PutDashboard(stack.names.dashboard, json.dumps(wanted, sort_keys=True))]
+
+
+def teardown_steps(stack: Stack) -> list[st.Step]:
+    if existing_body(stack) is None:
+        return []
+    return [st.DeleteDashboard(stack.names.dashboard)]

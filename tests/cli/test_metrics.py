@@ -1,0 +1,152 @@
+"""`s3sizer metrics` in-process against moto: scraped over HTTP on loopback, parsed with
+prometheus_client's own parser, and compared with `status --json`."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from contextlib import contextmanager
+
+import boto3
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from s3sizer import metrics_server
+from s3sizer.aws import Aws
+from s3sizer.context import open_stack
+from s3sizer.costs import prices
+from s3sizer.settings import Settings
+from tests.cli.conftest import DEFAULT_BUCKET
+
+TABLE = "S3-object-size-history"
+
+
+@contextmanager
+def serving(cache_seconds: float = 5.0):
+    ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
+    server = metrics_server.make(
+        ctx, prices.load("us-east-1"), "127.0.0.1", 0, cache_seconds=cache_seconds
+    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def put(key: str, size: int) -> None:
+    boto3.client("s3").put_object(Bucket=DEFAULT_BUCKET, Key=key, Body=b"x" * size)
+
+
+def test_a_scrape_shows_the_same_figures_as_status(cli, aws):
+    cli("setup")
+    put("logs/a", 100)
+    put("logs/b", 20)
+    put("top", 3)
+    cli("reconcile")
+    boto3.client("dynamodb").update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": f"B#{DEFAULT_BUCKET}"}, "sk": {"S": "TOTALS"}},
+        UpdateExpression="SET noncurrent_bytes = :b, noncurrent_versions = :v",
+        ExpressionAttributeValues={":b": {"N": "2048"}, ":v": {"N": "2"}},
+    )
+    status = json.loads(cli("status", "--json").stdout)
+
+    with serving() as url:
+        got = scrape(url)
+
+    bucket = (("bucket", DEFAULT_BUCKET),)
+    assert got["s3sizer_bucket_size_bytes", bucket] == status["total_size"] == 123
+    assert got["s3sizer_bucket_objects", bucket] == status["object_count"] == 3
+    assert got["s3sizer_prefix_size_bytes", (*bucket, ("prefix", "logs/"))] == 120
+
+    def stored(state: str) -> float:
+        return got["s3sizer_storage_bytes", (*bucket, ("class", "STANDARD"), ("state", state))]
+
+    assert stored("current") == status["storage"]["current"]["bytes"]
+    assert stored("noncurrent") == status["storage"]["noncurrent"]["bytes"] == 2048
+    assert stored("uploads") == status["storage"]["incomplete_uploads"]["bytes"] == 0
+    cost = got["s3sizer_monthly_cost_usd", bucket]
+    assert round(cost, 4) == status["storage"]["monthly_cost_usd"]
+    assert got["s3sizer_dead_letters", ()] == status["dead_letters"] == 0
+
+
+def test_scrapes_within_the_cache_period_read_the_table_once(cli, aws):
+    cli("setup")
+    put("a", 5)
+    cli("reconcile")
+
+    with serving(cache_seconds=3600) as url:
+        first = scrape(url)
+        put("b", 7)
+        cli("reconcile")
+        second = scrape(url)
+
+    bucket = (("bucket", DEFAULT_BUCKET),)
+    assert first["s3sizer_bucket_size_bytes", bucket] == 5
+    assert second == first
+
+
+@pytest.mark.parametrize(
+    "host, warns", [("127.0.0.1", False), ("::1", False), ("localhost", False), ("0.0.0.0", True)]
+)
+def test_only_a_non_loopback_bind_warns(host, warns):
+    warning = metrics_server.exposure_warning(host)
+
+    assert (warning is not None) == warns
+    if warning:
+        assert "\n" not in warning and "--host 127.0.0.1" in warning
+
+
+def test_a_port_in_use_is_one_error_line(cli, aws):
+    import socket
+
+    cli("setup")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("metrics", "--port", str(port), code=1)
+
+    assert result.stderr.startswith(f"Error: Cannot listen on 127.0.0.1:{port}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_scrape_reads_the_table_with_a_batch_read_and_a_query_per_bucket(cli, aws):
+    cli("setup")
+    for i in range(4):
+        put(f"p{i}/k", i)
+    cli("reconcile")
+    ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
+    calls = []
+    real = ctx.history.history.client
+
+    class Counting:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(real, name)
+
+    ctx.history.history.client = Counting()
+    collector = metrics_server.StackCollector(ctx, prices.load("us-east-1"), clock=lambda: 0.0)
+
+    first = list(collector.collect())
+    again = list(collector.collect())  # within the cache period: no request
+
+    assert calls == ["batch_get_item", "query"]
+    assert again == first
+    prefixes = next(f for f in first if f.name == "s3sizer_prefix_size_bytes")
+    assert len(prefixes.samples) == 4  # every prefix, in one Query
