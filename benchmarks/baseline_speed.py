@@ -94,7 +94,10 @@ def section(sizes: list[int], memory_sizes: list[int]) -> Section:
     for objects in sizes:
         r = results[objects]
         ls = r.get("aws s3 ls")
-        ratio = (lambda t: f"{t.seconds / ls.seconds:.2f}x") if ls else (lambda t: "n/a")
+
+        def ratio(timed: Timed, ls: Timed | None = ls) -> str:
+            return f"{timed.seconds / ls.seconds:.2f}x" if ls else "n/a"
+
         timing.add(
             f"{objects:,}",
             f"{ls.seconds:.1f} s" if ls else "n/a (no AWS CLI)",

@@ -54,6 +54,11 @@ def _no_real_aws(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("S3SIZER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    # moto in-process is not thread-safe (the emulator serves it under locks): a baseline run
+    # in this process lists its ranges one at a time.
+    from s3sizer.stack import baseline_run
+
+    monkeypatch.setattr(baseline_run, "DEFAULT_WORKERS", 1)
 
 
 @pytest.fixture(scope="session")

@@ -280,7 +280,7 @@ def record(
     ttl_days: float = 0,
     live: bool = True,
     route_since: float = 0.0,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
     on_progress: Callable[[Progress], None] = lambda progress: None,
 ) -> Drift:
     """The bucket's baseline, resumed when an earlier run of it was interrupted."""
@@ -297,7 +297,7 @@ def record(
         depth=depth,
         live=live,
         route_since=route_since,
-        workers=workers,
+        workers=workers or DEFAULT_WORKERS,
         on_progress=on_progress,
     )
     return run.run()
