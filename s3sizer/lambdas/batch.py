@@ -144,7 +144,11 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     bucket_kept = deltas.pop("")[2:]
     totals_put = _aggregate_put(h, bucket, None, stored.get(("T", "")), plan.totals, bucket_kept)
     writes.append((("T", ""), totals_put))
-    writes.append((("H", ""), point_put(h, lay.bucket_pk(bucket), old, plan.totals, event, key)))
+    # A point records a change of size: one that moved only the breakdown (a noncurrent version
+    # deleted, say) writes the totals but draws no point.
+    if size_delta or count_delta or peak:
+        point = point_put(h, lay.bucket_pk(bucket), old, plan.totals, event, key)
+        writes.append((("H", ""), point))
     for prefix, (d_size, d_count, *kept) in sorted(deltas.items()):
         if d_size == 0 and d_count == 0 and not any(kept):
             continue
@@ -155,8 +159,9 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
         )
         plan.prefixes[prefix] = lay.PrefixTotals(prefix, now.total_size, now.object_count)
         writes.append((("P", prefix), _aggregate_put(h, bucket, prefix, item, now, kept)))
-        pk = lay.prefix_points_pk(bucket, prefix)
-        writes.append((("HP", prefix), point_put(h, pk, was, now, event, key)))
+        if d_size or d_count:
+            pk = lay.prefix_points_pk(bucket, prefix)
+            writes.append((("HP", prefix), point_put(h, pk, was, now, event, key)))
     return plan
 
 
