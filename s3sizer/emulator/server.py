@@ -164,6 +164,15 @@ class Emulator:
             raise EmulatorError("The emulator is not running", "start it first")
         return self._scheduler.advance(minutes)
 
+    def transition(
+        self, bucket: str, key: str, storage_class: str, version_id: str | None = None
+    ) -> dict:
+        """Move one object version to another storage class and send S3's transition events,
+        as `POST /_s3sizer/s3/transition` does."""
+        from .transitions import transition
+
+        return transition(bucket, key, storage_class, version_id)
+
     def wait_idle(self, timeout: float) -> bool:
         """True once no event is queued, waiting to be retried, or running, and no queue that an
         event source mapping reads holds a message."""

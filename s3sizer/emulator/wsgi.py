@@ -74,6 +74,8 @@ def _control(path: str):
     """The emulator's own control that serves this path (lifecycle's answers unknown ones)."""
     if path.startswith(CONTROL_PREFIX + "schedules/"):
         from .scheduler import serve_control
+    elif path.startswith(CONTROL_PREFIX + "s3/"):
+        from .transitions import serve_control
     else:
         from .lifecycle import serve_control
     return serve_control
