@@ -52,12 +52,17 @@ def transition(bucket_name: str, key: str, storage_class: str, version_id: str |
         source = version.storage_class or "STANDARD"
         if source == storage_class:
             raise TransitionError("409 Conflict", f"{key!r} is in {storage_class} already")
-        version.set_storage_class(storage_class)
-        shown_id = None if bucket.versioning_status is None else str(version.version_id)
-        publish(bucket.account_id, TRANSITION, bucket, key, version.size,
-                version.etag.strip('"'), shown_id, storage_class=storage_class)  # fmt: skip
+        move_version(bucket, key, version, storage_class)
     return {"bucket": bucket_name, "key": key, "versionId": str(version.version_id),
             "from": source, "to": storage_class}  # fmt: skip
+
+
+def move_version(bucket, key: str, version, storage_class: str) -> None:
+    """Change the version's class and send S3's events for it (the S3 write lock is held)."""
+    version.set_storage_class(storage_class)
+    shown_id = None if bucket.versioning_status is None else str(version.version_id)
+    publish(bucket.account_id, TRANSITION, bucket, key, version.size,
+            version.etag.strip('"'), shown_id, storage_class=storage_class)  # fmt: skip
 
 
 def _bucket(name: str):

@@ -133,3 +133,41 @@ def test_the_control_endpoint_refuses_what_it_cannot_move(setup):
     assert post("bucket=moving&class=GLACIER")[0] == 400
     assert post("bucket=moving&key=ia&class=GLACIER", method="GET")[0] == 405
     assert s3.head_object(Bucket="moving", Key="ia")["StorageClass"] == "GLACIER_IR"
+
+
+def test_lifecycle_transition_rules_move_versions_down_the_waterfall(setup):
+    aws, s3, records, bus = setup
+    old = s3.put_object(Bucket="moving", Key="rules/k", Body=b"old")["VersionId"]
+    new = s3.put_object(Bucket="moving", Key="rules/k", Body=b"newer")["VersionId"]
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="moving",
+        LifecycleConfiguration={"Rules": [{
+            "ID": "tiers", "Status": "Enabled", "Filter": {"Prefix": "rules/"},
+            "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"},
+                            {"Days": 90, "StorageClass": "GLACIER"}],
+            "NoncurrentVersionTransitions": [{"NoncurrentDays": 7,
+                                              "StorageClass": "DEEP_ARCHIVE"}],
+        }]},
+    )  # fmt: skip
+    records(), bus()
+
+    def classes() -> dict[str, str]:
+        listing = s3.list_object_versions(Bucket="moving", Prefix="rules/")["Versions"]
+        return {v["VersionId"]: v["StorageClass"] for v in listing}
+
+    assert aws.run_lifecycle(days=1)["versions_transitioned"] == 0
+    assert aws.run_lifecycle(days=10)["versions_transitioned"] == 1
+    assert classes() == {old: "DEEP_ARCHIVE", new: "STANDARD"}
+    assert aws.run_lifecycle(days=40)["versions_transitioned"] == 1
+    assert classes() == {old: "DEEP_ARCHIVE", new: "STANDARD_IA"}
+    assert aws.run_lifecycle(days=100)["versions_transitioned"] == 1
+    assert aws.run_lifecycle(days=200)["versions_transitioned"] == 0  # nowhere colder to go
+    assert classes() == {old: "DEEP_ARCHIVE", new: "GLACIER"}
+
+    moved = [(r["s3"]["object"]["versionId"], r["eventName"])
+             for document in records() for r in document["Records"]]  # fmt: skip
+    assert moved == [(old, "LifecycleTransition"), (new, "LifecycleTransition"),
+                     (new, "LifecycleTransition")]  # fmt: skip
+    assert [e["detail"]["destination-storage-class"] for e in bus()] == [
+        "DEEP_ARCHIVE", "STANDARD_IA", "GLACIER",
+    ]  # fmt: skip
