@@ -9,7 +9,9 @@ from datetime import datetime
 import pytest
 
 from s3sizer.emulator import Emulator
+from s3sizer.emulator.config import SCHEDULE_MINUTE_ENV, load_settings
 from s3sizer.emulator.schedule_expressions import ScheduleError, parse
+from s3sizer.errors import EmulatorError
 
 from .helpers import RECORDING_HANDLER, create_function, poll, read_records
 from .in_process_s3 import client
@@ -138,3 +140,15 @@ def test_the_advance_control_refuses_what_it_cannot_do():
             with pytest.raises(urllib.error.HTTPError) as error:
                 urllib.request.urlopen(urllib.request.Request(url, method=method))
             assert error.value.code == status
+
+
+def test_the_schedule_minute_comes_from_the_environment_and_must_be_positive(monkeypatch):
+    monkeypatch.delenv(SCHEDULE_MINUTE_ENV, raising=False)
+    assert load_settings().schedule_minute_seconds == 60
+    monkeypatch.setenv(SCHEDULE_MINUTE_ENV, "0.5")
+    assert load_settings().schedule_minute_seconds == 0.5
+    assert load_settings(schedule_minute_seconds=2).schedule_minute_seconds == 2
+    for bad in ("0", "-1", "inf", "soon"):
+        monkeypatch.setenv(SCHEDULE_MINUTE_ENV, bad)
+        with pytest.raises(EmulatorError, match=SCHEDULE_MINUTE_ENV):
+            load_settings()
