@@ -30,6 +30,8 @@ def test_the_class_each_write_asks_for_is_kept_and_listed(s3):
     s3.copy_object(
         Bucket="classes", Key="moved", CopySource="classes/moved", StorageClass="GLACIER"
     )  # fmt: skip  (in place: only the class changes)
+    # A copy without a class is STANDARD, whatever the source's class (CopyObject's docs).
+    s3.copy_object(Bucket="classes", Key="copy-default", CopySource="classes/ia")
     s3.copy_object(Bucket="classes", Key="copy", CopySource="classes/std",
                    StorageClass="DEEP_ARCHIVE")  # fmt: skip
     upload = s3.create_multipart_upload(Bucket="classes", Key="mp", StorageClass="GLACIER")
@@ -39,7 +41,7 @@ def test_the_class_each_write_asks_for_is_kept_and_listed(s3):
         Bucket="classes", Key="mp", UploadId=upload["UploadId"],
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )  # fmt: skip
-    expected = {"copy": "DEEP_ARCHIVE", "ia": "STANDARD_IA", "moved": "GLACIER",
+    expected = {"copy": "DEEP_ARCHIVE", "copy-default": "STANDARD", "ia": "STANDARD_IA", "moved": "GLACIER",
                 "mp": "GLACIER", "std": "STANDARD"}  # fmt: skip
 
     assert _classes(s3.list_objects_v2(Bucket="classes")["Contents"]) == expected
