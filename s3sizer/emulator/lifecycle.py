@@ -133,11 +133,11 @@ def _apply(bucket, key_name: str, versions: list, views: list, plan: Plan, repor
         version_id = None if bucket.versioning_status is None else view.version_id
         publish(bucket.account_id, DELETE, bucket, key_name, None, etag, version_id)
 
+    moving = {id(view): storage_class for view, storage_class in plan.move}
     for version, view in zip(versions, views, strict=True):
-        for moved, storage_class in plan.move:
-            if moved is view:
-                move_version(bucket, key_name, version, storage_class)
-                report.versions_transitioned += 1
+        if id(view) in moving:
+            move_version(bucket, key_name, version, moving[id(view)])
+            report.versions_transitioned += 1
     removing = {id(view) for view in plan.remove}
     for version, view in zip(versions, views, strict=True):
         if id(view) in removing:
