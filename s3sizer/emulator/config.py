@@ -14,10 +14,12 @@ CONCURRENCY_ENV = "S3SIZER_EMULATOR_CONCURRENCY"
 RETRY_BACKOFF_ENV = "S3SIZER_EMULATOR_RETRY_BACKOFF"
 FAULTS_ENV = "S3SIZER_EMULATOR_FAULTS"
 LIFECYCLE_DAY_ENV = "S3SIZER_EMULATOR_LIFECYCLE_DAY_SECONDS"
+SCHEDULE_MINUTE_ENV = "S3SIZER_EMULATOR_SCHEDULE_MINUTE_SECONDS"
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_RETRY_BACKOFF = 0.2
 DEFAULT_LIFECYCLE_DAY_SECONDS = 86_400.0
+DEFAULT_SCHEDULE_MINUTE_SECONDS = 60.0
 FAULT_NAMES = ("duplicate", "reorder", "crash")
 
 
@@ -56,6 +58,7 @@ class EmulatorSettings:
     retry_backoff: float
     faults: FaultRates
     lifecycle_day_seconds: float = DEFAULT_LIFECYCLE_DAY_SECONDS
+    schedule_minute_seconds: float = DEFAULT_SCHEDULE_MINUTE_SECONDS
 
 
 def load_settings(
@@ -63,6 +66,7 @@ def load_settings(
     retry_backoff: float | None = None,
     faults: str | None = None,
     lifecycle_day_seconds: float | None = None,
+    schedule_minute_seconds: float | None = None,
 ) -> EmulatorSettings:
     """Constructor arguments win over the environment, which wins over the defaults."""
     if concurrency is None:
@@ -73,6 +77,10 @@ def load_settings(
         faults = os.environ.get(FAULTS_ENV, "")
     if lifecycle_day_seconds is None:
         lifecycle_day_seconds = _env_number(LIFECYCLE_DAY_ENV, float, DEFAULT_LIFECYCLE_DAY_SECONDS)
+    if schedule_minute_seconds is None:
+        schedule_minute_seconds = _env_number(
+            SCHEDULE_MINUTE_ENV, float, DEFAULT_SCHEDULE_MINUTE_SECONDS
+        )
     if concurrency < 1:
         raise EmulatorError(
             f"Concurrency must be at least 1, got {concurrency}",
@@ -88,8 +96,17 @@ def load_settings(
             f"A lifecycle day must last more than 0 seconds, got {lifecycle_day_seconds}",
             f"set {LIFECYCLE_DAY_ENV} to a number of seconds such as 2",
         )
+    if not (schedule_minute_seconds > 0 and math.isfinite(schedule_minute_seconds)):
+        raise EmulatorError(
+            f"A schedule minute must last more than 0 seconds, got {schedule_minute_seconds}",
+            f"set {SCHEDULE_MINUTE_ENV} to a number of seconds such as 0.5",
+        )
     return EmulatorSettings(
-        concurrency, retry_backoff, parse_faults(faults), float(lifecycle_day_seconds)
+        concurrency,
+        retry_backoff,
+        parse_faults(faults),
+        float(lifecycle_day_seconds),
+        float(schedule_minute_seconds),
     )
 
 

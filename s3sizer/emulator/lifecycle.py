@@ -10,7 +10,8 @@ lifecycle change and a client's write to the same key are ordered, sequencers in
 events are the ones S3 sends (lifecycle-configure-notification, ev-events):
 `s3:LifecycleExpiration:Delete` for an object or version removed for good (a delete marker too),
 `s3:LifecycleExpiration:DeleteMarkerCreated` for the marker an expiration adds on a versioned
-bucket; aborted uploads send nothing.
+bucket, `s3:LifecycleTransition` for a version a Transition or NoncurrentVersionTransition moves
+(transitions.move_version); aborted uploads send nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from . import lifecycle_rules
 from .lifecycle_rules import LifecycleClock, Plan, VersionView
 from .patches.s3 import publish
 from .patches.s3_lifecycle import INITIATED, stored_rules, version_view
+from .transitions import move_version
 from .wsgi import S3_WRITE_LOCK, service_lock
 
 logger = logging.getLogger("s3sizer.emulator")
@@ -45,6 +47,7 @@ class RunReport:
     versions_deleted: int = 0  # noncurrent versions removed for good
     delete_markers_removed: int = 0  # expired object delete markers removed
     uploads_aborted: int = 0
+    versions_transitioned: int = 0  # current or noncurrent versions moved to another class
 
 
 class LifecycleEngine:
@@ -130,6 +133,11 @@ def _apply(bucket, key_name: str, versions: list, views: list, plan: Plan, repor
         version_id = None if bucket.versioning_status is None else view.version_id
         publish(bucket.account_id, DELETE, bucket, key_name, None, etag, version_id)
 
+    moving = {id(view): storage_class for view, storage_class in plan.move}
+    for version, view in zip(versions, views, strict=True):
+        if id(view) in moving:
+            move_version(bucket, key_name, version, moving[id(view)])
+            report.versions_transitioned += 1
     removing = {id(view) for view in plan.remove}
     for version, view in zip(versions, views, strict=True):
         if id(view) in removing:

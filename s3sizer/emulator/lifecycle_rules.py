@@ -14,6 +14,10 @@ ManagingDelMarkers, intro-lifecycle-rules):
 - NoncurrentVersionExpiration deletes a version NoncurrentDays after it became noncurrent (when
   the next newer version was written), keeping the NewerNoncurrentVersions newest ones.
 - AbortIncompleteMultipartUpload aborts an upload DaysAfterInitiation after it was started.
+- Transition (Days or Date) moves the current version, NoncurrentVersionTransition a noncurrent
+  one (NoncurrentDays after it became noncurrent, keeping the NewerNoncurrentVersions newest),
+  to a colder storage class; S3 only moves objects down its waterfall (COLDER_THAN), so a
+  version is never moved to a class warmer than, or equal to, its own.
 - Days count from the object's time and round up to the next midnight UTC.
 """
 
@@ -24,6 +28,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 REAL_DAY_SECONDS = 86_400.0
+# S3's transition waterfall, warmest first (lifecycle-transition-general-considerations).
+WATERFALL = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA",
+             "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")  # fmt: skip
+
+
+def colder(target: str, current: str) -> bool:
+    if target not in WATERFALL or current not in WATERFALL:
+        return False
+    return WATERFALL.index(target) > WATERFALL.index(current)
+
+
+@dataclass(frozen=True)
+class Transition:
+    storage_class: str
+    days: int | None = None  # Days, or NoncurrentDays for a noncurrent transition
+    date: datetime | None = None  # naive UTC
+    newer_noncurrent_versions: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,8 @@ class Rule:
     noncurrent_days: int | None = None
     newer_noncurrent_versions: int = 0
     abort_days: int | None = None
+    transitions: tuple[Transition, ...] = ()
+    noncurrent_transitions: tuple[Transition, ...] = ()
 
     @property
     def expires_current(self) -> bool:
@@ -134,7 +157,29 @@ def parse_rule(raw: Mapping) -> Rule:
         noncurrent_days=_integer(noncurrent.get("NoncurrentDays")),
         newer_noncurrent_versions=_integer(noncurrent.get("NewerNoncurrentVersions")) or 0,
         abort_days=_integer(abort.get("DaysAfterInitiation")),
+        transitions=tuple(
+            Transition(
+                str(part.get("StorageClass")),
+                days=_integer(part.get("Days")),
+                date=parse_date(part.get("Date")) if part.get("Date") else None,
+            )
+            for part in _listed(raw.get("Transition"))
+        ),
+        noncurrent_transitions=tuple(
+            Transition(
+                str(part.get("StorageClass")),
+                days=_integer(part.get("NoncurrentDays")),
+                newer_noncurrent_versions=_integer(part.get("NewerNoncurrentVersions")) or 0,
+            )
+            for part in _listed(raw.get("NoncurrentVersionTransition"))
+        ),
     )
+
+
+def _listed(value) -> list:
+    if not value:
+        return []
+    return [value] if isinstance(value, Mapping) else list(value)
 
 
 def _parse_filter(raw: Mapping) -> Filter:
@@ -172,6 +217,7 @@ class VersionView:
     size: int | None
     tags: Callable[[], Mapping[str, str]] = dict  # read only when a rule filters on tags
     locked: bool = False  # object lock: never permanently deleted by lifecycle
+    storage_class: str = "STANDARD"
 
     @property
     def is_marker(self) -> bool:
@@ -184,10 +230,11 @@ class Plan:
 
     expire_current: bool = False  # unversioned: delete it; versioned: add a delete marker
     remove: list[VersionView] = field(default_factory=list)  # permanently deleted versions
+    move: list[tuple[VersionView, str]] = field(default_factory=list)  # (version, new class)
 
     @property
     def empty(self) -> bool:
-        return not self.expire_current and not self.remove
+        return not self.expire_current and not self.remove and not self.move
 
 
 def plan_key(
@@ -226,7 +273,42 @@ def plan_key(
         plan.remove.append(current)
     if versioned and len(versions) > 1:
         plan.remove.extend(_noncurrent_due(key, versions, live, clock, as_of))
+    if not current.is_marker and not plan.expire_current:
+        due = [
+            t for rule in live if rule.filter.matches(key, current) for t in rule.transitions
+            if as_of >= (t.date or clock.due(current.last_modified, t.days or 0))
+        ]  # fmt: skip
+        _move_to_coldest(plan, current, due)
+    if versioned and len(versions) > 1:
+        _noncurrent_moves(key, versions, live, clock, as_of, plan)
     return plan
+
+
+def _move_to_coldest(plan: Plan, version: VersionView, due: list[Transition]) -> None:
+    """Of the transitions due, the one furthest down the waterfall wins, as S3 skips steps."""
+    targets = [t.storage_class for t in due if colder(t.storage_class, version.storage_class)]
+    if targets:
+        plan.move.append((version, max(targets, key=WATERFALL.index)))
+
+
+def _noncurrent_moves(key, versions, rules, clock, as_of, plan: Plan) -> None:
+    removed = {id(v) for v in plan.remove}
+    noncurrent = [
+        (versions[i], versions[i + 1].last_modified) for i in range(len(versions) - 2, -1, -1)
+    ]
+    due: dict[int, list[Transition]] = {}
+    for rule in rules:
+        for transition in rule.noncurrent_transitions:
+            selected = [
+                (v, since) for v, since in noncurrent
+                if not v.is_marker and rule.filter.matches(key, v)
+            ]  # fmt: skip
+            for version, since in selected[transition.newer_noncurrent_versions :]:
+                if as_of >= clock.due(since, transition.days or 0):
+                    due.setdefault(id(version), []).append(transition)
+    for version, _ in noncurrent:
+        if id(version) in due and id(version) not in removed:
+            _move_to_coldest(plan, version, due[id(version)])
 
 
 def _noncurrent_due(key, versions, rules, clock, as_of) -> list[VersionView]:

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 REMOVAL_PREFIXES = ("s3:ObjectRemoved:", "s3:LifecycleExpiration:")
-LIFECYCLE_PREFIX = "s3:LifecycleExpiration:"
+LIFECYCLE_PREFIXES = ("s3:LifecycleExpiration:", "s3:LifecycleTransition")
+TRANSITION = "s3:LifecycleTransition"
 # Lifecycle's changes are S3's own: its records name S3 as principal, requester and source
 # (lifecycle-configure-notification and ev-events show it), with eventVersion 2.3.
 S3_ITSELF = "s3.amazonaws.com"
@@ -52,6 +53,7 @@ class ObjectChange:
     source_ip: str
     request_id: str
     host_id: str
+    storage_class: str | None = None  # the class a lifecycle transition moved the object to
 
     @property
     def is_removal(self) -> bool:
@@ -59,7 +61,7 @@ class ObjectChange:
 
     @property
     def by_lifecycle(self) -> bool:
-        return self.event_name.startswith(LIFECYCLE_PREFIX)
+        return self.event_name.startswith(LIFECYCLE_PREFIXES)
 
 
 class Sequencer:
@@ -159,6 +161,8 @@ def eventbridge_event(change: ObjectChange, event_id: str) -> dict | None:
     where a notification record encodes it as %3A. Deletes carry no size; a delete marker's etag
     is the empty object's.
     """
+    if change.event_name == TRANSITION:
+        return _storage_class_changed(change, event_id)
     reason = EVENTBRIDGE_REASONS.get(change.event_name)
     if reason is None:
         return None
@@ -195,4 +199,30 @@ def eventbridge_event(change: ObjectChange, event_id: str) -> dict | None:
         "region": change.region,
         "resources": [change.bucket_arn],
         "detail": detail,
+    }
+
+
+def _storage_class_changed(change: ObjectChange, event_id: str) -> dict:
+    """ "Object Storage Class Changed" (ev-events): S3 as requester, the class moved to, and no
+    sequencer, reason or source address."""
+    s3_object: dict = {"key": change.key, "size": change.size, "etag": change.etag}
+    if change.version_id is not None:
+        s3_object["version-id"] = change.version_id
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Object Storage Class Changed",
+        "source": "aws.s3",
+        "account": change.account_id,
+        "time": change.event_time[:19] + "Z",
+        "region": change.region,
+        "resources": [change.bucket_arn],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": change.bucket_name},
+            "object": s3_object,
+            "request-id": change.request_id,
+            "requester": S3_ITSELF,
+            "destination-storage-class": change.storage_class,
+        },
     }

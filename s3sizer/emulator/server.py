@@ -43,10 +43,13 @@ class Emulator:
         retry_backoff: float | None = None,
         faults: str | None = None,
         lifecycle_day_seconds: float | None = None,
+        schedule_minute_seconds: float | None = None,
     ):
         self.host = host
         self.port = port
-        self.settings = load_settings(concurrency, retry_backoff, faults, lifecycle_day_seconds)
+        self.settings = load_settings(
+            concurrency, retry_backoff, faults, lifecycle_day_seconds, schedule_minute_seconds
+        )
         self.endpoint_url = ""
         self._server = None
         self._thread: threading.Thread | None = None
@@ -54,6 +57,7 @@ class Emulator:
         self._delivery = None
         self._event_sources = None
         self._lifecycle = None
+        self._scheduler = None
 
     def start(self) -> Emulator:
         global _active
@@ -65,7 +69,7 @@ class Emulator:
         )
         from werkzeug.serving import make_server
 
-        from . import lifecycle, patches
+        from . import lifecycle, patches, scheduler
         from .delivery import AsyncDelivery
         from .runtime import LambdaRuntime
         from .s3_events import Sequencer
@@ -102,6 +106,7 @@ class Emulator:
                 engine = lifecycle.LifecycleEngine(
                     lifecycle.LifecycleClock(self.settings.lifecycle_day_seconds)
                 )
+                schedules = scheduler.Scheduler(self.settings.schedule_minute_seconds)
             except BaseException:
                 server.server_close()
                 raise
@@ -110,6 +115,9 @@ class Emulator:
             self._lifecycle = engine
             lifecycle.set_engine(engine)
             engine.start()
+            self._scheduler = schedules
+            scheduler.set_scheduler(schedules)
+            schedules.start()
             _active = self
         # A short poll interval: stop() waits for the serving loop to notice the shutdown.
         self._thread = threading.Thread(
@@ -122,11 +130,13 @@ class Emulator:
     def stop(self) -> None:
         """Stop delivering events, kill every worker process, and close the HTTP server."""
         global _active
-        from . import lifecycle, patches
+        from . import lifecycle, patches, scheduler
 
         with _active_lock:
             if _active is not self:
                 return
+            scheduler.set_scheduler(None)
+            self._scheduler.stop()
             lifecycle.set_engine(None)
             self._lifecycle.stop()
             self._event_sources.stop()
@@ -146,6 +156,22 @@ class Emulator:
         if self._lifecycle is None:
             raise EmulatorError("The emulator is not running", "start it first")
         return asdict(self._lifecycle.run(days))
+
+    def advance_schedules(self, minutes: float) -> dict:
+        """Move the schedule clock `minutes` forward, firing every scheduled rule due on the
+        way; what it did, as `POST /_s3sizer/schedules/advance?minutes=N` answers it."""
+        if self._scheduler is None:
+            raise EmulatorError("The emulator is not running", "start it first")
+        return self._scheduler.advance(minutes)
+
+    def transition(
+        self, bucket: str, key: str, storage_class: str, version_id: str | None = None
+    ) -> dict:
+        """Move one object version to another storage class and send S3's transition events,
+        as `POST /_s3sizer/s3/transition` does."""
+        from .transitions import transition
+
+        return transition(bucket, key, storage_class, version_id)
 
     def wait_idle(self, timeout: float) -> bool:
         """True once no event is queued, waiting to be retried, or running, and no queue that an

@@ -51,9 +51,7 @@ class SerializingApp:
     def __call__(self, environ, start_response):
         _request.remote_addr = environ.get("REMOTE_ADDR", "127.0.0.1")
         if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):  # no bucket name starts so
-            from .lifecycle import serve_control
-
-            return serve_control(environ, start_response)
+            return _control(environ["PATH_INFO"])(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB"):
             lock = DYNAMODB_LOCK
@@ -70,6 +68,17 @@ class SerializingApp:
                 if hasattr(result, "close"):
                     result.close()
         return [body]
+
+
+def _control(path: str):
+    """The emulator's own control that serves this path (lifecycle's answers unknown ones)."""
+    if path.startswith(CONTROL_PREFIX + "schedules/"):
+        from .scheduler import serve_control
+    elif path.startswith(CONTROL_PREFIX + "s3/"):
+        from .transitions import serve_control
+    else:
+        from .lifecycle import serve_control
+    return serve_control
 
 
 def make_app():

@@ -6,8 +6,9 @@ its TARGETS: the moto attributes it replaces or relies on, with the parameters i
 installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
-s3_versioning → s3_keys → hooks; s3_lifecycle, s3_listing, dynamodb, logs, sqs and recorder →
-hooks. tests/emulator/test_wall.py checks that there is no cycle.
+s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_lifecycle,
+s3_listing, dynamodb, logs, sqs and recorder → hooks. tests/emulator/test_wall.py checks that
+there is no cycle.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from . import (
     s3_keys,
     s3_lifecycle,
     s3_listing,
+    s3_uploads,
     s3_versioning,
     sqs,
 )
@@ -40,6 +42,7 @@ SERVICES = (
     s3_versioning,
     s3_keys,
     s3_listing,
+    s3_uploads,
     dynamodb,
     logs,
     sqs,

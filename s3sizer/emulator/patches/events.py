@@ -35,12 +35,19 @@ def send_s3_event(change: s3_events.ObjectChange) -> None:
         if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
             continue
         for target in list(rule.targets):
-            _deliver(rule, target, event)
+            deliver(rule, target, event)
 
 
-def _deliver(rule, target: dict, event: dict) -> None:
+def deliver(rule, target: dict, event: dict) -> None:
+    """Send an event to one of a rule's targets: its `Input` if set, else the part of the event
+    its `InputPath` names, else the whole event."""
     arn = target["Arn"]
-    payload = target["Input"] if "Input" in target else json.dumps(event)
+    if "Input" in target:
+        payload = target["Input"]
+    elif target.get("InputPath"):
+        payload = json.dumps(_at_path(event, target["InputPath"]))
+    else:
+        payload = json.dumps(event)
     service = arn.split(":")[2]
     try:
         if service == "sqs":
@@ -51,6 +58,14 @@ def _deliver(rule, target: dict, event: dict) -> None:
             logger.warning("EventBridge target %s is not supported here; event dropped", arn)
     except Exception as error:
         _dead_letter(rule, target, payload, error)
+
+
+def _at_path(event: dict, path: str):
+    """The value a simple JSONPath (`$`, `$.detail`, `$.detail.name`) names, or null."""
+    found = event
+    for name in filter(None, path.strip().removeprefix("$").split(".")):
+        found = found.get(name) if isinstance(found, dict) else None
+    return found
 
 
 def _send_to_queue(queue_arn: str, body: str, group_id: str | None, attributes=None) -> None:

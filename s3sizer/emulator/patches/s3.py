@@ -79,7 +79,9 @@ def send_test_event(account_id, bucket) -> None:
         _send_to_topic(arn, document)
 
 
-def publish(account_id, event_name, bucket, key_name, size, etag, version_id) -> None:
+def publish(
+    account_id, event_name, bucket, key_name, size, etag, version_id, storage_class=None
+) -> None:
     """Capture one change of one key and send it to every destination that matches it."""
     config = bucket.notification_configuration
     if config is None:
@@ -90,6 +92,7 @@ def publish(account_id, event_name, bucket, key_name, size, etag, version_id) ->
         version_id=version_id, sequencer=hooks.current().sequencer.next(),
         event_time=s3_events.event_time(), source_ip=client_address(),
         request_id=s3_events.new_request_id(), host_id=s3_events.new_host_id(),
+        storage_class=storage_class,
     )  # fmt: skip
     for target in config.cloud_function:
         if target.matches(event_name, key_name):

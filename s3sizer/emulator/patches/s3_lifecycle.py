@@ -74,6 +74,7 @@ def version_view(backend, version) -> lifecycle_rules.VersionView:
         version.size,
         tags=tags,
         locked=version.is_locked(governance_bypass=False),
+        storage_class=version.storage_class or "STANDARD",
     )
 
 
