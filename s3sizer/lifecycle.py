@@ -36,6 +36,7 @@ def setup(
     prefix_depth: int | None = None,
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
+    workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
@@ -49,6 +50,47 @@ def setup(
         alarm_above=alarm_above,
         alarm_topic=alarm_topic,
     )
+    show_plan(plan)
+    if not dry_run:
+        Executor(stack, workers=workers).run(plan, on_step)
+    return plan
+
+
+def track(
+    aws: Aws,
+    buckets: list[str],
+    *,
+    prefix_depth: int | None = None,
+    alarm_above: int | None = None,
+    workers: int | None = None,
+    dry_run: bool = False,
+    show_plan: ShowPlan = _noop,
+    on_step: OnStep = _noop,
+) -> Plan:
+    """Adopt more buckets into the stack (or change their settings): plan, then apply."""
+    from s3sizer.stack.plan_buckets import plan_track
+
+    stack = Stack(aws)
+    plan = plan_track(stack, buckets, prefix_depth=prefix_depth, alarm_above=alarm_above)
+    show_plan(plan)
+    if not dry_run:
+        Executor(stack, workers=workers).run(plan, on_step)
+    return plan
+
+
+def untrack(
+    aws: Aws,
+    buckets: list[str],
+    *,
+    dry_run: bool = False,
+    show_plan: ShowPlan = _noop,
+    on_step: OnStep = _noop,
+) -> Plan:
+    """Stop tracking buckets: their notification configurations restored, their items gone."""
+    from s3sizer.stack.plan_buckets import plan_untrack
+
+    stack = Stack(aws)
+    plan = plan_untrack(stack, buckets)
     show_plan(plan)
     if not dry_run:
         Executor(stack).run(plan, on_step)

@@ -14,19 +14,30 @@ from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_KEY
 
 
 def status(ctx: StackContext) -> dict:
-    """The totals and the baseline's state (one GetItem each; a running baseline's ranges one
-    Query more) and the delivery's queues (one GetQueueAttributes each)."""
+    """The chosen bucket's totals and baseline state at the top level, as one bucket's status
+    always was; a row per tracked bucket under `buckets` (two GetItems each, a running
+    baseline's ranges one Query more); the delivery's queues (one GetQueueAttributes each)."""
+
+    rows = [bucket_row(ctx, settings) for settings in ctx.buckets]
+    chosen = next(row for row in rows if row["bucket"] == ctx.bucket)
+    shown = {k: v for k, v in chosen.items() if k not in ("delivery", "prefix_depth")}
+    return {**shown, **delivery_state(ctx), "buckets": rows}
+
+
+def bucket_row(ctx: StackContext, settings) -> dict:
+    """One tracked bucket's row: its totals and baseline (one GetItem each), route and depth."""
     from s3sizer.stack.baseline_run import baseline_state
 
-    totals = ctx.history.totals()
+    totals = ctx.history.history.totals(settings.bucket)
     return {
-        "bucket": ctx.bucket,
+        "bucket": settings.bucket,
         "total_size": totals.total_size,
         "object_count": totals.object_count,
         "max_size": totals.max_size,
         "updated_at": totals.updated_at,
-        "baseline": baseline_state(ctx.history.history, ctx.bucket),
-        **delivery_state(ctx),
+        "baseline": baseline_state(ctx.history.history, settings.bucket),
+        "delivery": settings.delivery,
+        "prefix_depth": settings.prefix_depth,
     }
 
 
@@ -53,12 +64,12 @@ def delivery_state(ctx: StackContext) -> dict:
 
 def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict]:
     """The tracked prefixes, largest first: one Query, growing with the prefixes listed."""
-    if depth is not None and depth > ctx.config.prefix_depth:
+    if depth is not None and depth > ctx.prefix_depth:
         raise UsageError(
-            f"The stack tracks prefixes to depth {ctx.config.prefix_depth}, not {depth}",
+            f"The stack tracks prefixes to depth {ctx.prefix_depth}, not {depth}",
             f"run `s3sizer setup --prefix-depth {depth}` first",
         )
-    if ctx.config.prefix_depth == 0:
+    if ctx.prefix_depth == 0:
         raise UsageError(
             "The stack tracks no prefixes", "run `s3sizer setup --prefix-depth 1` (or more)"
         )
@@ -91,7 +102,7 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     """
     from s3sizer.lambdas.layout import prefixes
 
-    depth = ctx.config.prefix_depth
+    depth = ctx.prefix_depth
     if depth == 0:
         raise StackError(
             f"{prefix!r} is not a tracked prefix: the stack tracks no prefixes",
@@ -118,7 +129,7 @@ def plot_local(ctx: StackContext, window: float, out: Path, *, by_prefix: bool =
     check_out(out)
     from s3sizer.lambdas.plotting import DEFAULT_TOP_PREFIXES, draw
 
-    top = DEFAULT_TOP_PREFIXES if by_prefix and ctx.config.prefix_depth else 0
+    top = DEFAULT_TOP_PREFIXES if by_prefix and ctx.prefix_depth else 0
     data, png = draw(ctx.history.history, ctx.bucket, window, top)
     out.write_bytes(png)
     return {"out": str(out), "points": len(data.points), "max_size": data.totals.max_size}
@@ -197,13 +208,13 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     from s3sizer.stack.baseline_run import DEFAULT_WORKERS, record
 
     stack, config = ctx.stack, ctx.config
-    versioned = stack.bucket_versioning(config.bucket) != ""
-    with baseline_bar(config.bucket) as on_progress:
+    versioned = stack.bucket_versioning(ctx.bucket) != ""
+    with baseline_bar(ctx.bucket) as on_progress:
         drift = record(
             stack,
-            config.bucket,
+            ctx.bucket,
             versioned=versioned,
-            depth=config.prefix_depth,
+            depth=ctx.prefix_depth,
             ttl_days=config.history_ttl_days,
             workers=workers or DEFAULT_WORKERS,
             on_progress=on_progress,

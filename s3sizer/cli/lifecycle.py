@@ -61,6 +61,12 @@ def setup(
             help="SNS topic the alarm notifies (with --alarm-above, or an alarm set before).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="Workers listing the bucket's ranges at once (default 16)."
+        ),
+    ] = None,
     dry_run: DryRun = False,
 ) -> None:
     """Create or adopt the bucket; create the history table and the IAM roles.
@@ -77,6 +83,7 @@ def setup(
             prefix_depth=prefix_depth,
             alarm_above=alarm_above,
             alarm_topic=alarm_topic,
+            workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=StepProgress("Setting up:", spinner),

@@ -37,14 +37,24 @@ def retry(call, *, retry_on: Callable[[Exception], bool], sleep, attempts: int =
 class Executor:
     """Interprets steps against AWS. `sleep` is injectable so retries are tested without waiting."""
 
-    def __init__(self, stack: Stack, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        stack: Stack,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        workers: int | None = None,
+    ):
         self.stack = stack
         self.sleep = sleep
+        # The baseline's pool of listing workers: a setting of the run, not of the plan.
+        self.workers = workers
         self.layer_arn: str | None = None
         self._route_changed_at = 0.0
         self._handlers: dict[type, Callable] = {
             st.CreateTable: self._create_table,
             st.PutConfig: self._put_config,
+            st.PutBucket: self._put_bucket,
+            st.ForgetBucket: self._forget_bucket,
             st.CreateBucket: self._create_bucket,
             st.CreateRole: self._create_role,
             st.PutRolePolicy: self._put_role_policy,
@@ -116,6 +126,27 @@ class Executor:
         self.client("dynamodb").put_item(TableName=step.table, Item=config_item(step.config))
         self.stack.forget_config()
 
+    def _put_bucket(self, step: st.PutBucket) -> None:
+        from s3sizer.stack.estate import settings_items
+
+        items = settings_items(step.settings, step.stack)
+        self.client("dynamodb").transact_write_items(
+            TransactItems=[{"Put": {"TableName": step.table, "Item": item}} for item in items]
+        )
+        self.stack.forget_config()
+
+    def _forget_bucket(self, step: st.ForgetBucket) -> None:
+        from s3sizer.lambdas import layout as lay
+        from s3sizer.stack.estate import partitions_of, registry_address
+
+        ddb = self.client("dynamodb")
+        # The tracker's item first: from now on the tracker ignores the bucket's events.
+        ddb.delete_item(TableName=step.table, Key=lay.settings_address(step.bucket))
+        ddb.delete_item(TableName=step.table, Key=registry_address(step.bucket))
+        for pk in partitions_of(ddb, step.table, step.bucket):
+            sweep.delete_partition(ddb, step.table, pk, sleep=self.sleep)
+        self.stack.forget_config()
+
     def _create_bucket(self, step: st.CreateBucket) -> None:
         s3, bucket = self.client("s3"), step.bucket
         location = (
@@ -175,6 +206,7 @@ class Executor:
                 # Changes made before the route's new entry took effect may have no record.
                 route_since=self._route_changed_at,
                 on_progress=on_progress,
+                **({"workers": self.workers} if self.workers else {}),
             )
 
     def _put_alarm(self, step: st.PutAlarm) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from s3sizer.errors import StackError, UsageError
+from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, StackConfig
@@ -30,7 +31,6 @@ VISIBILITY_FACTOR = 6
 # EventBridge retries delivery to a target for up to 24 hours, then gives it to the target's DLQ.
 RULE_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
 DIRECT_RETRY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
-EVENTBRIDGE_DETAIL_TYPES = ["Object Created", "Object Deleted"]
 
 
 def families(events) -> set[tuple[str, str]]:
@@ -127,53 +127,30 @@ def same_notifications(a: dict, b: dict) -> bool:
     return norm(a) == norm(b)
 
 
-def queue_policy(queue_arn: str, route: str, arns: Arns, account: str) -> dict | None:
-    """Only the queue's one sender may send: the bucket, or the stack's rule."""
-    if route == "sqs":
-        principal, condition = (
-            "s3.amazonaws.com",
-            {
-                "ArnEquals": {"aws:SourceArn": arns.bucket_arn},
-                "StringEquals": {"aws:SourceAccount": account},
-            },
-        )
-    elif route == "eventbridge":
-        principal, condition = "events.amazonaws.com", {"ArnEquals": {"aws:SourceArn": arns.rule}}
-    else:
-        return None
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OnlyItsSender",
-                "Effect": "Allow",
-                "Principal": {"Service": principal},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": condition,
-            }
-        ],
-    }
-
-
-def queue_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) -> list:
-    """The DLQ and the main queue, created or brought to the attributes the route needs."""
+def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) -> list:
+    """The DLQ and the main queue, created or brought to the attributes the routes need."""
     names, account = stack.names, stack.aws.account_id
     dlq_arn, queue_arn = arns.queue(names.dead_letter_queue), arns.queue(names.queue)
     tracker = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
     tracker_timeout = config.timeout_of(tracker)  # the spec's default, or the user's setting
-    dlq_sender = "eventbridge" if route == "eventbridge" else None  # the rule's target DLQ
+    on_rule = bool(routing.on_route(buckets, "eventbridge"))
+    rule_arn = arns.rule if on_rule else None  # the rule's target DLQ, too
+    sqs_buckets = routing.on_route(buckets, "sqs")
     wanted = {
         names.dead_letter_queue: {
             "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
-            "Policy": _policy_text(queue_policy(dlq_arn, dlq_sender or "", arns, account)),
+            "Policy": routing.policy_text(
+                routing.queue_policy(dlq_arn, [], rule_arn, arns, account)
+            ),
         },
         names.queue: {
             "VisibilityTimeout": str(VISIBILITY_FACTOR * tracker_timeout + BATCHING_WINDOW_SECONDS),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
             ),
-            "Policy": _policy_text(queue_policy(queue_arn, route, arns, account)),
+            "Policy": routing.policy_text(
+                routing.queue_policy(queue_arn, sqs_buckets, rule_arn, arns, account)
+            ),
         },
     }
     out: list = []
@@ -217,17 +194,16 @@ def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> 
     return []
 
 
-def rule_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) -> list:
-    targets = stack.rule_targets()
-    if route != "eventbridge":
-        if targets is None:
+def rule_steps(stack: Stack, buckets, arns: Arns, tags) -> list:
+    """One rule for every bucket on the eventbridge route; none when no bucket is on it."""
+    eb_buckets = routing.on_route(buckets, "eventbridge")
+    rule = stack.rule()
+    targets = stack.rule_targets() if rule is not None else None
+    if not eb_buckets:
+        if rule is None:
             return []
-        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets))]
-    pattern = {
-        "source": ["aws.s3"],
-        "detail-type": EVENTBRIDGE_DETAIL_TYPES,
-        "detail": {"bucket": {"name": [config.bucket]}},
-    }
+        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets or []))]
+    pattern = routing.rule_pattern(eb_buckets, stack.aws.account_id)
     target = {
         "Id": stack.names.rule_target_id,
         "Arn": arns.queue(stack.names.queue),
@@ -235,8 +211,8 @@ def rule_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) 
         "RetryPolicy": RULE_RETRY_POLICY,
     }
     out: list = []
-    if targets is None:
-        description = f"S3 events of {config.bucket} for s3sizer stack {stack.names.stack}"
+    if rule is None or json.loads(rule.get("EventPattern") or "{}") != pattern:
+        description = f"S3 events of the buckets of s3sizer stack {stack.names.stack}"
         out.append(st.PutRule(stack.names.rule, pattern, description, tags))
     if not targets or _target_differs(targets, target):
         out.append(st.PutTarget(stack.names.rule, target))
@@ -280,10 +256,6 @@ def check_batching(config: StackConfig) -> None:
             f"--max-concurrency must be {low} to {high} (AWS's range), not {config.max_concurrency}",
             "pass e.g. --max-concurrency 2",
         )
-
-
-def _policy_text(document: dict | None) -> str:
-    return json.dumps(document, sort_keys=True) if document else ""
 
 
 def _same_attribute(name: str, have: str, want: str) -> bool:

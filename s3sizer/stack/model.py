@@ -150,6 +150,10 @@ class Names:
     def alarm(self) -> str:
         return f"{self.stack}-bucket-size"
 
+    def bucket_alarm(self, bucket: str, first: bool) -> str:
+        """The first bucket keeps the stack's alarm name; every other bucket has its own."""
+        return self.alarm if first else f"{self.alarm}-{bucket}"
+
     def default_bucket(self, account: str, region: str) -> str:
         return f"{self.stack}-{account}-{region}"
 
@@ -191,6 +195,33 @@ class StackConfig:
 
     def timeout_of(self, spec: FunctionSpec) -> int:
         return self.timeout.get(spec.short, spec.timeout)
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    """One tracked bucket's own settings (the first bucket's mirror the stack's config)."""
+
+    bucket: str
+    prefix_depth: int = DEFAULT_PREFIX_DEPTH
+    alarm_above: int | None = None
+    alarm_topic: str | None = None
+    # "sqs" or "eventbridge" (the first bucket also "direct"); None until deploy routes it.
+    delivery: str | None = None
+    # True only when s3sizer turned this bucket's EventBridge delivery on: untrack turns it off.
+    eventbridge_owned: bool = False
+    # When track adopted it: the order `status` lists the buckets in.
+    added_at: str = ""
+
+
+def first_bucket_settings(config: StackConfig) -> BucketSettings:
+    return BucketSettings(
+        config.bucket,
+        config.prefix_depth,
+        config.alarm_above,
+        config.alarm_topic,
+        config.delivery,
+        config.eventbridge_owned,
+    )
 
 
 def bucket_name_problem(name: str) -> str | None:

@@ -8,14 +8,17 @@ from datetime import UTC, datetime, timedelta
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import delivery, iam
 from s3sizer.stack import steps as st
+from s3sizer.stack.estate import tracker_mirror_differs
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
     DEFAULT_PREFIX_DEPTH,
     FUNCTIONS,
     MAX_PREFIX_DEPTH,
     TAG_KEY,
+    BucketSettings,
     StackConfig,
     bucket_name_problem,
+    first_bucket_settings,
 )
 from s3sizer.stack.state import Stack
 
@@ -113,6 +116,7 @@ def plan_setup(
         steps.append(st.CreateTable(names.table, tags))
     if config != existing:
         steps.append(st.PutConfig(names.table, config))
+    steps += mirror_steps(stack, config)
     if state == "missing":
         steps.append(st.CreateBucket(bucket, region, tags))
     steps += role_steps(
@@ -126,6 +130,15 @@ def plan_setup(
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
+
+
+def mirror_steps(stack: Stack, config) -> list[st.Step]:
+    """The first bucket's settings items, as its config says (a stack of an earlier release
+    has none: deploy writes them before the new tracker, which needs them, is deployed)."""
+    if not tracker_mirror_differs(config, stack.stored_buckets):
+        return []
+    settings = first_bucket_settings(config)
+    return [st.PutBucket(stack.names.table, settings, stack.names.stack, "first bucket")]
 
 
 def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
@@ -192,25 +205,33 @@ def baseline_step(stack: Stack, config: StackConfig, *, versioned: bool) -> st.R
 
 
 def alarm_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
-    exists = stack.alarm_exists()
-    if config.alarm_above is None:
-        return [st.DeleteAlarm(stack.names.alarm)] if exists else []
+    return bucket_alarm_steps(stack, first_bucket_settings(config), config.alarm_topic, first=True)
+
+
+def bucket_alarm_steps(
+    stack: Stack, settings: BucketSettings, topic: str | None, *, first: bool
+) -> list[st.Step]:
+    """The bucket's size alarm: the first bucket's keeps the stack's name, each other its own."""
+    name = stack.names.bucket_alarm(settings.bucket, first)
+    exists = stack.alarm_exists(name)
+    if settings.alarm_above is None:
+        return [st.DeleteAlarm(name)] if exists else []
     params = {
-        "AlarmDescription": f"{config.bucket} holds more than {config.alarm_above:,} bytes",
+        "AlarmDescription": f"{settings.bucket} holds more than {settings.alarm_above:,} bytes",
         "Namespace": "s3sizer",
         "MetricName": "BucketSizeBytes",
-        "Dimensions": [{"Name": "Bucket", "Value": config.bucket}],
+        "Dimensions": [{"Name": "Bucket", "Value": settings.bucket}],
         "Statistic": "Maximum",
         "Period": 60,
         "EvaluationPeriods": 1,
-        "Threshold": float(config.alarm_above),
+        "Threshold": float(settings.alarm_above),
         "ComparisonOperator": "GreaterThanThreshold",
         # Datapoints come only when the bucket changes: a quiet bucket above the line stays ALARM.
         "TreatMissingData": "ignore",
-        "AlarmActions": [config.alarm_topic] if config.alarm_topic else [],
+        "AlarmActions": [topic] if topic else [],
         "Tags": [{"Key": k, "Value": v} for k, v in stack_tags(stack).items()],
     }
-    return [st.PutAlarm(stack.names.alarm, params)]
+    return [st.PutAlarm(name, params)]
 
 
 def _ttl_steps(stack, table, existing, ttl: int, now: datetime):
@@ -249,6 +270,14 @@ def plan_teardown(stack: Stack) -> st.Plan:
     names, config = stack.names, stack.config
     steps: list[st.Step] = []
     bucket, owned = _teardown_bucket(stack, config)
+    if table_exists := stack.table_description() is not None:
+        from s3sizer.stack.plan_buckets import other_buckets, restore_steps
+
+        # Every other bucket first, each restored exactly as untrack would.
+        for other in other_buckets(stack):
+            steps += restore_steps(stack, other)
+            if stack.alarm_exists(names.bucket_alarm(other.bucket, False)):
+                steps.append(st.DeleteAlarm(names.bucket_alarm(other.bucket, False)))
     bucket_exists = bool(bucket) and stack.bucket_state(bucket) == "mine"
     if bucket_exists:
         current = stack.notification_configuration(bucket)
@@ -289,7 +318,7 @@ def plan_teardown(stack: Stack) -> st.Plan:
         keys = own_objects(stack, bucket)
         if keys:
             steps.append(st.DeleteObjects(bucket, tuple(keys)))
-    if stack.table_description() is not None:
+    if table_exists:
         steps.append(st.DeleteTable(names.table))
     return st.Plan(f"teardown of stack {names.stack}", tuple(steps), tuple(notes))
 

@@ -15,9 +15,11 @@ from s3sizer.stack.model import (
     RUNTIME_WHEEL_PLATFORMS,
     FunctionSpec,
     StackConfig,
+    first_bucket_settings,
 )
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
-from s3sizer.stack.plan import baseline_step, role_steps, stack_tags
+from s3sizer.stack.plan import baseline_step, mirror_steps, role_steps, stack_tags
+from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
@@ -69,6 +71,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         )
     current = stack.notification_configuration(config.bucket)
     route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
+    others = _route_others(stack, existing, options.delivery, route)
     # Ours only while our route uses it: once deploy turns it off, a later one is the user's.
     eb_owned = route == "eventbridge" and (
         existing.eventbridge_owned or "EventBridgeConfiguration" not in current
@@ -83,6 +86,14 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     owned = replace(existing, delivery=route, eventbridge_owned=eb_owned)
     if owned != existing:
         steps.append(st.PutConfig(names.table, owned, f"delivery {route}"))
+    # Each bucket's settings items before the tracker that reads them is deployed.
+    steps += mirror_steps(stack, owned)
+    steps += [
+        st.PutBucket(names.table, new, names.stack, f"delivery {new.delivery}")
+        for new, _, old in others
+        if new != old
+    ]
+    buckets = [first_bucket_settings(owned)] + [new for new, _, _ in others]
     # Roles first: the tracker's may need the queue permissions before its mapping is made.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket))
     layer_arn = _layer_steps(stack, config, options, steps)
@@ -91,9 +102,9 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
             steps.append(st.CreateLogGroup(names.log_group(spec.short), LOG_RETENTION_DAYS, tags))
         uses = layer_arn if spec.uses_layer else None
         steps += _function_steps(stack, spec, config, arns, uses)
-    steps += delivery.queue_steps(stack, config, route, arns, tags)
+    steps += delivery.queue_steps(stack, config, buckets, arns, tags)
     steps += delivery.mapping_steps(stack, config, route, arns)
-    steps += delivery.rule_steps(stack, config, route, arns, tags)
+    steps += delivery.rule_steps(stack, buckets, arns, tags)
     steps += delivery.invoke_config_steps(stack, route, arns)
     if route == "direct" and not stack.has_invoke_permission():
         steps.append(
@@ -117,6 +128,10 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         steps.append(baseline_step(stack, config, versioned=True))
+    for new, current_other, old in others:
+        steps += routing_steps(
+            stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
+        )
     # Only once the bucket's entry no longer invokes the tracker.
     steps += delivery.left_direct_route_steps(stack, route)
     if config != owned:
@@ -125,6 +140,24 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
+
+
+def _route_others(stack: Stack, existing: StackConfig, asked: str | None, route: str) -> list:
+    """(settings as routed, notification configuration, settings before) of each bucket after
+    the first: the route asked for applies to all of them."""
+    out = []
+    for old in stack.tracked(existing)[1:]:
+        if route == "direct":
+            choose_bucket_route(stack, old, "direct", {})  # refused: one bucket only
+        if stack.bucket_state(old.bucket) != "mine":
+            raise StackError(
+                f"Bucket {old.bucket!r} of stack {stack.names.stack!r} is gone",
+                f"run `s3sizer untrack {old.bucket}`",
+            )
+        current = stack.notification_configuration(old.bucket)
+        new, _ = choose_bucket_route(stack, old, asked, current)
+        out.append((new, current, old))
+    return out
 
 
 def _layer_steps(stack: Stack, config: StackConfig, options: DeployOptions, steps: list):
@@ -198,6 +231,7 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer
         env |= {
             "HISTORY_TTL_DAYS": str(config.history_ttl_days),
             "PREFIX_DEPTH": str(config.prefix_depth),
+            "BUCKET_SETTINGS": "table",
         }
     elif spec.short == "plotting":
         env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(PLOT_WINDOW_SECONDS)}
