@@ -15,7 +15,7 @@ from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, StackConfig
+from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, BucketSettings, StackConfig
 from s3sizer.stack.state import Stack
 
 ENTRY_KINDS = {
@@ -113,6 +113,17 @@ def without_ours(current: dict, own_id: str, eb_owned: bool) -> dict:
     if "EventBridgeConfiguration" in current and not eb_owned:
         out["EventBridgeConfiguration"] = current["EventBridgeConfiguration"]
     return out
+
+
+def restore_steps(stack: Stack, settings: BucketSettings) -> list[st.Step]:
+    """The bucket's notification configuration as it was before s3sizer."""
+    if stack.bucket_state(settings.bucket) != "mine":
+        return []
+    current = stack.notification_configuration(settings.bucket)
+    restored = without_ours(current, stack.names.notification_id, settings.eventbridge_owned)
+    if same_notifications(current, restored):
+        return []
+    return [st.PutNotification(settings.bucket, restored, "remove s3sizer's delivery", True)]
 
 
 def same_notifications(a: dict, b: dict) -> bool:

@@ -9,6 +9,7 @@ from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import delivery, iam
 from s3sizer.stack import steps as st
 from s3sizer.stack.estate import tracker_mirror_differs
+from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
     DEFAULT_PREFIX_DEPTH,
@@ -155,9 +156,6 @@ def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
 
 def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
     """A deployed tracker learns a new prefix depth or retention at once, before the baseline."""
-    from s3sizer.stack.model import FUNCTIONS
-    from s3sizer.stack.plan_deploy import configuration_differs, function_settings
-
     current = stack.function_configuration("size-tracking")
     if current is None:
         return []
@@ -270,12 +268,10 @@ def plan_teardown(stack: Stack) -> st.Plan:
     names, config = stack.names, stack.config
     steps: list[st.Step] = []
     bucket, owned = _teardown_bucket(stack, config)
-    if table_exists := stack.table_description() is not None:
-        from s3sizer.stack.plan_buckets import other_buckets, restore_steps
-
+    if (table_exists := stack.table_description() is not None) and config is not None:
         # Every other bucket first, each restored exactly as untrack would.
-        for other in other_buckets(stack):
-            steps += restore_steps(stack, other)
+        for other in stack.tracked(config)[1:]:
+            steps += delivery.restore_steps(stack, other)
             if stack.alarm_exists(names.bucket_alarm(other.bucket, False)):
                 steps.append(st.DeleteAlarm(names.bucket_alarm(other.bucket, False)))
     bucket_exists = bool(bucket) and stack.bucket_state(bucket) == "mine"

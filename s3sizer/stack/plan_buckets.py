@@ -211,7 +211,7 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
     names, steps = stack.names, []
     gone = set(buckets)
     for bucket in dict.fromkeys(buckets):
-        steps += restore_steps(stack, tracked[bucket])
+        steps += delivery.restore_steps(stack, tracked[bucket])
     if is_deployed(stack):
         steps += shared_steps(stack, [s for name, s in tracked.items() if name not in gone])
     for bucket in dict.fromkeys(buckets):
@@ -219,24 +219,3 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))
         steps.append(st.ForgetBucket(names.table, bucket))
     return st.Plan(f"untrack of {', '.join(buckets)} in stack {names.stack}", tuple(steps))
-
-
-def restore_steps(stack: Stack, settings: BucketSettings) -> list[st.Step]:
-    """The bucket's notification configuration as it was before s3sizer."""
-    if stack.bucket_state(settings.bucket) != "mine":
-        return []
-    current = stack.notification_configuration(settings.bucket)
-    restored = delivery.without_ours(
-        current, stack.names.notification_id, settings.eventbridge_owned
-    )
-    if delivery.same_notifications(current, restored):
-        return []
-    return [st.PutNotification(settings.bucket, restored, "remove s3sizer's delivery", True)]
-
-
-def other_buckets(stack: Stack) -> list[BucketSettings]:
-    """The tracked buckets after the first one."""
-    config = stack.config
-    if config is None:
-        return []
-    return stack.tracked(config)[1:]
