@@ -82,3 +82,19 @@ def test_no_role_policy_grows_with_the_buckets(short):
     document = iam.policy_for(short, ARNS, "s3sizer-driver/", "arn:aws:kms:us-east-1:1:key/k")
 
     assert len(json.dumps(document, separators=(",", ":"))) < 10240 // 4
+
+
+def test_the_fallback_pattern_takes_this_accounts_s3_events_and_no_others():
+    from moto.events.models import EventPattern
+
+    pattern = EventPattern.load(json.dumps(routing.rule_pattern(names(1000), ACCOUNT)))
+    event = {
+        "source": "aws.s3",
+        "account": ACCOUNT,
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": "any-bucket"}},
+    }
+
+    assert pattern.matches_event(event)
+    assert not pattern.matches_event({**event, "account": "210987654321"})
+    assert not pattern.matches_event({**event, "detail-type": "Object Restore Completed"})
