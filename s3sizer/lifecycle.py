@@ -212,8 +212,11 @@ def redrive(
     waiting = _dead_letters(ctx, dlq_url)
     if waiting == 0 or not confirm(waiting):
         return {"moved": 0}
-    direct = ctx.config.delivery == "direct"
-    moved = _reinvoke(ctx, dlq_url) if direct else _move_task(ctx, sleep)
+    from s3sizer.stack.routes import route
+
+    chosen = route(ctx.config.delivery)
+    via_queue = chosen is None or chosen.via_queue
+    moved = _move_task(ctx, sleep) if via_queue else _reinvoke(ctx, dlq_url)
     if moved < waiting:
         _check_none_left(ctx, dlq_url, moved, waiting)
     return {"moved": moved}

@@ -43,6 +43,8 @@ def bucket_row(ctx: StackContext, settings) -> dict:
 
 def delivery_state(ctx: StackContext) -> dict:
     """The route, the messages waiting in its queue (None on the direct route), and the DLQ."""
+    from s3sizer.stack.routes import ROUTES
+
     route = ctx.config.delivery
     counts = {}
     for name in (ctx.names.queue, ctx.names.dead_letter_queue):
@@ -57,7 +59,7 @@ def delivery_state(ctx: StackContext) -> dict:
         )
     return {
         "delivery": route,
-        "queued": None if route in (None, "direct") else counts[ctx.names.queue],
+        "queued": counts[ctx.names.queue] if route and ROUTES[route].via_queue else None,
         "dead_letters": counts[ctx.names.dead_letter_queue] or 0,
     }
 

@@ -16,6 +16,7 @@ from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, BucketSettings, StackConfig
+from s3sizer.stack.routes import DEFAULT, EVENTBRIDGE, ROUTES, SQS, WHEN_TAKEN
 from s3sizer.stack.state import Stack
 
 ENTRY_KINDS = {
@@ -60,21 +61,21 @@ def overlapping_entry(notifications: dict, own_id: str) -> dict | None:
 def choose_route(asked: str | None, config: StackConfig, notifications: dict, own_id: str):
     """(route, reason): what was asked, else what the stack uses, else the best that fits."""
     taken = overlapping_entry(notifications, own_id)
-    if asked in ("sqs", "direct") and taken is not None:
+    if asked and not ROUTES[asked].coexists and taken is not None:
         raise StackError(
             f"Bucket {config.bucket!r} already sends {', '.join(taken.get('Events', []))} to "
             f"another destination (entry {taken.get('Id')!r}); S3 allows one destination per "
             "event type and key",
-            "use --delivery eventbridge, which coexists with every other entry",
+            f"use --delivery {WHEN_TAKEN.name}, which coexists with every other entry",
         )
     if asked:
         return asked, "as asked with --delivery"
-    if config.delivery and not (config.delivery != "eventbridge" and taken is not None):
+    if config.delivery and (ROUTES[config.delivery].coexists or taken is None):
         return config.delivery, "as the last deploy chose"
     if taken is not None:
         events = ", ".join(taken.get("Events", []))
-        return "eventbridge", f"entry {taken.get('Id')!r} already takes {events}"
-    return "sqs", "the default"
+        return WHEN_TAKEN.name, f"entry {taken.get('Id')!r} already takes {events}"
+    return DEFAULT.name, "the default"
 
 
 def desired_notifications(
@@ -84,20 +85,12 @@ def desired_notifications(
     wanted = {
         kind: [e for e in current.get(kind, []) if e.get("Id") != own_id] for kind in ENTRY_KINDS
     }
-    if route == "sqs":
-        wanted["QueueConfigurations"].append(
-            {"Id": own_id, "QueueArn": arns.queue(arns.names.queue), "Events": list(TRACKED_EVENTS)}
-        )
-    elif route == "direct":
-        wanted["LambdaFunctionConfigurations"].append(
-            {
-                "Id": own_id,
-                "LambdaFunctionArn": arns.function("size-tracking"),
-                "Events": list(TRACKED_EVENTS),
-            }
-        )
+    chosen = ROUTES[route]
+    entry = chosen.entry(arns, own_id)
+    if entry is not None:
+        wanted[chosen.entry_kind].append(entry)
     out = {kind: entries for kind, entries in wanted.items() if entries}
-    if route == "eventbridge" or ("EventBridgeConfiguration" in current and not eb_owned):
+    if chosen.eventbridge or ("EventBridgeConfiguration" in current and not eb_owned):
         out["EventBridgeConfiguration"] = {}
     return out
 
@@ -144,9 +137,9 @@ def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) ->
     dlq_arn, queue_arn = arns.queue(names.dead_letter_queue), arns.queue(names.queue)
     tracker = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
     tracker_timeout = config.timeout_of(tracker)  # the spec's default, or the user's setting
-    on_rule = bool(routing.on_route(buckets, "eventbridge"))
+    on_rule = bool(routing.on_route(buckets, EVENTBRIDGE.name))
     rule_arn = arns.rule if on_rule else None  # the rule's target DLQ, too
-    sqs_buckets = routing.on_route(buckets, "sqs")
+    sqs_buckets = routing.on_route(buckets, SQS.name)
     wanted = {
         names.dead_letter_queue: {
             "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
@@ -192,7 +185,7 @@ def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> 
         for m in stack.event_source_mappings("size-tracking")
         if m.get("EventSourceArn") == queue_arn
     ]
-    if route == "direct":
+    if not ROUTES[route].via_queue:
         return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
     if not mappings:
         return [st.CreateEventSourceMapping(function, queue_arn, settings)]
@@ -207,7 +200,7 @@ def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> 
 
 def rule_steps(stack: Stack, buckets, arns: Arns, tags) -> list:
     """One rule for every bucket on the eventbridge route; none when no bucket is on it."""
-    eb_buckets = routing.on_route(buckets, "eventbridge")
+    eb_buckets = routing.on_route(buckets, EVENTBRIDGE.name)
     rule = stack.rule()
     targets = stack.rule_targets() if rule is not None else None
     if not eb_buckets:
@@ -232,7 +225,7 @@ def rule_steps(stack: Stack, buckets, arns: Arns, tags) -> list:
 
 def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
     """On the direct route, events Lambda gives up on go to the DLQ instead of vanishing."""
-    if route != "direct":
+    if ROUTES[route].via_queue:
         return []
     settings = {
         **DIRECT_RETRY,
@@ -249,7 +242,7 @@ def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
 def left_direct_route_steps(stack: Stack, route: str) -> list:
     """Off the direct route, none of it stays: the asynchronous invoke configuration (its
     on-failure destination) and S3's permission to invoke the tracker."""
-    if route == "direct":
+    if not ROUTES[route].via_queue:
         return []
     function = stack.names.function("size-tracking")
     out: list = []

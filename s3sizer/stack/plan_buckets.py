@@ -16,6 +16,7 @@ from s3sizer.stack.model import (
     BucketSettings,
 )
 from s3sizer.stack.plan import bucket_alarm_steps, check_bucket_name, plan_setup, stack_tags
+from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
 
 
@@ -23,14 +24,14 @@ def choose_bucket_route(
     stack: Stack, settings: BucketSettings, asked: str | None, current: dict
 ) -> tuple[BucketSettings, str]:
     """The bucket's route (sqs, or eventbridge when its event types are taken) and settings."""
-    if asked == "direct":
+    if asked and not ROUTES[asked].many_buckets:
         raise StackError(
             "The direct route serves one bucket, and the stack tracks more",
             "use --delivery sqs or eventbridge, or `s3sizer untrack` the other buckets first",
         )
     shown = types.SimpleNamespace(bucket=settings.bucket, delivery=settings.delivery)
     route, why = delivery.choose_route(asked, shown, current, stack.names.notification_id)
-    eb_owned = route == "eventbridge" and (
+    eb_owned = ROUTES[route].eventbridge and (
         settings.eventbridge_owned or "EventBridgeConfiguration" not in current
     )
     return replace(settings, delivery=route, eventbridge_owned=eb_owned), why
@@ -88,7 +89,7 @@ def plan_track(
             f"--prefix-depth must be 0 (off) to {MAX_PREFIX_DEPTH}", "pass e.g. --prefix-depth 2"
         )
     config = stack.require_config()
-    if config.delivery == "direct":
+    if config.delivery and not ROUTES[config.delivery].many_buckets:
         raise StackError(
             "The direct route serves one bucket: more buckets need a queue route",
             "run `s3sizer deploy --delivery sqs` (or eventbridge) first",

@@ -19,6 +19,7 @@ from s3sizer.stack.model import (
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
 from s3sizer.stack.plan import baseline_step, mirror_steps, role_steps, stack_tags
 from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
+from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
@@ -72,7 +73,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
     others = _route_others(stack, existing, options.delivery, route)
     # Ours only while our route uses it: once deploy turns it off, a later one is the user's.
-    eb_owned = route == "eventbridge" and (
+    eb_owned = ROUTES[route].eventbridge and (
         existing.eventbridge_owned or "EventBridgeConfiguration" not in current
     )
     config = replace(config, delivery=route, eventbridge_owned=eb_owned)
@@ -105,7 +106,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     steps += delivery.mapping_steps(stack, config, route, arns)
     steps += delivery.rule_steps(stack, buckets, arns, tags)
     steps += delivery.invoke_config_steps(stack, route, arns)
-    if route == "direct" and not stack.has_invoke_permission():
+    if not ROUTES[route].via_queue and not stack.has_invoke_permission():
         steps.append(
             st.AddPermission(
                 names.function("size-tracking"),
@@ -146,8 +147,8 @@ def _route_others(stack: Stack, existing: StackConfig, asked: str | None, route:
     the first: the route asked for applies to all of them."""
     out = []
     for old in stack.tracked(existing)[1:]:
-        if route == "direct":
-            choose_bucket_route(stack, old, "direct", {})  # refused: one bucket only
+        if not ROUTES[route].many_buckets:
+            choose_bucket_route(stack, old, route, {})  # refused: it serves one bucket
         if stack.bucket_state(old.bucket) != "mine":
             raise StackError(
                 f"Bucket {old.bucket!r} of stack {stack.names.stack!r} is gone",

@@ -169,3 +169,22 @@ def test_tracked_lists_the_first_bucket_from_the_config_then_the_others_in_order
 
     assert [b.bucket for b in tracked] == ["first", "third", "second"]
     assert isinstance(tracked[1], BucketSettings)
+
+
+def test_each_bucket_has_its_own_alarm_which_untrack_removes(deployed):
+    plan = plan_track(deployed, ["second"], alarm_above=5_000)
+    alarm = next(step for step in plan.steps if isinstance(step, st.PutAlarm))
+
+    assert alarm.name == "s3sizer-bucket-size-second"
+    assert alarm.params["Dimensions"] == [{"Name": "Bucket", "Value": "second"}]
+    run(deployed, plan)
+    untrack = plan_untrack(Stack(deployed.aws), ["second"])
+    assert st.DeleteAlarm("s3sizer-bucket-size-second") in untrack.steps
+
+
+def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed):
+    plan = plan_track(deployed, ["first"], prefix_depth=2)
+
+    kinds = [type(step).__name__ for step in plan.steps]
+    assert kinds[:2] == ["PutConfig", "PutBucket"] and kinds[-1] == "RecordBaseline"
+    assert plan.steps[1].settings.prefix_depth == 2
