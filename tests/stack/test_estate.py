@@ -188,3 +188,19 @@ def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed)
     kinds = [type(step).__name__ for step in plan.steps]
     assert kinds[:2] == ["PutConfig", "PutBucket"] and kinds[-1] == "RecordBaseline"
     assert plan.steps[1].settings.prefix_depth == 2
+
+
+def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name in ("first", "second"):
+        s3.create_bucket(Bucket=name)
+    run(stack, plan_setup(stack, "first"))
+
+    early = plan_track(Stack(stack.aws), ["second"])
+    assert [type(s).__name__ for s in early.steps] == ["PutBucket", "RecordBaseline"]
+    assert any("not deployed" in note for note in early.notes)
+    run(stack, early)
+    deploy = run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))
+
+    assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
+    assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
