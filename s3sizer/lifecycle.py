@@ -110,21 +110,18 @@ def deploy(
     aws: Aws,
     layer: LayerChoice,
     *,
-    runtime: str | None = None,
-    architecture: str | None = None,
-    memory: dict[str, int] | None = None,
-    timeout: dict[str, int] | None = None,
-    delivery: str | None = None,
-    max_concurrency: int | None = None,
-    batch_size: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
     on_layer_build: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] | None = None,
+    **settings,
 ) -> Plan:
+    """`settings` are DeployOptions' (DEPLOY_SETTINGS and `delivery`); None means not given."""
     stack = Stack(aws)
     config = stack.require_config()
+    settings = {name: value for name, value in settings.items() if value is not None}
+    runtime, architecture = settings.get("runtime"), settings.get("architecture")
     layer_arn, build = _layer_choice(layer, config, aws.settings.is_local)
     built = None
     if build:
@@ -144,13 +141,7 @@ def deploy(
         build_layer=build,
         layer_path=built.path if built else None,
         layer_sha256=built.sha256 if built else None,
-        runtime=runtime,
-        architecture=architecture,
-        memory=memory or {},
-        timeout=timeout or {},
-        delivery=delivery,
-        max_concurrency=max_concurrency,
-        batch_size=batch_size,
+        **settings,
     )
     plan = plan_deploy(stack, options)
     show_plan(plan)

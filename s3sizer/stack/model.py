@@ -39,6 +39,19 @@ DEFAULT_PREFIX_DEPTH, MAX_PREFIX_DEPTH = 1, 5
 # recorded within a second or two, and a plot after each) takes 10 to 30 s; a minute holds it all.
 PLOT_WINDOW_SECONDS = 60
 LAMBDA_PACKAGE = "s3sizer_lambdas"
+# Deploy's settings, declared once: each is kept in the config from one deploy to the next and
+# resolved against it in one place (`plan_deploy.deploy_config`): "merge" maps a function's
+# short name to its value, given ones over kept ones; "replace" takes the given value, else the
+# kept one. The layer's choice and the route are resolved on their own (they are not "kept
+# unless given": a layer ARN given once is dropped by `--no-layer`, a route may be forced).
+DEPLOY_SETTINGS = {
+    "runtime": "replace",
+    "architecture": "replace",
+    "memory": "merge",
+    "timeout": "merge",
+    "max_concurrency": "replace",
+    "batch_size": "replace",
+}
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")

@@ -13,6 +13,7 @@ from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
     DEFAULT_PREFIX_DEPTH,
+    DEPLOY_SETTINGS,
     FUNCTIONS,
     MAX_PREFIX_DEPTH,
     TAG_KEY,
@@ -259,8 +260,7 @@ def _kept_settings(existing: StackConfig | None) -> dict:
     """What a re-run of setup must not forget: deploy's choices."""
     if existing is None:
         return {}
-    kept = ("runtime", "architecture", "memory", "timeout", "layer_arn", "build_layer",
-            "delivery", "eventbridge_owned", "max_concurrency", "batch_size")  # fmt: skip
+    kept = (*DEPLOY_SETTINGS, "layer_arn", "build_layer", "delivery", "eventbridge_owned")
     return {name: getattr(existing, name) for name in kept}
 
 

@@ -11,6 +11,7 @@ from s3sizer.stack import steps as st
 from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import (
+    DEPLOY_SETTINGS,
     FUNCTIONS,
     RUNTIME_WHEEL_PLATFORMS,
     StackConfig,
@@ -41,16 +42,13 @@ class DeployOptions:
 
 
 def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
+    """The config this deploy asks for: each of DEPLOY_SETTINGS resolved as declared there."""
+    resolved = {}
+    for name, how in DEPLOY_SETTINGS.items():
+        given, kept = getattr(options, name), getattr(existing, name)
+        resolved[name] = {**kept, **given} if how == "merge" else (given or kept)
     return replace(
-        existing,
-        runtime=options.runtime or existing.runtime,
-        architecture=options.architecture or existing.architecture,
-        memory={**existing.memory, **options.memory},
-        timeout={**existing.timeout, **options.timeout},
-        layer_arn=options.layer_arn,
-        build_layer=options.build_layer,
-        max_concurrency=options.max_concurrency or existing.max_concurrency,
-        batch_size=options.batch_size or existing.batch_size,
+        existing, layer_arn=options.layer_arn, build_layer=options.build_layer, **resolved
     )
 
 
