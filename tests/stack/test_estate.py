@@ -204,3 +204,10 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
 
     assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
     assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
+
+
+def test_deploy_refuses_the_direct_route_for_a_stack_of_several_buckets(deployed):
+    run(deployed, plan_track(deployed, ["second"]))
+
+    with pytest.raises(StackError, match="direct route serves one bucket"):
+        plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct"))
