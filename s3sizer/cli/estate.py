@@ -13,7 +13,9 @@ from s3sizer.cli.lifecycle import DryRun
 from s3sizer.cli.reads import Workers
 from s3sizer.stack.model import MAX_PREFIX_DEPTH
 
-Buckets = Annotated[list[str], typer.Argument(metavar="BUCKET...", help="Bucket names.")]
+Buckets = Annotated[
+    list[str], typer.Argument(metavar="BUCKET", help="Bucket names.", show_default=False)
+]
 
 
 def track(
