@@ -6,7 +6,8 @@ import functools
 from dataclasses import dataclass
 
 from s3sizer.aws import Aws
-from s3sizer.stack.model import Names, StackConfig
+from s3sizer.errors import StackError
+from s3sizer.stack.model import BucketSettings, Names, StackConfig
 from s3sizer.stack.state import Stack
 
 
@@ -36,9 +37,32 @@ class BoundHistory:
 class StackContext:
     """What every read command needs; built by `open_stack`, once."""
 
-    def __init__(self, stack: Stack, config: StackConfig):
+    def __init__(self, stack: Stack, config: StackConfig, bucket: str | None = None):
         self.stack = stack
         self.config = config
+        self._chosen = bucket
+
+    @functools.cached_property
+    def buckets(self) -> list[BucketSettings]:
+        """Every tracked bucket, the first one first (one Query of the stack's partition)."""
+        return self.stack.tracked(self.config)
+
+    @functools.cached_property
+    def settings(self) -> BucketSettings:
+        """The bucket this command reads: `--bucket`, else the first one."""
+        if self._chosen is None or self._chosen == self.config.bucket:
+            return self.buckets[0]
+        found = next((b for b in self.buckets if b.bucket == self._chosen), None)
+        if found is None:
+            raise StackError(
+                f"Bucket {self._chosen!r} is not tracked by stack {self.names.stack!r}",
+                f"run `s3sizer track {self._chosen}`, or pick one `s3sizer status` lists",
+            )
+        return found
+
+    @property
+    def prefix_depth(self) -> int:
+        return self.settings.prefix_depth
 
     @property
     def aws(self) -> Aws:
@@ -50,7 +74,7 @@ class StackContext:
 
     @property
     def bucket(self) -> str:
-        return self.config.bucket
+        return self.settings.bucket
 
     def client(self, service: str):
         return self.stack.client(service)
@@ -63,12 +87,16 @@ class StackContext:
             self.names.table,
             self.client("dynamodb"),
             ttl_days=self.config.history_ttl_days,
-            prefix_depth=self.config.prefix_depth,
+            prefix_depth=self.prefix_depth,
         )
-        return BoundHistory(history, self.config.bucket)
+        return BoundHistory(history, self.bucket)
 
 
-def open_stack(aws: Aws) -> StackContext:
-    """The stack named by the global options, with its config read once (one GetItem)."""
+def open_stack(aws: Aws, bucket: str | None = None) -> StackContext:
+    """The stack named by the global options, with its config read once (one GetItem); the
+    commands that read one bucket read `bucket`, else the first one."""
     stack = Stack(aws)
-    return StackContext(stack, stack.require_config())
+    ctx = StackContext(stack, stack.require_config(), bucket)
+    if bucket is not None:
+        ctx.settings  # noqa: B018 - an untracked bucket is refused before anything is read
+    return ctx

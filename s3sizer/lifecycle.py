@@ -37,6 +37,7 @@ def setup(
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
+    workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
@@ -51,6 +52,47 @@ def setup(
         alarm_topic=alarm_topic,
         alarm_growth=alarm_growth,
     )
+    show_plan(plan)
+    if not dry_run:
+        Executor(stack, workers=workers).run(plan, on_step)
+    return plan
+
+
+def track(
+    aws: Aws,
+    buckets: list[str],
+    *,
+    prefix_depth: int | None = None,
+    alarm_above: int | None = None,
+    workers: int | None = None,
+    dry_run: bool = False,
+    show_plan: ShowPlan = _noop,
+    on_step: OnStep = _noop,
+) -> Plan:
+    """Adopt more buckets into the stack (or change their settings): plan, then apply."""
+    from s3sizer.stack.plan_buckets import plan_track
+
+    stack = Stack(aws)
+    plan = plan_track(stack, buckets, prefix_depth=prefix_depth, alarm_above=alarm_above)
+    show_plan(plan)
+    if not dry_run:
+        Executor(stack, workers=workers).run(plan, on_step)
+    return plan
+
+
+def untrack(
+    aws: Aws,
+    buckets: list[str],
+    *,
+    dry_run: bool = False,
+    show_plan: ShowPlan = _noop,
+    on_step: OnStep = _noop,
+) -> Plan:
+    """Stop tracking buckets: their notification configurations restored, their items gone."""
+    from s3sizer.stack.plan_buckets import plan_untrack
+
+    stack = Stack(aws)
+    plan = plan_untrack(stack, buckets)
     show_plan(plan)
     if not dry_run:
         Executor(stack).run(plan, on_step)
@@ -70,21 +112,18 @@ def deploy(
     aws: Aws,
     layer: LayerChoice,
     *,
-    runtime: str | None = None,
-    architecture: str | None = None,
-    memory: dict[str, int] | None = None,
-    timeout: dict[str, int] | None = None,
-    delivery: str | None = None,
-    max_concurrency: int | None = None,
-    batch_size: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
     on_layer_build: Callable[[], None] = lambda: None,
     sleep: Callable[[float], None] | None = None,
+    **settings,
 ) -> Plan:
+    """`settings` are DeployOptions' (DEPLOY_SETTINGS and `delivery`); None means not given."""
     stack = Stack(aws)
     config = stack.require_config()
+    settings = {name: value for name, value in settings.items() if value is not None}
+    runtime, architecture = settings.get("runtime"), settings.get("architecture")
     layer_arn, build = _layer_choice(layer, config, aws.settings.is_local)
     built = None
     if build:
@@ -104,13 +143,7 @@ def deploy(
         build_layer=build,
         layer_path=built.path if built else None,
         layer_sha256=built.sha256 if built else None,
-        runtime=runtime,
-        architecture=architecture,
-        memory=memory or {},
-        timeout=timeout or {},
-        delivery=delivery,
-        max_concurrency=max_concurrency,
-        batch_size=batch_size,
+        **settings,
     )
     plan = plan_deploy(stack, options)
     show_plan(plan)
@@ -172,8 +205,11 @@ def redrive(
     waiting = _dead_letters(ctx, dlq_url)
     if waiting == 0 or not confirm(waiting):
         return {"moved": 0}
-    direct = ctx.config.delivery == "direct"
-    moved = _reinvoke(ctx, dlq_url) if direct else _move_task(ctx, sleep)
+    from s3sizer.stack.routes import route
+
+    chosen = route(ctx.config.delivery)
+    via_queue = chosen is None or chosen.via_queue
+    moved = _move_task(ctx, sleep) if via_queue else _reinvoke(ctx, dlq_url)
     if moved < waiting:
         _check_none_left(ctx, dlq_url, moved, waiting)
     return {"moved": moved}

@@ -119,6 +119,7 @@ def status_text(status: dict) -> str:
         + f"\ndead letters {status.get('dead_letters', 0)}"
         + _baseline_line(status.get("baseline"))
         + _money_lines(status)
+        + _bucket_rows(status.get("buckets") or [])
     )
 
 
@@ -128,6 +129,28 @@ def _money_lines(status: dict) -> str:
     from s3sizer.costs.text import money_lines
 
     return "\n" + money_lines(status["storage"], status["growth"])
+
+
+def _bucket_rows(rows: list[dict]) -> str:
+    """One line per tracked bucket, once the stack tracks more than one."""
+    if len(rows) < 2:
+        return ""
+    width = max(len(row["bucket"]) for row in rows)
+    lines = [
+        f"\n\n{'bucket':<{width}}  {'size':>10}  {'objects':>9}  {'largest':>10}  route        last change"
+    ]
+    for row in rows:
+        partial = (
+            " (baseline running)"
+            if (row.get("baseline") or {}).get("state") == "in_progress"
+            else ""
+        )
+        lines.append(
+            f"{row['bucket']:<{width}}  {human_bytes(row['total_size']):>10}  "
+            f"{row['object_count']:>9}  {human_bytes(row['max_size']):>10}  "
+            f"{(row.get('delivery') or 'not routed'):<11}  {row['updated_at'] or 'never'}{partial}"
+        )
+    return "\n".join(lines)
 
 
 def _baseline_line(baseline: dict | None) -> str:

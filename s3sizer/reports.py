@@ -14,28 +14,46 @@ from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_KEY
 
 
 def status(ctx: StackContext, prices_file: Path | None = None) -> dict:
-    """The totals and the baseline's state (one GetItem each; a running baseline's ranges one
-    Query more), the delivery's queues (one GetQueueAttributes each), and what the bucket
-    costs and how fast it grows (one BatchGetItem, three one-item Queries; docs/costs.md)."""
+    """The chosen bucket's totals and baseline state at the top level, as one bucket's status
+    always was; a row per tracked bucket under `buckets` (two GetItems each, a running
+    baseline's ranges one Query more); the delivery's queues (one GetQueueAttributes each); and
+    what the chosen bucket costs and how fast it grows (one BatchGetItem, three one-item
+    Queries; docs/costs.md)."""
     from s3sizer.costs import report as money
-    from s3sizer.stack.baseline_run import baseline_state
 
     prices = money.load_prices(ctx, prices_file)
-    totals = ctx.history.totals()
+    rows = [bucket_row(ctx, settings) for settings in ctx.buckets]
+    chosen = next(row for row in rows if row["bucket"] == ctx.bucket)
+    shown = {k: v for k, v in chosen.items() if k not in ("delivery", "prefix_depth")}
     return {
-        "bucket": ctx.bucket,
+        **shown,
+        **delivery_state(ctx),
+        **money.status_fields(ctx, prices),
+        "buckets": rows,
+    }
+
+
+def bucket_row(ctx: StackContext, settings) -> dict:
+    """One tracked bucket's row: its totals and baseline (one GetItem each), route and depth."""
+    from s3sizer.stack.baseline_run import baseline_state
+
+    totals = ctx.history.history.totals(settings.bucket)
+    return {
+        "bucket": settings.bucket,
         "total_size": totals.total_size,
         "object_count": totals.object_count,
         "max_size": totals.max_size,
         "updated_at": totals.updated_at,
-        "baseline": baseline_state(ctx.history.history, ctx.bucket),
-        **delivery_state(ctx),
-        **money.status_fields(ctx, prices),
+        "baseline": baseline_state(ctx.history.history, settings.bucket),
+        "delivery": settings.delivery,
+        "prefix_depth": settings.prefix_depth,
     }
 
 
 def delivery_state(ctx: StackContext) -> dict:
     """The route, the messages waiting in its queue (None on the direct route), and the DLQ."""
+    from s3sizer.stack.routes import ROUTES
+
     route = ctx.config.delivery
     counts = {}
     for name in (ctx.names.queue, ctx.names.dead_letter_queue):
@@ -50,19 +68,19 @@ def delivery_state(ctx: StackContext) -> dict:
         )
     return {
         "delivery": route,
-        "queued": None if route in (None, "direct") else counts[ctx.names.queue],
+        "queued": counts[ctx.names.queue] if route and ROUTES[route].via_queue else None,
         "dead_letters": counts[ctx.names.dead_letter_queue] or 0,
     }
 
 
 def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict]:
     """The tracked prefixes, largest first: one Query, growing with the prefixes listed."""
-    if depth is not None and depth > ctx.config.prefix_depth:
+    if depth is not None and depth > ctx.prefix_depth:
         raise UsageError(
-            f"The stack tracks prefixes to depth {ctx.config.prefix_depth}, not {depth}",
+            f"The stack tracks prefixes to depth {ctx.prefix_depth}, not {depth}",
             f"run `s3sizer setup --prefix-depth {depth}` first",
         )
-    if ctx.config.prefix_depth == 0:
+    if ctx.prefix_depth == 0:
         raise UsageError(
             "The stack tracks no prefixes", "run `s3sizer setup --prefix-depth 1` (or more)"
         )
@@ -98,7 +116,7 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     """
     from s3sizer.lambdas.layout import prefixes
 
-    depth = ctx.config.prefix_depth
+    depth = ctx.prefix_depth
     if depth == 0:
         raise StackError(
             f"{prefix!r} is not a tracked prefix: the stack tracks no prefixes",
@@ -125,7 +143,7 @@ def plot_local(ctx: StackContext, window: float, out: Path, *, by_prefix: bool =
     check_out(out)
     from s3sizer.lambdas.plotting import DEFAULT_TOP_PREFIXES, draw
 
-    top = DEFAULT_TOP_PREFIXES if by_prefix and ctx.config.prefix_depth else 0
+    top = DEFAULT_TOP_PREFIXES if by_prefix and ctx.prefix_depth else 0
     data, png = draw(ctx.history.history, ctx.bucket, window, top)
     out.write_bytes(png)
     return {"out": str(out), "points": len(data.points), "max_size": data.totals.max_size}
@@ -204,13 +222,13 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     from s3sizer.stack.baseline_run import DEFAULT_WORKERS, record
 
     stack, config = ctx.stack, ctx.config
-    versioned = stack.bucket_versioning(config.bucket) != ""
-    with baseline_bar(config.bucket) as on_progress:
+    versioned = stack.bucket_versioning(ctx.bucket) != ""
+    with baseline_bar(ctx.bucket) as on_progress:
         drift = record(
             stack,
-            config.bucket,
+            ctx.bucket,
             versioned=versioned,
-            depth=config.prefix_depth,
+            depth=ctx.prefix_depth,
             ttl_days=config.history_ttl_days,
             live=config.delivery is not None,
             workers=workers or DEFAULT_WORKERS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 try:
-    from s3sizer.cli import lifecycle, local, metrics, reads
+    from s3sizer.cli import estate, lifecycle, local, metrics, reads
     from s3sizer.cli.app import app, interrupted
 except KeyboardInterrupt:
     # Ctrl-C while Typer and Rich load: the same one line as later on, not a page of imports.
@@ -20,6 +20,8 @@ except KeyboardInterrupt:
 # Registered here, in the order `s3sizer --help` lists them.
 app.command()(lifecycle.setup)
 app.command()(lifecycle.deploy)
+app.command()(estate.track)
+app.command()(estate.untrack)
 app.command("run-driver")(reads.run_driver)
 app.command()(reads.plot)
 app.command()(reads.status)

@@ -143,11 +143,12 @@ def aws_of(ctx: typer.Context):
     return Aws(ctx.obj)
 
 
-def stack_of(ctx: typer.Context):
-    """The stack the global options name, with its config read once for the whole command."""
+def stack_of(ctx: typer.Context, bucket: str | None = None):
+    """The stack the global options name, with its config read once for the whole command;
+    `bucket` (from --bucket) is the tracked bucket the command reads, else the first one."""
     from s3sizer.context import open_stack
 
-    return open_stack(aws_of(ctx))
+    return open_stack(aws_of(ctx), bucket)
 
 
 class StepProgress:

@@ -71,6 +71,12 @@ def setup(
             "(metric math on BucketSizeBytes; off removes it).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="Workers listing the bucket's ranges at once (default 16)."
+        ),
+    ] = None,
     dry_run: DryRun = False,
 ) -> None:
     """Create or adopt the bucket; create the history table and the IAM roles.
@@ -88,6 +94,7 @@ def setup(
             alarm_above=alarm_above,
             alarm_topic=alarm_topic,
             alarm_growth=alarm_growth,
+            workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=StepProgress("Setting up:", spinner),

@@ -23,6 +23,11 @@ PricesOption = typer.Option(
     help="Your own S3 price table (JSON, as docs/costs.md shows) instead of the packaged one.",
 )
 
+Bucket = Annotated[
+    str | None,
+    typer.Option("--bucket", metavar="BUCKET", help="A tracked bucket (default: the first one)."),
+]
+
 
 def _duration(help: str, shown: str | bool = True, *, zero_ok=False, at_most=None, envvar=None):
     """An option that takes a Duration: 90, 90s, 10m, 2h or 1d; `shown` is its default, as text."""
@@ -86,6 +91,7 @@ def plot(
     by_prefix: Annotated[
         bool, typer.Option("--by-prefix", help="Stack the largest prefixes under the total.")
     ] = False,
+    bucket: Bucket = None,
 ) -> None:
     """Draw the last WINDOW of history into a PNG.
 
@@ -93,8 +99,15 @@ def plot(
     """
     from s3sizer import reports
 
+    stack = stack_of(ctx, bucket)
+    if not local and stack.bucket != stack.config.bucket:
+        from s3sizer.errors import UsageError
+
+        raise UsageError(
+            "The plotting function draws the stack's first bucket", "add --local for another one"
+        )
     draw = reports.plot_local if local else reports.plot_remote
-    result = draw(stack_of(ctx), window, out, by_prefix=by_prefix)
+    result = draw(stack, window, out, by_prefix=by_prefix)
     output.out.print(
         f"Wrote {result['out']} ({output.plural(result['points'], 'point')} in the last {window:g} s)."
     )
@@ -116,6 +129,7 @@ def status(
         typer.Option(min=1, help="With --by-prefix: the K largest (text shows 10 by default)."),
     ] = None,
     prices: Annotated[Path | None, PricesOption] = None,
+    bucket: Bucket = None,
     json_out: Json = False,
 ) -> None:
     """Current total size, object count, largest size ever, time of the last change, how
@@ -126,7 +140,7 @@ def status(
     """
     from s3sizer import reports
 
-    stack = stack_of(ctx)
+    stack = stack_of(ctx, bucket)
     if by_prefix:
         shown = top if top is not None or json_out else output.DEFAULT_TOP
         found = reports.prefixes(stack, depth, shown)
@@ -152,6 +166,7 @@ def history(
     prefix: Annotated[
         str | None, typer.Option(help="The points of one tracked prefix, e.g. logs/.")
     ] = None,
+    bucket: Bucket = None,
     json_out: Json = False,
 ) -> None:
     """The recorded points, oldest first.
@@ -160,7 +175,7 @@ def history(
     """
     from s3sizer import reports
 
-    points = reports.history(stack_of(ctx), since, prefix)
+    points = reports.history(stack_of(ctx, bucket), since, prefix)
     output.show(points, json_out, output.history_table)
     if prefix is not None and not points:
         # Tracked, but nothing under it changed (in that stretch): an answer, not an error.
@@ -206,6 +221,7 @@ def watch(
     ctx: typer.Context,
     interval: Annotated[float, _duration("Time between refreshes.", "1s")] = 1.0,
     window: Annotated[float, _duration("How much history the sparkline shows.", "5m")] = 300.0,
+    bucket: Bucket = None,
 ) -> None:
     """A live view: size, count and a sparkline of recent history, until Ctrl-C.
 
@@ -215,8 +231,8 @@ def watch(
     """
     from s3sizer import reports
 
-    stack = stack_of(ctx)  # the config is read once, not on every refresh
-    top = output.DEFAULT_TOP if stack.config.prefix_depth else 0
+    stack = stack_of(ctx, bucket)  # the config is read once, not on every refresh
+    top = output.DEFAULT_TOP if stack.prefix_depth else 0
 
     def refreshes():
         while True:
@@ -255,11 +271,20 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, before)
 
 
-def reconcile(ctx: typer.Context, json_out: Json = False) -> None:
+Workers = Annotated[
+    int | None,
+    typer.Option(min=1, max=256, help="Workers listing the bucket's ranges at once (default 16)."),
+]
+
+
+def reconcile(
+    ctx: typer.Context, bucket: Bucket = None, workers: Workers = None, json_out: Json = False
+) -> None:
     """Recompute the totals from a full listing, report the drift, and correct it.
 
     Example: s3sizer reconcile --json
     """
     from s3sizer import reports
 
-    output.show(reports.reconcile(stack_of(ctx)), json_out, output.reconcile_text)
+    result = reports.reconcile(stack_of(ctx, bucket), workers)
+    output.show(result, json_out, output.reconcile_text)

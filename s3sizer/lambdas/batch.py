@@ -35,6 +35,9 @@ class ChunkResult:
     totals: lay.Totals | None = None  # the bucket's totals after the chunk, when it wrote them
     partial: bool = False  # a baseline is still merging the listing: the totals are not whole
     prefixes: dict[str, lay.PrefixTotals] = field(default_factory=dict)
+    # With per-bucket settings (History.settings_required): the depth the table holds for the
+    # bucket when it differs from the one the chunk was planned with; nothing was written.
+    stale_depth: int | None = None
 
 
 def items_needed(keys: set[str], prefixes: set[str]) -> int:
@@ -52,8 +55,18 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
     addresses |= {("P", p): lay.prefix_address(bucket, p) for p in prefixes}
     # Read along, at no extra request: whether a baseline is in progress.
     baseline_addr = lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)
-    stored = read_items(h, addresses | {("B", ""): baseline_addr})
+    along = {("B", ""): baseline_addr}
+    if h.settings_required:  # and the bucket's settings: is it tracked, and at what depth
+        along[("S", "")] = lay.settings_address(bucket)
+    stored = read_items(h, addresses | along)
     running = stored.pop(("B", ""), {}).get("state", {}).get("S") == lay.BASELINE_RUNNING
+    if h.settings_required:
+        settings = stored.pop(("S", ""), None)
+        if settings is None:  # not a bucket this stack tracks: counted, never applied
+            return ChunkResult(counts={"ignored": len(changes)})
+        depth = int(settings["prefix_depth"]["N"])
+        if depth != h.prefix_depth:
+            return ChunkResult(counts={}, stale_depth=depth)
     ordered = sorted(changes, key=lambda c: (c.time, c.seq))
     result = ChunkResult(partial=running)
     for attempt in range(MAX_ATTEMPTS):

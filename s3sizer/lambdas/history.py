@@ -78,9 +78,21 @@ class History:
         self.table_name = table_name
         self.client = client
         self.prefix_depth = prefix_depth
+        # The deployed tracker reads each bucket's settings item along with each chunk, and
+        # ignores the buckets without one (batch.apply_chunk); off, every bucket is tracked at
+        # ``prefix_depth``.
+        self.settings_required = False
         self._now = now
         self.ttl_seconds = int(ttl_days * 86400)
         self._sleep = sleep
+
+    def at_depth(self, depth: int) -> History:
+        """The same table, client and settings, with prefix totals to ``depth``."""
+        import copy
+
+        other = copy.copy(self)
+        other.prefix_depth = depth
+        return other
 
     # -- writing ------------------------------------------------------------------------------
 

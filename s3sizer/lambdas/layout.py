@@ -63,6 +63,13 @@ def _address(tag: str, text: str) -> str:
 # The bucket's baseline: its state, and one item per key range under ``B#<bucket>#R``.
 BASELINE_SK = "BASELINE"
 BASELINE_RUNNING, BASELINE_COMPLETE = "in_progress", "complete"
+# The bucket's settings the tracker needs (``prefix_depth``); a bucket without it is not
+# tracked by the stack that owns the table, and the tracker ignores its events.
+SETTINGS_SK = "SETTINGS"
+
+
+def settings_address(bucket: str) -> dict:
+    return address(bucket_pk(bucket), SETTINGS_SK)
 
 
 def range_pk(bucket: str) -> str:

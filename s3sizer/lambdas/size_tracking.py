@@ -31,6 +31,11 @@ logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
 METRIC_NAMESPACE = "s3sizer"
+# Each bucket's prefix depth as this warm container last read it from the bucket's settings
+# item; every chunk reads that item again along with its own items, so a stale entry costs one
+# more BatchGetItem for that chunk, never a wrong count.
+BUCKET_DEPTHS: dict[str, int] = {}
+MAX_REPLANS = 3
 COUNTED = ("applied", "duplicate", "stale", "ignored", "rejected", "retries", "failed")
 
 
@@ -41,9 +46,10 @@ class Chunk:
     keys: set = field(default_factory=set)
     prefixes: set = field(default_factory=set)
     message_ids: set = field(default_factory=set)
+    replans: int = 0
 
 
-def plan_chunks(messages: list[records.Message], depth: int) -> list[Chunk]:
+def plan_chunks(messages: list[records.Message], depth) -> list[Chunk]:
     """The batch's changes cut into chunks of one bucket whose transaction fits 100 items.
 
     Without prefix totals, chunks follow event time, so that each starts from the totals the
@@ -51,18 +57,24 @@ def plan_chunks(messages: list[records.Message], depth: int) -> list[Chunk]:
     them, a chunk takes neighbouring keys instead (in event time per key), so that it touches
     few prefixes: every chunk of a time-ordered batch would touch nearly all of them.
     """
+    depth_of = depth if callable(depth) else (lambda bucket: depth)
     done: list[Chunk] = []
     open_chunks: dict[str, Chunk] = {}
     pairs = [(m, c) for m in messages for c in m.changes]
-    order = (lambda p: (p[1].key, p[1].time)) if depth else (lambda p: p[1].time)
+
+    def order(pair) -> tuple:
+        change = pair[1]
+        return (0, change.key, change.time) if depth_of(change.bucket) else (1, "", change.time)
+
     for message, change in sorted(pairs, key=order):
+        bucket_depth = depth_of(change.bucket)
         chunk = open_chunks.get(change.bucket) or Chunk(change.bucket)
         keys = chunk.keys | {change.key}
-        prefixes = chunk.prefixes | set(lay.prefixes(change.key, depth))
+        prefixes = chunk.prefixes | set(lay.prefixes(change.key, bucket_depth))
         if batch.items_needed(keys, prefixes) > batch.TRANSACTION_ITEMS:
             done.append(chunk)
             chunk = Chunk(change.bucket)
-            keys, prefixes = {change.key}, set(lay.prefixes(change.key, depth))
+            keys, prefixes = {change.key}, set(lay.prefixes(change.key, bucket_depth))
         chunk.changes.append(change)
         chunk.keys, chunk.prefixes = keys, prefixes
         if message.id is not None:
@@ -86,9 +98,24 @@ def apply_event(hist: history.History, event) -> dict:
             if skip.outcome == records.REJECTED:
                 logger.warning("rejected record (message %s): %s", message.id, skip.reason)
     failed: set[str] = set()
-    for chunk in plan_chunks(messages, hist.prefix_depth):
+    depth_of = _depth_of(hist)
+    pending = plan_chunks(messages, depth_of)
+    while pending:
+        chunk = pending.pop(0)
+        at = hist.at_depth(depth_of(chunk.bucket)) if hist.settings_required else hist
         try:
-            result = hist.apply_changes(chunk.bucket, chunk.changes)
+            result = at.apply_changes(chunk.bucket, chunk.changes)
+            if result.stale_depth is not None:
+                # The bucket's depth changed since this container last read it: plan its
+                # changes again at the depth the table holds (a few times at most).
+                BUCKET_DEPTHS[chunk.bucket] = result.stale_depth
+                if chunk.replans >= MAX_REPLANS:
+                    raise RuntimeError(f"the prefix depth of {chunk.bucket} keeps changing")
+                again = plan_chunks([records.Message(None, chunk.changes)], depth_of)
+                for part in again:
+                    part.message_ids, part.replans = set(chunk.message_ids), chunk.replans + 1
+                pending[:0] = again
+                continue
         except (ClientError, BotoCoreError, RuntimeError) as err:
             if direct:
                 raise
@@ -107,6 +134,12 @@ def apply_event(hist: history.History, event) -> dict:
     counts["failed"] = len(failed)
     logger.info("batch: %s", " ".join(f"{name}={counts[name]}" for name in COUNTED))
     return {"counts": counts, "failed": sorted(failed)}
+
+
+def _depth_of(hist: history.History):
+    if not hist.settings_required:
+        return lambda bucket: hist.prefix_depth
+    return lambda bucket: BUCKET_DEPTHS.get(bucket, hist.prefix_depth)
 
 
 def metric_line(bucket: str, totals: lay.Totals) -> str:
@@ -149,7 +182,11 @@ def _config() -> history.History:
     if depth not in {str(d) for d in range(history.MAX_PREFIX_DEPTH + 1)}:
         raise RuntimeError(f"PREFIX_DEPTH must be 0 to {history.MAX_PREFIX_DEPTH}, not {depth!r}")
     client = boto3.client("dynamodb")
-    return history.History(table, client, ttl_days=ttl_days, prefix_depth=int(depth))
+    found = history.History(table, client, ttl_days=ttl_days, prefix_depth=int(depth))
+    # Set by deploy: each bucket's settings item says whether it is tracked, and its depth
+    # (PREFIX_DEPTH is then only the first guess for a bucket this container has not seen).
+    found.settings_required = os.environ.get("BUCKET_SETTINGS") == "table"
+    return found
 
 
 def handler(event, context):

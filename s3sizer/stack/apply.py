@@ -14,10 +14,9 @@ from collections.abc import Callable
 from s3sizer.errors import StackError
 from s3sizer.stack import steps as st
 from s3sizer.stack import sweep
+from s3sizer.stack.apply_deletions import WAITER, Deletions
 from s3sizer.stack.iam import LAMBDA_TRUST
 from s3sizer.stack.state import Stack, config_item
-
-WAITER = {"Delay": 1, "MaxAttempts": 300}
 
 
 def retry(call, *, retry_on: Callable[[Exception], bool], sleep, attempts: int = 8):
@@ -34,17 +33,27 @@ def retry(call, *, retry_on: Callable[[Exception], bool], sleep, attempts: int =
     raise AssertionError("unreachable")
 
 
-class Executor:
+class Executor(Deletions):
     """Interprets steps against AWS. `sleep` is injectable so retries are tested without waiting."""
 
-    def __init__(self, stack: Stack, *, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        stack: Stack,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        workers: int | None = None,
+    ):
         self.stack = stack
         self.sleep = sleep
+        # The baseline's pool of listing workers: a setting of the run, not of the plan.
+        self.workers = workers
         self.layer_arn: str | None = None
         self._route_changed_at = 0.0
         self._handlers: dict[type, Callable] = {
             st.CreateTable: self._create_table,
             st.PutConfig: self._put_config,
+            st.PutBucket: self._put_bucket,
+            st.ForgetBucket: self._forget_bucket,
             st.CreateBucket: self._create_bucket,
             st.CreateRole: self._create_role,
             st.PutRolePolicy: self._put_role_policy,
@@ -118,6 +127,27 @@ class Executor:
         self.client("dynamodb").put_item(TableName=step.table, Item=config_item(step.config))
         self.stack.forget_config()
 
+    def _put_bucket(self, step: st.PutBucket) -> None:
+        from s3sizer.stack.estate import settings_items
+
+        items = settings_items(step.settings, step.stack)
+        self.client("dynamodb").transact_write_items(
+            TransactItems=[{"Put": {"TableName": step.table, "Item": item}} for item in items]
+        )
+        self.stack.forget_config()
+
+    def _forget_bucket(self, step: st.ForgetBucket) -> None:
+        from s3sizer.lambdas import layout as lay
+        from s3sizer.stack.estate import partitions_of, registry_address
+
+        ddb = self.client("dynamodb")
+        # The tracker's item first: from now on the tracker ignores the bucket's events.
+        ddb.delete_item(TableName=step.table, Key=lay.settings_address(step.bucket))
+        ddb.delete_item(TableName=step.table, Key=registry_address(step.bucket))
+        for pk in partitions_of(ddb, step.table, step.bucket):
+            sweep.delete_partition(ddb, step.table, pk, sleep=self.sleep)
+        self.stack.forget_config()
+
     def _create_bucket(self, step: st.CreateBucket) -> None:
         s3, bucket = self.client("s3"), step.bucket
         location = (
@@ -180,6 +210,7 @@ class Executor:
                 # Changes made before the route's new entry took effect may have no record.
                 route_since=self._route_changed_at,
                 on_progress=on_progress,
+                **({"workers": self.workers} if self.workers else {}),
             )
 
     def _put_alarm(self, step: st.PutAlarm) -> None:
@@ -346,58 +377,6 @@ class Executor:
             raise StackError(
                 f"Function {name} did not become ready: {reason}", "see `s3sizer logs`"
             ) from None
-
-    # -- teardown -------------------------------------------------------------------------------
-    def _delete_event_source_mapping(self, step: st.DeleteEventSourceMapping) -> None:
-        client = self.client("lambda")
-        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
-            client.delete_event_source_mapping(UUID=step.uuid)
-
-    def _delete_rule(self, step: st.DeleteRule) -> None:
-        events = self.client("events")
-        if step.target_ids:
-            events.remove_targets(Rule=step.name, Ids=list(step.target_ids))
-        with contextlib.suppress(events.exceptions.ResourceNotFoundException):
-            events.delete_rule(Name=step.name)
-
-    def _delete_queue(self, step: st.DeleteQueue) -> None:
-        sqs = self.client("sqs")
-        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
-            sqs.delete_queue(QueueUrl=step.url)
-
-    def _delete_function(self, step: st.DeleteFunction) -> None:
-        client = self.client("lambda")
-        with contextlib.suppress(client.exceptions.ResourceNotFoundException):
-            client.delete_function(FunctionName=step.name)
-
-    def _delete_layer_version(self, step: st.DeleteLayerVersion) -> None:
-        self.client("lambda").delete_layer_version(LayerName=step.name, VersionNumber=step.version)
-
-    def _delete_log_group(self, step: st.DeleteLogGroup) -> None:
-        logs = self.client("logs")
-        with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
-            logs.delete_log_group(logGroupName=step.name)
-
-    def _delete_role(self, step: st.DeleteRole) -> None:
-        sweep.delete_role(self.client("iam"), step.role)
-
-    def _delete_alarm(self, step: st.DeleteAlarm) -> None:
-        self.client("cloudwatch").delete_alarms(AlarmNames=[step.name])
-
-    def _delete_bucket(self, step: st.DeleteBucket) -> None:
-        sweep.empty_bucket(self.client("s3"), step.bucket)
-        self.client("s3").delete_bucket(Bucket=step.bucket)
-
-    def _delete_objects(self, step: st.DeleteObjects) -> None:
-        sweep.delete_keys(self.client("s3"), step.bucket, list(step.keys))
-
-    def _delete_table(self, step: st.DeleteTable) -> None:
-        ddb = self.client("dynamodb")
-        try:
-            ddb.delete_table(TableName=step.table)
-        except ddb.exceptions.ResourceNotFoundException:
-            return
-        ddb.get_waiter("table_not_exists").wait(TableName=step.table, WaiterConfig=WAITER)
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

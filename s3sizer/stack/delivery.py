@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 
 from s3sizer.errors import StackError, UsageError
+from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, StackConfig
+from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, BucketSettings, StackConfig
+from s3sizer.stack.routes import DEFAULT, EVENTBRIDGE, ROUTES, SQS, WHEN_TAKEN
 from s3sizer.stack.state import Stack
 
 ENTRY_KINDS = {
@@ -30,7 +32,6 @@ VISIBILITY_FACTOR = 6
 # EventBridge retries delivery to a target for up to 24 hours, then gives it to the target's DLQ.
 RULE_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
 DIRECT_RETRY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
-EVENTBRIDGE_DETAIL_TYPES = ["Object Created", "Object Deleted"]
 
 
 def families(events) -> set[tuple[str, str]]:
@@ -60,21 +61,21 @@ def overlapping_entry(notifications: dict, own_id: str) -> dict | None:
 def choose_route(asked: str | None, config: StackConfig, notifications: dict, own_id: str):
     """(route, reason): what was asked, else what the stack uses, else the best that fits."""
     taken = overlapping_entry(notifications, own_id)
-    if asked in ("sqs", "direct") and taken is not None:
+    if asked and not ROUTES[asked].coexists and taken is not None:
         raise StackError(
             f"Bucket {config.bucket!r} already sends {', '.join(taken.get('Events', []))} to "
             f"another destination (entry {taken.get('Id')!r}); S3 allows one destination per "
             "event type and key",
-            "use --delivery eventbridge, which coexists with every other entry",
+            f"use --delivery {WHEN_TAKEN.name}, which coexists with every other entry",
         )
     if asked:
         return asked, "as asked with --delivery"
-    if config.delivery and not (config.delivery != "eventbridge" and taken is not None):
+    if config.delivery and (ROUTES[config.delivery].coexists or taken is None):
         return config.delivery, "as the last deploy chose"
     if taken is not None:
         events = ", ".join(taken.get("Events", []))
-        return "eventbridge", f"entry {taken.get('Id')!r} already takes {events}"
-    return "sqs", "the default"
+        return WHEN_TAKEN.name, f"entry {taken.get('Id')!r} already takes {events}"
+    return DEFAULT.name, "the default"
 
 
 def desired_notifications(
@@ -84,20 +85,12 @@ def desired_notifications(
     wanted = {
         kind: [e for e in current.get(kind, []) if e.get("Id") != own_id] for kind in ENTRY_KINDS
     }
-    if route == "sqs":
-        wanted["QueueConfigurations"].append(
-            {"Id": own_id, "QueueArn": arns.queue(arns.names.queue), "Events": list(TRACKED_EVENTS)}
-        )
-    elif route == "direct":
-        wanted["LambdaFunctionConfigurations"].append(
-            {
-                "Id": own_id,
-                "LambdaFunctionArn": arns.function("size-tracking"),
-                "Events": list(TRACKED_EVENTS),
-            }
-        )
+    chosen = ROUTES[route]
+    entry = chosen.entry(arns, own_id)
+    if entry is not None:
+        wanted[chosen.entry_kind].append(entry)
     out = {kind: entries for kind, entries in wanted.items() if entries}
-    if route == "eventbridge" or ("EventBridgeConfiguration" in current and not eb_owned):
+    if chosen.eventbridge or ("EventBridgeConfiguration" in current and not eb_owned):
         out["EventBridgeConfiguration"] = {}
     return out
 
@@ -115,6 +108,17 @@ def without_ours(current: dict, own_id: str, eb_owned: bool) -> dict:
     return out
 
 
+def restore_steps(stack: Stack, settings: BucketSettings) -> list[st.Step]:
+    """The bucket's notification configuration as it was before s3sizer."""
+    if stack.bucket_state(settings.bucket) != "mine":
+        return []
+    current = stack.notification_configuration(settings.bucket)
+    restored = without_ours(current, stack.names.notification_id, settings.eventbridge_owned)
+    if same_notifications(current, restored):
+        return []
+    return [st.PutNotification(settings.bucket, restored, "remove s3sizer's delivery", True)]
+
+
 def same_notifications(a: dict, b: dict) -> bool:
     def norm(config: dict) -> dict:
         out = {}
@@ -127,53 +131,30 @@ def same_notifications(a: dict, b: dict) -> bool:
     return norm(a) == norm(b)
 
 
-def queue_policy(queue_arn: str, route: str, arns: Arns, account: str) -> dict | None:
-    """Only the queue's one sender may send: the bucket, or the stack's rule."""
-    if route == "sqs":
-        principal, condition = (
-            "s3.amazonaws.com",
-            {
-                "ArnEquals": {"aws:SourceArn": arns.bucket_arn},
-                "StringEquals": {"aws:SourceAccount": account},
-            },
-        )
-    elif route == "eventbridge":
-        principal, condition = "events.amazonaws.com", {"ArnEquals": {"aws:SourceArn": arns.rule}}
-    else:
-        return None
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OnlyItsSender",
-                "Effect": "Allow",
-                "Principal": {"Service": principal},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": condition,
-            }
-        ],
-    }
-
-
-def queue_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) -> list:
-    """The DLQ and the main queue, created or brought to the attributes the route needs."""
+def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) -> list:
+    """The DLQ and the main queue, created or brought to the attributes the routes need."""
     names, account = stack.names, stack.aws.account_id
     dlq_arn, queue_arn = arns.queue(names.dead_letter_queue), arns.queue(names.queue)
     tracker = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
     tracker_timeout = config.timeout_of(tracker)  # the spec's default, or the user's setting
-    dlq_sender = "eventbridge" if route == "eventbridge" else None  # the rule's target DLQ
+    on_rule = bool(routing.on_route(buckets, EVENTBRIDGE.name))
+    rule_arn = arns.rule if on_rule else None  # the rule's target DLQ, too
+    sqs_buckets = routing.on_route(buckets, SQS.name)
     wanted = {
         names.dead_letter_queue: {
             "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
-            "Policy": _policy_text(queue_policy(dlq_arn, dlq_sender or "", arns, account)),
+            "Policy": routing.policy_text(
+                routing.queue_policy(dlq_arn, [], rule_arn, arns, account)
+            ),
         },
         names.queue: {
             "VisibilityTimeout": str(VISIBILITY_FACTOR * tracker_timeout + BATCHING_WINDOW_SECONDS),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
             ),
-            "Policy": _policy_text(queue_policy(queue_arn, route, arns, account)),
+            "Policy": routing.policy_text(
+                routing.queue_policy(queue_arn, sqs_buckets, rule_arn, arns, account)
+            ),
         },
     }
     out: list = []
@@ -204,7 +185,7 @@ def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> 
         for m in stack.event_source_mappings("size-tracking")
         if m.get("EventSourceArn") == queue_arn
     ]
-    if route == "direct":
+    if not ROUTES[route].via_queue:
         return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
     if not mappings:
         return [st.CreateEventSourceMapping(function, queue_arn, settings)]
@@ -217,17 +198,16 @@ def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> 
     return []
 
 
-def rule_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) -> list:
-    targets = stack.rule_targets()
-    if route != "eventbridge":
-        if targets is None:
+def rule_steps(stack: Stack, buckets, arns: Arns, tags) -> list:
+    """One rule for every bucket on the eventbridge route; none when no bucket is on it."""
+    eb_buckets = routing.on_route(buckets, EVENTBRIDGE.name)
+    rule = stack.rule()
+    targets = stack.rule_targets() if rule is not None else None
+    if not eb_buckets:
+        if rule is None:
             return []
-        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets))]
-    pattern = {
-        "source": ["aws.s3"],
-        "detail-type": EVENTBRIDGE_DETAIL_TYPES,
-        "detail": {"bucket": {"name": [config.bucket]}},
-    }
+        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets or []))]
+    pattern = routing.rule_pattern(eb_buckets, stack.aws.account_id)
     target = {
         "Id": stack.names.rule_target_id,
         "Arn": arns.queue(stack.names.queue),
@@ -235,8 +215,8 @@ def rule_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) 
         "RetryPolicy": RULE_RETRY_POLICY,
     }
     out: list = []
-    if targets is None:
-        description = f"S3 events of {config.bucket} for s3sizer stack {stack.names.stack}"
+    if rule is None or json.loads(rule.get("EventPattern") or "{}") != pattern:
+        description = f"S3 events of the buckets of s3sizer stack {stack.names.stack}"
         out.append(st.PutRule(stack.names.rule, pattern, description, tags))
     if not targets or _target_differs(targets, target):
         out.append(st.PutTarget(stack.names.rule, target))
@@ -245,7 +225,7 @@ def rule_steps(stack: Stack, config: StackConfig, route: str, arns: Arns, tags) 
 
 def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
     """On the direct route, events Lambda gives up on go to the DLQ instead of vanishing."""
-    if route != "direct":
+    if ROUTES[route].via_queue:
         return []
     settings = {
         **DIRECT_RETRY,
@@ -262,7 +242,7 @@ def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
 def left_direct_route_steps(stack: Stack, route: str) -> list:
     """Off the direct route, none of it stays: the asynchronous invoke configuration (its
     on-failure destination) and S3's permission to invoke the tracker."""
-    if route == "direct":
+    if not ROUTES[route].via_queue:
         return []
     function = stack.names.function("size-tracking")
     out: list = []
@@ -280,10 +260,6 @@ def check_batching(config: StackConfig) -> None:
             f"--max-concurrency must be {low} to {high} (AWS's range), not {config.max_concurrency}",
             "pass e.g. --max-concurrency 2",
         )
-
-
-def _policy_text(document: dict | None) -> str:
-    return json.dumps(document, sort_keys=True) if document else ""
 
 
 def _same_attribute(name: str, have: str, want: str) -> bool:

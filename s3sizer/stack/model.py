@@ -39,6 +39,19 @@ DEFAULT_PREFIX_DEPTH, MAX_PREFIX_DEPTH = 1, 5
 # recorded within a second or two, and a plot after each) takes 10 to 30 s; a minute holds it all.
 PLOT_WINDOW_SECONDS = 60
 LAMBDA_PACKAGE = "s3sizer_lambdas"
+# Deploy's settings, declared once: each is kept in the config from one deploy to the next and
+# resolved against it in one place (`plan_deploy.deploy_config`): "merge" maps a function's
+# short name to its value, given ones over kept ones; "replace" takes the given value, else the
+# kept one. The layer's choice and the route are resolved on their own (they are not "kept
+# unless given": a layer ARN given once is dropped by `--no-layer`, a route may be forced).
+DEPLOY_SETTINGS = {
+    "runtime": "replace",
+    "architecture": "replace",
+    "memory": "merge",
+    "timeout": "merge",
+    "max_concurrency": "replace",
+    "batch_size": "replace",
+}
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -158,6 +171,10 @@ class Names:
     def dashboard(self) -> str:
         return self.stack
 
+    def bucket_alarm(self, bucket: str, first: bool) -> str:
+        """The first bucket keeps the stack's alarm name; every other bucket has its own."""
+        return self.alarm if first else f"{self.alarm}-{bucket}"
+
     def default_bucket(self, account: str, region: str) -> str:
         return f"{self.stack}-{account}-{region}"
 
@@ -202,6 +219,33 @@ class StackConfig:
 
     def timeout_of(self, spec: FunctionSpec) -> int:
         return self.timeout.get(spec.short, spec.timeout)
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    """One tracked bucket's own settings (the first bucket's mirror the stack's config)."""
+
+    bucket: str
+    prefix_depth: int = DEFAULT_PREFIX_DEPTH
+    alarm_above: int | None = None
+    alarm_topic: str | None = None
+    # "sqs" or "eventbridge" (the first bucket also "direct"); None until deploy routes it.
+    delivery: str | None = None
+    # True only when s3sizer turned this bucket's EventBridge delivery on: untrack turns it off.
+    eventbridge_owned: bool = False
+    # When track adopted it: the order `status` lists the buckets in.
+    added_at: str = ""
+
+
+def first_bucket_settings(config: StackConfig) -> BucketSettings:
+    return BucketSettings(
+        config.bucket,
+        config.prefix_depth,
+        config.alarm_above,
+        config.alarm_topic,
+        config.delivery,
+        config.eventbridge_owned,
+    )
 
 
 def bucket_name_problem(name: str) -> str | None:

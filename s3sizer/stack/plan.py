@@ -8,14 +8,19 @@ from datetime import UTC, datetime, timedelta
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import alarms, dashboard, delivery, iam
 from s3sizer.stack import steps as st
+from s3sizer.stack.estate import tracker_mirror_differs
+from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
     DEFAULT_PREFIX_DEPTH,
+    DEPLOY_SETTINGS,
     FUNCTIONS,
     MAX_PREFIX_DEPTH,
     TAG_KEY,
+    BucketSettings,
     StackConfig,
     bucket_name_problem,
+    first_bucket_settings,
 )
 from s3sizer.stack.state import Stack
 
@@ -117,6 +122,7 @@ def plan_setup(
         steps.append(st.CreateTable(names.table, tags))
     if config != existing:
         steps.append(st.PutConfig(names.table, config))
+    steps += mirror_steps(stack, config)
     if state == "missing":
         steps.append(st.CreateBucket(bucket, region, tags))
     steps += role_steps(
@@ -133,6 +139,15 @@ def plan_setup(
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
 
 
+def mirror_steps(stack: Stack, config) -> list[st.Step]:
+    """The first bucket's settings items, as its config says (a stack of an earlier release
+    has none: deploy writes them before the new tracker, which needs them, is deployed)."""
+    if not tracker_mirror_differs(config, stack.stored_buckets):
+        return []
+    settings = first_bucket_settings(config)
+    return [st.PutBucket(stack.names.table, settings, stack.names.stack, "first bucket")]
+
+
 def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
     """Before anything changes: CloudWatch would accept an alarm action that goes nowhere."""
     sns = stack.client("sns")
@@ -147,9 +162,6 @@ def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
 
 def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
     """A deployed tracker learns a new prefix depth or retention at once, before the baseline."""
-    from s3sizer.stack.model import FUNCTIONS
-    from s3sizer.stack.plan_deploy import configuration_differs, function_settings
-
     current = stack.function_configuration("size-tracking")
     if current is None:
         return []
@@ -197,25 +209,33 @@ def baseline_step(stack: Stack, config: StackConfig, *, versioned: bool) -> st.R
 
 
 def alarm_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
-    exists = stack.alarm_exists()
-    if config.alarm_above is None:
-        return [st.DeleteAlarm(stack.names.alarm)] if exists else []
+    return bucket_alarm_steps(stack, first_bucket_settings(config), config.alarm_topic, first=True)
+
+
+def bucket_alarm_steps(
+    stack: Stack, settings: BucketSettings, topic: str | None, *, first: bool
+) -> list[st.Step]:
+    """The bucket's size alarm: the first bucket's keeps the stack's name, each other its own."""
+    name = stack.names.bucket_alarm(settings.bucket, first)
+    exists = stack.alarm_exists(name)
+    if settings.alarm_above is None:
+        return [st.DeleteAlarm(name)] if exists else []
     params = {
-        "AlarmDescription": f"{config.bucket} holds more than {config.alarm_above:,} bytes",
+        "AlarmDescription": f"{settings.bucket} holds more than {settings.alarm_above:,} bytes",
         "Namespace": "s3sizer",
         "MetricName": "BucketSizeBytes",
-        "Dimensions": [{"Name": "Bucket", "Value": config.bucket}],
+        "Dimensions": [{"Name": "Bucket", "Value": settings.bucket}],
         "Statistic": "Maximum",
         "Period": 60,
         "EvaluationPeriods": 1,
-        "Threshold": float(config.alarm_above),
+        "Threshold": float(settings.alarm_above),
         "ComparisonOperator": "GreaterThanThreshold",
         # Datapoints come only when the bucket changes: a quiet bucket above the line stays ALARM.
         "TreatMissingData": "ignore",
-        "AlarmActions": [config.alarm_topic] if config.alarm_topic else [],
+        "AlarmActions": [topic] if topic else [],
         "Tags": [{"Key": k, "Value": v} for k, v in stack_tags(stack).items()],
     }
-    return [st.PutAlarm(stack.names.alarm, params)]
+    return [st.PutAlarm(name, params)]
 
 
 def _ttl_steps(stack, table, existing, ttl: int, now: datetime):
@@ -252,8 +272,7 @@ def _kept_settings(existing: StackConfig | None) -> dict:
     """What a re-run of setup must not forget: deploy's choices."""
     if existing is None:
         return {}
-    kept = ("runtime", "architecture", "memory", "timeout", "layer_arn", "build_layer",
-            "delivery", "eventbridge_owned", "max_concurrency", "batch_size")  # fmt: skip
+    kept = (*DEPLOY_SETTINGS, "layer_arn", "build_layer", "delivery", "eventbridge_owned")
     return {name: getattr(existing, name) for name in kept}
 
 
@@ -261,6 +280,12 @@ def plan_teardown(stack: Stack) -> st.Plan:
     names, config = stack.names, stack.config
     steps: list[st.Step] = []
     bucket, owned = _teardown_bucket(stack, config)
+    if (table_exists := stack.table_description() is not None) and config is not None:
+        # Every other bucket first, each restored exactly as untrack would.
+        for other in stack.tracked(config)[1:]:
+            steps += delivery.restore_steps(stack, other)
+            if stack.alarm_exists(names.bucket_alarm(other.bucket, False)):
+                steps.append(st.DeleteAlarm(names.bucket_alarm(other.bucket, False)))
     bucket_exists = bool(bucket) and stack.bucket_state(bucket) == "mine"
     if bucket_exists:
         current = stack.notification_configuration(bucket)
@@ -303,7 +328,7 @@ def plan_teardown(stack: Stack) -> st.Plan:
         keys = own_objects(stack, bucket)
         if keys:
             steps.append(st.DeleteObjects(bucket, tuple(keys)))
-    if stack.table_description() is not None:
+    if table_exists:
         steps.append(st.DeleteTable(names.table))
     return st.Plan(f"teardown of stack {names.stack}", tuple(steps), tuple(notes))
 

@@ -8,16 +8,19 @@ from pathlib import Path
 from s3sizer.errors import StackError
 from s3sizer.stack import dashboard, delivery
 from s3sizer.stack import steps as st
+from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import (
+    DEPLOY_SETTINGS,
     FUNCTIONS,
-    PLOT_WINDOW_SECONDS,
     RUNTIME_WHEEL_PLATFORMS,
-    FunctionSpec,
     StackConfig,
+    first_bucket_settings,
 )
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
-from s3sizer.stack.plan import baseline_step, role_steps, stack_tags
+from s3sizer.stack.plan import baseline_step, mirror_steps, role_steps, stack_tags
+from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
+from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
@@ -39,16 +42,13 @@ class DeployOptions:
 
 
 def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
+    """The config this deploy asks for: each of DEPLOY_SETTINGS resolved as declared there."""
+    resolved = {}
+    for name, how in DEPLOY_SETTINGS.items():
+        given, kept = getattr(options, name), getattr(existing, name)
+        resolved[name] = {**kept, **given} if how == "merge" else (given or kept)
     return replace(
-        existing,
-        runtime=options.runtime or existing.runtime,
-        architecture=options.architecture or existing.architecture,
-        memory={**existing.memory, **options.memory},
-        timeout={**existing.timeout, **options.timeout},
-        layer_arn=options.layer_arn,
-        build_layer=options.build_layer,
-        max_concurrency=options.max_concurrency or existing.max_concurrency,
-        batch_size=options.batch_size or existing.batch_size,
+        existing, layer_arn=options.layer_arn, build_layer=options.build_layer, **resolved
     )
 
 
@@ -69,8 +69,9 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         )
     current = stack.notification_configuration(config.bucket)
     route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
+    others = _route_others(stack, existing, options.delivery, route)
     # Ours only while our route uses it: once deploy turns it off, a later one is the user's.
-    eb_owned = route == "eventbridge" and (
+    eb_owned = ROUTES[route].eventbridge and (
         existing.eventbridge_owned or "EventBridgeConfiguration" not in current
     )
     config = replace(config, delivery=route, eventbridge_owned=eb_owned)
@@ -83,6 +84,14 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     owned = replace(existing, delivery=route, eventbridge_owned=eb_owned)
     if owned != existing:
         steps.append(st.PutConfig(names.table, owned, f"delivery {route}"))
+    # Each bucket's settings items before the tracker that reads them is deployed.
+    steps += mirror_steps(stack, owned)
+    steps += [
+        st.PutBucket(names.table, new, names.stack, f"delivery {new.delivery}")
+        for new, _, old in others
+        if new != old
+    ]
+    buckets = [first_bucket_settings(owned)] + [new for new, _, _ in others]
     # Roles first: the tracker's may need the queue permissions before its mapping is made.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket))
     layer_arn = _layer_steps(stack, config, options, steps)
@@ -92,11 +101,11 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         uses = layer_arn if spec.uses_layer else None
         steps += _function_steps(stack, spec, config, arns, uses)
     steps += dashboard.deploy_steps(stack, config)
-    steps += delivery.queue_steps(stack, config, route, arns, tags)
+    steps += delivery.queue_steps(stack, config, buckets, arns, tags)
     steps += delivery.mapping_steps(stack, config, route, arns)
-    steps += delivery.rule_steps(stack, config, route, arns, tags)
+    steps += delivery.rule_steps(stack, buckets, arns, tags)
     steps += delivery.invoke_config_steps(stack, route, arns)
-    if route == "direct" and not stack.has_invoke_permission():
+    if not ROUTES[route].via_queue and not stack.has_invoke_permission():
         steps.append(
             st.AddPermission(
                 names.function("size-tracking"),
@@ -118,6 +127,10 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         steps.append(baseline_step(stack, config, versioned=True))
+    for new, current_other, old in others:
+        steps += routing_steps(
+            stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
+        )
     # Only once the bucket's entry no longer invokes the tracker.
     steps += delivery.left_direct_route_steps(stack, route)
     if config != owned:
@@ -126,6 +139,24 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
+
+
+def _route_others(stack: Stack, existing: StackConfig, asked: str | None, route: str) -> list:
+    """(settings as routed, notification configuration, settings before) of each bucket after
+    the first: the route asked for applies to all of them."""
+    out = []
+    for old in stack.tracked(existing)[1:]:
+        if not ROUTES[route].many_buckets:
+            choose_bucket_route(stack, old, route, {})  # refused: it serves one bucket
+        if stack.bucket_state(old.bucket) != "mine":
+            raise StackError(
+                f"Bucket {old.bucket!r} of stack {stack.names.stack!r} is gone",
+                f"run `s3sizer untrack {old.bucket}`",
+            )
+        current = stack.notification_configuration(old.bucket)
+        new, _ = choose_bucket_route(stack, old, asked, current)
+        out.append((new, current, old))
+    return out
 
 
 def _layer_steps(stack: Stack, config: StackConfig, options: DeployOptions, steps: list):
@@ -191,34 +222,6 @@ def _latest_layer(stack: Stack) -> dict | None:
     }
 
 
-def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer_arn) -> dict:
-    """The function's configuration as Lambda reports it, so it can be compared field by field."""
-    names = arns.names
-    env = {"TABLE_NAME": names.table}
-    if spec.short == "size-tracking":
-        env |= {
-            "HISTORY_TTL_DAYS": str(config.history_ttl_days),
-            "PREFIX_DEPTH": str(config.prefix_depth),
-        }
-    elif spec.short == "plotting":
-        env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(PLOT_WINDOW_SECONDS)}
-    elif spec.short == "driver":
-        env |= {
-            "BUCKET_NAME": config.bucket,
-            "PLOTTING_FUNCTION": names.function("plotting"),
-            "DRIVER_KEY_PREFIX": config.driver_prefix,
-        }
-    return {
-        "Role": arns.role(spec.short),
-        "Handler": spec.handler,
-        "Runtime": config.runtime,
-        "MemorySize": config.memory_of(spec),
-        "Timeout": config.timeout_of(spec),
-        "Environment": {"Variables": env},
-        "Layers": [layer_arn] if layer_arn else [],
-    }
-
-
 def _function_steps(stack: Stack, spec, config: StackConfig, arns: Arns, layer_arn) -> list:
     name = stack.names.function(spec.short)
     zip_bytes = function_zip(spec)
@@ -243,17 +246,3 @@ def _function_steps(stack: Stack, spec, config: StackConfig, arns: Arns, layer_a
     if configuration_differs(current, desired):
         steps.append(st.UpdateFunctionConfiguration(name, desired))
     return steps
-
-
-def configuration_differs(current: dict, desired: dict) -> bool:
-    layers = [layer["Arn"] for layer in current.get("Layers", [])]
-    for key, want in desired.items():
-        have = layers if key == "Layers" else current.get(key)
-        if key == "Environment":
-            have = (have or {}).get("Variables", {})
-            want = want["Variables"]
-        if key == "Layers" and any(isinstance(arn, st.NewLayerArn) for arn in want):
-            return True
-        if have != want:
-            return True
-    return False

@@ -9,7 +9,7 @@ import json
 from s3sizer.aws import Aws
 from s3sizer.errors import StackError
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import TAG_KEY, Names, StackConfig
+from s3sizer.stack.model import TAG_KEY, BucketSettings, Names, StackConfig
 
 CONFIG_KEY = {"pk": {"S": "STACK"}, "sk": {"S": "CONFIG"}}
 
@@ -49,8 +49,23 @@ class Stack:
         return StackConfig(**{k: v for k, v in stored.items() if k in known})
 
     def forget_config(self) -> None:
-        """After the config was written: the next read fetches it again."""
+        """After the config (or a bucket's settings) was written: the next read fetches it."""
         self.__dict__.pop("config", None)
+        self.__dict__.pop("stored_buckets", None)
+
+    @functools.cached_property
+    def stored_buckets(self) -> dict[str, BucketSettings]:
+        """Every bucket with settings items in the table, by name (stack/estate.py)."""
+        from s3sizer.stack.estate import stored_settings
+
+        return stored_settings(self.client("dynamodb"), self.names.table)
+
+    def tracked(self, config: StackConfig | None = None) -> list[BucketSettings]:
+        """The tracked buckets, the first one first."""
+        from s3sizer.stack.estate import tracked
+
+        config = config or self.require_config()
+        return tracked(config, self.stored_buckets)
 
     def existing_keys(self, bucket: str, keys) -> list[str]:
         """Those of `keys` that the bucket holds (one HeadObject each)."""
@@ -128,6 +143,14 @@ class Stack:
         try:
             return client.get_function_event_invoke_config(FunctionName=self.names.function(short))
         except client.exceptions.ResourceNotFoundException:
+            return None
+
+    def rule(self) -> dict | None:
+        """The stack's EventBridge rule (with its EventPattern), or None."""
+        events = self.client("events")
+        try:
+            return events.describe_rule(Name=self.names.rule)
+        except events.exceptions.ResourceNotFoundException:
             return None
 
     def rule_targets(self) -> list[dict] | None:

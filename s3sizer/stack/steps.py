@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3sizer.stack.model import StackConfig
+from s3sizer.stack.model import BucketSettings, StackConfig
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,30 @@ class PutConfig(Step):
     config: StackConfig
     summary: str = ""  # which part of the config this write is for, when a plan has two
     target = property(lambda self: f"{self.table} ({self.summary})" if self.summary else self.table)
+
+
+@_step("put bucket settings")
+class PutBucket(Step):
+    """A tracked bucket's settings items (stack/estate.py), both in one transaction."""
+
+    table: str
+    settings: BucketSettings
+    stack: str
+    summary: str = ""
+    target = property(
+        lambda self: (
+            f"{self.settings.bucket} ({self.summary})" if self.summary else self.settings.bucket
+        )
+    )
+
+
+@_step("forget bucket")
+class ForgetBucket(Step):
+    """Delete the bucket's settings (the tracker ignores it from then on), then its items."""
+
+    table: str
+    bucket: str
+    target = property(lambda self: f"{self.bucket} (its items in {self.table})")
 
 
 @_step("create bucket")

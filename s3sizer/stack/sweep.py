@@ -62,3 +62,33 @@ def _delete_versions(s3, bucket: str, prefix: str, chosen) -> None:
 
 _DELETE_BATCH = 1000  # DeleteObjects' limit
 _ROUNDS = 5
+
+
+def delete_partition(ddb, table: str, pk: str, *, sleep) -> None:
+    """Delete every item of one partition of the history table, 25 per BatchWriteItem."""
+    kwargs = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ProjectionExpression": "pk, sk",
+        "ConsistentRead": True,
+    }
+    while True:
+        page = ddb.query(**kwargs)
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in page.get("Items", [])]
+        for start in range(0, len(keys), 25):
+            pending = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
+            for attempt in range(30):
+                left = ddb.batch_write_item(RequestItems={table: pending})
+                pending = left.get("UnprocessedItems", {}).get(table, [])
+                if not pending:
+                    break
+                sleep(min(0.05 * 2**attempt, 2.0))
+            if pending:
+                raise StackError(
+                    f"DynamoDB left {len(pending)} deletions of {pk} unprocessed",
+                    "run the same command again",
+                )
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

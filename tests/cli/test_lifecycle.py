@@ -11,6 +11,7 @@ from tests.cli.conftest import DEFAULT_BUCKET, inventory
 SETUP_PLAN = [
     "create table: S3-object-size-history",
     "put config: S3-object-size-history",
+    f"put bucket settings: {DEFAULT_BUCKET} (first bucket)",
     f"create bucket: {DEFAULT_BUCKET}",
     "create role: s3sizer-driver-role",
     "put role policy: s3sizer-driver-policy",

@@ -56,8 +56,17 @@ def test_status_and_history_json_keys(cli, aws):
         "dead_letters",
         "storage",
         "growth",
+        "buckets",
     ]
     assert status["baseline"] == {"state": "complete"}
+    (row,) = status["buckets"]
+    assert row == {
+        **{k: status[k] for k in ("bucket", "total_size", "object_count", "max_size")},
+        "updated_at": status["updated_at"],
+        "baseline": {"state": "complete"},
+        "delivery": None,
+        "prefix_depth": 1,
+    }
     assert status["updated_at"].endswith("Z")
     assert [list(p) for p in history] == [["timestamp", "total_size", "object_count"]] * 2
     assert [p["total_size"] for p in history] == [0, 5]

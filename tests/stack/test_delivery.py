@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from s3sizer.errors import StackError
-from s3sizer.stack import delivery
+from s3sizer.stack import delivery, routing
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import TRACKED_EVENTS, Names, StackConfig
 
@@ -107,12 +107,14 @@ def test_the_sqs_entry_points_at_the_stacks_queue_for_every_tracked_event():
 @pytest.mark.parametrize(
     ("route", "principal", "source"),
     [
-        ("sqs", "s3.amazonaws.com", "arn:aws:s3:::tracked"),
+        ("sqs", "s3.amazonaws.com", ["arn:aws:s3:::tracked"]),
         ("eventbridge", "events.amazonaws.com", ARNS.rule),
     ],
 )
 def test_a_queue_accepts_only_its_one_sender(route, principal, source):
-    policy = delivery.queue_policy("arn:q", route, ARNS, "123456789012")
+    buckets = ["tracked"] if route == "sqs" else []
+    rule = ARNS.rule if route == "eventbridge" else None
+    policy = routing.queue_policy("arn:q", buckets, rule, ARNS, "123456789012")
 
     (statement,) = policy["Statement"]
     assert statement["Principal"] == {"Service": principal}
@@ -122,7 +124,7 @@ def test_a_queue_accepts_only_its_one_sender(route, principal, source):
 
 
 def test_the_direct_route_needs_no_queue_policy():
-    assert delivery.queue_policy("arn:q", "direct", ARNS, "123456789012") is None
+    assert routing.queue_policy("arn:q", [], None, ARNS, "123456789012") is None
 
 
 def test_leaving_eventbridge_turns_it_off_and_forgets_it_was_ours():

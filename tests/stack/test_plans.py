@@ -10,7 +10,7 @@ from s3sizer.errors import StackError
 from s3sizer.stack import iam
 from s3sizer.stack import steps as st
 from s3sizer.stack.apply import Executor
-from s3sizer.stack.model import FUNCTIONS, StackConfig
+from s3sizer.stack.model import FUNCTIONS, StackConfig, first_bucket_settings
 from s3sizer.stack.plan import plan_setup, plan_teardown
 from s3sizer.stack.state import Stack
 
@@ -37,6 +37,10 @@ def test_setup_on_an_empty_account_creates_everything_in_order(stack):
     assert plan.steps == (
         st.CreateTable("S3-object-size-history", TAGS),
         st.PutConfig("S3-object-size-history", CONFIG),
+        # The first bucket's settings items, which the deployed tracker reads.
+        st.PutBucket(
+            "S3-object-size-history", first_bucket_settings(CONFIG), "s3sizer", "first bucket"
+        ),
         st.CreateBucket(BUCKET, "us-east-1", TAGS),
         *roles,
         st.RecordBaseline(BUCKET, False, 1, 0),
@@ -156,10 +160,12 @@ def test_a_new_prefix_depth_reaches_a_deployed_tracker_before_the_baseline(stack
     plan = plan_setup(Stack(stack.aws), None, prefix_depth=3)
 
     kinds = [type(step).__name__ for step in plan.steps]
-    assert kinds == ["PutConfig", "UpdateFunctionConfiguration", "RecordBaseline"]
-    variables = plan.steps[1].settings["Environment"]["Variables"]
+    # The bucket's settings item (which each chunk of the tracker reads) before the baseline.
+    assert kinds == ["PutConfig", "PutBucket", "UpdateFunctionConfiguration", "RecordBaseline"]
+    assert plan.steps[1].settings.prefix_depth == 3
+    variables = plan.steps[2].settings["Environment"]["Variables"]
     assert variables["PREFIX_DEPTH"] == "3"
-    assert plan.steps[2].prefix_depth == 3
+    assert plan.steps[3].prefix_depth == 3
 
 
 def test_a_bucket_encrypted_with_a_kms_alias_grants_its_writers_the_key_by_arn(stack):

@@ -1,0 +1,76 @@
+"""track and untrack: more buckets in one stack, each planned first like setup."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from s3sizer import output
+from s3sizer.cli.app import StepProgress, aws_of, show_plan
+from s3sizer.cli.inputs import ByteSize
+from s3sizer.cli.lifecycle import DryRun
+from s3sizer.cli.reads import Workers
+from s3sizer.stack.model import MAX_PREFIX_DEPTH
+
+Buckets = Annotated[
+    list[str], typer.Argument(metavar="BUCKET", help="Bucket names.", show_default=False)
+]
+
+
+def track(
+    ctx: typer.Context,
+    buckets: Buckets,
+    prefix_depth: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=MAX_PREFIX_DEPTH,
+            help="Track sizes of prefixes with up to this many slashes (default 1; 0 turns off).",
+        ),
+    ] = None,
+    alarm_above: Annotated[
+        int | None,
+        typer.Option(
+            parser=ByteSize(),
+            metavar="SIZE",
+            help="A CloudWatch alarm when the bucket holds more, e.g. 500GB.",
+        ),
+    ] = None,
+    workers: Workers = None,
+    dry_run: DryRun = False,
+) -> None:
+    """Track more existing buckets in this stack (or change a tracked bucket's settings).
+
+    Example: s3sizer track logs-bucket media-bucket --prefix-depth 2
+    """
+    from s3sizer import lifecycle
+
+    with output.err.status("Tracking…") as spinner:
+        lifecycle.track(
+            aws_of(ctx),
+            buckets,
+            prefix_depth=prefix_depth,
+            alarm_above=alarm_above,
+            workers=workers,
+            dry_run=dry_run,
+            show_plan=show_plan(dry_run),
+            on_step=StepProgress("Tracking:", spinner),
+        )
+
+
+def untrack(ctx: typer.Context, buckets: Buckets, dry_run: DryRun = False) -> None:
+    """Stop tracking buckets: each notification configuration restored, their history deleted.
+
+    Example: s3sizer untrack logs-bucket
+    """
+    from s3sizer import lifecycle
+
+    with output.err.status("Untracking…") as spinner:
+        lifecycle.untrack(
+            aws_of(ctx),
+            buckets,
+            dry_run=dry_run,
+            show_plan=show_plan(dry_run),
+            on_step=StepProgress("Untracking:", spinner),
+        )

@@ -1,0 +1,133 @@
+"""The buckets one stack tracks: their settings in the table, and who else tracks a bucket.
+
+Each tracked bucket has two items, written together (one transaction):
+- ``STACK`` / ``BUCKET#<bucket>``: its settings (``BucketSettings`` as JSON), which the CLI
+  lists with one Query of the ``STACK`` partition;
+- ``B#<bucket>`` / ``SETTINGS``: ``prefix_depth``, which the tracker reads along with each
+  chunk's items, at no extra request. A bucket without it is not tracked: its events are ignored.
+
+The first bucket (the driver's and the plot's) is also the stack's config's ``bucket``; its
+settings items mirror the config, which stays the place where setup and deploy keep them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from s3sizer.lambdas import layout as lay
+from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
+
+STACK_PK = "STACK"
+BUCKET_SK_PREFIX = "BUCKET#"
+
+
+def registry_address(bucket: str) -> dict:
+    return lay.address(STACK_PK, BUCKET_SK_PREFIX + bucket)
+
+
+def settings_items(settings: BucketSettings, stack: str) -> list[dict]:
+    """The two items of one tracked bucket."""
+    text = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    return [
+        {**registry_address(settings.bucket), "settings": {"S": text}},
+        {
+            **lay.settings_address(settings.bucket),
+            "prefix_depth": lay.n(settings.prefix_depth),
+            "stack": {"S": stack},
+        },
+    ]
+
+
+def settings_from(item: dict) -> BucketSettings:
+    stored = json.loads(item["settings"]["S"])
+    known = {f.name for f in dataclasses.fields(BucketSettings)}
+    return BucketSettings(**{k: v for k, v in stored.items() if k in known})
+
+
+def stored_settings(client, table: str) -> dict[str, BucketSettings]:
+    """Every bucket with a registry item, by name (one Query, paginated)."""
+    kwargs = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :b)",
+        "ExpressionAttributeValues": {":pk": {"S": STACK_PK}, ":b": {"S": BUCKET_SK_PREFIX}},
+        "ConsistentRead": True,
+    }
+    found: dict[str, BucketSettings] = {}
+    while True:
+        try:
+            page = client.query(**kwargs)
+        except client.exceptions.ResourceNotFoundException:
+            return {}
+        for item in page.get("Items", []):
+            settings = settings_from(item)
+            found[settings.bucket] = settings
+        if "LastEvaluatedKey" not in page:
+            return found
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def tracked(config: StackConfig, stored: dict[str, BucketSettings]) -> list[BucketSettings]:
+    """The first bucket (from the config), then the others in the order they were adopted."""
+    others = [s for name, s in stored.items() if name != config.bucket]
+    others.sort(key=lambda s: (s.added_at, s.bucket))
+    return [first_bucket_settings(config), *others]
+
+
+def tracker_mirror_differs(config: StackConfig, stored: dict[str, BucketSettings]) -> bool:
+    """The first bucket's items are missing (a stack of an earlier release) or out of date."""
+    return stored.get(config.bucket) != first_bucket_settings(config)
+
+
+def partitions_of(client, table: str, bucket: str) -> list[str]:
+    """Every partition holding the bucket's items: totals and points, key items, prefixes and
+    their points, the baseline's ranges. Prefix points are found from the prefix items."""
+    pks = [lay.bucket_pk(bucket), *lay.key_partitions(bucket)]
+    pks += [lay.prefix_pk(bucket), lay.range_pk(bucket)]
+    kwargs = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": lay.prefix_pk(bucket)}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = client.query(**kwargs)
+        pks += [lay.prefix_points_pk(bucket, i["prefix"]["S"]) for i in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return pks
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def other_stack_tracking(client, own_table: str, bucket: str) -> str | None:
+    """The name of another stack of this account and region that tracks the bucket, if any.
+
+    Every stack's table is named after it (model.Names.table) and lists its buckets: the first
+    in its config, the others in registry items. One ListTables and two GetItems per stack.
+    """
+    for table in _stack_tables(client):
+        if table == own_table:
+            continue
+        stack = "s3sizer" if table == DEFAULT_TABLE else table.removesuffix(f"-{DEFAULT_TABLE}")
+        try:
+            got = client.get_item(TableName=table, Key=registry_address(bucket)).get("Item")
+            if got is None:
+                config = client.get_item(
+                    TableName=table, Key={"pk": {"S": STACK_PK}, "sk": {"S": "CONFIG"}}
+                ).get("Item")
+                if config is None or json.loads(config["config"]["S"]).get("bucket") != bucket:
+                    continue
+        except client.exceptions.ClientError:
+            continue  # not readable, or not an s3sizer table after all
+        return stack
+    return None
+
+
+def _stack_tables(client) -> list[str]:
+    names: list[str] = []
+    for page in client.get_paginator("list_tables").paginate():
+        names += [
+            n
+            for n in page.get("TableNames", [])
+            if n == DEFAULT_TABLE or n.endswith(f"-{DEFAULT_TABLE}")
+        ]
+    return names

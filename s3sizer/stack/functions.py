@@ -1,0 +1,51 @@
+"""What each function's configuration should be, as Lambda reports it: shared by deploy (which
+creates and updates the functions) and setup (which brings a deployed tracker a new setting)."""
+
+from __future__ import annotations
+
+from s3sizer.stack import steps as st
+from s3sizer.stack.iam import Arns
+from s3sizer.stack.model import PLOT_WINDOW_SECONDS, FunctionSpec, StackConfig
+
+
+def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer_arn) -> dict:
+    """The function's configuration as Lambda reports it, so it can be compared field by field."""
+    names = arns.names
+    env = {"TABLE_NAME": names.table}
+    if spec.short == "size-tracking":
+        env |= {
+            "HISTORY_TTL_DAYS": str(config.history_ttl_days),
+            "PREFIX_DEPTH": str(config.prefix_depth),
+            "BUCKET_SETTINGS": "table",
+        }
+    elif spec.short == "plotting":
+        env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(PLOT_WINDOW_SECONDS)}
+    elif spec.short == "driver":
+        env |= {
+            "BUCKET_NAME": config.bucket,
+            "PLOTTING_FUNCTION": names.function("plotting"),
+            "DRIVER_KEY_PREFIX": config.driver_prefix,
+        }
+    return {
+        "Role": arns.role(spec.short),
+        "Handler": spec.handler,
+        "Runtime": config.runtime,
+        "MemorySize": config.memory_of(spec),
+        "Timeout": config.timeout_of(spec),
+        "Environment": {"Variables": env},
+        "Layers": [layer_arn] if layer_arn else [],
+    }
+
+
+def configuration_differs(current: dict, desired: dict) -> bool:
+    layers = [layer["Arn"] for layer in current.get("Layers", [])]
+    for key, want in desired.items():
+        have = layers if key == "Layers" else current.get(key)
+        if key == "Environment":
+            have = (have or {}).get("Variables", {})
+            want = want["Variables"]
+        if key == "Layers" and any(isinstance(arn, st.NewLayerArn) for arn in want):
+            return True
+        if have != want:
+            return True
+    return False

@@ -1,0 +1,222 @@
+"""Desired against existing, for `track` and `untrack`, and for the buckets after the first in
+deploy and teardown: each bucket's settings items, its route and its notification entry."""
+
+from __future__ import annotations
+
+import types
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from s3sizer.errors import StackError, UsageError
+from s3sizer.stack import delivery, estate
+from s3sizer.stack import steps as st
+from s3sizer.stack.model import (
+    DEFAULT_PREFIX_DEPTH,
+    MAX_PREFIX_DEPTH,
+    BucketSettings,
+)
+from s3sizer.stack.plan import bucket_alarm_steps, check_bucket_name, plan_setup, stack_tags
+from s3sizer.stack.routes import ROUTES
+from s3sizer.stack.state import Stack
+
+
+def choose_bucket_route(
+    stack: Stack, settings: BucketSettings, asked: str | None, current: dict
+) -> tuple[BucketSettings, str]:
+    """The bucket's route (sqs, or eventbridge when its event types are taken) and settings."""
+    if asked and not ROUTES[asked].many_buckets:
+        raise StackError(
+            "The direct route serves one bucket, and the stack tracks more",
+            "use --delivery sqs or eventbridge, or `s3sizer untrack` the other buckets first",
+        )
+    shown = types.SimpleNamespace(bucket=settings.bucket, delivery=settings.delivery)
+    route, why = delivery.choose_route(asked, shown, current, stack.names.notification_id)
+    eb_owned = ROUTES[route].eventbridge and (
+        settings.eventbridge_owned or "EventBridgeConfiguration" not in current
+    )
+    return replace(settings, delivery=route, eventbridge_owned=eb_owned), why
+
+
+def routing_steps(
+    stack: Stack, settings: BucketSettings, current: dict, ttl_days: int, was_owned: bool
+) -> list[st.Step]:
+    """The bucket's notification configuration for its route, and then its baseline."""
+    arns = stack.arns(stack.require_config())
+    wanted = delivery.desired_notifications(
+        current,
+        settings.delivery,
+        None,
+        arns,
+        stack.names.notification_id,
+        settings.eventbridge_owned or was_owned,
+    )
+    if delivery.same_notifications(current, wanted):
+        return []
+    versioned = stack.bucket_versioning(settings.bucket) != ""
+    return [
+        st.PutNotification(settings.bucket, wanted, f"delivery {settings.delivery}"),
+        # Changes made while events had no route (or another one) carried nothing to the tracker.
+        st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days),
+    ]
+
+
+def shared_steps(stack: Stack, buckets: list[BucketSettings]) -> list[st.Step]:
+    """The queue's policy and the rule, for exactly these buckets (on a deployed stack)."""
+    config = stack.require_config()
+    arns, tags = stack.arns(config), stack_tags(stack)
+    return delivery.queue_steps(stack, config, buckets, arns, tags) + delivery.rule_steps(
+        stack, buckets, arns, tags
+    )
+
+
+def is_deployed(stack: Stack) -> bool:
+    config = stack.require_config()
+    return config.delivery is not None and stack.queue_url(stack.names.queue) is not None
+
+
+def plan_track(
+    stack: Stack,
+    buckets: list[str],
+    *,
+    prefix_depth: int | None = None,
+    alarm_above: int | None = None,
+    now: datetime | None = None,
+) -> st.Plan:
+    for bucket in buckets:
+        check_bucket_name(bucket)
+    if prefix_depth is not None and not 0 <= prefix_depth <= MAX_PREFIX_DEPTH:
+        raise UsageError(
+            f"--prefix-depth must be 0 (off) to {MAX_PREFIX_DEPTH}", "pass e.g. --prefix-depth 2"
+        )
+    config = stack.require_config()
+    if config.delivery and not ROUTES[config.delivery].many_buckets:
+        raise StackError(
+            "The direct route serves one bucket: more buckets need a queue route",
+            "run `s3sizer deploy --delivery sqs` (or eventbridge) first",
+        )
+    stamp = (now or datetime.now(UTC)).isoformat()
+    tracked = {s.bucket: s for s in stack.tracked(config)}
+    deployed = is_deployed(stack)
+    names, steps, notes = stack.names, [], []
+    routed: list[tuple[BucketSettings, dict, bool]] = []
+    after = dict(tracked)
+    for bucket in dict.fromkeys(buckets):  # each once, in the order given
+        if bucket == config.bucket:
+            first = plan_setup(stack, bucket, prefix_depth=prefix_depth, alarm_above=alarm_above)
+            steps += first.steps
+            continue
+        old = tracked.get(bucket)
+        if old is None:
+            _check_adoptable(stack, bucket)
+            old = BucketSettings(bucket, DEFAULT_PREFIX_DEPTH, added_at=stamp)
+            notes.append(f"adopting existing bucket {bucket}")
+        new = replace(
+            old,
+            prefix_depth=old.prefix_depth if prefix_depth is None else prefix_depth,
+            alarm_above=old.alarm_above if alarm_above is None else (alarm_above or None),
+        )
+        current = stack.notification_configuration(bucket)
+        new, why = choose_bucket_route(stack, new, None, current)
+        if bucket not in tracked:
+            notes.append(f"{bucket}: delivery {new.delivery} ({why})")
+        after[bucket] = new
+        if new != tracked.get(bucket):
+            steps.append(st.PutBucket(names.table, new, names.stack))
+        routed.append((new, current, old.eventbridge_owned))
+        steps += bucket_alarm_steps(stack, new, config.alarm_topic, first=False)
+        depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth
+        if (
+            depth_changed
+            or bucket not in tracked
+            or stack.history(config).totals(bucket).updated_at is None
+        ):
+            steps.append(_baseline(stack, new, config.history_ttl_days))
+    if deployed:
+        ordered = [after[b] for b in after]
+        # Senders first: the queue admits a bucket before its entry points at the queue.
+        shared = shared_steps(stack, ordered)
+        routing = [
+            step
+            for settings, current, was_owned in routed
+            for step in routing_steps(stack, settings, current, config.history_ttl_days, was_owned)
+        ]
+        steps = _before_baselines(steps, shared + routing)
+    else:
+        notes.append("the stack is not deployed: `s3sizer deploy` routes the buckets' events")
+    return st.Plan(
+        f"track of {', '.join(buckets)} in stack {names.stack}", tuple(_once(steps)), tuple(notes)
+    )
+
+
+def _baseline(stack: Stack, settings: BucketSettings, ttl_days: int) -> st.RecordBaseline:
+    versioned = stack.bucket_versioning(settings.bucket) != ""
+    return st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days)
+
+
+def _before_baselines(steps: list, routing: list) -> list:
+    """Every baseline runs once the routes are in place: the listing then misses no change."""
+    baselines = [s for s in steps + routing if isinstance(s, st.RecordBaseline)]
+    others = [s for s in steps if not isinstance(s, st.RecordBaseline)]
+    others += [s for s in routing if not isinstance(s, st.RecordBaseline)]
+    return others + baselines
+
+
+def _once(steps: list) -> list:
+    out: list = []
+    for step in steps:
+        if step not in out:
+            out.append(step)
+    return out
+
+
+def _check_adoptable(stack: Stack, bucket: str) -> None:
+    region = stack.aws.region
+    state = stack.bucket_state(bucket)
+    if state == "missing":
+        raise StackError(
+            f"Bucket {bucket!r} does not exist",
+            "create it first (track adopts existing buckets; setup creates the first one)",
+        )
+    if state == "foreign":
+        raise StackError(
+            f"Bucket {bucket!r} belongs to another AWS account", "track one of your own buckets"
+        )
+    where = stack.bucket_region(bucket)
+    if where != region:
+        raise StackError(
+            f"Bucket {bucket!r} is in {where}, not in {region}",
+            f"track it from a stack in {where} (`--region {where}`)",
+        )
+    other = estate.other_stack_tracking(stack.client("dynamodb"), stack.names.table, bucket)
+    if other is not None:
+        raise StackError(
+            f"Bucket {bucket!r} is tracked by stack {other!r}",
+            f"run `s3sizer --stack {other} untrack {bucket}` first, or keep it there",
+        )
+
+
+def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
+    config = stack.require_config()
+    tracked = {s.bucket: s for s in stack.tracked(config)}
+    for bucket in buckets:
+        if bucket == config.bucket:
+            raise StackError(
+                f"Bucket {bucket!r} is the stack's first bucket (the driver's and the plot's)",
+                "run `s3sizer teardown` to stop tracking it with the whole stack",
+            )
+        if bucket not in tracked:
+            raise StackError(
+                f"Bucket {bucket!r} is not tracked by stack {stack.names.stack!r}",
+                "`s3sizer status` lists the tracked buckets",
+            )
+    names, steps = stack.names, []
+    gone = set(buckets)
+    for bucket in dict.fromkeys(buckets):
+        steps += delivery.restore_steps(stack, tracked[bucket])
+    if is_deployed(stack):
+        steps += shared_steps(stack, [s for name, s in tracked.items() if name not in gone])
+    for bucket in dict.fromkeys(buckets):
+        if stack.alarm_exists(names.bucket_alarm(bucket, False)):
+            steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))
+        steps.append(st.ForgetBucket(names.table, bucket))
+    return st.Plan(f"untrack of {', '.join(buckets)} in stack {names.stack}", tuple(steps))

@@ -1,0 +1,93 @@
+"""What every tracked bucket shares: the queue's policy and the EventBridge rule, sized so that
+they hold at any number of buckets (docs/scaling.md, "Many buckets: AWS's size limits").
+
+While a list of the buckets fits AWS's limit, the policy and the rule name each bucket; past it
+they fall back to a form that admits only this account's buckets (`aws:SourceAccount`, and a
+rule on `account`), and the tracker ignores (and counts) the events of buckets it does not
+track: a bucket without settings items (stack/estate.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from s3sizer.stack.iam import Arns
+from s3sizer.stack.model import BucketSettings
+
+# SQS: a queue policy holds at most 8,192 bytes and 20 statements (SQS policy quotas).
+QUEUE_POLICY_BYTES = 8192
+QUEUE_POLICY_STATEMENTS = 20
+# EventBridge: an event pattern holds at most 2,048 characters by default (EventBridge quotas).
+EVENT_PATTERN_CHARS = 2048
+EVENTBRIDGE_DETAIL_TYPES = ["Object Created", "Object Deleted"]
+
+
+def on_route(buckets: Iterable[BucketSettings], route: str) -> list[str]:
+    return sorted(b.bucket for b in buckets if b.delivery == route)
+
+
+def policy_text(document: dict | None) -> str:
+    """The text sent to SQS, whose size is what the limit counts."""
+    return json.dumps(document, sort_keys=True) if document else ""
+
+
+def queue_policy(
+    queue_arn: str, sqs_buckets: list[str], rule_arn: str | None, arns: Arns, account: str
+) -> dict | None:
+    """Only the queue's senders may send: the buckets on the sqs route, and the stack's rule."""
+    statements = []
+    if sqs_buckets:
+        bucket_arns = [f"arn:{arns.partition}:s3:::{name}" for name in sqs_buckets]
+        statements.append(
+            _allow(
+                "FromTrackedBuckets",
+                "s3.amazonaws.com",
+                queue_arn,
+                {
+                    "ArnEquals": {"aws:SourceArn": bucket_arns},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            )
+        )
+    if rule_arn:
+        statements.append(
+            _allow(
+                "FromTheRule",
+                "events.amazonaws.com",
+                queue_arn,
+                {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            )
+        )
+    if not statements:
+        return None
+    document = {"Version": "2012-10-17", "Statement": statements}
+    if sqs_buckets and len(policy_text(document).encode()) > QUEUE_POLICY_BYTES:
+        # Too many buckets to name: any bucket of this account may send; the tracker ignores
+        # the events of those it does not track.
+        statements[0]["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    return document
+
+
+def rule_pattern(eb_buckets: list[str], account: str) -> dict:
+    """S3's events of the buckets on the eventbridge route, or of all this account's buckets
+    once their names no longer fit the pattern's limit."""
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": EVENTBRIDGE_DETAIL_TYPES,
+        "detail": {"bucket": {"name": eb_buckets}},
+    }
+    if len(json.dumps(pattern)) <= EVENT_PATTERN_CHARS:
+        return pattern
+    return {"source": ["aws.s3"], "account": [account], "detail-type": EVENTBRIDGE_DETAIL_TYPES}
+
+
+def _allow(sid: str, service: str, queue_arn: str, condition: dict) -> dict:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": condition,
+    }

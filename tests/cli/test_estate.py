@@ -1,0 +1,77 @@
+"""track, untrack and the reads of one bucket among many, through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from .conftest import DEFAULT_BUCKET
+
+
+def _buckets(*names: str) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name in names:
+        s3.create_bucket(Bucket=name)
+
+
+def test_track_shows_its_plan_and_status_lists_every_bucket(cli, aws):
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("logs-bucket", "media-bucket")
+    boto3.client("s3").put_object(Bucket="media-bucket", Key="x/y", Body=b"1234")
+
+    dry = cli("track", "logs-bucket", "media-bucket", "--dry-run")
+    assert "put bucket notification: media-bucket" in dry.stdout
+    cli("track", "logs-bucket", "media-bucket", "--prefix-depth", "2")
+
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["bucket"] == DEFAULT_BUCKET and status["baseline"] == {"state": "complete"}
+    rows = {row["bucket"]: row for row in status["buckets"]}
+    assert list(rows) == [DEFAULT_BUCKET, "logs-bucket", "media-bucket"]
+    assert (rows["media-bucket"]["total_size"], rows["media-bucket"]["object_count"]) == (4, 1)
+    assert rows["media-bucket"]["prefix_depth"] == 2 and rows["media-bucket"]["delivery"] == "sqs"
+    one = json.loads(cli("status", "--json", "--bucket", "media-bucket").stdout)
+    assert one["bucket"] == "media-bucket" and one["total_size"] == 4
+    prefixes = json.loads(cli("status", "--by-prefix", "--json", "--bucket", "media-bucket").stdout)
+    assert prefixes == [{"prefix": "x/", "total_size": 4, "object_count": 1}]
+    assert "media-bucket" in cli("status").stdout
+    assert json.loads(cli("history", "--json", "--bucket", "media-bucket").stdout)
+    drift = json.loads(
+        cli("reconcile", "--json", "--bucket", "media-bucket", "--workers", "2").stdout
+    )
+    assert drift["drift_bytes"] == 0
+
+
+def test_untrack_refusals_are_one_line_and_change_nothing(cli, aws):
+    cli("setup")
+    _buckets("other-bucket")
+
+    first = cli("untrack", DEFAULT_BUCKET, code=1)
+    assert "teardown" in first.stderr and len(first.stderr.strip().splitlines()) == 1
+    assert "not tracked" in cli("untrack", "other-bucket", code=1).stderr
+    assert "does not exist" in cli("track", "missing-bucket-here", code=1).stderr
+    assert "Invalid bucket name" in cli("track", "Bad_Name", code=2).stderr
+    cli("untrack", code=2)  # a bucket is required
+    assert "not tracked" in cli("status", "--bucket", "other-bucket", code=1).stderr
+    assert [r["bucket"] for r in json.loads(cli("status", "--json").stdout)["buckets"]] == [
+        DEFAULT_BUCKET
+    ]
+
+
+def test_untrack_then_teardown_leave_the_buckets_as_they_were(cli, aws):
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("logs-bucket")
+    cli("track", "logs-bucket")
+
+    cli("untrack", "logs-bucket")
+
+    got = boto3.client("s3").get_bucket_notification_configuration(Bucket="logs-bucket")
+    assert {k: v for k, v in got.items() if k != "ResponseMetadata"} == {}
+    assert [r["bucket"] for r in json.loads(cli("status", "--json").stdout)["buckets"]] == [
+        DEFAULT_BUCKET
+    ]
+    cli("teardown", "--yes")
+    names = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
+    assert "logs-bucket" in names

@@ -1,0 +1,213 @@
+"""Many buckets in one stack: track and untrack as plans, restored exactly, and bad input."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from s3sizer.errors import StackError
+from s3sizer.stack import steps as st
+from s3sizer.stack.apply import Executor
+from s3sizer.stack.model import TRACKED_EVENTS, BucketSettings
+from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan_buckets import plan_track, plan_untrack
+from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+from s3sizer.stack.state import Stack
+
+TABLE = "S3-object-size-history"
+FOREIGN = {
+    "Id": "theirs",
+    "QueueArn": "arn:aws:sqs:us-east-1:123456789012:their-queue",
+    "Events": ["s3:ObjectCreated:*"],
+}
+
+
+def run(stack, plan) -> st.Plan:
+    Executor(Stack(stack.aws), sleep=lambda s: None).run(plan)
+    return plan
+
+
+@pytest.fixture
+def deployed(stack):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name in ("first", "second", "third"):
+        s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket="second", Key="a/b/c", Body=b"12345")
+    run(stack, plan_setup(stack, "first"))
+    run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))
+    return Stack(stack.aws)
+
+
+def notifications(bucket: str) -> dict:
+    got = boto3.client("s3", region_name="us-east-1").get_bucket_notification_configuration(
+        Bucket=bucket
+    )
+    got.pop("ResponseMetadata", None)
+    return got
+
+
+def pks() -> set[str]:
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+    return {(i["pk"]["S"], i["sk"]["S"]) for i in items}
+
+
+def test_track_on_a_deployed_stack_routes_the_bucket_then_records_its_baseline(deployed):
+    plan = plan_track(deployed, ["second"], prefix_depth=2)
+
+    kinds = [type(step).__name__ for step in plan.steps]
+    # Its settings first (the tracker ignores a bucket without them), then the queue admits it,
+    # then its entry; the baseline once events flow.
+    assert kinds == ["PutBucket", "SetQueueAttributes", "PutNotification", "RecordBaseline"]
+    settings = plan.steps[0].settings
+    assert (settings.bucket, settings.prefix_depth, settings.delivery) == ("second", 2, "sqs")
+    assert plan.steps[3] == st.RecordBaseline("second", False, 2, 0)
+    run(deployed, plan)
+
+    assert plan_track(Stack(deployed.aws), ["second"], prefix_depth=2).steps == ()
+    assert plan_deploy(Stack(deployed.aws), DeployOptions()).steps == ()
+    totals = Stack(deployed.aws).history().totals("second")
+    assert (totals.total_size, totals.object_count) == (5, 1)
+
+
+def test_a_bucket_whose_event_types_are_taken_goes_through_the_one_rule(deployed):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.put_bucket_notification_configuration(
+        Bucket="third",
+        NotificationConfiguration={"QueueConfigurations": [FOREIGN]},
+        SkipDestinationValidation=True,
+    )
+
+    plan = plan_track(deployed, ["third"])
+
+    assert plan.steps[0].settings.delivery == "eventbridge"
+    rule = next(step for step in plan.steps if isinstance(step, st.PutRule))
+    assert rule.pattern["detail"] == {"bucket": {"name": ["third"]}}
+    entry = next(step for step in plan.steps if isinstance(step, st.PutNotification))
+    assert entry.configuration == {"QueueConfigurations": [FOREIGN], "EventBridgeConfiguration": {}}
+    assert isinstance(plan.steps[-1], st.RecordBaseline)
+
+
+def test_track_of_a_tracked_bucket_with_a_new_depth_is_a_planned_settings_change(deployed):
+    run(deployed, plan_track(deployed, ["second"]))
+
+    plan = plan_track(Stack(deployed.aws), ["second"], prefix_depth=3)
+
+    assert [type(s).__name__ for s in plan.steps] == ["PutBucket", "RecordBaseline"]
+    assert plan.steps[0].settings.prefix_depth == 3
+
+
+def test_untrack_restores_the_notifications_exactly_and_deletes_every_item(deployed):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    theirs = {**FOREIGN, "Events": ["s3:ObjectRestore:*"]}
+    s3.put_bucket_notification_configuration(
+        Bucket="second",
+        NotificationConfiguration={"QueueConfigurations": [theirs]},
+        SkipDestinationValidation=True,
+    )
+    before = notifications("second")
+    run(deployed, plan_track(deployed, ["second", "third"], prefix_depth=2))
+    assert any(pk.startswith("B#second") for pk, _ in pks())
+
+    run(deployed, plan_untrack(Stack(deployed.aws), ["second"]))
+
+    assert notifications("second") == before
+    assert not [pk for pk, _ in pks() if pk == "B#second" or pk.startswith("B#second#")]
+    assert ("STACK", "BUCKET#second") not in pks()
+    assert [b.bucket for b in Stack(deployed.aws).tracked()] == ["first", "third"]
+
+
+def test_teardown_restores_every_bucket(deployed):
+    # The first bucket had no configuration before setup; the fixture has routed it since.
+    before = {"first": {}} | {name: notifications(name) for name in ("second", "third")}
+    run(deployed, plan_track(deployed, ["second", "third"]))
+    assert notifications("third")["QueueConfigurations"][0]["Events"] == list(TRACKED_EVENTS)
+
+    run(deployed, plan_teardown(Stack(deployed.aws)))
+
+    assert {name: notifications(name) for name in before} == before
+
+
+def test_untrack_refuses_the_first_bucket_and_one_it_does_not_track(deployed):
+    with pytest.raises(StackError, match="first bucket") as raised:
+        plan_untrack(deployed, ["first"])
+    assert "teardown" in raised.value.fix
+    with pytest.raises(StackError, match="not tracked"):
+        plan_untrack(deployed, ["third"])
+
+
+def test_track_refuses_a_missing_bucket_one_elsewhere_and_one_another_stack_tracks(deployed):
+    from s3sizer.aws import Aws
+    from s3sizer.settings import Settings
+
+    with pytest.raises(StackError, match="does not exist"):
+        plan_track(deployed, ["nowhere-to-be-found"])
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="elsewhere", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    with pytest.raises(StackError, match="eu-west-1"):
+        plan_track(deployed, ["elsewhere"])
+    other = Stack(Aws(Settings(stack="other", region="us-east-1")))
+    run(other, plan_setup(other, "third"))
+    with pytest.raises(StackError, match="tracked by stack 'other'"):
+        plan_track(deployed, ["third"])
+    # Nothing changed: the stack still tracks its one bucket.
+    assert [b.bucket for b in Stack(deployed.aws).tracked()] == ["first"]
+
+
+def test_the_direct_route_refuses_a_second_bucket(deployed):
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct")))
+
+    with pytest.raises(StackError, match="direct route serves one bucket"):
+        plan_track(Stack(deployed.aws), ["second"])
+
+
+def test_tracked_lists_the_first_bucket_from_the_config_then_the_others_in_order(deployed):
+    run(deployed, plan_track(deployed, ["third"]))
+    run(deployed, plan_track(Stack(deployed.aws), ["second"]))
+
+    tracked = Stack(deployed.aws).tracked()
+
+    assert [b.bucket for b in tracked] == ["first", "third", "second"]
+    assert isinstance(tracked[1], BucketSettings)
+
+
+def test_each_bucket_has_its_own_alarm_which_untrack_removes(deployed):
+    plan = plan_track(deployed, ["second"], alarm_above=5_000)
+    alarm = next(step for step in plan.steps if isinstance(step, st.PutAlarm))
+
+    assert alarm.name == "s3sizer-bucket-size-second"
+    assert alarm.params["Dimensions"] == [{"Name": "Bucket", "Value": "second"}]
+    run(deployed, plan)
+    untrack = plan_untrack(Stack(deployed.aws), ["second"])
+    assert st.DeleteAlarm("s3sizer-bucket-size-second") in untrack.steps
+
+
+def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed):
+    plan = plan_track(deployed, ["first"], prefix_depth=2)
+
+    kinds = [type(step).__name__ for step in plan.steps]
+    assert kinds[:2] == ["PutConfig", "PutBucket"] and kinds[-1] == "RecordBaseline"
+    assert plan.steps[1].settings.prefix_depth == 2
+
+
+def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name in ("first", "second"):
+        s3.create_bucket(Bucket=name)
+    run(stack, plan_setup(stack, "first"))
+
+    early = plan_track(Stack(stack.aws), ["second"])
+    assert [type(s).__name__ for s in early.steps] == ["PutBucket", "RecordBaseline"]
+    assert any("not deployed" in note for note in early.notes)
+    run(stack, early)
+    deploy = run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))
+
+    assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
+    assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
+
+
+def test_deploy_refuses_the_direct_route_for_a_stack_of_several_buckets(deployed):
+    run(deployed, plan_track(deployed, ["second"]))
+
+    with pytest.raises(StackError, match="direct route serves one bucket"):
+        plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct"))
