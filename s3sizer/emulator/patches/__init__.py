@@ -6,8 +6,8 @@ its TARGETS: the moto attributes it replaces or relies on, with the parameters i
 installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
-s3_versioning → s3_keys → hooks; s3_lifecycle, s3_listing, dynamodb, logs, sqs and recorder →
-hooks. tests/emulator/test_wall.py checks that there is no cycle.
+s3_versioning → s3_keys → hooks; s3_lifecycle, s3_listing, s3_parts, s3_conditional (also →
+wsgi), dynamodb, logs, sqs and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from . import (
     logs,
     recorder,
     s3,
+    s3_conditional,
     s3_keys,
     s3_lifecycle,
     s3_listing,
+    s3_parts,
     s3_versioning,
     sqs,
 )
@@ -40,6 +42,8 @@ SERVICES = (
     s3_versioning,
     s3_keys,
     s3_listing,
+    s3_parts,
+    s3_conditional,
     dynamodb,
     logs,
     sqs,

@@ -1,0 +1,89 @@
+"""Conditional writes (If-Match, If-None-Match on PutObject and CompleteMultipartUpload) as S3
+evaluates them, against the key's current version.
+
+- If-Match: `*` or an ETag. No current object (none, or a delete marker on top) answers 404
+  NoSuchKey; another ETag answers 412 PreconditionFailed. moto compared `*` as if it were an ETag,
+  so `If-Match: *` always failed.
+- If-None-Match: `*` or an ETag. A current object (for an ETag: one with that ETag) answers 412.
+  moto ignored an ETag here, and on CompleteMultipartUpload honoured only `*`.
+- The check and the write run under the S3 write lock, so two conditional writers of one key
+  cannot both succeed, as on S3.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from ..wsgi import S3_WRITE_LOCK, service_lock
+from .hooks import PatchSet, Target
+
+_RESPONSES = "moto.s3.responses"
+_CONDITIONS = ("if-match", "if-none-match")
+
+TARGETS = {
+    "put": Target("PutObject's If-Match and If-None-Match as S3 evaluates them", _RESPONSES,
+                  "S3Response", "put_object", ("self",)),
+    "complete": Target("CompleteMultipartUpload's If-Match and If-None-Match as S3", _RESPONSES,
+                       "S3Response", "_key_response_post",
+                       ("self", "request", "body", "bucket_name", "query", "key_name")),
+}  # fmt: skip
+
+
+def install(patches: PatchSet) -> None:
+    patches.replace(TARGETS["put"], _put_object)
+    patches.replace(TARGETS["complete"], _key_response_post)
+
+
+def check_preconditions(backend, bucket_name: str, key_name: str, if_match, if_none_match) -> None:
+    from moto.s3.exceptions import MissingKey, PreconditionFailed
+
+    current = backend.get_object(bucket_name, key_name)  # None: no key, or a delete marker
+    etag = current.etag.strip('"') if current is not None else None
+    if if_match is not None:
+        if current is None:
+            raise MissingKey(key=key_name)
+        if if_match.strip() != "*" and if_match.strip().strip('"') != etag:
+            raise PreconditionFailed("If-Match")
+    if if_none_match is not None and current is not None:
+        wanted = if_none_match.strip()
+        if wanted == "*" or wanted.strip('"') == etag:
+            raise PreconditionFailed("If-None-Match")
+
+
+@contextmanager
+def _conditions_checked(response, bucket_name: str, key_name: str):
+    """Checks the request's conditions, then lets moto write without seeing them."""
+    from requests.structures import CaseInsensitiveDict
+
+    headers = response.headers
+    if_match, if_none_match = headers.get("If-Match"), headers.get("If-None-Match")
+    if if_match is None and if_none_match is None:
+        yield
+        return
+    with service_lock(S3_WRITE_LOCK):
+        check_preconditions(response.backend, bucket_name, key_name, if_match, if_none_match)
+        response.headers = CaseInsensitiveDict(
+            {k: v for k, v in headers.items() if k.lower() not in _CONDITIONS}
+        )
+        try:
+            yield
+        finally:
+            response.headers = headers
+
+
+def _put_object(original):
+    def put_object(self):
+        with _conditions_checked(self, self.bucket_name, self.parse_key_name()):
+            return original(self)
+
+    return put_object
+
+
+def _key_response_post(original):
+    def key_response_post(self, request, body, bucket_name, query, key_name):
+        if not query.get("uploadId"):
+            return original(self, request, body, bucket_name, query, key_name)
+        with _conditions_checked(self, bucket_name, key_name):
+            return original(self, request, body, bucket_name, query, key_name)
+
+    return key_response_post

@@ -1,0 +1,118 @@
+"""Reading a multipart object part by part (GetObject and HeadObject with PartNumber), and
+ListObjectsV2's ContinuationToken and FetchOwner, as S3 answers them."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .in_process_s3 import client, in_process_emulator
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with in_process_emulator() as running:
+        yield running
+
+
+@pytest.fixture
+def s3(aws):
+    return client(aws, "s3")
+
+
+def error_of(call, *args, **kwargs) -> tuple[int, str]:
+    with pytest.raises(ClientError) as refused:
+        call(*args, **kwargs)
+    response = refused.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
+
+
+def test_each_part_of_a_multipart_object_reads_with_the_objects_etag(s3):
+    s3.create_bucket(Bucket="parts")
+    bodies = {1: b"a" * 5 * MIB, 2: b"b" * 5 * MIB, 3: b"c" * 7}
+    upload = s3.create_multipart_upload(Bucket="parts", Key="k")["UploadId"]
+    etags = {
+        number: s3.upload_part(
+            Bucket="parts", Key="k", UploadId=upload, PartNumber=number, Body=body
+        )["ETag"]
+        for number, body in bodies.items()
+    }
+    # Part 2 is uploaded but left out of the completion: the object has two parts.
+    named = [{"PartNumber": n, "ETag": etags[n]} for n in (1, 3)]
+    done = s3.complete_multipart_upload(
+        Bucket="parts", Key="k", UploadId=upload, MultipartUpload={"Parts": named}
+    )
+    offset = 0
+    for number, original in ((1, 1), (2, 3)):
+        size = len(bodies[original])
+        got = s3.get_object(Bucket="parts", Key="k", PartNumber=number)
+        head = s3.head_object(Bucket="parts", Key="k", PartNumber=number)
+        for answer in (got, head):
+            assert answer["ResponseMetadata"]["HTTPStatusCode"] == 206
+            assert (answer["ETag"], answer["PartsCount"]) == (done["ETag"], 2)
+            assert answer["ContentLength"] == size
+            assert answer["ContentRange"] == f"bytes {offset}-{offset + size - 1}/{5 * MIB + 7}"
+        assert got["Body"].read() == bodies[original]
+        offset += size
+    assert error_of(s3.get_object, Bucket="parts", Key="k", PartNumber=3) == (400, "InvalidPart")
+    assert s3.head_object(Bucket="parts", Key="k")["ContentLength"] == 5 * MIB + 7
+
+
+def test_part_one_of_a_single_piece_object_is_the_whole_object(s3):
+    s3.create_bucket(Bucket="single")
+    etag = s3.put_object(Bucket="single", Key="k", Body=b"body")["ETag"]
+    got = s3.get_object(Bucket="single", Key="k", PartNumber=1)
+    assert (got["ETag"], got["Body"].read(), got["ContentRange"]) == (etag, b"body", "bytes 0-3/4")
+    assert error_of(s3.get_object, Bucket="single", Key="k", PartNumber=2) == (400, "InvalidPart")
+
+
+def test_a_listing_page_echoes_its_continuation_token_and_owners_only_when_asked(s3):
+    s3.create_bucket(Bucket="pages")
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket="pages", Key=key, Body=b"x")
+    first = s3.list_objects_v2(Bucket="pages", MaxKeys=1)
+    assert "ContinuationToken" not in first
+    token = first["NextContinuationToken"]
+    rest = s3.list_objects_v2(Bucket="pages", ContinuationToken=token)
+    assert rest["ContinuationToken"] == token
+    assert [o["Key"] for o in rest["Contents"]] == ["b", "c"]
+    unasked = s3.list_objects_v2(Bucket="pages", FetchOwner=False)["Contents"]
+    asked = s3.list_objects_v2(Bucket="pages", FetchOwner=True)["Contents"]
+    assert not any("Owner" in o for o in unasked)
+    assert all("Owner" in o for o in asked)
+
+
+def complete_one_part(s3, bucket: str, key: str, **conditions) -> dict:
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    return s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}, **conditions,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("versioning", [None, "Enabled"])
+def test_conditional_writes_compare_with_the_current_version(s3, versioning):
+    bucket = f"conditional-{versioning or 'plain'}".lower()
+    s3.create_bucket(Bucket=bucket)
+    if versioning:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": versioning})
+    put = lambda **c: s3.put_object(Bucket=bucket, Key="k", Body=b"v", **c)  # noqa: E731
+    etag = put(IfNoneMatch="*")["ETag"]
+    assert error_of(put, IfNoneMatch="*") == (412, "PreconditionFailed")
+    assert error_of(put, IfNoneMatch=etag) == (412, "PreconditionFailed")
+    assert error_of(put, IfMatch="other") == (412, "PreconditionFailed")
+    put(IfNoneMatch="other")
+    put(IfMatch="*")
+    etag = complete_one_part(s3, bucket, "k", IfMatch=etag)["ETag"]
+    assert error_of(complete_one_part, s3, bucket, "k", IfNoneMatch=etag) == (
+        412, "PreconditionFailed",
+    )  # fmt: skip
+    s3.delete_object(Bucket=bucket, Key="k")  # a delete marker on a versioned bucket
+    for conditions in ({"IfMatch": "*"}, {"IfMatch": etag}):
+        assert error_of(put, **conditions) == (404, "NoSuchKey")
+        assert error_of(complete_one_part, s3, bucket, "k", **conditions) == (404, "NoSuchKey")
+    put(IfNoneMatch=etag)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
