@@ -60,6 +60,40 @@ def test_each_part_of_a_multipart_object_reads_with_the_objects_etag(s3):
     assert s3.head_object(Bucket="parts", Key="k")["ContentLength"] == 5 * MIB + 7
 
 
+def test_object_attributes_page_through_the_completed_parts(s3):
+    s3.create_bucket(Bucket="attributes")
+    upload = s3.create_multipart_upload(Bucket="attributes", Key="k")["UploadId"]
+    sizes = {1: 5 * MIB, 2: 5 * MIB, 3: 5 * MIB, 4: 3}
+    named = [
+        {"PartNumber": n, "ETag": s3.upload_part(
+            Bucket="attributes", Key="k", UploadId=upload, PartNumber=n, Body=b"x" * size
+        )["ETag"]}
+        for n, size in sizes.items()
+    ]  # fmt: skip
+    del named[1]  # part 2 is left out of the object
+    s3.complete_multipart_upload(
+        Bucket="attributes", Key="k", UploadId=upload, MultipartUpload={"Parts": named}
+    )
+    ask = ["ObjectParts", "ObjectSize"]
+    whole = s3.get_object_attributes(Bucket="attributes", Key="k", ObjectAttributes=ask)
+    assert whole["ObjectSize"] == 10 * MIB + 3
+    parts = whole["ObjectParts"]
+    assert (parts["TotalPartsCount"], parts["IsTruncated"]) == (3, False)
+    assert [(p["PartNumber"], p["Size"]) for p in parts["Parts"]] == [
+        (1, 5 * MIB),
+        (3, 5 * MIB),
+        (4, 3),
+    ]
+    page = s3.get_object_attributes(
+        Bucket="attributes", Key="k", ObjectAttributes=ask, MaxParts=1, PartNumberMarker=1
+    )["ObjectParts"]
+    assert (page["IsTruncated"], page["NextPartNumberMarker"], page["MaxParts"]) == (True, 3, 1)
+    assert [p["PartNumber"] for p in page["Parts"]] == [3]
+    s3.put_object(Bucket="attributes", Key="single", Body=b"x")
+    single = s3.get_object_attributes(Bucket="attributes", Key="single", ObjectAttributes=ask)
+    assert "ObjectParts" not in single
+
+
 def test_part_one_of_a_single_piece_object_is_the_whole_object(s3):
     s3.create_bucket(Bucket="single")
     etag = s3.put_object(Bucket="single", Key="k", Body=b"body")["ETag"]

@@ -6,6 +6,8 @@
   a large object part by part got the wrong bytes and sizes.
 - The parts are those the completion named, in its order (moto keeps every uploaded part,
   including any the completion left out), so the parts' sizes add up to the object's size.
+- GetObjectAttributes answers ObjectParts (moto left it out): the parts count and a page of the
+  parts' numbers and sizes after x-amz-part-number-marker, at most x-amz-max-parts of them.
 - A part number the object does not have is refused with 400 InvalidPart, as S3 does; part 1 of
   an object uploaded in one piece is the whole object.
 """
@@ -25,6 +27,8 @@ TARGETS = {
                        "FakeMultipart", "complete", ("self", "body")),
     "get_response": Target("GET of one part of a multipart object", _RESPONSES, "S3Response",
                            "get_object", ("self",)),
+    "attributes": Target("GetObjectAttributes' ObjectParts", _RESPONSES, "S3Response",
+                         "get_object_attributes", ("self",)),
     "head_object": Target("HEAD of one part of a multipart object", _RESPONSES, "S3Response",
                           "head_object", ("self", "bucket_name", "query", "key_name", "headers")),
 }  # fmt: skip
@@ -34,6 +38,7 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["complete"], _complete)
     patches.replace(TARGETS["get_response"], _get_object_response)
     patches.replace(TARGETS["head_object"], _head_object)
+    patches.replace(TARGETS["attributes"], _get_object_attributes)
 
 
 def _complete(original):
@@ -72,7 +77,7 @@ def _part_range(key, number: int) -> tuple[int, int, int] | None:
         if number != 1:
             raise S3ClientError("InvalidPart", f"The object has no part {number}")
         return None
-    numbers = getattr(multipart, _COMPLETED, None) or list(multipart.partlist)
+    numbers = _completed_parts(multipart)
     if number > len(numbers):
         raise S3ClientError(
             "InvalidPart", f"The object has {len(numbers)} parts; there is no part {number}"
@@ -147,3 +152,51 @@ def _head_object(original):
         return _as_part(status, response_headers, body, key, number, key.size)
 
     return head_object
+
+
+def _completed_parts(multipart) -> list[int]:
+    return getattr(multipart, _COMPLETED, None) or list(multipart.partlist)
+
+
+def _object_parts_xml(response, key) -> str:
+    from moto.s3.exceptions import S3ClientError
+
+    numbers = _completed_parts(key.multipart)
+    try:
+        marker = int(response.headers.get("x-amz-part-number-marker") or 0)
+        max_parts = int(response.headers.get("x-amz-max-parts") or 1000)
+    except ValueError:
+        raise S3ClientError(
+            "InvalidArgument", "x-amz-part-number-marker and x-amz-max-parts must be integers"
+        ) from None
+    after = [number for number in numbers if number > marker]
+    page, truncated = after[:max_parts], len(after) > max_parts
+    parts = "".join(
+        f"<Part><PartNumber>{n}</PartNumber><Size>{key.multipart.parts[n].size}</Size></Part>"
+        for n in page
+    )
+    following = f"<NextPartNumberMarker>{page[-1]}</NextPartNumberMarker>" if page else ""
+    return (
+        f"<ObjectParts><PartsCount>{len(numbers)}</PartsCount>"
+        f"<PartNumberMarker>{marker}</PartNumberMarker>{following}"
+        f"<MaxParts>{max_parts}</MaxParts><IsTruncated>{str(truncated).lower()}</IsTruncated>"
+        f"{parts}</ObjectParts>"
+    )
+
+
+def _get_object_attributes(original):
+    def get_object_attributes(self):
+        status, headers, body = original(self)
+        wanted = self.headers.get("x-amz-object-attributes", "").split(",")
+        if status != 200 or "ObjectParts" not in [name.strip() for name in wanted]:
+            return status, headers, body
+        key, _ = self._get_key(validate_storage_class=False)
+        if getattr(key, "multipart", None) is None:
+            return status, headers, body  # S3 names parts only of multipart objects
+        text = body.decode() if isinstance(body, bytes) else body
+        closing = text.rindex("</")
+        text = text[:closing] + _object_parts_xml(self, key) + text[closing:]
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    return get_object_attributes
