@@ -1,5 +1,6 @@
-"""Reading a multipart object part by part (GetObject and HeadObject with PartNumber), and
-ListObjectsV2's ContinuationToken and FetchOwner, as S3 answers them."""
+"""Reading a multipart object part by part (GetObject and HeadObject with PartNumber,
+GetObjectAttributes' ObjectParts), conditional writes, ListObjectsV2's ContinuationToken and
+FetchOwner, and the stored Content-Encoding, as S3 answers them."""
 
 from __future__ import annotations
 
@@ -150,3 +151,14 @@ def test_conditional_writes_compare_with_the_current_version(s3, versioning):
         assert error_of(complete_one_part, s3, bucket, "k", **conditions) == (404, "NoSuchKey")
     put(IfNoneMatch=etag)
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("gzip", "gzip"), ("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"),
+     ("aws-chunked, gzip", "gzip"), ("aws-chunked", None), ("aws-chunked, aws-chunked", None)],
+)  # fmt: skip
+def test_upload_framing_is_not_stored_as_the_objects_encoding(s3, sent, stored):
+    s3.create_bucket(Bucket="encodings")
+    s3.put_object(Bucket="encodings", Key="k", Body=b"x", ContentEncoding=sent)
+    assert s3.head_object(Bucket="encodings", Key="k").get("ContentEncoding") == stored

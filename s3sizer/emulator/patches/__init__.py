@@ -7,7 +7,8 @@ installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_lifecycle, s3_listing, s3_parts, s3_conditional (also →
-wsgi), dynamodb, logs, sqs and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
+wsgi), s3_headers, dynamodb, logs, sqs and recorder → hooks. tests/emulator/test_wall.py checks
+that there is no cycle.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from . import (
     recorder,
     s3,
     s3_conditional,
+    s3_headers,
     s3_keys,
     s3_lifecycle,
     s3_listing,
@@ -44,6 +46,7 @@ SERVICES = (
     s3_listing,
     s3_parts,
     s3_conditional,
+    s3_headers,
     dynamodb,
     logs,
     sqs,
