@@ -153,6 +153,15 @@ def test_conditional_writes_compare_with_the_current_version(s3, versioning):
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
 
 
+def test_a_copy_checks_its_sources_etag(s3):
+    s3.create_bucket(Bucket="copies")
+    etag = s3.put_object(Bucket="copies", Key="src", Body=b"v")["ETag"]
+    copy = lambda **c: s3.copy_object(Bucket="copies", Key="dst", CopySource="copies/src", **c)  # noqa: E731
+    assert error_of(copy, CopySourceIfMatch="other") == (412, "PreconditionFailed")
+    copy(CopySourceIfMatch=etag)
+    assert s3.head_object(Bucket="copies", Key="dst")["ETag"] == etag
+
+
 @pytest.mark.parametrize(
     ("sent", "stored"),
     [("gzip", "gzip"), ("deflate, gzip", "deflate, gzip"), ("gzip, aws-chunked", "gzip"),

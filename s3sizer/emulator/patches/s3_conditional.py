@@ -6,6 +6,9 @@ evaluates them, against the key's current version.
   so `If-Match: *` always failed.
 - If-None-Match: `*` or an ETag. A current object (for an ETag: one with that ETag) answers 412.
   moto ignored an ETag here, and on CompleteMultipartUpload honoured only `*`.
+- CopyObject's x-amz-copy-source-if-match (and if-unmodified-since, which a matching if-match
+  overrides, as S3 documents) refuse with 412 a source that does not meet them; moto checked only
+  if-none-match.
 - The check and the write run under the S3 write lock, so two conditional writers of one key
   cannot both succeed, as on S3.
 """
@@ -26,12 +29,15 @@ TARGETS = {
     "complete": Target("CompleteMultipartUpload's If-Match and If-None-Match as S3", _RESPONSES,
                        "S3Response", "_key_response_post",
                        ("self", "request", "body", "bucket_name", "query", "key_name")),
+    "copy": Target("CopyObject's x-amz-copy-source-if-match and if-unmodified-since", _RESPONSES,
+                   "S3Response", "copy_object", ("self",)),
 }  # fmt: skip
 
 
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["put"], _put_object)
     patches.replace(TARGETS["complete"], _key_response_post)
+    patches.replace(TARGETS["copy"], _copy_object)
 
 
 def check_preconditions(backend, bucket_name: str, key_name: str, if_match, if_none_match) -> None:
@@ -87,3 +93,46 @@ def _key_response_post(original):
             return original(self, request, body, bucket_name, query, key_name)
 
     return key_response_post
+
+
+def _copy_source(response):
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    source = response.headers.get("x-amz-copy-source") or ""
+    if isinstance(source, bytes):
+        source = source.decode("utf-8")
+    parsed = urlparse(source)
+    bucket_name, _, key_name = unquote(parsed.path).lstrip("/").partition("/")
+    return bucket_name, key_name, parse_qs(parsed.query).get("versionId", [None])[0]
+
+
+def check_copy_source(response) -> None:
+    from moto.core.utils import str_to_rfc_1123_datetime
+    from moto.s3.exceptions import PreconditionFailed
+
+    if_match = response.headers.get("x-amz-copy-source-if-match")
+    unmodified_since = response.headers.get("x-amz-copy-source-if-unmodified-since")
+    if if_match is None and unmodified_since is None:
+        return
+    bucket_name, key_name, version_id = _copy_source(response)
+    source = response.backend.get_object(bucket_name, key_name, version_id=version_id)
+    if source is None:
+        return  # moto answers NoSuchKey
+    if if_match is not None:
+        if if_match.strip().strip('"') != source.etag.strip('"'):
+            raise PreconditionFailed("x-amz-copy-source-If-Match")
+        return  # a matching ETag overrides if-unmodified-since
+    try:
+        since = str_to_rfc_1123_datetime(unmodified_since)
+    except ValueError:
+        return  # S3 ignores a date it cannot read
+    if source.last_modified.replace(microsecond=0) > since:
+        raise PreconditionFailed("x-amz-copy-source-If-Unmodified-Since")
+
+
+def _copy_object(original):
+    def copy_object(self):
+        check_copy_source(self)
+        return original(self)
+
+    return copy_object
