@@ -4,6 +4,8 @@ FetchOwner, and the stored Content-Encoding, as S3 answers them."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -171,3 +173,18 @@ def test_upload_framing_is_not_stored_as_the_objects_encoding(s3, sent, stored):
     s3.create_bucket(Bucket="encodings")
     s3.put_object(Bucket="encodings", Key="k", Body=b"x", ContentEncoding=sent)
     assert s3.head_object(Bucket="encodings", Key="k").get("ContentEncoding") == stored
+
+
+def test_an_objects_retention_reads_back_as_set(s3):
+    s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket="locked", Key="k", Body=b"v")
+    assert error_of(s3.get_object_retention, Bucket="locked", Key="k") == (
+        404, "NoSuchObjectLockConfiguration",
+    )  # fmt: skip
+    until = datetime.datetime(2140, 1, 1, tzinfo=datetime.UTC)
+    retention = {"Mode": "GOVERNANCE", "RetainUntilDate": until}
+    s3.put_object_retention(Bucket="locked", Key="k", Retention=retention)
+    assert s3.get_object_retention(Bucket="locked", Key="k")["Retention"] == retention
+    s3.create_bucket(Bucket="unlocked")
+    s3.put_object(Bucket="unlocked", Key="k", Body=b"v")
+    assert error_of(s3.get_object_retention, Bucket="unlocked", Key="k") == (400, "InvalidRequest")

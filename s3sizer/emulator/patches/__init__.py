@@ -7,8 +7,8 @@ installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_lifecycle, s3_listing, s3_parts, s3_conditional (also →
-wsgi), s3_headers, dynamodb, logs, sqs and recorder → hooks. tests/emulator/test_wall.py checks
-that there is no cycle.
+wsgi), s3_headers, s3_object_lock, dynamodb, logs, sqs and recorder → hooks.
+tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from . import (
     s3_keys,
     s3_lifecycle,
     s3_listing,
+    s3_object_lock,
     s3_parts,
     s3_versioning,
     sqs,
@@ -47,6 +48,7 @@ SERVICES = (
     s3_parts,
     s3_conditional,
     s3_headers,
+    s3_object_lock,
     dynamodb,
     logs,
     sqs,
