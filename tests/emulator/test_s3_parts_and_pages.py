@@ -188,3 +188,28 @@ def test_an_objects_retention_reads_back_as_set(s3):
     s3.create_bucket(Bucket="unlocked")
     s3.put_object(Bucket="unlocked", Key="k", Body=b"v")
     assert error_of(s3.get_object_retention, Bucket="unlocked", Key="k") == (400, "InvalidRequest")
+
+
+def test_object_lock_configuration_is_checked_as_s3_checks_it(s3):
+    def rule(**retention) -> dict:
+        return {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": retention}}
+
+    s3.create_bucket(Bucket="lock-later")
+    put = s3.put_object_lock_configuration
+    assert error_of(
+        put, Bucket="lock-later", ObjectLockConfiguration=rule(Mode="GOVERNANCE", Days=1)
+    ) == (409, "InvalidBucketState")
+    s3.create_bucket(Bucket="lock-now", ObjectLockEnabledForBucket=True)
+    for bad, code in (
+        (rule(Mode="GOVERNANCE", Days=0), "InvalidRetentionPeriod"),
+        (rule(Mode="GOVERNANCE", Years=-1), "InvalidRetentionPeriod"),
+        (rule(Mode="governance", Years=1), "MalformedXML"),
+        ({**rule(Mode="GOVERNANCE", Years=1), "ObjectLockEnabled": "Disabled"}, "MalformedXML"),
+    ):
+        assert error_of(put, Bucket="lock-now", ObjectLockConfiguration=bad) == (400, code)
+    put(Bucket="lock-now", ObjectLockConfiguration=rule(Mode="GOVERNANCE", Days=1))
+    got = s3.get_object_lock_configuration(Bucket="lock-now")["ObjectLockConfiguration"]
+    assert got == rule(Mode="GOVERNANCE", Days=1)
+    assert error_of(
+        s3.put_bucket_versioning, Bucket="lock-now", VersioningConfiguration={"Status": "Suspended"}
+    ) == (409, "InvalidBucketState")

@@ -4,10 +4,16 @@
   bucket's default retention) set, and `NoSuchObjectLockConfiguration` (404) for an object
   without one; `InvalidRequest` (400) on a bucket without Object Lock, as S3. moto had no route
   for it and answered 500, so a client could not read back what it had set.
+- PutObjectLockConfiguration is checked as S3 checks it: versioning must be enabled (409
+  `InvalidBucketState`), `ObjectLockEnabled` must be `Enabled` and the mode GOVERNANCE or
+  COMPLIANCE (`MalformedXML`), and Days or Years must be positive (`InvalidRetentionPeriod`).
+- Versioning of a bucket with Object Lock cannot be suspended (409 `InvalidBucketState`).
+- GetObjectLockConfiguration names only the period that was set (moto added `Years: 0`).
 """
 
 from __future__ import annotations
 
+import re
 from xml.sax.saxutils import escape
 
 from .hooks import PatchSet, Target
@@ -18,11 +24,27 @@ XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 TARGETS = {
     "key_get": Target("GetObjectRetention", _RESPONSES, "S3Response", "_key_response_get",
                       ("self", "query", "key_name")),
+    "bucket_put": Target("PutObjectLockConfiguration and PutBucketVersioning checked as S3",
+                         _RESPONSES, "S3Response", "_bucket_response_put",
+                         ("self", "request", "bucket_name", "querystring")),
+    "get_config": Target("GetObjectLockConfiguration without an unset period", _RESPONSES,
+                         "S3Response", "get_object_lock_configuration", ("self",)),
 }  # fmt: skip
 
 
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["key_get"], _key_response_get)
+    patches.replace(TARGETS["bucket_put"], _bucket_response_put)
+    patches.replace(TARGETS["get_config"], _get_object_lock_configuration)
+
+
+def _error(status: int, code: str, message: str):
+    """An S3 error with a status moto's error model does not give that code."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><Error>'
+        f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+    )
+    return status, {"content-type": "application/xml"}, body
 
 
 def _retention(response, query, key_name: str):
@@ -36,13 +58,11 @@ def _retention(response, query, key_name: str):
     if key is None:
         raise MissingVersion() if version_id else MissingKey(key=key_name)
     if not key.lock_mode or not key.lock_until:
-        # Not in moto's error model, which would make it a 400: written here with S3's 404.
-        message = "The specified object does not have a ObjectLock configuration"
-        error = (
-            '<?xml version="1.0" encoding="UTF-8"?><Error>'
-            f"<Code>NoSuchObjectLockConfiguration</Code><Message>{message}</Message></Error>"
+        return _error(
+            404,
+            "NoSuchObjectLockConfiguration",
+            "The specified object does not have a ObjectLock configuration",
         )
-        return 404, {"content-type": "application/xml"}, error
     body = (
         f'<?xml version="1.0" encoding="UTF-8"?><Retention xmlns="{XMLNS}">'
         f"<Mode>{escape(key.lock_mode)}</Mode>"
@@ -61,3 +81,72 @@ def _key_response_get(original):
         return original(self, query, key_name)
 
     return key_response_get
+
+
+def _lock_configuration_problem(body: bytes):
+    import xmltodict
+
+    try:
+        config = xmltodict.parse(body or b"")["ObjectLockConfiguration"] or {}
+    except Exception:
+        return _error(400, "MalformedXML", "The XML you provided was not well-formed")
+    if config.get("ObjectLockEnabled") != "Enabled":
+        return _error(400, "MalformedXML", "The XML you provided was not well-formed")
+    retention = (config.get("Rule") or {}).get("DefaultRetention")
+    if retention is None:
+        return None
+    periods = [retention.get(name) for name in ("Days", "Years") if name in retention]
+    if retention.get("Mode") not in ("GOVERNANCE", "COMPLIANCE") or len(periods) != 1:
+        return _error(400, "MalformedXML", "The XML you provided was not well-formed")
+    try:
+        positive = int(periods[0]) > 0
+    except (TypeError, ValueError):
+        positive = False
+    if not positive:
+        return _error(
+            400,
+            "InvalidRetentionPeriod",
+            "Default retention period must be a positive integer value",
+        )
+    return None
+
+
+def _bucket_response_put(original):
+    def bucket_response_put(self, request, bucket_name, querystring):
+        body = self.body.encode() if isinstance(self.body, str) else (self.body or b"")
+        if "object-lock" in querystring:
+            bucket = self.backend.get_bucket(bucket_name)
+            if bucket.versioning_status != "Enabled":
+                return _error(
+                    409,
+                    "InvalidBucketState",
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration",
+                )
+            problem = _lock_configuration_problem(body)
+            if problem:
+                return problem
+        elif (
+            "versioning" in querystring
+            and b"Suspended" in body
+            and self.backend.get_bucket(bucket_name).object_lock_enabled
+        ):
+            return _error(
+                409,
+                "InvalidBucketState",
+                "An Object Lock configuration is present on this bucket, so the versioning "
+                "state cannot be changed.",
+            )
+        return original(self, request, bucket_name, querystring)
+
+    return bucket_response_put
+
+
+def _get_object_lock_configuration(original):
+    def get_object_lock_configuration(self):
+        status, headers, body = original(self)
+        text = body.decode() if isinstance(body, bytes) else body
+        text = re.sub(r"<(Days|Years)>0</\1>", "", text)
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    return get_object_lock_configuration
