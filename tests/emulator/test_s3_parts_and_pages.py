@@ -213,3 +213,29 @@ def test_object_lock_configuration_is_checked_as_s3_checks_it(s3):
     assert error_of(
         s3.put_bucket_versioning, Bucket="lock-now", VersioningConfiguration={"Status": "Suspended"}
     ) == (409, "InvalidBucketState")
+
+
+def test_a_retained_object_keeps_its_retention_unless_bypassed(s3):
+    s3.create_bucket(Bucket="retained", ObjectLockEnabledForBucket=True)
+    s3.put_object(Bucket="retained", Key="k", Body=b"v")
+    later = datetime.datetime(2140, 1, 3, tzinfo=datetime.UTC)
+    sooner = datetime.datetime(2140, 1, 1, tzinfo=datetime.UTC)
+    retain = s3.put_object_retention
+    bad_mode = {"Mode": "governance", "RetainUntilDate": later}
+    assert error_of(retain, Bucket="retained", Key="k", Retention=bad_mode) == (400, "MalformedXML")
+    retain(Bucket="retained", Key="k", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later})
+    for change in ({"Mode": "GOVERNANCE", "RetainUntilDate": sooner},
+                   {"Mode": "COMPLIANCE", "RetainUntilDate": later}):  # fmt: skip
+        assert error_of(retain, Bucket="retained", Key="k", Retention=change) == (
+            403, "AccessDenied",
+        )  # fmt: skip
+    shorter = {"Mode": "GOVERNANCE", "RetainUntilDate": sooner}
+    retain(Bucket="retained", Key="k", Retention=shorter, BypassGovernanceRetention=True)
+    assert s3.get_object_retention(Bucket="retained", Key="k")["Retention"] == shorter
+    hold = s3.put_object_legal_hold
+    assert error_of(hold, Bucket="retained", Key="k", LegalHold={"Status": "abc"}) == (
+        400, "MalformedXML",
+    )  # fmt: skip
+    s3.create_bucket(Bucket="unheld")
+    s3.put_object(Bucket="unheld", Key="k", Body=b"v")
+    assert error_of(s3.get_object_legal_hold, Bucket="unheld", Key="k") == (400, "InvalidRequest")

@@ -7,6 +7,11 @@
 - PutObjectLockConfiguration is checked as S3 checks it: versioning must be enabled (409
   `InvalidBucketState`), `ObjectLockEnabled` must be `Enabled` and the mode GOVERNANCE or
   COMPLIANCE (`MalformedXML`), and Days or Years must be positive (`InvalidRetentionPeriod`).
+- PutObjectRetention refuses a mode other than GOVERNANCE or COMPLIANCE (`MalformedXML`), and
+  without `x-amz-bypass-governance-retention` a shorter date or a change of mode of a retained
+  object (403 `AccessDenied`; never for COMPLIANCE). PutObjectLegalHold refuses a status other
+  than ON or OFF (`MalformedXML`); GetObjectLegalHold on a bucket without Object Lock answers
+  `InvalidRequest`.
 - Versioning of a bucket with Object Lock cannot be suspended (409 `InvalidBucketState`).
 - GetObjectLockConfiguration names only the period that was set (moto added `Years: 0`).
 """
@@ -24,6 +29,8 @@ XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 TARGETS = {
     "key_get": Target("GetObjectRetention", _RESPONSES, "S3Response", "_key_response_get",
                       ("self", "query", "key_name")),
+    "key_put": Target("PutObjectRetention and PutObjectLegalHold checked as S3", _RESPONSES,
+                      "S3Response", "_key_response_put", ("self", "query", "key_name")),
     "bucket_put": Target("PutObjectLockConfiguration and PutBucketVersioning checked as S3",
                          _RESPONSES, "S3Response", "_bucket_response_put",
                          ("self", "request", "bucket_name", "querystring")),
@@ -35,6 +42,7 @@ TARGETS = {
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["key_get"], _key_response_get)
     patches.replace(TARGETS["bucket_put"], _bucket_response_put)
+    patches.replace(TARGETS["key_put"], _key_response_put)
     patches.replace(TARGETS["get_config"], _get_object_lock_configuration)
 
 
@@ -78,6 +86,11 @@ def _key_response_get(original):
     def key_response_get(self, query, key_name):
         if "retention" in query and not query.get("uploadId"):
             return _retention(self, query, key_name)
+        if (
+            "legal-hold" in query
+            and not self.backend.get_bucket(self.bucket_name).object_lock_enabled
+        ):
+            return _error(400, "InvalidRequest", "Bucket is missing Object Lock Configuration")
         return original(self, query, key_name)
 
     return key_response_get
@@ -150,3 +163,62 @@ def _get_object_lock_configuration(original):
         return status, headers, text.encode() if isinstance(body, bytes) else text
 
     return get_object_lock_configuration
+
+
+MALFORMED = (400, "MalformedXML", "The XML you provided was not well-formed")
+
+
+def _retention_change_problem(response, query, key_name: str):
+    import xmltodict
+
+    try:
+        retention = xmltodict.parse(response.body or b"")["Retention"] or {}
+    except Exception:
+        return _error(*MALFORMED)
+    mode, until = retention.get("Mode"), retention.get("RetainUntilDate")
+    if mode not in ("GOVERNANCE", "COMPLIANCE"):
+        return _error(*MALFORMED)
+    version_id = (query.get("versionId") or [None])[0]
+    key = response.backend.get_object(response.bucket_name, key_name, version_id=version_id)
+    if key is None or not key.lock_mode or not key.lock_until:
+        return None
+    bypass = response.headers.get("x-amz-bypass-governance-retention", "").lower() == "true"
+    if key.lock_mode == "GOVERNANCE" and bypass:
+        return None
+    shorter = _instant(until) < _instant(key.lock_until)
+    if shorter or mode != key.lock_mode:
+        return _error(403, "AccessDenied", "Access Denied because object protected by object lock.")
+    return None
+
+
+def _instant(value) -> float:
+    import datetime
+
+    text = str(value).replace("Z", "+00:00")
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def _key_response_put(original):
+    def key_response_put(self, query, key_name):
+        if "retention" in query:
+            problem = _retention_change_problem(self, query, key_name)
+            if problem:
+                return problem
+        elif "legal-hold" in query:
+            import xmltodict
+
+            try:
+                status = xmltodict.parse(self.body or b"")["LegalHold"]["Status"]
+            except Exception:
+                status = None
+            if status not in ("ON", "OFF"):
+                return _error(*MALFORMED)
+        return original(self, query, key_name)
+
+    return key_response_put
