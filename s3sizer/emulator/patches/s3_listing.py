@@ -10,7 +10,8 @@
 - ListObjects (v1) counts CommonPrefixes against MaxKeys, as S3 does; a MaxKeys that is not a
   number is refused with InvalidArgument (moto: 500).
 - ListObjectsV2 (moto encodes its keys and prefixes) gets StartAfter and Delimiter encoded too,
-  echoes the ContinuationToken it was asked with, and lists owners only for FetchOwner=true.
+  echoes the ContinuationToken and StartAfter it was asked with, and lists owners only for
+  FetchOwner=true.
 """
 
 from __future__ import annotations
@@ -303,6 +304,11 @@ def _list_objects_v2(original):
         if (first("fetch-owner") or "").lower() != "true":
             # moto takes any FetchOwner value, "false" too, as true; S3 lists owners only if asked.
             text = re.sub(r"<Owner>.*?</Owner>", "", text, flags=re.DOTALL)
+        start_after = first("start-after")
+        if start_after and "<StartAfter>" not in text:
+            # S3 echoes StartAfter on every page it was sent with; moto only without a token.
+            echoed = _text(start_after, first("encoding-type"))
+            text = text.replace("</Name>", f"</Name><StartAfter>{echoed}</StartAfter>", 1)
         token = first("continuation-token")
         if token is not None and "<ContinuationToken>" not in text:
             # S3 echoes the token a page was asked with; clients check it.
