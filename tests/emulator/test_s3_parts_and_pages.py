@@ -239,3 +239,21 @@ def test_a_retained_object_keeps_its_retention_unless_bypassed(s3):
     s3.create_bucket(Bucket="unheld")
     s3.put_object(Bucket="unheld", Key="k", Body=b"v")
     assert error_of(s3.get_object_legal_hold, Bucket="unheld", Key="k") == (400, "InvalidRequest")
+
+
+def test_delete_objects_names_the_version_it_could_not_delete(s3):
+    s3.create_bucket(Bucket="kept", ObjectLockEnabledForBucket=True)
+    kept = s3.put_object(Bucket="kept", Key="a", Body=b"v")["VersionId"]
+    gone = s3.put_object(Bucket="kept", Key="b", Body=b"v")["VersionId"]
+    until = datetime.datetime(2140, 1, 1, tzinfo=datetime.UTC)
+    s3.put_object_retention(
+        Bucket="kept", Key="a", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}
+    )
+    answer = s3.delete_objects(
+        Bucket="kept",
+        Delete={"Objects": [{"Key": "a", "VersionId": kept}, {"Key": "b", "VersionId": gone}]},
+    )
+    assert [(e["Key"], e["VersionId"], e["Code"]) for e in answer["Errors"]] == [
+        ("a", kept, "AccessDenied")
+    ]
+    assert [(d["Key"], d["VersionId"]) for d in answer["Deleted"]] == [("b", gone)]

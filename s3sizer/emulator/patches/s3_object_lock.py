@@ -12,6 +12,9 @@
   object (403 `AccessDenied`; never for COMPLIANCE). PutObjectLegalHold refuses a status other
   than ON or OFF (`MalformedXML`); GetObjectLegalHold on a bucket without Object Lock answers
   `InvalidRequest`.
+- DeleteObjects names the `VersionId` of each version it could not delete (one under retention
+  or legal hold), as S3 does; moto gave only the key, so a client could not tell which version
+  of a key was kept.
 - Versioning of a bucket with Object Lock cannot be suspended (409 `InvalidBucketState`).
 - GetObjectLockConfiguration names only the period that was set (moto added `Years: 0`).
 """
@@ -34,6 +37,9 @@ TARGETS = {
     "bucket_put": Target("PutObjectLockConfiguration and PutBucketVersioning checked as S3",
                          _RESPONSES, "S3Response", "_bucket_response_put",
                          ("self", "request", "bucket_name", "querystring")),
+    "delete_keys": Target("DeleteObjects names the version of each error", _RESPONSES,
+                          "S3Response", "_bucket_response_delete_keys",
+                          ("self", "bucket_name", "authenticated")),
     "get_config": Target("GetObjectLockConfiguration without an unset period", _RESPONSES,
                          "S3Response", "get_object_lock_configuration", ("self",)),
 }  # fmt: skip
@@ -43,6 +49,7 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["key_get"], _key_response_get)
     patches.replace(TARGETS["bucket_put"], _bucket_response_put)
     patches.replace(TARGETS["key_put"], _key_response_put)
+    patches.replace(TARGETS["delete_keys"], _bucket_response_delete_keys)
     patches.replace(TARGETS["get_config"], _get_object_lock_configuration)
 
 
@@ -222,3 +229,45 @@ def _key_response_put(original):
         return original(self, query, key_name)
 
     return key_response_put
+
+
+def _requested_versions(body) -> list[tuple[str, str]]:
+    import xmltodict
+
+    try:
+        objects = (xmltodict.parse(body or b"")["Delete"] or {}).get("Object", [])
+    except Exception:
+        return []
+    objects = objects if isinstance(objects, list) else [objects]
+    return [(o.get("Key") or "", o["VersionId"]) for o in objects if o and o.get("VersionId")]
+
+
+def _bucket_response_delete_keys(original):
+    def bucket_response_delete_keys(self, bucket_name, authenticated=True):
+        from xml.sax.saxutils import unescape
+
+        status, headers, body = original(self, bucket_name, authenticated)
+        text = body.decode() if isinstance(body, bytes) else body
+        pending = _requested_versions(self.body)
+        if "<Error>" not in text or not pending:
+            return status, headers, body
+        deleted = set(re.findall(r"<Deleted><Key>(.*?)</Key><VersionId>(.*?)</VersionId>", text))
+        pending = [(k, v) for k, v in pending if (escape(k), v) not in deleted]
+
+        def with_version(match: re.Match) -> str:
+            inner = match.group(1)
+            key = re.search(r"<Key>(.*?)</Key>", inner, flags=re.DOTALL)
+            if key is None or "<VersionId>" in inner:
+                return match.group(0)
+            for index, (name, version) in enumerate(pending):
+                if name == unescape(key.group(1)):
+                    del pending[index]
+                    tag = f"<VersionId>{escape(version)}</VersionId>"
+                    return f"<Error>{inner.replace('</Key>', '</Key>' + tag, 1)}</Error>"
+            return match.group(0)
+
+        text = re.sub(r"<Error>(.*?)</Error>", with_version, text, flags=re.DOTALL)
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return status, headers, text.encode() if isinstance(body, bytes) else text
+
+    return bucket_response_delete_keys
