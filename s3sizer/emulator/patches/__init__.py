@@ -7,8 +7,8 @@ installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_lifecycle,
-s3_listing, dynamodb, logs, sqs and recorder → hooks. tests/emulator/test_wall.py checks that
-there is no cycle.
+s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers, s3_object_lock, dynamodb, logs,
+sqs and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ from . import (
     logs,
     recorder,
     s3,
+    s3_conditional,
+    s3_headers,
     s3_keys,
     s3_lifecycle,
     s3_listing,
+    s3_object_lock,
+    s3_parts,
     s3_uploads,
     s3_versioning,
     sqs,
@@ -42,6 +46,10 @@ SERVICES = (
     s3_versioning,
     s3_keys,
     s3_listing,
+    s3_parts,
+    s3_conditional,
+    s3_headers,
+    s3_object_lock,
     s3_uploads,
     dynamodb,
     logs,

@@ -9,7 +9,9 @@
   CommonPrefixes are URL-encoded, so keys with control characters give XML a client can parse.
 - ListObjects (v1) counts CommonPrefixes against MaxKeys, as S3 does; a MaxKeys that is not a
   number is refused with InvalidArgument (moto: 500).
-- ListObjectsV2 (moto encodes its keys and prefixes) gets StartAfter and Delimiter encoded too.
+- ListObjectsV2 (moto encodes its keys and prefixes) gets StartAfter and Delimiter encoded too,
+  echoes the ContinuationToken and StartAfter it was asked with, and lists owners only for
+  FetchOwner=true.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ REMEMBERED_MARKERS = 10_000
 TARGETS = {
     "list_versions": Target("ListObjectVersions as S3 orders, pages and encodes it", _RESPONSES,
                             "S3Response", "list_object_versions", ("self",)),
-    "list_objects_v2": Target("ListObjectsV2 encodes StartAfter and Delimiter as S3", _RESPONSES,
+    "list_objects_v2": Target("ListObjectsV2 encodes, echoes its token and hides owners as S3", _RESPONSES,
                               "S3Response", "list_objects_v2", ("self",)),
     "list_objects": Target("ListObjects (v1) with MaxKeys and EncodingType as S3", _RESPONSES,
                            "S3Response", "list_objects", ("self",)),
@@ -289,15 +291,29 @@ def _list_objects(self):
 def _list_objects_v2(original):
     def list_objects_v2(self):
         status, headers, body = original(self)
-        if self.querystring.get("encoding-type", [None])[0] != "url":
-            return status, headers, body
         text = body.decode() if isinstance(body, bytes) else body
-        for tag in ("StartAfter", "Delimiter"):
-            text = re.sub(
-                f"<{tag}>(.*?)</{tag}>",
-                lambda m, tag=tag: f"<{tag}>{_text(unescape(m.group(1)), 'url')}</{tag}>",
-                text,
-                flags=re.DOTALL,
+        first = lambda name: self.querystring.get(name, [None])[0]  # noqa: E731
+        if first("encoding-type") == "url":
+            for tag in ("StartAfter", "Delimiter"):
+                text = re.sub(
+                    f"<{tag}>(.*?)</{tag}>",
+                    lambda m, tag=tag: f"<{tag}>{_text(unescape(m.group(1)), 'url')}</{tag}>",
+                    text,
+                    flags=re.DOTALL,
+                )
+        if (first("fetch-owner") or "").lower() != "true":
+            # moto takes any FetchOwner value, "false" too, as true; S3 lists owners only if asked.
+            text = re.sub(r"<Owner>.*?</Owner>", "", text, flags=re.DOTALL)
+        start_after = first("start-after")
+        if start_after and "<StartAfter>" not in text:
+            # S3 echoes StartAfter on every page it was sent with; moto only without a token.
+            echoed = _text(start_after, first("encoding-type"))
+            text = text.replace("</Name>", f"</Name><StartAfter>{echoed}</StartAfter>", 1)
+        token = first("continuation-token")
+        if token is not None and "<ContinuationToken>" not in text:
+            # S3 echoes the token a page was asked with; clients check it.
+            text = text.replace(
+                "</Name>", f"</Name><ContinuationToken>{escape(token)}</ContinuationToken>", 1
             )
         headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
         return status, headers, text.encode() if isinstance(body, bytes) else text
