@@ -68,6 +68,10 @@ def read_long_items(h, bucket: str) -> list[dict]:
     return sorted(found, key=lambda item: item["key"]["S"])
 
 
+# A range reads its 16 key partitions side by side: pages of this many items keep what each
+# worker holds small (DynamoDB bills the bytes read, not the pages).
+PAGE_ITEMS = 200
+
 # After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
 # with it right after the prefix could sort beyond (and would be read by the next stretch).
 _PAST = "\U0010ffff"
@@ -95,7 +99,7 @@ def _shard_items(h, pk: str, span: Span, after: str | None) -> Iterator[dict]:
         if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
             top = "K$"  # after every key item of the partition
         bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
-        for item in h._query(pk, "sk BETWEEN :a AND :b", bounds):
+        for item in h._query(pk, "sk BETWEEN :a AND :b", bounds, page_items=PAGE_ITEMS):
             key = item["key"]["S"]
             if (after is None or key > after) and key < high and span.holds(key):
                 yield item

@@ -278,7 +278,9 @@ class History:
         }
         return self._query(pk, "sk BETWEEN :a AND :b", bounds)
 
-    def _query(self, pk: str, sk_condition: str | None = None, values=None) -> Iterator[dict]:
+    def _query(
+        self, pk: str, sk_condition: str | None = None, values=None, page_items: int | None = None
+    ) -> Iterator[dict]:
         condition = "pk = :pk" + (f" AND {sk_condition}" if sk_condition else "")
         kwargs = {
             "TableName": self.table_name,
@@ -286,6 +288,8 @@ class History:
             "ExpressionAttributeValues": {":pk": {"S": pk}, **(values or {})},
             "ConsistentRead": True,
         }
+        if page_items is not None:
+            kwargs["Limit"] = page_items
         while True:
             page = self.client.query(**kwargs)
             yield from page.get("Items", [])

@@ -94,7 +94,7 @@ def test_every_baseline_on_a_busy_bucket_ends_exact(stack_cli, case):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(
             lambda i: s3.put_object(Bucket=bucket, Key=key_of(rng), Body=b"p" * (i % 300 + 1)),
-            range(800),
+            range(400),
         ))  # fmt: skip
 
     with Writers(s3, bucket, versioned) as writers:

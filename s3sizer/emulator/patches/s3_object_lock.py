@@ -63,11 +63,11 @@ def _error(status: int, code: str, message: str):
 
 
 def _retention(response, query, key_name: str):
-    from moto.s3.exceptions import MissingKey, MissingVersion, S3ClientError
+    from moto.s3.exceptions import MissingKey, MissingVersion
 
     bucket = response.backend.get_bucket(response.bucket_name)
     if not bucket.object_lock_enabled:
-        raise S3ClientError("InvalidRequest", "Bucket is missing Object Lock Configuration")
+        return _error(400, "InvalidRequest", "Bucket is missing Object Lock Configuration")
     version_id = (query.get("versionId") or [None])[0]
     key = response.backend.get_object(response.bucket_name, key_name, version_id=version_id)
     if key is None:
