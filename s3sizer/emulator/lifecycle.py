@@ -16,14 +16,13 @@ bucket, `s3:LifecycleTransition` for a version a Transition or NoncurrentVersion
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from dataclasses import asdict, dataclass
-from urllib.parse import parse_qs
 
 from . import lifecycle_rules
+from .controls import serve_advance
 from .lifecycle_rules import LifecycleClock, Plan, VersionView
 from .patches.s3 import publish
 from .patches.s3_lifecycle import INITIATED, stored_rules, version_view
@@ -176,31 +175,19 @@ def set_engine(engine: LifecycleEngine | None) -> None:
 
 def serve_control(environ, start_response):
     """POST /_s3sizer/lifecycle/advance?days=N: one lifecycle run as of N days from now."""
+    return serve_advance(
+        environ,
+        start_response,
+        path=CONTROL_PATH,
+        amount="days",
+        maximum=99_999,
+        advance=None if _engine is None else _timed_run,
+        stopped="The lifecycle engine is stopped",
+    )
 
-    def answer(status: str, document: dict):
-        body = json.dumps(document).encode()
-        start_response(
-            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        )
-        return [body]
 
-    if environ.get("PATH_INFO") != CONTROL_PATH:
-        return answer("404 Not Found", {"message": f"Unknown control; try POST {CONTROL_PATH}"})
-    if environ.get("REQUEST_METHOD") != "POST":
-        return answer("405 Method Not Allowed", {"message": f"Use POST {CONTROL_PATH}?days=N"})
-    raw = parse_qs(environ.get("QUERY_STRING", "")).get("days", ["0"])[0]
-    try:
-        days = float(raw)
-        if not 0 <= days < 100_000:
-            raise ValueError
-    except ValueError:
-        return answer(
-            "400 Bad Request",
-            {"message": f"days must be a number of days from 0 to 99999, got {raw!r}"},
-        )
-    if _engine is None:
-        return answer("503 Service Unavailable", {"message": "The lifecycle engine is stopped"})
+def _timed_run(days: float) -> dict:
     started = time.monotonic()
     report = asdict(_engine.run(days))
     report["seconds"] = round(time.monotonic() - started, 3)
-    return answer("200 OK", report)
+    return report

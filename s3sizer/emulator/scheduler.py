@@ -15,15 +15,14 @@ due on the way. A rate schedule counts its periods from when the scheduler first
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs
 
 from . import schedule_expressions
+from .controls import serve_advance
 from .patches import events
 
 logger = logging.getLogger("s3sizer.emulator")
@@ -169,28 +168,12 @@ def set_scheduler(scheduler: Scheduler | None) -> None:
 
 def serve_control(environ, start_response):
     """POST /_s3sizer/schedules/advance?minutes=N: the schedule clock moves N minutes on."""
-
-    def answer(status: str, document: dict):
-        body = json.dumps(document).encode()
-        start_response(
-            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        )
-        return [body]
-
-    if environ.get("PATH_INFO") != CONTROL_PATH:
-        return answer("404 Not Found", {"message": f"Unknown control; try POST {CONTROL_PATH}"})
-    if environ.get("REQUEST_METHOD") != "POST":
-        return answer("405 Method Not Allowed", {"message": f"Use POST {CONTROL_PATH}?minutes=N"})
-    raw = parse_qs(environ.get("QUERY_STRING", "")).get("minutes", ["0"])[0]
-    try:
-        minutes = float(raw)
-        if not 0 <= minutes <= MAX_ADVANCE_MINUTES:
-            raise ValueError
-    except ValueError:
-        return answer(
-            "400 Bad Request",
-            {"message": f"minutes must be a number from 0 to {MAX_ADVANCE_MINUTES}, got {raw!r}"},
-        )
-    if _scheduler is None:
-        return answer("503 Service Unavailable", {"message": "The scheduler is stopped"})
-    return answer("200 OK", _scheduler.advance(minutes))
+    return serve_advance(
+        environ,
+        start_response,
+        path=CONTROL_PATH,
+        amount="minutes",
+        maximum=MAX_ADVANCE_MINUTES,
+        advance=None if _scheduler is None else _scheduler.advance,
+        stopped="The scheduler is stopped",
+    )
