@@ -232,7 +232,7 @@ class SmallPages:
 
     def query(self, **kwargs):
         self.queries += 1
-        return self._client.query(Limit=2, **kwargs)
+        return self._client.query(**{**kwargs, "Limit": min(2, kwargs.get("Limit", 2))})
 
     def __getattr__(self, name):
         return getattr(self._client, name)
