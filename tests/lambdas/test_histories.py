@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from itertools import count
 
+import pytest
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -313,11 +314,20 @@ def batch_lines(caplog) -> list[tuple[int, int]]:
 
 
 def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
+    check_random_histories(function_env, ddb, caplog, examples=40)
+
+
+@pytest.mark.heavy
+def test_many_more_random_histories_end_exact(function_env, ddb, caplog):
+    check_random_histories(function_env, ddb, caplog, examples=200)
+
+
+def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
     monkeypatch = function_env(size_tracking)
     caplog.set_level(logging.INFO, logger=size_tracking.logger.name)
 
     @settings(
-        max_examples=200,
+        max_examples=examples,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

@@ -81,6 +81,7 @@ CASES = {
 }
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_baseline_on_a_busy_bucket_ends_exact(stack_cli, case):
     versioned, commands = CASES[case]

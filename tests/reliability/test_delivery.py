@@ -7,6 +7,8 @@ import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.emulator.helpers import poll
 from tests.reliability.workload import drained_status, listing_totals
 
@@ -112,6 +114,7 @@ def test_an_adopted_bucket_whose_events_go_to_a_users_queue_is_tracked_through_e
     assert sorted((o["Key"], o["Size"]) for o in listing) == [("c d+é.txt", 7), ("data/b.bin", 250)]
 
 
+@pytest.mark.heavy
 def test_a_broken_tracker_keeps_its_events_as_dead_letters_until_redrive(stack_cli):
     stack_cli("setup")
     stack_cli("deploy")

@@ -51,6 +51,7 @@ def die_after(monkeypatch, steps: int) -> None:
     monkeypatch.setattr(Executor, "run", dying)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("steps", range(SETUP_STEPS))
 def test_teardown_removes_everything_after_setup_died_at_any_step(stack_cli, monkeypatch, steps):
     die_after(monkeypatch, steps)
@@ -62,6 +63,7 @@ def test_teardown_removes_everything_after_setup_died_at_any_step(stack_cli, mon
     assert stack_cli.leftovers() == {}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("steps", range(DEPLOY_STEPS))
 def test_teardown_removes_everything_after_deploy_died_at_any_step(stack_cli, monkeypatch, steps):
     stack_cli("setup")
