@@ -26,6 +26,7 @@ from .controls import serve_advance
 from .lifecycle_rules import LifecycleClock, Plan, VersionView
 from .patches.s3 import publish
 from .patches.s3_lifecycle import INITIATED, stored_rules, version_view
+from .ticker import Ticker
 from .transitions import move_version
 from .wsgi import S3_WRITE_LOCK, service_lock
 
@@ -49,30 +50,17 @@ class RunReport:
     versions_transitioned: int = 0  # current or noncurrent versions moved to another class
 
 
-class LifecycleEngine:
+class LifecycleEngine(Ticker):
+    thread_name = "s3sizer-emulator-lifecycle"
+    what = "a lifecycle run"
+
     def __init__(self, clock: LifecycleClock):
+        super().__init__()
         self.clock = clock
         self._run_lock = threading.Lock()  # one run at a time: the timer's or a test's
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._loop, name="s3sizer-emulator-lifecycle", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stopped.wait(self.clock.sweep_interval):
-            try:
-                self.run()
-            except Exception:  # a run that failed is tried again at the next tick
-                logger.warning("a lifecycle run failed", exc_info=True)
+    def tick_seconds(self) -> float:
+        return self.clock.sweep_interval
 
     def run(self, days: float = 0.0) -> RunReport:
         """Apply every bucket's rules once, as of `days` lifecycle days from now."""

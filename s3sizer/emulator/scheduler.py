@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from . import schedule_expressions
 from .controls import serve_advance
 from .patches import events
+from .ticker import Ticker
 
 logger = logging.getLogger("s3sizer.emulator")
 
@@ -32,14 +33,16 @@ MAX_ADVANCE_MINUTES = 100_000  # about 69 days: a cron rule is checked minute by
 MAX_FIRINGS = 1_000  # per rule per run, so a long advance of rate(1 minute) stays bounded
 
 
-class Scheduler:
+class Scheduler(Ticker):
+    thread_name = "s3sizer-emulator-schedules"
+    what = "a schedule run"
+
     def __init__(self, minute_seconds: float = 60.0):
         from moto.core.utils import utcnow
 
+        super().__init__()
         self.minute_seconds = minute_seconds
         self._lock = threading.Lock()  # one run at a time: the timer's or a test's
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
         self._started = utcnow()
         self._started_monotonic = time.monotonic()
         self._offset = timedelta()
@@ -47,32 +50,13 @@ class Scheduler:
         self._anchors: dict[tuple[str, str], datetime] = {}  # (rule ARN, expression) → first seen
         self._refused: set[tuple[str, str]] = set()
 
-    @property
-    def interval(self) -> float:
+    def tick_seconds(self) -> float:
         return max(0.05, min(1.0, self.minute_seconds / 4))
 
     def now(self) -> datetime:
         """The schedule clock: real time, sped up by 60 / minute_seconds, plus every advance."""
         elapsed = (time.monotonic() - self._started_monotonic) * 60.0 / self.minute_seconds
         return self._started + timedelta(seconds=elapsed) + self._offset
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._loop, name="s3sizer-emulator-schedules", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stopped.wait(self.interval):
-            try:
-                self.run()
-            except Exception:  # a run that failed is tried again at the next tick
-                logger.warning("a schedule run failed", exc_info=True)
 
     def run(self) -> int:
         """Fire every occurrence due since the last run; how many events were sent."""
