@@ -7,7 +7,6 @@ result is kept for a few seconds, so scrapers polling together cost one read.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -18,6 +17,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from s3sizer.costs import billing
 from s3sizer.costs import report as money
 from s3sizer.costs import storage as st
+from s3sizer.settings import is_loopback_host
 
 CACHE_SECONDS = 5.0
 DEFAULT_PORT = 9108
@@ -123,18 +123,9 @@ def storage_samples(totals: dict | None, uploads: dict | None) -> list[tuple[str
     return [*found, ("STANDARD", "uploads", upload_bytes)]
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def exposure_warning(host: str) -> str | None:
     """The one line `metrics` prints when other machines can reach it."""
-    if is_loopback(host):
+    if is_loopback_host(host):
         return None
     return (
         f"Warning: the metrics endpoint listens on {host}, so other machines can read the "
