@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
 
@@ -120,6 +121,17 @@ def other_stack_tracking(client, own_table: str, bucket: str) -> str | None:
             continue  # not readable, or not an s3sizer table after all
         return stack
     return None
+
+
+def refuse_tracked_elsewhere(client, own_table: str, bucket: str) -> None:
+    """Two stacks tracking one bucket would fight over its notification configuration."""
+    other = other_stack_tracking(client, own_table, bucket)
+    if other is not None:
+        raise StackError(
+            f"Bucket {bucket!r} is tracked by stack {other!r}",
+            f"run `s3sizer --stack {other} untrack {bucket}` (or `teardown`, if it is that "
+            "stack's first bucket) first, or keep it there",
+        )
 
 
 def _stack_tables(client) -> list[str]:

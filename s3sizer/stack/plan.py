@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import alarms, dashboard, delivery, iam
 from s3sizer.stack import steps as st
-from s3sizer.stack.estate import tracker_mirror_differs
+from s3sizer.stack.estate import refuse_tracked_elsewhere, tracker_mirror_differs
 from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
@@ -86,8 +86,10 @@ def plan_setup(
             )
     # Only a bucket setup creates now, or one that carries the stack's tag, is s3sizer's to delete.
     owned = state == "missing" or stack.bucket_tagged_ours(bucket)
-    if state == "mine" and not owned and existing is None:
-        _refuse_taken_keys(stack, bucket)
+    if state == "mine" and existing is None:
+        refuse_tracked_elsewhere(stack.client("dynamodb"), names.table, bucket)
+        if not owned:
+            _refuse_taken_keys(stack, bucket)
     ttl = existing.history_ttl_days if existing and ttl_days is None else (ttl_days or 0)
     depth = prefix_depth if prefix_depth is not None else _kept(existing, "prefix_depth")
     alarm = alarm_above if alarm_above is not None else _kept(existing, "alarm_above")

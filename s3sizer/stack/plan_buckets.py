@@ -187,12 +187,7 @@ def _check_adoptable(stack: Stack, bucket: str) -> None:
             f"Bucket {bucket!r} is in {where}, not in {region}",
             f"track it from a stack in {where} (`--region {where}`)",
         )
-    other = estate.other_stack_tracking(stack.client("dynamodb"), stack.names.table, bucket)
-    if other is not None:
-        raise StackError(
-            f"Bucket {bucket!r} is tracked by stack {other!r}",
-            f"run `s3sizer --stack {other} untrack {bucket}` first, or keep it there",
-        )
+    estate.refuse_tracked_elsewhere(stack.client("dynamodb"), stack.names.table, bucket)
 
 
 def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:

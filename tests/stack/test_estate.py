@@ -154,6 +154,20 @@ def test_track_refuses_a_missing_bucket_one_elsewhere_and_one_another_stack_trac
     assert [b.bucket for b in Stack(deployed.aws).tracked()] == ["first"]
 
 
+def test_setup_refuses_a_bucket_another_stack_tracks(deployed):
+    from s3sizer.aws import Aws
+    from s3sizer.settings import Settings
+
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="second")
+    run(deployed, plan_track(deployed, ["second"]))
+    other = Stack(Aws(Settings(stack="other", region="us-east-1")))
+    for bucket in ("first", "second"):
+        with pytest.raises(StackError, match="tracked by stack 's3sizer'") as raised:
+            plan_setup(other, bucket)
+        assert "untrack" in raised.value.fix
+    assert other.config is None  # nothing was created for the other stack
+
+
 def test_the_direct_route_refuses_a_second_bucket(deployed):
     run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct")))
 
