@@ -70,7 +70,7 @@ def read_long_items(h, bucket: str) -> list[dict]:
 
 # A range reads its 16 key partitions side by side: pages of this many items keep what each
 # worker holds small (DynamoDB bills the bytes read, not the pages).
-PAGE_ITEMS = 200
+PAGE_ITEMS = 40
 
 # After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
 # with it right after the prefix could sort beyond (and would be read by the next stretch).
