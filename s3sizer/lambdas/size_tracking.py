@@ -194,7 +194,10 @@ def _config() -> history.History:
 
 @functools.cache
 def _s3():
-    return boto3.client("s3")
+    from botocore.config import Config
+
+    # The uploads poll sends up to 4 buckets x 8 ListParts at once (uploads.py).
+    return boto3.client("s3", config=Config(max_pool_connections=32))
 
 
 def handler(event, context):

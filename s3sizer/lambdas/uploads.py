@@ -28,8 +28,9 @@ logger.setLevel(logging.INFO)
 UPLOADS_SK = "UPLOADS"
 # The tracked buckets are listed where the CLI registers them (stack/estate.py): one Query.
 REGISTRY_PK, REGISTRY_SK_PREFIX = "STACK", "BUCKET#"
-# Buckets polled at once by the scheduled poll: each poll mostly waits on S3.
-POLL_WORKERS = 8
+# Buckets polled at once by the scheduled poll, each with up to 8 ListParts at once: every
+# request mostly waits on S3 (size_tracking._s3 keeps as many connections).
+POLL_WORKERS = 4
 # The scheduled poll starts no bucket with less of the invocation left than this (ms).
 RESERVE_MS = 5_000
 
@@ -64,36 +65,36 @@ def _is_gone(err: ClientError) -> bool:
     return err.response.get("Error", {}).get("Code") == "NoSuchUpload"
 
 
-def poll_bucket(s3, ddb, table: str, bucket: str, *, now=lambda: datetime.now(UTC)) -> Polled:
-    """List the bucket's unfinished uploads and their parts, and write what was found.
+def poll_bucket(
+    s3, ddb, table: str, bucket: str, *, now=lambda: datetime.now(UTC), workers: int = 8
+) -> Polled:
+    """List the bucket's unfinished uploads and their parts (`workers` ListParts at once), and
+    write what was found.
 
     An upload completed or aborted between the listing and its ListParts (NoSuchUpload) is
     no longer unfinished: it is left out. ``checked_at`` is when the listing began; a poll that
     began earlier than the one already written does not overwrite it.
     """
     checked_at = lay.iso_ms(now())
-    total = count = 0
+    listed: list[dict] = []
     requests = 0
-    oldest: datetime | None = None
     for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket):
         requests += 1
-        for upload in page.get("Uploads", []):
-            try:
-                size, pages = _parts_size(s3, bucket, upload["Key"], upload["UploadId"])
-            except ClientError as err:
-                if not _is_gone(err):
-                    raise
-                requests += 1
-                continue
-            requests += pages
-            total += size
-            count += 1
-            started = upload["Initiated"]
-            oldest = started if oldest is None or started < oldest else oldest
+        listed += page.get("Uploads", [])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(lambda upload: _parts_size(s3, bucket, upload), listed))
+    requests += sum(pages for _size, pages in parts)
+    held = [
+        (upload, size)
+        for upload, (size, _pages) in zip(listed, parts, strict=True)
+        if size is not None
+    ]
+    total = sum(size for _upload, size in held)
+    oldest = min((upload["Initiated"] for upload, _size in held), default=None)
     item = {
         **uploads_address(bucket),
         "bytes": lay.n(total),
-        "uploads": lay.n(count),
+        "uploads": lay.n(len(held)),
         "checked_at": {"S": checked_at},
     }
     if oldest is not None:
@@ -111,16 +112,24 @@ def poll_bucket(s3, ddb, table: str, bucket: str, *, now=lambda: datetime.now(UT
         logger.info("uploads of %s: a later poll wrote first; this one is dropped", bucket)
     requests += 1
     found = None if oldest is None else lay.iso_ms(oldest)
-    return Polled(bucket, total, count, found, checked_at, requests)
+    return Polled(bucket, total, len(held), found, checked_at, requests)
 
 
-def _parts_size(s3, bucket: str, key: str, upload_id: str) -> tuple[int, int]:
-    """The bytes of the upload's parts so far, and the ListParts pages it took."""
+def _parts_size(s3, bucket: str, upload: dict) -> tuple[int | None, int]:
+    """The bytes of the upload's parts so far (None once it has ended), and the ListParts
+    requests it took."""
     size = pages = 0
     paginator = s3.get_paginator("list_parts")
-    for page in paginator.paginate(Bucket=bucket, Key=key, UploadId=upload_id):
-        pages += 1
-        size += sum(part["Size"] for part in page.get("Parts", []))
+    try:
+        for page in paginator.paginate(
+            Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+        ):
+            pages += 1
+            size += sum(part["Size"] for part in page.get("Parts", []))
+    except ClientError as err:
+        if not _is_gone(err):
+            raise
+        return None, pages + 1
     return size, pages
 
 
