@@ -58,6 +58,27 @@ def uploads_rules(cli) -> list[str]:
     return [rule["Name"] for rule in rules.get("Rules", [])]
 
 
+def metric_samples(cli) -> dict:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from s3sizer import metrics_server
+    from s3sizer.aws import Aws
+    from s3sizer.context import open_stack
+    from s3sizer.settings import Settings
+
+    settings = Settings(stack=cli.stack, region="us-east-1", endpoint_url=cli.aws.endpoint_url)
+    ctx = open_stack(Aws(settings, placeholder_credentials=True))
+    registry = CollectorRegistry()
+    registry.register(metrics_server.StackCollector(ctx, prices.load("us-east-1")))
+    text = generate_latest(registry).decode()
+    return {
+        (s.name, s.labels.get("bucket"), s.labels.get("state")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def tracker_policy(cli) -> str:
     """The tracker's resource policy ("" once its last statement is removed, as on AWS)."""
     functions = cli.aws.client("lambda")
@@ -96,6 +117,9 @@ def test_the_schedule_polls_the_unfinished_uploads_and_status_shows_them(stack_c
     assert {k: refreshed[k] for k in ("bytes", "uploads", "oldest")} == truth(s3, cli.bucket)
     assert (refreshed["bytes"], refreshed["uploads"]) == (10 * MiB, 1)
     assert refreshed["checked_at"] > got["checked_at"]
+
+    # `s3sizer metrics` reads the same item.
+    assert metric_samples(cli)["s3sizer_storage_bytes", cli.bucket, "uploads"] == 10 * MiB
 
     assert uploads_rules(cli) == [f"{cli.stack}-uploads-poll"]
     assert f"{cli.stack}-uploads-poll" in tracker_policy(cli)
