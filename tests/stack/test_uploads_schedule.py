@@ -119,3 +119,37 @@ def test_setup_before_deploy_only_stores_the_setting(stack):
     assert not any(isinstance(s, (st.PutRule, st.PollUploads)) for s in plan.steps)
     assert not role_grants_the_poll()
     assert not any(isinstance(s, st.PutRule) for s in deploy(stack).steps)
+
+
+def poll_grant() -> list[str]:
+    document = boto3.client("iam", region_name="us-east-1").get_role_policy(
+        RoleName="s3sizer-size-tracking-role", PolicyName="s3sizer-size-tracking-policy"
+    )["PolicyDocument"]
+    return next(
+        s["Resource"] for s in document["Statement"] if s.get("Sid") == "PollUnfinishedUploads"
+    )
+
+
+def test_track_polls_a_new_bucket_once_and_untrack_withdraws_its_grant(ready):
+    from s3sizer.lambdas.uploads import uploads_address
+    from s3sizer.stack.plan_buckets import plan_track, plan_untrack
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="second")
+    s3.create_multipart_upload(Bucket="second", Key="half.bin")
+    deploy(ready)
+
+    run(ready, plan_track(Stack(ready.aws), ["second"]))
+
+    assert poll_grant() == [
+        "arn:aws:s3:::first", "arn:aws:s3:::first/*",
+        "arn:aws:s3:::second", "arn:aws:s3:::second/*",
+    ]  # fmt: skip
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="S3-object-size-history", Key=uploads_address("second")
+    )["Item"]
+    assert item["uploads"] == {"N": "1"}
+
+    run(ready, plan_untrack(Stack(ready.aws), ["second"]))
+
+    assert poll_grant() == ["arn:aws:s3:::first", "arn:aws:s3:::first/*"]
