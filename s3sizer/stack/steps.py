@@ -187,7 +187,7 @@ class PutRule(Step):
     description: str = field(repr=False)
     tags: dict[str, str] = field(repr=False)
     schedule: str = ""  # a rate() or cron() expression, for a scheduled rule
-    target = property(lambda self: f"{self.name} ({self.schedule})" if self.schedule else self.name)
+    target = property(lambda self: self.name + (f" ({self.schedule})" if self.schedule else ""))
 
 
 @_step("put event target")
@@ -234,9 +234,7 @@ class AddPermission(Step):
     principal: str = "s3.amazonaws.com"
     target = property(
         lambda self: (
-            self.function
-            if self.principal == "s3.amazonaws.com"
-            else f"{self.function} ({self.statement_id})"
+            self.function + ("" if self.principal.startswith("s3.") else f" ({self.statement_id})")
         )
     )
 
