@@ -37,6 +37,7 @@ def setup(
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
+    uploads_every: float | None = None,
     workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
@@ -51,6 +52,7 @@ def setup(
         alarm_above=alarm_above,
         alarm_topic=alarm_topic,
         alarm_growth=alarm_growth,
+        uploads_every=uploads_every,
     )
     show_plan(plan)
     if not dry_run:

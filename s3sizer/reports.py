@@ -13,15 +13,22 @@ from s3sizer.errors import AwsError, StackError, UsageError
 from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_KEY
 
 
-def status(ctx: StackContext, prices_file: Path | None = None) -> dict:
+def status(
+    ctx: StackContext, prices_file: Path | None = None, *, refresh_uploads: bool = False
+) -> dict:
     """The chosen bucket's totals and baseline state at the top level, as one bucket's status
     always was; a row per tracked bucket under `buckets` (two GetItems each, a running
     baseline's ranges one Query more); the delivery's queues (one GetQueueAttributes each); and
     what the chosen bucket costs and how fast it grows (one BatchGetItem, three one-item
-    Queries; docs/costs.md)."""
+    Queries; docs/costs.md). `refresh_uploads` polls the chosen bucket's unfinished uploads
+    first (stack/uploads.py), instead of showing the last scheduled poll's figures."""
     from s3sizer.costs import report as money
 
     prices = money.load_prices(ctx, prices_file)
+    if refresh_uploads:
+        from s3sizer.stack.uploads import refresh
+
+        refresh(ctx.stack, [ctx.bucket])
     rows = [bucket_row(ctx, settings) for settings in ctx.buckets]
     chosen = next(row for row in rows if row["bucket"] == ctx.bucket)
     shown = {k: v for k, v in chosen.items() if k not in ("delivery", "prefix_depth")}

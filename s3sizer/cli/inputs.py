@@ -15,6 +15,7 @@ from s3sizer.stack.model import (
     ARCHITECTURES,
     DELIVERY_ROUTES,
     FUNCTION_NAMES,
+    MIN_UPLOADS_EVERY,
     RUNTIME_WHEEL_PLATFORMS,
 )
 
@@ -61,6 +62,23 @@ class Duration:
             raise typer.BadParameter("must be more than 0 seconds, e.g. 10s")
         if seconds > self.at_most:
             raise typer.BadParameter(f"{value!r} is too long: at most {_spoken(self.at_most)}")
+        return seconds
+
+
+class UploadsEvery(Duration):
+    """--uploads-every: 0 (off), or whole minutes, 1 at least, as EventBridge's rate() takes."""
+
+    def __init__(self):
+        super().__init__(zero_ok=True)
+
+    def __call__(self, value: str | float) -> float:
+        seconds = super().__call__(value)
+        if 0 < seconds < MIN_UPLOADS_EVERY:
+            raise typer.BadParameter(
+                f"{value!r} is under 1 minute, EventBridge's shortest rate: use 0 (off) or e.g. 15m"
+            )
+        if seconds % 60:
+            raise typer.BadParameter(f"{value!r} is not whole minutes: use e.g. 15m, 90m or 1h")
         return seconds
 
 

@@ -19,11 +19,21 @@ from s3sizer.cli.inputs import (
     LayerArn,
     Runtime,
     TopicArn,
+    UploadsEvery,
 )
 from s3sizer.errors import S3SizerError, UsageError
 from s3sizer.stack.model import BATCH_SIZE_RANGE, MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+UploadsEveryOption = Annotated[
+    float | None,
+    typer.Option(
+        parser=UploadsEvery(),
+        metavar="DURATION",
+        help="Poll the buckets' unfinished multipart uploads this often (default 15m; "
+        "at least 1m; 0 turns the schedule off).",
+    ),
+]
 
 
 def setup(
@@ -71,6 +81,7 @@ def setup(
             "(metric math on BucketSizeBytes; off removes it).",
         ),
     ] = None,
+    uploads_every: UploadsEveryOption = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -94,6 +105,7 @@ def setup(
             alarm_above=alarm_above,
             alarm_topic=alarm_topic,
             alarm_growth=alarm_growth,
+            uploads_every=uploads_every,
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
@@ -173,6 +185,7 @@ def deploy(
             help="Messages per invocation of the tracker on the queue routes (default 100).",
         ),
     ] = None,
+    uploads_every: UploadsEveryOption = None,
     dry_run: DryRun = False,
 ) -> None:
     """Package the functions (and the layer); create or update them; route the bucket's events.
@@ -194,6 +207,7 @@ def deploy(
             delivery=delivery.value if delivery else None,
             max_concurrency=max_concurrency,
             batch_size=batch_size,
+            uploads_every=uploads_every,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=StepProgress("Deploying:", spinner),

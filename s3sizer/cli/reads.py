@@ -129,6 +129,13 @@ def status(
         typer.Option(min=1, help="With --by-prefix: the K largest (text shows 10 by default)."),
     ] = None,
     prices: Annotated[Path | None, PricesOption] = None,
+    refresh_uploads: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-uploads",
+            help="Poll the bucket's unfinished multipart uploads now, not at the next schedule.",
+        ),
+    ] = False,
     bucket: Bucket = None,
     json_out: Json = False,
 ) -> None:
@@ -140,6 +147,13 @@ def status(
     """
     from s3sizer import reports
 
+    if by_prefix and refresh_uploads:
+        from s3sizer.errors import UsageError
+
+        raise UsageError(
+            "--refresh-uploads refreshes the breakdown, which --by-prefix does not show",
+            "run `s3sizer status --refresh-uploads` on its own",
+        )
     stack = stack_of(ctx, bucket)
     if by_prefix:
         shown = top if top is not None or json_out else output.DEFAULT_TOP
@@ -150,7 +164,7 @@ def status(
         from s3sizer.errors import UsageError
 
         raise UsageError("--depth and --top go with --by-prefix", "add --by-prefix")
-    result = reports.status(stack, prices)
+    result = reports.status(stack, prices, refresh_uploads=refresh_uploads)
     output.show(result, json_out, output.status_text)
     if result["dead_letters"] and not json_out:
         output.err.print(

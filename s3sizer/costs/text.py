@@ -31,6 +31,7 @@ def money_lines(storage: dict, growth: dict) -> str:
         f"{plural(storage['delete_markers'], 'delete marker')}, unfinished uploads "
         f"{human_bytes(uploads['bytes'])} in {plural(uploads['uploads'], 'upload')}",
     ]
+    lines.append(uploads_line(uploads))
     week, day = growth["bytes_per_day_7d"], growth["bytes_per_day_1d"]
     if week is None:
         lines.append("growth       not known yet: under an hour of history")
@@ -41,3 +42,11 @@ def money_lines(storage: dict, growth: dict) -> str:
             f"{dollars(growth['projected_monthly_cost_usd_30d'])}/month"
         )
     return "\n".join(lines)
+
+
+def uploads_line(uploads: dict) -> str:
+    """When the unfinished uploads were last polled: they are only known from polling."""
+    if not uploads["checked_at"]:
+        return "uploads      not polled yet: `s3sizer status --refresh-uploads` polls now"
+    oldest = f"; the oldest started {uploads['oldest']}" if uploads["oldest"] else ""
+    return f"uploads      polled {uploads['checked_at']}{oldest}"

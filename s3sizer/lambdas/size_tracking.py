@@ -9,6 +9,9 @@ reason (a DynamoDB error, throttling) fails only its own messages, which the que
 again (their applied records then come back as duplicates); on a direct event it raises, so
 that Lambda retries the event. After each chunk that moved the totals, one CloudWatch Embedded
 Metric Format line publishes them, at no API cost.
+
+Invoked by the stack's scheduled rule instead (an EventBridge "Scheduled Event"), it polls the
+tracked buckets' unfinished multipart uploads (uploads.py).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import batch, history, records
+from . import batch, history, records, uploads
 from . import layout as lay
 
 logger = logging.getLogger(__name__)
@@ -189,7 +192,21 @@ def _config() -> history.History:
     return found
 
 
+@functools.cache
+def _s3():
+    from botocore.config import Config
+
+    # The uploads poll sends up to 4 buckets x 8 ListParts at once (uploads.py).
+    return boto3.client("s3", config=Config(max_pool_connections=32))
+
+
 def handler(event, context):
+    if uploads.is_scheduled(event):  # the uploads poll's schedule (stack/uploads.py)
+        hist = _config()
+        return uploads.poll_stack(
+            _s3(), hist.client, hist.table_name,
+            remaining_ms=getattr(context, "get_remaining_time_in_millis", lambda: None),
+        )  # fmt: skip
     outcome = apply_event(_config(), event)
     if records.is_sqs_batch(event):
         return {"batchItemFailures": [{"itemIdentifier": i} for i in outcome["failed"]]}

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from . import layout as lay
 
-# The unfinished uploads' item, beside TOTALS: written by the uploads poll.
-UPLOADS_SK = "UPLOADS"
+# The unfinished uploads' item, beside TOTALS: written by the uploads poll (uploads.py).
+from .uploads import UPLOADS_SK
+
 _BATCH_KEYS = 100  # BatchGetItem takes up to 100 keys
 
 

@@ -73,6 +73,7 @@ class Executor(Deletions):
             st.AddPermission: self._add_permission,
             st.DeleteEventInvokeConfig: self._delete_event_invoke_config,
             st.RemovePermission: self._remove_permission,
+            st.PollUploads: self._poll_uploads,
             st.PublishLayer: self._publish_layer,
             st.CreateLogGroup: self._create_log_group,
             st.CreateFunction: self._create_function,
@@ -249,9 +250,14 @@ class Executor(Deletions):
         self.client("lambda").update_event_source_mapping(UUID=step.uuid, **step.settings)
 
     def _put_rule(self, step: st.PutRule) -> None:
+        what = (
+            {"ScheduleExpression": step.schedule}
+            if step.schedule
+            else {"EventPattern": json.dumps(step.pattern)}
+        )
         self.client("events").put_rule(
             Name=step.name,
-            EventPattern=json.dumps(step.pattern),
+            **what,
             State="ENABLED",
             Description=step.description,
             Tags=_tag_list(step.tags),
@@ -293,10 +299,15 @@ class Executor(Deletions):
             FunctionName=step.function,
             StatementId=step.statement_id,
             Action="lambda:InvokeFunction",
-            Principal="s3.amazonaws.com",
+            Principal=step.principal,
             SourceArn=step.source_arn,
-            SourceAccount=step.source_account,
+            **({"SourceAccount": step.source_account} if step.source_account else {}),
         )
+
+    def _poll_uploads(self, step: st.PollUploads) -> None:
+        from s3sizer.lambdas.uploads import poll_bucket
+
+        poll_bucket(self.client("s3"), self.client("dynamodb"), step.table, step.bucket)
 
     def _delete_event_invoke_config(self, step: st.DeleteEventInvokeConfig) -> None:
         client = self.client("lambda")

@@ -102,6 +102,32 @@ ON_BEHALF = {
 }
 
 
+# The uploads poll (lambdas/uploads.py): ListMultipartUploads is authorised on the bucket,
+# ListParts on its objects ("Actions, resources, and condition keys for Amazon S3",
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+UPLOADS_POLL_ACTIONS = ["s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts"]
+# A role's inline policies hold 10,240 characters, white space not counted (IAM quotas): the
+# polled buckets are named while their ARNs take at most this much, leaving the rest to the
+# statements that do not grow with the buckets.
+POLLED_ARNS_CHARACTERS = 6_000
+
+
+def uploads_poll_statement(arns: Arns, buckets: list[str] | tuple[str, ...]) -> dict:
+    """The poll's two list actions on exactly the tracked buckets; past the size budget, on
+    the account's own buckets (s3:ResourceAccount), which never grows with them."""
+    resources = []
+    for bucket in buckets:
+        bucket_arn = f"arn:{arns.partition}:s3:::{bucket}"
+        resources += [bucket_arn, f"{bucket_arn}/*"]
+    if sum(len(r) + 3 for r in resources) <= POLLED_ARNS_CHARACTERS:
+        return _statement("PollUnfinishedUploads", UPLOADS_POLL_ACTIONS, resources)
+    every = f"arn:{arns.partition}:s3:::*"
+    return {
+        **_statement("PollUnfinishedUploads", UPLOADS_POLL_ACTIONS, [every, f"{every}/*"]),
+        "Condition": {"StringEquals": {"s3:ResourceAccount": arns.account}},
+    }
+
+
 def kms_key_arn(arns: Arns, key: str) -> str:
     """A bucket's default-encryption key as an ARN: S3 may name it by id or by alias."""
     if key.startswith("arn:"):
@@ -110,8 +136,15 @@ def kms_key_arn(arns: Arns, key: str) -> str:
     return f"{prefix}:{key}" if key.startswith("alias/") else f"{prefix}:key/{key}"
 
 
-def policy_for(short: str, arns: Arns, driver_prefix: str = "", kms_key: str | None = None) -> dict:
-    """The inline policy of one function's role."""
+def policy_for(
+    short: str,
+    arns: Arns,
+    driver_prefix: str = "",
+    kms_key: str | None = None,
+    polled: tuple[str, ...] = (),
+) -> dict:
+    """The inline policy of one function's role; `polled` names the buckets whose unfinished
+    uploads the tracker polls on its schedule (none when the schedule is off)."""
     statements = [_logs_statement(arns, short)]
     if short == "size-tracking":
         statements.append(_statement("HistoryReadWrite", TRACKER_TABLE_ACTIONS, [arns.table]))
@@ -125,6 +158,8 @@ def policy_for(short: str, arns: Arns, driver_prefix: str = "", kms_key: str | N
                 [arns.queue(arns.names.dead_letter_queue)],
             )
         )
+        if polled:
+            statements.append(uploads_poll_statement(arns, polled))
     elif short == "plotting":
         statements.append(
             _statement("HistoryRead", ["dynamodb:GetItem", "dynamodb:Query"], [arns.table])

@@ -35,6 +35,9 @@ DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE = 2, (2, 1000)
 # than 10 only with a batching window, which the mapping always has).
 DEFAULT_BATCH_SIZE, BATCH_SIZE_RANGE = 100, (1, 10000)
 DEFAULT_PREFIX_DEPTH, MAX_PREFIX_DEPTH = 1, 5
+# How often the schedule polls the tracked buckets' unfinished uploads (seconds; 0: never).
+# EventBridge's rate() counts whole minutes, one at least.
+DEFAULT_UPLOADS_EVERY, MIN_UPLOADS_EVERY = 900, 60
 # The plot's default window: a default driver run (three 1.5 s pauses, each of its four changes
 # recorded within a second or two, and a plot after each) takes 10 to 30 s; a minute holds it all.
 PLOT_WINDOW_SECONDS = 60
@@ -160,6 +163,12 @@ class Names:
         return f"{self.stack}-events-queue"
 
     @property
+    def uploads_rule(self) -> str:
+        """The scheduled rule that has the tracker poll the unfinished uploads; its target's id
+        and the tracker's permission for it carry the same name."""
+        return f"{self.stack}-uploads-poll"
+
+    @property
     def alarm(self) -> str:
         return f"{self.stack}-bucket-size"
 
@@ -209,6 +218,8 @@ class StackConfig:
     # --alarm-growth SIZE/PERIOD: bytes, and the period in seconds (docs/costs.md).
     alarm_growth: int | None = None
     alarm_growth_period: int | None = None
+    # --uploads-every: seconds between polls of the unfinished uploads, 0 for none.
+    uploads_every: int = DEFAULT_UPLOADS_EVERY
 
     @property
     def driver_prefix(self) -> str:

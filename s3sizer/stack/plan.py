@@ -3,10 +3,11 @@ list calls, and makes every decision; the executor carries the steps out as writ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import alarms, dashboard, delivery, iam
+from s3sizer.stack import alarms, dashboard, delivery, iam, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.estate import refuse_tracked_elsewhere, tracker_mirror_differs
 from s3sizer.stack.functions import configuration_differs, function_settings
@@ -47,8 +48,11 @@ def plan_setup(
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
+    uploads_every: float | None = None,
     now: datetime | None = None,
 ) -> st.Plan:
+    if uploads_every is not None:
+        uploads_every = uploads.check_every(uploads_every)
     if bucket:
         check_bucket_name(bucket)  # before any API call
     if ttl_days is not None and ttl_days < 0:
@@ -117,6 +121,10 @@ def plan_setup(
         ttl_changed_at=ttl_changed_at,
         **_kept_settings(existing),
     )
+    if uploads_every is not None:
+        config = replace(config, uploads_every=uploads_every)
+    elif existing is not None:
+        config = replace(config, uploads_every=existing.uploads_every)
 
     tags = stack_tags(stack)
     steps: list[st.Step] = []
@@ -134,9 +142,12 @@ def plan_setup(
     steps += alarm_steps(stack, config)
     steps += alarms.growth_alarm_steps(stack, config, tags)
     steps += _tracker_settings_steps(stack, config)
+    steps += uploads.schedule_steps(stack, config, tags)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
     if table is None or depth_changed or stack.history(config).totals(bucket).updated_at is None:
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
+    if existing is None and state == "mine" and config.uploads_every:
+        steps.append(st.PollUploads(names.table, bucket))  # its figure before the first poll
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
 
@@ -196,7 +207,8 @@ def role_steps(stack: Stack, config: StackConfig, kms_key: str | None) -> list[s
         if document is None:
             description = f"Execution role of {names.function(spec.short)}"
             out.append(st.CreateRole(names.role(spec.short), description, stack_tags(stack)))
-        desired = iam.policy_for(spec.short, arns, config.driver_prefix, kms_key)
+        polled = uploads.polled_buckets(stack, config)
+        desired = iam.policy_for(spec.short, arns, config.driver_prefix, kms_key, polled)
         if document != desired:
             out.append(st.PutRolePolicy(names.role(spec.short), names.policy(spec.short), desired))
     return out
@@ -298,6 +310,7 @@ def plan_teardown(stack: Stack) -> st.Plan:
     targets = stack.rule_targets()
     if targets is not None:
         steps.append(st.DeleteRule(names.rule, tuple(t["Id"] for t in targets)))
+    steps += uploads.teardown_steps(stack)
     for mapping in stack.event_source_mappings("size-tracking"):
         steps.append(st.DeleteEventSourceMapping(mapping["UUID"], names.function("size-tracking")))
     for spec in FUNCTIONS:

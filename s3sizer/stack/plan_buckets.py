@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import delivery, estate
+from s3sizer.stack import delivery, estate, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import (
     DEFAULT_PREFIX_DEPTH,
@@ -131,6 +131,7 @@ def plan_track(
             or stack.history(config).totals(bucket).updated_at is None
         ):
             steps.append(_baseline(stack, new, config.history_ttl_days))
+    steps += uploads.grant_steps(stack, config, list(after))
     if deployed:
         ordered = [after[b] for b in after]
         # Senders first: the queue admits a bucket before its entry points at the queue.
@@ -143,6 +144,8 @@ def plan_track(
         steps = _before_baselines(steps, shared + routing)
     else:
         notes.append("the stack is not deployed: `s3sizer deploy` routes the buckets' events")
+    if config.uploads_every:  # each new bucket's figure now, not at the next schedule
+        steps += [st.PollUploads(names.table, b) for b in after if b not in tracked]
     return st.Plan(
         f"track of {', '.join(buckets)} in stack {names.stack}", tuple(_once(steps)), tuple(notes)
     )
@@ -210,6 +213,7 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
         steps += delivery.restore_steps(stack, tracked[bucket])
     if is_deployed(stack):
         steps += shared_steps(stack, [s for name, s in tracked.items() if name not in gone])
+    steps += uploads.grant_steps(stack, config, [name for name in tracked if name not in gone])
     for bucket in dict.fromkeys(buckets):
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from s3sizer.errors import StackError
-from s3sizer.stack import dashboard, delivery
+from s3sizer.stack import dashboard, delivery, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.iam import Arns
@@ -39,6 +39,7 @@ class DeployOptions:
     delivery: str | None = None
     max_concurrency: int | None = None
     batch_size: int | None = None
+    uploads_every: float | None = None  # seconds; 0 turns the uploads poll's schedule off
 
 
 def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
@@ -47,6 +48,8 @@ def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
     for name, how in DEPLOY_SETTINGS.items():
         given, kept = getattr(options, name), getattr(existing, name)
         resolved[name] = {**kept, **given} if how == "merge" else (given or kept)
+    if options.uploads_every is not None:  # 0 is a choice here, not "not given"
+        resolved["uploads_every"] = uploads.check_every(options.uploads_every)
     return replace(
         existing, layer_arn=options.layer_arn, build_layer=options.build_layer, **resolved
     )
@@ -100,6 +103,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
             steps.append(st.CreateLogGroup(names.log_group(spec.short), LOG_RETENTION_DAYS, tags))
         uses = layer_arn if spec.uses_layer else None
         steps += _function_steps(stack, spec, config, arns, uses)
+    # The tracker exists once the steps above have run: it polls on the schedule.
+    steps += uploads.schedule_steps(stack, config, tags, tracker_planned=True)
     steps += dashboard.deploy_steps(stack, config)
     steps += delivery.queue_steps(stack, config, buckets, arns, tags)
     steps += delivery.mapping_steps(stack, config, route, arns)

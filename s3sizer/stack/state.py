@@ -145,22 +145,22 @@ class Stack:
         except client.exceptions.ResourceNotFoundException:
             return None
 
-    def rule(self) -> dict | None:
-        """The stack's EventBridge rule (with its EventPattern), or None."""
+    def rule(self, name: str | None = None) -> dict | None:
+        """The stack's EventBridge rule (with its EventPattern), or another of its rules."""
         events = self.client("events")
         try:
-            return events.describe_rule(Name=self.names.rule)
+            return events.describe_rule(Name=name or self.names.rule)
         except events.exceptions.ResourceNotFoundException:
             return None
 
-    def rule_targets(self) -> list[dict] | None:
-        """The targets of the stack's EventBridge rule, or None when there is no rule."""
+    def rule_targets(self, name: str | None = None) -> list[dict] | None:
+        """The targets of the stack's EventBridge rule (or another), None when there is none."""
         events = self.client("events")
         try:
-            events.describe_rule(Name=self.names.rule)
+            events.describe_rule(Name=name or self.names.rule)
         except events.exceptions.ResourceNotFoundException:
             return None
-        return events.list_targets_by_rule(Rule=self.names.rule).get("Targets", [])
+        return events.list_targets_by_rule(Rule=name or self.names.rule).get("Targets", [])
 
     def alarm_exists(self, name: str | None = None) -> bool:
         alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[name or self.names.alarm])
@@ -274,14 +274,16 @@ class Stack:
                 return entry
         return None
 
-    def has_invoke_permission(self) -> bool:
+    def has_invoke_permission(self, sid: str | None = None) -> bool:
+        """The tracker's resource policy holds S3's permission (or the statement `sid`)."""
+        sid = sid or self.names.permission_sid
         client = self.client("lambda")
         try:
             policy = client.get_policy(FunctionName=self.names.function("size-tracking"))
         except client.exceptions.ResourceNotFoundException:
             return False
         statements = json.loads(policy["Policy"]).get("Statement", [])
-        return any(s.get("Sid") == self.names.permission_sid for s in statements)
+        return any(s.get("Sid") == sid for s in statements)
 
 
 def config_item(config: StackConfig) -> dict:

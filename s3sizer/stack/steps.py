@@ -183,10 +183,11 @@ class UpdateEventSourceMapping(Step):
 @_step("put event rule")
 class PutRule(Step):
     name: str
-    pattern: dict = field(repr=False)
+    pattern: dict | None = field(repr=False)  # None for a scheduled rule
     description: str = field(repr=False)
     tags: dict[str, str] = field(repr=False)
-    target = property(lambda self: self.name)
+    schedule: str = ""  # a rate() or cron() expression, for a scheduled rule
+    target = property(lambda self: self.name + (f" ({self.schedule})" if self.schedule else ""))
 
 
 @_step("put event target")
@@ -229,8 +230,13 @@ class AddPermission(Step):
     function: str
     statement_id: str
     source_arn: str
-    source_account: str
-    target = property(lambda self: self.function)
+    source_account: str  # "" when the source ARN names the account already
+    principal: str = "s3.amazonaws.com"
+    target = property(
+        lambda self: (
+            self.function + ("" if self.principal.startswith("s3.") else f" ({self.statement_id})")
+        )
+    )
 
 
 @_step("remove invoke permission")
@@ -238,6 +244,15 @@ class RemovePermission(Step):
     function: str
     statement_id: str
     target = property(lambda self: f"{self.function} ({self.statement_id})")
+
+
+@_step("poll unfinished uploads")
+class PollUploads(Step):
+    """One poll of the bucket's unfinished uploads now (lambdas/uploads.py)."""
+
+    table: str
+    bucket: str
+    target = property(lambda self: self.bucket)
 
 
 # -- functions ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def test_ctrl_c_in_a_command_is_one_line_and_exit_130(cli, aws, monkeypatch):
 
 def test_debug_adds_the_traceback_to_an_interrupt(cli, aws, monkeypatch):
     cli("setup")
-    monkeypatch.setattr(reports, "status", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(reports, "status", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
 
     result = cli("--debug", "status", code=130)
 

@@ -115,7 +115,8 @@ def test_deploy_on_the_direct_route_wires_a_lambda_entry_and_a_scoped_invoke_per
         "s3:ObjectRemoved:*",
         "s3:LifecycleExpiration:*",
     }
-    [statement] = policy["Statement"]
+    # S3's statement, beside the uploads poll's schedule's (tests/stack/test_uploads_schedule.py).
+    [statement] = [s for s in policy["Statement"] if s["Sid"] == "s3sizer-s3-invoke"]
     condition = json.dumps(statement["Condition"])
     assert f"arn:aws:s3:::{DEFAULT_BUCKET}" in condition
     assert "123456789012" in condition

@@ -57,10 +57,14 @@ def test_track_on_a_deployed_stack_routes_the_bucket_then_records_its_baseline(d
     kinds = [type(step).__name__ for step in plan.steps]
     # Its settings first (the tracker ignores a bucket without them), then the queue admits it,
     # then its entry; the baseline once events flow.
-    assert kinds == ["PutBucket", "SetQueueAttributes", "PutNotification", "RecordBaseline"]
+    # The tracker's role may poll its unfinished uploads, which are polled once at the end.
+    assert kinds == [
+        "PutBucket", "PutRolePolicy", "SetQueueAttributes", "PutNotification", "RecordBaseline",
+        "PollUploads",
+    ]  # fmt: skip
     settings = plan.steps[0].settings
     assert (settings.bucket, settings.prefix_depth, settings.delivery) == ("second", 2, "sqs")
-    assert plan.steps[3] == st.RecordBaseline("second", False, 2, 0)
+    assert plan.steps[4] == st.RecordBaseline("second", False, 2, 0)
     run(deployed, plan)
 
     assert plan_track(Stack(deployed.aws), ["second"], prefix_depth=2).steps == ()
@@ -84,7 +88,8 @@ def test_a_bucket_whose_event_types_are_taken_goes_through_the_one_rule(deployed
     assert rule.pattern["detail"] == {"bucket": {"name": ["third"]}}
     entry = next(step for step in plan.steps if isinstance(step, st.PutNotification))
     assert entry.configuration == {"QueueConfigurations": [FOREIGN], "EventBridgeConfiguration": {}}
-    assert isinstance(plan.steps[-1], st.RecordBaseline)
+    assert isinstance(plan.steps[-2], st.RecordBaseline)  # then its uploads polled once
+    assert plan.steps[-1] == st.PollUploads(TABLE, "third")
 
 
 def test_track_of_a_tracked_bucket_with_a_new_depth_is_a_planned_settings_change(deployed):
@@ -211,7 +216,9 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
     run(stack, plan_setup(stack, "first"))
 
     early = plan_track(Stack(stack.aws), ["second"])
-    assert [type(s).__name__ for s in early.steps] == ["PutBucket", "RecordBaseline"]
+    assert [type(s).__name__ for s in early.steps] == [
+        "PutBucket", "RecordBaseline", "PutRolePolicy", "PollUploads",
+    ]  # fmt: skip
     assert any("not deployed" in note for note in early.notes)
     run(stack, early)
     deploy = run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))

@@ -8,6 +8,7 @@ second part is the declared list `iam.ON_BEHALF`.
 from __future__ import annotations
 
 import ast
+import json
 from importlib import resources
 
 import boto3
@@ -19,7 +20,11 @@ from s3sizer.stack.model import FUNCTIONS, Names
 ARNS = iam.Arns(Names("s3sizer"), "aws", "123456789012", "us-east-1", "tracked")
 SERVICES = ("dynamodb", "s3", "lambda")
 # Where an IAM action is not named after its API operation.
-ACTION_OF_API = {"lambda:Invoke": "lambda:InvokeFunction"}
+ACTION_OF_API = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "s3:ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "s3:ListParts": "s3:ListMultipartUploadParts",
+}
 # TransactWriteItems is authorised per item: the item kinds the code builds, as IAM actions.
 TRANSACT_ITEMS = {
     "Put": "dynamodb:PutItem",
@@ -48,6 +53,9 @@ def called_actions(modules: tuple[str, ...]) -> set[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
                 found |= apis.get(node.func.attr, set())
+                # A paginator sends the operation it is named after.
+                if node.func.attr == "get_paginator" and isinstance(node.args[0], ast.Constant):
+                    found |= apis.get(node.args[0].value, set())
             if isinstance(node, ast.Dict):
                 for key in node.keys:
                     if isinstance(key, ast.Constant) and key.value in TRANSACT_ITEMS:
@@ -58,7 +66,7 @@ def called_actions(modules: tuple[str, ...]) -> set[str]:
 
 
 def granted_actions(short: str, kms_key: str | None = None) -> set[str]:
-    document = iam.policy_for(short, ARNS, kms_key=kms_key)
+    document = iam.policy_for(short, ARNS, kms_key=kms_key, polled=("tracked",))
     return {action for s in document["Statement"] for action in s["Action"]}
 
 
@@ -81,3 +89,24 @@ def test_the_tracker_never_gets_reconcile_s_writes():
 
     assert "baseline" not in tracker.modules
     assert "dynamodb:BatchWriteItem" not in granted_actions("size-tracking")
+
+
+def test_the_uploads_poll_is_granted_on_the_tracked_buckets_within_iam_s_size_limit():
+    few = iam.policy_for("size-tracking", ARNS, polled=("tracked", "other"))
+    poll = next(s for s in few["Statement"] if s["Sid"] == "PollUnfinishedUploads")
+    assert poll["Resource"] == [
+        "arn:aws:s3:::tracked", "arn:aws:s3:::tracked/*",
+        "arn:aws:s3:::other", "arn:aws:s3:::other/*",
+    ]  # fmt: skip
+    assert "Condition" not in poll
+
+    many = tuple(f"{i:04d}-" + "b" * 58 for i in range(1000))  # 63 characters each
+    document = iam.policy_for("size-tracking", ARNS, polled=many)
+    poll = next(s for s in document["Statement"] if s["Sid"] == "PollUnfinishedUploads")
+    assert poll["Resource"] == ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]
+    assert poll["Condition"] == {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
+    # IAM's quota on a role's inline policies: 10,240 characters, white space not counted.
+    assert len(json.dumps(document, separators=(",", ":"))) < 10_240
+
+    off = iam.policy_for("size-tracking", ARNS)
+    assert all(s["Sid"] != "PollUnfinishedUploads" for s in off["Statement"])

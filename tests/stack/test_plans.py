@@ -31,7 +31,10 @@ def test_setup_on_an_empty_account_creates_everything_in_order(stack):
         roles += [
             st.CreateRole(role, f"Execution role of s3sizer-{spec.short}", TAGS),
             st.PutRolePolicy(
-                role, f"s3sizer-{spec.short}-policy", iam.policy_for(spec.short, arns)
+                role,
+                f"s3sizer-{spec.short}-policy",
+                # The tracker polls the bucket's unfinished uploads (every 15 minutes).
+                iam.policy_for(spec.short, arns, polled=(BUCKET,)),
             ),
         ]
     assert plan.steps == (
