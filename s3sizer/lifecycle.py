@@ -37,6 +37,7 @@ def setup(
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
+    storage_classes: bool | None = None,
     workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
@@ -51,6 +52,7 @@ def setup(
         alarm_above=alarm_above,
         alarm_topic=alarm_topic,
         alarm_growth=alarm_growth,
+        storage_classes=storage_classes,
     )
     show_plan(plan)
     if not dry_run:
@@ -64,6 +66,7 @@ def track(
     *,
     prefix_depth: int | None = None,
     alarm_above: int | None = None,
+    storage_classes: bool | None = None,
     workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
@@ -73,7 +76,13 @@ def track(
     from s3sizer.stack.plan_buckets import plan_track
 
     stack = Stack(aws)
-    plan = plan_track(stack, buckets, prefix_depth=prefix_depth, alarm_above=alarm_above)
+    plan = plan_track(
+        stack,
+        buckets,
+        prefix_depth=prefix_depth,
+        alarm_above=alarm_above,
+        storage_classes=storage_classes,
+    )
     show_plan(plan)
     if not dry_run:
         Executor(stack, workers=workers).run(plan, on_step)

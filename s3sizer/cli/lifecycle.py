@@ -24,6 +24,14 @@ from s3sizer.errors import S3SizerError, UsageError
 from s3sizer.stack.model import BATCH_SIZE_RANGE, MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+StorageClasses = Annotated[
+    bool | None,
+    typer.Option(
+        "--storage-classes/--no-storage-classes",
+        help="Track bytes per storage class (one HEAD per object created) and price them.",
+        show_default=False,
+    ),
+]
 
 
 def setup(
@@ -71,6 +79,7 @@ def setup(
             "(metric math on BucketSizeBytes; off removes it).",
         ),
     ] = None,
+    storage_classes: StorageClasses = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -94,6 +103,7 @@ def setup(
             alarm_above=alarm_above,
             alarm_topic=alarm_topic,
             alarm_growth=alarm_growth,
+            storage_classes=storage_classes,
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),

@@ -47,6 +47,7 @@ def plan_setup(
     alarm_above: int | None = None,
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
+    storage_classes: bool | None = None,
     now: datetime | None = None,
 ) -> st.Plan:
     if bucket:
@@ -113,6 +114,9 @@ def plan_setup(
         alarm_growth=growth[0],
         alarm_growth_period=growth[1],
         ttl_changed_at=ttl_changed_at,
+        storage_classes=bool(
+            _kept(existing, "storage_classes") if storage_classes is None else storage_classes
+        ),
         **_kept_settings(existing),
     )
 
@@ -133,10 +137,37 @@ def plan_setup(
     steps += alarms.growth_alarm_steps(stack, config, tags)
     steps += _tracker_settings_steps(stack, config)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
-    if table is None or depth_changed or stack.history(config).totals(bucket).updated_at is None:
+    # The classes of the objects already there come from a listing, as a new depth's prefixes.
+    classes_on = config.storage_classes and not _kept(existing, "storage_classes")
+    if (
+        existing is not None
+        and existing.delivery
+        and bool(existing.storage_classes) != bool(config.storage_classes)
+    ):
+        steps += _transition_routing(stack, config)
+    if (
+        table is None
+        or depth_changed
+        or (classes_on and existing is not None)
+        or stack.history(config).totals(bucket).updated_at is None
+    ):
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
+
+
+def _transition_routing(stack: Stack, config: StackConfig) -> list[st.Step]:
+    """On a deployed stack, the first bucket's lifecycle transitions reach the tracker (or stop)
+    as soon as its storage classes are tracked (or not), before the listing that fills them."""
+    arns, own_id = stack.arns(config), stack.names.notification_id
+    current = stack.notification_configuration(config.bucket)
+    wanted = delivery.desired_notifications(
+        current, config.delivery, config, arns, own_id, config.eventbridge_owned
+    )
+    steps: list[st.Step] = []
+    if not delivery.same_notifications(current, wanted):
+        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {config.delivery}"))
+    return steps + delivery.rule_steps(stack, stack.tracked(config), arns, stack_tags(stack))
 
 
 def mirror_steps(stack: Stack, config) -> list[st.Step]:
@@ -186,15 +217,23 @@ def _refuse_taken_keys(stack: Stack, bucket: str) -> None:
         )
 
 
-def role_steps(stack: Stack, config: StackConfig, kms_key: str | None) -> list[st.Step]:
+def role_steps(
+    stack: Stack, config: StackConfig, kms_key: str | None, class_buckets=None
+) -> list[st.Step]:
+    """Each function's role and policy; ``class_buckets``: those whose storage classes the
+    tracker looks up (default: as the config and the stored settings say)."""
     names, arns = stack.names, stack.arns(config)
+    if class_buckets is None:
+        class_buckets = tuple(s.bucket for s in stack.tracked(config) if s.storage_classes)
     out: list[st.Step] = []
     for spec in FUNCTIONS:
         document = stack.role_policy(spec.short)
         if document is None:
             description = f"Execution role of {names.function(spec.short)}"
             out.append(st.CreateRole(names.role(spec.short), description, stack_tags(stack)))
-        desired = iam.policy_for(spec.short, arns, config.driver_prefix, kms_key)
+        desired = iam.policy_for(
+            spec.short, arns, config.driver_prefix, kms_key, tuple(class_buckets)
+        )
         if document != desired:
             out.append(st.PutRolePolicy(names.role(spec.short), names.policy(spec.short), desired))
     return out

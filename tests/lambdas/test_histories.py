@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s3sizer.lambdas import batch, size_tracking
+from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History, table_definition
 from s3sizer.lambdas.own_keys import is_own_key
 
@@ -68,6 +69,7 @@ KINDS = st.sampled_from(
     + ["delete-version"] * 2
     + ["expire-current", "expire-noncurrent", "expire-marker"] * 2
     + ["enable", "suspend"]
+    + ["transition"] * 2
 )
 SIZES = st.integers(0, 1000) | st.integers(0, 5 * 1024**4)
 GAPS = st.sampled_from([0, 1, 999, 1000, 1500, 60_000])
@@ -87,6 +89,7 @@ def histories(draw) -> list[Op]:
         gap_ms=GAPS,
         seq_step=STEPS,
         seq_zeros=st.integers(0, 3),
+        cls_pick=st.integers(0, 6),
     )
     ops = draw(st.lists(op, min_size=6, max_size=24))
     if draw(st.booleans()):  # most buckets worth tracking are versioned from the start
@@ -329,9 +332,10 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
         # One key at depth 2 needs 7 items: 7 and 12 cut a batch of a few keys into chunks.
         transaction_items=st.sampled_from([7, 12, batch.TRANSACTION_ITEMS]),
         read_items=st.sampled_from([2, batch.READ_ITEMS]),
+        classes=st.booleans(),
         data=st.data(),
     )
-    def check(history, route, depth, faults, transaction_items, read_items, data):
+    def check(history, route, depth, faults, transaction_items, read_items, classes, data):
         # A fresh table: moto sorts a whole table on each query, so a shared one slows down.
         ddb.delete_table(TableName=TABLE)
         ddb.create_table(**table_definition(TABLE))
@@ -349,6 +353,11 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
         queue = Queue(data.draw)
         tracker.client = faulty = FaultyDynamoDB(tracker.client, faults, queue.step)
         reader = History(TABLE, ddb, prefix_depth=depth)
+        if classes:  # storage classes tracked: HeadObject sees the bucket as it is by then
+            from s3sizer.lambdas.usage import set_storage_classes
+
+            set_storage_classes(reader, bucket, True)
+            tracker.class_of = lambda _, key, version_id: model.class_of(key, version_id)
         # Scaled down, a few keys make the chunks and reads of a large batch.
         monkeypatch.setattr(batch, "TRANSACTION_ITEMS", transaction_items)
         monkeypatch.setattr(batch, "READ_ITEMS", read_items)
@@ -361,6 +370,9 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
         queue.drain(deliveries(late, bucket, route, data.draw, again=model.notices))
         assert_exact(reader, bucket, model.listing(), depth)
         assert all(rejected == 0 for _, rejected in batch_lines(caplog))
+        totals = reader._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
+        held = {c: f for c, f in lay.classes_from(totals).items() if any(f)}
+        assert held == (model.classes() if classes else {})
 
         # Everything once more, without faults: duplicates change nothing, not even a point.
         faulty.faults.clear()
