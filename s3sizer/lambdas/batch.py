@@ -74,8 +74,7 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
     for attempt in range(MAX_ATTEMPTS):
         plan = _plan(h, bucket, ordered, stored, looked_up)
         while plan.need:  # the classes of versions created (or moved) here: one lookup each
-            for key, version_id in sorted(plan.need):
-                looked_up[key, version_id] = h.class_of(bucket, key, version_id)
+            looked_up |= _look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
             plan = _plan(h, bucket, ordered, stored, looked_up)
         if not plan.writes:
@@ -105,7 +104,7 @@ class _Plan:
     writes: list  # (name, TransactItem); name is ("K", key), ("T", "") or ("P", prefix)
     totals: lay.Totals | None = None
     prefixes: dict = field(default_factory=dict)
-    need: set = field(default_factory=set)  # (key, version id) whose class must be looked up
+    need: set = field(default_factory=set)  # (key, version id, named) to look up
 
 
 def _plan(h, bucket: str, ordered: list[Change], stored: dict, looked_up=None) -> _Plan:
@@ -203,6 +202,25 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict, looked_up=None) -
     return plan
 
 
+LOOKUP_THREADS = 16  # HEADs of one chunk side by side: a chunk waits for the slowest, not all
+
+
+def _look_up(h, bucket: str, versions: list[tuple[str, str, bool]]) -> dict:
+    """{(key, version id): class or None} by one lookup each, side by side; a version the
+    records did not name (a bucket never versioned) is looked up without its id."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(wanted):
+        key, version_id, named = wanted
+        return h.class_of(bucket, key, version_id if named else None)
+
+    if len(versions) == 1:
+        return {versions[0][:2]: one(versions[0])}
+    with ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, len(versions))) as pool:
+        found = pool.map(one, versions)
+        return {wanted[:2]: cls for wanted, cls in zip(versions, found, strict=True)}
+
+
 def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) -> str:
     """Apply one change to its key's map (in ``maps``); its outcome."""
     versions = maps[c.key]
@@ -216,7 +234,7 @@ def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) 
             if entry is not None and entry.kind not in (v.OBJECT, v.TRANSIT):
                 return v.STALE  # deleted already: its class no longer counts anywhere
             if (c.key, c.version_id) not in looked_up:
-                need.add((c.key, c.version_id))
+                need.add((c.key, c.version_id, c.named))
                 return v.STALE
             cls = looked_up[c.key, c.version_id]
             if cls is None:  # gone when looked up: its delete is on its way
@@ -228,7 +246,7 @@ def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) 
         outcome, _ = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms)
         if outcome == v.APPLIED:
             if (c.key, c.version_id) not in looked_up:
-                need.add((c.key, c.version_id))
+                need.add((c.key, c.version_id, c.named))
             # None when gone at lookup: counted as STANDARD until its delete, which nets it out
             cls = looked_up.get((c.key, c.version_id))
     outcome, maps[c.key] = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms, cls)

@@ -19,13 +19,14 @@ _GONE = {"404", "405", "NoSuchKey", "NoSuchVersion", "NotFound", "MethodNotAllow
 
 
 def head_class(s3) -> Callable[[str, str, str], str | None]:
-    """(bucket, key, version id) -> the version's class now, or None when it is gone."""
+    """(bucket, key, version id) -> the version's class now, or None when it is gone. A
+    version id of None (a bucket never versioned) asks for the object itself."""
 
-    def class_of(bucket: str, key: str, version_id: str) -> str | None:
+    def class_of(bucket: str, key: str, version_id: str | None) -> str | None:
+        named = {} if version_id is None else {"VersionId": version_id}
         try:
-            # "null" is the id S3 itself gives the version of an unversioned (or suspended)
-            # write; HeadObject takes it as a version id like any other.
-            head = s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+            # "null" names the version a write made while versioning was suspended.
+            head = s3.head_object(Bucket=bucket, Key=key, **named)
         except ClientError as err:
             error = err.response.get("Error", {})
             status = str(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))

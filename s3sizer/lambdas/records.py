@@ -53,6 +53,9 @@ class Change:
     # A transition's class (EventBridge names it; a notification record does not: None, and
     # the tracker looks the version up).
     cls: str | None = None
+    # The record named its version: False only for a bucket never versioned, whose objects are
+    # looked up without a version id (S3 knows them as the current object).
+    named: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ def _checked(
             return Skip(REJECTED, f"malformed record: storage class {cls!r}")
     elif not is_sequencer(sequencer):
         return Skip(REJECTED, f"sequencer {sequencer!r} is not hexadecimal")
+    named = version_id is not None  # only a bucket never versioned names no version
     if version_id is None:
         version_id = v.NULL_VERSION
     if not isinstance(version_id, str) or not version_id:
@@ -122,7 +126,7 @@ def _checked(
     else:
         size = 0
     seq = v.normalise(sequencer)
-    return Change(bucket, key, version_id, kind, seq, size, event, time, cls)
+    return Change(bucket, key, version_id, kind, seq, size, event, time, cls, named)
 
 
 def parse_s3_record(record) -> Change | Skip:

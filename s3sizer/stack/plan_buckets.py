@@ -149,7 +149,9 @@ def plan_track(
             notes.append(f"{bucket}: delivery {new.delivery} ({why})")
         after[bucket] = new
         if new != tracked.get(bucket):
-            steps.append(st.PutBucket(names.table, new, names.stack))
+            classes = "" if new.storage_classes == old.storage_classes else "storage classes "
+            classes += ("on" if new.storage_classes else "off") if classes else ""
+            steps.append(st.PutBucket(names.table, new, names.stack, classes))
         routed.append((new, current, old.eventbridge_owned))
         steps += bucket_alarm_steps(stack, new, config.alarm_topic, first=False)
         depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth

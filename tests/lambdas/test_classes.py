@@ -28,6 +28,7 @@ class FakeS3:
 
     def class_of(self, bucket, key, version_id):
         assert bucket == BUCKET
+        version_id = version_id or "null"  # None: a bucket never versioned, its only version
         self.lookups.append((key, version_id))
         return self.classes.get((key, version_id))
 
@@ -236,3 +237,40 @@ def test_the_baseline_takes_classes_from_the_listing_and_the_tracker_carries_on(
     set_storage_classes(hist, BUCKET, False)
     hist.reset_from_listing(BUCKET, [L("d", "v1", 3, True, False, storage_class="GLACIER")])
     assert by_class(hist) == truth(hist) == {}
+
+
+@pytest.mark.parametrize("looked_up", ["STANDARD", "STANDARD_IA", "GLACIER"])
+def test_two_transitions_of_one_version_in_either_order_end_in_the_later_class(hist, s3, looked_up):
+    """STANDARD -> STANDARD_IA -> GLACIER, the events reordered: the waterfall's later wins,
+    whatever the create's lookup saw."""
+    for n, order in enumerate(itertools.permutations(["create", "ia", "glacier"])):
+        key = f"w{n}"
+        s3.classes[(key, "v1")] = looked_up
+        docs = {
+            "create": put(key, 1, 1, "v1"),
+            "ia": class_changed(key, 1, "STANDARD_IA", "v1", time="2026-11-24T21:07:05Z"),
+            "glacier": class_changed(key, 1, "GLACIER", "v1", time="2026-11-24T21:08:05Z"),
+        }
+        send(hist, *(docs[name] for name in order))
+    assert by_class(hist) == {"GLACIER": [6, 0, 6, 0, 0]} == truth(hist)
+
+
+def test_head_class_asks_s3_for_each_version_and_says_none_once_it_is_gone(aws):
+    import boto3
+
+    from s3sizer.lambdas.classes import head_class
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="plain")
+    s3.put_object(Bucket="plain", Key="k", Body=b"1", StorageClass="GLACIER")
+    class_of = head_class(s3)
+    assert class_of("plain", "k", None) == "GLACIER"  # never versioned: no version id
+    assert class_of("plain", "gone", None) is None
+    s3.put_bucket_versioning(Bucket="plain", VersioningConfiguration={"Status": "Enabled"})
+    v2 = s3.put_object(Bucket="plain", Key="k", Body=b"12")["VersionId"]
+    assert class_of("plain", "k", "null") == "GLACIER"  # the version written before
+    assert class_of("plain", "k", v2) == "STANDARD"  # HEAD leaves STANDARD out
+    marker = s3.delete_object(Bucket="plain", Key="k")["VersionId"]
+    assert class_of("plain", "k", marker) is None  # 405: a delete marker's id
+    s3.delete_object(Bucket="plain", Key="k", VersionId=v2)
+    assert class_of("plain", "k", v2) is None

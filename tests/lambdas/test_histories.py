@@ -357,7 +357,7 @@ def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
             from s3sizer.lambdas.usage import set_storage_classes
 
             set_storage_classes(reader, bucket, True)
-            tracker.class_of = lambda _, key, version_id: model.class_of(key, version_id)
+            tracker.class_of = lambda _, key, vid: model.class_of(key, vid or "null")
         # Scaled down, a few keys make the chunks and reads of a large batch.
         monkeypatch.setattr(batch, "TRANSACTION_ITEMS", transaction_items)
         monkeypatch.setattr(batch, "READ_ITEMS", read_items)
