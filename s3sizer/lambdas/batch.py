@@ -214,8 +214,8 @@ def _look_up(h, bucket: str, versions: list[tuple[str, str, bool]]) -> dict:
         key, version_id, named = wanted
         return h.class_of(bucket, key, version_id if named else None)
 
-    if len(versions) == 1:
-        return {versions[0][:2]: one(versions[0])}
+    if len(versions) == 1 or LOOKUP_THREADS == 1:
+        return {wanted[:2]: one(wanted) for wanted in versions}
     with ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, len(versions))) as pool:
         found = pool.map(one, versions)
         return {wanted[:2]: cls for wanted, cls in zip(versions, found, strict=True)}

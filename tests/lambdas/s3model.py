@@ -143,6 +143,8 @@ class ModelBucket:
         self._sequencers: dict[str, int] = {}
         self._ids = count(1)
         self._clock_ms = _START_MS
+        # Each version's classes, oldest first, with the notice that made each one.
+        self.class_history: dict[tuple[str, str], list[tuple[Notice, str]]] = {}
 
     def class_of(self, key: str, version_id: str) -> str | None:
         """What HeadObject answers now: the version's class, None when it is gone (or a
@@ -151,6 +153,16 @@ class ModelBucket:
             if version.vid == version_id and not version.marker:
                 return version.cls
         return None
+
+    def class_seen(self, key: str, version_id: str, sent: set, pick) -> str | None:
+        """What a HeadObject made at some time after the notices ``sent`` may answer: any class
+        the version had since the last of them that changed it (``pick`` chooses); None once
+        it is gone."""
+        if self.class_of(key, version_id) is None:
+            return None
+        history = self.class_history[key, version_id]
+        since = max((i for i, (notice, _) in enumerate(history) if notice in sent), default=0)
+        return pick([cls for _, cls in history[since:]])
 
     def classes(self) -> dict[str, list[int]]:
         """Per class other than STANDARD, as ListObjectVersions shows it: current bytes,
@@ -193,7 +205,9 @@ class ModelBucket:
             suffix, reason = CREATES[op.pick % len(CREATES)]
             cls = CLASSES[op.cls_pick % len(CLASSES)]
             vid = self._push(stack, marker=False, size=op.size, cls=cls)
-            return self._notice(op, vid, "created", f"ObjectCreated:{suffix}", reason, op.size)
+            notice = self._notice(op, vid, "created", f"ObjectCreated:{suffix}", reason, op.size)
+            self.class_history[op.key, vid] = [(notice, cls)]
+            return notice
         elif op.kind == "transition":
             # Versions other than "null" only: EventBridge's whole-second time cannot tell a
             # transition of a "null" version from a rewrite of it in the same second.
@@ -208,7 +222,9 @@ class ModelBucket:
             notice = self._notice(
                 op, moved.vid, "transition", "LifecycleTransition", "", moved.size
             )
-            return Notice(**{**vars(notice), "cls": CLASSES[later]})
+            notice = Notice(**{**vars(notice), "cls": CLASSES[later]})
+            self.class_history[op.key, moved.vid].append((notice, CLASSES[later]))
+            return notice
         elif op.kind == "delete":
             if self.state == UNVERSIONED:
                 stack.clear()  # S3 answers 204 and notifies whether or not the key existed

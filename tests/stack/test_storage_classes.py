@@ -124,6 +124,24 @@ def test_on_the_eventbridge_route_only_class_buckets_send_class_changes(deployed
             },
         ],
     }
+    run(deployed, plan)
+    events = boto3.client("events", region_name="us-east-1")
+    stored = events.describe_rule(Name=rule.name)["EventPattern"]
+
+    def matches(detail_type: str, bucket: str) -> bool:
+        event = {
+            "id": "1", "account": "123456789012", "source": "aws.s3", "time": "2026-11-24T21:06:05Z",
+            "region": "us-east-1", "resources": [], "detail-type": detail_type,
+            "detail": {"bucket": {"name": bucket}},
+        }  # fmt: skip
+        # moto's matcher (the emulator's), on the pattern PutRule accepted and stored
+        from moto.events.models import EventPattern
+
+        return EventPattern.load(stored).matches_event(event)
+
+    assert matches("Object Storage Class Changed", "third")
+    assert matches("Object Created", "third")
+    assert not matches("Object Storage Class Changed", "other")
     # Past the pattern's limit, one pattern for the account, with the class changes.
     wide = routing.rule_pattern(["b" * 63] * 40, "123456789012", ["b" * 63])
     assert wide["detail-type"][-1] == "Object Storage Class Changed"
