@@ -167,6 +167,20 @@ def same_notifications(a: dict, b: dict) -> bool:
     return norm(a) == norm(b)
 
 
+def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st.Step]:
+    """On a deployed stack, the first bucket's lifecycle transitions reach the tracker (or stop)
+    as soon as its storage classes are tracked (or not), before the listing that fills them."""
+    arns, own_id = stack.arns(config), stack.names.notification_id
+    current = stack.notification_configuration(config.bucket)
+    wanted = desired_notifications(
+        current, config.delivery, config, arns, own_id, config.eventbridge_owned
+    )
+    steps: list[st.Step] = []
+    if not same_notifications(current, wanted):
+        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {config.delivery}"))
+    return steps + rule_steps(stack, stack.tracked(config), arns, tags)
+
+
 def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) -> list:
     """The DLQ and the main queue, created or brought to the attributes the routes need."""
     names, account = stack.names, stack.aws.account_id

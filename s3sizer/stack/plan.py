@@ -144,7 +144,7 @@ def plan_setup(
         and existing.delivery
         and bool(existing.storage_classes) != bool(config.storage_classes)
     ):
-        steps += _transition_routing(stack, config)
+        steps += delivery.transition_routing_steps(stack, config, stack_tags(stack))
     if (
         table is None
         or depth_changed
@@ -156,27 +156,17 @@ def plan_setup(
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
 
 
-def _transition_routing(stack: Stack, config: StackConfig) -> list[st.Step]:
-    """On a deployed stack, the first bucket's lifecycle transitions reach the tracker (or stop)
-    as soon as its storage classes are tracked (or not), before the listing that fills them."""
-    arns, own_id = stack.arns(config), stack.names.notification_id
-    current = stack.notification_configuration(config.bucket)
-    wanted = delivery.desired_notifications(
-        current, config.delivery, config, arns, own_id, config.eventbridge_owned
-    )
-    steps: list[st.Step] = []
-    if not delivery.same_notifications(current, wanted):
-        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {config.delivery}"))
-    return steps + delivery.rule_steps(stack, stack.tracked(config), arns, stack_tags(stack))
-
-
 def mirror_steps(stack: Stack, config) -> list[st.Step]:
     """The first bucket's settings items, as its config says (a stack of an earlier release
     has none: deploy writes them before the new tracker, which needs them, is deployed)."""
     if not tracker_mirror_differs(config, stack.stored_buckets):
         return []
     settings = first_bucket_settings(config)
-    return [st.PutBucket(stack.names.table, settings, stack.names.stack, "first bucket")]
+    stored = stack.stored_buckets.get(config.bucket)
+    summary = "first bucket"
+    if stored is not None and stored.storage_classes != settings.storage_classes:
+        summary += f", storage classes {'on' if settings.storage_classes else 'off'}"
+    return [st.PutBucket(stack.names.table, settings, stack.names.stack, summary)]
 
 
 def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
