@@ -38,6 +38,7 @@ def setup(
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
     uploads_every: float | None = None,
+    storage_classes: bool | None = None,
     workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
@@ -53,6 +54,7 @@ def setup(
         alarm_topic=alarm_topic,
         alarm_growth=alarm_growth,
         uploads_every=uploads_every,
+        storage_classes=storage_classes,
     )
     show_plan(plan)
     if not dry_run:
@@ -66,6 +68,7 @@ def track(
     *,
     prefix_depth: int | None = None,
     alarm_above: int | None = None,
+    storage_classes: bool | None = None,
     workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
@@ -75,7 +78,13 @@ def track(
     from s3sizer.stack.plan_buckets import plan_track
 
     stack = Stack(aws)
-    plan = plan_track(stack, buckets, prefix_depth=prefix_depth, alarm_above=alarm_above)
+    plan = plan_track(
+        stack,
+        buckets,
+        prefix_depth=prefix_depth,
+        alarm_above=alarm_above,
+        storage_classes=storage_classes,
+    )
     show_plan(plan)
     if not dry_run:
         Executor(stack, workers=workers).run(plan, on_step)

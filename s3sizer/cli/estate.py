@@ -9,7 +9,7 @@ import typer
 from s3sizer import output
 from s3sizer.cli.app import StepProgress, aws_of, show_plan
 from s3sizer.cli.inputs import ByteSize
-from s3sizer.cli.lifecycle import DryRun
+from s3sizer.cli.lifecycle import DryRun, StorageClasses
 from s3sizer.cli.reads import Workers
 from s3sizer.stack.model import MAX_PREFIX_DEPTH
 
@@ -37,6 +37,7 @@ def track(
             help="A CloudWatch alarm when the bucket holds more, e.g. 500GB.",
         ),
     ] = None,
+    storage_classes: StorageClasses = None,
     workers: Workers = None,
     dry_run: DryRun = False,
 ) -> None:
@@ -52,6 +53,7 @@ def track(
             buckets,
             prefix_depth=prefix_depth,
             alarm_above=alarm_above,
+            storage_classes=storage_classes,
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),

@@ -34,6 +34,14 @@ UploadsEveryOption = Annotated[
         "at least 1m; 0 turns the schedule off).",
     ),
 ]
+StorageClasses = Annotated[
+    bool | None,
+    typer.Option(
+        "--storage-classes/--no-storage-classes",
+        help="Track bytes per storage class (one HEAD per object created) and price them.",
+        show_default=False,
+    ),
+]
 
 
 def setup(
@@ -82,6 +90,7 @@ def setup(
         ),
     ] = None,
     uploads_every: UploadsEveryOption = None,
+    storage_classes: StorageClasses = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -106,6 +115,7 @@ def setup(
             alarm_topic=alarm_topic,
             alarm_growth=alarm_growth,
             uploads_every=uploads_every,
+            storage_classes=storage_classes,
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),

@@ -33,11 +33,28 @@ class Usage:
 
 
 def classes_of(totals: dict | None) -> dict[str, dict] | None:
-    """The per-class counters when classes are tracked (a ``by_class`` map), else None."""
-    tracked = (totals or {}).get("by_class")
-    if not tracked or "M" not in tracked:
+    """The per-class counters when classes are tracked (the TOTALS item's switch), else None.
+
+    The item holds one flat attribute per class and figure for the classes other than STANDARD
+    (docs/tracking.md); STANDARD holds what they do not: every version looked up in no other
+    class, or not looked up at all, is in S3's default class.
+    """
+    from s3sizer.lambdas import layout as lay
+    from s3sizer.lambdas.versions import CLASS_FIGURES
+
+    if not lay.tracks_classes(totals):
         return None
-    return {name: value.get("M", {}) for name, value in tracked["M"].items()}
+    others = {c: f for c, f in lay.classes_from(totals).items() if any(f)}
+    held = [
+        number(totals, name)
+        for name in ("total_size", "noncurrent_bytes", "object_count", "noncurrent_versions")
+    ]
+    standard = [h - sum(f[i] for f in others.values()) for i, h in enumerate(held)] + [0]
+    found = {"STANDARD": standard, **others}
+    return {
+        c: {name: {"N": str(x)} for name, x in zip(CLASS_FIGURES, f, strict=True)}
+        for c, f in found.items()
+    }
 
 
 def usage_of(totals: dict | None, uploads: dict | None) -> Usage:

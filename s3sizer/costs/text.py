@@ -32,6 +32,14 @@ def money_lines(storage: dict, growth: dict) -> str:
         f"{human_bytes(uploads['bytes'])} in {plural(uploads['uploads'], 'upload')}",
     ]
     lines.append(uploads_line(uploads))
+    held = [
+        f"{name} {human_bytes(c['current_bytes'])}"
+        + (f" (+{human_bytes(c['noncurrent_bytes'])} noncurrent)" if c["noncurrent_bytes"] else "")
+        for name, c in (storage["by_class"] or {}).items()
+        if c["current_bytes"] or c["noncurrent_bytes"]
+    ]
+    if held:
+        lines.append(f"classes      {', '.join(held)}")
     week, day = growth["bytes_per_day_7d"], growth["bytes_per_day_1d"]
     if week is None:
         lines.append("growth       not known yet: under an hour of history")

@@ -50,6 +50,10 @@ class Sums:
     # What the merged keys hold, per aggregate ("" the bucket, else a prefix): WIDTH figures.
     merged: dict = field(default_factory=dict)
     moved: dict = field(default_factory=dict)  # what the run moved, per aggregate
+    # The bucket's storage classes (versions.CLASS_FIGURES per class other than STANDARD),
+    # when tracked: what the merged keys hold, and what the run moved.
+    classes_merged: dict = field(default_factory=dict)
+    classes_moved: dict = field(default_factory=dict)
 
     def add(self, other: Sums) -> None:
         for name, value in vars(other).items():
@@ -68,7 +72,7 @@ class Sums:
 
 
 def _accumulate(into: dict, aggregate: str, figures) -> None:
-    mine = into.setdefault(aggregate, [0] * WIDTH)
+    mine = into.setdefault(aggregate, [0] * len(figures))
     mine[:] = [a + b for a, b in zip(mine, figures, strict=True)]
 
 
@@ -76,8 +80,9 @@ def _accumulate(into: dict, aggregate: str, figures) -> None:
 class _Change:
     key: str
     item: dict | None  # as read
-    listed: list  # (version id, kind, size), newest first
+    listed: list  # (version id, kind, size, storage class), newest first
     recent_ms: int | None
+    classes: bool = False  # the bucket's classes are tracked: the listing's count
 
 
 def merge(
@@ -93,14 +98,18 @@ def merge(
     progress: Callable[[str, Sums], dict | None] = lambda cursor, sums: None,
     listed_last: Callable[[], float] = lambda: 0.0,
     flush_keys: int = 1000,
+    classes: bool | None = None,
 ) -> Sums:
     """Merge a span's listing into its recorded keys, committing chunk by chunk.
 
     ``recent_ms(listed_at)`` gives the merge rule's bound for a page listed at that time;
     ``live``: a route delivers events meanwhile (transactions with deltas), or not (quiet);
     ``progress(cursor, sums)`` gives the range's progress item to commit with each chunk;
-    ``listed_last()`` when the listing's last page was read (it covered the span's end).
+    ``listed_last()`` when the listing's last page was read (it covered the span's end);
+    ``classes``: take the listing's storage classes (None: when the bucket's TOTALS say so).
     """
+    if classes is None:
+        classes = lay.tracks_classes(h._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)))
     sums, chunk, since_flush = Sums(), [], 0
     commit = _commit_live if live else _commit_quiet
 
@@ -113,8 +122,8 @@ def merge(
         if is_own_key(key):
             continue
         sums.keys += 1
-        chunk.append(_Change(key, item, listed, recent_ms(listed_at)))
-        for _, kind, size in listed[:1]:
+        chunk.append(_Change(key, item, listed, recent_ms(listed_at), classes))
+        for _, kind, size, *_ in listed[:1]:
             if kind == v.OBJECT:
                 sums.listed_bytes += size
                 sums.listed_objects += 1
@@ -161,7 +170,8 @@ def _figures(versions: dict) -> list[int]:
 
 
 def _plan(c: _Change, bucket: str, depths: tuple[int, int]):
-    """(put or None, {aggregate: WIDTH deltas}, the merged key's figures) for one key."""
+    """(put or None, {aggregate: WIDTH deltas}, the merged key's figures, {class: deltas},
+    the merged key's class figures) for one key."""
     depth, unmarked_depth = depths
     state = lay.key_state_from(c.item) if c.item else None
     old = state.versions if state else {}
@@ -169,7 +179,15 @@ def _plan(c: _Change, bucket: str, depths: tuple[int, int]):
         counted = depth  # nothing counted the key yet: each prefix takes it whole
     else:
         counted = unmarked_depth if state.counted_depth is None else state.counted_depth
-    new = v.from_listing(old, c.listed, c.recent_ms)
+    # Without classes tracked the listing's are left out: the key's recorded ones stay.
+    listed = c.listed if c.classes else [entry[:3] for entry in c.listed]
+    new = v.from_listing(old, listed, c.recent_ms)
+    classes_now = v.class_figures(new)
+    class_deltas: dict = {}
+    for figures, sign in ((v.class_figures(old), -1), (classes_now, 1)):
+        for name, values in figures.items():
+            _accumulate(class_deltas, name, [sign * x for x in values])
+    class_deltas = {name: d for name, d in class_deltas.items() if any(d)}
     was, now = _figures(old), _figures(new)
     change = [b - a for a, b in zip(was, now, strict=True)]
     deltas = {"": change}
@@ -178,34 +196,45 @@ def _plan(c: _Change, bucket: str, depths: tuple[int, int]):
     for p in lay.prefixes(c.key, depth):
         deltas[p] = change if p.count("/") <= counted else now
     deltas = {name: d for name, d in deltas.items() if any(d)}
+    if class_deltas and "" not in deltas:
+        deltas[""] = [0] * WIDTH  # the totals carry the classes
+    classes = (class_deltas, classes_now)
     if (state is not None and new == old and counted == depth) or (state is None and not new):
-        return None, deltas, now
+        return None, deltas, now, classes
     rev = state.rev if state else 0
-    return (lay.key_item(bucket, c.key, new, rev + 1, depth), rev), deltas, now
+    return (lay.key_item(bucket, c.key, new, rev + 1, depth), rev), deltas, now, classes
 
 
 def _plan_chunk(chunk, bucket, depths):
-    """(puts: [(change, item, rev)], {aggregate: deltas}, [(key, merged figures)])."""
-    puts, deltas, merged = [], {}, []
+    """(puts: [(change, item, rev)], {aggregate: deltas}, [(key, merged figures)],
+    {class: deltas}, {class: merged figures})."""
+    puts, deltas, merged, class_deltas, class_merged = [], {}, [], {}, {}
     for c in chunk:
-        put, key_deltas, figures = _plan(c, bucket, depths)
+        put, key_deltas, figures, (key_classes, key_merged) = _plan(c, bucket, depths)
         merged.append((c.key, figures))
         for name, d in key_deltas.items():
             _accumulate(deltas, name, d)
+        for name, d in key_classes.items():
+            _accumulate(class_deltas, name, d)
+        for name, d in key_merged.items():
+            _accumulate(class_merged, name, d)
         if put is not None:
             puts.append((c, *put))
-    return puts, deltas, merged
+    return puts, deltas, merged, (class_deltas, class_merged)
 
 
 def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
     for attempt in range(batch.MAX_ATTEMPTS):
-        puts, deltas, merged = _plan_chunk(chunk, bucket, depths)
-        after = _counted(sums, deltas, merged, depths[0], "" in deltas)
+        puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
+        after = _counted(sums, deltas, merged, depths[0], "" in deltas, classes)
         writes = [
             (("K", c.key), batch._put(h, item, batch._rev_condition(c.item, rev)))
             for c, item, rev in puts
         ]
-        writes += [(("A", name), _add(h, bucket, name, d)) for name, d in sorted(deltas.items())]
+        writes += [
+            (("A", name), _add(h, bucket, name, d, classes[0] if name == "" else None))
+            for name, d in sorted(deltas.items())
+        ]
         progress_item = progress(after)
         if progress_item is not None:
             writes.append((("R", ""), batch._put(h, progress_item)))
@@ -232,9 +261,9 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
 def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
     """Nothing else writes: the key items at one write unit each, then the range's progress,
     which carries what its merged keys hold (a rerun of the chunk merges them to themselves)."""
-    puts, deltas, merged = _plan_chunk(chunk, bucket, depths)
+    puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
     batch_put(h, [item for _, item, _ in puts])
-    vars(sums).update(vars(_counted(sums, deltas, merged, depths[0], False)))
+    vars(sums).update(vars(_counted(sums, deltas, merged, depths[0], False, classes)))
     progress_item = progress(sums)
     if progress_item is not None:
         h.client.put_item(TableName=h.table_name, Item=progress_item)
@@ -255,7 +284,9 @@ def batch_put(h, items: list[dict]) -> None:
             raise RuntimeError(f"DynamoDB left {left} items unprocessed after retries")
 
 
-def _counted(sums: Sums, deltas: dict, merged: list, depth: int, moved_totals: bool) -> Sums:
+def _counted(
+    sums: Sums, deltas: dict, merged: list, depth: int, moved_totals: bool, classes=({}, {})
+) -> Sums:
     """``sums`` with one more chunk counted (a new Sums: a cancelled transaction counts nothing)."""
     after = Sums()
     after.add(sums)
@@ -268,13 +299,21 @@ def _counted(sums: Sums, deltas: dict, merged: list, depth: int, moved_totals: b
     for key, figures in merged:
         for name in ["", *lay.prefixes(key, depth)]:
             _accumulate(after.merged, name, figures)
+    for name, d in classes[0].items():
+        _accumulate(after.classes_moved, name, d)
+    for name, d in classes[1].items():
+        _accumulate(after.classes_merged, name, d)
     return after
 
 
-def _add(h, bucket: str, name: str, d: list[int]) -> dict:
-    """Move the bucket's totals (name "") or a prefix's by a delta; one more version, so a
-    tracker batch that read them before writes again on top."""
+def _add(h, bucket: str, name: str, d: list[int], classes: dict | None = None) -> dict:
+    """Move the bucket's totals (name "") or a prefix's by a delta (and the bucket's classes:
+    flat attributes, which ADD creates at 0 when absent); one more version, so a tracker batch
+    that read them before writes again on top."""
     fields = ("total_size", "object_count", *lay.BREAKDOWN)
+    for storage_class, values in (classes or {}).items():
+        fields += tuple(lay.class_attribute(storage_class, f) for f in v.CLASS_FIGURES)
+        d = [*d, *values]
     names = {f"#f{i}": f for i, f in enumerate(fields)} | {"#v": "version"}
     values = {f":f{i}": lay.n(x) for i, x in enumerate(d)} | {":one": lay.n(1)}
     expression = "ADD " + ", ".join(f"#f{i} :f{i}" for i in range(len(fields))) + ", #v :one"

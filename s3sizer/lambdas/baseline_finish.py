@@ -26,9 +26,11 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
         old = lay.totals_from(item)
         untouched = old.version == before.version + sums.totals_writes
         mending = mend == ALWAYS or (mend == IF_UNTOUCHED and untouched)
+        class_delta = None
         if mending:
             size, count = target[0], target[1]
             kept_delta = [t - k for t, k in zip(target[2:], lay.breakdown_from(item), strict=True)]
+            class_delta = _class_delta(sums.classes_merged, lay.classes_from(item))
             start = before
             sums.drift_bytes = size - before.total_size
             sums.drift_objects = count - before.object_count
@@ -38,7 +40,7 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
                 size - sums.drift_bytes, count - sums.drift_objects, 0, before.updated_at, 0
             )
         moved = (size, count) != (start.total_size, start.object_count) or bool(
-            kept_delta and any(kept_delta)
+            (kept_delta and any(kept_delta)) or class_delta
         )
         if item and before.updated_at is not None and not moved and old.max_size >= size:
             break
@@ -46,7 +48,7 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
             size, count, max(old.max_size, size), h.next_timestamp(old.updated_at), old.version + 1
         )
         writes = [
-            batch._aggregate_put(h, bucket, None, item, new, kept_delta),
+            batch._aggregate_put(h, bucket, None, item, new, kept_delta, class_delta),
             batch.point_put(h, lay.bucket_pk(bucket), start, new, event, None),
         ]
         try:
@@ -65,6 +67,17 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
     _zero_deeper_prefixes(h, bucket, depth)
     totals = h.totals(bucket)
     return Drift(totals.total_size, totals.object_count, sums.drift_bytes, sums.drift_objects)
+
+
+def _class_delta(target: dict, held: dict) -> dict:
+    """What moves the held per-class figures to the target's (the classes the keys hold)."""
+    out = {}
+    for name in set(target) | set(held):
+        want, have = target.get(name, [0] * 5), held.get(name, [0] * 5)
+        delta = [a - b for a, b in zip(want, have, strict=True)]
+        if any(delta):
+            out[name] = delta
+    return out
 
 
 def _figures(item: dict | None) -> list[int]:

@@ -27,11 +27,17 @@ class Span:
 
 
 def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list, float]]:
-    """(key, [(version id, kind, size), ...] newest first, listed_at) per key, in key order."""
+    """(key, [(version id, kind, size, storage class), ...] newest first, listed_at) per key,
+    in key order."""
     for key, group in itertools.groupby(listing, key=lambda lv: lv.key):
         entries = list(group)
         listed = [
-            (lv.version_id or v.NULL_VERSION, v.MARKER if lv.delete_marker else v.OBJECT, lv.size)
+            (
+                lv.version_id or v.NULL_VERSION,
+                v.MARKER if lv.delete_marker else v.OBJECT,
+                lv.size,
+                getattr(lv, "storage_class", None),
+            )
             for lv in entries
         ]
         yield key, listed, min(getattr(lv, "listed_at", 0.0) for lv in entries)

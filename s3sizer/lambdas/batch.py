@@ -38,6 +38,7 @@ class ChunkResult:
     # With per-bucket settings (History.settings_required): the depth the table holds for the
     # bucket when it differs from the one the chunk was planned with; nothing was written.
     stale_depth: int | None = None
+    lookups: int = 0  # storage-class lookups (HEAD) made
 
 
 def items_needed(keys: set[str], prefixes: set[str]) -> int:
@@ -69,8 +70,13 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             return ChunkResult(counts={}, stale_depth=depth)
     ordered = sorted(changes, key=lambda c: (c.time, c.seq))
     result = ChunkResult(partial=running)
+    looked_up: dict[tuple[str, str], str | None] = {}  # (key, version id) -> class, once each
     for attempt in range(MAX_ATTEMPTS):
-        plan = _plan(h, bucket, ordered, stored)
+        plan = _plan(h, bucket, ordered, stored, looked_up)
+        while plan.need:  # the classes of versions created (or moved) here: one lookup each
+            looked_up |= _look_up(h, bucket, sorted(plan.need))
+            result.lookups += len(plan.need)
+            plan = _plan(h, bucket, ordered, stored, looked_up)
         if not plan.writes:
             result.counts = plan.counts
             return result
@@ -98,11 +104,21 @@ class _Plan:
     writes: list  # (name, TransactItem); name is ("K", key), ("T", "") or ("P", prefix)
     totals: lay.Totals | None = None
     prefixes: dict = field(default_factory=dict)
+    need: set = field(default_factory=set)  # (key, version id, named) to look up
 
 
-def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
-    """The transaction that applies the changes on top of the stored items."""
+def _plan(h, bucket: str, ordered: list[Change], stored: dict, looked_up=None) -> _Plan:
+    """The transaction that applies the changes on top of the stored items.
+
+    With the bucket's storage classes tracked (its TOTALS item says so), each version a change
+    creates takes its class from ``looked_up``; when one is missing, the plan only names the
+    versions to look up (``need``) and writes nothing.
+    """
+    looked_up = {} if looked_up is None else looked_up
     counts = dict.fromkeys(("applied", "duplicate", "stale"), 0)
+    classes_on = lay.tracks_classes(stored.get(("T", ""))) and h.class_of is not None
+    need: set = set()
+    class_deltas: dict[str, list[int]] = {}
     maps, depth = {}, {}
     for change in ordered:
         if change.key not in maps:
@@ -117,11 +133,14 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     deltas: dict[str, list[int]] = {"": [0] * (2 + len(lay.BREAKDOWN))}
     for c in ordered:
         before, kept_before = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
-        outcome, maps[c.key] = v.apply(
-            maps[c.key], c.version_id, c.kind, c.seq, c.size, round(c.time * 1000) or None
-        )
-        counts[outcome] += 1
+        classes_before = v.class_figures(maps[c.key])
+        outcome = _apply(maps, c, classes_on, looked_up, need)
+        counts[outcome] = counts.get(outcome, 0) + 1
         after, kept_after = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
+        classes_after = v.class_figures(maps[c.key])
+        if classes_after != classes_before:
+            _move_classes(class_deltas, classes_before, -1)
+            _move_classes(class_deltas, classes_after, 1)
         if before == after and kept_before == kept_after:
             continue
         d_size = (after or 0) - (before or 0)
@@ -132,6 +151,8 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
         for name in ["", *lay.prefixes(c.key, min(depth[c.key], h.prefix_depth))]:
             total = deltas.setdefault(name, [0] * len(change))
             total[:] = [t + d for t, d in zip(total, change, strict=True)]
+    if need:
+        return _Plan(counts, [], need=need)
     writes = []
     for key, versions in maps.items():
         if versions is original[key]:
@@ -141,7 +162,8 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
         item = lay.key_item(bucket, key, versions, rev + 1, depth[key])
         writes.append((("K", key), _put(h, item, _rev_condition(old, rev))))
     plan = _Plan(counts, writes)
-    if peak == 0 and not any(any(d) for d in deltas.values()):
+    moved_classes = any(any(d) for d in class_deltas.values())
+    if peak == 0 and not any(any(d) for d in deltas.values()) and not moved_classes:
         return plan
     old = lay.totals_from(stored.get(("T", "")))
     ts = h.next_timestamp(old.updated_at)
@@ -155,7 +177,9 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     event = ordered[0].event if len(ordered) == 1 else "batch"
     key = ordered[0].key if len({c.key for c in ordered}) == 1 else None
     bucket_kept = deltas.pop("")[2:]
-    totals_put = _aggregate_put(h, bucket, None, stored.get(("T", "")), plan.totals, bucket_kept)
+    totals_put = _aggregate_put(
+        h, bucket, None, stored.get(("T", "")), plan.totals, bucket_kept, class_deltas
+    )
     writes.append((("T", ""), totals_put))
     # A point records a change of size: one that moved only the breakdown (a noncurrent version
     # deleted, say) writes the totals but draws no point.
@@ -178,6 +202,63 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict) -> _Plan:
     return plan
 
 
+LOOKUP_THREADS = 16  # HEADs of one chunk side by side: a chunk waits for the slowest, not all
+
+
+def _look_up(h, bucket: str, versions: list[tuple[str, str, bool]]) -> dict:
+    """{(key, version id): class or None} by one lookup each, side by side; a version the
+    records did not name (a bucket never versioned) is looked up without its id."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(wanted):
+        key, version_id, named = wanted
+        return h.class_of(bucket, key, version_id if named else None)
+
+    if len(versions) == 1 or LOOKUP_THREADS == 1:
+        return {wanted[:2]: one(wanted) for wanted in versions}
+    with ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, len(versions))) as pool:
+        found = pool.map(one, versions)
+        return {wanted[:2]: cls for wanted, cls in zip(versions, found, strict=True)}
+
+
+def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) -> str:
+    """Apply one change to its key's map (in ``maps``); its outcome."""
+    versions = maps[c.key]
+    time_ms = round(c.time * 1000) or None
+    if c.kind == v.TRANSIT:
+        if not classes_on:
+            return "ignored"
+        cls = c.cls
+        if cls is None:  # a notification record names no class: the version says it now
+            entry = versions.get(c.version_id)
+            if entry is not None and entry.kind not in (v.OBJECT, v.TRANSIT):
+                return v.STALE  # deleted already: its class no longer counts anywhere
+            if (c.key, c.version_id) not in looked_up:
+                need.add((c.key, c.version_id, c.named))
+                return v.STALE
+            cls = looked_up[c.key, c.version_id]
+            if cls is None:  # gone when looked up: its delete is on its way
+                return v.STALE
+        outcome, maps[c.key] = v.transition(versions, c.version_id, cls, time_ms)
+        return outcome
+    cls = None
+    if c.kind == v.OBJECT and classes_on:
+        outcome, _ = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms)
+        if outcome == v.APPLIED:
+            if (c.key, c.version_id) not in looked_up:
+                need.add((c.key, c.version_id, c.named))
+            # None when gone at lookup: counted as STANDARD until its delete, which nets it out
+            cls = looked_up.get((c.key, c.version_id))
+    outcome, maps[c.key] = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms, cls)
+    return outcome
+
+
+def _move_classes(into: dict, figures: dict, sign: int) -> None:
+    for storage_class, values in figures.items():
+        mine = into.setdefault(storage_class, [0] * len(v.CLASS_FIGURES))
+        mine[:] = [m + sign * x for m, x in zip(mine, values, strict=True)]
+
+
 def _rev_condition(old: dict | None, rev: int) -> dict:
     if old is None:
         return {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -189,15 +270,21 @@ def _rev_condition(old: dict | None, rev: int) -> dict:
 
 
 def _aggregate_put(
-    h, bucket, prefix: str | None, old_item, totals: lay.Totals, kept_delta=None
+    h, bucket, prefix: str | None, old_item, totals: lay.Totals, kept_delta=None, class_delta=None
 ) -> dict:
     """The bucket's totals (prefix None) or a prefix's, conditional on the version read; the
-    breakdown carried over from the item read, moved by ``kept_delta``."""
+    breakdown (and the bucket's storage classes) carried over from the item read, moved by
+    ``kept_delta`` (and ``class_delta``)."""
     if prefix is None:
         item = {
             **lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK),
             "max_size": lay.n(totals.max_size),
         }
+        classes = lay.classes_from(old_item)
+        _move_classes(classes, class_delta or {}, 1)
+        item |= lay.class_attributes(classes)
+        if lay.tracks_classes(old_item):
+            item[lay.CLASSES_FLAG] = {"BOOL": True}
     else:
         item = {
             **lay.prefix_address(bucket, prefix),

@@ -82,6 +82,9 @@ class History:
         # ignores the buckets without one (batch.apply_chunk); off, every bucket is tracked at
         # ``prefix_depth``.
         self.settings_required = False
+        # (bucket, key, version id) -> the version's storage class now, None when it is gone:
+        # the tracker's lookup for buckets whose classes it tracks (classes.head_class).
+        self.class_of: Callable[[str, str, str], str | None] | None = None
         self._now = now
         self.ttl_seconds = int(ttl_days * 86400)
         self._sleep = sleep

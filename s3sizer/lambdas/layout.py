@@ -155,6 +155,44 @@ def breakdown_from(item: dict | None) -> tuple[int, ...]:
     return tuple(int((item or {}).get(name, {"N": "0"})["N"]) for name in BREAKDOWN)
 
 
+# Storage classes (docs/tracking.md): the bucket's TOTALS item carries ``storage_classes``
+# (BOOL) while they are tracked, and, per class other than STANDARD, one flat N attribute per
+# figure, ``c#<class>#<figure>``: flat because ADD cannot reach into a map that may not exist.
+CLASSES_FLAG = "storage_classes"
+_CLASS_TAG = "c#"
+
+
+def class_attribute(storage_class: str, figure: str) -> str:
+    return f"{_CLASS_TAG}{storage_class}#{figure}"
+
+
+def classes_from(item: dict | None) -> dict[str, list[int]]:
+    """The per-class figures (versions.CLASS_FIGURES) a totals item holds, by class."""
+    found: dict[str, list[int]] = {}
+    for name, value in (item or {}).items():
+        if not name.startswith(_CLASS_TAG):
+            continue
+        storage_class, _, figure = name[len(_CLASS_TAG) :].rpartition("#")
+        if figure in v.CLASS_FIGURES:
+            figures = found.setdefault(storage_class, [0] * len(v.CLASS_FIGURES))
+            figures[v.CLASS_FIGURES.index(figure)] = int(value["N"])
+    return found
+
+
+def class_attributes(figures: dict[str, list[int]]) -> dict:
+    """``classes_from``'s inverse; classes holding nothing are left out."""
+    return {
+        class_attribute(c, name): n(value)
+        for c, values in figures.items()
+        if any(values)
+        for name, value in zip(v.CLASS_FIGURES, values, strict=True)
+    }
+
+
+def tracks_classes(item: dict | None) -> bool:
+    return bool((item or {}).get(CLASSES_FLAG, {}).get("BOOL"))
+
+
 @dataclass(frozen=True)
 class Point:
     ts: str  # ISO-8601 UTC with ms, exactly as stored
@@ -247,6 +285,8 @@ def _entry_attr(entry: v.Entry) -> dict:
         attr["t"] = n(entry.time_ms)
     if entry.floor is not None:
         attr["f"] = {"S": entry.floor}
+    if entry.cls is not None:
+        attr["c"] = {"S": entry.cls}
     return attr
 
 
@@ -259,6 +299,7 @@ def key_state_from(item: dict) -> KeyState:
             size=int(attr["M"]["z"]["N"]) if "z" in attr["M"] else 0,
             time_ms=int(attr["M"]["t"]["N"]) if "t" in attr["M"] else None,
             floor=attr["M"]["f"]["S"] if "f" in attr["M"] else None,
+            cls=attr["M"]["c"]["S"] if "c" in attr["M"] else None,
         )
         for vid, attr in item.get("versions", {"M": {}})["M"].items()
     }

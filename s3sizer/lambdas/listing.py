@@ -21,6 +21,7 @@ class ListedVersion:
     # When S3 answered the page that listed it (its Date header, s since the epoch); 0: unknown,
     # which a baseline takes to mean the bucket was quiet.
     listed_at: float = 0.0
+    storage_class: str | None = None  # as the listing names it (None: a delete marker)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,15 @@ IGNORED, REJECTED = "ignored", "rejected"
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _MAX_KEY_BYTES = 1024  # S3's own limit: anything longer did not come from S3
 CREATED, REMOVED = "ObjectCreated", ("ObjectRemoved", "LifecycleExpiration")
+# A lifecycle transition moves a version to another storage class: it changes no size, only
+# the class, which the tracker follows for buckets whose classes it tracks (else: ignored).
+TRANSITION = "LifecycleTransition"
+EB_CLASS_CHANGED = "Object Storage Class Changed"
 # Families that never change what a listing shows: counted, never applied.
 NO_SIZE_CHANGE = frozenset(
     {
         "ObjectRestore",
         "Replication",
-        "LifecycleTransition",
         "IntelligentTiering",
         "ObjectTagging",
         "ObjectAcl",
@@ -47,6 +50,12 @@ class Change:
     size: int  # 0 unless kind is OBJECT
     event: str
     time: float = 0.0  # the event's time (s since the epoch); orders a batch's records
+    # A transition's class (EventBridge names it; a notification record does not: None, and
+    # the tracker looks the version up).
+    cls: str | None = None
+    # The record named its version: False only for a bucket never versioned, whose objects are
+    # looked up without a version id (S3 knows them as the current object).
+    named: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,9 @@ def _epoch(text: object) -> float:
         return 0.0
 
 
-def _checked(bucket, key, version_id, sequencer, kind, size, event, time) -> Change | Skip:
+def _checked(
+    bucket, key, version_id, sequencer, kind, size, event, time, cls=None
+) -> Change | Skip:
     if not isinstance(bucket, str) or not bucket:
         return Skip(REJECTED, f"malformed record: bucket name {bucket!r}")
     if not isinstance(key, str) or not key:
@@ -96,8 +107,15 @@ def _checked(bucket, key, version_id, sequencer, kind, size, event, time) -> Cha
         return Skip(IGNORED, f"{key!r} is written by s3sizer itself")
     if len(key.encode()) > _MAX_KEY_BYTES:
         return Skip(REJECTED, f"key of {len(key.encode())} bytes is longer than S3 allows")
-    if not is_sequencer(sequencer):
+    if kind == v.TRANSIT:
+        # EventBridge's transitions carry no sequencer, and a transition's orders nothing
+        # against creates and deletes: the class waterfall orders transitions (versions.py).
+        sequencer = ""
+        if cls is not None and not isinstance(cls, str):
+            return Skip(REJECTED, f"malformed record: storage class {cls!r}")
+    elif not is_sequencer(sequencer):
         return Skip(REJECTED, f"sequencer {sequencer!r} is not hexadecimal")
+    named = version_id is not None  # only a bucket never versioned names no version
     if version_id is None:
         version_id = v.NULL_VERSION
     if not isinstance(version_id, str) or not version_id:
@@ -107,7 +125,8 @@ def _checked(bucket, key, version_id, sequencer, kind, size, event, time) -> Cha
             return Skip(REJECTED, f"{event} of {key!r} carries no valid size ({size!r})")
     else:
         size = 0
-    return Change(bucket, key, version_id, kind, v.normalise(sequencer), size, event, time)
+    seq = v.normalise(sequencer)
+    return Change(bucket, key, version_id, kind, seq, size, event, time, cls, named)
 
 
 def parse_s3_record(record) -> Change | Skip:
@@ -117,17 +136,20 @@ def parse_s3_record(record) -> Change | Skip:
         family = name.removeprefix("s3:").split(":", 1)[0]
         if family in NO_SIZE_CHANGE:
             return Skip(IGNORED, f"{name} does not change the size")
-        if family != CREATED and family not in REMOVED:
+        if family != CREATED and family not in REMOVED and family != TRANSITION:
             return Skip(REJECTED, f"unknown event family {name!r}")
         obj = record["s3"]["object"]
         bucket = record["s3"]["bucket"]["name"]
         key = unquote_plus(obj["key"])  # S3 URL-encodes keys: "red flower.jpg" -> "red+flower.jpg"
-        sequencer, version_id = obj["sequencer"], obj.get("versionId")
+        sequencer = obj.get("sequencer") if family == TRANSITION else obj["sequencer"]
+        version_id = obj.get("versionId")
         size, time = obj.get("size"), _epoch(record.get("eventTime"))
     except (KeyError, TypeError, AttributeError) as err:
         return Skip(REJECTED, f"malformed record: missing or invalid {err}")
     if family == CREATED:
         kind = v.OBJECT
+    elif family == TRANSITION:
+        kind = v.TRANSIT
     else:
         kind = v.MARKER if name.endswith("DeleteMarkerCreated") else v.GONE
     return _checked(bucket, key, version_id, sequencer, kind, size, name, time)
@@ -137,6 +159,8 @@ def parse_eventbridge(event: dict) -> Change | Skip:
     """One EventBridge event from S3 (``detail-type``, ``detail.object``...). Never raises."""
     try:
         detail_type = event["detail-type"]
+        if detail_type == EB_CLASS_CHANGED:
+            return _class_changed(event)
         if detail_type not in (EB_CREATED, EB_DELETED):
             return Skip(IGNORED, f"{detail_type!r} does not change the size")
         detail = event["detail"]
@@ -160,6 +184,21 @@ def parse_eventbridge(event: dict) -> Change | Skip:
     except (KeyError, TypeError, AttributeError) as err:
         return Skip(REJECTED, f"malformed EventBridge event: missing or invalid {err}")
     return _checked(bucket, key, version_id, sequencer, kind, size, name, time)
+
+
+def _class_changed(event: dict) -> Change | Skip:
+    """EventBridge's ``Object Storage Class Changed``: ``detail.destination-storage-class``."""
+    try:
+        detail = event["detail"]
+        obj = detail["object"]
+        bucket, key = detail["bucket"]["name"], obj["key"]
+        cls = detail["destination-storage-class"]
+        version_id, size, time = obj.get("version-id"), obj.get("size"), _epoch(event.get("time"))
+    except (KeyError, TypeError, AttributeError) as err:
+        return Skip(REJECTED, f"malformed EventBridge event: missing or invalid {err}")
+    if not isinstance(cls, str) or not cls:
+        return Skip(REJECTED, f"malformed EventBridge event: storage class {cls!r}")
+    return _checked(bucket, key, version_id, "", v.TRANSIT, size, EB_CLASS_CHANGED, time, cls)
 
 
 def parse_document(doc) -> list[Change | Skip]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import batch, history, records, uploads
+from . import batch, classes, history, records, uploads
 from . import layout as lay
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def apply_event(hist: history.History, event) -> dict:
     messages = records.messages(event)
     direct = not records.is_sqs_batch(event)
     counts = dict.fromkeys(COUNTED, 0)
+    lookups = 0  # storage-class lookups: only buckets whose classes are tracked make any
     for message in messages:
         for skip in message.skips:
             counts[skip.outcome] += 1
@@ -131,11 +132,13 @@ def apply_event(hist: history.History, event) -> dict:
         for outcome, count in result.counts.items():
             counts[outcome] += count
         counts["retries"] += result.retries
+        lookups += result.lookups
         # Totals a baseline has not finished are partial: no datapoint, so no alarm fires.
         if result.totals is not None and not result.partial:
             print(metric_line(chunk.bucket, result.totals), flush=True)
     counts["failed"] = len(failed)
-    logger.info("batch: %s", " ".join(f"{name}={counts[name]}" for name in COUNTED))
+    line = " ".join(f"{name}={counts[name]}" for name in COUNTED)
+    logger.info("batch: %s%s", line, f" lookups={lookups}" if lookups else "")
     return {"counts": counts, "failed": sorted(failed)}
 
 
@@ -189,6 +192,8 @@ def _config() -> history.History:
     # Set by deploy: each bucket's settings item says whether it is tracked, and its depth
     # (PREFIX_DEPTH is then only the first guess for a bucket this container has not seen).
     found.settings_required = os.environ.get("BUCKET_SETTINGS") == "table"
+    # Used only for buckets whose TOTALS item says their storage classes are tracked.
+    found.class_of = classes.head_class(boto3.client("s3"))
     return found
 
 

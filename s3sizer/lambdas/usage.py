@@ -1,7 +1,7 @@
 """Many buckets' totals and unfinished uploads in one read, for `status` and `metrics`.
 
 Only the CLI imports this module (inside a function), so the functions' zips and roles leave
-out the BatchGetItem it makes (see model.lambda_modules).
+out the BatchGetItem and UpdateItem it makes (see model.lambda_modules).
 """
 
 from __future__ import annotations
@@ -36,3 +36,23 @@ def usage_items(history, buckets: list[str]) -> dict[str, dict[str, dict | None]
                 history.backoff(attempt)
                 attempt += 1
     return found
+
+
+def set_storage_classes(history, bucket: str, on: bool) -> None:
+    """Track the bucket's storage classes, or stop: the switch on its TOTALS item, where the
+    tracker reads it with each chunk and `status` with the counters. One more ``version``, so
+    that a batch that read the totals before writes again on top."""
+    names = {"#c": lay.CLASSES_FLAG, "#v": "version", "#s": "total_size", "#o": "object_count"}
+    values = {":one": lay.n(1), ":zero": lay.n(0)}
+    if on:
+        action = "SET #c = :on "
+        values[":on"] = {"BOOL": True}
+    else:
+        action = "REMOVE #c "
+    history.client.update_item(
+        TableName=history.table_name,
+        Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK),
+        UpdateExpression=action + "ADD #v :one, #s :zero, #o :zero",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )

@@ -19,6 +19,10 @@ from dataclasses import dataclass, replace
 from functools import cmp_to_key
 
 OBJECT, MARKER, GONE = "P", "M", "X"  # a version present, a delete marker, permanently deleted
+# A storage-class transition delivered before the create of its version: not a version yet (it
+# counts nowhere), only the class that create will have at least (docs/tracking.md).
+TRANSIT = "T"
+LIVE = (OBJECT, MARKER)
 NULL_VERSION = "null"
 APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
 
@@ -29,6 +33,35 @@ MAX_TOMBSTONES = 32
 # Live versions (objects and markers) beyond this count are forgotten, oldest first: a key item
 # must stay well under DynamoDB's 400 KB. Only deleting all the newer ones would then need them.
 MAX_LIVE = 1000
+
+STANDARD = "STANDARD"
+# S3's lifecycle waterfall: a transition only ever moves a version to a later class, so the
+# later of two classes known for one version is its class now, whatever order they came in.
+# Intelligent-Tiering is one class here: its tiers change without an event.
+_WATERFALL = {
+    "STANDARD": 0,
+    "REDUCED_REDUNDANCY": 0,
+    "STANDARD_IA": 1,
+    "INTELLIGENT_TIERING": 2,
+    "ONEZONE_IA": 3,
+    "GLACIER_IR": 4,
+    "GLACIER": 5,
+    "DEEP_ARCHIVE": 6,
+}
+# STANDARD_IA, ONEZONE_IA and GLACIER_IR bill an object under 128 KB as 128 KB (costs/billing.py
+# holds S3's rules; the tracker keeps what they add, per class, as ``padding_bytes``).
+MIN_BILLABLE_SIZE = 128 * 1024
+MIN_SIZE_CLASSES = ("STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
+# Per class: current bytes, noncurrent bytes, current objects, noncurrent versions, padding.
+CLASS_FIGURES = ("current_bytes", "noncurrent_bytes", "objects", "noncurrent_versions",
+                 "padding_bytes")  # fmt: skip
+
+
+def later_class(a: str | None, b: str | None) -> str | None:
+    """The later of two classes in S3's waterfall (None: not known)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return a if _WATERFALL.get(a, 7) >= _WATERFALL.get(b, 7) else b
 
 
 @dataclass(frozen=True)
@@ -43,6 +76,8 @@ class Entry:
     # A "null" version whose content a listing replaced keeps the sequencer it had recorded
     # here: records up to it stay duplicates or stale, and ``seq`` no longer claims an order.
     floor: str | None = None
+    # The storage class (None: not looked up, which counts as STANDARD, S3's default).
+    cls: str | None = None
 
 
 def normalise(sequencer: str) -> str:
@@ -83,7 +118,7 @@ def order(entry: Entry):
 
 def current(versions: dict[str, Entry]) -> tuple[str | None, Entry | None]:
     """The current version of the key (object or marker), or (None, None) when there is none."""
-    live = [(vid, e) for vid, e in versions.items() if e.kind != GONE]
+    live = [(vid, e) for vid, e in versions.items() if e.kind in LIVE]
     if not live:
         return None, None
     return max(live, key=lambda t: order(t[1]))
@@ -102,7 +137,7 @@ def breakdown(versions: dict[str, Entry]) -> tuple[int, int, int, int]:
     vid, _ = current(versions)
     nc_bytes = nc_versions = markers = live = 0
     for version_id, entry in versions.items():
-        if entry.kind == GONE:
+        if entry.kind not in LIVE:
             continue
         live += 1
         if entry.kind == MARKER:
@@ -119,9 +154,16 @@ def apply(
     seq: str,
     size: int,
     time_ms: int | None = None,
+    cls: str | None = None,
 ):
-    """(outcome, new map) for one record; the map is returned unchanged unless "applied"."""
+    """(outcome, new map) for one record; the map is returned unchanged unless "applied".
+
+    ``cls`` is a created version's storage class as a lookup found it (None: not looked up).
+    """
     old = versions.get(version_id)
+    pending = old if old is not None and old.kind == TRANSIT else None
+    if pending is not None:
+        old = None  # a transition ahead of its create: no version yet
     known = None if old is None else (old.seq if old.seq is not None else old.floor)
     if known is not None and seq <= known:
         return (DUPLICATE if seq == known else STALE), versions
@@ -135,14 +177,76 @@ def apply(
         and (kind != GONE or old.kind == GONE)
     ):
         return DUPLICATE, versions
+    if kind == OBJECT and pending is not None and _same_content(pending, version_id, time_ms):
+        cls = later_class(cls, pending.cls)
     new = dict(versions)
-    new[version_id] = Entry(kind, seq, None, size if kind == OBJECT else 0, time_ms)
+    new[version_id] = Entry(
+        kind, seq, None, size if kind == OBJECT else 0, time_ms, cls=cls if kind == OBJECT else None
+    )
     return APPLIED, _capped(new)
 
 
+def _same_content(entry: Entry, version_id: str, time_ms: int | None) -> bool:
+    """Whether a transition (or a pending one) at ``entry.time_ms`` can concern the content
+    created at ``time_ms``: always for a version id other than "null" (created once); for
+    "null", not when that content was written after the transition (a rewrite)."""
+    if version_id != NULL_VERSION or entry.time_ms is None or time_ms is None:
+        return True
+    return entry.time_ms >= time_ms
+
+
+def transition(versions: dict[str, Entry], version_id: str, cls: str, time_ms: int | None):
+    """(outcome, new map) for a storage-class transition of one version.
+
+    A version's class only moves down S3's waterfall, so the later class wins: duplicated and
+    reordered transitions land the same. A version deleted already (or a marker) is stale; one
+    not recorded yet keeps the class for its create (a ``TRANSIT`` entry).
+    """
+    old = versions.get(version_id)
+    if old is None or old.kind == TRANSIT:
+        was = old.cls if old is not None else None
+        if (
+            old is not None
+            and later_class(was, cls) == was
+            and (old.time_ms or 0) >= (time_ms or 0)
+        ):
+            return DUPLICATE, versions
+        at = max(old.time_ms or 0, time_ms or 0) if old is not None else time_ms
+        entry = Entry(TRANSIT, None, None, 0, at or None, cls=later_class(was, cls))
+        return APPLIED, _capped({**versions, version_id: entry})
+    if old.kind != OBJECT or not _same_content(
+        replace(old, time_ms=time_ms), version_id, old.time_ms
+    ):
+        return STALE, versions
+    moved = later_class(old.cls, cls)
+    if moved == old.cls:
+        return DUPLICATE, versions
+    return APPLIED, {**versions, version_id: replace(old, cls=moved)}
+
+
+def class_figures(versions: dict[str, Entry]) -> dict[str, tuple[int, ...]]:
+    """Per storage class other than STANDARD, the key's CLASS_FIGURES (STANDARD's follow from
+    the totals: what the other classes do not hold)."""
+    vid, _ = current(versions)
+    out: dict[str, list[int]] = {}
+    for version_id, entry in versions.items():
+        if entry.kind != OBJECT or entry.cls in (None, STANDARD):
+            continue
+        figures = out.setdefault(entry.cls, [0] * len(CLASS_FIGURES))
+        if version_id == vid:
+            figures[0] += entry.size
+            figures[2] += 1
+        else:
+            figures[1] += entry.size
+            figures[3] += 1
+        if entry.cls in MIN_SIZE_CLASSES:
+            figures[4] += max(MIN_BILLABLE_SIZE - entry.size, 0)
+    return {c: tuple(f) for c, f in out.items()}
+
+
 def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
-    gone = [(e.seq or "", vid) for vid, e in versions.items() if e.kind == GONE]
-    live = [(order(e), vid) for vid, e in versions.items() if e.kind != GONE]
+    gone = [(e.seq or "", vid) for vid, e in versions.items() if e.kind not in LIVE]
+    live = [(order(e), vid) for vid, e in versions.items() if e.kind in LIVE]
     if len(gone) <= MAX_TOMBSTONES and len(live) <= MAX_LIVE:
         return versions
     drop = [vid for _, vid in sorted(gone)[: max(0, len(gone) - MAX_TOMBSTONES)]]
@@ -152,10 +256,11 @@ def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
 
 def from_listing(
     stored: dict[str, Entry],
-    listed: list[tuple[str, str, int]],
+    listed: list[tuple],
     recent_ms: int | None = None,
 ) -> dict[str, Entry]:
-    """The key's map after a listing showed ``listed``: (version id, kind, size), newest first.
+    """The key's map after a listing showed ``listed``: (version id, kind, size[, storage
+    class]), newest first.
 
     The merge rule (docs/tracking.md, "A baseline while the bucket is written"): S3 lists
     strongly consistently, so a change made before the listing page was asked for shows in it.
@@ -173,10 +278,21 @@ def from_listing(
     not show are gone, unless recently recorded.
     """
     new: dict[str, Entry] = {}
-    for index, (vid, kind, size) in enumerate(listed):
+    for index, (vid, kind, size, *shown) in enumerate(listed):
         old = stored.get(vid)
         rank = len(listed) - index
-        listed_entry = Entry(kind, None, rank, size if kind == OBJECT else 0)
+        listed_class = shown[0] if shown and kind == OBJECT else None
+        listed_entry = Entry(kind, None, rank, size if kind == OBJECT else 0, cls=listed_class)
+        if old is not None and old.kind == TRANSIT:
+            # A transition recorded ahead of its create: the later class stands.
+            new[vid] = replace(listed_entry, cls=later_class(listed_class, old.cls))
+            continue
+        if old is not None and old.kind == OBJECT and vid != NULL_VERSION and shown:
+            # One version's class only moves down the waterfall: a transition recorded since
+            # the page stands over the class it listed.
+            listed_entry = replace(listed_entry, cls=later_class(listed_class, old.cls))
+        elif old is not None and old.kind == OBJECT and not shown:
+            listed_entry = replace(listed_entry, cls=old.cls)  # a listing that shows none
         if old is None:
             new[vid] = listed_entry
         elif old.seq is None:  # known from a listing before
@@ -191,6 +307,10 @@ def from_listing(
             new[vid] = replace(listed_entry, floor=old.seq)
     for vid, old in stored.items():
         if vid in new:
+            continue
+        if old.kind == TRANSIT:
+            if _recent(old, recent_ms):
+                new[vid] = old  # its version may be created after the page passed
             continue
         if old.kind == GONE or (old.seq is not None and _recent(old, recent_ms)):
             new[vid] = old

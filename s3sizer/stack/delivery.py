@@ -15,7 +15,13 @@ from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
-from s3sizer.stack.model import FUNCTIONS, TRACKED_EVENTS, BucketSettings, StackConfig
+from s3sizer.stack.model import (
+    CLASS_EVENTS,
+    FUNCTIONS,
+    TRACKED_EVENTS,
+    BucketSettings,
+    StackConfig,
+)
 from s3sizer.stack.routes import DEFAULT, EVENTBRIDGE, ROUTES, SQS, WHEN_TAKEN
 from s3sizer.stack.state import Stack
 
@@ -40,12 +46,13 @@ def families(events) -> set[tuple[str, str]]:
     return {(p[0], p[1] if len(p) > 1 else "*") for p in parts}
 
 
-def overlapping_entry(notifications: dict, own_id: str) -> dict | None:
+def overlapping_entry(notifications: dict, own_id: str, classes: bool = False) -> dict | None:
     """Another entry for one of our event types: S3 refuses a second one on overlapping keys.
 
     Our entry has no key filter, so any other entry for one of the same event types overlaps.
+    With the bucket's storage classes tracked, its transitions are ours too.
     """
-    ours = families(TRACKED_EVENTS)
+    ours = families(TRACKED_EVENTS + (CLASS_EVENTS if classes else ()))
     for kind in ENTRY_KINDS:
         for entry in notifications.get(kind, []):
             if entry.get("Id") == own_id:
@@ -60,7 +67,8 @@ def overlapping_entry(notifications: dict, own_id: str) -> dict | None:
 
 def choose_route(asked: str | None, config: StackConfig, notifications: dict, own_id: str):
     """(route, reason): what was asked, else what the stack uses, else the best that fits."""
-    taken = overlapping_entry(notifications, own_id)
+    classes = bool(getattr(config, "storage_classes", False))
+    taken = overlapping_entry(notifications, own_id, classes)
     if asked and not ROUTES[asked].coexists and taken is not None:
         raise StackError(
             f"Bucket {config.bucket!r} already sends {', '.join(taken.get('Events', []))} to "
@@ -79,14 +87,24 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
 
 
 def desired_notifications(
-    current: dict, route: str, config: StackConfig, arns: Arns, own_id: str, eb_owned: bool
+    current: dict,
+    route: str,
+    config: StackConfig,
+    arns: Arns,
+    own_id: str,
+    eb_owned: bool,
+    storage_classes: bool | None = None,
 ) -> dict:
-    """The whole configuration to write: every other entry kept as it is, ours as the route wants."""
+    """The whole configuration to write: every other entry kept as it is, ours as the route wants
+    (with transitions where the bucket's storage classes are tracked: ``storage_classes``, else
+    as ``config`` says)."""
     wanted = {
         kind: [e for e in current.get(kind, []) if e.get("Id") != own_id] for kind in ENTRY_KINDS
     }
     chosen = ROUTES[route]
-    entry = chosen.entry(arns, own_id)
+    if storage_classes is None:
+        storage_classes = bool(getattr(config, "storage_classes", False))
+    entry = chosen.entry(arns, own_id, storage_classes)
     if entry is not None:
         wanted[chosen.entry_kind].append(entry)
     out = {kind: entries for kind, entries in wanted.items() if entries}
@@ -119,6 +137,24 @@ def restore_steps(stack: Stack, settings: BucketSettings) -> list[st.Step]:
     return [st.PutNotification(settings.bucket, restored, "remove s3sizer's delivery", True)]
 
 
+def same_delivery(a: dict, b: dict) -> bool:
+    """The same, but for the lifecycle transitions: creates and removes were delivered
+    throughout, so a change of the transitions alone needs no baseline of the sizes."""
+
+    def without_transitions(config: dict) -> dict:
+        return {
+            kind: [
+                {**e, "Events": [x for x in e.get("Events", []) if x not in CLASS_EVENTS]}
+                for e in entries
+            ]
+            if kind in ENTRY_KINDS
+            else entries
+            for kind, entries in config.items()
+        }
+
+    return same_notifications(without_transitions(a), without_transitions(b))
+
+
 def same_notifications(a: dict, b: dict) -> bool:
     def norm(config: dict) -> dict:
         out = {}
@@ -129,6 +165,20 @@ def same_notifications(a: dict, b: dict) -> bool:
         return out
 
     return norm(a) == norm(b)
+
+
+def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st.Step]:
+    """On a deployed stack, the first bucket's lifecycle transitions reach the tracker (or stop)
+    as soon as its storage classes are tracked (or not), before the listing that fills them."""
+    arns, own_id = stack.arns(config), stack.names.notification_id
+    current = stack.notification_configuration(config.bucket)
+    wanted = desired_notifications(
+        current, config.delivery, config, arns, own_id, config.eventbridge_owned
+    )
+    steps: list[st.Step] = []
+    if not same_notifications(current, wanted):
+        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {config.delivery}"))
+    return steps + rule_steps(stack, stack.tracked(config), arns, tags)
 
 
 def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) -> list:
@@ -207,7 +257,8 @@ def rule_steps(stack: Stack, buckets, arns: Arns, tags) -> list:
         if rule is None:
             return []
         return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets or []))]
-    pattern = routing.rule_pattern(eb_buckets, stack.aws.account_id)
+    classes = [b for b in eb_buckets if any(s.bucket == b and s.storage_classes for s in buckets)]
+    pattern = routing.rule_pattern(eb_buckets, stack.aws.account_id, classes)
     target = {
         "Id": stack.names.rule_target_id,
         "Arn": arns.queue(stack.names.queue),

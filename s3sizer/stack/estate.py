@@ -36,8 +36,22 @@ def settings_items(settings: BucketSettings, stack: str) -> list[dict]:
             **lay.settings_address(settings.bucket),
             "prefix_depth": lay.n(settings.prefix_depth),
             "stack": {"S": stack},
+            # The tracker's switch is the TOTALS item's (apply.py mirrors it there).
+            **({lay.CLASSES_FLAG: {"BOOL": True}} if settings.storage_classes else {}),
         },
     ]
+
+
+def mirror_storage_classes(client, table: str, settings: BucketSettings) -> None:
+    """--storage-classes is read by the tracker (and `status`) on the bucket's TOTALS item:
+    the switch is set (or removed) there once the settings say so."""
+    from s3sizer.lambdas.history import History
+    from s3sizer.lambdas.usage import set_storage_classes
+
+    history = History(table, client)
+    totals = history._get(lay.address(lay.bucket_pk(settings.bucket), lay.TOTALS_SK))
+    if lay.tracks_classes(totals) != settings.storage_classes:
+        set_storage_classes(history, settings.bucket, settings.storage_classes)
 
 
 def settings_from(item: dict) -> BucketSettings:

@@ -136,15 +136,27 @@ def kms_key_arn(arns: Arns, key: str) -> str:
     return f"{prefix}:{key}" if key.startswith("alias/") else f"{prefix}:key/{key}"
 
 
+# HeadObject is authorised as s3:GetObject, and as s3:GetObjectVersion with a version id (AWS's
+# HeadObject and GetObject API references, "Permissions"); GetObjectAttributes would need
+# s3:GetObjectAttributes or s3:GetObjectVersionAttributes on top of the same.
+CLASS_LOOKUP_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+# IAM counts an inline policy's characters without white space, up to 10,240 per role: past
+# this many, the class lookups name every bucket of the account instead (docs/scaling.md).
+POLICY_CHARACTERS = 10_240
+
+
 def policy_for(
     short: str,
     arns: Arns,
     driver_prefix: str = "",
     kms_key: str | None = None,
     polled: tuple[str, ...] = (),
+    class_buckets: tuple[str, ...] = (),
 ) -> dict:
-    """The inline policy of one function's role; `polled` names the buckets whose unfinished
-    uploads the tracker polls on its schedule (none when the schedule is off)."""
+    """The inline policy of one function's role; ``polled`` names the buckets whose unfinished
+    uploads the tracker polls on its schedule (none when the schedule is off),
+    ``class_buckets`` those whose storage classes it looks up (HeadObject of each version
+    created)."""
     statements = [_logs_statement(arns, short)]
     if short == "size-tracking":
         statements.append(_statement("HistoryReadWrite", TRACKER_TABLE_ACTIONS, [arns.table]))
@@ -185,4 +197,28 @@ def policy_for(
         statements.append(
             _statement("BucketKmsKey", ON_BEHALF["kms"], [kms_key_arn(arns, kms_key)])
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    document = {"Version": "2012-10-17", "Statement": statements}
+    if short == "size-tracking" and class_buckets:
+        _add_class_lookups(document, arns, sorted(set(class_buckets)))
+    return document
+
+
+def _add_class_lookups(document: dict, arns: Arns, buckets: list[str]) -> None:
+    """Each bucket's objects by name while the policy fits; past that, the objects of any
+    bucket this account owns (``s3:ResourceAccount``), which still leaves others' out."""
+    import json
+
+    named = _statement(
+        "LookUpStorageClasses",
+        CLASS_LOOKUP_ACTIONS,
+        [f"arn:{arns.partition}:s3:::{bucket}/*" for bucket in buckets],
+    )
+    document["Statement"].append(named)
+    if len(json.dumps(document, separators=(",", ":"))) <= POLICY_CHARACTERS:
+        return
+    document["Statement"][-1] = {
+        **_statement(
+            "LookUpStorageClasses", CLASS_LOOKUP_ACTIONS, [f"arn:{arns.partition}:s3:::*/*"]
+        ),
+        "Condition": {"StringEquals": {"s3:ResourceAccount": arns.account}},
+    }

@@ -70,7 +70,9 @@ def list_span(
 def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[ListedVersion]:
     if not versioned:
         for item in page.get("Contents", []):
-            yield ListedVersion(item["Key"], None, item["Size"], True, False, listed_at)
+            yield ListedVersion(
+                item["Key"], None, item["Size"], True, False, listed_at, _class_of(item)
+            )
         return
     versions = iter(page.get("Versions", []))
     markers = iter(page.get("DeleteMarkers", []))
@@ -94,7 +96,13 @@ def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[Lis
             item["IsLatest"],
             is_marker,
             listed_at,
+            None if is_marker else _class_of(item),
         )
+
+
+def _class_of(item: dict) -> str:
+    # S3 names every listed object's class; STANDARD when a server leaves it out.
+    return item.get("StorageClass") or "STANDARD"
 
 
 def plan_spans(s3, bucket: str, versioned: bool) -> list[Span]:

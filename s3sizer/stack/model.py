@@ -14,6 +14,8 @@ TAG_KEY = "s3sizer:stack"
 ADOPTED_DRIVER_PREFIX = "s3sizer-driver/"
 # What the tracker subscribes to: every change of a key's size, lifecycle expirations included.
 TRACKED_EVENTS = ("s3:ObjectCreated:*", "s3:ObjectRemoved:*", "s3:LifecycleExpiration:*")
+# A bucket whose storage classes are tracked also sends its lifecycle transitions.
+CLASS_EVENTS = ("s3:LifecycleTransition",)
 DEFAULT_TABLE = "S3-object-size-history"
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ARCHITECTURE = "x86_64"
@@ -220,6 +222,8 @@ class StackConfig:
     alarm_growth_period: int | None = None
     # --uploads-every: seconds between polls of the unfinished uploads, 0 for none.
     uploads_every: int = DEFAULT_UPLOADS_EVERY
+    # --storage-classes: the tracker looks up each created version's class (docs/costs.md).
+    storage_classes: bool = False
 
     @property
     def driver_prefix(self) -> str:
@@ -246,6 +250,8 @@ class BucketSettings:
     eventbridge_owned: bool = False
     # When track adopted it: the order `status` lists the buckets in.
     added_at: str = ""
+    # --storage-classes: the tracker looks up each created version's class (docs/costs.md).
+    storage_classes: bool = False
 
 
 def first_bucket_settings(config: StackConfig) -> BucketSettings:
@@ -256,6 +262,7 @@ def first_bucket_settings(config: StackConfig) -> BucketSettings:
         config.alarm_topic,
         config.delivery,
         config.eventbridge_owned,
+        storage_classes=config.storage_classes,
     )
 
 

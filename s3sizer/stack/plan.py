@@ -49,6 +49,7 @@ def plan_setup(
     alarm_topic: str | None = None,
     alarm_growth: tuple[int, int] | None = None,
     uploads_every: float | None = None,
+    storage_classes: bool | None = None,
     now: datetime | None = None,
 ) -> st.Plan:
     if uploads_every is not None:
@@ -119,6 +120,9 @@ def plan_setup(
         alarm_growth=growth[0],
         alarm_growth_period=growth[1],
         ttl_changed_at=ttl_changed_at,
+        storage_classes=bool(
+            _kept(existing, "storage_classes") if storage_classes is None else storage_classes
+        ),
         **_kept_settings(existing),
     )
     if uploads_every is not None:
@@ -144,7 +148,20 @@ def plan_setup(
     steps += _tracker_settings_steps(stack, config)
     steps += uploads.schedule_steps(stack, config, tags)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
-    if table is None or depth_changed or stack.history(config).totals(bucket).updated_at is None:
+    # The classes of the objects already there come from a listing, as a new depth's prefixes.
+    classes_on = config.storage_classes and not _kept(existing, "storage_classes")
+    if (
+        existing is not None
+        and existing.delivery
+        and bool(existing.storage_classes) != bool(config.storage_classes)
+    ):
+        steps += delivery.transition_routing_steps(stack, config, stack_tags(stack))
+    if (
+        table is None
+        or depth_changed
+        or (classes_on and existing is not None)
+        or stack.history(config).totals(bucket).updated_at is None
+    ):
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
     if existing is None and state == "mine" and config.uploads_every:
         steps.append(st.PollUploads(names.table, bucket))  # its figure before the first poll
@@ -158,7 +175,11 @@ def mirror_steps(stack: Stack, config) -> list[st.Step]:
     if not tracker_mirror_differs(config, stack.stored_buckets):
         return []
     settings = first_bucket_settings(config)
-    return [st.PutBucket(stack.names.table, settings, stack.names.stack, "first bucket")]
+    stored = stack.stored_buckets.get(config.bucket)
+    summary = "first bucket"
+    if stored is not None and stored.storage_classes != settings.storage_classes:
+        summary += f", storage classes {'on' if settings.storage_classes else 'off'}"
+    return [st.PutBucket(stack.names.table, settings, stack.names.stack, summary)]
 
 
 def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
@@ -199,16 +220,26 @@ def _refuse_taken_keys(stack: Stack, bucket: str) -> None:
         )
 
 
-def role_steps(stack: Stack, config: StackConfig, kms_key: str | None) -> list[st.Step]:
+def role_steps(
+    stack: Stack, config: StackConfig, kms_key: str | None, buckets=None
+) -> list[st.Step]:
+    """Each function's role and policy. The tracker's names ``buckets`` (the tracked buckets'
+    settings, default as stored): it polls their unfinished uploads while the schedule is on,
+    and looks up the storage classes of those with ``storage_classes``. Track and untrack pass
+    the buckets as they will be, so a role is written once with all its grants."""
     names, arns = stack.names, stack.arns(config)
+    buckets = stack.tracked(config) if buckets is None else list(buckets)
+    polled = uploads.polled_buckets(stack, config, [b.bucket for b in buckets])
+    class_buckets = tuple(b.bucket for b in buckets if b.storage_classes)
     out: list[st.Step] = []
     for spec in FUNCTIONS:
         document = stack.role_policy(spec.short)
         if document is None:
             description = f"Execution role of {names.function(spec.short)}"
             out.append(st.CreateRole(names.role(spec.short), description, stack_tags(stack)))
-        polled = uploads.polled_buckets(stack, config)
-        desired = iam.policy_for(spec.short, arns, config.driver_prefix, kms_key, polled)
+        desired = iam.policy_for(
+            spec.short, arns, config.driver_prefix, kms_key, polled, class_buckets
+        )
         if document != desired:
             out.append(st.PutRolePolicy(names.role(spec.short), names.policy(spec.short), desired))
     return out

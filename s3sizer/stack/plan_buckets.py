@@ -8,14 +8,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import delivery, estate, uploads
+from s3sizer.stack import delivery, estate
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import (
     DEFAULT_PREFIX_DEPTH,
     MAX_PREFIX_DEPTH,
     BucketSettings,
 )
-from s3sizer.stack.plan import bucket_alarm_steps, check_bucket_name, plan_setup, stack_tags
+from s3sizer.stack.plan import (
+    bucket_alarm_steps,
+    check_bucket_name,
+    plan_setup,
+    role_steps,
+    stack_tags,
+)
 from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
 
@@ -29,7 +35,11 @@ def choose_bucket_route(
             "The direct route serves one bucket, and the stack tracks more",
             "use --delivery sqs or eventbridge, or `s3sizer untrack` the other buckets first",
         )
-    shown = types.SimpleNamespace(bucket=settings.bucket, delivery=settings.delivery)
+    shown = types.SimpleNamespace(
+        bucket=settings.bucket,
+        delivery=settings.delivery,
+        storage_classes=settings.storage_classes,
+    )
     route, why = delivery.choose_route(asked, shown, current, stack.names.notification_id)
     eb_owned = ROUTES[route].eventbridge and (
         settings.eventbridge_owned or "EventBridgeConfiguration" not in current
@@ -49,12 +59,16 @@ def routing_steps(
         arns,
         stack.names.notification_id,
         settings.eventbridge_owned or was_owned,
+        settings.storage_classes,
     )
     if delivery.same_notifications(current, wanted):
         return []
+    put = st.PutNotification(settings.bucket, wanted, f"delivery {settings.delivery}")
+    if delivery.same_delivery(current, wanted):
+        return [put]  # only the transitions of --storage-classes changed
     versioned = stack.bucket_versioning(settings.bucket) != ""
     return [
-        st.PutNotification(settings.bucket, wanted, f"delivery {settings.delivery}"),
+        put,
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days),
     ]
@@ -80,6 +94,7 @@ def plan_track(
     *,
     prefix_depth: int | None = None,
     alarm_above: int | None = None,
+    storage_classes: bool | None = None,
     now: datetime | None = None,
 ) -> st.Plan:
     for bucket in buckets:
@@ -102,8 +117,20 @@ def plan_track(
     after = dict(tracked)
     for bucket in dict.fromkeys(buckets):  # each once, in the order given
         if bucket == config.bucket:
-            first = plan_setup(stack, bucket, prefix_depth=prefix_depth, alarm_above=alarm_above)
+            first = plan_setup(
+                stack,
+                bucket,
+                prefix_depth=prefix_depth,
+                alarm_above=alarm_above,
+                storage_classes=storage_classes,
+            )
             steps += first.steps
+            after[bucket] = replace(
+                after[bucket],
+                storage_classes=after[bucket].storage_classes
+                if storage_classes is None
+                else storage_classes,
+            )
             continue
         old = tracked.get(bucket)
         if old is None:
@@ -114,6 +141,7 @@ def plan_track(
             old,
             prefix_depth=old.prefix_depth if prefix_depth is None else prefix_depth,
             alarm_above=old.alarm_above if alarm_above is None else (alarm_above or None),
+            storage_classes=old.storage_classes if storage_classes is None else storage_classes,
         )
         current = stack.notification_configuration(bucket)
         new, why = choose_bucket_route(stack, new, None, current)
@@ -121,17 +149,24 @@ def plan_track(
             notes.append(f"{bucket}: delivery {new.delivery} ({why})")
         after[bucket] = new
         if new != tracked.get(bucket):
-            steps.append(st.PutBucket(names.table, new, names.stack))
+            classes = "" if new.storage_classes == old.storage_classes else "storage classes "
+            classes += ("on" if new.storage_classes else "off") if classes else ""
+            steps.append(st.PutBucket(names.table, new, names.stack, classes))
         routed.append((new, current, old.eventbridge_owned))
         steps += bucket_alarm_steps(stack, new, config.alarm_topic, first=False)
         depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth
+        # The classes of the objects already there come from a listing (docs/tracking.md).
+        classes_on = bucket in tracked and new.storage_classes and not old.storage_classes
         if (
             depth_changed
+            or classes_on
             or bucket not in tracked
             or stack.history(config).totals(bucket).updated_at is None
         ):
             steps.append(_baseline(stack, new, config.history_ttl_days))
-    steps += uploads.grant_steps(stack, config, list(after))
+    # The tracker's role polls (and looks up the classes of) exactly the buckets as they will
+    # be: one policy with every grant, written before any baseline or route of theirs.
+    steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), list(after.values()))
     if deployed:
         ordered = [after[b] for b in after]
         # Senders first: the queue admits a bucket before its entry points at the queue.
@@ -211,9 +246,10 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
     gone = set(buckets)
     for bucket in dict.fromkeys(buckets):
         steps += delivery.restore_steps(stack, tracked[bucket])
+    kept = [s for name, s in tracked.items() if name not in gone]
+    steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), kept)
     if is_deployed(stack):
         steps += shared_steps(stack, [s for name, s in tracked.items() if name not in gone])
-    steps += uploads.grant_steps(stack, config, [name for name in tracked if name not in gone])
     for bucket in dict.fromkeys(buckets):
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))

@@ -131,7 +131,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if not delivery.same_notifications(current, wanted):
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
         # Changes made while events had no route (or another one) carried nothing to the tracker.
-        steps.append(baseline_step(stack, config, versioned=True))
+        if not delivery.same_delivery(current, wanted):
+            steps.append(baseline_step(stack, config, versioned=True))
     for new, current_other, old in others:
         steps += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned

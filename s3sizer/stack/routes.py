@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from s3sizer.stack.model import TRACKED_EVENTS
+from s3sizer.stack.model import CLASS_EVENTS, TRACKED_EVENTS
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ class Route:
         """It can share a bucket with another entry for the same event types."""
         return self.entry_kind is None
 
-    def entry(self, arns, own_id: str) -> dict | None:
-        """The bucket's notification entry this route needs, or None."""
+    def entry(self, arns, own_id: str, storage_classes: bool = False) -> dict | None:
+        """The bucket's notification entry this route needs, or None; with the bucket's
+        storage classes tracked, its lifecycle transitions too."""
         if self.entry_kind is None:
             return None
         target = arns.queue(arns.names.queue) if self.via_queue else arns.function("size-tracking")
-        return {"Id": own_id, self.entry_arn_key: target, "Events": list(TRACKED_EVENTS)}
+        events = list(TRACKED_EVENTS) + (list(CLASS_EVENTS) if storage_classes else [])
+        return {"Id": own_id, self.entry_arn_key: target, "Events": events}
 
 
 SQS = Route("sqs", "QueueConfigurations", "QueueArn", via_queue=True)

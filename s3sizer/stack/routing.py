@@ -21,6 +21,8 @@ QUEUE_POLICY_STATEMENTS = 20
 # EventBridge: an event pattern holds at most 2,048 characters by default (EventBridge quotas).
 EVENT_PATTERN_CHARS = 2048
 EVENTBRIDGE_DETAIL_TYPES = ["Object Created", "Object Deleted"]
+# Only for the buckets whose storage classes are tracked (records.py reads its class).
+CLASS_DETAIL_TYPE = "Object Storage Class Changed"
 
 
 def on_route(buckets: Iterable[BucketSettings], route: str) -> list[str]:
@@ -69,17 +71,27 @@ def queue_policy(
     return document
 
 
-def rule_pattern(eb_buckets: list[str], account: str) -> dict:
-    """S3's events of the buckets on the eventbridge route, or of all this account's buckets
-    once their names no longer fit the pattern's limit."""
+def rule_pattern(eb_buckets: list[str], account: str, class_buckets: list[str] = ()) -> dict:
+    """S3's events of the buckets on the eventbridge route (and the class changes of those
+    whose storage classes are tracked, an ``$or``), or of all this account's buckets once their
+    names no longer fit the pattern's limit."""
     pattern = {
         "source": ["aws.s3"],
         "detail-type": EVENTBRIDGE_DETAIL_TYPES,
         "detail": {"bucket": {"name": eb_buckets}},
     }
+    if class_buckets:
+        pattern = {
+            "source": ["aws.s3"],
+            "$or": [
+                {k: v for k, v in pattern.items() if k != "source"},
+                {"detail-type": [CLASS_DETAIL_TYPE], "detail": {"bucket": {"name": class_buckets}}},
+            ],
+        }
     if len(json.dumps(pattern)) <= EVENT_PATTERN_CHARS:
         return pattern
-    return {"source": ["aws.s3"], "account": [account], "detail-type": EVENTBRIDGE_DETAIL_TYPES}
+    types = EVENTBRIDGE_DETAIL_TYPES + ([CLASS_DETAIL_TYPE] if class_buckets else [])
+    return {"source": ["aws.s3"], "account": [account], "detail-type": types}
 
 
 def _allow(sid: str, service: str, queue_arn: str, condition: dict) -> dict:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import iam
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import MIN_UPLOADS_EVERY, StackConfig
 from s3sizer.stack.state import Stack, error_code
@@ -55,19 +54,6 @@ def polled_buckets(stack: Stack, config: StackConfig, buckets=None) -> tuple[str
         return ()
     names = buckets if buckets is not None else [s.bucket for s in stack.tracked(config)]
     return tuple(names)
-
-
-def grant_steps(stack: Stack, config: StackConfig, buckets: list[str]) -> list[st.Step]:
-    """The tracker's policy for exactly these tracked buckets (track and untrack change it)."""
-    current = stack.role_policy(TRACKER)
-    if current is None:
-        return []
-    polled = polled_buckets(stack, config, buckets)
-    desired = iam.policy_for(TRACKER, stack.arns(config), config.driver_prefix, polled=polled)
-    if current == desired:
-        return []
-    names = stack.names
-    return [st.PutRolePolicy(names.role(TRACKER), names.policy(TRACKER), desired)]
 
 
 def rule_arn(stack: Stack, config: StackConfig) -> str:

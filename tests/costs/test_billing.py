@@ -89,22 +89,19 @@ def test_items_written_before_the_counters_read_as_zeros():
 
 
 def test_with_classes_each_class_pays_its_rate_and_its_rules():
-    # One small IA object (1,000 bytes, padded to 128 KB) and two DEEP_ARCHIVE objects.
-    by_class = {
-        "STANDARD": {"M": {"current_bytes": n(GB), "noncurrent_bytes": n(0), "objects": n(1)}},
-        "STANDARD_IA": {
-            "M": {
-                "current_bytes": n(1000),
-                "noncurrent_bytes": n(0),
-                "objects": n(1),
-                "padding_bytes": n(128 * 1024 - 1000),
-            }
-        },
-        "DEEP_ARCHIVE": {
-            "M": {"current_bytes": n(2 * GB), "noncurrent_bytes": n(0), "objects": n(2)}
-        },
+    # One small IA object (1,000 bytes, padded to 128 KB) and two DEEP_ARCHIVE objects; the
+    # TOTALS item holds the classes other than STANDARD flat (ADD creates them), and STANDARD
+    # is what they leave of the totals.
+    totals = {
+        "total_size": n(3 * GB + 1000),
+        "object_count": n(4),
+        "storage_classes": {"BOOL": True},
+        "c#STANDARD_IA#current_bytes": n(1000),
+        "c#STANDARD_IA#objects": n(1),
+        "c#STANDARD_IA#padding_bytes": n(128 * 1024 - 1000),
+        "c#DEEP_ARCHIVE#current_bytes": n(2 * GB),
+        "c#DEEP_ARCHIVE#objects": n(2),
     }
-    totals = {"total_size": n(3 * GB + 1000), "object_count": n(4), "by_class": {"M": by_class}}
 
     got = storage(totals, None, US)
 
@@ -120,6 +117,11 @@ def test_with_classes_each_class_pays_its_rate_and_its_rules():
         "noncurrent_bytes": 0,
         "objects": 2,
     }
+    assert got["by_class"]["STANDARD"] == {"current_bytes": GB, "noncurrent_bytes": 0, "objects": 1}
+    # Counters without the switch (classes tracked once, then turned off) show nothing.
+    del totals["storage_classes"]
+    off = storage(totals, None, US)
+    assert off["by_class"] is None and off["prices"]["basis"] == "standard"
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,15 @@ OPERATIONS = [
     "expire-marker",  # lifecycle ExpiredObjectDeleteMarker
     "enable",  # PutBucketVersioning Enabled
     "suspend",  # PutBucketVersioning Suspended
+    "transition",  # a lifecycle Transition of one object version to a later storage class
 ]
+# The classes a put may ask for, in S3's lifecycle waterfall order: a transition only moves a
+# version to a later one (S3 user guide, "Transitioning objects using Amazon S3 Lifecycle").
+CLASSES = [
+    "STANDARD", "STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER",
+    "DEEP_ARCHIVE",
+]  # fmt: skip
+_MIN_SIZE_CLASSES = ("STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
 _SEQ_DIGITS = 20
 _SEQ_START = 0x0055AED6DCD9 << 32  # leading zeros are significant: sequencers are hex fractions
 _START_MS = int(datetime(2026, 11, 24, 21, 6, 5, tzinfo=UTC).timestamp() * 1000)
@@ -61,6 +69,7 @@ class Version:
     vid: str
     marker: bool
     size: int = 0
+    cls: str = "STANDARD"
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class Notice:
     reason: str  # EventBridge's reason
     sequencer: str  # upper-case hex, as in notification records
     time_ms: int
+    cls: str | None = None  # a transition's class (EventBridge names it; a record does not)
 
     def s3_record(self, bucket: str) -> dict:
         when = datetime.fromtimestamp(self.time_ms / 1000, UTC)
@@ -90,6 +100,17 @@ class Notice:
 
     def eventbridge(self, bucket: str) -> dict:
         deletion = {"marker": "Delete Marker Created", "gone": "Permanently Deleted"}
+        if self.what == "transition":  # "Object Storage Class Changed": no sequencer
+            event = events.eventbridge(
+                bucket, self.key, "0", size=self.size, version_id=self.version_id,
+                time=datetime.fromtimestamp(self.time_ms // 1000, UTC).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+            )  # fmt: skip
+            del event["detail"]["object"]["sequencer"], event["detail"]["reason"]
+            event["detail-type"] = "Object Storage Class Changed"
+            event["detail"]["destination-storage-class"] = self.cls
+            return event
         return events.eventbridge(
             bucket,
             self.key,
@@ -111,6 +132,7 @@ class Op:
     gap_ms: int = 0  # time since the previous operation
     seq_step: int = 1  # how far the key's sequencer moves
     seq_zeros: int = 0  # trailing zeros written after the sequencer's significant digits
+    cls_pick: int = 0  # a put's storage class (CLASSES), or how far a transition moves
 
 
 class ModelBucket:
@@ -121,6 +143,43 @@ class ModelBucket:
         self._sequencers: dict[str, int] = {}
         self._ids = count(1)
         self._clock_ms = _START_MS
+        # Each version's classes, oldest first, with the notice that made each one.
+        self.class_history: dict[tuple[str, str], list[tuple[Notice, str]]] = {}
+
+    def class_of(self, key: str, version_id: str) -> str | None:
+        """What HeadObject answers now: the version's class, None when it is gone (or a
+        marker: 405)."""
+        for version in self.stacks.get(key, []):
+            if version.vid == version_id and not version.marker:
+                return version.cls
+        return None
+
+    def class_seen(self, key: str, version_id: str, sent: set, pick) -> str | None:
+        """What a HeadObject made at some time after the notices ``sent`` may answer: any class
+        the version had since the last of them that changed it (``pick`` chooses); None once
+        it is gone."""
+        if self.class_of(key, version_id) is None:
+            return None
+        history = self.class_history[key, version_id]
+        since = max((i for i, (notice, _) in enumerate(history) if notice in sent), default=0)
+        return pick([cls for _, cls in history[since:]])
+
+    def classes(self) -> dict[str, list[int]]:
+        """Per class other than STANDARD, as ListObjectVersions shows it: current bytes,
+        noncurrent bytes, current objects, noncurrent versions, and the 128 KB minimum's
+        padding of the infrequent-access classes."""
+        out: dict[str, list[int]] = {}
+        for stack in self.stacks.values():
+            for i, v in enumerate(stack):
+                if v.marker or v.cls == "STANDARD":
+                    continue
+                mine = out.setdefault(v.cls, [0] * 5)
+                current = i == len(stack) - 1
+                mine[0 if current else 1] += v.size
+                mine[2 if current else 3] += 1
+                if v.cls in _MIN_SIZE_CLASSES:
+                    mine[4] += max(128 * 1024 - v.size, 0)
+        return out
 
     def listing(self) -> dict[str, int]:
         """What ListObjectsV2 shows: each key whose current version is an object, its size."""
@@ -144,8 +203,28 @@ class ModelBucket:
             self.state = SUSPENDED
         elif op.kind == "put":
             suffix, reason = CREATES[op.pick % len(CREATES)]
-            vid = self._push(stack, marker=False, size=op.size)
-            return self._notice(op, vid, "created", f"ObjectCreated:{suffix}", reason, op.size)
+            cls = CLASSES[op.cls_pick % len(CLASSES)]
+            vid = self._push(stack, marker=False, size=op.size, cls=cls)
+            notice = self._notice(op, vid, "created", f"ObjectCreated:{suffix}", reason, op.size)
+            self.class_history[op.key, vid] = [(notice, cls)]
+            return notice
+        elif op.kind == "transition":
+            # Versions other than "null" only: EventBridge's whole-second time cannot tell a
+            # transition of a "null" version from a rewrite of it in the same second.
+            objects = [v for v in stack if not v.marker and v.vid != NULL]
+            if not objects:
+                return None
+            moved = objects[op.pick % len(objects)]
+            later = CLASSES.index(moved.cls) + 1 + op.cls_pick % 3
+            if later >= len(CLASSES):
+                return None
+            stack[stack.index(moved)] = Version(moved.vid, False, moved.size, CLASSES[later])
+            notice = self._notice(
+                op, moved.vid, "transition", "LifecycleTransition", "", moved.size
+            )
+            notice = Notice(**{**vars(notice), "cls": CLASSES[later]})
+            self.class_history[op.key, moved.vid].append((notice, CLASSES[later]))
+            return notice
         elif op.kind == "delete":
             if self.state == UNVERSIONED:
                 stack.clear()  # S3 answers 204 and notifies whether or not the key existed
@@ -179,14 +258,14 @@ class ModelBucket:
             )
         return None
 
-    def _push(self, stack: list[Version], *, marker: bool, size: int = 0) -> str:
+    def _push(self, stack: list[Version], *, marker: bool, size: int = 0, cls="STANDARD") -> str:
         """A new current version; unversioned and suspended buckets replace the null version."""
         if self.state == ENABLED:
             vid = f"{'m' if marker else 'v'}{next(self._ids)}.{'x' * 24}"
         else:
             vid = NULL
             stack[:] = [v for v in stack if v.vid != NULL]
-        stack.append(Version(vid, marker, size))
+        stack.append(Version(vid, marker, size, cls))
         return vid
 
     def _notice(self, op: Op, vid, what, name, reason, size=None) -> Notice:

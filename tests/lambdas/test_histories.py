@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s3sizer.lambdas import batch, size_tracking
+from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History, table_definition
 from s3sizer.lambdas.own_keys import is_own_key
 
@@ -69,6 +70,7 @@ KINDS = st.sampled_from(
     + ["delete-version"] * 2
     + ["expire-current", "expire-noncurrent", "expire-marker"] * 2
     + ["enable", "suspend"]
+    + ["transition"] * 2
 )
 SIZES = st.integers(0, 1000) | st.integers(0, 5 * 1024**4)
 GAPS = st.sampled_from([0, 1, 999, 1000, 1500, 60_000])
@@ -88,6 +90,7 @@ def histories(draw) -> list[Op]:
         gap_ms=GAPS,
         seq_step=STEPS,
         seq_zeros=st.integers(0, 3),
+        cls_pick=st.integers(0, 6),
     )
     ops = draw(st.lists(op, min_size=6, max_size=24))
     if draw(st.booleans()):  # most buckets worth tracking are versioned from the start
@@ -186,15 +189,16 @@ class Delivery:
     how: str
     body: dict
     message_id: str
+    notice: Notice | None = None  # what it reports: its lookups see the bucket after it
 
 
 def rendered(notice: Notice, bucket: str, route: str) -> Delivery:
     """The notice in the shape its route gives the function."""
     message_id = f"00000000-0000-4000-9000-{next(_IDS):012d}"
     if route == "eventbridge":
-        return Delivery(QUEUED, notice.eventbridge(bucket), message_id)
+        return Delivery(QUEUED, notice.eventbridge(bucket), message_id, notice)
     body = events.envelope(notice.s3_record(bucket))  # S3 sends one record per notification
-    return Delivery(DIRECT if route == "direct" else QUEUED, body, message_id)
+    return Delivery(DIRECT if route == "direct" else QUEUED, body, message_id, notice)
 
 
 def deliveries(notices: list[Notice], bucket: str, route: str, draw, *, again=()) -> list:
@@ -236,6 +240,7 @@ class Queue:
 
     def __init__(self, draw):
         self.pending: list[Delivery] = []
+        self.sent: set[Notice] = set()  # what S3 had sent by the time of an invocation
         self._draw = draw
 
     def drain(self, deliveries: list[Delivery]) -> None:
@@ -252,6 +257,7 @@ class Queue:
         if not self.pending:
             return
         head = self.pending.pop(0)
+        self.sent.add(head.notice)
         if head.how == DIRECT:
             try:
                 size_tracking.handler(head.body, None)
@@ -259,12 +265,13 @@ class Queue:
                 # Lambda retries the event; once its retries are spent a redrive brings it back,
                 # as the event itself or, moved into the queue, as Lambda's failure record.
                 if self._draw(st.booleans()):
-                    head = Delivery(QUEUED, failure_record(head.body), head.message_id)
+                    head = Delivery(QUEUED, failure_record(head.body), head.message_id, head.notice)
                 self._again(head)
             return
         messages, limit = [head], self._draw(st.integers(1, 10))
         while self.pending and len(messages) < limit and self.pending[0].how == QUEUED:
             messages.append(self.pending.pop(0))
+            self.sent.add(messages[-1].notice)
         try:
             answer = size_tracking.handler(sqs_batch(messages), None)
             failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
@@ -339,9 +346,10 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         # One key at depth 2 needs 7 items: 7 and 12 cut a batch of a few keys into chunks.
         transaction_items=st.sampled_from([7, 12, batch.TRANSACTION_ITEMS]),
         read_items=st.sampled_from([2, batch.READ_ITEMS]),
+        classes=st.booleans(),
         data=st.data(),
     )
-    def check(history, route, depth, faults, transaction_items, read_items, data):
+    def check(history, route, depth, faults, transaction_items, read_items, classes, data):
         # A fresh table: moto sorts a whole table on each query, so a shared one slows down.
         ddb.delete_table(TableName=TABLE)
         ddb.create_table(**table_definition(TABLE))
@@ -359,9 +367,17 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         queue = Queue(data.draw)
         tracker.client = faulty = FaultyDynamoDB(tracker.client, faults, queue.step)
         reader = History(TABLE, ddb, prefix_depth=depth)
+        if classes:  # storage classes tracked: HeadObject sees the bucket as it is by then
+            from s3sizer.lambdas.usage import set_storage_classes
+
+            set_storage_classes(reader, bucket, True)
+            tracker.class_of = lambda _, key, vid: model.class_seen(
+                key, vid or "null", queue.sent, lambda seen: data.draw(st.sampled_from(seen))
+            )
         # Scaled down, a few keys make the chunks and reads of a large batch.
         monkeypatch.setattr(batch, "TRANSACTION_ITEMS", transaction_items)
         monkeypatch.setattr(batch, "READ_ITEMS", read_items)
+        monkeypatch.setattr(batch, "LOOKUP_THREADS", 1)  # Hypothesis draws the answers
         caplog.clear()
 
         # Exact at a quiet moment, then at the end, with late duplicates of the early notices.
@@ -371,6 +387,9 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         queue.drain(deliveries(late, bucket, route, data.draw, again=model.notices))
         assert_exact(reader, bucket, model.listing(), depth)
         assert all(rejected == 0 for _, rejected in batch_lines(caplog))
+        totals = reader._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
+        held = {c: f for c, f in lay.classes_from(totals).items() if any(f)}
+        assert held == (model.classes() if classes else {})
 
         # Everything once more, without faults: duplicates change nothing, not even a point.
         faulty.faults.clear()

@@ -72,7 +72,6 @@ def test_deletes_carry_no_size_in_either_shape():
     "detail_type",
     [
         "Object Restore Completed",
-        "Object Storage Class Changed",
         "Object Tags Added",
         "Object ACL Updated",
     ],
@@ -87,13 +86,13 @@ def test_eventbridge_events_that_change_no_size_are_ignored(detail_type):
     [
         "ObjectRestore:Completed",
         "Replication:OperationFailedReplication",
-        "LifecycleTransition",
         "IntelligentTiering",
         "ObjectTagging:Put",
         "ObjectAcl:Put",
     ],
 )
 def test_classic_families_that_change_no_size_are_ignored(event_name):
+    # LifecycleTransition changes no size, but a storage class: test_classes.py
     assert (
         parse_s3_record(only_record("restore.json") | {"eventName": event_name}).outcome
         == "ignored"
@@ -217,3 +216,14 @@ def test_a_redriven_lambda_failure_record_yields_its_original_event():
     }
 
     assert records.parse_document(failure) == records.parse_document(original)
+
+
+def test_transitions_become_changes_of_class_in_both_shapes():
+    classic = parse_s3_record(only_record("restore.json") | {"eventName": "LifecycleTransition"})
+    assert (classic.kind, classic.cls, classic.seq) == ("T", None, "")
+    event = load("eventbridge-created.json") | {"detail-type": "Object Storage Class Changed"}
+    event["detail"] = {**event["detail"], "destination-storage-class": "DEEP_ARCHIVE"}
+    changed = parse_eventbridge(event)
+    assert (changed.kind, changed.cls) == ("T", "DEEP_ARCHIVE")
+    del event["detail"]["destination-storage-class"]
+    assert parse_eventbridge(event).outcome == records.REJECTED

@@ -19,11 +19,13 @@ from s3sizer.stack.model import FUNCTIONS, Names
 
 ARNS = iam.Arns(Names("s3sizer"), "aws", "123456789012", "us-east-1", "tracked")
 SERVICES = ("dynamodb", "s3", "lambda")
-# Where an IAM action is not named after its API operation.
+# Where an IAM action is not named after its API operation: HeadObject is authorised as
+# s3:GetObject, and as s3:GetObjectVersion with a version id (AWS's HeadObject reference).
 ACTION_OF_API = {
-    "lambda:Invoke": "lambda:InvokeFunction",
-    "s3:ListMultipartUploads": "s3:ListBucketMultipartUploads",
-    "s3:ListParts": "s3:ListMultipartUploadParts",
+    "lambda:Invoke": ("lambda:InvokeFunction",),
+    "s3:HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    "s3:ListMultipartUploads": ("s3:ListBucketMultipartUploads",),
+    "s3:ListParts": ("s3:ListMultipartUploadParts",),
 }
 # TransactWriteItems is authorised per item: the item kinds the code builds, as IAM actions.
 TRANSACT_ITEMS = {
@@ -41,7 +43,7 @@ def api_names() -> dict[str, set[str]]:
         client = boto3.client(service, region_name="us-east-1")
         for method, api in client.meta.method_to_api_mapping.items():
             action = f"{service}:{api}"
-            mapping.setdefault(method, set()).add(ACTION_OF_API.get(action, action))
+            mapping.setdefault(method, set()).update(ACTION_OF_API.get(action, (action,)))
     return mapping
 
 
@@ -66,7 +68,10 @@ def called_actions(modules: tuple[str, ...]) -> set[str]:
 
 
 def granted_actions(short: str, kms_key: str | None = None) -> set[str]:
-    document = iam.policy_for(short, ARNS, kms_key=kms_key, polled=("tracked",))
+    # With the uploads polled and a bucket whose storage classes are tracked.
+    document = iam.policy_for(
+        short, ARNS, kms_key=kms_key, polled=("tracked",), class_buckets=("tracked",)
+    )
     return {action for s in document["Statement"] for action in s["Action"]}
 
 
@@ -110,3 +115,32 @@ def test_the_uploads_poll_is_granted_on_the_tracked_buckets_within_iam_s_size_li
 
     off = iam.policy_for("size-tracking", ARNS)
     assert all(s["Sid"] != "PollUnfinishedUploads" for s in off["Statement"])
+
+
+def test_class_lookups_name_each_bucket_s_objects_and_fall_back_within_iam_s_limit():
+    import json
+
+    plain = iam.policy_for("size-tracking", ARNS)
+    assert "s3:GetObject" not in json.dumps(plain)  # without --storage-classes: no S3 at all
+    some = iam.policy_for("size-tracking", ARNS, class_buckets=("b1", "b2"))
+    lookup = some["Statement"][-1]
+    assert lookup["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert lookup["Resource"] == ["arn:aws:s3:::b1/*", "arn:aws:s3:::b2/*"]
+    many = [f"{i:03d}-" + "b" * 59 for i in range(1000)]  # S3's longest names
+    wide = iam.policy_for("size-tracking", ARNS, class_buckets=tuple(many))
+    assert len(json.dumps(wide, separators=(",", ":"))) <= iam.POLICY_CHARACTERS
+    assert wide["Statement"][-1]["Resource"] == ["arn:aws:s3:::*/*"]
+    assert wide["Statement"][-1]["Condition"] == {
+        "StringEquals": {"s3:ResourceAccount": "123456789012"}
+    }
+
+
+def test_polled_and_class_buckets_together_stay_within_iam_s_limit():
+    import json
+
+    many = tuple(f"{i:03d}-" + "b" * 59 for i in range(1000))  # S3's longest names
+    for count in (1, 10, 37, 38, 60, 113, 1000):
+        both = iam.policy_for(
+            "size-tracking", ARNS, polled=many[:count], class_buckets=many[:count]
+        )
+        assert len(json.dumps(both, separators=(",", ":"))) <= iam.POLICY_CHARACTERS, count
