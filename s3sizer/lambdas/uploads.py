@@ -14,6 +14,7 @@ bucket with the user's session.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ REGISTRY_PK, REGISTRY_SK_PREFIX = "STACK", "BUCKET#"
 POLL_WORKERS = 4
 # The scheduled poll starts no bucket with less of the invocation left than this (ms).
 RESERVE_MS = 5_000
+_BATCH_KEYS = 100  # BatchGetItem takes up to 100 keys
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,29 @@ def tracked_buckets(ddb, table: str) -> list[str]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def least_recently_polled_first(ddb, table: str, buckets: list[str]) -> list[str]:
+    """The buckets by their ``UPLOADS`` item's ``checked_at``, never polled first: one
+    BatchGetItem per 100. Those an invocation had no time left for are then the first of the
+    next, rather than the last of every one in the registry's fixed order. Keys DynamoDB
+    leaves unprocessed three times, or a failed read, count as never polled."""
+    checked: dict[str, str] = {}
+    for start in range(0, len(buckets), _BATCH_KEYS):
+        keys = [uploads_address(b) for b in buckets[start : start + _BATCH_KEYS]]
+        request = {table: {"Keys": keys, "ProjectionExpression": "pk, checked_at"}}
+        try:
+            for attempt in range(3):
+                got = ddb.batch_get_item(RequestItems=request)
+                for item in got.get("Responses", {}).get(table, []):
+                    checked[item["pk"]["S"][len("B#") :]] = item.get("checked_at", {}).get("S", "")
+                request = got.get("UnprocessedKeys") or {}
+                if not request or attempt == 2:
+                    break
+                time.sleep(0.05 * 2**attempt)
+        except (ClientError, BotoCoreError) as err:
+            logger.warning("could not read when the buckets were last polled: %s", err)
+    return sorted(buckets, key=lambda bucket: checked.get(bucket, ""))
+
+
 def is_scheduled(event) -> bool:
     """EventBridge's scheduled event, as a scheduled rule sends it to its target."""
     return (
@@ -167,7 +192,7 @@ def poll_stack(s3, ddb, table: str, *, remaining_ms=lambda: None) -> dict:
     """Poll every tracked bucket, a few at once. A bucket that cannot be listed (gone, not yet
     granted) is logged and left for the next poll, which its older ``checked_at`` shows; none
     is started once the invocation is about to time out."""
-    buckets = tracked_buckets(ddb, table)
+    buckets = least_recently_polled_first(ddb, table, tracked_buckets(ddb, table))
 
     def one(bucket: str) -> dict:
         left = remaining_ms()

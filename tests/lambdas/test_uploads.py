@@ -180,3 +180,28 @@ def test_the_tracker_polls_every_tracked_bucket_on_its_scheduled_event(s3, ddb, 
     assert sorted(r["bucket"] for r in result["buckets"]) == sorted([BUCKET, "second-bucket"])
     assert uploads_item(ddb)["bytes"]["N"] == str(10 * MiB)
     assert uploads_item(ddb, "second-bucket")["bytes"]["N"] == str(5 * MiB)
+
+
+def register(s3, ddb, names: list[str]) -> None:
+    for name in names:
+        if name != BUCKET:
+            s3.create_bucket(Bucket=name)
+        for item in settings_items(BucketSettings(name), "s3sizer"):
+            ddb.put_item(TableName=TABLE, Item=item)
+
+
+def test_buckets_a_short_invocation_skipped_go_first_at_the_next(s3, ddb, monkeypatch):
+    """An invocation with time for one bucket only, three times: each bucket once, not the
+    first in the registry's order three times and the others never."""
+    names = ["a-bucket", "b-bucket", BUCKET]
+    register(s3, ddb, names)
+    monkeypatch.setattr(uploads, "POLL_WORKERS", 1)
+    polled: list[str] = []
+    for _ in names:
+        budget = iter([uploads.RESERVE_MS * 2])  # then none: the rest are skipped
+        result = uploads.poll_stack(
+            s3, ddb, TABLE, remaining_ms=lambda budget=budget: next(budget, 0)
+        )
+        polled += [r["bucket"] for r in result["buckets"] if "checked_at" in r]
+
+    assert sorted(polled) == sorted(names)
