@@ -32,7 +32,8 @@ REGISTRY_PK, REGISTRY_SK_PREFIX = "STACK", "BUCKET#"
 # Buckets polled at once by the scheduled poll, each with up to 8 ListParts at once: every
 # request mostly waits on S3 (size_tracking._s3 keeps as many connections).
 POLL_WORKERS = 4
-# The scheduled poll starts no bucket with less of the invocation left than this (ms).
+# The scheduled poll starts no bucket with less of the invocation left than this (ms), or than
+# a quarter of what it had at its start, if less.
 RESERVE_MS = 5_000
 _BATCH_KEYS = 100  # BatchGetItem takes up to 100 keys
 
@@ -192,11 +193,15 @@ def poll_stack(s3, ddb, table: str, *, remaining_ms=lambda: None) -> dict:
     """Poll every tracked bucket, a few at once. A bucket that cannot be listed (gone, not yet
     granted) is logged and left for the next poll, which its older ``checked_at`` shows; none
     is started once the invocation is about to time out."""
+    at_start = remaining_ms()
+    # A tracker given a timeout near or under the reserve (`deploy --timeout`) keeps back a
+    # quarter of its time instead, rather than never starting a bucket.
+    reserve = RESERVE_MS if at_start is None else min(RESERVE_MS, at_start // 4)
     buckets = least_recently_polled_first(ddb, table, tracked_buckets(ddb, table))
 
     def one(bucket: str) -> dict:
         left = remaining_ms()
-        if left is not None and left < RESERVE_MS:
+        if left is not None and left < reserve:
             return {"bucket": bucket, "skipped": "the invocation is about to time out"}
         try:
             return poll_bucket(s3, ddb, table, bucket).as_dict()
