@@ -190,9 +190,9 @@ def is_scheduled(event) -> bool:
 
 
 def poll_stack(s3, ddb, table: str, *, remaining_ms=lambda: None) -> dict:
-    """Poll every tracked bucket, a few at once. A bucket that cannot be listed (gone, not yet
-    granted) is logged and left for the next poll, which its older ``checked_at`` shows; none
-    is started once the invocation is about to time out."""
+    """Poll every tracked bucket, a few at once, the least recently polled first. A bucket that
+    cannot be listed (gone, not yet granted) is logged and left for the next poll, which its
+    older ``checked_at`` shows; none is started once the invocation is about to time out."""
     at_start = remaining_ms()
     # A tracker given a timeout near or under the reserve (`deploy --timeout`) keeps back a
     # quarter of its time instead, rather than never starting a bucket.
