@@ -14,6 +14,7 @@ bucket with the user's session.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,8 +32,10 @@ REGISTRY_PK, REGISTRY_SK_PREFIX = "STACK", "BUCKET#"
 # Buckets polled at once by the scheduled poll, each with up to 8 ListParts at once: every
 # request mostly waits on S3 (size_tracking._s3 keeps as many connections).
 POLL_WORKERS = 4
-# The scheduled poll starts no bucket with less of the invocation left than this (ms).
+# The scheduled poll starts no bucket with less of the invocation left than this (ms), or than
+# a quarter of what it had at its start, if less.
 RESERVE_MS = 5_000
+_BATCH_KEYS = 100  # BatchGetItem takes up to 100 keys
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,29 @@ def tracked_buckets(ddb, table: str) -> list[str]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def least_recently_polled_first(ddb, table: str, buckets: list[str]) -> list[str]:
+    """The buckets by their ``UPLOADS`` item's ``checked_at``, never polled first: one
+    BatchGetItem per 100. Those an invocation had no time left for are then the first of the
+    next, rather than the last of every one in the registry's fixed order. Keys DynamoDB
+    leaves unprocessed three times, or a failed read, count as never polled."""
+    checked: dict[str, str] = {}
+    for start in range(0, len(buckets), _BATCH_KEYS):
+        keys = [uploads_address(b) for b in buckets[start : start + _BATCH_KEYS]]
+        request = {table: {"Keys": keys, "ProjectionExpression": "pk, checked_at"}}
+        try:
+            for attempt in range(3):
+                got = ddb.batch_get_item(RequestItems=request)
+                for item in got.get("Responses", {}).get(table, []):
+                    checked[item["pk"]["S"][len("B#") :]] = item.get("checked_at", {}).get("S", "")
+                request = got.get("UnprocessedKeys") or {}
+                if not request or attempt == 2:
+                    break
+                time.sleep(0.05 * 2**attempt)
+        except (ClientError, BotoCoreError) as err:
+            logger.warning("could not read when the buckets were last polled: %s", err)
+    return sorted(buckets, key=lambda bucket: checked.get(bucket, ""))
+
+
 def is_scheduled(event) -> bool:
     """EventBridge's scheduled event, as a scheduled rule sends it to its target."""
     return (
@@ -164,14 +190,18 @@ def is_scheduled(event) -> bool:
 
 
 def poll_stack(s3, ddb, table: str, *, remaining_ms=lambda: None) -> dict:
-    """Poll every tracked bucket, a few at once. A bucket that cannot be listed (gone, not yet
-    granted) is logged and left for the next poll, which its older ``checked_at`` shows; none
-    is started once the invocation is about to time out."""
-    buckets = tracked_buckets(ddb, table)
+    """Poll every tracked bucket, a few at once, the least recently polled first. A bucket that
+    cannot be listed (gone, not yet granted) is logged and left for the next poll, which its
+    older ``checked_at`` shows; none is started once the invocation is about to time out."""
+    at_start = remaining_ms()
+    # A tracker given a timeout near or under the reserve (`deploy --timeout`) keeps back a
+    # quarter of its time instead, rather than never starting a bucket.
+    reserve = RESERVE_MS if at_start is None else min(RESERVE_MS, at_start // 4)
+    buckets = least_recently_polled_first(ddb, table, tracked_buckets(ddb, table))
 
     def one(bucket: str) -> dict:
         left = remaining_ms()
-        if left is not None and left < RESERVE_MS:
+        if left is not None and left < reserve:
             return {"bucket": bucket, "skipped": "the invocation is about to time out"}
         try:
             return poll_bucket(s3, ddb, table, bucket).as_dict()

@@ -123,9 +123,27 @@ def refresh(stack: Stack, buckets: list[str]) -> list[dict]:
         try:
             found.append(poll_bucket(s3, ddb, stack.names.table, bucket).as_dict())
         except ClientError as exc:
-            raise StackError(
-                f"Could not list the unfinished uploads of {bucket}: {error_code(exc)}",
-                "your credentials need s3:ListBucketMultipartUploads and "
-                "s3:ListMultipartUploadParts on the bucket",
-            ) from None
+            raise refresh_error(bucket, exc) from None
     return found
+
+
+def refresh_error(bucket: str, exc: ClientError) -> StackError:
+    """What stopped a poll with the user's session, and its own fix: a bucket deleted since it
+    was tracked is no question of permissions, nor is a failed write to the table."""
+    code = error_code(exc)
+    if code == "NoSuchBucket":
+        return StackError(
+            f"Bucket {bucket} no longer exists, so it has no unfinished uploads to list",
+            f"run `s3sizer untrack {bucket}` to stop tracking it (`s3sizer teardown`, if it "
+            "is the stack's first bucket)",
+        )
+    if exc.operation_name == "PutItem":
+        return StackError(
+            f"Could not record the unfinished uploads of {bucket} in the stack's table: {code}",
+            "your credentials need dynamodb:PutItem on the table; run it again if it was throttled",
+        )
+    return StackError(
+        f"Could not list the unfinished uploads of {bucket}: {code}",
+        "your credentials need s3:ListBucketMultipartUploads and "
+        "s3:ListMultipartUploadParts on the bucket",
+    )

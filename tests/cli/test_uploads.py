@@ -55,3 +55,18 @@ def test_refresh_uploads_goes_without_by_prefix(cli, aws):
     result = cli("status", "--by-prefix", "--refresh-uploads", code=2)
 
     assert "--refresh-uploads" in one_clean_error_line(result)
+
+
+def test_refresh_uploads_of_a_bucket_deleted_since_names_untrack_not_credentials(cli, aws):
+    cli("setup")
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="since-deleted")
+    cli("track", "since-deleted")
+    s3.delete_bucket(Bucket="since-deleted")
+
+    result = cli("status", "--refresh-uploads", "--bucket", "since-deleted", code=1)
+
+    line = one_clean_error_line(result)
+    assert "since-deleted no longer exists" in line
+    assert "s3sizer untrack since-deleted" in line
+    assert "credentials" not in line

@@ -4,6 +4,7 @@ and the requests grow with the uploads and their parts' pages only."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 import boto3
@@ -180,3 +181,38 @@ def test_the_tracker_polls_every_tracked_bucket_on_its_scheduled_event(s3, ddb, 
     assert sorted(r["bucket"] for r in result["buckets"]) == sorted([BUCKET, "second-bucket"])
     assert uploads_item(ddb)["bytes"]["N"] == str(10 * MiB)
     assert uploads_item(ddb, "second-bucket")["bytes"]["N"] == str(5 * MiB)
+
+
+def register(s3, ddb, names: list[str]) -> None:
+    for name in names:
+        if name != BUCKET:
+            s3.create_bucket(Bucket=name)
+        for item in settings_items(BucketSettings(name), "s3sizer"):
+            ddb.put_item(TableName=TABLE, Item=item)
+
+
+def test_buckets_a_short_invocation_skipped_go_first_at_the_next(s3, ddb, monkeypatch):
+    """An invocation with time for one bucket only, three times: each bucket once, not the
+    first in the registry's order three times and the others never."""
+    names = ["a-bucket", "b-bucket", BUCKET]
+    register(s3, ddb, names)
+    monkeypatch.setattr(uploads, "POLL_WORKERS", 1)
+    polled: list[str] = []
+    for _ in names:
+        # 30 s at its start, then enough for the first bucket, then none for the others.
+        remaining = functools.partial(next, iter([30_000, uploads.RESERVE_MS * 2]), 0)
+        result = uploads.poll_stack(s3, ddb, TABLE, remaining_ms=remaining)
+        polled += [r["bucket"] for r in result["buckets"] if "checked_at" in r]
+
+    assert sorted(polled) == sorted(names)
+
+
+def test_a_tracker_timeout_under_the_reserve_still_polls(s3, ddb):
+    """`deploy --timeout size-tracking=4`: the invocation starts with 4 s, under the 5 s
+    reserve; it still polls, keeping back a share of its time instead."""
+    register(s3, ddb, [BUCKET])
+    start(s3, "a.bin", [5 * MiB])
+
+    result = uploads.poll_stack(s3, ddb, TABLE, remaining_ms=lambda: 4_000)
+
+    assert [r.get("uploads") for r in result["buckets"]] == [1]

@@ -153,3 +153,17 @@ def test_track_polls_a_new_bucket_once_and_untrack_withdraws_its_grant(ready):
     run(ready, plan_untrack(Stack(ready.aws), ["second"]))
 
     assert poll_grant() == ["arn:aws:s3:::first", "arn:aws:s3:::first/*"]
+
+
+def test_a_refused_write_to_the_table_is_not_blamed_on_the_s3_permissions():
+    from botocore.exceptions import ClientError
+
+    from s3sizer.stack.uploads import refresh_error
+
+    denied = {"Error": {"Code": "AccessDeniedException", "Message": "no"}}
+
+    on_write = refresh_error("b", ClientError(denied, "PutItem"))
+    on_list = refresh_error("b", ClientError(denied, "ListMultipartUploads"))
+
+    assert "dynamodb:PutItem" in on_write.fix and "s3:" not in on_write.fix
+    assert "s3:ListBucketMultipartUploads" in on_list.fix
