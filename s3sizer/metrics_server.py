@@ -15,7 +15,6 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from s3sizer.costs import billing
-from s3sizer.costs import report as money
 from s3sizer.costs import storage as st
 from s3sizer.settings import is_loopback_host
 
@@ -83,13 +82,15 @@ class StackCollector:
             ["bucket"],
         )
         history = self.ctx.history.history
-        buckets = money.tracked_buckets(self.ctx)
-        items = usage_items(history, buckets)
-        for bucket in buckets:
+        # Read at each scrape (one Query), so a bucket tracked since the server started shows.
+        tracked = self.ctx.stack.tracked(self.ctx.config)
+        depths = {b.bucket: b.prefix_depth for b in tracked}
+        items = usage_items(history, list(depths))
+        for bucket, depth in depths.items():
             totals, uploads = items[bucket].get("TOTALS"), items[bucket].get("UPLOADS")
             size.add_metric([bucket], st.number(totals, "total_size"))
             objects.add_metric([bucket], st.number(totals, "object_count"))
-            for found in history.prefix_totals(bucket) if self.ctx.config.prefix_depth else []:
+            for found in history.prefix_totals(bucket) if depth else []:
                 prefixes.add_metric([bucket, found.prefix], found.total_size)
             for storage_class, state, amount in storage_samples(totals, uploads):
                 stored.add_metric([bucket, storage_class, state], amount)

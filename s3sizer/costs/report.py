@@ -14,11 +14,6 @@ def load_prices(ctx, path: Path | None) -> price_table.RegionPrices:
     return price_table.load(ctx.config.region, path)
 
 
-def tracked_buckets(ctx) -> list[str]:
-    """Every bucket the stack tracks (one today; a list when a stack tracks several)."""
-    return list(getattr(ctx.config, "buckets", None) or [ctx.bucket])
-
-
 def bucket_money(history, bucket: str, items: dict, prices) -> dict:
     """`storage` and `growth` of one bucket: its items (read beforehand, in one batch) and
     two to three one-item Queries of its history."""

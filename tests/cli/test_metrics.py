@@ -150,3 +150,21 @@ def test_a_scrape_reads_the_table_with_a_batch_read_and_a_query_per_bucket(cli, 
     assert again == first
     prefixes = next(f for f in first if f.name == "s3sizer_prefix_size_bytes")
     assert len(prefixes.samples) == 4  # every prefix, in one Query
+
+
+def test_every_tracked_bucket_has_its_series_even_one_tracked_after_the_server_started(cli, aws):
+    cli("setup")
+    put("logs/a", 100)
+    with serving(cache_seconds=0) as url:
+        boto3.client("s3").create_bucket(Bucket="second-bucket")
+        boto3.client("s3").put_object(Bucket="second-bucket", Key="x/y", Body=b"z" * 7)
+        cli("track", "second-bucket", "--prefix-depth", "2")
+        cli("reconcile")
+        samples = scrape(url)
+
+    assert samples[("s3sizer_bucket_size_bytes", (("bucket", DEFAULT_BUCKET),))] == 100
+    assert samples[("s3sizer_bucket_size_bytes", (("bucket", "second-bucket"),))] == 7
+    assert samples[("s3sizer_bucket_objects", (("bucket", "second-bucket"),))] == 1
+    assert (
+        samples[("s3sizer_prefix_size_bytes", (("bucket", "second-bucket"), ("prefix", "x/")))] == 7
+    )
