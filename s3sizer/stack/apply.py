@@ -301,7 +301,7 @@ class Executor(Deletions):
             StatementId=step.statement_id,
             Action="lambda:InvokeFunction",
             Principal=step.principal,
-            SourceArn=step.source_arn,
+            **({"SourceArn": step.source_arn} if step.source_arn else {}),
             **({"SourceAccount": step.source_account} if step.source_account else {}),
         )
 

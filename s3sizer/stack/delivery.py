@@ -299,9 +299,29 @@ def left_direct_route_steps(stack: Stack, route: str) -> list:
     out: list = []
     if stack.event_invoke_config("size-tracking") is not None:
         out.append(st.DeleteEventInvokeConfig(function))
-    if stack.has_invoke_permission():
-        out.append(st.RemovePermission(function, stack.names.permission_sid))
+    for sid in (stack.names.permission_sid, stack.names.account_permission_sid):
+        if stack.has_invoke_permission(sid):
+            out.append(st.RemovePermission(function, sid))
     return out
+
+
+def invoke_permission_steps(stack: Stack, route: str, buckets: list[str], arns: Arns) -> list:
+    """S3's permission to invoke the tracker, on the direct route: for one bucket, that bucket's
+    ARN and account; for several, any bucket of the account (``aws:SourceAccount`` alone), as
+    the queue's policy falls back to: a statement per bucket would outgrow the function's 20 KB
+    resource policy, and the tracker ignores the events of a bucket it does not track. A new
+    statement is added before any entry needs it, and none is removed while the route stays, so
+    no event meets a function S3 may not invoke."""
+    if ROUTES[route].via_queue or not buckets:
+        return []
+    names, account = stack.names, stack.aws.account_id
+    if len(buckets) == 1:
+        sid, source = names.permission_sid, f"arn:{arns.partition}:s3:::{buckets[0]}"
+    else:
+        sid, source = names.account_permission_sid, ""
+    if stack.has_invoke_permission(sid):
+        return []
+    return [st.AddPermission(names.function("size-tracking"), sid, source, account)]
 
 
 def check_batching(config: StackConfig) -> None:

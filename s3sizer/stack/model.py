@@ -149,6 +149,11 @@ class Names:
         return f"{self.stack}-s3-invoke"
 
     @property
+    def account_permission_sid(self) -> str:
+        """S3's permission for every bucket of the account: the direct route of several."""
+        return f"{self.stack}-s3-invoke-account"
+
+    @property
     def queue(self) -> str:
         return f"{self.stack}-events"
 

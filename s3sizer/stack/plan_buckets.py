@@ -30,11 +30,6 @@ def choose_bucket_route(
     stack: Stack, settings: BucketSettings, asked: str | None, current: dict
 ) -> tuple[BucketSettings, str]:
     """The bucket's route (sqs, or eventbridge when its event types are taken) and settings."""
-    if asked and not ROUTES[asked].many_buckets:
-        raise StackError(
-            "The direct route serves one bucket, and the stack tracks more",
-            "use --delivery sqs or eventbridge, or `s3sizer untrack` the other buckets first",
-        )
     shown = types.SimpleNamespace(
         bucket=settings.bucket,
         delivery=settings.delivery,
@@ -45,6 +40,21 @@ def choose_bucket_route(
         settings.eventbridge_owned or "EventBridgeConfiguration" not in current
     )
     return replace(settings, delivery=route, eventbridge_owned=eb_owned), why
+
+
+def _route_on(stack: Stack, settings: BucketSettings, direct: str | None, current: dict):
+    """A bucket's route in this stack: on a direct-route stack the direct route, which cannot
+    share the bucket's event types with another entry."""
+    try:
+        routed, why = choose_bucket_route(stack, settings, direct, current)
+        return routed, "the stack's route" if direct else why
+    except StackError as refused:
+        if direct is None:
+            raise
+        raise StackError(
+            f"{refused.message.split(';')[0]}, and the stack's direct route cannot share them",
+            "move the stack to a queue route first: `s3sizer deploy --delivery sqs`",
+        ) from None
 
 
 def routing_steps(
@@ -75,11 +85,15 @@ def routing_steps(
 
 
 def shared_steps(stack: Stack, buckets: list[BucketSettings]) -> list[st.Step]:
-    """The queue's policy and the rule, for exactly these buckets (on a deployed stack)."""
+    """The queue's policy, the rule and S3's permission to invoke the tracker directly, for
+    exactly these buckets (on a deployed stack)."""
     config = stack.require_config()
     arns, tags = stack.arns(config), stack_tags(stack)
-    return delivery.queue_steps(stack, config, buckets, arns, tags) + delivery.rule_steps(
-        stack, buckets, arns, tags
+    direct = [b.bucket for b in buckets if b.delivery == config.delivery]
+    return (
+        delivery.queue_steps(stack, config, buckets, arns, tags)
+        + delivery.rule_steps(stack, buckets, arns, tags)
+        + delivery.invoke_permission_steps(stack, config.delivery, direct, arns)
     )
 
 
@@ -104,11 +118,8 @@ def plan_track(
             f"--prefix-depth must be 0 (off) to {MAX_PREFIX_DEPTH}", "pass e.g. --prefix-depth 2"
         )
     config = stack.require_config()
-    if config.delivery and not ROUTES[config.delivery].many_buckets:
-        raise StackError(
-            "The direct route serves one bucket: more buckets need a queue route",
-            "run `s3sizer deploy --delivery sqs` (or eventbridge) first",
-        )
+    # On the direct route every bucket is invoked directly (there is no queue mapping).
+    direct = config.delivery if config.delivery and not ROUTES[config.delivery].via_queue else None
     stamp = (now or datetime.now(UTC)).isoformat()
     tracked = {s.bucket: s for s in stack.tracked(config)}
     deployed = is_deployed(stack)
@@ -144,7 +155,7 @@ def plan_track(
             storage_classes=old.storage_classes if storage_classes is None else storage_classes,
         )
         current = stack.notification_configuration(bucket)
-        new, why = choose_bucket_route(stack, new, None, current)
+        new, why = _route_on(stack, new, direct, current)
         if bucket not in tracked:
             notes.append(f"{bucket}: delivery {new.delivery} ({why})")
         after[bucket] = new

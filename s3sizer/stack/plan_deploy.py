@@ -110,15 +110,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     steps += delivery.mapping_steps(stack, config, route, arns)
     steps += delivery.rule_steps(stack, buckets, arns, tags)
     steps += delivery.invoke_config_steps(stack, route, arns)
-    if not ROUTES[route].via_queue and not stack.has_invoke_permission():
-        steps.append(
-            st.AddPermission(
-                names.function("size-tracking"),
-                names.permission_sid,
-                arns.bucket_arn,
-                stack.aws.account_id,
-            )
-        )
+    on_route = [config.bucket] + [new.bucket for new, _, _ in others if new.delivery == route]
+    steps += delivery.invoke_permission_steps(stack, route, on_route, arns)
     wanted = delivery.desired_notifications(
         # EventBridge delivery s3sizer turned on goes off with a route that no longer needs it.
         current,
@@ -149,18 +142,22 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
 
 def _route_others(stack: Stack, existing: StackConfig, asked: str | None, route: str) -> list:
     """(settings as routed, notification configuration, settings before) of each bucket after
-    the first: the route asked for applies to all of them."""
+    the first: the route asked for applies to all of them. The direct route is all or nothing:
+    its buckets need no queue, and the queue routes' mapping does not exist beside it."""
+    direct = not ROUTES[route].via_queue
+    asked = route if direct else asked
     out = []
     for old in stack.tracked(existing)[1:]:
-        if not ROUTES[route].many_buckets:
-            choose_bucket_route(stack, old, route, {})  # refused: it serves one bucket
+        left_direct = not direct and old.delivery and not ROUTES[old.delivery].via_queue
+        # A bucket leaving the direct route is routed again: sqs, or eventbridge if taken.
+        shown = replace(old, delivery=None) if left_direct else old
         if stack.bucket_state(old.bucket) != "mine":
             raise StackError(
                 f"Bucket {old.bucket!r} of stack {stack.names.stack!r} is gone",
                 f"run `s3sizer untrack {old.bucket}`",
             )
         current = stack.notification_configuration(old.bucket)
-        new, _ = choose_bucket_route(stack, old, asked, current)
+        new, _ = choose_bucket_route(stack, shown, asked, current)
         out.append((new, current, old))
     return out
 

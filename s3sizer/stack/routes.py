@@ -22,8 +22,6 @@ class Route:
     # with an on-failure destination, S3's invoke permission, and letters invoked again.
     via_queue: bool
     eventbridge: bool = False
-    # More than one bucket per stack (the direct route's permission names one bucket).
-    many_buckets: bool = True
 
     @property
     def coexists(self) -> bool:
@@ -47,7 +45,6 @@ DIRECT = Route(
     "LambdaFunctionConfigurations",
     "LambdaFunctionArn",
     via_queue=False,
-    many_buckets=False,
 )
 ROUTES = {route.name: route for route in (SQS, EVENTBRIDGE, DIRECT)}
 # When the bucket's event types are free, and when another entry takes them.

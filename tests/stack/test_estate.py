@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 
@@ -173,11 +175,64 @@ def test_setup_refuses_a_bucket_another_stack_tracks(deployed):
     assert other.config is None  # nothing was created for the other stack
 
 
-def test_the_direct_route_refuses_a_second_bucket(deployed):
+def invoke_statements() -> dict[str, dict]:
+    policy = boto3.client("lambda", region_name="us-east-1").get_policy(
+        FunctionName="s3sizer-size-tracking"
+    )
+    statements = json.loads(policy["Policy"])["Statement"]
+    return {s["Sid"]: s for s in statements if s["Sid"].startswith("s3sizer-s3-invoke")}
+
+
+def lambda_entries(bucket: str) -> list[str]:
+    return [e["Id"] for e in notifications(bucket).get("LambdaFunctionConfigurations", [])]
+
+
+def test_the_direct_route_serves_more_buckets_with_the_account_s_permission(deployed):
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct")))
+    assert set(invoke_statements()) == {"s3sizer-s3-invoke"}  # one bucket: that bucket's ARN
+
+    plan = plan_track(Stack(deployed.aws), ["second"])
+    kinds = [type(step).__name__ for step in plan.steps]
+    # S3 may invoke the tracker for the new bucket before its entry names the tracker.
+    assert kinds.index("AddPermission") < kinds.index("PutNotification")
+    run(deployed, plan)
+
+    statements = invoke_statements()
+    account = statements["s3sizer-s3-invoke-account"]
+    assert account["Condition"] == {"StringEquals": {"AWS:SourceAccount": "123456789012"}}
+    assert "s3sizer-s3-invoke" in statements  # kept: no moment without a permission
+    assert lambda_entries("second") == ["s3sizer-size-tracking"]
+    assert [b.delivery for b in Stack(deployed.aws).tracked()] == ["direct", "direct"]
+
+    # Back to the queue: every bucket leaves the direct route, and both statements go.
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="sqs")))
+    assert [b.delivery for b in Stack(deployed.aws).tracked()] == ["sqs", "sqs"]
+    assert lambda_entries("first") == lambda_entries("second") == []
+    assert invoke_statements() == {}
+
+
+def test_a_stack_of_several_buckets_moves_to_the_direct_route_whole(deployed):
+    run(deployed, plan_track(deployed, ["second", "third"]))
     run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct")))
 
-    with pytest.raises(StackError, match="direct route serves one bucket"):
+    assert [b.delivery for b in Stack(deployed.aws).tracked()] == ["direct"] * 3
+    for bucket in ("first", "second", "third"):
+        assert lambda_entries(bucket) == ["s3sizer-size-tracking"]
+    assert "s3sizer-s3-invoke-account" in invoke_statements()
+
+
+def test_the_direct_route_refuses_a_bucket_whose_events_another_entry_takes(deployed):
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct")))
+    boto3.client("s3", region_name="us-east-1").put_bucket_notification_configuration(
+        Bucket="second",
+        NotificationConfiguration={"QueueConfigurations": [FOREIGN]},
+        SkipDestinationValidation=True,
+    )
+
+    with pytest.raises(StackError, match="direct route cannot share them") as refused:
         plan_track(Stack(deployed.aws), ["second"])
+    assert "--delivery sqs" in refused.value.fix
+    assert [b.bucket for b in Stack(deployed.aws).tracked()] == ["first"]
 
 
 def test_tracked_lists_the_first_bucket_from_the_config_then_the_others_in_order(deployed):
@@ -225,10 +280,3 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
 
     assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
     assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
-
-
-def test_deploy_refuses_the_direct_route_for_a_stack_of_several_buckets(deployed):
-    run(deployed, plan_track(deployed, ["second"]))
-
-    with pytest.raises(StackError, match="direct route serves one bucket"):
-        plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct"))
