@@ -69,7 +69,7 @@ def test_track_storage_classes_is_a_planned_change_with_its_baseline(deployed):
     stack = Stack(deployed.aws)
     assert "s3:LifecycleTransition" in entry_events("second")
     assert "s3:LifecycleTransition" not in entry_events("first")
-    lookup = tracker_policy(stack)["Statement"][-1]
+    lookup = tracker_policy(stack)["Statement"][-2]
     assert lookup["Resource"] == ["arn:aws:s3:::second/*"]
     item = totals_item(stack, "second")
     assert lay.tracks_classes(item)
