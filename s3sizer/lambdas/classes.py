@@ -9,13 +9,21 @@ HeadObject names the class in ``x-amz-storage-class``, and leaves it out for STA
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
+logger = logging.getLogger(__name__)
+
 # A version deleted before its lookup: 404 (NoSuchKey, NoSuchVersion; HEAD has no body, so
 # botocore names it by its status), or 405 when the id is now a delete marker's.
 _GONE = {"404", "405", "NoSuchKey", "NoSuchVersion", "NotFound", "MethodNotAllowed"}
+# An object encrypted with a customer's key (SSE-C) answers HEAD without that key with 400
+# (HeadObject's reference): asking again never helps, so its class is not known, and the
+# version counts as STANDARD until a listing (reconcile) names its class. Failing the chunk
+# instead would hold back every other change in it at each retry.
+_UNREADABLE = {"400", "BadRequest"}
 
 
 # HeadObject's answer without a version id came from a bucket versioned since the record: the
@@ -54,6 +62,14 @@ def _head(s3, bucket: str, key: str, version_id: str | None):
             # been versioned, and the "null" version may be under it.
             marker = metadata.get("HTTPHeaders", {}).get("x-amz-delete-marker") == "true"
             return _VERSIONED_SINCE if version_id is None and marker else None
+        if error.get("Code") in _UNREADABLE or status in _UNREADABLE:
+            logger.warning(
+                "class of %r (version %s) not known: HeadObject answered 400 (an object "
+                "encrypted with a customer's key?); counted as STANDARD until a reconcile",
+                key,
+                version_id,
+            )
+            return None
         raise
     if version_id is None and head.get("VersionId") not in (None, "null"):
         return _VERSIONED_SINCE

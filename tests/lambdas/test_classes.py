@@ -297,3 +297,20 @@ def test_head_class_of_a_bucket_versioned_since_the_record_asks_for_the_null_ver
     assert class_of("plain", "k", None) == "GLACIER"
     assert class_of("plain", "hidden", None) == "DEEP_ARCHIVE"
     assert class_of("plain", "gone", None) is None
+
+
+def test_head_class_of_an_object_head_cannot_read_is_not_known_and_fails_nothing():
+    """SSE-C: HEAD without the customer's key is a 400, at every retry. The version counts as
+    STANDARD (a listing names its class later) rather than failing its chunk for ever."""
+    from botocore.exceptions import ClientError
+
+    from s3sizer.lambdas.classes import head_class
+
+    class Refusing:
+        def head_object(self, **kwargs):
+            answer = {"Error": {"Code": "400", "Message": "Bad Request"}}
+            answer["ResponseMetadata"] = {"HTTPStatusCode": 400, "HTTPHeaders": {}}
+            raise ClientError(answer, "HeadObject")
+
+    assert head_class(Refusing())("b", "k", "v1") is None
+    assert head_class(Refusing())("b", "k", None) is None
