@@ -70,10 +70,9 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
     classes = bool(getattr(config, "storage_classes", False))
     taken = overlapping_entry(notifications, own_id, classes)
     if asked and not ROUTES[asked].coexists and taken is not None:
-        raise StackError(
-            f"Bucket {config.bucket!r} already sends {', '.join(taken.get('Events', []))} to "
-            f"another destination (entry {taken.get('Id')!r}); S3 allows one destination per "
-            "event type and key",
+        raise _taken_error(
+            config.bucket,
+            taken,
             f"use --delivery {WHEN_TAKEN.name}, which coexists with every other entry",
         )
     if asked:
@@ -84,6 +83,15 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
         events = ", ".join(taken.get("Events", []))
         return WHEN_TAKEN.name, f"entry {taken.get('Id')!r} already takes {events}"
     return DEFAULT.name, "the default"
+
+
+def _taken_error(bucket: str, taken: dict, fix: str) -> StackError:
+    return StackError(
+        f"Bucket {bucket!r} already sends {', '.join(taken.get('Events', []))} to another "
+        f"destination (entry {taken.get('Id')!r}); S3 allows one destination per event type "
+        "and key",
+        fix,
+    )
 
 
 def desired_notifications(
@@ -172,6 +180,15 @@ def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st
     as soon as its storage classes are tracked (or not), before the listing that fills them."""
     arns, own_id = stack.arns(config), stack.names.notification_id
     current = stack.notification_configuration(config.bucket)
+    taken = overlapping_entry(current, own_id, config.storage_classes)
+    if not ROUTES[config.delivery].coexists and taken is not None:
+        # S3 would refuse the entry with the transitions: refused here, before any step runs.
+        raise _taken_error(
+            config.bucket,
+            taken,
+            f"run `s3sizer deploy --delivery {WHEN_TAKEN.name}` first, which coexists with "
+            "every other entry",
+        )
     wanted = desired_notifications(
         current, config.delivery, config, arns, own_id, config.eventbridge_owned
     )

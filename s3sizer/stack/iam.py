@@ -140,6 +140,11 @@ def kms_key_arn(arns: Arns, key: str) -> str:
 # HeadObject and GetObject API references, "Permissions"); GetObjectAttributes would need
 # s3:GetObjectAttributes or s3:GetObjectVersionAttributes on top of the same.
 CLASS_LOOKUP_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+# A version deleted before its lookup answers 404 only to a caller with s3:ListBucket on the
+# bucket, and 403 to the others (HeadObject's reference, "Permissions"): without it the tracker
+# could not tell a deleted version from a refusal, and a create deleted at once would fail its
+# chunk at every retry.
+CLASS_GONE_ACTIONS = ["s3:ListBucket"]
 # IAM counts an inline policy's characters without white space, up to 10,240 per role: past
 # this many, the class lookups name every bucket of the account instead (docs/scaling.md).
 POLICY_CHARACTERS = 10_240
@@ -208,17 +213,17 @@ def _add_class_lookups(document: dict, arns: Arns, buckets: list[str]) -> None:
     bucket this account owns (``s3:ResourceAccount``), which still leaves others' out."""
     import json
 
-    named = _statement(
-        "LookUpStorageClasses",
-        CLASS_LOOKUP_ACTIONS,
-        [f"arn:{arns.partition}:s3:::{bucket}/*" for bucket in buckets],
-    )
-    document["Statement"].append(named)
+    bucket_arns = [f"arn:{arns.partition}:s3:::{bucket}" for bucket in buckets]
+    named = [
+        _statement("LookUpStorageClasses", CLASS_LOOKUP_ACTIONS, [f"{b}/*" for b in bucket_arns]),
+        _statement("TellDeletedVersions", CLASS_GONE_ACTIONS, bucket_arns),
+    ]
+    document["Statement"] += named
     if len(json.dumps(document, separators=(",", ":"))) <= POLICY_CHARACTERS:
         return
-    document["Statement"][-1] = {
-        **_statement(
-            "LookUpStorageClasses", CLASS_LOOKUP_ACTIONS, [f"arn:{arns.partition}:s3:::*/*"]
-        ),
-        "Condition": {"StringEquals": {"s3:ResourceAccount": arns.account}},
-    }
+    own = {"Condition": {"StringEquals": {"s3:ResourceAccount": arns.account}}}
+    every = f"arn:{arns.partition}:s3:::*"
+    document["Statement"][-2:] = [
+        {**_statement("LookUpStorageClasses", CLASS_LOOKUP_ACTIONS, [f"{every}/*"]), **own},
+        {**_statement("TellDeletedVersions", CLASS_GONE_ACTIONS, [every]), **own},
+    ]

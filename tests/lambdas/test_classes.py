@@ -274,3 +274,43 @@ def test_head_class_asks_s3_for_each_version_and_says_none_once_it_is_gone(aws):
     assert class_of("plain", "k", marker) is None  # 405: a delete marker's id
     s3.delete_object(Bucket="plain", Key="k", VersionId=v2)
     assert class_of("plain", "k", v2) is None
+
+
+def test_head_class_of_a_bucket_versioned_since_the_record_asks_for_the_null_version(aws):
+    """A record of a bucket never versioned names no version; if versioning is enabled and the
+    key written again before the lookup, the object HEAD describes is the later version."""
+    import boto3
+
+    from s3sizer.lambdas.classes import head_class
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="plain")
+    s3.put_object(Bucket="plain", Key="k", Body=b"1", StorageClass="GLACIER")
+    s3.put_object(Bucket="plain", Key="hidden", Body=b"1", StorageClass="DEEP_ARCHIVE")
+    s3.put_object(Bucket="plain", Key="gone", Body=b"1", StorageClass="GLACIER")
+    s3.put_bucket_versioning(Bucket="plain", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="plain", Key="k", Body=b"12", StorageClass="STANDARD_IA")
+    s3.delete_object(Bucket="plain", Key="hidden")  # a marker over the "null" version
+    s3.delete_object(Bucket="plain", Key="gone", VersionId="null")
+    s3.delete_object(Bucket="plain", Key="gone")
+    class_of = head_class(s3)
+    assert class_of("plain", "k", None) == "GLACIER"
+    assert class_of("plain", "hidden", None) == "DEEP_ARCHIVE"
+    assert class_of("plain", "gone", None) is None
+
+
+def test_head_class_of_an_object_head_cannot_read_is_not_known_and_fails_nothing():
+    """SSE-C: HEAD without the customer's key is a 400, at every retry. The version counts as
+    STANDARD (a listing names its class later) rather than failing its chunk for ever."""
+    from botocore.exceptions import ClientError
+
+    from s3sizer.lambdas.classes import head_class
+
+    class Refusing:
+        def head_object(self, **kwargs):
+            answer = {"Error": {"Code": "400", "Message": "Bad Request"}}
+            answer["ResponseMetadata"] = {"HTTPStatusCode": 400, "HTTPHeaders": {}}
+            raise ClientError(answer, "HeadObject")
+
+    assert head_class(Refusing())("b", "k", "v1") is None
+    assert head_class(Refusing())("b", "k", None) is None

@@ -23,7 +23,8 @@ SERVICES = ("dynamodb", "s3", "lambda")
 # s3:GetObject, and as s3:GetObjectVersion with a version id (AWS's HeadObject reference).
 ACTION_OF_API = {
     "lambda:Invoke": ("lambda:InvokeFunction",),
-    "s3:HeadObject": ("s3:GetObject", "s3:GetObjectVersion"),
+    # With s3:ListBucket, a missing object or version answers 404 rather than 403 (ibid.).
+    "s3:HeadObject": ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"),
     "s3:ListMultipartUploads": ("s3:ListBucketMultipartUploads",),
     "s3:ListParts": ("s3:ListMultipartUploadParts",),
 }
@@ -123,16 +124,20 @@ def test_class_lookups_name_each_bucket_s_objects_and_fall_back_within_iam_s_lim
     plain = iam.policy_for("size-tracking", ARNS)
     assert "s3:GetObject" not in json.dumps(plain)  # without --storage-classes: no S3 at all
     some = iam.policy_for("size-tracking", ARNS, class_buckets=("b1", "b2"))
-    lookup = some["Statement"][-1]
+    lookup, gone = some["Statement"][-2:]
     assert lookup["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert lookup["Resource"] == ["arn:aws:s3:::b1/*", "arn:aws:s3:::b2/*"]
+    # HeadObject answers 404 for a version deleted before its lookup only with s3:ListBucket
+    # (403 without), and the tracker counts a 404 as gone, a 403 as a failure.
+    assert gone["Action"] == ["s3:ListBucket"]
+    assert gone["Resource"] == ["arn:aws:s3:::b1", "arn:aws:s3:::b2"]
     many = [f"{i:03d}-" + "b" * 59 for i in range(1000)]  # S3's longest names
     wide = iam.policy_for("size-tracking", ARNS, class_buckets=tuple(many))
     assert len(json.dumps(wide, separators=(",", ":"))) <= iam.POLICY_CHARACTERS
-    assert wide["Statement"][-1]["Resource"] == ["arn:aws:s3:::*/*"]
-    assert wide["Statement"][-1]["Condition"] == {
-        "StringEquals": {"s3:ResourceAccount": "123456789012"}
-    }
+    assert wide["Statement"][-2]["Resource"] == ["arn:aws:s3:::*/*"]
+    assert wide["Statement"][-1]["Resource"] == ["arn:aws:s3:::*"]
+    for statement in wide["Statement"][-2:]:
+        assert statement["Condition"] == {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
 
 
 def test_polled_and_class_buckets_together_stay_within_iam_s_limit():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack import routing
 from s3sizer.stack import steps as st
@@ -68,7 +69,7 @@ def test_track_storage_classes_is_a_planned_change_with_its_baseline(deployed):
     stack = Stack(deployed.aws)
     assert "s3:LifecycleTransition" in entry_events("second")
     assert "s3:LifecycleTransition" not in entry_events("first")
-    lookup = tracker_policy(stack)["Statement"][-1]
+    lookup = tracker_policy(stack)["Statement"][-2]
     assert lookup["Resource"] == ["arn:aws:s3:::second/*"]
     item = totals_item(stack, "second")
     assert lay.tracks_classes(item)
@@ -159,3 +160,21 @@ def test_a_bucket_whose_transitions_are_taken_goes_through_eventbridge(deployed)
     assert plan_track(deployed, ["third"], storage_classes=True).steps[0].settings.delivery == (
         "eventbridge"
     )
+
+
+def test_setup_storage_classes_refuses_a_first_bucket_whose_transitions_are_taken(deployed):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    ours = s3.get_bucket_notification_configuration(Bucket="first")["QueueConfigurations"]
+    theirs = {**FOREIGN, "Events": ["s3:LifecycleTransition"]}
+    s3.put_bucket_notification_configuration(
+        Bucket="first",
+        NotificationConfiguration={"QueueConfigurations": [*ours, theirs]},
+        SkipDestinationValidation=True,
+    )
+
+    # Refused while planning, so nothing is written: S3 would refuse the entry with the
+    # transitions half way through, after the switch was already on.
+    with pytest.raises(StackError, match="entry 'theirs'") as refused:
+        plan_setup(deployed, None, storage_classes=True)
+    assert "deploy --delivery eventbridge" in refused.value.fix
+    assert not lay.tracks_classes(totals_item(Stack(deployed.aws), "first"))
