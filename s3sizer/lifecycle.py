@@ -15,8 +15,9 @@ from s3sizer.errors import StackError
 from s3sizer.output import plural
 from s3sizer.stack.apply import Executor
 from s3sizer.stack.model import StackConfig
-from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan import plan_setup
 from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+from s3sizer.stack.plan_teardown import plan_teardown
 from s3sizer.stack.state import Stack
 from s3sizer.stack.steps import Plan, Step
 

@@ -9,24 +9,15 @@ import pytest
 
 from s3sizer.errors import StackError
 from s3sizer.stack import steps as st
-from s3sizer.stack.apply import Executor
 from s3sizer.stack.model import TRACKED_EVENTS, BucketSettings
-from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan import plan_setup
 from s3sizer.stack.plan_buckets import plan_track, plan_untrack
 from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+from s3sizer.stack.plan_teardown import plan_teardown
 from s3sizer.stack.state import Stack
+from tests.stack.helpers import FOREIGN, run
 
 TABLE = "S3-object-size-history"
-FOREIGN = {
-    "Id": "theirs",
-    "QueueArn": "arn:aws:sqs:us-east-1:123456789012:their-queue",
-    "Events": ["s3:ObjectCreated:*"],
-}
-
-
-def run(stack, plan) -> st.Plan:
-    Executor(Stack(stack.aws), sleep=lambda s: None).run(plan)
-    return plan
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from s3sizer.stack import steps as st
 from s3sizer.stack.apply import Executor
-from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan import plan_setup
+from s3sizer.stack.plan_teardown import plan_teardown
 
 
 def growth_steps(plan) -> list:

@@ -11,7 +11,8 @@ from s3sizer.stack import iam
 from s3sizer.stack import steps as st
 from s3sizer.stack.apply import Executor
 from s3sizer.stack.model import FUNCTIONS, StackConfig, first_bucket_settings
-from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan import plan_setup
+from s3sizer.stack.plan_teardown import plan_teardown
 from s3sizer.stack.state import Stack
 
 from .conftest import ACCOUNT

@@ -11,22 +11,11 @@ from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack import routing
 from s3sizer.stack import steps as st
-from s3sizer.stack.apply import Executor
 from s3sizer.stack.plan import plan_setup
 from s3sizer.stack.plan_buckets import plan_track
 from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
 from s3sizer.stack.state import Stack
-
-FOREIGN = {
-    "Id": "theirs",
-    "QueueArn": "arn:aws:sqs:us-east-1:123456789012:their-queue",
-    "Events": ["s3:ObjectCreated:*"],
-}
-
-
-def run(stack, plan) -> st.Plan:
-    Executor(Stack(stack.aws), sleep=lambda s: None).run(plan)
-    return plan
+from tests.stack.helpers import FOREIGN, run
 
 
 @pytest.fixture

@@ -9,21 +9,17 @@ import pytest
 
 from s3sizer.errors import UsageError
 from s3sizer.stack import steps as st
-from s3sizer.stack.apply import Executor
-from s3sizer.stack.plan import plan_setup, plan_teardown
+from s3sizer.stack.plan import plan_setup
 from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+from s3sizer.stack.plan_teardown import plan_teardown
 from s3sizer.stack.state import Stack
 from s3sizer.stack.uploads import check_every, rate_expression
+from tests.stack.helpers import run
 
 from .conftest import ACCOUNT
 
 RULE = "s3sizer-uploads-poll"
 TRACKER = "s3sizer-size-tracking"
-
-
-def run(stack, plan) -> st.Plan:
-    Executor(Stack(stack.aws), sleep=lambda s: None).run(plan)
-    return plan
 
 
 def deploy(stack, **options) -> st.Plan:
