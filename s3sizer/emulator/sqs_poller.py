@@ -107,6 +107,8 @@ class _Poller:
             return None
 
     def _run(self) -> None:
+        from moto.sqs.exceptions import QueueDoesNotExist
+
         stopping = self.owner._stopping
         while not stopping.is_set():
             self._release_due_retries()
@@ -120,7 +122,12 @@ class _Poller:
             if queue is None or busy:
                 stopping.wait(POLL_INTERVAL_SECONDS * 5)
                 continue
-            batch = self._collect(mapping, queue)
+            try:
+                batch = self._collect(mapping, queue)
+            except QueueDoesNotExist:
+                # Deleted between the look-up and the receive (a teardown): the next turn finds
+                # no queue and waits, as a mapping whose queue is gone polls nothing.
+                continue
             if not batch:
                 stopping.wait(POLL_INTERVAL_SECONDS)
                 continue
