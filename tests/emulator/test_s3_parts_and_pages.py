@@ -25,6 +25,16 @@ def s3(aws):
     return client(aws, "s3")
 
 
+def needs_members(s3, operation: str, side: str, *members: str) -> None:
+    """Skip where this botocore cannot send (or read) what the test checks: the floor run's
+    older client knows no If-Match on PutObject and no Content-Range on HeadObject."""
+    model = s3.meta.service_model.operation_model(operation)
+    shape = model.input_shape if side == "input" else model.output_shape
+    missing = [m for m in members if m not in shape.members]
+    if missing:
+        pytest.skip(f"this botocore's {operation} {side} has no {', '.join(missing)}")
+
+
 def error_of(call, *args, **kwargs) -> tuple[int, str]:
     with pytest.raises(ClientError) as refused:
         call(*args, **kwargs)
@@ -33,6 +43,7 @@ def error_of(call, *args, **kwargs) -> tuple[int, str]:
 
 
 def test_each_part_of_a_multipart_object_reads_with_the_objects_etag(s3):
+    needs_members(s3, "HeadObject", "output", "ContentRange")
     s3.create_bucket(Bucket="parts")
     bodies = {1: b"a" * 5 * MIB, 2: b"b" * 5 * MIB, 3: b"c" * 7}
     upload = s3.create_multipart_upload(Bucket="parts", Key="k")["UploadId"]
@@ -132,6 +143,8 @@ def complete_one_part(s3, bucket: str, key: str, **conditions) -> dict:
 
 @pytest.mark.parametrize("versioning", [None, "Enabled"])
 def test_conditional_writes_compare_with_the_current_version(s3, versioning):
+    needs_members(s3, "PutObject", "input", "IfMatch")
+    needs_members(s3, "CompleteMultipartUpload", "input", "IfMatch", "IfNoneMatch")
     bucket = f"conditional-{versioning or 'plain'}".lower()
     s3.create_bucket(Bucket=bucket)
     if versioning:
