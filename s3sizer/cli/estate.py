@@ -8,10 +8,8 @@ import typer
 
 from s3sizer import output
 from s3sizer.cli.app import StepProgress, aws_of, show_plan
-from s3sizer.cli.inputs import ByteSize
-from s3sizer.cli.lifecycle import DryRun, StorageClasses
+from s3sizer.cli.lifecycle import AlarmAbove, DryRun, PrefixDepth, StorageClasses
 from s3sizer.cli.reads import Workers
-from s3sizer.stack.model import MAX_PREFIX_DEPTH
 
 Buckets = Annotated[
     list[str], typer.Argument(metavar="BUCKET", help="Bucket names.", show_default=False)
@@ -21,22 +19,8 @@ Buckets = Annotated[
 def track(
     ctx: typer.Context,
     buckets: Buckets,
-    prefix_depth: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=MAX_PREFIX_DEPTH,
-            help="Track sizes of prefixes with up to this many slashes (default 1; 0 turns off).",
-        ),
-    ] = None,
-    alarm_above: Annotated[
-        int | None,
-        typer.Option(
-            parser=ByteSize(),
-            metavar="SIZE",
-            help="A CloudWatch alarm when the bucket holds more, e.g. 500GB.",
-        ),
-    ] = None,
+    prefix_depth: PrefixDepth = None,
+    alarm_above: AlarmAbove = None,
     storage_classes: StorageClasses = None,
     workers: Workers = None,
     dry_run: DryRun = False,

@@ -21,6 +21,7 @@ from s3sizer.cli.inputs import (
     TopicArn,
     UploadsEvery,
 )
+from s3sizer.cli.reads import Workers
 from s3sizer.errors import S3SizerError, UsageError
 from s3sizer.stack.model import BATCH_SIZE_RANGE, MAX_CONCURRENCY_RANGE, MAX_PREFIX_DEPTH
 
@@ -32,6 +33,23 @@ UploadsEveryOption = Annotated[
         metavar="DURATION",
         help="Poll the buckets' unfinished multipart uploads this often (default 15m; "
         "at least 1m; 0 turns the schedule off).",
+    ),
+]
+# Per-bucket settings that setup (the first bucket) and track (the others) both take.
+PrefixDepth = Annotated[
+    int | None,
+    typer.Option(
+        min=0,
+        max=MAX_PREFIX_DEPTH,
+        help="Track sizes of prefixes with up to this many slashes (default 1; 0 turns off).",
+    ),
+]
+AlarmAbove = Annotated[
+    int | None,
+    typer.Option(
+        parser=ByteSize(),
+        metavar="SIZE",
+        help="A CloudWatch alarm when the bucket holds more, e.g. 500GB (10^9) or 500GiB.",
     ),
 ]
 StorageClasses = Annotated[
@@ -56,22 +74,8 @@ def setup(
         int | None,
         typer.Option(min=0, help="Expire history points after this many days (0 keeps them)."),
     ] = None,
-    prefix_depth: Annotated[
-        int | None,
-        typer.Option(
-            min=0,
-            max=MAX_PREFIX_DEPTH,
-            help="Track sizes of prefixes with up to this many slashes (default 1; 0 turns off).",
-        ),
-    ] = None,
-    alarm_above: Annotated[
-        int | None,
-        typer.Option(
-            parser=ByteSize(),
-            metavar="SIZE",
-            help="A CloudWatch alarm when the bucket holds more, e.g. 500GB (10^9) or 500GiB.",
-        ),
-    ] = None,
+    prefix_depth: PrefixDepth = None,
+    alarm_above: AlarmAbove = None,
     alarm_topic: Annotated[
         str | None,
         typer.Option(
@@ -91,12 +95,7 @@ def setup(
     ] = None,
     uploads_every: UploadsEveryOption = None,
     storage_classes: StorageClasses = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            min=1, max=256, help="Workers listing the bucket's ranges at once (default 16)."
-        ),
-    ] = None,
+    workers: Workers = None,
     dry_run: DryRun = False,
 ) -> None:
     """Create or adopt the bucket; create the history table and the IAM roles.
