@@ -32,7 +32,10 @@ def emulator(
 
 
 def demo(
-    out: Annotated[Path, typer.Option(file_okay=False, help="Directory for plot.png.")] = Path("."),
+    out: Annotated[
+        Path,
+        typer.Option(exists=True, file_okay=False, writable=True, help="Directory for plot.png."),
+    ] = Path("."),
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the stack and the emulator's data.")
     ] = False,
