@@ -91,7 +91,7 @@ def test_unreachable_endpoint(cli):
         (["status", "--no-such-option"], "No such option"),
         (["no-such-command"], "No such command"),
         # Refused while the command line is read, before the demo starts its local AWS.
-        (["demo", "--out", "/nonexistent/plots"], "dir '/nonexistent/plots' does not exist"),
+        (["demo", "--out", "/nonexistent/plots"], "'/nonexistent/plots' does not exist"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(cli, aws, args, message):
