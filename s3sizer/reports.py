@@ -59,9 +59,9 @@ def bucket_row(ctx: StackContext, settings) -> dict:
 
 def delivery_state(ctx: StackContext) -> dict:
     """The route, the messages waiting in its queue (None on the direct route), and the DLQ."""
-    from s3sizer.stack.routes import ROUTES
+    from s3sizer.stack.routes import route
 
-    route = ctx.config.delivery
+    chosen = ctx.config.delivery
     counts = {}
     for name in (ctx.names.queue, ctx.names.dead_letter_queue):
         url = ctx.stack.queue_url(name)
@@ -73,11 +73,12 @@ def delivery_state(ctx: StackContext) -> dict:
             int(attributes.get(a, 0))
             for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
         )
-    return {
-        "delivery": route,
-        "queued": counts[ctx.names.queue] if route and ROUTES[route].via_queue else None,
-        "dead_letters": counts[ctx.names.dead_letter_queue] or 0,
-    }
+    queued, dead = counts[ctx.names.queue], counts[ctx.names.dead_letter_queue]
+    if chosen is None:  # no deploy has routed the stack yet: nothing is on its way
+        rows = {"queued": None, "dead_letters": dead or 0}
+    else:
+        rows = route(chosen).status_rows(queued, dead)
+    return {"delivery": chosen, **rows}
 
 
 def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict]:

@@ -1,11 +1,7 @@
-"""How S3 events reach the tracker: the planner's decisions for the three routes.
-
-- `sqs` (the default): a QueueConfigurations entry sends the bucket's events to the stack's
-  queue; an event source mapping feeds the tracker in batches; failures wait in the DLQ.
-- `eventbridge`: the bucket's EventBridge delivery (which overlaps no other entry) and a rule
-  whose target is the same queue. Chosen when another entry already takes our event types.
-- `direct`: the original S3 -> Lambda entry, with an on-failure destination to the DLQ.
-"""
+"""The planner's decisions on delivery that no one route owns: which route a bucket takes, the
+bucket's notification configuration merged with every other entry, and the stack's queues,
+which every route shares (the DLQ on all of them). Each route's own steps are its methods
+(stack/routes/)."""
 
 from __future__ import annotations
 
@@ -22,7 +18,8 @@ from s3sizer.stack.model import (
     BucketSettings,
     StackConfig,
 )
-from s3sizer.stack.routes import DEFAULT, EVENTBRIDGE, ROUTES, SQS, WHEN_TAKEN
+from s3sizer.stack.routes import DEFAULT, ROUTES, WHEN_TAKEN, Route
+from s3sizer.stack.routes.queue import BATCHING_WINDOW_SECONDS
 from s3sizer.stack.state import Stack
 
 ENTRY_KINDS = {
@@ -30,14 +27,10 @@ ENTRY_KINDS = {
     "LambdaFunctionConfigurations": "LambdaFunctionArn",
     "TopicConfigurations": "TopicArn",
 }
-BATCHING_WINDOW_SECONDS = 1
 MAX_RECEIVE_COUNT = 5
 DLQ_RETENTION_SECONDS = 14 * 86400  # the most SQS allows
 # AWS advises a visibility timeout of six times the function's timeout, plus the batching window.
 VISIBILITY_FACTOR = 6
-# EventBridge retries delivery to a target for up to 24 hours, then gives it to the target's DLQ.
-RULE_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
-DIRECT_RETRY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
 
 
 def families(events) -> set[tuple[str, str]]:
@@ -69,7 +62,7 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
     """(route, reason): what was asked, else what the stack uses, else the best that fits."""
     classes = bool(getattr(config, "storage_classes", False))
     taken = overlapping_entry(notifications, own_id, classes)
-    if asked and not ROUTES[asked].coexists and taken is not None:
+    if asked and not ROUTES[asked].fits(taken):
         raise _taken_error(
             config.bucket,
             taken,
@@ -77,7 +70,7 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
         )
     if asked:
         return asked, "as asked with --delivery"
-    if config.delivery and (ROUTES[config.delivery].coexists or taken is None):
+    if config.delivery and ROUTES[config.delivery].fits(taken):
         return config.delivery, "as the last deploy chose"
     if taken is not None:
         events = ", ".join(taken.get("Events", []))
@@ -106,17 +99,17 @@ def desired_notifications(
     """The whole configuration to write: every other entry kept as it is, ours as the route wants
     (with transitions where the bucket's storage classes are tracked: ``storage_classes``, else
     as ``config`` says)."""
-    wanted = {
-        kind: [e for e in current.get(kind, []) if e.get("Id") != own_id] for kind in ENTRY_KINDS
-    }
-    chosen = ROUTES[route]
     if storage_classes is None:
         storage_classes = bool(getattr(config, "storage_classes", False))
-    entry = chosen.entry(arns, own_id, storage_classes)
-    if entry is not None:
-        wanted[chosen.entry_kind].append(entry)
+    ours = ROUTES[route].notifications(arns, own_id, storage_classes)
+    wanted = {
+        kind: [e for e in current.get(kind, []) if e.get("Id") != own_id] + ours.get(kind, [])
+        for kind in ENTRY_KINDS
+    }
     out = {kind: entries for kind, entries in wanted.items() if entries}
-    if chosen.eventbridge or ("EventBridgeConfiguration" in current and not eb_owned):
+    if "EventBridgeConfiguration" in ours or (
+        "EventBridgeConfiguration" in current and not eb_owned
+    ):
         out["EventBridgeConfiguration"] = {}
     return out
 
@@ -181,7 +174,7 @@ def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st
     arns, own_id = stack.arns(config), stack.names.notification_id
     current = stack.notification_configuration(config.bucket)
     taken = overlapping_entry(current, own_id, config.storage_classes)
-    if not ROUTES[config.delivery].coexists and taken is not None:
+    if not ROUTES[config.delivery].fits(taken):
         # S3 would refuse the entry with the transitions: refused here, before any step runs.
         raise _taken_error(
             config.bucket,
@@ -195,7 +188,7 @@ def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st
     steps: list[st.Step] = []
     if not same_notifications(current, wanted):
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {config.delivery}"))
-    return steps + rule_steps(stack, stack.tracked(config), arns, tags)
+    return steps + shared_steps(stack, stack.tracked(config), arns, tags)
 
 
 def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) -> list:
@@ -204,24 +197,22 @@ def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) ->
     dlq_arn, queue_arn = arns.queue(names.dead_letter_queue), arns.queue(names.queue)
     tracker = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
     tracker_timeout = config.timeout_of(tracker)  # the spec's default, or the user's setting
-    on_rule = bool(routing.on_route(buckets, EVENTBRIDGE.name))
-    rule_arn = arns.rule if on_rule else None  # the rule's target DLQ, too
-    sqs_buckets = routing.on_route(buckets, SQS.name)
+    senders, dead_letter_senders = [], []
+    for route in ROUTES.values():
+        on_it = routing.on_route(buckets, route.name)
+        senders += route.queue_statements(queue_arn, on_it, arns, account)
+        dead_letter_senders += route.dead_letter_statements(dlq_arn, on_it, arns)
     wanted = {
         names.dead_letter_queue: {
             "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS),
-            "Policy": routing.policy_text(
-                routing.queue_policy(dlq_arn, [], rule_arn, arns, account)
-            ),
+            "Policy": routing.policy_text(routing.fitted_policy(dead_letter_senders, account)),
         },
         names.queue: {
             "VisibilityTimeout": str(VISIBILITY_FACTOR * tracker_timeout + BATCHING_WINDOW_SECONDS),
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
             ),
-            "Policy": routing.policy_text(
-                routing.queue_policy(queue_arn, sqs_buckets, rule_arn, arns, account)
-            ),
+            "Policy": routing.policy_text(routing.fitted_policy(senders, account)),
         },
     }
     out: list = []
@@ -237,108 +228,32 @@ def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) ->
     return out
 
 
-def mapping_steps(stack: Stack, config: StackConfig, route: str, arns: Arns) -> list:
-    """The event source mapping from the queue to the tracker, on the queue routes only."""
-    function = stack.names.function("size-tracking")
-    queue_arn = arns.queue(stack.names.queue)
-    settings = {
-        "BatchSize": config.batch_size,
-        "MaximumBatchingWindowInSeconds": BATCHING_WINDOW_SECONDS,
-        "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        "ScalingConfig": {"MaximumConcurrency": config.max_concurrency},
-    }
-    mappings = [
-        m
-        for m in stack.event_source_mappings("size-tracking")
-        if m.get("EventSourceArn") == queue_arn
+def shared_steps(stack: Stack, buckets: list[BucketSettings], arns: Arns, tags) -> list:
+    """What the buckets on each route share besides the queues (the rule), for exactly
+    ``buckets``: what no bucket is on any more goes."""
+    return [
+        step for route in ROUTES.values() for step in route.shared_steps(stack, buckets, arns, tags)
     ]
-    if not ROUTES[route].via_queue:
-        return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
-    if not mappings:
-        return [st.CreateEventSourceMapping(function, queue_arn, settings)]
-    mapping = mappings[0]
-    have = {key: mapping.get(key) for key in settings}
-    if have != settings or mapping.get("State") in ("Disabled", "Disabling"):
-        return [
-            st.UpdateEventSourceMapping(mapping["UUID"], function, {**settings, "Enabled": True})
-        ]
-    return []
 
 
-def rule_steps(stack: Stack, buckets, arns: Arns, tags) -> list:
-    """One rule for every bucket on the eventbridge route; none when no bucket is on it."""
-    eb_buckets = routing.on_route(buckets, EVENTBRIDGE.name)
-    rule = stack.rule()
-    targets = stack.rule_targets() if rule is not None else None
-    if not eb_buckets:
-        if rule is None:
-            return []
-        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets or []))]
-    classes = [b for b in eb_buckets if any(s.bucket == b and s.storage_classes for s in buckets)]
-    pattern = routing.rule_pattern(eb_buckets, stack.aws.account_id, classes)
-    target = {
-        "Id": stack.names.rule_target_id,
-        "Arn": arns.queue(stack.names.queue),
-        "DeadLetterConfig": {"Arn": arns.queue(stack.names.dead_letter_queue)},
-        "RetryPolicy": RULE_RETRY_POLICY,
-    }
-    out: list = []
-    if rule is None or json.loads(rule.get("EventPattern") or "{}") != pattern:
-        description = f"S3 events of the buckets of s3sizer stack {stack.names.stack}"
-        out.append(st.PutRule(stack.names.rule, pattern, description, tags))
-    if not targets or _target_differs(targets, target):
-        out.append(st.PutTarget(stack.names.rule, target))
-    return out
-
-
-def invoke_config_steps(stack: Stack, route: str, arns: Arns) -> list:
-    """On the direct route, events Lambda gives up on go to the DLQ instead of vanishing."""
-    if ROUTES[route].via_queue:
-        return []
-    settings = {
-        **DIRECT_RETRY,
-        "DestinationConfig": {
-            "OnFailure": {"Destination": arns.queue(stack.names.dead_letter_queue)}
-        },
-    }
-    have = stack.event_invoke_config("size-tracking")
-    if have and all(have.get(k) == v for k, v in settings.items()):
-        return []
-    return [st.PutEventInvokeConfig(stack.names.function("size-tracking"), settings)]
-
-
-def left_direct_route_steps(stack: Stack, route: str) -> list:
-    """Off the direct route, none of it stays: the asynchronous invoke configuration (its
-    on-failure destination) and S3's permission to invoke the tracker."""
-    if not ROUTES[route].via_queue:
-        return []
-    function = stack.names.function("size-tracking")
-    out: list = []
-    if stack.event_invoke_config("size-tracking") is not None:
-        out.append(st.DeleteEventInvokeConfig(function))
-    for sid in (stack.names.permission_sid, stack.names.account_permission_sid):
-        if stack.has_invoke_permission(sid):
-            out.append(st.RemovePermission(function, sid))
-    return out
-
-
-def invoke_permission_steps(stack: Stack, route: str, buckets: list[str], arns: Arns) -> list:
-    """S3's permission to invoke the tracker, on the direct route: for one bucket, that bucket's
-    ARN and account; for several, any bucket of the account (``aws:SourceAccount`` alone), as
-    the queue's policy falls back to: a statement per bucket would outgrow the function's 20 KB
-    resource policy, and the tracker ignores the events of a bucket it does not track. A new
-    statement is added before any entry needs it, and none is removed while the route stays, so
-    no event meets a function S3 may not invoke."""
-    if ROUTES[route].via_queue or not buckets:
-        return []
-    names, account = stack.names, stack.aws.account_id
-    if len(buckets) == 1:
-        sid, source = names.permission_sid, f"arn:{arns.partition}:s3:::{buckets[0]}"
-    else:
-        sid, source = names.account_permission_sid, ""
-    if stack.has_invoke_permission(sid):
-        return []
-    return [st.AddPermission(names.function("size-tracking"), sid, source, account)]
+def route_steps(
+    stack: Stack,
+    config: StackConfig,
+    route: Route,
+    buckets: list[BucketSettings],
+    on_route: list[str],
+    arns: Arns,
+    tags,
+) -> list:
+    """Deploy's steps for the stack's route before any entry changes: the tracker's mapping,
+    what the buckets on each route share, the tracker's invoke configuration, and S3's
+    permission to invoke it for ``on_route``."""
+    return (
+        route.mapping_steps(stack, config, arns)
+        + shared_steps(stack, buckets, arns, tags)
+        + route.invoke_config_steps(stack, arns)
+        + route.invoke_permission_steps(stack, on_route, arns)
+    )
 
 
 def check_batching(config: StackConfig) -> None:
@@ -354,8 +269,3 @@ def _same_attribute(name: str, have: str, want: str) -> bool:
     if name in ("Policy", "RedrivePolicy"):
         return (json.loads(have) if have else None) == (json.loads(want) if want else None)
     return have == want
-
-
-def _target_differs(targets: list[dict], wanted: dict) -> bool:
-    found = next((t for t in targets if t.get("Id") == wanted["Id"]), None)
-    return found is None or any(found.get(k) != v for k, v in wanted.items())

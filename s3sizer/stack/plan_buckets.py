@@ -36,23 +36,21 @@ def choose_bucket_route(
         storage_classes=settings.storage_classes,
     )
     route, why = delivery.choose_route(asked, shown, current, stack.names.notification_id)
-    eb_owned = ROUTES[route].eventbridge and (
-        settings.eventbridge_owned or "EventBridgeConfiguration" not in current
-    )
+    eb_owned = ROUTES[route].owns_eventbridge(settings.eventbridge_owned, current)
     return replace(settings, delivery=route, eventbridge_owned=eb_owned), why
 
 
-def _route_on(stack: Stack, settings: BucketSettings, direct: str | None, current: dict):
-    """A bucket's route in this stack: on a direct-route stack the direct route, which cannot
-    share the bucket's event types with another entry."""
+def _route_on(stack: Stack, settings: BucketSettings, imposed: str | None, current: dict):
+    """A bucket's route in this stack: the one the stack's route imposes (direct), which cannot
+    share the bucket's event types with another entry, else its own choice."""
     try:
-        routed, why = choose_bucket_route(stack, settings, direct, current)
-        return routed, "the stack's route" if direct else why
+        routed, why = choose_bucket_route(stack, settings, imposed, current)
+        return routed, "the stack's route" if imposed else why
     except StackError as refused:
-        if direct is None:
+        if imposed is None:
             raise
         raise StackError(
-            f"{refused.message.split(';')[0]}, and the stack's direct route cannot share them",
+            f"{refused.message.split(';')[0]}, and the stack's {imposed} route cannot share them",
             "move the stack to a queue route first: `s3sizer deploy --delivery sqs`",
         ) from None
 
@@ -89,11 +87,11 @@ def shared_steps(stack: Stack, buckets: list[BucketSettings]) -> list[st.Step]:
     exactly these buckets (on a deployed stack)."""
     config = stack.require_config()
     arns, tags = stack.arns(config), stack_tags(stack)
-    direct = [b.bucket for b in buckets if b.delivery == config.delivery]
+    on_route = [b.bucket for b in buckets if b.delivery == config.delivery]
     return (
         delivery.queue_steps(stack, config, buckets, arns, tags)
-        + delivery.rule_steps(stack, buckets, arns, tags)
-        + delivery.invoke_permission_steps(stack, config.delivery, direct, arns)
+        + delivery.shared_steps(stack, buckets, arns, tags)
+        + ROUTES[config.delivery].invoke_permission_steps(stack, on_route, arns)
     )
 
 
@@ -119,7 +117,7 @@ def plan_track(
         )
     config = stack.require_config()
     # On the direct route every bucket is invoked directly (there is no queue mapping).
-    direct = config.delivery if config.delivery and not ROUTES[config.delivery].via_queue else None
+    imposed = ROUTES[config.delivery].imposed_on_buckets() if config.delivery else None
     stamp = (now or datetime.now(UTC)).isoformat()
     tracked = {s.bucket: s for s in stack.tracked(config)}
     deployed = is_deployed(stack)
@@ -155,7 +153,7 @@ def plan_track(
             storage_classes=old.storage_classes if storage_classes is None else storage_classes,
         )
         current = stack.notification_configuration(bucket)
-        new, why = _route_on(stack, new, direct, current)
+        new, why = _route_on(stack, new, imposed, current)
         if bucket not in tracked:
             notes.append(f"{bucket}: delivery {new.delivery} ({why})")
         after[bucket] = new

@@ -20,7 +20,7 @@ from s3sizer.stack.model import (
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
 from s3sizer.stack.plan import baseline_step, mirror_steps, role_steps, stack_tags
 from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
-from s3sizer.stack.routes import ROUTES
+from s3sizer.stack.routes import ROUTES, Route
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
@@ -72,11 +72,10 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         )
     current = stack.notification_configuration(config.bucket)
     route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
-    others = _route_others(stack, existing, options.delivery, route)
+    chosen = ROUTES[route]
+    others = _route_others(stack, existing, options.delivery, chosen)
     # Ours only while our route uses it: once deploy turns it off, a later one is the user's.
-    eb_owned = ROUTES[route].eventbridge and (
-        existing.eventbridge_owned or "EventBridgeConfiguration" not in current
-    )
+    eb_owned = chosen.owns_eventbridge(existing.eventbridge_owned, current)
     config = replace(config, delivery=route, eventbridge_owned=eb_owned)
     arns, tags = stack.arns(config), stack_tags(stack)
 
@@ -107,11 +106,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     steps += uploads.schedule_steps(stack, config, tags, tracker_planned=True)
     steps += dashboard.deploy_steps(stack, config)
     steps += delivery.queue_steps(stack, config, buckets, arns, tags)
-    steps += delivery.mapping_steps(stack, config, route, arns)
-    steps += delivery.rule_steps(stack, buckets, arns, tags)
-    steps += delivery.invoke_config_steps(stack, route, arns)
     on_route = [config.bucket] + [new.bucket for new, _, _ in others if new.delivery == route]
-    steps += delivery.invoke_permission_steps(stack, route, on_route, arns)
+    steps += delivery.route_steps(stack, config, chosen, buckets, on_route, arns, tags)
     wanted = delivery.desired_notifications(
         # EventBridge delivery s3sizer turned on goes off with a route that no longer needs it.
         current,
@@ -130,8 +126,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         steps += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
-    # Only once the bucket's entry no longer invokes the tracker.
-    steps += delivery.left_direct_route_steps(stack, route)
+    # Only once no bucket's entry needs what the route before used.
+    steps += chosen.cleanup_steps(stack)
     if config != owned:
         steps.append(st.PutConfig(names.table, config, "deploy settings"))
     notes = [f"delivery: {route} ({why})"]
@@ -140,17 +136,17 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
 
 
-def _route_others(stack: Stack, existing: StackConfig, asked: str | None, route: str) -> list:
+def _route_others(stack: Stack, existing: StackConfig, asked: str | None, chosen: Route) -> list:
     """(settings as routed, notification configuration, settings before) of each bucket after
-    the first: the route asked for applies to all of them. The direct route is all or nothing:
-    its buckets need no queue, and the queue routes' mapping does not exist beside it."""
-    direct = not ROUTES[route].via_queue
-    asked = route if direct else asked
+    the first: the route asked for applies to all of them, and a route the stack's imposes
+    (direct: all or nothing) too."""
+    imposed = chosen.imposed_on_buckets()
+    asked = imposed or asked
     out = []
     for old in stack.tracked(existing)[1:]:
-        left_direct = not direct and old.delivery and not ROUTES[old.delivery].via_queue
-        # A bucket leaving the direct route is routed again: sqs, or eventbridge if taken.
-        shown = replace(old, delivery=None) if left_direct else old
+        was_imposed = old.delivery and ROUTES[old.delivery].imposed_on_buckets()
+        # A bucket leaving an imposed route is routed again: sqs, or eventbridge if taken.
+        shown = replace(old, delivery=None) if was_imposed and not imposed else old
         if stack.bucket_state(old.bucket) != "mine":
             raise StackError(
                 f"Bucket {old.bucket!r} of stack {stack.names.stack!r} is gone",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from s3sizer.stack import alarms, dashboard, delivery, iam, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import ADOPTED_DRIVER_PREFIX, FUNCTIONS, StackConfig
+from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
 
 
@@ -26,9 +27,8 @@ def plan_teardown(stack: Stack) -> st.Plan:
         restored = delivery.without_ours(current, names.notification_id, eb_owned)
         if not delivery.same_notifications(current, restored):
             steps.append(st.PutNotification(bucket, restored, "remove s3sizer's delivery", True))
-    targets = stack.rule_targets()
-    if targets is not None:
-        steps.append(st.DeleteRule(names.rule, tuple(t["Id"] for t in targets)))
+    for route in ROUTES.values():
+        steps += route.teardown_steps(stack)
     steps += uploads.teardown_steps(stack)
     for mapping in stack.event_source_mappings("size-tracking"):
         steps.append(st.DeleteEventSourceMapping(mapping["UUID"], names.function("size-tracking")))

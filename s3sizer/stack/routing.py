@@ -23,6 +23,7 @@ EVENT_PATTERN_CHARS = 2048
 EVENTBRIDGE_DETAIL_TYPES = ["Object Created", "Object Deleted"]
 # Only for the buckets whose storage classes are tracked (records.py reads its class).
 CLASS_DETAIL_TYPE = "Object Storage Class Changed"
+BUCKET_SENDERS_SID = "FromTrackedBuckets"
 
 
 def on_route(buckets: Iterable[BucketSettings], route: str) -> list[str]:
@@ -38,36 +39,43 @@ def queue_policy(
     queue_arn: str, sqs_buckets: list[str], rule_arn: str | None, arns: Arns, account: str
 ) -> dict | None:
     """Only the queue's senders may send: the buckets on the sqs route, and the stack's rule."""
-    statements = []
-    if sqs_buckets:
-        bucket_arns = [f"arn:{arns.partition}:s3:::{name}" for name in sqs_buckets]
-        statements.append(
-            _allow(
-                "FromTrackedBuckets",
-                "s3.amazonaws.com",
-                queue_arn,
-                {
-                    "ArnEquals": {"aws:SourceArn": bucket_arns},
-                    "StringEquals": {"aws:SourceAccount": account},
-                },
-            )
-        )
-    if rule_arn:
-        statements.append(
-            _allow(
-                "FromTheRule",
-                "events.amazonaws.com",
-                queue_arn,
-                {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            )
-        )
+    statements = [bucket_senders(queue_arn, sqs_buckets, arns, account)] if sqs_buckets else []
+    statements += [rule_sender(queue_arn, rule_arn)] if rule_arn else []
+    return fitted_policy(statements, account)
+
+
+def bucket_senders(queue_arn: str, buckets: list[str], arns: Arns, account: str) -> dict:
+    """S3 may send the events of exactly these buckets of this account."""
+    bucket_arns = [f"arn:{arns.partition}:s3:::{name}" for name in buckets]
+    return _allow(
+        BUCKET_SENDERS_SID,
+        "s3.amazonaws.com",
+        queue_arn,
+        {
+            "ArnEquals": {"aws:SourceArn": bucket_arns},
+            "StringEquals": {"aws:SourceAccount": account},
+        },
+    )
+
+
+def rule_sender(queue_arn: str, rule_arn: str) -> dict:
+    """EventBridge may send what the stack's rule matched."""
+    return _allow(
+        "FromTheRule", "events.amazonaws.com", queue_arn, {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    )
+
+
+def fitted_policy(statements: list[dict], account: str) -> dict | None:
+    """The queue's policy of these statements (None without any), within SQS's size limit."""
     if not statements:
         return None
     document = {"Version": "2012-10-17", "Statement": statements}
-    if sqs_buckets and len(policy_text(document).encode()) > QUEUE_POLICY_BYTES:
+    if len(policy_text(document).encode()) > QUEUE_POLICY_BYTES:
         # Too many buckets to name: any bucket of this account may send; the tracker ignores
         # the events of those it does not track.
-        statements[0]["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+        for statement in statements:
+            if statement["Sid"] == BUCKET_SENDERS_SID:
+                statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
     return document
 
 

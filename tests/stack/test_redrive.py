@@ -15,6 +15,7 @@ from s3sizer import lifecycle
 from s3sizer.context import StackContext
 from s3sizer.errors import StackError
 from s3sizer.stack.model import StackConfig
+from s3sizer.stack.routes import queue
 
 CONFIG = StackConfig(
     stack="s3sizer", bucket="tracked", bucket_owned=True, region="us-east-1", delivery="direct"
@@ -107,7 +108,7 @@ def test_on_the_queue_routes_fewer_moved_than_announced_is_an_error_too(
             sqs.delete_message(QueueUrl=letters, ReceiptHandle=message["ReceiptHandle"])
         return 14
 
-    monkeypatch.setattr(lifecycle, "_move_task", moved_the_visible_ones)
+    monkeypatch.setattr(queue, "move_task", moved_the_visible_ones)
     queue_route = Context(stack, Tracker())
     queue_route.config = StackConfig(**{**CONFIG.__dict__, "delivery": "sqs"})
 

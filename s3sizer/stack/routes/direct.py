@@ -1,0 +1,144 @@
+"""The direct route: the original S3 -> Lambda entry, the tracker invoked asynchronously once per
+event, with an on-failure destination to the DLQ. It is all or nothing: every bucket of a stack
+on it is on it, since its buckets need no queue and the queue routes' mapping does not exist
+beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from s3sizer.errors import StackError
+from s3sizer.output import plural
+from s3sizer.stack import steps as st
+from s3sizer.stack.model import StackConfig
+from s3sizer.stack.routes import letters
+from s3sizer.stack.routes.base import Route
+from s3sizer.stack.routes.queue import queue_mappings
+
+if TYPE_CHECKING:
+    from s3sizer.context import StackContext
+    from s3sizer.stack.iam import Arns
+    from s3sizer.stack.state import Stack
+
+DIRECT_RETRY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
+# Long enough for one batch of invocations (the tracker's timeout is far shorter than 10 of
+# these); a letter this process fails on is released at once instead of waiting it out.
+REINVOKE_VISIBILITY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class DirectRoute(Route):
+    def entry_target(self, arns: Arns) -> str:
+        return arns.function("size-tracking")
+
+    def imposed_on_buckets(self) -> str | None:
+        return self.name
+
+    def mapping_steps(self, stack: Stack, config: StackConfig, arns: Arns) -> list:
+        """Events no longer pass the queue: its mapping goes."""
+        function = stack.names.function("size-tracking")
+        mappings = queue_mappings(stack, arns.queue(stack.names.queue))
+        return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
+
+    def invoke_config_steps(self, stack: Stack, arns: Arns) -> list:
+        """Events Lambda gives up on go to the DLQ instead of vanishing."""
+        settings = {
+            **DIRECT_RETRY,
+            "DestinationConfig": {
+                "OnFailure": {"Destination": arns.queue(stack.names.dead_letter_queue)}
+            },
+        }
+        have = stack.event_invoke_config("size-tracking")
+        if have and all(have.get(k) == v for k, v in settings.items()):
+            return []
+        return [st.PutEventInvokeConfig(stack.names.function("size-tracking"), settings)]
+
+    def invoke_permission_steps(self, stack: Stack, buckets: list[str], arns: Arns) -> list:
+        """For one bucket, that bucket's ARN and account; for several, any bucket of the account
+        (``aws:SourceAccount`` alone), as the queue's policy falls back to: a statement per
+        bucket would outgrow the function's 20 KB resource policy, and the tracker ignores the
+        events of a bucket it does not track. A new statement is added before any entry needs
+        it, and none is removed while the route stays, so no event meets a function S3 may not
+        invoke."""
+        if not buckets:
+            return []
+        names, account = stack.names, stack.aws.account_id
+        if len(buckets) == 1:
+            sid, source = names.permission_sid, f"arn:{arns.partition}:s3:::{buckets[0]}"
+        else:
+            sid, source = names.account_permission_sid, ""
+        if stack.has_invoke_permission(sid):
+            return []
+        return [st.AddPermission(names.function("size-tracking"), sid, source, account)]
+
+    def redrive(self, ctx: StackContext, dlq_url: str, sleep: Callable[[float], None]) -> int:
+        """Each letter is a failure record holding the event Lambda gave up on: its original
+        event is given to the tracker again, and the letter deleted once applied. One that
+        fails again stays in the DLQ, at once receivable by the next redrive."""
+        sqs, functions = ctx.client("sqs"), ctx.client("lambda")
+        moved = 0
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                VisibilityTimeout=REINVOKE_VISIBILITY_SECONDS,
+            ).get("Messages", [])
+            if not messages:
+                return moved
+            for index, message in enumerate(messages):
+                try:
+                    failed = _applied_again(ctx, functions, message)
+                except BaseException:
+                    _release(sqs, dlq_url, messages[index:])
+                    raise
+                if failed:
+                    # This letter and the rest of the batch go back now, not in a minute: the
+                    # next redrive (after the fix) finds every one of them.
+                    _release(sqs, dlq_url, messages[index:])
+                    left = letters.dead_letters(ctx, dlq_url)
+                    raise StackError(
+                        f"The tracker failed again on a dead letter ({failed}) after applying "
+                        f"{moved}; {plural(left, 'dead letter')} still wait",
+                        "see `s3sizer logs size-tracking`, fix the cause (`s3sizer deploy` puts "
+                        "the functions back), then run redrive again",
+                    )
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+
+    def status_rows(self, queued: int | None, dead_letters: int | None) -> dict:
+        """No queue on the way: nothing is queued, whatever the stack's queue holds."""
+        return super().status_rows(None, dead_letters)
+
+
+def _applied_again(ctx: StackContext, functions, message: dict) -> str:
+    """Invoke the tracker with the letter's original event: '' when applied, else the error."""
+    record = json.loads(message["Body"])
+    payload = record.get("requestPayload", record)
+    response = functions.invoke(
+        FunctionName=ctx.names.function("size-tracking"), Payload=json.dumps(payload).encode()
+    )
+    if not response.get("FunctionError"):
+        return ""
+    body = response.get("Payload")
+    detail = body.read().decode(errors="replace") if body is not None else ""
+    with contextlib.suppress(ValueError, AttributeError):  # not JSON, or not an error object
+        detail = json.loads(detail).get("errorMessage", detail)
+    return str(detail)[:200] or response["FunctionError"]
+
+
+def _release(sqs, dlq_url: str, messages: list[dict]) -> None:
+    """Make letters this process received visible again at once (visibility timeout 0)."""
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=dlq_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ],
+        )

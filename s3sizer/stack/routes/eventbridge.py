@@ -1,0 +1,77 @@
+"""The eventbridge route: the bucket's EventBridge delivery (which overlaps no other entry) and
+one rule, for every bucket on the route, whose target is the stack's queue. Chosen when another
+entry already takes our event types."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from s3sizer.stack import routing
+from s3sizer.stack import steps as st
+from s3sizer.stack.model import BucketSettings
+from s3sizer.stack.routes.queue import QueueRoute
+
+if TYPE_CHECKING:
+    from s3sizer.stack.iam import Arns
+    from s3sizer.stack.state import Stack
+
+# EventBridge retries delivery to a target for up to 24 hours, then gives it to the target's DLQ.
+RULE_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+
+
+@dataclass(frozen=True)
+class EventBridgeRoute(QueueRoute):
+    def owns_eventbridge(self, owned_before: bool, current: dict) -> bool:
+        return owned_before or "EventBridgeConfiguration" not in current
+
+    def notifications(self, arns: Arns, own_id: str, storage_classes: bool) -> dict:
+        return {"EventBridgeConfiguration": {}}
+
+    def queue_statements(
+        self, queue_arn: str, buckets: list[str], arns: Arns, account: str
+    ) -> list[dict]:
+        return [routing.rule_sender(queue_arn, arns.rule)] if buckets else []
+
+    def dead_letter_statements(self, dlq_arn: str, buckets: list[str], arns: Arns) -> list[dict]:
+        """The rule's target gives what it could not deliver to the DLQ itself."""
+        return [routing.rule_sender(dlq_arn, arns.rule)] if buckets else []
+
+    def shared_steps(self, stack: Stack, buckets: list[BucketSettings], arns: Arns, tags) -> list:
+        """One rule for every bucket on the route; none when no bucket is on it."""
+        eb_buckets = routing.on_route(buckets, self.name)
+        rule = stack.rule()
+        targets = stack.rule_targets() if rule is not None else None
+        if not eb_buckets:
+            if rule is None:
+                return []
+            return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets or []))]
+        classes = [
+            b for b in eb_buckets if any(s.bucket == b and s.storage_classes for s in buckets)
+        ]
+        pattern = routing.rule_pattern(eb_buckets, stack.aws.account_id, classes)
+        target = {
+            "Id": stack.names.rule_target_id,
+            "Arn": arns.queue(stack.names.queue),
+            "DeadLetterConfig": {"Arn": arns.queue(stack.names.dead_letter_queue)},
+            "RetryPolicy": RULE_RETRY_POLICY,
+        }
+        out: list = []
+        if rule is None or json.loads(rule.get("EventPattern") or "{}") != pattern:
+            description = f"S3 events of the buckets of s3sizer stack {stack.names.stack}"
+            out.append(st.PutRule(stack.names.rule, pattern, description, tags))
+        if not targets or _target_differs(targets, target):
+            out.append(st.PutTarget(stack.names.rule, target))
+        return out
+
+    def teardown_steps(self, stack: Stack) -> list:
+        targets = stack.rule_targets()
+        if targets is None:
+            return []
+        return [st.DeleteRule(stack.names.rule, tuple(t["Id"] for t in targets))]
+
+
+def _target_differs(targets: list[dict], wanted: dict) -> bool:
+    found = next((t for t in targets if t.get("Id") == wanted["Id"]), None)
+    return found is None or any(found.get(k) != v for k, v in wanted.items())
