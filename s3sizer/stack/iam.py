@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from s3sizer.stack.model import PLOT_KEY, Names
+from s3sizer.stack.routes import tracker_grants
+from s3sizer.stack.routes.direct import DESTINATION_ACTIONS
+from s3sizer.stack.routes.queue import POLL_ACTIONS
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -87,16 +90,12 @@ TRACKER_TABLE_ACTIONS = [
     "dynamodb:Query",
 ]
 # What AWS does on a function's behalf with its role, declared rather than derived: the event
-# source mapping polls the queue; the direct route's on-failure destination sends to the DLQ;
-# Lambda writes the logs; S3 needs the bucket's KMS key for a function that writes objects.
+# source mapping polls the queue and the direct route's on-failure destination sends to the DLQ
+# (each route grants its own: stack/routes/); Lambda writes the logs; S3 needs the bucket's KMS
+# key for a function that writes objects.
 ON_BEHALF = {
-    "queue": [
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
-    ],
-    "dead_letter_queue": ["sqs:SendMessage"],
+    "queue": POLL_ACTIONS,
+    "dead_letter_queue": DESTINATION_ACTIONS,
     "logs": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
     "kms": ["kms:GenerateDataKey", "kms:Decrypt"],
 }
@@ -165,16 +164,7 @@ def policy_for(
     statements = [_logs_statement(arns, short)]
     if short == "size-tracking":
         statements.append(_statement("HistoryReadWrite", TRACKER_TABLE_ACTIONS, [arns.table]))
-        statements.append(
-            _statement("PollQueue", ON_BEHALF["queue"], [arns.queue(arns.names.queue)])
-        )
-        statements.append(
-            _statement(
-                "FailedEventsToDeadLetterQueue",
-                ON_BEHALF["dead_letter_queue"],
-                [arns.queue(arns.names.dead_letter_queue)],
-            )
-        )
+        statements += tracker_grants(arns)
         if polled:
             statements.append(uploads_poll_statement(arns, polled))
     elif short == "plotting":

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import BucketSettings
+
+if TYPE_CHECKING:
+    from s3sizer.stack.iam import Arns
 
 # SQS: a queue policy holds at most 8,192 bytes and 20 statements (SQS policy quotas).
 QUEUE_POLICY_BYTES = 8192

@@ -29,3 +29,13 @@ DEFAULT, WHEN_TAKEN = SQS, EVENTBRIDGE
 
 def route(name: str | None) -> Route | None:
     return ROUTES[name] if name else None
+
+
+def tracker_grants(arns) -> list[dict]:
+    """Every route's statements for the tracker's role, each once: the role is written before
+    a route change's other steps and stays as it is after, and the buckets of one stack may be
+    on different routes, so it holds what any route needs, on the stack's own queues only."""
+    out: list[dict] = []
+    for each in ROUTES.values():
+        out += [g for g in each.tracker_grants(arns) if g not in out]
+    return out

@@ -97,6 +97,12 @@ class Route:
         """What only this route created, removed with the stack (before its functions)."""
         return []
 
+    # The tracker's role.
+
+    def tracker_grants(self, arns: Arns) -> list[dict]:
+        """The statements of the tracker's role that AWS acts with on this route."""
+        return []
+
     # Operating it.
 
     def redrive(self, ctx: StackContext, dlq_url: str, sleep: Callable[[float], None]) -> int:
@@ -106,3 +112,7 @@ class Route:
     def status_rows(self, queued: int | None, dead_letters: int | None) -> dict:
         """Status's rows for the route: the messages waiting in its queue, and in the DLQ."""
         return {"queued": queued, "dead_letters": dead_letters or 0}
+
+
+def grant(sid: str, actions: list[str], resource: str) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": [resource]}

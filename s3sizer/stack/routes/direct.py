@@ -16,7 +16,7 @@ from s3sizer.output import plural
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import StackConfig
 from s3sizer.stack.routes import letters
-from s3sizer.stack.routes.base import Route
+from s3sizer.stack.routes.base import Route, grant
 from s3sizer.stack.routes.queue import queue_mappings
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ DIRECT_RETRY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
 # Long enough for one batch of invocations (the tracker's timeout is far shorter than 10 of
 # these); a letter this process fails on is released at once instead of waiting it out.
 REINVOKE_VISIBILITY_SECONDS = 60
+# Lambda sends what it gives up on to the on-failure destination with the tracker's role.
+DESTINATION_ACTIONS = ["sqs:SendMessage"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class DirectRoute(Route):
         function = stack.names.function("size-tracking")
         mappings = queue_mappings(stack, arns.queue(stack.names.queue))
         return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
+
+    def tracker_grants(self, arns: Arns) -> list[dict]:
+        dlq_arn = arns.queue(arns.names.dead_letter_queue)
+        return [grant("FailedEventsToDeadLetterQueue", DESTINATION_ACTIONS, dlq_arn)]
 
     def invoke_config_steps(self, stack: Stack, arns: Arns) -> list:
         """Events Lambda gives up on go to the DLQ instead of vanishing."""

@@ -12,7 +12,7 @@ from s3sizer.errors import StackError
 from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import StackConfig
-from s3sizer.stack.routes.base import Route
+from s3sizer.stack.routes.base import Route, grant
 
 if TYPE_CHECKING:
     from s3sizer.context import StackContext
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from s3sizer.stack.state import Stack
 
 BATCHING_WINDOW_SECONDS = 1
+# The event source mapping polls the queue with the tracker's role.
+POLL_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,9 @@ class QueueRoute(Route):
                 )
             ]
         return []
+
+    def tracker_grants(self, arns: Arns) -> list[dict]:
+        return [grant("PollQueue", POLL_ACTIONS, arns.queue(arns.names.queue))]
 
     def cleanup_steps(self, stack: Stack) -> list:
         """Off the direct route, none of it stays: the asynchronous invoke configuration (its
