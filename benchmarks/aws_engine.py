@@ -35,9 +35,10 @@ from benchmarks.aws_limits import (
 )
 
 # The shipped product's settings: s3sizer/stack/model.py (MaximumConcurrency 2, batch size 100,
-# prefix depth 1, the tracker's 256 MB and 30 s), s3sizer/stack/delivery.py (window 1 s, five
-# receives before the dead-letter queue, visibility 6 x timeout + window), s3sizer/lambdas/
-# batch.py (30 attempts, full-jitter back-off from 10 ms to 0.5 s), layout.py (16 key partitions).
+# prefix depth 1, the tracker's 256 MB and 30 s), s3sizer/stack/delivery.py and routes/queue.py
+# (window 1 s, five receives before the dead-letter queue, visibility 6 x timeout + window),
+# s3sizer/lambdas/batch.py (30 attempts, full-jitter back-off from 10 ms to 0.5 s), layout.py
+# (16 key partitions).
 SHIPPED = {"max_concurrency": 2, "batch_size": 100, "window": 1.0, "prefix_depth": 1}
 TRACKER_ATTEMPTS, BACKOFF_BASE, BACKOFF_CAP = 30, 0.01, 0.5
 FUNCTION_TIMEOUT, MEMORY_GB = 30.0, 256 / 1024
