@@ -137,3 +137,19 @@ def test_batch_writes_and_transactions_produce_records_and_cancelled_ones_none(e
     assert _changes(stream_records(emulator, arn)) == expected
     assert "Item" not in ddb.get_item(TableName="streams-writes", Key={"pk": {"S": "cancelled"}})
     assert [pks(b) for b in batches(records_file)][-1][-1] == "b2"
+
+
+def test_a_disabled_stream_gets_no_more_records(emulator):
+    arn = streamed_table(emulator, "streams-disabled")
+    streams = emulator.client("dynamodbstreams")
+    [shard] = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    put(emulator, "streams-disabled", "before")
+    emulator.client("dynamodb").update_table(
+        TableName="streams-disabled", StreamSpecification={"StreamEnabled": False}
+    )
+    put(emulator, "streams-disabled", "after")
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert _changes(records) == [("INSERT", "before")]

@@ -9,6 +9,7 @@ moto writes its records in StreamShard.add, and gets some of them wrong:
   a transaction that did not happen writes nothing.
 - Records say eventVersion 1.0 and region us-east-1 whatever the table's; their SizeBytes is the
   length of their JSON.
+- A table whose stream was disabled keeps writing records to it.
 - StreamShard.add invokes the functions of the table's event source mappings synchronously and
   then empties the shard. Here it never invokes anything: the emulator's stream pollers read the
   shard (stream_poller.py), and records stay readable through GetRecords.
@@ -117,10 +118,11 @@ def _emit(shard, old: dict | None, new: dict | None) -> None:
 
 def record(shard, old: dict | None, new: dict | None) -> None:
     """Append the stream record of one change of an item to its shard, unless nothing changed."""
-    if old == new:
-        return  # a write that changes nothing writes no stream record
     table = shard.table
-    view = (table.stream_specification or {}).get("StreamViewType", "KEYS_ONLY")
+    specification = table.stream_specification or {}
+    if old == new or not specification.get("StreamEnabled"):
+        return  # a write that changes nothing, or to a table whose stream is off, writes none
+    view = specification.get("StreamViewType", "KEYS_ONLY")
     current = new if new is not None else old
     keys = {
         name: current[name]
