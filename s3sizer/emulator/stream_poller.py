@@ -13,6 +13,7 @@ succeeded, or that were given up on:
   sequence number have succeeded; the rest is retried. An invalid response fails the batch.
 - Records given up on go, as Lambda describes them (DDBStreamBatchInfo, not the records), to the
   SQS queue or SNS topic of DestinationConfig.OnFailure, and the shard moves past them.
+- Records that none of the FilterCriteria patterns match are dropped, as if processed.
 
 Only the `crash` fault applies, to a batch's first invocation: a stream is never reordered, and
 a retry after a crash delivers the batch again, as Lambda may.
@@ -130,6 +131,11 @@ class _ShardPoller:
         """Run one batch until the shard can move past it (or the mapping stops)."""
         invocations = retries = 0
         last_error = None
+        kept = _matching(self._live_mapping(), batch)
+        if not kept:
+            self._advance(batch)  # records no filter matches are dropped, as processed
+            return
+        batch = kept
         while batch:
             mapping = self._live_mapping()
             batch = self._drop_expired(mapping, batch)
@@ -235,6 +241,20 @@ class _ShardPoller:
         with arrived:  # records are added, then notified, under this lock: no wake-up is lost
             if len(self.shard.items) == seen and not self.owner.stopping:
                 arrived.wait(max(seconds, 0))
+
+
+def _matching(mapping, batch: list) -> list:
+    """The records any of the mapping's FilterCriteria patterns matches (all, without any)."""
+    from moto.events.models import EventPattern
+
+    filters = (mapping.filter_criteria or {}).get("Filters") or []
+    if not filters:
+        return batch
+    patterns = [EventPattern.load(f.get("Pattern")) for f in filters]
+    return [
+        entry for entry in batch
+        if any(p.matches_event(lambda_record(entry, mapping.event_source_arn)) for p in patterns)
+    ]  # fmt: skip
 
 
 def lambda_record(entry, event_source_arn: str) -> dict:

@@ -179,3 +179,23 @@ def test_mapping_parameters_are_checked_and_lambdas_defaults_reported(emulator, 
     assert raised.value.response["Error"]["Code"] == "ResourceConflictException"
     assert len(lambda_client.list_event_source_mappings(EventSourceArn=arn)[
         "EventSourceMappings"]) == 1  # fmt: skip
+
+
+def test_filter_criteria_drop_the_records_no_pattern_matches(emulator, tmp_path):
+    arn = streamed_table(emulator, "esm-stream-filter")
+    inserts = {"Filters": [{"Pattern": json.dumps({"eventName": ["INSERT"]})}]}
+    records_file, _ = mapped_function(
+        emulator, tmp_path, "esm-stream-filter", arn, FilterCriteria=inserts
+    )
+    put(emulator, "esm-stream-filter", "a", n="1")
+    put(emulator, "esm-stream-filter", "a", n="2")  # a MODIFY: dropped
+    put(emulator, "esm-stream-filter", "b")
+    poll(lambda: "b" in [pk for batch in batches(records_file) for pk in pks(batch)])
+    delivered = [r for batch in batches(records_file) for r in batch]
+    assert [(r["eventName"], pks([r])[0]) for r in delivered] == [("INSERT", "a"), ("INSERT", "b")]
+    with pytest.raises(ClientError, match="Invalid filter pattern definition") as raised:
+        emulator.client("lambda").create_event_source_mapping(
+            EventSourceArn=arn, FunctionName="esm-stream-filter", StartingPosition="LATEST",
+            FilterCriteria={"Filters": [{"Pattern": "{not json"}]},
+        )  # fmt: skip
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"

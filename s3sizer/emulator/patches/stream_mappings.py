@@ -134,10 +134,25 @@ def _check_parameters(spec: dict) -> None:
                 "Member must satisfy constraint: [Member must satisfy enum value set: "
                 "[ReportBatchItemFailures]]"
             )
+    for pattern in ((spec.get("FilterCriteria") or {}).get("Filters")) or []:
+        if not _valid_pattern(pattern.get("Pattern") if isinstance(pattern, dict) else None):
+            raise InvalidParameterValueException("Invalid filter pattern definition.")
     if "OnSuccess" in (spec.get("DestinationConfig") or {}):
         raise InvalidParameterValueException(
             "Unsupported DestinationConfig parameter for given event source mapping type."
         )
+
+
+def _valid_pattern(pattern) -> bool:
+    from moto.events.models import EventPatternParser
+
+    if not pattern or not isinstance(pattern, str):
+        return False
+    try:
+        EventPatternParser(pattern).parse()
+    except Exception:
+        return False
+    return True
 
 
 def _refuse_duplicate(backend, spec: dict, arn: str) -> None:
