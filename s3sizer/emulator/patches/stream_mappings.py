@@ -41,6 +41,7 @@ DEFAULTS = {  # moto attribute: what Lambda reports when the parameter is left o
     "parallelization_factor": 1,
     "function_response_types": [],
 }
+MINIMUM_RECORD_AGE = 60
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 
 
@@ -127,6 +128,13 @@ def _check_parameters(spec: dict) -> None:
                 f"Value '{value}' at '{member}' failed to satisfy constraint: "
                 f"Member must have value less than or equal to {high}"
             )
+    age = spec.get("MaximumRecordAgeInSeconds")
+    if age is not None and 0 <= age < MINIMUM_RECORD_AGE:
+        # Within the API's range, yet refused: "The minimum valid value for maximum record age
+        # is 60s" (the CreateEventSourceMapping reference); its error text is not documented.
+        raise InvalidParameterValueException(
+            "MaximumRecordAgeInSeconds must be -1 (infinite) or between 60 and 604800"
+        )
     for kind in spec.get("FunctionResponseTypes") or []:
         if kind != "ReportBatchItemFailures":
             raise _validation_error(
