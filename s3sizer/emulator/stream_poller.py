@@ -138,7 +138,7 @@ class _ShardPoller:
         batch = kept
         while batch:
             mapping = self._live_mapping()
-            batch = self._drop_expired(mapping, batch)
+            batch = self._drop_expired(mapping, batch, invocations, last_error)
             if not batch:
                 return
             fn = self._function(mapping)
@@ -183,7 +183,7 @@ class _ShardPoller:
         sequence_numbers = [e.record["dynamodb"]["SequenceNumber"] for e in batch]
         return lowest_failure(payload, sequence_numbers)
 
-    def _drop_expired(self, mapping, batch: list) -> list:
+    def _drop_expired(self, mapping, batch: list, invocations: int, error) -> list:
         """Records older than MaximumRecordAgeInSeconds (or the retention) are given up on."""
         age = int(mapping.max_record_age if mapping.max_record_age is not None else -1)
         oldest_kept = time.time() - (RETENTION_SECONDS if age < 0 else age)
@@ -191,7 +191,7 @@ class _ShardPoller:
         while expired < len(batch) and batch[expired].arrival < oldest_kept:
             expired += 1
         if expired:
-            self._give_up(mapping, batch[:expired], "RecordAgeExceeded", 0, None)
+            self._give_up(mapping, batch[:expired], "RecordAgeExceeded", invocations, error)
         return batch[expired:]
 
     def _give_up(self, mapping, batch: list, condition: str, invocations: int, error) -> None:
