@@ -56,6 +56,7 @@ class Emulator:
         self._runtime = None
         self._delivery = None
         self._event_sources = None
+        self._stream_sources = None
         self._lifecycle = None
         self._scheduler = None
 
@@ -74,6 +75,7 @@ class Emulator:
         from .runtime import LambdaRuntime
         from .s3_events import Sequencer
         from .sqs_poller import SqsEventSources
+        from .stream_poller import StreamEventSources
         from .wsgi import make_app
 
         with _active_lock:
@@ -102,7 +104,12 @@ class Emulator:
                 )
                 delivery = AsyncDelivery(self.settings.retry_backoff, dice)
                 event_sources = SqsEventSources(runtime, dice, self.settings.retry_backoff)
-                patches.activate(patches.Hooks(runtime, delivery, dice, Sequencer(), event_sources))
+                stream_sources = StreamEventSources(runtime, dice, self.settings.retry_backoff)
+                patches.activate(
+                    patches.Hooks(
+                        runtime, delivery, dice, Sequencer(), event_sources, stream_sources
+                    )
+                )
                 engine = lifecycle.LifecycleEngine(
                     lifecycle.LifecycleClock(self.settings.lifecycle_day_seconds)
                 )
@@ -112,6 +119,7 @@ class Emulator:
                 raise
             self._server, self._runtime, self._delivery = server, runtime, delivery
             self._event_sources = event_sources
+            self._stream_sources = stream_sources
             self._lifecycle = engine
             lifecycle.set_engine(engine)
             engine.start()
@@ -140,6 +148,7 @@ class Emulator:
             lifecycle.set_engine(None)
             self._lifecycle.stop()
             self._event_sources.stop()
+            self._stream_sources.stop()
             self._delivery.stop()
             self._server.shutdown()  # no new requests; requests in flight end with their workers
             self._runtime.stop()
@@ -174,15 +183,17 @@ class Emulator:
         return transition(bucket, key, storage_class, version_id)
 
     def wait_idle(self, timeout: float) -> bool:
-        """True once no event is queued, waiting to be retried, or running, and no queue that an
-        event source mapping reads holds a message."""
+        """True once no event is queued, waiting to be retried, or running, no queue that an
+        event source mapping reads holds a message, and every enabled stream mapping has
+        processed every record of its stream."""
         if self._delivery is None:
             return False
         deadline = time.monotonic() + timeout
         while True:
             if not self._delivery.wait_idle(max(deadline - time.monotonic(), 0)):
                 return False
-            if self._event_sources.idle() and self._delivery.wait_idle(0):
+            sources_idle = self._event_sources.idle() and self._stream_sources.idle()
+            if sources_idle and self._delivery.wait_idle(0):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from s3sizer.emulator import Emulator, patches
-from s3sizer.emulator.patches import dynamodb, hooks, sqs
+from s3sizer.emulator.patches import dynamodb, hooks, sqs, stream_mappings, stream_records
 
 
 @pytest.mark.parametrize("target", patches.all_targets(), ids=lambda t: t.dotted)
@@ -108,6 +108,34 @@ def test_an_sqs_mapping_is_taken_off_motos_invoke_on_send(in_process):
     assert hooks.FAST_PATHS[sqs.DETACHED] == before + 1, (
         f"patch '{sqs.TARGETS['create_mapping'].patch}': moto would invoke on send"
     )
+
+
+def test_a_stream_mapping_is_taken_off_motos_invoke_on_write(in_process):
+    aws, _, _ = in_process
+    table = _client(aws, "dynamodb").create_table(
+        TableName="contract-stream", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )  # fmt: skip
+    role = _client(aws, "iam").create_role(
+        RoleName="contract-stream", AssumeRolePolicyDocument="{}"
+    )
+    lambda_client = _client(aws, "lambda")
+    lambda_client.create_function(
+        FunctionName="contract-stream", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )  # fmt: skip
+    before = dict(hooks.FAST_PATHS)
+    lambda_client.create_event_source_mapping(
+        EventSourceArn=table["TableDescription"]["LatestStreamArn"],
+        FunctionName="contract-stream", StartingPosition="LATEST", Enabled=False,
+    )  # fmt: skip
+    _client(aws, "dynamodb").put_item(TableName="contract-stream", Item={"pk": {"S": "a"}})
+    assert hooks.FAST_PATHS[stream_mappings.DETACHED] == before.get(stream_mappings.DETACHED, 0) + 1
+    assert hooks.FAST_PATHS[stream_records.NOT_INVOKED] > before.get(
+        stream_records.NOT_INVOKED, 0
+    ), f"patch '{stream_records.TARGETS['add'].patch}': moto wrote the record and invoked"
 
 
 def test_a_target_that_changed_refuses_to_install_naming_its_patch():

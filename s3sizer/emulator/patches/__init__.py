@@ -8,7 +8,7 @@ installing refuses a target that no longer fits, naming the patch.
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_lifecycle,
 s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers, s3_object_lock, dynamodb, logs,
-sqs and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
+sqs, stream_records, stream_mappings and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
@@ -32,13 +32,15 @@ from . import (
     s3_uploads,
     s3_versioning,
     sqs,
+    stream_mappings,
+    stream_records,
 )
 from .hooks import Hooks, PatchSet, Target
 
 __all__ = ["Hooks", "activate", "all_targets", "deactivate"]
 
 # Order matters where two patches wrap one moto attribute: the one that checks its exact
-# parameters installs first.
+# parameters installs first (dynamodb before stream_records, sqs before stream_mappings).
 SERVICES = (
     lambda_,
     s3,
@@ -54,6 +56,8 @@ SERVICES = (
     dynamodb,
     logs,
     sqs,
+    stream_records,
+    stream_mappings,
     recorder,
 )
 _lock = threading.Lock()

@@ -28,6 +28,7 @@ class Hooks:
     dice: Any  # config.FaultDice
     sequencer: Any  # s3_events.Sequencer
     event_sources: Any  # sqs_poller.SqsEventSources
+    stream_sources: Any = None  # stream_poller.StreamEventSources
 
 
 _active: Hooks | None = None
