@@ -70,7 +70,7 @@ class Emulator:
         )
         from werkzeug.serving import make_server
 
-        from . import lifecycle, patches, scheduler
+        from . import http_handler, lifecycle, patches, scheduler
         from .delivery import AsyncDelivery
         from .runtime import LambdaRuntime
         from .s3_events import Sequencer
@@ -90,7 +90,7 @@ class Emulator:
             try:
                 server = make_server(
                     self.host, 0, make_app(), threaded=True,
-                    request_handler=_quiet_request_handler(), fd=listener.fileno(),
+                    request_handler=http_handler.request_handler(), fd=listener.fileno(),
                 )  # fmt: skip
             finally:
                 listener.close()  # the server holds its own duplicate of the socket
@@ -138,7 +138,7 @@ class Emulator:
     def stop(self) -> None:
         """Stop delivering events, kill every worker process, and close the HTTP server."""
         global _active
-        from . import lifecycle, patches, scheduler
+        from . import http_handler, lifecycle, patches, scheduler
 
         with _active_lock:
             if _active is not self:
@@ -154,6 +154,7 @@ class Emulator:
             self._runtime.stop()
             self._thread.join(timeout=5)
             self._server.server_close()
+            http_handler.close_connections(self._server)  # a stopped emulator answers nobody
             patches.deactivate()
             _active = None
 
@@ -271,18 +272,6 @@ def _listen(host: str, port: int) -> socket.socket:
             "check the --host address and the --port number",
         ) from None
     return listener
-
-
-def _quiet_request_handler():
-    from werkzeug.serving import WSGIRequestHandler
-
-    class QuietRequestHandler(WSGIRequestHandler):
-        """No line per request on stderr; errors are still logged."""
-
-        def log_request(self, *args, **kwargs) -> None:
-            pass
-
-    return QuietRequestHandler
 
 
 def _reset_moto() -> None:
