@@ -37,6 +37,10 @@ class Aws:
         if local and (self.placeholder_credentials or session.get_credentials() is None):
             # A local endpoint needs no account: any key pair is accepted there.
             session = boto3.Session(region_name=region, **PLACEHOLDER_CREDENTIALS)
+        # A listing page carries a thousand LastModified values, and botocore reads each with
+        # dateutil's general parser: most of a baseline's own time went there.
+        factory = session._session.get_component("response_parser_factory")
+        factory.set_parser_defaults(timestamp_parser=parse_timestamp)
         return session
 
     @property
@@ -67,6 +71,21 @@ class Aws:
     @property
     def partition(self) -> str:
         return self.session.get_partition_for_region(self.region)
+
+
+def parse_timestamp(value):
+    """An AWS timestamp as botocore gives it (an aware datetime in UTC): the ISO 8601 form of
+    XML and JSON answers read directly, any other form (epoch seconds, RFC 1123) by botocore."""
+    from datetime import datetime
+
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    from botocore.utils import parse_timestamp as general
+
+    return general(value)
 
 
 def _check_region(region: str) -> None:

@@ -128,8 +128,10 @@ def merge(
                 sums.listed_bytes += size
                 sums.listed_objects += 1
         since_flush += 1
-        # A chunk fills a transaction; the progress is kept at least once per listing page.
-        if _items(chunk, depth) >= CHUNK_ITEMS - 2 * depth - 1 or since_flush >= flush_keys:
+        # A live chunk fills a transaction; a quiet one has no transaction, so it writes whole
+        # batches. The progress is kept at least once per listing page.
+        full = live and _items(chunk, depth) >= CHUNK_ITEMS - 2 * depth - 1
+        if full or since_flush >= flush_keys:
             flush(key)
             since_flush = 0
     if chunk:
