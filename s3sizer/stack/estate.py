@@ -18,6 +18,7 @@ import json
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
+from s3sizer.stack.sweep import delete_partition
 
 STACK_PK = "STACK"
 BUCKET_SK_PREFIX = "BUCKET#"
@@ -111,6 +112,19 @@ def partitions_of(client, table: str, bucket: str) -> list[str]:
         if "LastEvaluatedKey" not in page:
             return pks
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def forget_bucket(ddb, table: str, bucket: str, *, sleep) -> None:
+    """Every item of the bucket, in an order that leaves nothing behind (docs/architecture.md,
+    "Many buckets"): its settings item first, so that the tracker ignores its events from then
+    on; then the totals, after which no tracker transaction of the bucket can commit (each one
+    holds only while the totals are at the version it read, or while the settings exist); only
+    then the partitions, found and swept with nothing left to write into them."""
+    ddb.delete_item(TableName=table, Key=lay.settings_address(bucket))
+    ddb.delete_item(TableName=table, Key=registry_address(bucket))
+    ddb.delete_item(TableName=table, Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
+    for pk in partitions_of(ddb, table, bucket):
+        delete_partition(ddb, table, pk, sleep=sleep)
 
 
 def other_stack_tracking(client, own_table: str, bucket: str) -> str | None:
