@@ -38,6 +38,20 @@ class UntrackFirst:
         return self._client.transact_write_items(**kwargs)
 
 
+class Recording:
+    """The table's client, keeping each transaction it sends."""
+
+    def __init__(self, client):
+        self._client, self.writes = client, []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs):
+        self.writes.append(kwargs)
+        return self._client.transact_write_items(**kwargs)
+
+
 @pytest.fixture
 def hist():
     with mock_aws():
@@ -104,19 +118,9 @@ def test_a_chunk_that_writes_key_items_only_leaves_none(hist):
     # A delete of a version never recorded moves no total: only its key item is written.
     gone = events.removed(BUCKET, "ghost", events.sequencer(2), version_id="v1")
     plain = hist.at_depth(1)
-    writes = []
-    plain.client = type("Spy", (), {})()
-    plain.client.__dict__.update(
-        {
-            name: getattr(hist.client, name)
-            for name in ("batch_get_item", "get_item", "query", "scan")
-        }
-    )
-    plain.client.transact_write_items = lambda **kw: (
-        writes.append(kw) or hist.client.transact_write_items(**kw)
-    )
+    plain.client = Recording(hist.client)
     apply(plain, gone)
-    kinds = [sorted(w) for item in writes for w in item["TransactItems"]]
+    kinds = [sorted(w) for item in plain.client.writes for w in item["TransactItems"]]
     assert ["Put"] in kinds and ["ConditionCheck"] in kinds  # a key item, under the settings
 
     counts = apply(
