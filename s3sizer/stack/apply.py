@@ -128,12 +128,10 @@ class Executor(Deletions):
         self.stack.forget_config()
 
     def _put_bucket(self, step: st.PutBucket) -> None:
-        from s3sizer.stack.estate import mirror_storage_classes, settings_items
+        from s3sizer.stack.estate import mirror_storage_classes, settings_writes
 
-        items = settings_items(step.settings, step.stack)
-        self.client("dynamodb").transact_write_items(
-            TransactItems=[{"Put": {"TableName": step.table, "Item": item}} for item in items]
-        )
+        writes = settings_writes(step.table, step.settings, step.stack, step.unmarked_depth)
+        self.client("dynamodb").transact_write_items(TransactItems=writes)
         mirror_storage_classes(self.client("dynamodb"), step.table, step.settings)
         self.stack.forget_config()
 

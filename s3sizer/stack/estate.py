@@ -17,6 +17,7 @@ import json
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas.tracked import UNMARKED_DEPTH
 from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
 from s3sizer.stack.sweep import delete_partition
 
@@ -28,19 +29,53 @@ def registry_address(bucket: str) -> dict:
     return lay.address(STACK_PK, BUCKET_SK_PREFIX + bucket)
 
 
-def settings_items(settings: BucketSettings, stack: str) -> list[dict]:
+def settings_items(
+    settings: BucketSettings, stack: str, unmarked_depth: int | None = None
+) -> list[dict]:
     """The two items of one tracked bucket."""
     text = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    unmarked = settings.prefix_depth if unmarked_depth is None else unmarked_depth
     return [
         {**registry_address(settings.bucket), "settings": {"S": text}},
         {
             **lay.settings_address(settings.bucket),
             "prefix_depth": lay.n(settings.prefix_depth),
             "stack": {"S": stack},
+            UNMARKED_DEPTH: lay.n(unmarked),
             # The tracker's switch is the TOTALS item's (apply.py mirrors it there).
             **({lay.CLASSES_FLAG: {"BOOL": True}} if settings.storage_classes else {}),
         },
     ]
+
+
+def settings_writes(
+    table: str, settings: BucketSettings, stack: str, unmarked_depth: int | None = None
+) -> list[dict]:
+    """The two items as one transaction's items. The settings item is updated, not replaced:
+    its ``unmarked_depth`` is set by its first write only (the depth an earlier release's key
+    items, which carry no ``pd``, count at; docs/tracking.md), whatever depths come later."""
+    registry, tracker = settings_items(settings, stack, unmarked_depth)
+    names, values, sets = {}, {}, []
+    for i, (name, value) in enumerate(sorted(tracker.items())):
+        if name in ("pk", "sk"):
+            continue
+        names[f"#a{i}"], values[f":v{i}"] = name, value
+        if name == UNMARKED_DEPTH:
+            sets.append(f"#a{i} = if_not_exists(#a{i}, :v{i})")
+        else:
+            sets.append(f"#a{i} = :v{i}")
+    expression = "SET " + ", ".join(sets)
+    if lay.CLASSES_FLAG not in tracker:
+        names["#off"] = lay.CLASSES_FLAG
+        expression += " REMOVE #off"
+    update = {
+        "TableName": table,
+        "Key": lay.settings_address(settings.bucket),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    return [{"Put": {"TableName": table, "Item": registry}}, {"Update": update}]
 
 
 def mirror_storage_classes(client, table: str, settings: BucketSettings) -> None:

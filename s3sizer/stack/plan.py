@@ -136,7 +136,8 @@ def plan_setup(
         steps.append(st.CreateTable(names.table, tags))
     if config != existing:
         steps.append(st.PutConfig(names.table, config))
-    steps += mirror_steps(stack, config)
+    # A stack of an earlier release: its key items count at the depth it had (docs/tracking.md).
+    steps += mirror_steps(stack, config, existing.prefix_depth if existing else None)
     if state == "missing":
         steps.append(st.CreateBucket(bucket, region, tags))
     steps += role_steps(
@@ -169,9 +170,10 @@ def plan_setup(
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
 
 
-def mirror_steps(stack: Stack, config) -> list[st.Step]:
+def mirror_steps(stack: Stack, config, unmarked_depth: int | None = None) -> list[st.Step]:
     """The first bucket's settings items, as its config says (a stack of an earlier release
-    has none: deploy writes them before the new tracker, which needs them, is deployed)."""
+    has none: deploy writes them before the new tracker, which needs them, is deployed).
+    ``unmarked_depth``: the depth the config had before this plan."""
     if not tracker_mirror_differs(config, stack.stored_buckets):
         return []
     settings = first_bucket_settings(config)
@@ -179,7 +181,7 @@ def mirror_steps(stack: Stack, config) -> list[st.Step]:
     summary = "first bucket"
     if stored is not None and stored.storage_classes != settings.storage_classes:
         summary += f", storage classes {'on' if settings.storage_classes else 'off'}"
-    return [st.PutBucket(stack.names.table, settings, stack.names.stack, summary)]
+    return [st.PutBucket(stack.names.table, settings, stack.names.stack, summary, unmarked_depth)]
 
 
 def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
