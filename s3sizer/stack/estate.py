@@ -3,8 +3,9 @@
 Each tracked bucket has two items, written together (one transaction):
 - ``STACK`` / ``BUCKET#<bucket>``: its settings (``BucketSettings`` as JSON), which the CLI
   lists with one Query of the ``STACK`` partition;
-- ``B#<bucket>`` / ``SETTINGS``: ``prefix_depth``, which the tracker reads along with each
-  chunk's items, at no extra request. A bucket without it is not tracked: its events are ignored.
+- ``B#<bucket>`` / ``SETTINGS``: ``prefix_depth`` and ``unmarked_depth``, which the tracker
+  reads along with each chunk's items, at no extra request. A bucket without it is not tracked:
+  its events are ignored.
 
 The first bucket (the driver's and the plot's) is also the stack's config's ``bucket``; its
 settings items mirror the config, which stays the place where setup and deploy keep them.

@@ -149,6 +149,8 @@ def plan_setup(
     steps += _tracker_settings_steps(stack, config)
     steps += uploads.schedule_steps(stack, config, tags)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
+    if depth_changed:
+        _refuse_depth_change_under_an_earlier_tracker(stack)
     # The classes of the objects already there come from a listing, as a new depth's prefixes.
     classes_on = config.storage_classes and not _kept(existing, "storage_classes")
     if (
@@ -206,6 +208,22 @@ def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
     if not configuration_differs(current, desired):
         return []
     return [st.UpdateFunctionConfiguration(stack.names.function("size-tracking"), desired)]
+
+
+def _refuse_depth_change_under_an_earlier_tracker(stack: Stack) -> None:
+    """An earlier release's tracker records no depth in the key items it writes, so keys it
+    writes at a new depth could not be told from those it wrote at the old one (the baseline
+    counts an unmarked key at the old depth: docs/tracking.md)."""
+    current = stack.function_configuration("size-tracking")
+    if current is None:
+        return
+    variables = current.get("Environment", {}).get("Variables", {})
+    if variables.get("BUCKET_SETTINGS") != "table":
+        raise StackError(
+            f"Stack {stack.names.stack!r} runs the size-tracking function of an earlier release, "
+            "which cannot change its prefix depth while its buckets are written",
+            "run `s3sizer deploy` first, then change --prefix-depth",
+        )
 
 
 def _refuse_taken_keys(stack: Stack, bucket: str) -> None:
