@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 
 from . import layout as lay
+from . import tracked
 from . import versions as v
 from .records import Change
 
@@ -61,25 +62,35 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
         along[("S", "")] = lay.settings_address(bucket)
     stored = read_items(h, addresses | along)
     running = stored.pop(("B", ""), {}).get("state", {}).get("S") == lay.BASELINE_RUNNING
+    unmarked = h.prefix_depth  # the depth key items without ``pd`` count at
     if h.settings_required:
         settings = stored.pop(("S", ""), None)
-        if settings is None:  # not a bucket this stack tracks: counted, never applied
-            return ChunkResult(counts={"ignored": len(changes)})
-        depth = int(settings["prefix_depth"]["N"])
-        if depth != h.prefix_depth:
-            return ChunkResult(counts={}, stale_depth=depth)
+        verdict = _settings_verdict(h, settings, changes)
+        if verdict is not None:
+            return verdict
+        unmarked = tracked.unmarked_depth(settings, h.prefix_depth)
     ordered = sorted(changes, key=lambda c: (c.time, c.seq))
     result = ChunkResult(partial=running)
     looked_up: dict[tuple[str, str], str | None] = {}  # (key, version id) -> class, once each
     for attempt in range(MAX_ATTEMPTS):
-        plan = _plan(h, bucket, ordered, stored, looked_up)
+        if h.settings_required and ("T", "") not in stored:
+            # The bucket's first write (or untrack deleted its totals since they were read):
+            # the totals are made while the settings exist, or the bucket is no longer tracked.
+            if not tracked.create_totals(h, bucket):
+                return ChunkResult(counts={"ignored": len(changes)})
+            stored |= read_items(h, {("T", ""): totals_addr})
+            continue
+        plan = _plan(h, bucket, ordered, stored, looked_up, unmarked)
         while plan.need:  # the classes of versions created (or moved) here: one lookup each
             looked_up |= _look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
-            plan = _plan(h, bucket, ordered, stored, looked_up)
+            plan = _plan(h, bucket, ordered, stored, looked_up, unmarked)
         if not plan.writes:
             result.counts = plan.counts
             return result
+        if h.settings_required and not any(name == ("T", "") for name, _ in plan.writes):
+            # Key items only: they land while the bucket is tracked, or not at all (untrack).
+            plan.writes.append((("S", ""), tracked.settings_check(h.table_name, bucket)))
         try:
             h.client.transact_write_items(TransactItems=[w for _, w in plan.writes])
         except ClientError as err:
@@ -87,9 +98,17 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
                 raise
             failed = _failed(err, plan.writes)
             if failed is None:  # no reasons given: everything may have moved
-                failed = set(addresses)
+                failed = set(addresses) | ({("S", "")} if h.settings_required else set())
+            if ("S", "") in failed:
+                settings = read_items(h, {("S", ""): lay.settings_address(bucket)}).get(("S", ""))
+                verdict = _settings_verdict(h, settings, changes)
+                if verdict is not None:
+                    return verdict
             # Points are new items: only the keys and the totals they name need a new look.
-            stored |= read_items(h, {n: addresses[n] for n in failed if n in addresses})
+            again = {n: addresses[n] for n in failed if n in addresses}
+            for name in again:
+                stored.pop(name, None)  # gone since (untrack): absent, not as read before
+            stored |= read_items(h, again)
             result.retries += 1
             h.backoff(attempt)
             continue
@@ -107,7 +126,20 @@ class _Plan:
     need: set = field(default_factory=set)  # (key, version id, named) to look up
 
 
-def _plan(h, bucket: str, ordered: list[Change], stored: dict, looked_up=None) -> _Plan:
+def _settings_verdict(h, settings: dict | None, changes: list) -> ChunkResult | None:
+    """What the bucket's settings item says before anything is written: not tracked (the
+    changes are ignored), tracked at another depth (planned again), or None: go on."""
+    if settings is None:  # not a bucket this stack tracks: counted, never applied
+        return ChunkResult(counts={"ignored": len(changes)})
+    depth = int(settings["prefix_depth"]["N"])
+    if depth != h.prefix_depth:
+        return ChunkResult(counts={}, stale_depth=depth)
+    return None
+
+
+def _plan(
+    h, bucket: str, ordered: list[Change], stored: dict, looked_up=None, unmarked=None
+) -> _Plan:
     """The transaction that applies the changes on top of the stored items.
 
     With the bucket's storage classes tracked (its TOTALS item says so), each version a change
@@ -126,7 +158,9 @@ def _plan(h, bucket: str, ordered: list[Change], stored: dict, looked_up=None) -
             state = lay.key_state_from(item) if item else None
             maps[change.key] = state.versions if state else {}
             counted = state.counted_depth if state else None
-            depth[change.key] = h.prefix_depth if counted is None else counted
+            if counted is None:  # a new key, or an item written before key items had ``pd``
+                counted = h.prefix_depth if state is None or unmarked is None else unmarked
+            depth[change.key] = counted
     original = dict(maps)
     size_delta = count_delta = peak = 0
     # per aggregate ("" the bucket, else a prefix): [bytes, objects, *breakdown]

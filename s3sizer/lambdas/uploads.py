@@ -69,14 +69,23 @@ def _is_gone(err: ClientError) -> bool:
 
 
 def poll_bucket(
-    s3, ddb, table: str, bucket: str, *, now=lambda: datetime.now(UTC), workers: int = 8
+    s3,
+    ddb,
+    table: str,
+    bucket: str,
+    *,
+    now=lambda: datetime.now(UTC),
+    workers: int = 8,
+    while_tracked: bool = False,
 ) -> Polled:
     """List the bucket's unfinished uploads and their parts (`workers` ListParts at once), and
     write what was found.
 
     An upload completed or aborted between the listing and its ListParts (NoSuchUpload) is
     no longer unfinished: it is left out. ``checked_at`` is when the listing began; a poll that
-    began earlier than the one already written does not overwrite it.
+    began earlier than the one already written does not overwrite it. ``while_tracked``: the
+    write lands only while the bucket's settings item exists (the scheduled poll, which an
+    untrack can overtake: its sweep comes after the settings item is deleted).
     """
     checked_at = lay.iso_ms(now())
     listed: list[dict] = []
@@ -102,17 +111,30 @@ def poll_bucket(
     }
     if oldest is not None:
         item["oldest"] = {"S": lay.iso_ms(oldest)}
+    put = {
+        "TableName": table,
+        "Item": item,
+        "ConditionExpression": "attribute_not_exists(checked_at) OR checked_at <= :at",
+        "ExpressionAttributeValues": {":at": {"S": checked_at}},
+    }
     try:
-        ddb.put_item(
-            TableName=table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(checked_at) OR checked_at <= :at",
-            ExpressionAttributeValues={":at": {"S": checked_at}},
-        )
+        if while_tracked:
+            check = {"TableName": table, "Key": lay.settings_address(bucket)}
+            check["ConditionExpression"] = "attribute_exists(pk)"
+            ddb.transact_write_items(TransactItems=[{"ConditionCheck": check}, {"Put": put}])
+        else:
+            ddb.put_item(**put)
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        code = err.response.get("Error", {}).get("Code")
+        if code not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
             raise
-        logger.info("uploads of %s: a later poll wrote first; this one is dropped", bucket)
+        reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+        if reasons[:1] == ["ConditionalCheckFailed"]:
+            logger.info("uploads of %s: no longer tracked; this poll is dropped", bucket)
+        elif code == "TransactionCanceledException" and "ConditionalCheckFailed" not in reasons:
+            raise  # a conflict, say: the next poll writes
+        else:
+            logger.info("uploads of %s: a later poll wrote first; this one is dropped", bucket)
     requests += 1
     found = None if oldest is None else lay.iso_ms(oldest)
     return Polled(bucket, total, len(held), found, checked_at, requests)
@@ -204,7 +226,7 @@ def poll_stack(s3, ddb, table: str, *, remaining_ms=lambda: None) -> dict:
         if left is not None and left < reserve:
             return {"bucket": bucket, "skipped": "the invocation is about to time out"}
         try:
-            return poll_bucket(s3, ddb, table, bucket).as_dict()
+            return poll_bucket(s3, ddb, table, bucket, while_tracked=True).as_dict()
         except (ClientError, BotoCoreError) as err:
             logger.warning("could not poll the unfinished uploads of %s: %s", bucket, err)
             return {"bucket": bucket, "error": str(err)}

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from s3sizer.errors import StackError
 from s3sizer.stack import steps as st
-from s3sizer.stack import sweep
 from s3sizer.stack.apply_deletions import WAITER, Deletions
 from s3sizer.stack.iam import LAMBDA_TRUST
 from s3sizer.stack.state import Stack, config_item
@@ -129,25 +128,17 @@ class Executor(Deletions):
         self.stack.forget_config()
 
     def _put_bucket(self, step: st.PutBucket) -> None:
-        from s3sizer.stack.estate import mirror_storage_classes, settings_items
+        from s3sizer.stack.estate import mirror_storage_classes, settings_writes
 
-        items = settings_items(step.settings, step.stack)
-        self.client("dynamodb").transact_write_items(
-            TransactItems=[{"Put": {"TableName": step.table, "Item": item}} for item in items]
-        )
+        writes = settings_writes(step.table, step.settings, step.stack, step.unmarked_depth)
+        self.client("dynamodb").transact_write_items(TransactItems=writes)
         mirror_storage_classes(self.client("dynamodb"), step.table, step.settings)
         self.stack.forget_config()
 
     def _forget_bucket(self, step: st.ForgetBucket) -> None:
-        from s3sizer.lambdas import layout as lay
-        from s3sizer.stack.estate import partitions_of, registry_address
+        from s3sizer.stack.estate import forget_bucket
 
-        ddb = self.client("dynamodb")
-        # The tracker's item first: from now on the tracker ignores the bucket's events.
-        ddb.delete_item(TableName=step.table, Key=lay.settings_address(step.bucket))
-        ddb.delete_item(TableName=step.table, Key=registry_address(step.bucket))
-        for pk in partitions_of(ddb, step.table, step.bucket):
-            sweep.delete_partition(ddb, step.table, pk, sleep=self.sleep)
+        forget_bucket(self.client("dynamodb"), step.table, step.bucket, sleep=self.sleep)
         self.stack.forget_config()
 
     def _create_bucket(self, step: st.CreateBucket) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from s3sizer.lambdas import baseline, baseline_keys
+from s3sizer.lambdas import baseline, baseline_keys, tracked
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline import Sums
@@ -65,7 +65,9 @@ class BaselineRun:
     ):
         self.h, self.s3, self.bucket, self.live = history, s3, bucket, live
         self.versioned, self.depth, self.workers = versioned, depth, workers
-        self.unmarked_depth = depth if unmarked_depth is None else unmarked_depth
+        # None: as the bucket's settings item says (an earlier release's key items carry no
+        # ``pd`` and count at the depth that stack had), else the depth of this run.
+        self.unmarked_depth = unmarked_depth
         self.route_since_ms = int(route_since * 1000)
         self.on_progress = on_progress
         self.progress = Progress()
@@ -73,6 +75,9 @@ class BaselineRun:
         self._stop = threading.Event()
 
     def run(self) -> Drift:
+        if self.unmarked_depth is None:
+            settings = self.h._get(lay.settings_address(self.bucket)) or {}
+            self.unmarked_depth = tracked.unmarked_depth(settings, self.depth)
         state = self.h._get(self._state_address())
         resumed = (
             state is not None

@@ -3,8 +3,9 @@
 Each tracked bucket has two items, written together (one transaction):
 - ``STACK`` / ``BUCKET#<bucket>``: its settings (``BucketSettings`` as JSON), which the CLI
   lists with one Query of the ``STACK`` partition;
-- ``B#<bucket>`` / ``SETTINGS``: ``prefix_depth``, which the tracker reads along with each
-  chunk's items, at no extra request. A bucket without it is not tracked: its events are ignored.
+- ``B#<bucket>`` / ``SETTINGS``: ``prefix_depth`` and ``unmarked_depth``, which the tracker
+  reads along with each chunk's items, at no extra request. A bucket without it is not tracked:
+  its events are ignored.
 
 The first bucket (the driver's and the plot's) is also the stack's config's ``bucket``; its
 settings items mirror the config, which stays the place where setup and deploy keep them.
@@ -17,7 +18,9 @@ import json
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas.tracked import UNMARKED_DEPTH
 from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
+from s3sizer.stack.sweep import delete_partition
 
 STACK_PK = "STACK"
 BUCKET_SK_PREFIX = "BUCKET#"
@@ -27,19 +30,53 @@ def registry_address(bucket: str) -> dict:
     return lay.address(STACK_PK, BUCKET_SK_PREFIX + bucket)
 
 
-def settings_items(settings: BucketSettings, stack: str) -> list[dict]:
+def settings_items(
+    settings: BucketSettings, stack: str, unmarked_depth: int | None = None
+) -> list[dict]:
     """The two items of one tracked bucket."""
     text = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    unmarked = settings.prefix_depth if unmarked_depth is None else unmarked_depth
     return [
         {**registry_address(settings.bucket), "settings": {"S": text}},
         {
             **lay.settings_address(settings.bucket),
             "prefix_depth": lay.n(settings.prefix_depth),
             "stack": {"S": stack},
+            UNMARKED_DEPTH: lay.n(unmarked),
             # The tracker's switch is the TOTALS item's (apply.py mirrors it there).
             **({lay.CLASSES_FLAG: {"BOOL": True}} if settings.storage_classes else {}),
         },
     ]
+
+
+def settings_writes(
+    table: str, settings: BucketSettings, stack: str, unmarked_depth: int | None = None
+) -> list[dict]:
+    """The two items as one transaction's items. The settings item is updated, not replaced:
+    its ``unmarked_depth`` is set by its first write only (the depth an earlier release's key
+    items, which carry no ``pd``, count at; docs/tracking.md), whatever depths come later."""
+    registry, tracker = settings_items(settings, stack, unmarked_depth)
+    names, values, sets = {}, {}, []
+    for i, (name, value) in enumerate(sorted(tracker.items())):
+        if name in ("pk", "sk"):
+            continue
+        names[f"#a{i}"], values[f":v{i}"] = name, value
+        if name == UNMARKED_DEPTH:
+            sets.append(f"#a{i} = if_not_exists(#a{i}, :v{i})")
+        else:
+            sets.append(f"#a{i} = :v{i}")
+    expression = "SET " + ", ".join(sets)
+    if lay.CLASSES_FLAG not in tracker:
+        names["#off"] = lay.CLASSES_FLAG
+        expression += " REMOVE #off"
+    update = {
+        "TableName": table,
+        "Key": lay.settings_address(settings.bucket),
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    return [{"Put": {"TableName": table, "Item": registry}}, {"Update": update}]
 
 
 def mirror_storage_classes(client, table: str, settings: BucketSettings) -> None:
@@ -111,6 +148,19 @@ def partitions_of(client, table: str, bucket: str) -> list[str]:
         if "LastEvaluatedKey" not in page:
             return pks
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def forget_bucket(ddb, table: str, bucket: str, *, sleep) -> None:
+    """Every item of the bucket, in an order that leaves nothing behind (docs/architecture.md,
+    "Many buckets"): its settings item first, so that the tracker ignores its events from then
+    on; then the totals, after which no tracker transaction of the bucket can commit (each one
+    holds only while the totals are at the version it read, or while the settings exist); only
+    then the partitions, found and swept with nothing left to write into them."""
+    ddb.delete_item(TableName=table, Key=lay.settings_address(bucket))
+    ddb.delete_item(TableName=table, Key=registry_address(bucket))
+    ddb.delete_item(TableName=table, Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
+    for pk in partitions_of(ddb, table, bucket):
+        delete_partition(ddb, table, pk, sleep=sleep)
 
 
 def other_stack_tracking(client, own_table: str, bucket: str) -> str | None:

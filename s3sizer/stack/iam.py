@@ -82,9 +82,11 @@ def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
 
 
 # What each function's own code calls (a test derives these from the modules in its zip).
-# TransactWriteItems is authorised per item action (only Put items), BatchGetItem as itself.
+# TransactWriteItems is authorised per item action (Put items, and ConditionCheck items of the
+# bucket's settings), BatchGetItem as itself.
 TRACKER_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",

@@ -136,7 +136,8 @@ def plan_setup(
         steps.append(st.CreateTable(names.table, tags))
     if config != existing:
         steps.append(st.PutConfig(names.table, config))
-    steps += mirror_steps(stack, config)
+    # A stack of an earlier release: its key items count at the depth it had (docs/tracking.md).
+    steps += mirror_steps(stack, config, existing.prefix_depth if existing else None)
     if state == "missing":
         steps.append(st.CreateBucket(bucket, region, tags))
     steps += role_steps(
@@ -148,6 +149,8 @@ def plan_setup(
     steps += _tracker_settings_steps(stack, config)
     steps += uploads.schedule_steps(stack, config, tags)
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
+    if depth_changed:
+        _refuse_depth_change_under_an_earlier_tracker(stack)
     # The classes of the objects already there come from a listing, as a new depth's prefixes.
     classes_on = config.storage_classes and not _kept(existing, "storage_classes")
     if (
@@ -169,9 +172,10 @@ def plan_setup(
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
 
 
-def mirror_steps(stack: Stack, config) -> list[st.Step]:
+def mirror_steps(stack: Stack, config, unmarked_depth: int | None = None) -> list[st.Step]:
     """The first bucket's settings items, as its config says (a stack of an earlier release
-    has none: deploy writes them before the new tracker, which needs them, is deployed)."""
+    has none: deploy writes them before the new tracker, which needs them, is deployed).
+    ``unmarked_depth``: the depth the config had before this plan."""
     if not tracker_mirror_differs(config, stack.stored_buckets):
         return []
     settings = first_bucket_settings(config)
@@ -179,7 +183,7 @@ def mirror_steps(stack: Stack, config) -> list[st.Step]:
     summary = "first bucket"
     if stored is not None and stored.storage_classes != settings.storage_classes:
         summary += f", storage classes {'on' if settings.storage_classes else 'off'}"
-    return [st.PutBucket(stack.names.table, settings, stack.names.stack, summary)]
+    return [st.PutBucket(stack.names.table, settings, stack.names.stack, summary, unmarked_depth)]
 
 
 def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
@@ -204,6 +208,22 @@ def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
     if not configuration_differs(current, desired):
         return []
     return [st.UpdateFunctionConfiguration(stack.names.function("size-tracking"), desired)]
+
+
+def _refuse_depth_change_under_an_earlier_tracker(stack: Stack) -> None:
+    """An earlier release's tracker records no depth in the key items it writes, so keys it
+    writes at a new depth could not be told from those it wrote at the old one (the baseline
+    counts an unmarked key at the old depth: docs/tracking.md)."""
+    current = stack.function_configuration("size-tracking")
+    if current is None:
+        return
+    variables = current.get("Environment", {}).get("Variables", {})
+    if variables.get("BUCKET_SETTINGS") != "table":
+        raise StackError(
+            f"Stack {stack.names.stack!r} runs the size-tracking function of an earlier release, "
+            "which cannot change its prefix depth while its buckets are written",
+            "run `s3sizer deploy` first, then change --prefix-depth",
+        )
 
 
 def _refuse_taken_keys(stack: Stack, bucket: str) -> None:

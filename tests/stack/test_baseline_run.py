@@ -210,3 +210,54 @@ def test_a_deeper_prefix_depth_fills_its_new_prefixes_while_clients_write(stack,
     # THEN every prefix, old and new, equals the listing
     assert_exact(live)
     assert {p.prefix for p in live.h.prefix_totals(BUCKET)} >= {"a/x/", "b/y/", "c/w/"}
+
+
+def test_a_deeper_depth_counts_an_earlier_releases_key_items_at_the_depth_they_had(stack, live):
+    """Key items written before key items recorded their depth (``pd``) count at the depth
+    the stack had then, which the bucket's settings item keeps (``unmarked_depth``): the
+    tracker at the new depth and the baseline both take them so, including keys the tracker
+    writes before the baseline reaches them."""
+    from s3sizer.lambdas import size_tracking
+    from s3sizer.stack.estate import settings_writes
+    from s3sizer.stack.model import BucketSettings
+
+    # GIVEN keys recorded at depth 1 whose items carry no depth, as an earlier release wrote them
+    ddb = stack.client("dynamodb")
+    shallow = LiveBucket(stack, History(stack.names.table, ddb, prefix_depth=1))
+    names = keys(40)
+    for i, key in enumerate(names):
+        shallow.put(key, i % 7 + 1)
+    run(stack, live, depth=1)
+    for item in ddb.scan(TableName=stack.names.table)["Items"]:
+        if "pd" in item:
+            key = {"pk": item["pk"], "sk": item["sk"]}
+            ddb.update_item(TableName=stack.names.table, Key=key, UpdateExpression="REMOVE pd")
+    # its settings items written at the upgrade, then the depth changed to 2
+    for depth in (1, 2):
+        writes = settings_writes(stack.names.table, BucketSettings(BUCKET, depth), "s3sizer")
+        ddb.transact_write_items(TransactItems=writes)
+    deployed = History(stack.names.table, ddb, prefix_depth=2)
+    deployed.settings_required = True
+    tracker = LiveBucket(stack, deployed)
+    tracker.seq = shallow.seq  # one bucket: one sequence of sequencers
+    size_tracking.BUCKET_DEPTHS.clear()
+    rng = random.Random(5)
+
+    def write(progress=None) -> None:
+        for _ in range(3):
+            key = rng.choice(names)
+            if rng.random() < 0.3:
+                tracker.delete(key)
+            else:
+                tracker.put(key, rng.randrange(1, 30))
+
+    # WHEN the tracker at depth 2 writes some of those keys, then the depth-2 baseline runs
+    # while it writes more
+    for _ in range(4):
+        write()
+    run(stack, tracker, depth=2, on_progress=write, workers=1)
+    size_tracking.BUCKET_DEPTHS.clear()
+
+    # THEN every prefix, old and new, equals the listing
+    assert_exact(tracker)
+    assert {p.prefix for p in tracker.h.prefix_totals(BUCKET)} >= {"a/x/", "b/y/", "c/w/"}

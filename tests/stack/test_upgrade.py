@@ -16,13 +16,17 @@ from pathlib import Path
 import pytest
 
 from s3sizer.aws import Aws
+from s3sizer.errors import StackError
+from s3sizer.lambdas import layout as lay
 from s3sizer.settings import Settings
 from s3sizer.stack import steps as st
 from s3sizer.stack.apply import Executor
+from s3sizer.stack.plan import plan_setup
 from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
 from s3sizer.stack.state import Stack
 
 PREVIOUS_RELEASE = "089511a"
+TABLE = "S3-object-size-history"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,11 +77,15 @@ def test_deploy_upgrades_a_stack_of_the_previous_release(previous_release, endpo
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket="kept")
     s3.put_object(Bucket="kept", Key="logs/a", Body=b"123")
+    s3.put_object(Bucket="kept", Key="logs/x/b", Body=b"4567")
     previous(previous_release, endpoint, "setup", "--bucket", "kept")
     previous(previous_release, endpoint, "deploy", "--no-layer")
     stack = Stack(Aws(Settings(stack="s3sizer", region="us-east-1", endpoint_url=endpoint)))
     before = stack.history().points("kept")
     assert stack.stored_buckets == {}  # the previous layout: one bucket, in the config only
+    # Its tracker writes key items without their depth: a new depth waits for the new tracker.
+    with pytest.raises(StackError, match="earlier release"):
+        plan_setup(stack, "kept", prefix_depth=2)
 
     plan = plan_deploy(stack, DeployOptions())
 
@@ -93,4 +101,13 @@ def test_deploy_upgrades_a_stack_of_the_previous_release(previous_release, endpo
     assert [b.bucket for b in after.tracked()] == ["kept"]
     assert after.history().points("kept") == before
     totals = after.history().totals("kept")
-    assert (totals.total_size, totals.object_count) == (3, 1)
+    assert (totals.total_size, totals.object_count) == (7, 2)
+
+    # The previous release's key items count at its depth, which the settings item keeps when
+    # the depth changes: the new prefixes take those keys whole.
+    Executor(after, sleep=lambda s: None).run(plan_setup(after, "kept", prefix_depth=2))
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint)
+    item = ddb.get_item(TableName=TABLE, Key=lay.settings_address("kept"))["Item"]
+    assert (item["prefix_depth"]["N"], item["unmarked_depth"]["N"]) == ("2", "1")
+    prefixes = {p.prefix: p.total_size for p in Stack(stack.aws).history().prefix_totals("kept")}
+    assert prefixes == {"logs/": 7, "logs/x/": 4}
