@@ -292,7 +292,10 @@ def record(
     from s3sizer.lambdas.history import History
 
     history = History(
-        stack.names.table, stack.client("dynamodb"), ttl_days=ttl_days, prefix_depth=depth
+        stack.names.table,
+        stack.aws.client("dynamodb", validate=False),
+        ttl_days=ttl_days,
+        prefix_depth=depth,
     )
     run = BaselineRun(
         history,
