@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from . import classes, tracked
 from . import layout as lay
-from . import tracked
 from . import versions as v
 from .records import Change
 
@@ -82,7 +82,7 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             continue
         plan = _plan(h, bucket, ordered, stored, looked_up, unmarked)
         while plan.need:  # the classes of versions created (or moved) here: one lookup each
-            looked_up |= _look_up(h, bucket, sorted(plan.need))
+            looked_up |= classes.look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
             plan = _plan(h, bucket, ordered, stored, looked_up, unmarked)
         if not plan.writes:
@@ -234,25 +234,6 @@ def _plan(
             pk = lay.prefix_points_pk(bucket, prefix)
             writes.append((("HP", prefix), point_put(h, pk, was, now, event, key)))
     return plan
-
-
-LOOKUP_THREADS = 16  # HEADs of one chunk side by side: a chunk waits for the slowest, not all
-
-
-def _look_up(h, bucket: str, versions: list[tuple[str, str, bool]]) -> dict:
-    """{(key, version id): class or None} by one lookup each, side by side; a version the
-    records did not name (a bucket never versioned) is looked up without its id."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(wanted):
-        key, version_id, named = wanted
-        return h.class_of(bucket, key, version_id if named else None)
-
-    if len(versions) == 1 or LOOKUP_THREADS == 1:
-        return {wanted[:2]: one(wanted) for wanted in versions}
-    with ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, len(versions))) as pool:
-        found = pool.map(one, versions)
-        return {wanted[:2]: cls for wanted, cls in zip(versions, found, strict=True)}
 
 
 def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) -> str:

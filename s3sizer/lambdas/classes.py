@@ -74,3 +74,22 @@ def _head(s3, bucket: str, key: str, version_id: str | None):
     if version_id is None and head.get("VersionId") not in (None, "null"):
         return _VERSIONED_SINCE
     return head.get("StorageClass") or "STANDARD"
+
+
+LOOKUP_THREADS = 16  # HEADs of one chunk side by side: a chunk waits for the slowest, not all
+
+
+def look_up(h, bucket: str, versions: list[tuple[str, str, bool]]) -> dict:
+    """{(key, version id): class or None} by one lookup each, side by side; a version the
+    records did not name (a bucket never versioned) is looked up without its id."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(wanted):
+        key, version_id, named = wanted
+        return h.class_of(bucket, key, version_id if named else None)
+
+    if len(versions) == 1 or LOOKUP_THREADS == 1:
+        return {wanted[:2]: one(wanted) for wanted in versions}
+    with ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, len(versions))) as pool:
+        found = pool.map(one, versions)
+        return {wanted[:2]: cls for wanted, cls in zip(versions, found, strict=True)}

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s3sizer.lambdas import batch, size_tracking
+from s3sizer.lambdas import classes as storage_classes
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History, table_definition
 from s3sizer.lambdas.own_keys import is_own_key
@@ -377,7 +378,7 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         # Scaled down, a few keys make the chunks and reads of a large batch.
         monkeypatch.setattr(batch, "TRANSACTION_ITEMS", transaction_items)
         monkeypatch.setattr(batch, "READ_ITEMS", read_items)
-        monkeypatch.setattr(batch, "LOOKUP_THREADS", 1)  # Hypothesis draws the answers
+        monkeypatch.setattr(storage_classes, "LOOKUP_THREADS", 1)  # Hypothesis draws the answers
         caplog.clear()
 
         # Exact at a quiet moment, then at the end, with late duplicates of the early notices.
