@@ -47,8 +47,10 @@ def previous_release(tmp_path) -> Path:
 
 @pytest.fixture
 def endpoint(monkeypatch):
+    from moto.moto_api._internal.models import moto_api_backend
     from moto.server import ThreadedMotoServer
 
+    moto_api_backend.reset()  # the server shares moto's state with earlier in-process tests
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
