@@ -4,6 +4,7 @@ undone on deactivate, and each fast path is really taken (counted, never timed).
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from s3sizer.emulator import Emulator, patches
 from s3sizer.emulator.patches import dynamodb, hooks, sqs, stream_mappings, stream_records
@@ -89,6 +90,31 @@ def test_a_query_reads_one_partition(in_process):
     assert hooks.FAST_PATHS[dynamodb.ONE_PARTITION] > before, (
         f"patch '{dynamodb.TARGETS['query'].patch}': moto read the whole table"
     )
+
+
+def test_an_item_is_sized_once_and_still_refused_past_moto_s_limit(in_process):
+    aws, _, _ = in_process
+    ddb = _client(aws, "dynamodb")
+    ddb.create_table(
+        TableName="sizes",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    before = hooks.FAST_PATHS[dynamodb.ITEM_SIZE_ONCE]
+    fits = {f"a{i}": {"S": "x" * 40_000} for i in range(10)}  # 400,020 bytes with the names
+    ddb.put_item(TableName="sizes", Item={"pk": {"S": "fits"}, **fits})
+    assert hooks.FAST_PATHS[dynamodb.ITEM_SIZE_ONCE] > before, (
+        f"patch '{dynamodb.TARGETS['item_init'].patch}': moto summed the item at each attribute"
+    )
+    too_large = {**fits, "b": {"S": "x" * 5_000}}
+    with pytest.raises(ClientError) as refused:
+        ddb.put_item(TableName="sizes", Item={"pk": {"S": "too-large"}, **too_large})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "maximum allowed size" in refused.value.response["Error"]["Message"]
+    stored = ddb.get_item(TableName="sizes", Key={"pk": {"S": "fits"}})["Item"]
+    assert stored == {"pk": {"S": "fits"}, **fits}
+    assert "Item" not in ddb.get_item(TableName="sizes", Key={"pk": {"S": "too-large"}})
 
 
 def test_an_sqs_mapping_is_taken_off_motos_invoke_on_send(in_process):
