@@ -28,6 +28,11 @@ from .baseline_keys import Span, group_listing, stored_keys
 from .listing import Drift, ListedVersion
 from .own_keys import is_own_key
 
+
+class ListingStopped(Exception):
+    """The listing (or the recorded keys' reading) was told to stop: what was merged is kept."""
+
+
 CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2  # the totals and the range's progress item
 WRITE_BATCH = 25  # BatchWriteItem's limit
 
@@ -118,7 +123,18 @@ def merge(
         commit(h, bucket, chunk, (depth, unmarked_depth), sums, lambda now: progress(cursor, now))
         chunk = []
 
-    for key, listed, item, listed_at in _joined(groups, stored, listed_last):
+    joined = _joined(groups, stored, listed_last)
+    while True:
+        try:
+            key, listed, item, listed_at = next(joined)
+        except StopIteration:
+            break
+        except ListingStopped:
+            # Every key merged so far came whole from pages already read: keep them, so that
+            # the same command run again lists from the last of them, not from the page before.
+            if chunk:
+                flush(chunk[-1].key)
+            raise
         if is_own_key(key):
             continue
         sums.keys += 1

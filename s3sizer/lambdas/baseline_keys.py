@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import layout as lay
@@ -44,17 +44,23 @@ def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list,
 
 
 def stored_keys(
-    h, bucket: str, span: Span, after: str | None = None, long_items: list | None = None
+    h,
+    bucket: str,
+    span: Span,
+    after: str | None = None,
+    long_items: list | None = None,
+    before_read: Callable[[], None] = lambda: None,
 ) -> Iterator[dict]:
     """The recorded key items of the span, in key order, after ``after`` (a resumed cursor).
 
     Each of the 16 key partitions is queried in sort-key order (keys up to 800 bytes are their
     sort keys) over the span's own stretch of keys only, and the streams are merged; the few
     longer keys, addressed by hash, are read apart (``long_items``, once per run) and merged in.
+    ``before_read()`` runs before each query, and may raise to stop the reading.
     """
     if long_items is None:
         long_items = read_long_items(h, bucket)
-    streams = [_shard_items(h, pk, span, after) for pk in lay.key_partitions(bucket)]
+    streams = [_shard_items(h, pk, span, after, before_read) for pk in lay.key_partitions(bucket)]
     streams.append(
         item
         for item in long_items
@@ -95,8 +101,9 @@ def _stretches(span: Span) -> list[tuple[str, str]]:
     return out
 
 
-def _shard_items(h, pk: str, span: Span, after: str | None) -> Iterator[dict]:
+def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iterator[dict]:
     for low, high in _stretches(span):
+        before_read()
         if after is not None and after >= high:
             continue
         if after is not None and after >= low:

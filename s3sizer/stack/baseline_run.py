@@ -33,7 +33,7 @@ DEFAULT_WORKERS = 16
 MARGIN_SECONDS = 5.0
 
 
-class Interrupted(Exception):
+class Interrupted(baseline.ListingStopped):
     """A range stopped because another failed, or the user interrupted the run."""
 
 
@@ -146,15 +146,19 @@ class BaselineRun:
 
         listed_last = [0.0]
 
-        def on_page(count: int, listed_at: float) -> None:
+        def stop_here() -> None:
             if self._stop.is_set():
                 raise Interrupted
+
+        def on_page(count: int, listed_at: float) -> None:
             listed_last[0] = listed_at or time.time()
             with self._lock:
                 self.progress.listed += count
             self.on_progress(self.progress)
 
-        entries = listing.list_span(self.s3, self.bucket, self.versioned, span, cursor, on_page)
+        entries = listing.list_span(
+            self.s3, self.bucket, self.versioned, span, cursor, on_page, before_page=stop_here
+        )
 
         def pages() -> Iterator[ListedVersion]:
             for entry in entries:
@@ -165,7 +169,9 @@ class BaselineRun:
             self.h,
             self.bucket,
             baseline_keys.group_listing(pages()),
-            baseline_keys.stored_keys(self.h, self.bucket, span, cursor, self._long_items),
+            baseline_keys.stored_keys(
+                self.h, self.bucket, span, cursor, self._long_items, before_read=stop_here
+            ),
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
             recent_ms=self._recent_ms,

@@ -45,9 +45,10 @@ def listing_client(aws):
 
 
 def list_span(
-    s3, bucket: str, versioned: bool, span: Span, after: str | None, on_page=None
+    s3, bucket: str, versioned: bool, span: Span, after: str | None, on_page=None, before_page=None
 ) -> Iterator[ListedVersion]:
-    """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page."""
+    """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
+    ``before_page()`` before each request (it may raise, so that no page is read in vain)."""
     args = {"Bucket": bucket, "Prefix": span.prefix, "PaginationConfig": {"PageSize": PAGE_SIZE}}
     if span.direct:
         args["Delimiter"] = "/"
@@ -59,7 +60,13 @@ def list_span(
         if after is not None:
             args["StartAfter"] = after
         pages = s3.get_paginator("list_objects_v2").paginate(**args)
-    for page in pages:
+    pages = iter(pages)
+    while True:
+        if before_page is not None:
+            before_page()
+        page = next(pages, None)
+        if page is None:
+            return
         listed_at = page.get(_LISTED_AT, 0.0)
         entries = list(_page_entries(page, versioned, listed_at))
         if on_page is not None:
