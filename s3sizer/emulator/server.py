@@ -232,7 +232,10 @@ def serve(
     try:
         with Emulator(host, port) as emulator:
             print(f"export AWS_ENDPOINT_URL={emulator.endpoint_url}", file=out, flush=True)
-            stopped.wait()
+            # Waking now and then: a signal the kernel gave another thread runs its Python
+            # handler only once the main thread runs bytecode again.
+            while not stopped.wait(0.25):
+                pass
         _drop_state()
     finally:
         logger.removeHandler(log_handler)

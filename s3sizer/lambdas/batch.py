@@ -114,7 +114,8 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             continue
         result.counts, result.totals, result.prefixes = plan.counts, plan.totals, plan.prefixes
         return result
-    raise AssertionError("unreachable")
+    # The last attempts went to making the totals: this chunk's records fail, and come again.
+    raise RuntimeError(f"the totals of {bucket} could not be written in {MAX_ATTEMPTS} attempts")
 
 
 @dataclass

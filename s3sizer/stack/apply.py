@@ -131,7 +131,13 @@ class Executor(Deletions):
         from s3sizer.stack.estate import mirror_storage_classes, settings_writes
 
         writes = settings_writes(step.table, step.settings, step.stack, step.unmarked_depth)
-        self.client("dynamodb").transact_write_items(TransactItems=writes)
+        client = self.client("dynamodb")
+        # The tracker's transactions check the settings item too: one in flight cancels this.
+        retry(
+            lambda: client.transact_write_items(TransactItems=writes),
+            retry_on=lambda exc: "TransactionConflict" in str(exc),
+            sleep=self.sleep,
+        )
         mirror_storage_classes(self.client("dynamodb"), step.table, step.settings)
         self.stack.forget_config()
 

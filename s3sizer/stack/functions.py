@@ -17,6 +17,10 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer
             "HISTORY_TTL_DAYS": str(config.history_ttl_days),
             "PREFIX_DEPTH": str(config.prefix_depth),
             "BUCKET_SETTINGS": "table",
+            # Marks a tracker that counts a key item without a depth at the settings item's
+            # `unmarked_depth`; the earlier ones counted it at their own depth, so a depth
+            # change waits for this one (plan.py).
+            "KEY_DEPTHS": "settings",
         }
     elif spec.short == "plotting":
         env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(PLOT_WINDOW_SECONDS)}

@@ -218,7 +218,7 @@ def _refuse_depth_change_under_an_earlier_tracker(stack: Stack) -> None:
     if current is None:
         return
     variables = current.get("Environment", {}).get("Variables", {})
-    if variables.get("BUCKET_SETTINGS") != "table":
+    if variables.get("KEY_DEPTHS") != "settings":
         raise StackError(
             f"Stack {stack.names.stack!r} runs the size-tracking function of an earlier release, "
             "which cannot change its prefix depth while its buckets are written",

@@ -113,3 +113,29 @@ def test_deploy_upgrades_a_stack_of_the_previous_release(previous_release, endpo
     assert (item["prefix_depth"]["N"], item["unmarked_depth"]["N"]) == ("2", "1")
     prefixes = {p.prefix: p.total_size for p in Stack(stack.aws).history().prefix_totals("kept")}
     assert prefixes == {"logs/": 7, "logs/x/": 4}
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"TABLE_NAME": TABLE},  # the single-bucket release
+        {"TABLE_NAME": TABLE, "BUCKET_SETTINGS": "table"},  # the first many-bucket release
+    ],
+)
+def test_a_depth_change_waits_for_a_tracker_that_reads_unmarked_depths(variables):
+    """Both earlier trackers count a key item without a depth at their own depth."""
+    from s3sizer.stack.plan import _refuse_depth_change_under_an_earlier_tracker
+
+    class Deployed:
+        class names:
+            stack = "s3sizer"
+
+        def function_configuration(self, short):
+            return {"Environment": {"Variables": variables}}
+
+    deployed = Deployed()
+    with pytest.raises(StackError, match="earlier release"):
+        _refuse_depth_change_under_an_earlier_tracker(deployed)
+    variables_now = {**variables, "BUCKET_SETTINGS": "table", "KEY_DEPTHS": "settings"}
+    deployed.function_configuration = lambda short: {"Environment": {"Variables": variables_now}}
+    _refuse_depth_change_under_an_earlier_tracker(deployed)  # this release's: no refusal
