@@ -290,7 +290,10 @@ def _list_objects(self):
 
 def _list_objects_v2(original):
     def list_objects_v2(self):
-        status, headers, body = original(self)
+        # moto walks the bucket's keys as it pages: a write meanwhile changed them under it
+        # (a KeyError, answered 500); S3 answers a listing whatever is written meanwhile.
+        with service_lock(S3_WRITE_LOCK):
+            status, headers, body = original(self)
         text = body.decode() if isinstance(body, bytes) else body
         first = lambda name: self.querystring.get(name, [None])[0]  # noqa: E731
         if first("encoding-type") == "url":
