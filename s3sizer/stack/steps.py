@@ -72,9 +72,8 @@ class PutBucket(Step):
     settings: BucketSettings
     stack: str
     summary: str = ""
-    # The depth the bucket's key items without ``pd`` count at, kept from the first write of its
-    # settings item on (None: the settings' depth): an earlier release's first bucket's depth.
-    unmarked_depth: int | None = None
+    # What key items without ``pd`` count at, fixed by the settings item's first write.
+    unmarked_depth: int | None = None  # None: the settings' own depth
     target = property(
         lambda self: (
             f"{self.settings.bucket} ({self.summary})" if self.summary else self.settings.bucket
