@@ -3,28 +3,21 @@ without one is ignored (counted, never applied), and a changed depth is planned 
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from s3sizer.lambdas import history, size_tracking
+from s3sizer.lambdas import size_tracking
 from s3sizer.stack.estate import settings_items
 from s3sizer.stack.model import BucketSettings
 from tests.lambdas import events
+from tests.stack.helpers import tracker_history
 
 TABLE = "estate-history"
 
 
 @pytest.fixture
 def hist():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**history.table_definition(TABLE))
-        found = history.History(TABLE, client, prefix_depth=1)
-        found.settings_required = True
-        size_tracking.BUCKET_DEPTHS.clear()
+    with tracker_history(TABLE) as found:
         yield found
-        size_tracking.BUCKET_DEPTHS.clear()
 
 
 def track(hist, bucket: str, depth: int) -> None:

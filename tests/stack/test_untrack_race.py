@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from s3sizer.lambdas import history, size_tracking
 from s3sizer.lambdas import uploads as lambda_uploads
 from s3sizer.stack.estate import forget_bucket, settings_items
 from s3sizer.stack.model import BucketSettings
 from tests.lambdas import events
+from tests.stack.helpers import tracker_history
 
 TABLE = "race-history"
 BUCKET = "leaving"
@@ -54,18 +54,12 @@ class Recording:
 
 @pytest.fixture
 def hist():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**history.table_definition(TABLE))
-        found = history.History(TABLE, client, prefix_depth=1)
-        found.settings_required = True
+    with tracker_history(TABLE) as found:
         found.backoff = lambda attempt: None
-        size_tracking.BUCKET_DEPTHS.clear()
         for name in (BUCKET, "staying"):
             for item in settings_items(BucketSettings(name, 1), "s3sizer"):
-                client.put_item(TableName=TABLE, Item=item)
+                found.client.put_item(TableName=TABLE, Item=item)
         yield found
-        size_tracking.BUCKET_DEPTHS.clear()
 
 
 def items_of(client, bucket: str) -> list[tuple[str, str]]:
