@@ -1,0 +1,118 @@
+"""The totals of the fold write path: one row per stream shard, which readers add up.
+
+On the fold path (docs/tracking.md, "The fold path") the tracker writes only key items; the
+table's stream carries each key item's change, with its old and new image, to the fold
+function, which adds the net change of each bucket and prefix to rows of the stream shard the
+change came from:
+
+- ``B#<bucket>`` / ``TOTALS#<shard>``: the bucket's figures folded from that shard;
+- ``B#<bucket>#P`` / ``<prefix address>#S#<shard>``: a prefix's, beside the prefix's own item.
+
+Each row holds the last sequence number folded into it (``last_seq``): a shard's records come in
+order, one batch at a time, so a record at or below it is already counted. A batch the mapping
+gave up on is applied by ``redrive`` into rows of its own, named by the shard and the batch's
+first sequence number, each written once.
+
+``B#<bucket>`` / ``TOTALS`` stays the base row: what the transaction path (or an earlier
+release) counted, plus ``max_size`` and the storage-classes flag. A reader adds the base and
+every row: a bucket that never used the fold path has only the base, and reads as before.
+"""
+
+from __future__ import annotations
+
+from . import layout as lay
+
+# A key item written by a fold-path writer (tracker or baseline) carries ``f`` = 1: its change is
+# the fold's to count. One written by the transaction path has counted itself in the totals.
+FOLDED = "f"
+LAST_SEQ = "last_seq"
+ROW_TAG = "#S#"
+TOTALS_ROWS = f"{lay.TOTALS_SK}#"
+# Sequence numbers are decimal strings of up to 40 digits (more than a DynamoDB number holds):
+# padded, they compare as strings in the order they compare as numbers.
+_SEQ_WIDTH = 48
+
+
+def padded(sequence_number: str) -> str:
+    return sequence_number.zfill(_SEQ_WIDTH)
+
+
+def redrive_shard(shard_id: str, first_sequence: str) -> str:
+    """The row name of a redriven batch: its shard and where it starts."""
+    return f"R-{shard_id}-{padded(first_sequence)}"
+
+
+def totals_row_address(bucket: str, shard: str) -> dict:
+    return lay.address(lay.bucket_pk(bucket), f"{TOTALS_ROWS}{shard}")
+
+
+def prefix_row_address(bucket: str, prefix: str, shard: str) -> dict:
+    base = lay.prefix_address(bucket, prefix)["sk"]["S"]
+    return lay.address(lay.prefix_pk(bucket), f"{base}{ROW_TAG}{shard}")
+
+
+def is_prefix_row(item: dict) -> bool:
+    return ROW_TAG in item["sk"]["S"]
+
+
+def _figures(item: dict) -> list[int]:
+    return [
+        int(item.get("total_size", {"N": "0"})["N"]),
+        int(item.get("object_count", {"N": "0"})["N"]),
+        *lay.breakdown_from(item),
+    ]
+
+
+def sum_totals(items: list[dict]) -> dict | None:
+    """One totals item, as the transaction path writes it, from the base item and the rows.
+
+    ``items`` are a bucket's ``TOTALS`` and ``TOTALS#...`` items, in any order. None when there
+    are none. The figures and the classes add up; ``max_size``, the classes flag and ``version``
+    come from the base; ``updated_at`` is the latest of all.
+    """
+    if not items:
+        return None
+    base = next((i for i in items if i["sk"]["S"] == lay.TOTALS_SK), None)
+    figures = [0] * (2 + len(lay.BREAKDOWN))
+    classes: dict[str, list[int]] = {}
+    for item in items:
+        figures = [a + b for a, b in zip(figures, _figures(item), strict=True)]
+        for storage_class, values in lay.classes_from(item).items():
+            mine = classes.setdefault(storage_class, [0] * len(values))
+            mine[:] = [a + b for a, b in zip(mine, values, strict=True)]
+    stamps = [i["updated_at"]["S"] for i in items if "updated_at" in i]
+    out = {
+        **lay.address(items[0]["pk"]["S"], lay.TOTALS_SK),
+        "total_size": lay.n(figures[0]),
+        "object_count": lay.n(figures[1]),
+        "version": (base or {}).get("version", lay.n(0)),
+        **{name: lay.n(value) for name, value in zip(lay.BREAKDOWN, figures[2:], strict=True)},
+        **lay.class_attributes(classes),
+    }
+    if base is not None and "max_size" in base:
+        out["max_size"] = base["max_size"]
+    if lay.tracks_classes(base):
+        out[lay.CLASSES_FLAG] = {"BOOL": True}
+    if stamps:
+        out["updated_at"] = {"S": max(stamps)}
+    return out
+
+
+def sum_prefix_items(items) -> list[dict]:
+    """The prefixes' items with each prefix's rows added into one item per prefix, in order of
+    first appearance (the prefix's own item, when it has one, gives the attributes)."""
+    merged: dict[str, dict] = {}
+    for item in items:
+        prefix = item["prefix"]["S"]
+        held = merged.get(prefix)
+        if held is None:
+            merged[prefix] = dict(item)
+            continue
+        if is_prefix_row(held) and not is_prefix_row(item):
+            held, item = dict(item), held  # the prefix's own item keeps its address
+            merged[prefix] = held
+        total = [a + b for a, b in zip(_figures(held), _figures(item), strict=True)]
+        held["total_size"], held["object_count"] = lay.n(total[0]), lay.n(total[1])
+        for name, value in zip(lay.BREAKDOWN, total[2:], strict=True):
+            held[name] = lay.n(value)
+    return list(merged.values())
