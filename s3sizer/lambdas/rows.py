@@ -67,8 +67,8 @@ def sum_totals(items: list[dict]) -> dict | None:
     """One totals item, as the transaction path writes it, from the base item and the rows.
 
     ``items`` are a bucket's ``TOTALS`` and ``TOTALS#...`` items, in any order. None when there
-    are none. The figures and the classes add up; ``max_size``, the classes flag and ``version``
-    come from the base; ``updated_at`` is the latest of all.
+    are none. The figures and the classes add up; ``max_size`` is the largest any row holds;
+    the classes flag and ``version`` come from the base; ``updated_at`` is the latest of all.
     """
     if not items:
         return None
@@ -89,8 +89,9 @@ def sum_totals(items: list[dict]) -> dict | None:
         **{name: lay.n(value) for name, value in zip(lay.BREAKDOWN, figures[2:], strict=True)},
         **lay.class_attributes(classes),
     }
-    if base is not None and "max_size" in base:
-        out["max_size"] = base["max_size"]
+    peaks = [int(i["max_size"]["N"]) for i in items if "max_size" in i]
+    if peaks:  # each row keeps the largest sum its fold saw; the base, the path's before it
+        out["max_size"] = lay.n(max(peaks))
     if lay.tracks_classes(base):
         out[lay.CLASSES_FLAG] = {"BOOL": True}
     if stamps:

@@ -17,7 +17,6 @@ tracked buckets' unfinished multipart uploads (uploads.py).
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -27,13 +26,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import batch, classes, history, records, uploads
 from . import layout as lay
+from .metric import metric_line
 
 logger = logging.getLogger(__name__)
 # Lambda's Python runtime leaves the root logger at WARNING unless the function's logging is
 # configured: the one line per batch must show either way.
 logger.setLevel(logging.INFO)
 
-METRIC_NAMESPACE = "s3sizer"
 # Each bucket's prefix depth as this warm container last read it from the bucket's settings
 # item; every chunk reads that item again along with its own items, so a stale entry costs one
 # more BatchGetItem for that chunk, never a wrong count.
@@ -146,31 +145,6 @@ def _depth_of(hist: history.History):
     if not hist.settings_required:
         return lambda bucket: hist.prefix_depth
     return lambda bucket: BUCKET_DEPTHS.get(bucket, hist.prefix_depth)
-
-
-def metric_line(bucket: str, totals: lay.Totals) -> str:
-    """One CloudWatch Embedded Metric Format document: the bucket's totals, high resolution.
-
-    Its timestamp is the totals' ``updated_at``, which every write moves forward by at least
-    1 ms, so that a concurrent batch can never make an older total the latest datapoint.
-    """
-    timestamp = int(lay.parse_iso(totals.updated_at).timestamp() * 1000)
-    metrics = [
-        {"Name": "BucketSizeBytes", "Unit": "Bytes", "StorageResolution": 1},
-        {"Name": "NumberOfObjects", "Unit": "Count", "StorageResolution": 1},
-    ]
-    document = {
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [
-                {"Namespace": METRIC_NAMESPACE, "Dimensions": [["Bucket"]], "Metrics": metrics}
-            ],
-        },
-        "Bucket": bucket,
-        "BucketSizeBytes": totals.total_size,
-        "NumberOfObjects": totals.object_count,
-    }
-    return json.dumps(document, separators=(",", ":"))
 
 
 @functools.cache

@@ -1,0 +1,298 @@
+"""Folding key items' changes into their shard's totals rows (rows.py), exactly once each.
+
+A key item's *contribution* is what it adds to its bucket's figures (its visible size and
+object, its breakdown, its storage classes) and to each prefix it is counted in (up to its
+``pd``). It depends on the item alone, so the rows summed over every shard equal the sum of the
+contributions of the key items the fold path wrote, whatever order the writers wrote them in:
+each stream record moves the rows by contribution(new image) minus contribution(old image), and the
+stream carries each change of an item once, in the order of that item's changes.
+
+Records are applied in their shard's order, one *step* at a time: a run of consecutive records of
+one bucket whose rows, points and settings check fit one transaction. The transaction moves the
+bucket's row of this shard under a condition on the row's ``last_seq`` as read, so a step lands
+whole or not at all, and a record at or below ``last_seq`` is already counted: a retried batch
+(or a bisected half, or a batch Lambda read again from its checkpoint) skips what it applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from . import layout as lay
+from . import rows, tracked
+from . import versions as v
+
+TRANSACTION_ITEMS = 100
+WIDTH = 2 + len(lay.BREAKDOWN)  # bytes, objects, then the breakdown
+_KEY_PK = re.compile(r"^B#(?P<bucket>.+)#K\d\d$")
+
+
+@dataclass
+class Record:
+    """One stream record of a key item the fold counts, and what it moves."""
+
+    bucket: str
+    seq: str  # padded (rows.padded)
+    figures: list[int]  # the bucket's: WIDTH figures
+    classes: dict[str, list[int]]
+    prefixes: dict[str, list[int]]  # per prefix: WIDTH figures
+
+
+def parse(record: dict, unmarked_depths: dict[str, int]) -> Record | None:
+    """The record's change, or None when it is not the fold's to count: not a key item, or
+    written by the transaction path (which counted it itself)."""
+    data = record.get("dynamodb", {})
+    bucket = bucket_of(record)
+    if bucket is None:
+        return None
+    new, old = data.get("NewImage"), data.get("OldImage")
+    mine = new if record.get("eventName") != "REMOVE" else old
+    if not mine or mine.get(rows.FOLDED, {}).get("N") != "1":
+        return None
+    unmarked = unmarked_depths.get(bucket, 0)
+    after, before = _contribution(new, unmarked), _contribution(old, unmarked)
+    figures = [a - b for a, b in zip(after[0], before[0], strict=True)]
+    classes: dict[str, list[int]] = {}
+    _move(classes, after[1], 1)
+    _move(classes, before[1], -1)
+    prefixes: dict[str, list[int]] = {}
+    for prefix in after[2]:
+        _add(prefixes, prefix, after[0], 1)
+    for prefix in before[2]:
+        _add(prefixes, prefix, before[0], -1)
+    prefixes = {p: f for p, f in prefixes.items() if any(f)}
+    classes = {c: f for c, f in classes.items() if any(f)}
+    return Record(bucket, rows.padded(data["SequenceNumber"]), figures, classes, prefixes)
+
+
+def _contribution(image: dict | None, unmarked: int):
+    if not image or "versions" not in image:
+        return [0] * WIDTH, {}, []
+    state = lay.key_state_from(image)
+    size = v.visible_size(state.versions)
+    figures = [size or 0, int(size is not None), *v.breakdown(state.versions)]
+    depth = state.counted_depth if state.counted_depth is not None else unmarked
+    return figures, v.class_figures(state.versions), lay.prefixes(state.key, depth)
+
+
+def _add(into: dict, name: str, figures, sign: int) -> None:
+    mine = into.setdefault(name, [0] * WIDTH)
+    mine[:] = [m + sign * f for m, f in zip(mine, figures, strict=True)]
+
+
+def _move(into: dict, classes: dict, sign: int) -> None:
+    for storage_class, figures in classes.items():
+        mine = into.setdefault(storage_class, [0] * len(v.CLASS_FIGURES))
+        mine[:] = [m + sign * f for m, f in zip(mine, figures, strict=True)]
+
+
+@dataclass
+class Step:
+    """Consecutive records of one bucket, applied in one transaction."""
+
+    bucket: str
+    records: list[Record] = field(default_factory=list)
+    prefixes: set = field(default_factory=set)
+
+    @property
+    def first(self) -> str:
+        return self.records[0].seq
+
+    @property
+    def last(self) -> str:
+        return self.records[-1].seq
+
+    def items_with(self, record: Record) -> int:
+        # the row, the point, the settings check, and per prefix its row and its point
+        return 3 + 2 * len(self.prefixes | set(record.prefixes))
+
+
+def steps(records: list[Record]) -> list[Step]:
+    out: list[Step] = []
+    for record in records:
+        step = out[-1] if out else None
+        if (
+            step is None
+            or step.bucket != record.bucket
+            or step.items_with(record) > TRANSACTION_ITEMS
+        ):
+            step = Step(record.bucket)
+            out.append(step)
+        step.records.append(record)
+        step.prefixes |= set(record.prefixes)
+    return out
+
+
+@dataclass
+class Applied:
+    """What a step did: its records' outcome, and the bucket's totals after it when it moved
+    them (for the metric line)."""
+
+    folded: int = 0
+    already: int = 0
+    ignored: int = 0
+    totals: lay.Totals | None = None
+
+
+def apply_step(h, shard: str, step: Step) -> Applied:
+    """Fold one step into the bucket's row of ``shard``; a retry skips what is counted."""
+    bucket = step.bucket
+    held = list(_query(h, lay.bucket_pk(bucket), lay.TOTALS_SK))
+    mine = next((i for i in held if i["sk"]["S"] == f"{rows.TOTALS_ROWS}{shard}"), None)
+    last = mine.get(rows.LAST_SEQ, {}).get("S") if mine else None
+    fresh = [r for r in step.records if last is None or r.seq > last]
+    if not fresh:
+        return Applied(already=len(step.records))
+    figures, peak, running = [0] * WIDTH, 0, 0
+    classes: dict[str, list[int]] = {}
+    prefixes: dict[str, list[int]] = {}
+    for record in fresh:
+        figures = [a + b for a, b in zip(figures, record.figures, strict=True)]
+        running += record.figures[0]
+        peak = max(peak, running)
+        _move(classes, record.classes, 1)
+        for prefix, moved in record.prefixes.items():
+            _add(prefixes, prefix, moved, 1)
+    before = lay.totals_from(rows.sum_totals(held))
+    ts = h.next_timestamp(mine["updated_at"]["S"] if mine and "updated_at" in mine else None)
+    now = lay.Totals(
+        before.total_size + figures[0],
+        before.object_count + figures[1],
+        max(before.max_size, before.total_size + peak, before.total_size + figures[0]),
+        ts,
+        before.version,
+    )
+    seq = fresh[-1].seq
+    writes = [tracked.settings_check(h.table_name, bucket)]
+    writes.append(_row_update(h, rows.totals_row_address(bucket, shard), figures, seq, ts, last,
+                              classes=classes, max_size=now.max_size))  # fmt: skip
+    moved_size = figures[0] or figures[1] or peak
+    if moved_size:
+        writes.append(_point(h, lay.bucket_pk(bucket), before, now, shard, seq))
+    for prefix, moved in sorted(prefixes.items()):
+        if not any(moved):
+            continue
+        address = rows.prefix_row_address(bucket, prefix, shard)
+        writes.append(_row_update(h, address, moved, seq, ts, None, prefix=prefix))
+        if moved[0] or moved[1]:
+            was = _prefix_totals(h, bucket, prefix)
+            after = lay.Totals(was.total_size + moved[0], was.object_count + moved[1], 0, ts, 0)
+            writes.append(_point(h, lay.prefix_points_pk(bucket, prefix), was, after, shard, seq))
+    try:
+        h.client.transact_write_items(TransactItems=writes)
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = err.response.get("CancellationReasons") or []
+        settings_failed = reasons and reasons[0].get("Code") == "ConditionalCheckFailed"
+        if settings_failed and h._get(lay.settings_address(bucket)) is None:
+            return Applied(ignored=len(step.records))
+        raise  # the row moved meanwhile (a concurrent retry): this batch is retried
+    return Applied(folded=len(fresh), already=len(step.records) - len(fresh), totals=now)
+
+
+def _row_update(
+    h, address: dict, figures, seq: str, ts: str, last: str | None, *,
+    classes: dict | None = None, max_size: int | None = None, prefix: str | None = None,
+) -> dict:  # fmt: skip
+    names = {"#q": rows.LAST_SEQ, "#u": "updated_at"}
+    values = {":q": {"S": seq}, ":u": {"S": ts}}
+    adds, sets = [], ["#q = :q", "#u = :u"]
+    attributes = ["total_size", "object_count", *lay.BREAKDOWN]
+    flat = dict(zip(attributes, figures, strict=True))
+    flat |= {name: int(value["N"]) for name, value in lay.class_attributes(classes or {}).items()}
+    for i, (name, amount) in enumerate(flat.items()):
+        names[f"#a{i}"], values[f":a{i}"] = name, lay.n(amount)
+        adds.append(f"#a{i} :a{i}")
+    if max_size is not None:
+        names["#m"], values[":m"] = "max_size", lay.n(max_size)
+        sets.append("#m = :m")
+    if prefix is not None:
+        names |= {"#p": "prefix", "#d": "depth"}
+        values |= {":p": {"S": prefix}, ":d": lay.n(prefix.count("/"))}
+        sets += ["#p = :p", "#d = :d"]
+    update = {
+        "TableName": h.table_name,
+        "Key": address,
+        "UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(adds)}",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    if prefix is None:  # the bucket's row: the step's guard
+        if last is None:
+            update["ConditionExpression"] = "attribute_not_exists(#q)"
+        else:
+            update["ConditionExpression"] = "#q = :was"
+            values[":was"] = {"S": last}
+    return {"Update": update}
+
+
+def _point(h, pk: str, old: lay.Totals, new: lay.Totals, shard: str, seq: str) -> dict:
+    item = {
+        # The shard and the sequence number make it unique: two shards may fold in the same ms.
+        **lay.address(pk, f"{lay.POINT_PREFIX}{new.updated_at}#F{seq}#{shard}"),
+        "ts": {"S": new.updated_at},
+        "total_size": lay.n(new.total_size),
+        "object_count": lay.n(new.object_count),
+        "prev_total_size": lay.n(old.total_size),
+        "prev_object_count": lay.n(old.object_count),
+        "event": {"S": "fold"},
+    }
+    if h.ttl_seconds > 0:
+        expires = int(lay.parse_iso(new.updated_at).timestamp()) + h.ttl_seconds
+        item[lay.TTL_ATTRIBUTE] = lay.n(expires)
+    return {"Put": {"TableName": h.table_name, "Item": item}}
+
+
+def _prefix_totals(h, bucket: str, prefix: str) -> lay.Totals:
+    start = lay.prefix_address(bucket, prefix)["sk"]["S"]
+    found = [
+        i for i in _query(h, lay.prefix_pk(bucket), start) if i.get("prefix", {}).get("S") == prefix
+    ]
+    merged = rows.sum_prefix_items(found)
+    return lay.totals_from({**merged[0], "version": lay.n(0)}) if merged else lay.EMPTY_TOTALS
+
+
+def _query(h, pk: str, begins: str):
+    kwargs = {
+        "TableName": h.table_name,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":s": {"S": begins}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = h.client.query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def bucket_of(record: dict) -> str | None:
+    """The bucket of a key item's stream record (None for any other item)."""
+    pk = record.get("dynamodb", {}).get("Keys", {}).get("pk", {}).get("S", "")
+    match = _KEY_PK.match(pk)
+    return match["bucket"] if match else None
+
+
+def baselines_running(h, buckets: set[str]) -> set[str]:
+    """The buckets whose baseline is merging a listing: their totals are not whole yet."""
+    out = set()
+    for bucket in buckets:
+        item = h._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)) or {}
+        if item.get("state", {}).get("S") == lay.BASELINE_RUNNING:
+            out.add(bucket)
+    return out
+
+
+def unmarked_depths(h, buckets: set[str]) -> dict[str, int]:
+    """Per bucket, the depth its key items without ``pd`` count at (its settings item's)."""
+    out = {}
+    for bucket in buckets:
+        settings = h._get(lay.settings_address(bucket))
+        if settings is not None:
+            out[bucket] = tracked.unmarked_depth(settings, int(settings["prefix_depth"]["N"]))
+    return out

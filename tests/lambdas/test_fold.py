@@ -1,0 +1,202 @@
+"""The fold function: key items' changes, from the table's stream, folded into shard rows."""
+
+from __future__ import annotations
+
+import random
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from s3sizer.lambdas import fold, history, rows
+from s3sizer.lambdas import layout as lay
+
+from .conftest import BUCKET, TABLE
+from .fold_helpers import Stream, delete_key, streamed_table, track, write_key
+
+
+@pytest.fixture
+def streamed(aws, clock):
+    from s3sizer.emulator.patches import stream_records
+    from s3sizer.emulator.patches.hooks import PatchSet
+
+    patches = PatchSet()
+    stream_records.install(patches)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    arn = streamed_table(client, TABLE)
+    track(client, TABLE, BUCKET)
+    hist = history.History(TABLE, client, now=clock)
+    stream = Stream(arn)
+    stream.read()  # the settings item's own record
+    fold._SHARDS.clear()
+    try:
+        yield client, hist, stream
+    finally:
+        patches.undo()
+
+
+def _fold(hist, stream, records) -> dict:
+    return fold.fold_event(hist, stream.client, {"Records": records})
+
+
+def _totals(client, bucket=BUCKET) -> lay.Totals:
+    items = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p AND begins_with(sk, :t)",
+        ExpressionAttributeValues={":p": {"S": lay.bucket_pk(bucket)}, ":t": {"S": "TOTALS"}},
+    )["Items"]  # fmt: skip
+    return lay.totals_from(rows.sum_totals(items))
+
+
+def _prefixes(client, bucket=BUCKET) -> dict[str, tuple[int, int]]:
+    items = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": lay.prefix_pk(bucket)}},
+    )["Items"]  # fmt: skip
+    return {
+        i["prefix"]["S"]: (int(i["total_size"]["N"]), int(i["object_count"]["N"]))
+        for i in rows.sum_prefix_items(items)
+    }
+
+
+def test_each_key_change_moves_the_bucket_and_its_prefixes_once(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "a/one", [10], 1)
+    write_key(client, TABLE, BUCKET, "a/two", [5], 1)
+    write_key(client, TABLE, BUCKET, "b/three", [7], 1)
+    write_key(client, TABLE, BUCKET, "a/one", [10, 4], 2)  # overwritten: 4 bytes now
+    delete_key(client, TABLE, BUCKET, "a/two")
+    outcome = _fold(hist, stream, stream.read())
+    assert outcome["batchItemFailures"] == []
+    assert outcome["counts"]["folded"] == 5
+    totals = _totals(client)
+    assert (totals.total_size, totals.object_count) == (11, 2)
+    assert totals.max_size == 22  # 10 + 5 + 7 before the overwrite
+    assert _prefixes(client) == {"a/": (4, 1), "b/": (7, 1)}
+
+
+def test_a_batch_folded_again_counts_nothing_twice(streamed):
+    client, hist, stream = streamed
+    for n in range(6):
+        write_key(client, TABLE, BUCKET, f"k{n}", [n + 1], 1)
+    records = stream.read()
+    _fold(hist, stream, records[:4])
+    again = _fold(hist, stream, records)  # Lambda read again from an earlier checkpoint
+    assert again["counts"]["already"] == 4 and again["counts"]["folded"] == 2
+    assert _fold(hist, stream, records[2:5])["counts"]["already"] == 3  # a bisected half
+    assert (_totals(client).total_size, _totals(client).object_count) == (21, 6)
+
+
+def test_transaction_path_items_and_other_items_are_not_folded(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "mine", [3], 1)
+    item = lay.key_item(BUCKET, "theirs", {}, 1)  # no ``f``: it counted itself
+    client.put_item(TableName=TABLE, Item=item)
+    client.put_item(TableName=TABLE, Item={**lay.address("B#x", "UPLOADS"), "n": lay.n(1)})
+    counts = _fold(hist, stream, stream.read())["counts"]
+    assert (counts["folded"], counts["skipped"]) == (1, 2)
+
+
+def test_an_untracked_bucket_is_ignored_and_gets_no_rows(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, "other-bucket", "k", [3], 1)
+    counts = _fold(hist, stream, stream.read())["counts"]
+    assert counts["ignored"] == 1
+    assert _totals(client, "other-bucket") == lay.EMPTY_TOTALS
+
+
+def test_a_failed_step_reports_its_first_record_and_the_rest_waits(streamed, monkeypatch):
+    client, hist, stream = streamed
+    track(client, TABLE, "second-bucket")
+    stream.read()
+    write_key(client, TABLE, BUCKET, "k1", [1], 1)
+    write_key(client, TABLE, "second-bucket", "k2", [2], 1)
+    write_key(client, TABLE, BUCKET, "k3", [4], 1)
+    records = stream.read()
+    real = hist.client.transact_write_items
+    calls = []
+
+    def failing(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "TransactWriteItems")
+        return real(**kwargs)
+
+    monkeypatch.setattr(hist.client, "transact_write_items", failing)
+    outcome = _fold(hist, stream, records)
+    second = records[1]["dynamodb"]["SequenceNumber"]
+    assert outcome["batchItemFailures"] == [{"itemIdentifier": second}]
+    assert _totals(client).total_size == 1  # k3 waits for the retry
+    monkeypatch.setattr(hist.client, "transact_write_items", real)
+    assert _fold(hist, stream, records[1:])["counts"]["folded"] == 2
+    assert _totals(client).total_size == 5 and _totals(client, "second-bucket").total_size == 2
+
+
+def test_redriven_records_land_in_rows_of_their_own_once(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "k1", [8], 1)
+    records = stream.read()
+    info = {
+        "shardId": stream.shard_id,
+        "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+    }
+    event = {"Records": records, "redrive": info}
+    assert fold.fold_event(hist, stream.client, event)["counts"]["folded"] == 1
+    assert fold.fold_event(hist, stream.client, event)["counts"]["already"] == 1
+    assert _totals(client).total_size == 8
+
+
+def test_a_prefix_moves_when_the_key_is_counted_deeper(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "a/b/k", [6], 1, depth=1)
+    write_key(client, TABLE, BUCKET, "a/b/k", [6], 2, depth=2)  # a baseline deepened it
+    _fold(hist, stream, stream.read())
+    assert _prefixes(client) == {"a/": (6, 1), "a/b/": (6, 1)}
+    write_key(client, TABLE, BUCKET, "a/b/k", [6], 3, depth=0)
+    _fold(hist, stream, stream.read())
+    assert _prefixes(client) == {"a/": (0, 0), "a/b/": (0, 0)}
+    assert _totals(client).total_size == 6
+
+
+def test_points_and_the_largest_size_come_per_fold(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "k", [100], 1)
+    _fold(hist, stream, stream.read())
+    write_key(client, TABLE, BUCKET, "k", [100, None], 2)  # a delete marker: 0 bytes
+    _fold(hist, stream, stream.read())
+    assert [(p.total_size, p.object_count) for p in hist.points(BUCKET)] == [(100, 1), (0, 0)]
+    assert _totals(client).max_size == 100
+
+
+def test_random_histories_folded_in_random_batches_equal_the_key_items(streamed):
+    client, hist, stream = streamed
+    rng = random.Random(7)
+    keys = [f"{rng.choice('abc')}/{n}" for n in range(12)]
+    revs: dict[str, int] = {}
+    held: dict[str, list] = {}
+    for _ in range(120):
+        key = rng.choice(keys)
+        if key in held and rng.random() < 0.25:
+            delete_key(client, TABLE, BUCKET, key)
+            held.pop(key)
+            continue
+        sizes = [*held.get(key, []), rng.choice([None, rng.randrange(1, 500)])]
+        held[key] = sizes[-3:]
+        revs[key] = revs.get(key, 0) + 1
+        write_key(client, TABLE, BUCKET, key, held[key], revs[key])
+    records = stream.read()
+    at = 0
+    while at < len(records):  # batches of random sizes, each now and then delivered twice
+        end = min(len(records), at + rng.randrange(1, 30))
+        _fold(hist, stream, records[at:end])
+        if rng.random() < 0.3:
+            _fold(hist, stream, records[max(0, at - 5) : end])
+        at = end
+    current = {k: s[-1] for k, s in held.items() if s[-1] is not None}
+    totals = _totals(client)
+    assert (totals.total_size, totals.object_count) == (sum(current.values()), len(current))
+    want: dict[str, list[int]] = {}
+    for key, size in current.items():
+        mine = want.setdefault(key.split("/")[0] + "/", [0, 0])
+        mine[0], mine[1] = mine[0] + size, mine[1] + 1
+    found = {p: f for p, f in _prefixes(client).items() if f != (0, 0)}
+    assert found == {p: tuple(f) for p, f in want.items()}
