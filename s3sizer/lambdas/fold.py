@@ -28,13 +28,14 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import fold_apply as fa
+from . import fold_compact as fc
 from . import history, rows
 from .metric import metric_line
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
 
-COUNTED = ("folded", "already", "skipped", "ignored", "failed")
+COUNTED = ("folded", "already", "skipped", "ignored", "failed", "compacted")
 # DescribeStream allows 10 calls a second per account: a warm container reads it at most once
 # a minute, and again only when no shard it knows holds a batch.
 SHARDS_FRESH_SECONDS = 60.0
@@ -48,11 +49,13 @@ def fold_event(h, streams, event: dict) -> dict:
     if not records:
         return {"batchItemFailures": [], "counts": counts}
     redrive = event.get("redrive")
+    finished: set[str] = set()  # shards read to their end: their rows can be compacted
     if redrive:
         shard = rows.redrive_shard(redrive["shardId"], redrive["startSequenceNumber"])
     else:
-        first = records[0]["dynamodb"]["SequenceNumber"]
-        shard = shard_of(streams, records[0]["eventSourceARN"], first)
+        stream_arn = records[0]["eventSourceARN"]
+        shard = shard_of(streams, stream_arn, records[0]["dynamodb"]["SequenceNumber"])
+        finished = fc.ancestors(_shards(streams, stream_arn, False), shard)
     buckets = {fa.bucket_of(r) for r in records} - {None}
     depths = fa.unmarked_depths(h, buckets)
     parsed, numbers = [], {}
@@ -83,6 +86,8 @@ def fold_event(h, streams, event: dict) -> dict:
         counts["folded"] += applied.folded
         counts["already"] += applied.already
         counts["ignored"] += applied.ignored
+        for row in fc.closed_rows(applied.held, finished):
+            counts["compacted"] += fc.compact(h, step.bucket, row, applied.held)
         # Totals a baseline has not finished are partial: no datapoint, so no alarm fires.
         if applied.totals is not None and step.bucket not in running:
             print(metric_line(step.bucket, applied.totals), flush=True)

@@ -135,6 +135,7 @@ class Applied:
     already: int = 0
     ignored: int = 0
     totals: lay.Totals | None = None
+    held: list = field(default_factory=list)  # the bucket's totals rows, as read before it
 
 
 def apply_step(h, shard: str, step: Step) -> Applied:
@@ -145,7 +146,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     last = mine.get(rows.LAST_SEQ, {}).get("S") if mine else None
     fresh = [r for r in step.records if last is None or r.seq > last]
     if not fresh:
-        return Applied(already=len(step.records))
+        return Applied(already=len(step.records), held=held)
     figures, peak, running = [0] * WIDTH, 0, 0
     classes: dict[str, list[int]] = {}
     prefixes: dict[str, list[int]] = {}
@@ -191,7 +192,8 @@ def apply_step(h, shard: str, step: Step) -> Applied:
         if settings_failed and h._get(lay.settings_address(bucket)) is None:
             return Applied(ignored=len(step.records))
         raise  # the row moved meanwhile (a concurrent retry): this batch is retried
-    return Applied(folded=len(fresh), already=len(step.records) - len(fresh), totals=now)
+    done = len(fresh), len(step.records) - len(fresh)
+    return Applied(folded=done[0], already=done[1], totals=now, held=held)
 
 
 def _row_update(

@@ -200,3 +200,73 @@ def test_random_histories_folded_in_random_batches_equal_the_key_items(streamed)
         mine[0], mine[1] = mine[0] + size, mine[1] + 1
     found = {p: f for p, f in _prefixes(client).items() if f != (0, 0)}
     assert found == {p: tuple(f) for p, f in want.items()}
+
+
+class _Streams:
+    """DescribeStream and a record read back, as a stream with overlapping shards answers."""
+
+    def __init__(self, shards, holds):
+        self.shards, self.holds = shards, holds
+
+    def describe_stream(self, **kwargs):
+        return {"StreamDescription": {"Shards": self.shards}}
+
+    def get_shard_iterator(self, *, ShardId, SequenceNumber, **kwargs):
+        return {"ShardIterator": f"{ShardId}|{SequenceNumber}"}
+
+    def get_records(self, *, ShardIterator, Limit):
+        shard, number = ShardIterator.split("|")
+        held = [n for n in self.holds[shard] if int(n) >= int(number)]
+        return {"Records": [{"dynamodb": {"SequenceNumber": held[0]}}] if held else []}
+
+
+def test_the_shard_of_a_batch_is_found_by_range_then_by_reading_back():
+    fold._SHARDS.clear()
+    shards = [
+        {"ShardId": "old", "SequenceNumberRange": {"StartingSequenceNumber": "100",
+                                                   "EndingSequenceNumber": "199"}},
+        {"ShardId": "a", "ParentShardId": "old",
+         "SequenceNumberRange": {"StartingSequenceNumber": "200"}},
+        {"ShardId": "b", "ParentShardId": "old",
+         "SequenceNumberRange": {"StartingSequenceNumber": "205"}},
+    ]  # fmt: skip
+    streams = _Streams(shards, {"old": ["150"], "a": ["201", "230"], "b": ["210", "240"]})
+    assert fold.shard_of(streams, "arn:s", "150") == "old"
+    assert fold.shard_of(streams, "arn:s", "201") == "a"
+    assert fold.shard_of(streams, "arn:s", "240") == "b"
+    with pytest.raises(RuntimeError, match="no shard"):
+        fold.shard_of(streams, "arn:s", "50")
+
+
+def test_rows_of_a_finished_parent_shard_are_compacted_into_the_base(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "a/k1", [10], 1)
+    _fold(hist, stream, stream.read())
+    # Pretend the shard read so far was a parent, closed, and a child now carries the stream.
+    parent = stream.shard_id
+    parent_row = client.get_item(TableName=TABLE, Key=rows.totals_row_address(BUCKET, parent))
+    assert "Item" in parent_row
+    shards = [
+        {"ShardId": parent, "SequenceNumberRange": {"StartingSequenceNumber": "0",
+                                                    "EndingSequenceNumber": "1"}},
+        {"ShardId": "child", "ParentShardId": parent,
+         "SequenceNumberRange": {"StartingSequenceNumber": "0"}},
+    ]  # fmt: skip
+    fold._SHARDS[stream.arn] = (float("inf"), shards)
+    write_key(client, TABLE, BUCKET, "a/k2", [5], 1)
+    records = stream.read()
+    counts = fold.fold_event(hist, _Streams(shards, {"child": []}), {"Records": records})["counts"]
+    assert counts["compacted"] == 1
+    left = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p AND begins_with(sk, :t)",
+        ExpressionAttributeValues={":p": {"S": lay.bucket_pk(BUCKET)}, ":t": {"S": "TOTALS"}},
+    )["Items"]  # fmt: skip
+    assert sorted(i["sk"]["S"] for i in left) == ["TOTALS", "TOTALS#child"]
+    totals = _totals(client)
+    assert (totals.total_size, totals.object_count, totals.max_size) == (15, 2, 15)
+    assert _prefixes(client) == {"a/": (15, 2)}
+    prefix_items = client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": lay.prefix_pk(BUCKET)}},
+    )["Items"]  # fmt: skip
+    assert not any(parent in i["sk"]["S"] for i in prefix_items)
