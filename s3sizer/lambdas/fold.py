@@ -57,13 +57,13 @@ def fold_event(h, streams, event: dict) -> dict:
         shard = shard_of(streams, stream_arn, records[0]["dynamodb"]["SequenceNumber"])
         finished = fc.ancestors(_shards(streams, stream_arn, False), shard)
     buckets = {fa.bucket_of(r) for r in records} - {None}
-    depths = fa.unmarked_depths(h, buckets)
+    tracking = fa.tracking(h, buckets)
     parsed, numbers = [], {}
     for record in records:
-        change = fa.parse(record, depths)
+        change = fa.parse(record, tracking)
         if change is None:
             counts["skipped"] += 1
-        elif change.bucket not in depths:  # not tracked (untracked since): never counted
+        elif change.bucket not in tracking:  # not tracked (untracked since): never counted
             counts["ignored"] += 1
         else:
             parsed.append(change)

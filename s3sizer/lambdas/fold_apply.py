@@ -41,7 +41,15 @@ class Record:
     prefixes: dict[str, list[int]]  # per prefix: WIDTH figures
 
 
-def parse(record: dict, unmarked_depths: dict[str, int]) -> Record | None:
+@dataclass(frozen=True)
+class Tracking:
+    """What the fold needs of a tracked bucket's settings item."""
+
+    unmarked_depth: int
+    generation: str
+
+
+def parse(record: dict, tracking: dict[str, Tracking]) -> Record | None:
     """The record's change, or None when it is not the fold's to count: not a key item, or
     written by the transaction path (which counted it itself)."""
     data = record.get("dynamodb", {})
@@ -52,8 +60,8 @@ def parse(record: dict, unmarked_depths: dict[str, int]) -> Record | None:
     mine = new if record.get("eventName") != "REMOVE" else old
     if not mine or mine.get(rows.FOLDED, {}).get("N") != "1":
         return None
-    unmarked = unmarked_depths.get(bucket, 0)
-    after, before = _contribution(new, unmarked), _contribution(old, unmarked)
+    mine = tracking.get(bucket, Tracking(0, ""))
+    after, before = _contribution(new, mine), _contribution(old, mine)
     figures = [a - b for a, b in zip(after[0], before[0], strict=True)]
     classes: dict[str, list[int]] = {}
     _move(classes, after[1], 1)
@@ -68,13 +76,17 @@ def parse(record: dict, unmarked_depths: dict[str, int]) -> Record | None:
     return Record(bucket, rows.padded(data["SequenceNumber"]), figures, classes, prefixes)
 
 
-def _contribution(image: dict | None, unmarked: int):
+def _contribution(image: dict | None, tracking: Tracking):
     if not image or "versions" not in image:
+        return [0] * WIDTH, {}, []
+    if tracked.item_generation(image) != tracking.generation:  # left from an earlier tracking
         return [0] * WIDTH, {}, []
     state = lay.key_state_from(image)
     size = v.visible_size(state.versions)
     figures = [size or 0, int(size is not None), *v.breakdown(state.versions)]
-    depth = state.counted_depth if state.counted_depth is not None else unmarked
+    depth = state.counted_depth
+    if depth is None:
+        depth = tracking.unmarked_depth
     return figures, v.class_figures(state.versions), lay.prefixes(state.key, depth)
 
 
@@ -290,11 +302,12 @@ def baselines_running(h, buckets: set[str]) -> set[str]:
     return out
 
 
-def unmarked_depths(h, buckets: set[str]) -> dict[str, int]:
-    """Per bucket, the depth its key items without ``pd`` count at (its settings item's)."""
+def tracking(h, buckets: set[str]) -> dict[str, Tracking]:
+    """The tracked buckets among ``buckets``, with what their settings items say."""
     out = {}
     for bucket in buckets:
         settings = h._get(lay.settings_address(bucket))
         if settings is not None:
-            out[bucket] = tracked.unmarked_depth(settings, int(settings["prefix_depth"]["N"]))
+            depth = tracked.unmarked_depth(settings, int(settings["prefix_depth"]["N"]))
+            out[bucket] = Tracking(depth, tracked.generation(settings))
     return out

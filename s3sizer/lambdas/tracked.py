@@ -18,6 +18,11 @@ from . import layout as lay
 # The settings item's attribute: the depth a key item without ``pd`` counts at (written before
 # key items recorded their depth; docs/tracking.md, "A baseline while the bucket is written").
 UNMARKED_DEPTH = "unmarked_depth"
+# On the fold path: the settings item's ``generation``, written anew each time the bucket starts
+# being tracked, and copied by every fold-path writer into the key items it writes (``g``). The
+# fold counts an item only while its generation is the settings item's: an item written by a
+# tracker that raced untrack, left behind, is worth nothing to a later tracking of the bucket.
+GENERATION, ITEM_GENERATION = "generation", "g"
 
 
 def settings_check(table: str, bucket: str) -> dict:
@@ -59,3 +64,12 @@ def unmarked_depth(settings: dict, depth: int) -> int:
     item does not say)."""
     found = settings.get(UNMARKED_DEPTH)
     return depth if found is None else int(found["N"])
+
+
+def generation(settings: dict | None) -> str:
+    """The bucket's tracking generation ("" for a settings item written before there were any)."""
+    return (settings or {}).get(GENERATION, {}).get("S", "")
+
+
+def item_generation(item: dict | None) -> str:
+    return (item or {}).get(ITEM_GENERATION, {}).get("S", "")

@@ -17,10 +17,12 @@ def streamed_table(client, table: str) -> str:
     return created["TableDescription"]["LatestStreamArn"]
 
 
-def track(client, table: str, bucket: str, depth: int = 1) -> None:
+def track(client, table: str, bucket: str, depth: int = 1, generation: str = "") -> None:
     """The bucket's settings item, as track writes it."""
     item = {**lay.settings_address(bucket), "prefix_depth": lay.n(depth)}
     item[tracked.UNMARKED_DEPTH] = lay.n(depth)
+    if generation:
+        item[tracked.GENERATION] = {"S": generation}
     client.put_item(TableName=table, Item=item)
 
 
@@ -55,7 +57,9 @@ class Stream:
         return {**record, "dynamodb": data, "eventSourceARN": self.arn}
 
 
-def write_key(client, table: str, bucket: str, key: str, sizes: list, rev: int, depth=1):
+def write_key(
+    client, table: str, bucket: str, key: str, sizes: list, rev: int, depth=1, generation=""
+):
     """A fold-path key item whose versions are ``sizes`` (newest last; None: a marker)."""
     versions = {}
     for i, size in enumerate(sizes):
@@ -63,6 +67,8 @@ def write_key(client, table: str, bucket: str, key: str, sizes: list, rev: int, 
         versions[f"v{i}"] = v.Entry(kind=kind, seq=f"{i + 1:016X}", size=size or 0)
     item = lay.key_item(bucket, key, versions, rev, depth)
     item[rows.FOLDED] = {"N": "1"}
+    if generation:
+        item[tracked.ITEM_GENERATION] = {"S": generation}
     client.put_item(TableName=table, Item=item)
 
 

@@ -270,3 +270,57 @@ def test_rows_of_a_finished_parent_shard_are_compacted_into_the_base(streamed):
         ExpressionAttributeValues={":p": {"S": lay.prefix_pk(BUCKET)}},
     )["Items"]  # fmt: skip
     assert not any(parent in i["sk"]["S"] for i in prefix_items)
+
+
+def test_an_item_left_by_an_earlier_tracking_counts_nothing(streamed):
+    client, hist, stream = streamed
+    track(client, TABLE, "again", generation="first")
+    write_key(client, TABLE, "again", "kept", [4], 1, generation="first")
+    _fold(hist, stream, stream.read())
+    assert _totals(client, "again").total_size == 4
+    # untrack: the settings go, the rows and items are swept; a racing tracker's write stays.
+    client.delete_item(TableName=TABLE, Key=lay.settings_address("again"))
+    for item in client.scan(TableName=TABLE)["Items"]:
+        if item["pk"]["S"].startswith("B#again"):
+            client.delete_item(TableName=TABLE, Key=lay.address(item["pk"]["S"], item["sk"]["S"]))
+    write_key(client, TABLE, "again", "stray", [50], 1, generation="first")
+    track(client, TABLE, "again", generation="second")  # tracked again before the fold ran
+    _fold(hist, stream, stream.read())
+    assert _totals(client, "again").total_size == 0
+    write_key(client, TABLE, "again", "stray", [50], 2, generation="second")  # its baseline
+    write_key(client, TABLE, "again", "new", [1], 1, generation="second")
+    _fold(hist, stream, stream.read())
+    totals = _totals(client, "again")
+    assert (totals.total_size, totals.object_count) == (51, 2)
+
+
+class _Timeout(BaseException):
+    """What Lambda's timeout is to the fold: nothing it can catch and report."""
+
+
+def test_named_corner_a_crash_between_steps_then_a_dead_letter_counts_twice(streamed, monkeypatch):
+    """docs/tracking.md, "The fold path": the one corner that stays inexact."""
+    client, hist, stream = streamed
+    track(client, TABLE, "second-bucket")
+    stream.read()
+    write_key(client, TABLE, BUCKET, "k1", [3], 1)
+    write_key(client, TABLE, "second-bucket", "k2", [2], 1)
+    records = stream.read()
+    real, calls = hist.client.transact_write_items, []
+
+    def crashing(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise _Timeout
+        return real(**kwargs)
+
+    monkeypatch.setattr(hist.client, "transact_write_items", crashing)
+    with pytest.raises(_Timeout):
+        _fold(hist, stream, records)
+    monkeypatch.setattr(hist.client, "transact_write_items", real)
+    first = records[0]["dynamodb"]["SequenceNumber"]
+    # Every retry failed: the dead letter names the whole batch, and redrive folds it all.
+    redrive = {"shardId": stream.shard_id, "startSequenceNumber": first}
+    fold.fold_event(hist, stream.client, {"Records": records, "redrive": redrive})
+    assert _totals(client).total_size == 6  # 3 bytes, counted twice
+    assert _totals(client, "second-bucket").total_size == 2
