@@ -11,13 +11,15 @@
 - **journaled** (docs/scaling.md's earlier proposal): each chunk writes its keys and one delta
   item of its own, with no condition on any totals; after the batch one small transaction folds
   the batch's deltas into the totals and prefix totals, writes the points and deletes the deltas.
-- **stream-fold**: one conditional UpdateItem per key change (1 WRU for an item up to 1 KB, no
-  transaction, no read: the condition is the key's sequencer, ALL_OLD returns the old image).
+- **stream-fold**: one conditional PutItem per key change (1 WRU for an item up to 1 KB, no
+  transaction), after one BatchGetItem per chunk of the keys it changes (the condition is the
+  key's revision as read).
   The table's stream (new and old images) feeds a fold function, one batch per stream shard at a
-  time (ParallelizationFactor 1) behind a batching window: per batch it adds the net change to
-  its shard's own totals row (bucket and prefixes in one item) under the last sequence number
-  applied, reads the shards' rows and writes one history point for the bucket and one per
-  touched prefix. Nothing contends: every row has one writer.
+  time (ParallelizationFactor 1) behind a batching window: per batch (s3sizer/lambdas/fold.py)
+  it reads the bucket's settings and the shards' rows, and in one transaction adds the net
+  change to its shard's own row of the bucket and of each touched prefix under the row's last
+  sequence number applied, with a check of the settings item and one history point for the
+  bucket and one per touched prefix. Nothing contends: every row has one writer.
 
 Each `process` is a generator (it yields the seconds it waits) that returns
 (records applied, records failed, EMF lines written).
@@ -174,7 +176,15 @@ class StreamFold:
         self.shards = [deque() for _ in range(math.ceil(m.s.table_wru / per_shard))]
 
     def process(self, m: Model, n: int):
-        writes = m.key_units(n, m.key_wru)  # conditional UpdateItems, ALL_OLD, in parallel
+        # As the tracker's fold mode does it: per chunk one BatchGetItem (strongly consistent)
+        # of its keys and the bucket's settings, baseline and totals items, then one conditional
+        # PutItem per key, in parallel.
+        chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
+        reads = m.key_units(n, 1) + Counter({"B": 3 * chunks})
+        if not (yield from m.request(reads, write=False)):
+            return 0, n, 0
+        yield m.latency(BG_FIXED + BG_PER * min(n, TRANSACTION_ITEMS))
+        writes = m.key_units(n, m.key_wru)
         if not (yield from m.request(writes, write=True)):
             return 0, n, 0
         yield m.latency(UPDATE * math.ceil(n / THREADS))
@@ -224,13 +234,17 @@ class StreamFold:
         touched = math.ceil(b * (1 - (1 - 1 / b) ** records)) if m.s.prefix_depth else 0
         yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
         rows_kb = ROW_KB_PER_SHARD * len(self.shards)
-        ok = yield from m.request({"F": math.ceil(rows_kb / 4)}, write=False)  # Query the rows
+        # As fold.py does it: the bucket's settings and baseline items (GetItem each), then per
+        # step a Query of the bucket's rows and one of each touched prefix's rows (for the
+        # points), and one TransactWriteItems (2 units an item): the settings check, the
+        # shard's row, the bucket's point, and per touched prefix its row and its point.
+        yield m.latency(2 * GET_ITEM)
+        ok = yield from m.request({"B": 2 + math.ceil(rows_kb / 4), "P": touched}, write=False)
         if ok:
-            yield m.latency(GET_ITEM)
-            # The shard's row (conditional), the bucket's point, each touched prefix's point.
-            writes = Counter({"F": 1, "B": 1, "HP": touched})
+            yield m.latency(GET_ITEM * (1 + touched))
+            writes = Counter({"B": 2 * 3, "P": 2 * touched, "HP": 2 * touched})
             ok = yield from m.request(writes, write=True)
-            yield m.latency(UPDATE)
+            yield m.latency(TW_FIXED + TW_PER * (3 + 2 * touched))
         m.out.gb_seconds += (m.now - began) * 0.125  # the fold needs little memory: 128 MB
         if ok:
             m.out.lags.extend((m.now - written, count) for count, written in batch)
