@@ -106,10 +106,13 @@ class History:
     # -- writing ------------------------------------------------------------------------------
 
     def apply_changes(self, bucket: str, changes: list[Change]) -> batch.ChunkResult:
-        """Apply one chunk of one bucket's changes (see ``batch.items_needed`` for its size)."""
-        from . import batch  # the writing half: only the tracker's zip holds it (see model.py)
+        """Apply one chunk of one bucket's changes (see ``batch.items_needed`` for its size): in
+        one transaction (batch.py), or on the fold path its key items only (key_writes.py)."""
+        # The writing half: only the tracker's zip holds it (see model.py).
+        from . import batch, key_writes
 
-        return batch.apply_chunk(self, bucket, changes)
+        writer = key_writes if self.write_path == "fold" else batch
+        return writer.apply_chunk(self, bucket, changes)
 
     def apply(self, bucket, key, sequencer, size, *, event, version_id=None, time=0.0) -> str:
         """Apply one S3 record: ``size`` None means a delete (a marker when ``event`` says so).
