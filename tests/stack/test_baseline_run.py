@@ -322,7 +322,10 @@ def test_a_live_run_on_the_fold_path_leaves_the_totals_to_the_fold(stack, live):
 
     size, count, _ = live.listing()
     assert (drift.total_size, drift.object_count) == (size, count)
-    assert live.h.totals(BUCKET) == lay.EMPTY_TOTALS  # nothing set: the fold counts the keys
+    # nothing counted (the fold counts the keys), but the bucket is marked as baselined
+    totals = live.h.totals(BUCKET)
+    assert (totals.total_size, totals.object_count, totals.max_size) == (0, 0, 0)
+    assert totals.updated_at is not None
     assert live.h.prefix_totals(BUCKET) == [] and live.h.points(BUCKET) == []
     states = list(live.h.keys(BUCKET))
     assert len(states) == count and sum(s.size for s in states) == size
