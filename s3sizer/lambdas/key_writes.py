@@ -70,8 +70,13 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
         pending = [c for c in pending if ("K", c.key) in failed]
         again = {name: addresses[name] for name in failed}
         for name in again:
-            stored.pop(name, None)  # gone since (a version delete emptied it): absent
+            stored.pop(name, None)  # gone since (untrack swept it): absent, not as read before
+        if h.settings_required:  # and is the bucket still tracked?
+            again[("S", "")] = lay.settings_address(bucket)
         stored |= batch.read_items(h, again)
+        if h.settings_required and stored.pop(("S", ""), None) is None:
+            result.counts["ignored"] = result.counts.get("ignored", 0) + len(pending)
+            return result  # untracked meanwhile: its swept keys are not written again
         result.retries += 1
         h.backoff(attempt)
     raise RuntimeError(

@@ -208,3 +208,23 @@ def test_the_function_takes_its_write_path_from_the_environment(function_env):
     size_tracking._config.cache_clear()
     with pytest.raises(RuntimeError, match="WRITE_PATH must be one of transaction, fold"):
         size_tracking._config()
+
+
+def test_a_key_swept_by_untrack_meanwhile_is_not_written_again(ddb, clock):
+    from s3sizer.stack.estate import forget_bucket
+
+    ddb.create_table(**table_definition(FOLD_TABLE))
+    settings = {**lay.settings_address(BUCKET), "prefix_depth": lay.n(0)}
+    ddb.put_item(TableName=FOLD_TABLE, Item=settings)
+    hist = folding(ddb, clock, prefix_depth=0)
+    hist.settings_required = True
+    apply_event(hist, events.envelope(put("k", 3, 1)))
+    untrack = RivalFirst(
+        ddb, "k", lambda: forget_bucket(ddb, FOLD_TABLE, BUCKET, sleep=lambda seconds: None)
+    )
+    hist.client = untrack
+
+    counts = apply_event(hist, events.envelope(put("k", 9, 2)))["counts"]
+
+    assert (counts["ignored"], counts["applied"]) == (1, 0)
+    assert ddb.scan(TableName=FOLD_TABLE)["Items"] == []
