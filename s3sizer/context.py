@@ -89,6 +89,8 @@ class StackContext:
             ttl_days=self.config.history_ttl_days,
             prefix_depth=self.prefix_depth,
         )
+        # On a fold stack the totals are rows the many-bucket reads must query (usage.py).
+        history.write_path = getattr(self.config, "write_path", "transaction")
         return BoundHistory(history, self.bucket)
 
 

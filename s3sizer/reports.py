@@ -241,6 +241,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
             live=config.delivery is not None,
             workers=workers or DEFAULT_WORKERS,
             on_progress=on_progress,
+            write_path=getattr(config, "write_path", "transaction"),
         )
     return {
         "total_size": drift.total_size,

@@ -10,7 +10,9 @@ between fails the transaction on that key's revision; the key is read and merged
 totals stay the sum of the key items, whoever writes them, and a resumed run counts nothing
 twice. With no route yet (a *quiet* run: setup before the first deploy) nothing else writes:
 key items go by BatchWriteItem at half the write units, the range's cursor carries what the
-merged keys hold, and the totals are set to the sum at the end (baseline_finish.py).
+merged keys hold, and the totals are set to the sum at the end (baseline_finish.py). A live run
+on the fold path (rows.py) writes the key items marked for the fold, with the range's cursor and
+no totals: the fold counts them as it counts the tracker's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from . import batch
+from . import batch, rows
 from . import layout as lay
 from . import versions as v
 from .baseline_keys import Span, group_listing, stored_keys
@@ -242,16 +244,19 @@ def _plan_chunk(chunk, bucket, depths):
 
 
 def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
+    # On the fold path the key items go marked, and the fold counts them: no totals moved here.
+    folding = h.write_path == "fold"
+    mark = {rows.FOLDED: lay.n(1)} if folding else {}
     for attempt in range(batch.MAX_ATTEMPTS):
         puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
-        after = _counted(sums, deltas, merged, depths[0], "" in deltas, classes)
+        after = _counted(sums, deltas, merged, depths[0], "" in deltas and not folding, classes)
         writes = [
-            (("K", c.key), batch._put(h, item, batch._rev_condition(c.item, rev)))
+            (("K", c.key), batch._put(h, {**item, **mark}, batch._rev_condition(c.item, rev)))
             for c, item, rev in puts
         ]
         writes += [
             (("A", name), _add(h, bucket, name, d, classes[0] if name == "" else None))
-            for name, d in sorted(deltas.items())
+            for name, d in ([] if folding else sorted(deltas.items()))
         ]
         progress_item = progress(after)
         if progress_item is not None:

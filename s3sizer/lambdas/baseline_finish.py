@@ -11,13 +11,22 @@ from .baseline import WIDTH, Sums
 from .listing import Drift
 
 ALWAYS, IF_UNTOUCHED, NEVER = "always", "if_untouched", "never"
+# A live run on the fold path: its key items are the fold's to count (rows.py), so the totals
+# and the prefixes are neither set nor mended here, and no point is drawn.
+FOLDED = "folded"
 EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
 
 
 def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: str) -> Drift:
     """``mend``: set the totals to what the merged keys hold ALWAYS (a quiet run: nothing else
     wrote), IF_UNTOUCHED (only this run's own transactions moved them: a corruption of the
-    totals mends), or NEVER (a resumed live run: its sums do not cover the whole bucket)."""
+    totals mends), NEVER (a resumed live run: its sums do not cover the whole bucket), or
+    FOLDED."""
+    if mend == FOLDED:
+        _stamp(h, bucket)
+        # What the keys hold once the fold has counted them (the table's totals may lag).
+        size, count, *_ = sums.merged.get("", [0] * WIDTH)
+        return Drift(size, count, sums.drift_bytes, sums.drift_objects)
     event = EVENT_RECONCILE if before.updated_at is not None else EVENT_BASELINE
     address = lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)
     target = sums.merged.get("", [0] * WIDTH)
@@ -67,6 +76,20 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
     _zero_deeper_prefixes(h, bucket, depth)
     totals = h.totals(bucket)
     return Drift(totals.total_size, totals.object_count, sums.drift_bytes, sums.drift_objects)
+
+
+def _stamp(h, bucket: str) -> None:
+    """The base totals' ``updated_at``, when they have none: the mark that the bucket had its
+    baseline (an empty bucket's fold rows may never come), its figures moved by nothing."""
+    h.client.update_item(
+        TableName=h.table_name,
+        Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK),
+        UpdateExpression="SET #u = if_not_exists(#u, :now) ADD #s :zero, #o :zero, #v :zero",
+        ExpressionAttributeNames={
+            "#u": "updated_at", "#s": "total_size", "#o": "object_count", "#v": "version"
+        },
+        ExpressionAttributeValues={":now": {"S": h.next_timestamp(None)}, ":zero": lay.n(0)},
+    )  # fmt: skip
 
 
 def _class_delta(target: dict, held: dict) -> dict:

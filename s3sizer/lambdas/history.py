@@ -6,7 +6,9 @@ For one tracked bucket (docs/architecture.md, "The history table", is binding):
 - ``B#<bucket>`` / ``H#<ts>#<version:012d>``: one point per applied chunk of changes;
 - ``B#<bucket>#K<shard>`` / ``K#<key>``: one key's versions (see versions.py);
 - ``B#<bucket>#P`` / ``P#<prefix>``: one tracked prefix's totals, and its points under
-  ``B#<bucket>#P#<prefix>``.
+  ``B#<bucket>#P#<prefix>``;
+- on the fold path, rows of each stream shard beside the totals and the prefixes' items, which
+  every read here adds up (rows.py).
 
 Applying a chunk of changes costs one BatchGetItem and one TransactWriteItems whatever the
 bucket's size and the chunk's (up to 100 items); see batch.py.
@@ -21,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import layout as lay
+from . import rows
 from . import versions as v
 from .layout import (  # noqa: F401  (the public names of the table's schema)
     EMPTY_TOTALS,
@@ -85,6 +88,9 @@ class History:
         # (bucket, key, version id) -> the version's storage class now, None when it is gone:
         # the tracker's lookup for buckets whose classes it tracks (classes.head_class).
         self.class_of: Callable[[str, str, str], str | None] | None = None
+        # "transaction": a chunk writes its key items, the totals and the points in one
+        # transaction; "fold": only the key items, which the fold function counts (key_writes.py).
+        self.write_path = "transaction"
         self._now = now
         self.ttl_seconds = int(ttl_days * 86400)
         self._sleep = sleep
@@ -100,10 +106,13 @@ class History:
     # -- writing ------------------------------------------------------------------------------
 
     def apply_changes(self, bucket: str, changes: list[Change]) -> batch.ChunkResult:
-        """Apply one chunk of one bucket's changes (see ``batch.items_needed`` for its size)."""
-        from . import batch  # the writing half: only the tracker's zip holds it (see model.py)
+        """Apply one chunk of one bucket's changes (see ``batch.items_needed`` for its size): in
+        one transaction (batch.py), or on the fold path its key items only (key_writes.py)."""
+        # The writing half: only the tracker's zip holds it (see model.py).
+        from . import batch, key_writes
 
-        return batch.apply_chunk(self, bucket, changes)
+        writer = key_writes if self.write_path == "fold" else batch
+        return writer.apply_chunk(self, bucket, changes)
 
     def apply(self, bucket, key, sequencer, size, *, event, version_id=None, time=0.0) -> str:
         """Apply one S3 record: ``size`` None means a delete (a marker when ``event`` says so).
@@ -144,7 +153,13 @@ class History:
     # -- reads --------------------------------------------------------------------------------
 
     def totals(self, bucket: str) -> Totals:
-        return lay.totals_from(self._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)))
+        return lay.totals_from(self.totals_item(bucket))
+
+    def totals_item(self, bucket: str) -> dict | None:
+        """The bucket's totals as one raw item: the base ``TOTALS`` and the fold's rows added up
+        (rows.py); one Query, which reads one item when the fold never wrote the bucket."""
+        condition, values = "begins_with(sk, :t)", {":t": {"S": lay.TOTALS_SK}}
+        return rows.sum_totals(list(self._query(lay.bucket_pk(bucket), condition, values)))
 
     def key_state(self, bucket: str, key: str) -> KeyState | None:
         item = self._get(lay.key_address(bucket, key))
@@ -204,9 +219,9 @@ class History:
         the prefixes' partition: it grows with the number of prefixes, never with the objects.
         """
         found = []
-        for item in self._query(lay.prefix_pk(bucket)):
+        for item in self.prefix_items(bucket):
             count = int(item["object_count"]["N"])
-            if count <= 0 or (depth is not None and int(item["depth"]["N"]) > depth):
+            if count <= 0 or (depth is not None and item["prefix"]["S"].count("/") > depth):
                 continue
             found.append(PrefixTotals(item["prefix"]["S"], int(item["total_size"]["N"]), count))
         found.sort(key=lambda p: (-p.total_size, -p.object_count, p.prefix))
@@ -215,8 +230,9 @@ class History:
     # -- what the bill counts and how fast it grows (docs/costs.md) --------------------------
 
     def prefix_items(self, bucket: str) -> Iterator[dict]:
-        """The raw items of the tracked prefixes (their breakdown counters with them)."""
-        return self._query(lay.prefix_pk(bucket))
+        """The raw items of the tracked prefixes (their breakdown counters with them), each
+        prefix's own item and the fold's rows of it added up into one (rows.py)."""
+        return iter(rows.sum_prefix_items(self._query(lay.prefix_pk(bucket))))
 
     def point_at_or_before(self, bucket: str, when: datetime, prefix: str | None = None):
         """The last point at or before ``when`` (None: the history begins after it); one

@@ -8,7 +8,9 @@ Records nobody can apply are logged, counted and dropped. A chunk that fails for
 reason (a DynamoDB error, throttling) fails only its own messages, which the queue delivers
 again (their applied records then come back as duplicates); on a direct event it raises, so
 that Lambda retries the event. After each chunk that moved the totals, one CloudWatch Embedded
-Metric Format line publishes them, at no API cost.
+Metric Format line publishes them, at no API cost. On a fold stack (``WRITE_PATH=fold``) a chunk
+writes its key items only, one PutItem each (key_writes.py), and the fold function counts and
+publishes them.
 
 Invoked by the stack's scheduled rule instead (an EventBridge "Scheduled Event"), it polls the
 tracked buckets' unfinished multipart uploads (uploads.py).
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import batch, classes, history, records, uploads
+from . import batch, classes, history, key_writes, records, uploads
 from . import layout as lay
 from .metric import metric_line
 
@@ -38,6 +40,8 @@ logger.setLevel(logging.INFO)
 # more BatchGetItem for that chunk, never a wrong count.
 BUCKET_DEPTHS: dict[str, int] = {}
 MAX_REPLANS = 3
+# "fold" (set by deploy on a fold stack): the key items only, counted by the fold function.
+WRITE_PATHS = ("transaction", "fold")
 COUNTED = ("applied", "duplicate", "stale", "ignored", "rejected", "retries", "failed")
 
 
@@ -161,8 +165,19 @@ def _config() -> history.History:
     depth = os.environ.get("PREFIX_DEPTH", "1") or "1"
     if depth not in {str(d) for d in range(history.MAX_PREFIX_DEPTH + 1)}:
         raise RuntimeError(f"PREFIX_DEPTH must be 0 to {history.MAX_PREFIX_DEPTH}, not {depth!r}")
-    client = boto3.client("dynamodb")
+    write_path = os.environ.get("WRITE_PATH", "transaction") or "transaction"
+    if write_path not in WRITE_PATHS:
+        raise RuntimeError(
+            f"WRITE_PATH must be one of {', '.join(WRITE_PATHS)}, not {write_path!r}"
+        )
+    if write_path == "fold":  # a chunk's key items go out at once, one connection each
+        from botocore.config import Config
+
+        client = boto3.client("dynamodb", config=Config(max_pool_connections=key_writes.WRITERS))
+    else:
+        client = boto3.client("dynamodb")
     found = history.History(table, client, ttl_days=ttl_days, prefix_depth=int(depth))
+    found.write_path = write_path
     # Set by deploy: each bucket's settings item says whether it is tracked, and its depth
     # (PREFIX_DEPTH is then only the first guess for a bucket this container has not seen).
     found.settings_required = os.environ.get("BUCKET_SETTINGS") == "table"

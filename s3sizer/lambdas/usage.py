@@ -7,6 +7,7 @@ out the BatchGetItem and UpdateItem it makes (see model.lambda_modules).
 from __future__ import annotations
 
 from . import layout as lay
+from . import rows
 
 # The unfinished uploads' item, beside TOTALS: written by the uploads poll (uploads.py).
 from .uploads import UPLOADS_SK
@@ -15,8 +16,15 @@ _BATCH_KEYS = 100  # BatchGetItem takes up to 100 keys
 
 
 def usage_items(history, buckets: list[str]) -> dict[str, dict[str, dict | None]]:
-    """Each bucket's raw ``TOTALS`` and ``UPLOADS`` items (None when absent): one BatchGetItem
-    per 50 buckets, whatever their size."""
+    """Each bucket's raw ``TOTALS`` and ``UPLOADS`` items (None when absent).
+
+    On the transaction path, one BatchGetItem per 50 buckets, whatever their size. On the fold
+    path the totals are the base item and the fold's rows (rows.py), which no BatchGetItem can
+    name: one Query per bucket reads them with the uploads' item (``TOTALS`` < ``TOTALS#...`` <
+    ``UPLOADS``, nothing else of the partition sorts between), and they are added up.
+    """
+    if getattr(history, "write_path", "transaction") == "fold":
+        return {b: _folded_usage(history, b) for b in buckets}
     found = {b: {lay.TOTALS_SK: None, UPLOADS_SK: None} for b in buckets}
     wanted = [
         lay.address(lay.bucket_pk(b), sk) for b in buckets for sk in (lay.TOTALS_SK, UPLOADS_SK)
@@ -36,6 +44,14 @@ def usage_items(history, buckets: list[str]) -> dict[str, dict[str, dict | None]
                 history.backoff(attempt)
                 attempt += 1
     return found
+
+
+def _folded_usage(history, bucket: str) -> dict[str, dict | None]:
+    bounds = {":t": {"S": lay.TOTALS_SK}, ":u": {"S": UPLOADS_SK}}
+    items = list(history._query(lay.bucket_pk(bucket), "sk BETWEEN :t AND :u", bounds))
+    uploads = next((i for i in items if i["sk"]["S"] == UPLOADS_SK), None)
+    totals = rows.sum_totals([i for i in items if i["sk"]["S"].startswith(lay.TOTALS_SK)])
+    return {lay.TOTALS_SK: totals, UPLOADS_SK: uploads}
 
 
 def set_storage_classes(history, bucket: str, on: bool) -> None:

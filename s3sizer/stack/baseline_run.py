@@ -107,6 +107,8 @@ class BaselineRun:
         # moved them; a quiet one always (every range's sums are kept, nothing else wrote).
         mend = ending.NEVER if resumed else ending.IF_UNTOUCHED
         mend = ending.ALWAYS if not self.live else mend
+        # On the fold path the fold counts a live run's key items: nothing to set or mend.
+        mend = ending.FOLDED if self.live and self.h.write_path == "fold" else mend
         drift = ending.finish(self.h, self.bucket, self.depth, sums, before, mend=mend)
         self._complete()
         return drift
@@ -293,8 +295,10 @@ def record(
     route_since: float = 0.0,
     workers: int | None = None,
     on_progress: Callable[[Progress], None] = lambda progress: None,
+    write_path: str = "transaction",
 ) -> Drift:
-    """The bucket's baseline, resumed when an earlier run of it was interrupted."""
+    """The bucket's baseline, resumed when an earlier run of it was interrupted; ``write_path``
+    is the stack's (StackConfig.write_path)."""
     from s3sizer.lambdas.history import History
 
     history = History(
@@ -303,6 +307,7 @@ def record(
         ttl_days=ttl_days,
         prefix_depth=depth,
     )
+    history.write_path = write_path
     run = BaselineRun(
         history,
         listing_client(stack.aws),

@@ -132,8 +132,9 @@ def tracker_mirror_differs(config: StackConfig, stored: dict[str, BucketSettings
 
 
 def partitions_of(client, table: str, bucket: str) -> list[str]:
-    """Every partition holding the bucket's items: totals and points, key items, prefixes and
-    their points, the baseline's ranges. Prefix points are found from the prefix items."""
+    """Every partition holding the bucket's items: totals (the fold's rows beside them) and
+    points, key items, prefixes (and their rows) and their points, the baseline's ranges.
+    Prefix points are found from the prefix items."""
     pks = [lay.bucket_pk(bucket), *lay.key_partitions(bucket)]
     pks += [lay.prefix_pk(bucket), lay.range_pk(bucket)]
     kwargs = {
@@ -146,7 +147,7 @@ def partitions_of(client, table: str, bucket: str) -> list[str]:
         page = client.query(**kwargs)
         pks += [lay.prefix_points_pk(bucket, i["prefix"]["S"]) for i in page.get("Items", [])]
         if "LastEvaluatedKey" not in page:
-            return pks
+            return list(dict.fromkeys(pks))  # a prefix's fold rows name its points again
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
@@ -155,7 +156,10 @@ def forget_bucket(ddb, table: str, bucket: str, *, sleep) -> None:
     "Many buckets"): its settings item first, so that the tracker ignores its events from then
     on; then the totals, after which no tracker transaction of the bucket can commit (each one
     holds only while the totals are at the version it read, or while the settings exist); only
-    then the partitions, found and swept with nothing left to write into them."""
+    then the partitions, found and swept with nothing left to write into them. (On the fold
+    path a key item is one PutItem, which cannot check the settings: one that read them before
+    may still land after the sweep, and the fold, which ignores buckets without settings, never
+    counts it.)"""
     ddb.delete_item(TableName=table, Key=lay.settings_address(bucket))
     ddb.delete_item(TableName=table, Key=registry_address(bucket))
     ddb.delete_item(TableName=table, Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))

@@ -308,3 +308,28 @@ def test_a_deeper_depth_counts_an_earlier_releases_key_items_at_the_depth_they_h
     # THEN every prefix, old and new, equals the listing
     assert_exact(tracker)
     assert {p.prefix for p in tracker.h.prefix_totals(BUCKET)} >= {"a/x/", "b/y/", "c/w/"}
+
+
+def test_a_live_run_on_the_fold_path_leaves_the_totals_to_the_fold(stack, live):
+    for i, key in enumerate(keys(20)):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"f" * (i + 1))
+    folding = History(stack.names.table, stack.client("dynamodb"), prefix_depth=2)
+    folding.write_path = "fold"
+
+    drift = BaselineRun(
+        folding, listing_client(stack.aws), BUCKET, versioned=False, depth=2, workers=2
+    ).run()
+
+    size, count, _ = live.listing()
+    assert (drift.total_size, drift.object_count) == (size, count)
+    # nothing counted (the fold counts the keys), but the bucket is marked as baselined
+    totals = live.h.totals(BUCKET)
+    assert (totals.total_size, totals.object_count, totals.max_size) == (0, 0, 0)
+    assert totals.updated_at is not None
+    assert live.h.prefix_totals(BUCKET) == [] and live.h.points(BUCKET) == []
+    states = list(live.h.keys(BUCKET))
+    assert len(states) == count and sum(s.size for s in states) == size
+    for state in states:
+        item = folding._get(lay.key_address(BUCKET, state.key))
+        assert item["f"] == lay.n(1)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
