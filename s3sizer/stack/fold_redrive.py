@@ -10,6 +10,8 @@ import base64
 import json
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
+
 from s3sizer.errors import StackError
 from s3sizer.output import plural
 from s3sizer.stack.fold import dead_letter_count
@@ -88,7 +90,7 @@ def batch_records(streams, info: dict) -> list[dict] | None:
             ShardIteratorType="AT_SEQUENCE_NUMBER",
             SequenceNumber=info["startSequenceNumber"],
         )["ShardIterator"]
-    except streams.exceptions.ClientError as exc:
+    except ClientError as exc:
         if error_code(exc) in GONE:
             return None
         raise
