@@ -73,8 +73,9 @@ def redrive(ctx: StackContext, dlq_url: str) -> int:
             f"Redrove {plural(moved, 'fold dead letter')}; {trimmed} cannot be redriven: their "
             "records are no longer in the table's stream (it keeps them 24 hours), so they stay "
             f"in {name}",
-            "run `s3sizer reconcile` to correct the totals from a listing, then purge the queue "
-            f"(`aws sqs purge-queue --queue-url {dlq_url}`)",
+            "the key items are right but the totals lack those batches' changes (`s3sizer "
+            "reconcile` shows by how much); once noted, remove the letters with "
+            f"`aws sqs purge-queue --queue-url {dlq_url}`",
         )
     return moved
 

@@ -165,7 +165,7 @@ def test_a_batch_the_stream_no_longer_holds_stays_and_the_redrive_says_so(stack,
     message = str(failed.value)
     assert "Redrove 2 fold dead letters; 1 cannot be redriven" in message
     assert "no longer in the table's stream" in message
-    assert "s3sizer reconcile" in failed.value.fix
+    assert "purge-queue" in failed.value.fix
     assert len(fold.calls) == 2
     assert waiting(stack, fold_letters) == 1
 
