@@ -93,3 +93,61 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
     status = poll(folded, timeout=60)
     assert status["fold_dead_letters"] == 0
     torn_down(cli)
+
+
+def key_records(cli, stream_arn: str) -> list[dict]:
+    """The stream's records of the bucket's key items, in order (the table has one shard)."""
+    streams = cli.aws.client("dynamodbstreams")
+    (shard,) = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    found = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        if not page["Records"]:
+            break
+        found += [
+            {**r, "shardId": shard["ShardId"]}
+            for r in page["Records"]
+            if r["dynamodb"]["Keys"]["pk"]["S"].startswith(f"B#{cli.bucket}#K")
+        ]
+        iterator = page.get("NextShardIterator")
+    return found
+
+
+@needs_the_fold
+def test_a_batch_the_fold_gave_up_on_is_redriven_from_the_stream(stack_cli):
+    cli = stack_cli
+    cli("setup", "--write-path", "fold")
+    cli("deploy")
+    lam, sqs = cli.aws.client("lambda"), cli.aws.client("sqs")
+    (mapping,) = lam.list_event_source_mappings(FunctionName=f"{cli.stack}-fold")[
+        "EventSourceMappings"
+    ]
+    stream_arn = mapping["EventSourceArn"]
+    # The mapping stops where it is: the key items written from here on reach no fold, as if
+    # their batch had failed every retry; its letter is the one Lambda would have sent.
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    for n in range(3):
+        cli.aws.client("s3").put_object(Bucket=cli.bucket, Key=f"r/{n}", Body=b"y" * (10 + n))
+    records = poll(lambda: len(got := key_records(cli, stream_arn)) == 3 and got, timeout=30)
+    info = {
+        "shardId": records[0]["shardId"],
+        "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+        "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+        "batchSize": 3,
+        "streamArn": stream_arn,
+    }
+    url = sqs.get_queue_url(QueueName=f"{cli.stack}-fold-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"DDBStreamBatchInfo": info}))
+
+    before = json.loads(cli("status", "--json").stdout)
+    redriven = json.loads(cli("redrive", "--yes", "--json").stdout)
+    after = json.loads(cli("status", "--json").stdout)
+
+    assert (before["total_size"], before["fold_dead_letters"]) == (0, 1)
+    assert redriven == {"moved": 0, "fold_moved": 1}
+    assert (after["total_size"], after["object_count"]) == listing(cli) == (33, 3)
+    assert after["fold_dead_letters"] == 0
+    torn_down(cli)
