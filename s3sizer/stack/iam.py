@@ -97,11 +97,12 @@ TRACKER_TABLE_ACTIONS = [
     "dynamodb:PutItem",
     "dynamodb:Query",
 ]
-# What the fold's code calls: it reads key items and its rows, and writes its rows and points
-# (TransactWriteItems is authorised by its items' actions, as the tracker's).
+# What the fold's code calls: it reads the settings and its rows, writes its rows and points,
+# and deletes a finished shard's rows once added into the base (TransactWriteItems is
+# authorised by its items' actions, as the tracker's).
 FOLD_TABLE_ACTIONS = [
-    "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
