@@ -38,6 +38,7 @@ def setup(
     alarm_growth: tuple[int, int] | None = None,
     uploads_every: float | None = None,
     storage_classes: bool | None = None,
+    write_path: str | None = None,
     workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
@@ -54,6 +55,7 @@ def setup(
         alarm_growth=alarm_growth,
         uploads_every=uploads_every,
         storage_classes=storage_classes,
+        write_path=write_path,
     )
     show_plan(plan)
     if not dry_run:
@@ -211,11 +213,24 @@ def redrive(
     if dlq_url is None:
         raise StackError(f"Stack {names.stack!r} has no dead-letter queue", "run `s3sizer deploy`")
     waiting = letters.dead_letters(ctx, dlq_url)
-    if waiting == 0 or not confirm(waiting):
-        return {"moved": 0}
-    # A stack no deploy has routed yet: moved as on the queue routes.
-    chosen = route(ctx.config.delivery) or DEFAULT
-    moved = chosen.redrive(ctx, dlq_url, sleep)
-    if moved < waiting:
-        letters.check_none_left(ctx, dlq_url, moved, waiting)
-    return {"moved": moved}
+    # On the fold write path, the stream batches the fold's mapping gave up on too.
+    fold_url = ctx.stack.queue_url(names.fold_dead_letter_queue) if _is_fold(ctx) else None
+    fold_waiting = letters.dead_letters(ctx, fold_url) if fold_url else 0
+    result = {"moved": 0} | ({"fold_moved": 0} if _is_fold(ctx) else {})
+    if waiting + fold_waiting == 0 or not confirm(waiting + fold_waiting):
+        return result
+    if waiting:
+        # A stack no deploy has routed yet: moved as on the queue routes.
+        chosen = route(ctx.config.delivery) or DEFAULT
+        result["moved"] = chosen.redrive(ctx, dlq_url, sleep)
+        if result["moved"] < waiting:
+            letters.check_none_left(ctx, dlq_url, result["moved"], waiting)
+    if fold_waiting:
+        from s3sizer.stack import fold_redrive
+
+        result["fold_moved"] = fold_redrive.redrive(ctx, fold_url)
+    return result
+
+
+def _is_fold(ctx: StackContext) -> bool:
+    return ctx.config.write_path == "fold"

@@ -117,6 +117,11 @@ def status_text(status: dict) -> str:
         f"delivery     {status.get('delivery') or 'not deployed'}"
         + (f", {queued} queued" if queued is not None else "")
         + f"\ndead letters {status.get('dead_letters', 0)}"
+        + (
+            f"\nfold dead letters {status['fold_dead_letters']}"
+            if "fold_dead_letters" in status
+            else ""
+        )
         + _baseline_line(status.get("baseline"))
         + _money_lines(status)
         + _bucket_rows(status.get("buckets") or [])

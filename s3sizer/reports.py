@@ -78,6 +78,10 @@ def delivery_state(ctx: StackContext) -> dict:
         rows = {"queued": None, "dead_letters": dead or 0}
     else:
         rows = route(chosen).status_rows(queued, dead)
+    if ctx.config.write_path == "fold":  # only then: a transaction stack's status is unchanged
+        from s3sizer.stack.fold import dead_letter_count
+
+        rows["fold_dead_letters"] = dead_letter_count(ctx.stack) or 0
     return {"delivery": chosen, **rows}
 
 

@@ -17,6 +17,7 @@ from s3sizer.stack.model import (
     FUNCTION_NAMES,
     MIN_UPLOADS_EVERY,
     RUNTIME_WHEEL_PLATFORMS,
+    WRITE_PATHS,
 )
 
 # str-valued enums, so that Typer offers (and completes) exactly these choices.
@@ -24,6 +25,7 @@ Architecture = Enum("Architecture", [(name, name) for name in ARCHITECTURES], ty
 Runtime = Enum("Runtime", [(name, name) for name in RUNTIME_WHEEL_PLATFORMS], type=str)
 FunctionName = Enum("FunctionName", [(name, name) for name in FUNCTION_NAMES], type=str)
 Delivery = Enum("Delivery", [(name, name) for name in DELIVERY_ROUTES], type=str)
+WritePath = Enum("WritePath", [(name, name) for name in WRITE_PATHS], type=str)
 
 TEN_YEARS = 10 * 365 * 86400
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -20,6 +20,7 @@ from s3sizer.cli.inputs import (
     Runtime,
     TopicArn,
     UploadsEvery,
+    WritePath,
 )
 from s3sizer.cli.reads import Workers
 from s3sizer.errors import S3SizerError, UsageError
@@ -50,6 +51,13 @@ AlarmAbove = Annotated[
         parser=ByteSize(),
         metavar="SIZE",
         help="A CloudWatch alarm when the bucket holds more, e.g. 500GB (10^9) or 500GiB.",
+    ),
+]
+WritePathOption = Annotated[
+    WritePath | None,
+    typer.Option(
+        help="How the tracker writes the totals: in its own transactions (default), or through "
+        "the table's stream and a fold function; a deployed fold stack stays on fold.",
     ),
 ]
 StorageClasses = Annotated[
@@ -95,6 +103,7 @@ def setup(
     ] = None,
     uploads_every: UploadsEveryOption = None,
     storage_classes: StorageClasses = None,
+    write_path: WritePathOption = None,
     workers: Workers = None,
     dry_run: DryRun = False,
 ) -> None:
@@ -115,6 +124,7 @@ def setup(
             alarm_growth=alarm_growth,
             uploads_every=uploads_every,
             storage_classes=storage_classes,
+            write_path=write_path.value if write_path else None,
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
@@ -195,6 +205,7 @@ def deploy(
         ),
     ] = None,
     uploads_every: UploadsEveryOption = None,
+    write_path: WritePathOption = None,
     dry_run: DryRun = False,
 ) -> None:
     """Package the functions (and the layer); create or update them; route the bucket's events.
@@ -217,6 +228,7 @@ def deploy(
             max_concurrency=max_concurrency,
             batch_size=batch_size,
             uploads_every=uploads_every,
+            write_path=write_path.value if write_path else None,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=StepProgress("Deploying:", spinner),
@@ -291,6 +303,12 @@ def redrive(
         return ask()
 
     result = lifecycle.redrive(stack_of(ctx), confirm=confirm)
-    output.show(
-        result, json_out, lambda r: f"Moved {output.plural(r['moved'], 'dead letter')} back."
-    )
+    output.show(result, json_out, _redriven)
+
+
+def _redriven(result: dict) -> str:
+    moved = f"Moved {output.plural(result['moved'], 'dead letter')} back."
+    if "fold_moved" not in result:
+        return moved
+    batches = output.plural(result["fold_moved"], "stream batch", "stream batches")
+    return f"{moved} Folded {batches} again."

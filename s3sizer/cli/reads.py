@@ -172,6 +172,13 @@ def status(
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
+    if result.get("fold_dead_letters") and not json_out:
+        batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
+        output.err.print(
+            f"[yellow]Warning:[/] {batches} "
+            "wait in the fold's dead-letter queue; "
+            "fix the cause (`s3sizer logs fold`), then run `s3sizer redrive`."
+        )
 
 
 def history(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from s3sizer.errors import StackError
 from s3sizer.stack import steps as st
 from s3sizer.stack.apply_deletions import WAITER, Deletions
+from s3sizer.stack.apply_streams import Streams
 from s3sizer.stack.iam import LAMBDA_TRUST
 from s3sizer.stack.state import Stack, config_item
 
@@ -32,7 +33,7 @@ def retry(call, *, retry_on: Callable[[Exception], bool], sleep, attempts: int =
     raise AssertionError("unreachable")
 
 
-class Executor(Deletions):
+class Executor(Deletions, Streams):
     """Interprets steps against AWS. `sleep` is injectable so retries are tested without waiting."""
 
     def __init__(
@@ -89,6 +90,7 @@ class Executor(Deletions):
             st.DeleteBucket: self._delete_bucket,
             st.DeleteObjects: self._delete_objects,
             st.DeleteTable: self._delete_table,
+            **self.stream_handlers(),
         }
 
     def run(self, plan: st.Plan, on_step: Callable[[st.Step], None] = lambda step: None) -> None:

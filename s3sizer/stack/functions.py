@@ -22,6 +22,10 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer
             # change waits for this one (plan.py).
             "KEY_DEPTHS": "settings",
         }
+        if config.write_path == "fold":  # absent on the default path: its env stays as it was
+            env["WRITE_PATH"] = "fold"
+    elif spec.short == "fold":
+        env["HISTORY_TTL_DAYS"] = str(config.history_ttl_days)
     elif spec.short == "plotting":
         env |= {"BUCKET_NAME": config.bucket, "WINDOW_SECONDS": str(PLOT_WINDOW_SECONDS)}
     elif spec.short == "driver":

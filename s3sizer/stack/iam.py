@@ -40,6 +40,12 @@ class Arns:
         )
 
     @property
+    def table_streams(self) -> str:
+        """Every stream of the table: a stream's ARN ends with its creation time, which changes
+        each time the stream is turned on."""
+        return f"{self.table}/stream/*"
+
+    @property
     def bucket_arn(self) -> str:
         return f"arn:{self.partition}:s3:::{self.bucket}"
 
@@ -91,12 +97,32 @@ TRACKER_TABLE_ACTIONS = [
     "dynamodb:PutItem",
     "dynamodb:Query",
 ]
+# What the fold's code calls: it reads the settings and its rows, writes its rows and points,
+# and deletes a finished shard's rows once added into the base (TransactWriteItems is
+# authorised by its items' actions, as the tracker's).
+FOLD_TABLE_ACTIONS = [
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+]
+# The fold's stream mapping reads the table's stream with the fold's role.
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
 # What AWS does on a function's behalf with its role, declared rather than derived: the event
-# source mapping polls the queue and the direct route's on-failure destination sends to the DLQ
-# (each route grants its own: stack/routes/); Lambda writes the logs; S3 needs the bucket's KMS
-# key for a function that writes objects.
+# source mappings poll the queue and the table's stream, the direct route's and the fold
+# mapping's on-failure destinations send to their DLQs (each route grants its own:
+# stack/routes/); Lambda writes the logs; S3 needs the bucket's KMS key for a function that
+# writes objects.
 ON_BEHALF = {
     "queue": POLL_ACTIONS,
+    "stream": STREAM_READ_ACTIONS,
     "dead_letter_queue": DESTINATION_ACTIONS,
     "logs": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
     "kms": ["kms:GenerateDataKey", "kms:Decrypt"],
@@ -188,6 +214,16 @@ def policy_for(
         statements.append(
             _statement("InvokePlotting", ["lambda:InvokeFunction"], [arns.function("plotting")])
         )
+    elif short == "fold":
+        statements += [
+            _statement("ReadTableStream", STREAM_READ_ACTIONS, [arns.table_streams]),
+            _statement("FoldIntoHistory", FOLD_TABLE_ACTIONS, [arns.table]),
+            _statement(
+                "FailedBatchesToDeadLetterQueue",
+                DESTINATION_ACTIONS,
+                [arns.queue(arns.names.fold_dead_letter_queue)],
+            ),
+        ]
     else:
         raise KeyError(short)
     if kms_key and short in ("plotting", "driver"):

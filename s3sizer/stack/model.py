@@ -31,6 +31,9 @@ RUNTIME_WHEEL_PLATFORMS = {
 }
 # How S3 events reach the tracker: a queue (the default), EventBridge, or Lambda directly.
 DELIVERY_ROUTES = ("sqs", "eventbridge", "direct")
+# How the tracker writes the totals: in its own transactions (the default), or through the
+# table's stream and the fold function (docs/architecture.md, "The fold stack").
+WRITE_PATHS = ("transaction", "fold")
 # The event source mapping's concurrency: AWS accepts 2 to 1,000.
 DEFAULT_MAX_CONCURRENCY, MAX_CONCURRENCY_RANGE = 2, (2, 1000)
 # Messages per invocation of the tracker: AWS allows up to 10,000 on a standard queue (more
@@ -56,6 +59,7 @@ DEPLOY_SETTINGS = {
     "timeout": "merge",
     "max_concurrency": "replace",
     "batch_size": "replace",
+    "write_path": "replace",
 }
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -111,7 +115,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("size-tracking", "size_tracking", memory=256, timeout=30),
     FunctionSpec("plotting", "plotting", memory=1024, timeout=60, uses_layer=True),
 )
-FUNCTION_NAMES = tuple(spec.short for spec in FUNCTIONS)
+# Only a stack on the fold write path has it (`functions_of`).
+FOLD_FUNCTION = FunctionSpec("fold", "fold", memory=256, timeout=60)
+FUNCTION_NAMES = (*(spec.short for spec in FUNCTIONS), FOLD_FUNCTION.short)
+
+
+def functions_of(config) -> tuple[FunctionSpec, ...]:
+    """The functions a stack runs: the fold function only on the fold write path."""
+    return FUNCTIONS + ((FOLD_FUNCTION,) if config.write_path == "fold" else ())
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,11 @@ class Names:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.stack}-events-dlq"
+
+    @property
+    def fold_dead_letter_queue(self) -> str:
+        """Where the fold's stream mapping sends what it gave up on (DDBStreamBatchInfo)."""
+        return f"{self.stack}-fold-dlq"
 
     @property
     def rule(self) -> str:
@@ -229,6 +245,7 @@ class StackConfig:
     uploads_every: int = DEFAULT_UPLOADS_EVERY
     # --storage-classes: the tracker looks up each created version's class (docs/costs.md).
     storage_classes: bool = False
+    write_path: str = "transaction"
 
     @property
     def driver_prefix(self) -> str:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import alarms, delivery, iam, uploads
+from s3sizer.stack import alarms, delivery, fold, iam, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.estate import refuse_tracked_elsewhere, tracker_mirror_differs
 from s3sizer.stack.functions import configuration_differs, function_settings
@@ -15,13 +15,14 @@ from s3sizer.stack.model import (
     ADOPTED_DRIVER_PREFIX,
     DEFAULT_PREFIX_DEPTH,
     DEPLOY_SETTINGS,
-    FUNCTIONS,
     MAX_PREFIX_DEPTH,
     TAG_KEY,
+    WRITE_PATHS,
     BucketSettings,
     StackConfig,
     bucket_name_problem,
     first_bucket_settings,
+    functions_of,
 )
 from s3sizer.stack.state import Stack
 
@@ -50,6 +51,7 @@ def plan_setup(
     alarm_growth: tuple[int, int] | None = None,
     uploads_every: float | None = None,
     storage_classes: bool | None = None,
+    write_path: str | None = None,
     now: datetime | None = None,
 ) -> st.Plan:
     if uploads_every is not None:
@@ -62,8 +64,11 @@ def plan_setup(
         raise UsageError(
             f"--prefix-depth must be 0 (off) to {MAX_PREFIX_DEPTH}", "pass e.g. --prefix-depth 2"
         )
+    if write_path is not None and write_path not in WRITE_PATHS:
+        raise UsageError(f"--write-path must be one of {', '.join(WRITE_PATHS)}", "pass e.g. fold")
     now = now or datetime.now(UTC)
     names, existing = stack.names, stack.config
+    _check_setup_write_path(existing, write_path)
     if existing and bucket and bucket != existing.bucket:
         raise StackError(
             f"Stack {names.stack!r} already tracks bucket {existing.bucket!r}",
@@ -125,6 +130,8 @@ def plan_setup(
         ),
         **_kept_settings(existing),
     )
+    if write_path is not None:
+        config = replace(config, write_path=write_path)
     if uploads_every is not None:
         config = replace(config, uploads_every=uploads_every)
     elif existing is not None:
@@ -136,6 +143,7 @@ def plan_setup(
         steps.append(st.CreateTable(names.table, tags))
     if config != existing:
         steps.append(st.PutConfig(names.table, config))
+    steps += fold.stream_steps(stack, config)
     # A stack of an earlier release: its key items count at the depth it had (docs/tracking.md).
     steps += mirror_steps(stack, config, existing.prefix_depth if existing else None)
     if state == "missing":
@@ -199,15 +207,35 @@ def _check_topic_exists(stack: Stack, topic_arn: str) -> None:
 
 
 def _tracker_settings_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
-    """A deployed tracker learns a new prefix depth or retention at once, before the baseline."""
-    current = stack.function_configuration("size-tracking")
-    if current is None:
-        return []
-    spec = next(spec for spec in FUNCTIONS if spec.short == "size-tracking")
-    desired = function_settings(spec, config, stack.arns(config), None)
-    if not configuration_differs(current, desired):
-        return []
-    return [st.UpdateFunctionConfiguration(stack.names.function("size-tracking"), desired)]
+    """A deployed tracker (and fold) learns a new prefix depth or retention at once, before the
+    baseline. The tracker keeps the write path it runs: only deploy moves it to the fold's,
+    once the fold's parts exist."""
+    out: list[st.Step] = []
+    for spec in functions_of(config):
+        if spec.short not in ("size-tracking", "fold"):
+            continue
+        current = stack.function_configuration(spec.short)
+        if current is None:
+            continue
+        variables = current.get("Environment", {}).get("Variables", {})
+        running = replace(config, write_path=variables.get("WRITE_PATH", "transaction"))
+        desired = function_settings(spec, running, stack.arns(config), None)
+        if configuration_differs(current, desired):
+            out.append(st.UpdateFunctionConfiguration(stack.names.function(spec.short), desired))
+    return out
+
+
+def _check_setup_write_path(existing: StackConfig | None, asked: str | None) -> None:
+    """Setup chooses the write path of a stack not yet deployed; a deployed one moves to the
+    fold's with deploy, which brings the fold's parts before the tracker switches."""
+    fold.check_write_path(existing, asked)
+    deployed = existing is not None and existing.delivery is not None
+    if asked == "fold" and deployed and existing.write_path != "fold":
+        raise StackError(
+            f"Stack {existing.stack!r} is deployed: its tracker moves to the fold write path "
+            "with deploy, which brings the fold's stream, function and queue first",
+            "run `s3sizer deploy --write-path fold`",
+        )
 
 
 def _refuse_depth_change_under_an_earlier_tracker(stack: Stack) -> None:
@@ -252,7 +280,7 @@ def role_steps(
     polled = uploads.polled_buckets(stack, config, [b.bucket for b in buckets])
     class_buckets = tuple(b.bucket for b in buckets if b.storage_classes)
     out: list[st.Step] = []
-    for spec in FUNCTIONS:
+    for spec in functions_of(config):
         document = stack.role_policy(spec.short)
         if document is None:
             description = f"Execution role of {names.function(spec.short)}"

@@ -6,16 +6,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from s3sizer.errors import StackError
-from s3sizer.stack import dashboard, delivery, uploads
+from s3sizer.stack import dashboard, delivery, fold, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import (
     DEPLOY_SETTINGS,
-    FUNCTIONS,
     RUNTIME_WHEEL_PLATFORMS,
     StackConfig,
     first_bucket_settings,
+    functions_of,
 )
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
 from s3sizer.stack.plan import baseline_step, mirror_steps, role_steps, stack_tags
@@ -40,6 +40,7 @@ class DeployOptions:
     max_concurrency: int | None = None
     batch_size: int | None = None
     uploads_every: float | None = None  # seconds; 0 turns the uploads poll's schedule off
+    write_path: str | None = None  # "transaction" or "fold" (model.WRITE_PATHS)
 
 
 def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
@@ -57,6 +58,7 @@ def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
 
 def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     existing = stack.require_config()
+    fold.check_write_path(existing, options.write_path)
     config = deploy_config(existing, options)
     if config.runtime not in RUNTIME_WHEEL_PLATFORMS:
         raise StackError(
@@ -97,11 +99,18 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # Roles first: the tracker's may need the queue permissions before its mapping is made.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket))
     layer_arn = _layer_steps(stack, config, options, steps)
-    for spec in FUNCTIONS:
+    # On the fold path the stream, the fold and its mapping come before the tracker's new
+    # settings (WRITE_PATH=fold), so that no key change the tracker writes goes unfolded.
+    steps += fold.stream_steps(stack, config) + fold.dead_letter_steps(stack, config, tags)
+    tracker_steps: list[st.Step] = []
+    for spec in functions_of(config):
         if not stack.log_group_exists(spec.short):
             steps.append(st.CreateLogGroup(names.log_group(spec.short), LOG_RETENTION_DAYS, tags))
         uses = layer_arn if spec.uses_layer else None
-        steps += _function_steps(stack, spec, config, arns, uses)
+        planned = _function_steps(stack, spec, config, arns, uses)
+        deferred = fold.is_fold(config) and spec.short == "size-tracking"
+        (tracker_steps if deferred else steps).extend(planned)
+    steps += fold.mapping_steps(stack, config, arns) + tracker_steps
     # The tracker exists once the steps above have run: it polls on the schedule.
     steps += uploads.schedule_steps(stack, config, tags, tracker_planned=True)
     steps += dashboard.deploy_steps(stack, config)

@@ -3,11 +3,14 @@ stack's resources removed, and the bucket itself only when s3sizer created it.""
 
 from __future__ import annotations
 
-from s3sizer.stack import alarms, dashboard, delivery, iam, uploads
+from s3sizer.stack import alarms, dashboard, delivery, fold, iam, uploads
 from s3sizer.stack import steps as st
-from s3sizer.stack.model import ADOPTED_DRIVER_PREFIX, FUNCTIONS, StackConfig
+from s3sizer.stack.model import ADOPTED_DRIVER_PREFIX, FOLD_FUNCTION, FUNCTIONS, StackConfig
 from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
+
+# Every function a stack may have, the fold's included: teardown removes what it finds.
+EVERY_FUNCTION = (*FUNCTIONS, FOLD_FUNCTION)
 
 
 def plan_teardown(stack: Stack) -> st.Plan:
@@ -32,28 +35,29 @@ def plan_teardown(stack: Stack) -> st.Plan:
     steps += uploads.teardown_steps(stack)
     for mapping in stack.event_source_mappings("size-tracking"):
         steps.append(st.DeleteEventSourceMapping(mapping["UUID"], names.function("size-tracking")))
-    for spec in FUNCTIONS:
+    steps += fold.teardown_steps(stack)
+    for spec in EVERY_FUNCTION:
         if stack.function_configuration(spec.short) is not None:
             steps.append(st.DeleteFunction(names.function(spec.short)))
     for version in stack.layer_versions():
         steps.append(st.DeleteLayerVersion(names.layer, version["Version"]))
     notes = []
-    for name in (names.queue, names.dead_letter_queue):
+    for name in (names.queue, names.dead_letter_queue, names.fold_dead_letter_queue):
         url = stack.queue_url(name)
         if url is not None:
             steps.append(st.DeleteQueue(name, url))
             waiting = stack.queue_attributes(url).get("ApproximateNumberOfMessages", "0")
-            if name == names.dead_letter_queue and int(waiting):
+            if name != names.queue and int(waiting):
                 letters = "dead letter is" if int(waiting) == 1 else "dead letters are"
                 notes.append(f"{waiting} {letters} deleted with {name}")
     if stack.alarm_exists():
         steps.append(st.DeleteAlarm(names.alarm))
     steps += alarms.teardown_steps(stack)
     steps += dashboard.teardown_steps(stack)
-    for spec in FUNCTIONS:
+    for spec in EVERY_FUNCTION:
         if stack.log_group_exists(spec.short):
             steps.append(st.DeleteLogGroup(names.log_group(spec.short)))
-    for spec in FUNCTIONS:
+    for spec in EVERY_FUNCTION:
         if stack.role_policy(spec.short) is not None:
             steps.append(st.DeleteRole(names.role(spec.short)))
     if bucket_exists and owned and stack.bucket_tagged_ours(bucket):

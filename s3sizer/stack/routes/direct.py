@@ -5,7 +5,6 @@ beside it."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,12 +99,12 @@ class DirectRoute(Route):
                 try:
                     failed = _applied_again(ctx, functions, message)
                 except BaseException:
-                    _release(sqs, dlq_url, messages[index:])
+                    letters.release(sqs, dlq_url, messages[index:])
                     raise
                 if failed:
                     # This letter and the rest of the batch go back now, not in a minute: the
                     # next redrive (after the fix) finds every one of them.
-                    _release(sqs, dlq_url, messages[index:])
+                    letters.release(sqs, dlq_url, messages[index:])
                     left = letters.dead_letters(ctx, dlq_url)
                     raise StackError(
                         f"The tracker failed again on a dead letter ({failed}) after applying "
@@ -128,23 +127,4 @@ def _applied_again(ctx: StackContext, functions, message: dict) -> str:
     response = functions.invoke(
         FunctionName=ctx.names.function("size-tracking"), Payload=json.dumps(payload).encode()
     )
-    if not response.get("FunctionError"):
-        return ""
-    body = response.get("Payload")
-    detail = body.read().decode(errors="replace") if body is not None else ""
-    with contextlib.suppress(ValueError, AttributeError):  # not JSON, or not an error object
-        detail = json.loads(detail).get("errorMessage", detail)
-    return str(detail)[:200] or response["FunctionError"]
-
-
-def _release(sqs, dlq_url: str, messages: list[dict]) -> None:
-    """Make letters this process received visible again at once (visibility timeout 0)."""
-    for start in range(0, len(messages), 10):
-        chunk = messages[start : start + 10]
-        sqs.change_message_visibility_batch(
-            QueueUrl=dlq_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(chunk)
-            ],
-        )
+    return letters.function_error(response) if response.get("FunctionError") else ""

@@ -1,7 +1,10 @@
-"""Counting the DLQ's letters, for redrive on every route."""
+"""Counting the DLQ's letters, for redrive on every route; what the redrives that invoke a
+function again share."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
@@ -34,3 +37,25 @@ def check_none_left(ctx: StackContext, dlq_url: str, moved: int, announced: int)
         f"{plural(left, 'dead letter')} still wait: {why}",
         "run `s3sizer redrive` again in a minute",
     )
+
+
+def release(sqs, dlq_url: str, messages: list[dict]) -> None:
+    """Make letters this process received visible again at once (visibility timeout 0)."""
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=dlq_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ],
+        )
+
+
+def function_error(response: dict) -> str:
+    """What a synchronous invocation that answered a FunctionError says went wrong."""
+    body = response.get("Payload")
+    detail = body.read().decode(errors="replace") if body is not None else ""
+    with contextlib.suppress(ValueError, AttributeError):  # not JSON, or not an error object
+        detail = json.loads(detail).get("errorMessage", detail)
+    return str(detail)[:200] or response["FunctionError"]

@@ -1,0 +1,67 @@
+"""`--write-path` on setup and deploy, and what a fold stack shows in status and redrive."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from tests.checks import one_clean_error_line
+from tests.cli.conftest import inventory
+
+
+@pytest.mark.parametrize("command", ["setup", "deploy"])
+def test_a_write_path_that_does_not_exist_is_a_usage_error(cli, aws, command):
+    result = cli(command, "--write-path", "journal", code=2)
+
+    assert "'journal' is not one of 'transaction', 'fold'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert all(not names for names in inventory().values())
+
+
+def test_a_fold_stack_is_planned_shown_and_kept_by_a_plain_deploy(cli, aws):
+    cli("setup", "--write-path", "fold")
+
+    shown = cli("deploy", "--no-layer", "--dry-run").stdout
+    cli("deploy", "--no-layer")
+    again = cli("deploy", "--no-layer", "--dry-run").stdout
+
+    for line in (
+        "create queue: s3sizer-fold-dlq",
+        "create function: s3sizer-fold",
+        "create event source mapping: S3-object-size-history stream -> s3sizer-fold",
+    ):
+        assert line in shown
+    assert "fold" not in again
+    tracker = boto3.client("lambda").get_function_configuration(
+        FunctionName="s3sizer-size-tracking"
+    )
+    assert tracker["Environment"]["Variables"]["WRITE_PATH"] == "fold"
+
+
+def test_a_deployed_fold_stack_refuses_the_transaction_path_before_anything_changes(cli, aws):
+    cli("setup", "--write-path", "fold")
+    cli("deploy", "--no-layer")
+    before = inventory()
+
+    for command in ("setup", "deploy"):
+        result = cli(command, "--write-path", "transaction", code=1)
+        assert "cannot go back to the transaction path" in one_clean_error_line(result)
+    assert inventory() == before
+
+
+def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, aws):
+    cli("setup", "--write-path", "fold")
+    cli("deploy", "--no-layer")
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="s3sizer-fold-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+
+    status = json.loads(cli("status", "--json").stdout)
+    text = cli("status")
+
+    assert list(status)[list(status).index("dead_letters") + 1] == "fold_dead_letters"
+    assert (status["dead_letters"], status["fold_dead_letters"]) == (0, 1)
+    assert "fold dead letters 1" in text.stdout
+    assert "1 stream batch wait in the fold's dead-letter queue" in text.stderr
