@@ -105,7 +105,7 @@ def _put_all(h, puts: list[dict], names: list) -> set:
             return err
         return True
 
-    if len(puts) <= 1:
+    if len(puts) <= 1 or WRITERS <= 1:
         outcomes = [put(request) for request in puts]
     else:
         with ThreadPoolExecutor(min(WRITERS, len(puts))) as pool:
