@@ -5,6 +5,7 @@ path stays there. The fold function and its role are planned with the others
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
@@ -27,6 +28,14 @@ FOLD_MAPPING = {
     "BisectBatchOnFunctionError": True,
     "MaximumRetryAttempts": 10,
     "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    # Only key items a fold-path writer marked (``f`` = 1): the fold's own rows and points, and
+    # everything else in the table, never invoke it. Lambda drops what no filter matches.
+    "FilterCriteria": {
+        "Filters": [
+            {"Pattern": json.dumps({"dynamodb": {image: {"f": {"N": ["1"]}}}})}
+            for image in ("NewImage", "OldImage")
+        ]
+    },
 }
 # Only at creation: Lambda does not change where an existing mapping reads from.
 STARTING_POSITION = {"StartingPosition": "TRIM_HORIZON"}

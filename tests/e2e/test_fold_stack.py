@@ -92,6 +92,13 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
 
     status = poll(folded, timeout=60)
     assert status["fold_dead_letters"] == 0
+    # The fold's own rows and points never invoke it: only marked key items pass its filters.
+    lines = [line for line in cli("logs", "fold").stdout.splitlines() if " folded=" in line]
+    assert lines and all("skipped=0 " in line for line in lines)
+    reconciled = json.loads(cli("reconcile", "--json").stdout)
+    assert (reconciled["drift_bytes"], reconciled["drift_objects"]) == (0, 0)
+    after = json.loads(cli("status", "--json").stdout)
+    assert (after["total_size"], after["object_count"]) == expected
     torn_down(cli)
 
 

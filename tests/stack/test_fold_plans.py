@@ -160,6 +160,12 @@ def test_a_fold_stack_s_deploy_makes_the_fold_before_the_tracker_learns_of_it(st
             "BisectBatchOnFunctionError": True,
             "MaximumRetryAttempts": 10,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FilterCriteria": {
+                "Filters": [
+                    {"Pattern": '{"dynamodb": {"NewImage": {"f": {"N": ["1"]}}}}'},
+                    {"Pattern": '{"dynamodb": {"OldImage": {"f": {"N": ["1"]}}}}'},
+                ]
+            },
             "DestinationConfig": {"OnFailure": {"Destination": FOLD_DLQ_ARN}},
         },
     )
