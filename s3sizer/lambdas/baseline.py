@@ -246,7 +246,7 @@ def _plan_chunk(chunk, bucket, depths):
 def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
     # On the fold path the key items go marked, and the fold counts them: no totals moved here.
     folding = h.write_path == "fold"
-    mark = {rows.FOLDED: lay.n(1)} if folding else {}
+    mark = (h.fold_mark or {rows.FOLDED: lay.n(1)}) if folding else {}
     for attempt in range(batch.MAX_ATTEMPTS):
         puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
         after = _counted(sums, deltas, merged, depths[0], "" in deltas and not folding, classes)

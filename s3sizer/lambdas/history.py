@@ -85,6 +85,9 @@ class History:
         # ignores the buckets without one (batch.apply_chunk); off, every bucket is tracked at
         # ``prefix_depth``.
         self.settings_required = False
+        # On the fold path, what the baseline adds to each key item it writes (tracked.fold_mark
+        # of the bucket's settings: the mark and the tracking generation).
+        self.fold_mark: dict | None = None
         # (bucket, key, version id) -> the version's storage class now, None when it is gone:
         # the tracker's lookup for buckets whose classes it tracks (classes.head_class).
         self.class_of: Callable[[str, str, str], str | None] | None = None

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from . import batch, classes, rows, tracked
+from . import batch, classes, tracked
 from . import layout as lay
 from .records import Change
 
@@ -42,6 +42,7 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
     stored = batch.read_items(h, addresses | along)
     running = stored.pop(("B", ""), {}).get("state", {}).get("S") == lay.BASELINE_RUNNING
     unmarked = h.prefix_depth
+    settings = None
     if h.settings_required:
         settings = stored.pop(("S", ""), None)
         verdict = batch._settings_verdict(h, settings, changes)
@@ -57,7 +58,8 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
             looked_up |= classes.look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
             plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)
-        puts = {name[1]: _marked(write) for name, write in plan.writes if name[0] == "K"}
+        mark = tracked.fold_mark(settings)
+        puts = {name[1]: _marked(write, mark) for name, write in plan.writes if name[0] == "K"}
         failed = _put_all(h, list(puts.values()), [("K", key) for key in puts])
         done = [c for c in pending if ("K", c.key) not in failed]
         counted = plan if not failed else batch._plan(h, bucket, done, stored, looked_up, unmarked)
@@ -84,10 +86,10 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
     )
 
 
-def _marked(write: dict) -> dict:
+def _marked(write: dict, mark: dict) -> dict:
     """The plan's Put of a key item, marked for the fold to count."""
     put = dict(write["Put"])
-    put["Item"] = {**put["Item"], rows.FOLDED: lay.n(1)}
+    put["Item"] = {**put["Item"], **mark}
     return put
 
 

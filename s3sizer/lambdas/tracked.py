@@ -14,6 +14,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from . import layout as lay
+from . import rows
 
 # The settings item's attribute: the depth a key item without ``pd`` counts at (written before
 # key items recorded their depth; docs/tracking.md, "A baseline while the bucket is written").
@@ -73,3 +74,12 @@ def generation(settings: dict | None) -> str:
 
 def item_generation(item: dict | None) -> str:
     return (item or {}).get(ITEM_GENERATION, {}).get("S", "")
+
+
+def fold_mark(settings: dict | None) -> dict:
+    """What a fold-path writer adds to each key item it writes: the mark that the fold counts
+    its change (``f``), and the bucket's tracking generation."""
+    mark = {rows.FOLDED: lay.n(1)}
+    if generation(settings):
+        mark[ITEM_GENERATION] = {"S": generation(settings)}
+    return mark

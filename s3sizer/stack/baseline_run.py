@@ -75,9 +75,10 @@ class BaselineRun:
         self._stop = threading.Event()
 
     def run(self) -> Drift:
+        settings = self.h._get(lay.settings_address(self.bucket)) or {}
         if self.unmarked_depth is None:
-            settings = self.h._get(lay.settings_address(self.bucket)) or {}
             self.unmarked_depth = tracked.unmarked_depth(settings, self.depth)
+        self.h.fold_mark = tracked.fold_mark(settings)
         state = self.h._get(self._state_address())
         resumed = (
             state is not None

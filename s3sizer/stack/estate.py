@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
-from s3sizer.lambdas.tracked import UNMARKED_DEPTH
+from s3sizer.lambdas.tracked import GENERATION, UNMARKED_DEPTH
 from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
 from s3sizer.stack.sweep import delete_partition
 
@@ -43,6 +44,7 @@ def settings_items(
             "prefix_depth": lay.n(settings.prefix_depth),
             "stack": {"S": stack},
             UNMARKED_DEPTH: lay.n(unmarked),
+            GENERATION: {"S": uuid.uuid4().hex},
             # The tracker's switch is the TOTALS item's (apply.py mirrors it there).
             **({lay.CLASSES_FLAG: {"BOOL": True}} if settings.storage_classes else {}),
         },
@@ -54,14 +56,16 @@ def settings_writes(
 ) -> list[dict]:
     """The two items as one transaction's items. The settings item is updated, not replaced:
     its ``unmarked_depth`` is set by its first write only (the depth an earlier release's key
-    items, which carry no ``pd``, count at; docs/tracking.md), whatever depths come later."""
+    items, which carry no ``pd``, count at; docs/tracking.md), whatever depths come later, and
+    so is its ``generation`` (a new one each time the bucket starts being tracked: the fold
+    counts only key items of the current one; lambdas/tracked.py)."""
     registry, tracker = settings_items(settings, stack, unmarked_depth)
     names, values, sets = {}, {}, []
     for i, (name, value) in enumerate(sorted(tracker.items())):
         if name in ("pk", "sk"):
             continue
         names[f"#a{i}"], values[f":v{i}"] = name, value
-        if name == UNMARKED_DEPTH:
+        if name in (UNMARKED_DEPTH, GENERATION):
             sets.append(f"#a{i} = if_not_exists(#a{i}, :v{i})")
         else:
             sets.append(f"#a{i} = :v{i}")

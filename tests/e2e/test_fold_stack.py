@@ -92,6 +92,14 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
 
     status = poll(folded, timeout=60)
     assert status["fold_dead_letters"] == 0
+    # Every key item carries the bucket's tracking generation, as its settings item holds it.
+    from s3sizer.lambdas import layout as lay
+
+    ddb, table = cli.aws.client("dynamodb"), f"{cli.stack}-S3-object-size-history"
+    settings = ddb.get_item(TableName=table, Key=lay.settings_address(cli.bucket))["Item"]
+    item = ddb.get_item(TableName=table, Key=lay.key_address(cli.bucket, "logs/0/0.txt"))["Item"]
+    assert len(settings["generation"]["S"]) == 32
+    assert (item["f"], item["g"]) == ({"N": "1"}, settings["generation"])
     # The fold's own rows and points never invoke it: only marked key items pass its filters.
     lines = [line for line in cli("logs", "fold").stdout.splitlines() if " folded=" in line]
     assert lines and all("skipped=0 " in line for line in lines)
