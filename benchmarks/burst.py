@@ -55,9 +55,11 @@ def run_route(endpoint: str, route: str, clients: int, puts: int, deletes: int) 
     from s3sizer import lifecycle, reports
     from s3sizer.context import open_stack
 
+    # "sqs-fold": the sqs route on the fold write path (docs/tracking.md, "The fold path").
+    delivery, _, path = route.partition("-")
     aws = _connect(endpoint, f"bench-burst-{route}")
-    lifecycle.setup(aws, None, prefix_depth=0)
-    lifecycle.deploy(aws, lifecycle.LayerChoice(build=False), delivery=route)
+    lifecycle.setup(aws, None, prefix_depth=0, write_path=path or None)
+    lifecycle.deploy(aws, lifecycle.LayerChoice(build=False), delivery=delivery)
     ctx = open_stack(aws)
     s3 = aws.client("s3")
     bucket = ctx.bucket
@@ -171,11 +173,13 @@ def section(bursts: list[Burst], clients: int) -> Section:
 METHOD = """
 One emulator (`python -m s3sizer.emulator`, default settings), one stack per route, set up with
 prefixes off and deployed with `--delivery` `sqs` (S3 → SQS → event source mapping, batch 100,
-window 1 s) or `direct` (S3 invokes the tracker, one event per invocation). {clients} client
+window 1 s), the same on the fold write path (`sqs-fold`: `setup --write-path fold`; the tracker
+writes key items only, and the fold function folds the table's stream behind its 4 s window), or
+`direct` (S3 invokes the tracker, one event per invocation). {clients} client
 threads (each with its own boto3 session and S3 client) each PUT their own new keys (100 to
 999 bytes, keys with a space, `+`, `%` and `ü`), then DELETE the first of them; the
 clients' time runs from the first request to the last response. The drain is the time from the
-last client response until `status` (one GetItem of the totals and the queue's counts, polled
+last client response until `status` (one Query of the totals' rows and the queue's counts, polled
 every 50 ms) equals the bucket's listing with nothing left in the queue. Events/s is the events
 divided by the clients' time plus the drain. DynamoDB requests are counted by moto's request
 recorder on the emulator, between the first client request and the drain: only requests whose
@@ -184,7 +188,9 @@ polling). Drift is what `reconcile` finds afterwards (0 means exact).
 """
 
 
-def run(clients: int = 16, puts: int = 2400, deletes: int = 400, routes=("sqs", "direct")):
+def run(
+    clients: int = 16, puts: int = 2400, deletes: int = 400, routes=("sqs", "sqs-fold", "direct")
+):
     with EmulatorProcess() as emulator:
         return section(
             [run_route(emulator.endpoint_url, r, clients, puts, deletes) for r in routes], clients

@@ -1,8 +1,8 @@
 """Applying a chunk of one bucket's changes on the fold path: key items only, one PutItem each.
 
-The chunk is read and planned exactly as on the transaction path (batch.py): one BatchGetItem
-of its keys with the bucket's settings, baseline state and base totals (whose storage-classes
-switch says whether versions' classes are looked up), then the same plan. Of that plan only the
+The chunk is read and planned as on the transaction path (batch.py): one BatchGetItem of its
+keys with the bucket's settings item (whose storage-classes switch says whether versions'
+classes are looked up; no totals, no baseline state), then the same plan. Of that plan only the
 key items are written, each by its own PutItem under the condition on its revision, marked
 ``f`` = 1 (rows.FOLDED): the fold function counts the change from the table's stream, so no
 totals, prefix totals or points are written here, and no metric line is printed.
@@ -33,14 +33,15 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
     keys = {c.key for c in changes}
     addresses = {("K", k): lay.key_address(bucket, k) for k in keys}
-    along = {
-        ("T", ""): lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK),  # the classes switch
-        ("B", ""): lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-    }
+    # Read along, one unit each per chunk: the settings item, which also holds the bucket's
+    # storage-classes switch. Without per-bucket settings (a tracker of one bucket), the base
+    # TOTALS item holds the switch. Whether a baseline runs is the fold's to know (it prints
+    # the metric lines), not this function's.
     if h.settings_required:
-        along[("S", "")] = lay.settings_address(bucket)
+        along = {("S", ""): lay.settings_address(bucket)}
+    else:
+        along = {("T", ""): lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)}
     stored = batch.read_items(h, addresses | along)
-    running = stored.pop(("B", ""), {}).get("state", {}).get("S") == lay.BASELINE_RUNNING
     unmarked = h.prefix_depth
     settings = None
     if h.settings_required:
@@ -49,8 +50,11 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
         if verdict is not None:
             return verdict
         unmarked = tracked.unmarked_depth(settings, h.prefix_depth)
+        if lay.tracks_classes(settings):  # as the plan reads it from the totals
+            zero = {name: lay.n(0) for name in ("total_size", "object_count", "version")}
+            stored[("T", "")] = {**zero, lay.CLASSES_FLAG: {"BOOL": True}}
     pending = sorted(changes, key=lambda c: (c.time, c.seq))
-    result = batch.ChunkResult(partial=running)
+    result = batch.ChunkResult()
     looked_up: dict = {}  # (key, version id) -> class, once each
     for attempt in range(batch.MAX_ATTEMPTS):
         plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)

@@ -228,3 +228,29 @@ def test_a_key_swept_by_untrack_meanwhile_is_not_written_again(ddb, clock):
 
     assert (counts["ignored"], counts["applied"]) == (1, 0)
     assert ddb.scan(TableName=FOLD_TABLE)["Items"] == []
+
+
+def test_a_chunk_reads_its_keys_and_the_settings_item_only(ddb, clock):
+    """One read unit per key and one for the settings item, whose storage-classes switch the
+    chunk follows (a version created is looked up), copying its generation into each key."""
+    ddb.create_table(**table_definition(FOLD_TABLE))
+    hist = folding(ddb, clock)
+    hist.settings_required = True
+    settings = {**lay.settings_address(BUCKET), "prefix_depth": lay.n(1)}
+    settings |= {lay.CLASSES_FLAG: {"BOOL": True}, "generation": {"S": "g1"}}
+    ddb.put_item(TableName=FOLD_TABLE, Item=settings)
+    looked = []
+    hist.class_of = lambda bucket, key, vid: looked.append(key) or "STANDARD_IA"
+    asked = []
+    ddb.meta.events.register(
+        "before-parameter-build.dynamodb.BatchGetItem",
+        lambda params, **_: asked.extend(
+            k["sk"]["S"] for k in params["RequestItems"][FOLD_TABLE]["Keys"]
+        ),
+    )
+
+    assert apply_event(hist, events.envelope(put("a/x", 4, 1)))["counts"]["applied"] == 1
+    assert sorted(asked) == sorted([lay.key_address(BUCKET, "a/x")["sk"]["S"], lay.SETTINGS_SK])
+    assert looked == ["a/x"]
+    item = ddb.get_item(TableName=FOLD_TABLE, Key=lay.key_address(BUCKET, "a/x"))["Item"]
+    assert (item["f"], item["g"]) == ({"N": "1"}, {"S": "g1"})
