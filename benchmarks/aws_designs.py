@@ -176,11 +176,11 @@ class StreamFold:
         self.shards = [deque() for _ in range(math.ceil(m.s.table_wru / per_shard))]
 
     def process(self, m: Model, n: int):
-        # As the tracker's fold mode does it: per chunk one BatchGetItem (strongly consistent)
-        # of its keys and the bucket's settings, baseline and totals items, then one conditional
-        # PutItem per key, in parallel.
+        # As the tracker's fold mode does it (key_writes.py): per chunk one BatchGetItem
+        # (strongly consistent) of its keys and the bucket's settings item, then one
+        # conditional PutItem per key, in parallel.
         chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
-        reads = m.key_units(n, 1) + Counter({"B": 3 * chunks})
+        reads = m.key_units(n, 1) + Counter({"B": chunks})
         if not (yield from m.request(reads, write=False)):
             return 0, n, 0
         yield m.latency(BG_FIXED + BG_PER * min(n, TRANSACTION_ITEMS))

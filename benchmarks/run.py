@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 
 from benchmarks import (
     aws_model,
+    billed_units,
     burst,
     delivery,
     layer_size,
@@ -62,6 +63,7 @@ class Profile:
     burst_puts: int = 2_400  # in all, shared among the clients
     burst_deletes: int = 400
     aws_model: bool = True  # section 7: seconds of arithmetic, no emulator
+    billed_events: int = 400  # section 11: events per write path and batch size
     layer: bool = True  # section 8: downloads the wheels, builds two layers, times imports
 
 
@@ -84,7 +86,7 @@ SMOKE = Profile(
     one_at_a_time=3, cold=1, burst=5, filler=50, filled_events=1,
     history_sizes=(10, 100), plot_repeats=1, startup_repeats=1, demo=False,
     plotting_worker=False, direct=2, burst_clients=2, burst_puts=8, burst_deletes=2,
-    aws_model=False, layer=False,
+    aws_model=False, layer=False, billed_events=8,
 )  # fmt: skip
 
 
@@ -148,6 +150,9 @@ def run(profile: Profile) -> list[Section]:
     sections.append(
         burst.run(profile.burst_clients, profile.burst_puts, profile.burst_deletes)
     )  # its own emulator: the sections before leave nothing behind in it
+    step("11. DynamoDB request units per event, as billed")
+    billed = billed_units.run(profile.billed_events)
+    sections.append(billed_units.section(billed, profile.billed_events))
     return sections
 
 
