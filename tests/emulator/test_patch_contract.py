@@ -182,3 +182,87 @@ def test_sqs_counts_and_receives_take_the_fast_paths(in_process):
         assert hooks.FAST_PATHS[path] > before.get(path, 0), (
             f"patch '{sqs.TARGETS[target].patch}': moto's slow path ran"
         )
+
+
+def _answer(call, **kwargs):
+    """What the emulator answered: the response without its request id, or the error."""
+    try:
+        response = call(**kwargs)
+    except ClientError as error:
+        return "error", error.response["Error"]
+    response.pop("ResponseMetadata", None)
+    return "answer", response
+
+
+def _pages_table(aws, name: str):
+    import boto3
+    from botocore.config import Config
+
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=aws.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),  # moto's own errors, once each
+    )  # fmt: skip
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    keys = ["K#a", "K#a b", "K#b", "K#b\u00fc", "K#c", "K#\U0010ffff", "L#a", "P#1"]
+    for i, sk in enumerate(keys * 2):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"p{i // len(keys)}"}, "sk": {"S": sk},
+                                           "n": {"N": str(i)}, "s": {"S": "x" * i}})  # fmt: skip
+    for i in range(7):  # three of these fill moto's 1 MB page
+        ddb.put_item(TableName=name, Item={"pk": {"S": "big"}, "sk": {"S": f"K#{i}"},
+                                           "s": {"S": "x" * 300_000}})  # fmt: skip
+    return ddb
+
+
+_CONDITIONS = [
+    ("pk = :p", {}),
+    ("pk = :p AND sk BETWEEN :a AND :b", {":a": {"S": "K#a"}, ":b": {"S": "K#c"}}),
+    ("pk = :p AND sk BETWEEN :a AND :b", {":a": {"S": "K#0"}, ":b": {"S": "K#2"}}),
+    ("pk = :p AND begins_with(sk, :a)", {":a": {"S": "K#b"}}),
+    ("pk = :p AND sk > :a", {":a": {"S": "K#a b"}}),
+    ("pk = :p AND sk <= :a", {":a": {"S": "K#b"}}),
+    ("pk = :p AND sk = :a", {":a": {"S": "K#c"}}),
+    ("pk = :p AND sk < :a", {":a": {"N": "3"}}),  # an operand of another type: moto's error
+]
+_STARTS = [
+    None,
+    {"pk": {"S": "p0"}, "sk": {"S": "K#a b"}},  # an item's key
+    {"pk": {"S": "p0"}, "sk": {"S": "K#bb"}},  # between two items
+    {"pk": {"S": "p1"}, "sk": {"S": "K#b"}},  # another partition's
+    {"pk": {"S": "p0"}, "sk": {"N": "1"}},  # a sort key of another type
+    {"pk": {"S": "p0"}},  # no sort key
+    {"pk": {"S": "big"}, "sk": {"S": "K#1"}},
+]
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, forward):
+    from moto.dynamodb.models.table import Table
+
+    aws, _, _ = in_process
+    ddb = _pages_table(aws, f"pages-{forward}")
+    asked = [
+        {"KeyConditionExpression": condition, "ScanIndexForward": forward,
+         "ExpressionAttributeValues": {":p": {"S": pk}, **values}, **limit, **start}
+        for pk in ("p0", "big")
+        for condition, values in _CONDITIONS
+        for limit in ({}, {"Limit": 1}, {"Limit": 2}, {"Limit": 5}, {"Limit": 40})
+        for start in [{}] + [{"ExclusiveStartKey": s} for s in _STARTS if s]
+    ]  # fmt: skip
+    before = hooks.FAST_PATHS[dynamodb.ONE_PAGE]
+    fast = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
+    assert hooks.FAST_PATHS[dynamodb.ONE_PAGE] > before, (
+        f"patch '{dynamodb.TARGETS['query'].patch}': moto walked the whole partition"
+    )
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    own = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
+    for kwargs, got, expected in zip(asked, fast, own, strict=True):
+        assert got == expected, kwargs
+    assert {kind for kind, _ in own} == {"answer", "error"}
