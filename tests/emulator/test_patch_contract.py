@@ -266,3 +266,17 @@ def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, 
     for kwargs, got, expected in zip(asked, fast, own, strict=True):
         assert got == expected, kwargs
     assert {kind for kind, _ in own} == {"answer", "error"}
+
+
+def test_an_item_s_size_is_moto_s_own():
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {"pk": {"S": "p\u00fc"}, "sk": {"S": "K#\U0010ffff"}, "n": {"N": "-12.50"},
+             "b": {"B": b"\x00\x01"}, "ok": {"BOOL": True}, "nil": {"NULL": True},
+             "ss": {"SS": ["a", "\u00e9"]}, "ns": {"NS": ["1", "2.5"]},
+             "l": {"L": [{"S": "x"}, {"N": "3"}]}, "m": {"M": {"k\u00fc": {"S": "v"}}}}  # fmt: skip
+    for name, value in attrs.items():
+        item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), {name: value})
+        assert dynamodb._size(item) == item.size(), name
+    item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
+    assert dynamodb._size(item) == item.size()

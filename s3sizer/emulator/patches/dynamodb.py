@@ -20,9 +20,9 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
-import heapq
 import json
 import threading
 import time
@@ -163,7 +163,24 @@ def _page(table, hash_key, asked):
     limit = asked["limit"]
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         return None
-    return test, start, asked["scan_index_forward"] is not False, limit
+    forward = asked["scan_index_forward"] is not False
+    return (
+        test,
+        start,
+        forward,
+        limit,
+        _seek(asked["range_comparison"], asked["range_objs"], forward),
+    )
+
+
+def _seek(comparison, values, forward):
+    """(bound, inclusive): where the items meeting the key condition begin in the query's
+    direction, or None (at the partition's first item in that direction)."""
+    ends = {"BETWEEN": ((0, True), (1, True)), "BEGINS_WITH": ((0, True), None),
+            "=": ((0, True), (0, True)), ">": ((0, False), None), ">=": ((0, True), None),
+            "<": (None, (0, False)), "<=": (None, (0, True))}.get(comparison)  # fmt: skip
+    end = None if ends is None else ends[0 if forward else 1]
+    return None if end is None else (values[end[0]].value, end[1])
 
 
 def _key_test(table, comparison, values, conditions):
@@ -190,49 +207,107 @@ def _all_items(original):
         hooks.FAST_PATHS[ONE_PARTITION] += 1
         # moto keeps a range-keyed table as {hash key: {range key: item}}; its query keeps only
         # the items of the queried hash key and sorts them itself.
-        items = list(self.items.get(scope[1], {}).values())
-        page = scope[2]
-        if page is None or not all(_is_string(item.range_key) for item in items):
-            return items
+        partition = self.items.get(scope[1], {})
+        index = None if scope[2] is None else _sorted_index(partition)
+        if index is None:
+            return list(partition.values())
         hooks.FAST_PATHS[ONE_PAGE] += 1
-        return _one_page(items, *page)
+        return _one_page(partition, index, *scope[2])
 
     return all_items
 
 
+_indexes: dict[int, tuple] = {}  # id(partition) -> (partition, its keys, (values, keys) sorted)
+_INDEXES_KEPT = 1024
+
+
+def _sorted_index(partition):
+    """The partition's string sort keys in order, rebuilt only when its keys changed (a list
+    of the same key objects compares equal at C speed), or None if a key is not a string."""
+    keys = list(partition)
+    entry = _indexes.get(id(partition))
+    if entry is not None and entry[0] is partition and entry[1] == keys:
+        return entry[2]
+    if not all(_is_string(key) for key in keys):
+        return None
+    pairs = sorted((key.value, key) for key in keys)  # the values are unique: keys never compared
+    index = ([value for value, _ in pairs], [key for _, key in pairs])
+    if len(_indexes) >= _INDEXES_KEPT:
+        _indexes.clear()
+    _indexes[id(partition)] = (partition, keys, index)
+    return index
+
+
 def _is_string(key) -> bool:
-    return getattr(key, "type", None) == "S" and isinstance(key.value, str)
+    return getattr(key, "type", None) == "S" and type(key.value) is str
 
 
-def _one_page(items, test, start, forward, limit):
+def _one_page(partition, index, test, start, forward, limit, seek):
     """The items moto's query looks at for one page, and no others. moto sorts the partition,
-    skips to the start key, then for each item stops (with a LastEvaluatedKey) once the limit
-    is reached or the item would take the page past its size limit, and takes the item if it
-    meets the key condition. The items that meet it lie side by side in sort order; those
-    before them never stop the page, nor any after them once one has not."""
+    skips to the start key, then for each item stops (with a LastEvaluatedKey) once the limit is
+    reached or the item would take the page past its size limit, and takes the item if it meets
+    the key condition. The items that meet it lie side by side in sort order, at or past `seek`;
+    of those it walks past without taking, only one that would stop the page is handed on."""
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
 
-    def ahead(value):  # after the start key in the query's direction
-        return start is None or (value > start if forward else value < start)
+    values, keys = index
+    if forward:
+        begin = 0 if start is None else bisect.bisect_right(values, start)
+        first = begin
+        if seek is not None:
+            find = bisect.bisect_left if seek[1] else bisect.bisect_right
+            first = max(begin, find(values, seek[0]))
+        before, walk = range(begin, first), range(first, len(values))
+    else:
+        end = len(values) if start is None else bisect.bisect_left(values, start)
+        last = end
+        if seek is not None:
+            find = bisect.bisect_right if seek[1] else bisect.bisect_left
+            last = min(end, find(values, seek[0]))
+        before, walk = range(end - 1, last - 1, -1), range(last - 1, -1, -1)
+    stop = _first_stop((partition[keys[i]] for i in before), 0, RESULT_SIZE_LIMIT)
+    if stop:
+        return stop  # moto stops there, before taking anything
+    taken, size, after = [], 0, None
+    for at, i in enumerate(walk):
+        item = partition[keys[i]]
+        if not test(values[i]):
+            if taken:
+                after = walk[at:]
+                break
+            if _size(item) > RESULT_SIZE_LIMIT:
+                return [item]  # moto stops there, before taking anything
+            continue  # not yet at the items that meet the condition
+        taken.append(item)
+        if limit is not None and len(taken) > limit:
+            return taken
+        size += _size(item)
+    if after is None:
+        return taken  # the partition ends here
+    rest = (partition[keys[i]] for i in after)
+    if len(taken) == limit:
+        return [*taken, next(rest)]
+    return taken + _first_stop(rest, size, RESULT_SIZE_LIMIT)
 
-    keyed = [(item.range_key.value, item) for item in items if ahead(item.range_key.value)]
-    first = heapq.nsmallest if forward else heapq.nlargest
-    meeting = [pair for pair in keyed if test(pair[0])]
-    taken = first(len(meeting) if limit is None else limit + 1, meeting, key=_first)
-    if not taken or len(taken) > (limit or len(taken)):
-        return [item for _, item in taken]
-    size = sum(item.size() for _, item in taken)
-    last = taken[-1][0]
-    stops = [
-        pair for pair in keyed
-        if (pair[0] > last if forward else pair[0] < last)
-        and (len(taken) == limit or size + pair[1].size() > RESULT_SIZE_LIMIT)
-    ]  # fmt: skip
-    return [item for _, item in taken + first(1, stops, key=_first)]
+
+def _first_stop(items, size, size_limit) -> list:
+    """The first of items that would take a page of `size` bytes past moto's size limit."""
+    return next(([item] for item in items if size + _size(item) > size_limit), [])
 
 
-def _first(pair):
-    return pair[0]
+def _size(item) -> int:
+    """moto's Item.size(), with its common cases (string and number attributes) inline."""
+    total = 0
+    for name, value in item.attrs.items():
+        raw = value.value
+        if value.type == "S" and type(raw) is str:
+            total += len(raw.encode())
+        elif value.type == "N":
+            total += len(str(raw))
+        else:
+            total += value.size()
+        total += len(name) if isinstance(name, bytes) else len(name.encode())
+    return total
 
 
 def _item_init(original):
