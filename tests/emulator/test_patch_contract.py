@@ -7,7 +7,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from s3sizer.emulator import Emulator, patches
-from s3sizer.emulator.patches import dynamodb, hooks, sqs, stream_mappings, stream_records
+from s3sizer.emulator.patches import (
+    dynamodb,
+    dynamodb_parse,
+    dynamodb_query,
+    hooks,
+    sqs,
+    stream_mappings,
+    stream_records,
+)
 
 
 @pytest.mark.parametrize("target", patches.all_targets(), ids=lambda t: t.dotted)
@@ -80,15 +88,15 @@ def test_a_query_reads_one_partition(in_process):
         ddb.put_item(
             TableName="partitions", Item={"pk": {"S": f"p{i % 3}"}, "sk": {"S": f"{i:02d}"}}
         )
-    before = hooks.FAST_PATHS[dynamodb.ONE_PARTITION]
+    before = hooks.FAST_PATHS[dynamodb_query.ONE_PARTITION]
     found = ddb.query(
         TableName="partitions",
         KeyConditionExpression="pk = :p AND sk > :s",
         ExpressionAttributeValues={":p": {"S": "p1"}, ":s": {"S": "03"}},
     )["Items"]
     assert [item["sk"]["S"] for item in found] == ["04", "07", "10"]
-    assert hooks.FAST_PATHS[dynamodb.ONE_PARTITION] > before, (
-        f"patch '{dynamodb.TARGETS['query'].patch}': moto read the whole table"
+    assert hooks.FAST_PATHS[dynamodb_query.ONE_PARTITION] > before, (
+        f"patch '{dynamodb_query.TARGETS['query'].patch}': moto read the whole table"
     )
 
 
@@ -256,10 +264,10 @@ def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, 
         for limit in ({}, {"Limit": 1}, {"Limit": 2}, {"Limit": 5}, {"Limit": 40})
         for start in [{}] + [{"ExclusiveStartKey": s} for s in _STARTS if s]
     ]  # fmt: skip
-    before = hooks.FAST_PATHS[dynamodb.ONE_PAGE]
+    before = hooks.FAST_PATHS[dynamodb_query.ONE_PAGE]
     fast = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
-    assert hooks.FAST_PATHS[dynamodb.ONE_PAGE] > before, (
-        f"patch '{dynamodb.TARGETS['query'].patch}': moto walked the whole partition"
+    assert hooks.FAST_PATHS[dynamodb_query.ONE_PAGE] > before, (
+        f"patch '{dynamodb_query.TARGETS['query'].patch}': moto walked the whole partition"
     )
     monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
     own = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
@@ -277,6 +285,91 @@ def test_an_item_s_size_is_moto_s_own():
              "l": {"L": [{"S": "x"}, {"N": "3"}]}, "m": {"M": {"k\u00fc": {"S": "v"}}}}  # fmt: skip
     for name, value in attrs.items():
         item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), {name: value})
-        assert dynamodb._size(item) == item.size(), name
+        assert dynamodb_query._size(item) == item.size(), name
     item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
-    assert dynamodb._size(item) == item.size()
+    assert dynamodb_query._size(item) == item.size()
+
+
+_VALUES = {"s": {"S": "\u00fc"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "bs": {"BS": ["AA=="]},
+           "ss": {"SS": ["a"]}, "ns": {"NS": ["1"]}, "t": {"BOOL": False}, "z": {"NULL": True},
+           "l": {"L": [{"S": "x"}, {"M": {"k": {"N": "2"}}}]}, "e": {"S": ""},
+           "m": {"M": {"in": {"L": [{"B": "AA=="}]}}}, "extra": {"S": "a", "Q": 1}}  # fmt: skip
+_REQUESTS = [
+    (
+        "BatchWriteItem",
+        {
+            "RequestItems": {
+                "t": [
+                    {"PutRequest": {"Item": {"pk": {"S": "a"}, **_VALUES}}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "b"}}}, "PutRequest": {"Item": {}}},
+                ]
+            },
+            "ReturnConsumedCapacity": "TOTAL",
+            "Unknown": [1],
+        },
+    ),
+    (
+        "Query",
+        {
+            "TableName": "t",
+            "Limit": "40",
+            "ScanIndexForward": False,
+            "ExclusiveStartKey": {"pk": {"S": "a"}},
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "a"}},
+            "Select": None,
+        },
+    ),
+    (
+        "CreateTable",
+        {
+            "TableName": "t",
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5},
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        },
+    ),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Update": {"Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET a = :a"}}
+            ]
+        },
+    ),
+    ("ExportTableToPointInTime", {"TableArn": "a", "ExportTime": "2026-01-02T03:04:05Z"}),
+    ("ExportTableToPointInTime", {"TableArn": "a", "ExportTime": 1767323045.5}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"B": "not base64!"}}}),  # moto's error
+    ("PutItem", {"TableName": "t", "Item": [{"pk": {"S": "a"}}]}),  # not a map
+    ("PutItem", {"TableName": "t", "Item": {"pk": "a"}}),  # not an attribute value
+    ("PutItem", {"TableName": "t", "Item": {"pk": None}}),
+    ("Query", {"TableName": "t", "Limit": "forty"}),
+    ("Query", {"TableName": ["t"], "ExpressionAttributeValues": [":p"]}),
+    ("Scan", "not an object"),
+    ("Scan", None),
+]
+
+
+@pytest.mark.parametrize(("operation", "body"), _REQUESTS, ids=lambda v: str(v)[:40])
+def test_a_request_reads_as_moto_s_own_parser_reads_it(in_process, operation, body):
+    import json
+
+    from moto.core import parse
+    from moto.core.responses import get_service_model
+
+    model = get_service_model("dynamodb").operation_model(operation)
+    raw = json.dumps(body).encode()
+
+    def read(method):
+        try:
+            got = method(parse.JSONParser(model, map_type=dict), raw, model.input_shape)
+        except Exception as error:  # moto's own error, whatever it is
+            return "error", type(error), str(error)
+        return "read", got, json.dumps(got, default=repr)  # the dump keeps the keys' order
+
+    before = hooks.FAST_PATHS[dynamodb_parse.COMPILED_PARSE]
+    fast = read(parse.JSONParser._parse_json_body)
+    assert fast == read(parse.JSONParser._parse_json_body.__wrapped__)
+    if fast[0] == "read" and isinstance(body, dict):
+        assert hooks.FAST_PATHS[dynamodb_parse.COMPILED_PARSE] > before, (
+            f"patch '{dynamodb_parse.TARGETS['parse_json_body'].patch}': moto's parser ran"
+        )
