@@ -276,18 +276,23 @@ def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, 
     assert {kind for kind, _ in own} == {"answer", "error"}
 
 
-def test_an_item_s_size_is_moto_s_own():
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+def test_a_query_page_counts_an_item_s_size_again_after_a_write(in_process, monkeypatch):
+    from moto.dynamodb.models.table import Table
 
-    attrs = {"pk": {"S": "p\u00fc"}, "sk": {"S": "K#\U0010ffff"}, "n": {"N": "-12.50"},
-             "b": {"B": b"\x00\x01"}, "ok": {"BOOL": True}, "nil": {"NULL": True},
-             "ss": {"SS": ["a", "\u00e9"]}, "ns": {"NS": ["1", "2.5"]},
-             "l": {"L": [{"S": "x"}, {"N": "3"}]}, "m": {"M": {"k\u00fc": {"S": "v"}}}}  # fmt: skip
-    for name, value in attrs.items():
-        item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), {name: value})
-        assert dynamodb_query._size(item) == item.size(), name
-    item = Item(DynamoType(attrs["pk"]), DynamoType(attrs["sk"]), attrs)
-    assert dynamodb_query._size(item) == item.size()
+    aws, _, _ = in_process
+    ddb = _pages_table(aws, "pages-resized")
+    asked = {"TableName": "pages-resized", "KeyConditionExpression": "pk = :p AND sk <= :a",
+             "ExpressionAttributeValues": {":p": {"S": "big"}, ":a": {"S": "K#2"}}}  # fmt: skip
+    ends = _answer(ddb.query, **asked)[1]  # three items fill the page: the next one ends it
+    for after in range(3, 7):
+        ddb.update_item(TableName="pages-resized",
+                        Key={"pk": {"S": "big"}, "sk": {"S": f"K#{after}"}},
+                        UpdateExpression="SET s = :s",
+                        ExpressionAttributeValues={":s": {"S": "small"}})  # fmt: skip
+    fast = _answer(ddb.query, **asked)
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    assert fast == _answer(ddb.query, **asked)
+    assert "LastEvaluatedKey" in ends and "LastEvaluatedKey" not in fast[1]
 
 
 _VALUES = {"s": {"S": "\u00fc"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "bs": {"BS": ["AA=="]},

@@ -27,6 +27,8 @@ TARGETS = {
                      "index_name", "consistent_read", "filter_expression",
                      "hash_key_conditions", "range_key_conditions", "filter_kwargs")),
     "all_items": Target("a query reads one partition", _TABLE, "Table", "all_items", ("self",)),
+    "call_action": Target("a query reads one partition", "moto.dynamodb.responses",
+                          "DynamoHandler", "call_action", ("self",)),
 }  # fmt: skip
 ONE_PARTITION = "dynamodb: a query read one partition"
 ONE_PAGE = "dynamodb: a query read its page of the partition"
@@ -36,6 +38,26 @@ _partition = threading.local()
 def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["query"], _query)
     patches.replace(TARGETS["all_items"], _all_items)
+    patches.replace(TARGETS["call_action"], _call_action)
+    _sizes.clear()
+
+
+def _call_action(original):
+    @functools.wraps(original)
+    def call_action(self):
+        action = self._get_action() or ""
+        if action not in _READS and not action.startswith(("Describe", "List")):
+            _sizes.clear()  # this request may change an item: sizes are counted again
+        return original(self)
+
+    return call_action
+
+
+# The requests that change no item. DynamoDB requests run one at a time in the emulator, so a
+# size counted during reads holds until the next other request starts.
+_READS = frozenset({"Query", "GetItem", "BatchGetItem", "Scan"})
+_sizes: dict[int, tuple[object, int]] = {}  # id(item) -> (item, moto's Item.size())
+_SIZES_KEPT = 1_000_000
 
 
 def _query(original):
@@ -234,15 +256,12 @@ def _first_stop(items, size, size_limit) -> list:
 
 
 def _size(item) -> int:
-    """moto's Item.size(), with its common cases (string and number attributes) inline."""
-    total = 0
-    for name, value in item.attrs.items():
-        raw = value.value
-        if value.type == "S" and type(raw) is str:
-            total += len(raw.encode())
-        elif value.type == "N":
-            total += len(str(raw))
-        else:
-            total += value.size()
-        total += len(name) if isinstance(name, bytes) else len(name.encode())
-    return total
+    """moto's Item.size(), counted once between two requests that may change items."""
+    known = _sizes.get(id(item))
+    if known is not None and known[0] is item:
+        return known[1]
+    size = item.size()
+    if len(_sizes) >= _SIZES_KEPT:
+        _sizes.clear()
+    _sizes[id(item)] = (item, size)
+    return size
