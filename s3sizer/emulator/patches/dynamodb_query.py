@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import threading
 
 from . import hooks
@@ -46,16 +47,19 @@ def _call_action(original):
     @functools.wraps(original)
     def call_action(self):
         action = self._get_action() or ""
-        if action not in _READS and not action.startswith(("Describe", "List")):
-            _sizes.clear()  # this request may change an item: sizes are counted again
+        if action not in _NO_ITEM_CHANGED and not action.startswith(("Describe", "List")):
+            _sizes.clear()  # this request may change a stored item in place: count sizes again
         return original(self)
 
     return call_action
 
 
-# The requests that change no item. DynamoDB requests run one at a time in the emulator, so a
-# size counted during reads holds until the next other request starts.
-_READS = frozenset({"Query", "GetItem", "BatchGetItem", "Scan"})
+# The requests that change no stored item in place: reads, and writes that store new items
+# (moto's put_item builds a new Item; deleting drops one). DynamoDB requests run one at a time
+# in the emulator, so a size counted for an item holds until another request starts.
+_NO_ITEM_CHANGED = frozenset(
+    {"Query", "GetItem", "BatchGetItem", "Scan", "PutItem", "BatchWriteItem", "DeleteItem"}
+)
 _sizes: dict[int, tuple[object, int]] = {}  # id(item) -> (item, moto's Item.size())
 _SIZES_KEPT = 1_000_000
 
@@ -177,24 +181,31 @@ def _all_items(original):
     return all_items
 
 
-_indexes: dict[int, tuple] = {}  # id(partition) -> (partition, its keys, (values, keys) sorted)
+_indexes: dict[int, tuple] = {}  # id(partition) -> (partition, keys, items, (values, items))
 _INDEXES_KEPT = 1024
 
 
 def _sorted_index(partition):
-    """The partition's string sort keys in order, rebuilt only when its keys changed (a list
-    of the same key objects compares equal at C speed), or None if a key is not a string."""
-    keys = list(partition)
+    """The partition's string sort keys in order with their items, rebuilt only when a key or
+    an item is not the one it was (checked at C speed), or None if a key is not a string."""
+    keys, items = list(partition), list(partition.values())
     entry = _indexes.get(id(partition))
-    if entry is not None and entry[0] is partition and entry[1] == keys:
-        return entry[2]
+    if (
+        entry is not None
+        and entry[0] is partition
+        and entry[1] == keys  # keys of equal value sort alike
+        and len(entry[2]) == len(items)
+        and all(map(operator.is_, entry[2], items))
+    ):
+        return entry[3]
     if not all(_is_string(key) for key in keys):
         return None
-    pairs = sorted((key.value, key) for key in keys)  # the values are unique: keys never compared
-    index = ([value for value, _ in pairs], [key for _, key in pairs])
+    # The values are unique, so the items are never compared.
+    pairs = sorted(zip((key.value for key in keys), items, strict=True))
+    index = ([value for value, _ in pairs], [item for _, item in pairs])
     if len(_indexes) >= _INDEXES_KEPT:
         _indexes.clear()
-    _indexes[id(partition)] = (partition, keys, index)
+    _indexes[id(partition)] = (partition, keys, items, index)
     return index
 
 
@@ -210,7 +221,7 @@ def _one_page(partition, index, test, start, forward, limit, seek):
     of those it walks past without taking, only one that would stop the page is handed on."""
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT
 
-    values, keys = index
+    values, items = index
     if forward:
         begin = 0 if start is None else bisect.bisect_right(values, start)
         first = begin
@@ -225,12 +236,12 @@ def _one_page(partition, index, test, start, forward, limit, seek):
             find = bisect.bisect_right if seek[1] else bisect.bisect_left
             last = min(end, find(values, seek[0]))
         before, walk = range(end - 1, last - 1, -1), range(last - 1, -1, -1)
-    stop = _first_stop((partition[keys[i]] for i in before), 0, RESULT_SIZE_LIMIT)
+    stop = _first_stop((items[i] for i in before), 0, RESULT_SIZE_LIMIT)
     if stop:
         return stop  # moto stops there, before taking anything
     taken, size, after = [], 0, None
     for at, i in enumerate(walk):
-        item = partition[keys[i]]
+        item = items[i]
         if not test(values[i]):
             if taken:
                 after = walk[at:]
@@ -244,7 +255,7 @@ def _one_page(partition, index, test, start, forward, limit, seek):
         size += _size(item)
     if after is None:
         return taken  # the partition ends here
-    rest = (partition[keys[i]] for i in after)
+    rest = (items[i] for i in after)
     if len(taken) == limit:
         return [*taken, next(rest)]
     return taken + _first_stop(rest, size, RESULT_SIZE_LIMIT)
