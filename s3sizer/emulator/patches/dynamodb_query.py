@@ -41,6 +41,7 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["all_items"], _all_items)
     patches.replace(TARGETS["call_action"], _call_action)
     _sizes.clear()
+    _indexes.clear()
 
 
 def _call_action(original):
