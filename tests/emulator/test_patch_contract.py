@@ -7,7 +7,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from s3sizer.emulator import Emulator, patches
-from s3sizer.emulator.patches import dynamodb, hooks, sqs, stream_mappings, stream_records
+from s3sizer.emulator.patches import (
+    dynamodb,
+    dynamodb_parse,
+    dynamodb_query,
+    hooks,
+    sqs,
+    stream_mappings,
+    stream_records,
+)
 
 
 @pytest.mark.parametrize("target", patches.all_targets(), ids=lambda t: t.dotted)
@@ -80,15 +88,15 @@ def test_a_query_reads_one_partition(in_process):
         ddb.put_item(
             TableName="partitions", Item={"pk": {"S": f"p{i % 3}"}, "sk": {"S": f"{i:02d}"}}
         )
-    before = hooks.FAST_PATHS[dynamodb.ONE_PARTITION]
+    before = hooks.FAST_PATHS[dynamodb_query.ONE_PARTITION]
     found = ddb.query(
         TableName="partitions",
         KeyConditionExpression="pk = :p AND sk > :s",
         ExpressionAttributeValues={":p": {"S": "p1"}, ":s": {"S": "03"}},
     )["Items"]
     assert [item["sk"]["S"] for item in found] == ["04", "07", "10"]
-    assert hooks.FAST_PATHS[dynamodb.ONE_PARTITION] > before, (
-        f"patch '{dynamodb.TARGETS['query'].patch}': moto read the whole table"
+    assert hooks.FAST_PATHS[dynamodb_query.ONE_PARTITION] > before, (
+        f"patch '{dynamodb_query.TARGETS['query'].patch}': moto read the whole table"
     )
 
 
@@ -181,4 +189,192 @@ def test_sqs_counts_and_receives_take_the_fast_paths(in_process):
     for path, target in ((sqs.ONE_CLOCK_READ, "messages"), (sqs.RETENTION_READ, "retention")):
         assert hooks.FAST_PATHS[path] > before.get(path, 0), (
             f"patch '{sqs.TARGETS[target].patch}': moto's slow path ran"
+        )
+
+
+def _answer(call, **kwargs):
+    """What the emulator answered: the response without its request id, or the error."""
+    try:
+        response = call(**kwargs)
+    except ClientError as error:
+        return "error", error.response["Error"]
+    response.pop("ResponseMetadata", None)
+    return "answer", response
+
+
+def _pages_table(aws, name: str):
+    import boto3
+    from botocore.config import Config
+
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=aws.endpoint_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),  # moto's own errors, once each
+    )  # fmt: skip
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    keys = ["K#a", "K#a b", "K#b", "K#b\u00fc", "K#c", "K#\U0010ffff", "L#a", "P#1"]
+    for i, sk in enumerate(keys * 2):
+        ddb.put_item(TableName=name, Item={"pk": {"S": f"p{i // len(keys)}"}, "sk": {"S": sk},
+                                           "n": {"N": str(i)}, "s": {"S": "x" * i}})  # fmt: skip
+    for i in range(7):  # three of these fill moto's 1 MB page
+        ddb.put_item(TableName=name, Item={"pk": {"S": "big"}, "sk": {"S": f"K#{i}"},
+                                           "s": {"S": "x" * 300_000}})  # fmt: skip
+    return ddb
+
+
+_CONDITIONS = [
+    ("pk = :p", {}),
+    ("pk = :p AND sk BETWEEN :a AND :b", {":a": {"S": "K#a"}, ":b": {"S": "K#c"}}),
+    ("pk = :p AND sk BETWEEN :a AND :b", {":a": {"S": "K#0"}, ":b": {"S": "K#2"}}),
+    ("pk = :p AND begins_with(sk, :a)", {":a": {"S": "K#b"}}),
+    ("pk = :p AND sk > :a", {":a": {"S": "K#a b"}}),
+    ("pk = :p AND sk <= :a", {":a": {"S": "K#b"}}),
+    ("pk = :p AND sk = :a", {":a": {"S": "K#c"}}),
+    ("pk = :p AND sk < :a", {":a": {"N": "3"}}),  # an operand of another type: moto's error
+]
+_STARTS = [
+    None,
+    {"pk": {"S": "p0"}, "sk": {"S": "K#a b"}},  # an item's key
+    {"pk": {"S": "p0"}, "sk": {"S": "K#bb"}},  # between two items
+    {"pk": {"S": "p1"}, "sk": {"S": "K#b"}},  # another partition's
+    {"pk": {"S": "p0"}, "sk": {"N": "1"}},  # a sort key of another type
+    {"pk": {"S": "p0"}},  # no sort key
+    {"pk": {"S": "big"}, "sk": {"S": "K#1"}},
+]
+
+
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, forward):
+    from moto.dynamodb.models.table import Table
+
+    aws, _, _ = in_process
+    ddb = _pages_table(aws, f"pages-{forward}")
+    asked = [
+        {"KeyConditionExpression": condition, "ScanIndexForward": forward,
+         "ExpressionAttributeValues": {":p": {"S": pk}, **values}, **limit, **start}
+        for pk in ("p0", "big")
+        for condition, values in _CONDITIONS
+        for limit in ({}, {"Limit": 1}, {"Limit": 2}, {"Limit": 5}, {"Limit": 40})
+        for start in [{}] + [{"ExclusiveStartKey": s} for s in _STARTS if s]
+    ]  # fmt: skip
+    before = hooks.FAST_PATHS[dynamodb_query.ONE_PAGE]
+    fast = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
+    assert hooks.FAST_PATHS[dynamodb_query.ONE_PAGE] > before, (
+        f"patch '{dynamodb_query.TARGETS['query'].patch}': moto walked the whole partition"
+    )
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    own = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
+    for kwargs, got, expected in zip(asked, fast, own, strict=True):
+        assert got == expected, kwargs
+    assert {kind for kind, _ in own} == {"answer", "error"}
+
+
+def test_a_query_page_counts_an_item_s_size_again_after_a_write(in_process, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    aws, _, _ = in_process
+    ddb = _pages_table(aws, "pages-resized")
+    asked = {"TableName": "pages-resized", "KeyConditionExpression": "pk = :p AND sk <= :a",
+             "ExpressionAttributeValues": {":p": {"S": "big"}, ":a": {"S": "K#2"}}}  # fmt: skip
+    ends = _answer(ddb.query, **asked)[1]  # three items fill the page: the next one ends it
+    for after in range(3, 7):
+        ddb.update_item(TableName="pages-resized",
+                        Key={"pk": {"S": "big"}, "sk": {"S": f"K#{after}"}},
+                        UpdateExpression="SET s = :s",
+                        ExpressionAttributeValues={":s": {"S": "small"}})  # fmt: skip
+    fast = _answer(ddb.query, **asked)
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    assert fast == _answer(ddb.query, **asked)
+    assert "LastEvaluatedKey" in ends and "LastEvaluatedKey" not in fast[1]
+
+
+_VALUES = {"s": {"S": "\u00fc"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "bs": {"BS": ["AA=="]},
+           "ss": {"SS": ["a"]}, "ns": {"NS": ["1"]}, "t": {"BOOL": False}, "z": {"NULL": True},
+           "l": {"L": [{"S": "x"}, {"M": {"k": {"N": "2"}}}]}, "e": {"S": ""},
+           "m": {"M": {"in": {"L": [{"B": "AA=="}]}}}, "extra": {"S": "a", "Q": 1}}  # fmt: skip
+_REQUESTS = [
+    (
+        "BatchWriteItem",
+        {
+            "RequestItems": {
+                "t": [
+                    {"PutRequest": {"Item": {"pk": {"S": "a"}, **_VALUES}}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "b"}}}, "PutRequest": {"Item": {}}},
+                ]
+            },
+            "ReturnConsumedCapacity": "TOTAL",
+            "Unknown": [1],
+        },
+    ),
+    (
+        "Query",
+        {
+            "TableName": "t",
+            "Limit": "40",
+            "ScanIndexForward": False,
+            "ExclusiveStartKey": {"pk": {"S": "a"}},
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "a"}},
+            "Select": None,
+        },
+    ),
+    (
+        "CreateTable",
+        {
+            "TableName": "t",
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5},
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        },
+    ),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Update": {"Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET a = :a"}}
+            ]
+        },
+    ),
+    ("ExportTableToPointInTime", {"TableArn": "a", "ExportTime": "2026-01-02T03:04:05Z"}),
+    ("ExportTableToPointInTime", {"TableArn": "a", "ExportTime": 1767323045.5}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"B": "not base64!"}}}),  # moto's error
+    ("PutItem", {"TableName": "t", "Item": [{"pk": {"S": "a"}}]}),  # not a map
+    ("PutItem", {"TableName": "t", "Item": {"pk": "a"}}),  # not an attribute value
+    ("PutItem", {"TableName": "t", "Item": {"pk": None}}),
+    ("Query", {"TableName": "t", "Limit": "forty"}),
+    ("Query", {"TableName": ["t"], "ExpressionAttributeValues": [":p"]}),
+    ("Scan", "not an object"),
+    ("Scan", None),
+]
+
+
+@pytest.mark.parametrize(("operation", "body"), _REQUESTS, ids=lambda v: str(v)[:40])
+def test_a_request_reads_as_moto_s_own_parser_reads_it(in_process, operation, body):
+    import json
+
+    from moto.core import parse
+    from moto.core.responses import get_service_model
+
+    model = get_service_model("dynamodb").operation_model(operation)
+    raw = json.dumps(body).encode()
+
+    def read(method):
+        try:
+            got = method(parse.JSONParser(model, map_type=dict), raw, model.input_shape)
+        except Exception as error:  # moto's own error, whatever it is
+            return "error", type(error), str(error)
+        return "read", got, json.dumps(got, default=repr)  # the dump keeps the keys' order
+
+    before = hooks.FAST_PATHS[dynamodb_parse.COMPILED_PARSE]
+    fast = read(parse.JSONParser._parse_json_body)
+    assert fast == read(parse.JSONParser._parse_json_body.__wrapped__)
+    if fast[0] == "read" and isinstance(body, dict):
+        assert hooks.FAST_PATHS[dynamodb_parse.COMPILED_PARSE] > before, (
+            f"patch '{dynamodb_parse.TARGETS['parse_json_body'].patch}': moto's parser ran"
         )

@@ -43,12 +43,13 @@ def aws(aws_credentials):
     """moto in-process, with the emulator's DynamoDB patches: same answers, but a transaction
     does not copy the whole table and a Query reads one partition, so that a property test's
     table does not make every later example slower."""
-    from s3sizer.emulator.patches import dynamodb
+    from s3sizer.emulator.patches import dynamodb, dynamodb_parse, dynamodb_query
     from s3sizer.emulator.patches.hooks import PatchSet
 
     patches = PatchSet()
     with mock_aws():
-        dynamodb.install(patches)
+        for service in (dynamodb, dynamodb_query, dynamodb_parse):
+            service.install(patches)
         try:
             yield
         finally:

@@ -7,7 +7,8 @@ installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_lifecycle,
-s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers, s3_object_lock, dynamodb, logs,
+s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers, s3_object_lock, dynamodb,
+dynamodb_query, dynamodb_parse, logs,
 sqs, stream_records, stream_mappings and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
@@ -17,6 +18,8 @@ import threading
 
 from . import (
     dynamodb,
+    dynamodb_parse,
+    dynamodb_query,
     hooks,
     lambda_,
     logs,
@@ -54,6 +57,8 @@ SERVICES = (
     s3_object_lock,
     s3_uploads,
     dynamodb,
+    dynamodb_query,
+    dynamodb_parse,
     logs,
     sqs,
     stream_records,

@@ -7,8 +7,7 @@
 - UpdateTimeToLive twice within an hour on a table is refused, as AWS refuses it.
 - Reads answer in plain JSON: moto's generic response serializer walks the service model for
   every attribute of every item, which made a Query of a few thousand items take seconds.
-- Query reads one partition, as DynamoDB does: moto sorts the whole table on every Query (its
-  `all_items`); inside a Query of a table's own key, it is handed that partition's items only.
+- Query reads one partition, and a page only what moto's query looks at: see dynamodb_query.
 - An item is checked against DynamoDB's size limit once as it is built: moto adds up the sizes
   of all the attributes set so far at each attribute it sets, which made every write cost the
   square of its item's attributes. The check, its limit and its error are moto's own.
@@ -32,18 +31,12 @@ TARGETS = {
                                    "DynamoDBBackend", "transact_write_items",
                                    ("self", "transact_items")),
     "copy": Target("transactions back up only the items they write", _MODELS, None, "copy", None),
-    "query": Target("a query reads one partition", _TABLE, "Table", "query",
-                    ("self", "hash_key", "range_comparison", "range_objs", "limit",
-                     "exclusive_start_key", "scan_index_forward", "projection_expressions",
-                     "index_name", "consistent_read", "filter_expression",
-                     "hash_key_conditions", "range_key_conditions", "filter_kwargs")),
     "query_response": Target("reads answer in plain JSON", "moto.dynamodb.responses",
                              "DynamoHandler", "query", ("self",)),
     "get_item_response": Target("reads answer in plain JSON", "moto.dynamodb.responses",
                                 "DynamoHandler", "get_item", ("self",)),
     "batch_get_response": Target("reads answer in plain JSON", "moto.dynamodb.responses",
                                  "DynamoHandler", "batch_get_item", ("self",)),
-    "all_items": Target("a query reads one partition", _TABLE, "Table", "all_items", ("self",)),
     "item_init": Target("an item's size is added up once", "moto.dynamodb.models.dynamo_type",
                         "Item", "__init__", ("self", "hash_key", "range_key", "attrs")),
     "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
@@ -54,10 +47,8 @@ TTL_CHANGE_INTERVAL_SECONDS = 3600
 TTL_TOO_SOON = "Time to live has been modified multiple times within a fixed interval"
 IN_TRANSACTION = "in_transaction"
 NO_TABLE_COPY = "dynamodb: transaction kept the table instead of copying it"
-ONE_PARTITION = "dynamodb: a query read one partition"
 PLAIN_JSON = "dynamodb: a read answered in plain JSON"
 ITEM_SIZE_ONCE = "dynamodb: an item's size added up once"
-_partition = threading.local()
 
 _ttl_changes: dict[tuple[str, str, str], float] = {}  # (account, region, table) -> monotonic time
 _ttl_lock = threading.Lock()
@@ -70,8 +61,6 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["transact_write_items"], _transact_write_items)
     patches.replace(TARGETS["copy"], lambda original: _CopyKeepingTablesInTransactions(Table))
     patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
-    patches.replace(TARGETS["query"], _query)
-    patches.replace(TARGETS["all_items"], _all_items)
     patches.replace(TARGETS["item_init"], _item_init)
     for name in ("query_response", "get_item_response", "batch_get_response"):
         patches.replace(TARGETS[name], _plain_json)
@@ -92,39 +81,6 @@ def _plain_json(original):
         return result
 
     return read
-
-
-def _query(original):
-    def query(self, hash_key, *args, **kwargs):
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name is not None or not self.range_key_attr or hash_key is None:
-            return original(self, hash_key, *args, **kwargs)
-        previous = getattr(_partition, "key", None)
-        range_comparison = kwargs.get("range_comparison", args[0] if args else None)
-        range_objs = kwargs.get("range_objs", args[1] if len(args) > 1 else None)
-        _partition.key = (self, hash_key, _bounds(range_comparison, range_objs))
-        try:
-            return original(self, hash_key, *args, **kwargs)
-        finally:
-            _partition.key = previous
-
-    return query
-
-
-def _all_items(original):
-    def all_items(self):
-        scope = getattr(_partition, "key", None)
-        if scope is None or scope[0] is not self:
-            return original(self)
-        hooks.FAST_PATHS[ONE_PARTITION] += 1
-        # moto keeps a range-keyed table as {hash key: {range key: item}}; the query filters
-        # by hash key and sorts by range key itself, and checks the key condition again on
-        # what is handed back: the bounds only spare it items that cannot match.
-        items = self.items.get(scope[1], {}).values()
-        within = scope[2]
-        return [item for item in items if within(item.range_key)]
-
-    return all_items
 
 
 def _item_init(original):
@@ -153,26 +109,6 @@ def _item_init(original):
 
 
 _ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: AWS's 400 KB, measured at 409-410 KB
-
-
-def _bounds(comparison, values):
-    """A cheap test of a sort key against a Query's key condition (True: may match)."""
-    if not comparison or not values or any(getattr(v, "type", None) != "S" for v in values):
-        return lambda key: True
-    bound = [v.value for v in values]
-    tests = {
-        "BETWEEN": lambda k: bound[0] <= k <= bound[-1],
-        ">=": lambda k: k >= bound[0],
-        ">": lambda k: k > bound[0],
-        "<=": lambda k: k <= bound[0],
-        "<": lambda k: k < bound[0],
-        "=": lambda k: k == bound[0],
-        "BEGINS_WITH": lambda k: k.startswith(bound[0]),
-    }
-    test = tests.get(comparison.upper())
-    if test is None:
-        return lambda key: True
-    return lambda key: key is None or getattr(key, "type", None) != "S" or test(key.value)
 
 
 class _CopyKeepingTablesInTransactions:
