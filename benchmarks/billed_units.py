@@ -23,6 +23,7 @@ import contextlib
 import io
 import json
 import math
+import os
 from collections import Counter
 
 from benchmarks.measure import Section, Table, ratio
@@ -150,20 +151,23 @@ def run(events: int = 400) -> list[dict]:
     from s3sizer.emulator.patches import dynamodb, stream_records
     from s3sizer.emulator.patches.hooks import PatchSet
 
+    # Newer botocore addresses DynamoDB Streams at <account>.streams-ddb.<region>, which moto
+    # in-process does not route: the regional address.
+    os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
     out = []
-    with mock_aws():
-        patches = PatchSet()
-        dynamodb.install(patches)
-        stream_records.install(patches)
-        try:
-            runs = [("transaction", size, 0) for size in BATCHES]
-            runs += [("fold", size, fold) for size in BATCHES for fold in (size, 100)]
-            for path, size, fold_batch in dict.fromkeys(runs):  # (100, 100) once
+    runs = [("transaction", size, 0) for size in BATCHES]
+    runs += [("fold", size, fold) for size in BATCHES for fold in (size, 100)]
+    for path, size, fold_batch in dict.fromkeys(runs):  # (100, 100) once
+        with mock_aws():  # a fresh moto for each measurement: nothing carries over
+            patches = PatchSet()
+            dynamodb.install(patches)
+            stream_records.install(patches)
+            try:
                 client = boto3.client("dynamodb", region_name="us-east-1")
                 quiet = boto3.client("dynamodb", region_name="us-east-1")
                 out.append(_measure(path, size, events, client, quiet, fold_batch))
-        finally:
-            patches.undo()
+            finally:
+                patches.undo()
     return out
 
 
@@ -174,6 +178,7 @@ def _measure(path: str, size: int, events: int, client, quiet, fold_batch: int =
     from s3sizer.lambdas import layout as lay
 
     table = f"billed-{path}-{size}-{fold_batch}"
+    fold._SHARDS.clear()
     stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     arn = client.create_table(**history.table_definition(table), StreamSpecification=stream)[
         "TableDescription"

@@ -195,6 +195,8 @@ def _local_only_environment() -> None:
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_EC2_METADATA_DISABLED="true",
+        # moto in-process routes DynamoDB Streams only at its regional address (section 11).
+        AWS_ACCOUNT_ID_ENDPOINT_MODE="disabled",
         AWS_CONFIG_FILE=os.devnull,
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
     )

@@ -50,6 +50,9 @@ def _no_real_aws(monkeypatch, tmp_path_factory):
     monkeypatch.delenv("AWS_REGION", raising=False)
     # Never ask the EC2 metadata service (a non-loopback address) for credentials.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Newer botocore addresses DynamoDB Streams at <account>.streams-ddb.<region>, which moto
+    # in-process does not route; the regional address is the one every moto answers.
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))

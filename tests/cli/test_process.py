@@ -32,7 +32,7 @@ def complete(*words: str) -> list[str]:
 @pytest.mark.parametrize(
     "words, choices",
     [
-        (["logs", ""], ["driver", "size-tracking", "plotting"]),
+        (["logs", ""], ["driver", "size-tracking", "plotting", "fold"]),
         (["deploy", "--architecture", ""], ["x86_64", "arm64"]),
         (["deploy", "--runtime", ""], ["python3.12", "python3.13", "python3.14"]),
         (["wa"], ["watch"]),

@@ -22,14 +22,14 @@ def streamed(aws, clock):
 
     patches = PatchSet()
     stream_records.install(patches)
-    client = boto3.client("dynamodb", region_name="us-east-1")
-    arn = streamed_table(client, TABLE)
-    track(client, TABLE, BUCKET)
-    hist = history.History(TABLE, client, now=clock)
-    stream = Stream(arn)
-    stream.read()  # the settings item's own record
-    fold._SHARDS.clear()
     try:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        arn = streamed_table(client, TABLE)
+        track(client, TABLE, BUCKET)
+        hist = history.History(TABLE, client, now=clock)
+        stream = Stream(arn)
+        stream.read()  # the settings item's own record
+        fold._SHARDS.clear()
         yield client, hist, stream
     finally:
         patches.undo()
