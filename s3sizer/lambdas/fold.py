@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import time
 
 import boto3
@@ -147,14 +146,7 @@ def _first_number(streams, stream_arn: str, shard_id: str, number: str) -> str |
 
 @functools.cache
 def _config():
-    table = os.environ.get("TABLE_NAME")
-    if not table:
-        raise RuntimeError("TABLE_NAME is not set: the fold function needs its table")
-    ttl = os.environ.get("HISTORY_TTL_DAYS", "0") or "0"
-    try:
-        ttl_days = float(ttl)
-    except ValueError:
-        raise RuntimeError(f"HISTORY_TTL_DAYS must be a number of days, not {ttl!r}") from None
+    table, ttl_days = history.table_from_environment("fold")
     hist = history.History(table, boto3.client("dynamodb"), ttl_days=ttl_days)
     return hist, boto3.client("dynamodbstreams")
 

@@ -337,3 +337,18 @@ class History:
         from . import baseline
 
         return baseline.reset(self, bucket, listing, depth)
+
+
+def table_from_environment(function: str) -> tuple[str, float]:
+    """A function's table and history retention, from its environment (TABLE_NAME,
+    HISTORY_TTL_DAYS); one line naming the variable when either is wrong."""
+    import os
+
+    table = os.environ.get("TABLE_NAME")
+    if not table:
+        raise RuntimeError(f"TABLE_NAME is not set: the {function} function needs its table")
+    ttl = os.environ.get("HISTORY_TTL_DAYS", "0") or "0"
+    try:
+        return table, float(ttl)
+    except ValueError:
+        raise RuntimeError(f"HISTORY_TTL_DAYS must be a number of days, not {ttl!r}") from None

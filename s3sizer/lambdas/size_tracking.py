@@ -154,14 +154,7 @@ def _depth_of(hist: history.History):
 @functools.cache
 def _config() -> history.History:
     """Built once per warm container: the client and the settings from the environment."""
-    table = os.environ.get("TABLE_NAME")
-    if not table:
-        raise RuntimeError("TABLE_NAME is not set: the size-tracking function needs its table")
-    ttl = os.environ.get("HISTORY_TTL_DAYS", "0") or "0"
-    try:
-        ttl_days = float(ttl)
-    except ValueError:
-        raise RuntimeError(f"HISTORY_TTL_DAYS must be a number of days, not {ttl!r}") from None
+    table, ttl_days = history.table_from_environment("size-tracking")
     depth = os.environ.get("PREFIX_DEPTH", "1") or "1"
     if depth not in {str(d) for d in range(history.MAX_PREFIX_DEPTH + 1)}:
         raise RuntimeError(f"PREFIX_DEPTH must be 0 to {history.MAX_PREFIX_DEPTH}, not {depth!r}")

@@ -81,16 +81,22 @@ def _fold_once(hist, stream: Stream, records: list):
         return None
 
 
-def test_random_histories_end_exact_on_the_fold_path(function_env, aws, caplog):
+@pytest.fixture
+def streams(aws):
+    """moto in-process (``aws``) whose tables record their streams as the emulator's do."""
     from s3sizer.emulator.patches import stream_records
     from s3sizer.emulator.patches.hooks import PatchSet
 
     patches = PatchSet()
     stream_records.install(patches)
     try:
-        check_fold_histories(function_env, caplog, examples=40)
+        yield
     finally:
         patches.undo()
+
+
+def test_random_histories_end_exact_on_the_fold_path(function_env, streams, caplog):
+    check_fold_histories(function_env, caplog, examples=40)
 
 
 def check_fold_histories(function_env, caplog, examples: int) -> None:
@@ -178,13 +184,5 @@ def check_fold_histories(function_env, caplog, examples: int) -> None:
 
 
 @pytest.mark.heavy
-def test_many_more_random_histories_end_exact_on_the_fold_path(function_env, aws, caplog):
-    from s3sizer.emulator.patches import stream_records
-    from s3sizer.emulator.patches.hooks import PatchSet
-
-    patches = PatchSet()
-    stream_records.install(patches)
-    try:
-        check_fold_histories(function_env, caplog, examples=150)
-    finally:
-        patches.undo()
+def test_many_more_random_histories_end_exact_on_the_fold_path(function_env, streams, caplog):
+    check_fold_histories(function_env, caplog, examples=150)
