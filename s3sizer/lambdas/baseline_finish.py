@@ -9,6 +9,7 @@ from . import batch
 from . import layout as lay
 from .baseline import WIDTH, Sums
 from .listing import Drift
+from .points import point_put
 
 ALWAYS, IF_UNTOUCHED, NEVER = "always", "if_untouched", "never"
 # A live run on the fold path: its key items are the fold's to count (rows.py), so the totals
@@ -58,7 +59,7 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
         )
         writes = [
             batch._aggregate_put(h, bucket, None, item, new, kept_delta, class_delta),
-            batch.point_put(h, lay.bucket_pk(bucket), start, new, event, None),
+            point_put(h, lay.bucket_pk(bucket), start, new, event, None),
         ]
         try:
             h.client.transact_write_items(TransactItems=writes)
@@ -119,7 +120,7 @@ def _set_prefix(h, bucket: str, prefix: str, item: dict | None, target: list[int
         h.client.transact_write_items(
             TransactItems=[
                 batch._aggregate_put(h, bucket, prefix, item, new, kept_delta),
-                batch.point_put(h, pk, old, new, EVENT_RECONCILE, None),
+                point_put(h, pk, old, new, EVENT_RECONCILE, None),
             ]
         )
     except ClientError as err:
@@ -151,9 +152,7 @@ def _prefix_points(h, bucket: str, moved: dict) -> None:
         now = lay.totals_from(item)
         was = lay.Totals(now.total_size - d[0], now.object_count - d[1], 0, None, 0)
         now = lay.Totals(now.total_size, now.object_count, 0, h.next_timestamp(None), now.version)
-        put = batch.point_put(
-            h, lay.prefix_points_pk(bucket, prefix), was, now, EVENT_RECONCILE, None
-        )
+        put = point_put(h, lay.prefix_points_pk(bucket, prefix), was, now, EVENT_RECONCILE, None)
         h.client.put_item(**put["Put"])
 
 

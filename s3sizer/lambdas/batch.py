@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from . import classes, tracked
 from . import layout as lay
 from . import versions as v
+from .points import point_put
 from .records import Change
 
 MAX_ATTEMPTS = 30
@@ -375,23 +376,3 @@ def _code(err: ClientError) -> str:
 def jittered(attempt: int) -> float:
     # Full jitter: concurrent writers that collided spread out instead of colliding again.
     return random.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt))
-
-
-def point_put(h, pk: str, old, new, event: str, key: str | None) -> dict:
-    """One history point, as a TransactWriteItems Put: the totals after a write and before it."""
-    item = {
-        **lay.address(pk, f"{lay.POINT_PREFIX}{new.updated_at}#{new.version:012d}"),
-        "ts": {"S": new.updated_at},
-        "total_size": lay.n(new.total_size),
-        "object_count": lay.n(new.object_count),
-        "prev_total_size": lay.n(old.total_size),
-        "prev_object_count": lay.n(old.object_count),
-        "event": {"S": event},
-    }
-    if key is not None:
-        item["key"] = {"S": key}
-    if h.ttl_seconds > 0:
-        item[lay.TTL_ATTRIBUTE] = lay.n(
-            int(lay.parse_iso(new.updated_at).timestamp()) + h.ttl_seconds
-        )
-    return {"Put": {"TableName": h.table_name, "Item": item}}

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from . import layout as lay
 from . import rows, tracked
 from . import versions as v
+from .points import point_put
 
 TRANSACTION_ITEMS = 100
 WIDTH = 2 + len(lay.BREAKDOWN)  # bytes, objects, then the breakdown
@@ -245,20 +246,8 @@ def _row_update(
 
 
 def _point(h, pk: str, old: lay.Totals, new: lay.Totals, shard: str, seq: str) -> dict:
-    item = {
-        # The shard and the sequence number make it unique: two shards may fold in the same ms.
-        **lay.address(pk, f"{lay.POINT_PREFIX}{new.updated_at}#F{seq}#{shard}"),
-        "ts": {"S": new.updated_at},
-        "total_size": lay.n(new.total_size),
-        "object_count": lay.n(new.object_count),
-        "prev_total_size": lay.n(old.total_size),
-        "prev_object_count": lay.n(old.object_count),
-        "event": {"S": "fold"},
-    }
-    if h.ttl_seconds > 0:
-        expires = int(lay.parse_iso(new.updated_at).timestamp()) + h.ttl_seconds
-        item[lay.TTL_ATTRIBUTE] = lay.n(expires)
-    return {"Put": {"TableName": h.table_name, "Item": item}}
+    # The shard and the sequence number make it unique: two shards may fold in the same ms.
+    return point_put(h, pk, old, new, "fold", None, tiebreak=f"F{seq}#{shard}")
 
 
 def _prefix_totals(h, bucket: str, prefix: str) -> lay.Totals:
