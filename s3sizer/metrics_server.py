@@ -104,7 +104,15 @@ class StackCollector:
         )
         if delivery["queued"] is not None:
             queued.add_metric([], delivery["queued"])
-        return [size, objects, prefixes, stored, cost, dead, queued]
+        found = [size, objects, prefixes, stored, cost, dead, queued]
+        if "fold_dead_letters" in delivery:  # a stack on the fold write path
+            fold_dead = gauge(
+                "s3sizer_fold_dead_letters",
+                "Stream batches the fold gave up on, waiting in its dead-letter queue for redrive.",
+            )
+            fold_dead.add_metric([], delivery["fold_dead_letters"])
+            found.append(fold_dead)
+        return found
 
 
 def storage_samples(totals: dict | None, uploads: dict | None) -> list[tuple[str, str, int]]:

@@ -3,7 +3,7 @@
 It charts what CloudWatch already holds, so it adds no metric to pay for: the tracker's
 BucketSizeBytes and NumberOfObjects (namespace s3sizer, per second), S3's own daily storage
 metrics by storage type beside them (the breakdown as S3 bills it, a day or more late), and the
-dead-letter queue. The top prefixes are not metrics; a text widget names the commands that
+dead-letter queues (the fold's too, on the fold write path). The top prefixes are not metrics; a text widget names the commands that
 show them. The body is the same on every deploy, so a deploy with nothing new changes nothing.
 """
 
@@ -30,6 +30,14 @@ S3_STORAGE_TYPES = (
 
 def buckets_of(config: StackConfig) -> list[str]:
     return list(getattr(config, "buckets", None) or [config.bucket])
+
+
+def dead_letter_metrics(stack: Stack, config: StackConfig) -> list:
+    """The tracker's DLQ, and on the fold write path the fold's too: both wait for `redrive`."""
+    queues = [stack.names.dead_letter_queue]
+    if config.write_path == "fold":
+        queues.append(stack.names.fold_dead_letter_queue)
+    return [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q] for q in queues]
 
 
 def body(stack: Stack, config: StackConfig) -> dict:
@@ -89,15 +97,8 @@ def body(stack: Stack, config: StackConfig) -> dict:
             period=86400,
         ),
         metric_widget(
-            "Dead letters (events the tracker could not apply)",
-            [
-                [
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    "QueueName",
-                    names.dead_letter_queue,
-                ]
-            ],
+            "Dead letters (events the tracker, and stream batches the fold, could not apply)",
+            dead_letter_metrics(stack, config),
             12,
             6,
             stat="Maximum",

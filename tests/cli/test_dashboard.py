@@ -39,3 +39,13 @@ def test_deploy_makes_the_dashboard_and_teardown_removes_it(cli, aws):
 
     assert "delete dashboard: s3sizer" in result.stdout
     assert dashboards() == []
+
+
+def test_a_transaction_stack_charts_no_fold_queue(cli, aws):
+    cli("setup")
+    cli("deploy", "--no-layer")
+
+    body = boto3.client("cloudwatch").get_dashboard(DashboardName="s3sizer")["DashboardBody"]
+
+    assert "s3sizer-events-dlq" in body
+    assert "fold-dlq" not in body

@@ -83,6 +83,7 @@ def test_a_scrape_shows_the_same_figures_as_status(cli, aws):
     cost = got["s3sizer_monthly_cost_usd", bucket]
     assert round(cost, 4) == status["storage"]["monthly_cost_usd"]
     assert got["s3sizer_dead_letters", ()] == status["dead_letters"] == 0
+    assert "s3sizer_fold_dead_letters" not in {name for name, _ in got}  # the transaction path
 
 
 def test_scrapes_within_the_cache_period_read_the_table_once(cli, aws):

@@ -65,3 +65,26 @@ def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, a
     assert (status["dead_letters"], status["fold_dead_letters"]) == (0, 1)
     assert "fold dead letters 1" in text.stdout
     assert "1 stream batch wait in the fold's dead-letter queue" in text.stderr
+
+
+def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
+    from tests.cli.test_metrics import scrape, serving
+
+    cli("setup", "--write-path", "fold")
+    cli("deploy", "--no-layer")
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="s3sizer-fold-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+
+    with serving() as endpoint:
+        got = scrape(endpoint)
+    body = json.loads(
+        boto3.client("cloudwatch").get_dashboard(DashboardName="s3sizer")["DashboardBody"]
+    )
+    charted = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])]
+
+    assert got["s3sizer_fold_dead_letters", ()] == 1
+    assert got["s3sizer_dead_letters", ()] == 0
+    assert ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "s3sizer-fold-dlq"] in (
+        charted
+    )
