@@ -14,7 +14,8 @@ A step that cannot be applied ends the batch: its first record is reported in
 ``batchItemFailures``, so that Lambda retries from there; what came before is applied, and what
 the retry finds counted it skips. A batch Lambda gives up on goes to the on-failure destination,
 and ``s3sizer redrive`` brings its records back here with a ``redrive`` member: they are folded
-into rows of their own, named by the failed batch.
+into rows of their own, named by the failed batch, less the steps an attempt had committed
+before it crashed (fold_receipts.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import fold_apply as fa
 from . import fold_compact as fc
+from . import fold_receipts as fr
 from . import history, rows
 from .metric import metric_line
 
@@ -57,6 +59,7 @@ def fold_event(h, streams, event: dict) -> dict:
         finished = fc.ancestors(_shards(streams, stream_arn, False), shard)
     buckets = {fa.bucket_of(r) for r in records} - {None}
     tracking = fa.tracking(h, buckets)
+    receipts = _receipts(h, redrive, set(tracking)) if redrive else {}
     parsed, numbers = [], {}
     for record in records:
         change = fa.parse(record, tracking)
@@ -64,6 +67,8 @@ def fold_event(h, streams, event: dict) -> dict:
             counts["skipped"] += 1
         elif change.bucket not in tracking:  # not tracked (untracked since): never counted
             counts["ignored"] += 1
+        elif fr.counted(change.seq, receipts.get(change.bucket, [])):
+            counts["already"] += 1  # a step an attempt committed before Lambda gave up
         else:
             parsed.append(change)
             numbers[change.seq] = record["dynamodb"]["SequenceNumber"]
@@ -93,6 +98,16 @@ def fold_event(h, streams, event: dict) -> dict:
     line = " ".join(f"{name}={counts[name]}" for name in COUNTED)
     logger.info("fold %s: %s", shard, line)
     return {"batchItemFailures": failures, "counts": counts}
+
+
+def _receipts(h, redrive: dict, buckets: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """Per bucket, the steps of the dead-lettered batch that an attempt had committed. A
+    redrive request without the batch's time span (an older CLI's) finds none."""
+    since, until = redrive.get("firstArrival"), redrive.get("failedAt")
+    if not (since and until):
+        return {}
+    shard = redrive["shardId"]
+    return {b: fr.committed_ranges(h, b, shard, since, until) for b in sorted(buckets)}
 
 
 def shard_of(streams, stream_arn: str, sequence_number: str) -> str:

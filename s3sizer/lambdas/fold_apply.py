@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from . import fold_receipts as fr
 from . import layout as lay
 from . import rows, tracked
 from . import versions as v
@@ -183,9 +184,11 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     writes = [tracked.settings_check(h.table_name, bucket)]
     writes.append(_row_update(h, rows.totals_row_address(bucket, shard), figures, seq, ts, last,
                               classes=classes, max_size=now.max_size))  # fmt: skip
-    moved_size = figures[0] or figures[1] or peak
-    if moved_size:
-        writes.append(_point(h, lay.bucket_pk(bucket), before, now, shard, seq))
+    # Even a step that moved nothing writes its point: the point is the step's receipt, which
+    # redrive reads so as not to count it again (fold_receipts.py).
+    point = _point(h, lay.bucket_pk(bucket), before, now, shard, seq)
+    point["Put"]["Item"] |= fr.receipt_attributes(fresh[0].seq)
+    writes.append(point)
     for prefix, moved in sorted(prefixes.items()):
         if not any(moved):
             continue

@@ -2,7 +2,8 @@
 batch (`DDBStreamBatchInfo`), without the records. They are read back from the stream
 (GetShardIterator AT_SEQUENCE_NUMBER, then GetRecords past the batch's last one) and given to
 the fold function in one synchronous invocation with a `redrive` member, which folds them into
-rows of their own (lambdas/rows.py). A letter is deleted only once that invocation succeeded."""
+rows of their own (lambdas/rows.py), leaving out the steps an attempt had committed. A letter
+is deleted only once that invocation succeeded."""
 
 from __future__ import annotations
 
@@ -47,9 +48,10 @@ def redrive(ctx: StackContext, dlq_url: str) -> int:
             break
         for index, message in enumerate(messages):
             try:
-                info = json.loads(message["Body"])["DDBStreamBatchInfo"]
+                letter = json.loads(message["Body"])
+                info = letter["DDBStreamBatchInfo"]
                 records = batch_records(streams, info)
-                failed = "" if records is None else _fold_again(ctx, functions, info, records)
+                failed = "" if records is None else _fold_again(ctx, functions, letter, records)
             except BaseException:
                 release(sqs, dlq_url, messages[index:])
                 raise
@@ -132,12 +134,19 @@ def _base64(value):
     return value
 
 
-def _fold_again(ctx: StackContext, functions, info: dict, records: list[dict]) -> str:
-    """Invoke the fold with the batch: '' when it folded all of it, else what went wrong."""
-    payload = {
-        "Records": records,
-        "redrive": {"shardId": info["shardId"], "startSequenceNumber": info["startSequenceNumber"]},
-    }
+def _fold_again(ctx: StackContext, functions, letter: dict, records: list[dict]) -> str:
+    """Invoke the fold with the batch: '' when it folded all of it, else what went wrong.
+
+    The batch's time span (its first record's arrival, the time Lambda gave up) lets the fold
+    find the steps an attempt had committed before it crashed (lambdas/fold_receipts.py)."""
+    info = letter["DDBStreamBatchInfo"]
+    redrive = {"shardId": info["shardId"], "startSequenceNumber": info["startSequenceNumber"]}
+    if info.get("approximateArrivalOfFirstRecord") and letter.get("timestamp"):
+        redrive |= {
+            "firstArrival": info["approximateArrivalOfFirstRecord"],
+            "failedAt": letter["timestamp"],
+        }
+    payload = {"Records": records, "redrive": redrive}
     response = functions.invoke(
         FunctionName=ctx.names.function(FOLD_FUNCTION.short),
         InvocationType="RequestResponse",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -298,14 +299,8 @@ class _Timeout(BaseException):
     """What Lambda's timeout is to the fold: nothing it can catch and report."""
 
 
-def test_named_corner_a_crash_between_steps_then_a_dead_letter_counts_twice(streamed, monkeypatch):
-    """docs/tracking.md, "The fold path": the one corner that stays inexact."""
-    client, hist, stream = streamed
-    track(client, TABLE, "second-bucket")
-    stream.read()
-    write_key(client, TABLE, BUCKET, "k1", [3], 1)
-    write_key(client, TABLE, "second-bucket", "k2", [2], 1)
-    records = stream.read()
+def _crash_between_steps(hist, stream, records, monkeypatch) -> None:
+    """An attempt that commits the batch's first step, then times out in its second."""
     real, calls = hist.client.transact_write_items, []
 
     def crashing(**kwargs):
@@ -318,9 +313,61 @@ def test_named_corner_a_crash_between_steps_then_a_dead_letter_counts_twice(stre
     with pytest.raises(_Timeout):
         _fold(hist, stream, records)
     monkeypatch.setattr(hist.client, "transact_write_items", real)
-    first = records[0]["dynamodb"]["SequenceNumber"]
-    # Every retry failed: the dead letter names the whole batch, and redrive folds it all.
-    redrive = {"shardId": stream.shard_id, "startSequenceNumber": first}
+
+
+def _two_buckets_written(client, stream) -> list[dict]:
+    track(client, TABLE, "second-bucket")
+    stream.read()
+    write_key(client, TABLE, BUCKET, "k1", [3], 1)
+    write_key(client, TABLE, "second-bucket", "k2", [2], 1)
+    return stream.read()
+
+
+def test_a_batch_dead_lettered_after_a_crash_between_steps_is_redriven_once(
+    streamed, clock, monkeypatch
+):
+    """Every retry failed: the dead letter names the whole batch, but the step the crashed
+    attempt committed left its receipt, and redrive folds only the rest."""
+    client, hist, stream = streamed
+    records = _two_buckets_written(client, stream)
+    arrived = lay.iso_ms(clock())
+    _crash_between_steps(hist, stream, records, monkeypatch)
+    clock.advance(90)  # ten retries later, Lambda gives up
+    redrive = {
+        "shardId": stream.shard_id,
+        "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+        "firstArrival": arrived[:19] + "Z",  # DDBStreamBatchInfo's arrival: whole seconds
+        "failedAt": lay.iso_ms(clock()),
+    }
+
+    outcome = fold.fold_event(hist, stream.client, {"Records": records, "redrive": redrive})
+
+    assert (outcome["counts"]["already"], outcome["counts"]["folded"]) == (1, 1)
+    assert _totals(client).total_size == 3
+    assert _totals(client, "second-bucket").total_size == 2
+    again = fold.fold_event(hist, stream.client, {"Records": records, "redrive": redrive})
+    assert again["counts"]["folded"] == 0  # the same letter redriven twice counts nothing more
+    assert _totals(client).total_size == 3
+
+
+@pytest.mark.parametrize("span", ["an hour before", "none"])
+def test_receipts_are_looked_for_only_in_the_dead_letter_s_time_span(
+    streamed, clock, monkeypatch, span
+):
+    """Between the batch's arrival and Lambda's giving up, with a margin for the two clocks. A
+    request without that span (an older CLI's) finds no receipt and folds every record."""
+    client, hist, stream = streamed
+    records = _two_buckets_written(client, stream)
+    _crash_between_steps(hist, stream, records, monkeypatch)
+    redrive = {
+        "shardId": stream.shard_id,
+        "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+    }
+    if span != "none":
+        redrive["firstArrival"] = lay.iso_ms(clock() - timedelta(hours=1, minutes=1))
+        redrive["failedAt"] = lay.iso_ms(clock() - timedelta(hours=1))
+
     fold.fold_event(hist, stream.client, {"Records": records, "redrive": redrive})
+
     assert _totals(client).total_size == 6  # 3 bytes, counted twice
     assert _totals(client, "second-bucket").total_size == 2
