@@ -25,6 +25,8 @@ SECTIONS = (
 )
 
 
+# Heavy: over a minute on 2 cores, the largest single test; CI's heavy run still runs it.
+@pytest.mark.heavy
 @pytest.mark.emulator
 def test_the_smoke_run_writes_a_table_for_every_section(tmp_path):
     # GIVEN an output path outside the checkout
