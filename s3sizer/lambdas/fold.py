@@ -59,7 +59,13 @@ def fold_event(h, streams, event: dict) -> dict:
         finished = fc.ancestors(_shards(streams, stream_arn, False), shard)
     buckets = {fa.bucket_of(r) for r in records} - {None}
     tracking = fa.tracking(h, buckets)
-    receipts = _receipts(h, redrive, set(tracking)) if redrive else {}
+    try:
+        receipts = _receipts(h, redrive, set(tracking)) if redrive else {}
+    except (ClientError, BotoCoreError) as err:  # nothing folded: the letter is tried again
+        logger.error("could not read the steps already folded from %s: %s", shard, err)
+        counts["failed"] = len(records)
+        first = records[0]["dynamodb"]["SequenceNumber"]
+        return {"batchItemFailures": [{"itemIdentifier": first}], "counts": counts}
     parsed, numbers = [], {}
     for record in records:
         change = fa.parse(record, tracking)

@@ -3,8 +3,9 @@
 The same histories, routes, shapes and faults as test_histories.py, with the tracker writing
 only key items (``WRITE_PATH=fold``) to a table whose stream the fold function folds. The fold
 sees Lambda's delivery of a stream: its records in order, in batches of random sizes, each
-retried from the record it reports (or whole, when it crashes), and earlier ranges delivered
-again, while its own DynamoDB calls fail as the tracker's do. Afterwards the rows add up to the
+retried from the record it reports (or whole, when it crashes), given up on into a dead letter
+that is redriven at the end, and earlier ranges delivered again, while its own DynamoDB calls
+fail as the tracker's do. Afterwards the rows add up to the
 model's listing, per bucket and per prefix, and delivering everything once more changes nothing.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -52,11 +54,16 @@ class FaultyWrites(FaultyDynamoDB):
 
 def fold_all(hist, stream: Stream, draw) -> None:
     """Every record written so far, folded as Lambda delivers a shard: in order, in batches,
-    from the checkpoint; a crash retries the batch, a report retries from its record."""
+    from the checkpoint; a crash retries the batch, a report retries from its record, and a
+    retry may be the last one: the batch goes to the dead-letter queue, and is redriven at the
+    end as `s3sizer redrive` does it (with the batch's time span)."""
     records = stream.read()
-    at = 0
+    at, letters = 0, []
+    arrived = _now()
     for _ in range(10_000):
         if at >= len(records):
+            for letter in letters:
+                _redrive(hist, stream, *letter)
             return
         size = draw(st.integers(1, 12), label="fold batch")
         if at and draw(st.integers(0, 4)) == 0:  # a range Lambda delivers again
@@ -64,14 +71,42 @@ def fold_all(hist, stream: Stream, draw) -> None:
             _fold_once(hist, stream, records[start:at])
         chunk = records[at : at + size]
         failures = _fold_once(hist, stream, chunk)
-        if failures is None:
-            continue  # crashed: the same batch again
-        if failures:
-            numbers = [r["dynamodb"]["SequenceNumber"] for r in chunk]
-            at += numbers.index(failures[0]["itemIdentifier"])
-        else:
+        if failures == []:
             at += len(chunk)
+            arrived = _now()
+            continue
+        if failures:  # the retry starts from the reported record
+            numbers = [r["dynamodb"]["SequenceNumber"] for r in chunk]
+            chunk = chunk[numbers.index(failures[0]["itemIdentifier"]) :]
+        if draw(st.integers(0, 5), label="retries exhausted") == 0:
+            letters.append((chunk, arrived, _now()))
+            at = records.index(chunk[-1]) + 1
+            arrived = _now()
+        else:
+            at = records.index(chunk[0])
     raise AssertionError("the fold never caught up")
+
+
+def _now() -> str:
+    return lay.iso_ms(datetime.now(UTC))
+
+
+def _redrive(hist, stream: Stream, records: list, arrived: str, failed_at: str) -> None:
+    """The letter folded again until a run succeeds whole, as a user reruns redrive."""
+    redrive = {
+        "shardId": stream.shard_id,
+        "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+        "firstArrival": arrived,
+        "failedAt": failed_at,
+    }
+    for _ in range(1_000):
+        try:
+            outcome = fold.fold_event(hist, stream.client, {"Records": records, "redrive": redrive})
+        except Crash:
+            continue
+        if not outcome["batchItemFailures"]:
+            return
+    raise AssertionError("the redrive never succeeded")
 
 
 def _fold_once(hist, stream: Stream, records: list):
