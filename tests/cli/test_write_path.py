@@ -51,12 +51,16 @@ def test_a_deployed_fold_stack_refuses_the_transaction_path_before_anything_chan
     assert inventory() == before
 
 
-def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, aws):
+def deployed_with_one_fold_dead_letter(cli) -> None:
     cli("setup", "--write-path", "fold")
     cli("deploy", "--no-layer")
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="s3sizer-fold-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="{}")
+
+
+def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, aws):
+    deployed_with_one_fold_dead_letter(cli)
 
     status = json.loads(cli("status", "--json").stdout)
     text = cli("status")
@@ -70,11 +74,7 @@ def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, a
 def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
     from tests.cli.test_metrics import scrape, serving
 
-    cli("setup", "--write-path", "fold")
-    cli("deploy", "--no-layer")
-    sqs = boto3.client("sqs")
-    url = sqs.get_queue_url(QueueName="s3sizer-fold-dlq")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    deployed_with_one_fold_dead_letter(cli)
 
     with serving() as endpoint:
         got = scrape(endpoint)
