@@ -265,6 +265,13 @@ def logs(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[dict]:
     """The function's log events, oldest first; with follow, keeps polling until interrupted."""
+    if function == "fold" and getattr(ctx.config, "write_path", "transaction") != "fold":
+        # An empty answer would read as a fold with nothing to say.
+        raise StackError(
+            f"Stack {ctx.names.stack!r} is on the transaction write path: it has no fold function",
+            "run `s3sizer logs size-tracking`, or move the stack with "
+            "`s3sizer deploy --write-path fold`",
+        )
     start = datetime.now(UTC) - timedelta(seconds=since_seconds)
     group, client = ctx.names.log_group(function), ctx.client("logs")
     start_ms, seen = int(start.timestamp() * 1000), set()

@@ -299,7 +299,8 @@ def redrive(
     ask = _confirmation(yes, "Redrive", "Send the dead letters back?", "nothing was moved")
 
     def confirm(waiting: int) -> bool:
-        output.err.print(f"{output.plural(waiting, 'dead letter')} wait in the dead-letter queue.")
+        verb = "waits" if waiting == 1 else "wait"
+        output.err.print(f"{output.plural(waiting, 'dead letter')} {verb} to be sent back.")
         return ask()
 
     result = lifecycle.redrive(stack_of(ctx), confirm=confirm)

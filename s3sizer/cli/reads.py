@@ -168,17 +168,22 @@ def status(
     output.show(result, json_out, output.status_text)
     if result["dead_letters"] and not json_out:
         output.err.print(
-            f"[yellow]Warning:[/] {output.plural(result['dead_letters'], 'event')} wait in the "
+            f"[yellow]Warning:[/] {output.plural(result['dead_letters'], 'event')} "
+            f"{_wait(result['dead_letters'])} in the "
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
         output.err.print(
-            f"[yellow]Warning:[/] {batches} "
-            "wait in the fold's dead-letter queue; "
+            f"[yellow]Warning:[/] {batches} {_wait(result['fold_dead_letters'])} "
+            "in the fold's dead-letter queue; "
             "fix the cause (`s3sizer logs fold`), then run `s3sizer redrive`."
         )
+
+
+def _wait(count: int) -> str:
+    return "waits" if count == 1 else "wait"
 
 
 def history(

@@ -52,13 +52,16 @@ def run(
         key = key_prefix + name
         if i:
             sleep(pause)  # keeps the points apart on the plot
-        before = history.key_state(bucket, key)
+        before, start = history.key_state(bucket, key), history.totals(bucket)
         if body is None:
             s3.delete_object(Bucket=bucket, Key=key)
         else:
             s3.put_object(Bucket=bucket, Key=key, Body=body)
-        _wait_recorded(history, bucket, op, key, body, before, deadline, sleep, monotonic)
-        totals = history.totals(bucket)
+        after = _wait_recorded(history, bucket, op, key, body, before, deadline, sleep, monotonic)
+        if after is not None and after.folded:
+            totals = _wait_folded(history, bucket, start, deadline, sleep, monotonic)
+        else:
+            totals = history.totals(bucket)
         _invoke_plotting(lambda_client, plotting_function, window_seconds)
         operations.append(
             {
@@ -72,8 +75,8 @@ def run(
     return {"bucket": bucket, "operations": operations}
 
 
-def _wait_recorded(history, bucket, op, key, body, before, deadline, sleep, monotonic) -> None:
-    """Poll the key's recorded state until it shows this operation.
+def _wait_recorded(history, bucket, op, key, body, before, deadline, sleep, monotonic):
+    """Poll the key's recorded state until it shows this operation; that state.
 
     The state must also differ from the one read before the operation: rewriting a key with a
     body of the same size would otherwise look recorded before the tracker saw anything.
@@ -87,13 +90,26 @@ def _wait_recorded(history, bucket, op, key, body, before, deadline, sleep, mono
             done = state is not None and state.exists and state.size == len(body)
         # A delete of a key the tracker never knew leaves no state at all: nothing to wait for.
         if done and (state != before or state is None):
-            return
+            return state
         if monotonic() >= give_up:
             raise TimeoutError(
                 f"the size-tracking function did not record the {op} of s3://{bucket}/{key} "
                 f"within {deadline:g} s; check its logs and the bucket's event notification"
             )
         sleep(POLL_SECONDS)
+
+
+def _wait_folded(history, bucket, start, deadline, sleep, monotonic):
+    """On the fold path the totals follow the key item a few seconds later (the table's stream,
+    then the fold): poll until a fold has moved them since before the operation (every fold
+    step stamps them, even one that moves nothing), so that the figures reported and the plot
+    drawn are the operation's; at the deadline, what they show."""
+    give_up = monotonic() + deadline
+    totals = history.totals(bucket)
+    while totals.updated_at == start.updated_at and monotonic() < give_up:
+        sleep(POLL_SECONDS)
+        totals = history.totals(bucket)
+    return totals
 
 
 def _invoke_plotting(lambda_client, function: str, window_seconds: float | None) -> None:

@@ -81,7 +81,12 @@ def parse(record: dict, tracking: dict[str, Tracking]) -> Record | None:
 def _contribution(image: dict | None, tracking: Tracking):
     if not image or "versions" not in image:
         return [0] * WIDTH, {}, []
-    if tracked.item_generation(image) != tracking.generation:  # left from an earlier tracking
+    # A marked image of another generation was left by a writer that raced an earlier untrack:
+    # worth nothing. An unmarked one (the transaction path's, before the stack moved to the
+    # fold) counted itself in the base totals, which only this tracking's writers move: a
+    # fold-path write over it moves the rows by the change, so its worth is what it holds.
+    marked = image.get(rows.FOLDED, {}).get("N") == "1"
+    if marked and tracked.item_generation(image) != tracking.generation:
         return [0] * WIDTH, {}, []
     state = lay.key_state_from(image)
     size = v.visible_size(state.versions)

@@ -211,6 +211,10 @@ class PrefixTotals:
     object_count: int
 
 
+# The mark of a key item a fold-path writer wrote (rows.py): the fold counts its change.
+FOLDED = "f"
+
+
 @dataclass(frozen=True)
 class KeyState:
     """A key's recorded state: its current size and version, and its versions' map."""
@@ -225,6 +229,8 @@ class KeyState:
     # A baseline that deepens the prefixes raises it key by key, so the tracker and the
     # baseline never both count a key in a new prefix.
     counted_depth: int | None = None
+    # Written on the fold path: the totals count it only once the fold has read it.
+    folded: bool = False
 
     @property
     def sequencer(self) -> str | None:
@@ -311,4 +317,5 @@ def key_state_from(item: dict) -> KeyState:
         versions=versions,
         rev=int(item["rev"]["N"]),
         counted_depth=int(item["pd"]["N"]) if "pd" in item else None,
+        folded=item.get(FOLDED, {}).get("N") == "1",
     )

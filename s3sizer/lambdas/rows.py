@@ -24,7 +24,7 @@ from . import layout as lay
 
 # A key item written by a fold-path writer (tracker or baseline) carries ``f`` = 1: its change is
 # the fold's to count. One written by the transaction path has counted itself in the totals.
-FOLDED = "f"
+FOLDED = lay.FOLDED
 LAST_SEQ = "last_seq"
 ROW_TAG = "#S#"
 TOTALS_ROWS = f"{lay.TOTALS_SK}#"

@@ -68,7 +68,7 @@ def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, a
     assert list(status)[list(status).index("dead_letters") + 1] == "fold_dead_letters"
     assert (status["dead_letters"], status["fold_dead_letters"]) == (0, 1)
     assert "fold dead letters 1" in text.stdout
-    assert "1 stream batch wait in the fold's dead-letter queue" in text.stderr
+    assert "1 stream batch waits in the fold's dead-letter queue" in text.stderr
 
 
 def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
@@ -88,3 +88,13 @@ def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
     assert ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "s3sizer-fold-dlq"] in (
         charted
     )
+
+
+def test_the_fold_s_logs_on_a_transaction_stack_are_an_error_not_an_empty_answer(cli, aws):
+    cli("setup")
+
+    result = cli("logs", "fold", code=1)
+
+    line = one_clean_error_line(result)
+    assert "is on the transaction write path: it has no fold function" in line
+    assert "deploy --write-path fold" in line

@@ -78,7 +78,10 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
     cli("deploy")
     s3 = cli.aws.client("s3")
 
-    cli("run-driver", "--pause", "0")
+    driven = json.loads(cli("run-driver", "--pause", "0", "--json").stdout)
+    # Each operation's figures once the fold counted it, not the previous operation's.
+    shown = [(o["total_size"], o["object_count"]) for o in driven["operations"]]
+    assert shown == [(18, 1), (27, 1), (0, 0), (2, 1)]
     for n in range(12):
         s3.put_object(Bucket=cli.bucket, Key=f"logs/{n % 3}/{n}.txt", Body=b"x" * (100 + n))
     for n in range(0, 12, 4):
@@ -107,6 +110,35 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
     assert (reconciled["drift_bytes"], reconciled["drift_objects"]) == (0, 0)
     after = json.loads(cli("status", "--json").stdout)
     assert (after["total_size"], after["object_count"]) == expected
+    torn_down(cli)
+
+
+@needs_the_fold
+def test_a_transaction_stack_moved_to_the_fold_counts_its_older_keys_once(stack_cli):
+    cli = stack_cli
+    cli("setup")
+    cli("deploy")
+    s3 = cli.aws.client("s3")
+    for n in range(6):
+        s3.put_object(Bucket=cli.bucket, Key=f"old/{n}.txt", Body=b"o" * (100 + n))
+
+    def counted():
+        status = json.loads(cli("status", "--json").stdout)
+        return (status["total_size"], status["object_count"]) == listing(cli)
+
+    poll(counted, timeout=60)
+    cli("deploy", "--write-path", "fold")
+    # Keys the transaction path wrote, changed on the fold path: overwritten, deleted, kept.
+    s3.put_object(Bucket=cli.bucket, Key="old/0.txt", Body=b"short")
+    s3.delete_object(Bucket=cli.bucket, Key="old/1.txt")
+    s3.put_object(Bucket=cli.bucket, Key="new.txt", Body=b"n" * 7)
+    expected = listing(cli)
+
+    def folded():
+        status = json.loads(cli("status", "--json").stdout)
+        return (status["total_size"], status["object_count"]) == expected
+
+    poll(folded, timeout=60)
     torn_down(cli)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from types import SimpleNamespace
@@ -175,6 +176,47 @@ def test_the_workload_waits_for_the_tracker_then_plots(s3, hist):
     # three pauses between the four operations, and polls while the tracker lagged: all injected
     assert fake_time.sleeps.count(1.5) == 3
     assert fake_time.sleeps.count(driver.POLL_SECONDS) >= 4
+
+
+class FoldingTracker(LaggingTracker):
+    """As a fold stack shows it: key items marked, the totals ``behind`` reads behind them."""
+
+    def __init__(self, hist, s3, behind: int = 3):
+        super().__init__(hist, s3, lag=2)
+        self.behind, self.shown, self.stale_reads = behind, None, 0
+
+    def key_state(self, bucket, key):
+        state = super().key_state(bucket, key)
+        return state and dataclasses.replace(state, folded=True)
+
+    def totals(self, bucket):
+        real = self._hist.totals(bucket)
+        if self.shown is None or self.stale_reads >= self.behind:
+            self.shown, self.stale_reads = real, 0
+        elif real != self.shown:
+            self.stale_reads += 1
+        return self.shown
+
+
+def test_on_the_fold_path_each_operation_reports_the_totals_once_folded(s3, hist):
+    fake_time = FakeTime()
+    tracker = FoldingTracker(hist, s3)
+
+    result = run(s3, FakeLambda(), tracker, fake_time)
+
+    shown = [(o["total_size"], o["object_count"]) for o in result["operations"]]
+    assert shown == [(18, 1), (27, 1), (0, 0), (2, 1)]
+
+
+def test_on_the_fold_path_another_writer_s_change_ends_the_wait(s3, hist):
+    fake_time = FakeTime()
+    tracker = FoldingTracker(hist, s3, behind=0)
+    s3.put_object(Bucket=BUCKET, Key="theirs.txt", Body=b"12345")  # lands with the first change
+
+    result = run(s3, FakeLambda(), tracker, fake_time, deadline=60)
+
+    assert result["operations"][0]["total_size"] == 23
+    assert fake_time.now - 1000.0 < 60  # never waited for figures it could not see
 
 
 def test_plotting_is_invoked_only_once_the_operation_is_recorded(s3, hist):

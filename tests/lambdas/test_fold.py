@@ -9,8 +9,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from s3sizer.lambdas import fold, history, rows
+from s3sizer.lambdas import fold, history, rows, tracked
 from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas import versions as v
 
 from .conftest import BUCKET, TABLE
 from .fold_helpers import Stream, delete_key, streamed_table, track, write_key
@@ -371,3 +372,37 @@ def test_receipts_are_looked_for_only_in_the_dead_letter_s_time_span(
 
     assert _totals(client).total_size == 6  # 3 bytes, counted twice
     assert _totals(client, "second-bucket").total_size == 2
+
+
+def test_a_key_the_transaction_path_wrote_moves_by_its_change_once_the_fold_takes_it(streamed):
+    """A stack moved to the fold path: its older key items carry no mark and no generation, and
+    counted themselves in the base totals; a fold-path write over one moves the rows by the
+    change only."""
+    client, hist, stream = streamed
+    track(client, TABLE, BUCKET, generation="now")
+
+    def put(key: str, size: int | None, rev: int, mark: dict) -> None:
+        kind = v.OBJECT if size is not None else v.MARKER
+        versions = {"null": v.Entry(kind=kind, seq=f"{rev:016X}", size=size or 0)}
+        item = lay.key_item(BUCKET, key, versions, rev, 1)
+        client.put_item(TableName=TABLE, Item={**item, **mark})
+
+    put("a/kept", 100, 1, {})  # the transaction path's, counted in the base totals
+    put("a/gone", 20, 1, {})
+    base = {**lay.address(lay.bucket_pk(BUCKET), lay.TOTALS_SK), "version": lay.n(2)}
+    client.put_item(
+        TableName=TABLE, Item={**base, "total_size": lay.n(120), "object_count": lay.n(2)}
+    )
+    prefix = {**lay.prefix_address(BUCKET, "a/"), "prefix": {"S": "a/"}, "depth": lay.n(1)}
+    client.put_item(
+        TableName=TABLE,
+        Item={**prefix, "total_size": lay.n(120), "object_count": lay.n(2), "version": lay.n(1)},
+    )
+    stream.read()
+    mark = {rows.FOLDED: lay.n(1), tracked.ITEM_GENERATION: {"S": "now"}}
+    put("a/kept", 40, 2, mark)  # overwritten on the fold path
+    put("a/gone", None, 2, mark)  # deleted on the fold path
+    _fold(hist, stream, stream.read())
+    totals = _totals(client)
+    assert (totals.total_size, totals.object_count) == (40, 1)
+    assert _prefixes(client) == {"a/": (40, 1)}
