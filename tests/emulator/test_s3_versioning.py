@@ -119,3 +119,41 @@ def test_reads_of_a_key_whose_current_version_is_a_marker_name_the_marker(aws):
     assert missing.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-delete-marker"] == (
         "false"
     )
+
+
+def _looked_up_then_replaced(aws, name: str, then) -> tuple:
+    """A copy's source as moto finds it before the write lock, then a write of the source that
+    lands first (the race of two clients), then the copy."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    bucket = NotifiedBucket(aws, name)
+    bucket.s3.put_object(Bucket=name, Key="src", Body=b"old")
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    found = backend.get_object(name, "src")
+    then(bucket)
+    return bucket, backend, found
+
+
+def test_a_copy_whose_source_was_overwritten_meanwhile_copies_it_as_it_now_stands(aws):
+    def overwrite(bucket):
+        bucket.s3.put_object(Bucket=bucket.name, Key="src", Body=b"newer")
+
+    bucket, backend, found = _looked_up_then_replaced(aws, "copy-race", overwrite)
+
+    backend.copy_object(found, bucket.name, "dst")
+
+    assert bucket.s3.get_object(Bucket=bucket.name, Key="dst")["Body"].read() == b"newer"
+
+
+def test_a_copy_whose_source_was_deleted_meanwhile_is_no_such_key(aws):
+    from moto.s3.exceptions import MissingKey
+
+    def delete(bucket):
+        bucket.s3.delete_object(Bucket=bucket.name, Key="src")
+
+    bucket, backend, found = _looked_up_then_replaced(aws, "copy-race-gone", delete)
+
+    with pytest.raises(MissingKey):
+        backend.copy_object(found, bucket.name, "dst")
+    assert "Contents" not in bucket.s3.list_objects_v2(Bucket=bucket.name)

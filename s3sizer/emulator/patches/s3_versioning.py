@@ -43,7 +43,8 @@ TARGETS = {
                       "moto.s3.utils", "_VersionedKeyStore", "setlist", ("self", "key", "list_")),
     "put_object": Target("serialized S3 writes, suspended versioning and key length", _MODELS,
                          "S3Backend", "put_object", None),
-    "copy_object": Target("serialized S3 writes", _MODELS, "S3Backend", "copy_object", None),
+    "copy_object": Target("serialized S3 writes; a source overwritten meanwhile is copied as it "
+                          "now stands", _MODELS, "S3Backend", "copy_object", None),
     "delete_object": Target("deletes and delete markers as S3 makes them", _MODELS, "S3Backend",
                             "delete_object", ("self", "bucket_name", "key_name", "version_id",
                                               "bypass")),
@@ -62,7 +63,7 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["is_versioned"], lambda original: property(_is_versioned))
     patches.replace(TARGETS["setlist"], _setlist)
     patches.replace(TARGETS["put_object"], _put_object)
-    patches.replace(TARGETS["copy_object"], _serialized)
+    patches.replace(TARGETS["copy_object"], _copy_object)
     patches.replace(TARGETS["delete_object"], _delete_object)
     patches.replace(TARGETS["get_object"], _get_object)
     patches.replace(TARGETS["get_response"], _get_object_response)
@@ -84,12 +85,24 @@ def _setlist(original):
     return setlist
 
 
-def _serialized(method):
-    def serialized(*args, **kwargs):
-        with service_lock(S3_WRITE_LOCK):
-            return method(*args, **kwargs)
+def _copy_object(original):
+    """moto looks the source up before it takes the lock: a PUT or DELETE of the source between
+    the two disposes of what it found, and the copy then read a closed file (an error 500). S3
+    copies the source as it stands when the copy runs, or answers NoSuchKey when it is gone."""
 
-    return serialized
+    def copy_object(self, src_key, *args, **kwargs):
+        with service_lock(S3_WRITE_LOCK):
+            if getattr(src_key, "disposed", False):
+                from moto.s3.exceptions import MissingKey
+
+                version = src_key.version_id if src_key.version_id not in (None, "null") else None
+                found = self.get_object(src_key.bucket_name, src_key.name, version_id=version)
+                if found is None:
+                    raise MissingKey(key=src_key.name)
+                src_key = found
+            return original(self, src_key, *args, **kwargs)
+
+    return copy_object
 
 
 def _put_object(original):
