@@ -1,6 +1,6 @@
 """Run s3sizer's benchmarks and write their figures to benchmarks/RESULTS.md.
 
-    python benchmarks/run.py            # the full run: at most 10 minutes on 2 cores
+    python benchmarks/run.py            # the full run: about 20 minutes on 2 cores
     python benchmarks/run.py --quick    # smaller sizes: about 3 minutes
     python benchmarks/run.py --smoke --out /tmp/results.md   # seconds; for the test suite
 
@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable f
 
 from benchmarks import (
     aws_model,
+    baseline_speed,
     billed_units,
     burst,
     delivery,
@@ -65,6 +66,8 @@ class Profile:
     aws_model: bool = True  # section 7: seconds of arithmetic, no emulator
     billed_events: int = 400  # section 11: events per write path and batch size
     layer: bool = True  # section 8: downloads the wheels, builds two layers, times imports
+    baseline_sizes: tuple[int, ...] = ()  # section 10: objects, timed against `aws s3 ls`
+    baseline_memory: tuple[int, ...] = ()  # section 10: objects, peak memory of each command
 
 
 # On the queue route each one-at-a-time event waits out the 1 s batching window (section 2).
@@ -73,20 +76,21 @@ FULL = Profile(
     one_at_a_time=60, cold=15, burst=500, filler=10_000, filled_events=20,
     history_sizes=(1_000, 100_000), plot_repeats=5, startup_repeats=9, demo=True,
     plotting_worker=True, direct=40,
+    baseline_sizes=(30_000, 100_000), baseline_memory=(20_000, 200_000),
 )  # fmt: skip
 QUICK = Profile(
     "quick", [100, 1_000, 10_000], 200, {1_000: 20, 10_000: 3}, 2,
     one_at_a_time=20, cold=5, burst=200, filler=2_000, filled_events=5,
     history_sizes=(1_000, 10_000), plot_repeats=3, startup_repeats=5, demo=True,
     plotting_worker=True, direct=20, burst_clients=8, burst_puts=600, burst_deletes=100,
-    layer=False,
+    layer=False, baseline_sizes=(10_000,),
 )  # fmt: skip
 SMOKE = Profile(
     "smoke", [10, 100], 6, {}, 1,
     one_at_a_time=3, cold=1, burst=5, filler=50, filled_events=1,
     history_sizes=(10, 100), plot_repeats=1, startup_repeats=1, demo=False,
     plotting_worker=False, direct=2, burst_clients=2, burst_puts=8, burst_deletes=2,
-    aws_model=False, layer=False, billed_events=8,
+    aws_model=False, layer=False, billed_events=8, baseline_sizes=(300,),
 )  # fmt: skip
 
 
@@ -150,6 +154,11 @@ def run(profile: Profile) -> list[Section]:
     sections.append(
         burst.run(profile.burst_clients, profile.burst_puts, profile.burst_deletes)
     )  # its own emulator: the sections before leave nothing behind in it
+    if profile.baseline_sizes:
+        step("10. the baseline against `aws s3 ls`")
+        sections.append(
+            baseline_speed.section(list(profile.baseline_sizes), list(profile.baseline_memory))
+        )
     step("11. DynamoDB request units per event, as billed")
     billed = billed_units.run(profile.billed_events)
     sections.append(billed_units.section(billed, profile.billed_events))

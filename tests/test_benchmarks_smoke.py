@@ -21,6 +21,7 @@ SECTIONS = (
     "## 5. Memory",
     "## 6. demo",
     "## 9. A write burst, queue route against direct route",
+    "## 10. The baseline against `aws s3 ls`",
     "## 11. DynamoDB request units per event, as billed",
 )
 
