@@ -46,7 +46,9 @@ class StreamEventSources:
         self.runtime = runtime
         self.dice = dice
         self.retry_backoff = retry_backoff
-        self.arrived = threading.Condition()  # notified whenever a record is written
+        # Notified when a shard holds as many records as a poller waits for (or on stop).
+        self.arrived = threading.Condition()
+        self._wanted: dict[int, list[int]] = {}  # id(shard) -> the counts its pollers wait for
         self._pollers: list[_ShardPoller] = []
         self._lock = threading.Lock()
         self.stopped = threading.Event()
@@ -60,6 +62,30 @@ class StreamEventSources:
     def notify(self) -> None:
         with self.arrived:
             self.arrived.notify_all()
+
+    def added(self, shard) -> None:
+        """A record was appended to ``shard``: wake its pollers if one waits for this many.
+
+        A poller gathering a batch waits for the batch to fill or its window to pass; waking it
+        at every record only to wait again cost the emulator a thread switch per write."""
+        with self.arrived:
+            wanted = self._wanted.get(id(shard))
+            if wanted and len(shard.items) >= min(wanted):
+                self.arrived.notify_all()
+
+    def wait_for(self, shard, count: int, seconds: float) -> None:
+        """Wait until ``shard`` holds ``count`` records, for at most ``seconds``."""
+        with self.arrived:  # records are added, then `added` looks, under this lock: none is missed
+            if len(shard.items) >= count or self.stopping:
+                return
+            wanted = self._wanted.setdefault(id(shard), [])
+            wanted.append(count)
+            try:
+                self.arrived.wait(max(seconds, 0))
+            finally:
+                wanted.remove(count)
+                if not wanted:
+                    del self._wanted[id(shard)]
 
     def idle(self) -> bool:
         """True when every enabled mapping has processed every record of its shard."""
@@ -124,7 +150,9 @@ class _ShardPoller:
         while len(items) - self.position < size and time.time() < deadline:
             if self.owner.stopping:
                 raise _Stopped
-            self._wait_for_records(len(items), min(deadline - time.time(), RECHECK_SECONDS))
+            # Woken when the batch is full, else at the window's end (or to recheck the mapping).
+            seconds = min(deadline - time.time(), RECHECK_SECONDS)
+            self.owner.wait_for(self.shard, self.position + size, seconds)
         return items[self.position : self.position + size]
 
     def _settle(self, batch: list) -> None:
@@ -237,10 +265,7 @@ class _ShardPoller:
 
     def _wait_for_records(self, seen: int, seconds: float) -> None:
         """Wait until the shard holds more than `seen` records, for at most `seconds`."""
-        arrived = self.owner.arrived
-        with arrived:  # records are added, then notified, under this lock: no wake-up is lost
-            if len(self.shard.items) == seen and not self.owner.stopping:
-                arrived.wait(max(seconds, 0))
+        self.owner.wait_for(self.shard, seen + 1, seconds)
 
 
 def _matching(mapping, batch: list) -> list:

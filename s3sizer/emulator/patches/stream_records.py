@@ -155,13 +155,29 @@ def record(shard, old: dict | None, new: dict | None) -> None:
     if hooks.active():
         sources = hooks.current().stream_sources
         if sources is not None:
-            sources.notify()
+            sources.added(shard)
 
 
 def _image(item) -> dict | None:
     if item is None:
         return None
-    return copy.deepcopy(item.to_json()["Attributes"])
+    return _copied(item.to_json()["Attributes"])
+
+
+_IMMUTABLE = (str, bytes, int, float, bool, type(None))
+
+
+def _copied(value):
+    """A deep copy of an image's JSON (dicts, lists and strings), without copy.deepcopy's
+    bookkeeping, which cost more than the rest of recording the change."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(member) for key, member in value.items()}
+    if kind is list:
+        return [_copied(member) for member in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
 
 
 def _item_size(attributes: dict) -> int:
