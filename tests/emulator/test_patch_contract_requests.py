@@ -181,3 +181,38 @@ def test_a_condition_that_does_not_parse_fails_each_time_as_moto_s_does(aws):
             ConditionExpression="attribute_not_exists(#p)",
             ExpressionAttributeNames={"#p": "pk"},
         )
+
+
+def _recorder(aws, action: str) -> bytes:
+    import urllib.request
+
+    method = "GET" if action.startswith("download") else "POST"
+    request = urllib.request.Request(
+        f"{aws.endpoint_url}/moto-api/recorder/{action}", method=method
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # loopback only
+        return response.read()
+
+
+def test_concurrent_requests_are_recorded_whole_and_the_download_holds_them_all(aws):
+    import base64
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = _client(aws, "s3")
+    s3.create_bucket(Bucket="recorded-contract")
+    bodies = {f"k{n}": bytes([n]) * (150_000 + n) for n in range(12)}
+    _recorder(aws, "reset-recording")
+    _recorder(aws, "start-recording")
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda key: s3.put_object(Bucket="recorded-contract", Key=key,
+                                                Body=bodies[key]), bodies))  # fmt: skip
+    _recorder(aws, "stop-recording")
+    entries = [json.loads(line) for line in _recorder(aws, "download-recording").splitlines()]
+    puts = {e["url"].rsplit("/", 1)[1]: e for e in entries if e["method"] == "PUT"}
+    assert puts.keys() == bodies.keys()
+    for key, entry in puts.items():
+        assert entry["body_encoded"] and base64.b64decode(entry["body"]) == bodies[key]
+    assert s3.get_object(Bucket="recorded-contract", Key="k3")["Body"].read() == bodies["k3"]
+    _recorder(aws, "reset-recording")
+    assert _recorder(aws, "download-recording") == b""
