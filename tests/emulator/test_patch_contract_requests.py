@@ -216,3 +216,20 @@ def test_concurrent_requests_are_recorded_whole_and_the_download_holds_them_all(
     assert s3.get_object(Bucket="recorded-contract", Key="k3")["Body"].read() == bodies["k3"]
     _recorder(aws, "reset-recording")
     assert _recorder(aws, "download-recording") == b""
+
+
+def test_an_account_s_backends_are_moto_s_own_whether_found_or_created(aws):
+    from moto.core.base_backend import BackendDict
+    from moto.sns.models import sns_backends
+
+    before = hooks.FAST_PATHS[moto_dispatch.BACKEND_WITHOUT_LOCK]
+    _client(aws, "dynamodb").list_tables()
+    assert hooks.FAST_PATHS[moto_dispatch.BACKEND_WITHOUT_LOCK] > before, (
+        f"patch '{moto_dispatch.TARGETS['backend'].patch}': moto took its lock"
+    )
+    account = "210987654321"  # not seen yet: created by moto, under its lock
+    assert account not in sns_backends
+    created = sns_backends[account]
+    assert account in sns_backends and sns_backends in BackendDict._instances
+    assert sns_backends[account] is created
+    assert BackendDict.__getitem__.__wrapped__(sns_backends, account) is created

@@ -37,49 +37,68 @@ TARGETS = {
 
 
 class _Writer:
-    """Appends the lines handed to it, in that order, on a thread of its own."""
+    """Appends the lines handed to it, in that order, on a thread of its own.
+
+    Handing a line over takes no lock (a deque's append is one step under the interpreter's
+    lock): a request thread that waited for a lock would let go of the interpreter, and a
+    DynamoDB request holding the table's lock would wait to win it back behind the others."""
+
+    IDLE_SECONDS = 0.1  # how long an idle writer sleeps before it looks again
 
     def __init__(self) -> None:
-        self._lines: deque[tuple[str, str]] = deque()  # (file, line)
-        self._changed = threading.Condition()
-        self._added = self._written = 0  # lines handed over, and of those the ones written
+        self._lines: deque = deque()  # (file, line), or (None, Event) for a flush
+        self._wake = threading.Event()
+        self._idle = False
+        self._start = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def add(self, path: str, line: str) -> None:
-        with self._changed:
-            self._lines.append((path, line))
-            self._added += 1
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="request-recorder", daemon=True
-                )
-                self._thread.start()
-            self._changed.notify_all()
+        self._lines.append((path, line))
+        if self._idle or self._thread is None:
+            self._wake_up()
 
     def flush(self) -> None:
         """Wait until every line handed over so far is in its file (not those that come later)."""
-        with self._changed:
-            wanted = self._added
-            while self._written < wanted:
-                self._changed.wait()
+        written = threading.Event()
+        self._lines.append((None, written))
+        self._wake_up()
+        written.wait()
+
+    def _wake_up(self) -> None:
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="request-recorder", daemon=True
+                    )
+                    self._thread.start()
+        self._wake.set()
 
     def _run(self) -> None:
         while True:
-            with self._changed:
-                while not self._lines:
-                    self._changed.wait()
-                lines = list(self._lines)
-                self._lines.clear()
+            if not self._lines:
+                self._idle = True
+                self._wake.wait(
+                    self.IDLE_SECONDS
+                )  # a line added meanwhile is seen at the latest then
+                self._wake.clear()
+                self._idle = False
+                continue
+            lines, flushes = [], []
+            while self._lines:
+                path, line = self._lines.popleft()
+                if path is None:
+                    flushes.append(line)  # every line before it is in `lines`
+                else:
+                    lines.append((path, line))
             try:
                 for path in dict.fromkeys(path for path, _ in lines):
                     with open(path, "a+") as file:
                         file.write("".join(line for at, line in lines if at == path))
             except OSError:
                 pass  # as a request whose recording failed: the emulator serves on
-            finally:
-                with self._changed:
-                    self._written += len(lines)
-                    self._changed.notify_all()
+            for written in flushes:
+                written.set()
 
 
 _writer = _Writer()
