@@ -67,21 +67,24 @@ class StreamEventSources:
         """A record was appended to ``shard``: wake its pollers if one waits for this many.
 
         A poller gathering a batch waits for the batch to fill or its window to pass; waking it
-        at every record only to wait again cost the emulator a thread switch per write."""
+        at every record only to wait again cost the emulator a thread switch per write. Nor is
+        a lock taken unless a poller is to be woken: this runs inside the write's request, which
+        holds the table's lock, and waiting for another lock would let go of the interpreter."""
+        wanted = tuple(self._wanted.get(id(shard), ()))  # one step under the interpreter's lock
+        if not wanted or len(shard.items) < min(wanted):
+            return  # a poller registering after this look finds the record when it counts
         with self.arrived:
-            wanted = self._wanted.get(id(shard))
-            if wanted and len(shard.items) >= min(wanted):
-                self.arrived.notify_all()
+            self.arrived.notify_all()
 
     def wait_for(self, shard, count: int, seconds: float) -> None:
         """Wait until ``shard`` holds ``count`` records, for at most ``seconds``."""
-        with self.arrived:  # records are added, then `added` looks, under this lock: none is missed
-            if len(shard.items) >= count or self.stopping:
-                return
+        with self.arrived:
+            # Registered before counting: a record appended after the count sees the wish.
             wanted = self._wanted.setdefault(id(shard), [])
             wanted.append(count)
             try:
-                self.arrived.wait(max(seconds, 0))
+                if len(shard.items) < count and not self.stopping:
+                    self.arrived.wait(max(seconds, 0))
             finally:
                 wanted.remove(count)
                 if not wanted:
