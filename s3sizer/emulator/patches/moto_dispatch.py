@@ -9,7 +9,6 @@
   once per class, the first time the class answers, by moto's own function: every patch that
   adds a method has installed before then (activate installs them all before the server takes
   a request), and deactivate gives moto its own function back.
-
 - To find a service's backend for an account, moto takes one lock shared by every service and
   thread, to create that account's backends should they not exist yet. A request that finds
   them there reads them without the lock; only one that must create them takes it, as moto
