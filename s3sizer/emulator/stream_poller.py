@@ -46,7 +46,9 @@ class StreamEventSources:
         self.runtime = runtime
         self.dice = dice
         self.retry_backoff = retry_backoff
-        self.arrived = threading.Condition()  # notified whenever a record is written
+        # Notified when a shard holds as many records as a poller waits for (or on stop).
+        self.arrived = threading.Condition()
+        self._wanted: dict[int, list[int]] = {}  # id(shard) -> the counts its pollers wait for
         self._pollers: list[_ShardPoller] = []
         self._lock = threading.Lock()
         self.stopped = threading.Event()
@@ -60,6 +62,33 @@ class StreamEventSources:
     def notify(self) -> None:
         with self.arrived:
             self.arrived.notify_all()
+
+    def added(self, shard) -> None:
+        """A record was appended to ``shard``: wake its pollers if one waits for this many.
+
+        A poller gathering a batch waits for the batch to fill or its window to pass; waking it
+        at every record only to wait again cost the emulator a thread switch per write. Nor is
+        a lock taken unless a poller is to be woken: this runs inside the write's request, which
+        holds the table's lock, and waiting for another lock would let go of the interpreter."""
+        wanted = tuple(self._wanted.get(id(shard), ()))  # one step under the interpreter's lock
+        if not wanted or len(shard.items) < min(wanted):
+            return  # a poller registering after this look finds the record when it counts
+        with self.arrived:
+            self.arrived.notify_all()
+
+    def wait_for(self, shard, count: int, seconds: float) -> None:
+        """Wait until ``shard`` holds ``count`` records, for at most ``seconds``."""
+        with self.arrived:
+            # Registered before counting: a record appended after the count sees the wish.
+            wanted = self._wanted.setdefault(id(shard), [])
+            wanted.append(count)
+            try:
+                if len(shard.items) < count and not self.stopping:
+                    self.arrived.wait(max(seconds, 0))
+            finally:
+                wanted.remove(count)
+                if not wanted:
+                    del self._wanted[id(shard)]
 
     def idle(self) -> bool:
         """True when every enabled mapping has processed every record of its shard."""
@@ -124,7 +153,9 @@ class _ShardPoller:
         while len(items) - self.position < size and time.time() < deadline:
             if self.owner.stopping:
                 raise _Stopped
-            self._wait_for_records(len(items), min(deadline - time.time(), RECHECK_SECONDS))
+            # Woken when the batch is full, else at the window's end (or to recheck the mapping).
+            seconds = min(deadline - time.time(), RECHECK_SECONDS)
+            self.owner.wait_for(self.shard, self.position + size, seconds)
         return items[self.position : self.position + size]
 
     def _settle(self, batch: list) -> None:
@@ -237,10 +268,7 @@ class _ShardPoller:
 
     def _wait_for_records(self, seen: int, seconds: float) -> None:
         """Wait until the shard holds more than `seen` records, for at most `seconds`."""
-        arrived = self.owner.arrived
-        with arrived:  # records are added, then notified, under this lock: no wake-up is lost
-            if len(self.shard.items) == seen and not self.owner.stopping:
-                arrived.wait(max(seconds, 0))
+        self.owner.wait_for(self.shard, seen + 1, seconds)
 
 
 def _matching(mapping, batch: list) -> list:

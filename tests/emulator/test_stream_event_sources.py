@@ -199,3 +199,23 @@ def test_filter_criteria_drop_the_records_no_pattern_matches(emulator, tmp_path)
             FilterCriteria={"Filters": [{"Pattern": "{not json"}]},
         )  # fmt: skip
     assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+def test_a_batch_is_gathered_until_it_is_full_or_its_window_has_passed(emulator, tmp_path):
+    # Full: three records in one batch, long before a 300 s window would have ended.
+    arn = streamed_table(emulator, "esm-stream-full")
+    full_file, _ = mapped_function(
+        emulator, tmp_path, "esm-stream-full", arn, BatchSize=3, MaximumBatchingWindowInSeconds=300
+    )
+    for key in ("a", "b", "c"):
+        put(emulator, "esm-stream-full", key)
+    assert [pks(batch) for batch in poll(lambda: batches(full_file))] == [["a", "b", "c"]]
+    # Not full: the records gathered in the window, in one batch once it has passed.
+    arn = streamed_table(emulator, "esm-stream-window")
+    window_file, _ = mapped_function(
+        emulator, tmp_path, "esm-stream-window", arn, BatchSize=100,
+        MaximumBatchingWindowInSeconds=3,
+    )  # fmt: skip
+    for key in ("a", "b"):
+        put(emulator, "esm-stream-window", key)
+    assert [pks(batch) for batch in poll(lambda: batches(window_file))] == [["a", "b"]]

@@ -8,8 +8,8 @@ installing refuses a target that no longer fits, naming the patch.
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_lifecycle,
 s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers, s3_object_lock, dynamodb,
-dynamodb_query, dynamodb_parse, logs,
-sqs, stream_records, stream_mappings and recorder → hooks. tests/emulator/test_wall.py checks that there is no cycle.
+dynamodb_query, dynamodb_parse, dynamodb_conditions, logs,
+sqs, stream_records, stream_mappings, recorder and moto_dispatch → hooks. tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ import threading
 
 from . import (
     dynamodb,
+    dynamodb_conditions,
     dynamodb_parse,
     dynamodb_query,
     hooks,
     lambda_,
     logs,
+    moto_dispatch,
     recorder,
     s3,
     s3_conditional,
@@ -59,11 +61,13 @@ SERVICES = (
     dynamodb,
     dynamodb_query,
     dynamodb_parse,
+    dynamodb_conditions,
     logs,
     sqs,
     stream_records,
     stream_mappings,
     recorder,
+    moto_dispatch,  # last: it lists each handler's methods once every patch has added its own
 )
 _lock = threading.Lock()
 _installed: PatchSet | None = None

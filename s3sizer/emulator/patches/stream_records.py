@@ -22,6 +22,7 @@ sequence numbers increase, and each item's changes are recorded in the order the
 from __future__ import annotations
 
 import copy
+import random
 import threading
 import time
 import uuid
@@ -49,6 +50,9 @@ TARGETS = {
 EVENT_VERSION = "1.1"
 NOT_INVOKED = "dynamodb streams: a write recorded without moto's synchronous invoke"
 _pending = threading.local()  # stack of lists of changes held back by an unfinished request
+# Event ids as random as uuid4's, without asking the system for randomness each time: that call
+# lets go of the interpreter while the table's lock is held, and the write waited to win it back.
+_event_ids = random.Random(uuid.uuid4().int)
 
 
 class StreamRecordEntry:
@@ -143,7 +147,7 @@ def record(shard, old: dict | None, new: dict | None) -> None:
     )
     dynamodb["StreamViewType"] = view
     entry = {
-        "eventID": uuid.uuid4().hex,
+        "eventID": f"{_event_ids.getrandbits(128):032x}",
         "eventName": "INSERT" if old is None else "REMOVE" if new is None else "MODIFY",
         "eventVersion": EVENT_VERSION,
         "eventSource": "aws:dynamodb",
@@ -155,13 +159,29 @@ def record(shard, old: dict | None, new: dict | None) -> None:
     if hooks.active():
         sources = hooks.current().stream_sources
         if sources is not None:
-            sources.notify()
+            sources.added(shard)
 
 
 def _image(item) -> dict | None:
     if item is None:
         return None
-    return copy.deepcopy(item.to_json()["Attributes"])
+    return _copied(item.to_json()["Attributes"])
+
+
+_IMMUTABLE = (str, bytes, int, float, bool, type(None))
+
+
+def _copied(value):
+    """A deep copy of an image's JSON (dicts, lists and strings), without copy.deepcopy's
+    bookkeeping, which cost more than the rest of recording the change."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(member) for key, member in value.items()}
+    if kind is list:
+        return [_copied(member) for member in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
 
 
 def _item_size(attributes: dict) -> int:
