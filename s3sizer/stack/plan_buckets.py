@@ -16,6 +16,7 @@ from s3sizer.stack.model import (
     BucketSettings,
 )
 from s3sizer.stack.plan import (
+    baseline_unfinished,
     bucket_alarm_steps,
     check_bucket_name,
     plan_setup,
@@ -171,6 +172,7 @@ def plan_track(
             or classes_on
             or bucket not in tracked
             or stack.history(config).totals(bucket).updated_at is None
+            or baseline_unfinished(stack, config, bucket)
         ):
             steps.append(_baseline(stack, new, config.history_ttl_days))
     # The tracker's role polls (and looks up the classes of) exactly the buckets as they will

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from s3sizer.errors import StackError
+from s3sizer.lambdas import layout as lay
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import TRACKED_EVENTS, BucketSettings
 from s3sizer.stack.plan import plan_setup
@@ -245,6 +246,29 @@ def test_each_bucket_has_its_own_alarm_which_untrack_removes(deployed):
     run(deployed, plan)
     untrack = plan_untrack(Stack(deployed.aws), ["second"])
     assert st.DeleteAlarm("s3sizer-bucket-size-second") in untrack.steps
+
+
+def _interrupt_baseline(bucket: str) -> None:
+    """What a Ctrl-C during the bucket's baseline leaves: its state item still in progress."""
+    state = lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=TABLE,
+        Item={**state, "state": {"S": lay.BASELINE_RUNNING}, "run": {"S": "r"}, "depth": lay.n(1)},
+    )
+
+
+def test_track_or_setup_run_again_resumes_an_interrupted_baseline(deployed):
+    """The same command run again resumes the baseline (status says so), even with no change of
+    settings: it is not "up to date" while the bucket's totals are partial."""
+    run(deployed, plan_track(deployed, ["second"]))
+    for bucket in ("first", "second"):
+        _interrupt_baseline(bucket)
+
+    again = plan_track(Stack(deployed.aws), ["second"])
+    setup_again = plan_setup(Stack(deployed.aws), "first")
+
+    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline"]
+    assert [type(s).__name__ for s in setup_again.steps][-1] == "RecordBaseline"
 
 
 def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed):
