@@ -30,10 +30,10 @@ from s3sizer.stack.state import Stack
 TTL_CHANGE_INTERVAL = timedelta(hours=1)
 
 
-def check_bucket_name(bucket: str) -> None:
+def check_bucket_name(bucket: str, fix: str = "choose a valid --bucket") -> None:
     problem = bucket_name_problem(bucket)
     if problem:
-        raise UsageError(f"Invalid bucket name {bucket!r}: {problem}", "choose a valid --bucket")
+        raise UsageError(f"Invalid bucket name {bucket!r}: {problem}", fix)
 
 
 def stack_tags(stack: Stack) -> dict[str, str]:

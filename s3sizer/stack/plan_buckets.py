@@ -111,7 +111,7 @@ def plan_track(
     now: datetime | None = None,
 ) -> st.Plan:
     for bucket in buckets:
-        check_bucket_name(bucket)
+        check_bucket_name(bucket, "name an existing bucket of yours")
     if prefix_depth is not None and not 0 <= prefix_depth <= MAX_PREFIX_DEPTH:
         raise UsageError(
             f"--prefix-depth must be 0 (off) to {MAX_PREFIX_DEPTH}", "pass e.g. --prefix-depth 2"

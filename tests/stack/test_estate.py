@@ -134,6 +134,16 @@ def test_untrack_refuses_the_first_bucket_and_one_it_does_not_track(deployed):
         plan_untrack(deployed, ["third"])
 
 
+def test_track_of_an_invalid_name_points_at_the_argument_not_at_an_option(deployed):
+    from s3sizer.errors import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        plan_track(deployed, ["Bad_Name"])
+
+    assert "Invalid bucket name 'Bad_Name'" in str(refused.value)
+    assert "--bucket" not in refused.value.fix  # track takes the names as arguments
+
+
 def test_track_refuses_a_missing_bucket_one_elsewhere_and_one_another_stack_tracks(deployed):
     from s3sizer.aws import Aws
     from s3sizer.settings import Settings
