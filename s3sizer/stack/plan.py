@@ -30,10 +30,10 @@ from s3sizer.stack.state import Stack
 TTL_CHANGE_INTERVAL = timedelta(hours=1)
 
 
-def check_bucket_name(bucket: str) -> None:
+def check_bucket_name(bucket: str, fix: str = "choose a valid --bucket") -> None:
     problem = bucket_name_problem(bucket)
     if problem:
-        raise UsageError(f"Invalid bucket name {bucket!r}: {problem}", "choose a valid --bucket")
+        raise UsageError(f"Invalid bucket name {bucket!r}: {problem}", fix)
 
 
 def stack_tags(stack: Stack) -> dict[str, str]:
@@ -172,6 +172,7 @@ def plan_setup(
         or depth_changed
         or (classes_on and existing is not None)
         or stack.history(config).totals(bucket).updated_at is None
+        or baseline_unfinished(stack, config, bucket)
     ):
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
     if existing is None and state == "mine" and config.uploads_every:
@@ -291,6 +292,13 @@ def role_steps(
         if document != desired:
             out.append(st.PutRolePolicy(names.role(spec.short), names.policy(spec.short), desired))
     return out
+
+
+def baseline_unfinished(stack: Stack, config: StackConfig, bucket: str) -> bool:
+    """Whether an interrupted baseline of the bucket waits: the same command resumes it."""
+    from s3sizer.stack.baseline_run import baseline_state
+
+    return baseline_state(stack.history(config), bucket)["state"] != "complete"
 
 
 def baseline_step(stack: Stack, config: StackConfig, *, versioned: bool) -> st.RecordBaseline:

@@ -16,6 +16,7 @@ from s3sizer.stack.model import (
     BucketSettings,
 )
 from s3sizer.stack.plan import (
+    baseline_unfinished,
     bucket_alarm_steps,
     check_bucket_name,
     plan_setup,
@@ -110,7 +111,7 @@ def plan_track(
     now: datetime | None = None,
 ) -> st.Plan:
     for bucket in buckets:
-        check_bucket_name(bucket)
+        check_bucket_name(bucket, "name an existing bucket of yours")
     if prefix_depth is not None and not 0 <= prefix_depth <= MAX_PREFIX_DEPTH:
         raise UsageError(
             f"--prefix-depth must be 0 (off) to {MAX_PREFIX_DEPTH}", "pass e.g. --prefix-depth 2"
@@ -171,6 +172,7 @@ def plan_track(
             or classes_on
             or bucket not in tracked
             or stack.history(config).totals(bucket).updated_at is None
+            or baseline_unfinished(stack, config, bucket)
         ):
             steps.append(_baseline(stack, new, config.history_ttl_days))
     # The tracker's role polls (and looks up the classes of) exactly the buckets as they will

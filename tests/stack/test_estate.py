@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from s3sizer.errors import StackError
+from s3sizer.lambdas import layout as lay
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import TRACKED_EVENTS, BucketSettings
 from s3sizer.stack.plan import plan_setup
@@ -133,6 +134,16 @@ def test_untrack_refuses_the_first_bucket_and_one_it_does_not_track(deployed):
         plan_untrack(deployed, ["third"])
 
 
+def test_track_of_an_invalid_name_points_at_the_argument_not_at_an_option(deployed):
+    from s3sizer.errors import UsageError
+
+    with pytest.raises(UsageError) as refused:
+        plan_track(deployed, ["Bad_Name"])
+
+    assert "Invalid bucket name 'Bad_Name'" in str(refused.value)
+    assert "--bucket" not in refused.value.fix  # track takes the names as arguments
+
+
 def test_track_refuses_a_missing_bucket_one_elsewhere_and_one_another_stack_tracks(deployed):
     from s3sizer.aws import Aws
     from s3sizer.settings import Settings
@@ -245,6 +256,29 @@ def test_each_bucket_has_its_own_alarm_which_untrack_removes(deployed):
     run(deployed, plan)
     untrack = plan_untrack(Stack(deployed.aws), ["second"])
     assert st.DeleteAlarm("s3sizer-bucket-size-second") in untrack.steps
+
+
+def _interrupt_baseline(bucket: str) -> None:
+    """What a Ctrl-C during the bucket's baseline leaves: its state item still in progress."""
+    state = lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=TABLE,
+        Item={**state, "state": {"S": lay.BASELINE_RUNNING}, "run": {"S": "r"}, "depth": lay.n(1)},
+    )
+
+
+def test_track_or_setup_run_again_resumes_an_interrupted_baseline(deployed):
+    """The same command run again resumes the baseline (status says so), even with no change of
+    settings: it is not "up to date" while the bucket's totals are partial."""
+    run(deployed, plan_track(deployed, ["second"]))
+    for bucket in ("first", "second"):
+        _interrupt_baseline(bucket)
+
+    again = plan_track(Stack(deployed.aws), ["second"])
+    setup_again = plan_setup(Stack(deployed.aws), "first")
+
+    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline"]
+    assert [type(s).__name__ for s in setup_again.steps][-1] == "RecordBaseline"
 
 
 def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed):
