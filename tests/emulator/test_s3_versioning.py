@@ -3,10 +3,12 @@ markers for keys that never existed, deletes of one version, and reads of a dele
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from botocore.exceptions import ClientError
 
-from .in_process_s3 import NotifiedBucket, in_process_emulator
+from .in_process_s3 import NotifiedBucket, client, in_process_emulator
 
 DELETE, MARKER, PUT = (
     "ObjectRemoved:Delete",
@@ -157,3 +159,18 @@ def test_a_copy_whose_source_was_deleted_meanwhile_is_no_such_key(aws):
     with pytest.raises(MissingKey):
         backend.copy_object(found, bucket.name, "dst")
     assert "Contents" not in bucket.s3.list_objects_v2(Bucket=bucket.name)
+
+
+def test_a_put_s_etag_is_known_before_another_put_of_the_key_disposes_of_its_body(aws):
+    """The response of a PUT reads its ETag after the write lock; a second PUT of the same key
+    may dispose of the first one's body by then (a bucket with no notification, which would
+    have read the ETag in time)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    client(aws, "s3").create_bucket(Bucket="etag-race")
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    first = backend.put_object("etag-race", "k", b"first body")
+    backend.put_object("etag-race", "k", b"second")
+
+    assert first.etag == f'"{hashlib.md5(b"first body").hexdigest()}"'

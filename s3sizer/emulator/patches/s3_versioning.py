@@ -110,9 +110,14 @@ def _put_object(original):
         s3_keys.refuse_long_key(key_name)
         with service_lock(S3_WRITE_LOCK):
             if self.get_bucket(bucket_name).versioning_status != "Suspended":
-                return original(self, bucket_name, key_name, *args, **kwargs)
-            with hooks.flag(_KEEP_OTHER_VERSIONS):
-                return original(self, bucket_name, key_name, *args, **kwargs)
+                key = original(self, bucket_name, key_name, *args, **kwargs)
+            else:
+                with hooks.flag(_KEEP_OTHER_VERSIONS):
+                    key = original(self, bucket_name, key_name, *args, **kwargs)
+            # moto computes the ETag when it is first read: for the response, after the lock,
+            # by when another PUT of the key may have disposed of this one's body (an error 500).
+            _ = key.etag if key is not None else None
+            return key
 
     return put_object
 
