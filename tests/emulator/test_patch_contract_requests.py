@@ -4,25 +4,19 @@ answers, and is really taken (counted, never timed)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from s3sizer.emulator import Emulator
 from s3sizer.emulator.patches import dynamodb_conditions, hooks, moto_dispatch
 
+from .test_patch_contract import _client
+
 
 @pytest.fixture(scope="module")
 def aws():
     with Emulator(port=0, retry_backoff=0.01) as emulator:
         yield emulator
-
-
-def _client(aws, service: str):
-    return boto3.client(
-        service, endpoint_url=aws.endpoint_url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
 
 
 def test_a_request_finds_its_service_in_moto_s_folder_as_listed_once(aws):
