@@ -3,8 +3,8 @@
 On the fold write path the tracker writes only key items (one conditional PutItem per key,
 ``f`` = 1). The table's stream (new and old images) brings each change of a key item here, one
 batch of one shard at a time; fold_apply.py adds each record's net change to the rows of that
-shard (rows.py), exactly once, and writes a history point per bucket and prefix moved, the row's
-largest size, and one metric line per bucket.
+shard (rows.py), exactly once, and writes a history point per step for the bucket (its receipt,
+fold_receipts.py) and per prefix moved, the row's largest size, and one metric line per bucket.
 
 Lambda's stream event does not name the shard its records come from: the shard is found by its
 sequence-number range (DescribeStream), and, where ranges overlap (a split leaves parent and
@@ -61,7 +61,7 @@ def fold_event(h, streams, event: dict) -> dict:
     tracking = fa.tracking(h, buckets)
     try:
         receipts = _receipts(h, redrive, set(tracking)) if redrive else {}
-    except (ClientError, BotoCoreError) as err:  # nothing folded: the letter is tried again
+    except (ClientError, BotoCoreError, ValueError) as err:  # nothing folded: tried again
         logger.error("could not read the steps already folded from %s: %s", shard, err)
         counts["failed"] = len(records)
         first = records[0]["dynamodb"]["SequenceNumber"]

@@ -59,10 +59,15 @@ def parse(record: dict, tracking: dict[str, Tracking]) -> Record | None:
     if bucket is None:
         return None
     new, old = data.get("NewImage"), data.get("OldImage")
-    mine = new if record.get("eventName") != "REMOVE" else old
-    if not mine or mine.get(rows.FOLDED, {}).get("N") != "1":
+    written = new if record.get("eventName") != "REMOVE" else old
+    if not written or written.get(rows.FOLDED, {}).get("N") != "1":
         return None
     mine = tracking.get(bucket, Tracking(0, ""))
+    seq = rows.padded(data["SequenceNumber"])
+    if bucket in tracking and tracked.item_generation(written) != mine.generation:
+        # Written for an earlier tracking of the bucket (a record folded late, or redriven):
+        # worth nothing, whatever the image it replaced held.
+        return Record(bucket, seq, [0] * WIDTH, {}, {})
     after, before = _contribution(new, mine), _contribution(old, mine)
     figures = [a - b for a, b in zip(after[0], before[0], strict=True)]
     classes: dict[str, list[int]] = {}
@@ -75,7 +80,7 @@ def parse(record: dict, tracking: dict[str, Tracking]) -> Record | None:
         _add(prefixes, prefix, before[0], -1)
     prefixes = {p: f for p, f in prefixes.items() if any(f)}
     classes = {c: f for c, f in classes.items() if any(f)}
-    return Record(bucket, rows.padded(data["SequenceNumber"]), figures, classes, prefixes)
+    return Record(bucket, seq, figures, classes, prefixes)
 
 
 def _contribution(image: dict | None, tracking: Tracking):

@@ -97,7 +97,9 @@ def body(stack: Stack, config: StackConfig) -> dict:
             period=86400,
         ),
         metric_widget(
-            "Dead letters (events the tracker, and stream batches the fold, could not apply)",
+            "Dead letters (events the tracker, and stream batches the fold, could not apply)"
+            if config.write_path == "fold"
+            else "Dead letters (events the tracker could not apply)",
             dead_letter_metrics(stack, config),
             12,
             6,

@@ -406,3 +406,42 @@ def test_a_key_the_transaction_path_wrote_moves_by_its_change_once_the_fold_take
     totals = _totals(client)
     assert (totals.total_size, totals.object_count) == (40, 1)
     assert _prefixes(client) == {"a/": (40, 1)}
+
+
+def test_a_late_record_of_an_earlier_tracking_over_an_unmarked_key_counts_nothing(streamed):
+    """A fold-path write over a key the transaction path wrote, folded only after the bucket was
+    untracked and tracked again: its writer's generation is gone, so it moves nothing, and the
+    new tracking's baseline write counts the key once."""
+    client, hist, stream = streamed
+    track(client, TABLE, BUCKET, generation="first")
+
+    def put(size: int, rev: int, mark: dict) -> None:
+        versions = {"null": v.Entry(kind=v.OBJECT, seq=f"{rev:016X}", size=size)}
+        client.put_item(
+            TableName=TABLE, Item={**lay.key_item(BUCKET, "a/k", versions, rev, 1), **mark}
+        )
+
+    def marked(generation: str) -> dict:
+        return {rows.FOLDED: lay.n(1), tracked.ITEM_GENERATION: {"S": generation}}
+
+    put(100, 1, {})  # the transaction path's, counted in the base totals
+    base = lay.address(lay.bucket_pk(BUCKET), lay.TOTALS_SK)
+    client.put_item(
+        TableName=TABLE,
+        Item={**base, "version": lay.n(2), "total_size": lay.n(100), "object_count": lay.n(1)},
+    )
+    stream.read()
+    put(40, 2, marked("first"))
+    late = stream.read()  # not folded yet: the fold lags, or its batch waits in the DLQ
+    client.delete_item(TableName=TABLE, Key=lay.settings_address(BUCKET))  # untrack
+    client.delete_item(TableName=TABLE, Key=base)
+    key = lay.key_item(BUCKET, "a/k", {}, 0, 1)
+    client.delete_item(TableName=TABLE, Key={"pk": key["pk"], "sk": key["sk"]})
+    swept = stream.read()
+    track(client, TABLE, BUCKET, generation="second")
+    put(40, 3, marked("second"))  # the new tracking's baseline
+
+    _fold(hist, stream, late + swept + stream.read())
+
+    totals = _totals(client)
+    assert (totals.total_size, totals.object_count) == (40, 1)

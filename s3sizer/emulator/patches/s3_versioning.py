@@ -95,8 +95,11 @@ def _copy_object(original):
             if getattr(src_key, "disposed", False):
                 from moto.s3.exceptions import MissingKey
 
-                version = src_key.version_id if src_key.version_id not in (None, "null") else None
-                found = self.get_object(src_key.bucket_name, src_key.name, version_id=version)
+                # The version it named ("null" included: the current one of an unversioned or
+                # suspended bucket, or a versioned bucket's null version, which may be gone).
+                found = self.get_object(
+                    src_key.bucket_name, src_key.name, version_id=src_key.version_id
+                )
                 if found is None:
                     raise MissingKey(key=src_key.name)
                 src_key = found
