@@ -48,6 +48,15 @@ def _client(aws, service: str):
     )  # fmt: skip
 
 
+def _table(ddb, name: str) -> None:
+    """A table keyed by a string `pk`, on demand."""
+    ddb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+
+
 def test_activate_replaces_every_target_and_deactivate_restores_it(in_process):
     _, before, during = in_process
     replaced = {t.dotted for t in patches.all_targets()}
@@ -59,11 +68,7 @@ def test_activate_replaces_every_target_and_deactivate_restores_it(in_process):
 def test_a_transaction_keeps_the_table_instead_of_copying_it(in_process):
     aws, _, _ = in_process
     ddb = _client(aws, "dynamodb")
-    ddb.create_table(
-        TableName="contract", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    _table(ddb, "contract")
     before = hooks.FAST_PATHS[dynamodb.NO_TABLE_COPY]
     ddb.transact_write_items(
         TransactItems=[{"Put": {"TableName": "contract", "Item": {"pk": {"S": "a"}}}}]

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from s3sizer.emulator import Emulator
 from s3sizer.emulator.patches import dynamodb_conditions, hooks, moto_dispatch
 
-from .test_patch_contract import _client
+from .test_patch_contract import _client, _table
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +142,7 @@ def test_a_condition_parsed_once_answers_as_moto_s_own_parse(aws, expression, na
 
 def test_a_condition_that_does_not_parse_fails_each_time_as_moto_s_does(aws):
     ddb = _client(aws, "dynamodb")
-    ddb.create_table(
-        TableName="conditions-contract", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    _table(ddb, "conditions-contract")
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     def error(parse) -> tuple:
