@@ -4,11 +4,15 @@ The listing and the recorded key items are read in the same key order and merged
 (``versions.from_listing`` holds the merge rule), so memory holds one chunk, never the bucket.
 
 While a route delivers events (a *live* run), each chunk of changed keys lands in one
-transaction: the key items under their revisions, and the totals and prefix totals moved by
-exactly what those keys changed (ADD), with the range's cursor. A tracker batch that commits in
-between fails the transaction on that key's revision; the key is read and merged again. So the
-totals stay the sum of the key items, whoever writes them, and a resumed run counts nothing
-twice. With no route yet (a *quiet* run: setup before the first deploy) nothing else writes:
+transaction: the key items under their revisions, and the range's progress item with its cursor
+and what those keys moved, still *pending*. A tracker batch that commits in between fails the
+transaction on that key's revision; the key is read and merged again. Every few seconds, and at
+the range's end, the pending moves are added (ADD) to the totals and prefix totals in a
+transaction that also takes them out of the progress item (``settle``). So the totals plus every
+range's pending moves stay the sum of the key items, whoever writes them, and a resumed run
+counts nothing twice. Settling seldom, not with every chunk, is what lets the tracker's batches
+commit while a baseline runs: each settle moves the totals' version, which a batch in flight
+must then read again, and sixteen ranges moving it with every chunk left batches failing. With no route yet (a *quiet* run: setup before the first deploy) nothing else writes:
 key items go by BatchWriteItem at half the write units, the range's cursor carries what the
 merged keys hold, and the totals are set to the sum at the end (baseline_finish.py). A live run
 on the fold path (rows.py) writes the key items marked for the fold, with the range's cursor and
@@ -18,6 +22,7 @@ no totals: the fold counts them as it counts the tracker's.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -37,6 +42,8 @@ class ListingStopped(Exception):
 
 CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2  # the totals and the range's progress item
 WRITE_BATCH = 25  # BatchWriteItem's limit
+SETTLE_SECONDS = 2.0  # how long a live range's moves may stay pending
+SETTLE_ITEMS = batch.TRANSACTION_ITEMS - 1  # aggregates per settle, beside the progress item
 
 
 WIDTH = 2 + len(lay.BREAKDOWN)  # an aggregate's figures: bytes, objects, then the breakdown
@@ -54,6 +61,10 @@ class Sums:
     # How often this run moved the totals: when nothing else moved them meanwhile, they are
     # set to what the merged keys hold (a corrupted total mends).
     totals_writes: int = 0
+    # What a live run moved and has not yet added to the totals and prefixes (settle), per
+    # aggregate, and per storage class of the bucket's totals.
+    pending: dict = field(default_factory=dict)
+    pending_classes: dict = field(default_factory=dict)
     # What the merged keys hold, per aggregate ("" the bucket, else a prefix): WIDTH figures.
     merged: dict = field(default_factory=dict)
     moved: dict = field(default_factory=dict)  # what the run moved, per aggregate
@@ -119,11 +130,15 @@ def merge(
         classes = lay.tracks_classes(h._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)))
     sums, chunk, since_flush = Sums(), [], 0
     commit = _commit_live if live else _commit_quiet
+    settled_at, cursor_now = time.monotonic(), None
 
-    def flush(cursor: str) -> None:
-        nonlocal chunk
+    def flush(cursor: str, *, last: bool = False) -> None:
+        nonlocal chunk, settled_at, cursor_now
         commit(h, bucket, chunk, (depth, unmarked_depth), sums, lambda now: progress(cursor, now))
-        chunk = []
+        chunk, cursor_now = [], cursor
+        if last or time.monotonic() - settled_at >= SETTLE_SECONDS:
+            settle(h, bucket, sums, lambda now: progress(cursor, now))
+            settled_at = time.monotonic()
 
     joined = _joined(groups, stored, listed_last)
     while True:
@@ -135,7 +150,7 @@ def merge(
             # Every key merged so far came whole from pages already read: keep them, so that
             # the same command run again lists from the last of them, not from the page before.
             if chunk:
-                flush(chunk[-1].key)
+                flush(chunk[-1].key, last=True)
             raise
         if is_own_key(key):
             continue
@@ -153,7 +168,9 @@ def merge(
             flush(key)
             since_flush = 0
     if chunk:
-        flush(chunk[-1].key)
+        flush(chunk[-1].key, last=True)
+    elif sums.pending:  # the last key filled a chunk: what it moved is settled here
+        settle(h, bucket, sums, lambda now: progress(cursor_now, now))
     return sums
 
 
@@ -244,19 +261,15 @@ def _plan_chunk(chunk, bucket, depths):
 
 
 def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
-    # On the fold path the key items go marked, and the fold counts them: no totals moved here.
+    # On the fold path the key items go marked, and the fold counts them: nothing is pending.
     folding = h.write_path == "fold"
     mark = (h.fold_mark or {rows.FOLDED: lay.n(1)}) if folding else {}
     for attempt in range(batch.MAX_ATTEMPTS):
         puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
-        after = _counted(sums, deltas, merged, depths[0], "" in deltas and not folding, classes)
+        after = _counted(sums, deltas, merged, depths[0], not folding, classes)
         writes = [
             (("K", c.key), batch._put(h, {**item, **mark}, batch._rev_condition(c.item, rev)))
             for c, item, rev in puts
-        ]
-        writes += [
-            (("A", name), _add(h, bucket, name, d, classes[0] if name == "" else None))
-            for name, d in ([] if folding else sorted(deltas.items()))
         ]
         progress_item = progress(after)
         if progress_item is not None:
@@ -279,6 +292,36 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
             continue
         break
     vars(sums).update(vars(after))
+
+
+def settle(h, bucket: str, sums: Sums, progress: Callable[[Sums], dict | None]) -> None:
+    """Add a live range's pending moves to the totals and prefix totals. Each transaction also
+    puts the range's progress item without the moves it adds, so a crash adds each move once."""
+    while sums.pending:
+        after = Sums()
+        after.add(sums)
+        writes = []
+        for name in sorted(after.pending)[:SETTLE_ITEMS]:
+            classes = None
+            if name == "":
+                classes, after.pending_classes = after.pending_classes, {}
+                after.totals_writes += 1
+            writes.append(_add(h, bucket, name, after.pending.pop(name), classes))
+        progress_item = progress(after)
+        if progress_item is not None:
+            writes.append(batch._put(h, progress_item))
+        for attempt in range(batch.MAX_ATTEMPTS):
+            try:
+                h.client.transact_write_items(TransactItems=writes)
+                break
+            except ClientError as err:
+                # Nothing here is conditional: only a concurrent transaction cancels it.
+                if batch._code(err) != "TransactionCanceledException":
+                    raise
+                if attempt == batch.MAX_ATTEMPTS - 1:
+                    raise
+                h.backoff(attempt)
+        vars(sums).update(vars(after))
 
 
 def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
@@ -308,22 +351,27 @@ def batch_put(h, items: list[dict]) -> None:
 
 
 def _counted(
-    sums: Sums, deltas: dict, merged: list, depth: int, moved_totals: bool, classes=({}, {})
+    sums: Sums, deltas: dict, merged: list, depth: int, pending: bool, classes=({}, {})
 ) -> Sums:
-    """``sums`` with one more chunk counted (a new Sums: a cancelled transaction counts nothing)."""
+    """``sums`` with one more chunk counted (a new Sums: a cancelled transaction counts nothing);
+    ``pending``: its moves wait to be settled into the totals (a live run on the transaction
+    path)."""
     after = Sums()
     after.add(sums)
     drift = deltas.get("", [0] * WIDTH)
     after.drift_bytes += drift[0]
     after.drift_objects += drift[1]
-    after.totals_writes += moved_totals
     for name, d in deltas.items():
         _accumulate(after.moved, name, d)
+        if pending:
+            _accumulate(after.pending, name, d)
     for key, figures in merged:
         for name in ["", *lay.prefixes(key, depth)]:
             _accumulate(after.merged, name, figures)
     for name, d in classes[0].items():
         _accumulate(after.classes_moved, name, d)
+        if pending:
+            _accumulate(after.pending_classes, name, d)
     for name, d in classes[1].items():
         _accumulate(after.classes_merged, name, d)
     return after

@@ -68,7 +68,9 @@ class BaselineRun:
         # None: as the bucket's settings item says (an earlier release's key items carry no
         # ``pd`` and count at the depth that stack had), else the depth of this run.
         self.unmarked_depth = unmarked_depth
-        self.route_since_ms = int(route_since * 1000)
+        # In whole seconds: an EventBridge event's time has no fraction, so a change made just
+        # after the route's change may carry a time up to a second before it.
+        self.route_since_ms = int(route_since) * 1000
         self.on_progress = on_progress
         self.progress = Progress()
         self._lock = threading.Lock()
@@ -140,6 +142,10 @@ class BaselineRun:
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
+        # Its moves still pending first, so that this run's progress items carry only its own.
+        baseline.settle(
+            self.h, self.bucket, earlier, lambda now: self._range_item(span, cursor, now, done=False)
+        )
 
         def with_earlier(sums: Sums) -> Sums:
             whole = Sums()

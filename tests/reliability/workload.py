@@ -7,6 +7,8 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+import pytest
+
 from tests.e2e.conftest import StackCli, poll
 
 KEYS = [
@@ -89,8 +91,16 @@ def drained_status(cli: StackCli, timeout: float = 90, bucket: str | None = None
     """The status once the tracker has caught up with the bucket (polled, with a deadline)."""
     expected = listing_totals(cli, bucket)
 
+    seen: dict = {}
+
     def caught_up():
         status = json.loads(cli("status", "--json").stdout)
+        seen.update(status)
         return (status["total_size"], status["object_count"]) == expected and status
 
-    return poll(caught_up, timeout=timeout, interval=0.5)
+    try:
+        return poll(caught_up, timeout=timeout, interval=0.5)
+    except pytest.fail.Exception:
+        # What the tracker had reached, and whether its events wait or were dead-lettered.
+        shown = {k: seen.get(k) for k in ("total_size", "object_count", "queued", "dead_letters")}
+        pytest.fail(f"not caught up with the listing {expected} after {timeout} s: {shown}")
