@@ -144,7 +144,10 @@ class BaselineRun:
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
         # Its moves still pending first, so that this run's progress items carry only its own.
         baseline.settle(
-            self.h, self.bucket, earlier, lambda now: self._range_item(span, cursor, now, done=False)
+            self.h,
+            self.bucket,
+            earlier,
+            lambda now: self._range_item(span, cursor, now, done=False),
         )
 
         def with_earlier(sums: Sums) -> Sums:

@@ -11,7 +11,11 @@ import pytest
 from s3sizer.lambdas import baseline
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack.baseline_run import baseline_state
-from tests.stack.test_baseline_run import BUCKET, assert_exact, keys, live, run, stack  # noqa: F401
+from tests.stack import test_baseline_run as base
+from tests.stack.test_baseline_run import BUCKET, assert_exact, keys, run
+
+# The same local AWS and live bucket as the baseline's other tests.
+stack, live = base.stack, base.live
 
 
 def totals_writes(client) -> list[int]:
