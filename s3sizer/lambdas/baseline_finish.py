@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 
 from . import batch
 from . import layout as lay
-from .baseline import WIDTH, Sums
+from .baseline_sums import WIDTH, Sums
 from .listing import Drift
 from .points import point_put
 

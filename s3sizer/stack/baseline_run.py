@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from s3sizer.lambdas import baseline, baseline_keys, tracked
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
-from s3sizer.lambdas.baseline import Sums
 from s3sizer.lambdas.baseline_keys import Span
+from s3sizer.lambdas.baseline_sums import Sums
 from s3sizer.lambdas.listing import Drift, ListedVersion
 from s3sizer.stack import listing
 from s3sizer.stack.listing import listing_client
