@@ -236,11 +236,11 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
             if attempt == batch.MAX_ATTEMPTS - 1:
                 raise
             failed = batch._failed(err, writes)
+            h.backoff(attempt)  # before reading again, so that what is read goes out at once
             moved = [c for c in chunk if failed is None or ("K", c.key) in failed]
             found = batch.read_items(h, {c.key: lay.key_address(bucket, c.key) for c in moved})
             for c in moved:
                 c.item = found.get(c.key)
-            h.backoff(attempt)
             continue
         break
     vars(sums).update(vars(after))

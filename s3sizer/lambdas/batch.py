@@ -100,6 +100,9 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             failed = _failed(err, plan.writes)
             if failed is None:  # no reasons given: everything may have moved
                 failed = set(addresses) | ({("S", "")} if h.settings_required else set())
+            # Wait before reading again, not after: what is read then goes out at once, so a
+            # busy writer of the same totals has the least time to move them in between.
+            h.backoff(attempt)
             if ("S", "") in failed:
                 settings = read_items(h, {("S", ""): lay.settings_address(bucket)}).get(("S", ""))
                 verdict = _settings_verdict(h, settings, changes)
@@ -111,7 +114,6 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
                 stored.pop(name, None)  # gone since (untrack): absent, not as read before
             stored |= read_items(h, again)
             result.retries += 1
-            h.backoff(attempt)
             continue
         result.counts, result.totals, result.prefixes = plan.counts, plan.totals, plan.prefixes
         return result

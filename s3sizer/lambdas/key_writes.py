@@ -73,6 +73,7 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
             return result
         if attempt == batch.MAX_ATTEMPTS - 1:
             break
+        h.backoff(attempt)  # before reading again, so that what is read goes out at once
         pending = [c for c in pending if ("K", c.key) in failed]
         again = {name: addresses[name] for name in failed}
         for name in again:
@@ -84,7 +85,6 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
             result.counts["ignored"] = result.counts.get("ignored", 0) + len(pending)
             return result  # untracked meanwhile: its swept keys are not written again
         result.retries += 1
-        h.backoff(attempt)
     raise RuntimeError(
         f"the key items of {bucket} could not be written in {batch.MAX_ATTEMPTS} attempts"
     )

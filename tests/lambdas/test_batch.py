@@ -99,6 +99,26 @@ def test_a_totals_conflict_rereads_the_totals_alone(ddb, clock, sleeps):
     assert (totals.total_size, totals.object_count, totals.version) == (120, 21, 2)
 
 
+def test_a_retry_waits_before_it_reads_again_so_what_it_read_goes_out_at_once(ddb, clock):
+    # GIVEN a rival that moves the totals before the chunk's first transaction
+    rival = History(TABLE, ddb, now=clock)
+    order: list[str] = []
+    recorder = Recorder(
+        ddb, before_write=lambda: rival.apply(BUCKET, "other", "01", 100, event="ObjectCreated:Put")
+    )
+    reads, writes = recorder.batch_get_item, recorder.transact_write_items
+    recorder.batch_get_item = lambda **kw: (order.append("read"), reads(**kw))[1]
+    recorder.transact_write_items = lambda **kw: (order.append("write"), writes(**kw))[1]
+    hist = History(TABLE, recorder, now=clock, sleep=lambda s: order.append("wait"))
+
+    # WHEN the chunk is applied
+    apply_event(hist, puts(3))
+
+    # THEN the back-off comes between the failed write and the new read, not after the read
+    # (a writer that never pauses would move the totals again during the wait)
+    assert order == ["read", "write", "wait", "read", "write"]
+
+
 def test_a_key_conflict_rereads_that_key_and_finds_it_stale(ddb, clock, sleeps):
     rival = History(TABLE, ddb, now=clock)
     recorder = Recorder(
