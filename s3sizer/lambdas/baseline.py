@@ -12,11 +12,13 @@ transaction that also takes them out of the progress item (``settle``). So the t
 range's pending moves stay the sum of the key items, whoever writes them, and a resumed run
 counts nothing twice. Settling seldom, not with every chunk, is what lets the tracker's batches
 commit while a baseline runs: each settle moves the totals' version, which a batch in flight
-must then read again, and sixteen ranges moving it with every chunk left batches failing. With no route yet (a *quiet* run: setup before the first deploy) nothing else writes:
-key items go by BatchWriteItem at half the write units, the range's cursor carries what the
-merged keys hold, and the totals are set to the sum at the end (baseline_finish.py). A live run
-on the fold path (rows.py) writes the key items marked for the fold, with the range's cursor and
-no totals: the fold counts them as it counts the tracker's.
+must then read again, and sixteen ranges moving it with every chunk left batches failing.
+
+With no route yet (a *quiet* run: setup before the first deploy) nothing else writes: key items
+go by BatchWriteItem at half the write units, the range's cursor carries what the merged keys
+hold, and the totals are set to the sum at the end (baseline_finish.py). A live run on the fold
+path (rows.py) writes the key items marked for the fold, with the range's cursor and nothing
+pending: the fold counts them as it counts the tracker's.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ class ListingStopped(Exception):
     """The listing (or the recorded keys' reading) was told to stop: what was merged is kept."""
 
 
-CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2  # the totals and the range's progress item
+# A live chunk is planned as when it carried its totals and prefix totals too; it now carries
+# the range's progress item only, so its transaction has room to spare.
+CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2
 WRITE_BATCH = 25  # BatchWriteItem's limit
 SETTLE_SECONDS = 2.0  # how long a live range's moves may stay pending
 
