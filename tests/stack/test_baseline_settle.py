@@ -10,7 +10,8 @@ import pytest
 
 from s3sizer.lambdas import baseline
 from s3sizer.lambdas import layout as lay
-from s3sizer.stack.baseline_run import baseline_state
+from s3sizer.lambdas.history import History
+from s3sizer.stack.baseline_run import BaselineRun, baseline_state, listing_client
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_run import BUCKET, assert_exact, keys, run
 
@@ -40,21 +41,17 @@ def test_a_live_baseline_moves_the_totals_once_a_range_not_once_a_chunk(stack, l
     for i, key in enumerate(keys(200)):
         live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"s" * (i % 7 + 1))
     rng = random.Random(3)
-    history = []
 
     def write(progress) -> None:
         key = f"a/x/k{rng.randrange(200)}"
         live.put(key, rng.randrange(1, 30)) if rng.random() < 0.7 else live.delete(key)
 
     # WHEN the baseline runs (its writes counted)
-    from s3sizer.lambdas.history import History
-    from s3sizer.stack.baseline_run import BaselineRun, listing_client
-
     h = History(stack.names.table, stack.client("dynamodb"), prefix_depth=2)
     counted = totals_writes(h.client)
     BaselineRun(
         h, listing_client(stack.aws), BUCKET, versioned=False, depth=2, workers=2,
-        on_progress=lambda p: (history.append(p.listed), write(p)),
+        on_progress=write,
     ).run()  # fmt: skip
 
     # THEN it committed many chunks but moved the totals once per range (and once at the end)
