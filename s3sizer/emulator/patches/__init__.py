@@ -6,10 +6,11 @@ its TARGETS: the moto attributes it replaces or relies on, with the parameters i
 installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
-s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_lifecycle,
-s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers, s3_object_lock, dynamodb,
-dynamodb_query, dynamodb_parse, dynamodb_conditions, logs,
-sqs, stream_records, stream_mappings, recorder and moto_dispatch → hooks. tests/emulator/test_wall.py checks that there is no cycle.
+s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; dynamodb_query →
+dynamodb_answers; s3_lifecycle, s3_listing, s3_parts, s3_conditional (also → wsgi), s3_headers,
+s3_object_lock, dynamodb, dynamodb_query, dynamodb_answers, dynamodb_parse, dynamodb_conditions,
+logs, sqs, stream_records, stream_mappings, recorder and moto_dispatch → hooks.
+tests/emulator/test_wall.py checks that there is no cycle.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 
 from . import (
     dynamodb,
+    dynamodb_answers,
     dynamodb_conditions,
     dynamodb_parse,
     dynamodb_query,
@@ -59,6 +61,7 @@ SERVICES = (
     s3_object_lock,
     s3_uploads,
     dynamodb,
+    dynamodb_answers,
     dynamodb_query,
     dynamodb_parse,
     dynamodb_conditions,

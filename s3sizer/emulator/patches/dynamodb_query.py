@@ -18,6 +18,7 @@ import operator
 import threading
 
 from . import hooks
+from .dynamodb_answers import AS_STORED
 from .hooks import PatchSet, Target
 
 _TABLE = "moto.dynamodb.models.table"
@@ -74,7 +75,10 @@ def _query(original):
         previous = getattr(_partition, "key", None)
         _partition.key = (self, hash_key, _page(self, hash_key, asked))
         try:
-            return original(self, hash_key, *args, **kwargs)
+            if asked["projection_expressions"]:
+                return original(self, hash_key, *args, **kwargs)
+            with hooks.flag(AS_STORED):  # nothing changes the items: see dynamodb_answers
+                return original(self, hash_key, *args, **kwargs)
         finally:
             _partition.key = previous
 

@@ -1,0 +1,128 @@
+"""The contract of the patches that build DynamoDB's answers (patches/dynamodb_answers.py) and
+size its items (dynamodb.py): each answers what moto's own code answers, and is really taken
+(counted, never timed)."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from s3sizer.emulator import Emulator
+from s3sizer.emulator.patches import dynamodb, dynamodb_answers, hooks
+
+from .test_patch_contract import _answer, _client
+
+
+@pytest.fixture(scope="module")
+def aws():
+    with Emulator(port=0, retry_backoff=0.01) as emulator:
+        yield emulator
+
+
+_VALUES = [
+    {"S": "plain"},
+    {"S": ""},
+    {"S": "\u00fc\U0001f600"},
+    {"N": "12.50"},
+    {"N": "-1E+3"},
+    {"BOOL": True},
+    {"BOOL": False},
+    {"NULL": True},
+    {"B": b"\x00\xffbinary"},
+    {"SS": ["a", "b\u00e9"]},
+    {"NS": ["1", "2.5"]},
+    {"BS": [b"\x01", b"\x02\x03"]},
+    {"L": []},
+    {"M": {}},
+    {"L": [{"S": "x"}, {"N": "1"}, {"B": b"\x09"}, {"M": {"k": {"SS": ["y"]}}}]},
+    {"M": {"null": {"M": {"k": {"S": "P"}, "b": {"N": "1"}, "z": {"N": "402"}}}}},
+    {"M": {"deep": {"L": [{"L": [{"M": {"b": {"BS": [b"\x04"]}, "n": {"NULL": True}}}]}]}}},
+]
+
+
+def _items() -> list[dict]:
+    return [
+        {"pk": {"S": "p"}, "sk": {"S": f"K#{i:02d}"}, "v": value, "n": {"N": str(i)}}
+        for i, value in enumerate(_VALUES)
+    ]
+
+
+@pytest.fixture(scope="module")
+def rich_table(aws):
+    ddb = _client(aws, "dynamodb")
+    ddb.create_table(
+        TableName="answers",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+    for item in _items():
+        ddb.put_item(TableName="answers", Item=item)
+    return ddb
+
+
+_QUERIES = [
+    {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}},
+    {"KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b", "Limit": 4,
+     "ExpressionAttributeValues": {":p": {"S": "p"}, ":a": {"S": "K#03"}, ":b": {"S": "K#14"}}},
+    {"KeyConditionExpression": "pk = :p", "ScanIndexForward": False,
+     "FilterExpression": "n > :z", "ExpressionAttributeValues": {":p": {"S": "p"},
+                                                                 ":z": {"N": "4"}}},
+    {"KeyConditionExpression": "pk = :p", "ProjectionExpression": "sk, v",
+     "ExpressionAttributeValues": {":p": {"S": "p"}}},
+]  # fmt: skip
+
+
+def test_a_query_answers_as_moto_s_copying_query_and_its_walk_do(rich_table, monkeypatch):
+    import moto.dynamodb.models.table as table_module
+    import moto.dynamodb.responses as responses
+
+    before = dict(hooks.FAST_PATHS)
+    fast = [_answer(rich_table.query, TableName="answers", **asked) for asked in _QUERIES]
+    for path in (dynamodb_answers.UNCOPIED, dynamodb_answers.DIRECT_ANSWER):
+        assert hooks.FAST_PATHS[path] > before.get(path, 0), f"'{path}' was not taken"
+    monkeypatch.setattr(table_module, "copy", copy)
+    monkeypatch.setattr(responses, "dynamo_to_dict", responses.dynamo_to_dict.__wrapped__)
+    own = [_answer(rich_table.query, TableName="answers", **asked) for asked in _QUERIES]
+    assert fast == own
+    assert fast[0][1]["Items"] == _items()
+
+
+def test_a_query_with_a_projection_copies_and_leaves_the_stored_items_whole(rich_table):
+    before = hooks.FAST_PATHS[dynamodb_answers.UNCOPIED]
+    projected = rich_table.query(TableName="answers", **_QUERIES[3])["Items"]
+    assert hooks.FAST_PATHS[dynamodb_answers.UNCOPIED] == before
+    assert [set(item) for item in projected] == [{"sk", "v"}] * len(_VALUES)
+    assert rich_table.query(TableName="answers", **_QUERIES[0])["Items"] == _items()
+
+
+def test_an_answer_built_directly_is_moto_s_walk_s_own(aws):
+    import moto.dynamodb.responses as responses
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    items = [Item(DynamoType(i["pk"]), DynamoType(i["sk"]), i) for i in _items()]
+    shapes = [
+        {"Items": [item.attrs for item in items], "Count": 3, "LastEvaluatedKey": _items()[0]},
+        {"Attributes": items[5].attrs},
+        {"Table": {"TableName": "t", "Created": Decimal("1.5"), "Tags": [{"Key": "k"}]}},
+        [DynamoType(v) for v in _VALUES],
+        {"Item": items[0]},  # a model with to_json: moto's own walk
+        "plain",
+        None,
+    ]
+    own = responses.dynamo_to_dict.__wrapped__
+    for shape in shapes:
+        assert responses.dynamo_to_dict(shape) == own(shape), shape
+
+
+@pytest.mark.parametrize("value", _VALUES, ids=lambda v: str(v)[:24])
+def test_an_item_s_size_is_moto_s_own(aws, value):
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    typed = DynamoType(value)
+    assert dynamodb._moto_size(typed, bytesize) == typed.size()
