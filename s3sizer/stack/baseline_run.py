@@ -102,6 +102,11 @@ class BaselineRun:
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
         self.on_progress(self.progress)
         self._long_items = baseline_keys.read_long_items(self.h, self.bucket)
+        # A quiet run reads only the key partitions that hold items: a first baseline reads
+        # none (16 queries per range, and more for the top level's stretches, all empty).
+        self._partitions = (
+            None if self.live else baseline_keys.partitions_holding_keys(self.h, self.bucket)
+        )
         sums = self._run_ranges([r for r in ranges if not r["done"]])
         for r in ranges:
             if r["done"] and r["sums"] is not None:
@@ -182,7 +187,13 @@ class BaselineRun:
             self.bucket,
             baseline_keys.group_listing(pages()),
             baseline_keys.stored_keys(
-                self.h, self.bucket, span, cursor, self._long_items, before_read=stop_here
+                self.h,
+                self.bucket,
+                span,
+                cursor,
+                self._long_items,
+                before_read=stop_here,
+                partitions=self._partitions,
             ),
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
