@@ -1,6 +1,6 @@
-"""The contract of the patches that build DynamoDB's answers (patches/dynamodb_answers.py) and
-size its items (dynamodb.py): each answers what moto's own code answers, and is really taken
-(counted, never timed)."""
+"""The contract of the patches that build DynamoDB's answers (patches/dynamodb_answers.py), size
+its items and check a batch's keys (dynamodb.py): each answers what moto's own code answers, or
+what AWS answers where moto differs, and is really taken (counted, never timed)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import copy
 from decimal import Decimal
 
 import pytest
+from botocore.exceptions import ClientError
 
 from s3sizer.emulator import Emulator
 from s3sizer.emulator.patches import dynamodb, dynamodb_answers, hooks
@@ -126,3 +127,57 @@ def test_an_item_s_size_is_moto_s_own(aws, value):
 
     typed = DynamoType(value)
     assert dynamodb._moto_size(typed, bytesize) == typed.size()
+
+
+def _batch(key: str, **attrs) -> dict:
+    return {"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"S": key}, **attrs}}}
+
+
+def _unbatch(key: str) -> dict:
+    return {"DeleteRequest": {"Key": {"pk": {"S": "b"}, "sk": {"S": key}}}}
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        [_batch("K#1"), _unbatch("K#1")],
+        [_batch("K#1", a={"N": "1"}), _batch("K#2"), _batch("K#1", a={"N": "2"})],
+        [_unbatch("K#3"), _unbatch("K#3")],
+    ],
+    ids=["put-and-delete", "two-puts", "two-deletes"],
+)
+def test_a_batch_with_two_requests_on_one_item_is_refused_as_aws_refuses_it(rich_table, requests):
+    with pytest.raises(ClientError) as refused:
+        rich_table.batch_write_item(RequestItems={"answers": requests})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "contains duplicates" in refused.value.response["Error"]["Message"]
+    stored = rich_table.query(TableName="answers", KeyConditionExpression="pk = :b",
+                              ExpressionAttributeValues={":b": {"S": "b"}})["Items"]  # fmt: skip
+    assert stored == []
+
+
+def test_a_batch_of_distinct_items_answers_as_moto_s_own(rich_table, monkeypatch):
+    import moto.dynamodb.responses as responses
+    from moto.dynamodb.responses import DynamoHandler
+
+    batches = [
+        [_batch(f"K#{i}", v=value) for i, value in enumerate(_VALUES)][:25],
+        [_unbatch("K#1"), _batch("K#1x"), _unbatch("K#missing")],
+        [_batch("K#2", v={"S": "again"})],  # one put, no duplicate in the batch
+    ]
+    before = hooks.FAST_PATHS[dynamodb.KEYS_CHECKED]
+    fast = [_answer(rich_table.batch_write_item, RequestItems={"answers": b}) for b in batches]
+    assert hooks.FAST_PATHS[dynamodb.KEYS_CHECKED] == before + len(batches)
+    query = {"TableName": "answers", "KeyConditionExpression": "pk = :b",
+             "ExpressionAttributeValues": {":b": {"S": "b"}}}  # fmt: skip
+    fast_items = rich_table.query(**query)["Items"]
+    rich_table.batch_write_item(
+        RequestItems={"answers": [_unbatch(i["sk"]["S"]) for i in fast_items]}
+    )
+    monkeypatch.setattr(
+        DynamoHandler, "batch_write_item", DynamoHandler.batch_write_item.__wrapped__
+    )
+    monkeypatch.setattr(responses, "dynamo_json_dump", responses.dynamo_json_dump.__wrapped__)
+    own = [_answer(rich_table.batch_write_item, RequestItems={"answers": b}) for b in batches]
+    assert fast == own
+    assert rich_table.query(**query)["Items"] == fast_items

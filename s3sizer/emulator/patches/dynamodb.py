@@ -11,6 +11,8 @@
 - An item is checked against DynamoDB's size limit once as it is built: moto adds up the sizes
   of all the attributes set so far at each attribute it sets, which made every write cost the
   square of its item's attributes. The check, its limit and its error are moto's own.
+- BatchWriteItem refuses two requests on one item, as AWS does (a put and a delete of one key,
+  or two puts of it with other attributes); moto compared whole requests dumped to JSON.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ TARGETS = {
                                  "DynamoHandler", "batch_get_item", ("self",)),
     "item_init": Target("an item's size is added up once", "moto.dynamodb.models.dynamo_type",
                         "Item", "__init__", ("self", "hash_key", "range_key", "attrs")),
+    "batch_write_item": Target("a batch refuses two requests on one item",
+                               "moto.dynamodb.responses", "DynamoHandler", "batch_write_item",
+                               ("self",)),
+    "json_dump": Target("a batch refuses two requests on one item", "moto.dynamodb.responses",
+                        None, "dynamo_json_dump", ("dynamo_object",)),
     "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
                                   "DynamoDBBackend", "update_time_to_live",
                                   ("self", "table_name", "ttl_spec")),
@@ -49,6 +56,8 @@ IN_TRANSACTION = "in_transaction"
 NO_TABLE_COPY = "dynamodb: transaction kept the table instead of copying it"
 PLAIN_JSON = "dynamodb: a read answered in plain JSON"
 ITEM_SIZE_ONCE = "dynamodb: an item's size added up once"
+KEYS_CHECKED = "dynamodb: a batch's duplicates found by their keys"
+_DUPLICATES = "Provided list of item keys contains duplicates"
 
 _ttl_changes: dict[tuple[str, str, str], float] = {}  # (account, region, table) -> monotonic time
 _ttl_lock = threading.Lock()
@@ -62,6 +71,8 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["copy"], lambda original: _CopyKeepingTablesInTransactions(Table))
     patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
     patches.replace(TARGETS["item_init"], _item_init)
+    patches.replace(TARGETS["batch_write_item"], _batch_write_item)
+    patches.replace(TARGETS["json_dump"], _json_dump)
     for name in ("query_response", "get_item_response", "batch_get_response"):
         patches.replace(TARGETS[name], _plain_json)
 
@@ -199,3 +210,55 @@ def _update_time_to_live(original):
         return result
 
     return update_time_to_live
+
+
+def _batch_write_item(original):
+    """AWS refuses a BatchWriteItem with two requests on one item (two puts, or a put and a
+    delete, of one key); moto compares whole requests, puts with puts and deletes with deletes,
+    by dumping each to JSON. Here the keys are compared, and moto's dumps are spared."""
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    @functools.wraps(original)
+    def batch_write_item(self):
+        seen, duplicate = set(), False
+        try:
+            for table_name, requests in self.body["RequestItems"].items():
+                table = self.dynamodb_backend.get_table(table_name)
+                names = [table.hash_key_attr]
+                if table.range_key_attr:
+                    names.append(table.range_key_attr)
+                for request in requests:
+                    ((kind, body),) = request.items()
+                    attrs = body["Item"] if kind == "PutRequest" else body["Key"]
+                    key = (table_name, *(DynamoType(attrs[name]) for name in names))
+                    duplicate = duplicate or key in seen  # hashed here: an odd key is moto's
+                    seen.add(key)
+        except Exception:
+            return original(self)  # moto's own reading of a request it may refuse, and its error
+        if duplicate:
+            raise MockValidationException(_DUPLICATES)
+        hooks.FAST_PATHS[KEYS_CHECKED] += 1
+        with hooks.flag(KEYS_CHECKED):
+            return original(self)
+
+    return batch_write_item
+
+
+class _Unequal:
+    """What moto's duplicate check compares once the keys were checked: equal to nothing."""
+
+    def __eq__(self, other) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+
+def _json_dump(original):
+    @functools.wraps(original)
+    def dynamo_json_dump(dynamo_object):
+        if hooks.flagged(KEYS_CHECKED):
+            return _Unequal()
+        return original(dynamo_object)
+
+    return dynamo_json_dump
