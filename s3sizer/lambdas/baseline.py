@@ -53,7 +53,7 @@ SETTLE_SECONDS = 2.0  # how long a live range's moves may stay pending
 @dataclass
 class _Change:
     key: str
-    item: dict | None  # as read
+    state: lay.KeyState | None  # as recorded when read (None: no key item)
     listed: list  # (version id, kind, size, storage class), newest first
     recent_ms: int | None
     classes: bool = False  # the bucket's classes are tracked: the listing's count
@@ -99,7 +99,7 @@ def merge(
     joined = _joined(groups, stored, listed_last)
     while True:
         try:
-            key, listed, item, listed_at = next(joined)
+            key, listed, state, listed_at = next(joined)
         except StopIteration:
             break
         except ListingStopped:
@@ -111,7 +111,8 @@ def merge(
         if is_own_key(key):
             continue
         sums.keys += 1
-        chunk.append(_Change(key, item, listed, recent_ms(listed_at), classes))
+        change = _Change(key, state, listed, recent_ms(listed_at), classes)
+        chunk.append(change if live else _Planned(change, bucket, (depth, unmarked_depth)))
         for _, kind, size, *_ in listed[:1]:
             if kind == v.OBJECT:
                 sums.listed_bytes += size
@@ -131,7 +132,7 @@ def merge(
 
 
 def _joined(groups, stored, listed_last) -> Iterator[tuple[str, list, dict | None, float]]:
-    """(key, listed, stored item, listed_at) for every key in either stream, in key order.
+    """(key, listed, recorded state, listed_at) for every key in either stream, in key order.
 
     A recorded key the listing did not show takes the time of the page that passed its place:
     the next listed key's, or the last page's.
@@ -140,7 +141,7 @@ def _joined(groups, stored, listed_last) -> Iterator[tuple[str, list, dict | Non
     g, s = next(groups, None), next(stored, None)
     while g is not None or s is not None:
         gk = g[0] if g is not None else None
-        sk = s["key"]["S"] if s is not None else None
+        sk = s.key if s is not None else None
         if s is None or (g is not None and gk < sk):
             yield gk, g[1], None, g[2]
             g = next(groups, None)
@@ -166,7 +167,7 @@ def _plan(c: _Change, bucket: str, depths: tuple[int, int]):
     """(put or None, {aggregate: WIDTH deltas}, the merged key's figures, {class: deltas},
     the merged key's class figures) for one key."""
     depth, unmarked_depth = depths
-    state = lay.key_state_from(c.item) if c.item else None
+    state = c.state
     old = state.versions if state else {}
     if state is None:
         counted = depth  # nothing counted the key yet: each prefix takes it whole
@@ -201,9 +202,22 @@ def _plan(c: _Change, bucket: str, depths: tuple[int, int]):
 def _plan_chunk(chunk, bucket, depths):
     """(puts: [(change, item, rev)], {aggregate: deltas}, [(key, merged figures)],
     {class: deltas}, {class: merged figures})."""
+    return _sum_plans((c, _plan(c, bucket, depths)) for c in chunk)
+
+
+class _Planned:
+    """A quiet chunk's key, planned as it is merged: nothing else writes during a quiet run, so
+    the plan holds at the commit, and the chunk keeps the plan, not the key item as read."""
+
+    __slots__ = ("key", "plan")
+
+    def __init__(self, c: _Change, bucket: str, depths: tuple[int, int]):
+        self.key, self.plan = c.key, _plan(c, bucket, depths)
+
+
+def _sum_plans(plans):
     puts, deltas, merged, class_deltas, class_merged = [], {}, [], {}, {}
-    for c in chunk:
-        put, key_deltas, figures, (key_classes, key_merged) = _plan(c, bucket, depths)
+    for c, (put, key_deltas, figures, (key_classes, key_merged)) in plans:
         merged.append((c.key, figures))
         for name, d in key_deltas.items():
             _accumulate(deltas, name, d)
@@ -224,7 +238,7 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
         puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
         after = _counted(sums, deltas, merged, depths[0], not folding, classes)
         writes = [
-            (("K", c.key), batch._put(h, {**item, **mark}, batch._rev_condition(c.item, rev)))
+            (("K", c.key), batch._put(h, {**item, **mark}, batch._rev_condition(c.state, rev)))
             for c, item, rev in puts
         ]
         progress_item = progress(after)
@@ -244,7 +258,8 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
             moved = [c for c in chunk if failed is None or ("K", c.key) in failed]
             found = batch.read_items(h, {c.key: lay.key_address(bucket, c.key) for c in moved})
             for c in moved:
-                c.item = found.get(c.key)
+                item = found.get(c.key)
+                c.state = lay.key_state_from(item) if item else None
             continue
         break
     vars(sums).update(vars(after))
@@ -253,7 +268,7 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
 def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
     """Nothing else writes: the key items at one write unit each, then the range's progress,
     which carries what its merged keys hold (a rerun of the chunk merges them to themselves)."""
-    puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
+    puts, deltas, merged, classes = _sum_plans((p, p.plan) for p in chunk)
     batch_put(h, [item for _, item, _ in puts])
     vars(sums).update(vars(_counted(sums, deltas, merged, depths[0], False, classes)))
     progress_item = progress(sums)

@@ -51,8 +51,9 @@ def stored_keys(
     long_items: list | None = None,
     before_read: Callable[[], None] = lambda: None,
     partitions: list[str] | None = None,
-) -> Iterator[dict]:
-    """The recorded key items of the span, in key order, after ``after`` (a resumed cursor).
+) -> Iterator[lay.KeyState]:
+    """The recorded keys of the span, as their states, in key order, after ``after`` (a resumed
+    cursor).
 
     Each of the 16 key partitions is queried in sort-key order (keys up to 800 bytes are their
     sort keys) over the span's own stretch of keys only, and the streams are merged; the few
@@ -66,11 +67,11 @@ def stored_keys(
         partitions = lay.key_partitions(bucket)
     streams = [_shard_items(h, pk, span, after, before_read) for pk in partitions]
     streams.append(
-        item
+        lay.key_state_from(item)
         for item in long_items
         if span.holds(item["key"]["S"]) and (after is None or item["key"]["S"] > after)
     )
-    return heapq.merge(*streams, key=lambda item: item["key"]["S"])
+    return heapq.merge(*streams, key=lambda state: state.key)
 
 
 def partitions_holding_keys(h, bucket: str) -> list[str]:
@@ -132,7 +133,17 @@ def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iter
         if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
             top = "K$"  # after every key item of the partition
         bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
-        for item in h._query(pk, "sk BETWEEN :a AND :b", bounds, page_items=PAGE_ITEMS):
-            key = item["key"]["S"]
-            if (after is None or key > after) and key < high and span.holds(key):
-                yield item
+        for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
+            # States, not items: a range holds a page of each of its 16 partitions, and a
+            # state takes a fraction of the memory of the item as parsed.
+            states = [
+                lay.key_state_from(item)
+                for item in items
+                if _within(item["key"]["S"], after, high, span)
+            ]
+            items.clear()
+            yield from states
+
+
+def _within(key: str, after: str | None, high: str, span: Span) -> bool:
+    return (after is None or key > after) and key < high and span.holds(key)

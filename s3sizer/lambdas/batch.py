@@ -278,7 +278,7 @@ def _move_classes(into: dict, figures: dict, sign: int) -> None:
         mine[:] = [m + sign * x for m, x in zip(mine, values, strict=True)]
 
 
-def _rev_condition(old: dict | None, rev: int) -> dict:
+def _rev_condition(old: object | None, rev: int) -> dict:  # old: what was recorded, if any
     if old is None:
         return {"ConditionExpression": "attribute_not_exists(pk)"}
     return {

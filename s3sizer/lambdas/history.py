@@ -303,6 +303,15 @@ class History:
     def _query(
         self, pk: str, sk_condition: str | None = None, values=None, page_items: int | None = None
     ) -> Iterator[dict]:
+        for items in self._query_pages(pk, sk_condition, values, page_items):
+            items.reverse()
+            while items:  # each item is let go as it is taken
+                yield items.pop()
+
+    def _query_pages(
+        self, pk: str, sk_condition: str | None = None, values=None, page_items: int | None = None
+    ) -> Iterator[list[dict]]:
+        """The items of each page in turn; a caller that empties a list lets its items go."""
         condition = "pk = :pk" + (f" AND {sk_condition}" if sk_condition else "")
         kwargs = {
             "TableName": self.table_name,
@@ -314,7 +323,7 @@ class History:
             kwargs["Limit"] = page_items
         while True:
             page = self.client.query(**kwargs)
-            yield from page.get("Items", [])
+            yield page.pop("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

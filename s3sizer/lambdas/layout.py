@@ -215,7 +215,7 @@ class PrefixTotals:
 FOLDED = "f"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a baseline holds thousands of these at once
 class KeyState:
     """A key's recorded state: its current size and version, and its versions' map."""
 

@@ -201,7 +201,7 @@ class BaselineRun:
             live=self.live,
             progress=lambda last, now: self._range_item(span, last, with_earlier(now), done=False),
             listed_last=lambda: listed_last[0],
-            flush_keys=listing.PAGE_SIZE,
+            flush_keys=listing.PAGE_SIZE // 4,
         )
         sums = with_earlier(sums)
         self.h.client.put_item(

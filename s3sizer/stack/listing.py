@@ -69,6 +69,8 @@ def list_span(
             return
         listed_at = page.get(_LISTED_AT, 0.0)
         entries = list(_page_entries(page, versioned, listed_at))
+        for name in ("Contents", "Versions", "DeleteMarkers"):
+            page.pop(name, None)  # the paginator holds the page: free what the entries took
         if on_page is not None:
             on_page(len(entries), listed_at)
         yield from entries
