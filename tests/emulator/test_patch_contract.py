@@ -57,6 +57,18 @@ def _table(ddb, name: str) -> None:
     )  # fmt: skip
 
 
+def _ranged_table(ddb, name: str) -> None:
+    """A table keyed by a string `pk` and a string sort key `sk`, on demand."""
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+
+
 def test_activate_replaces_every_target_and_deactivate_restores_it(in_process):
     _, before, during = in_process
     replaced = {t.dotted for t in patches.all_targets()}
@@ -81,14 +93,7 @@ def test_a_transaction_keeps_the_table_instead_of_copying_it(in_process):
 def test_a_query_reads_one_partition(in_process):
     aws, _, _ = in_process
     ddb = _client(aws, "dynamodb")
-    ddb.create_table(
-        TableName="partitions",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    _ranged_table(ddb, "partitions")
     for i in range(12):
         ddb.put_item(
             TableName="partitions", Item={"pk": {"S": f"p{i % 3}"}, "sk": {"S": f"{i:02d}"}}
@@ -216,14 +221,7 @@ def _pages_table(aws, name: str):
         aws_access_key_id="testing", aws_secret_access_key="testing",
         config=Config(retries={"total_max_attempts": 1}),  # moto's own errors, once each
     )  # fmt: skip
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    _ranged_table(ddb, name)
     keys = ["K#a", "K#a b", "K#b", "K#b\u00fc", "K#c", "K#\U0010ffff", "L#a", "P#1"]
     for i, sk in enumerate(keys * 2):
         ddb.put_item(TableName=name, Item={"pk": {"S": f"p{i // len(keys)}"}, "sk": {"S": sk},

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from s3sizer.emulator import Emulator
 from s3sizer.emulator.patches import dynamodb, dynamodb_answers, hooks
 
-from .test_patch_contract import _answer, _client
+from .test_patch_contract import _answer, _client, _ranged_table
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +53,7 @@ def _items() -> list[dict]:
 @pytest.fixture(scope="module")
 def rich_table(aws):
     ddb = _client(aws, "dynamodb")
-    ddb.create_table(
-        TableName="answers",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )  # fmt: skip
+    _ranged_table(ddb, "answers")
     for item in _items():
         ddb.put_item(TableName="answers", Item=item)
     return ddb
