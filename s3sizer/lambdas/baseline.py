@@ -63,7 +63,7 @@ def merge(
     h,
     bucket: str,
     groups: Iterable[tuple[str, list, float]],
-    stored: Iterator[dict],
+    stored: Iterator[lay.KeyState],
     *,
     depth: int,
     unmarked_depth: int,
@@ -131,7 +131,7 @@ def merge(
     return sums
 
 
-def _joined(groups, stored, listed_last) -> Iterator[tuple[str, list, dict | None, float]]:
+def _joined(groups, stored, listed_last) -> Iterator[tuple[str, list, lay.KeyState | None, float]]:
     """(key, listed, recorded state, listed_at) for every key in either stream, in key order.
 
     A recorded key the listing did not show takes the time of the page that passed its place:

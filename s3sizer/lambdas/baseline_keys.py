@@ -122,7 +122,7 @@ def _stretches(span: Span) -> list[tuple[str, str]]:
     return out
 
 
-def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iterator[dict]:
+def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iterator[lay.KeyState]:
     for low, high in _stretches(span):
         before_read()
         if after is not None and after >= high:

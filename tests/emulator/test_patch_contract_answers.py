@@ -150,7 +150,6 @@ def test_a_batch_with_two_requests_on_one_item_is_refused_as_aws_refuses_it(rich
 
 
 def test_a_batch_of_distinct_items_answers_as_moto_s_own(rich_table, monkeypatch):
-    import moto.dynamodb.responses as responses
     from moto.dynamodb.responses import DynamoHandler
 
     batches = [
@@ -170,7 +169,6 @@ def test_a_batch_of_distinct_items_answers_as_moto_s_own(rich_table, monkeypatch
     monkeypatch.setattr(
         DynamoHandler, "batch_write_item", DynamoHandler.batch_write_item.__wrapped__
     )
-    monkeypatch.setattr(responses, "dynamo_json_dump", responses.dynamo_json_dump.__wrapped__)
     own = [_answer(rich_table.batch_write_item, RequestItems={"answers": b}) for b in batches]
     assert fast == own
     assert rich_table.query(**query)["Items"] == fast_items

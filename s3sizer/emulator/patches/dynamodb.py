@@ -44,8 +44,6 @@ TARGETS = {
     "batch_write_item": Target("a batch refuses two requests on one item",
                                "moto.dynamodb.responses", "DynamoHandler", "batch_write_item",
                                ("self",)),
-    "json_dump": Target("a batch refuses two requests on one item", "moto.dynamodb.responses",
-                        None, "dynamo_json_dump", ("dynamo_object",)),
     "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
                                   "DynamoDBBackend", "update_time_to_live",
                                   ("self", "table_name", "ttl_spec")),
@@ -72,7 +70,6 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
     patches.replace(TARGETS["item_init"], _item_init)
     patches.replace(TARGETS["batch_write_item"], _batch_write_item)
-    patches.replace(TARGETS["json_dump"], _json_dump)
     for name in ("query_response", "get_item_response", "batch_get_response"):
         patches.replace(TARGETS[name], _plain_json)
 
@@ -215,7 +212,7 @@ def _update_time_to_live(original):
 def _batch_write_item(original):
     """AWS refuses a BatchWriteItem with two requests on one item (two puts, or a put and a
     delete, of one key); moto compares whole requests, puts with puts and deletes with deletes,
-    by dumping each to JSON. Here the keys are compared, and moto's dumps are spared."""
+    by dumping each to JSON. Here the keys are compared first."""
     from moto.dynamodb.exceptions import MockValidationException
     from moto.dynamodb.models.dynamo_type import DynamoType
 
@@ -239,26 +236,6 @@ def _batch_write_item(original):
         if duplicate:
             raise MockValidationException(_DUPLICATES)
         hooks.FAST_PATHS[KEYS_CHECKED] += 1
-        with hooks.flag(KEYS_CHECKED):
-            return original(self)
+        return original(self)  # its own check of whole requests finds nothing more
 
     return batch_write_item
-
-
-class _Unequal:
-    """What moto's duplicate check compares once the keys were checked: equal to nothing."""
-
-    def __eq__(self, other) -> bool:
-        return False
-
-    __hash__ = object.__hash__
-
-
-def _json_dump(original):
-    @functools.wraps(original)
-    def dynamo_json_dump(dynamo_object):
-        if hooks.flagged(KEYS_CHECKED):
-            return _Unequal()
-        return original(dynamo_object)
-
-    return dynamo_json_dump
