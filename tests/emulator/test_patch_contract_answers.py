@@ -122,6 +122,13 @@ def test_an_item_s_size_is_moto_s_own(aws, value):
     assert dynamodb._moto_size(typed, bytesize) == typed.size()
 
 
+def _binary(value) -> bool:
+    if isinstance(value, bytes):
+        return True
+    inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return any(_binary(v) for v in inner)
+
+
 def _batch(key: str, **attrs) -> dict:
     return {"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"S": key}, **attrs}}}
 
@@ -152,8 +159,10 @@ def test_a_batch_with_two_requests_on_one_item_is_refused_as_aws_refuses_it(rich
 def test_a_batch_of_distinct_items_answers_as_moto_s_own(rich_table, monkeypatch):
     from moto.dynamodb.responses import DynamoHandler
 
+    # No binary values: moto 5.2.0 (the declared floor) dumps a batch's items to JSON whole.
+    plain = [value for value in _VALUES if not _binary(value)]
     batches = [
-        [_batch(f"K#{i}", v=value) for i, value in enumerate(_VALUES)][:25],
+        [_batch(f"K#{i}", v=value) for i, value in enumerate(plain)],
         [_unbatch("K#1"), _batch("K#1x"), _unbatch("K#missing")],
         [_batch("K#2", v={"S": "again"})],  # one put, no duplicate in the batch
     ]
