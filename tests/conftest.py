@@ -7,8 +7,10 @@ and pure functions) while a plain `python -m pytest` still runs everything.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,10 +60,26 @@ def _no_real_aws(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     monkeypatch.setenv("S3SIZER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     # moto in-process is not thread-safe (the emulator serves it under locks): a baseline run
-    # in this process lists its ranges one at a time.
+    # in this process lists its ranges one at a time, unless a test asks for workers, and each
+    # request to moto runs whole before another starts, as each is atomic on AWS.
+    from moto.core.botocore_stubber import BotocoreStubber
+
     from s3sizer.stack import baseline_run
 
     monkeypatch.setattr(baseline_run, "DEFAULT_WORKERS", 1)
+    monkeypatch.setattr(BotocoreStubber, "__call__", _one_at_a_time(BotocoreStubber.__call__))
+
+
+_MOTO_IN_PROCESS = threading.RLock()
+
+
+def _one_at_a_time(call):
+    @functools.wraps(call)
+    def locked(self, *args, **kwargs):
+        with _MOTO_IN_PROCESS:
+            return call(self, *args, **kwargs)
+
+    return locked
 
 
 @pytest.fixture(scope="session")

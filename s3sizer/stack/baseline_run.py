@@ -60,11 +60,12 @@ class BaselineRun:
         unmarked_depth: int | None = None,
         live: bool = True,
         route_since: float = 0.0,
-        workers: int = DEFAULT_WORKERS,
+        workers: int | None = None,
         on_progress: Callable[[Progress], None] = lambda progress: None,
     ):
         self.h, self.s3, self.bucket, self.live = history, s3, bucket, live
-        self.versioned, self.depth, self.workers = versioned, depth, workers
+        self.versioned, self.depth = versioned, depth
+        self.workers = workers or DEFAULT_WORKERS  # read now: a default bound at import is fixed
         # None: as the bucket's settings item says (an earlier release's key items carry no
         # ``pd`` and count at the depth that stack had), else the depth of this run.
         self.unmarked_depth = unmarked_depth
@@ -337,7 +338,7 @@ def record(
         depth=depth,
         live=live,
         route_since=route_since,
-        workers=workers or DEFAULT_WORKERS,
+        workers=workers,
         on_progress=on_progress,
     )
     return run.run()
