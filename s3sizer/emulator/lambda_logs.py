@@ -41,9 +41,19 @@ def report_line(
 
 
 def write_log_events(
-    account_id: str, region: str, group: str, stream: str, events: list[tuple[int, str]]
+    account_id: str,
+    region: str,
+    group: str,
+    stream: str,
+    events: list[tuple[int, str]],
+    role_arn: str | None = None,
 ) -> None:
-    """Append (epoch ms, message) events, creating the group and stream if needed, as Lambda does."""
+    """Append (epoch ms, message) events, creating the stream if needed, as Lambda does.
+
+    A missing group is created only when the function's role allows logs:CreateLogGroup on it:
+    Lambda creates it with the role's credentials, and without that permission the lines are
+    lost. So a stack that made its groups itself and does not grant it leaves none behind when
+    an invocation ends after its group was deleted."""
     from moto.logs.models import logs_backends
 
     # A stable sort by time only: lines printed in the same millisecond keep their order.
@@ -52,7 +62,29 @@ def write_log_events(
         return
     backend = logs_backends[account_id][region]
     with service_lock(LOGS_LOCK):
-        backend.ensure_log_group(group)
+        if group not in backend.groups:
+            arn = f"arn:aws:logs:{region}:{account_id}:log-group:{group}:*"
+            if role_arn is not None and not role_allows(role_arn, "logs:CreateLogGroup", arn):
+                return
+            backend.ensure_log_group(group)
         backend.ensure_log_stream(group, stream)
         backend.put_log_events(group, stream, [{"timestamp": t, "message": m} for t, m in events])
     emf.put_metrics(account_id, region, (message for _, message in events))
+
+
+def role_allows(role_arn: str, action: str, resource: str) -> bool:
+    """Whether the role's own policies, inline and attached, allow the action on the resource
+    (an explicit Deny wins), by moto's reading of each policy. Permissions boundaries and
+    resource policies are not read: nothing here uses them."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.iam.models import iam_backends
+
+    account_id, name = role_arn.split(":")[4], role_arn.rsplit("/", 1)[-1]
+    backend = iam_backends[account_id]["aws"]
+    try:
+        policies = [backend.get_role_policy(name, p)[1] for p in backend.list_role_policies(name)]
+        policies += backend.list_attached_role_policies(name)[0]
+    except Exception:  # no such role: Lambda could not act as it
+        return False
+    results = {IAMPolicy(policy).is_action_permitted(action, resource) for policy in policies}
+    return PermissionResult.DENIED not in results and PermissionResult.PERMITTED in results

@@ -144,7 +144,7 @@ class LambdaRuntime:
         )))  # fmt: skip
         lambda_logs.write_log_events(
             fn.account_id, fn.region, lambda_logs.log_group_name(fn.function_name),
-            worker.log_stream_name, lines,
+            worker.log_stream_name, lines, role_arn=fn.role,
         )  # fmt: skip
         text = "\n".join(message for _, message in lines) + "\n"
         tail = base64.b64encode(text.encode()[-LOG_TAIL_BYTES:]).decode()

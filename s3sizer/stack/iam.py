@@ -124,7 +124,10 @@ ON_BEHALF = {
     "queue": POLL_ACTIONS,
     "stream": STREAM_READ_ACTIONS,
     "dead_letter_queue": DESTINATION_ACTIONS,
-    "logs": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+    # Not logs:CreateLogGroup: deploy makes each function's group (with its retention), and
+    # without it an invocation still running when teardown deletes the group cannot bring it
+    # back.
+    "logs": ["logs:CreateLogStream", "logs:PutLogEvents"],
     "kms": ["kms:GenerateDataKey", "kms:Decrypt"],
 }
 

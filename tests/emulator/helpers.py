@@ -106,14 +106,30 @@ def zip_bytes(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+# What AWS's managed AWSLambdaBasicExecutionRole grants: Lambda writes a function's logs, and
+# creates its log group, with the function's role.
+BASIC_EXECUTION = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": "*",
+    }],
+})  # fmt: skip
+
+
 def role_arn(aws: RunningEmulator) -> str:
     iam = aws.client("iam")
     try:
         return iam.get_role(RoleName="emulator-test-role")["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(RoleName="emulator-test-role", AssumeRolePolicyDocument="{}")[
-            "Role"
-        ]["Arn"]
+        arn = iam.create_role(RoleName="emulator-test-role", AssumeRolePolicyDocument="{}")["Role"][
+            "Arn"
+        ]
+        iam.put_role_policy(
+            RoleName="emulator-test-role", PolicyName="logs", PolicyDocument=BASIC_EXECUTION
+        )
+        return arn
 
 
 def create_function(
@@ -123,7 +139,7 @@ def create_function(
     response = aws.client("lambda").create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role=role_arn(aws),
+        Role=options.pop("Role", None) or role_arn(aws),
         Handler="app.handler",
         Code={"ZipFile": zip_bytes({"app.py": source})},
         Environment={"Variables": env or {}},

@@ -143,6 +143,38 @@ def test_output_and_start_end_report_lines_reach_the_log_group(emulator):
     assert "\tDuration: " in report and "\tInit Duration: " in report
 
 
+@pytest.mark.parametrize("may_create", [True, False], ids=["role-creates", "role-cannot"])
+def test_a_deleted_log_group_comes_back_only_if_the_role_may_create_it(emulator, may_create):
+    # GIVEN a function whose role may, or may not, create log groups, and its group deleted
+    name = f"runtime-group-{'creates' if may_create else 'cannot'}"
+    iam = emulator.client("iam")
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    if may_create:
+        actions.append("logs:CreateLogGroup")
+    iam.put_role_policy(RoleName=name, PolicyName="logs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }))  # fmt: skip
+    create_function(emulator, name, INSPECTING_HANDLER, Role=role)
+    logs = emulator.client("logs")
+    logs.create_log_group(logGroupName=f"/aws/lambda/{name}")  # as a stack makes its own
+    invoke(emulator, name, {"names": [], "say": "first"})
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    assert "to stdout first" in [e["message"] for e in events]
+    logs.delete_log_group(logGroupName=f"/aws/lambda/{name}")
+
+    # WHEN it is invoked again
+    invoke(emulator, name, {"names": [], "say": "second"})
+
+    # THEN the group is back with the new lines, or stays gone with them
+    groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ([f"/aws/lambda/{name}"] if may_create else [])
+    if may_create:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        assert "to stdout second" in [e["message"] for e in events]
+
+
 def test_a_handler_exception_is_reported_as_lambda_reports_it(emulator):
     create_function(emulator, "runtime-raise", FAILING_HANDLER)
     response = invoke(emulator, "runtime-raise", {"why": "because"})

@@ -51,7 +51,7 @@ def test_the_fold_role_holds_exactly_its_grants():
         {
             "Sid": "OwnLogGroup",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [
                 f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/s3sizer-fold",
                 f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/s3sizer-fold:*",
