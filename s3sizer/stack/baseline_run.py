@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from s3sizer.errors import StackError
 from s3sizer.lambdas import baseline, baseline_keys, tracked
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
@@ -25,6 +26,7 @@ from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.baseline_sums import Sums
 from s3sizer.lambdas.listing import Drift, ListedVersion
 from s3sizer.stack import listing
+from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
@@ -78,6 +80,22 @@ class BaselineRun:
         self._stop = threading.Event()
 
     def run(self) -> Drift:
+        self.lease = Lease(self.h, self.bucket, on_lost=self._stop.set)
+        self.lease.acquire()
+        try:
+            return self._run()
+        except Interrupted:
+            if self.lease.lost:
+                raise StackError(
+                    f"Another s3sizer command took over the baseline of bucket {self.bucket!r} "
+                    "while this one was paused",
+                    "it goes on there; `s3sizer status` shows how far it got",
+                ) from None
+            raise
+        finally:
+            self.lease.release()
+
+    def _run(self) -> Drift:
         settings = self.h._get(lay.settings_address(self.bucket)) or {}
         if self.unmarked_depth is None:
             self.unmarked_depth = tracked.unmarked_depth(settings, self.depth)
@@ -272,6 +290,7 @@ class BaselineRun:
                 "before_size": lay.n(before.total_size),
                 "before_count": lay.n(before.object_count),
                 "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
+                **self.lease.attributes(),
             },
         )
         return ranges

@@ -1,0 +1,110 @@
+"""One baseline of a bucket at a time: a lease on the bucket's BASELINE item.
+
+Two commands that baseline one bucket at once (a scheduled `reconcile` and an operator's, say)
+would resume the same ranges side by side, each overwriting the other's progress items. The
+first to start holds a lease on the bucket's BASELINE item (its owner and an expiry), renews it
+while it runs and gives it back when it ends; another that finds it held refuses with one line
+and changes nothing. A command killed without giving it back (kill -9, a crash, a laptop lid)
+leaves a lease that runs out LEASE_SECONDS after its last renewal; the same command run again
+then resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
+
+from s3sizer.errors import StackError
+from s3sizer.lambdas import layout as lay
+
+LEASE_SECONDS = 60
+RENEW_SECONDS = 15  # four renewals a lease: a slow request or two does not lose it
+
+
+class Lease:
+    def __init__(self, history, bucket: str, on_lost: Callable[[], None] = lambda: None):
+        self.h, self.bucket, self.on_lost = history, bucket, on_lost
+        self.owner = uuid.uuid4().hex
+        self.lost = False
+        self._ended = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    @property
+    def address(self) -> dict:
+        return lay.address(lay.bucket_pk(self.bucket), lay.BASELINE_SK)
+
+    def attributes(self) -> dict:
+        """The lease, for a write of the whole BASELINE item while it is held."""
+        return {"owner": {"S": self.owner}, "lease_until": lay.n(_now() + LEASE_SECONDS)}
+
+    def acquire(self) -> None:
+        now = _now()
+        try:
+            self._write(now, "attribute_not_exists(lease_until) OR lease_until < :now")
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = self.h._get(self.address) or {}
+            left = max(int(held.get("lease_until", {"N": str(now)})["N"]) - now, 0)
+            raise StackError(
+                f"A baseline of bucket {self.bucket!r} is running in another s3sizer command",
+                f"wait for it to finish, then run this again (a command that was killed "
+                f"gives the bucket up within {left} s)",
+            ) from None
+        self._renewer = threading.Thread(
+            target=self._renew, name="baseline-lease", daemon=True
+        )  # fmt: skip
+        self._renewer.start()
+
+    def release(self) -> None:
+        self._ended.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        try:
+            self.h.client.update_item(
+                TableName=self.h.table_name,
+                Key=self.address,
+                UpdateExpression="REMOVE #o, lease_until",
+                ConditionExpression="#o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":me": {"S": self.owner}},
+            )
+        except ClientError as err:  # given up already (the run completed), or taken over
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _renew(self) -> None:
+        while not self._ended.wait(RENEW_SECONDS):
+            try:
+                self._write(_now(), "#o = :me")
+            except ClientError as err:
+                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    continue  # the next renewal tries again, well within the lease
+                self.lost = True  # this command was paused past its lease: another took over
+                self.on_lost()
+                return
+
+    def _write(self, now: int, condition: str) -> None:
+        # A new item is "complete" (no baseline in progress yet) until the run records its
+        # ranges, so that a reader never finds one without a state.
+        self.h.client.update_item(
+            TableName=self.h.table_name,
+            Key=self.address,
+            UpdateExpression="SET #o = :me, lease_until = :until, #s = if_not_exists(#s, :done)",
+            ConditionExpression=f"({condition}) OR #o = :me",
+            ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+            ExpressionAttributeValues={
+                ":me": {"S": self.owner},
+                ":until": lay.n(now + LEASE_SECONDS),
+                ":done": {"S": lay.BASELINE_COMPLETE},
+                **({":now": lay.n(now)} if ":now" in condition else {}),
+            },
+        )
+
+
+def _now() -> int:
+    return int(time.time())
