@@ -278,7 +278,8 @@ class BaselineRun:
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
         self._delete_ranges()
-        spans = listing.plan_spans(self.s3, self.bucket, self.versioned)
+        ranges = max(listing.RANGES, 2 * self.workers)
+        spans = listing.plan_spans(self.s3, self.bucket, self.versioned, ranges=ranges)
         ranges = [{"span": s, "cursor": None, "done": False, "sums": None} for s in spans]
         for r in ranges:
             self.h.client.put_item(
