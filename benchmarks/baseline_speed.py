@@ -5,7 +5,8 @@ its S3 (no HTTP PutObject each). Every command then runs as its own process agai
 HTTP, in the same run: the AWS CLI's listing of the whole bucket, `s3sizer setup` of a new stack
 on that bucket (a quiet baseline: the listing merged into an empty table), and `s3sizer
 reconcile` right after (every key read back and compared). Time is wall time; memory is the
-command's peak resident set (VmHWM, sampled while it runs).
+command's peak resident set (VmHWM, sampled while it runs). The keys lie in 20 folders and the
+top level; one more bucket, of the smallest size timed, is flat (no "/" in any key).
 
     python benchmarks/baseline_speed.py [--sizes 30000,100000] [--memory 20000,200000]
 """
@@ -62,23 +63,30 @@ def _high_water_kib(pid: int) -> int:
     return 0
 
 
-def fill(bucket: str, objects: int) -> None:
+def fill(bucket: str, objects: int, flat: bool = False) -> None:
     from benchmarks.moto_fast_paths import DirectBucket
 
     direct = DirectBucket(bucket)
     direct.put_many(
-        (f"p{i % PREFIXES:02d}/{i:08d}" if i % 10 else f"top-{i:08d}", i % 1000 + 1)
+        (
+            f"obj-{i:08d}"
+            if flat
+            else f"p{i % PREFIXES:02d}/{i:08d}"
+            if i % 10
+            else f"top-{i:08d}",
+            i % 1000 + 1,
+        )
         for i in range(objects)
     )
 
 
-def measure(endpoint: str, objects: int, env: dict) -> dict[str, Timed]:
+def measure(endpoint: str, objects: int, env: dict, flat: bool = False) -> dict[str, Timed]:
     import boto3
 
-    bucket = f"bench-baseline-{objects}"
+    bucket = f"bench-baseline-{objects}{'-flat' if flat else ''}"
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket=bucket)
-    fill(bucket, objects)
+    fill(bucket, objects, flat)
     cli = [sys.executable, "-m", "s3sizer", "--endpoint-url", endpoint, "--stack", bucket]
     out = {}
     if shutil.which("aws"):
@@ -102,14 +110,19 @@ def section(sizes: list[int], memory_sizes: list[int]) -> Section:
     }
     os.environ.update(local)  # this process's own client, which creates the buckets
     env = {**os.environ, **local, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    timing = Table(["objects", "aws s3 ls", "setup", "setup / ls", "reconcile", "reconcile / ls"])
+    timing = Table(
+        ["objects", "keys", "aws s3 ls", "setup", "setup / ls", "reconcile", "reconcile / ls"]
+    )
     memory = Table(["objects", "setup peak RSS", "reconcile peak RSS"])
     results: dict[int, dict[str, Timed]] = {}
+    flat: dict[int, dict[str, Timed]] = {}
     with Emulator(port=0) as aws:
         for objects in sorted(set(sizes) | set(memory_sizes)):
             results[objects] = measure(aws.endpoint_url, objects, env)
-    for objects in sizes:
-        r = results[objects]
+        if sizes:  # no "/" in any key: no folder to split the listing by
+            flat[min(sizes)] = measure(aws.endpoint_url, min(sizes), env, flat=True)
+    for objects, layout in [(n, "folders") for n in sizes] + [(n, "flat") for n in flat]:
+        r = (flat if layout == "flat" else results)[objects]
         ls = r.get("aws s3 ls")
 
         def ratio(timed: Timed, ls: Timed | None = ls) -> str:
@@ -117,6 +130,7 @@ def section(sizes: list[int], memory_sizes: list[int]) -> Section:
 
         timing.add(
             f"{objects:,}",
+            "20 folders and the top level" if layout == "folders" else "flat (`obj-<n>`)",
             f"{ls.seconds:.1f} s" if ls else "n/a (no AWS CLI)",
             f"{r['setup'].seconds:.1f} s",
             ratio(r["setup"]),
