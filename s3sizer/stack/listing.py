@@ -205,12 +205,6 @@ def plan_spans(s3, bucket: str, versioned: bool, ranges: int | None = None) -> l
             key = first_key(prefix, max(branch + PAST, key))  # past every key of the branch
         return out
 
-    # A bucket of one page is one range: cut, its few keys would cost more fixed reads (16 key
-    # partitions a range) than they spare.
-    whole = {"Bucket": bucket, "MaxKeys": PAGE_SIZE}
-    page = (s3.list_object_versions if versioned else s3.list_objects_v2)(**whole)
-    if not page.get("IsTruncated"):
-        return [Span("")]
     prefixes, final = [""], set()
     while len(prefixes) < ranges and probes[0] < most:
         count, split = len(prefixes), {}
@@ -232,7 +226,7 @@ def plan_spans(s3, bucket: str, versioned: bool, ranges: int | None = None) -> l
             break
         prefixes = [branch for prefix in prefixes for branch in split.get(prefix, [prefix])]
     if prefixes == [""]:
-        return [Span("")]
+        return [Span("")]  # an empty bucket, or one key
     return [Span(p) for p in prefixes] + [Span("", direct=True, skip=tuple(prefixes))]
 
 

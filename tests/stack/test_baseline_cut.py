@@ -71,9 +71,7 @@ KEY = st.text(alphabet="ab/0\u00e9\U0010ffff", min_size=1, max_size=6)
     present=st.sets(KEY, max_size=25), later=st.lists(KEY, max_size=25), ranges=st.integers(1, 9)
 )
 def test_every_key_is_in_exactly_one_range(stack, s3, monkeypatch, present, later, ranges):
-    # GIVEN a bucket of any keys, cut into ranges (pages of two keys: a bucket of one page is
-    # one range)
-    monkeypatch.setattr(listing, "PAGE_SIZE", 2)
+    # GIVEN a bucket of any keys, cut into ranges
     for old in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         s3.delete_object(Bucket=BUCKET, Key=old["Key"])
     for key in present:
