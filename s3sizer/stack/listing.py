@@ -183,26 +183,15 @@ def plan_spans(s3, bucket: str, versioned: bool, ranges: int | None = None) -> l
         return min((item["Key"] for item in found), default=None)
 
     def branches(prefix: str) -> list[str]:
-        first = first_key(prefix, prefix or None)  # a key equal to the prefix is no branch
-        if first is None:
-            return []
-        # How far every key goes on as the first does (a folder, a date, a fixed name part):
-        # by halves, each step one listing past what the first key's beginning covers.
-        shared, longest = len(prefix), len(first)
-        while shared < longest and probes[0] < most:
-            middle = (shared + longest + 1) // 2
-            if first_key(prefix, first[:middle] + PAST) is None:
-                shared = middle
-            else:
-                longest = middle - 1
-        if shared == len(first):
-            return [first]
-        out, key = [], first
-        while key is not None and probes[0] < most:
-            branch = key[: shared + 1]
+        out, marker = [], prefix or None  # a key equal to the prefix is no branch
+        while probes[0] < most:
+            key = first_key(prefix, marker)
+            if key is None:
+                return out
+            branch = key[: len(prefix) + 1]
             if not out or out[-1] != branch:
                 out.append(branch)
-            key = first_key(prefix, max(branch + PAST, key))  # past every key of the branch
+            marker = max(branch + PAST, key)  # past every key of the branch
         return out
 
     prefixes, final = [""], set()
