@@ -278,8 +278,7 @@ class BaselineRun:
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
         self._delete_ranges()
-        ranges = max(listing.RANGES, 2 * self.workers)
-        spans = listing.plan_spans(self.s3, self.bucket, self.versioned, ranges=ranges)
+        spans = listing.plan_spans(self.s3, self.bucket, self.versioned)
         ranges = [{"span": s, "cursor": None, "done": False, "sums": None} for s in spans]
         for r in ranges:
             self.h.client.put_item(

@@ -13,13 +13,11 @@ from s3sizer.lambdas.baseline_keys import PAST, Span, stretches
 from s3sizer.lambdas.listing import ListedVersion
 
 PAGE_SIZE = 1000  # S3's largest page
-# Ranges a run cuts the key space into, at least: twice the default workers (and twice the
-# workers when more are asked for), so that a worker that ends early takes another, and few
-# enough that each range's fixed reads (16 key partitions) stay small beside its keys.
+# Ranges a run cuts the key space into: twice the default workers, so that a worker that ends
+# early takes another, and few enough that each range's fixed reads (16 key partitions) stay
+# small beside its keys.
 RANGES = 32
-PROBES_PER_RANGE = (
-    8  # one-key listings the cut may spend (a long shared key prefix: two a character)
-)
+MAX_PROBES = 256  # one-key listings the cut may spend (a long shared key prefix: two a character)
 MAX_PREFIX_CHARACTERS = 200
 GAP_FIRST_PAGE = 1  # a gap between ranges is most often empty: its listing reads one key
 _ORDER = "_S3sizerOrder"
@@ -164,7 +162,6 @@ def plan_spans(s3, bucket: str, versioned: bool, ranges: int | None = None) -> l
     as one of many top-level prefixes does. The last range holds every key under none of the
     prefixes (keys written since, of any name, too), so the ranges tile the key space."""
     ranges, probes = ranges or RANGES, [0]
-    most = PROBES_PER_RANGE * ranges
 
     def first_key(prefix: str, marker: str | None) -> str | None:
         probes[0] += 1
@@ -184,7 +181,7 @@ def plan_spans(s3, bucket: str, versioned: bool, ranges: int | None = None) -> l
 
     def branches(prefix: str) -> list[str]:
         out, marker = [], prefix or None  # a key equal to the prefix is no branch
-        while probes[0] < most:
+        while probes[0] < MAX_PROBES:
             key = first_key(prefix, marker)
             if key is None:
                 return out
@@ -195,13 +192,13 @@ def plan_spans(s3, bucket: str, versioned: bool, ranges: int | None = None) -> l
         return out
 
     prefixes, final = [""], set()
-    while len(prefixes) < ranges and probes[0] < most:
+    while len(prefixes) < ranges and probes[0] < MAX_PROBES:
         count, split = len(prefixes), {}
         # Spread over the key space (the middle first, then the quarters...), so that when the
         # count is reached part way through a level, the splits are not all at its start.
         for index in _spread(len(prefixes)):
             prefix = prefixes[index]
-            if count >= ranges or probes[0] >= most:
+            if count >= ranges or probes[0] >= MAX_PROBES:
                 break
             if prefix in final or len(prefix) >= MAX_PREFIX_CHARACTERS:
                 continue

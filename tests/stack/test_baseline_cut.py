@@ -52,10 +52,7 @@ def test_a_flat_bucket_is_cut_into_ranges_without_listing_it_whole(stack, s3, mo
     # a range, and the totals are exact
     assert 8 <= run.progress.ranges <= 8 + 10
     requests, listed = len(read), sum(read)
-    assert listed <= len(keys) + 2 * run.progress.ranges + listing.PROBES_PER_RANGE * 8, (
-        requests,
-        listed,
-    )
+    assert listed <= len(keys) + 2 * run.progress.ranges + listing.MAX_PROBES, (requests, listed)
     assert listed <= len(keys) * 1.25, (requests, listed)
     totals = History(stack.names.table, ddb, prefix_depth=1).totals(BUCKET)
     assert (totals.total_size, totals.object_count) == (sum(i % 5 + 1 for i in range(300)), 300)
