@@ -3,7 +3,6 @@ recorded key items read in the same key order, so that memory holds one chunk, n
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import itertools
 from collections.abc import Callable, Iterable, Iterator
@@ -16,23 +15,15 @@ from .listing import ListedVersion
 
 @dataclass(frozen=True)
 class Span:
-    """The keys one range covers: those under ``prefix``; with ``direct``, only those under
-    none of ``skip``'s prefixes (sorted), which are ranges of their own: the keys between them.
-    A run's spans tile the key space, so every key, one written meanwhile too, is in one."""
+    """The keys one range covers: those under ``prefix``; with ``direct``, only those with no
+    further "/" (the bucket's top level, whose sub-prefixes are ranges of their own)."""
 
     prefix: str = ""
     direct: bool = False
-    skip: tuple[str, ...] = ()  # the prefixes a direct span leaves to other ranges
+    skip: tuple[str, ...] = ()  # the sub-prefixes a direct span leaves to other ranges
 
     def holds(self, key: str) -> bool:
-        if not key.startswith(self.prefix):
-            return False
-        if not self.direct:
-            return True
-        # The one skipped prefix a key can be under is the greatest not after it: no prefix
-        # of a run is a prefix of another.
-        index = bisect.bisect_right(self.skip, key)
-        return index == 0 or not key.startswith(self.skip[index - 1])
+        return key.startswith(self.prefix) and not (self.direct and "/" in key[len(self.prefix) :])
 
 
 def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list, float]]:
@@ -118,24 +109,23 @@ PAGE_ITEMS = 60
 
 # After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
 # with it right after the prefix could sort beyond (and would be read by the next stretch).
-PAST = "\U0010ffff"
+_PAST = "\U0010ffff"
 
 
-def stretches(span: Span) -> list[tuple[str, str]]:
-    """[low, high) stretches of keys the span's keys lie in (a direct span's: between the
-    prefixes it skips)."""
+def _stretches(span: Span) -> list[tuple[str, str]]:
+    """[low, high) stretches of keys the span's recorded keys lie in."""
     if not span.direct:
-        return [(span.prefix, span.prefix + PAST)]
+        return [(span.prefix, span.prefix + _PAST)]
     out, low = [], span.prefix
     for skipped in span.skip:
         out.append((low, skipped))
-        low = skipped + PAST
-    out.append((low, span.prefix + PAST * 2))
+        low = skipped + _PAST
+    out.append((low, span.prefix + _PAST * 2))
     return out
 
 
 def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iterator[lay.KeyState]:
-    for low, high in stretches(span):
+    for low, high in _stretches(span):
         before_read()
         if after is not None and after >= high:
             continue
@@ -144,7 +134,7 @@ def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iter
         top = "K#" + high
         if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
             top = "K$"  # after every key item of the partition
-        bounds = {":a": {"S": _sort_key_at_most("K#" + low)}, ":b": {"S": top}}
+        bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
         for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
             # States, not items: a range holds a page of each of its 16 partitions, and a
             # state takes a fraction of the memory of the item as parsed.
@@ -155,14 +145,6 @@ def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iter
             ]
             items.clear()
             yield from states
-
-
-def _sort_key_at_most(text: str) -> str:
-    """``text``, or its longest prefix DynamoDB takes as a sort key: a lower bound no larger."""
-    raw = text.encode()
-    if len(raw) <= lay.MAX_SORT_KEY_BYTES:
-        return text
-    return raw[: lay.MAX_SORT_KEY_BYTES].decode(errors="ignore")
 
 
 def _within(key: str, after: str | None, high: str, span: Span) -> bool:

@@ -33,7 +33,6 @@ DEFAULT_WORKERS = 16
 # How far S3's clock may stand between a change's event time and the Date of a listing page
 # that could not show it yet: a page's request takes well under a second.
 MARGIN_SECONDS = 5.0
-CUT = "branches"  # how the run's ranges were cut: listing.plan_spans
 
 
 class Interrupted(baseline.ListingStopped):
@@ -247,7 +246,6 @@ class BaselineRun:
             "run": {"S": self.run_id},
             "prefix": {"S": span.prefix},
             "direct": {"BOOL": span.direct},
-            "cut": {"S": CUT},
             "done": {"BOOL": done},
         }
         if span.skip:
@@ -259,12 +257,8 @@ class BaselineRun:
         return item
 
     def _stored_ranges(self) -> list[dict]:
-        """The ranges of the run in progress; none when an earlier release cut them (by its
-        top-level prefixes, its direct range taking keys without "/"): that run starts afresh."""
         out = []
         for item in self.h._query(lay.range_pk(self.bucket)):
-            if item.get("cut", {}).get("S") != CUT:
-                return []
             span = Span(
                 item["prefix"]["S"],
                 item["direct"]["BOOL"],
