@@ -25,6 +25,13 @@ class Span:
     def holds(self, key: str) -> bool:
         return key.startswith(self.prefix) and not (self.direct and "/" in key[len(self.prefix) :])
 
+    def sub_prefix(self, key: str) -> str | None:
+        """The sub-prefix of a direct span that holds ``key`` (a range of its own), or None."""
+        if not self.direct or not key.startswith(self.prefix):
+            return None
+        head, slash, _ = key[len(self.prefix) :].partition("/")
+        return self.prefix + head + slash if slash else None
+
 
 def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list, float]]:
     """(key, [(version id, kind, size, storage class), ...] newest first, listed_at) per key,
@@ -51,6 +58,7 @@ def stored_keys(
     long_items: list | None = None,
     before_read: Callable[[], None] = lambda: None,
     partitions: list[str] | None = None,
+    on_prefix: Callable[[str], None] = lambda prefix: None,
 ) -> Iterator[lay.KeyState]:
     """The recorded keys of the span, as their states, in key order, after ``after`` (a resumed
     cursor).
@@ -60,17 +68,15 @@ def stored_keys(
     longer keys, addressed by hash, are read apart (``long_items``, once per run) and merged in.
     ``before_read()`` runs before each query, and may raise to stop the reading.
     ``partitions``: the only key partitions that may hold the span's items (None: all 16).
+    ``on_prefix(p)``: a direct span's reading met recorded keys under its sub-prefix ``p``
+    (called for each such key it reads; a key whose object is gone still needs its range).
     """
     if long_items is None:
         long_items = read_long_items(h, bucket)
     if partitions is None:
         partitions = lay.key_partitions(bucket)
-    streams = [_shard_items(h, pk, span, after, before_read) for pk in partitions]
-    streams.append(
-        lay.key_state_from(item)
-        for item in long_items
-        if span.holds(item["key"]["S"]) and (after is None or item["key"]["S"] > after)
-    )
+    streams = [_shard_items(h, pk, span, after, before_read, on_prefix) for pk in partitions]
+    streams.append(_long_states(long_items, span, after, on_prefix))
     return heapq.merge(*streams, key=lambda state: state.key)
 
 
@@ -107,6 +113,10 @@ def read_long_items(h, bucket: str) -> list[dict]:
 # against 1.25x. DynamoDB bills the bytes read, not the pages.
 PAGE_ITEMS = 60
 
+# A direct span reads on past at most this many sub-prefixes per key partition, one Query
+# each, and then reads through the rest (a bucket of many thousands of top-level prefixes).
+MAX_JUMPS = 200
+
 # After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
 # with it right after the prefix could sort beyond (and would be read by the next stretch).
 _PAST = "\U0010ffff"
@@ -124,27 +134,57 @@ def _stretches(span: Span) -> list[tuple[str, str]]:
     return out
 
 
-def _shard_items(h, pk: str, span: Span, after: str | None, before_read) -> Iterator[lay.KeyState]:
-    for low, high in _stretches(span):
-        before_read()
-        if after is not None and after >= high:
+def _long_states(long_items, span: Span, after, on_prefix) -> Iterator[lay.KeyState]:
+    for item in long_items:
+        key = item["key"]["S"]
+        if after is not None and key <= after:
             continue
-        if after is not None and after >= low:
-            low = after
-        top = "K#" + high
-        if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
-            top = "K$"  # after every key item of the partition
-        bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
-        for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
-            # States, not items: a range holds a page of each of its 16 partitions, and a
-            # state takes a fraction of the memory of the item as parsed.
-            states = [
-                lay.key_state_from(item)
-                for item in items
-                if _within(item["key"]["S"], after, high, span)
-            ]
-            items.clear()
-            yield from states
+        if span.holds(key):
+            yield lay.key_state_from(item)
+        elif (sub := span.sub_prefix(key)) is not None:
+            on_prefix(sub)
+
+
+def _shard_items(
+    h, pk: str, span: Span, after: str | None, before_read, on_prefix
+) -> Iterator[lay.KeyState]:
+    for low, high in _stretches(span):
+        jumps, jumped = 0, None
+        while True:
+            before_read()
+            if after is not None and after >= high:
+                break
+            if after is not None and after >= low:
+                low = after
+            top = "K#" + high
+            if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
+                top = "K$"  # after every key item of the partition
+            bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
+            jump = None
+            for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
+                # States, not items: a range holds a page of each of its 16 partitions, and a
+                # state takes a fraction of the memory of the item as parsed.
+                states = []
+                for item in items:
+                    key = item["key"]["S"]
+                    sub = span.sub_prefix(key)
+                    if sub is not None:
+                        on_prefix(sub)
+                        # A direct span's keys lie between its sub-prefixes: read on past
+                        # this one rather than through it (the same one twice: a key with
+                        # U+10FFFF right after it sorts beyond, and is passed one by one).
+                        if jumps < MAX_JUMPS and sub != jumped:
+                            jump = sub
+                            break
+                    elif _within(key, after, high, span):
+                        states.append(lay.key_state_from(item))
+                items.clear()
+                yield from states
+                if jump is not None:
+                    break
+            if jump is None:
+                break
+            jumps, jumped, low = jumps + 1, jump, jump + _PAST
 
 
 def _within(key: str, after: str | None, high: str, span: Span) -> bool:

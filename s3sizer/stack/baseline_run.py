@@ -2,10 +2,14 @@
 merged into the recorded keys as it is listed (lambdas/baseline.py), its progress committed
 with its changes, so that the same command run again resumes where an interruption stopped it.
 
-The ranges are the bucket's top-level prefixes (one listing with ``Delimiter="/"``) and the keys
-at its top level. Every range is listed with S3's paginators: ListObjectsV2, or
-ListObjectVersions where versions matter, whose raw answer gives back the order in which S3
-interleaves each key's versions and delete markers (botocore parses them into two lists).
+The ranges are the keys at the bucket's top level, and each of its top-level prefixes. The top
+level's range is listed with ``Delimiter="/"``: its pages name the prefixes, each of which
+becomes a range as soon as it is named (recorded, then handed to the pool), and so do the
+prefixes of recorded keys it reads past (a prefix whose objects are all gone). So the bucket is
+listed once, whatever its layout, and no worker waits for a plan. Every range is listed with S3's
+paginators: ListObjectsV2, or ListObjectVersions where versions matter, whose raw answer gives
+back the order in which S3 interleaves each key's versions and delete markers (botocore parses
+them into two lists).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -126,7 +130,7 @@ class BaselineRun:
         self._partitions = (
             None if self.live else baseline_keys.partitions_holding_keys(self.h, self.bucket)
         )
-        sums = self._run_ranges([r for r in ranges if not r["done"]])
+        sums = self._run_ranges([r for r in ranges if not r["done"]], ranges)
         for r in ranges:
             if r["done"] and r["sums"] is not None:
                 sums.add(r["sums"])
@@ -141,27 +145,57 @@ class BaselineRun:
         return drift
 
     # -- ranges ---------------------------------------------------------------------------------
-    def _run_ranges(self, ranges: list[dict]) -> Sums:
+    def _run_ranges(self, ranges: list[dict], known: list[dict]) -> Sums:
+        """Run ``ranges`` on the pool, and every range the top level's names meanwhile;
+        ``known``: every range recorded (done or not), so that none is named twice."""
         total = Sums()
-        if not ranges:
-            return total
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="baseline")
-        futures = [pool.submit(self._run_range, r) for r in ranges]
+        self._known = {(r["span"].prefix, r["span"].direct) for r in known}
+        self._futures: list[Future] = []
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="baseline")
         try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in futures if f.done() and f.exception() is not None]
-            if failed:
-                raise failed[0].exception()
+            for r in ranges:
+                self._submit(r)
+            while True:
+                with self._lock:
+                    seen = list(self._futures)
+                wait(seen, return_when=FIRST_EXCEPTION)
+                failed = [f for f in seen if f.done() and f.exception() is not None]
+                if failed:
+                    raise failed[0].exception()
+                with self._lock:
+                    if len(self._futures) == len(seen):
+                        break  # every range ran, and none named another meanwhile
         except BaseException:
             # Ctrl-C or a failed range: the others stop at their next page; what they
-            # committed is kept, and the same command resumes from there.
+            # committed is kept (a named range is recorded first), and the same command
+            # resumes from there.
             self._stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             raise
-        pool.shutdown()
-        for future in futures:
+        self._pool.shutdown()
+        for future in self._futures:
             total.add(future.result())
         return total
+
+    def _submit(self, r: dict) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            self._futures.append(self._pool.submit(self._run_range, r))
+
+    def _name_range(self, prefix: str) -> None:
+        """A top-level prefix the top level's range met: recorded, then run on the pool."""
+        with self._lock:
+            if (prefix, False) in self._known:
+                return
+            self._known.add((prefix, False))
+            self.progress.ranges += 1
+        span = Span(prefix)
+        # Recorded before the top level's cursor can pass it: a resumed run finds it.
+        self.h.client.put_item(
+            TableName=self.h.table_name, Item=self._range_item(span, None, None, done=False)
+        )
+        self._submit({"span": span, "cursor": None, "done": False, "sums": None})
 
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
@@ -192,8 +226,19 @@ class BaselineRun:
                 self.progress.listed += count
             self.on_progress(self.progress)
 
+        def name_ranges(prefixes: list[str]) -> None:
+            for prefix in prefixes:
+                self._name_range(prefix)
+
         entries = listing.list_span(
-            self.s3, self.bucket, self.versioned, span, cursor, on_page, before_page=stop_here
+            self.s3,
+            self.bucket,
+            self.versioned,
+            span,
+            cursor,
+            on_page,
+            before_page=stop_here,
+            on_prefixes=name_ranges if span.direct else None,
         )
 
         def pages() -> Iterator[ListedVersion]:
@@ -213,6 +258,7 @@ class BaselineRun:
                 self._long_items,
                 before_read=stop_here,
                 partitions=self._partitions,
+                on_prefix=self._name_range,
             ),
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
@@ -272,8 +318,8 @@ class BaselineRun:
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
         self._delete_ranges()
-        spans = listing.plan_spans(self.s3, self.bucket, self.versioned)
-        ranges = [{"span": s, "cursor": None, "done": False, "sums": None} for s in spans]
+        # The top level's range names the others as it lists.
+        ranges = [{"span": Span("", direct=True), "cursor": None, "done": False, "sums": None}]
         for r in ranges:
             self.h.client.put_item(
                 TableName=self.h.table_name,
@@ -286,7 +332,6 @@ class BaselineRun:
                 "state": {"S": lay.BASELINE_RUNNING},
                 "run": {"S": run_id},
                 "depth": lay.n(self.depth),
-                "ranges": lay.n(len(ranges)),
                 "before_size": lay.n(before.total_size),
                 "before_count": lay.n(before.object_count),
                 "started_at": {"S": lay.iso_ms(datetime.now(UTC))},

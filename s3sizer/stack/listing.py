@@ -1,7 +1,8 @@
-"""The bucket's listing for a baseline, as S3 gives it: one listing with ``Delimiter="/"`` to
-plan the ranges, then each range by S3's paginators, ListObjectsV2 or, where versions matter,
-ListObjectVersions, whose raw answer gives back the order in which S3 interleaves each key's
-versions and delete markers (botocore parses them into two lists)."""
+"""The bucket's listing for a baseline, as S3 gives it: each range by S3's paginators,
+ListObjectsV2 or, where versions matter, ListObjectVersions, whose raw answer gives back the order
+in which S3 interleaves each key's versions and delete markers (botocore parses them into two
+lists). The top level's range lists with ``Delimiter="/"``, and its common prefixes are the other
+ranges."""
 
 from __future__ import annotations
 
@@ -13,9 +14,6 @@ from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.listing import ListedVersion
 
 PAGE_SIZE = 1000  # S3's largest page
-# Beyond this many top-level prefixes, the top-level range reads its recorded keys whole
-# instead of one query per gap between the prefixes.
-MAX_GAPS = 200
 _ORDER = "_S3sizerOrder"
 _LISTED_AT = "_S3sizerListedAt"
 
@@ -45,10 +43,18 @@ def listing_client(aws):
 
 
 def list_span(
-    s3, bucket: str, versioned: bool, span: Span, after: str | None, on_page=None, before_page=None
+    s3,
+    bucket: str,
+    versioned: bool,
+    span: Span,
+    after: str | None,
+    on_page=None,
+    before_page=None,
+    on_prefixes=None,
 ) -> Iterator[ListedVersion]:
     """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
-    ``before_page()`` before each request (it may raise, so that no page is read in vain)."""
+    ``before_page()`` before each request (it may raise, so that no page is read in vain),
+    ``on_prefixes(prefixes)`` with a direct span's page's common prefixes, before its entries."""
     args = {"Bucket": bucket, "Prefix": span.prefix, "PaginationConfig": {"PageSize": PAGE_SIZE}}
     if span.direct:
         args["Delimiter"] = "/"
@@ -68,6 +74,8 @@ def list_span(
         if page is None:
             return
         listed_at = page.get(_LISTED_AT, 0.0)
+        if on_prefixes is not None and page.get("CommonPrefixes"):
+            on_prefixes([p["Prefix"] for p in page.pop("CommonPrefixes")])
         entries = list(_page_entries(page, versioned, listed_at))
         for name in ("Contents", "Versions", "DeleteMarkers"):
             page.pop(name, None)  # the paginator holds the page: free what the entries took
@@ -112,13 +120,3 @@ def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[Lis
 def _class_of(item: dict) -> str:
     # S3 names every listed object's class; STANDARD when a server leaves it out.
     return item.get("StorageClass") or "STANDARD"
-
-
-def plan_spans(s3, bucket: str, versioned: bool) -> list[Span]:
-    """The top-level prefixes, each a range, and the top level itself."""
-    prefixes: list[str] = []
-    operation = "list_object_versions" if versioned else "list_objects_v2"
-    for page in s3.get_paginator(operation).paginate(Bucket=bucket, Delimiter="/"):
-        prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
-    skip = tuple(prefixes) if len(prefixes) <= MAX_GAPS else ()
-    return [Span(p) for p in prefixes] + [Span("", direct=True, skip=skip)]

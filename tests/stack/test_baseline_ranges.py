@@ -1,0 +1,103 @@
+"""The baseline's ranges: the top level's range names the others as it lists, so that every key
+is listed once whatever the bucket's layout, and a prefix whose objects are all gone still gets
+its range from its recorded keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from s3sizer.lambdas.history import History
+from s3sizer.lambdas.size_tracking import apply_event
+from s3sizer.stack.baseline_run import BaselineRun, baseline_state, listing_client
+from tests.lambdas import events
+from tests.stack import test_baseline_run as base
+from tests.stack.test_baseline_run import BUCKET, assert_exact
+
+# The same local AWS and bucket (pages of 7 entries) as the baseline's other tests.
+stack, live = base.stack, base.live
+
+
+def counted_run(stack, *, versioned: bool = False, live_run: bool = True) -> list[int]:
+    """Run a baseline; the entries of each listing page S3 answered, and its common prefixes."""
+    read: list[int] = []
+    s3 = listing_client(stack.aws)
+
+    def count(parsed, **_) -> None:
+        read.append(
+            sum(len(parsed.get(name, [])) for name in ("Contents", "Versions", "DeleteMarkers"))
+            + len(parsed.get("CommonPrefixes", []))
+        )
+
+    for name in ("ListObjectsV2", "ListObjectVersions"):
+        s3.meta.events.register(f"after-call.s3.{name}", count)
+    BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        s3,
+        BUCKET,
+        versioned=versioned,
+        depth=2,
+        workers=3,
+        live=live_run,
+    ).run()
+    return read
+
+
+LAYOUTS = {
+    "flat": [f"obj-{i:04d}" for i in range(60)],
+    "folders": [f"{'abcd'[i % 4]}/k{i:03d}" for i in range(60)] + [f"top{i}" for i in range(9)],
+    "folders only": [f"{'abcd'[i % 4]}/{i % 3}/k{i:03d}" for i in range(60)],
+}
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_key_is_listed_once_whatever_the_layout(stack, live, layout, versioned):
+    # GIVEN a bucket of keys with no "/", or in folders with or without keys at the top level
+    if versioned:
+        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    names = LAYOUTS[layout]
+    for i, key in enumerate(names):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"f" * (i % 7 + 1))
+    folders = {key.split("/")[0] + "/" for key in names if "/" in key}
+
+    # WHEN a baseline runs
+    read = counted_run(stack, versioned=versioned)
+
+    # THEN S3 answered each object once, and each top-level folder once: no listing to plan
+    assert sum(read) == len(names) + len(folders)
+    assert_exact(live)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def put_a_minute_ago(live, key: str, size: int) -> None:
+    """An object put, and its event applied, as if a minute ago: older than any listing page
+    the baseline reads, so that the merge rule takes the listing's word for it."""
+    live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"g" * size)
+    then = datetime.now(UTC) - timedelta(minutes=1)
+    when = then.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seq = events.sequencer(next(live.seq))
+    apply_event(live.h, events.envelope(events.created(BUCKET, key, size, seq, event_time=when)))
+
+
+@pytest.mark.parametrize("live_run", [True, False])
+def test_a_folder_whose_objects_all_went_unseen_is_mended(stack, live, live_run):
+    # GIVEN recorded objects in a folder, and in another folder and at the top level
+    for i in range(12):
+        put_a_minute_ago(live, f"gone/k{i}", i + 1)
+        put_a_minute_ago(live, f"kept/k{i}", 2)
+    put_a_minute_ago(live, "top", 5)
+    # ... and every object of one folder deleted with no event reaching the tracker
+    for i in range(12):
+        live.s3.delete_object(Bucket=BUCKET, Key=f"gone/k{i}")
+
+    # WHEN a baseline runs, live (reconcile) or quiet
+    counted_run(stack, live_run=live_run)
+
+    # THEN the folder S3 no longer lists got its range from its recorded keys: exact again
+    assert_exact(live)
+    assert "gone/" not in {p.prefix for p in live.h.prefix_totals(BUCKET)}
+    # ... and its recorded keys say so too, for the events still to come
+    gone = [live.h.key_state(BUCKET, f"gone/k{i}") for i in range(12)]
+    assert not [state for state in gone if state is not None and state.exists]
