@@ -94,6 +94,9 @@ class History:
         # "transaction": a chunk writes its key items, the totals and the points in one
         # transaction; "fold": only the key items, which the fold function counts (key_writes.py).
         self.write_path = "transaction"
+        # Where a quiet baseline sends its BatchWriteItems side by side (a concurrent.futures
+        # Executor shared by the run's ranges); None: one after another.
+        self.write_pool = None
         self._now = now
         self.ttl_seconds = int(ttl_days * 86400)
         self._sleep = sleep

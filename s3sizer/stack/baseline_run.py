@@ -34,6 +34,7 @@ from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
+WRITERS = 8  # BatchWriteItems in flight at once, for all the ranges of a quiet run
 # How far S3's clock may stand between a change's event time and the Date of a listing page
 # that could not show it yet: a page's request takes well under a second.
 MARGIN_SECONDS = 5.0
@@ -152,6 +153,9 @@ class BaselineRun:
         self._known = {(r["span"].prefix, r["span"].direct) for r in known}
         self._futures: list[Future] = []
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="baseline")
+        # A quiet range's key items go out side by side: with the workers' reads, within the
+        # client's 32 connections.
+        self.h.write_pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="baseline-writes")
         try:
             for r in ranges:
                 self._submit(r)
@@ -172,6 +176,9 @@ class BaselineRun:
             self._stop.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
             raise
+        finally:
+            self.h.write_pool.shutdown()
+            self.h.write_pool = None
         self._pool.shutdown()
         for future in self._futures:
             total.add(future.result())

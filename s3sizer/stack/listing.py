@@ -6,8 +6,11 @@ ranges."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 from s3sizer.lambdas.baseline_keys import Span
@@ -66,22 +69,77 @@ def list_span(
         if after is not None:
             args["StartAfter"] = after
         pages = s3.get_paginator("list_objects_v2").paginate(**args)
-    pages = iter(pages)
-    while True:
-        if before_page is not None:
-            before_page()
-        page = next(pages, None)
-        if page is None:
-            return
-        listed_at = page.get(_LISTED_AT, 0.0)
-        if on_prefixes is not None and page.get("CommonPrefixes"):
-            on_prefixes([p["Prefix"] for p in page.pop("CommonPrefixes")])
-        entries = list(_page_entries(page, versioned, listed_at))
-        for name in ("Contents", "Versions", "DeleteMarkers"):
-            page.pop(name, None)  # the paginator holds the page: free what the entries took
+    for page in _read_ahead(iter(pages), versioned, before_page):
+        if on_prefixes is not None and page.prefixes:
+            on_prefixes(page.prefixes)
         if on_page is not None:
-            on_page(len(entries), listed_at)
-        yield from entries
+            on_page(len(page.entries), page.listed_at)
+        yield from page.entries
+
+
+@dataclass
+class _Page:
+    entries: list[ListedVersion]
+    prefixes: list[str]
+    listed_at: float
+
+
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_END = object()
+
+
+def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator[_Page]:
+    """The pages in order, each requested while the one before is merged: a range's time is
+    then the longer of its listing and its merge, not their sum (a flat bucket is one range).
+
+    ``before_page()`` runs before each request; what it raises comes after the pages already
+    read, so that every page read is merged and none is listed again by a resumed run.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    closed = threading.Event()
+
+    def hand_over(item) -> None:
+        while not closed.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            while not closed.is_set():
+                if before_page is not None:
+                    before_page()
+                raw = next(pages, None)
+                if raw is None:
+                    hand_over(_END)
+                    return
+                listed_at = raw.get(_LISTED_AT, 0.0)
+                prefixes = [p["Prefix"] for p in raw.pop("CommonPrefixes", [])]
+                entries = list(_page_entries(raw, versioned, listed_at))
+                for name in ("Contents", "Versions", "DeleteMarkers"):
+                    raw.pop(name, None)  # the paginator holds the page: free what entries took
+                hand_over(_Page(entries, prefixes, listed_at))
+        except BaseException as error:  # handed to the merge, in its place among the pages
+            hand_over(_Failed(error))
+
+    reader = threading.Thread(target=read, name="baseline-listing", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        closed.set()  # the merge stopped: the reader requests nothing more
 
 
 def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[ListedVersion]:
