@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import wait
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
@@ -284,7 +285,9 @@ def batch_put(h, items: list[dict]) -> None:
         for one in batches:
             _write_batch(h, one)
         return
-    for future in [h.write_pool.submit(_write_batch, h, one) for one in batches]:
+    futures = [h.write_pool.submit(_write_batch, h, one) for one in batches]
+    wait(futures)  # every request ends before the range goes on, or stops
+    for future in futures:
         future.result()
 
 

@@ -34,7 +34,9 @@ from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
-WRITERS = 8  # BatchWriteItems in flight at once, for all the ranges of a quiet run
+# BatchWriteItems in flight at once for all the ranges of a quiet run: as many as workers (each
+# range had its own before), and no fewer than this for a bucket of one range (a flat bucket).
+WRITERS = 8
 # How far S3's clock may stand between a change's event time and the Date of a listing page
 # that could not show it yet: a page's request takes well under a second.
 MARGIN_SECONDS = 5.0
@@ -155,20 +157,26 @@ class BaselineRun:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="baseline")
         # A quiet range's key items go out side by side: with the workers' reads, within the
         # client's 32 connections.
-        self.h.write_pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="baseline-writes")
+        self.h.write_pool = ThreadPoolExecutor(
+            max(WRITERS, self.workers), thread_name_prefix="baseline-writes"
+        )
         try:
             for r in ranges:
                 self._submit(r)
             while True:
                 with self._lock:
                     seen = list(self._futures)
-                wait(seen, return_when=FIRST_EXCEPTION)
-                failed = [f for f in seen if f.done() and f.exception() is not None]
+                # A while at a time: a range named meanwhile may fail first.
+                wait(seen, timeout=0.5, return_when=FIRST_EXCEPTION)
+                with self._lock:
+                    seen_all = list(self._futures)
+                failed = [f for f in seen_all if f.done() and f.exception() is not None]
                 if failed:
                     raise failed[0].exception()
-                with self._lock:
-                    if len(self._futures) == len(seen):
-                        break  # every range ran, and none named another meanwhile
+                if len(seen_all) == len(seen) and all(f.done() for f in seen):
+                    break  # every range ran, and none named another meanwhile
+            if self._stop.is_set():
+                raise Interrupted  # a range named after the stop was recorded, not run
         except BaseException:
             # Ctrl-C or a failed range: the others stop at their next page; what they
             # committed is kept (a named range is recorded first), and the same command
@@ -187,8 +195,11 @@ class BaselineRun:
     def _submit(self, r: dict) -> None:
         with self._lock:
             if self._stop.is_set():
-                return
-            self._futures.append(self._pool.submit(self._run_range, r))
+                raise Interrupted  # recorded: the same command run again runs it
+            try:
+                self._futures.append(self._pool.submit(self._run_range, r))
+            except RuntimeError:  # the pool shut down as the run stopped
+                raise Interrupted from None
 
     def _name_range(self, prefix: str) -> None:
         """A top-level prefix the top level's range met: recorded, then run on the pool."""
@@ -248,10 +259,20 @@ class BaselineRun:
             on_prefixes=name_ranges if span.direct else None,
         )
 
+        listing_over = [False]
+
         def pages() -> Iterator[ListedVersion]:
             for entry in entries:
                 listed_last[0] = entry.listed_at or listed_last[0]
                 yield entry
+            listing_over[0] = True
+
+        def stop_reading_keys() -> None:
+            # While the listing lasts, it stops the range itself, after the pages it has read
+            # (listing.list_span): stopping the recorded keys' reading first would leave those
+            # pages unmerged, to be listed again by the resumed run.
+            if listing_over[0]:
+                stop_here()
 
         sums = baseline.merge(
             self.h,
@@ -263,7 +284,7 @@ class BaselineRun:
                 span,
                 cursor,
                 self._long_items,
-                before_read=stop_here,
+                before_read=stop_reading_keys,
                 partitions=self._partitions,
                 on_prefix=self._name_range,
             ),

@@ -99,40 +99,41 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
     ``before_page()`` runs before each request; what it raises comes after the pages already
     read, so that every page read is merged and none is listed again by a resumed run.
     """
-    ready: queue.Queue = queue.Queue(maxsize=1)
+    ready: queue.Queue = queue.Queue()
+    # One page requested or waiting while one is merged: a range holds two pages at most.
+    slot = threading.Semaphore(1)
     closed = threading.Event()
 
-    def hand_over(item) -> None:
+    def take_slot() -> bool:
         while not closed.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+            if slot.acquire(timeout=0.1):
+                return True
+        return False
 
     def read() -> None:
         try:
-            while not closed.is_set():
+            while take_slot():
                 if before_page is not None:
                     before_page()
                 raw = next(pages, None)
                 if raw is None:
-                    hand_over(_END)
+                    ready.put(_END)
                     return
                 listed_at = raw.get(_LISTED_AT, 0.0)
                 prefixes = [p["Prefix"] for p in raw.pop("CommonPrefixes", [])]
                 entries = list(_page_entries(raw, versioned, listed_at))
                 for name in ("Contents", "Versions", "DeleteMarkers"):
                     raw.pop(name, None)  # the paginator holds the page: free what entries took
-                hand_over(_Page(entries, prefixes, listed_at))
+                ready.put(_Page(entries, prefixes, listed_at))
         except BaseException as error:  # handed to the merge, in its place among the pages
-            hand_over(_Failed(error))
+            ready.put(_Failed(error))
 
     reader = threading.Thread(target=read, name="baseline-listing", daemon=True)
     reader.start()
     try:
         while True:
             item = ready.get()
+            slot.release()
             if item is _END:
                 return
             if isinstance(item, _Failed):

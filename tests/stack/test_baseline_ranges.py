@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from s3sizer.lambdas import baseline_keys
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
-from s3sizer.stack.baseline_run import BaselineRun, baseline_state, listing_client
+from s3sizer.stack.baseline_run import BaselineRun, Interrupted, baseline_state, listing_client
 from tests.lambdas import events
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_run import BUCKET, assert_exact
@@ -101,3 +102,107 @@ def test_a_folder_whose_objects_all_went_unseen_is_mended(stack, live, live_run)
     # ... and its recorded keys say so too, for the events still to come
     gone = [live.h.key_state(BUCKET, f"gone/k{i}") for i in range(12)]
     assert not [state for state in gone if state is not None and state.exists]
+
+
+def test_a_reconcile_stopped_half_way_lists_again_only_what_it_had_not_merged(
+    stack, live, monkeypatch
+):
+    """Each range reads its next page while it merges, and reads recorded keys alongside: a
+    stop merges the pages already read before the range ends, so none is listed again."""
+    # Key items a few at a time, so that their reading goes on as long as the listing does.
+    monkeypatch.setattr(baseline_keys, "PAGE_ITEMS", 2)
+    total = 420
+    for i in range(total):
+        put_a_minute_ago(live, f"p{i % 3}/k{i:04d}", i % 5 + 1)
+    counted_run(stack)  # every key recorded: the reconcile below reads key items as it goes
+    read: list[int] = []
+    s3 = listing_client(stack.aws)
+
+    def count(parsed, **_) -> None:
+        read.append(len(parsed.get("Contents", [])))
+
+    s3.meta.events.register("after-call.s3.ListObjectsV2", count)
+    stopped = BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        s3,
+        BUCKET,
+        versioned=False,
+        depth=2,
+        workers=3,
+    )
+
+    def stop_half_way(progress) -> None:
+        if progress.listed >= total // 2:
+            stopped._stop.set()  # what Ctrl-C in the main thread does to the workers
+
+    stopped.on_progress = stop_half_way
+    with pytest.raises(Interrupted):
+        stopped.run()
+    first, read[:] = sum(read), []
+    assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
+
+    BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        s3,
+        BUCKET,
+        versioned=False,
+        depth=2,
+        workers=3,
+    ).run()
+    second = sum(read)
+
+    assert_exact(live)
+    # At most each range's last key read is listed again (its versions could go on).
+    assert second - (total - first) <= 4, (first, second)
+
+
+def test_ranges_named_before_a_stop_run_when_the_same_command_runs_again(stack, live):
+    # GIVEN keys at the top level between folders, so that the top level's listing names
+    # folders all along it: "a/…", "a0", "b/…", "b0", …
+    names = [f"{c}{i}" for c in "abcdefghij" for i in range(4)]
+    names += [f"{c}/k{i}" for c in "abcdefghij" for i in range(3)]
+    for i, key in enumerate(names):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"n" * (i % 6 + 1))
+    ran: list[str] = []
+    stopped = BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        listing_client(stack.aws),
+        BUCKET,
+        versioned=False,
+        depth=2,
+        workers=1,  # the top level's range first, the folders it names after it
+    )
+
+    def stop_in_the_top_level(progress) -> None:
+        if progress.listed >= 20:  # pages of 7: half the top level's keys and folders
+            stopped._stop.set()
+
+    stopped.on_progress = stop_in_the_top_level
+    with pytest.raises(Interrupted):
+        stopped.run()
+    named = {r["span"].prefix for r in stopped._stored_ranges()} - {""}
+    cursor = next(r["cursor"] for r in stopped._stored_ranges() if r["span"].direct)
+    # ... its cursor had passed folders it named, which it had not listed yet
+    assert cursor is not None and {p for p in named if p < cursor}
+
+    again = BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        listing_client(stack.aws),
+        BUCKET,
+        versioned=False,
+        depth=2,
+        workers=2,
+    )
+    listed = again._run_range
+
+    def remember(r):
+        ran.append(r["span"].prefix)
+        return listed(r)
+
+    again._run_range = remember
+    again.run()
+
+    # THEN every folder, named before the stop or after it, was listed, and once
+    assert sorted(p for p in ran if p) == [f"{c}/" for c in "abcdefghij"]
+    assert_exact(live)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
