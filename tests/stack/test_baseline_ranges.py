@@ -20,6 +20,19 @@ from tests.stack.test_baseline_run import BUCKET, assert_exact
 stack, live = base.stack, base.live
 
 
+def new_run(stack, s3=None, *, workers: int = 3, versioned=False, live_run=True) -> BaselineRun:
+    """A baseline of the bucket at prefix depth 2, listing with ``s3`` (a new client: None)."""
+    return BaselineRun(
+        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        s3 or listing_client(stack.aws),
+        BUCKET,
+        versioned=versioned,
+        depth=2,
+        workers=workers,
+        live=live_run,
+    )
+
+
 def counted_run(stack, *, versioned: bool = False, live_run: bool = True) -> list[int]:
     """Run a baseline; the entries of each listing page S3 answered, and its common prefixes."""
     read: list[int] = []
@@ -33,15 +46,7 @@ def counted_run(stack, *, versioned: bool = False, live_run: bool = True) -> lis
 
     for name in ("ListObjectsV2", "ListObjectVersions"):
         s3.meta.events.register(f"after-call.s3.{name}", count)
-    BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
-        s3,
-        BUCKET,
-        versioned=versioned,
-        depth=2,
-        workers=3,
-        live=live_run,
-    ).run()
+    new_run(stack, s3, versioned=versioned, live_run=live_run).run()
     return read
 
 
@@ -122,14 +127,7 @@ def test_a_reconcile_stopped_half_way_lists_again_only_what_it_had_not_merged(
         read.append(len(parsed.get("Contents", [])))
 
     s3.meta.events.register("after-call.s3.ListObjectsV2", count)
-    stopped = BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
-        s3,
-        BUCKET,
-        versioned=False,
-        depth=2,
-        workers=3,
-    )
+    stopped = new_run(stack, s3)
 
     def stop_half_way(progress) -> None:
         if progress.listed >= total // 2:
@@ -141,14 +139,7 @@ def test_a_reconcile_stopped_half_way_lists_again_only_what_it_had_not_merged(
     first, read[:] = sum(read), []
     assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
 
-    BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
-        s3,
-        BUCKET,
-        versioned=False,
-        depth=2,
-        workers=3,
-    ).run()
+    new_run(stack, s3).run()
     second = sum(read)
 
     assert_exact(live)
@@ -164,14 +155,8 @@ def test_ranges_named_before_a_stop_run_when_the_same_command_runs_again(stack, 
     for i, key in enumerate(names):
         live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"n" * (i % 6 + 1))
     ran: list[str] = []
-    stopped = BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
-        listing_client(stack.aws),
-        BUCKET,
-        versioned=False,
-        depth=2,
-        workers=1,  # the top level's range first, the folders it names after it
-    )
+    # One worker: the top level's range first, the folders it names after it.
+    stopped = new_run(stack, workers=1)
 
     def stop_in_the_top_level(progress) -> None:
         if progress.listed >= 20:  # pages of 7: half the top level's keys and folders
@@ -185,14 +170,7 @@ def test_ranges_named_before_a_stop_run_when_the_same_command_runs_again(stack, 
     # ... its cursor had passed folders it named, which it had not listed yet
     assert cursor is not None and {p for p in named if p < cursor}
 
-    again = BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
-        listing_client(stack.aws),
-        BUCKET,
-        versioned=False,
-        depth=2,
-        workers=2,
-    )
+    again = new_run(stack, workers=2)
     listed = again._run_range
 
     def remember(r):
