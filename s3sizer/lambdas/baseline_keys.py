@@ -159,7 +159,7 @@ def _shard_items(
             top = "K#" + high
             if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
                 top = "K$"  # after every key item of the partition
-            bounds = {":a": {"S": "K#" + low}, ":b": {"S": top}}
+            bounds = {":a": {"S": _at_most_a_sort_key("K#" + low)}, ":b": {"S": top}}
             jump = None
             for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
                 # States, not items: a range holds a page of each of its 16 partitions, and a
@@ -185,6 +185,15 @@ def _shard_items(
             if jump is None:
                 break
             jumps, jumped, low = jumps + 1, jump, jump + _PAST
+
+
+def _at_most_a_sort_key(bound: str) -> str:
+    """A lower bound DynamoDB takes: a resumed cursor or a folder's name may make it longer than
+    a sort key may be; its head sorts no later, and what it reads early ``_within`` drops."""
+    raw = bound.encode()
+    if len(raw) <= lay.MAX_SORT_KEY_BYTES:
+        return bound
+    return raw[: lay.MAX_SORT_KEY_BYTES].decode(errors="ignore")
 
 
 def _within(key: str, after: str | None, high: str, span: Span) -> bool:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from s3sizer.lambdas import baseline_keys
+from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
 from s3sizer.stack.baseline_run import BaselineRun, Interrupted, baseline_state, listing_client
@@ -184,3 +185,29 @@ def test_ranges_named_before_a_stop_run_when_the_same_command_runs_again(stack, 
     assert sorted(p for p in ran if p) == [f"{c}/" for c in "abcdefghij"]
     assert_exact(live)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_key_reads_stay_within_a_sort_keys_size_after_a_long_cursor_or_folder(stack, live):
+    # GIVEN recorded keys of S3's longest (1,024 bytes), at the top level and in a folder whose
+    # name is nearly that long
+    folder = "f" * 1000 + "/"
+    names = ["t" * 1000 + f"{i:024d}" for i in range(3)] + [f"{folder}k{i}" for i in range(3)]
+    names += ["short", "short/k"]
+    for i, key in enumerate(names):
+        put_a_minute_ago(live, key, i + 1)
+    sent: list[int] = []
+
+    def bounds(params, **_) -> None:
+        values = params.get("ExpressionAttributeValues", {})
+        sent.extend(len(values[k]["S"].encode()) for k in (":a", ":b") if k in values)
+
+    live.h.client.meta.events.register("before-parameter-build.dynamodb.Query", bounds)
+
+    # WHEN the top level's recorded keys are read on from a cursor of 1,024 bytes, and
+    # past the long folder
+    after = names[0]
+    read = [s.key for s in baseline_keys.stored_keys(live.h, BUCKET, Span("", direct=True), after)]
+
+    # THEN every bound sent is one DynamoDB takes as a sort key, and the keys are those after it
+    assert sent and max(sent) <= 1024
+    assert read == sorted(k for k in names if "/" not in k and k > after)
