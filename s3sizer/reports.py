@@ -42,7 +42,7 @@ def status(
 
 def bucket_row(ctx: StackContext, settings) -> dict:
     """One tracked bucket's row: its totals and baseline (one GetItem each), route and depth."""
-    from s3sizer.stack.baseline_run import baseline_state
+    from s3sizer.stack.baseline_ranges import baseline_state
 
     totals = ctx.history.history.totals(settings.bucket)
     return {

@@ -29,6 +29,7 @@ from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.baseline_sums import Sums
 from s3sizer.lambdas.listing import Drift, ListedVersion
+from s3sizer.stack import baseline_ranges as ranges_table
 from s3sizer.stack import listing
 from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
@@ -315,33 +316,10 @@ class BaselineRun:
         return lay.address(lay.bucket_pk(self.bucket), lay.BASELINE_SK)
 
     def _range_item(self, span: Span, cursor: str | None, sums: Sums | None, *, done: bool):
-        item = {
-            **lay.range_address(self.bucket, span.prefix, span.direct),
-            "run": {"S": self.run_id},
-            "prefix": {"S": span.prefix},
-            "direct": {"BOOL": span.direct},
-            "done": {"BOOL": done},
-        }
-        if span.skip:
-            item["skip"] = {"L": [{"S": p} for p in span.skip]}
-        if cursor is not None:
-            item["cursor"] = {"S": cursor}
-        if sums is not None:
-            item["sums"] = {"S": sums.to_json()}
-        return item
+        return ranges_table.range_item(self.bucket, self.run_id, span, cursor, sums, done=done)
 
     def _stored_ranges(self) -> list[dict]:
-        out = []
-        for item in self.h._query(lay.range_pk(self.bucket)):
-            span = Span(
-                item["prefix"]["S"],
-                item["direct"]["BOOL"],
-                tuple(p["S"] for p in item.get("skip", {"L": []})["L"]),
-            )
-            cursor = item["cursor"]["S"] if "cursor" in item else None
-            sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
-            out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums})
-        return out
+        return ranges_table.stored_ranges(self.h, self.bucket)
 
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
@@ -382,20 +360,7 @@ class BaselineRun:
         self._delete_ranges()
 
     def _delete_ranges(self) -> None:
-        for item in self.h._query(lay.range_pk(self.bucket)):
-            self.h.client.delete_item(
-                TableName=self.h.table_name, Key={"pk": item["pk"], "sk": item["sk"]}
-            )
-
-
-def baseline_state(history, bucket: str) -> dict:
-    """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}``."""
-    item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK))
-    if item is None or item["state"]["S"] != lay.BASELINE_RUNNING:
-        return {"state": lay.BASELINE_COMPLETE}
-    ranges = list(history._query(lay.range_pk(bucket)))
-    done = sum(1 for r in ranges if r["done"]["BOOL"])
-    return {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
+        ranges_table.delete_ranges(self.h, self.bucket)
 
 
 def record(

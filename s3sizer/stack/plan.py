@@ -296,7 +296,7 @@ def role_steps(
 
 def baseline_unfinished(stack: Stack, config: StackConfig, bucket: str) -> bool:
     """Whether an interrupted baseline of the bucket waits: the same command resumes it."""
-    from s3sizer.stack.baseline_run import baseline_state
+    from s3sizer.stack.baseline_ranges import baseline_state
 
     return baseline_state(stack.history(config), bucket)["state"] != "complete"
 

@@ -12,7 +12,8 @@ from s3sizer.lambdas import baseline_keys
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
-from s3sizer.stack.baseline_run import BaselineRun, Interrupted, baseline_state, listing_client
+from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
 from tests.lambdas import events
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_run import BUCKET, assert_exact

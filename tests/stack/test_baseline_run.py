@@ -18,7 +18,8 @@ from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
 from s3sizer.stack import listing
-from s3sizer.stack.baseline_run import BaselineRun, Interrupted, baseline_state, listing_client
+from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
 from tests.lambdas import events
 
 BUCKET = "busy-bucket"

@@ -11,7 +11,8 @@ import pytest
 from s3sizer.lambdas import baseline
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History
-from s3sizer.stack.baseline_run import BaselineRun, baseline_state, listing_client
+from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.baseline_run import BaselineRun, listing_client
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_run import BUCKET, assert_exact, keys, run
 

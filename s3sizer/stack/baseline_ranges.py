@@ -1,0 +1,61 @@
+"""A running baseline's ranges in the table: one ``B#<bucket>#R`` item per range, with its
+span, its cursor (the last key merged), what it merged and moved, and whether it is done; and
+how far the run got, for `status`."""
+
+from __future__ import annotations
+
+from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas.baseline_keys import Span
+from s3sizer.lambdas.baseline_sums import Sums
+
+
+def range_item(
+    bucket: str, run_id: str, span: Span, cursor: str | None, sums: Sums | None, *, done: bool
+) -> dict:
+    item = {
+        **lay.range_address(bucket, span.prefix, span.direct),
+        "run": {"S": run_id},
+        "prefix": {"S": span.prefix},
+        "direct": {"BOOL": span.direct},
+        "done": {"BOOL": done},
+    }
+    if span.skip:
+        item["skip"] = {"L": [{"S": p} for p in span.skip]}
+    if cursor is not None:
+        item["cursor"] = {"S": cursor}
+    if sums is not None:
+        item["sums"] = {"S": sums.to_json()}
+    return item
+
+
+def stored_ranges(history, bucket: str) -> list[dict]:
+    """Each recorded range: ``{"span", "cursor", "done", "sums"}``."""
+    out = []
+    for item in history._query(lay.range_pk(bucket)):
+        span = Span(
+            item["prefix"]["S"],
+            item["direct"]["BOOL"],
+            tuple(p["S"] for p in item.get("skip", {"L": []})["L"]),
+        )
+        cursor = item["cursor"]["S"] if "cursor" in item else None
+        sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
+        out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums})
+    return out
+
+
+def delete_ranges(history, bucket: str) -> None:
+    for item in history._query(lay.range_pk(bucket)):
+        history.client.delete_item(
+            TableName=history.table_name, Key={"pk": item["pk"], "sk": item["sk"]}
+        )
+
+
+def baseline_state(history, bucket: str) -> dict:
+    """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}`` (of the
+    ranges named so far: while the top level's range lists, more may come)."""
+    item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK))
+    if item is None or item["state"]["S"] != lay.BASELINE_RUNNING:
+        return {"state": lay.BASELINE_COMPLETE}
+    ranges = list(history._query(lay.range_pk(bucket)))
+    done = sum(1 for r in ranges if r["done"]["BOOL"])
+    return {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
