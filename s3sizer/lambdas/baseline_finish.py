@@ -16,6 +16,8 @@ ALWAYS, IF_UNTOUCHED, NEVER = "always", "if_untouched", "never"
 # and the prefixes are neither set nor mended here, and no point is drawn.
 FOLDED = "folded"
 EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
+# Prefixes set in one transaction: two items each, within TransactWriteItems' 100.
+PREFIXES_TOGETHER = batch.TRANSACTION_ITEMS // 2
 
 
 def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: str) -> Drift:
@@ -109,28 +111,49 @@ def _figures(item: dict | None) -> list[int]:
     return [totals.total_size, totals.object_count, *lay.breakdown_from(item)]
 
 
-def _set_prefix(h, bucket: str, prefix: str, item: dict | None, target: list[int]) -> None:
-    """A prefix's totals set to ``target``, with a point; a concurrent write wins (it was quiet
-    when the caller decided, so only a later change can have moved them, on top of this)."""
+def _prefix_writes(h, bucket: str, prefix: str, item: dict | None, target: list[int]) -> list:
+    """A prefix's totals set to ``target``, with a point: its two transaction items."""
     old = lay.totals_from(item)
     new = lay.Totals(target[0], target[1], 0, h.next_timestamp(old.updated_at), old.version + 1)
     kept_delta = [t - k for t, k in zip(target[2:], lay.breakdown_from(item), strict=True)]
     pk = lay.prefix_points_pk(bucket, prefix)
+    return [
+        batch._aggregate_put(h, bucket, prefix, item, new, kept_delta),
+        point_put(h, pk, old, new, EVENT_RECONCILE, None),
+    ]
+
+
+def _set_prefix(h, bucket: str, prefix: str, item: dict | None, target: list[int]) -> None:
+    """A prefix's totals set to ``target``; a concurrent write wins (it was quiet when the
+    caller decided, so only a later change can have moved them, on top of this)."""
+    _transact_or_yield(h, _prefix_writes(h, bucket, prefix, item, target))
+
+
+def _set_prefixes(h, bucket: str, sets: list[tuple[str, dict | None, list[int]]]) -> None:
+    """Many prefixes set, PREFIXES_TOGETHER to a transaction (a bucket of many folders); a
+    transaction a concurrent write cancels is tried again prefix by prefix."""
+    for start in range(0, len(sets), PREFIXES_TOGETHER):
+        group = sets[start : start + PREFIXES_TOGETHER]
+        writes = [w for prefix, item, target in group for w in _prefix_writes(h, bucket, prefix, item, target)]  # fmt: skip
+        if not _transact_or_yield(h, writes) and len(group) > 1:
+            for prefix, item, target in group:
+                _set_prefix(h, bucket, prefix, item, target)
+
+
+def _transact_or_yield(h, writes: list) -> bool:
     try:
-        h.client.transact_write_items(
-            TransactItems=[
-                batch._aggregate_put(h, bucket, prefix, item, new, kept_delta),
-                point_put(h, pk, old, new, EVENT_RECONCILE, None),
-            ]
-        )
+        h.client.transact_write_items(TransactItems=writes)
+        return True
     except ClientError as err:
         if batch._code(err) != "TransactionCanceledException":
             raise
+        return False
 
 
 def _mend_prefixes(h, bucket: str, depth: int, merged: dict) -> None:
     """Each prefix to what its merged keys hold (nothing else wrote during the run)."""
     stored = {item["prefix"]["S"]: item for item in h._query(lay.prefix_pk(bucket))}
+    sets = []
     for prefix in sorted(set(stored) | {p for p in merged if p}):
         if prefix.count("/") > depth:
             continue
@@ -139,7 +162,8 @@ def _mend_prefixes(h, bucket: str, depth: int, merged: dict) -> None:
             continue
         if prefix not in stored and not any(target):
             continue
-        _set_prefix(h, bucket, prefix, stored.get(prefix), list(target))
+        sets.append((prefix, stored.get(prefix), list(target)))
+    _set_prefixes(h, bucket, sets)
 
 
 def _prefix_points(h, bucket: str, moved: dict) -> None:

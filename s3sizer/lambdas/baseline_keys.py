@@ -113,10 +113,6 @@ def read_long_items(h, bucket: str) -> list[dict]:
 # against 1.25x. DynamoDB bills the bytes read, not the pages.
 PAGE_ITEMS = 60
 
-# A direct span reads on past at most this many sub-prefixes per key partition, one Query
-# each, and then reads through the rest (a bucket of many thousands of top-level prefixes).
-MAX_JUMPS = 200
-
 # After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
 # with it right after the prefix could sort beyond (and would be read by the next stretch).
 _PAST = "\U0010ffff"
@@ -149,7 +145,7 @@ def _shard_items(
     h, pk: str, span: Span, after: str | None, before_read, on_prefix
 ) -> Iterator[lay.KeyState]:
     for low, high in _stretches(span):
-        jumps, jumped = 0, None
+        jumped = None
         while True:
             before_read()
             if after is not None and after >= high:
@@ -164,27 +160,27 @@ def _shard_items(
             for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
                 # States, not items: a range holds a page of each of its 16 partitions, and a
                 # state takes a fraction of the memory of the item as parsed.
-                states = []
+                states, last_sub, full = [], None, len(items) == PAGE_ITEMS
                 for item in items:
                     key = item["key"]["S"]
-                    sub = span.sub_prefix(key)
-                    if sub is not None:
-                        on_prefix(sub)
-                        # A direct span's keys lie between its sub-prefixes: read on past
-                        # this one rather than through it (the same one twice: a key with
-                        # U+10FFFF right after it sorts beyond, and is passed one by one).
-                        if jumps < MAX_JUMPS and sub != jumped:
-                            jump = sub
-                            break
+                    last_sub = span.sub_prefix(key)
+                    if last_sub is not None:
+                        on_prefix(last_sub)
                     elif _within(key, after, high, span):
                         states.append(lay.key_state_from(item))
                 items.clear()
                 yield from states
-                if jump is not None:
+                # A direct span's keys lie between its sub-prefixes, whose own ranges read
+                # theirs. A page that ends inside one reads on past it with the next Query
+                # instead of through it; a small one is passed within a page, at no Query of
+                # its own. (Not the same one twice: a key with U+10FFFF right after it sorts
+                # beyond, and is passed page by page.)
+                if full and last_sub is not None and last_sub != jumped:
+                    jump = last_sub
                     break
             if jump is None:
                 break
-            jumps, jumped, low = jumps + 1, jump, jump + _PAST
+            jumped, low = jump, jump + _PAST
 
 
 def _at_most_a_sort_key(bound: str) -> str:

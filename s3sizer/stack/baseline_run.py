@@ -129,6 +129,10 @@ class BaselineRun:
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
         self.on_progress(self.progress)
         self._long_items = baseline_keys.read_long_items(self.h, self.bucket)
+        # Whether the bucket's storage classes are tracked: read once, not once a range.
+        self._classes = lay.tracks_classes(
+            self.h._get(lay.address(lay.bucket_pk(self.bucket), lay.TOTALS_SK))
+        )
         # A quiet run reads only the key partitions that hold items: a first baseline reads
         # none (16 queries per range, and more for the top level's stretches, all empty).
         self._partitions = (
@@ -202,19 +206,19 @@ class BaselineRun:
             except RuntimeError:  # the pool shut down as the run stopped
                 raise Interrupted from None
 
-    def _name_range(self, prefix: str) -> None:
-        """A top-level prefix the top level's range met: recorded, then run on the pool."""
+    def _name_ranges(self, prefixes: list[str]) -> None:
+        """Top-level prefixes the top level's range met: recorded, then run on the pool."""
         with self._lock:
-            if (prefix, False) in self._known:
-                return
-            self._known.add((prefix, False))
-            self.progress.ranges += 1
-        span = Span(prefix)
-        # Recorded before the top level's cursor can pass it: a resumed run finds it.
-        self.h.client.put_item(
-            TableName=self.h.table_name, Item=self._range_item(span, None, None, done=False)
-        )
-        self._submit({"span": span, "cursor": None, "done": False, "sums": None})
+            new = [p for p in dict.fromkeys(prefixes) if (p, False) not in self._known]
+            self._known.update((p, False) for p in new)
+            self.progress.ranges += len(new)
+        if not new:
+            return
+        spans = [Span(p) for p in new]
+        # Recorded before the top level's cursor can pass them: a resumed run finds them.
+        baseline.batch_put(self.h, [self._range_item(s, None, None, done=False) for s in spans])
+        for span in spans:
+            self._submit({"span": span, "cursor": None, "done": False, "sums": None})
 
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
@@ -245,10 +249,6 @@ class BaselineRun:
                 self.progress.listed += count
             self.on_progress(self.progress)
 
-        def name_ranges(prefixes: list[str]) -> None:
-            for prefix in prefixes:
-                self._name_range(prefix)
-
         entries = listing.list_span(
             self.s3,
             self.bucket,
@@ -257,7 +257,7 @@ class BaselineRun:
             cursor,
             on_page,
             before_page=stop_here,
-            on_prefixes=name_ranges if span.direct else None,
+            on_prefixes=self._name_ranges if span.direct else None,
         )
 
         listing_over = [False]
@@ -287,7 +287,7 @@ class BaselineRun:
                 self._long_items,
                 before_read=stop_reading_keys,
                 partitions=self._partitions,
-                on_prefix=self._name_range,
+                on_prefix=lambda prefix: self._name_ranges([prefix]),
             ),
             depth=self.depth,
             unmarked_depth=self.unmarked_depth,
@@ -296,6 +296,7 @@ class BaselineRun:
             progress=lambda last, now: self._range_item(span, last, with_earlier(now), done=False),
             listed_last=lambda: listed_last[0],
             flush_keys=listing.PAGE_SIZE // 4,
+            classes=self._classes,
         )
         sums = with_earlier(sums)
         self.h.client.put_item(
