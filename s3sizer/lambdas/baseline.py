@@ -278,9 +278,15 @@ def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
 
 
 def batch_put(h, items: list[dict]) -> None:
-    """The items by BatchWriteItem, 25 a request: side by side on ``h.write_pool`` when there
-    is one (a range of a flat bucket merges alone, and waits on each request's round trip)."""
-    batches = [items[start : start + WRITE_BATCH] for start in range(0, len(items), WRITE_BATCH)]
+    """The items put by BatchWriteItem (batch_write)."""
+    batch_write(h, [{"PutRequest": {"Item": item}} for item in items])
+
+
+def batch_write(h, requests: list[dict]) -> None:
+    """Write requests (PutRequest or DeleteRequest) by BatchWriteItem, 25 a request: side by
+    side on ``h.write_pool`` when there is one (a range of a flat bucket merges alone, and
+    waits on each request's round trip)."""
+    batches = [requests[i : i + WRITE_BATCH] for i in range(0, len(requests), WRITE_BATCH)]
     if h.write_pool is None or len(batches) <= 1:
         for one in batches:
             _write_batch(h, one)
@@ -291,8 +297,8 @@ def batch_put(h, items: list[dict]) -> None:
         future.result()
 
 
-def _write_batch(h, items: list[dict]) -> None:
-    request = {h.table_name: [{"PutRequest": {"Item": i}} for i in items]}
+def _write_batch(h, requests: list[dict]) -> None:
+    request = {h.table_name: requests}
     for attempt in range(batch.MAX_ATTEMPTS):
         request = h.client.batch_write_item(RequestItems=request).get("UnprocessedItems")
         if not request:

@@ -5,11 +5,9 @@ how far the run got, for `status`."""
 from __future__ import annotations
 
 from s3sizer.lambdas import layout as lay
+from s3sizer.lambdas.baseline import batch_write
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.baseline_sums import Sums
-from s3sizer.lambdas.batch import MAX_ATTEMPTS
-
-DELETE_BATCH = 25  # BatchWriteItem's limit
 
 
 def range_item(
@@ -49,19 +47,7 @@ def stored_ranges(history, bucket: str) -> list[dict]:
 def delete_ranges(history, bucket: str) -> None:
     """Every range item of the bucket, 25 to a BatchWriteItem (a bucket may have thousands)."""
     keys = [{"pk": i["pk"], "sk": i["sk"]} for i in history._query(lay.range_pk(bucket))]
-    for start in range(0, len(keys), DELETE_BATCH):
-        request = {
-            history.table_name: [
-                {"DeleteRequest": {"Key": key}} for key in keys[start : start + DELETE_BATCH]
-            ]
-        }
-        for attempt in range(MAX_ATTEMPTS):
-            request = history.client.batch_write_item(RequestItems=request).get("UnprocessedItems")
-            if not request:
-                break
-            history.backoff(attempt)
-        else:
-            raise RuntimeError("DynamoDB left range items undeleted after retries")
+    batch_write(history, [{"DeleteRequest": {"Key": key}} for key in keys])
 
 
 def baseline_state(history, bucket: str) -> dict:

@@ -324,7 +324,7 @@ class BaselineRun:
 
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
-        self._delete_ranges()
+        ranges_table.delete_ranges(self.h, self.bucket)
         # The top level's range names the others as it lists.
         ranges = [{"span": Span("", direct=True), "cursor": None, "done": False, "sums": None}]
         for r in ranges:
@@ -358,9 +358,6 @@ class BaselineRun:
                 "finished_at": {"S": lay.iso_ms(datetime.now(UTC))},
             },
         )
-        self._delete_ranges()
-
-    def _delete_ranges(self) -> None:
         ranges_table.delete_ranges(self.h, self.bucket)
 
 

@@ -14,6 +14,8 @@ import threading
 import urllib.request
 from collections import Counter
 
+import pytest
+
 from tests.reliability.workload import drained_status, listing_totals
 
 CLIENTS, OPERATIONS = 4, 60
@@ -106,6 +108,7 @@ def test_current_objects_expiring_under_a_prefix_while_clients_write(stack_cli):
     cli("teardown", "--yes")
 
 
+@pytest.mark.heavy  # 28 s: the default run stays near 10 minutes; CI runs the heavy tier
 def test_noncurrent_versions_and_lone_delete_markers_expiring_while_clients_write(stack_cli):
     cli, bucket = stack_cli, f"{stack_cli.stack}-versions"
     s3 = cli.aws.client("s3")

@@ -117,8 +117,8 @@ def test_a_reconcile_stopped_half_way_lists_again_only_what_it_had_not_merged(
     """Each range reads its next page while it merges, and reads recorded keys alongside: a
     stop merges the pages already read before the range ends, so none is listed again."""
     # Key items a few at a time, so that their reading goes on as long as the listing does.
-    monkeypatch.setattr(baseline_keys, "PAGE_ITEMS", 2)
-    total = 420
+    monkeypatch.setattr(baseline_keys, "PAGE_ITEMS", 3)
+    total = 210
     for i in range(total):
         put_a_minute_ago(live, f"p{i % 3}/k{i:04d}", i % 5 + 1)
     counted_run(stack)  # every key recorded: the reconcile below reads key items as it goes
