@@ -21,13 +21,12 @@ class Aws:
 
     @functools.cached_property
     def session(self):
-        import boto3
         import botocore.exceptions
 
         region = self.settings.region or DEFAULT_REGION
         _check_region(region)
         try:
-            session = boto3.Session(profile_name=self.settings.profile, region_name=region)
+            session = _session(profile_name=self.settings.profile, region_name=region)
         except botocore.exceptions.ProfileNotFound:
             raise ConfigError(
                 f"AWS profile {self.settings.profile!r} not found",
@@ -36,7 +35,7 @@ class Aws:
         local = self.settings.is_local
         if local and (self.placeholder_credentials or session.get_credentials() is None):
             # A local endpoint needs no account: any key pair is accepted there.
-            session = boto3.Session(region_name=region, **PLACEHOLDER_CREDENTIALS)
+            session = _session(region_name=region, **PLACEHOLDER_CREDENTIALS)
         # A listing page carries a thousand LastModified values, and botocore reads each with
         # dateutil's general parser: most of a baseline's own time went there.
         factory = session._session.get_component("response_parser_factory")
@@ -92,10 +91,40 @@ def parse_timestamp(value):
     return general(value)
 
 
-def _check_region(region: str) -> None:
+@functools.cache
+def _shared_loader():
+    """The process's one botocore data loader. Each Session would otherwise parse the service
+    models and the endpoints again: a process that builds several (the region check, the
+    demo's, a test suite's thousands) spent most of a client's creation there."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def _core_session():
     import botocore.session
 
     core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return core
+
+
+def _session(**kwargs):
+    import boto3
+
+    session = boto3.Session(botocore_session=_core_session(), **kwargs)
+    # A named profile that does not exist raises ProfileNotFound here, as a Session of its own
+    # would when it built its loader from the profile's settings.
+    session._session.get_scoped_config()
+    # boto3 adds its own data directory to the loader's search paths on every Session: once is
+    # enough for the shared loader.
+    paths = _shared_loader().search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
+def _check_region(region: str) -> None:
+    core = _core_session()
     known = {
         name
         for partition in core.get_available_partitions()
