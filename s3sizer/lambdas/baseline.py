@@ -74,6 +74,7 @@ def merge(
     listed_last: Callable[[], float] = lambda: 0.0,
     flush_keys: int = 1000,
     classes: bool | None = None,
+    finished: Callable[[str, Sums], dict | None] | None = None,
 ) -> Sums:
     """Merge a span's listing into its recorded keys, committing chunk by chunk.
 
@@ -81,7 +82,9 @@ def merge(
     ``live``: a route delivers events meanwhile (transactions with deltas), or not (quiet);
     ``progress(cursor, sums)`` gives the range's progress item to commit with each chunk;
     ``listed_last()`` when the listing's last page was read (it covered the span's end);
-    ``classes``: take the listing's storage classes (None: when the bucket's TOTALS say so).
+    ``classes``: take the listing's storage classes (None: when the bucket's TOTALS say so);
+    ``finished(cursor, sums)``: the item to write instead of the progress item once the span is
+    merged and nothing waits to be settled (the range's own item, marked done: no more writes).
     """
     if classes is None:
         classes = lay.tracks_classes(h._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)))
@@ -89,12 +92,17 @@ def merge(
     commit = _commit_live if live else _commit_quiet
     settled_at, cursor_now = time.monotonic(), None
 
-    def flush(cursor: str, *, last: bool = False) -> None:
+    def item(cursor: str, final: bool):
+        if not final or finished is None:
+            return lambda now: progress(cursor, now)
+        return lambda now: (progress if now.pending else finished)(cursor, now)
+
+    def flush(cursor: str, *, last: bool = False, final: bool = False) -> None:
         nonlocal chunk, settled_at, cursor_now
-        commit(h, bucket, chunk, (depth, unmarked_depth), sums, lambda now: progress(cursor, now))
+        commit(h, bucket, chunk, (depth, unmarked_depth), sums, item(cursor, final))
         chunk, cursor_now = [], cursor
         if last or time.monotonic() - settled_at >= SETTLE_SECONDS:
-            settle(h, bucket, sums, lambda now: progress(cursor, now))
+            settle(h, bucket, sums, item(cursor, final))
             settled_at = time.monotonic()
 
     joined = _joined(groups, stored, listed_last)
@@ -126,9 +134,9 @@ def merge(
             flush(key)
             since_flush = 0
     if chunk:
-        flush(chunk[-1].key, last=True)
+        flush(chunk[-1].key, last=True, final=True)
     elif sums.pending:  # the last key filled a chunk: what it moved is settled here
-        settle(h, bucket, sums, lambda now: progress(cursor_now, now))
+        settle(h, bucket, sums, item(cursor_now, True))
     return sums
 
 

@@ -261,6 +261,11 @@ class BaselineRun:
         )
 
         listing_over = [False]
+        done = []  # the merge's last write marks the range done: a write of its own repeats it
+
+        def finished(last: str, now: Sums) -> dict:
+            done.append(last)
+            return self._range_item(span, last, with_earlier(now), done=True)
 
         def pages() -> Iterator[ListedVersion]:
             for entry in entries:
@@ -297,11 +302,12 @@ class BaselineRun:
             listed_last=lambda: listed_last[0],
             flush_keys=listing.PAGE_SIZE // 4,
             classes=self._classes,
+            finished=finished,
         )
         sums = with_earlier(sums)
-        self.h.client.put_item(
-            TableName=self.h.table_name, Item=self._range_item(span, cursor, sums, done=True)
-        )
+        if not done:  # no key to merge: no write marked it
+            item = self._range_item(span, cursor, sums, done=True)
+            self.h.client.put_item(TableName=self.h.table_name, Item=item)
         with self._lock:
             self.progress.ranges_done += 1
         self.on_progress(self.progress)
@@ -326,12 +332,9 @@ class BaselineRun:
         self.run_id = run_id
         ranges_table.delete_ranges(self.h, self.bucket)
         # The top level's range names the others as it lists.
-        ranges = [{"span": Span("", direct=True), "cursor": None, "done": False, "sums": None}]
-        for r in ranges:
-            self.h.client.put_item(
-                TableName=self.h.table_name,
-                Item=self._range_item(r["span"], None, None, done=False),
-            )
+        top = {"span": Span("", direct=True), "cursor": None, "done": False, "sums": None}
+        item = self._range_item(top["span"], None, None, done=False)
+        self.h.client.put_item(TableName=self.h.table_name, Item=item)
         self.h.client.put_item(
             TableName=self.h.table_name,
             Item={
@@ -345,7 +348,7 @@ class BaselineRun:
                 **self.lease.attributes(),
             },
         )
-        return ranges
+        return [top]
 
     def _complete(self) -> None:
         self.h.client.put_item(

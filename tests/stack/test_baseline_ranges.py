@@ -12,6 +12,7 @@ from s3sizer.lambdas import baseline_keys
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
+from s3sizer.stack import listing
 from s3sizer.stack.baseline_ranges import baseline_state
 from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
 from tests.lambdas import events
@@ -212,3 +213,45 @@ def test_key_reads_stay_within_a_sort_keys_size_after_a_long_cursor_or_folder(st
     # THEN every bound sent is one DynamoDB takes as a sort key, and the keys are those after it
     assert sent and max(sent) <= 1024
     assert read == sorted(k for k in names if "/" not in k and k > after)
+
+
+def range_writes(params: dict, operation: str) -> list[dict]:
+    """The baseline's range items a request writes (each item carries ``run`` and ``direct``)."""
+    if operation == "PutItem":
+        items = [params["Item"]]
+    elif operation == "TransactWriteItems":
+        items = [w["Put"]["Item"] for w in params["TransactItems"] if "Put" in w]
+    else:
+        requests = [r for rs in params["RequestItems"].values() for r in rs]
+        items = [r["PutRequest"]["Item"] for r in requests if "PutRequest" in r]
+    return [item for item in items if "run" in item and "direct" in item]
+
+
+@pytest.mark.parametrize("live_run", [True, False])
+def test_each_range_s_last_write_marks_it_done_with_no_write_of_its_own(
+    stack, live, live_run, monkeypatch
+):
+    # GIVEN a bucket of small folders, each a range of one chunk (pages of S3's own size)
+    monkeypatch.setattr(listing, "PAGE_SIZE", 1000)
+    folders = 12
+    for f in range(folders):
+        for i in range(2):
+            live.s3.put_object(Bucket=BUCKET, Key=f"f{f:02d}/k{i}", Body=b"h" * (i + 1))
+    written: list[dict] = []
+    ddb = stack.client("dynamodb")
+
+    def count(model, params, **_) -> None:
+        written.extend(range_writes(params, model.name))
+
+    for operation in ("PutItem", "TransactWriteItems", "BatchWriteItem"):
+        ddb.meta.events.register(f"before-parameter-build.dynamodb.{operation}", count)
+
+    # WHEN a baseline runs, live (reconcile) or quiet
+    new_run(stack, live_run=live_run).run()
+
+    # THEN each folder's item was written when named, then with its keys (a live run's moves
+    # are then settled into the totals), the last of these marking it done: no write repeats
+    # it; the top level, which merges no key of its own, is recorded, then marked done
+    assert_exact(live)
+    assert [w["done"]["BOOL"] for w in written].count(True) == folders + 1
+    assert len(written) == (3 if live_run else 2) * folders + 2
