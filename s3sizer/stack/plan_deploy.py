@@ -18,7 +18,13 @@ from s3sizer.stack.model import (
     functions_of,
 )
 from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
-from s3sizer.stack.plan import baseline_step, mirror_steps, role_steps, stack_tags
+from s3sizer.stack.plan import (
+    baseline_step,
+    baseline_unfinished,
+    mirror_steps,
+    role_steps,
+    stack_tags,
+)
 from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
 from s3sizer.stack.routes import ROUTES, Route
 from s3sizer.stack.state import Stack
@@ -135,6 +141,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         steps += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
+    steps += _resumed_baselines(stack, config, buckets, steps)
     # Only once no bucket's entry needs what the route before used.
     steps += chosen.cleanup_steps(stack)
     if config != owned:
@@ -143,6 +150,27 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
+
+
+def _resumed_baselines(stack: Stack, config, buckets: list, planned: list) -> list[st.Step]:
+    """The baseline of each bucket that an interrupted command left unfinished, and that this
+    plan does not run anyway: the same deploy run again resumes it, as `setup` and `track` do
+    (its route is already in place, so nothing else would)."""
+    running = {step.bucket for step in planned if isinstance(step, st.RecordBaseline)}
+    out: list[st.Step] = []
+    for settings in buckets:
+        if settings.bucket in running or not baseline_unfinished(stack, config, settings.bucket):
+            continue
+        if settings.bucket == config.bucket:
+            out.append(baseline_step(stack, config, versioned=True))
+        else:
+            versioned = stack.bucket_versioning(settings.bucket) != ""
+            out.append(
+                st.RecordBaseline(
+                    settings.bucket, versioned, settings.prefix_depth, config.history_ttl_days
+                )
+            )
+    return out
 
 
 def _route_others(stack: Stack, existing: StackConfig, asked: str | None, chosen: Route) -> list:

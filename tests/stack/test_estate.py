@@ -281,6 +281,24 @@ def test_track_or_setup_run_again_resumes_an_interrupted_baseline(deployed):
     assert [type(s).__name__ for s in setup_again.steps][-1] == "RecordBaseline"
 
 
+def test_deploy_run_again_resumes_the_baselines_an_interrupted_deploy_left(deployed):
+    """A deploy that changed the route, stopped during the baselines that change starts: its
+    notifications are in place, so only the unfinished baselines are left for it to run."""
+    run(deployed, plan_track(deployed, ["second"]))
+    options = DeployOptions()
+    assert plan_deploy(Stack(deployed.aws), options).steps == ()
+    for bucket in ("first", "second"):
+        _interrupt_baseline(bucket)
+
+    again = plan_deploy(Stack(deployed.aws), options)
+
+    assert [(type(s).__name__, s.target) for s in again.steps] == [
+        ("RecordBaseline", "first"), ("RecordBaseline", "second"),
+    ]  # fmt: skip
+    run(deployed, again)
+    assert plan_deploy(Stack(deployed.aws), options).steps == ()
+
+
 def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed):
     plan = plan_track(deployed, ["first"], prefix_depth=2)
 
