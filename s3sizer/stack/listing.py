@@ -97,7 +97,8 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
     then the longer of its listing and its merge, not their sum (a flat bucket is one range).
 
     ``before_page()`` runs before each request; what it raises comes after the pages already
-    read, so that every page read is merged and none is listed again by a resumed run.
+    read, so that every page read is merged and none is listed again by a resumed run. It runs
+    too while the merge waits for a page, which a stop does not wait out.
     """
     ready: queue.Queue = queue.Queue()
     # One page requested or waiting while one is merged: a range holds two pages at most.
@@ -132,7 +133,15 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
     reader.start()
     try:
         while True:
-            item = ready.get()
+            try:
+                item = ready.get(timeout=0.1)
+            except queue.Empty:
+                if before_page is not None:
+                    # Stopped: a page still in flight is not waited for, nor merged. Nothing
+                    # of it was merged, so the resumed run lists it without listing any key
+                    # twice; on a busy server each range's wait cost seconds of Ctrl-C.
+                    before_page()
+                continue
             slot.release()
             if item is _END:
                 return
