@@ -156,6 +156,28 @@ def test_eventbridge_routes_s3_events_shaped_as_aws_documents_them(emulator):
     assert len(set(sequencers)) == 3
 
 
+def test_a_rule_with_only_a_schedule_gets_no_s3_event(emulator):
+    s3, events, sqs = emulator.client("s3"), emulator.client("events"), emulator.client("sqs")
+    s3.create_bucket(Bucket="to-bus-and-clock")
+    scheduled_url, scheduled_arn = _queue(emulator, "on-a-clock", None, "events.amazonaws.com")
+    matched_url, matched_arn = _queue(emulator, "on-a-pattern", None, "events.amazonaws.com")
+    events.put_rule(Name="every-day", ScheduleExpression="rate(1 day)")
+    events.put_targets(Rule="every-day", Targets=[{"Id": "q", "Arn": scheduled_arn}])
+    pattern = {"source": ["aws.s3"], "detail": {"bucket": {"name": ["to-bus-and-clock"]}}}
+    events.put_rule(Name="s3-objects", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="s3-objects", Targets=[{"Id": "q", "Arn": matched_arn}])
+    s3.put_bucket_notification_configuration(
+        Bucket="to-bus-and-clock", NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+
+    s3.put_object(Bucket="to-bus-and-clock", Key="k", Body=b"1")
+
+    # The bus routes each event to every matching rule at once: once the pattern's rule has it,
+    # the schedule's would have it too, if a rule without a pattern matched every event.
+    assert _bodies(emulator, matched_url, 1)[0]["detail"]["object"]["key"] == "k"
+    assert "Messages" not in sqs.receive_message(QueueUrl=scheduled_url, WaitTimeSeconds=0)
+
+
 def test_an_undeliverable_eventbridge_event_goes_to_the_targets_dlq(emulator):
     s3, events = emulator.client("s3"), emulator.client("events")
     s3.create_bucket(Bucket="bus-dlq")

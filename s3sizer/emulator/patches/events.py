@@ -32,7 +32,10 @@ def send_s3_event(change: s3_events.ObjectChange) -> None:
     if bus is None:
         return
     for rule in list(bus.rules.values()):
-        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+        # A rule of a schedule alone has no pattern, which moto takes to match every event;
+        # EventBridge sends it only its schedule's.
+        pattern = rule.event_pattern.get_pattern()
+        if rule.state != "ENABLED" or not pattern or not rule.event_pattern.matches_event(event):
             continue
         for target in list(rule.targets):
             deliver(rule, target, event)
