@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from typing import Annotated
 
@@ -159,12 +160,22 @@ class StepProgress:
         self.doing = doing
         self.spinner = spinner
         self.started = None  # a spinner of our own, started at the first step
+        self.ran, self.began = 0, time.monotonic()
 
     def __call__(self, step) -> None:
+        self.ran += 1
         if self.spinner is None:
             self.spinner = self.started = output.err.status(self.doing)
             self.started.start()
         self.spinner.update(f"{self.doing} {step.describe()}")
+
+    def done(self, plan) -> None:
+        """One line on stderr once the plan's steps have run (none for a dry run, or a plan
+        with nothing to do): without a terminal, nothing else says that the command is over."""
+        if self.ran:
+            seconds = time.monotonic() - self.began
+            steps = output.plural(self.ran, "step")
+            output.err.print(f"Done: the {plan.title}, {steps} in {seconds:.1f} s.")
 
     def __enter__(self):
         return self

@@ -32,7 +32,8 @@ def track(
     from s3sizer import lifecycle
 
     with output.err.status("Tracking…") as spinner:
-        lifecycle.track(
+        progress = StepProgress("Tracking:", spinner)
+        plan = lifecycle.track(
             aws_of(ctx),
             buckets,
             prefix_depth=prefix_depth,
@@ -41,8 +42,9 @@ def track(
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
-            on_step=StepProgress("Tracking:", spinner),
+            on_step=progress,
         )
+    progress.done(plan)
 
 
 def untrack(ctx: typer.Context, buckets: Buckets, dry_run: DryRun = False) -> None:
@@ -53,10 +55,12 @@ def untrack(ctx: typer.Context, buckets: Buckets, dry_run: DryRun = False) -> No
     from s3sizer import lifecycle
 
     with output.err.status("Untracking…") as spinner:
-        lifecycle.untrack(
+        progress = StepProgress("Untracking:", spinner)
+        plan = lifecycle.untrack(
             aws_of(ctx),
             buckets,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
-            on_step=StepProgress("Untracking:", spinner),
+            on_step=progress,
         )
+    progress.done(plan)

@@ -114,7 +114,8 @@ def setup(
     from s3sizer import lifecycle
 
     with output.err.status("Setting up…") as spinner:
-        lifecycle.setup(
+        progress = StepProgress("Setting up:", spinner)
+        plan = lifecycle.setup(
             aws_of(ctx),
             bucket,
             ttl_days=history_ttl_days,
@@ -128,8 +129,9 @@ def setup(
             workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
-            on_step=StepProgress("Setting up:", spinner),
+            on_step=progress,
         )
+    progress.done(plan)
 
 
 def deploy(
@@ -216,7 +218,8 @@ def deploy(
 
     choice = lifecycle.LayerChoice(layer_arn=layer_arn, build=layer, wheel_dir=wheel_dir)
     with output.err.status("Deploying…") as spinner:
-        lifecycle.deploy(
+        progress = StepProgress("Deploying:", spinner)
+        plan = lifecycle.deploy(
             aws_of(ctx),
             choice,
             runtime=runtime.value if runtime else None,
@@ -231,9 +234,10 @@ def deploy(
             write_path=write_path.value if write_path else None,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
-            on_step=StepProgress("Deploying:", spinner),
+            on_step=progress,
             on_layer_build=lambda: spinner.update("Building the matplotlib layer from wheels…"),
         )
+    progress.done(plan)
 
 
 def _interactive() -> bool:

@@ -170,3 +170,16 @@ def test_setup_and_deploy_print_each_plan_line_once(cli, aws):
         assert printed.count(first) == 1, printed
         assert "•" not in printed
     assert plan_lines(setup.stdout) == SETUP_PLAN
+
+
+def test_setup_and_deploy_end_with_one_done_line_on_stderr_and_a_dry_run_with_none(cli, aws):
+    dry = cli("setup", "--dry-run")
+    setup = cli("setup")
+    again = cli("setup")
+    deploy = cli("deploy", "--no-layer")
+
+    assert "Done" not in dry.stderr + again.stderr  # nothing ran
+    for result, title in ((setup, "setup"), (deploy, "deploy")):
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"Done: the {title} of stack s3sizer, ") and last.endswith(" s.")
+        assert "Done" not in result.stdout  # stdout keeps the plan alone, for scripts
