@@ -39,10 +39,13 @@ def _signed(count: int, word: str) -> str:
 
 def reconcile_text(result: dict) -> str:
     moved = result["drift_bytes"] or result["drift_objects"]
+    resumed = result.get("resumed", False)
     return (
         f"{human_bytes(result['total_size'])} in {plural(result['object_count'], 'object')}; "
         f"drift {_signed(result['drift_bytes'], 'byte')}, "
-        f"{_signed(result['drift_objects'], 'object')}" + (" (corrected)" if moved else "")
+        f"{_signed(result['drift_objects'], 'object')}"
+        + (" (corrected)" if moved else "")
+        + ("; resumed an interrupted run, whose drift this counts too" if resumed else "")
     )
 
 

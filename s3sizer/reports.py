@@ -252,6 +252,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
         "object_count": drift.object_count,
         "drift_bytes": drift.drift_bytes,
         "drift_objects": drift.drift_objects,
+        "resumed": drift.resumed,
     }
 
 

@@ -32,3 +32,5 @@ class Drift:
     object_count: int
     drift_bytes: int
     drift_objects: int
+    # The run resumed an interrupted one: the drift counts what that one found, and mended, too.
+    resumed: bool = False

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from s3sizer.errors import StackError
@@ -150,7 +150,7 @@ class BaselineRun:
         mend = ending.FOLDED if self.live and self.h.write_path == "fold" else mend
         drift = ending.finish(self.h, self.bucket, self.depth, sums, before, mend=mend)
         self._complete()
-        return drift
+        return replace(drift, resumed=resumed)
 
     # -- ranges ---------------------------------------------------------------------------------
     def _run_ranges(self, ranges: list[dict], known: list[dict]) -> Sums:

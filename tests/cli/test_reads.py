@@ -29,7 +29,10 @@ def test_reconcile_reports_the_drift_and_corrects_it(cli, aws):
     status = json.loads(cli("status", "--json").stdout)
     second = json.loads(cli("reconcile", "--json").stdout)
 
-    assert first == {"total_size": 123, "object_count": 2, "drift_bytes": 123, "drift_objects": 2}
+    assert first == {
+        "total_size": 123, "object_count": 2, "drift_bytes": 123, "drift_objects": 2,
+        "resumed": False,
+    }  # fmt: skip
     assert (status["total_size"], status["object_count"], status["max_size"]) == (123, 2, 123)
     assert (second["drift_bytes"], second["drift_objects"]) == (0, 0)
 
@@ -169,3 +172,14 @@ def test_watch_on_a_terminal_shows_size_count_and_a_sparkline_until_ctrl_c(cli, 
 
     assert "2 KiB in 1 object " in screen.getvalue()
     assert any(bar in screen.getvalue() for bar in "▁▂▃▄▅▆▇█")
+
+
+def test_a_reconcile_that_resumed_an_interrupted_run_says_its_drift_counts_that_run_too():
+    from s3sizer.output import reconcile_text
+
+    found = {"total_size": 10, "object_count": 1, "drift_bytes": 4, "drift_objects": 1}
+
+    assert "resumed" not in reconcile_text({**found, "resumed": False})
+    assert reconcile_text({**found, "resumed": True}).endswith(
+        "(corrected); resumed an interrupted run, whose drift this counts too"
+    )
