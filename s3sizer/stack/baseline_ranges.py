@@ -5,9 +5,11 @@ how far the run got, for `status`."""
 from __future__ import annotations
 
 from s3sizer.lambdas import layout as lay
-from s3sizer.lambdas.baseline import batch_write
+from s3sizer.lambdas.baseline import batch_put, batch_write
 from s3sizer.lambdas.baseline_keys import Span
-from s3sizer.lambdas.baseline_sums import Sums
+from s3sizer.lambdas.baseline_sums import Sums, settle
+
+QUIET = "quiet"  # on the BASELINE item: the run writes no totals until it ends
 
 
 def range_item(
@@ -42,6 +44,38 @@ def stored_ranges(history, bucket: str) -> list[dict]:
         sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
         out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums})
     return out
+
+
+def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
+    """A quiet run (setup before the first deploy) resumed by a live one (its deploy, say).
+
+    A quiet run moves no totals as it goes: it sets them at its end from what its ranges
+    merged, which a live run cannot do while the tracker moves them too. So what the quiet
+    ranges moved becomes their pending moves, settled into the totals as a live range's are:
+    at once for a done range, at its start for the others. Pending is set, not added, and the
+    run is marked live before anything is settled, so a crash in between changes nothing.
+    """
+    for r in ranges:
+        sums = r["sums"]
+        if sums is not None:
+            sums.pending = {name: list(figures) for name, figures in sums.moved.items()}
+            sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items()}
+    items = [range_item(bucket, run_id, r["span"], r["cursor"], r["sums"], done=r["done"])
+             for r in ranges]  # fmt: skip
+    batch_put(history, items)
+    history.client.update_item(
+        TableName=history.table_name,
+        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+        UpdateExpression="REMOVE #q",
+        ExpressionAttributeNames={"#q": QUIET},
+    )
+    for r in ranges:
+        if r["done"] and r["sums"] is not None:
+
+            def progress(now: Sums, r: dict = r) -> dict:
+                return range_item(bucket, run_id, r["span"], r["cursor"], now, done=True)
+
+            settle(history, bucket, r["sums"], progress)
 
 
 def delete_ranges(history, bucket: str) -> None:

@@ -114,12 +114,14 @@ class BaselineRun:
             and state.get("state", {}).get("S") == lay.BASELINE_RUNNING
             and int(state.get("depth", {"N": "-1"})["N"]) == self.depth
         )
-        ranges = self._stored_ranges() if resumed else []
+        ranges = ranges_table.stored_ranges(self.h, self.bucket) if resumed else []
         if resumed and ranges:
             run_id = state["run"]["S"]
             before = lay.Totals(
                 int(state["before_size"]["N"]), int(state["before_count"]["N"]), 0, None, 0
             )
+            if self.live and ranges_table.QUIET in state and self.h.write_path != "fold":
+                ranges_table.resume_live(self.h, self.bucket, run_id, ranges)
         else:
             resumed = False
             run_id, before = uuid.uuid4().hex, self.h.totals(self.bucket)
@@ -325,9 +327,6 @@ class BaselineRun:
     def _range_item(self, span: Span, cursor: str | None, sums: Sums | None, *, done: bool):
         return ranges_table.range_item(self.bucket, self.run_id, span, cursor, sums, done=done)
 
-    def _stored_ranges(self) -> list[dict]:
-        return ranges_table.stored_ranges(self.h, self.bucket)
-
     def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
         self.run_id = run_id
         ranges_table.delete_ranges(self.h, self.bucket)
@@ -345,6 +344,7 @@ class BaselineRun:
                 "before_size": lay.n(before.total_size),
                 "before_count": lay.n(before.object_count),
                 "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
+                **({} if self.live else {ranges_table.QUIET: {"BOOL": True}}),
                 **self.lease.attributes(),
             },
         )

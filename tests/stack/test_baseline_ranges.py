@@ -13,7 +13,7 @@ from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
 from s3sizer.stack import listing
-from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.baseline_ranges import baseline_state, stored_ranges
 from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
 from tests.lambdas import events
 from tests.stack import test_baseline_run as base
@@ -170,8 +170,8 @@ def test_ranges_named_before_a_stop_run_when_the_same_command_runs_again(stack, 
     stopped.on_progress = stop_in_the_top_level
     with pytest.raises(Interrupted):
         stopped.run()
-    named = {r["span"].prefix for r in stopped._stored_ranges()} - {""}
-    cursor = next(r["cursor"] for r in stopped._stored_ranges() if r["span"].direct)
+    named = {r["span"].prefix for r in stored_ranges(live.h, BUCKET)} - {""}
+    cursor = next(r["cursor"] for r in stored_ranges(live.h, BUCKET) if r["span"].direct)
     # ... its cursor had passed folders it named, which it had not listed yet
     assert cursor is not None and {p for p in named if p < cursor}
 
@@ -257,3 +257,29 @@ def test_each_range_s_last_write_marks_it_done_with_no_write_of_its_own(
     assert_exact(live)
     assert [w["done"]["BOOL"] for w in written].count(True) == folders + 1
     assert len(written) == (3 if live_run else 2) * folders + 2
+
+
+def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, live):
+    """Ctrl-C during `setup` before the first deploy, then `deploy`: the run resumed is live,
+    and a live run moves the totals as it goes, where the quiet one would have set them at its
+    end. What the quiet ranges merged reaches the totals all the same, once."""
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    stopped = new_run(stack, live_run=False, workers=1)
+
+    def stop_half_way(progress) -> None:
+        if progress.listed >= 45:
+            stopped._stop.set()
+
+    stopped.on_progress = stop_half_way
+    with pytest.raises(Interrupted):
+        stopped.run()
+    assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
+    # ... then the route delivers: the tracker applies a change before the run resumes
+    put_a_minute_ago(live, "p1/late", 7)
+
+    drift = new_run(stack, live_run=True).run()
+
+    assert drift.resumed
+    assert_exact(live)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
