@@ -106,5 +106,11 @@ class Lease:
         )
 
 
+def held_now(history, bucket: str) -> bool:
+    """Whether another command holds the bucket's baseline lease now (its run is going on)."""
+    item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)) or {}
+    return int(item.get("lease_until", {"N": "0"})["N"]) >= _now()
+
+
 def _now() -> int:
     return int(time.time())

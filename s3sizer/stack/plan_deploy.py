@@ -141,25 +141,35 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         steps += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
-    steps += _resumed_baselines(stack, config, buckets, steps)
+    resumed, elsewhere = _resumed_baselines(stack, config, buckets, steps)
     # Only once no bucket's entry needs what the route before used.
     steps += chosen.cleanup_steps(stack)
     if config != owned:
         steps.append(st.PutConfig(names.table, config, "deploy settings"))
+    # Last: a baseline stopped again leaves the rest of the deploy done, and stored.
+    steps += resumed
     notes = [f"delivery: {route} ({why})"]
+    notes += [f"the baseline of {b} goes on in another s3sizer command" for b in elsewhere]
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
 
 
-def _resumed_baselines(stack: Stack, config, buckets: list, planned: list) -> list[st.Step]:
+def _resumed_baselines(stack: Stack, config, buckets: list, planned: list):
     """The baseline of each bucket that an interrupted command left unfinished, and that this
     plan does not run anyway: the same deploy run again resumes it, as `setup` and `track` do
-    (its route is already in place, so nothing else would)."""
+    (its route is already in place, so nothing else would). Not one that another command
+    runs now (a scheduled `reconcile`, say): the buckets of those come second."""
+    from s3sizer.stack.baseline_lease import held_now
+
     running = {step.bucket for step in planned if isinstance(step, st.RecordBaseline)}
     out: list[st.Step] = []
+    elsewhere: list[str] = []
     for settings in buckets:
         if settings.bucket in running or not baseline_unfinished(stack, config, settings.bucket):
+            continue
+        if held_now(stack.history(config), settings.bucket):
+            elsewhere.append(settings.bucket)
             continue
         if settings.bucket == config.bucket:
             out.append(baseline_step(stack, config, versioned=True))
@@ -170,7 +180,7 @@ def _resumed_baselines(stack: Stack, config, buckets: list, planned: list) -> li
                     settings.bucket, versioned, settings.prefix_depth, config.history_ttl_days
                 )
             )
-    return out
+    return out, elsewhere
 
 
 def _route_others(stack: Stack, existing: StackConfig, asked: str | None, chosen: Route) -> list:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
 import pytest
@@ -297,6 +298,24 @@ def test_deploy_run_again_resumes_the_baselines_an_interrupted_deploy_left(deplo
     ]  # fmt: skip
     run(deployed, again)
     assert plan_deploy(Stack(deployed.aws), options).steps == ()
+
+
+def test_deploy_leaves_a_baseline_another_command_runs_now_and_says_so(deployed):
+    _interrupt_baseline("first")
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName=TABLE,
+        Key=lay.address(lay.bucket_pk("first"), lay.BASELINE_SK),
+        UpdateExpression="SET #o = :o, lease_until = :u",  # a reconcile in another terminal
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":o": {"S": "other"}, ":u": lay.n(int(time.time()) + 60)},
+    )
+
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions(memory={"size-tracking": 512}))
+    run(deployed, plan)  # its own changes, stored; nothing waits on the other command
+
+    assert not [s for s in plan.steps if isinstance(s, st.RecordBaseline)]
+    assert "the baseline of first goes on in another s3sizer command" in plan.notes
+    assert Stack(deployed.aws).config.memory["size-tracking"] == 512
 
 
 def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed):
