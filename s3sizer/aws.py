@@ -27,9 +27,9 @@ class Aws:
         _check_region(region)
         try:
             session = _session(profile_name=self.settings.profile, region_name=region)
-        except botocore.exceptions.ProfileNotFound:
+        except botocore.exceptions.ProfileNotFound as err:
             raise ConfigError(
-                f"AWS profile {self.settings.profile!r} not found",
+                f"AWS profile {err.kwargs.get('profile', self.settings.profile)!r} not found",
                 "check --profile / AWS_PROFILE against ~/.aws/config",
             ) from None
         local = self.settings.is_local
@@ -92,20 +92,26 @@ def parse_timestamp(value):
 
 
 @functools.cache
-def _shared_loader():
-    """The process's one botocore data loader. Each Session would otherwise parse the service
-    models and the endpoints again: a process that builds several (the region check, the
-    demo's, a test suite's thousands) spent most of a client's creation there."""
+def _shared_loader(data_path: str | None):
+    """The process's botocore data loader (one per AWS_DATA_PATH). Each Session would otherwise
+    parse the service models and the endpoints again: a process that builds several (the
+    region check, the demo's, a test suite's thousands) spent most of a client's creation
+    there."""
     from botocore.loaders import create_loader
 
-    return create_loader()
+    return create_loader(data_path)
 
 
 def _core_session():
+    import botocore.exceptions
     import botocore.session
 
     core = botocore.session.get_session()
-    core.register_component("data_loader", _shared_loader())
+    try:  # extra models or endpoints a user keeps, as botocore's own loader would read them
+        data_path = core.get_config_variable("data_path")
+    except botocore.exceptions.ProfileNotFound:
+        data_path = None  # the Session's own check names the profile, with the fix
+    core.register_component("data_loader", _shared_loader(data_path))
     return core
 
 
@@ -118,7 +124,7 @@ def _session(**kwargs):
     session._session.get_scoped_config()
     # boto3 adds its own data directory to the loader's search paths on every Session: once is
     # enough for the shared loader.
-    paths = _shared_loader().search_paths
+    paths = session._session.get_component("data_loader").search_paths
     paths[:] = list(dict.fromkeys(paths))
     return session
 
