@@ -14,6 +14,7 @@ them into two lists).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -226,12 +227,8 @@ class BaselineRun:
         span, cursor = r["span"], r["cursor"]
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
         # Its moves still pending first, so that this run's progress items carry only its own.
-        baseline.settle(
-            self.h,
-            self.bucket,
-            earlier,
-            lambda now: self._range_item(span, cursor, now, done=False),
-        )
+        keep = functools.partial(self._range_item, span, cursor, done=False)
+        baseline.settle(self.h, self.bucket, earlier, keep)
 
         def with_earlier(sums: Sums) -> Sums:
             whole = Sums()
