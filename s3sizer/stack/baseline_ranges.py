@@ -51,9 +51,9 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
 
     A quiet run moves no totals as it goes: it sets them at its end from what its ranges
     merged, which a live run cannot do while the tracker moves them too. So what the quiet
-    ranges moved becomes their pending moves, settled into the totals as a live range's are:
-    at once for a done range, at its start for the others. Pending is set, not added, and the
-    run is marked live before anything is settled, so a crash in between changes nothing.
+    ranges moved becomes their pending moves, settled into the totals as a live range's are
+    (settle_done, and each range's own start). Pending is set, not added, and the run is marked
+    live only once every range carries it, so a crash in between changes nothing.
     """
     for r in ranges:
         sums = r["sums"]
@@ -69,8 +69,14 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
         UpdateExpression="REMOVE #q",
         ExpressionAttributeNames={"#q": QUIET},
     )
+
+
+def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
+    """The pending moves of done ranges, settled: a live run's ranges leave none, but those of
+    a quiet run resumed live (resume_live) do, and a crash may stop their settling half-way,
+    so every live run that resumes settles what is left."""
     for r in ranges:
-        if r["done"] and r["sums"] is not None:
+        if r["done"] and r["sums"] is not None and r["sums"].pending:
 
             def progress(now: Sums, r: dict = r) -> dict:
                 return range_item(bucket, run_id, r["span"], r["cursor"], now, done=True)

@@ -121,8 +121,10 @@ class BaselineRun:
             before = lay.Totals(
                 int(state["before_size"]["N"]), int(state["before_count"]["N"]), 0, None, 0
             )
-            if self.live and ranges_table.QUIET in state and self.h.write_path != "fold":
-                ranges_table.resume_live(self.h, self.bucket, run_id, ranges)
+            if self.live and self.h.write_path != "fold":
+                if ranges_table.QUIET in state:
+                    ranges_table.resume_live(self.h, self.bucket, run_id, ranges)
+                ranges_table.settle_done(self.h, self.bucket, run_id, ranges)
         else:
             resumed = False
             run_id, before = uuid.uuid4().hex, self.h.totals(self.bucket)

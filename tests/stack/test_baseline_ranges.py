@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from s3sizer.lambdas import baseline_keys
+from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
 from s3sizer.stack import listing
-from s3sizer.stack.baseline_ranges import baseline_state, stored_ranges
+from s3sizer.stack.baseline_ranges import baseline_state, resume_live, stored_ranges
 from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
 from tests.lambdas import events
 from tests.stack import test_baseline_run as base
@@ -259,7 +260,8 @@ def test_each_range_s_last_write_marks_it_done_with_no_write_of_its_own(
     assert len(written) == (3 if live_run else 2) * folders + 2
 
 
-def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, live):
+@pytest.mark.parametrize("crash", [False, True])
+def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, live, crash):
     """Ctrl-C during `setup` before the first deploy, then `deploy`: the run resumed is live,
     and a live run moves the totals as it goes, where the quiet one would have set them at its
     end. What the quiet ranges merged reaches the totals all the same, once."""
@@ -277,6 +279,9 @@ def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, li
     assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
     # ... then the route delivers: the tracker applies a change before the run resumes
     put_a_minute_ago(live, "p1/late", 7)
+    if crash:  # a live run marked the quiet ranges' moves pending, then died settling none
+        state = live.h._get(lay.address(lay.bucket_pk(BUCKET), lay.BASELINE_SK))
+        resume_live(live.h, BUCKET, state["run"]["S"], stored_ranges(live.h, BUCKET))
 
     drift = new_run(stack, live_run=True).run()
 
