@@ -36,8 +36,8 @@ from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
-# BatchWriteItems in flight at once for all the ranges of a quiet run: as many as workers (each
-# range had its own before), and no fewer than this for a bucket of one range (a flat bucket).
+# BatchWriteItems in flight at once for a quiet run's ranges: as many as workers, and no fewer
+# than this for a bucket of one range (a flat bucket).
 WRITERS = 8
 # How far S3's clock may stand between a change's event time and the Date of a listing page
 # that could not show it yet: a page's request takes well under a second.
@@ -165,8 +165,7 @@ class BaselineRun:
         self._known = {(r["span"].prefix, r["span"].direct) for r in known}
         self._futures: list[Future] = []
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="baseline")
-        # A quiet range's key items go out side by side: with the workers' reads, within the
-        # client's 32 connections.
+        # A quiet range's key items go out side by side, within the client's 32 connections.
         self.h.write_pool = ThreadPoolExecutor(
             max(WRITERS, self.workers), thread_name_prefix="baseline-writes"
         )
