@@ -279,6 +279,10 @@ class Executor(Deletions, Streams):
         )
 
     def _put_notification(self, step: st.PutNotification) -> None:
+        if step.baseline_due:
+            from s3sizer.stack.baseline_ranges import mark_due
+
+            mark_due(self.stack.history(), step.bucket)
         self._route_changed_at = time.time()
         # S3 validates every destination of the configuration. Ours has its queue policy or
         # invoke permission from the steps before, but SQS says a new policy can take up to a

@@ -4,6 +4,8 @@ how far the run got, for `status`."""
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline import batch_put, batch_write
 from s3sizer.lambdas.baseline_keys import Span
@@ -82,6 +84,30 @@ def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
                 return range_item(bucket, run_id, r["span"], r["cursor"], now, done=True)
 
             settle(history, bucket, r["sums"], progress)
+
+
+def mark_due(history, bucket: str) -> None:
+    """The bucket's baseline marked owed, before a change of its route: a BASELINE item in
+    progress with no ranges, which `status` shows at 0% and the next run starts afresh. One
+    already in progress is left as it is (its run resumes)."""
+    try:  # an update: a lease another command holds on the item stays
+        history.client.update_item(
+            TableName=history.table_name,
+            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+            # No run and no depth of one: whatever runs next starts afresh.
+            UpdateExpression="SET #s = :running, #r = :due, #d = :none",
+            ConditionExpression="attribute_not_exists(#s) OR #s = :complete",
+            ExpressionAttributeNames={"#s": "state", "#r": "run", "#d": "depth"},
+            ExpressionAttributeValues={
+                ":running": {"S": lay.BASELINE_RUNNING},
+                ":complete": {"S": lay.BASELINE_COMPLETE},
+                ":due": {"S": "due"},
+                ":none": lay.n(-1),
+            },
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def delete_ranges(history, bucket: str) -> None:

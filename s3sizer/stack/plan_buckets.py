@@ -72,12 +72,12 @@ def routing_steps(
     )
     if delivery.same_notifications(current, wanted):
         return []
-    put = st.PutNotification(settings.bucket, wanted, f"delivery {settings.delivery}")
-    if delivery.same_delivery(current, wanted):
-        return [put]  # only the transitions of --storage-classes changed
+    summary = f"delivery {settings.delivery}"
+    if delivery.same_delivery(current, wanted):  # only the transitions of --storage-classes
+        return [st.PutNotification(settings.bucket, wanted, summary)]
     versioned = stack.bucket_versioning(settings.bucket) != ""
     return [
-        put,
+        st.PutNotification(settings.bucket, wanted, summary, baseline_due=True),
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days),
     ]

@@ -133,9 +133,10 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         eb_owned or existing.eventbridge_owned,
     )
     if not delivery.same_notifications(current, wanted):
-        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
         # Changes made while events had no route (or another one) carried nothing to the tracker.
-        if not delivery.same_delivery(current, wanted):
+        due = not delivery.same_delivery(current, wanted)
+        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}", baseline_due=due))
+        if due:
             steps.append(baseline_step(stack, config, versioned=True))
     for new, current_other, old in others:
         steps += routing_steps(

@@ -219,9 +219,10 @@ class PutNotification(Step):
     bucket: str
     configuration: dict = field(repr=False)
     summary: str = ""
-    # Only for a write that removes s3sizer's entry: S3 then checks no destination of ours, and
-    # a user's broken destination must not keep the stack from being removed.
+    # Only where s3sizer's entry goes: a user's broken destination must not keep it in place.
     skip_validation: bool = False
+    # A route change owes a baseline, marked first: a command stopped here owes it when rerun.
+    baseline_due: bool = False
     target = property(
         lambda self: f"{self.bucket} ({self.summary})" if self.summary else self.bucket
     )

@@ -340,5 +340,52 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
     run(stack, early)
     deploy = run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))
 
-    assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
+    routed = st.PutNotification(
+        "second", notifications("second"), "delivery sqs", baseline_due=True
+    )
+    assert routed in deploy.steps
     assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
+
+
+def _run_through_route_change(stack, plan) -> None:
+    """What a Ctrl-C right after S3 took the new notification configuration leaves."""
+    kinds = [type(step).__name__ for step in plan.steps]
+    upto = kinds.index("PutNotification") + 1
+    assert kinds[upto] == "RecordBaseline"
+    run(stack, st.Plan(plan.title, plan.steps[:upto], plan.notes))
+
+
+def test_a_route_change_stopped_before_its_baseline_starts_runs_it_when_run_again(deployed):
+    """The route changes first: a command stopped before the baseline it owes has begun finds
+    it owed when run again (status says so meanwhile), and then nothing more."""
+    from s3sizer.stack.baseline_ranges import baseline_state
+
+    history = Stack(deployed.aws).history()
+    _run_through_route_change(deployed, plan_track(Stack(deployed.aws), ["second"]))
+    assert baseline_state(history, "second") == {"state": "in_progress", "done": 0.0}
+    again = plan_track(Stack(deployed.aws), ["second"])
+    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline"]
+    run(deployed, again)
+
+    options = DeployOptions(delivery="direct")  # in-process S3 keeps no EventBridge setting
+    _run_through_route_change(deployed, plan_deploy(Stack(deployed.aws), options))
+    assert baseline_state(history, "first") == {"state": "in_progress", "done": 0.0}
+    again = plan_deploy(Stack(deployed.aws), options)
+    assert ("RecordBaseline", "first") in [(type(s).__name__, s.target) for s in again.steps]
+    run(deployed, again)
+
+    assert baseline_state(history, "first") == {"state": "complete"}
+    assert baseline_state(history, "second") == {"state": "complete"}
+    assert plan_deploy(Stack(deployed.aws), options).steps == ()
+
+
+def test_a_route_change_leaves_a_baseline_in_progress_to_resume(deployed):
+    """A baseline already in progress (stopped before) is not marked afresh: its run resumes."""
+    _interrupt_baseline("first")
+
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="eventbridge")))
+
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=TABLE, Key=lay.address(lay.bucket_pk("first"), lay.BASELINE_SK)
+    )["Item"]
+    assert item["state"]["S"] == lay.BASELINE_COMPLETE
