@@ -4,6 +4,8 @@ how far the run got, for `status`."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from botocore.exceptions import ClientError
 
 from s3sizer.lambdas import layout as lay
@@ -12,6 +14,7 @@ from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.baseline_sums import Sums, settle
 
 QUIET = "quiet"  # on the BASELINE item: the run writes no totals until it ends
+RELIST = "relist"  # on it too: the route changed while the run was stopped
 
 
 def range_item(
@@ -46,6 +49,19 @@ def stored_ranges(history, bucket: str) -> list[dict]:
         sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
         out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums})
     return out
+
+
+def resume(history, bucket: str, state: dict, ranges: list[dict], *, settles: bool) -> None:
+    """What a run that resumes does first: a live one on the transaction path settles what its
+    ranges still owe the totals (a quiet run's moves first become owed), and a run stopped
+    across a change of route lists every range again."""
+    run_id = state["run"]["S"]
+    if settles:
+        if QUIET in state:
+            resume_live(history, bucket, run_id, ranges)
+        settle_done(history, bucket, run_id, ranges)
+    if RELIST in state:
+        relist(history, bucket, run_id, ranges)
 
 
 def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
@@ -88,26 +104,79 @@ def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
 
 def mark_due(history, bucket: str) -> None:
     """The bucket's baseline marked owed, before a change of its route: a BASELINE item in
-    progress with no ranges, which `status` shows at 0% and the next run starts afresh. One
-    already in progress is left as it is (its run resumes)."""
-    try:  # an update: a lease another command holds on the item stays
-        history.client.update_item(
+    progress with no ranges, which `status` shows at 0% and the next run starts afresh. A run
+    already in progress is marked to list every range again when it resumes (relist)."""
+    names = {"#s": "state", "#r": "run", "#d": "depth", "#l": RELIST}
+    running, complete = {"S": lay.BASELINE_RUNNING}, {"S": lay.BASELINE_COMPLETE}
+    for update, condition, values in (
+        # No run and no depth of one: whatever runs next starts afresh. An update: a lease
+        # another command holds on the item stays.
+        ("SET #s = :running, #r = :due, #d = :none", "attribute_not_exists(#s) OR #s = :done",
+         {":running": running, ":done": complete, ":due": {"S": "due"}, ":none": lay.n(-1)}),
+        ("SET #l = :yes", "#s = :running", {":running": running, ":yes": {"BOOL": True}}),
+    ):  # fmt: skip
+        try:
+            history.client.update_item(
+                TableName=history.table_name,
+                Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    n: v for n, v in names.items() if n in update + condition
+                },
+                ExpressionAttributeValues=values,
+            )
+            return
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+def relist(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
+    """A run resumed after a change of route lists every range again from its start: what a
+    range listed before may miss changes that no route carried. What it moved stays counted (a
+    key merges to itself), and what it still owes the totals stays pending; what it listed and
+    merged is counted again. The mark goes once every range is reset, so a crash in between
+    resets them again, and nothing is lost."""
+    for r in ranges:
+        earlier, kept = r["sums"], Sums()
+        if earlier is not None:
+            for name in ("drift_bytes", "drift_objects", "totals_writes", "pending",
+                         "pending_classes", "moved", "classes_moved"):  # fmt: skip
+                setattr(kept, name, getattr(earlier, name))
+        r["done"], r["cursor"], r["sums"] = False, None, kept
+    items = [range_item(bucket, run_id, r["span"], None, r["sums"], done=False) for r in ranges]
+    batch_put(history, items)
+    history.client.update_item(
+        TableName=history.table_name,
+        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+        UpdateExpression="REMOVE #l",
+        ExpressionAttributeNames={"#l": RELIST},
+    )
+
+
+def complete(history, bucket: str, run_id: str, depth: int) -> None:
+    """The run marked complete and its ranges deleted; unless the route changed while it ran
+    (a `deploy` that found it running in another command): it then stays in progress, marked
+    to list every range again, which the same `deploy` run again does."""
+    try:
+        history.client.put_item(
             TableName=history.table_name,
-            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-            # No run and no depth of one: whatever runs next starts afresh.
-            UpdateExpression="SET #s = :running, #r = :due, #d = :none",
-            ConditionExpression="attribute_not_exists(#s) OR #s = :complete",
-            ExpressionAttributeNames={"#s": "state", "#r": "run", "#d": "depth"},
-            ExpressionAttributeValues={
-                ":running": {"S": lay.BASELINE_RUNNING},
-                ":complete": {"S": lay.BASELINE_COMPLETE},
-                ":due": {"S": "due"},
-                ":none": lay.n(-1),
+            Item={
+                **lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+                "state": {"S": lay.BASELINE_COMPLETE},
+                "run": {"S": run_id},
+                "depth": lay.n(depth),
+                "finished_at": {"S": lay.iso_ms(datetime.now(UTC))},
             },
+            ConditionExpression="attribute_not_exists(#l)",
+            ExpressionAttributeNames={"#l": RELIST},
         )
     except ClientError as err:
         if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        return
+    delete_ranges(history, bucket)
 
 
 def delete_ranges(history, bucket: str) -> None:

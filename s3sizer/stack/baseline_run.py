@@ -121,10 +121,8 @@ class BaselineRun:
             before = lay.Totals(
                 int(state["before_size"]["N"]), int(state["before_count"]["N"]), 0, None, 0
             )
-            if self.live and self.h.write_path != "fold":
-                if ranges_table.QUIET in state:
-                    ranges_table.resume_live(self.h, self.bucket, run_id, ranges)
-                ranges_table.settle_done(self.h, self.bucket, run_id, ranges)
+            settles = self.live and self.h.write_path != "fold"
+            ranges_table.resume(self.h, self.bucket, state, ranges, settles=settles)
         else:
             resumed = False
             run_id, before = uuid.uuid4().hex, self.h.totals(self.bucket)
@@ -349,17 +347,7 @@ class BaselineRun:
         return [top]
 
     def _complete(self) -> None:
-        self.h.client.put_item(
-            TableName=self.h.table_name,
-            Item={
-                **self._state_address(),
-                "state": {"S": lay.BASELINE_COMPLETE},
-                "run": {"S": self.run_id},
-                "depth": lay.n(self.depth),
-                "finished_at": {"S": lay.iso_ms(datetime.now(UTC))},
-            },
-        )
-        ranges_table.delete_ranges(self.h, self.bucket)
+        ranges_table.complete(self.h, self.bucket, self.run_id, self.depth)
 
 
 def record(

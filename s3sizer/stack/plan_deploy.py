@@ -135,7 +135,9 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if not delivery.same_notifications(current, wanted):
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         due = not delivery.same_delivery(current, wanted)
-        steps.append(st.PutNotification(config.bucket, wanted, f"delivery {route}", baseline_due=due))
+        steps.append(
+            st.PutNotification(config.bucket, wanted, f"delivery {route}", baseline_due=due)
+        )
         if due:
             steps.append(baseline_step(stack, config, versioned=True))
     for new, current_other, old in others:
