@@ -78,15 +78,7 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
         if sums is not None:
             sums.pending = {name: list(figures) for name, figures in sums.moved.items()}
             sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items()}
-    items = [range_item(bucket, run_id, r["span"], r["cursor"], r["sums"], done=r["done"])
-             for r in ranges]  # fmt: skip
-    batch_put(history, items)
-    history.client.update_item(
-        TableName=history.table_name,
-        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-        UpdateExpression="REMOVE #q",
-        ExpressionAttributeNames={"#q": QUIET},
-    )
+    _rewrite(history, bucket, run_id, ranges, then_remove=QUIET)
 
 
 def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
@@ -145,13 +137,20 @@ def relist(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
                          "pending_classes", "moved", "classes_moved"):  # fmt: skip
                 setattr(kept, name, getattr(earlier, name))
         r["done"], r["cursor"], r["sums"] = False, None, kept
-    items = [range_item(bucket, run_id, r["span"], None, r["sums"], done=False) for r in ranges]
+    _rewrite(history, bucket, run_id, ranges, then_remove=RELIST)
+
+
+def _rewrite(history, bucket: str, run_id: str, ranges: list[dict], *, then_remove: str) -> None:
+    """Every range item put as ``ranges`` hold it, and only then the mark that asked for it
+    removed from the BASELINE item: a crash in between leaves the mark, to do it again."""
+    items = [range_item(bucket, run_id, r["span"], r["cursor"], r["sums"], done=r["done"])
+             for r in ranges]  # fmt: skip
     batch_put(history, items)
     history.client.update_item(
         TableName=history.table_name,
         Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-        UpdateExpression="REMOVE #l",
-        ExpressionAttributeNames={"#l": RELIST},
+        UpdateExpression="REMOVE #m",
+        ExpressionAttributeNames={"#m": then_remove},
     )
 
 

@@ -266,22 +266,27 @@ def test_each_range_s_last_write_marks_it_done_with_no_write_of_its_own(
     assert len(written) == (3 if live_run else 2) * folders + 2
 
 
-@pytest.mark.parametrize("crash", [False, True])
-def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, live, crash):
-    """Ctrl-C during `setup` before the first deploy, then `deploy`: the run resumed is live,
-    and a live run moves the totals as it goes, where the quiet one would have set them at its
-    end. What the quiet ranges merged reaches the totals all the same, once."""
+def stopped_half_way(stack, live, *, live_run: bool, listed: int) -> None:
+    """90 objects in three folders, and a run of one worker stopped once it listed ``listed``."""
     for i in range(90):
         live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
-    stopped = new_run(stack, live_run=False, workers=1)
+    stopped = new_run(stack, live_run=live_run, workers=1)
 
     def stop_half_way(progress) -> None:
-        if progress.listed >= 45:
+        if progress.listed >= listed:
             stopped._stop.set()
 
     stopped.on_progress = stop_half_way
     with pytest.raises(Interrupted):
         stopped.run()
+
+
+@pytest.mark.parametrize("crash", [False, True])
+def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, live, crash):
+    """Ctrl-C during `setup` before the first deploy, then `deploy`: the run resumed is live,
+    and a live run moves the totals as it goes, where the quiet one would have set them at its
+    end. What the quiet ranges merged reaches the totals all the same, once."""
+    stopped_half_way(stack, live, live_run=False, listed=45)
     assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
     # ... then the route delivers: the tracker applies a change before the run resumes
     put_a_minute_ago(live, "p1/late", 7)
@@ -303,17 +308,7 @@ def test_a_run_stopped_then_resumed_after_a_route_change_lists_its_done_ranges_a
     """A baseline stopped (Ctrl-C during `setup`, say), then objects changed while no route
     carried their events, then the route changes (`deploy`) and the run resumes: the ranges it
     had finished are listed again, so the changes in them are counted, once."""
-    for i in range(90):
-        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
-    stopped = new_run(stack, live_run=live_run, workers=1)
-
-    def stop_half_way(progress) -> None:
-        if progress.listed >= 60:
-            stopped._stop.set()
-
-    stopped.on_progress = stop_half_way
-    with pytest.raises(Interrupted):
-        stopped.run()
+    stopped_half_way(stack, live, live_run=live_run, listed=60)
     done = [r["span"].prefix for r in stored_ranges(live.h, BUCKET) if r["done"]]
     assert [p for p in done if p]  # a folder listed to its end before the stop
     folder = next(p for p in done if p)
