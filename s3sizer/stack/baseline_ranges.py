@@ -52,9 +52,10 @@ def stored_ranges(history, bucket: str) -> list[dict]:
 
 
 def resume(history, bucket: str, state: dict, ranges: list[dict], *, settles: bool) -> None:
-    """What a run that resumes does first: a live one on the transaction path settles what its
-    ranges still owe the totals (a quiet run's moves first become owed), and a run stopped
-    across a change of route lists every range again."""
+    """What a run that resumes does first: a live one settles what its ranges still owe the
+    totals (a quiet run's moves first become owed: on the fold path too, since the fold counts
+    only the key items a live run marks), and a run stopped across a change of route lists
+    every range again."""
     run_id = state["run"]["S"]
     if settles:
         if QUIET in state:

@@ -121,8 +121,7 @@ class BaselineRun:
             before = lay.Totals(
                 int(state["before_size"]["N"]), int(state["before_count"]["N"]), 0, None, 0
             )
-            settles = self.live and self.h.write_path != "fold"
-            ranges_table.resume(self.h, self.bucket, state, ranges, settles=settles)
+            ranges_table.resume(self.h, self.bucket, state, ranges, settles=self.live)
         else:
             resumed = False
             run_id, before = uuid.uuid4().hex, self.h.totals(self.bucket)

@@ -30,10 +30,14 @@ from tests.stack.test_baseline_run import BUCKET, assert_exact
 stack, live = base.stack, base.live
 
 
-def new_run(stack, s3=None, *, workers: int = 3, versioned=False, live_run=True) -> BaselineRun:
+def new_run(
+    stack, s3=None, *, workers: int = 3, versioned=False, live_run=True, write_path="transaction"
+) -> BaselineRun:
     """A baseline of the bucket at prefix depth 2, listing with ``s3`` (a new client: None)."""
+    history = History(stack.names.table, stack.client("dynamodb"), prefix_depth=2)
+    history.write_path = write_path
     return BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
+        history,
         s3 or listing_client(stack.aws),
         BUCKET,
         versioned=versioned,
@@ -266,11 +270,11 @@ def test_each_range_s_last_write_marks_it_done_with_no_write_of_its_own(
     assert len(written) == (3 if live_run else 2) * folders + 2
 
 
-def stopped_half_way(stack, live, *, live_run: bool, listed: int) -> None:
+def stopped_half_way(stack, live, *, live_run: bool, listed: int, write_path="transaction"):
     """90 objects in three folders, and a run of one worker stopped once it listed ``listed``."""
     for i in range(90):
         live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
-    stopped = new_run(stack, live_run=live_run, workers=1)
+    stopped = new_run(stack, live_run=live_run, workers=1, write_path=write_path)
 
     def stop_half_way(progress) -> None:
         if progress.listed >= listed:
@@ -357,3 +361,29 @@ def test_a_route_change_while_another_command_runs_the_baseline_leaves_it_to_lis
     assert new_run(stack).run().resumed
     assert_exact(live)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_a_quiet_run_on_the_fold_path_resumed_live_counts_its_keys_in_the_totals(stack, live):
+    """On the fold path the fold counts the key items a live run marks, and the totals count
+    the unmarked ones a quiet run wrote: a quiet run stopped, then resumed live, adds what it
+    had merged to the totals, as on the transaction path."""
+    stopped_half_way(stack, live, live_run=False, listed=45, write_path="fold")
+
+    new_run(stack, live_run=True, write_path="fold").run()
+
+    size, count, _ = live.listing()
+    states = {s.key: s.size for s in live.h.keys(BUCKET)}
+    assert (sum(states.values()), len(states)) == (size, count)
+    unmarked = [k for k in states if live.h._get(lay.key_address(BUCKET, k)).get("f") is None]
+    assert 0 < len(unmarked) < count  # the quiet run's keys, and the live run's after them
+    totals = live.h.totals(BUCKET)  # no fold has run: the totals count the unmarked keys
+    assert (totals.total_size, totals.object_count) == (
+        sum(states[k] for k in unmarked), len(unmarked),
+    )  # fmt: skip
+    by_prefix: dict = {}
+    for key in unmarked:
+        mine = by_prefix.setdefault(key.split("/")[0] + "/", [0, 0])
+        mine[0], mine[1] = mine[0] + states[key], mine[1] + 1
+    assert {p.prefix: [p.total_size, p.object_count] for p in live.h.prefix_totals(BUCKET)} == (
+        by_prefix
+    )
