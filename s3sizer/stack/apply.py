@@ -59,6 +59,7 @@ class Executor(Deletions, Streams):
             st.PutRolePolicy: self._put_role_policy,
             st.SetHistoryTtl: self._set_history_ttl,
             st.RecordBaseline: self._record_baseline,
+            st.MarkBaselineDue: self._mark_baseline_due,
             st.PutAlarm: self._put_alarm,
             st.PutDashboard: self._put_dashboard,
             st.DeleteDashboard: self._delete_dashboard,
@@ -278,11 +279,12 @@ class Executor(Deletions, Streams):
             FunctionName=step.function, **step.settings
         )
 
-    def _put_notification(self, step: st.PutNotification) -> None:
-        if step.baseline_due:
-            from s3sizer.stack.baseline_ranges import mark_due
+    def _mark_baseline_due(self, step: st.MarkBaselineDue) -> None:
+        from s3sizer.stack.baseline_ranges import mark_due
 
-            mark_due(self.stack.history(), step.bucket)
+        mark_due(self.stack.history(), step.bucket)
+
+    def _put_notification(self, step: st.PutNotification) -> None:
         self._route_changed_at = time.time()
         # S3 validates every destination of the configuration. Ours has its queue policy or
         # invoke permission from the steps before, but SQS says a new policy can take up to a

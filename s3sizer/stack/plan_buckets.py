@@ -77,7 +77,8 @@ def routing_steps(
         return [st.PutNotification(settings.bucket, wanted, summary)]
     versioned = stack.bucket_versioning(settings.bucket) != ""
     return [
-        st.PutNotification(settings.bucket, wanted, summary, baseline_due=True),
+        st.MarkBaselineDue(stack.names.table, settings.bucket),
+        st.PutNotification(settings.bucket, wanted, summary),
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days),
     ]

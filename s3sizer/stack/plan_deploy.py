@@ -120,9 +120,6 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # The tracker exists once the steps above have run: it polls on the schedule.
     steps += uploads.schedule_steps(stack, config, tags, tracker_planned=True)
     steps += dashboard.deploy_steps(stack, config)
-    steps += delivery.queue_steps(stack, config, buckets, arns, tags)
-    on_route = [config.bucket] + [new.bucket for new, _, _ in others if new.delivery == route]
-    steps += delivery.route_steps(stack, config, chosen, buckets, on_route, arns, tags)
     wanted = delivery.desired_notifications(
         # EventBridge delivery s3sizer turned on goes off with a route that no longer needs it.
         current,
@@ -132,18 +129,26 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         names.notification_id,
         eb_owned or existing.eventbridge_owned,
     )
+    entries: list[st.Step] = []
     if not delivery.same_notifications(current, wanted):
+        entries.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
         # Changes made while events had no route (or another one) carried nothing to the tracker.
-        due = not delivery.same_delivery(current, wanted)
-        steps.append(
-            st.PutNotification(config.bucket, wanted, f"delivery {route}", baseline_due=due)
-        )
-        if due:
-            steps.append(baseline_step(stack, config, versioned=True))
+        if not delivery.same_delivery(current, wanted):
+            entries += [st.MarkBaselineDue(names.table, config.bucket),
+                        baseline_step(stack, config, versioned=True)]  # fmt: skip
     for new, current_other, old in others:
-        steps += routing_steps(
+        entries += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
+    # The queue's policy and the rule follow the new routes before the entries do: a bucket
+    # whose entry is not reached yet may lose events meanwhile, which its baseline brings back.
+    # So every baseline the entries owe is marked first: a deploy stopped in between owes them.
+    owed = [step for step in entries if isinstance(step, st.MarkBaselineDue)]
+    steps += owed
+    steps += delivery.queue_steps(stack, config, buckets, arns, tags)
+    on_route = [config.bucket] + [new.bucket for new, _, _ in others if new.delivery == route]
+    steps += delivery.route_steps(stack, config, chosen, buckets, on_route, arns, tags)
+    steps += [step for step in entries if not isinstance(step, st.MarkBaselineDue)]
     resumed, elsewhere = _resumed_baselines(stack, config, buckets, steps)
     # Only once no bucket's entry needs what the route before used.
     steps += chosen.cleanup_steps(stack)

@@ -8,7 +8,7 @@ same plan) is an explicit reference, `NewLayerArn`, that the executor resolves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,8 @@ class Step:
 
     @property
     def target(self) -> str:
-        raise NotImplementedError
+        """What the step acts on: its first field, unless the step says otherwise."""
+        return str(getattr(self, fields(self)[0].name))
 
     def describe(self) -> str:
         return f"{self.verb}: {self.target}"
@@ -53,7 +54,6 @@ def _step(verb: str):
 class CreateTable(Step):
     table: str
     tags: dict[str, str]
-    target = property(lambda self: self.table)
 
 
 @_step("put config")
@@ -95,7 +95,6 @@ class CreateBucket(Step):
     bucket: str
     region: str
     tags: dict[str, str]
-    target = property(lambda self: self.bucket)
 
 
 @_step("create role")
@@ -103,7 +102,6 @@ class CreateRole(Step):
     role: str
     description: str
     tags: dict[str, str]
-    target = property(lambda self: self.role)
 
 
 @_step("put role policy")
@@ -130,6 +128,15 @@ class RecordBaseline(Step):
     versioned: bool
     prefix_depth: int
     ttl_days: int
+
+
+@_step("mark baseline owed")
+class MarkBaselineDue(Step):
+    """Before a change of route cuts the bucket's events: a command stopped before its
+    baseline runs finds it owed when run again (baseline_ranges.mark_due)."""
+
+    table: str
+    bucket: str
     target = property(lambda self: self.bucket)
 
 
@@ -137,14 +144,12 @@ class RecordBaseline(Step):
 class PutAlarm(Step):
     name: str
     params: dict = field(repr=False)
-    target = property(lambda self: self.name)
 
 
 @_step("put dashboard")
 class PutDashboard(Step):
     name: str
     body: str = field(repr=False)  # JSON, as PutDashboard takes it (see dashboard.py)
-    target = property(lambda self: self.name)
 
 
 # -- delivery -----------------------------------------------------------------------------------
@@ -155,7 +160,6 @@ class CreateQueue(Step):
     name: str
     attributes: dict[str, str] = field(repr=False)
     tags: dict[str, str] = field(repr=False)
-    target = property(lambda self: self.name)
 
 
 @_step("set queue attributes")
@@ -163,7 +167,6 @@ class SetQueueAttributes(Step):
     name: str
     url: str
     attributes: dict[str, str] = field(repr=False)
-    target = property(lambda self: self.name)
 
 
 @_step("create event source mapping")
@@ -203,13 +206,11 @@ class PutTarget(Step):
 class PutEventInvokeConfig(Step):
     function: str
     settings: dict[str, Any] = field(repr=False)
-    target = property(lambda self: self.function)
 
 
 @_step("delete async invoke config")
 class DeleteEventInvokeConfig(Step):
     function: str
-    target = property(lambda self: self.function)
 
 
 @_step("put bucket notification")
@@ -221,8 +222,6 @@ class PutNotification(Step):
     summary: str = ""
     # Only where s3sizer's entry goes: a user's broken destination must not keep it in place.
     skip_validation: bool = False
-    # A route change owes a baseline, marked first: a command stopped here owes it when rerun.
-    baseline_due: bool = False
     target = property(
         lambda self: f"{self.bucket} ({self.summary})" if self.summary else self.bucket
     )
@@ -283,7 +282,6 @@ class CreateLogGroup(Step):
     name: str
     retention_days: int
     tags: dict[str, str]
-    target = property(lambda self: self.name)
 
 
 @_step("create function")
@@ -294,7 +292,6 @@ class CreateFunction(Step):
     architecture: str = ""
     description: str = field(default="", repr=False)
     tags: dict[str, str] = field(default_factory=dict, repr=False)
-    target = property(lambda self: self.name)
 
 
 @_step("update function code")
@@ -302,14 +299,12 @@ class UpdateFunctionCode(Step):
     name: str
     zip: bytes = field(repr=False)
     architecture: str = ""
-    target = property(lambda self: self.name)
 
 
 @_step("update function configuration")
 class UpdateFunctionConfiguration(Step):
     name: str
     settings: dict[str, Any] = field(repr=False)
-    target = property(lambda self: self.name)
 
 
 # -- teardown -----------------------------------------------------------------------------------
@@ -326,20 +321,17 @@ class DeleteEventSourceMapping(Step):
 class DeleteRule(Step):
     name: str
     target_ids: tuple[str, ...]
-    target = property(lambda self: self.name)
 
 
 @_step("delete queue")
 class DeleteQueue(Step):
     name: str
     url: str
-    target = property(lambda self: self.name)
 
 
 @_step("delete function")
 class DeleteFunction(Step):
     name: str
-    target = property(lambda self: self.name)
 
 
 @_step("delete layer version")
@@ -352,25 +344,21 @@ class DeleteLayerVersion(Step):
 @_step("delete log group")
 class DeleteLogGroup(Step):
     name: str
-    target = property(lambda self: self.name)
 
 
 @_step("delete role")
 class DeleteRole(Step):
     role: str
-    target = property(lambda self: self.role)
 
 
 @_step("delete metric alarm")
 class DeleteAlarm(Step):
     name: str
-    target = property(lambda self: self.name)
 
 
 @_step("delete dashboard")
 class DeleteDashboard(Step):
     name: str
-    target = property(lambda self: self.name)
 
 
 @_step("delete bucket")
@@ -378,7 +366,6 @@ class DeleteBucket(Step):
     """Every version and delete marker, then the bucket."""
 
     bucket: str
-    target = property(lambda self: self.bucket)
 
 
 @_step("delete own objects")
@@ -391,7 +378,6 @@ class DeleteObjects(Step):
 @_step("delete table")
 class DeleteTable(Step):
     table: str
-    target = property(lambda self: self.table)
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,12 @@ def test_track_on_a_deployed_stack_routes_the_bucket_then_records_its_baseline(d
     # then its entry; the baseline once events flow.
     # The tracker's role may poll its unfinished uploads, which are polled once at the end.
     assert kinds == [
-        "PutBucket", "PutRolePolicy", "SetQueueAttributes", "PutNotification", "RecordBaseline",
-        "PollUploads",
+        "PutBucket", "PutRolePolicy", "SetQueueAttributes", "MarkBaselineDue", "PutNotification",
+        "RecordBaseline", "PollUploads",
     ]  # fmt: skip
     settings = plan.steps[0].settings
     assert (settings.bucket, settings.prefix_depth, settings.delivery) == ("second", 2, "sqs")
-    assert plan.steps[4] == st.RecordBaseline("second", False, 2, 0)
+    assert plan.steps[5] == st.RecordBaseline("second", False, 2, 0)
     run(deployed, plan)
 
     assert plan_track(Stack(deployed.aws), ["second"], prefix_depth=2).steps == ()
@@ -340,10 +340,7 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
     run(stack, early)
     deploy = run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))
 
-    routed = st.PutNotification(
-        "second", notifications("second"), "delivery sqs", baseline_due=True
-    )
-    assert routed in deploy.steps
+    assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
     assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
 
 
@@ -351,7 +348,7 @@ def _run_through_route_change(stack, plan) -> None:
     """What a Ctrl-C right after S3 took the new notification configuration leaves."""
     kinds = [type(step).__name__ for step in plan.steps]
     upto = kinds.index("PutNotification") + 1
-    assert kinds[upto] == "RecordBaseline"
+    assert kinds[upto] == "RecordBaseline" and "MarkBaselineDue" in kinds[:upto]
     run(stack, st.Plan(plan.title, plan.steps[:upto], plan.notes))
 
 
@@ -389,3 +386,31 @@ def test_a_route_change_leaves_a_baseline_in_progress_to_resume(deployed):
         TableName=TABLE, Key=lay.address(lay.bucket_pk("first"), lay.BASELINE_SK)
     )["Item"]
     assert item["state"]["S"] == lay.BASELINE_COMPLETE
+
+
+def test_a_route_change_marks_every_baseline_it_owes_before_it_changes_what_they_share(deployed):
+    """The queue's policy and the rule follow the new routes before each bucket's entry does,
+    so a bucket not reached yet may lose events meanwhile: a deploy stopped there leaves every
+    such bucket's baseline owed (status says so), and the same deploy run again runs them."""
+    from s3sizer.stack.baseline_ranges import baseline_state
+
+    run(deployed, plan_track(deployed, ["second"]))
+    options = DeployOptions(delivery="direct")
+    plan = plan_deploy(Stack(deployed.aws), options)
+    kinds = [type(step).__name__ for step in plan.steps]
+    first_entry = kinds.index("PutNotification")
+    marked = [s.bucket for s in plan.steps[:first_entry] if isinstance(s, st.MarkBaselineDue)]
+    assert sorted(marked) == ["first", "second"]
+    shared = ("SetQueueAttributes", "PutRule", "DeleteRule", "AddPermission")
+    last_mark = max(i for i, kind in enumerate(kinds) if kind == "MarkBaselineDue")
+    assert last_mark < min(i for i, kind in enumerate(kinds) if kind in shared)
+
+    run(deployed, st.Plan(plan.title, plan.steps[:first_entry], plan.notes))
+    history = Stack(deployed.aws).history()
+    assert all(baseline_state(history, b)["state"] == "in_progress" for b in marked)
+
+    again = plan_deploy(Stack(deployed.aws), options)
+    assert {s.bucket for s in again.steps if isinstance(s, st.RecordBaseline)} == set(marked)
+    run(deployed, again)
+    assert all(baseline_state(history, b) == {"state": "complete"} for b in marked)
+    assert plan_deploy(Stack(deployed.aws), options).steps == ()
