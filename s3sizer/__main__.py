@@ -1,5 +1,9 @@
 import sys
 
+from s3sizer import interrupts
+
+interrupts.install()
+
 try:
     from s3sizer.cli import main
 except KeyboardInterrupt:  # before s3sizer.cli could catch it itself

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import sys
 
+from s3sizer import interrupts
+
+interrupts.install()  # first: a Ctrl-C while the rest loads is not lost
+
 try:
     from s3sizer.cli import estate, lifecycle, local, metrics, reads
     from s3sizer.cli.app import app, interrupted
@@ -38,6 +42,7 @@ app.command()(local.demo)
 
 def main() -> None:
     try:
+        interrupts.raise_if_pending()
         app(prog_name="s3sizer")
     except KeyboardInterrupt:  # between two statements of the error policy itself
         sys.exit(interrupted())

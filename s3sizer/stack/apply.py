@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 
+from s3sizer import interrupts
 from s3sizer.errors import StackError
 from s3sizer.stack import steps as st
 from s3sizer.stack.apply_deletions import WAITER, Deletions
@@ -96,6 +97,7 @@ class Executor(Deletions, Streams):
 
     def run(self, plan: st.Plan, on_step: Callable[[st.Step], None] = lambda step: None) -> None:
         for step in plan.steps:
+            interrupts.raise_if_pending()  # a Ctrl-C that Python swallowed stops here
             on_step(step)
             self.execute(step)
 

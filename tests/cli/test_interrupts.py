@@ -95,3 +95,31 @@ def test_ctrl_c_while_the_options_are_parsed_is_one_line_and_exit_130(cli, aws, 
     result = cli("history", "--since", "1h", code=130)
 
     assert result.stderr == "Interrupted\n"
+
+
+def test_a_ctrl_c_python_swallowed_still_stops_the_command(monkeypatch, capsys):
+    """SIGINT that lands in a callback whose exceptions Python ignores (a weakref's, while a
+    module loads) is remembered: the command stops at once, or before the plan's next step."""
+    import threading
+
+    import pytest
+
+    from s3sizer import cli, interrupts
+    from s3sizer.stack import steps as st
+    from s3sizer.stack.apply import Executor
+
+    swallowed = threading.Event()
+    swallowed.set()
+    monkeypatch.setattr(interrupts, "_pending", swallowed)
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "Interrupted\n"
+
+    ran = []
+    applier = Executor.__new__(Executor)
+    applier.execute = ran.append
+    with pytest.raises(KeyboardInterrupt):
+        applier.run(st.Plan("a plan", (st.DeleteTable("t"),)))
+    assert ran == []

@@ -1,0 +1,33 @@
+"""Ctrl-C that is not lost.
+
+Python raises KeyboardInterrupt wherever the main thread happens to be when SIGINT arrives. If
+that is inside a callback whose exceptions Python ignores (a weakref's, as importlib uses while
+a module loads, or a ``__del__``), it prints "Exception ignored in ..." and carries on, and the
+command runs to its end. The handler here also records the signal, and long work asks
+(``raise_if_pending``) at its own boundaries, such as between two steps of a plan.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+_pending = threading.Event()
+
+
+def install() -> None:
+    """SIGINT raises KeyboardInterrupt, as Python's own handler does, and is remembered."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a handler (a library caller's thread, say)
+
+    def on_sigint(signum, frame):
+        _pending.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
+def raise_if_pending() -> None:
+    """KeyboardInterrupt for a Ctrl-C that came and was swallowed."""
+    if _pending.is_set():
+        raise KeyboardInterrupt
