@@ -32,6 +32,11 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
+def still_waiting(count: int, word: str) -> str:
+    """`1 dead letter still waits`, `2 dead letters still wait`."""
+    return f"{plural(count, word)} still {'waits' if count == 1 else 'wait'}"
+
+
 def _signed(count: int, word: str) -> str:
     """`+1 byte`, `-3 objects`, `+0 objects`: a drift, signed, with its noun."""
     return f"{count:+d} {word if abs(count) == 1 else word + 's'}"

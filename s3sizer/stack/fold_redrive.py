@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from s3sizer.errors import StackError
-from s3sizer.output import plural
+from s3sizer.output import plural, still_waiting
 from s3sizer.stack.fold import dead_letter_count
 from s3sizer.stack.model import FOLD_FUNCTION
 from s3sizer.stack.routes.letters import function_error, release
@@ -63,7 +63,7 @@ def redrive(ctx: StackContext, dlq_url: str) -> int:
                 left = dead_letter_count(ctx.stack) or 0
                 raise StackError(
                     f"The fold failed again on a dead letter ({failed}) after redriving {moved}; "
-                    f"{plural(left, 'fold dead letter')} still wait",
+                    f"{still_waiting(left, 'fold dead letter')}",
                     "see `s3sizer logs fold`, fix the cause (`s3sizer deploy` puts the functions "
                     "back), then run redrive again",
                 )

@@ -90,7 +90,7 @@ def test_letters_held_by_another_receiver_are_counted_and_the_redrive_fails(stac
         lifecycle.redrive(Context(stack, Tracker()))
 
     message = str(failed.value)
-    assert "moved 14 of 15 dead letters; 1 dead letter still wait" in message
+    assert "moved 14 of 15 dead letters; 1 dead letter still waits" in message
     assert "held by another receiver" in message
     assert "run `s3sizer redrive` again" in message
 
@@ -112,5 +112,5 @@ def test_on_the_queue_routes_fewer_moved_than_announced_is_an_error_too(
     queue_route = Context(stack, Tracker())
     queue_route.config = StackConfig(**{**CONFIG.__dict__, "delivery": "sqs"})
 
-    with pytest.raises(StackError, match="moved 14 of 15 dead letters; 1 dead letter still wait"):
+    with pytest.raises(StackError, match="moved 14 of 15 dead letters; 1 dead letter still waits"):
         lifecycle.redrive(queue_route)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
-from s3sizer.output import plural
+from s3sizer.output import still_waiting
 from s3sizer.stack import steps as st
 from s3sizer.stack.model import StackConfig
 from s3sizer.stack.routes import letters
@@ -108,7 +108,7 @@ class DirectRoute(Route):
                     left = letters.dead_letters(ctx, dlq_url)
                     raise StackError(
                         f"The tracker failed again on a dead letter ({failed}) after applying "
-                        f"{moved}; {plural(left, 'dead letter')} still wait",
+                        f"{moved}; {still_waiting(left, 'dead letter')}",
                         "see `s3sizer logs size-tracking`, fix the cause (`s3sizer deploy` puts "
                         "the functions back), then run redrive again",
                     )

@@ -8,7 +8,7 @@ import json
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
-from s3sizer.output import plural
+from s3sizer.output import plural, still_waiting
 
 if TYPE_CHECKING:
     from s3sizer.context import StackContext
@@ -34,7 +34,7 @@ def check_none_left(ctx: StackContext, dlq_url: str, moved: int, announced: int)
     )
     raise StackError(
         f"Redrive moved {moved} of {plural(announced, 'dead letter')}; "
-        f"{plural(left, 'dead letter')} still wait: {why}",
+        f"{still_waiting(left, 'dead letter')}: {why}",
         "run `s3sizer redrive` again in a minute",
     )
 
