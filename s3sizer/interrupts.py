@@ -12,16 +12,19 @@ from __future__ import annotations
 import signal
 import threading
 
-_pending = threading.Event()
+# A plain flag: the handler takes no lock, so a second Ctrl-C inside it cannot deadlock it.
+_pending = [False]
 
 
 def install() -> None:
     """SIGINT raises KeyboardInterrupt, as Python's own handler does, and is remembered."""
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a handler (a library caller's thread, say)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return  # a shell started us in the background: Ctrl-C is not ours, as Python keeps it
 
     def on_sigint(signum, frame):
-        _pending.set()
+        _pending[0] = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_sigint)
@@ -29,5 +32,5 @@ def install() -> None:
 
 def raise_if_pending() -> None:
     """KeyboardInterrupt for a Ctrl-C that came and was swallowed."""
-    if _pending.is_set():
+    if _pending[0]:
         raise KeyboardInterrupt

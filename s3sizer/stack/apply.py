@@ -14,6 +14,7 @@ from collections.abc import Callable
 from s3sizer import interrupts
 from s3sizer.errors import StackError
 from s3sizer.stack import steps as st
+from s3sizer.stack.apply_baselines import Baselines
 from s3sizer.stack.apply_deletions import WAITER, Deletions
 from s3sizer.stack.apply_streams import Streams
 from s3sizer.stack.iam import LAMBDA_TRUST
@@ -34,7 +35,7 @@ def retry(call, *, retry_on: Callable[[Exception], bool], sleep, attempts: int =
     raise AssertionError("unreachable")
 
 
-class Executor(Deletions, Streams):
+class Executor(Deletions, Streams, Baselines):
     """Interprets steps against AWS. `sleep` is injectable so retries are tested without waiting."""
 
     def __init__(
@@ -59,8 +60,6 @@ class Executor(Deletions, Streams):
             st.CreateRole: self._create_role,
             st.PutRolePolicy: self._put_role_policy,
             st.SetHistoryTtl: self._set_history_ttl,
-            st.RecordBaseline: self._record_baseline,
-            st.MarkBaselineDue: self._mark_baseline_due,
             st.PutAlarm: self._put_alarm,
             st.PutDashboard: self._put_dashboard,
             st.DeleteDashboard: self._delete_dashboard,
@@ -93,6 +92,7 @@ class Executor(Deletions, Streams):
             st.DeleteObjects: self._delete_objects,
             st.DeleteTable: self._delete_table,
             **self.stream_handlers(),
+            **self.baseline_handlers(),
         }
 
     def run(self, plan: st.Plan, on_step: Callable[[st.Step], None] = lambda step: None) -> None:
@@ -197,27 +197,6 @@ class Executor(Deletions, Streams):
             TimeToLiveSpecification={"Enabled": step.enabled, "AttributeName": step.attribute},
         )
 
-    def _record_baseline(self, step: st.RecordBaseline) -> None:
-        from s3sizer.progress import baseline_bar
-        from s3sizer.stack.baseline_run import record
-
-        config = self.stack.config
-        with baseline_bar(step.bucket) as on_progress:
-            record(
-                self.stack,
-                step.bucket,
-                versioned=step.versioned,
-                depth=step.prefix_depth,
-                ttl_days=step.ttl_days,
-                # With no route yet nothing else writes the table: the quiet, cheaper run.
-                live=bool(self._route_changed_at or (config and config.delivery)),
-                # Changes made before the route's new entry took effect may have no record.
-                route_since=self._route_changed_at,
-                on_progress=on_progress,
-                write_path=getattr(config, "write_path", "transaction"),
-                **({"workers": self.workers} if self.workers else {}),
-            )
-
     def _put_alarm(self, step: st.PutAlarm) -> None:
         self.client("cloudwatch").put_metric_alarm(AlarmName=step.name, **step.params)
 
@@ -280,11 +259,6 @@ class Executor(Deletions, Streams):
         self.client("lambda").put_function_event_invoke_config(
             FunctionName=step.function, **step.settings
         )
-
-    def _mark_baseline_due(self, step: st.MarkBaselineDue) -> None:
-        from s3sizer.stack.baseline_ranges import mark_due
-
-        mark_due(self.stack.history(), step.bucket)
 
     def _put_notification(self, step: st.PutNotification) -> None:
         self._route_changed_at = time.time()

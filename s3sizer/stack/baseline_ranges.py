@@ -15,6 +15,7 @@ from s3sizer.lambdas.baseline_sums import Sums, settle
 
 QUIET = "quiet"  # on the BASELINE item: the run writes no totals until it ends
 RELIST = "relist"  # on it too: the route changed while the run was stopped
+DUE = "due"  # on it too: a route change has begun, and not yet reached the bucket's entry
 
 
 def range_item(
@@ -99,14 +100,20 @@ def mark_due(history, bucket: str) -> None:
     """The bucket's baseline marked owed, before a change of its route: a BASELINE item in
     progress with no ranges, which `status` shows at 0% and the next run starts afresh. A run
     already in progress is marked to list every range again when it resumes (relist)."""
-    names = {"#s": "state", "#r": "run", "#d": "depth", "#l": RELIST}
-    running, complete = {"S": lay.BASELINE_RUNNING}, {"S": lay.BASELINE_COMPLETE}
+    names = {"#s": "state", "#r": "run", "#d": "depth", "#l": RELIST, "#u": DUE}
+    running, complete, yes = (
+        {"S": lay.BASELINE_RUNNING},
+        {"S": lay.BASELINE_COMPLETE},
+        {"BOOL": True},
+    )
     for update, condition, values in (
         # No run and no depth of one: whatever runs next starts afresh. An update: a lease
         # another command holds on the item stays.
-        ("SET #s = :running, #r = :due, #d = :none", "attribute_not_exists(#s) OR #s = :done",
-         {":running": running, ":done": complete, ":due": {"S": "due"}, ":none": lay.n(-1)}),
-        ("SET #l = :yes", "#s = :running", {":running": running, ":yes": {"BOOL": True}}),
+        ("SET #s = :running, #r = :due, #d = :none, #u = :yes",
+         "attribute_not_exists(#s) OR #s = :done",
+         {":running": running, ":done": complete, ":due": {"S": "due"}, ":none": lay.n(-1),
+          ":yes": yes}),
+        ("SET #l = :yes, #u = :yes", "#s = :running", {":running": running, ":yes": yes}),
     ):  # fmt: skip
         try:
             history.client.update_item(
@@ -123,6 +130,22 @@ def mark_due(history, bucket: str) -> None:
         except ClientError as err:
             if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+
+def routed(history, bucket: str) -> None:
+    """The bucket's entry changed: a run that starts from now on lists after the change (one
+    that started while the mark was there carries ``relist``, and completes only relisted)."""
+    try:  # conditional: an update of an item that is not there would make one
+        history.client.update_item(
+            TableName=history.table_name,
+            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+            UpdateExpression="REMOVE #u",
+            ConditionExpression="attribute_exists(#u)",
+            ExpressionAttributeNames={"#u": DUE},
+        )
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def relist(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
@@ -175,6 +198,14 @@ def complete(history, bucket: str, run_id: str, depth: int) -> None:
     except ClientError as err:
         if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
+        # A quiet run has set the totals by now: its moves are counted, and a live run that
+        # resumes it must not count them again (resume_live).
+        history.client.update_item(
+            TableName=history.table_name,
+            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+            UpdateExpression="REMOVE #q",
+            ExpressionAttributeNames={"#q": QUIET},
+        )
         return
     delete_ranges(history, bucket)
 

@@ -125,7 +125,7 @@ class BaselineRun:
         else:
             resumed = False
             run_id, before = uuid.uuid4().hex, self.h.totals(self.bucket)
-            ranges = self._start(run_id, before)
+            ranges = self._start(run_id, before, due=ranges_table.DUE in (state or {}))
         self.run_id = run_id
         self.progress.ranges = len(ranges)
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
@@ -322,7 +322,7 @@ class BaselineRun:
     def _range_item(self, span: Span, cursor: str | None, sums: Sums | None, *, done: bool):
         return ranges_table.range_item(self.bucket, self.run_id, span, cursor, sums, done=done)
 
-    def _start(self, run_id: str, before: lay.Totals) -> list[dict]:
+    def _start(self, run_id: str, before: lay.Totals, *, due: bool) -> list[dict]:
         self.run_id = run_id
         ranges_table.delete_ranges(self.h, self.bucket)
         # The top level's range names the others as it lists.
@@ -340,6 +340,8 @@ class BaselineRun:
                 "before_count": lay.n(before.object_count),
                 "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
                 **({} if self.live else {ranges_table.QUIET: {"BOOL": True}}),
+                # A route change in flight: what this run lists first may predate it.
+                **({ranges_table.RELIST: {"BOOL": True}} if due else {}),
                 **self.lease.attributes(),
             },
         )

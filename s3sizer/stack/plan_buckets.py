@@ -188,7 +188,10 @@ def plan_track(
             for settings, current, was_owned in routed
             for step in routing_steps(stack, settings, current, config.history_ttl_days, was_owned)
         ]
-        steps = _before_baselines(steps, shared + routing)
+        # The baselines the entries owe are marked before the shared steps, as deploy does.
+        owed = [step for step in routing if isinstance(step, st.MarkBaselineDue)]
+        routing = [step for step in routing if not isinstance(step, st.MarkBaselineDue)]
+        steps = _before_baselines(steps, owed + shared + routing)
     else:
         notes.append("the stack is not deployed: `s3sizer deploy` routes the buckets' events")
     if config.uploads_every:  # each new bucket's figure now, not at the next schedule

@@ -100,17 +100,13 @@ def test_ctrl_c_while_the_options_are_parsed_is_one_line_and_exit_130(cli, aws, 
 def test_a_ctrl_c_python_swallowed_still_stops_the_command(monkeypatch, capsys):
     """SIGINT that lands in a callback whose exceptions Python ignores (a weakref's, while a
     module loads) is remembered: the command stops at once, or before the plan's next step."""
-    import threading
-
     import pytest
 
     from s3sizer import cli, interrupts
     from s3sizer.stack import steps as st
     from s3sizer.stack.apply import Executor
 
-    swallowed = threading.Event()
-    swallowed.set()
-    monkeypatch.setattr(interrupts, "_pending", swallowed)
+    monkeypatch.setattr(interrupts, "_pending", [True])
 
     with pytest.raises(SystemExit) as stopped:
         cli.main()
@@ -123,3 +119,16 @@ def test_a_ctrl_c_python_swallowed_still_stops_the_command(monkeypatch, capsys):
     with pytest.raises(KeyboardInterrupt):
         applier.run(st.Plan("a plan", (st.DeleteTable("t"),)))
     assert ran == []
+
+
+def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(monkeypatch):
+    """A shell's background job starts with SIGINT ignored, and Python leaves it so: so do we."""
+    from s3sizer import interrupts
+
+    handlers = {signal.SIGINT: signal.SIG_IGN}
+    monkeypatch.setattr(signal, "getsignal", handlers.get)
+    monkeypatch.setattr(signal, "signal", handlers.__setitem__)
+
+    interrupts.install()
+
+    assert handlers[signal.SIGINT] is signal.SIG_IGN

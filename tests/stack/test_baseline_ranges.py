@@ -14,13 +14,7 @@ from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.history import History
 from s3sizer.lambdas.size_tracking import apply_event
 from s3sizer.stack import listing
-from s3sizer.stack.baseline_ranges import (
-    RELIST,
-    baseline_state,
-    mark_due,
-    resume_live,
-    stored_ranges,
-)
+from s3sizer.stack.baseline_ranges import baseline_state, resume_live, stored_ranges
 from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
 from tests.lambdas import events
 from tests.stack import test_baseline_run as base
@@ -301,64 +295,6 @@ def test_a_quiet_run_stopped_then_resumed_live_adds_what_it_had_merged(stack, li
     drift = new_run(stack, live_run=True).run()
 
     assert drift.resumed
-    assert_exact(live)
-    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
-
-
-@pytest.mark.parametrize("live_run", [False, True])
-def test_a_run_stopped_then_resumed_after_a_route_change_lists_its_done_ranges_again(
-    stack, live, live_run
-):
-    """A baseline stopped (Ctrl-C during `setup`, say), then objects changed while no route
-    carried their events, then the route changes (`deploy`) and the run resumes: the ranges it
-    had finished are listed again, so the changes in them are counted, once."""
-    stopped_half_way(stack, live, live_run=live_run, listed=60)
-    done = [r["span"].prefix for r in stored_ranges(live.h, BUCKET) if r["done"]]
-    assert [p for p in done if p]  # a folder listed to its end before the stop
-    folder = next(p for p in done if p)
-    # Changes no route carried: into the finished folder, and out of it.
-    live.s3.put_object(Bucket=BUCKET, Key=f"{folder}unseen", Body=b"u" * 11)
-    gone = next(k for k in (f"{folder}k{i:04d}" for i in range(90)) if _exists(live, k))
-    live.s3.delete_object(Bucket=BUCKET, Key=gone)
-    mark_due(live.h, BUCKET)  # the route changes: `deploy`
-
-    drift = new_run(stack, live_run=True).run()
-
-    assert drift.resumed
-    assert_exact(live)
-    state = live.h._get(lay.address(lay.bucket_pk(BUCKET), lay.BASELINE_SK))
-    assert state["state"]["S"] == lay.BASELINE_COMPLETE and RELIST not in state
-
-
-def _exists(live, key: str) -> bool:
-    return live.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount", 0) > 0
-
-
-def test_a_route_change_while_another_command_runs_the_baseline_leaves_it_to_list_again(
-    stack, live
-):
-    """`deploy` changes the route while a `reconcile` in another terminal runs the baseline
-    (its own then waits on the lease): that run ends, but leaves the baseline in progress, so
-    that the same `deploy` run again lists every range again."""
-    for i in range(90):
-        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
-    running = new_run(stack, workers=1)
-    changed = []
-
-    def route_changes_half_way(progress) -> None:
-        done = [r["span"].prefix for r in stored_ranges(live.h, BUCKET) if r["done"]]
-        if not changed and [p for p in done if p]:
-            folder = next(p for p in done if p)
-            live.s3.put_object(Bucket=BUCKET, Key=f"{folder}unseen", Body=b"u" * 11)
-            mark_due(live.h, BUCKET)
-            changed.append(folder)
-
-    running.on_progress = route_changes_half_way
-    running.run()
-    assert changed
-    assert baseline_state(live.h, BUCKET)["state"] == "in_progress"
-
-    assert new_run(stack).run().resumed
     assert_exact(live)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
 

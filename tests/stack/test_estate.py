@@ -54,7 +54,7 @@ def test_track_on_a_deployed_stack_routes_the_bucket_then_records_its_baseline(d
     # then its entry; the baseline once events flow.
     # The tracker's role may poll its unfinished uploads, which are polled once at the end.
     assert kinds == [
-        "PutBucket", "PutRolePolicy", "SetQueueAttributes", "MarkBaselineDue", "PutNotification",
+        "PutBucket", "PutRolePolicy", "MarkBaselineDue", "SetQueueAttributes", "PutNotification",
         "RecordBaseline", "PollUploads",
     ]  # fmt: skip
     settings = plan.steps[0].settings
@@ -342,75 +342,3 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
 
     assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
     assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
-
-
-def _run_through_route_change(stack, plan) -> None:
-    """What a Ctrl-C right after S3 took the new notification configuration leaves."""
-    kinds = [type(step).__name__ for step in plan.steps]
-    upto = kinds.index("PutNotification") + 1
-    assert kinds[upto] == "RecordBaseline" and "MarkBaselineDue" in kinds[:upto]
-    run(stack, st.Plan(plan.title, plan.steps[:upto], plan.notes))
-
-
-def test_a_route_change_stopped_before_its_baseline_starts_runs_it_when_run_again(deployed):
-    """The route changes first: a command stopped before the baseline it owes has begun finds
-    it owed when run again (status says so meanwhile), and then nothing more."""
-    from s3sizer.stack.baseline_ranges import baseline_state
-
-    history = Stack(deployed.aws).history()
-    _run_through_route_change(deployed, plan_track(Stack(deployed.aws), ["second"]))
-    assert baseline_state(history, "second") == {"state": "in_progress", "done": 0.0}
-    again = plan_track(Stack(deployed.aws), ["second"])
-    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline"]
-    run(deployed, again)
-
-    options = DeployOptions(delivery="direct")  # in-process S3 keeps no EventBridge setting
-    _run_through_route_change(deployed, plan_deploy(Stack(deployed.aws), options))
-    assert baseline_state(history, "first") == {"state": "in_progress", "done": 0.0}
-    again = plan_deploy(Stack(deployed.aws), options)
-    assert ("RecordBaseline", "first") in [(type(s).__name__, s.target) for s in again.steps]
-    run(deployed, again)
-
-    assert baseline_state(history, "first") == {"state": "complete"}
-    assert baseline_state(history, "second") == {"state": "complete"}
-    assert plan_deploy(Stack(deployed.aws), options).steps == ()
-
-
-def test_a_route_change_leaves_a_baseline_in_progress_to_resume(deployed):
-    """A baseline already in progress (stopped before) is not marked afresh: its run resumes."""
-    _interrupt_baseline("first")
-
-    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="eventbridge")))
-
-    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
-        TableName=TABLE, Key=lay.address(lay.bucket_pk("first"), lay.BASELINE_SK)
-    )["Item"]
-    assert item["state"]["S"] == lay.BASELINE_COMPLETE
-
-
-def test_a_route_change_marks_every_baseline_it_owes_before_it_changes_what_they_share(deployed):
-    """The queue's policy and the rule follow the new routes before each bucket's entry does,
-    so a bucket not reached yet may lose events meanwhile: a deploy stopped there leaves every
-    such bucket's baseline owed (status says so), and the same deploy run again runs them."""
-    from s3sizer.stack.baseline_ranges import baseline_state
-
-    run(deployed, plan_track(deployed, ["second"]))
-    options = DeployOptions(delivery="direct")
-    plan = plan_deploy(Stack(deployed.aws), options)
-    kinds = [type(step).__name__ for step in plan.steps]
-    first_entry = kinds.index("PutNotification")
-    marked = [s.bucket for s in plan.steps[:first_entry] if isinstance(s, st.MarkBaselineDue)]
-    assert sorted(marked) == ["first", "second"]
-    shared = ("SetQueueAttributes", "PutRule", "DeleteRule", "AddPermission")
-    last_mark = max(i for i, kind in enumerate(kinds) if kind == "MarkBaselineDue")
-    assert last_mark < min(i for i, kind in enumerate(kinds) if kind in shared)
-
-    run(deployed, st.Plan(plan.title, plan.steps[:first_entry], plan.notes))
-    history = Stack(deployed.aws).history()
-    assert all(baseline_state(history, b)["state"] == "in_progress" for b in marked)
-
-    again = plan_deploy(Stack(deployed.aws), options)
-    assert {s.bucket for s in again.steps if isinstance(s, st.RecordBaseline)} == set(marked)
-    run(deployed, again)
-    assert all(baseline_state(history, b) == {"state": "complete"} for b in marked)
-    assert plan_deploy(Stack(deployed.aws), options).steps == ()

@@ -1,0 +1,85 @@
+"""A change of route owes each bucket it moves a baseline: marked before anything its events
+travel by changes, so that a command stopped anywhere in between runs it when run again."""
+
+from __future__ import annotations
+
+import boto3
+
+from s3sizer.lambdas import layout as lay
+from s3sizer.stack import steps as st
+from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.plan_buckets import plan_track
+from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
+from s3sizer.stack.state import Stack
+from tests.stack.helpers import run
+from tests.stack.test_estate import TABLE, _interrupt_baseline, deployed
+
+__all__ = ["deployed"]  # the fixture, shared
+
+
+def _run_through_route_change(stack, plan) -> None:
+    """What a Ctrl-C right after S3 took the new notification configuration leaves."""
+    kinds = [type(step).__name__ for step in plan.steps]
+    upto = kinds.index("PutNotification") + 1
+    assert kinds[upto] == "RecordBaseline" and "MarkBaselineDue" in kinds[:upto]
+    run(stack, st.Plan(plan.title, plan.steps[:upto], plan.notes))
+
+
+def test_a_route_change_stopped_before_its_baseline_starts_runs_it_when_run_again(deployed):
+    """The route changes first: a command stopped before the baseline it owes has begun finds
+    it owed when run again (status says so meanwhile), and then nothing more."""
+    history = Stack(deployed.aws).history()
+    _run_through_route_change(deployed, plan_track(Stack(deployed.aws), ["second"]))
+    assert baseline_state(history, "second") == {"state": "in_progress", "done": 0.0}
+    again = plan_track(Stack(deployed.aws), ["second"])
+    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline"]
+    run(deployed, again)
+
+    options = DeployOptions(delivery="direct")  # in-process S3 keeps no EventBridge setting
+    _run_through_route_change(deployed, plan_deploy(Stack(deployed.aws), options))
+    assert baseline_state(history, "first") == {"state": "in_progress", "done": 0.0}
+    again = plan_deploy(Stack(deployed.aws), options)
+    assert ("RecordBaseline", "first") in [(type(s).__name__, s.target) for s in again.steps]
+    run(deployed, again)
+
+    assert baseline_state(history, "first") == {"state": "complete"}
+    assert baseline_state(history, "second") == {"state": "complete"}
+    assert plan_deploy(Stack(deployed.aws), options).steps == ()
+
+
+def test_a_route_change_leaves_a_baseline_in_progress_to_resume(deployed):
+    """A baseline already in progress (stopped before) is not marked afresh: its run resumes."""
+    _interrupt_baseline("first")
+
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="eventbridge")))
+
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=TABLE, Key=lay.address(lay.bucket_pk("first"), lay.BASELINE_SK)
+    )["Item"]
+    assert item["state"]["S"] == lay.BASELINE_COMPLETE
+
+
+def test_a_route_change_marks_every_baseline_it_owes_before_it_changes_what_they_share(deployed):
+    """The queue's policy and the rule follow the new routes before each bucket's entry does,
+    so a bucket not reached yet may lose events meanwhile: a deploy stopped there leaves every
+    such bucket's baseline owed (status says so), and the same deploy run again runs them."""
+    run(deployed, plan_track(deployed, ["second"]))
+    options = DeployOptions(delivery="direct")
+    plan = plan_deploy(Stack(deployed.aws), options)
+    kinds = [type(step).__name__ for step in plan.steps]
+    first_entry = kinds.index("PutNotification")
+    marked = [s.bucket for s in plan.steps[:first_entry] if isinstance(s, st.MarkBaselineDue)]
+    assert sorted(marked) == ["first", "second"]
+    shared = ("SetQueueAttributes", "PutRule", "DeleteRule", "AddPermission")
+    last_mark = max(i for i, kind in enumerate(kinds) if kind == "MarkBaselineDue")
+    assert last_mark < min(i for i, kind in enumerate(kinds) if kind in shared)
+
+    run(deployed, st.Plan(plan.title, plan.steps[:first_entry], plan.notes))
+    history = Stack(deployed.aws).history()
+    assert all(baseline_state(history, b)["state"] == "in_progress" for b in marked)
+
+    again = plan_deploy(Stack(deployed.aws), options)
+    assert {s.bucket for s in again.steps if isinstance(s, st.RecordBaseline)} == set(marked)
+    run(deployed, again)
+    assert all(baseline_state(history, b) == {"state": "complete"} for b in marked)
+    assert plan_deploy(Stack(deployed.aws), options).steps == ()
