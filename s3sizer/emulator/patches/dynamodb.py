@@ -120,15 +120,26 @@ _ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: AWS's 400 KB, measured at 4
 _SETS = frozenset({"SS", "NS", "BS"})
 
 
+@functools.cache
+def _number_size():
+    """moto's size of a number: its significant digits since moto 5.2.6, as DynamoDB counts
+    them; its characters before."""
+    try:
+        from moto.dynamodb.models.utilities import number_size
+    except ImportError:
+        return len
+    return number_size
+
+
 def _moto_size(typed, bytesize) -> int:
     """moto's DynamoType.size(), step for step, without the copy it makes of each map value
     (and so of everything beneath it) on the way down."""
     kind, value = typed.type, typed.value
     if kind == "N":
-        return len(str(value))
+        return _number_size()(str(value))
     if kind in _SETS:
         if kind == "NS":
-            return sum(len(str(v)) for v in value)
+            return sum(_number_size()(str(v)) for v in value)
         return sum(1 if isinstance(v, bool) else bytesize(v) for v in value)
     if kind == "L":
         return sum(_moto_size(v, bytesize) for v in value)

@@ -91,6 +91,8 @@ class Target:
     attribute: str
     parameters: tuple[str, ...] | None  # None: not a function (a module such as `copy`)
     adds: bool = False  # the patch adds what moto lacks: the attribute must not exist yet
+    # The patch passes whatever follows ``parameters`` on as it came: only they must match.
+    leading: bool = False
 
     def resolve_owner(self) -> Any:
         module = importlib.import_module(self.module)
@@ -120,8 +122,9 @@ class Target:
             found = tuple(inspect.signature(value).parameters)
         except (TypeError, ValueError):
             return f"{self.dotted} is no longer a function"
-        if found != self.parameters:
-            return f"{self.dotted} takes {found}, the patch expects {self.parameters}"
+        if (found[: len(self.parameters)] if self.leading else found) != self.parameters:
+            expects = f"{self.parameters} first" if self.leading else f"{self.parameters}"
+            return f"{self.dotted} takes {found}, the patch expects {expects}"
         return None
 
 
