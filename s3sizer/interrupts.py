@@ -34,3 +34,9 @@ def raise_if_pending() -> None:
     """KeyboardInterrupt for a Ctrl-C that came and was swallowed."""
     if _pending[0]:
         raise KeyboardInterrupt
+
+
+def caused(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C in disguise: Python wraps one raised inside a class's
+    creation (``__set_name__``, as ``import platform`` runs) in a RuntimeError."""
+    return _pending[0] and not isinstance(exc, KeyboardInterrupt)

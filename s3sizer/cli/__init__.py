@@ -16,6 +16,11 @@ interrupts.install()  # first: a Ctrl-C while the rest loads is not lost
 try:
     from s3sizer.cli import estate, lifecycle, local, metrics, reads
     from s3sizer.cli.app import app, interrupted
+except Exception as exc:
+    if not interrupts.caused(exc):
+        raise
+    sys.stderr.write("Interrupted\n")
+    sys.exit(130)
 except KeyboardInterrupt:
     # Ctrl-C while Typer and Rich load: the same one line as later on, not a page of imports.
     sys.stderr.write("Interrupted\n")

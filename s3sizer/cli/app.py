@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from s3sizer import __version__, output
+from s3sizer import __version__, interrupts, output
 from s3sizer.errors import S3SizerError
 
 try:  # Typer that carries its own click: click's exceptions derive from this public class
@@ -46,7 +46,10 @@ class OneLineErrors(TyperGroup):
         except (typer.Abort, KeyboardInterrupt, _Interrupted) as exc:
             code = interrupted(exc, debug="--debug" in given)
         except Exception as exc:
-            code = _report(exc, debug="--debug" in given)
+            if interrupts.caused(exc):  # Ctrl-C, wrapped by Python in another exception
+                code = interrupted(exc, debug="--debug" in given)
+            else:
+                code = _report(exc, debug="--debug" in given)
         if standalone_mode:
             sys.exit(code)
         return code

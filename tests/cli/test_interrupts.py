@@ -132,3 +132,23 @@ def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(monkeypatch):
     interrupts.install()
 
     assert handlers[signal.SIGINT] is signal.SIG_IGN
+
+
+def test_a_ctrl_c_python_wrapped_in_another_error_is_still_one_line_and_exit_130(
+    cli, aws, monkeypatch
+):
+    """Ctrl-C inside a class's creation (``import platform``, say) reaches us as a RuntimeError."""
+    from s3sizer import interrupts
+
+    cli("setup")
+
+    def wrapped(*args, **kwargs):
+        interrupts._pending[0] = True
+        raise RuntimeError("Error calling __set_name__ on 'cached_property' instance")
+
+    monkeypatch.setattr(interrupts, "_pending", [False])
+    monkeypatch.setattr(reports, "status", wrapped)
+
+    result = cli("status", code=130)
+
+    assert (result.stderr, result.stdout) == ("Interrupted\n", "")
