@@ -71,6 +71,7 @@ def test_a_fold_stack_s_parts_are_deployed_and_torn_down(stack_cli):
     torn_down(cli)
 
 
+@pytest.mark.heavy  # 22 s: the default run stays near 10 minutes; CI runs the heavy tier
 @needs_the_fold
 def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
     cli = stack_cli

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.emulator.helpers import stderr_of
 from tests.reliability.workload import drained_status, listing_totals, run_load
 
@@ -27,6 +29,7 @@ def test_concurrent_load_keeps_the_totals_exact(stack_cli):
     check_exact_after_load(stack_cli)
 
 
+@pytest.mark.heavy  # 16 s: the default run stays near 10 minutes; CI runs the heavy tier
 def test_duplicated_reordered_and_crashed_deliveries_keep_the_totals_exact(faulty_stack_cli):
     # Small batches: many invocations, so that crashes (struck after a write) really happen.
     check_exact_after_load(faulty_stack_cli, "--batch-size", "10")
