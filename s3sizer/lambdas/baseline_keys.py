@@ -20,10 +20,16 @@ class Span:
 
     prefix: str = ""
     direct: bool = False
-    skip: tuple[str, ...] = ()  # the sub-prefixes a direct span leaves to other ranges
+    # The stretches of its keys a direct span leaves to ranges of their own, each named by the
+    # characters its keys start with (baseline_split.py): a flat level listed side by side.
+    skip: tuple[str, ...] = ()
 
     def holds(self, key: str) -> bool:
-        return key.startswith(self.prefix) and not (self.direct and "/" in key[len(self.prefix) :])
+        return (
+            key.startswith(self.prefix)
+            and not (self.direct and "/" in key[len(self.prefix) :])
+            and not any(key.startswith(skipped) for skipped in self.skip)
+        )
 
     def sub_prefix(self, key: str) -> str | None:
         """The sub-prefix of a direct span that holds ``key`` (a range of its own), or None."""
@@ -115,18 +121,18 @@ PAGE_ITEMS = 60
 
 # After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
 # with it right after the prefix could sort beyond (and would be read by the next stretch).
-_PAST = "\U0010ffff"
+PAST = "\U0010ffff"
 
 
-def _stretches(span: Span) -> list[tuple[str, str]]:
+def stretches(span: Span) -> list[tuple[str, str]]:
     """[low, high) stretches of keys the span's recorded keys lie in."""
     if not span.direct:
-        return [(span.prefix, span.prefix + _PAST)]
+        return [(span.prefix, span.prefix + PAST)]
     out, low = [], span.prefix
     for skipped in span.skip:
         out.append((low, skipped))
-        low = skipped + _PAST
-    out.append((low, span.prefix + _PAST * 2))
+        low = skipped + PAST
+    out.append((low, span.prefix + PAST * 2))
     return out
 
 
@@ -144,7 +150,7 @@ def _long_states(long_items, span: Span, after, on_prefix) -> Iterator[lay.KeySt
 def _shard_items(
     h, pk: str, span: Span, after: str | None, before_read, on_prefix
 ) -> Iterator[lay.KeyState]:
-    for low, high in _stretches(span):
+    for low, high in stretches(span):
         jumped = None
         while True:
             before_read()
@@ -180,7 +186,7 @@ def _shard_items(
                     break
             if jump is None:
                 break
-            jumped, low = jump, jump + _PAST
+            jumped, low = jump, jump + PAST
 
 
 def _at_most_a_sort_key(bound: str) -> str:

@@ -31,7 +31,7 @@ from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.lambdas.baseline_sums import Sums
 from s3sizer.lambdas.listing import Drift, ListedVersion
 from s3sizer.stack import baseline_ranges as ranges_table
-from s3sizer.stack import listing
+from s3sizer.stack import baseline_split, listing
 from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
 
@@ -325,10 +325,16 @@ class BaselineRun:
     def _start(self, run_id: str, before: lay.Totals, *, due: bool) -> list[dict]:
         self.run_id = run_id
         ranges_table.delete_ranges(self.h, self.bucket)
-        # The top level's range names the others as it lists.
-        top = {"span": Span("", direct=True), "cursor": None, "done": False, "sums": None}
-        item = self._range_item(top["span"], None, None, done=False)
-        self.h.client.put_item(TableName=self.h.table_name, Item=item)
+        # The top level's range names the others as it lists; a flat top level is split first.
+        stretches = baseline_split.top_level(self.s3, self.bucket, self.workers)
+        spans = [Span(name, direct=True) for name in stretches]
+        spans.append(Span("", direct=True, skip=tuple(stretches)))
+        fresh = [{"span": span, "cursor": None, "done": False, "sums": None} for span in spans]
+        # All of them before the BASELINE item: a run stopped before it starts afresh, so no
+        # range ever leaves a stretch to a range that was not recorded.
+        baseline.batch_put(
+            self.h, [self._range_item(span, None, None, done=False) for span in spans]
+        )
         self.h.client.put_item(
             TableName=self.h.table_name,
             Item={
@@ -345,7 +351,7 @@ class BaselineRun:
                 **self.lease.attributes(),
             },
         )
-        return [top]
+        return fresh
 
     def _complete(self) -> None:
         ranges_table.complete(self.h, self.bucket, self.run_id, self.depth)

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from s3sizer.lambdas.baseline_keys import Span
+from s3sizer.lambdas.baseline_keys import Span, stretches
 from s3sizer.lambdas.listing import ListedVersion
 
 PAGE_SIZE = 1000  # S3's largest page
 _ORDER = "_S3sizerOrder"
 _LISTED_AT = "_S3sizerListedAt"
+_HIGH = "_S3sizerHigh"
 
 
 def remember_order(http_response, parsed, model, **_) -> None:
@@ -58,23 +59,58 @@ def list_span(
     """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
     ``before_page()`` before each request (it may raise, so that no page is read in vain),
     ``on_prefixes(prefixes)`` with a direct span's page's common prefixes, before its entries."""
-    args = {"Bucket": bucket, "Prefix": span.prefix, "PaginationConfig": {"PageSize": PAGE_SIZE}}
-    if span.direct:
-        args["Delimiter"] = "/"
-    if versioned:
-        if after is not None:
-            args["KeyMarker"] = after
-        pages = s3.get_paginator("list_object_versions").paginate(**args)
-    else:
-        if after is not None:
-            args["StartAfter"] = after
-        pages = s3.get_paginator("list_objects_v2").paginate(**args)
-    for page in _read_ahead(iter(pages), versioned, before_page):
+    pages = _span_pages(s3, bucket, versioned, span, after)
+    for page in _read_ahead(pages, versioned, before_page):
         if on_prefixes is not None and page.prefixes:
             on_prefixes(page.prefixes)
         if on_page is not None:
             on_page(len(page.entries), page.listed_at)
         yield from page.entries
+
+
+def _span_pages(s3, bucket: str, versioned: bool, span: Span, after: str | None) -> Iterator[dict]:
+    """The span's raw pages from after ``after``. A span that leaves stretches of its keys to
+    other ranges (``span.skip``) is listed stretch by stretch, each from its start to where the
+    next skipped stretch begins; a page's keys from there on are marked to be dropped."""
+    base = {"Bucket": bucket, "Prefix": span.prefix}
+    if span.direct:
+        base["Delimiter"] = "/"
+    name, marker = (
+        ("list_object_versions", "KeyMarker") if versioned else ("list_objects_v2", "StartAfter")
+    )
+    paginator = s3.get_paginator(name)
+    if not span.skip:
+        yield from paginator.paginate(
+            **base, **({marker: after} if after is not None else {}),
+            PaginationConfig={"PageSize": PAGE_SIZE},
+        )  # fmt: skip
+        return
+    for low, high in stretches(span):
+        if after is not None and after >= high:
+            continue
+        start = after if after is not None and after >= low else low
+        since = {marker: start} if start != span.prefix else {}
+        # One name first: a stretch left empty between two skipped ones costs a request, not a
+        # page of the next one's keys.
+        first = _names(getattr(s3, name)(**base, **since, MaxKeys=1))
+        if not first or first[0] >= high:
+            continue
+        for raw in paginator.paginate(**base, **since, PaginationConfig={"PageSize": PAGE_SIZE}):
+            names = _names(raw)
+            raw[_HIGH] = high
+            yield raw
+            if names and names[-1] >= high:
+                break
+
+
+def _names(raw: dict) -> list[str]:
+    """Every key and common prefix a raw page names, in order."""
+    keys = [
+        item["Key"]
+        for part in ("Contents", "Versions", "DeleteMarkers")
+        for item in raw.get(part, [])
+    ]
+    return sorted(keys + [p["Prefix"] for p in raw.get("CommonPrefixes", [])])
 
 
 @dataclass
@@ -121,8 +157,12 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
                     ready.put(_END)
                     return
                 listed_at = raw.get(_LISTED_AT, 0.0)
+                high = raw.pop(_HIGH, None)  # where the next range's stretch begins
                 prefixes = [p["Prefix"] for p in raw.pop("CommonPrefixes", [])]
                 entries = list(_page_entries(raw, versioned, listed_at))
+                if high is not None:
+                    prefixes = [p for p in prefixes if p < high]
+                    entries = [e for e in entries if e.key < high]
                 for name in ("Contents", "Versions", "DeleteMarkers"):
                     raw.pop(name, None)  # the paginator holds the page: free what entries took
                 ready.put(_Page(entries, prefixes, listed_at))

@@ -1,0 +1,145 @@
+"""A flat top level split into stretches of keys that start alike, listed side by side: every
+key still has exactly one range, while clients write, and after an interruption."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from s3sizer.lambdas.baseline_keys import Span
+from s3sizer.stack import baseline_split
+from s3sizer.stack.baseline_ranges import baseline_state, stored_ranges
+from s3sizer.stack.baseline_run import Interrupted
+from tests.stack import test_baseline_ranges as ranges
+from tests.stack import test_baseline_run as base
+from tests.stack.test_baseline_run import BUCKET, assert_exact
+
+# The same local AWS and bucket (pages of 7 entries) as the baseline's other tests.
+stack, live = base.stack, base.live
+
+
+def owners(key: str, stretches: list[str]) -> list[Span]:
+    """The spans of a split top level that hold ``key``."""
+    spans = [Span(s, direct=True) for s in stretches]
+    spans.append(Span("", direct=True, skip=tuple(stretches)))
+    return [span for span in spans if span.holds(key)]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [f"obj-{i:05d}" for i in range(300)],  # numbered, a long common beginning
+        [f"{random.Random(i).getrandbits(32):08x}" for i in range(300)],  # hashed
+        # Names that are keys and beginnings of others, folders among the flat keys, and a key
+        # with the largest character right after a stretch's name.
+        ["a", "ab", "abc", "abd/x", "ab/y", "b", "b\U0010ffffz", "bc", "bd", "c/d/e"]
+        + [f"ab{i:03d}" for i in range(40)],
+    ],
+    ids=["numbered", "hashed", "awkward"],
+)
+def test_a_split_gives_every_top_level_key_exactly_one_range(stack, live, names):
+    for key in names:
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+
+    stretches = baseline_split.split_level(live.s3, BUCKET, "", 8)
+
+    assert len(stretches) >= 2
+    assert stretches == sorted(stretches)
+    assert not any(a != b and b.startswith(a) for a in stretches for b in stretches)
+    assert not any(s.endswith("/") for s in stretches)
+    for key in names:  # a folder's keys are its own range's; every other key has one span
+        assert len(owners(key, stretches)) == (0 if "/" in key else 1), key
+
+
+def test_a_level_of_few_keys_is_not_split(stack, live):
+    for i in range(6):  # less than a page (7 here)
+        live.s3.put_object(Bucket=BUCKET, Key=f"obj-{i}", Body=b"k")
+    for i in range(30):
+        live.s3.put_object(Bucket=BUCKET, Key=f"d{i}/k", Body=b"k")  # folders fill the pages
+
+    assert baseline_split.top_level(live.s3, BUCKET, 8) == []
+
+
+def flat(n: int) -> list[str]:
+    """Numbered keys, and two that are beginnings of the others: the top level's own range
+    lists them between the stretches."""
+    return [f"obj-{i:04d}" for i in range(n)] + ["obj-", "obj-0"]
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_a_flat_bucket_is_listed_by_several_workers_and_ends_exact_while_clients_write(
+    stack, live, versioned
+):
+    # GIVEN a flat bucket of many pages
+    if versioned:
+        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    names = flat(200)
+    for i, key in enumerate(names):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"y" * (i % 9 + 1))
+    rng = random.Random(3)
+    ranges_seen = []
+
+    # WHEN clients put, overwrite and delete between pages, in the stretches and outside them
+    # (new first characters that no stretch holds), while the baseline lists
+    def write(progress) -> None:
+        ranges_seen.append(progress.ranges)
+        for _ in range(2):
+            key = rng.choice([*names, f"zz-{rng.randrange(20)}", f"obj-{rng.randrange(300):04d}"])
+            if rng.random() < 0.3:
+                live.delete(key)
+            else:
+                live.put(key, rng.randrange(1, 40))
+
+    base.run(stack, live, versioned=versioned, on_progress=write, workers=4)
+
+    # THEN the top level was several ranges, and the totals equal the listing
+    assert max(ranges_seen) >= 4
+    assert_exact(live)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_a_split_run_interrupted_resumes_its_stretches_and_ends_exact(stack, live):
+    # GIVEN a flat bucket whose baseline was split, then interrupted part way
+    for i, key in enumerate(flat(300)):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"r" * (i % 5 + 1))
+    interrupted = ranges.new_run(stack, workers=4)
+
+    def stop_half_way(progress) -> None:
+        if progress.listed >= 150:
+            interrupted._stop.set()
+
+    interrupted.on_progress = stop_half_way
+    with pytest.raises(Interrupted):
+        interrupted.run()
+    recorded = stored_ranges(live.h, BUCKET)
+    assert len(recorded) >= 5  # the stretches, and the top level's own range skipping them
+    top = next(r for r in recorded if r["span"].prefix == "")
+    assert len(top["span"].skip) == len(recorded) - 1
+
+    # WHEN objects change meanwhile, and the same command runs again
+    live.put("obj-0007", 50)
+    live.delete("obj-0290")
+    live.put("new-key", 5)
+    again = []
+    resumed = ranges.new_run(stack, workers=4)
+    resumed.on_progress = lambda p: again.append(p.listed)
+    resumed.run()
+
+    # THEN it lists about what the first run had not, and the totals equal the listing
+    assert again[-1] <= 300 - 150 + 300 // 10
+    assert_exact(live)
+
+
+def test_requests_go_where_keys_lie_not_into_folders(stack, live):
+    # GIVEN twenty folders beside many keys at the top level
+    for i in range(20):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i:02d}/k", Body=b"k")
+    for i in range(60):
+        live.s3.put_object(Bucket=BUCKET, Key=f"top-{i:03d}", Body=b"k")
+
+    stretches = baseline_split.split_level(live.s3, BUCKET, "", 8)
+
+    # THEN the folders' first character stays one stretch; the keys are split
+    assert "p" in stretches
+    assert sum(1 for s in stretches if s.startswith("top-")) >= 6
