@@ -21,18 +21,29 @@ from s3sizer.stack import listing
 # Requests spent looking for stretches, at most: enough to pass a long common beginning
 # (`logs-2026-12-04T`) and then split one or two characters further.
 PROBES = 200
+# Pages of the top level's own keys, at least, to be worth splitting: a page takes about 0.15 s
+# on AWS (docs/scaling.md), so a level of fewer is listed by one worker in under 15 s.
+SPLIT_AT_PAGES = 100
 
 
 def top_level(s3, bucket: str, workers: int) -> list[str]:
-    """The top level's stretches for ``workers`` to list side by side: none unless its own keys
-    (not its folders) fill more than a page, which one worker lists as fast."""
+    """The top level's stretches for ``workers`` to list side by side, or none: unless its own
+    keys (not its folders) fill more than a page, and the stretches its first page spans put
+    it at ``SPLIT_AT_PAGES`` pages or more, one worker lists it about as fast, and each range
+    costs requests of its own (its recorded keys are read by 16 Queries)."""
     if workers < 2:
         return []
     size = listing.PAGE_SIZE
     page = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=size)
-    if not page.get("IsTruncated") or len(page.get("Contents", [])) <= size // 2:
+    keys = [item["Key"] for item in page.get("Contents", [])]
+    if not page.get("IsTruncated") or len(keys) <= size // 2:
         return []
-    return split_level(s3, bucket, "", workers)
+    stretches = split_level(s3, bucket, "", workers)
+    spanned = {s for s in stretches for key in keys if key.startswith(s)}
+    # The first page's keys, over the share of the stretches they lie in: an estimate of the
+    # level's keys, low when its keys are spread evenly (its last stretch may be only begun).
+    estimate = len(keys) * len(stretches) / max(1, len(spanned))
+    return stretches if estimate >= SPLIT_AT_PAGES * size else []
 
 
 def split_level(s3, bucket: str, prefix: str, ranges: int) -> list[str]:

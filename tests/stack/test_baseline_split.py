@@ -19,6 +19,12 @@ from tests.stack.test_baseline_run import BUCKET, assert_exact
 stack, live = base.stack, base.live
 
 
+@pytest.fixture
+def split_from_one_page(monkeypatch):
+    """A top level of more than a page is split (AWS's threshold, 100 pages, is 700 keys here)."""
+    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 1)
+
+
 def owners(key: str, stretches: list[str]) -> list[Span]:
     """The spans of a split top level that hold ``key``."""
     spans = [Span(s, direct=True) for s in stretches]
@@ -61,6 +67,20 @@ def test_a_level_of_few_keys_is_not_split(stack, live):
     assert baseline_split.top_level(live.s3, BUCKET, 8) == []
 
 
+def test_a_level_its_first_page_puts_under_the_threshold_is_not_split(stack, live, monkeypatch):
+    # GIVEN 300 numbered keys, pages of 7: under 100 pages (the threshold is kept)
+    for key in flat(300):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+    assert baseline_split.top_level(live.s3, BUCKET, 8) == []
+
+    # WHEN the threshold is under the estimate: the first page's 7 keys lie in 1 of the 12
+    # stretches, about 84 keys in all (an estimate low on purpose: the stretch is only begun)
+    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 10)
+
+    # THEN the level is split
+    assert len(baseline_split.top_level(live.s3, BUCKET, 8)) >= 8
+
+
 def flat(n: int) -> list[str]:
     """Numbered keys, and two that are beginnings of the others: the top level's own range
     lists them between the stretches."""
@@ -69,7 +89,7 @@ def flat(n: int) -> list[str]:
 
 @pytest.mark.parametrize("versioned", [False, True])
 def test_a_flat_bucket_is_listed_by_several_workers_and_ends_exact_while_clients_write(
-    stack, live, versioned
+    stack, live, versioned, split_from_one_page
 ):
     # GIVEN a flat bucket of many pages
     if versioned:
@@ -99,7 +119,9 @@ def test_a_flat_bucket_is_listed_by_several_workers_and_ends_exact_while_clients
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
 
 
-def test_a_split_run_interrupted_resumes_its_stretches_and_ends_exact(stack, live):
+def test_a_split_run_interrupted_resumes_its_stretches_and_ends_exact(
+    stack, live, split_from_one_page
+):
     # GIVEN a flat bucket whose baseline was split, then interrupted part way
     for i, key in enumerate(flat(300)):
         live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"r" * (i % 5 + 1))
