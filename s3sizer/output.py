@@ -153,9 +153,10 @@ def _bucket_rows(rows: list[dict]) -> str:
         f"\n\n{'bucket':<{width}}  {'size':>10}  {'objects':>9}  {'largest':>10}  route        last change"
     ]
     for row in rows:
+        baseline = row.get("baseline") or {}
         partial = (
-            " (baseline running)"
-            if (row.get("baseline") or {}).get("state") == "in_progress"
+            (" (baseline owed)" if baseline.get("owed") else " (baseline running)")
+            if baseline.get("state") == "in_progress"
             else ""
         )
         lines.append(
@@ -169,6 +170,12 @@ def _bucket_rows(rows: list[dict]) -> str:
 def _baseline_line(baseline: dict | None) -> str:
     if not baseline or baseline.get("state") != "in_progress":
         return ""
+    if baseline.get("owed"):
+        return (
+            "\nbaseline     owed: a change of this bucket's route stopped before its baseline "
+            "began, and changes made meanwhile may be missing (run the same deploy or track "
+            "again)"
+        )
     done = round(100 * baseline.get("done", 0))
     return (
         f"\nbaseline     in progress, {done}% of the bucket's ranges merged: the totals are "

@@ -218,10 +218,13 @@ def delete_ranges(history, bucket: str) -> None:
 
 def baseline_state(history, bucket: str) -> dict:
     """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}`` (of the
-    ranges named so far: while the top level's range lists, more may come)."""
+    ranges named so far: while the top level's range lists, more may come); with ``"owed":
+    true`` when no run has begun since a change of route marked it (mark_due)."""
     item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK))
     if item is None or item["state"]["S"] != lay.BASELINE_RUNNING:
         return {"state": lay.BASELINE_COMPLETE}
+    if item.get("run", {}).get("S") == "due":
+        return {"state": lay.BASELINE_RUNNING, "done": 0.0, "owed": True}
     ranges = list(history._query(lay.range_pk(bucket)))
     done = sum(1 for r in ranges if r["done"]["BOOL"])
     return {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
