@@ -4,6 +4,7 @@ how far the run got, for `status`."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
@@ -63,7 +64,7 @@ def resume(history, bucket: str, state: dict, ranges: list[dict], *, settles: bo
             resume_live(history, bucket, run_id, ranges)
         settle_done(history, bucket, run_id, ranges)
     if RELIST in state:
-        relist(history, bucket, run_id, ranges)
+        relist(history, bucket, run_id, ranges, state[RELIST])
 
 
 def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
@@ -80,7 +81,7 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
         if sums is not None:
             sums.pending = {name: list(figures) for name, figures in sums.moved.items()}
             sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items()}
-    _rewrite(history, bucket, run_id, ranges, then_remove=QUIET)
+    _rewrite(history, bucket, run_id, ranges, then_remove=QUIET, seen={"BOOL": True})
 
 
 def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
@@ -96,6 +97,17 @@ def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
             settle(history, bucket, r["sums"], progress)
 
 
+def _unless_outdated(write, **request) -> bool:
+    """A conditional write: False, and no error, when its condition no longer holds."""
+    try:
+        write(**request)
+        return True
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+
+
 def mark_due(history, bucket: str) -> None:
     """The bucket's baseline marked owed, before a change of its route: a BASELINE item in
     progress with no ranges, which `status` shows at 0% and the next run starts afresh. A run
@@ -106,6 +118,9 @@ def mark_due(history, bucket: str) -> None:
         {"S": lay.BASELINE_COMPLETE},
         {"BOOL": True},
     )
+    # Each mark its own: a run that relists removes only the mark it saw (_rewrite), so one
+    # that comes while it rewrites its ranges stays, and the next run lists again.
+    mark = {"S": uuid.uuid4().hex}
     for update, condition, values in (
         # No run and no depth of one: whatever runs next starts afresh. An update: a lease
         # another command holds on the item stays.
@@ -113,42 +128,35 @@ def mark_due(history, bucket: str) -> None:
          "attribute_not_exists(#s) OR #s = :done",
          {":running": running, ":done": complete, ":due": {"S": "due"}, ":none": lay.n(-1),
           ":yes": yes}),
-        ("SET #l = :yes, #u = :yes", "#s = :running", {":running": running, ":yes": yes}),
+        ("SET #l = :mark, #u = :yes", "#s = :running", {":running": running, ":mark": mark,
+                                                        ":yes": yes}),
     ):  # fmt: skip
-        try:
-            history.client.update_item(
-                TableName=history.table_name,
-                Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={
-                    n: v for n, v in names.items() if n in update + condition
-                },
-                ExpressionAttributeValues=values,
-            )
+        if _unless_outdated(
+            history.client.update_item,
+            TableName=history.table_name,
+            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={n: v for n, v in names.items() if n in update + condition},
+            ExpressionAttributeValues=values,
+        ):
             return
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
 
 
 def routed(history, bucket: str) -> None:
     """The bucket's entry changed: a run that starts from now on lists after the change (one
     that started while the mark was there carries ``relist``, and completes only relisted)."""
-    try:  # conditional: an update of an item that is not there would make one
-        history.client.update_item(
-            TableName=history.table_name,
-            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-            UpdateExpression="REMOVE #u",
-            ConditionExpression="attribute_exists(#u)",
-            ExpressionAttributeNames={"#u": DUE},
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    _unless_outdated(  # conditional: an update of an item that is not there would make one
+        history.client.update_item,
+        TableName=history.table_name,
+        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+        UpdateExpression="REMOVE #u",
+        ConditionExpression="attribute_exists(#u)",
+        ExpressionAttributeNames={"#u": DUE},
+    )
 
 
-def relist(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
+def relist(history, bucket: str, run_id: str, ranges: list[dict], mark: dict) -> None:
     """A run resumed after a change of route lists every range again from its start: what a
     range listed before may miss changes that no route carried. What it moved stays counted (a
     key merges to itself), and what it still owes the totals stays pending; what it listed and
@@ -161,20 +169,26 @@ def relist(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
                          "pending_classes", "moved", "classes_moved"):  # fmt: skip
                 setattr(kept, name, getattr(earlier, name))
         r["done"], r["cursor"], r["sums"] = False, None, kept
-    _rewrite(history, bucket, run_id, ranges, then_remove=RELIST)
+    _rewrite(history, bucket, run_id, ranges, then_remove=RELIST, seen=mark)
 
 
-def _rewrite(history, bucket: str, run_id: str, ranges: list[dict], *, then_remove: str) -> None:
+def _rewrite(
+    history, bucket: str, run_id: str, ranges: list[dict], *, then_remove: str, seen: dict
+) -> None:
     """Every range item put as ``ranges`` hold it, and only then the mark that asked for it
-    removed from the BASELINE item: a crash in between leaves the mark, to do it again."""
+    removed from the BASELINE item: a crash in between leaves the mark, to do it again. Only
+    the mark ``seen``: one set meanwhile (another change of route) stays."""
     items = [range_item(bucket, run_id, r["span"], r["cursor"], r["sums"], done=r["done"])
              for r in ranges]  # fmt: skip
     batch_put(history, items)
-    history.client.update_item(
+    _unless_outdated(
+        history.client.update_item,
         TableName=history.table_name,
         Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
         UpdateExpression="REMOVE #m",
+        ConditionExpression="#m = :seen",
         ExpressionAttributeNames={"#m": then_remove},
+        ExpressionAttributeValues={":seen": seen},
     )
 
 
@@ -182,22 +196,19 @@ def complete(history, bucket: str, run_id: str, depth: int) -> None:
     """The run marked complete and its ranges deleted; unless the route changed while it ran
     (a `deploy` that found it running in another command): it then stays in progress, marked
     to list every range again, which the same `deploy` run again does."""
-    try:
-        history.client.put_item(
-            TableName=history.table_name,
-            Item={
-                **lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
-                "state": {"S": lay.BASELINE_COMPLETE},
-                "run": {"S": run_id},
-                "depth": lay.n(depth),
-                "finished_at": {"S": lay.iso_ms(datetime.now(UTC))},
-            },
-            ConditionExpression="attribute_not_exists(#l)",
-            ExpressionAttributeNames={"#l": RELIST},
-        )
-    except ClientError as err:
-        if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    if not _unless_outdated(
+        history.client.put_item,
+        TableName=history.table_name,
+        Item={
+            **lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+            "state": {"S": lay.BASELINE_COMPLETE},
+            "run": {"S": run_id},
+            "depth": lay.n(depth),
+            "finished_at": {"S": lay.iso_ms(datetime.now(UTC))},
+        },
+        ConditionExpression="attribute_not_exists(#l)",
+        ExpressionAttributeNames={"#l": RELIST},
+    ):
         # A quiet run has set the totals by now: its moves are counted, and a live run that
         # resumes it must not count them again (resume_live).
         history.client.update_item(

@@ -102,3 +102,34 @@ def test_a_run_that_starts_while_a_route_change_is_under_way_lists_again_once_it
     assert new_run(stack).run().resumed
     assert_exact(live)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_a_change_of_route_while_a_run_relists_is_not_lost(stack, live, monkeypatch):
+    """A run resumed after one change of route resets its ranges to list them again; another
+    change of route (a second `deploy`) marks the baseline meanwhile. The first mark goes once
+    the ranges are reset; the second stays, so the run does not complete, and the next lists
+    again."""
+    from s3sizer.stack import baseline_ranges
+
+    stopped_half_way(stack, live, live_run=True, listed=45)
+    mark_due(live.h, BUCKET)
+    rewrite = baseline_ranges.batch_put
+    marked = []
+
+    def marked_meanwhile(history, items):
+        if not marked:
+            marked.append(True)
+            mark_due(live.h, BUCKET)  # the second change of route, while the ranges are reset
+        rewrite(history, items)
+
+    monkeypatch.setattr(baseline_ranges, "batch_put", marked_meanwhile)
+    new_run(stack, live_run=True).run()
+    monkeypatch.setattr(baseline_ranges, "batch_put", rewrite)
+
+    assert marked
+    state = live.h._get(lay.address(lay.bucket_pk(BUCKET), lay.BASELINE_SK))
+    assert RELIST in state  # the second mark stands
+    assert baseline_state(live.h, BUCKET)["state"] == "in_progress"
+    new_run(stack, live_run=True).run()
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+    assert_exact(live)
