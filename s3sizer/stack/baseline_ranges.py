@@ -108,6 +108,16 @@ def _unless_outdated(write, **request) -> bool:
         return False
 
 
+def _update_state(history, bucket: str, **request) -> bool:
+    """A conditional update of the bucket's BASELINE item (_unless_outdated)."""
+    return _unless_outdated(
+        history.client.update_item,
+        TableName=history.table_name,
+        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+        **request,
+    )
+
+
 def mark_due(history, bucket: str) -> None:
     """The bucket's baseline marked owed, before a change of its route: a BASELINE item in
     progress with no ranges, which `status` shows at 0% and the next run starts afresh. A run
@@ -131,10 +141,9 @@ def mark_due(history, bucket: str) -> None:
         ("SET #l = :mark, #u = :yes", "#s = :running", {":running": running, ":mark": mark,
                                                         ":yes": yes}),
     ):  # fmt: skip
-        if _unless_outdated(
-            history.client.update_item,
-            TableName=history.table_name,
-            Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+        if _update_state(
+            history,
+            bucket,
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeNames={n: v for n, v in names.items() if n in update + condition},
@@ -146,10 +155,9 @@ def mark_due(history, bucket: str) -> None:
 def routed(history, bucket: str) -> None:
     """The bucket's entry changed: a run that starts from now on lists after the change (one
     that started while the mark was there carries ``relist``, and completes only relisted)."""
-    _unless_outdated(  # conditional: an update of an item that is not there would make one
-        history.client.update_item,
-        TableName=history.table_name,
-        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+    _update_state(  # conditional: an update of an item that is not there would make one
+        history,
+        bucket,
         UpdateExpression="REMOVE #u",
         ConditionExpression="attribute_exists(#u)",
         ExpressionAttributeNames={"#u": DUE},
@@ -181,10 +189,9 @@ def _rewrite(
     items = [range_item(bucket, run_id, r["span"], r["cursor"], r["sums"], done=r["done"])
              for r in ranges]  # fmt: skip
     batch_put(history, items)
-    _unless_outdated(
-        history.client.update_item,
-        TableName=history.table_name,
-        Key=lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK),
+    _update_state(
+        history,
+        bucket,
         UpdateExpression="REMOVE #m",
         ConditionExpression="#m = :seen",
         ExpressionAttributeNames={"#m": then_remove},
