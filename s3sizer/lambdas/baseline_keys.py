@@ -119,20 +119,32 @@ def read_long_items(h, bucket: str) -> list[dict]:
 # against 1.25x. DynamoDB bills the bytes read, not the pages.
 PAGE_ITEMS = 60
 
-# After every key that starts with a prefix: U+10FFFF is the largest character, so only a key
-# with it right after the prefix could sort beyond (and would be read by the next stretch).
+# The largest character: a name followed by it sorts after every key that starts with the name
+# and goes on with any other character.
 PAST = "\U0010ffff"
 
 
-def stretches(span: Span) -> list[tuple[str, str]]:
-    """[low, high) stretches of keys the span's recorded keys lie in."""
+def past_all(prefix: str) -> str | None:
+    """The least name after every key that starts with ``prefix`` (None: no name is, as for
+    the empty prefix): its last character that is not U+10FFFF, one higher."""
+    head = prefix.rstrip(PAST)
+    if not head:
+        return None
+    following = ord(head[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters of a key
+        following = 0xE000
+    return head[:-1] + chr(following)
+
+
+def stretches(span: Span) -> list[tuple[str, str | None]]:
+    """[low, high) stretches of keys the span's recorded keys lie in (high None: no end)."""
     if not span.direct:
-        return [(span.prefix, span.prefix + PAST)]
+        return [(span.prefix, past_all(span.prefix))]
     out, low = [], span.prefix
     for skipped in span.skip:
         out.append((low, skipped))
-        low = skipped + PAST
-    out.append((low, span.prefix + PAST * 2))
+        low = past_all(skipped) or skipped + PAST  # what the stretch holds lies before
+    out.append((low, past_all(span.prefix)))
     return out
 
 
@@ -154,13 +166,13 @@ def _shard_items(
         jumped = None
         while True:
             before_read()
-            if after is not None and after >= high:
+            if after is not None and high is not None and after >= high:
                 break
             if after is not None and after >= low:
                 low = after
-            top = "K#" + high
+            top = "K$" if high is None else "K#" + high  # "K$": after every key item
             if len(top.encode()) > lay.MAX_SORT_KEY_BYTES:
-                top = "K$"  # after every key item of the partition
+                top = "K$"
             bounds = {":a": {"S": _at_most_a_sort_key("K#" + low)}, ":b": {"S": top}}
             jump = None
             for items in h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS):
@@ -198,5 +210,5 @@ def _at_most_a_sort_key(bound: str) -> str:
     return raw[: lay.MAX_SORT_KEY_BYTES].decode(errors="ignore")
 
 
-def _within(key: str, after: str | None, high: str, span: Span) -> bool:
-    return (after is None or key > after) and key < high and span.holds(key)
+def _within(key: str, after: str | None, high: str | None, span: Span) -> bool:
+    return (after is None or key > after) and (high is None or key < high) and span.holds(key)

@@ -335,6 +335,8 @@ class BaselineRun:
         baseline.batch_put(
             self.h, [self._range_item(span, None, None, done=False) for span in spans]
         )
+        # A route change that marked the item while the split's requests ran still counts.
+        due = due or ranges_table.DUE in (self.h._get(self._state_address()) or {})
         self.h.client.put_item(
             TableName=self.h.table_name,
             Item={

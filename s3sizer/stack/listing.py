@@ -19,7 +19,7 @@ from s3sizer.lambdas.listing import ListedVersion
 PAGE_SIZE = 1000  # S3's largest page
 _ORDER = "_S3sizerOrder"
 _LISTED_AT = "_S3sizerListedAt"
-_HIGH = "_S3sizerHigh"
+_KEEP = "_S3sizerKeep"
 
 
 def remember_order(http_response, parsed, model, **_) -> None:
@@ -86,21 +86,25 @@ def _span_pages(s3, bucket: str, versioned: bool, span: Span, after: str | None)
         )  # fmt: skip
         return
     for low, high in stretches(span):
-        if after is not None and after >= high:
+        if after is not None and high is not None and after >= high:
             continue
         start = after if after is not None and after >= low else low
         since = {marker: start} if start != span.prefix else {}
         # One name first: a stretch left empty between two skipped ones costs a request, not a
         # page of the next one's keys.
         first = _names(getattr(s3, name)(**base, **since, MaxKeys=1))
-        if not first or first[0] >= high:
+        if not first or (high is not None and first[0] >= high):
             continue
         for raw in paginator.paginate(**base, **since, PaginationConfig={"PageSize": PAGE_SIZE}):
             names = _names(raw)
-            raw[_HIGH] = high
+            raw[_KEEP] = (high, span.skip)
             yield raw
-            if names and names[-1] >= high:
+            if names and high is not None and names[-1] >= high:
                 break
+
+
+def _kept(name: str, high: str | None, skip: tuple[str, ...]) -> bool:
+    return (high is None or name < high) and not any(name.startswith(s) for s in skip)
 
 
 def _names(raw: dict) -> list[str]:
@@ -157,12 +161,13 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
                     ready.put(_END)
                     return
                 listed_at = raw.get(_LISTED_AT, 0.0)
-                high = raw.pop(_HIGH, None)  # where the next range's stretch begins
+                # Where the next range's stretch begins, and the stretches other ranges hold
+                keep = raw.pop(_KEEP, None)
                 prefixes = [p["Prefix"] for p in raw.pop("CommonPrefixes", [])]
                 entries = list(_page_entries(raw, versioned, listed_at))
-                if high is not None:
-                    prefixes = [p for p in prefixes if p < high]
-                    entries = [e for e in entries if e.key < high]
+                if keep is not None:
+                    prefixes = [p for p in prefixes if _kept(p, *keep)]
+                    entries = [e for e in entries if _kept(e.key, *keep)]
                 for name in ("Contents", "Versions", "DeleteMarkers"):
                     raw.pop(name, None)  # the paginator holds the page: free what entries took
                 ready.put(_Page(entries, prefixes, listed_at))

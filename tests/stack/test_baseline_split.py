@@ -67,6 +67,50 @@ def test_a_level_of_few_keys_is_not_split(stack, live):
     assert baseline_split.top_level(live.s3, BUCKET, 8) == []
 
 
+def test_at_the_threshold_as_shipped_a_level_of_a_hundred_pages_or_more_is_split(stack, live):
+    # GIVEN 1,000 numbered keys: about 140 pages of 7 (the threshold is 100 pages)
+    for i in range(1000):
+        live.s3.put_object(Bucket=BUCKET, Key=f"obj-{i:05d}", Body=b"k")
+
+    # THEN the estimate from the first page reaches it, and the level is split
+    assert baseline_split.SPLIT_AT_PAGES == 100
+    assert len(baseline_split.top_level(live.s3, BUCKET, 8)) >= 8
+
+
+AWKWARD = (
+    # Keys that start with a stretch's name and go on with the largest character, once or
+    # twice, or with characters beyond ASCII, beside keys that are beginnings of others.
+    ["a", "a\U0010ffffz", "a\U0010ffff\U0010ffffx", "b\U0010ffff/in-a-folder", "é", "éa"]
+    + [f"a{i:02d}" for i in range(30)]
+    + [f"b{i:02d}" for i in range(30)]
+    + [f"\u00e9{i:02d}" for i in range(10)]
+)
+
+
+@pytest.mark.parametrize("workers", [2, 4])  # 2: stretches `a`, `b` and `é`, no further
+@pytest.mark.parametrize("live_run", [True, False])
+def test_keys_that_sort_past_a_stretch_s_name_are_listed_once(
+    stack, live, live_run, workers, split_from_one_page
+):
+    # GIVEN a flat level with awkward names, split (AWKWARD)
+    for i, key in enumerate(AWKWARD):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"w" * (i % 6 + 1))
+
+    # WHEN its baseline runs, and again over the key items the first recorded (a reconcile)
+    # after the key that sorts last went with no event
+    for again in (False, True):
+        if again:
+            live.s3.delete_object(Bucket=BUCKET, Key="a\U0010ffff\U0010ffffx")
+        run = ranges.new_run(stack, workers=workers, live_run=live_run)
+        seen = []
+        run.on_progress = lambda p, seen=seen: seen.append(p.ranges)
+        run.run()
+
+        # THEN it was split, and every key counted once
+        assert max(seen) >= 3
+        assert_exact(live)
+
+
 def test_a_level_its_first_page_puts_under_the_threshold_is_not_split(stack, live, monkeypatch):
     # GIVEN 300 numbered keys, pages of 7: under 100 pages (the threshold is kept)
     for key in flat(300):
