@@ -20,8 +20,8 @@ class Span:
 
     prefix: str = ""
     direct: bool = False
-    # The stretches of its keys a direct span leaves to ranges of their own, each named by the
-    # characters its keys start with (baseline_split.py): a flat level listed side by side.
+    # The stretches of its keys a span leaves to ranges of their own, each named by the
+    # characters its keys start with (baseline_split.py): a level listed side by side.
     skip: tuple[str, ...] = ()
 
     def holds(self, key: str) -> bool:
@@ -138,8 +138,6 @@ def past_all(prefix: str) -> str | None:
 
 def stretches(span: Span) -> list[tuple[str, str | None]]:
     """[low, high) stretches of keys the span's recorded keys lie in (high None: no end)."""
-    if not span.direct:
-        return [(span.prefix, past_all(span.prefix))]
     out, low = [], span.prefix
     for skipped in span.skip:
         out.append((low, skipped))

@@ -53,6 +53,31 @@ def stored_ranges(history, bucket: str) -> list[dict]:
     return out
 
 
+def start(
+    history, bucket: str, run_id: str, depth: int, before, *, quiet: bool, due: bool, lease: dict
+) -> None:
+    """The BASELINE item of a run that starts, put once its ranges are recorded: ``due``, a
+    route change in flight (what the run lists first may predate it, so it lists again)."""
+    address = lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)
+    # A route change that marked the item while the run split the bucket still counts.
+    due = due or DUE in (history._get(address) or {})
+    history.client.put_item(
+        TableName=history.table_name,
+        Item={
+            **address,
+            "state": {"S": lay.BASELINE_RUNNING},
+            "run": {"S": run_id},
+            "depth": lay.n(depth),
+            "before_size": lay.n(before.total_size),
+            "before_count": lay.n(before.object_count),
+            "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
+            **({QUIET: {"BOOL": True}} if quiet else {}),
+            **({RELIST: {"BOOL": True}} if due else {}),
+            **lease,
+        },
+    )
+
+
 def resume(history, bucket: str, state: dict, ranges: list[dict], *, settles: bool) -> None:
     """What a run that resumes does first: a live one settles what its ranges still owe the
     totals (a quiet run's moves first become owed: on the fold path too, since the fold counts

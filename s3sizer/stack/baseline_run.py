@@ -2,14 +2,13 @@
 merged into the recorded keys as it is listed (lambdas/baseline.py), its progress committed
 with its changes, so that the same command run again resumes where an interruption stopped it.
 
-The ranges are the keys at the bucket's top level, and each of its top-level prefixes. The top
-level's range is listed with ``Delimiter="/"``: its pages name the prefixes, each of which
-becomes a range as soon as it is named (recorded, then handed to the pool), and so do the
-prefixes of recorded keys it reads past (a prefix whose objects are all gone). So the bucket is
-listed once, whatever its layout, and no worker waits for a plan. Every range is listed with S3's
-paginators: ListObjectsV2, or ListObjectVersions where versions matter, whose raw answer gives
-back the order in which S3 interleaves each key's versions and delete markers (botocore parses
-them into two lists).
+The ranges are the keys at the bucket's top level, and each of its top-level prefixes; a large
+flat top level, and a large folder, are split further into stretches (baseline_split.py). The
+top level's range lists with ``Delimiter="/"``: each prefix its pages name, or its recorded keys
+read past, becomes a range as soon as it is named (recorded, then handed to the pool). So the
+bucket is listed once, whatever its layout, and no worker waits for a plan. Every range is
+listed with S3's paginators: ListObjectsV2, or ListObjectVersions where versions matter, whose
+raw answer gives back the order in which S3 interleaves each key's versions and delete markers.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import baseline, baseline_keys, tracked
@@ -218,11 +216,16 @@ class BaselineRun:
         spans = [Span(p) for p in new]
         # Recorded before the top level's cursor can pass them: a resumed run finds them.
         baseline.batch_put(self.h, [self._range_item(s, None, None, done=False) for s in spans])
+        self._run_fresh(spans)
+
+    def _run_fresh(self, spans: list[Span]) -> None:
         for span in spans:
             self._submit({"span": span, "cursor": None, "done": False, "sums": None})
 
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
+        if cursor is None and r["sums"] is None and not (span.direct or span.skip) and self._idle():
+            span = self._split_folder(span)  # a large folder: stretches of it, side by side
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
         # Its moves still pending first, so that this run's progress items carry only its own.
         keep = functools.partial(self._range_item, span, cursor, done=False)
@@ -310,6 +313,23 @@ class BaselineRun:
         self.on_progress(self.progress)
         return sums
 
+    def _idle(self) -> bool:
+        """Whether a worker has no range: a folder's size is then worth a request to learn
+        (a bucket of many folders keeps every worker busy, and spends none)."""
+        with self._lock:
+            return sum(1 for f in self._futures if not f.done()) < self.workers
+
+    def _split_folder(self, span: Span) -> Span:
+        item_of = functools.partial(self._range_item, cursor=None, sums=None, done=False)
+        stretches = baseline_split.split_folder(
+            self.h, self.s3, self.bucket, span, self.workers, item_of
+        )
+        with self._lock:
+            self._known.update((s.prefix, False) for s in stretches)
+            self.progress.ranges += len(stretches)
+        self._run_fresh(stretches)
+        return replace(span, skip=tuple(s.prefix for s in stretches)) if stretches else span
+
     def _recent_ms(self, listed_at: float) -> int | None:
         if not listed_at:
             return None
@@ -329,31 +349,16 @@ class BaselineRun:
         stretches = baseline_split.top_level(self.s3, self.bucket, self.workers)
         spans = [Span(name, direct=True) for name in stretches]
         spans.append(Span("", direct=True, skip=tuple(stretches)))
-        fresh = [{"span": span, "cursor": None, "done": False, "sums": None} for span in spans]
         # All of them before the BASELINE item: a run stopped before it starts afresh, so no
         # range ever leaves a stretch to a range that was not recorded.
         baseline.batch_put(
             self.h, [self._range_item(span, None, None, done=False) for span in spans]
         )
-        # A route change that marked the item while the split's requests ran still counts.
-        due = due or ranges_table.DUE in (self.h._get(self._state_address()) or {})
-        self.h.client.put_item(
-            TableName=self.h.table_name,
-            Item={
-                **self._state_address(),
-                "state": {"S": lay.BASELINE_RUNNING},
-                "run": {"S": run_id},
-                "depth": lay.n(self.depth),
-                "before_size": lay.n(before.total_size),
-                "before_count": lay.n(before.object_count),
-                "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
-                **({} if self.live else {ranges_table.QUIET: {"BOOL": True}}),
-                # A route change in flight: what this run lists first may predate it.
-                **({ranges_table.RELIST: {"BOOL": True}} if due else {}),
-                **self.lease.attributes(),
-            },
-        )
-        return fresh
+        ranges_table.start(
+            self.h, self.bucket, run_id, self.depth, before,
+            quiet=not self.live, due=due, lease=self.lease.attributes(),
+        )  # fmt: skip
+        return [{"span": span, "cursor": None, "done": False, "sums": None} for span in spans]
 
     def _complete(self) -> None:
         ranges_table.complete(self.h, self.bucket, self.run_id, self.depth)

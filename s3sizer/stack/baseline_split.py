@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from s3sizer.lambdas.baseline_keys import PAST
+from s3sizer.lambdas import batch
+from s3sizer.lambdas.baseline_keys import PAST, Span
 from s3sizer.stack import listing
 
 # Requests spent looking for stretches, at most: enough to pass a long common beginning
@@ -27,42 +28,51 @@ SPLIT_AT_PAGES = 100
 
 
 def top_level(s3, bucket: str, workers: int) -> list[str]:
-    """The top level's stretches for ``workers`` to list side by side, or none: unless its own
-    keys (not its folders) fill more than a page, and about ``SPLIT_AT_PAGES`` pages or more,
-    one worker lists it about as fast, and each range costs requests of its own (its recorded
-    keys are read by 16 Queries)."""
+    """The top level's stretches for ``workers`` to list side by side (its folders are ranges
+    of their own already), or none."""
+    return level(s3, bucket, "", workers, direct=True)
+
+
+def level(s3, bucket: str, prefix: str, workers: int, *, direct: bool) -> list[str]:
+    """Stretches of the keys under ``prefix`` for ``workers`` to list side by side (``direct``:
+    only its own keys, not its folders'), or none: unless those keys fill more than a page,
+    and about ``SPLIT_AT_PAGES`` pages or more, one worker lists them about as fast, and each
+    range costs requests of its own (its recorded keys are read by 16 Queries)."""
     if workers < 2:
         return []
     size = listing.PAGE_SIZE
-    page = s3.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=size)
+    folders = {"Delimiter": "/"} if direct else {}
+    page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=size, **folders)
     keys = [item["Key"] for item in page.get("Contents", [])]
     if not page.get("IsTruncated") or len(keys) <= size // 2:
         return []
-    probe = _Probe(s3, bucket)
-    stretches = probe.split("", workers)
+    probe = _Probe(s3, bucket, direct)
+    stretches = probe.split(prefix, workers)
     return stretches if probe.estimate(keys, stretches) >= SPLIT_AT_PAGES * size else []
 
 
-def split_level(s3, bucket: str, prefix: str, ranges: int) -> list[str]:
+def split_level(s3, bucket: str, prefix: str, ranges: int, *, direct: bool = True) -> list[str]:
     """About ``ranges`` stretches of the level's keys (or [] when it does not split), named by
-    their first characters after ``prefix``, in key order. None holds another, and none is a
-    folder: whatever a name holds besides its stretches (the name itself as a key, its folders,
-    names not reached) stays with the level's own range."""
-    return _Probe(s3, bucket).split(prefix, ranges)
+    their first characters after ``prefix``, in key order. None holds another. Of a direct
+    level, none is a folder: whatever a name holds besides its stretches (the name itself as
+    a key, its folders, names not reached) stays with the level's own range."""
+    return _Probe(s3, bucket, direct).split(prefix, ranges)
 
 
 class _Probe:
     """ListObjectsV2 requests of one entry each, PROBES at most."""
 
-    def __init__(self, s3, bucket: str):
+    def __init__(self, s3, bucket: str, direct: bool):
         self.s3, self.bucket, self.spent = s3, bucket, 0
+        # A direct level's folders are ranges already; a folder's own sub-folders are not.
+        self.folders = {"Delimiter": "/"} if direct else {}
 
     def _first_after(self, start: str | None, within: str) -> tuple[str, bool] | None:
         """The first name listed after ``start``, and whether it is a key (not a folder)."""
         self.spent += 1
         since = {"StartAfter": start} if start is not None else {}
         page = self.s3.list_objects_v2(
-            Bucket=self.bucket, Prefix=within, Delimiter="/", MaxKeys=1, **since
+            Bucket=self.bucket, Prefix=within, MaxKeys=1, **self.folders, **since
         )
         found = [(c["Key"], True) for c in page.get("Contents", [])]
         found += [(p["Prefix"], False) for p in page.get("CommonPrefixes", [])]
@@ -79,7 +89,7 @@ class _Probe:
             if child is None or (out and child == out[-1][0]):
                 start = entry  # the name itself, or a key with U+10FFFF after the child's name
                 continue
-            if not child.endswith("/"):  # a folder is a range already
+            if not (self.folders and child.endswith("/")):  # a folder is a range already
                 out.append((child, is_key))
             start = child + PAST
         return out
@@ -115,3 +125,20 @@ class _Probe:
                 break
             names = [child for child, _ in self.children(reached[0])]
         return estimate
+
+
+def split_folder(h, s3, bucket: str, span: Span, workers: int, item_of) -> list[Span]:
+    """A folder's range split into stretches, when it is large (``level``): the stretches'
+    range items and the folder's, now skipping them, put in one transaction, so a run stopped
+    before it lists the folder whole, and one stopped after finds the stretches. ``item_of``:
+    a span's range item, not started. The stretches, for the caller to run ([]: no split)."""
+    # One transaction holds them, with the folder's own item.
+    names = level(s3, bucket, span.prefix, workers, direct=False)[: batch.TRANSACTION_ITEMS - 1]
+    if not names:
+        return []
+    stretches = [Span(name) for name in names]
+    items = [item_of(s) for s in (*stretches, Span(span.prefix, skip=tuple(names)))]
+    h.client.transact_write_items(
+        TransactItems=[{"Put": {"TableName": h.table_name, "Item": item}} for item in items]
+    )
+    return stretches
