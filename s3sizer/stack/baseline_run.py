@@ -2,13 +2,10 @@
 merged into the recorded keys as it is listed (lambdas/baseline.py), its progress committed
 with its changes, so that the same command run again resumes where an interruption stopped it.
 
-The ranges are the keys at the bucket's top level, and each of its top-level prefixes; a large
-flat top level, and a large folder, are split further into stretches (baseline_split.py). The
-top level's range lists with ``Delimiter="/"``: each prefix its pages name, or its recorded keys
-read past, becomes a range as soon as it is named (recorded, then handed to the pool). So the
-bucket is listed once, whatever its layout, and no worker waits for a plan. Every range is
-listed with S3's paginators: ListObjectsV2, or ListObjectVersions where versions matter, whose
-raw answer gives back the order in which S3 interleaves each key's versions and delete markers.
+The ranges: the bucket's top level, whose listing (``Delimiter="/"``) names each top-level
+prefix as a range as it goes (recorded, then handed to the pool), so the bucket is listed once
+and no worker waits for a plan; a large flat top level or folder is split into stretches of
+its keys (baseline_split.py). Ranges are listed by stack/listing.py.
 """
 
 from __future__ import annotations
@@ -224,8 +221,9 @@ class BaselineRun:
 
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
-        if cursor is None and r["sums"] is None and not (span.direct or span.skip) and self._idle():
-            span = self._split_folder(span)  # a large folder: stretches of it, side by side
+        first = None  # a folder's first page, read to learn whether to split it
+        if cursor is None and r["sums"] is None and not (span.direct or span.skip):
+            span, first = self._split_folder(span)
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
         # Its moves still pending first, so that this run's progress items carry only its own.
         keep = functools.partial(self._range_item, span, cursor, done=False)
@@ -258,6 +256,7 @@ class BaselineRun:
             on_page,
             before_page=stop_here,
             on_prefixes=self._name_ranges if span.direct else None,
+            first=first,
         )
 
         listing_over = [False]
@@ -313,22 +312,25 @@ class BaselineRun:
         self.on_progress(self.progress)
         return sums
 
-    def _idle(self) -> bool:
-        """Whether a worker has no range: a folder's size is then worth a request to learn
-        (a bucket of many folders keeps every worker busy, and spends none)."""
+    def _split_folder(self, span: Span) -> tuple[Span, dict | None]:
+        """A large folder in stretches, side by side, when a worker has no range (a bucket of
+        many folders keeps every worker busy, and spends nothing on this); and the folder's
+        first page, read to decide, unless it ran on into stretches now others'."""
         with self._lock:
-            return sum(1 for f in self._futures if not f.done()) < self.workers
-
-    def _split_folder(self, span: Span) -> Span:
+            if sum(1 for f in self._futures if not f.done()) >= self.workers:
+                return span, None
+        first = listing.first_page(self.s3, self.bucket, self.versioned, span)
         item_of = functools.partial(self._range_item, cursor=None, sums=None, done=False)
         stretches = baseline_split.split_folder(
-            self.h, self.s3, self.bucket, span, self.workers, item_of
+            self.h, self.s3, self.bucket, span, self.workers, item_of, first
         )
+        if not stretches:
+            return span, first
         with self._lock:
             self._known.update((s.prefix, False) for s in stretches)
             self.progress.ranges += len(stretches)
         self._run_fresh(stretches)
-        return replace(span, skip=tuple(s.prefix for s in stretches)) if stretches else span
+        return replace(span, skip=tuple(s.prefix for s in stretches)), None
 
     def _recent_ms(self, listed_at: float) -> int | None:
         if not listed_at:

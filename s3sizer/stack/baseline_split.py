@@ -33,17 +33,27 @@ def top_level(s3, bucket: str, workers: int) -> list[str]:
     return level(s3, bucket, "", workers, direct=True)
 
 
-def level(s3, bucket: str, prefix: str, workers: int, *, direct: bool) -> list[str]:
+def level(
+    s3, bucket: str, prefix: str, workers: int, *, direct: bool, page: dict | None = None
+) -> list[str]:
     """Stretches of the keys under ``prefix`` for ``workers`` to list side by side (``direct``:
     only its own keys, not its folders'), or none: unless those keys fill more than a page,
     and about ``SPLIT_AT_PAGES`` pages or more, one worker lists them about as fast, and each
-    range costs requests of its own (its recorded keys are read by 16 Queries)."""
+    range costs requests of its own (its recorded keys are read by 16 Queries). ``page``: the
+    level's first page, read already (of its keys or of their versions)."""
     if workers < 2:
         return []
     size = listing.PAGE_SIZE
-    folders = {"Delimiter": "/"} if direct else {}
-    page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=size, **folders)
-    keys = [item["Key"] for item in page.get("Contents", [])]
+    if page is None:
+        folders = {"Delimiter": "/"} if direct else {}
+        page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=size, **folders)
+    keys = sorted(
+        {
+            item["Key"]
+            for part in ("Contents", "Versions", "DeleteMarkers")
+            for item in page.get(part, [])
+        }
+    )
     if not page.get("IsTruncated") or len(keys) <= size // 2:
         return []
     probe = _Probe(s3, bucket, direct)
@@ -127,13 +137,14 @@ class _Probe:
         return estimate
 
 
-def split_folder(h, s3, bucket: str, span: Span, workers: int, item_of) -> list[Span]:
-    """A folder's range split into stretches, when it is large (``level``): the stretches'
-    range items and the folder's, now skipping them, put in one transaction, so a run stopped
-    before it lists the folder whole, and one stopped after finds the stretches. ``item_of``:
-    a span's range item, not started. The stretches, for the caller to run ([]: no split)."""
-    # One transaction holds them, with the folder's own item.
-    names = level(s3, bucket, span.prefix, workers, direct=False)[: batch.TRANSACTION_ITEMS - 1]
+def split_folder(h, s3, bucket: str, span: Span, workers: int, item_of, page: dict) -> list[Span]:
+    """A folder's range split into stretches, when it is large (``level``, from ``page``, its
+    first): the stretches' range items and the folder's, now skipping them, put in one
+    transaction, so a run stopped before it lists the folder whole, and one stopped after
+    finds the stretches. ``item_of``: a span's range item, not started. The stretches, for the
+    caller to run ([]: no split)."""
+    names = level(s3, bucket, span.prefix, workers, direct=False, page=page)
+    names = names[: batch.TRANSACTION_ITEMS - 1]  # one transaction, with the folder's own item
     if not names:
         return []
     stretches = [Span(name) for name in names]

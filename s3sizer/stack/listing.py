@@ -55,11 +55,13 @@ def list_span(
     on_page=None,
     before_page=None,
     on_prefixes=None,
+    first: dict | None = None,
 ) -> Iterator[ListedVersion]:
     """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
     ``before_page()`` before each request (it may raise, so that no page is read in vain),
-    ``on_prefixes(prefixes)`` with a direct span's page's common prefixes, before its entries."""
-    pages = _span_pages(s3, bucket, versioned, span, after)
+    ``on_prefixes(prefixes)`` with a direct span's page's common prefixes, before its entries.
+    ``first``: the span's first page, read already (first_page), of a span with no skip."""
+    pages = _span_pages(s3, bucket, versioned, span, after, first)
     for page in _read_ahead(pages, versioned, before_page):
         if on_prefixes is not None and page.prefixes:
             on_prefixes(page.prefixes)
@@ -68,17 +70,37 @@ def list_span(
         yield from page.entries
 
 
-def _span_pages(s3, bucket: str, versioned: bool, span: Span, after: str | None) -> Iterator[dict]:
+def first_page(s3, bucket: str, versioned: bool, span: Span) -> dict:
+    """The span's first page, as its listing reads it."""
+    name = "list_object_versions" if versioned else "list_objects_v2"
+    return getattr(s3, name)(Bucket=bucket, **_request(span), MaxKeys=PAGE_SIZE)
+
+
+def _request(span: Span) -> dict:
+    return {"Prefix": span.prefix, **({"Delimiter": "/"} if span.direct else {})}
+
+
+def _span_pages(
+    s3, bucket: str, versioned: bool, span: Span, after: str | None, first: dict | None = None
+) -> Iterator[dict]:
     """The span's raw pages from after ``after``. A span that leaves stretches of its keys to
     other ranges (``span.skip``) is listed stretch by stretch, each from its start to where the
     next skipped stretch begins; a page's keys from there on are marked to be dropped."""
-    base = {"Bucket": bucket, "Prefix": span.prefix}
-    if span.direct:
-        base["Delimiter"] = "/"
+    base = {"Bucket": bucket, **_request(span)}
     name, marker = (
         ("list_object_versions", "KeyMarker") if versioned else ("list_objects_v2", "StartAfter")
     )
     paginator = s3.get_paginator(name)
+    if first is not None:  # read already: the listing goes on where it ends
+        yield first
+        if not first.get("IsTruncated"):
+            return
+        after = None
+        if versioned:
+            base.update(KeyMarker=first["NextKeyMarker"])
+            base.update(VersionIdMarker=first["NextVersionIdMarker"])
+        else:
+            base.update(ContinuationToken=first["NextContinuationToken"])
     if not span.skip:
         yield from paginator.paginate(
             **base, **({marker: after} if after is not None else {}),
