@@ -114,8 +114,8 @@ def _span_pages(
         since = {marker: start} if start != span.prefix else {}
         # One name first: a stretch left empty between two skipped ones costs a request, not a
         # page of the next one's keys.
-        first = _names(getattr(s3, name)(**base, **since, MaxKeys=1))
-        if not first or (high is not None and first[0] >= high):
+        opening = _names(getattr(s3, name)(**base, **since, MaxKeys=1))
+        if not opening or (high is not None and opening[0] >= high):
             continue
         for raw in paginator.paginate(**base, **since, PaginationConfig={"PageSize": PAGE_SIZE}):
             names = _names(raw)
