@@ -31,11 +31,9 @@ from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
-# BatchWriteItems in flight at once for a quiet run's ranges: as many as workers, and no fewer
-# than this for a bucket of one range (a flat bucket).
+# BatchWriteItems in flight for a quiet run: as many as workers, and at least this for one range.
 WRITERS = 8
-# How far S3's clock may stand between a change's event time and the Date of a listing page
-# that could not show it yet: a page's request takes well under a second.
+# How far S3's clock may stand between an event's time and a page's Date that could not show it.
 MARGIN_SECONDS = 5.0
 
 
@@ -179,9 +177,8 @@ class BaselineRun:
             if self._stop.is_set():
                 raise Interrupted  # a range named after the stop was recorded, not run
         except BaseException:
-            # Ctrl-C or a failed range: the others stop at their next page; what they
-            # committed is kept (a named range is recorded first), and the same command
-            # resumes from there.
+            # Ctrl-C or a failed range: the others stop at their next page, and what they
+            # committed is kept (a named range is recorded first) for the same command to resume.
             self._stop.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -313,9 +310,8 @@ class BaselineRun:
         return sums
 
     def _split_folder(self, span: Span) -> tuple[Span, dict | None]:
-        """A large folder in stretches, side by side, when a worker has no range (a bucket of
-        many folders keeps every worker busy, and spends nothing on this); and the folder's
-        first page, read to decide, unless it ran on into stretches now others'."""
+        """A large folder in stretches, side by side, when a worker has no range; and its first
+        page, read to decide, unless it ran on into stretches now others'."""
         with self._lock:
             if sum(1 for f in self._futures if not f.done()) >= self.workers:
                 return span, None

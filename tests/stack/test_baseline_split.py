@@ -163,21 +163,26 @@ def test_a_flat_bucket_is_listed_by_several_workers_and_ends_exact_while_clients
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
 
 
+def interrupted_after(stack, live, names: list[str], *, listed: int) -> None:
+    """The objects put, then a baseline of four workers stopped once it listed ``listed``."""
+    for i, key in enumerate(names):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"r" * (i % 5 + 1))
+    interrupted = ranges.new_run(stack, workers=4)
+
+    def stop_part_way(progress) -> None:
+        if progress.listed >= listed:
+            interrupted._stop.set()
+
+    interrupted.on_progress = stop_part_way
+    with pytest.raises(Interrupted):
+        interrupted.run()
+
+
 def test_a_split_run_interrupted_resumes_its_stretches_and_ends_exact(
     stack, live, split_from_one_page
 ):
     # GIVEN a flat bucket whose baseline was split, then interrupted part way
-    for i, key in enumerate(flat(300)):
-        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"r" * (i % 5 + 1))
-    interrupted = ranges.new_run(stack, workers=4)
-
-    def stop_half_way(progress) -> None:
-        if progress.listed >= 150:
-            interrupted._stop.set()
-
-    interrupted.on_progress = stop_half_way
-    with pytest.raises(Interrupted):
-        interrupted.run()
+    interrupted_after(stack, live, flat(300), listed=150)
     recorded = stored_ranges(live.h, BUCKET)
     assert len(recorded) >= 5  # the stretches, and the top level's own range skipping them
     top = next(r for r in recorded if r["span"].prefix == "")
@@ -260,17 +265,7 @@ def test_a_large_folder_is_listed_by_several_workers_and_ends_exact_while_client
 def test_a_folder_split_then_interrupted_resumes_its_stretches_and_ends_exact(
     stack, live, split_from_one_page
 ):
-    for i, key in enumerate(folder()):
-        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"s" * (i % 5 + 1))
-    interrupted = ranges.new_run(stack, workers=4)
-
-    def stop_part_way(progress) -> None:
-        if progress.listed >= 100:
-            interrupted._stop.set()
-
-    interrupted.on_progress = stop_part_way
-    with pytest.raises(Interrupted):
-        interrupted.run()
+    interrupted_after(stack, live, folder(), listed=100)
     recorded = {r["span"].prefix: r for r in stored_ranges(live.h, BUCKET)}
     assert recorded["big/"]["span"].skip  # the folder's range skips its stretches
     assert all(s in recorded for s in recorded["big/"]["span"].skip)
