@@ -5,15 +5,21 @@ that is inside a callback whose exceptions Python ignores (a weakref's, as impor
 a module loads, or a ``__del__``), it prints "Exception ignored in ..." and carries on, and the
 command runs to its end. The handler here also records the signal, and long work asks
 (``raise_if_pending``) at its own boundaries, such as between two steps of a plan.
+
+A few writes must not stop half-way (``deferred``): there the first Ctrl-C waits for them to
+end, and a second one stops at once, as Terraform does while it saves its state.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from contextlib import contextmanager
 
-# A plain flag: the handler takes no lock, so a second Ctrl-C inside it cannot deadlock it.
+# Plain flags: the handler takes no lock, so a second Ctrl-C inside it cannot deadlock it.
 _pending = [False]
+_deferring: list[str | None] = [None]  # what a Ctrl-C now waits for, while ``deferred`` runs
 
 
 def install() -> None:
@@ -24,10 +30,33 @@ def install() -> None:
         return  # a shell started us in the background: Ctrl-C is not ours, as Python keeps it
 
     def on_sigint(signum, frame):
+        waiting_for = _deferring[0]
+        if waiting_for is not None:
+            _deferring[0] = None  # the next Ctrl-C stops at once
+            _pending[0] = True
+            sys.stderr.write(f"Interrupted: {waiting_for} first (Ctrl-C again to stop now)\n")
+            return
         _pending[0] = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_sigint)
+
+
+@contextmanager
+def deferred(what: str):
+    """A block that a first Ctrl-C lets end (``what`` says what it finishes), then stops after.
+
+    Only where a stop half-way costs more than the wait: a block of seconds, not minutes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only: nothing here to defer
+        return
+    was, _deferring[0] = _deferring[0], what
+    try:
+        yield
+    finally:
+        _deferring[0] = was
+    raise_if_pending()
 
 
 def raise_if_pending() -> None:

@@ -16,8 +16,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
+from s3sizer import interrupts
 from s3sizer.errors import StackError
 from s3sizer.lambdas import baseline, baseline_keys, tracked
 from s3sizer.lambdas import baseline_finish as ending
@@ -102,7 +104,7 @@ class BaselineRun:
         if self.unmarked_depth is None:
             self.unmarked_depth = tracked.unmarked_depth(settings, self.depth)
         self.h.fold_mark = tracked.fold_mark(settings)
-        state = self.h._get(self._state_address())
+        state = self.h._get(lay.address(lay.bucket_pk(self.bucket), lay.BASELINE_SK))
         resumed = (
             state is not None
             and state.get("state", {}).get("S") == lay.BASELINE_RUNNING
@@ -143,8 +145,11 @@ class BaselineRun:
         mend = ending.ALWAYS if not self.live else mend
         # On the fold path the fold counts a live run's key items: nothing to set or mend.
         mend = ending.FOLDED if self.live and self.h.write_path == "fold" else mend
-        drift = ending.finish(self.h, self.bucket, self.depth, sums, before, mend=mend)
-        self._complete()
+        # A quiet run sets the totals whole, over several transactions, and only its completion
+        # says so: a live run resuming one stopped in between would add its moves again.
+        with interrupts.deferred("setting the totals") if not self.live else nullcontext():
+            drift = ending.finish(self.h, self.bucket, self.depth, sums, before, mend=mend)
+            ranges_table.complete(self.h, self.bucket, self.run_id, self.depth)
         return replace(drift, resumed=resumed)
 
     # -- ranges ---------------------------------------------------------------------------------
@@ -334,9 +339,6 @@ class BaselineRun:
         return max(int((listed_at - MARGIN_SECONDS) * 1000), self.route_since_ms)
 
     # -- the state in the table -------------------------------------------------------------------
-    def _state_address(self) -> dict:
-        return lay.address(lay.bucket_pk(self.bucket), lay.BASELINE_SK)
-
     def _range_item(self, span: Span, cursor: str | None, sums: Sums | None, *, done: bool):
         return ranges_table.range_item(self.bucket, self.run_id, span, cursor, sums, done=done)
 
@@ -357,9 +359,6 @@ class BaselineRun:
             quiet=not self.live, due=due, lease=self.lease.attributes(),
         )  # fmt: skip
         return [{"span": span, "cursor": None, "done": False, "sums": None} for span in spans]
-
-    def _complete(self) -> None:
-        ranges_table.complete(self.h, self.bucket, self.run_id, self.depth)
 
 
 def record(

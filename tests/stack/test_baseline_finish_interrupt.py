@@ -1,0 +1,73 @@
+"""Ctrl-C while a quiet baseline sets the totals: the setting ends first, then the command stops.
+
+A quiet run (`setup` before the first deploy) sets the totals and every prefix's to what it
+merged, over several transactions, and only its completion says it did. Stopped in between, the
+live run that resumes it (the `deploy` after) would add what its ranges moved a second time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from s3sizer import interrupts
+from s3sizer.lambdas import baseline_finish as ending
+from s3sizer.stack.baseline_ranges import baseline_state
+from tests.stack import test_baseline_run as base
+from tests.stack.test_baseline_ranges import new_run, put_a_minute_ago
+from tests.stack.test_baseline_run import BUCKET, assert_exact
+
+stack, live = base.stack, base.live
+
+
+@pytest.fixture
+def ctrl_c(monkeypatch):
+    """s3sizer's own SIGINT handler, as the CLI installs it, and a way to press Ctrl-C."""
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(interrupts, "_pending", [False])
+    monkeypatch.setattr(interrupts, "_deferring", [None])
+    interrupts.install()
+    yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_while_a_quiet_run_sets_the_prefixes_stops_it_once_they_are_set(
+    stack, live, ctrl_c, monkeypatch, capsys
+):
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    mend_prefixes = ending._mend_prefixes
+
+    def pressed_after_the_bucket_s_totals(*args, **kwargs):
+        ctrl_c()  # the bucket's totals are set by now; its prefixes are not
+        return mend_prefixes(*args, **kwargs)
+
+    monkeypatch.setattr(ending, "_mend_prefixes", pressed_after_the_bucket_s_totals)
+
+    with pytest.raises(KeyboardInterrupt):
+        new_run(stack, live_run=False).run()
+
+    assert "Interrupted: setting the totals first (Ctrl-C again to stop now)" in (
+        capsys.readouterr().err
+    )
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+    assert_exact(live)
+    # ... then the route delivers, and the deploy's live run finds nothing to resume
+    monkeypatch.setattr(ending, "_mend_prefixes", mend_prefixes)
+    put_a_minute_ago(live, "p1/late", 7)
+    assert not new_run(stack, live_run=True).run().resumed
+    assert_exact(live)
+
+
+def test_a_second_ctrl_c_stops_a_deferred_block_at_once(ctrl_c, capsys):
+    went_on = []
+    with pytest.raises(KeyboardInterrupt), interrupts.deferred("saving"):
+        ctrl_c()
+        went_on.append("after the first")
+        ctrl_c()
+        went_on.append("after the second")
+
+    assert went_on == ["after the first"]
+    assert capsys.readouterr().err == "Interrupted: saving first (Ctrl-C again to stop now)\n"
