@@ -40,17 +40,23 @@ def range_item(
 
 def stored_ranges(history, bucket: str) -> list[dict]:
     """Each recorded range: ``{"span", "cursor", "done", "sums"}``."""
-    out = []
-    for item in history._query(lay.range_pk(bucket)):
-        span = Span(
-            item["prefix"]["S"],
-            item["direct"]["BOOL"],
-            tuple(p["S"] for p in item.get("skip", {"L": []})["L"]),
-        )
-        cursor = item["cursor"]["S"] if "cursor" in item else None
-        sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
-        out.append({"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums})
-    return out
+    return [_range_of(item) for item in history._query(lay.range_pk(bucket))]
+
+
+def stored_range(history, bucket: str, span: Span) -> dict:
+    """One recorded range, as ``stored_ranges`` gives it."""
+    return _range_of(history._get(lay.range_address(bucket, span.prefix, span.direct)))
+
+
+def _range_of(item: dict) -> dict:
+    span = Span(
+        item["prefix"]["S"],
+        item["direct"]["BOOL"],
+        tuple(p["S"] for p in item.get("skip", {"L": []})["L"]),
+    )
+    cursor = item["cursor"]["S"] if "cursor" in item else None
+    sums = Sums.from_json(item["sums"]["S"]) if "sums" in item else None
+    return {"span": span, "cursor": cursor, "done": item["done"]["BOOL"], "sums": sums}
 
 
 def start(

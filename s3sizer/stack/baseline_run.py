@@ -30,6 +30,7 @@ from s3sizer.lambdas.listing import Drift, ListedVersion
 from s3sizer.stack import baseline_ranges as ranges_table
 from s3sizer.stack import baseline_split, listing
 from s3sizer.stack.baseline_lease import Lease
+from s3sizer.stack.baseline_spread import HandOver, Spread
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
@@ -82,6 +83,7 @@ class BaselineRun:
         self.progress = Progress()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._spread = Spread(self)
 
     def run(self) -> Drift:
         self.lease = Lease(self.h, self.bucket, on_lost=self._stop.set)
@@ -217,15 +219,22 @@ class BaselineRun:
         baseline.batch_put(self.h, [self._range_item(s, None, None, done=False) for s in spans])
         self._run_fresh(spans)
 
-    def _run_fresh(self, spans: list[Span]) -> None:
+    def _run_fresh(self, spans: list[Span], *, stretches: bool = False) -> None:
         for span in spans:
-            self._submit({"span": span, "cursor": None, "done": False, "sums": None})
+            r = {"span": span, "cursor": None, "done": False, "sums": None}
+            self._submit(r | ({"stretch": True} if stretches else {}))
 
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
         first = None  # a folder's first page, read to learn whether to split it
-        if cursor is None and r["sums"] is None and not (span.direct or span.skip):
-            span, first = self._split_folder(span)
+        # A stretch is not split again as it starts (its split spent the probes); it hands over
+        # if it turns out long.
+        if (
+            cursor is None
+            and r["sums"] is None
+            and not (span.direct or span.skip or "stretch" in r)
+        ):
+            span, first = self._spread.at_start(span)
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
         # Its moves still pending first, so that this run's progress items carry only its own.
         keep = functools.partial(self._range_item, span, cursor, done=False)
@@ -237,14 +246,19 @@ class BaselineRun:
             whole.add(sums)
             return whole
 
-        listed_last = [0.0]
+        listed_last, pages_read = [0.0], [0]
 
         def stop_here() -> None:
             if self._stop.is_set():
                 raise Interrupted
 
+        def before_page() -> None:
+            stop_here()
+            if self._spread.due(r, pages_read[0]):
+                raise HandOver
+
         def on_page(count: int, listed_at: float) -> None:
-            listed_last[0] = listed_at or time.time()
+            listed_last[0], pages_read[0] = listed_at or time.time(), pages_read[0] + 1
             with self._lock:
                 self.progress.listed += count
             self.on_progress(self.progress)
@@ -256,7 +270,7 @@ class BaselineRun:
             span,
             cursor,
             on_page,
-            before_page=stop_here,
+            before_page=before_page,
             on_prefixes=self._name_ranges if span.direct else None,
             first=first,
         )
@@ -281,30 +295,35 @@ class BaselineRun:
             if listing_over[0]:
                 stop_here()
 
-        sums = baseline.merge(
-            self.h,
-            self.bucket,
-            baseline_keys.group_listing(pages()),
-            baseline_keys.stored_keys(
+        try:
+            sums = baseline.merge(
                 self.h,
                 self.bucket,
-                span,
-                cursor,
-                self._long_items,
-                before_read=stop_reading_keys,
-                partitions=self._partitions,
-                on_prefix=lambda prefix: self._name_ranges([prefix]),
-            ),
-            depth=self.depth,
-            unmarked_depth=self.unmarked_depth,
-            recent_ms=self._recent_ms,
-            live=self.live,
-            progress=lambda last, now: self._range_item(span, last, with_earlier(now), done=False),
-            listed_last=lambda: listed_last[0],
-            flush_keys=listing.PAGE_SIZE // 4,
-            classes=self._classes,
-            finished=finished,
-        )
+                baseline_keys.group_listing(pages()),
+                baseline_keys.stored_keys(
+                    self.h,
+                    self.bucket,
+                    span,
+                    cursor,
+                    self._long_items,
+                    before_read=stop_reading_keys,
+                    partitions=self._partitions,
+                    on_prefix=lambda prefix: self._name_ranges([prefix]),
+                ),
+                depth=self.depth,
+                unmarked_depth=self.unmarked_depth,
+                recent_ms=self._recent_ms,
+                live=self.live,
+                progress=lambda last, now: self._range_item(
+                    span, last, with_earlier(now), done=False
+                ),
+                listed_last=lambda: listed_last[0],
+                flush_keys=listing.PAGE_SIZE // 4,
+                classes=self._classes,
+                finished=finished,
+            )
+        except HandOver:  # what it read is merged: the rest goes on in stretches, and here
+            return self._run_range(self._spread.hand_over(span))
         sums = with_earlier(sums)
         if not done:  # no key to merge: no write marked it
             item = self._range_item(span, cursor, sums, done=True)
@@ -313,25 +332,6 @@ class BaselineRun:
             self.progress.ranges_done += 1
         self.on_progress(self.progress)
         return sums
-
-    def _split_folder(self, span: Span) -> tuple[Span, dict | None]:
-        """A large folder in stretches, side by side, when a worker has no range; and its first
-        page, read to decide, unless it ran on into stretches now others'."""
-        with self._lock:
-            if sum(1 for f in self._futures if not f.done()) >= self.workers:
-                return span, None
-        first = listing.first_page(self.s3, self.bucket, self.versioned, span)
-        item_of = functools.partial(self._range_item, cursor=None, sums=None, done=False)
-        stretches = baseline_split.split_folder(
-            self.h, self.s3, self.bucket, span, self.workers, item_of, first
-        )
-        if not stretches:
-            return span, first
-        with self._lock:
-            self._known.update((s.prefix, False) for s in stretches)
-            self.progress.ranges += len(stretches)
-        self._run_fresh(stretches)
-        return replace(span, skip=tuple(s.prefix for s in stretches)), None
 
     def _recent_ms(self, listed_at: float) -> int | None:
         if not listed_at:

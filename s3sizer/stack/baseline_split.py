@@ -88,11 +88,11 @@ class _Probe:
         found += [(p["Prefix"], False) for p in page.get("CommonPrefixes", [])]
         return min(found) if found else None
 
-    def children(self, name: str) -> list[tuple[str, bool]]:
+    def children(self, name: str, after: str | None = None) -> list[tuple[str, bool]]:
         """The names one character longer that keys under ``name`` start with (not folders),
-        each with whether its first entry is a key."""
+        each with whether its first entry is a key; only those with a key after ``after``."""
         out: list[tuple[str, bool]] = []
-        start = None
+        start = after
         while self.spent < PROBES and (first := self._first_after(start, name)) is not None:
             entry, is_key = first
             child = name + entry[len(name)] if len(entry) > len(name) else None
@@ -135,6 +135,37 @@ class _Probe:
                 break
             names = [child for child, _ in self.children(reached[0])]
         return estimate
+
+
+def split_after(
+    s3, bucket: str, prefix: str, cursor: str, ranges: int, *, direct: bool = False
+) -> list[str]:
+    """About ``ranges`` stretches of the keys under ``prefix`` that sort after ``cursor`` (a
+    range's last merged key), for idle workers to take from the range that lists them: every
+    key under each lies after the cursor. Found down the names that hold the cursor (`k0123`
+    gives `k02`...`k09`, then `k1`...), then breadth first as ``split_level`` does (of a
+    ``direct`` level, no folder is a stretch)."""
+    probe = _Probe(s3, bucket, direct)
+    leaves: set[str] = set()
+    flat: deque[str] = deque()  # stretches whose first entry is a key: split further
+    holding = prefix  # the name that holds the cursor, one character longer each step
+    while holding is not None and len(leaves) < ranges and probe.spent < PROBES:
+        found, holding = probe.children(holding, after=cursor), None
+        for child, is_key in found:
+            if cursor.startswith(child):
+                holding = child  # its keys after the cursor are one level further down
+            elif child > cursor:
+                leaves.add(child)
+                if is_key:
+                    flat.append(child)
+    while flat and len(leaves) < ranges and probe.spent < PROBES:
+        name = flat.popleft()
+        found = probe.children(name)
+        if found:
+            leaves.discard(name)
+            leaves.update(child for child, _ in found)
+            flat.extend(child for child, is_key in found if is_key)
+    return sorted(leaves)
 
 
 def split_folder(h, s3, bucket: str, span: Span, workers: int, item_of, page: dict) -> list[Span]:

@@ -32,6 +32,9 @@ class LiveBucket:
     def __init__(self, stack, history: History):
         self.s3, self.h = stack.client("s3"), history
         self.seq = itertools.count(1)
+        # A change and its sequencer together: ranges on several threads write as they list, and
+        # S3's sequencers of a key rise in the order its changes were made.
+        self._order = threading.Lock()
 
     def _apply(self, record: dict) -> None:
         apply_event(self.h, events.envelope(record))
@@ -41,15 +44,17 @@ class LiveBucket:
         return make(BUCKET, *args, event_time=now, **kw)
 
     def put(self, key: str, size: int) -> None:
-        answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=b"x" * size)
-        seq = events.sequencer(next(self.seq))
+        with self._order:
+            answer = self.s3.put_object(Bucket=BUCKET, Key=key, Body=b"x" * size)
+            seq = events.sequencer(next(self.seq))
         vid = answer.get("VersionId")
         self._apply(self._record(events.created, key, size, seq, version_id=vid))
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         args = {"VersionId": version_id} if version_id else {}
-        answer = self.s3.delete_object(Bucket=BUCKET, Key=key, **args)
-        seq = events.sequencer(next(self.seq))
+        with self._order:
+            answer = self.s3.delete_object(Bucket=BUCKET, Key=key, **args)
+            seq = events.sequencer(next(self.seq))
         if answer.get("DeleteMarker") and not version_id:
             record = self._record(
                 events.removed, key, seq, kind="DeleteMarkerCreated",
@@ -242,7 +247,8 @@ def test_a_deeper_prefix_depth_fills_its_new_prefixes_while_clients_write(stack,
     # GIVEN keys tracked at depth 1 by a live tracker
     shallow = History(stack.names.table, stack.client("dynamodb"), prefix_depth=1)
     tracker_at_depth_1 = LiveBucket(stack, shallow)
-    tracker_at_depth_1.seq = live.seq  # one bucket: one sequence of sequencers
+    # one bucket: one sequence of sequencers
+    tracker_at_depth_1.seq, tracker_at_depth_1._order = live.seq, live._order
     names = keys(40)
     for i, key in enumerate(names):
         tracker_at_depth_1.put(key, i % 7 + 1)

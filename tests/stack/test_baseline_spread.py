@@ -1,0 +1,142 @@
+"""A range that turns out long, while workers have nothing to do, hands what it has not listed
+yet to them: every key still has exactly one range, while clients write, and after a stop."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from s3sizer.lambdas.baseline_keys import Span
+from s3sizer.stack import baseline_split, baseline_spread
+from s3sizer.stack.baseline_ranges import baseline_state, stored_ranges
+from tests.stack import test_baseline_ranges as ranges
+from tests.stack import test_baseline_run as base
+from tests.stack.test_baseline_run import BUCKET, assert_exact
+from tests.stack.test_baseline_split import interrupted_after
+
+# The same local AWS and bucket (pages of 7 entries) as the baseline's other tests.
+stack, live = base.stack, base.live
+
+
+@pytest.fixture
+def long_after_five_pages(monkeypatch):
+    """A range hands over after 5 pages (AWS's 100 would be 700 keys here), and no folder is
+    split when it starts, so that only a handover can spread it."""
+    monkeypatch.setattr(baseline_spread, "AFTER_PAGES", 5)
+    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 10**9)
+
+
+def bucket_of_one_big_folder() -> list[str]:
+    """Small folders first, then a large one of numbered keys with awkward names among them."""
+    return (
+        [f"a{i}/k" for i in range(4)]
+        + [f"big/obj-{i:04d}" for i in range(300)]
+        + ["big/", "big/obj-", "big/obj-0", "big/obj-01\U0010ffff", "big/sub/a", "big/é", "top"]
+    )
+
+
+@pytest.mark.parametrize(
+    "cursor", ["big/obj-0123", "big/obj-0", "big/", "big/obj-01\U0010ffff", "big/obj-0299"]
+)
+def test_what_lies_after_a_cursor_is_split_and_each_key_has_one_owner(stack, live, cursor):
+    names = bucket_of_one_big_folder()
+    for key in names:
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+
+    stretches = baseline_split.split_after(live.s3, BUCKET, "big/", cursor, 8)
+
+    assert stretches == sorted(stretches)
+    assert not any(a != b and b.startswith(a) for a in stretches for b in stretches)
+    if cursor < "big/obj-02":
+        assert len(stretches) >= 2
+    rest = Span("big/", skip=tuple(stretches))
+    for key in (k for k in names if k.startswith("big/")):
+        held = [s for s in stretches if key.startswith(s)]
+        if key <= cursor:  # listed already by the range: no stretch may take it
+            assert held == [], key
+        else:  # the range's own span (between the stretches) or exactly one stretch
+            assert len(held) + rest.holds(key) == 1, key
+
+
+def flat_bucket() -> list[str]:
+    """Numbered keys at the top level, folders among them, and keys that begin others."""
+    return [f"obj-{i:04d}" for i in range(300)] + ["obj-", "obj-0", "obj-01/x", "d/k", "zz"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "long_range"), [(bucket_of_one_big_folder, "big/"), (flat_bucket, "")]
+)
+@pytest.mark.parametrize("versioned", [False, True])
+@pytest.mark.parametrize("live_run", [True, False])
+def test_a_long_range_hands_its_rest_to_idle_workers_and_ends_exact_while_clients_write(
+    stack, live, layout, long_range, versioned, live_run, long_after_five_pages, monkeypatch
+):
+    # GIVEN a bucket whose keys lie mostly in one folder (or at the top level, not split as the
+    # run starts), listed from the start by one worker
+    if versioned:
+        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    names = layout()
+    for i, key in enumerate(names):
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"h" * (i % 9 + 1))
+    handed = []
+    hand_over = baseline_spread.Spread.hand_over
+
+    def spied(self, span):
+        handed.append(span.prefix)
+        return hand_over(self, span)
+
+    monkeypatch.setattr(baseline_spread.Spread, "hand_over", spied)
+    rng = random.Random(11)
+    seen = []
+
+    # WHEN clients write in the folder, before and after where it hands over, as it lists
+    # (a quiet run, `setup` before the first deploy, has no clients)
+    def write(progress) -> None:
+        seen.append(progress.ranges)
+        if not live_run:
+            return
+        home = "big/" if long_range else ""
+        key = rng.choice(
+            [*names, f"{home}obj-{rng.randrange(400):04d}", f"{home}z{rng.randrange(9)}"]
+        )
+        if rng.random() < 0.3:
+            live.delete(key)
+        else:
+            live.put(key, rng.randrange(1, 40))
+
+    run = ranges.new_run(stack, workers=4, versioned=versioned, live_run=live_run)
+    run.on_progress = write
+    run.run()
+
+    # THEN the long range handed over (and maybe a long stretch of it after), its stretches ran
+    # as ranges, and the totals are exact
+    assert handed[0] == long_range and all(h.startswith(long_range) for h in handed)
+    folders = len({k.split("/")[0] for k in names if "/" in k})
+    assert max(seen) >= 1 + folders + 4  # the top level, its folders, and four stretches or more
+    assert_exact(live)
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_a_run_stopped_after_a_handover_resumes_its_stretches_and_ends_exact(
+    stack, live, long_after_five_pages
+):
+    # GIVEN a run whose large folder handed over, then stopped part way
+    interrupted_after(stack, live, bucket_of_one_big_folder(), listed=200)
+    recorded = {r["span"].prefix: r for r in stored_ranges(live.h, BUCKET)}
+    assert recorded["big/"]["span"].skip  # the folder's range skips its stretches
+    assert recorded["big/"]["cursor"] < min(recorded["big/"]["span"].skip)
+    assert all(s in recorded for s in recorded["big/"]["span"].skip)
+
+    # WHEN objects change meanwhile, and the same command runs again
+    live.put("big/obj-0003", 60)
+    live.delete("big/obj-0250")
+    live.put("big/new", 4)
+    again = []
+    resumed = ranges.new_run(stack, workers=4)
+    resumed.on_progress = lambda p: again.append(p.listed)
+    resumed.run()
+
+    # THEN it lists about what the first run had not, and the totals equal the listing
+    assert again[-1] <= 311 - 200 + 311 // 10
+    assert_exact(live)
