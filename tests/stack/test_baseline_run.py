@@ -64,6 +64,13 @@ class LiveBucket:
             record = self._record(events.removed, key, seq, version_id=answer.get("VersionId"))
         self._apply(record)
 
+    def change(self, rng, key: str) -> None:
+        """What a client does to ``key`` now and then: deletes it, or puts it anew."""
+        if rng.random() < 0.3:
+            self.delete(key)
+        else:
+            self.put(key, rng.randrange(1, 40))
+
     def listing(self) -> tuple[int, int, dict]:
         size = count = 0
         prefixes: dict = {}

@@ -9,11 +9,15 @@ import pytest
 
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.stack import baseline_split, baseline_spread
-from s3sizer.stack.baseline_ranges import baseline_state, stored_ranges
+from s3sizer.stack.baseline_ranges import baseline_state
 from tests.stack import test_baseline_ranges as ranges
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_run import BUCKET, assert_exact
-from tests.stack.test_baseline_split import interrupted_after
+from tests.stack.test_baseline_split import (
+    changed_then_resumed,
+    interrupted_after,
+    recorded_folder_split,
+)
 
 # The same local AWS and bucket (pages of 7 entries) as the baseline's other tests.
 stack, live = base.stack, base.live
@@ -97,13 +101,12 @@ def test_a_long_range_hands_its_rest_to_idle_workers_and_ends_exact_while_client
         if not live_run:
             return
         home = "big/" if long_range else ""
-        key = rng.choice(
-            [*names, f"{home}obj-{rng.randrange(400):04d}", f"{home}z{rng.randrange(9)}"]
+        live.change(
+            rng,
+            rng.choice(
+                [*names, f"{home}obj-{rng.randrange(400):04d}", f"{home}z{rng.randrange(9)}"]
+            ),
         )
-        if rng.random() < 0.3:
-            live.delete(key)
-        else:
-            live.put(key, rng.randrange(1, 40))
 
     run = ranges.new_run(stack, workers=4, versioned=versioned, live_run=live_run)
     run.on_progress = write
@@ -123,20 +126,9 @@ def test_a_run_stopped_after_a_handover_resumes_its_stretches_and_ends_exact(
 ):
     # GIVEN a run whose large folder handed over, then stopped part way
     interrupted_after(stack, live, bucket_of_one_big_folder(), listed=200)
-    recorded = {r["span"].prefix: r for r in stored_ranges(live.h, BUCKET)}
-    assert recorded["big/"]["span"].skip  # the folder's range skips its stretches
+    recorded = recorded_folder_split(live)
     assert recorded["big/"]["cursor"] < min(recorded["big/"]["span"].skip)
-    assert all(s in recorded for s in recorded["big/"]["span"].skip)
 
-    # WHEN objects change meanwhile, and the same command runs again
-    live.put("big/obj-0003", 60)
-    live.delete("big/obj-0250")
-    live.put("big/new", 4)
-    again = []
-    resumed = ranges.new_run(stack, workers=4)
-    resumed.on_progress = lambda p: again.append(p.listed)
-    resumed.run()
-
-    # THEN it lists about what the first run had not, and the totals equal the listing
-    assert again[-1] <= 311 - 200 + 311 // 10
-    assert_exact(live)
+    # WHEN objects change meanwhile, and the same command runs again, it lists about what the
+    # first run had not, and the totals equal the listing
+    assert changed_then_resumed(stack, live, "big/obj-0250") <= 311 - 200 + 311 // 10
