@@ -52,8 +52,14 @@ def deferred(what: str):
         yield  # signals reach the main thread only: nothing here to defer
         return
     was, _deferring[0] = _deferring[0], what
+    pending_before = _pending[0]
     try:
         yield
+    except Exception:
+        # The block failed on its own: that error is what the user must see, not "Interrupted"
+        # for the Ctrl-C it deferred (the command stops all the same).
+        _pending[0] = pending_before
+        raise
     finally:
         _deferring[0] = was
     raise_if_pending()

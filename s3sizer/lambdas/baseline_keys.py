@@ -122,6 +122,7 @@ PAGE_ITEMS = 60
 # The largest character: a name followed by it sorts after every key that starts with the name
 # and goes on with any other character.
 PAST = "\U0010ffff"
+MAX_KEY_BYTES = 1024  # S3's longest key, in UTF-8
 
 
 def past_all(prefix: str) -> str | None:
@@ -134,6 +135,17 @@ def past_all(prefix: str) -> str | None:
     if 0xD800 <= following <= 0xDFFF:  # surrogates are no characters of a key
         following = 0xE000
     return head[:-1] + chr(following)
+
+
+def listed_from(skipped: str) -> str | None:
+    """Where a listing of what follows the stretch ``skipped`` starts after (StartAfter and
+    KeyMarker leave their own name out): the last name of S3's longest keys (1,024 bytes) under
+    it, so that a key named ``past_all(skipped)`` is listed. None: the stretch is all U+10FFFF,
+    and what follows it starts after it."""
+    head = skipped.rstrip(PAST)
+    if not head:
+        return None
+    return head + PAST * max(0, (MAX_KEY_BYTES - len(head.encode())) // len(PAST.encode()))
 
 
 def stretches(span: Span) -> list[tuple[str, str | None]]:

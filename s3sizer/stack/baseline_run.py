@@ -254,7 +254,7 @@ class BaselineRun:
 
         def before_page() -> None:
             stop_here()
-            if self._spread.due(r, pages_read[0]):
+            if self._spread.due(span, r, pages_read[0]):
                 raise HandOver
 
         def on_page(count: int, listed_at: float) -> None:

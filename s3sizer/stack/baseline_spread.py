@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 from dataclasses import replace
 
+from botocore.exceptions import ClientError
+
 from s3sizer.lambdas import baseline, batch
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.stack import baseline_ranges as ranges_table
@@ -65,9 +67,11 @@ class Spread:
             run.progress.ranges += len(stretches)
         run._run_fresh(stretches, stretches=True)
 
-    def due(self, r: dict, pages: int) -> bool:
-        """Whether range ``r``, having listed ``pages`` pages, should hand over now."""
-        span, run = r["span"], self.run
+    def due(self, span: Span, r: dict, pages: int) -> bool:
+        """Whether range ``r``, listing ``span`` (as split when it started, if it was) and
+        having listed ``pages`` pages, should hand over now: not a span split already, whose
+        stretches a split of its rest would overlap."""
+        run = self.run
         if pages < AFTER_PAGES or r.get("handed_over") or span.skip:
             return False
         with run._lock:
@@ -93,13 +97,26 @@ class Spread:
                 r["span"] = replace(span, skip=tuple(names))
                 items = [run._range_item(s, None, None, done=False) for s in stretches]
                 items.append(run._range_item(r["span"], r["cursor"], r["sums"], done=False))
-                run.h.client.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": run.h.table_name, "Item": i}} for i in items
-                    ]
-                )
-                self._start(stretches)
+                if self._record(items, len(stretches)):
+                    self._start(stretches)
+                else:
+                    r["span"] = span
         finally:
             self.busy = False
         r["handed_over"] = True  # once: it goes on with what lies between its stretches
         return r
+
+    def _record(self, items: list[dict], stretches: int) -> bool:
+        """The stretches' items (none recorded already: a range is never named twice) and the
+        range's own, in one transaction; False when a stretch was there."""
+        h = self.run.h
+        puts = [{"Put": {"TableName": h.table_name, "Item": i}} for i in items]
+        for put in puts[:stretches]:
+            put["Put"]["ConditionExpression"] = "attribute_not_exists(pk)"
+        try:
+            h.client.transact_write_items(TransactItems=puts)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            return False
+        return True

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from s3sizer.lambdas.baseline_keys import Span, stretches
+from s3sizer.lambdas.baseline_keys import Span, listed_from, stretches
 from s3sizer.lambdas.listing import ListedVersion
 
 PAGE_SIZE = 1000  # S3's largest page
@@ -107,11 +107,13 @@ def _span_pages(
             PaginationConfig={"PageSize": PAGE_SIZE},
         )  # fmt: skip
         return
-    for low, high in stretches(span):
+    for (low, high), skipped in zip(stretches(span), (None, *span.skip), strict=True):
         if after is not None and high is not None and after >= high:
             continue
-        start = after if after is not None and after >= low else low
-        since = {marker: start} if start != span.prefix else {}
+        start = after if after is not None and after >= low else None
+        if start is None and skipped is not None:
+            start = listed_from(skipped) or low
+        since = {marker: start} if start is not None else {}
         # One name first: a stretch left empty between two skipped ones costs a request, not a
         # page of the next one's keys.
         opening = _names(getattr(s3, name)(**base, **since, MaxKeys=1))

@@ -71,3 +71,11 @@ def test_a_second_ctrl_c_stops_a_deferred_block_at_once(ctrl_c, capsys):
 
     assert went_on == ["after the first"]
     assert capsys.readouterr().err == "Interrupted: saving first (Ctrl-C again to stop now)\n"
+
+
+def test_an_error_in_a_deferred_block_after_a_ctrl_c_is_reported_as_itself(ctrl_c):
+    with pytest.raises(RuntimeError), interrupts.deferred("saving"):
+        ctrl_c()
+        raise RuntimeError("DynamoDB refused the write")
+
+    assert not interrupts.caused(RuntimeError("DynamoDB refused the write"))

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from s3sizer.lambdas.baseline_keys import Span
-from s3sizer.stack import baseline_split
+from s3sizer.stack import baseline_split, listing
 from s3sizer.stack.baseline_ranges import baseline_state, stored_ranges
 from s3sizer.stack.baseline_run import Interrupted
 from tests.stack import test_baseline_ranges as ranges
@@ -302,3 +302,24 @@ def test_a_quiet_baseline_of_a_large_folder_counts_each_key_once(stack, live, sp
 
     assert max(seen) >= 6
     assert_exact(live)
+
+
+@pytest.mark.parametrize("versioned", [False, True])
+def test_a_key_named_as_the_first_name_after_a_stretch_is_listed(stack, live, versioned):
+    """What follows the stretch `big/obj-02` starts at `big/obj-03`, itself a key: a listing
+    that started after that name would leave it out, and the merge would take it as deleted."""
+    if versioned:
+        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for key in [
+        "big/obj-0100",
+        "big/obj-0200",
+        "big/obj-02\U0010ffff",
+        "big/obj-03",
+        "big/obj-0300",
+    ]:
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+    span = Span("big/", skip=("big/obj-02",))
+
+    listed = listing.list_span(live.s3, BUCKET, versioned, span, None)
+
+    assert [entry.key for entry in listed] == ["big/obj-0100", "big/obj-03", "big/obj-0300"]

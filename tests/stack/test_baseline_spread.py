@@ -132,3 +132,36 @@ def test_a_run_stopped_after_a_handover_resumes_its_stretches_and_ends_exact(
     # WHEN objects change meanwhile, and the same command runs again, it lists about what the
     # first run had not, and the totals equal the listing
     assert changed_then_resumed(stack, live, "big/obj-0250") <= 311 - 200 + 311 // 10
+
+
+def test_a_folder_split_as_it_starts_does_not_hand_over_and_lists_each_key_once(
+    stack, live, monkeypatch
+):
+    """A folder split as it starts keeps the keys no stretch holds, here deleted keys (versions
+    and markers only, which the one-key requests do not see): long as that part may be, it
+    does not hand over, as a split of its rest would overlap its stretches."""
+    monkeypatch.setattr(baseline_spread, "AFTER_PAGES", 5)
+    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 5)
+    live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    for i in range(150):
+        live.s3.put_object(Bucket=BUCKET, Key=f"big/a{i:03d}", Body=b"x")
+        live.s3.delete_object(Bucket=BUCKET, Key=f"big/a{i:03d}")
+    for i in range(300):
+        live.s3.put_object(Bucket=BUCKET, Key=f"big/obj-{i:04d}", Body=b"h" * (i % 9 + 1))
+    handed = []
+    hand_over = baseline_spread.Spread.hand_over
+
+    def spied(self, span):
+        handed.append(span.prefix)
+        return hand_over(self, span)
+
+    monkeypatch.setattr(baseline_spread.Spread, "hand_over", spied)
+    run = ranges.new_run(stack, workers=4, versioned=True, live_run=False)
+    listed = []
+    run.on_progress = lambda p: listed.append(p.listed)
+
+    run.run()
+
+    assert "big/" not in handed  # its stretches may, having no stretches of their own
+    assert listed[-1] <= 150 * 2 + 300 + 7  # each version and marker once, and a page's slack
+    assert_exact(live)
