@@ -14,8 +14,10 @@ new first characters, stays with the top level's range, so every key still has o
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from s3sizer.lambdas import batch
+from s3sizer.lambdas.baseline import ListingStopped
 from s3sizer.lambdas.baseline_keys import PAST, Span
 from s3sizer.stack import listing
 
@@ -34,13 +36,15 @@ def top_level(s3, bucket: str, workers: int) -> list[str]:
 
 
 def level(
-    s3, bucket: str, prefix: str, workers: int, *, direct: bool, page: dict | None = None
-) -> list[str]:
+    s3, bucket: str, prefix: str, workers: int, *, direct: bool, page: dict | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> list[str]:  # fmt: skip
     """Stretches of the keys under ``prefix`` for ``workers`` to list side by side (``direct``:
     only its own keys, not its folders'), or none: unless those keys fill more than a page,
     and about ``SPLIT_AT_PAGES`` pages or more, one worker lists them about as fast, and each
     range costs requests of its own (its recorded keys are read by 16 Queries). ``page``: the
-    level's first page, read already (of its keys or of their versions)."""
+    level's first page, read already (of its keys or of their versions). ``stop()``: the run
+    stops, and the requests with it (baseline.ListingStopped)."""
     if workers < 2:
         return []
     size = listing.PAGE_SIZE
@@ -56,7 +60,7 @@ def level(
     )
     if not page.get("IsTruncated") or len(keys) <= size // 2:
         return []
-    probe = _Probe(s3, bucket, direct)
+    probe = _Probe(s3, bucket, direct, stop)
     stretches = probe.split(prefix, workers)
     return stretches if probe.estimate(keys, stretches) >= SPLIT_AT_PAGES * size else []
 
@@ -72,13 +76,15 @@ def split_level(s3, bucket: str, prefix: str, ranges: int, *, direct: bool = Tru
 class _Probe:
     """ListObjectsV2 requests of one entry each, PROBES at most."""
 
-    def __init__(self, s3, bucket: str, direct: bool):
-        self.s3, self.bucket, self.spent = s3, bucket, 0
+    def __init__(self, s3, bucket: str, direct: bool, stop: Callable[[], bool] = lambda: False):
+        self.s3, self.bucket, self.spent, self.stop = s3, bucket, 0, stop
         # A direct level's folders are ranges already; a folder's own sub-folders are not.
         self.folders = {"Delimiter": "/"} if direct else {}
 
     def _first_after(self, start: str | None, within: str) -> tuple[str, bool] | None:
         """The first name listed after ``start``, and whether it is a key (not a folder)."""
+        if self.stop():  # up to PROBES requests: a Ctrl-C does not wait for them
+            raise ListingStopped
         self.spent += 1
         since = {"StartAfter": start} if start is not None else {}
         page = self.s3.list_objects_v2(
@@ -138,14 +144,15 @@ class _Probe:
 
 
 def split_after(
-    s3, bucket: str, prefix: str, cursor: str, ranges: int, *, direct: bool = False
-) -> list[str]:
+    s3, bucket: str, prefix: str, cursor: str, ranges: int, *, direct: bool = False,
+    stop: Callable[[], bool] = lambda: False,
+) -> list[str]:  # fmt: skip
     """About ``ranges`` stretches of the keys under ``prefix`` that sort after ``cursor`` (a
     range's last merged key), for idle workers to take from the range that lists them: every
     key under each lies after the cursor. Found down the names that hold the cursor (`k0123`
     gives `k02`...`k09`, then `k1`...), then breadth first as ``split_level`` does (of a
     ``direct`` level, no folder is a stretch)."""
-    probe = _Probe(s3, bucket, direct)
+    probe = _Probe(s3, bucket, direct, stop)
     leaves: set[str] = set()
     flat: deque[str] = deque()  # stretches whose first entry is a key: split further
     holding = prefix  # the name that holds the cursor, one character longer each step
@@ -168,13 +175,16 @@ def split_after(
     return sorted(leaves)
 
 
-def split_folder(h, s3, bucket: str, span: Span, workers: int, item_of, page: dict) -> list[Span]:
+def split_folder(
+    h, s3, bucket: str, span: Span, workers: int, item_of, page: dict,
+    stop: Callable[[], bool] = lambda: False,
+) -> list[Span]:  # fmt: skip
     """A folder's range split into stretches, when it is large (``level``, from ``page``, its
     first): the stretches' range items and the folder's, now skipping them, put in one
     transaction, so a run stopped before it lists the folder whole, and one stopped after
     finds the stretches. ``item_of``: a span's range item, not started. The stretches, for the
     caller to run ([]: no split)."""
-    names = level(s3, bucket, span.prefix, workers, direct=False, page=page)
+    names = level(s3, bucket, span.prefix, workers, direct=False, page=page, stop=stop)
     names = names[: batch.TRANSACTION_ITEMS - 1]  # one transaction, with the folder's own item
     if not names:
         return []

@@ -53,7 +53,7 @@ class Spread:
         first = listing.first_page(run.s3, run.bucket, run.versioned, span)
         item_of = functools.partial(run._range_item, cursor=None, sums=None, done=False)
         stretches = baseline_split.split_folder(
-            run.h, run.s3, run.bucket, span, run.workers, item_of, first
+            run.h, run.s3, run.bucket, span, run.workers, item_of, first, stop=run._stop.is_set
         )
         if not stretches:
             return span, first
@@ -89,8 +89,9 @@ class Spread:
             names = []
             if r["cursor"] is not None:
                 names = baseline_split.split_after(
-                    run.s3, run.bucket, span.prefix, r["cursor"], run.workers, direct=span.direct
-                )
+                    run.s3, run.bucket, span.prefix, r["cursor"], run.workers,
+                    direct=span.direct, stop=run._stop.is_set,
+                )  # fmt: skip
             names = names[: batch.TRANSACTION_ITEMS - 1]  # with the range's own item
             if names:
                 stretches = [Span(name, direct=span.direct) for name in names]

@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from s3sizer.lambdas.baseline import ListingStopped
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.stack import baseline_split, baseline_spread
 from s3sizer.stack.baseline_ranges import baseline_state
@@ -165,3 +166,17 @@ def test_a_folder_split_as_it_starts_does_not_hand_over_and_lists_each_key_once(
     assert "big/" not in handed  # its stretches may, having no stretches of their own
     assert listed[-1] <= 150 * 2 + 300 + 7  # each version and marker once, and a page's slack
     assert_exact(live)
+
+
+def test_a_stopped_run_spends_no_more_requests_on_a_split(stack, live):
+    for key in bucket_of_one_big_folder():
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+    asked = []
+
+    def stopped() -> bool:
+        asked.append(1)
+        return len(asked) > 3  # Ctrl-C after three requests
+
+    with pytest.raises(ListingStopped):
+        baseline_split.split_after(live.s3, BUCKET, "big/", "big/obj-0123", 8, stop=stopped)
+    assert len(asked) == 4
