@@ -64,6 +64,16 @@ class LiveBucket:
             record = self._record(events.removed, key, seq, version_id=answer.get("VersionId"))
         self._apply(record)
 
+    def fill(self, names: list[str], *, versioned: bool = False) -> None:
+        """The bucket, versioned or not, with an object of 1 to 9 bytes at each name, before any
+        route: no event of them reaches the tracker."""
+        if versioned:
+            self.s3.put_bucket_versioning(
+                Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+            )
+        for i, key in enumerate(names):
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=b"f" * (i % 9 + 1))
+
     def change(self, rng, key: str) -> None:
         """What a client does to ``key`` now and then: deletes it, or puts it anew."""
         if rng.random() < 0.3:

@@ -136,11 +136,8 @@ def test_a_flat_bucket_is_listed_by_several_workers_and_ends_exact_while_clients
     stack, live, versioned, split_from_one_page
 ):
     # GIVEN a flat bucket of many pages
-    if versioned:
-        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     names = flat(200)
-    for i, key in enumerate(names):
-        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"y" * (i % 9 + 1))
+    live.fill(names, versioned=versioned)
     rng = random.Random(3)
     ranges_seen = []
 
@@ -235,11 +232,8 @@ def test_a_large_folder_is_listed_by_several_workers_and_ends_exact_while_client
     stack, live, versioned, split_from_one_page
 ):
     # GIVEN a bucket whose keys lie mostly in one folder
-    if versioned:
-        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     names = folder()
-    for i, key in enumerate(names):
-        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"f" * (i % 9 + 1))
+    live.fill(names, versioned=versioned)
     rng = random.Random(5)
     ranges_seen = []
 

@@ -32,6 +32,20 @@ def long_after_five_pages(monkeypatch):
     monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 10**9)
 
 
+@pytest.fixture
+def handed(monkeypatch) -> list[str]:
+    """The prefixes of the ranges that hand over, in order."""
+    seen: list[str] = []
+    hand_over = baseline_spread.Spread.hand_over
+
+    def spied(self, span):
+        seen.append(span.prefix)
+        return hand_over(self, span)
+
+    monkeypatch.setattr(baseline_spread.Spread, "hand_over", spied)
+    return seen
+
+
 def bucket_of_one_big_folder() -> list[str]:
     """Small folders first, then a large one of numbered keys with awkward names among them."""
     return (
@@ -75,23 +89,12 @@ def flat_bucket() -> list[str]:
 @pytest.mark.parametrize("versioned", [False, True])
 @pytest.mark.parametrize("live_run", [True, False])
 def test_a_long_range_hands_its_rest_to_idle_workers_and_ends_exact_while_clients_write(
-    stack, live, layout, long_range, versioned, live_run, long_after_five_pages, monkeypatch
+    stack, live, layout, long_range, versioned, live_run, long_after_five_pages, handed
 ):
     # GIVEN a bucket whose keys lie mostly in one folder (or at the top level, not split as the
     # run starts), listed from the start by one worker
-    if versioned:
-        live.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     names = layout()
-    for i, key in enumerate(names):
-        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"h" * (i % 9 + 1))
-    handed = []
-    hand_over = baseline_spread.Spread.hand_over
-
-    def spied(self, span):
-        handed.append(span.prefix)
-        return hand_over(self, span)
-
-    monkeypatch.setattr(baseline_spread.Spread, "hand_over", spied)
+    live.fill(names, versioned=versioned)
     rng = random.Random(11)
     seen = []
 
@@ -136,7 +139,7 @@ def test_a_run_stopped_after_a_handover_resumes_its_stretches_and_ends_exact(
 
 
 def test_a_folder_split_as_it_starts_does_not_hand_over_and_lists_each_key_once(
-    stack, live, monkeypatch
+    stack, live, monkeypatch, handed
 ):
     """A folder split as it starts keeps the keys no stretch holds, here deleted keys (versions
     and markers only, which the one-key requests do not see): long as that part may be, it
@@ -149,14 +152,6 @@ def test_a_folder_split_as_it_starts_does_not_hand_over_and_lists_each_key_once(
         live.s3.delete_object(Bucket=BUCKET, Key=f"big/a{i:03d}")
     for i in range(300):
         live.s3.put_object(Bucket=BUCKET, Key=f"big/obj-{i:04d}", Body=b"h" * (i % 9 + 1))
-    handed = []
-    hand_over = baseline_spread.Spread.hand_over
-
-    def spied(self, span):
-        handed.append(span.prefix)
-        return hand_over(self, span)
-
-    monkeypatch.setattr(baseline_spread.Spread, "hand_over", spied)
     run = ranges.new_run(stack, workers=4, versioned=True, live_run=False)
     listed = []
     run.on_progress = lambda p: listed.append(p.listed)
