@@ -86,8 +86,16 @@ def flat_bucket() -> list[str]:
 @pytest.mark.parametrize(
     ("layout", "long_range"), [(bucket_of_one_big_folder, "big/"), (flat_bucket, "")]
 )
-@pytest.mark.parametrize("versioned", [False, True])
-@pytest.mark.parametrize("live_run", [True, False])
+# The default run keeps a live run of an unversioned bucket; the heavy tier the others (5 s each).
+@pytest.mark.parametrize(
+    ("versioned", "live_run"),
+    [
+        (False, True),
+        pytest.param(True, True, marks=pytest.mark.heavy),
+        pytest.param(False, False, marks=pytest.mark.heavy),
+        pytest.param(True, False, marks=pytest.mark.heavy),
+    ],
+)
 def test_a_long_range_hands_its_rest_to_idle_workers_and_ends_exact_while_clients_write(
     stack, live, layout, long_range, versioned, live_run, long_after_five_pages, handed
 ):
