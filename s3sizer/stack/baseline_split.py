@@ -150,7 +150,7 @@ def split_after(
     """About ``ranges`` stretches of the keys under ``prefix`` that sort after ``cursor`` (a
     range's last merged key), for idle workers to take from the range that lists them: every
     key under each lies after the cursor. Found down the names that hold the cursor (`k0123`
-    gives `k02`...`k09`, then `k1`...), then breadth first as ``split_level`` does (of a
+    gives `k013`...`k019`, then `k02`...`k09`, then `k1`...), then breadth first as ``split_level`` does (of a
     ``direct`` level, no folder is a stretch)."""
     probe = _Probe(s3, bucket, direct, stop)
     leaves: set[str] = set()
