@@ -20,11 +20,14 @@ EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
 PREFIXES_TOGETHER = batch.TRANSACTION_ITEMS // 2
 
 
-def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: str) -> Drift:
+def finish(
+    h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: str, run: str = ""
+) -> Drift:
     """``mend``: set the totals to what the merged keys hold ALWAYS (a quiet run: nothing else
     wrote), IF_UNTOUCHED (only this run's own transactions moved them: a corruption of the
     totals mends), NEVER (a resumed live run: its sums do not cover the whole bucket), or
-    FOLDED."""
+    FOLDED. ALWAYS stamps every figure it sets (or finds right) with ``run``, the run's id."""
+    stamp = run if mend == ALWAYS else ""
     if mend == FOLDED:
         _stamp(h, bucket)
         # What the keys hold once the fold has counted them (the table's totals may lag).
@@ -55,12 +58,15 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
             (kept_delta and any(kept_delta)) or class_delta
         )
         if item and before.updated_at is not None and not moved and old.max_size >= size:
+            _stamp_run(h, address, stamp)
             break
         new = lay.Totals(
             size, count, max(old.max_size, size), h.next_timestamp(old.updated_at), old.version + 1
         )
         writes = [
-            batch._aggregate_put(h, bucket, None, item, new, kept_delta, class_delta),
+            _stamped(
+                batch._aggregate_put(h, bucket, None, item, new, kept_delta, class_delta), stamp
+            ),
             point_put(h, lay.bucket_pk(bucket), start, new, event, None),
         ]
         try:
@@ -73,7 +79,7 @@ def finish(h, bucket: str, depth: int, sums: Sums, before: lay.Totals, *, mend: 
                 raise
             h.backoff(attempt)
     if mending:
-        _mend_prefixes(h, bucket, depth, sums.merged)
+        _mend_prefixes(h, bucket, depth, sums.merged, stamp)
     else:
         _prefix_points(h, bucket, sums.moved)
     _zero_deeper_prefixes(h, bucket, depth)
@@ -95,6 +101,24 @@ def _stamp(h, bucket: str) -> None:
     )  # fmt: skip
 
 
+def _stamped(put: dict, run: str) -> dict:
+    if run:
+        put["Put"]["Item"][lay.SET_BY_RUN] = {"S": run}
+    return put
+
+
+def _stamp_run(h, address: dict, run: str) -> None:
+    """``run``'s stamp on figures it found already right (lay.SET_BY_RUN)."""
+    if run:
+        h.client.update_item(
+            TableName=h.table_name,
+            Key=address,
+            UpdateExpression="SET #r = :r",
+            ExpressionAttributeNames={"#r": lay.SET_BY_RUN},
+            ExpressionAttributeValues={":r": {"S": run}},
+        )
+
+
 def _class_delta(target: dict, held: dict) -> dict:
     """What moves the held per-class figures to the target's (the classes the keys hold)."""
     out = {}
@@ -111,33 +135,39 @@ def _figures(item: dict | None) -> list[int]:
     return [totals.total_size, totals.object_count, *lay.breakdown_from(item)]
 
 
-def _prefix_writes(h, bucket: str, prefix: str, item: dict | None, target: list[int]) -> list:
+def _prefix_writes(
+    h, bucket: str, prefix: str, item: dict | None, target: list[int], stamp: str = ""
+) -> list:
     """A prefix's totals set to ``target``, with a point: its two transaction items."""
     old = lay.totals_from(item)
     new = lay.Totals(target[0], target[1], 0, h.next_timestamp(old.updated_at), old.version + 1)
     kept_delta = [t - k for t, k in zip(target[2:], lay.breakdown_from(item), strict=True)]
     pk = lay.prefix_points_pk(bucket, prefix)
     return [
-        batch._aggregate_put(h, bucket, prefix, item, new, kept_delta),
+        _stamped(batch._aggregate_put(h, bucket, prefix, item, new, kept_delta), stamp),
         point_put(h, pk, old, new, EVENT_RECONCILE, None),
     ]
 
 
-def _set_prefix(h, bucket: str, prefix: str, item: dict | None, target: list[int]) -> None:
+def _set_prefix(
+    h, bucket: str, prefix: str, item: dict | None, target: list[int], stamp: str = ""
+) -> None:
     """A prefix's totals set to ``target``; a concurrent write wins (it was quiet when the
     caller decided, so only a later change can have moved them, on top of this)."""
-    _transact_or_yield(h, _prefix_writes(h, bucket, prefix, item, target))
+    _transact_or_yield(h, _prefix_writes(h, bucket, prefix, item, target, stamp))
 
 
-def _set_prefixes(h, bucket: str, sets: list[tuple[str, dict | None, list[int]]]) -> None:
+def _set_prefixes(
+    h, bucket: str, sets: list[tuple[str, dict | None, list[int]]], stamp: str = ""
+) -> None:
     """Many prefixes set, PREFIXES_TOGETHER to a transaction (a bucket of many folders); a
     transaction a concurrent write cancels is tried again prefix by prefix."""
     for start in range(0, len(sets), PREFIXES_TOGETHER):
         group = sets[start : start + PREFIXES_TOGETHER]
-        writes = [w for prefix, item, target in group for w in _prefix_writes(h, bucket, prefix, item, target)]  # fmt: skip
+        writes = [w for prefix, item, target in group for w in _prefix_writes(h, bucket, prefix, item, target, stamp)]  # fmt: skip
         if not _transact_or_yield(h, writes) and len(group) > 1:
             for prefix, item, target in group:
-                _set_prefix(h, bucket, prefix, item, target)
+                _set_prefix(h, bucket, prefix, item, target, stamp)
 
 
 def _transact_or_yield(h, writes: list) -> bool:
@@ -150,7 +180,7 @@ def _transact_or_yield(h, writes: list) -> bool:
         return False
 
 
-def _mend_prefixes(h, bucket: str, depth: int, merged: dict) -> None:
+def _mend_prefixes(h, bucket: str, depth: int, merged: dict, stamp: str = "") -> None:
     """Each prefix to what its merged keys hold (nothing else wrote during the run)."""
     stored = {item["prefix"]["S"]: item for item in h._query(lay.prefix_pk(bucket))}
     sets = []
@@ -159,11 +189,13 @@ def _mend_prefixes(h, bucket: str, depth: int, merged: dict) -> None:
             continue
         target = merged.get(prefix, [0] * WIDTH)
         if prefix in stored and _figures(stored[prefix]) == list(target):
+            if stored[prefix].get(lay.SET_BY_RUN, {}).get("S") != stamp:
+                _stamp_run(h, lay.prefix_address(bucket, prefix), stamp)
             continue
         if prefix not in stored and not any(target):
             continue
         sets.append((prefix, stored.get(prefix), list(target)))
-    _set_prefixes(h, bucket, sets)
+    _set_prefixes(h, bucket, sets, stamp)
 
 
 def _prefix_points(h, bucket: str, moved: dict) -> None:

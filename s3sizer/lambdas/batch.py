@@ -320,6 +320,8 @@ def _aggregate_put(
         "version": lay.n(totals.version),
         "updated_at": {"S": totals.updated_at},
     }
+    if lay.SET_BY_RUN in (old_item or {}):  # kept by every write, not only the baseline's
+        item[lay.SET_BY_RUN] = old_item[lay.SET_BY_RUN]
     if old_item is None:
         condition = {"ConditionExpression": "attribute_not_exists(pk)"}
     else:

@@ -155,6 +155,11 @@ def breakdown_from(item: dict | None) -> tuple[int, ...]:
     return tuple(int((item or {}).get(name, {"N": "0"})["N"]) for name in BREAKDOWN)
 
 
+# On the bucket's TOTALS item and a prefix's: the quiet baseline run that set them whole. A live
+# run that resumes that run (its finish stopped half-way) adds the quiet ranges' moves only to
+# the figures not stamped, so none counts twice (baseline_ranges.resume_live).
+SET_BY_RUN = "set_by_run"
+
 # Storage classes (docs/tracking.md): the bucket's TOTALS item carries ``storage_classes``
 # (BOOL) while they are tracked, and, per class other than STANDARD, one flat N attribute per
 # figure, ``c#<class>#<figure>``: flat because ADD cannot reach into a map that may not exist.

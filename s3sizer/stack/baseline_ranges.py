@@ -106,13 +106,27 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
     ranges moved becomes their pending moves, settled into the totals as a live range's are
     (settle_done, and each range's own start). Pending is set, not added, and the run is marked
     live only once every range carries it, so a crash in between changes nothing.
+
+    A quiet run stopped while it set the totals whole (a kill, or a lost machine) has set some
+    of them already, each stamped with the run (lay.SET_BY_RUN): those owe nothing more.
     """
+    counted = _set_by(history, bucket, run_id)
     for r in ranges:
         sums = r["sums"]
         if sums is not None:
-            sums.pending = {name: list(figures) for name, figures in sums.moved.items()}
-            sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items()}
+            sums.pending = {name: list(figures) for name, figures in sums.moved.items()
+                            if name not in counted}  # fmt: skip
+            owed = "" not in counted
+            sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items() if owed}
     _rewrite(history, bucket, run_id, ranges, then_remove=QUIET, seen={"BOOL": True})
+
+
+def _set_by(history, bucket: str, run_id: str) -> set[str]:
+    """The figures ``run_id`` set whole: "" for the bucket's totals, and prefixes by name."""
+    stamped = lambda item: item.get(lay.SET_BY_RUN, {}).get("S") == run_id  # noqa: E731
+    totals = history._get(lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)) or {}
+    counted = {""} if stamped(totals) else set()
+    return counted | {i["prefix"]["S"] for i in history._query(lay.prefix_pk(bucket)) if stamped(i)}
 
 
 def settle_done(history, bucket: str, run_id: str, ranges: list[dict]) -> None:

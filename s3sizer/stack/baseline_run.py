@@ -150,7 +150,9 @@ class BaselineRun:
         # A quiet run sets the totals whole, over several transactions, and only its completion
         # says so: a live run resuming one stopped in between would add its moves again.
         with interrupts.deferred("setting the totals") if not self.live else nullcontext():
-            drift = ending.finish(self.h, self.bucket, self.depth, sums, before, mend=mend)
+            drift = ending.finish(
+                self.h, self.bucket, self.depth, sums, before, mend=mend, run=self.run_id
+            )
             ranges_table.complete(self.h, self.bucket, self.run_id, self.depth)
         return replace(drift, resumed=resumed)
 

@@ -14,6 +14,7 @@ import pytest
 
 from s3sizer import interrupts
 from s3sizer.lambdas import baseline_finish as ending
+from s3sizer.stack import baseline_run
 from s3sizer.stack.baseline_ranges import baseline_state
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_ranges import new_run, put_a_minute_ago
@@ -58,6 +59,53 @@ def test_ctrl_c_while_a_quiet_run_sets_the_prefixes_stops_it_once_they_are_set(
     monkeypatch.setattr(ending, "_mend_prefixes", mend_prefixes)
     put_a_minute_ago(live, "p1/late", 7)
     assert not new_run(stack, live_run=True).run().resumed
+    assert_exact(live)
+
+
+class Killed(BaseException):
+    """The process gone (kill -9, a lost machine): nothing of it runs after this point."""
+
+
+@pytest.mark.parametrize("sets_before_the_kill", [1, 2, 4])
+def test_a_quiet_run_killed_while_it_sets_the_totals_counts_each_object_once(
+    stack, live, monkeypatch, sets_before_the_kill
+):
+    # GIVEN a bucket of three folders, and a quiet run that sets one figure a transaction: the
+    # bucket's totals first, then each folder's
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    monkeypatch.setattr(ending, "PREFIXES_TOGETHER", 1)
+    quiet = new_run(stack, live_run=False)
+    finish, transact = ending.finish, quiet.h.client.transact_write_items
+    sets = []
+
+    def transact_until_killed(**request):
+        if len(sets) == sets_before_the_kill:
+            raise Killed
+        transact(**request)
+        sets.append(request)
+
+    def finish_then_killed(*args, **kwargs):
+        patch.setattr(quiet.h.client, "transact_write_items", transact_until_killed)
+        return finish(*args, **kwargs)
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    # WHEN the process is killed after that many of the sets (4: all, but not the completion)
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        patch.setattr(ending, "finish", finish_then_killed)
+        patch.setattr(baseline_run.ranges_table, "complete", killed)
+        quiet.run()
+    assert baseline_state(live.h, BUCKET)["state"] == "in_progress"
+    # ... the route delivers, the tracker writes, and the deploy's live run resumes the run
+    put_a_minute_ago(live, "p1/late", 7)
+    put_a_minute_ago(live, "p2/k0002", 11)
+    resumed = new_run(stack, live_run=True).run()
+
+    # THEN every object counts once: in the bucket's totals and in each folder's
+    assert resumed.resumed
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
     assert_exact(live)
 
 
