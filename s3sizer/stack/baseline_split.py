@@ -111,20 +111,23 @@ class _Probe:
         return out
 
     def split(self, prefix: str, ranges: int) -> list[str]:
-        leaves: set[str] = {prefix}
-        flat: deque[str] = deque([prefix])  # names whose first entry is a key: split further
-        while flat and len(leaves) < ranges and self.spent < PROBES:
-            # Breadth first, and only where keys lie: a name whose first entry is a folder (`p`
-            # of `p00/`, `p01/`, ...) stays one stretch rather than spend requests on folders.
-            name = flat.popleft()
-            found = self.children(name)
-            if not found:
-                continue
-            leaves.discard(name)
-            leaves.update(child for child, _ in found)
-            flat.extend(child for child, is_key in found if is_key)
+        leaves = self.widen({prefix}, deque([prefix]), ranges)
         out = sorted(leaves - {prefix})
         return out if len(out) > 1 else []
+
+    def widen(self, leaves: set[str], flat: deque[str], ranges: int) -> set[str]:
+        """``leaves`` split further until about ``ranges``: breadth first, and only where keys
+        lie (``flat``: the names whose first entry is a key). A name whose first entry is a
+        folder (`p` of `p00/`, `p01/`, ...) stays one stretch rather than spend requests on
+        folders."""
+        while flat and len(leaves) < ranges and self.spent < PROBES:
+            name = flat.popleft()
+            found = self.children(name)
+            if found:
+                leaves.discard(name)
+                leaves.update(child for child, _ in found)
+                flat.extend(child for child, is_key in found if is_key)
+        return leaves
 
     def estimate(self, keys: list[str], stretches: list[str]) -> float:
         """The level's keys, from where its first page lies: the page's keys, times the names
@@ -150,8 +153,8 @@ def split_after(
     """About ``ranges`` stretches of the keys under ``prefix`` that sort after ``cursor`` (a
     range's last merged key), for idle workers to take from the range that lists them: every
     key under each lies after the cursor. Found down the names that hold the cursor (`k0123`
-    gives `k013`...`k019`, then `k02`...`k09`, then `k1`...), then breadth first as ``split_level`` does (of a
-    ``direct`` level, no folder is a stretch)."""
+    gives `k013`...`k019`, then `k02`...`k09`, then `k1`...), then breadth first as
+    ``split_level`` does (of a ``direct`` level, no folder is a stretch)."""
     probe = _Probe(s3, bucket, direct, stop)
     leaves: set[str] = set()
     flat: deque[str] = deque()  # stretches whose first entry is a key: split further
@@ -165,14 +168,7 @@ def split_after(
                 leaves.add(child)
                 if is_key:
                     flat.append(child)
-    while flat and len(leaves) < ranges and probe.spent < PROBES:
-        name = flat.popleft()
-        found = probe.children(name)
-        if found:
-            leaves.discard(name)
-            leaves.update(child for child, _ in found)
-            flat.extend(child for child, is_key in found if is_key)
-    return sorted(leaves)
+    return sorted(probe.widen(leaves, flat, ranges))
 
 
 def split_folder(
