@@ -131,7 +131,8 @@ def flat(n: int) -> list[str]:
     return [f"obj-{i:04d}" for i in range(n)] + ["obj-", "obj-0"]
 
 
-@pytest.mark.parametrize("versioned", [False, True])
+# Versioned in the heavy tier (4 s): the default run's other split tests list versions too.
+@pytest.mark.parametrize("versioned", [False, pytest.param(True, marks=pytest.mark.heavy)])
 def test_a_flat_bucket_is_listed_by_several_workers_and_ends_exact_while_clients_write(
     stack, live, versioned, split_from_one_page
 ):
