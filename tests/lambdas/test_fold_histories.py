@@ -131,7 +131,7 @@ def streams(aws):
 
 
 def test_random_histories_end_exact_on_the_fold_path(function_env, streams, caplog):
-    check_fold_histories(function_env, caplog, examples=40)
+    check_fold_histories(function_env, caplog, examples=20)
 
 
 def check_fold_histories(function_env, caplog, examples: int) -> None:

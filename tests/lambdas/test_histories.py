@@ -322,7 +322,7 @@ def batch_lines(caplog) -> list[tuple[int, int]]:
 
 
 def test_random_histories_end_exact_on_every_route(function_env, ddb, caplog):
-    check_random_histories(function_env, ddb, caplog, examples=40)
+    check_random_histories(function_env, ddb, caplog, examples=20)
 
 
 @pytest.mark.heavy

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,8 +36,17 @@ def listing_of(model: ModelBucket) -> list[ListedVersion]:
 
 
 def test_totals_equal_the_listing_after_a_baseline(ddb, clock):
+    check_baselines(ddb, clock, examples=25)
+
+
+@pytest.mark.heavy
+def test_totals_equal_the_listing_after_many_more_baselines(ddb, clock):
+    check_baselines(ddb, clock, examples=150)
+
+
+def check_baselines(ddb, clock, examples: int) -> None:
     @settings(
-        max_examples=50,
+        max_examples=examples,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
