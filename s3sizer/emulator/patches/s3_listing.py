@@ -22,6 +22,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape, unescape
 
 from ..wsgi import S3_WRITE_LOCK, service_lock
+from . import s3_index
 from .hooks import PatchSet, Target
 
 _RESPONSES = "moto.s3.responses"
@@ -145,9 +146,11 @@ def _version_page(bucket, prefix, delimiter, key_marker, version_id_marker, max_
     """Up to max_keys entries after the markers: ("version", key, is_latest) or ("prefix", p)."""
     entries: list[tuple] = []
     last_prefix = None
-    for name in sorted(n for n in bucket.keys if n.startswith(prefix)):
-        if key_marker is not None and name < key_marker:
-            continue
+    names = s3_index.sorted_names(bucket.keys)
+    for at in range(s3_index.first_at(names, max(prefix, key_marker or "")), len(names)):
+        name = names[at]
+        if not name.startswith(prefix):
+            break
         common = _common_prefix(name, prefix, delimiter)
         if common is not None:
             if common == last_prefix or (key_marker is not None and common <= key_marker):
