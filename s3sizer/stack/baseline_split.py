@@ -21,8 +21,8 @@ from s3sizer.lambdas.baseline import ListingStopped
 from s3sizer.lambdas.baseline_keys import PAST, Span
 from s3sizer.stack import listing
 
-# Requests spent looking for stretches, at most: enough to pass a long common beginning
-# (`logs-2026-12-04T`) and then split one or two characters further.
+# Requests spent looking for stretches, at most (and as many on the estimate before it):
+# enough to pass a long common beginning (`logs-2026-12-04T`) and split one or two further.
 PROBES = 200
 # Pages of the top level's own keys, at least, to be worth splitting: a page takes about 0.15 s
 # on AWS (docs/scaling.md), so a level of fewer is listed by one worker in under 15 s.
@@ -70,7 +70,10 @@ def level(
         return stretches if probe.estimate(keys, stretches) >= enough else []
     # Otherwise the estimate first: it spends a few requests a character of the keys' common
     # beginning, where a split would spend up to PROBES on a level then found too short.
-    return probe.split(prefix, workers) if probe.estimate(keys, names) >= enough else []
+    if probe.estimate(keys, names) < enough:
+        return []
+    probe.spent = 0  # the split's own PROBES: a level of 200 first characters spent them all
+    return probe.split(prefix, workers)
 
 
 def split_level(s3, bucket: str, prefix: str, ranges: int, *, direct: bool = True) -> list[str]:

@@ -319,3 +319,38 @@ def test_a_key_named_as_the_first_name_after_a_stretch_is_listed(stack, live, ve
     listed = listing.list_span(live.s3, BUCKET, versioned, span, None)
 
     assert [entry.key for entry in listed] == ["big/obj-0100", "big/obj-03", "big/obj-0300"]
+
+
+class _SortedS3:
+    """ListObjectsV2 over an in-memory sorted list of keys (no delimiter), counting requests."""
+
+    def __init__(self, keys: list[str]):
+        self.keys, self.requests = sorted(keys), 0
+
+    def list_objects_v2(self, Bucket, Prefix="", MaxKeys=1000, StartAfter=None, **_):
+        import bisect
+
+        self.requests += 1
+        at = bisect.bisect_left(self.keys, Prefix)
+        if StartAfter:
+            at = max(at, bisect.bisect_right(self.keys, StartAfter))
+        page = []
+        while at < len(self.keys) and self.keys[at].startswith(Prefix) and len(page) <= MaxKeys:
+            page.append(self.keys[at])
+            at += 1
+        return {
+            "Contents": [{"Key": k} for k in page[:MaxKeys]],
+            "IsTruncated": len(page) > MaxKeys,
+        }
+
+
+def test_a_level_whose_estimate_spends_every_probe_is_still_split():
+    # GIVEN a folder whose keys start with 250 different characters (more than PROBES)
+    s3 = _SortedS3([f"f/{chr(0x4E00 + i)}{j:03d}" for i in range(250) for j in range(600)])
+
+    # WHEN its size is estimated and found worth a split
+    stretches = baseline_split.level(s3, BUCKET, "f/", 16, direct=False)
+
+    # THEN the split has requests of its own to find its stretches
+    assert len(stretches) >= 16
+    assert s3.requests <= 2 * baseline_split.PROBES + 1
