@@ -113,9 +113,10 @@ def _stamp_run(h, address: dict, run: str) -> None:
         h.client.update_item(
             TableName=h.table_name,
             Key=address,
-            UpdateExpression="SET #r = :r",
-            ExpressionAttributeNames={"#r": lay.SET_BY_RUN},
-            ExpressionAttributeValues={":r": {"S": run}},
+            # A new version: a write that read the item before the stamp writes again on top.
+            UpdateExpression="SET #r = :r ADD #v :one",
+            ExpressionAttributeNames={"#r": lay.SET_BY_RUN, "#v": "version"},
+            ExpressionAttributeValues={":r": {"S": run}, ":one": lay.n(1)},
         )
 
 
