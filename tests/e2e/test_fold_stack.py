@@ -114,6 +114,8 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
     torn_down(cli)
 
 
+# Heavy (12 s): a whole stack moved from one write path to the other.
+@pytest.mark.heavy
 @needs_the_fold
 def test_a_transaction_stack_moved_to_the_fold_counts_its_older_keys_once(stack_cli):
     cli = stack_cli

@@ -253,7 +253,8 @@ _STARTS = [
 ]
 
 
-@pytest.mark.parametrize("forward", [True, False])
+# Backward in the heavy tier (7 s): the default run compares the forward pages.
+@pytest.mark.parametrize("forward", [True, pytest.param(False, marks=pytest.mark.heavy)])
 def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, forward):
     from moto.dynamodb.models.table import Table
 

@@ -63,6 +63,8 @@ def batches(bodies: list[dict], draw) -> list[dict]:
     return out
 
 
+# Heavy (6 s): random histories on both write paths.
+@pytest.mark.heavy
 def test_the_fold_path_leaves_the_key_items_the_transaction_path_does(ddb, clock):
     @settings(
         max_examples=30,

@@ -82,6 +82,9 @@ def bucket_contents(cli, bucket: str) -> dict[str, bytes]:
     return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing}
 
 
+# Heavy (8 s): tests/cli/test_adopt.py keeps an adopted bucket's objects and notifications
+# through teardown in the default run.
+@pytest.mark.heavy
 def test_an_adopted_bucket_comes_out_with_the_same_objects_and_notifications(stack_cli):
     cli, bucket = stack_cli, f"{stack_cli.stack}-users-bucket"
     s3, sqs = cli.aws.client("s3"), cli.aws.client("sqs")

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from tests.emulator.helpers import emulator_env, start_emulator, wait_for_export_line
 
 LOGS_EXCEPTION = ":log-group:/aws/lambda/{function}:*"  # stream names are chosen at run time
@@ -113,6 +115,8 @@ def test_the_emulator_serves_on_loopback_only_unless_asked():
         running.stop()
 
 
+# Heavy (8 s): every command of the lifecycle, its output and logs read.
+@pytest.mark.heavy
 def test_no_output_or_log_line_contains_the_secret_key(stack_cli, monkeypatch):
     secret = "s3sizerTESTsecretKEYwJalrXUtnFEMI0123456789"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAS3SIZERTEST00001")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from s3sizer.stack import sweep
 
 
+# Heavy (7 s): thousands of versions.
+@pytest.mark.heavy
 def test_a_versioned_bucket_of_thousands_of_versions_and_markers_empties_in_one_call():
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
