@@ -147,8 +147,7 @@ class BaselineRun:
         mend = ending.ALWAYS if not self.live else mend
         # On the fold path the fold counts a live run's key items: nothing to set or mend.
         mend = ending.FOLDED if self.live and self.h.write_path == "fold" else mend
-        # A quiet run sets the totals whole, over several transactions, and only its completion
-        # says so: a live run resuming one stopped in between would add its moves again.
+        # A quiet run's end is not left half-way by Ctrl-C (a kill is mended by its stamps).
         with interrupts.deferred("setting the totals") if not self.live else nullcontext():
             drift = ending.finish(
                 self.h, self.bucket, self.depth, sums, before, mend=mend, run=self.run_id
