@@ -114,10 +114,15 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
     for r in ranges:
         sums = r["sums"]
         if sums is not None:
-            sums.pending = {name: list(figures) for name, figures in sums.moved.items()
-                            if name not in counted}  # fmt: skip
+            # What a stamped figure moved is in it, and in the point drawn as it was set: it
+            # is neither owed nor moved again, so the run's end draws no second step for it.
+            sums.moved = {name: f for name, f in sums.moved.items() if name not in counted}
+            sums.pending = {name: list(figures) for name, figures in sums.moved.items()}
             owed = "" not in counted
             sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items() if owed}
+            if not owed:
+                sums.classes_moved = {}
+                sums.drift_bytes = sums.drift_objects = 0
     _rewrite(history, bucket, run_id, ranges, then_remove=QUIET, seen={"BOOL": True})
 
 

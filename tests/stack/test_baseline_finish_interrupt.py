@@ -14,6 +14,7 @@ import pytest
 
 from s3sizer import interrupts
 from s3sizer.lambdas import baseline_finish as ending
+from s3sizer.lambdas import layout as lay
 from s3sizer.stack import baseline_run
 from s3sizer.stack.baseline_ranges import baseline_state
 from tests.stack import test_baseline_run as base
@@ -107,10 +108,29 @@ def test_a_quiet_run_killed_while_it_sets_the_totals_counts_each_object_once(
     put_a_minute_ago(live, "p2/k0002", 11)
     resumed = new_run(stack, live_run=True).run()
 
-    # THEN every object counts once: in the bucket's totals and in each folder's
+    # THEN every object counts once: in the bucket's totals and in each folder's, and in their
+    # histories, which draw each step once
     assert resumed.resumed
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
     assert_exact(live)
+    assert_histories_chain(live)
+
+
+def assert_histories_chain(live) -> None:
+    """Each history's points chain from nothing: a step starts where the one before it ended,
+    and the last ends at the figures now. A step drawn twice breaks the chain."""
+    now = {lay.bucket_pk(BUCKET): live.h.totals(BUCKET)}
+    for p in live.h.prefix_totals(BUCKET):
+        now[lay.prefix_points_pk(BUCKET, p.prefix)] = p
+    for pk, totals in now.items():
+        steps = [
+            ((int(i["prev_total_size"]["N"]), int(i["prev_object_count"]["N"])),
+             (int(i["total_size"]["N"]), int(i["object_count"]["N"])))
+            for i in live.h._query(pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}})
+        ]  # fmt: skip
+        ends = [(0, 0)] + [after for _, after in steps]
+        assert [before for before, _ in steps] == ends[:-1], pk
+        assert ends[-1] == (totals.total_size, totals.object_count), pk
 
 
 def test_a_second_ctrl_c_stops_a_deferred_block_at_once(ctrl_c, capsys):
