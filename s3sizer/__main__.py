@@ -1,10 +1,9 @@
 import sys
 
-from s3sizer import interrupts
-
-interrupts.install()
-
 try:
+    from s3sizer import interrupts
+
+    interrupts.install()
     from s3sizer.cli import main
 except KeyboardInterrupt:  # before s3sizer.cli could catch it itself
     sys.stderr.write("Interrupted\n")
