@@ -1,4 +1,4 @@
-"""The four write paths benchmarks/aws_model.py compares, each as what one invocation does.
+"""The write paths benchmarks/aws_model.py compares, each as what one invocation does.
 
 - **shipped** (s3sizer/lambdas/batch.py today): the batch is cut into chunks that fit one
   transaction (each key, the totals, one point, and per touched prefix its totals and a point: at
@@ -20,6 +20,8 @@
   change to its shard's own row of the bucket and of each touched prefix under the row's last
   sequence number applied, with a check of the settings item and one history point for the
   bucket and one per touched prefix. Nothing contends: every row has one writer.
+- **lean-fold** (not built): stream-fold without the tracker's read of an unversioned key and
+  without the fold's transaction (LeanFold says what it writes instead).
 
 Each `process` is a generator (it yields the seconds it waits) that returns
 (records applied, records failed, EMF lines written).
@@ -30,8 +32,8 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 
-from benchmarks.aws_engine import POLL, TRACKER_ATTEMPTS, TRANSACTION_ITEMS, Model
-from benchmarks.aws_limits import ASSUMED, STREAM_GET_RECORDS
+from benchmarks.aws_engine import POLL, TRACKER_ATTEMPTS, TRANSACTION_ITEMS, Model, units_for
+from benchmarks.aws_limits import ASSUMED, STREAM_GET_RECORDS, WRITE_UNIT_KB
 
 TW_FIXED, TW_PER = ASSUMED["TransactWriteItems: fixed part (s)"], ASSUMED["TransactWriteItems: per item (s)"]  # fmt: skip
 BG_FIXED, BG_PER = ASSUMED["BatchGetItem: fixed part (s)"], ASSUMED["BatchGetItem: per key (s)"]
@@ -39,6 +41,7 @@ GET_ITEM = ASSUMED["GetItem (s)"]
 UPDATE = ASSUMED["UpdateItem or PutItem, one item (s)"]
 THREADS = ASSUMED["UpdateItems a function runs in parallel (threads)"]
 STREAM_DELAY = ASSUMED["DynamoDB stream: write to record readable (s)"]
+KB = WRITE_UNIT_KB.value  # a write unit outside a transaction
 FOLD_BATCH = int(STREAM_GET_RECORDS.value)  # the fold mapping's BatchSize: one GetRecords' worth
 ROW_KB_PER_SHARD = 0.5  # a shard's totals row: the bucket's and ten prefixes' sums
 
@@ -252,6 +255,59 @@ class StreamFold:
         return ok
 
 
+class LeanFold(StreamFold):
+    """Not built: stream-fold as the low-rate cost goals would need it (docs/scaling.md).
+
+    - The tracker writes an unversioned key without reading it first: its PutItem is conditioned
+      on the sequencer the item holds (``attribute_not_exists`` or older), which decides alone
+      for a key of one version. A versioned key still reads its item (as built).
+    - The fold writes no transaction: one UpdateItem of its shard's row of the bucket, which
+      holds every prefix's figures beside the bucket's (conditioned on the row's last sequence
+      number, which makes a retry idempotent), and one point that carries the touched prefixes'
+      figures: 1 unit a KB each, not 2 an item.
+    """
+
+    def process(self, m: Model, n: int):
+        if m.s.versioned:
+            return (yield from super().process(m, n))
+        writes = m.key_units(n, m.key_wru)
+        if not (yield from m.request(writes, write=True)):
+            return 0, n, 0
+        yield m.latency(UPDATE * math.ceil(n / THREADS))
+        m.applied(n)
+        for shard, count in zip(self.shards, m.spread(n, len(self.shards)), strict=True):
+            if count:
+                shard.append([count, m.now])
+        return n, 0, 0
+
+    def fold(self, m: Model, batch: list[tuple[int, float]]):
+        began, records = m.now, sum(c for c, _ in batch)
+        m.out.lambda_requests += 1
+        m.out.folds += 1
+        m.invocation_logs(ASSUMED["the tracker's batch line (bytes)"] + m.emf_bytes)
+        b = m.s.busy_prefixes if m.s.prefix_depth else 0
+        touched = math.ceil(b * (1 - (1 - 1 / b) ** records)) if b else 0
+        yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
+        base = ASSUMED[
+            "lean-fold: a shard's row or point of a bucket, without its prefixes (bytes)"
+        ]
+        each = ASSUMED["lean-fold: one prefix's figures inside that row or point (bytes)"]
+        row_kb, point_kb = (base + each * b) / 1024, (base + each * touched) / 1024
+        # The settings item, then the bucket's rows (one Query of every shard's row)
+        yield m.latency(2 * GET_ITEM)
+        rows_kb = row_kb * len(self.shards)
+        ok = yield from m.request({"B": 1 + math.ceil(rows_kb / 4)}, write=False)
+        if ok:
+            writes = {"B": units_for(row_kb, KB), "HP": units_for(point_kb, KB)}
+            ok = yield from m.request(Counter(writes), write=True)
+            yield m.latency(2 * UPDATE)
+        m.out.gb_seconds += (m.now - began) * 0.125
+        if ok:
+            m.out.lags.extend((m.now - written, count) for count, written in batch)
+            m.out.finished_at = max(m.out.finished_at, m.now)
+        return ok
+
+
 def make(m: Model):
     s = m.s
     if s.design == "shipped":
@@ -262,4 +318,6 @@ def make(m: Model):
         return Journaled()
     if s.design == "stream-fold":
         return StreamFold(m)
+    if s.design == "lean-fold":
+        return LeanFold(m)
     raise ValueError(f"unknown design {s.design!r}")

@@ -49,7 +49,8 @@ from benchmarks.aws_limits import (
 )
 from benchmarks.measure import Section, Table
 
-DESIGNS = ("shipped", "stream-fold", "journaled", "sharded-totals")
+DESIGNS = ("shipped", "stream-fold", "journaled", "sharded-totals", "lean-fold")
+BUILT = ("shipped", "stream-fold")  # the others are candidates the model compares
 HORIZON = 360.0  # the burst's 60 s and five minutes: what is not settled by then is "never"
 BURST = {"max_concurrency": 50, "warm_wru": TABLE_QUOTA_WRU.value}
 RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
@@ -57,6 +58,7 @@ GOALS = {"full": (100, 1_000, 20.0), "5": (5, 20, 60.0), "1": (1, 2, 120.0)}  # 
 TARGETS = {"full": 1.30, "5": 1.80, "1": 2.50}
 HOURS_PER_MONTH = 730
 WHAT_IF_FOLD_WINDOW = 30.0
+FOLDING = ("stream-fold", "lean-fold")  # the designs a stream's fold function totals
 ORDINARY_RATES = (1, 5, 50, 500)
 LEAST_WARM_WRU = 22_000  # stream-fold's key writes take 20,000 WRU/s at 20,000 events/s
 
@@ -65,7 +67,7 @@ def design_defaults(design: str) -> dict:
     """What a design brings with it: stream-fold's layout spreads key items over 32 partition
     keys (16 cannot take 20,000 single-unit writes a second at 1,000 each) and folds behind a
     4 s window, which keeps the totals' lag under about 5 s."""
-    return {"key_shards": 32, "fold_window": 4.0} if design == "stream-fold" else {}
+    return {"key_shards": 32, "fold_window": 4.0} if design in FOLDING else {}
 
 
 def scenarios() -> list[Scenario]:
@@ -126,6 +128,7 @@ def record(o: Outcome) -> dict:
     lag = o.lag_p99
     return {
         "design": s.design,
+        "built": s.design in BUILT,
         "route": s.route,
         "offered_per_s": s.rate,
         "seconds": float(s.seconds),
@@ -143,7 +146,7 @@ def record(o: Outcome) -> dict:
         "window_s": s.window,
         "table_wru_per_s": s.table_wru,
         "key_partitions": s.key_shards,
-        "fold_window_s": s.fold_window if s.design == "stream-fold" else None,
+        "fold_window_s": s.fold_window if s.design in FOLDING else None,
         "totals_lag_p99_s": None if lag is None else round(lag, 2),
         "conflicts_per_1000": round(1000 * o.conflicts / o.sent, 1) if o.sent else 0.0,
         "dead_lettered": o.dead_lettered,
@@ -162,6 +165,10 @@ def run_all(chosen: list[Scenario] | None = None) -> list[dict]:
 
 
 # -- readable tables ---------------------------------------------------------------------------
+def _design(r: dict) -> str:
+    return r["design"] if r["built"] else f"{r['design']} (not built)"
+
+
 def _caught(r: dict) -> str:
     if r["caught_up_s"] is None:
         return f"never ({r['still_pending'] + r['dead_lettered']:,} left)"
@@ -180,7 +187,7 @@ def throughput_table(rows: list[dict]) -> Table:
                "conflicts per 1,000", "totals lag p99", "$ per million"])  # fmt: skip
     for r in rows:
         lag = r["totals_lag_p99_s"]
-        t.add(r["design"], _settings(r), f"{r['offered_per_s']:,}", f"{r['applied_per_s']:,.0f}",
+        t.add(_design(r), _settings(r), f"{r['offered_per_s']:,}", f"{r['applied_per_s']:,.0f}",
               f"{r['lost']:,}", _caught(r), f"{r['conflicts_per_1000']:g}",
               "-" if lag is None else f"{lag:.1f} s", f"{r['usd_per_million']:.2f}")  # fmt: skip
     return t
@@ -192,7 +199,7 @@ def batch_table(rows: list[dict]) -> Table:
                "totals lag p99"])  # fmt: skip
     for r in rows:
         by, lag = r["usd_per_million_by_service"], r["totals_lag_p99_s"]
-        t.add(r["design"], f"{r['offered_per_s']:,}", f"{r['records_per_batch']:g}",
+        t.add(_design(r), f"{r['offered_per_s']:,}", f"{r['records_per_batch']:g}",
               *[f"{by[n]:.3f}" for n in names], f"{r['usd_per_million']:.2f}",
               "-" if lag is None else f"{lag:.1f} s")  # fmt: skip
     return t
@@ -208,7 +215,7 @@ def cost_table(rows: list[dict]) -> Table:
         ok = r["usd_per_million"] <= TARGETS[goal]
         lag = r["totals_lag_p99_s"]
         window = "-" if r["fold_window_s"] is None else f"{r['fold_window_s']:g} s"
-        t.add(r["design"], window, goal, "versioned" if r["versioned"] else "unversioned",
+        t.add(_design(r), window, goal, "versioned" if r["versioned"] else "unversioned",
               f"{r['records_per_batch']:g}", *[f"{by[n]:.3f}" for n in names],
               f"{r['usd_per_million']:.2f}",
               "-" if r["versioned"] else

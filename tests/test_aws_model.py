@@ -138,6 +138,21 @@ def test_the_json_lists_one_object_per_scenario_with_its_fields(monkeypatch, cap
         assert row["caught_up_s"] is None or row["caught_up_s"] >= 0
         assert row["goal"] in (None, "burst", "full", "5", "1")
     assert rows[1]["goal"] == "burst" and rows[1]["totals_lag_p99_s"] > 0
+    # ... and says which designs are built: a candidate's figures are not the product's
+    assert [row["built"] for row in rows] == [True, True, False]
+
+
+def test_lean_fold_reads_no_unversioned_key_and_writes_less_than_stream_fold():
+    # GIVEN both fold designs at 5 records per batch, 20 events/s, unversioned keys
+    cost = {}
+    for design in ("stream-fold", "lean-fold"):
+        s = small(design, rate=20, seconds=30.0, forced_batch=5, key_shards=32, fold_window=4.0)
+        cost[design] = run(s, horizon=300).cost
+
+    # THEN the tracker's reads are gone (the fold's settings and rows reads stay), and the fold's
+    # writes, one row and one point outside a transaction, fall far below stream-fold's
+    assert cost["lean-fold"]["DynamoDB reads"] < cost["stream-fold"]["DynamoDB reads"] / 5
+    assert cost["lean-fold"]["DynamoDB writes"] < cost["stream-fold"]["DynamoDB writes"] / 2
 
 
 def test_the_scenarios_cover_the_sweep_the_latencies_and_every_goal_per_design():
