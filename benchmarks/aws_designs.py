@@ -182,11 +182,12 @@ class StreamFold:
         # As the tracker's fold mode does it (key_writes.py): per chunk one BatchGetItem
         # (strongly consistent) of its keys and the bucket's settings item, then one
         # conditional PutItem per key, in parallel.
-        chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
-        reads = m.key_units(n, 1) + Counter({"B": chunks})
-        if not (yield from m.request(reads, write=False)):
-            return 0, n, 0
-        yield m.latency(BG_FIXED + BG_PER * min(n, TRANSACTION_ITEMS))
+        if self.reads_keys(m):
+            chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
+            reads = m.key_units(n, 1) + Counter({"B": chunks})
+            if not (yield from m.request(reads, write=False)):
+                return 0, n, 0
+            yield m.latency(BG_FIXED + BG_PER * min(n, TRANSACTION_ITEMS))
         writes = m.key_units(n, m.key_wru)
         if not (yield from m.request(writes, write=True)):
             return 0, n, 0
@@ -196,6 +197,9 @@ class StreamFold:
             if count:
                 shard.append([count, m.now])
         return n, 0, 0
+
+    def reads_keys(self, m: Model) -> bool:
+        return True
 
     def start(self, m: Model, drained) -> None:
         for shard in self.shards:
@@ -267,18 +271,8 @@ class LeanFold(StreamFold):
       figures: 1 unit a KB each, not 2 an item.
     """
 
-    def process(self, m: Model, n: int):
-        if m.s.versioned:
-            return (yield from super().process(m, n))
-        writes = m.key_units(n, m.key_wru)
-        if not (yield from m.request(writes, write=True)):
-            return 0, n, 0
-        yield m.latency(UPDATE * math.ceil(n / THREADS))
-        m.applied(n)
-        for shard, count in zip(self.shards, m.spread(n, len(self.shards)), strict=True):
-            if count:
-                shard.append([count, m.now])
-        return n, 0, 0
+    def reads_keys(self, m: Model) -> bool:
+        return m.s.versioned
 
     def fold(self, m: Model, batch: list[tuple[int, float]]):
         began, records = m.now, sum(c for c, _ in batch)
