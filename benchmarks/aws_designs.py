@@ -182,12 +182,12 @@ class StreamFold:
         # As the tracker's fold mode does it (key_writes.py): per chunk one BatchGetItem
         # (strongly consistent) of its keys and the bucket's settings item, then one
         # conditional PutItem per key, in parallel.
-        if self.reads_keys(m):
-            chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
-            reads = m.key_units(n, 1) + Counter({"B": chunks})
-            if not (yield from m.request(reads, write=False)):
-                return 0, n, 0
-            yield m.latency(BG_FIXED + BG_PER * min(n, TRANSACTION_ITEMS))
+        chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
+        keys = n if self.reads_keys(m) else 0
+        reads = m.key_units(keys, 1) + Counter({"B": chunks})
+        if not (yield from m.request(reads, write=False)):
+            return 0, n, 0
+        yield m.latency(BG_FIXED + BG_PER * min(keys or 1, TRANSACTION_ITEMS))
         writes = m.key_units(n, m.key_wru)
         if not (yield from m.request(writes, write=True)):
             return 0, n, 0
@@ -272,6 +272,8 @@ class LeanFold(StreamFold):
     """
 
     def reads_keys(self, m: Model) -> bool:
+        """The settings item is still read per chunk (whether the bucket is tracked, its
+        depth and its storage-classes switch); an unversioned key's item no longer is."""
         return m.s.versioned
 
     def fold(self, m: Model, batch: list[tuple[int, float]]):
@@ -287,10 +289,11 @@ class LeanFold(StreamFold):
         ]
         each = ASSUMED["lean-fold: one prefix's figures inside that row or point (bytes)"]
         row_kb, point_kb = (base + each * b) / 1024, (base + each * touched) / 1024
-        # The settings item, then the bucket's rows (one Query of every shard's row)
+        # As stream-fold: the settings and baseline items, then the bucket's rows (one Query of
+        # every shard's row)
         yield m.latency(2 * GET_ITEM)
         rows_kb = row_kb * len(self.shards)
-        ok = yield from m.request({"B": 1 + math.ceil(rows_kb / 4)}, write=False)
+        ok = yield from m.request({"B": 2 + math.ceil(rows_kb / 4)}, write=False)
         if ok:
             writes = {"B": units_for(row_kb, KB), "HP": units_for(point_kb, KB)}
             ok = yield from m.request(Counter(writes), write=True)
