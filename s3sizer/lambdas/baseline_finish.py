@@ -52,7 +52,11 @@ def finish(
         else:
             size, count, kept_delta = old.total_size, old.object_count, None
             start = lay.Totals(
-                size - sums.drift_bytes, count - sums.drift_objects, 0, before.updated_at, 0
+                size - (sums.drift_bytes - sums.drawn_bytes),
+                count - (sums.drift_objects - sums.drawn_objects),
+                0,
+                before.updated_at,
+                0,
             )
         moved = (size, count) != (start.total_size, start.object_count) or bool(
             (kept_delta and any(kept_delta)) or class_delta

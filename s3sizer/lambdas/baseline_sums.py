@@ -26,6 +26,10 @@ class Sums:
     listed_objects: int = 0
     drift_bytes: int = 0
     drift_objects: int = 0
+    # The part of the drift a killed quiet run's end already set in the totals and drew in the
+    # history (baseline_ranges.without_counted): reported, but not drawn again.
+    drawn_bytes: int = 0
+    drawn_objects: int = 0
     keys: int = 0
     # How often this run moved the totals: when nothing else moved them meanwhile, they are
     # set to what the merged keys hold (a corrupted total mends).

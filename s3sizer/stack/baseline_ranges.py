@@ -114,16 +114,23 @@ def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
     for r in ranges:
         sums = r["sums"]
         if sums is not None:
-            # What a stamped figure moved is in it, and in the point drawn as it was set: it
-            # is neither owed nor moved again, so the run's end draws no second step for it.
-            sums.moved = {name: f for name, f in sums.moved.items() if name not in counted}
+            without_counted(sums, counted)
             sums.pending = {name: list(figures) for name, figures in sums.moved.items()}
-            owed = "" not in counted
-            sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items() if owed}
-            if not owed:
-                sums.classes_moved = {}
-                sums.drift_bytes = sums.drift_objects = 0
+            sums.pending_classes = {c: list(f) for c, f in sums.classes_moved.items()}
     _rewrite(history, bucket, run_id, ranges, then_remove=QUIET, seen={"BOOL": True})
+
+
+def without_counted(sums: Sums, counted: set[str]) -> None:
+    """What the figures in ``counted`` moved, taken out of a range's sums: a killed quiet run's
+    end set them whole (their stamp), and drew the step in their history as it did, so they
+    are neither owed nor moved again, and the run's end draws no second step for them. The
+    bucket's drift stays, to be reported, marked as drawn. Taking it out twice changes
+    nothing more: it runs before the run merges anything again."""
+    sums.moved = {name: f for name, f in sums.moved.items() if name not in counted}
+    sums.pending = {name: f for name, f in sums.pending.items() if name not in counted}
+    if "" in counted:
+        sums.classes_moved, sums.pending_classes = {}, {}
+        sums.drawn_bytes, sums.drawn_objects = sums.drift_bytes, sums.drift_objects
 
 
 def _set_by(history, bucket: str, run_id: str) -> set[str]:
@@ -220,25 +227,55 @@ def relist(history, bucket: str, run_id: str, ranges: list[dict], mark: dict) ->
     key merges to itself), and what it still owes the totals stays pending; what it listed and
     merged is counted again. The mark goes once every range is reset, so a crash in between
     resets them again, and nothing is lost."""
+    counted = _set_by(history, bucket, run_id)
     for r in ranges:
         earlier, kept = r["sums"], Sums()
         if earlier is not None:
-            for name in ("drift_bytes", "drift_objects", "totals_writes", "pending",
-                         "pending_classes", "moved", "classes_moved"):  # fmt: skip
+            # A figure a killed quiet run set whole holds what it moved so far; what the run
+            # moves from here on is owed on top, so the figure loses its stamp below.
+            without_counted(earlier, counted)
+            for name in ("drift_bytes", "drift_objects", "drawn_bytes", "drawn_objects",
+                         "totals_writes", "pending", "pending_classes", "moved",
+                         "classes_moved"):  # fmt: skip
                 setattr(kept, name, getattr(earlier, name))
         r["done"], r["cursor"], r["sums"] = False, None, kept
-    _rewrite(history, bucket, run_id, ranges, then_remove=RELIST, seen=mark)
+    _rewrite(history, bucket, run_id, ranges, then_remove=RELIST, seen=mark,
+             before_unmarking=lambda: _unstamp(history, bucket, run_id, counted))  # fmt: skip
+
+
+def _unstamp(history, bucket: str, run_id: str, counted: set[str]) -> None:
+    """The run's stamps taken off (after the ranges no longer count what the stamped figures
+    hold), each with a new version, so that a write that read the item before carries no
+    stamp back."""
+    for name in sorted(counted):
+        address = (
+            lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)
+            if name == ""
+            else lay.prefix_address(bucket, name)
+        )
+        _unless_outdated(
+            history.client.update_item,
+            TableName=history.table_name,
+            Key=address,
+            UpdateExpression="REMOVE #r ADD #v :one",
+            ConditionExpression="#r = :run",
+            ExpressionAttributeNames={"#r": lay.SET_BY_RUN, "#v": "version"},
+            ExpressionAttributeValues={":run": {"S": run_id}, ":one": lay.n(1)},
+        )
 
 
 def _rewrite(
-    history, bucket: str, run_id: str, ranges: list[dict], *, then_remove: str, seen: dict
-) -> None:
-    """Every range item put as ``ranges`` hold it, and only then the mark that asked for it
-    removed from the BASELINE item: a crash in between leaves the mark, to do it again. Only
-    the mark ``seen``: one set meanwhile (another change of route) stays."""
+    history, bucket: str, run_id: str, ranges: list[dict], *, then_remove: str, seen: dict,
+    before_unmarking=lambda: None,
+) -> None:  # fmt: skip
+    """Every range item put as ``ranges`` hold it, then ``before_unmarking()``, and only then
+    the mark that asked for it removed from the BASELINE item: a crash in between leaves the
+    mark, to do it again. Only the mark ``seen``: one set meanwhile (another change of route)
+    stays."""
     items = [range_item(bucket, run_id, r["span"], r["cursor"], r["sums"], done=r["done"])
              for r in ranges]  # fmt: skip
     batch_put(history, items)
+    before_unmarking()
     _update_state(
         history,
         bucket,

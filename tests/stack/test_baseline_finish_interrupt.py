@@ -16,7 +16,8 @@ from s3sizer import interrupts
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack import baseline_run
-from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.baseline_ranges import baseline_state, mark_due, stored_ranges
+from s3sizer.stack.baseline_run import Interrupted
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_ranges import new_run, put_a_minute_ago
 from tests.stack.test_baseline_run import BUCKET, assert_exact
@@ -111,6 +112,93 @@ def test_a_quiet_run_killed_while_it_sets_the_totals_counts_each_object_once(
     # THEN every object counts once: in the bucket's totals and in each folder's, and in their
     # histories, which draw each step once
     assert resumed.resumed
+    assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+    assert_exact(live)
+    assert_histories_chain(live)
+
+
+def kill_a_quiet_run_after(stack, live, monkeypatch, sets_before_the_kill: int):
+    """A quiet run of 90 objects in three folders, killed (kill -9) after that many of its
+    sets of the totals, one figure each: the bucket's totals first, then each folder's."""
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    monkeypatch.setattr(ending, "PREFIXES_TOGETHER", 1)
+    quiet = new_run(stack, live_run=False)
+    finish, transact = ending.finish, quiet.h.client.transact_write_items
+    sets = []
+
+    def transact_until_killed(**request):
+        if len(sets) == sets_before_the_kill:
+            raise Killed
+        transact(**request)
+        sets.append(request)
+
+    def finish_then_killed(*args, **kwargs):
+        patch.setattr(quiet.h.client, "transact_write_items", transact_until_killed)
+        return finish(*args, **kwargs)
+
+    with monkeypatch.context() as patch, pytest.raises(Killed):
+        patch.setattr(ending, "finish", finish_then_killed)
+        patch.setattr(baseline_run.ranges_table, "complete", _killed)
+        quiet.run()
+
+
+def _killed(*args, **kwargs):
+    raise Killed
+
+
+@pytest.mark.parametrize("listed_before_the_stop", [pytest.param(10, marks=pytest.mark.heavy), 70])
+def test_a_killed_quiet_run_listed_again_then_resumed_live_owes_what_changed_since(
+    stack, live, monkeypatch, listed_before_the_stop
+):
+    # GIVEN a quiet run killed once it had set the bucket's totals and one folder's
+    kill_a_quiet_run_after(stack, live, monkeypatch, 2)
+    # ... a deploy that marked the route changed, then failed before the route was in place
+    mark_due(live.h, BUCKET)
+    # ... changes that no route carried, in every folder
+    for folder, size in (("p0", 11), ("p1", 13), ("p2", 17)):
+        live.s3.put_object(Bucket=BUCKET, Key=f"{folder}/unseen", Body=b"u" * size)
+    # ... and `setup` again, still quiet, which lists every range again and is stopped
+    again = new_run(stack, live_run=False, workers=1)
+
+    def stop(progress) -> None:
+        if progress.listed >= listed_before_the_stop:
+            again._stop.set()
+
+    again.on_progress = stop
+    with pytest.raises(Interrupted):
+        again.run()
+
+    # WHEN the deploy's live run resumes it
+    resumed = new_run(stack, live_run=True).run()
+
+    # THEN the changes found after the kill count too, once, and each step is drawn once
+    assert resumed.resumed
+    assert_exact(live)
+    assert_histories_chain(live)
+
+
+def test_a_quiet_run_that_ends_across_a_change_of_route_draws_its_step_once(stack, live):
+    # GIVEN a quiet run, one range at a time, whose route changes once a folder is done: it
+    # sets the totals at its end, but stays in progress, to list every range again
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    quiet = new_run(stack, workers=1, live_run=False)
+
+    def route_changes_half_way(progress) -> None:
+        done = [r["span"].prefix for r in stored_ranges(live.h, BUCKET) if r["done"]]
+        if any(done) and "due" not in vars(quiet):
+            mark_due(live.h, BUCKET)
+            quiet.due = True
+
+    quiet.on_progress = route_changes_half_way
+    quiet.run()
+    assert baseline_state(live.h, BUCKET)["state"] == "in_progress"
+
+    # WHEN the deploy's live run lists it again
+    new_run(stack, live_run=True).run()
+
+    # THEN its totals are exact, and its step is drawn once
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
     assert_exact(live)
     assert_histories_chain(live)
