@@ -110,8 +110,9 @@ def test_a_quiet_run_killed_while_it_sets_the_totals_counts_each_object_once(
     resumed = new_run(stack, live_run=True).run()
 
     # THEN every object counts once: in the bucket's totals and in each folder's, and in their
-    # histories, which draw each step once
+    # histories, which draw each step once; the drift reported is the one the killed run found
     assert resumed.resumed
+    assert (resumed.drift_bytes, resumed.drift_objects) == (270, 90)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
     assert_exact(live)
     assert_histories_chain(live)
