@@ -65,6 +65,14 @@ def deferred(what: str):
     raise_if_pending()
 
 
+def finishing(exc: BaseException, what: str) -> None:
+    """After the Ctrl-C that ``exc`` is (or carries), one line on what the command finishes
+    before it stops, which can take seconds; a second Ctrl-C stops it at once, as Python's
+    own handler does. Nothing for any other error."""
+    if isinstance(exc, KeyboardInterrupt) or caused(exc):
+        sys.stderr.write(f"Interrupted: {what} first (Ctrl-C again to stop now)\n")
+
+
 def raise_if_pending() -> None:
     """KeyboardInterrupt for a Ctrl-C that came and was swallowed."""
     if _pending[0]:

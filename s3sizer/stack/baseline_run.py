@@ -184,10 +184,11 @@ class BaselineRun:
                     break  # every range ran, and none named another meanwhile
             if self._stop.is_set():
                 raise Interrupted  # a range named after the stop was recorded, not run
-        except BaseException:
+        except BaseException as exc:
             # Ctrl-C or a failed range: the others stop at their next page, and what they
             # committed is kept (a named range is recorded first) for the same command to resume.
             self._stop.set()
+            interrupts.finishing(exc, "keeping the pages being merged")
             self._pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:

@@ -64,6 +64,32 @@ def test_ctrl_c_while_a_quiet_run_sets_the_prefixes_stops_it_once_they_are_set(
     assert_exact(live)
 
 
+def test_ctrl_c_while_ranges_list_says_what_it_waits_for_and_the_same_run_resumes(
+    stack, live, ctrl_c, capsys
+):
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    running = new_run(stack, workers=1, live_run=False)
+    pressed = []
+
+    def press_once(progress) -> None:
+        if progress.listed and not pressed:
+            pressed.append(progress.listed)
+            ctrl_c()
+
+    running.on_progress = press_once
+    with pytest.raises(KeyboardInterrupt):
+        running.run()
+
+    # The wait for the pages being merged is said at once, in one line
+    assert capsys.readouterr().err == (
+        "Interrupted: keeping the pages being merged first (Ctrl-C again to stop now)\n"
+    )
+    interrupts._pending[0] = False  # ... and the same command, run again, resumes it
+    assert new_run(stack, live_run=False).run().resumed
+    assert_exact(live)
+
+
 class Killed(BaseException):
     """The process gone (kill -9, a lost machine): nothing of it runs after this point."""
 
