@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 # Plain flags: the handler takes no lock, so a second Ctrl-C inside it cannot deadlock it.
 _pending = [False]
+_finishing = [False]  # a Ctrl-C came while work in other threads was let finish (finishing)
 _deferring: list[str | None] = [None]  # what a Ctrl-C now waits for, while ``deferred`` runs
 
 
@@ -70,7 +71,14 @@ def finishing(exc: BaseException, what: str) -> None:
     before it stops, which can take seconds; a second Ctrl-C stops it at once, as Python's
     own handler does. Nothing for any other error."""
     if isinstance(exc, KeyboardInterrupt) or caused(exc):
+        _finishing[0] = True
         sys.stderr.write(f"Interrupted: {what} first (Ctrl-C again to stop now)\n")
+
+
+def threads_may_run() -> bool:
+    """Whether a stopped command may leave threads at work (a second Ctrl-C cut short the
+    wait for them): then it exits without joining them, as "stop now" says."""
+    return _finishing[0]
 
 
 def raise_if_pending() -> None:

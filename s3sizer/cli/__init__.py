@@ -15,7 +15,7 @@ interrupts.install()  # first: a Ctrl-C while the rest loads is not lost
 
 try:
     from s3sizer.cli import estate, lifecycle, local, metrics, reads
-    from s3sizer.cli.app import app, interrupted
+    from s3sizer.cli.app import app, interrupted, leave
 except Exception as exc:
     if not interrupts.caused(exc):
         raise
@@ -50,7 +50,7 @@ def main() -> None:
         interrupts.raise_if_pending()
         app(prog_name="s3sizer")
     except KeyboardInterrupt:  # between two statements of the error policy itself
-        sys.exit(interrupted())
+        leave(interrupted())
 
 
 __all__ = ["app", "main"]

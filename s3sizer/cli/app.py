@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -51,11 +52,22 @@ class OneLineErrors(TyperGroup):
             else:
                 code = _report(exc, debug="--debug" in given)
         if standalone_mode:
-            sys.exit(code)
+            leave(code)
         return code
 
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command that Ctrl-C stopped
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code``; at once after a Ctrl-C that cut short a wait for threads still at
+    work (interrupts.finishing): Python would join them first. What they had committed is
+    kept, and what they had not is done again by the same command, as after a kill."""
+    if code == INTERRUPTED and interrupts.threads_may_run():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def interrupted(exc: BaseException | None = None, *, debug: bool = False) -> int:

@@ -121,6 +121,33 @@ def test_a_ctrl_c_python_swallowed_still_stops_the_command(monkeypatch, capsys):
     assert ran == []
 
 
+def test_a_stop_that_let_threads_finish_exits_without_joining_them(monkeypatch, capsys):
+    """After "Ctrl-C again to stop now", the second Ctrl-C stops the command at once: its exit
+    does not wait for the threads still at work, as Python's own exit would."""
+    import pytest
+
+    from s3sizer import cli, interrupts
+
+    monkeypatch.setattr(interrupts, "_pending", [True])
+    monkeypatch.setattr(interrupts, "_finishing", [False])
+    interrupts.finishing(KeyboardInterrupt(), "keeping the pages being merged")
+    exits = []
+
+    def exit_now(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    with pytest.raises(SystemExit):
+        cli.main()
+
+    assert exits == [130]
+    assert capsys.readouterr().err == (
+        "Interrupted: keeping the pages being merged first (Ctrl-C again to stop now)\n"
+        "Interrupted\n"
+    )
+
+
 def test_a_command_started_with_ctrl_c_ignored_keeps_ignoring_it(monkeypatch):
     """A shell's background job starts with SIGINT ignored, and Python leaves it so: so do we."""
     from s3sizer import interrupts
