@@ -104,31 +104,8 @@ def test_a_quiet_run_killed_while_it_sets_the_totals_counts_each_object_once(
 ):
     # GIVEN a bucket of three folders, and a quiet run that sets one figure a transaction: the
     # bucket's totals first, then each folder's
-    for i in range(90):
-        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
-    monkeypatch.setattr(ending, "PREFIXES_TOGETHER", 1)
-    quiet = new_run(stack, live_run=False)
-    finish, transact = ending.finish, quiet.h.client.transact_write_items
-    sets = []
-
-    def transact_until_killed(**request):
-        if len(sets) == sets_before_the_kill:
-            raise Killed
-        transact(**request)
-        sets.append(request)
-
-    def finish_then_killed(*args, **kwargs):
-        patch.setattr(quiet.h.client, "transact_write_items", transact_until_killed)
-        return finish(*args, **kwargs)
-
-    def killed(*args, **kwargs):
-        raise Killed
-
     # WHEN the process is killed after that many of the sets (4: all, but not the completion)
-    with monkeypatch.context() as patch, pytest.raises(Killed):
-        patch.setattr(ending, "finish", finish_then_killed)
-        patch.setattr(baseline_run.ranges_table, "complete", killed)
-        quiet.run()
+    kill_a_quiet_run_after(stack, live, monkeypatch, sets_before_the_kill)
     assert baseline_state(live.h, BUCKET)["state"] == "in_progress"
     # ... the route delivers, the tracker writes, and the deploy's live run resumes the run
     put_a_minute_ago(live, "p1/late", 7)
