@@ -185,10 +185,10 @@ class BaselineRun:
             if self._stop.is_set():
                 raise Interrupted  # a range named after the stop was recorded, not run
         except BaseException as exc:
-            # Ctrl-C or a failed range: the others stop at their next page, and what they
-            # committed is kept (a named range is recorded first) for the same command to resume.
+            # Ctrl-C or a failed range: the others stop at their next page; what they committed
+            # is kept (a named range is recorded first), for the same command to resume.
             self._stop.set()
-            interrupts.finishing(exc, "keeping the pages being merged")
+            interrupts.finishing(exc, "keeping the pages being merged")  # which takes seconds
             self._pool.shutdown(wait=True, cancel_futures=True)
             raise
         finally:
@@ -229,8 +229,7 @@ class BaselineRun:
     def _run_range(self, r: dict) -> Sums:
         span, cursor = r["span"], r["cursor"]
         first = None  # a folder's first page, read to learn whether to split it
-        # A stretch is not split again as it starts (its split spent the probes); it hands over
-        # if it turns out long.
+        # A stretch is not split as it starts (its split spent the probes): it hands over, if long.
         if (
             cursor is None
             and r["sums"] is None
