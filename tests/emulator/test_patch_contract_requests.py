@@ -223,3 +223,34 @@ def test_an_account_s_backends_are_moto_s_own_whether_found_or_created(aws):
     assert account in sns_backends and sns_backends in BackendDict._instances
     assert sns_backends[account] is created
     assert BackendDict.__getitem__.__wrapped__(sns_backends, account) is created
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-12-05T10:14:33.000Z", "1999-01-31T23:59:59.123Z", "2026-12-05T10:14:33Z",
+     "2026-12-05T10:14:33.000+01:00", "2026-12-05", "1764929673"],
+)  # fmt: skip
+def test_a_timestamp_is_read_back_as_botocore_s_parser_reads_it(aws, value):
+    from moto.core import serialize
+
+    own = serialize.parse_to_aware_datetime.__wrapped__(value)
+    assert serialize.parse_to_aware_datetime(value) == own
+    assert serialize.parse_to_aware_datetime(value).utcoffset() == own.utcoffset()
+
+
+def test_a_listing_s_timestamps_are_moto_s_own_and_read_without_dateutil(aws):
+    from datetime import UTC, datetime
+
+    s3 = _client(aws, "s3")
+    s3.create_bucket(Bucket="stamps-contract")
+    for n in range(3):
+        s3.put_object(Bucket="stamps-contract", Key=f"k{n}", Body=b"x")
+    before = hooks.FAST_PATHS[moto_dispatch.STAMP_READ_DIRECTLY]
+    contents = s3.list_objects_v2(Bucket="stamps-contract")["Contents"]
+    assert hooks.FAST_PATHS[moto_dispatch.STAMP_READ_DIRECTLY] >= before + 3, (
+        f"patch '{moto_dispatch.TARGETS['timestamps'].patch}': dateutil read each stamp"
+    )
+    for entry in contents:
+        head = s3.head_object(Bucket="stamps-contract", Key=entry["Key"])
+        assert entry["LastModified"] == head["LastModified"]
+        assert abs(entry["LastModified"] - datetime.now(UTC)).total_seconds() < 600
