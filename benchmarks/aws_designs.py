@@ -265,10 +265,15 @@ class LeanFold(StreamFold):
     - The tracker writes an unversioned key without reading it first: its PutItem is conditioned
       on the sequencer the item holds (``attribute_not_exists`` or older), which decides alone
       for a key of one version. A versioned key still reads its item (as built).
-    - The fold writes no transaction: one UpdateItem of its shard's row of the bucket, which
-      holds every prefix's figures beside the bucket's (conditioned on the row's last sequence
-      number, which makes a retry idempotent), and one point that carries the touched prefixes'
-      figures: 1 unit a KB each, not 2 an item.
+    - The fold writes no transaction, each item under its own condition on the last sequence
+      number it holds (which makes a retry idempotent item by item): per batch, its shard's row
+      of the bucket, one row per *group* of prefixes it touched, and one point that carries the
+      touched prefixes' figures. 1 unit a KB each, not 2 an item.
+    - A group row holds up to ``LEAN_PREFIXES_PER_ROW`` prefixes (a prefix's group: a hash of
+      its name), so that it stays within one unit: an UpdateItem is billed on the larger of the
+      item's sizes before and after it, and a row holding every prefix of a bucket of 1,000
+      would cost about 60 units a fold. A bucket of no more prefixes than one group holds
+      keeps them in its own row.
     """
 
     def reads_keys(self, m: Model) -> bool:
@@ -282,27 +287,44 @@ class LeanFold(StreamFold):
         m.out.folds += 1
         m.invocation_logs(ASSUMED["the tracker's batch line (bytes)"] + m.emf_bytes)
         b = m.s.busy_prefixes if m.s.prefix_depth else 0
-        touched = math.ceil(b * (1 - (1 - 1 / b) ** records)) if b else 0
+        touched = math.ceil(_distinct(b, records))
         yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
         base = ASSUMED[
             "lean-fold: a shard's row or point of a bucket, without its prefixes (bytes)"
         ]
         each = ASSUMED["lean-fold: one prefix's figures inside that row or point (bytes)"]
-        row_kb, point_kb = (base + each * b) / 1024, (base + each * touched) / 1024
-        # As stream-fold: the settings and baseline items, then the bucket's rows (one Query of
-        # every shard's row)
+        held = (m.s.bucket_prefixes or b) if m.s.prefix_depth else 0
+        groups = math.ceil(held / LEAN_PREFIXES_PER_ROW)
+        # The busy prefixes' groups, then the ones this batch touched among them
+        busy_groups = _distinct(groups, b)
+        touched_groups = math.ceil(_distinct(busy_groups, touched)) if touched else 0
+        bucket_kb, point_kb = base / 1024, (base + each * touched) / 1024
+        group_kb = (base + each * min(held, LEAN_PREFIXES_PER_ROW)) / 1024 if held else 0.0
+        if groups <= 1:  # a bucket of few prefixes keeps them in its own row: one item
+            bucket_kb, touched_groups = group_kb or bucket_kb, 0
+        # As stream-fold: the settings and baseline items, then every shard's row of the bucket
+        # and of each touched group (the point's figures are their sums).
         yield m.latency(2 * GET_ITEM)
-        rows_kb = row_kb * len(self.shards)
+        rows_kb = (bucket_kb + touched_groups * group_kb) * len(self.shards)
         ok = yield from m.request({"B": 2 + math.ceil(rows_kb / 4)}, write=False)
         if ok:
-            writes = {"B": units_for(row_kb, KB), "HP": units_for(point_kb, KB)}
+            rows = units_for(bucket_kb, KB) + touched_groups * units_for(group_kb, KB)
+            writes = {"B": rows, "HP": units_for(point_kb, KB)}
             ok = yield from m.request(Counter(writes), write=True)
-            yield m.latency(2 * UPDATE)
+            yield m.latency(2 * UPDATE)  # side by side
         m.out.gb_seconds += (m.now - began) * 0.125
         if ok:
             m.out.lags.extend((m.now - written, count) for count, written in batch)
             m.out.finished_at = max(m.out.finished_at, m.now)
         return ok
+
+
+LEAN_PREFIXES_PER_ROW = 12  # 250 + 12 x 60 bytes: under 1 KB, one write unit
+
+
+def _distinct(of: float, draws: float) -> float:
+    """Expected distinct values among ``draws`` drawn evenly from ``of`` (0 if none)."""
+    return of * (1 - (1 - 1 / of) ** draws) if of >= 1 else 0.0
 
 
 def make(m: Model):

@@ -155,6 +155,22 @@ def test_lean_fold_reads_no_unversioned_key_and_writes_less_than_stream_fold():
     assert cost["lean-fold"]["DynamoDB writes"] < cost["stream-fold"]["DynamoDB writes"] / 2
 
 
+def test_lean_fold_s_writes_grow_with_a_bucket_s_prefixes_only_as_far_as_their_groups():
+    # GIVEN lean-fold at 5 records per batch, 20 events/s over ten busy prefixes, in buckets
+    # that hold 10, 100 and 1,000 first-level prefixes
+    writes = {}
+    for held in (10, 100, 1_000):
+        s = small("lean-fold", rate=20, seconds=30.0, forced_batch=5, key_shards=32,
+                  fold_window=4.0, bucket_prefixes=held)  # fmt: skip
+        writes[held] = run(s, horizon=300).cost["DynamoDB writes"]
+
+    # THEN more prefixes cost more (the busy ones fall in more group rows) ...
+    assert writes[10] < writes[100] <= writes[1_000]
+    # ... but not in proportion: each group row stays within one write unit, so 1,000 prefixes
+    # cost about what 100 do, not ten times as much
+    assert writes[1_000] < 1.2 * writes[100]
+
+
 def test_the_scenarios_cover_the_sweep_the_latencies_and_every_goal_per_design():
     every = aws_model.scenarios()
     for design in DESIGNS:
