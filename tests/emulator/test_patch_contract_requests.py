@@ -228,14 +228,24 @@ def test_an_account_s_backends_are_moto_s_own_whether_found_or_created(aws):
 @pytest.mark.parametrize(
     "value",
     ["2026-12-05T10:14:33.000Z", "1999-01-31T23:59:59.123Z", "2026-12-05T10:14:33Z",
-     "2026-12-05T10:14:33.000+01:00", "2026-12-05", "1764929673"],
+     "2026-12-05T10:14:33.000+01:00", "2026-12-05", "1764929673", "2026-12-05T10:14:33.000Z\n",
+     "\u0662\u0660\u0662\u0666-12-05T10:14:33.000Z", "2026-02-30T10:14:33.000Z",
+     "2026-12-05T24:00:00.000Z"],
 )  # fmt: skip
-def test_a_timestamp_is_read_back_as_botocore_s_parser_reads_it(aws, value):
-    from moto.core import serialize
+@pytest.mark.parametrize("form", ["iso8601", "iso8601_zeroed", "rfc822", "unixtimestamp"])
+def test_a_timestamp_is_written_as_moto_s_own_serializer_writes_it(aws, value, form):
+    from moto.core.serialize import TimestampSerializer
 
-    own = serialize.parse_to_aware_datetime.__wrapped__(value)
-    assert serialize.parse_to_aware_datetime(value) == own
-    assert serialize.parse_to_aware_datetime(value).utcoffset() == own.utcoffset()
+    serializer = TimestampSerializer(form)
+
+    def written(convert):
+        try:
+            return convert(serializer, value, form)
+        except Exception as error:  # moto's own answer, whatever it is
+            return type(error), str(error)
+
+    own = written(TimestampSerializer._convert_timestamp_to_str.__wrapped__)
+    assert written(TimestampSerializer._convert_timestamp_to_str) == own
 
 
 def test_a_listing_s_timestamps_are_moto_s_own_and_read_without_dateutil(aws):

@@ -18,7 +18,8 @@
 - To write a timestamp into an answer, moto's serializer parses the text moto's S3 models made
   of it (``2026-12-05T10:14:33.000Z``) back into a time with dateutil's general parser: about a
   third of each listing page. Text of exactly that form is read by ``datetime.fromisoformat``
-  instead, once per distinct second; any other value still goes to botocore's parser.
+  instead, once per distinct stamp; any other value, or a date that does not exist, still goes
+  to moto's own conversion.
 
 Each answer is moto's own, as the contract test compares.
 """
@@ -41,13 +42,15 @@ TARGETS = {
     "backend": Target("an account's backends are read without a lock", "moto.core.base_backend",
                       "BackendDict", "__getitem__", ("self", "account_id")),
     "timestamps": Target("S3's timestamps are read back without dateutil", "moto.core.serialize",
-                         None, "parse_to_aware_datetime", ("value",)),
+                         "TimestampSerializer", "_convert_timestamp_to_str",
+                         ("self", "value", "timestamp_format")),
 }  # fmt: skip
 MODULES_LISTED_ONCE = "moto: a request's service found without listing moto's folder"
 METHODS_LISTED_ONCE = "moto: a request's handler method found without listing its class"
 BACKEND_WITHOUT_LOCK = "moto: an account's backends read without moto's lock"
 STAMP_READ_DIRECTLY = "moto: a timestamp of moto's S3 form read without dateutil"
-_S3_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")  # moto's S3 models' form
+# moto's S3 models' form, in ASCII digits only (``\d`` would take any script's)
+_S3_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 def install(patches: PatchSet) -> None:
@@ -106,15 +109,21 @@ def _stamps_read_directly(original):
 
     utc = tzutc()
 
-    @functools.lru_cache(maxsize=4096)  # a listing's keys share few seconds
+    @functools.lru_cache(maxsize=4096)  # a listing's keys share few stamps
     def read(text: str) -> datetime:
         return datetime.fromisoformat(text[:-1]).replace(tzinfo=utc)
 
-    @functools.wraps(original)  # __wrapped__: botocore's parser, which the contract test compares
-    def parse_to_aware_datetime(value):
-        if type(value) is str and _S3_STAMP.fullmatch(value):
-            hooks.FAST_PATHS[STAMP_READ_DIRECTLY] += 1
-            return read(value)
-        return original(value)
+    # A method of the serializer, not the module's function: other moto modules import that
+    # function by name, and would keep this one after deactivate.
+    @functools.wraps(original)  # __wrapped__: moto's own, which the contract test compares
+    def _convert_timestamp_to_str(self, value, timestamp_format):
+        if type(value) is not str or not _S3_STAMP.fullmatch(value):
+            return original(self, value, timestamp_format)
+        try:
+            parsed = read(value)
+        except ValueError:  # no such date (02-30): botocore's parser says so in its own words
+            return original(self, value, timestamp_format)
+        hooks.FAST_PATHS[STAMP_READ_DIRECTLY] += 1
+        return getattr(self, f"_timestamp_{timestamp_format.lower()}")(parsed)
 
-    return parse_to_aware_datetime
+    return _convert_timestamp_to_str
