@@ -267,14 +267,28 @@ class LeanFold(StreamFold):
       for a key of one version. A versioned key still reads its item (as built).
     - The fold writes no transaction, each item under its own condition on the last sequence
       number it holds (which makes a retry idempotent item by item): per batch, its shard's row
-      of the bucket, one row per *group* of prefixes it touched, and one point that carries the
-      touched prefixes' figures. 1 unit a KB each, not 2 an item.
-    - A group row holds up to ``LEAN_PREFIXES_PER_ROW`` prefixes (a prefix's group: a hash of
-      its name), so that it stays within one unit: an UpdateItem is billed on the larger of the
-      item's sizes before and after it, and a row holding every prefix of a bucket of 1,000
-      would cost about 60 units a fold. A bucket of no more prefixes than one group holds
-      keeps them in its own row.
+      of the bucket, the row of each *group* of prefixes it touched, and one point that carries
+      the touched prefixes' figures. 1 unit a KB each, not 2 an item.
+    - A bucket of up to ``LEAN_PREFIXES_IN_ROW`` prefixes keeps them in its own row. A bucket of
+      more hashes each prefix to one of ``ceil(prefixes / LEAN_PREFIXES_PER_GROUP)`` groups:
+      an UpdateItem is billed on the larger of the item's sizes before and after it, and one
+      row holding every prefix of a bucket of 1,000 would cost about 60 units a fold. A hash
+      fills some groups past 1 KB: those rows cost what they hold.
+    - The rows of a group (one per shard) sort together: one Query reads them, rounded up to
+      whole units as each Query is.
     """
+
+    def __init__(self, m: Model):
+        super().__init__(m)
+        held = (m.s.bucket_prefixes or m.s.busy_prefixes) if m.s.prefix_depth else 0
+        self.held = held
+        self.group_of: list[int] = []  # of each busy prefix
+        self.group_size: list[int] = []
+        if held > LEAN_PREFIXES_IN_ROW:
+            groups = math.ceil(held / LEAN_PREFIXES_PER_GROUP)
+            placed = [m.rng.randrange(groups) for _ in range(held)]  # the hash
+            self.group_size = [placed.count(g) for g in range(groups)]
+            self.group_of = placed[: m.s.busy_prefixes]
 
     def reads_keys(self, m: Model) -> bool:
         """The settings item is still read per chunk (whether the bucket is tracked, its
@@ -287,31 +301,31 @@ class LeanFold(StreamFold):
         m.out.folds += 1
         m.invocation_logs(ASSUMED["the tracker's batch line (bytes)"] + m.emf_bytes)
         b = m.s.busy_prefixes if m.s.prefix_depth else 0
-        touched = math.ceil(_distinct(b, records))
+        touched = min(b, math.ceil(b * (1 - (1 - 1 / b) ** records) - 1e-9)) if b else 0
         yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
         base = ASSUMED[
             "lean-fold: a shard's row or point of a bucket, without its prefixes (bytes)"
         ]
         each = ASSUMED["lean-fold: one prefix's figures inside that row or point (bytes)"]
-        held = (m.s.bucket_prefixes or b) if m.s.prefix_depth else 0
-        groups = math.ceil(held / LEAN_PREFIXES_PER_ROW)
-        # The busy prefixes' groups, then the ones this batch touched among them
-        busy_groups = _distinct(groups, b)
-        touched_groups = math.ceil(_distinct(busy_groups, touched)) if touched else 0
-        bucket_kb, point_kb = base / 1024, (base + each * touched) / 1024
-        group_kb = (base + each * min(held, LEAN_PREFIXES_PER_ROW)) / 1024 if held else 0.0
-        if groups <= 1:  # a bucket of few prefixes keeps them in its own row: one item
-            bucket_kb, touched_groups = group_kb or bucket_kb, 0
+        point_kb = (base + each * touched) / 1024
+        shards = len(self.shards)
+        if self.group_of:
+            bucket_kb = base / 1024
+            groups = {self.group_of[i] for i in m.rng.sample(range(b), touched)}
+            group_kb = [(base + each * self.group_size[g]) / 1024 for g in groups]
+        else:  # the prefixes, if any, in the bucket's own row
+            bucket_kb, group_kb = (base + each * self.held) / 1024, []
         # As stream-fold: the settings and baseline items, then every shard's row of the bucket
-        # and of each touched group (the point's figures are their sums).
-        yield m.latency(2 * GET_ITEM)
-        rows_kb = (bucket_kb + touched_groups * group_kb) * len(self.shards)
-        ok = yield from m.request({"B": 2 + math.ceil(rows_kb / 4)}, write=False)
+        # (one Query) and of each touched group (one Query each), side by side.
+        yield m.latency(GET_ITEM * (1 + math.ceil((1 + len(group_kb)) / THREADS)))
+        reads = 2 + math.ceil(shards * bucket_kb / 4)
+        reads += sum(math.ceil(shards * kb / 4) for kb in group_kb)
+        ok = yield from m.request({"B": reads}, write=False)
         if ok:
-            rows = units_for(bucket_kb, KB) + touched_groups * units_for(group_kb, KB)
+            rows = units_for(bucket_kb, KB) + sum(units_for(kb, KB) for kb in group_kb)
             writes = {"B": rows, "HP": units_for(point_kb, KB)}
             ok = yield from m.request(Counter(writes), write=True)
-            yield m.latency(2 * UPDATE)  # side by side
+            yield m.latency(UPDATE * math.ceil((2 + len(group_kb)) / THREADS))
         m.out.gb_seconds += (m.now - began) * 0.125
         if ok:
             m.out.lags.extend((m.now - written, count) for count, written in batch)
@@ -319,12 +333,8 @@ class LeanFold(StreamFold):
         return ok
 
 
-LEAN_PREFIXES_PER_ROW = 12  # 250 + 12 x 60 bytes: under 1 KB, one write unit
-
-
-def _distinct(of: float, draws: float) -> float:
-    """Expected distinct values among ``draws`` drawn evenly from ``of`` (0 if none)."""
-    return of * (1 - (1 - 1 / of) ** draws) if of >= 1 else 0.0
+LEAN_PREFIXES_IN_ROW = 12  # 250 + 12 x 60 bytes: under 1 KB, one write unit
+LEAN_PREFIXES_PER_GROUP = 8  # on average: a hash overfills some, and few past 12
 
 
 def make(m: Model):

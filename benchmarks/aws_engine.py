@@ -61,7 +61,7 @@ class Scenario:
     seconds: float = 60.0
     prefix_depth: int = SHIPPED["prefix_depth"]
     busy_prefixes: int = 10  # first-level prefixes the events fall in, evenly
-    # first-level prefixes the bucket holds (None: the busy ones): lean-fold's row holds them all
+    # first-level prefixes the bucket holds (None: the busy ones): lean-fold's rows hold them all
     bucket_prefixes: int | None = None
     latency_factor: float = 1.0
     max_concurrency: int = SHIPPED["max_concurrency"]

@@ -99,7 +99,7 @@ def scenarios() -> list[Scenario]:
         batch, rate, seconds = GOALS[goal]
         out.append(Scenario("stream-fold", rate=rate, seconds=seconds, forced_batch=batch,
                             key_shards=32, fold_window=WHAT_IF_FOLD_WINDOW))  # fmt: skip
-    for held in LEAN_FOLD_BUCKET_PREFIXES:  # lean-fold's row grows with the bucket's prefixes
+    for held in LEAN_FOLD_BUCKET_PREFIXES:  # lean-fold's rows grow with the bucket's prefixes
         for goal in ("5", "1"):
             batch, rate, seconds = GOALS[goal]
             out.append(Scenario("lean-fold", rate=rate, seconds=seconds, forced_batch=batch,
