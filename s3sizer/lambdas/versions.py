@@ -33,6 +33,7 @@ MAX_TOMBSTONES = 32
 # Live versions (objects and markers) beyond this count are forgotten, oldest first: a key item
 # must stay well under DynamoDB's 400 KB. Only deleting all the newer ones would then need them.
 MAX_LIVE = 1000
+_UNDER_EITHER_CAP = min(MAX_TOMBSTONES, MAX_LIVE)  # a map this small is under both caps
 
 STANDARD = "STANDARD"
 # S3's lifecycle waterfall: a transition only ever moves a version to a later class, so the
@@ -118,6 +119,9 @@ def order(entry: Entry):
 
 def current(versions: dict[str, Entry]) -> tuple[str | None, Entry | None]:
     """The current version of the key (object or marker), or (None, None) when there is none."""
+    if len(versions) == 1:  # most keys: no order to work out (a baseline asks per key, often)
+        ((vid, entry),) = versions.items()
+        return (vid, entry) if entry.kind in LIVE else (None, None)
     live = [(vid, e) for vid, e in versions.items() if e.kind in LIVE]
     if not live:
         return None, None
@@ -245,6 +249,8 @@ def class_figures(versions: dict[str, Entry]) -> dict[str, tuple[int, ...]]:
 
 
 def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
+    if len(versions) <= _UNDER_EITHER_CAP:
+        return versions
     gone = [(e.seq or "", vid) for vid, e in versions.items() if e.kind not in LIVE]
     live = [(order(e), vid) for vid, e in versions.items() if e.kind in LIVE]
     if len(gone) <= MAX_TOMBSTONES and len(live) <= MAX_LIVE:

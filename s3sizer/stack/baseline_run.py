@@ -31,6 +31,7 @@ from s3sizer.stack import baseline_ranges as ranges_table
 from s3sizer.stack import baseline_split, listing
 from s3sizer.stack.baseline_lease import Lease
 from s3sizer.stack.baseline_spread import HandOver, Spread
+from s3sizer.stack.collector import collecting_seldom
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
@@ -137,7 +138,8 @@ class BaselineRun:
         self._partitions = (
             None if self.live else baseline_keys.partitions_holding_keys(self.h, self.bucket)
         )
-        sums = self._run_ranges([r for r in ranges if not r["done"]], ranges)
+        with collecting_seldom():
+            sums = self._run_ranges([r for r in ranges if not r["done"]], ranges)
         for r in ranges:
             if r["done"] and r["sums"] is not None:
                 sums.add(r["sums"])
