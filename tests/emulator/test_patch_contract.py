@@ -270,7 +270,9 @@ def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, 
     ]  # fmt: skip
     before = hooks.FAST_PATHS[dynamodb_query.ONE_PAGE]
     walked_no_further = hooks.FAST_PATHS[dynamodb_query.NO_STOP_WALK]
+    sized = hooks.FAST_PATHS[dynamodb_query.SIZE_KNOWN]
     fast = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
+    assert hooks.FAST_PATHS[dynamodb_query.SIZE_KNOWN] > sized  # moto's own sizes compared below
     assert hooks.FAST_PATHS[dynamodb_query.ONE_PAGE] > before, (
         f"patch '{dynamodb_query.TARGETS['query'].patch}': moto walked the whole partition"
     )
