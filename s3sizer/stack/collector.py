@@ -13,22 +13,34 @@ reference counts.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 THRESHOLD = (20_000, 50, 100)
 
+_lock = threading.Lock()
+_inside = 0  # runs inside now (a process may run several side by side: a test suite's threads)
+_previous: tuple[int, ...] = ()
+
 
 @contextmanager
 def collecting_seldom() -> Iterator[None]:
-    """While inside: what was alive on entry is frozen, and young collections are rarer. Both
-    are undone on the way out, so that a process that runs many baselines (a test suite) still
-    collects what they leave."""
-    previous = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*THRESHOLD)
+    """While any run is inside: what was alive when the first entered is frozen, and young
+    collections are rarer. The last one out undoes both, so that a process that runs many
+    baselines (a test suite) still collects what they leave, at its own pace."""
+    global _inside, _previous
+    with _lock:
+        if _inside == 0:
+            _previous = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*THRESHOLD)
+        _inside += 1
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
+        with _lock:
+            _inside -= 1
+            if _inside == 0:
+                gc.set_threshold(*_previous)
+                gc.unfreeze()

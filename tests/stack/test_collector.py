@@ -24,3 +24,15 @@ def test_a_baseline_that_fails_gives_the_process_its_collector_back():
         raise RuntimeError("a range failed")
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_runs_side_by_side_give_the_process_its_own_pace_back_when_the_last_ends():
+    before = gc.get_threshold()
+    first, second = collector.collecting_seldom(), collector.collecting_seldom()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first ends while the second still runs
+    assert gc.get_threshold() == collector.THRESHOLD
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
