@@ -1,8 +1,9 @@
 """The three walls that keep s3sizer easy to change, read from the source with `ast`.
 
 - `s3sizer/lambdas` ships alone in the functions' zip: it imports nothing else from s3sizer.
-- `s3sizer/emulator` is a local AWS, not an s3sizer feature: it imports only itself and
-  `s3sizer.errors`.
+- `s3sizer/emulator` is a local AWS, not an s3sizer feature: it imports only itself,
+  `s3sizer.errors` and `s3sizer.collector` (the process's pace of garbage collection, which an
+  emulator and a baseline in one process share).
 - The CLI (`s3sizer/cli/`) parses, calls the library and renders: it makes no AWS call, so it
   imports neither boto3 nor botocore and calls no `client(...)` or `resource(...)`.
 
@@ -71,14 +72,17 @@ def test_lambdas_import_nothing_else_from_s3sizer(path):
 
 
 @pytest.mark.parametrize("path", sources("emulator"), ids=lambda p: p.name)
-def test_the_emulator_imports_only_itself_and_errors(path):
+def test_the_emulator_imports_only_itself_errors_and_the_collector_s_pace(path):
     crossing = [
         (line, name)
         for line, name in imports_of(path)
-        if within(name, "s3sizer") and not within(name, "s3sizer.emulator", "s3sizer.errors")
+        if within(name, "s3sizer")
+        and not within(name, "s3sizer.emulator", "s3sizer.errors", "s3sizer.collector")
     ]
 
-    assert crossing == [], f"{path.name} knows of s3sizer beyond the emulator and its errors"
+    assert crossing == [], (
+        f"{path.name} knows of s3sizer beyond the emulator, its errors and the GC pace"
+    )
 
 
 def aws_calls(source: str) -> list[tuple[int, str]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import gc
 import ipaddress
 import logging
 import os
@@ -15,6 +14,7 @@ import threading
 import time
 from typing import TextIO
 
+from s3sizer import collector
 from s3sizer.errors import EmulatorError
 
 from .config import FaultDice, load_settings
@@ -24,11 +24,7 @@ logger.addHandler(logging.NullHandler())  # a library stays quiet unless its use
 
 _active_lock = threading.Lock()
 _active: Emulator | None = None  # moto's state is process-wide: one emulator per process
-# moto holds every object, version and item as Python objects (an item is a dozen or more), and
-# every request allocates thousands more: at the collector's default of a young collection per
-# 700 allocations, collections cost about a fifth of a BatchWriteItem's time in an emulator
-# holding 30,000 items. Rarer young collections keep that to a twentieth; nothing here relies on
-# prompt collection of cycles.
+# Rarer young collections: s3sizer.collector says why.
 COLLECTOR_THRESHOLD = (10_000, 10, 10)
 
 
@@ -133,8 +129,7 @@ class Emulator:
             self._scheduler = schedules
             scheduler.set_scheduler(schedules)
             schedules.start()
-            self._gc_threshold = gc.get_threshold()
-            gc.set_threshold(*COLLECTOR_THRESHOLD)
+            self._collector = collector.slower(COLLECTOR_THRESHOLD)
             _active = self
         # A short poll interval: stop() waits for the serving loop to notice the shutdown.
         self._thread = threading.Thread(
@@ -165,7 +160,7 @@ class Emulator:
             self._server.server_close()
             http_handler.close_connections(self._server)  # a stopped emulator answers nobody
             patches.deactivate()
-            gc.set_threshold(*self._gc_threshold)
+            collector.restore(self._collector)
             _active = None
 
     def run_lifecycle(self, days: float = 0.0) -> dict:

@@ -303,6 +303,28 @@ def test_a_query_page_counts_an_item_s_size_again_after_a_write(in_process, monk
     assert "LastEvaluatedKey" in ends and "LastEvaluatedKey" not in fast[1]
 
 
+def test_a_query_page_counts_a_replaced_item_s_size_anew(in_process, monkeypatch):
+    """A put replaces an item with a new one (moto builds a new Item), so the sizes a query
+    counted before hold for the items still stored: nothing clears them, nothing goes stale."""
+    from moto.dynamodb.models.table import Table
+
+    aws, _, _ = in_process
+    ddb = _pages_table(aws, "pages-replaced")
+    asked = {"TableName": "pages-replaced", "KeyConditionExpression": "pk = :p AND sk <= :a",
+             "ExpressionAttributeValues": {":p": {"S": "big"}, ":a": {"S": "K#2"}}}  # fmt: skip
+    ends = _answer(ddb.query, **asked)[1]  # sizes counted: three big items fill the page
+    ddb.put_item(TableName="pages-replaced",
+                 Item={"pk": {"S": "big"}, "sk": {"S": "K#3"}, "s": {"S": "small"}})  # fmt: skip
+    ddb.batch_write_item(RequestItems={"pages-replaced": [
+        {"PutRequest": {"Item": {"pk": {"S": "big"}, "sk": {"S": f"K#{i}"}, "s": {"S": "small"}}}}
+        for i in range(4, 7)
+    ]})  # fmt: skip
+    fast = _answer(ddb.query, **asked)
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    assert fast == _answer(ddb.query, **asked)
+    assert "LastEvaluatedKey" in ends and "LastEvaluatedKey" not in fast[1]
+
+
 _VALUES = {"s": {"S": "\u00fc"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "bs": {"BS": ["AA=="]},
            "ss": {"SS": ["a"]}, "ns": {"NS": ["1"]}, "t": {"BOOL": False}, "z": {"NULL": True},
            "l": {"L": [{"S": "x"}, {"M": {"k": {"N": "2"}}}]}, "e": {"S": ""},
