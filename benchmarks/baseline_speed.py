@@ -1,10 +1,11 @@
 """The baseline against `aws s3 ls --recursive --summarize`, and its memory against the bucket.
 
 An emulator runs in this process for each bucket, so that its many objects are written
-straight into its S3 (no HTTP PutObject each), and nothing another bucket left slows it. Every command then runs as its own process against it over
-HTTP, in the same run: the AWS CLI's listing of the whole bucket, `s3sizer setup` of a new stack
-on that bucket (a quiet baseline: the listing merged into an empty table), and `s3sizer
-reconcile` right after (every key read back and compared). Time is wall time; memory is the
+straight into its S3 (no HTTP PutObject each), and nothing another bucket left slows it. Every
+command then runs as its own process against it over HTTP, in the same run: the AWS CLI's
+listing of the whole bucket, `s3sizer setup` of a new stack on that bucket (a quiet baseline:
+the listing merged into an empty table), and `s3sizer reconcile` right after (every key read
+back and compared). Time is wall time; memory is the
 command's peak resident set (VmHWM, sampled while it runs). The keys lie in 20 folders and the
 top level; one more bucket, of the smallest size timed, is flat (no "/" in any key).
 
