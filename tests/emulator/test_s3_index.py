@@ -101,3 +101,29 @@ def test_a_listing_sees_keys_written_since_its_last_page(in_process):  # noqa: F
 
     assert [c["Key"] for c in first["Contents"]] == ["k00", "k02", "k04", "k06"]
     assert [c["Key"] for c in rest["Contents"]] == ["k07", "k10", "k12", "k14", "k16", "k18"]
+
+
+def test_the_sorted_names_are_kept_until_a_name_comes_or_goes(in_process):  # noqa: F811
+    from moto.s3.utils import _VersionedKeyStore
+
+    class Version:  # what moto's store disposes of when a name's versions are replaced
+        def dispose(self) -> None:
+            pass
+
+    store = _VersionedKeyStore()
+    store["b"] = Version()
+    first = s3_index.sorted_names(store)
+    store["b"] = Version()  # a new version of a name held: the names stay
+    assert s3_index.sorted_names(store) is first == ["b"]
+
+    store["a"] = Version()
+    store.setlist("c", [Version()])
+    assert s3_index.sorted_names(store) == ["a", "b", "c"]
+    store.setlist("c", [Version(), Version()])
+    kept = s3_index.sorted_names(store)
+    assert s3_index.sorted_names(store) is kept
+
+    store.pop("a")
+    assert s3_index.sorted_names(store) == ["b", "c"]
+    del store["b"]  # dict's own removal: the count tells
+    assert s3_index.sorted_names(store) == ["c"]
