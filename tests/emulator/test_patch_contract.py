@@ -11,6 +11,7 @@ from s3sizer.emulator.patches import (
     dynamodb,
     dynamodb_parse,
     dynamodb_query,
+    dynamodb_sizes,
     hooks,
     sqs,
     stream_mappings,
@@ -323,6 +324,43 @@ def test_a_query_page_counts_a_replaced_item_s_size_anew(in_process, monkeypatch
     monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
     assert fast == _answer(ddb.query, **asked)
     assert "LastEvaluatedKey" in ends and "LastEvaluatedKey" not in fast[1]
+
+
+def test_a_query_takes_the_size_a_put_counted_and_an_update_counts_it_again(
+    in_process, monkeypatch
+):
+    """Items a put or a batch write stored keep the size counted as they were built; an
+    UpdateItem (which changes an item in place) and a transaction make the query count again."""
+    from moto.dynamodb.models.table import Table
+
+    aws, _, _ = in_process
+    ddb = _pages_table(aws, "pages-written")
+    asked = {"TableName": "pages-written", "KeyConditionExpression": "pk = :p",
+             "ExpressionAttributeValues": {":p": {"S": "fresh"}}}  # fmt: skip
+    at_write = hooks.FAST_PATHS[dynamodb_sizes.SIZE_AT_WRITE]
+    ddb.batch_write_item(RequestItems={"pages-written": [
+        {"PutRequest": {"Item": {"pk": {"S": "fresh"}, "sk": {"S": f"K#{i}"},
+                                 "s": {"S": "x" * 300_000}}}}
+        for i in range(4)
+    ]})  # fmt: skip
+    assert hooks.FAST_PATHS[dynamodb_sizes.SIZE_AT_WRITE] == at_write + 4
+    full = _answer(ddb.query, **asked)
+    assert "LastEvaluatedKey" in full[1]  # three big items fill the page
+    kept = hooks.FAST_PATHS[dynamodb_sizes.KEPT_PAST_UPDATE]
+    ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "pages-written",
+                 "Item": {"pk": {"S": "fresh"}, "sk": {"S": "K#0"}, "s": {"S": "x"}}}},
+        {"Update": {"TableName": "pages-written", "Key": {"pk": {"S": "fresh"}, "sk": {"S": "K#1"}},
+                    "UpdateExpression": "SET s = :s", "ExpressionAttributeValues": {":s": {"S": "y"}}}},
+    ])  # fmt: skip
+    ddb.update_item(TableName="pages-written", Key={"pk": {"S": "fresh"}, "sk": {"S": "K#2"}},
+                    UpdateExpression="SET s = :s", ExpressionAttributeValues={":s": {"S": "z"}})  # fmt: skip
+    fast = _answer(ddb.query, **asked)
+    monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
+    assert fast == _answer(ddb.query, **asked)
+    assert "LastEvaluatedKey" not in fast[1] and len(fast[1]["Items"]) == 4
+    assert hooks.FAST_PATHS[dynamodb_sizes.SIZE_AT_WRITE] == at_write + 4  # none since
+    assert hooks.FAST_PATHS[dynamodb_sizes.KEPT_PAST_UPDATE] == kept + 2  # K#3's size stayed
 
 
 _VALUES = {"s": {"S": "\u00fc"}, "n": {"N": "1.5"}, "b": {"B": "AAE="}, "bs": {"BS": ["AA=="]},

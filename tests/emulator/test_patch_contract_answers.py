@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from s3sizer.emulator import Emulator
-from s3sizer.emulator.patches import dynamodb, dynamodb_answers, hooks
+from s3sizer.emulator.patches import dynamodb, dynamodb_answers, dynamodb_sizes, hooks
 
 from .test_patch_contract import _answer, _client, _ranged_table
 
@@ -119,7 +119,7 @@ def test_an_item_s_size_is_moto_s_own(aws, value):
     from moto.dynamodb.models.utilities import bytesize
 
     typed = DynamoType(value)
-    assert dynamodb._moto_size(typed, bytesize) == typed.size()
+    assert dynamodb_sizes.moto_size(typed, bytesize) == typed.size()
 
 
 def _binary(value) -> bool:

@@ -23,7 +23,7 @@ import json
 import threading
 import time
 
-from . import hooks
+from . import dynamodb_sizes, hooks
 from .hooks import PatchSet, Target
 
 _MODELS = "moto.dynamodb.models"
@@ -105,47 +105,16 @@ def _item_init(original):
         values, total = {}, 0
         for key, value in attrs.items():
             typed = DynamoType(value)
-            total += bytesize(key) + _moto_size(typed, bytesize)
-            if total > _ITEM_SIZE_LIMIT:
+            total += bytesize(key) + dynamodb_sizes.moto_size(typed, bytesize)
+            if total > dynamodb_sizes.ITEM_SIZE_LIMIT:
                 raise ItemSizeTooLarge
             values[key] = typed
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, values)  # later sets still go through moto's own check
         hooks.FAST_PATHS[ITEM_SIZE_ONCE] += 1
+        dynamodb_sizes.built(self, total)  # moto's Item.size(): a query need not count it
 
     return __init__
-
-
-_ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: AWS's 400 KB, measured at 409-410 KB
-_SETS = frozenset({"SS", "NS", "BS"})
-
-
-@functools.cache
-def _number_size():
-    """moto's size of a number: its significant digits since moto 5.2.6, as DynamoDB counts
-    them; its characters before."""
-    try:
-        from moto.dynamodb.models.utilities import number_size
-    except ImportError:
-        return len
-    return number_size
-
-
-def _moto_size(typed, bytesize) -> int:
-    """moto's DynamoType.size(), step for step, without the copy it makes of each map value
-    (and so of everything beneath it) on the way down."""
-    kind, value = typed.type, typed.value
-    if kind == "N":
-        return _number_size()(str(value))
-    if kind in _SETS:
-        if kind == "NS":
-            return sum(_number_size()(str(v)) for v in value)
-        return sum(1 if isinstance(v, bool) else bytesize(v) for v in value)
-    if kind == "L":
-        return sum(_moto_size(v, bytesize) for v in value)
-    if kind == "M":
-        return sum(bytesize(k) + _moto_size(v, bytesize) for k, v in value.items())
-    return 1 if isinstance(value, bool) else bytesize(value)
 
 
 class _CopyKeepingTablesInTransactions:

@@ -19,7 +19,7 @@ import functools
 import operator
 import threading
 
-from . import hooks
+from . import dynamodb_sizes, hooks
 from .dynamodb_answers import AS_STORED
 from .hooks import PatchSet, Target
 
@@ -48,7 +48,7 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["all_items"], _all_items)
     patches.replace(TARGETS["call_action"], _call_action)
     patches.replace(TARGETS["item_size"], _item_size)
-    _sizes.clear()
+    dynamodb_sizes.forget()
     _indexes.clear()
 
 
@@ -57,8 +57,9 @@ def _call_action(original):
     def call_action(self):
         action = self._get_action() or ""
         if action not in _NO_ITEM_CHANGED and not action.startswith(("Describe", "List")):
-            _sizes.clear()  # this request may change a stored item in place: count sizes again
-        return original(self)
+            dynamodb_sizes.forget_updated(self, action)  # it may change stored items in place
+        with dynamodb_sizes.storing(action):
+            return original(self)
 
     return call_action
 
@@ -69,8 +70,6 @@ def _call_action(original):
 _NO_ITEM_CHANGED = frozenset(
     {"Query", "GetItem", "BatchGetItem", "Scan", "PutItem", "BatchWriteItem", "DeleteItem"}
 )
-_sizes: dict[int, tuple[object, int]] = {}  # id(item) -> (item, moto's Item.size())
-_SIZES_KEPT = 1_000_000
 
 
 def _query(original):
@@ -103,7 +102,7 @@ def _item_size(original):
         if getattr(_partition, "key", None) is None:
             return original(self)
         hooks.FAST_PATHS[SIZE_KNOWN] += 1
-        return _size(self)
+        return dynamodb_sizes.size(self)
 
     return size
 
@@ -274,13 +273,13 @@ def _one_page(partition, index, test, start, forward, limit, seek):
             if taken:
                 after = walk[at:]
                 break
-            if _size(item) > RESULT_SIZE_LIMIT:
+            if dynamodb_sizes.size(item) > RESULT_SIZE_LIMIT:
                 return [item]  # moto stops there, before taking anything
             continue  # not yet at the items that meet the condition
         taken.append(item)
         if limit is not None and len(taken) > limit:
             return taken
-        size += _size(item)
+        size += dynamodb_sizes.size(item)
     if after is None:
         return taken  # the partition ends here
     rest = (items[i] for i in after)
@@ -293,26 +292,7 @@ def _first_stop(items, size, size_limit) -> list:
     """The first of items that would take a page of `size` bytes past moto's size limit. None
     can while the page has room for the largest item moto stores: then the walk, through the
     rest of the partition (every item counted again after each write), is not needed."""
-    from .dynamodb import _ITEM_SIZE_LIMIT
-
-    if size + _ITEM_SIZE_LIMIT <= size_limit:
+    if size + dynamodb_sizes.ITEM_SIZE_LIMIT <= size_limit:
         hooks.FAST_PATHS[NO_STOP_WALK] += 1
         return []
-    return next(([item] for item in items if size + _size(item) > size_limit), [])
-
-
-def _size(item) -> int:
-    """moto's Item.size(), counted once between two requests that may change items, and
-    without the copy of each map value that moto makes on the way down."""
-    from moto.dynamodb.models.utilities import bytesize
-
-    from .dynamodb import _moto_size
-
-    known = _sizes.get(id(item))
-    if known is not None and known[0] is item:
-        return known[1]
-    size = sum(bytesize(key) + _moto_size(value, bytesize) for key, value in item.attrs.items())
-    if len(_sizes) >= _SIZES_KEPT:
-        _sizes.clear()
-    _sizes[id(item)] = (item, size)
-    return size
+    return next(([item] for item in items if size + dynamodb_sizes.size(item) > size_limit), [])
