@@ -138,8 +138,7 @@ class BaselineRun:
         self._partitions = (
             None if self.live else baseline_keys.partitions_holding_keys(self.h, self.bucket)
         )
-        with collecting_seldom():
-            sums = self._run_ranges([r for r in ranges if not r["done"]], ranges)
+        sums = self._run_ranges([r for r in ranges if not r["done"]], ranges)
         for r in ranges:
             if r["done"] and r["sums"] is not None:
                 sums.add(r["sums"])
@@ -158,6 +157,7 @@ class BaselineRun:
         return replace(drift, resumed=resumed)
 
     # -- ranges ---------------------------------------------------------------------------------
+    @collecting_seldom()
     def _run_ranges(self, ranges: list[dict], known: list[dict]) -> Sums:
         """Run ``ranges`` on the pool, and every range the top level's names meanwhile;
         ``known``: every range recorded (done or not), so that none is named twice."""
@@ -381,12 +381,8 @@ def record(
     is the stack's (StackConfig.write_path)."""
     from s3sizer.lambdas.history import History
 
-    history = History(
-        stack.names.table,
-        stack.aws.client("dynamodb", validate=False),
-        ttl_days=ttl_days,
-        prefix_depth=depth,
-    )
+    client = stack.aws.client("dynamodb", validate=False)
+    history = History(stack.names.table, client, ttl_days=ttl_days, prefix_depth=depth)
     history.write_path = write_path
     run = BaselineRun(
         history,
