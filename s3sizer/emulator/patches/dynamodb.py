@@ -44,6 +44,9 @@ TARGETS = {
     "batch_write_item": Target("a batch refuses two requests on one item",
                                "moto.dynamodb.responses", "DynamoHandler", "batch_write_item",
                                ("self",)),
+    "duplicates_dump": Target("a batch whose keys differ is not dumped whole to find duplicates",
+                              "moto.dynamodb.responses", None, "dynamo_json_dump",
+                              ("dynamo_object",)),
     "update_time_to_live": Target("one TTL change per table per hour", _MODELS,
                                   "DynamoDBBackend", "update_time_to_live",
                                   ("self", "table_name", "ttl_spec")),
@@ -55,6 +58,7 @@ NO_TABLE_COPY = "dynamodb: transaction kept the table instead of copying it"
 PLAIN_JSON = "dynamodb: a read answered in plain JSON"
 ITEM_SIZE_ONCE = "dynamodb: an item's size added up once"
 KEYS_CHECKED = "dynamodb: a batch's duplicates found by their keys"
+_KEYS_DISTINCT = "dynamodb_batch_keys_distinct"
 _DUPLICATES = "Provided list of item keys contains duplicates"
 
 _ttl_changes: dict[tuple[str, str, str], float] = {}  # (account, region, table) -> monotonic time
@@ -70,6 +74,7 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["update_time_to_live"], _update_time_to_live)
     patches.replace(TARGETS["item_init"], _item_init)
     patches.replace(TARGETS["batch_write_item"], _batch_write_item)
+    patches.replace(TARGETS["duplicates_dump"], _dump_unless_keys_distinct)
     for name in ("query_response", "get_item_response", "batch_get_response"):
         patches.replace(TARGETS[name], _plain_json)
 
@@ -192,7 +197,8 @@ def _update_time_to_live(original):
 def _batch_write_item(original):
     """AWS refuses a BatchWriteItem with two requests on one item (two puts, or a put and a
     delete, of one key); moto compares whole requests, puts with puts and deletes with deletes,
-    by dumping each to JSON. Here the keys are compared first."""
+    by dumping each to JSON. Here the keys are compared first; when they all differ, so do the
+    whole requests, and moto's dumps (a tenth of a batch of key items) are skipped."""
     from moto.dynamodb.exceptions import MockValidationException
     from moto.dynamodb.models.dynamo_type import DynamoType
 
@@ -216,6 +222,17 @@ def _batch_write_item(original):
         if duplicate:
             raise MockValidationException(_DUPLICATES)
         hooks.FAST_PATHS[KEYS_CHECKED] += 1
-        return original(self)  # its own check of whole requests finds nothing more
+        with hooks.flag(_KEYS_DISTINCT):
+            return original(self)  # its own check of whole requests finds nothing more
 
     return batch_write_item
+
+
+def _dump_unless_keys_distinct(original):
+    @functools.wraps(original)
+    def dynamo_json_dump(dynamo_object):
+        if hooks.flagged(_KEYS_DISTINCT):  # moto's duplicate check: each request is its own
+            return object()
+        return original(dynamo_object)
+
+    return dynamo_json_dump
