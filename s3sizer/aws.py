@@ -26,7 +26,7 @@ class Aws:
         region = self.settings.region or DEFAULT_REGION
         _check_region(region)
         try:
-            session = _session(profile_name=self.settings.profile, region_name=region)
+            session = new_session(profile_name=self.settings.profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as err:
             raise ConfigError(
                 f"AWS profile {err.kwargs.get('profile', self.settings.profile)!r} not found",
@@ -35,7 +35,7 @@ class Aws:
         local = self.settings.is_local
         if local and (self.placeholder_credentials or session.get_credentials() is None):
             # A local endpoint needs no account: any key pair is accepted there.
-            session = _session(region_name=region, **PLACEHOLDER_CREDENTIALS)
+            session = new_session(region_name=region, **PLACEHOLDER_CREDENTIALS)
         # A listing page carries a thousand LastModified values, and botocore reads each with
         # dateutil's general parser: most of a baseline's own time went there.
         factory = session._session.get_component("response_parser_factory")
@@ -115,7 +115,8 @@ def _core_session():
     return core
 
 
-def _session(**kwargs):
+def new_session(**kwargs):
+    """A boto3 Session on the process's one data loader (``kwargs``: boto3.Session's)."""
     import boto3
 
     session = boto3.Session(botocore_session=_core_session(), **kwargs)

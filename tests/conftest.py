@@ -42,6 +42,25 @@ def pytest_collection_modifyitems(items):
             item.add_marker(getattr(pytest.mark, tier))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_botocore_loader() -> Iterator[None]:
+    """boto3's default Session, which moto's mock drops each time it starts, built on the
+    process's one botocore data loader, as the CLI's Sessions are (s3sizer.aws): otherwise each
+    test that makes a client parses botocore's models again, about 90 ms of its setup."""
+    import boto3
+
+    from s3sizer.aws import new_session
+
+    def setup_default_session(**kwargs) -> None:
+        boto3.DEFAULT_SESSION = new_session(**kwargs)
+
+    original, boto3.setup_default_session = boto3.setup_default_session, setup_default_session
+    try:
+        yield
+    finally:
+        boto3.setup_default_session = original
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch, tmp_path_factory):
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "S3SIZER_STACK"):
