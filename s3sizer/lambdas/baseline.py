@@ -37,7 +37,7 @@ from .baseline_keys import Span, group_listing, stored_keys
 from .baseline_sums import WIDTH, Sums, settle
 from .baseline_sums import accumulate as _accumulate
 from .listing import Drift, ListedVersion
-from .own_keys import is_own_key
+from .own_keys import is_own_object
 
 
 class ListingStopped(Exception):
@@ -75,6 +75,7 @@ def merge(
     flush_keys: int = 1000,
     classes: bool | None = None,
     finished: Callable[[str, Sums], dict | None] | None = None,
+    own_bucket: str | None = None,
 ) -> Sums:
     """Merge a span's listing into its recorded keys, committing chunk by chunk.
 
@@ -117,7 +118,7 @@ def merge(
             if chunk:
                 flush(chunk[-1].key, last=True)
             raise
-        if is_own_key(key):
+        if is_own_object(bucket, key, own_bucket):
             continue
         sums.keys += 1
         change = _Change(key, state, listed, recent_ms(listed_at), classes)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from . import versions as v
-from .own_keys import is_own_key
+from .own_keys import is_own_object, own_bucket_from_environment
 
 IGNORED, REJECTED = "ignored", "rejected"
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -103,7 +103,7 @@ def _checked(
         return Skip(REJECTED, f"malformed record: bucket name {bucket!r}")
     if not isinstance(key, str) or not key:
         return Skip(REJECTED, f"malformed record: key {key!r}")
-    if is_own_key(key):
+    if is_own_object(bucket, key, own_bucket_from_environment()):
         return Skip(IGNORED, f"{key!r} is written by s3sizer itself")
     if len(key.encode()) > _MAX_KEY_BYTES:
         return Skip(REJECTED, f"key of {len(key.encode())} bytes is longer than S3 allows")

@@ -70,9 +70,10 @@ class BaselineRun:
         route_since: float = 0.0,
         workers: int | None = None,
         on_progress: Callable[[Progress], None] = lambda progress: None,
+        own_bucket: str | None = None,  # the stack's first bucket: the one s3sizer writes to
     ):
         self.h, self.s3, self.bucket, self.live = history, s3, bucket, live
-        self.versioned, self.depth = versioned, depth
+        self.versioned, self.depth, self.own_bucket = versioned, depth, own_bucket
         self.workers = workers or DEFAULT_WORKERS  # read now: a default bound at import is fixed
         # None: as the bucket's settings item says (an earlier release's key items carry no
         # ``pd`` and count at the depth that stack had), else the depth of this run.
@@ -313,6 +314,7 @@ class BaselineRun:
                     partitions=self._partitions,
                     on_prefix=lambda prefix: self._name_ranges([prefix]),
                 ),
+                own_bucket=self.own_bucket,
                 depth=self.depth,
                 unmarked_depth=self.unmarked_depth,
                 recent_ms=self._recent_ms,
@@ -384,15 +386,15 @@ def record(
     client = stack.aws.client("dynamodb", validate=False)
     history = History(stack.names.table, client, ttl_days=ttl_days, prefix_depth=depth)
     history.write_path = write_path
-    run = BaselineRun(
+    return BaselineRun(
         history,
         listing_client(stack.aws),
         bucket,
+        own_bucket=stack.config.bucket if stack.config else bucket,  # none: the first's setup
         versioned=versioned,
         depth=depth,
         live=live,
         route_since=route_since,
         workers=workers,
         on_progress=on_progress,
-    )
-    return run.run()
+    ).run()

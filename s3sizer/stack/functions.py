@@ -3,6 +3,7 @@ creates and updates the functions) and setup (which brings a deployed tracker a 
 
 from __future__ import annotations
 
+from s3sizer.lambdas.own_keys import OWN_BUCKET_VARIABLE
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import PLOT_WINDOW_SECONDS, FunctionSpec, StackConfig
@@ -21,6 +22,9 @@ def function_settings(spec: FunctionSpec, config: StackConfig, arns: Arns, layer
             # `unmarked_depth`; the earlier ones counted it at their own depth, so a depth
             # change waits for this one (plan.py).
             "KEY_DEPTHS": "settings",
+            # The bucket s3sizer writes its plot and layer uploads to: its own keys are ignored
+            # there, and counted like any other key in every other bucket.
+            OWN_BUCKET_VARIABLE: config.bucket,
         }
         if config.write_path == "fold":  # absent on the default path: its env stays as it was
             env["WRITE_PATH"] = "fold"

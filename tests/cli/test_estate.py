@@ -45,6 +45,22 @@ def test_track_shows_its_plan_and_status_lists_every_bucket(cli, aws):
     assert drift["drift_bytes"] == 0
 
 
+def test_a_key_named_like_s3sizer_s_own_counts_in_any_bucket_but_the_first(cli, aws):
+    cli("setup")
+    _buckets("media-bucket")
+    s3 = boto3.client("s3")
+    for bucket in (DEFAULT_BUCKET, "media-bucket"):  # s3sizer writes its plot to the first only
+        s3.put_object(Bucket=bucket, Key=".s3sizer/plot.png", Body=b"png-bytes")
+
+    cli("track", "media-bucket")
+
+    rows = {r["bucket"]: r for r in json.loads(cli("status", "--json").stdout)["buckets"]}
+    assert (rows["media-bucket"]["total_size"], rows["media-bucket"]["object_count"]) == (9, 1)
+    assert (rows[DEFAULT_BUCKET]["total_size"], rows[DEFAULT_BUCKET]["object_count"]) == (0, 0)
+    drift = json.loads(cli("reconcile", "--json", "--bucket", "media-bucket").stdout)
+    assert (drift["total_size"], drift["drift_bytes"]) == (9, 0)
+
+
 def test_untrack_refusals_are_one_line_and_change_nothing(cli, aws):
     cli("setup")
     _buckets("other-bucket")

@@ -117,6 +117,16 @@ def test_only_s3sizers_own_keys_are_ignored(key, own):
     assert (change.outcome == "ignored") if own else isinstance(change, Change)
 
 
+@pytest.mark.parametrize(("own_bucket", "ignored"), [(DEMO, True), ("other-bucket", False)])
+def test_s3sizers_own_keys_are_ignored_only_in_the_bucket_it_writes_to(
+    monkeypatch, own_bucket, ignored
+):
+    monkeypatch.setenv(own_keys.OWN_BUCKET_VARIABLE, own_bucket)
+    for key in (".s3sizer/plot.png", ".s3sizer/layers/0123456789abcdef0123456789abcdef.zip"):
+        change = parse_s3_record(events.created(DEMO, key, 5, "01"))
+        assert (change.outcome == "ignored") if ignored else isinstance(change, Change)
+
+
 def broken(path: tuple[str, ...], value=None, *, drop: bool = False) -> dict:
     record = only_record("put.json")
     node = record
