@@ -90,12 +90,10 @@ def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict
     if depth is not None and depth > ctx.prefix_depth:
         raise UsageError(
             f"The stack tracks prefixes to depth {ctx.prefix_depth}, not {depth}",
-            f"run `s3sizer setup --prefix-depth {depth}` first",
+            f"run `{_deeper(ctx, depth)}` first",
         )
     if ctx.prefix_depth == 0:
-        raise UsageError(
-            "The stack tracks no prefixes", "run `s3sizer setup --prefix-depth 1` (or more)"
-        )
+        raise UsageError("The stack tracks no prefixes", f"run `{_deeper(ctx, 1)}` (or more)")
     from s3sizer.costs import report as money
 
     found = ctx.history.prefix_totals(depth=depth, top=top)
@@ -120,6 +118,14 @@ def history(
     ]
 
 
+def _deeper(ctx: StackContext, depth: int) -> str:
+    """The command that tracks the bucket read's prefixes to ``depth``: setup for the first
+    bucket, track for any other (setup changes the first one only)."""
+    if ctx.bucket == ctx.config.bucket:
+        return f"s3sizer setup --prefix-depth {depth}"
+    return f"s3sizer track {ctx.bucket} --prefix-depth {depth}"
+
+
 def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     """A prefix the stack does not track has no history at all, not an empty one: say so.
 
@@ -132,7 +138,7 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     if depth == 0:
         raise StackError(
             f"{prefix!r} is not a tracked prefix: the stack tracks no prefixes",
-            "run `s3sizer setup --prefix-depth 1` (or more) to track them",
+            f"run `{_deeper(ctx, 1)}` (or more) to track them",
         )
     if prefix in prefixes(prefix, depth):
         return
@@ -142,7 +148,7 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     elif prefix.count("/") > MAX_PREFIX_DEPTH:
         fix = f"prefixes of more than {MAX_PREFIX_DEPTH} slashes are never tracked: ask for a shorter one"
     else:
-        fix = f"run `s3sizer setup --prefix-depth {prefix.count('/')}` to track it"
+        fix = f"run `{_deeper(ctx, prefix.count('/'))}` to track it"
     raise StackError(
         f"{prefix!r} is not a tracked prefix: the stack tracks prefixes ending in '/' with at "
         f"most {depth} {slashes}",

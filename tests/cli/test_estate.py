@@ -61,6 +61,19 @@ def test_a_key_named_like_s3sizer_s_own_counts_in_any_bucket_but_the_first(cli, 
     assert (drift["total_size"], drift["drift_bytes"]) == (9, 0)
 
 
+def test_a_deeper_prefix_of_another_bucket_is_offered_by_track_not_setup(cli, aws):
+    cli("setup")
+    _buckets("media-bucket")
+    cli("track", "media-bucket")
+
+    other = cli("history", "--bucket", "media-bucket", "--prefix", "a/b/", code=1).stderr
+    assert "run `s3sizer track media-bucket --prefix-depth 2`" in other
+    deeper = cli("status", "--by-prefix", "--depth", "2", "--bucket", "media-bucket", code=2)
+    assert "`s3sizer track media-bucket --prefix-depth 2`" in deeper.stderr
+    first = cli("history", "--prefix", "a/b/", code=1).stderr
+    assert "run `s3sizer setup --prefix-depth 2`" in first
+
+
 def test_untrack_refusals_are_one_line_and_change_nothing(cli, aws):
     cli("setup")
     _buckets("other-bucket")
