@@ -216,6 +216,12 @@ def deploy(
     """
     from s3sizer import lifecycle
 
+    if layer_arn and layer is not None:
+        # By name: Typer's own copy of Click has an enum of its own.
+        if getattr(ctx.get_parameter_source("layer_arn"), "name", None) == "COMMANDLINE":
+            flag = "--layer" if layer else "--no-layer"
+            raise UsageError(f"--layer-arn and {flag} ask for two different layers", "give one")
+        layer_arn = None  # the command line's choice over S3SIZER_LAYER_ARN's
     choice = lifecycle.LayerChoice(layer_arn=layer_arn, build=layer, wheel_dir=wheel_dir)
     with output.err.status("Deploying…") as spinner:
         progress = StepProgress("Deploying:", spinner)

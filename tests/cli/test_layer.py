@@ -153,6 +153,31 @@ def test_a_plain_deploy_keeps_the_layer_arn_given_before(cli, aws, monkeypatch):
     assert "Nothing to do" in again.stdout
 
 
+@pytest.mark.parametrize("flag", ["--no-layer", "--layer"])
+def test_a_layer_arn_and_a_layer_flag_together_are_a_usage_error(cli, aws, flag):
+    from tests.checks import one_clean_error_line
+    from tests.cli.conftest import inventory
+
+    cli("setup")
+    before = inventory()
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer:shared:1"
+
+    line = one_clean_error_line(cli("deploy", flag, "--layer-arn", arn, "--dry-run", code=2))
+
+    assert f"--layer-arn and {flag} ask for two different layers" in line
+    assert inventory() == before
+
+
+def test_a_no_layer_flag_overrides_a_layer_arn_from_the_environment(cli, aws, monkeypatch):
+    monkeypatch.setenv("S3SIZER_LAYER_ARN", "arn:aws:lambda:us-east-1:123456789012:layer:gone:1")
+    cli("setup")
+
+    cli("deploy", "--no-layer")
+
+    plotting = boto3.client("lambda").get_function_configuration(FunctionName="s3sizer-plotting")
+    assert plotting.get("Layers", []) == []
+
+
 def stored_config():
     from s3sizer.aws import Aws
     from s3sizer.settings import Settings
