@@ -223,6 +223,7 @@ def redrive(
         # A stack no deploy has routed yet: moved as on the queue routes.
         chosen = route(ctx.config.delivery) or DEFAULT
         result["moved"] = chosen.redrive(ctx, dlq_url, sleep)
+        result["moved_to"] = chosen.redrives_to()
         if result["moved"] < waiting:
             letters.check_none_left(ctx, dlq_url, result["moved"], waiting)
     if fold_waiting:

@@ -319,6 +319,12 @@ def redrive(
 
 def _redriven(result: dict) -> str:
     moved = f"Moved {output.plural(result['moved'], 'dead letter')} back."
+    if result.get("moved_to") == "queue":  # applied later, as the mapping receives them
+        moved = (
+            f"Moved {output.plural(result['moved'], 'dead letter')} back to the tracker's queue;"
+            " one it fails on again returns to the dead-letter queue, which `s3sizer status`"
+            " counts."
+        )
     if "fold_moved" not in result:
         return moved
     batches = output.plural(result["fold_moved"], "stream batch", "stream batches")

@@ -139,7 +139,7 @@ def test_a_broken_tracker_keeps_its_events_as_dead_letters_until_redrive(stack_c
     moved = json.loads(stack_cli("redrive", "--yes", "--json").stdout)
     status = drained_status(stack_cli, timeout=60)
 
-    assert moved["moved"] >= 5
+    assert moved["moved"] >= 5 and moved["moved_to"] == "queue"
     assert status["dead_letters"] == 0
     assert (status["total_size"], status["object_count"]) == (50, 5)
     stack_cli("teardown", "--yes")

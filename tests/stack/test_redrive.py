@@ -73,7 +73,7 @@ def test_a_failed_redrive_releases_its_letters_so_the_next_moves_every_one_at_on
     assert "table not found" in str(failed.value)
     # At once, not after the first redrive's visibility timeout: none is held back.
     fixed = Tracker()
-    assert lifecycle.redrive(Context(stack, fixed)) == {"moved": 13}
+    assert lifecycle.redrive(Context(stack, fixed)) == {"moved": 13, "moved_to": "tracker"}
     assert waiting(stack, letters) == 0
     assert sorted(call["Records"][0]["n"] for call in fixed.calls) == sorted(
         set(range(15)) - {0, 1}

@@ -109,6 +109,11 @@ class Route:
         """Send the DLQ's letters back to be applied; how many went."""
         raise NotImplementedError(self.name)
 
+    def redrives_to(self) -> str:
+        """Where redrive sends the letters: ``queue`` (the tracker applies them as it is
+        polled) or ``tracker`` (each applied before redrive ends)."""
+        return "queue"
+
     def status_rows(self, queued: int | None, dead_letters: int | None) -> dict:
         """Status's rows for the route: the messages waiting in its queue, and in the DLQ."""
         return {"queued": queued, "dead_letters": dead_letters or 0}

@@ -36,6 +36,9 @@ class DirectRoute(Route):
     def entry_target(self, arns: Arns) -> str:
         return arns.function("size-tracking")
 
+    def redrives_to(self) -> str:
+        return "tracker"
+
     def imposed_on_buckets(self) -> str | None:
         return self.name
 
