@@ -126,16 +126,23 @@ _MOST_BYTES = 2**63
 
 
 class ByteSize:
-    """A size: `500GB` is 500 x 10^9 bytes, `500GiB` 500 x 2^30, a bare number is bytes."""
+    """A size: `500GB` is 500 x 10^9 bytes, `500GiB` 500 x 2^30, a bare number is bytes; with
+    ``off``, `off` too, as 0 (what it sets is removed)."""
 
     __name__ = "size"  # as Duration.__name__
 
+    def __init__(self, off: bool = False):
+        self.off = off
+
     def __call__(self, value: str | int) -> int:
+        if self.off and str(value).strip().lower() == "off":
+            return 0
         match = _SIZE.fullmatch(str(value).strip().lower())
         if not match or match.group(2) not in _BYTE_UNITS:
             raise typer.BadParameter(
                 f"{value!r} is not a size: use bytes, or a number with KB, MB, GB, TB "
                 "(powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 500GB"
+                + (", or off" if self.off else "")
             )
         size = float(match.group(1)) * _BYTE_UNITS[match.group(2)]
         if size >= _MOST_BYTES:

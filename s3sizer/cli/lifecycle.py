@@ -48,9 +48,10 @@ PrefixDepth = Annotated[
 AlarmAbove = Annotated[
     int | None,
     typer.Option(
-        parser=ByteSize(),
+        parser=ByteSize(off=True),
         metavar="SIZE",
-        help="A CloudWatch alarm when the bucket holds more, e.g. 500GB (10^9) or 500GiB.",
+        help="A CloudWatch alarm when the bucket holds more, e.g. 500GB (10^9) or 500GiB; "
+        "off removes it.",
     ),
 ]
 WritePathOption = Annotated[

@@ -62,6 +62,29 @@ def test_setup_makes_the_alarm_off_removes_it_and_a_rerun_keeps_it(cli, aws):
     assert growth_alarms() == []
 
 
+def size_alarms(name: str = "s3sizer-bucket-size") -> list[dict]:
+    alarms = boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    return [a for a in alarms if a["AlarmName"] == name]
+
+
+def test_alarm_above_off_removes_the_size_alarm_of_the_first_bucket_and_of_another(cli, aws):
+    cli("setup", "--alarm-above", "500GB")
+    boto3.client("s3").create_bucket(Bucket="media-bucket")
+    cli("track", "media-bucket", "--alarm-above", "1TB")
+    (tracked,) = [
+        a for a in boto3.client("cloudwatch").describe_alarms()["MetricAlarms"]
+        if a["Threshold"] == 1e12
+    ]  # fmt: skip
+    assert [a["Threshold"] for a in size_alarms()] == [500e9]
+
+    cli("setup", "--alarm-above", "off")
+    cli("track", "media-bucket", "--alarm-above", "off")
+
+    assert size_alarms() == [] and size_alarms(tracked["AlarmName"]) == []
+    cli("setup")  # a plain re-run does not bring it back
+    assert size_alarms() == []
+
+
 def test_teardown_removes_the_growth_alarm(cli, aws):
     cli("setup", "--alarm-growth", "500MiB/d")
     assert growth_alarms()
