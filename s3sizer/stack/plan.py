@@ -175,10 +175,21 @@ def plan_setup(
         or baseline_unfinished(stack, config, bucket)
     ):
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
-    if existing is None and state == "mine" and config.uploads_every:
+        # A setup interrupted before its first poll polls when run again.
+        first_poll = existing is None or never_polled(stack, config, bucket)
+    else:
+        first_poll = existing is None
+    if first_poll and state == "mine" and config.uploads_every:
         steps.append(st.PollUploads(names.table, bucket))  # its figure before the first poll
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
+
+
+def never_polled(stack: Stack, config, bucket: str) -> bool:
+    """No poll of the bucket's unfinished uploads has been written yet."""
+    from s3sizer.lambdas.uploads import uploads_address
+
+    return stack.history(config)._get(uploads_address(bucket)) is None
 
 
 def mirror_steps(stack: Stack, config, unmarked_depth: int | None = None) -> list[st.Step]:

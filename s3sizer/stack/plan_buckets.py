@@ -19,6 +19,7 @@ from s3sizer.stack.plan import (
     baseline_unfinished,
     bucket_alarm_steps,
     check_bucket_name,
+    never_polled,
     plan_setup,
     role_steps,
     stack_tags,
@@ -126,6 +127,7 @@ def plan_track(
     names, steps, notes = stack.names, [], []
     routed: list[tuple[BucketSettings, dict, bool]] = []
     after = dict(tracked)
+    first_polls: list[str] = []
     for bucket in dict.fromkeys(buckets):  # each once, in the order given
         if bucket == config.bucket:
             first = plan_setup(
@@ -176,6 +178,8 @@ def plan_track(
             or baseline_unfinished(stack, config, bucket)
         ):
             steps.append(_baseline(stack, new, config.history_ttl_days))
+            if bucket in tracked and never_polled(stack, config, bucket):
+                first_polls.append(bucket)  # a track interrupted before its first poll
     # The tracker's role polls (and looks up the classes of) exactly the buckets as they will
     # be: one policy with every grant, written before any baseline or route of theirs.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), list(after.values()))
@@ -195,7 +199,9 @@ def plan_track(
     else:
         notes.append("the stack is not deployed: `s3sizer deploy` routes the buckets' events")
     if config.uploads_every:  # each new bucket's figure now, not at the next schedule
-        steps += [st.PollUploads(names.table, b) for b in after if b not in tracked]
+        steps += [
+            st.PollUploads(names.table, b) for b in after if b not in tracked or b in first_polls
+        ]
     return st.Plan(
         f"track of {', '.join(buckets)} in stack {names.stack}", tuple(_once(steps)), tuple(notes)
     )

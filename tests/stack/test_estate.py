@@ -87,6 +87,33 @@ def test_a_bucket_whose_event_types_are_taken_goes_through_the_one_rule(deployed
     assert plan.steps[-1] == st.PollUploads(TABLE, "third")
 
 
+def _until_the_baseline(plan: st.Plan) -> st.Plan:
+    """The plan's steps before its baseline: what a run stopped during the baseline did."""
+    cut = next(i for i, s in enumerate(plan.steps) if isinstance(s, st.RecordBaseline))
+    return st.Plan(plan.title, plan.steps[:cut], plan.notes)
+
+
+def test_a_track_or_setup_stopped_before_its_first_poll_polls_when_run_again(stack):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name in ("first", "second"):
+        s3.create_bucket(Bucket=name)
+        s3.put_object(Bucket=name, Key="a/b", Body=b"123")
+    run(stack, _until_the_baseline(plan_setup(stack, "first")))
+
+    setup_again = plan_setup(Stack(stack.aws), None)
+    assert [type(s).__name__ for s in setup_again.steps[-2:]] == ["RecordBaseline", "PollUploads"]
+    run(stack, setup_again)
+    run(stack, plan_deploy(Stack(stack.aws), DeployOptions()))
+    run(stack, _until_the_baseline(plan_track(Stack(stack.aws), ["second"])))
+
+    track_again = plan_track(Stack(stack.aws), ["second"])
+    assert isinstance(track_again.steps[-2], st.RecordBaseline)
+    assert track_again.steps[-1] == st.PollUploads(TABLE, "second")
+    run(stack, track_again)
+    assert plan_setup(Stack(stack.aws), None).steps == ()
+    assert plan_track(Stack(stack.aws), ["second"]).steps == ()
+
+
 def test_track_of_a_tracked_bucket_with_a_new_depth_is_a_planned_settings_change(deployed):
     run(deployed, plan_track(deployed, ["second"]))
 
