@@ -55,7 +55,28 @@ def growth_alarm_steps(stack: Stack, config: StackConfig, tags: dict[str, str]) 
     name = stack.names.growth_alarm
     if config.alarm_growth is None:
         return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []
-    return [st.PutAlarm(name, growth_alarm_params(config, tags))]
+    return put_unless_same(stack, name, growth_alarm_params(config, tags))
+
+
+def put_unless_same(stack: Stack, name: str, params: dict) -> list[st.Step]:
+    """The alarm put, unless CloudWatch holds it as asked already (a re-run changes nothing).
+    Tags are left out: PutMetricAlarm ignores them on an alarm that exists."""
+    found = stack.alarm(name)
+    asked = {key: value for key, value in params.items() if key != "Tags"}
+    return [] if found is not None and _holds(found, asked) else [st.PutAlarm(name, params)]
+
+
+def _holds(found, asked) -> bool:
+    """Whether ``found`` (as DescribeAlarms gives it) has every value ``asked`` gives."""
+    if isinstance(asked, dict):
+        return isinstance(found, dict) and all(_holds(found.get(k), v) for k, v in asked.items())
+    if isinstance(asked, list):
+        return (
+            isinstance(found, list)
+            and len(found) == len(asked)
+            and all(_holds(f, a) for f, a in zip(found, asked, strict=True))
+        )
+    return found == asked
 
 
 def teardown_steps(stack: Stack) -> list[st.Step]:

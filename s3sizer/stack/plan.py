@@ -347,7 +347,7 @@ def bucket_alarm_steps(
         "AlarmActions": [topic] if topic else [],
         "Tags": [{"Key": k, "Value": v} for k, v in stack_tags(stack).items()],
     }
-    return [st.PutAlarm(name, params)]
+    return alarms.put_unless_same(stack, name, params)
 
 
 def _ttl_steps(stack, table, existing, ttl: int, now: datetime):

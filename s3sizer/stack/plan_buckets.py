@@ -203,7 +203,9 @@ def plan_track(
             st.PollUploads(names.table, b) for b in after if b not in tracked or b in first_polls
         ]
     return st.Plan(
-        f"track of {', '.join(buckets)} in stack {names.stack}", tuple(_once(steps)), tuple(notes)
+        f"track of {', '.join(dict.fromkeys(buckets))} in stack {names.stack}",
+        tuple(_once(steps)),
+        tuple(notes),
     )
 
 
@@ -275,4 +277,6 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))
         steps.append(st.ForgetBucket(names.table, bucket))
-    return st.Plan(f"untrack of {', '.join(buckets)} in stack {names.stack}", tuple(steps))
+    return st.Plan(
+        f"untrack of {', '.join(dict.fromkeys(buckets))} in stack {names.stack}", tuple(steps)
+    )

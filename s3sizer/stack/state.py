@@ -163,8 +163,11 @@ class Stack:
         return events.list_targets_by_rule(Rule=name or self.names.rule).get("Targets", [])
 
     def alarm_exists(self, name: str | None = None) -> bool:
+        return self.alarm(name) is not None
+
+    def alarm(self, name: str | None = None) -> dict | None:
         alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[name or self.names.alarm])
-        return bool(alarms.get("MetricAlarms"))
+        return next(iter(alarms.get("MetricAlarms") or []), None)
 
     def require_config(self) -> StackConfig:
         if self.config is None:

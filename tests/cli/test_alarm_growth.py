@@ -47,8 +47,8 @@ def growth_alarms() -> list[dict]:
 
 
 def test_setup_makes_the_alarm_off_removes_it_and_a_rerun_keeps_it(cli, aws):
-    cli("setup", "--alarm-growth", "10GB/h")
-    cli("setup")  # a plain re-run keeps it
+    cli("setup", "--alarm-growth", "10GB/h", "--alarm-above", "500GB")
+    assert "Nothing to do" in cli("setup").stdout  # a plain re-run keeps both, as they are
 
     (alarm,) = growth_alarms()
     expression = next(m for m in alarm["Metrics"] if m["Id"] == "growth")
@@ -60,6 +60,8 @@ def test_setup_makes_the_alarm_off_removes_it_and_a_rerun_keeps_it(cli, aws):
 
     cli("setup", "--alarm-growth", "off")
     assert growth_alarms() == []
+    changed = cli("setup", "--alarm-above", "600GB", "--dry-run").stdout
+    assert "put metric alarm: s3sizer-bucket-size" in changed
 
 
 def size_alarms(name: str = "s3sizer-bucket-size") -> list[dict]:

@@ -21,7 +21,8 @@ def test_track_shows_its_plan_and_status_lists_every_bucket(cli, aws):
     _buckets("logs-bucket", "media-bucket")
     boto3.client("s3").put_object(Bucket="media-bucket", Key="x/y", Body=b"1234")
 
-    dry = cli("track", "logs-bucket", "media-bucket", "--dry-run")
+    dry = cli("track", "logs-bucket", "media-bucket", "media-bucket", "--dry-run")
+    assert "track of logs-bucket, media-bucket in stack" in dry.stdout  # each bucket once
     assert "put bucket notification: media-bucket" in dry.stdout
     cli("track", "logs-bucket", "media-bucket", "--prefix-depth", "2")
 
