@@ -167,22 +167,22 @@ def plan_setup(
         and bool(existing.storage_classes) != bool(config.storage_classes)
     ):
         steps += delivery.transition_routing_steps(stack, config, stack_tags(stack))
-    if (
-        table is None
-        or depth_changed
-        or (classes_on and existing is not None)
-        or stack.history(config).totals(bucket).updated_at is None
-        or baseline_unfinished(stack, config, bucket)
-    ):
+    unfinished = table is not None and stopped_part_way(stack, config, bucket)
+    if table is None or depth_changed or (classes_on and existing is not None) or unfinished:
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
-        # A setup interrupted before its first poll polls when run again.
-        first_poll = existing is None or never_polled(stack, config, bucket)
-    else:
-        first_poll = existing is None
+    # Its figure before the schedule's first poll; a setup stopped before it polls when run again.
+    first_poll = existing is None or (unfinished and never_polled(stack, config, bucket))
     if first_poll and state == "mine" and config.uploads_every:
-        steps.append(st.PollUploads(names.table, bucket))  # its figure before the first poll
+        steps.append(st.PollUploads(names.table, bucket))
     notes = () if state == "missing" else (f"adopting existing bucket {bucket}",)
     return st.Plan(f"setup of stack {names.stack}", tuple(steps), notes)
+
+
+def stopped_part_way(stack: Stack, config, bucket: str) -> bool:
+    """The bucket's baseline never ended, or stopped part-way: run again, it resumes."""
+    return stack.history(config).totals(bucket).updated_at is None or baseline_unfinished(
+        stack, config, bucket
+    )
 
 
 def never_polled(stack: Stack, config, bucket: str) -> bool:

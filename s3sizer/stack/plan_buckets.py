@@ -16,13 +16,13 @@ from s3sizer.stack.model import (
     BucketSettings,
 )
 from s3sizer.stack.plan import (
-    baseline_unfinished,
     bucket_alarm_steps,
     check_bucket_name,
     never_polled,
     plan_setup,
     role_steps,
     stack_tags,
+    stopped_part_way,
 )
 from s3sizer.stack.routes import ROUTES
 from s3sizer.stack.state import Stack
@@ -170,16 +170,11 @@ def plan_track(
         depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth
         # The classes of the objects already there come from a listing (docs/tracking.md).
         classes_on = bucket in tracked and new.storage_classes and not old.storage_classes
-        if (
-            depth_changed
-            or classes_on
-            or bucket not in tracked
-            or stack.history(config).totals(bucket).updated_at is None
-            or baseline_unfinished(stack, config, bucket)
-        ):
+        unfinished = bucket in tracked and stopped_part_way(stack, config, bucket)
+        if depth_changed or classes_on or bucket not in tracked or unfinished:
             steps.append(_baseline(stack, new, config.history_ttl_days))
-            if bucket in tracked and never_polled(stack, config, bucket):
-                first_polls.append(bucket)  # a track interrupted before its first poll
+        if unfinished and never_polled(stack, config, bucket):
+            first_polls.append(bucket)  # a track stopped before its first poll
     # The tracker's role polls (and looks up the classes of) exactly the buckets as they will
     # be: one policy with every grant, written before any baseline or route of theirs.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), list(after.values()))
