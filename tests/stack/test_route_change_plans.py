@@ -33,7 +33,8 @@ def test_a_route_change_stopped_before_its_baseline_starts_runs_it_when_run_agai
     owed = {"state": "in_progress", "done": 0.0, "owed": True}
     assert baseline_state(history, "second") == owed
     again = plan_track(Stack(deployed.aws), ["second"])
-    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline"]
+    # and the first poll of its unfinished uploads, which the stopped run never reached
+    assert [type(s).__name__ for s in again.steps] == ["RecordBaseline", "PollUploads"]
     run(deployed, again)
 
     options = DeployOptions(delivery="direct")  # in-process S3 keeps no EventBridge setting
