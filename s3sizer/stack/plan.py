@@ -329,9 +329,8 @@ def bucket_alarm_steps(
 ) -> list[st.Step]:
     """The bucket's size alarm: the first bucket's keeps the stack's name, each other its own."""
     name = stack.names.bucket_alarm(settings.bucket, first)
-    exists = stack.alarm_exists(name)
     if settings.alarm_above is None:
-        return [st.DeleteAlarm(name)] if exists else []
+        return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []
     params = {
         "AlarmDescription": f"{settings.bucket} holds more than {settings.alarm_above:,} bytes",
         "Namespace": "s3sizer",
