@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 
@@ -38,6 +39,95 @@ def report_line(
     if status:
         parts.append(f"Status: {status}")
     return "\t".join(parts)
+
+
+# Lambda's levels, most detailed first: a line is sent when its level is at or below the one set.
+_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+_LEVEL_ALIASES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def platform_lines(
+    config: dict, request_id: str, version: str, report: dict, started_ms: int, now_ms: int
+) -> list[tuple[int, str]]:
+    """The START, END and REPORT lines of one invocation, as its LoggingConfig has them.
+
+    As text they are Lambda's classic lines. With the JSON log format each is one object of the
+    Telemetry API's shape (``time``, ``type``, ``record``): ``platform.start``,
+    ``platform.runtimeDone`` and ``platform.report``; and SystemLogLevel filters them. They are
+    INFO when the invocation succeeded, which a level of WARN leaves out; a failed one's are
+    WARN, so a timeout or a crash stays in the log (docs/emulator.md).
+    """
+    status = report.get("status")
+    if config.get("LogFormat") != "JSON":
+        return [
+            (started_ms, f"START RequestId: {request_id} Version: {version}"),
+            (now_ms, f"END RequestId: {request_id}"),
+            (now_ms, report_line(request_id, **report)),
+        ]
+    level = "INFO" if status is None else "WARN"
+    if not _sent(level, config.get("SystemLogLevel", "INFO")):
+        return []
+    outcome = status or "success"
+    metrics = {
+        "durationMs": round(report["duration_ms"], 3),
+        "billedDurationMs": math.ceil(report["duration_ms"]),
+        "memorySizeMB": report["memory_size"],
+    }
+    if report.get("max_memory_mb") is not None:
+        metrics["maxMemoryUsedMB"] = report["max_memory_mb"]
+    if report.get("init_ms") is not None:
+        metrics["initDurationMs"] = round(report["init_ms"], 3)
+    done = {
+        "requestId": request_id,
+        "status": outcome,
+        "metrics": {"durationMs": metrics["durationMs"]},
+    }
+    reported = {"requestId": request_id, "status": outcome, "metrics": metrics}
+    records = [
+        (started_ms, "platform.start", {"requestId": request_id, "version": version}),
+        (now_ms, "platform.runtimeDone", done),
+        (now_ms, "platform.report", reported),
+    ]
+    return [
+        (ts, json.dumps({"time": _iso(ts), "type": kind, "record": record}))
+        for ts, kind, record in records
+    ]
+
+
+def application_lines(config: dict, lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The function's own lines that ApplicationLogLevel lets through (JSON format only): a
+    JSON object's ``level`` says its level, and anything else counts as INFO, as on Lambda."""
+    if config.get("LogFormat") != "JSON":
+        return lines
+    floor = config.get("ApplicationLogLevel", "INFO")
+    return [(ts, line) for ts, line in lines if _sent(_level_of(line), floor)]
+
+
+def _level_of(line: str) -> str:
+    if line.startswith("{"):
+        try:
+            document = json.loads(line)
+        except ValueError:
+            return "INFO"
+        level = document.get("level") if isinstance(document, dict) else None
+        if isinstance(level, str):
+            level = _LEVEL_ALIASES.get(level.upper(), level.upper())
+            if level in _LEVELS:
+                return level
+    return "INFO"
+
+
+def _sent(level: str, floor: str) -> bool:
+    floor = _LEVEL_ALIASES.get(floor.upper(), floor.upper())
+    return _LEVELS.index(level) >= _LEVELS.index(floor if floor in _LEVELS else "INFO")
+
+
+def _iso(ms: int) -> str:
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def write_log_events(

@@ -123,12 +123,16 @@ class LambdaRuntime:
 
     def _finish(self, fn, worker, request_id, outcome, timing, notes):
         started_ms, duration_ms, memory, init_ms = timing
+        from .patches.lambda_ import logging_config
+
         now = int(time.time() * 1000)
+        config = logging_config(fn)
         lines = []
         if worker.invocations == 1:  # a cold start: what happened during init comes first
-            lines += [(worker.started_ms, note) for note in notes] + worker.init_output
-        lines.append((started_ms, f"START RequestId: {request_id} Version: {fn.version}"))
-        lines += outcome.output
+            lines += [(worker.started_ms, note) for note in notes]
+            lines += lambda_logs.application_lines(config, worker.init_output)
+        first = len(lines)  # where the invocation's START goes
+        lines += lambda_logs.application_lines(config, outcome.output)
         status = None
         if outcome.kind == "ok":
             payload, function_error = outcome.payload.encode(), None
@@ -138,10 +142,15 @@ class LambdaRuntime:
             status = "timeout" if outcome.kind == "timeout" else "error"
             message = outcome.error_log or _failure_log(outcome, request_id, fn.timeout, document)
             lines.append((now, message))
-        lines.append((now, f"END RequestId: {request_id}"))
-        lines.append((now, lambda_logs.report_line(
-            request_id, duration_ms, fn.memory_size, memory, init_ms, status
-        )))  # fmt: skip
+        report = {
+            "duration_ms": duration_ms, "memory_size": fn.memory_size,
+            "max_memory_mb": memory, "init_ms": init_ms, "status": status,
+        }  # fmt: skip
+        platform = lambda_logs.platform_lines(
+            config, request_id, str(fn.version), report, started_ms, now
+        )
+        if platform:  # START before the invocation's own lines, END and REPORT after them
+            lines = [*lines[:first], platform[0], *lines[first:], *platform[1:]]
         lambda_logs.write_log_events(
             fn.account_id, fn.region, lambda_logs.log_group_name(fn.function_name),
             worker.log_stream_name, lines, role_arn=fn.role,

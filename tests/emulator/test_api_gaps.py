@@ -44,9 +44,60 @@ def test_logging_config_is_stored_returned_and_applied(emulator):
         events = logs.filter_log_events(logGroupName="/aws/lambda/logging-config")["events"]
         return [json.loads(e["message"]) for e in events if e["message"].startswith("{")]
 
-    [line] = poll(json_lines)
+    lines = poll(lambda: len(json_lines()) == 4 and json_lines())
+    [line] = [line for line in lines if "level" in line]
     assert (line["level"], line["message"], line["logger"]) == ("INFO", "applied 3", "app")
     assert line["requestId"] and line["timestamp"].endswith("Z")
+    # At the default system level the platform's lines come too, as JSON records.
+    platform = [line for line in lines if "type" in line]
+    assert [p["type"] for p in platform] == [
+        "platform.start", "platform.runtimeDone", "platform.report"
+    ]  # fmt: skip
+    report = platform[-1]["record"]
+    assert report["requestId"] == line["requestId"] and report["status"] == "success"
+    assert set(report["metrics"]) >= {"durationMs", "billedDurationMs", "memorySizeMB"}
+
+
+SYSTEM_LEVEL_HANDLER = """
+import json, logging
+
+def handler(event, context):
+    print(json.dumps({"_aws": {"CloudWatchMetrics": []}, "plain": 1}))
+    print(json.dumps({"level": "debug", "msg": "filtered by the application level"}))
+    logging.getLogger("app").warning("kept")
+    if event.get("fail"):
+        raise ValueError("broken")
+"""
+
+
+def test_a_system_log_level_of_warn_leaves_out_a_good_invocations_platform_lines(emulator):
+    """What the tracker and the fold run with: only the function's own lines of a successful
+    invocation; a failed one keeps its platform lines, whose status says how it ended."""
+    create_function(emulator, "system-warn", SYSTEM_LEVEL_HANDLER)
+    emulator.client("lambda").update_function_configuration(
+        FunctionName="system-warn",
+        LoggingConfig={
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": "INFO",
+            "SystemLogLevel": "WARN",
+        },
+    )
+    logs = emulator.client("logs")
+
+    def messages():
+        events = logs.filter_log_events(logGroupName="/aws/lambda/system-warn")["events"]
+        return [e["message"] for e in events]
+
+    invoke(emulator, "system-warn")
+    lines = poll(lambda: len(messages()) >= 2 and messages())
+    assert len(lines) == 2, lines  # the EMF document (no level: INFO) and the warning
+    assert json.loads(lines[0])["plain"] == 1
+    assert json.loads(lines[1])["message"] == "kept"
+    assert not any("START" in m or "REPORT" in m or "platform." in m for m in lines)
+
+    invoke(emulator, "system-warn", {"fail": True})
+    failed = poll(lambda: [m for m in messages() if "platform.report" in m])
+    assert json.loads(failed[0])["record"]["status"] == "error"
 
 
 def test_update_function_code_with_architectures_changes_them(emulator):
