@@ -258,6 +258,14 @@ LAMBDA_PLATFORM_LINES = Limit(
     "Even if your function does not log any output from your code, there are three minimal log "
     "statements generated per invocation (START, END and REPORT)",
 )  # fmt: skip
+SYSTEM_LOG_LEVEL = Limit(
+    "system log level WARN (JSON log format): no START and REPORT lines", 0, "platform lines",
+    "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html",
+    "To use log-level filtering, your function must be configured to use the JSON log format. "
+    "... By default, Lambda sets the system log level to INFO. With this setting, Lambda "
+    "automatically sends \"start\" and \"report\" log messages to CloudWatch. To receive more "
+    "or less detailed system logs, change the log level to DEBUG or WARN.",
+)  # fmt: skip
 PRICE_LOGS_GB = Limit(
     "CloudWatch Logs ingestion (standard class)", 0.50, "$ per GB",
     "https://coralogix.com/blog/is-cloudwatch-really-cost-efficient",
@@ -280,6 +288,9 @@ ASSUMED = {
     "END line (bytes)": 60,
     "REPORT line (bytes)": 230,
     "the tracker's batch line (bytes)": 160,
+    # Measured: the JSON record of a logged line (timestamp, level, logger, request id) against
+    # the text form's prefix (level, time, request id): 169 bytes against 69.
+    "a logged line's JSON record, beyond its text form (bytes)": 100,
     "unversioned key item (KB)": 0.4,
     "versioned key item, a few versions and tombstones (KB)": 1.6,
     "S3 event notification message (KB)": 1.2,

@@ -212,7 +212,39 @@ def log_line(event: dict) -> str:
     from datetime import UTC, datetime
 
     stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-    return f"{stamp:%H:%M:%S}.{stamp.microsecond // 1000:03d} {event['message'].rstrip()}"
+    return f"{stamp:%H:%M:%S}.{stamp.microsecond // 1000:03d} {readable(event['message'].rstrip())}"
+
+
+def readable(message: str) -> str:
+    """A line of Lambda's JSON log format as text: a function's record as its level and
+    message (and its error, if any), a platform record as its type and fields; any other line
+    (an EMF document, a plain print) as it is."""
+    import json
+
+    if not message.startswith("{"):
+        return message
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return message
+    if not isinstance(document, dict):
+        return message
+    if isinstance(document.get("record"), dict) and str(document.get("type", "")).startswith(
+        "platform."
+    ):
+        record = dict(document["record"])
+        metrics = record.pop("metrics", None) or {}
+        fields = {**record, **metrics} if isinstance(metrics, dict) else record
+        return " ".join([document["type"], *(f"{k}={v}" for k, v in fields.items())])
+    if "level" in document and "message" in document:
+        text = f"[{document['level']}] {document['message']}"
+        if document.get("errorType"):
+            text += f" ({document['errorType']}: {document.get('errorMessage', '')})"
+        trace = document.get("stackTrace")
+        if isinstance(trace, list) and trace:
+            text += "\n" + "\n".join(str(line).rstrip("\n") for line in trace)
+        return text
+    return message
 
 
 _BARS = "▁▂▃▄▅▆▇█"

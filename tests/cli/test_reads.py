@@ -130,6 +130,29 @@ def test_logs_prints_the_functions_events_oldest_first(cli, aws):
     assert out.index("first") < out.index("second")
 
 
+def test_logs_shows_lambdas_json_lines_as_text_and_any_other_line_as_it_is(cli, aws):
+    """The tracker and the fold log in Lambda's JSON format: a record reads as its level and
+    message, a platform record as its type and fields; an EMF document stays as it is."""
+    cli("setup")
+    cli("deploy", "--no-layer")
+    emf = json.dumps({"_aws": {"CloudWatchMetrics": []}, "TotalSize": 3})
+    record = {"timestamp": "2026-12-05T10:00:00.000Z", "level": "INFO", "message": "batch 3",
+              "logger": "s3sizer", "requestId": "r-1"}  # fmt: skip
+    failure = {"level": "ERROR", "message": "broken", "errorType": "ValueError",
+               "errorMessage": "bad", "stackTrace": ['  File "a.py", line 1\n', "    x()\n"]}  # fmt: skip
+    report = {"time": "2026-12-05T10:00:00.000Z", "type": "platform.report",
+              "record": {"requestId": "r-2", "status": "error", "metrics": {"durationMs": 5.5}}}  # fmt: skip
+    log(json.dumps(record), json.dumps(failure), json.dumps(report), emf)
+
+    lines = cli("logs", "plotting", "--since", "1m").stdout.splitlines()
+
+    assert lines[0].endswith(" [INFO] batch 3")
+    assert lines[1].endswith(" [ERROR] broken (ValueError: bad)")
+    assert lines[2:4] == ['  File "a.py", line 1', "    x()"]
+    assert lines[4].endswith(" platform.report requestId=r-2 status=error durationMs=5.5")
+    assert lines[5].endswith(" " + emf)
+
+
 def test_logs_follow_prints_new_events_once_each_until_ctrl_c(cli, aws, monkeypatch):
     cli("setup")
     cli("deploy", "--no-layer")

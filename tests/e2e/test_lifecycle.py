@@ -20,6 +20,10 @@ def test_the_whole_lifecycle_through_the_cli(stack_cli, tmp_path):
     cli("plot", "--out", str(tmp_path / "lambda.png"), "--window", "60")
     cli("plot", "--local", "--out", str(tmp_path / "local.png"), "--window", "60")
     logs = cli("logs", "size-tracking", "--since", "5m").stdout
+    driver_logs = cli("logs", "driver", "--since", "5m").stdout
+    tracker = cli.aws.client("lambda").get_function_configuration(
+        FunctionName=f"{cli.stack}-size-tracking"
+    )
     reconcile = json.loads(cli("reconcile", "--json").stdout)
 
     assert [op["op"] for op in driver["operations"]] == ["create", "overwrite", "delete", "create"]
@@ -28,7 +32,11 @@ def test_the_whole_lifecycle_through_the_cli(stack_cli, tmp_path):
     for png in ("lambda.png", "local.png"):
         with Image.open(tmp_path / png) as image:
             assert image.format == "PNG" and image.size[0] > 300
-    assert "START RequestId" in logs and "REPORT RequestId" in logs
+    # The tracker logs JSON at a system level of WARN: its batch lines, shown as text, and no
+    # START or REPORT line of a good invocation; the driver keeps Lambda's default.
+    assert tracker["LoggingConfig"]["SystemLogLevel"] == "WARN"
+    assert "[INFO] batch: " in logs and "RequestId" not in logs and "platform." not in logs
+    assert "START RequestId" in driver_logs and "REPORT RequestId" in driver_logs
     assert reconcile["drift_bytes"] == 0 and reconcile["drift_objects"] == 0
 
     cli("teardown", "--yes")
