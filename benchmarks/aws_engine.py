@@ -299,7 +299,9 @@ class Model:
             self.out.log_bytes += sum(ASSUMED[f"{n} line (bytes)"] for n in names)
         else:
             assert SYSTEM_LOG_LEVEL.value == 0
-            self.out.log_bytes += ASSUMED["a logged line's JSON record, beyond its text form (bytes)"]
+            self.out.log_bytes += ASSUMED[
+                "a logged line's JSON record, beyond its text form (bytes)"
+            ]
         self.out.log_bytes += extra_lines_bytes
 
     def drained_source_empty(self) -> bool:
