@@ -201,8 +201,14 @@ def history(
     """
     from s3sizer import reports
 
-    points = reports.history(stack_of(ctx, bucket), since, prefix)
-    output.show(points, json_out, output.history_table)
+    stack = stack_of(ctx, bucket)
+    points = reports.history(stack, since, prefix)
+    title = f"History of {stack.bucket}" + (f", prefix {prefix}" if prefix is not None else "")
+    if since:
+        from s3sizer.lambdas.render import duration
+
+        title += f", last {duration(since)}"
+    output.show(points, json_out, lambda found: output.history_table(found, title=title))
     if prefix is not None and not points:
         # Tracked, but nothing under it changed (in that stretch): an answer, not an error.
         during = f" in the last {since:g} s" if since else ""

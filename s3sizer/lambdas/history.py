@@ -59,6 +59,9 @@ class Window:
     start_count: int
     totals: Totals
     prefix: str | None = None  # a tracked prefix's window; None: the bucket's
+    # When the bucket's history begins inside the window (it was tracked then): its first
+    # point's time, before which nothing is known, so nothing is drawn. None: it began before.
+    began: datetime | None = None
 
 
 class History:
@@ -182,12 +185,17 @@ class History:
         start, end = self._bounds(seconds)
         items = list(self._query_points(lay.bucket_pk(bucket), start, end))
         points = [lay.point_from(i) for i in items]
+        began = None
         if items:
             start_size = int(items[0]["prev_total_size"]["N"])
             start_count = int(items[0]["prev_object_count"]["N"])
+            if self.point_at_or_before(bucket, start) is None:  # one Query of one item
+                began = points[0].time
         else:
             start_size, start_count = totals.total_size, totals.object_count
-        return Window(bucket, start, end, seconds, points, start_size, start_count, totals)
+        return Window(
+            bucket, start, end, seconds, points, start_size, start_count, totals, began=began
+        )
 
     def prefix_windows(
         self, bucket: str, seconds: float, top: int = 5, depth: int = 1

@@ -43,10 +43,14 @@ def duration(seconds: float) -> str:
 def series(window: Window, end: datetime | None = None) -> tuple[list[datetime], list[int]]:
     """The step line's vertices: the carried-in size at the start, each point, held to the end.
 
-    A window with no point is a flat line at the current size, not an empty plot.
+    A window with no point is a flat line at the current size, not an empty plot. A history
+    that begins inside the window starts at its first point: before it the bucket was not
+    tracked, and a line at the first point's "before" (0 B) would draw a size nobody measured.
     """
-    times = [window.start] + [p.time for p in window.points]
-    sizes = [window.start_size] + [p.total_size for p in window.points]
+    times = [p.time for p in window.points]
+    sizes = [p.total_size for p in window.points]
+    if window.began is None or not window.points:
+        times, sizes = [window.start, *times], [window.start_size, *sizes]
     end = max(end or window.end, times[-1])
     return [*times, end], [*sizes, sizes[-1]]
 
@@ -131,7 +135,7 @@ def render_png(
     locator = mdates.AutoDateLocator(tz=UTC)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-    ax.set_xlim(times[0], times[-1])
+    ax.set_xlim(min(window.start, times[0]), times[-1])  # the whole window, drawn or not
     ax.set_xlabel("time (UTC)")
     ax.set_ylabel("size")
     ax.set_title(f"Size of {window.bucket}, last {duration(window.seconds)}")

@@ -37,6 +37,18 @@ def test_reconcile_reports_the_drift_and_corrects_it(cli, aws):
     assert (second["drift_bytes"], second["drift_objects"]) == (0, 0)
 
 
+def test_the_history_table_names_its_bucket_prefix_and_stretch(cli, aws):
+    cli("setup", "--prefix-depth", "1")
+    put("logs/a", 5)
+    cli("reconcile")
+
+    whole = cli("history").stdout
+    recent = cli("history", "--prefix", "logs/", "--since", "90m").stdout
+
+    assert f"History of {DEFAULT_BUCKET}" in whole and "5 B" in whole
+    assert f"History of {DEFAULT_BUCKET}, prefix logs/, last 90 min" in " ".join(recent.split())
+
+
 def test_status_and_history_json_keys(cli, aws):
     cli("setup")
     put("a", 5)

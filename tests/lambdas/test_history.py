@@ -191,6 +191,15 @@ def test_window_carries_in_the_size_from_before_it(hist, clock):
     assert window.points[0].time == clock() - timedelta(seconds=5)
 
 
+def test_a_window_says_where_the_history_begins_only_when_it_begins_inside_it(hist, clock):
+    clock.advance(100)
+    hist.apply(BUCKET, "a", "01", 100, event=PUT)  # the first point: the history begins
+    clock.advance(5)
+    hist.apply(BUCKET, "b", "01", 5, event=PUT)
+    assert hist.window(BUCKET, 60).began == clock() - timedelta(seconds=5)
+    assert hist.window(BUCKET, 3).began is None  # a point came before this window
+
+
 def test_an_empty_window_starts_at_the_current_totals(hist, clock):
     hist.apply(BUCKET, "a", "01", 42, event=PUT)
     clock.advance(3600)

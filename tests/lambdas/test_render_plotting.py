@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -62,6 +63,16 @@ def test_the_step_line_is_carried_in_from_the_window_start_to_its_end():
     assert times[0] == END - timedelta(seconds=10)
     assert times[1] == END - timedelta(seconds=8)
     assert times[-1] == END
+
+
+def test_a_history_that_begins_inside_the_window_is_drawn_from_its_first_point():
+    """Before its first point the bucket was not tracked: no line at the 0 B it started from."""
+    began = window(points=[(8, 5000), (5, 5027)], start_size=0)
+    began = dataclasses.replace(began, began=began.points[0].time)
+    times, sizes = render.series(began)
+    assert sizes == [5000, 5027, 5027]
+    assert times[0] == END - timedelta(seconds=8) and times[-1] == END
+    assert render.render_png(began).startswith(PNG_SIGNATURE)
 
 
 def test_an_empty_window_is_a_flat_line_at_the_current_size():
