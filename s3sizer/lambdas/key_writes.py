@@ -12,16 +12,28 @@ those keys are read again and their changes planned again on top. A key already 
 written twice: the sequencer rule would find its changes duplicates anyway, but they must count
 as applied once. A single PutItem cannot also check the bucket's settings item, as the
 transaction path's does: the fold ignores the changes of a bucket without one.
+
+**An unversioned key is written without being read** (its one change in the chunk, storage
+classes off). Its state is one entry, version "null", and the record with the newest sequencer
+decides it alone (versions.apply): whatever older entry the item holds, the result is the entry
+this record makes. So one UpdateItem sets that entry under a condition that says exactly when
+that is so: no item, or an item of the one "null" entry recorded from a record (a sequencer,
+not a listing's rank) older than this one, counted at this depth, of this tracking. Anything
+else (a duplicate, a stale record, a listed entry, another version, a depth or a generation of
+its own) fails the condition, and that key is read and planned as above. That saves the read
+of most keys: half a read unit an event at full batches, more at small ones (docs/scaling.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
 from . import batch, classes, tracked
 from . import layout as lay
+from . import versions as v
 from .records import Change
 
 # Concurrent PutItems of one chunk (boto3's clients are thread-safe; size_tracking gives the
@@ -31,7 +43,8 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
-    keys = {c.key for c in changes}
+    unread = _unread_candidates(h, changes)
+    keys = {c.key for c in changes} - {c.key for c in unread}
     addresses = {("K", k): lay.key_address(bucket, k) for k in keys}
     # Read along, one unit each per chunk: the settings item, which also holds the bucket's
     # storage-classes switch. Without per-bucket settings (a tracker of one bucket), the base
@@ -53,8 +66,24 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
         if lay.tracks_classes(settings):  # as the plan reads it from the totals
             zero = {name: lay.n(0) for name in ("total_size", "object_count", "version")}
             stored[("T", "")] = {**zero, lay.CLASSES_FLAG: {"BOOL": True}}
-    pending = sorted(changes, key=lambda c: (c.time, c.seq))
     result = batch.ChunkResult()
+    mark = tracked.fold_mark(settings)
+    if unread and not lay.tracks_classes(settings):  # with classes, each version is looked up
+        failed, swept = _write_unread(h, bucket, unread, mark)
+        if swept:  # the bucket is no longer tracked: nothing more is written
+            result.counts["ignored"] = len(changes)
+            result.counts["applied"] = 0
+            return result
+        result.counts["applied"] += len(unread) - len(failed)
+        unread = failed
+    if unread:  # read now, and planned with the rest
+        again = {("K", c.key): lay.key_address(bucket, c.key) for c in unread}
+        addresses |= again
+        stored |= batch.read_items(h, again)
+    written = {c.key for c in changes} - {key for _, key in addresses}
+    pending = sorted((c for c in changes if c.key not in written), key=lambda c: (c.time, c.seq))
+    if not pending:
+        return result
     looked_up: dict = {}  # (key, version id) -> class, once each
     for attempt in range(batch.MAX_ATTEMPTS):
         plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)
@@ -62,7 +91,6 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
             looked_up |= classes.look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
             plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)
-        mark = tracked.fold_mark(settings)
         puts = {name[1]: _marked(write, mark) for name, write in plan.writes if name[0] == "K"}
         failed = _put_all(h, list(puts.values()), [("K", key) for key in puts])
         done = [c for c in pending if ("K", c.key) not in failed]
@@ -90,6 +118,83 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
     )
 
 
+def _unread_candidates(h, changes: list[Change]) -> list[Change]:
+    """The changes whose key can be written without a read: an unversioned key's only change
+    in the chunk (a put or a delete), where the settings item says the depth and generation."""
+    if not h.settings_required:
+        return []
+    per_key: dict[str, int] = {}
+    for c in changes:
+        per_key[c.key] = per_key.get(c.key, 0) + 1
+    return [
+        c
+        for c in changes
+        if per_key[c.key] == 1 and c.version_id == v.NULL_VERSION and c.kind in (v.OBJECT, v.GONE)
+    ]
+
+
+def _write_unread(h, bucket: str, changes: list[Change], mark: dict) -> tuple[list, int]:
+    """One conditional UpdateItem per change, concurrently: the changes whose condition failed
+    (to be read and planned), and how many of the others the bucket's untracking had swept
+    meanwhile. Any other error is raised once every write has ended."""
+    requests = [_unread_update(h, bucket, c, mark) for c in changes]
+    created: list[int] = []
+    failed = _send_all(h, "update_item", requests, list(range(len(requests))), created)
+    if created and h._get(lay.settings_address(bucket)) is None:
+        # Untracked since the settings were read: a key created now may be one the untracking
+        # swept (an item absent looks the same), and none is left behind; as the read path,
+        # which finds its item gone, its change is ignored.
+        for i in created:
+            _delete_created(h, requests[i])
+        return [changes[i] for i in sorted(failed)], len(created)
+    return [changes[i] for i in sorted(failed)], 0
+
+
+def _delete_created(h, request: dict) -> None:
+    """The item ``request`` created, unless something wrote it since (its revision moved)."""
+    with contextlib.suppress(ClientError):
+        h.client.delete_item(
+            TableName=request["TableName"], Key=request["Key"],
+            ConditionExpression="#r = :one",
+            ExpressionAttributeNames={"#r": "rev"}, ExpressionAttributeValues={":one": lay.n(1)},
+        )  # fmt: skip
+
+
+def _unread_update(h, bucket: str, c: Change, mark: dict) -> dict:
+    """The key item the record makes on its own, under the condition that what the item holds
+    is nothing or an older recorded entry of the one "null" version (module docstring)."""
+    time_ms = round(c.time * 1000) or None
+    _, versions = v.apply({}, v.NULL_VERSION, c.kind, c.seq, c.size, time_ms)
+    item = lay.key_item(bucket, c.key, versions, 0, h.prefix_depth)
+    generation = mark.get(tracked.ITEM_GENERATION)
+    names = {"#v": "versions", "#n": v.NULL_VERSION, "#q": "q", "#b": "b", "#k": "k",
+             "#d": "pd", "#r": "rev", "#g": tracked.ITEM_GENERATION, "#i": "version_id"}  # fmt: skip
+    values = {":seq": {"S": c.seq}, ":one": lay.n(1), ":t": {"S": v.TRANSIT}, ":d": item["pd"]}
+    sets = ["#d = :d"]
+    for i, name in enumerate(("key", "size", "exists", "versions", *mark)):
+        names[f"#s{i}"] = name
+        values[f":s{i}"] = item[name] if name in item else mark[name]
+        sets.append(f"#s{i} = :s{i}")
+    same_generation = "attribute_not_exists(#g)"
+    if generation is not None:
+        values[":g"] = generation
+        same_generation = "#g = :g"
+    condition = (
+        "attribute_not_exists(pk) OR (size(#v) = :one AND #v.#n.#q < :seq"
+        " AND attribute_not_exists(#v.#n.#b) AND #v.#n.#k <> :t"
+        f" AND #d = :d AND {same_generation})"
+    )
+    return {
+        "TableName": h.table_name,
+        "Key": lay.key_address(bucket, c.key),
+        "ReturnValues": "ALL_OLD",  # none: the item is new, or was swept meanwhile
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE #i ADD #r :one",
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
 def _marked(write: dict, mark: dict) -> dict:
     """The plan's Put of a key item, marked for the fold to count."""
     put = dict(write["Put"])
@@ -101,22 +206,31 @@ def _put_all(h, puts: list[dict], names: list) -> set:
     """Each PutItem, concurrently; the names of those whose condition failed. Any other error
     is raised once every put has ended (those that landed stay: their changes come back as
     duplicates when the chunk is retried)."""
+    return _send_all(h, "put_item", puts, names)
+
+
+def _send_all(h, operation: str, requests: list[dict], names: list, created=None) -> set:
+    """As _put_all; ``created`` (a list) gathers the names of the requests that returned no
+    old item."""
+    send = getattr(h.client, operation)
 
     def put(request: dict):
         try:
-            h.client.put_item(**request)
+            answer = send(**request)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
                 return False
             return err
-        return True
+        return "Attributes" in answer or "new"
 
-    if len(puts) <= 1 or WRITERS <= 1:
-        outcomes = [put(request) for request in puts]
+    if len(requests) <= 1 or WRITERS <= 1:
+        outcomes = [put(request) for request in requests]
     else:
-        with ThreadPoolExecutor(min(WRITERS, len(puts))) as pool:
-            outcomes = list(pool.map(put, puts))
+        with ThreadPoolExecutor(min(WRITERS, len(requests))) as pool:
+            outcomes = list(pool.map(put, requests))
     errors = [o for o in outcomes if isinstance(o, Exception)]
     if errors:
         raise errors[0]
+    if created is not None:
+        created += [name for name, o in zip(names, outcomes, strict=True) if o == "new"]
     return {name for name, landed in zip(names, outcomes, strict=True) if landed is False}

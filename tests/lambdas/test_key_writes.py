@@ -76,9 +76,10 @@ def test_the_fold_path_leaves_the_key_items_the_transaction_path_does(ddb, clock
         depth=st.integers(0, 2),
         eventbridge=st.booleans(),
         classes=st.booleans(),
+        settings_item=st.booleans(),
         data=st.data(),
     )
-    def check(history, depth, eventbridge, classes, data):
+    def check(history, depth, eventbridge, classes, settings_item, data):
         for table in (TABLE, FOLD_TABLE):  # fresh tables: moto sorts a whole table per query
             if table in ddb.list_tables()["TableNames"]:
                 ddb.delete_table(TableName=table)
@@ -89,6 +90,13 @@ def test_the_fold_path_leaves_the_key_items_the_transaction_path_does(ddb, clock
             model.play(op)
         transacting = History(TABLE, ddb, now=clock, prefix_depth=depth)
         fold = folding(ddb, clock, prefix_depth=depth)
+        if settings_item:  # as a stack of many buckets: the settings item is read, and an
+            # unversioned key's change is written without reading its item (key_writes.py)
+            item = {**lay.settings_address(bucket), "prefix_depth": lay.n(depth)}
+            if classes:
+                item[lay.CLASSES_FLAG] = {"BOOL": True}
+            ddb.put_item(TableName=FOLD_TABLE, Item=item)
+            fold.settings_required = True
         if classes:  # storage classes tracked: the base TOTALS item carries the switch
             for hist in (transacting, fold):
                 set_storage_classes(hist, bucket, True)
@@ -106,7 +114,10 @@ def test_the_fold_path_leaves_the_key_items_the_transaction_path_does(ddb, clock
         assert states == model.listing()
         # No totals, no points, no prefixes: the classes' switch is all the bucket holds.
         left = partition(ddb, FOLD_TABLE, lay.bucket_pk(bucket))
-        assert [i["sk"]["S"] for i in left] == ([lay.TOTALS_SK] if classes else [])
+        settings_sk = [lay.settings_address(bucket)["sk"]["S"]] if settings_item else []
+        assert sorted(i["sk"]["S"] for i in left) == sorted(
+            ([lay.TOTALS_SK] if classes else []) + settings_sk
+        )
         assert partition(ddb, FOLD_TABLE, lay.prefix_pk(bucket)) == []
 
     check()
@@ -120,12 +131,20 @@ class RivalFirst:
         self._client, self._key, self._rival, self.puts = client, key, rival, []
 
     def put_item(self, **kwargs):
-        key = kwargs["Item"]["key"]["S"]
+        self._before(kwargs["Item"]["key"]["S"])
+        return self._client.put_item(**kwargs)
+
+    def update_item(self, **kwargs):  # an unversioned key, written without a read
+        names, values = kwargs["ExpressionAttributeNames"], kwargs["ExpressionAttributeValues"]
+        [key] = [values[":" + n[1:]]["S"] for n, attr in names.items() if attr == "key"]
+        self._before(key)
+        return self._client.update_item(**kwargs)
+
+    def _before(self, key: str) -> None:
         if key == self._key and self._rival is not None:
             rival, self._rival = self._rival, None
             rival()
         self.puts.append(key)
-        return self._client.put_item(**kwargs)
 
     def __getattr__(self, name):
         return getattr(self._client, name)
@@ -256,3 +275,49 @@ def test_a_chunk_reads_its_keys_and_the_settings_item_only(ddb, clock):
     assert looked == ["a/x"]
     item = ddb.get_item(TableName=FOLD_TABLE, Key=lay.key_address(BUCKET, "a/x"))["Item"]
     assert (item["f"], item["g"]) == ({"N": "1"}, {"S": "g1"})
+
+
+class CountingReads:
+    """The real client; the key items each BatchGetItem asks for, by key."""
+
+    def __init__(self, client):
+        self._client, self.read = client, []
+
+    def batch_get_item(self, **kwargs):
+        for request in kwargs["RequestItems"].values():
+            self.read += [k["sk"]["S"] for k in request["Keys"] if k["pk"]["S"].startswith("B#")
+                          and "#K" in k["pk"]["S"]]  # fmt: skip
+        return self._client.batch_get_item(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_an_unversioned_keys_change_is_written_without_reading_its_item(ddb, clock):
+    """A put, an overwrite and a delete of an unversioned key go out as one conditional
+    UpdateItem each, with no read of the key; a duplicate, a stale record and a versioned key
+    fail that condition or never try it, and are read and planned as before."""
+    ddb.create_table(**table_definition(FOLD_TABLE))
+    settings = {**lay.settings_address(BUCKET), "prefix_depth": lay.n(1)}
+    ddb.put_item(TableName=FOLD_TABLE, Item={**settings, "generation": {"S": "g1"}})
+    hist = folding(ddb, clock, prefix_depth=1)
+    hist.settings_required = True
+    hist.client = counting = CountingReads(ddb)
+    delete = events.removed(BUCKET, "logs/k", events.sequencer(3))
+
+    counts = [
+        apply_event(hist, events.envelope(record))["counts"]
+        for record in (put("logs/k", 3, 1), put("logs/k", 7, 2), put("logs/k", 5, 1), delete)
+    ]
+    after_delete = key_items(ddb, FOLD_TABLE, BUCKET)
+    duplicate = apply_event(hist, events.envelope(delete))["counts"]
+    apply_event(hist, events.envelope(put("v", 4, 5, version_id="v1")))
+
+    assert [c["applied"] for c in counts] == [1, 1, 0, 1] and counts[2]["stale"] == 1
+    assert duplicate["duplicate"] == 1
+    # Read: the stale record's key (its condition failed), the duplicate's, the versioned key.
+    assert [sk.removeprefix("K#") for sk in counting.read] == ["logs/k", "logs/k", "v"]
+    [item] = after_delete.values()
+    assert (item["exists"], item["rev"], item["pd"]) == ({"BOOL": False}, lay.n(3), lay.n(1))
+    assert (item[rows.FOLDED], item["g"]) == (lay.n(1), {"S": "g1"})
+    assert item["versions"]["M"]["null"]["M"]["k"] == {"S": "X"}
