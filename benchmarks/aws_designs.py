@@ -11,17 +11,18 @@
 - **journaled** (docs/scaling.md's earlier proposal): each chunk writes its keys and one delta
   item of its own, with no condition on any totals; after the batch one small transaction folds
   the batch's deltas into the totals and prefix totals, writes the points and deletes the deltas.
-- **stream-fold**: one conditional PutItem per key change (1 WRU for an item up to 1 KB, no
-  transaction), after one BatchGetItem per chunk of the keys it changes (the condition is the
-  key's revision as read).
+- **stream-fold**: one conditional write per key change (1 WRU for an item up to 1 KB, no
+  transaction), after one BatchGetItem per chunk of the settings item and the versioned keys it
+  changes (the condition is the key's revision as read); an unversioned key's UpdateItem is
+  conditioned on the older sequencer its item holds, and reads nothing.
   The table's stream (new and old images) feeds a fold function, one batch per stream shard at a
   time (ParallelizationFactor 1) behind a batching window: per batch (s3sizer/lambdas/fold.py)
   it reads the bucket's settings and the shards' rows, and in one transaction adds the net
   change to its shard's own row of the bucket and of each touched prefix under the row's last
   sequence number applied, with a check of the settings item and one history point for the
   bucket and one per touched prefix. Nothing contends: every row has one writer.
-- **lean-fold** (not built): stream-fold without the tracker's read of an unversioned key and
-  without the fold's transaction (LeanFold says what it writes instead).
+- **lean-fold** (not built): stream-fold without the fold's transaction (LeanFold says what it
+  writes instead).
 
 Each `process` is a generator (it yields the seconds it waits) that returns
 (records applied, records failed, EMF lines written).
@@ -180,8 +181,9 @@ class StreamFold:
 
     def process(self, m: Model, n: int):
         # As the tracker's fold mode does it (key_writes.py): per chunk one BatchGetItem
-        # (strongly consistent) of its keys and the bucket's settings item, then one
-        # conditional PutItem per key, in parallel.
+        # (strongly consistent) of the bucket's settings item and of its versioned keys, then
+        # one conditional write per key, in parallel; an unversioned key's UpdateItem needs
+        # no read of its item.
         chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
         keys = n if self.reads_keys(m) else 0
         reads = m.key_units(keys, 1) + Counter({"B": chunks})
@@ -199,7 +201,9 @@ class StreamFold:
         return n, 0, 0
 
     def reads_keys(self, m: Model) -> bool:
-        return True
+        """The settings item is read per chunk (whether the bucket is tracked, its depth and
+        its storage-classes switch); an unversioned key's item is not."""
+        return m.s.versioned
 
     def start(self, m: Model, drained) -> None:
         for shard in self.shards:
@@ -262,9 +266,7 @@ class StreamFold:
 class LeanFold(StreamFold):
     """Not built: stream-fold as the low-rate cost goals would need it (docs/scaling.md).
 
-    - The tracker writes an unversioned key without reading it first: its PutItem is conditioned
-      on the sequencer the item holds (``attribute_not_exists`` or older), which decides alone
-      for a key of one version. A versioned key still reads its item (as built).
+    - The tracker's key writes are stream-fold's (an unversioned key written without a read).
     - The fold writes no transaction, each item under its own condition on the last sequence
       number it holds (which makes a retry idempotent item by item): per batch, its shard's row
       of the bucket, the row of each *group* of prefixes it touched, and one point that carries
@@ -289,11 +291,6 @@ class LeanFold(StreamFold):
             placed = [m.rng.randrange(groups) for _ in range(held)]  # the hash
             self.group_size = [placed.count(g) for g in range(groups)]
             self.group_of = placed[: m.s.busy_prefixes]
-
-    def reads_keys(self, m: Model) -> bool:
-        """The settings item is still read per chunk (whether the bucket is tracked, its
-        depth and its storage-classes switch); an unversioned key's item no longer is."""
-        return m.s.versioned
 
     def fold(self, m: Model, batch: list[tuple[int, float]]):
         began, records = m.now, sum(c for c, _ in batch)
