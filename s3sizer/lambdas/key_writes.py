@@ -139,7 +139,7 @@ def _write_unread(h, bucket: str, changes: list[Change], mark: dict) -> tuple[li
     meanwhile. Any other error is raised once every write has ended."""
     requests = [_unread_update(h, bucket, c, mark) for c in changes]
     created: list[int] = []
-    failed = _send_all(h, "update_item", requests, list(range(len(requests))), created)
+    failed = _send_all(h, requests, list(range(len(requests))), update=True, created=created)
     if created and h._get(lay.settings_address(bucket)) is None:
         # Untracked since the settings were read: a key created now may be one the untracking
         # swept (an item absent looks the same), and none is left behind; as the read path,
@@ -206,17 +206,16 @@ def _put_all(h, puts: list[dict], names: list) -> set:
     """Each PutItem, concurrently; the names of those whose condition failed. Any other error
     is raised once every put has ended (those that landed stay: their changes come back as
     duplicates when the chunk is retried)."""
-    return _send_all(h, "put_item", puts, names)
+    return _send_all(h, puts, names)
 
 
-def _send_all(h, operation: str, requests: list[dict], names: list, created=None) -> set:
-    """As _put_all; ``created`` (a list) gathers the names of the requests that returned no
-    old item."""
-    send = getattr(h.client, operation)
+def _send_all(h, requests: list[dict], names: list, *, update=False, created=None) -> set:
+    """As _put_all, of UpdateItems with ``update``; ``created`` (a list) gathers the names of
+    the requests that returned no old item."""
 
     def put(request: dict):
         try:
-            answer = send(**request)
+            answer = h.client.update_item(**request) if update else h.client.put_item(**request)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
                 return False
