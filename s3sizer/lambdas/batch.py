@@ -128,6 +128,10 @@ class _Plan:
     totals: lay.Totals | None = None
     prefixes: dict = field(default_factory=dict)
     need: set = field(default_factory=set)  # (key, version id, named) to look up
+    # Per key: the largest visible size it had inside the chunk, where that is more than it
+    # ends with (a put overwritten in the same chunk). The fold path writes it on the key item,
+    # so that the fold, which sees only the item's last image, still sees the peak.
+    passing: dict = field(default_factory=dict)
 
 
 def _settings_verdict(h, settings: dict | None, changes: list) -> ChunkResult | None:
@@ -169,12 +173,14 @@ def _plan(
     size_delta = count_delta = peak = 0
     # per aggregate ("" the bucket, else a prefix): [bytes, objects, *breakdown]
     deltas: dict[str, list[int]] = {"": [0] * (2 + len(lay.BREAKDOWN))}
+    largest: dict[str, int] = {}
     for c in ordered:
         before, kept_before = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
         classes_before = v.class_figures(maps[c.key])
         outcome = _apply(maps, c, classes_on, looked_up, need)
         counts[outcome] = counts.get(outcome, 0) + 1
         after, kept_after = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
+        largest[c.key] = max(largest.get(c.key, 0), after or 0)
         classes_after = v.class_figures(maps[c.key])
         if classes_after != classes_before:
             _move_classes(class_deltas, classes_before, -1)
@@ -199,7 +205,12 @@ def _plan(
         rev = lay.key_state_from(old).rev if old else 0
         item = lay.key_item(bucket, key, versions, rev + 1, depth[key])
         writes.append((("K", key), _put(h, item, _rev_condition(old, rev))))
-    plan = _Plan(counts, writes)
+    passing = {
+        key: size
+        for key, size in largest.items()
+        if maps[key] is not original[key] and size > (v.visible_size(maps[key]) or 0)
+    }
+    plan = _Plan(counts, writes, passing=passing)
     moved_classes = any(any(d) for d in class_deltas.values())
     if peak == 0 and not any(any(d) for d in deltas.values()) and not moved_classes:
         return plan

@@ -41,6 +41,9 @@ class Record:
     figures: list[int]  # the bucket's: WIDTH figures
     classes: dict[str, list[int]]
     prefixes: dict[str, list[int]]  # per prefix: WIDTH figures
+    # How far the bucket's size rose inside the write, when the key passed through a larger
+    # size than it ends with (lay.PASSING_SIZE); else the size's change, figures[0].
+    rise: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ def parse(record: dict, tracking: dict[str, Tracking]) -> Record | None:
         _add(prefixes, prefix, before[0], -1)
     prefixes = {p: f for p, f in prefixes.items() if any(f)}
     classes = {c: f for c, f in classes.items() if any(f)}
-    return Record(bucket, seq, figures, classes, prefixes)
+    rise = None
+    if new and lay.PASSING_SIZE in new and "versions" in new:
+        rise = max(figures[0], int(new[lay.PASSING_SIZE]["N"]) - before[0][0])
+    return Record(bucket, seq, figures, classes, prefixes, rise)
 
 
 def _contribution(image: dict | None, tracking: Tracking):
@@ -176,6 +182,8 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     prefixes: dict[str, list[int]] = {}
     for record in fresh:
         figures = [a + b for a, b in zip(figures, record.figures, strict=True)]
+        if record.rise is not None:  # a size the key passed through inside its write
+            peak = max(peak, running + record.rise)
         running += record.figures[0]
         peak = max(peak, running)
         _move(classes, record.classes, 1)

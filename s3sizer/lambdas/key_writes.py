@@ -91,7 +91,11 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
             looked_up |= classes.look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
             plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)
-        puts = {name[1]: _marked(write, mark) for name, write in plan.writes if name[0] == "K"}
+        puts = {
+            name[1]: _marked(write, mark, plan.passing.get(name[1]))
+            for name, write in plan.writes
+            if name[0] == "K"
+        }
         failed = _put_all(h, list(puts.values()), [("K", key) for key in puts])
         done = [c for c in pending if ("K", c.key) not in failed]
         counted = plan if not failed else batch._plan(h, bucket, done, stored, looked_up, unmarked)
@@ -168,7 +172,8 @@ def _unread_update(h, bucket: str, c: Change, mark: dict) -> dict:
     item = lay.key_item(bucket, c.key, versions, 0, h.prefix_depth)
     generation = mark.get(tracked.ITEM_GENERATION)
     names = {"#v": "versions", "#n": v.NULL_VERSION, "#q": "q", "#b": "b", "#k": "k",
-             "#d": "pd", "#r": "rev", "#g": tracked.ITEM_GENERATION, "#i": "version_id"}  # fmt: skip
+             "#d": "pd", "#r": "rev", "#g": tracked.ITEM_GENERATION, "#i": "version_id",
+             "#p": lay.PASSING_SIZE}  # fmt: skip
     values = {":seq": {"S": c.seq}, ":one": lay.n(1), ":t": {"S": v.TRANSIT}, ":d": item["pd"]}
     sets = ["#d = :d"]
     for i, name in enumerate(("key", "size", "exists", "versions", *mark)):
@@ -188,17 +193,21 @@ def _unread_update(h, bucket: str, c: Change, mark: dict) -> dict:
         "TableName": h.table_name,
         "Key": lay.key_address(bucket, c.key),
         "ReturnValues": "ALL_OLD",  # none: the item is new, or was swept meanwhile
-        "UpdateExpression": f"SET {', '.join(sets)} REMOVE #i ADD #r :one",
+        # One change: nothing passed through; an earlier write's figure goes, as a Put drops it.
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE #i, #p ADD #r :one",
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
 
 
-def _marked(write: dict, mark: dict) -> dict:
-    """The plan's Put of a key item, marked for the fold to count."""
+def _marked(write: dict, mark: dict, passing: int | None = None) -> dict:
+    """The plan's Put of a key item, marked for the fold to count, with the largest size the
+    key passed through inside the chunk when it ends smaller (the fold's peak)."""
     put = dict(write["Put"])
     put["Item"] = {**put["Item"], **mark}
+    if passing is not None:
+        put["Item"][lay.PASSING_SIZE] = lay.n(passing)
     return put
 
 

@@ -218,6 +218,9 @@ class PrefixTotals:
 
 # The mark of a key item a fold-path writer wrote (rows.py): the fold counts its change.
 FOLDED = "f"
+# On a key item the fold path wrote: the largest visible size the key had inside the write's
+# chunk, when more than it ends with (batch._Plan.passing); the fold's peak (max_size) sees it.
+PASSING_SIZE = "zp"
 
 
 @dataclass(frozen=True, slots=True)  # slots: a baseline holds thousands of these at once

@@ -169,6 +169,40 @@ def test_points_and_the_largest_size_come_per_fold(streamed):
     assert _totals(client).max_size == 100
 
 
+@pytest.mark.parametrize("version_ids", [(None, None), ("v1", "v2")])
+def test_a_size_a_key_passes_through_inside_one_batch_is_the_largest_size(
+    streamed, clock, version_ids
+):
+    """A put of 20 MB and one of 1 byte over it, in one tracker batch: the key item ends at
+    1 byte, and carries the 20 MB it passed through, which the fold counts in max_size."""
+    from s3sizer.lambdas.size_tracking import apply_event
+
+    from . import events
+
+    client, hist, stream = streamed
+    tracker = history.History(TABLE, client, now=clock, prefix_depth=1)
+    tracker.write_path, tracker.settings_required = "fold", True
+    big, small = (
+        events.created(BUCKET, "d/a", size, events.sequencer(seq), version_id=vid)
+        for size, seq, vid in ((20_000_000, 1, version_ids[0]), (1, 2, version_ids[1]))
+    )
+    apply_event(tracker, events.envelope(events.created(BUCKET, "base", 100, "0A")))
+    _fold(hist, stream, stream.read())
+
+    assert apply_event(tracker, events.envelope(big, small))["counts"]["applied"] == 2
+    _fold(hist, stream, stream.read())
+
+    totals = _totals(client)
+    assert (totals.total_size, totals.max_size) == (101, 20_000_100)
+    # A later write of the key by one change carries nothing it passed through.
+    later = events.created(
+        BUCKET, "d/a", 5, events.sequencer(3), version_id="v3" if version_ids[0] else None
+    )
+    apply_event(tracker, events.envelope(later))
+    _fold(hist, stream, stream.read())
+    assert (_totals(client).total_size, _totals(client).max_size) == (105, 20_000_100)
+
+
 def test_random_histories_folded_in_random_batches_equal_the_key_items(streamed):
     client, hist, stream = streamed
     rng = random.Random(7)

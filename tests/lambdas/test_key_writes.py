@@ -48,7 +48,8 @@ def key_items(ddb, table: str, bucket: str) -> dict:
 
 
 def unmarked(item: dict) -> dict:
-    return {name: value for name, value in item.items() if name != rows.FOLDED}
+    """Without what only the fold path writes: its mark, and a size the key passed through."""
+    return {n: value for n, value in item.items() if n not in (rows.FOLDED, lay.PASSING_SIZE)}
 
 
 def batches(bodies: list[dict], draw) -> list[dict]:
