@@ -34,7 +34,7 @@ def status(
     shown = {k: v for k, v in chosen.items() if k not in ("delivery", "prefix_depth")}
     return {
         **shown,
-        **delivery_state(ctx),
+        **delivery_state(ctx, chosen["delivery"]),
         **money.status_fields(ctx, prices),
         "buckets": rows,
     }
@@ -57,11 +57,14 @@ def bucket_row(ctx: StackContext, settings) -> dict:
     }
 
 
-def delivery_state(ctx: StackContext) -> dict:
-    """The route, the messages waiting in its queue (None on the direct route), and the DLQ."""
+def delivery_state(ctx: StackContext, bucket_route: str | None = None) -> dict:
+    """The route (the chosen bucket's, given its own: a stack's buckets may take different
+    ones), the messages waiting in the stack's queue (None on the direct route), and the DLQ."""
     from s3sizer.stack.routes import route
 
     chosen = ctx.config.delivery
+    if chosen is not None and bucket_route:
+        chosen = bucket_route
     counts = {}
     for name in (ctx.names.queue, ctx.names.dead_letter_queue):
         url = ctx.stack.queue_url(name)

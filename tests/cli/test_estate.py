@@ -107,3 +107,29 @@ def test_untrack_then_teardown_leave_the_buckets_as_they_were(cli, aws):
     cli("teardown", "--yes")
     names = [b["Name"] for b in boto3.client("s3").list_buckets()["Buckets"]]
     assert "logs-bucket" in names
+
+
+def test_status_of_one_bucket_shows_that_bucket_s_route(cli, aws):
+    """A bucket whose event types another destination takes goes through the rule: its status
+    says eventbridge, while the first bucket's says sqs."""
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("taken-bucket")
+    foreign = {
+        "Id": "theirs",
+        "QueueArn": "arn:aws:sqs:us-east-1:123456789012:theirs",
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+    }
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket="taken-bucket",
+        NotificationConfiguration={"QueueConfigurations": [foreign]},
+        SkipDestinationValidation=True,
+    )
+    cli("track", "taken-bucket")
+
+    first = json.loads(cli("status", "--json").stdout)
+    taken = json.loads(cli("status", "--json", "--bucket", "taken-bucket").stdout)
+    text = cli("status", "--bucket", "taken-bucket").stdout
+
+    assert (first["delivery"], taken["delivery"]) == ("sqs", "eventbridge")
+    assert "eventbridge" in text
