@@ -32,6 +32,12 @@ class OneLineErrors(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise _Interrupted() from exc
+        except BrokenPipeError:
+            # The reader of stdout stopped reading (`s3sizer watch | head -3`): that is how it
+            # says "enough", as Ctrl-C is in a terminal, so a normal end: exit 0, nothing on
+            # stderr. Click would exit 1 without a word; Python would complain at exit.
+            _stdout_to_devnull()
+            return 0
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         given = list(sys.argv[1:] if args is None else args)
@@ -57,6 +63,13 @@ class OneLineErrors(TyperGroup):
 
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command that Ctrl-C stopped
+
+
+def _stdout_to_devnull() -> None:
+    """What is still buffered for a closed pipe goes nowhere, instead of failing at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def leave(code: int) -> NoReturn:

@@ -76,3 +76,28 @@ def test_the_plot_never_feeds_back_into_the_series(stack_cli, tmp_path):
     assert (status["total_size"], status["object_count"]) == (0, 0)
     assert reconcile["drift_bytes"] == 0
     cli("teardown", "--yes")
+
+
+def test_watch_into_a_pipe_closed_early_ends_normally(stack_cli):
+    """`s3sizer watch | head -1`: the reader stopping is a normal end, exit 0, no message."""
+    import os
+    import subprocess
+    import sys
+
+    cli = stack_cli
+    cli("setup")
+    env = os.environ | {
+        "AWS_ENDPOINT_URL": cli.aws.endpoint_url, "S3SIZER_STACK": cli.stack,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "s3sizer", "watch", "--interval", "0.1s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    process.stdout.readline()
+    process.stdout.close()  # as `head -1` does once it has its line
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert process.stderr.read() == b""
+    process.stderr.close()
+    cli("teardown", "--yes")
