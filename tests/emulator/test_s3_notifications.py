@@ -217,3 +217,35 @@ def test_versioned_buckets_notify_delete_markers_and_version_deletes(tracked):
         ("ObjectRemoved:Delete", version),
     ]
     assert "size" not in records[1]["s3"]["object"] and "eTag" not in records[1]["s3"]["object"]
+
+
+def test_object_tagging_put_comes_from_put_object_tagging_only(emulator, tmp_path):
+    """A put, a copy and a multipart upload set their objects' tags, but S3 notifies only the
+    object's creation; PutObjectTagging is what sends s3:ObjectTagging:Put."""
+    records = tmp_path / "records"
+    arn = create_function(emulator, "tagging", RECORDING_HANDLER, env={"RECORD_FILE": str(records)})
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="tagging")
+    notify_function(emulator, "tagging", arn, ["s3:ObjectTagging:*"])
+    s3.put_object(Bucket="tagging", Key="plain", Body=b"abc", Tagging="team=a")
+    s3.copy_object(Bucket="tagging", Key="copy", CopySource={"Bucket": "tagging", "Key": "plain"})
+    upload = s3.create_multipart_upload(Bucket="tagging", Key="big")["UploadId"]
+    part = s3.upload_part(Bucket="tagging", Key="big", UploadId=upload, PartNumber=1, Body=b"p")
+    s3.complete_multipart_upload(
+        Bucket="tagging", Key="big", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    s3.put_object_tagging(
+        Bucket="tagging", Key="copy", Tagging={"TagSet": [{"Key": "team", "Value": "b"}]}
+    )
+
+    def tagged():
+        found = [
+            e["Records"][0] for e in (r["event"] for r in read_records(records)) if "Records" in e
+        ]
+        return found or None
+
+    found = poll(tagged)
+    assert [(r["eventName"], r["s3"]["object"]["key"]) for r in found] == [
+        ("ObjectTagging:Put", "copy")
+    ]

@@ -5,6 +5,8 @@
   document), and EventBridge when the configuration has EventBridgeConfiguration.
 - The events moto misses are sent: a multipart completion without moto's extra
   ObjectCreated:Put (s3_versioning sends those of deletes and delete markers).
+- s3:ObjectTagging:Put comes from PutObjectTagging only: moto also sends it from every
+  PutObject, CopyObject and CompleteMultipartUpload, which set the new object's tags.
 - CompleteMultipartUpload of an unknown upload answers NoSuchUpload, and one without parts
   MalformedXML (moto: 500).
 - PutBucketNotificationConfiguration refuses overlapping entries and destinations S3 cannot
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 
 from .. import s3_events
 from ..wsgi import S3_WRITE_LOCK, client_address, service_lock
@@ -39,7 +42,11 @@ TARGETS = {
                                ("self", "bucket_name", "notification_config")),
     "get_notification": Target("EventBridgeConfiguration returned", _RESPONSES, "S3Response",
                                "get_bucket_notification", ("self",)),
+    "put_object_tagging": Target("s3:ObjectTagging:Put from PutObjectTagging only", _RESPONSES,
+                                 "S3Response", "put_object_tagging", ("self",)),
 }  # fmt: skip
+TAGGING_PUT = "s3:ObjectTagging:Put"
+_TAGGING_API = threading.local()  # set while a PutObjectTagging request runs in this thread
 
 
 def install(patches: PatchSet) -> None:
@@ -48,6 +55,18 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["complete_multipart"], _complete_multipart_upload)
     patches.replace(TARGETS["put_notification"], _put_bucket_notification_configuration)
     patches.replace(TARGETS["get_notification"], _get_bucket_notification)
+    patches.replace(TARGETS["put_object_tagging"], _put_object_tagging)
+
+
+def _put_object_tagging(original):
+    def put_object_tagging(self):
+        _TAGGING_API.active = True
+        try:
+            return original(self)
+        finally:
+            _TAGGING_API.active = False
+
+    return put_object_tagging
 
 
 # --- Events ---------------------------------------------------------------------------------
@@ -58,6 +77,8 @@ def send_event(account_id, event_name, bucket, key) -> None:
         return
     # moto passes a (str, Enum) member, whose str() is "S3NotificationEvent.X" on Python 3.11.
     event_name = getattr(event_name, "value", event_name)
+    if event_name == TAGGING_PUT and not getattr(_TAGGING_API, "active", False):
+        return  # the tags a new object was created with: S3 sends ObjectCreated only
     removal = event_name.startswith(s3_events.REMOVAL_PREFIXES)
     publish(
         account_id, event_name, bucket, key.name,
