@@ -249,3 +249,41 @@ def test_object_tagging_put_comes_from_put_object_tagging_only(emulator, tmp_pat
     assert [(r["eventName"], r["s3"]["object"]["key"]) for r in found] == [
         ("ObjectTagging:Put", "copy")
     ]
+
+
+def test_filter_rule_names_are_read_in_any_case_and_others_are_refused(emulator, tmp_path):
+    """S3 takes "Prefix" as "prefix"; a name that is neither is InvalidArgument, not a 500."""
+    records = tmp_path / "records"
+    arn = create_function(emulator, "rules", RECORDING_HANDLER, env={"RECORD_FILE": str(records)})
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="rules")
+    notify_function(emulator, "rules", arn, ["s3:ObjectCreated:*"])
+
+    def entry(name: str) -> dict:
+        rules = [{"Name": name, "Value": "logs/"}, {"Name": "Suffix", "Value": ".gz"}]
+        return {"Id": "filtered", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"],
+                "Filter": {"Key": {"FilterRules": rules}}}  # fmt: skip
+
+    s3.put_bucket_notification_configuration(
+        Bucket="rules",
+        NotificationConfiguration={"LambdaFunctionConfigurations": [entry("Prefix")]},
+    )
+    s3.put_object(Bucket="rules", Key="other/a.gz", Body=b"1")
+    s3.put_object(Bucket="rules", Key="logs/a.gz", Body=b"1")
+
+    def created():
+        found = [
+            e["Records"][0] for e in (r["event"] for r in read_records(records)) if "Records" in e
+        ]
+        return found or None
+
+    assert [r["s3"]["object"]["key"] for r in poll(created)] == ["logs/a.gz"]
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_notification_configuration(
+            Bucket="rules",
+            NotificationConfiguration={"LambdaFunctionConfigurations": [entry("Middle")]},
+        )
+    error = refused.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "InvalidArgument", 400
+    )  # fmt: skip

@@ -44,7 +44,11 @@ TARGETS = {
                                "get_bucket_notification", ("self",)),
     "put_object_tagging": Target("s3:ObjectTagging:Put from PutObjectTagging only", _RESPONSES,
                                  "S3Response", "put_object_tagging", ("self",)),
+    "notification_body": Target("filter rule names read as S3 reads them", _RESPONSES,
+                                "S3Response", "_notification_config_from_body", ("self",)),
 }  # fmt: skip
+# A filter rule's Name, in any case: S3 takes "Prefix" as "prefix" (and answers with either).
+_RULE_NAME = re.compile(r"(<(?:\w+:)?Name>)\s*(prefix|suffix)\s*(</(?:\w+:)?Name>)", re.IGNORECASE)
 TAGGING_PUT = "s3:ObjectTagging:Put"
 _TAGGING_API = threading.local()  # set while a PutObjectTagging request runs in this thread
 
@@ -56,6 +60,30 @@ def install(patches: PatchSet) -> None:
     patches.replace(TARGETS["put_notification"], _put_bucket_notification_configuration)
     patches.replace(TARGETS["get_notification"], _get_bucket_notification)
     patches.replace(TARGETS["put_object_tagging"], _put_object_tagging)
+    patches.replace(TARGETS["notification_body"], _notification_config_from_body)
+
+
+def _notification_config_from_body(original):
+    """moto asserts that a filter rule's Name is "prefix" or "suffix" in lower case, and a
+    failed assert answers 500: the names are read in any case, and any other name (or an empty
+    value) is refused as S3 refuses it, InvalidArgument."""
+    from moto.s3.exceptions import InvalidFilterRuleName
+
+    def notification_config_from_body(self):
+        body = self.body.decode() if isinstance(self.body, bytes) else self.body
+        self.body = _RULE_NAME.sub(lambda m: m[1] + m[2].lower() + m[3], body or "")
+        try:
+            return original(self)
+        except AssertionError:
+            raise InvalidFilterRuleName(_first_rule_name(self.body)) from None
+
+    return notification_config_from_body
+
+
+def _first_rule_name(body: str) -> str:
+    names = re.findall(r"<FilterRule>.*?<Name>(.*?)</Name>", body, re.DOTALL)
+    bad = [name for name in names if name.strip().lower() not in ("prefix", "suffix")]
+    return (bad or names or [""])[0]
 
 
 def _put_object_tagging(original):
