@@ -87,6 +87,23 @@ def human_bytes(n: int) -> str:
     return plot_units(n)
 
 
+def _metric_text(document: dict, directives: list) -> str:
+    """An EMF document as its namespace, metrics and dimensions: `[METRIC] s3sizer
+    BucketSizeBytes=101 NumberOfObjects=2 Bucket=photos`."""
+    parts = ["[METRIC]"]
+    for directive in directives:
+        if not isinstance(directive, dict):
+            continue
+        parts.append(str(directive.get("Namespace", "")))
+        for metric in directive.get("Metrics") or []:
+            name = metric.get("Name") if isinstance(metric, dict) else None
+            if name in document:
+                parts.append(f"{name}={document[name]}")
+        for dimensions in directive.get("Dimensions") or []:
+            parts += [f"{d}={document[d]}" for d in dimensions if d in document]
+    return " ".join(part for part in parts if part)
+
+
 def history_table(points: list[dict], title: str = "History"):
     from rich.table import Table
 
@@ -236,6 +253,11 @@ def readable(message: str) -> str:
         metrics = record.pop("metrics", None) or {}
         fields = {**record, **metrics} if isinstance(metrics, dict) else record
         return " ".join([document["type"], *(f"{k}={v}" for k, v in fields.items())])
+    directives = (
+        (document.get("_aws") or {}).get("CloudWatchMetrics") if "_aws" in document else None
+    )
+    if isinstance(directives, list) and directives:  # an Embedded Metric Format document
+        return _metric_text(document, directives)
     if "level" in document and "message" in document:
         text = f"[{document['level']}] {document['message']}"
         if document.get("errorType"):

@@ -144,17 +144,23 @@ def test_logs_prints_the_functions_events_oldest_first(cli, aws):
 
 def test_logs_shows_lambdas_json_lines_as_text_and_any_other_line_as_it_is(cli, aws):
     """The tracker and the fold log in Lambda's JSON format: a record reads as its level and
-    message, a platform record as its type and fields; an EMF document stays as it is."""
+    message, a platform record as its type and fields, an EMF document as its metrics; any
+    other line stays as it is."""
     cli("setup")
     cli("deploy", "--no-layer")
-    emf = json.dumps({"_aws": {"CloudWatchMetrics": []}, "TotalSize": 3})
+    directive = {"Namespace": "s3sizer", "Dimensions": [["Bucket"]],
+                 "Metrics": [{"Name": "BucketSizeBytes", "Unit": "Bytes"}]}  # fmt: skip
+    emf = json.dumps(
+        {"_aws": {"CloudWatchMetrics": [directive]}, "Bucket": "b", "BucketSizeBytes": 3}
+    )
+    plain = "a plain print"
     record = {"timestamp": "2026-12-05T10:00:00.000Z", "level": "INFO", "message": "batch 3",
               "logger": "s3sizer", "requestId": "r-1"}  # fmt: skip
     failure = {"level": "ERROR", "message": "broken", "errorType": "ValueError",
                "errorMessage": "bad", "stackTrace": ['  File "a.py", line 1\n', "    x()\n"]}  # fmt: skip
     report = {"time": "2026-12-05T10:00:00.000Z", "type": "platform.report",
               "record": {"requestId": "r-2", "status": "error", "metrics": {"durationMs": 5.5}}}  # fmt: skip
-    log(json.dumps(record), json.dumps(failure), json.dumps(report), emf)
+    log(json.dumps(record), json.dumps(failure), json.dumps(report), emf, plain)
 
     lines = cli("logs", "plotting", "--since", "1m").stdout.splitlines()
 
@@ -162,7 +168,8 @@ def test_logs_shows_lambdas_json_lines_as_text_and_any_other_line_as_it_is(cli, 
     assert lines[1].endswith(" [ERROR] broken (ValueError: bad)")
     assert lines[2:4] == ['  File "a.py", line 1', "    x()"]
     assert lines[4].endswith(" platform.report requestId=r-2 status=error durationMs=5.5")
-    assert lines[5].endswith(" " + emf)
+    assert lines[5].endswith(" [METRIC] s3sizer BucketSizeBytes=3 Bucket=b")
+    assert lines[6].endswith(" " + plain)
 
 
 def test_logs_follow_prints_new_events_once_each_until_ctrl_c(cli, aws, monkeypatch):
