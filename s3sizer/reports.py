@@ -146,7 +146,9 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     if prefix in prefixes(prefix, depth):
         return
     slashes = "slash" if depth == 1 else "slashes"
-    if not prefix.endswith("/"):
+    if not prefix:
+        fix = "name one, e.g. 'logs/' (`s3sizer status --by-prefix` lists them)"
+    elif not prefix.endswith("/"):
         fix = f"a tracked prefix ends with '/', e.g. {prefix + '/'!r}"
     elif prefix.count("/") > MAX_PREFIX_DEPTH:
         fix = f"prefixes of more than {MAX_PREFIX_DEPTH} slashes are never tracked: ask for a shorter one"

@@ -23,10 +23,21 @@ PricesOption = typer.Option(
     help="Your own S3 price table (JSON, as docs/costs.md shows) instead of the packaged one.",
 )
 
+
+def _bucket_name(value: str | None) -> str | None:
+    """--bucket: a name, not an empty one (a usage error, not a bucket that is not tracked)."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("is empty: name a tracked bucket, or leave --bucket out")
+    return value
+
+
 Bucket = Annotated[
     str | None,
-    typer.Option("--bucket", metavar="BUCKET", help="A tracked bucket (default: the first one)."),
-]
+    typer.Option(
+        "--bucket", metavar="BUCKET", callback=_bucket_name,
+        help="A tracked bucket (default: the first one).",
+    ),
+]  # fmt: skip
 
 
 def _duration(help: str, shown: str | bool = True, *, zero_ok=False, at_most=None, envvar=None):

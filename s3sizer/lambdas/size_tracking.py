@@ -126,9 +126,11 @@ def apply_event(hist: history.History, event) -> dict:
         except (ClientError, BotoCoreError, RuntimeError) as err:
             if direct:
                 raise
+            changes, messages = len(chunk.changes), len(chunk.message_ids)
             logger.error(
-                "could not apply %d changes of %s, their %d messages will be retried: %s",
-                len(chunk.changes), chunk.bucket, len(chunk.message_ids), err,
+                "could not apply %d change%s of %s; %d message%s will be retried: %s",
+                changes, "" if changes == 1 else "s", chunk.bucket,
+                messages, "" if messages == 1 else "s", err,
             )  # fmt: skip
             failed |= chunk.message_ids
             continue

@@ -89,6 +89,7 @@ def test_unreachable_endpoint(cli):
         (["deploy", "--runtime", "python3.10"], "'python3.10' is not one of 'python3.12'"),
         (["setup", "--history-ttl-days", "-1"], "'--history-ttl-days'"),
         (["status", "--no-such-option"], "No such option"),
+        (["status", "--bucket", ""], "'--bucket': is empty: name a tracked bucket"),
         (["no-such-command"], "No such command"),
         # Refused while the command line is read, before the demo starts its local AWS.
         (["demo", "--out", "/nonexistent/plots"], "'/nonexistent/plots' does not exist"),
