@@ -13,7 +13,7 @@
   the batch's deltas into the totals and prefix totals, writes the points and deletes the deltas.
 - **stream-fold**: one conditional write per key change (1 WRU for an item up to 1 KB, no
   transaction), after one BatchGetItem per chunk of the settings item and the versioned keys it
-  changes (the condition is the key's revision as read); an unversioned key's UpdateItem is
+  changes (the condition is the key's revision as read); an unversioned key's PutItem is
   conditioned on the older sequencer its item holds, and reads nothing.
   The table's stream (new and old images) feeds a fold function, one batch per stream shard at a
   time (ParallelizationFactor 1) behind a batching window: per batch (s3sizer/lambdas/fold.py)
@@ -182,7 +182,7 @@ class StreamFold:
     def process(self, m: Model, n: int):
         # As the tracker's fold mode does it (key_writes.py): per chunk one BatchGetItem
         # (strongly consistent) of the bucket's settings item and of its versioned keys, then
-        # one conditional write per key, in parallel; an unversioned key's UpdateItem needs
+        # one conditional write per key, in parallel; an unversioned key's PutItem needs
         # no read of its item.
         chunks = math.ceil(n / (TRANSACTION_ITEMS - 2))
         keys = n if self.reads_keys(m) else 0

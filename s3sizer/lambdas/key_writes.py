@@ -16,7 +16,7 @@ transaction path's does: the fold ignores the changes of a bucket without one.
 **An unversioned key is written without being read** (its one change in the chunk, storage
 classes off). Its state is one entry, version "null", and the record with the newest sequencer
 decides it alone (versions.apply): whatever older entry the item holds, the result is the entry
-this record makes. So one UpdateItem sets that entry under a condition that says exactly when
+this record makes. So one PutItem writes that entry under a condition that says exactly when
 that is so: no item, or an item of the one "null" entry recorded from a record (a sequencer,
 not a listing's rank) older than this one, counted at this depth, of this tracking. Anything
 else (a duplicate, a stale record, a listed entry, another version, a depth or a generation of
@@ -138,12 +138,12 @@ def _unread_candidates(h, changes: list[Change]) -> list[Change]:
 
 
 def _write_unread(h, bucket: str, changes: list[Change], mark: dict) -> tuple[list, int]:
-    """One conditional UpdateItem per change, concurrently: the changes whose condition failed
+    """One conditional PutItem per change, concurrently: the changes whose condition failed
     (to be read and planned), and how many of the others the bucket's untracking had swept
     meanwhile. Any other error is raised once every write has ended."""
-    requests = [_unread_update(h, bucket, c, mark) for c in changes]
+    requests = [_unread_put(h, bucket, c, mark) for c in changes]
     created: list[int] = []
-    failed = _send_all(h, requests, list(range(len(requests))), update=True, created=created)
+    failed = _send_all(h, requests, list(range(len(requests))), created=created)
     if created and h._get(lay.settings_address(bucket)) is None:
         # Untracked since the settings were read: a key created now may be one the untracking
         # swept (an item absent looks the same), and none is left behind; as the read path,
@@ -155,31 +155,26 @@ def _write_unread(h, bucket: str, changes: list[Change], mark: dict) -> tuple[li
 
 
 def _delete_created(h, request: dict) -> None:
-    """The item ``request`` created, unless something wrote it since (its revision moved)."""
+    """The item ``request`` created, unless something wrote it since."""
+    written = request["Item"]
+    condition = batch._rev_condition(written, lay.UNREAD_REV, written)
     with contextlib.suppress(ClientError):
-        h.client.delete_item(
-            TableName=request["TableName"], Key=request["Key"],
-            ConditionExpression="#r = :one",
-            ExpressionAttributeNames={"#r": "rev"}, ExpressionAttributeValues={":one": lay.n(1)},
-        )  # fmt: skip
+        key = lay.address(written["pk"]["S"], written["sk"]["S"])
+        h.client.delete_item(TableName=request["TableName"], Key=key, **condition)
 
 
-def _unread_update(h, bucket: str, c: Change, mark: dict) -> dict:
+def _unread_put(h, bucket: str, c: Change, mark: dict) -> dict:
     """The key item the record makes on its own, under the condition that what the item holds
-    is nothing or an older recorded entry of the one "null" version (module docstring)."""
+    is nothing or an older recorded entry of the one "null" version (module docstring). Its
+    revision is lay.UNREAD_REV: the one revision no read can have seen before it, since its
+    sequencer, which only grows, is part of what a condition on it checks (batch._rev_condition)."""
     time_ms = round(c.time * 1000) or None
     _, versions = v.apply({}, v.NULL_VERSION, c.kind, c.seq, c.size, time_ms)
-    item = lay.key_item(bucket, c.key, versions, 0, h.prefix_depth)
+    item = {**lay.key_item(bucket, c.key, versions, lay.UNREAD_REV, h.prefix_depth), **mark}
     generation = mark.get(tracked.ITEM_GENERATION)
     names = {"#v": "versions", "#n": v.NULL_VERSION, "#q": "q", "#b": "b", "#k": "k",
-             "#d": "pd", "#r": "rev", "#g": tracked.ITEM_GENERATION, "#i": "version_id",
-             "#p": lay.PASSING_SIZE}  # fmt: skip
+             "#d": "pd", "#g": tracked.ITEM_GENERATION}  # fmt: skip
     values = {":seq": {"S": c.seq}, ":one": lay.n(1), ":t": {"S": v.TRANSIT}, ":d": item["pd"]}
-    sets = ["#d = :d"]
-    for i, name in enumerate(("key", "size", "exists", "versions", *mark)):
-        names[f"#s{i}"] = name
-        values[f":s{i}"] = item[name] if name in item else mark[name]
-        sets.append(f"#s{i} = :s{i}")
     same_generation = "attribute_not_exists(#g)"
     if generation is not None:
         values[":g"] = generation
@@ -191,10 +186,8 @@ def _unread_update(h, bucket: str, c: Change, mark: dict) -> dict:
     )
     return {
         "TableName": h.table_name,
-        "Key": lay.key_address(bucket, c.key),
+        "Item": item,
         "ReturnValues": "ALL_OLD",  # none: the item is new, or was swept meanwhile
-        # One change: nothing passed through; an earlier write's figure goes, as a Put drops it.
-        "UpdateExpression": f"SET {', '.join(sets)} REMOVE #i, #p ADD #r :one",
         "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
@@ -218,13 +211,13 @@ def _put_all(h, puts: list[dict], names: list) -> set:
     return _send_all(h, puts, names)
 
 
-def _send_all(h, requests: list[dict], names: list, *, update=False, created=None) -> set:
-    """As _put_all, of UpdateItems with ``update``; ``created`` (a list) gathers the names of
-    the requests that returned no old item."""
+def _send_all(h, requests: list[dict], names: list, *, created=None) -> set:
+    """As _put_all; ``created`` (a list) gathers the names of the requests that returned no
+    old item."""
 
     def put(request: dict):
         try:
-            answer = h.client.update_item(**request) if update else h.client.put_item(**request)
+            answer = h.client.put_item(**request)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") == _CONDITION_FAILED:
                 return False

@@ -221,6 +221,10 @@ FOLDED = "f"
 # On a key item the fold path wrote: the largest visible size the key had inside the write's
 # chunk, when more than it ends with (batch._Plan.passing); the fold's peak (max_size) sees it.
 PASSING_SIZE = "zp"
+# The revision of a key item written without a read (lambdas/key_writes.py): every other
+# writer writes the revision it read plus one, so 1 or more. A condition on this revision also
+# checks the item's sequencer, which each such write raises (batch._rev_condition).
+UNREAD_REV = 0
 
 
 @dataclass(frozen=True, slots=True)  # slots: a baseline holds thousands of these at once

@@ -93,13 +93,12 @@ def _statement(sid: str, actions: list[str], resources: list[str]) -> dict:
 TRACKER_TABLE_ACTIONS = [
     "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
-    # The fold path writes an unversioned key by UpdateItem without reading it, and deletes
-    # one it created while the bucket was untracked (key_writes.py).
+    # The fold path deletes a key item it wrote without a read while the bucket was being
+    # untracked (key_writes.py).
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
-    "dynamodb:UpdateItem",
 ]
 # What the fold's code calls: it reads the settings and its rows, writes its rows and points,
 # and deletes a finished shard's rows once added into the base (TransactWriteItems is

@@ -48,8 +48,11 @@ def key_items(ddb, table: str, bucket: str) -> dict:
 
 
 def unmarked(item: dict) -> dict:
-    """Without what only the fold path writes: its mark, and a size the key passed through."""
-    return {n: value for n, value in item.items() if n not in (rows.FOLDED, lay.PASSING_SIZE)}
+    """Without what only the fold path writes: its mark, a size the key passed through, and
+    the revision of a key written without a read (lay.UNREAD_REV, where the transaction path
+    counts up)."""
+    dropped = (rows.FOLDED, lay.PASSING_SIZE) + (("rev",) if item.get("rev") == lay.n(0) else ())
+    return {n: value for n, value in item.items() if n not in dropped}
 
 
 def batches(bodies: list[dict], draw) -> list[dict]:
@@ -109,7 +112,11 @@ def test_the_fold_path_leaves_the_key_items_the_transaction_path_does(ddb, clock
             assert apply_event(fold, event)["counts"] == counted
 
         expected, written = key_items(ddb, TABLE, bucket), key_items(ddb, FOLD_TABLE, bucket)
-        assert {sk: unmarked(i) for sk, i in written.items()} == expected
+        unread = {sk for sk, i in written.items() if i["rev"] == lay.n(lay.UNREAD_REV)}
+        assert {sk: unmarked(i) for sk, i in written.items()} == {
+            sk: {n: value for n, value in i.items() if n != "rev" or sk not in unread}
+            for sk, i in expected.items()
+        }
         assert all(i[rows.FOLDED] == lay.n(1) for i in written.values())
         states = {s.key: s.size for s in fold.keys(bucket) if s.exists}
         assert states == model.listing()
@@ -134,12 +141,6 @@ class RivalFirst:
     def put_item(self, **kwargs):
         self._before(kwargs["Item"]["key"]["S"])
         return self._client.put_item(**kwargs)
-
-    def update_item(self, **kwargs):  # an unversioned key, written without a read
-        names, values = kwargs["ExpressionAttributeNames"], kwargs["ExpressionAttributeValues"]
-        [key] = [values[":" + n[1:]]["S"] for n, attr in names.items() if attr == "key"]
-        self._before(key)
-        return self._client.update_item(**kwargs)
 
     def _before(self, key: str) -> None:
         if key == self._key and self._rival is not None:
@@ -296,7 +297,7 @@ class CountingReads:
 
 def test_an_unversioned_keys_change_is_written_without_reading_its_item(ddb, clock):
     """A put, an overwrite and a delete of an unversioned key go out as one conditional
-    UpdateItem each, with no read of the key; a duplicate, a stale record and a versioned key
+    PutItem each, with no read of the key; a duplicate, a stale record and a versioned key
     fail that condition or never try it, and are read and planned as before."""
     ddb.create_table(**table_definition(FOLD_TABLE))
     settings = {**lay.settings_address(BUCKET), "prefix_depth": lay.n(1)}
@@ -319,6 +320,29 @@ def test_an_unversioned_keys_change_is_written_without_reading_its_item(ddb, clo
     # Read: the stale record's key (its condition failed), the duplicate's, the versioned key.
     assert [sk.removeprefix("K#") for sk in counting.read] == ["logs/k", "logs/k", "v"]
     [item] = after_delete.values()
-    assert (item["exists"], item["rev"], item["pd"]) == ({"BOOL": False}, lay.n(3), lay.n(1))
+    assert (item["exists"], item["rev"], item["pd"]) == ({"BOOL": False}, lay.n(0), lay.n(1))
     assert (item[rows.FOLDED], item["g"]) == (lay.n(1), {"S": "g1"})
     assert item["versions"]["M"]["null"]["M"]["k"] == {"S": "X"}
+
+
+def test_a_read_of_a_key_written_without_a_read_is_checked_by_its_sequencer(ddb, clock):
+    """Every write without a read leaves the same revision (lay.UNREAD_REV): a chunk that read
+    one such item and plans older records must still fail when another such write lands in
+    between, and then find its records stale (the condition checks the sequencer too)."""
+    ddb.create_table(**table_definition(FOLD_TABLE))
+    ddb.put_item(
+        TableName=FOLD_TABLE, Item={**lay.settings_address(BUCKET), "prefix_depth": lay.n(0)}
+    )
+    hist = folding(ddb, clock, prefix_depth=0)
+    hist.settings_required = True
+    apply_event(hist, events.envelope(put("k", 3, 1)))  # written without a read
+    rival = folding(ddb, clock, prefix_depth=0)
+    rival.settings_required = True
+    hist.client = RivalFirst(ddb, "k", lambda: apply_event(rival, events.envelope(put("k", 9, 5))))
+
+    # Two changes of one key: read and planned (seq 2 then 3), written under the revision read.
+    counts = apply_event(hist, events.envelope(put("k", 5, 2), put("k", 7, 3)))["counts"]
+
+    [item] = key_items(ddb, FOLD_TABLE, BUCKET).values()
+    assert (item["size"], item["rev"]) == (lay.n(9), lay.n(lay.UNREAD_REV))
+    assert (counts["applied"], counts["stale"]) == (0, 2)
