@@ -248,7 +248,7 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
         puts, deltas, merged, classes = _plan_chunk(chunk, bucket, depths)
         after = _counted(sums, deltas, merged, depths[0], not folding, classes)
         writes = [
-            (("K", c.key), batch._put(h, {**item, **mark}, batch._rev_condition(c.state, rev)))
+            (("K", c.key), batch._put(h, {**item, **mark}, lay.rev_condition(c.state, rev)))
             for c, item, rev in puts
         ]
         progress_item = progress(after)

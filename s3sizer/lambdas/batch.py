@@ -204,7 +204,7 @@ def _plan(
         old = stored.get(("K", key))
         rev = lay.key_state_from(old).rev if old else 0
         item = lay.key_item(bucket, key, versions, rev + 1, depth[key])
-        writes.append((("K", key), _put(h, item, _rev_condition(old, rev, old))))
+        writes.append((("K", key), _put(h, item, lay.rev_condition(old, rev, old))))
     passing = {
         key: size
         for key, size in largest.items()
@@ -287,35 +287,6 @@ def _move_classes(into: dict, figures: dict, sign: int) -> None:
     for storage_class, values in figures.items():
         mine = into.setdefault(storage_class, [0] * len(v.CLASS_FIGURES))
         mine[:] = [m + sign * x for m, x in zip(mine, values, strict=True)]
-
-
-def _rev_condition(old: object | None, rev: int, item: dict | None = None) -> dict:
-    """That the key item is still as read: absent, or at revision ``rev``. ``old`` is what was
-    read (anything, or None); ``item`` its raw item, needed when its revision is UNREAD_REV:
-    every write without a read sets that revision, so its "null" entry's sequencer (which each
-    such write raises) is what tells one from the next."""
-    if old is None:
-        return {"ConditionExpression": "attribute_not_exists(pk)"}
-    condition = {
-        "ConditionExpression": "#r = :r",
-        "ExpressionAttributeNames": {"#r": "rev"},
-        "ExpressionAttributeValues": {":r": lay.n(rev)},
-    }
-    if rev == lay.UNREAD_REV:
-        if item is not None:
-            entry = (item.get("versions", {}).get("M", {}).get(v.NULL_VERSION) or {}).get("M")
-            seq = (entry or {}).get("q")
-        else:  # a KeyState, as a baseline holds it
-            known = (getattr(old, "versions", None) or {}).get(v.NULL_VERSION)
-            seq = {"S": known.seq} if known is not None and known.seq is not None else None
-        names = condition["ExpressionAttributeNames"]
-        names |= {"#v": "versions", "#n": v.NULL_VERSION, "#q": "q"}
-        if seq is None:
-            condition["ConditionExpression"] = "#r = :r AND attribute_not_exists(#v.#n.#q)"
-        else:
-            condition["ConditionExpression"] = "#r = :r AND #v.#n.#q = :q"
-            condition["ExpressionAttributeValues"][":q"] = seq
-    return condition
 
 
 def _aggregate_put(

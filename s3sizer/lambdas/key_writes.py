@@ -157,7 +157,7 @@ def _write_unread(h, bucket: str, changes: list[Change], mark: dict) -> tuple[li
 def _delete_created(h, request: dict) -> None:
     """The item ``request`` created, unless something wrote it since."""
     written = request["Item"]
-    condition = batch._rev_condition(written, lay.UNREAD_REV, written)
+    condition = lay.rev_condition(written, lay.UNREAD_REV, written)
     with contextlib.suppress(ClientError):
         key = lay.address(written["pk"]["S"], written["sk"]["S"])
         h.client.delete_item(TableName=request["TableName"], Key=key, **condition)
@@ -167,7 +167,7 @@ def _unread_put(h, bucket: str, c: Change, mark: dict) -> dict:
     """The key item the record makes on its own, under the condition that what the item holds
     is nothing or an older recorded entry of the one "null" version (module docstring). Its
     revision is lay.UNREAD_REV: the one revision no read can have seen before it, since its
-    sequencer, which only grows, is part of what a condition on it checks (batch._rev_condition)."""
+    sequencer, which only grows, is part of what a condition on it checks (layout.rev_condition)."""
     time_ms = round(c.time * 1000) or None
     _, versions = v.apply({}, v.NULL_VERSION, c.kind, c.seq, c.size, time_ms)
     item = {**lay.key_item(bucket, c.key, versions, lay.UNREAD_REV, h.prefix_depth), **mark}

@@ -223,7 +223,7 @@ FOLDED = "f"
 PASSING_SIZE = "zp"
 # The revision of a key item written without a read (lambdas/key_writes.py): every other
 # writer writes the revision it read plus one, so 1 or more. A condition on this revision also
-# checks the item's sequencer, which each such write raises (batch._rev_condition).
+# checks the item's sequencer, which each such write raises (rev_condition).
 UNREAD_REV = 0
 
 
@@ -331,3 +331,32 @@ def key_state_from(item: dict) -> KeyState:
         counted_depth=int(item["pd"]["N"]) if "pd" in item else None,
         folded=item.get(FOLDED, {}).get("N") == "1",
     )
+
+
+def rev_condition(old: object | None, rev: int, item: dict | None = None) -> dict:
+    """That the key item is still as read: absent, or at revision ``rev``. ``old`` is what was
+    read (anything, or None); ``item`` its raw item, needed when its revision is UNREAD_REV:
+    every write without a read sets that revision, so its "null" entry's sequencer (which each
+    such write raises) is what tells one from the next."""
+    if old is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    condition = {
+        "ConditionExpression": "#r = :r",
+        "ExpressionAttributeNames": {"#r": "rev"},
+        "ExpressionAttributeValues": {":r": n(rev)},
+    }
+    if rev == UNREAD_REV:
+        if item is not None:
+            entry = (item.get("versions", {}).get("M", {}).get(v.NULL_VERSION) or {}).get("M")
+            seq = (entry or {}).get("q")
+        else:  # a KeyState, as a baseline holds it
+            known = (getattr(old, "versions", None) or {}).get(v.NULL_VERSION)
+            seq = {"S": known.seq} if known is not None and known.seq is not None else None
+        names = condition["ExpressionAttributeNames"]
+        names |= {"#v": "versions", "#n": v.NULL_VERSION, "#q": "q"}
+        if seq is None:
+            condition["ConditionExpression"] = "#r = :r AND attribute_not_exists(#v.#n.#q)"
+        else:
+            condition["ConditionExpression"] = "#r = :r AND #v.#n.#q = :q"
+            condition["ExpressionAttributeValues"][":q"] = seq
+    return condition
