@@ -40,6 +40,7 @@ logger.setLevel(logging.INFO)
 # more BatchGetItem for that chunk, never a wrong count.
 BUCKET_DEPTHS: dict[str, int] = {}
 MAX_REPLANS = 3
+BUCKETS_NAMED = 3  # in the batch's log line
 # "fold" (set by deploy on a fold stack): the key items only, counted by the fold function.
 WRITE_PATHS = ("transaction", "fold")
 COUNTED = ("applied", "duplicate", "stale", "ignored", "rejected", "retries", "failed")
@@ -126,11 +127,11 @@ def apply_event(hist: history.History, event) -> dict:
         except (ClientError, BotoCoreError, RuntimeError) as err:
             if direct:
                 raise
-            changes, messages = len(chunk.changes), len(chunk.message_ids)
+            changes, retried = len(chunk.changes), len(chunk.message_ids)
             logger.error(
                 "could not apply %d change%s of %s; %d message%s will be retried: %s",
                 changes, "" if changes == 1 else "s", chunk.bucket,
-                messages, "" if messages == 1 else "s", err,
+                retried, "" if retried == 1 else "s", err,
             )  # fmt: skip
             failed |= chunk.message_ids
             continue
@@ -143,8 +144,19 @@ def apply_event(hist: history.History, event) -> dict:
             print(metric_line(chunk.bucket, result.totals), flush=True)
     counts["failed"] = len(failed)
     line = " ".join(f"{name}={counts[name]}" for name in COUNTED)
-    logger.info("batch: %s%s", line, f" lookups={lookups}" if lookups else "")
+    if lookups:
+        line += f" lookups={lookups}"
+    named = _bucket_names({c.bucket for m in messages for c in m.changes})
+    logger.info("batch: %s%s", line, f" buckets={named}" if named else "")
     return {"counts": counts, "failed": sorted(failed)}
+
+
+def _bucket_names(buckets: set[str]) -> str:
+    """The batch's buckets for its log line: one stack tracks many, and a reader of the log
+    wants to know whose events these were. A few names, then how many more."""
+    shown = sorted(buckets)[:BUCKETS_NAMED]
+    more = len(buckets) - len(shown)
+    return ",".join(shown) + (f",+{more} more" if more else "")
 
 
 def _depth_of(hist: history.History):

@@ -88,7 +88,19 @@ def test_one_info_line_per_batch(hist, caplog):
     with caplog.at_level(logging.INFO, logger=size_tracking.__name__):
         apply_event(hist, batch)
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert lines == ["batch: applied=5 duplicate=0 stale=0 ignored=0 rejected=0 retries=0 failed=0"]
+    assert lines == [
+        "batch: applied=5 duplicate=0 stale=0 ignored=0 rejected=0 retries=0 failed=0 buckets=b"
+    ]
+
+
+def test_the_batch_line_names_a_few_buckets_then_how_many_more(hist, caplog):
+    batch = events.sqs(
+        *(events.envelope(events.created(f"b{i}", "k", 1, "01")) for i in (4, 1, 3, 2, 5))
+    )
+    with caplog.at_level(logging.INFO, logger=size_tracking.__name__):
+        apply_event(hist, batch)
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert line.endswith(" buckets=b1,b2,b3,+2 more")
 
 
 def test_the_module_logger_logs_info_without_any_configuration():
