@@ -225,11 +225,13 @@ def prefix_table(prefixes: list[dict]):
 
 
 def log_line(event: dict) -> str:
-    """A CloudWatch log event as `HH:MM:SS.mmm message` (UTC), one line per event."""
+    """A CloudWatch log event as `YYYY-MM-DDTHH:MM:SS.mmmZ message`, one line per event: with
+    the date, as `aws logs tail` prints it, since `--since` reaches back days."""
     from datetime import UTC, datetime
 
     stamp = datetime.fromtimestamp(event["timestamp"] / 1000, UTC)
-    return f"{stamp:%H:%M:%S}.{stamp.microsecond // 1000:03d} {readable(event['message'].rstrip())}"
+    when = f"{stamp:%Y-%m-%dT%H:%M:%S}.{stamp.microsecond // 1000:03d}Z"
+    return f"{when} {readable(event['message'].rstrip())}"
 
 
 def readable(message: str) -> str:

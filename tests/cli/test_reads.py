@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import boto3
@@ -140,6 +141,8 @@ def test_logs_prints_the_functions_events_oldest_first(cli, aws):
     out = cli("logs", "plotting", "--since", "1m").stdout
 
     assert out.index("first") < out.index("second")
+    # Each line starts with its date and time (UTC), as `aws logs tail` prints them.
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z first$", out.splitlines()[0])
 
 
 def test_logs_shows_lambdas_json_lines_as_text_and_any_other_line_as_it_is(cli, aws):
