@@ -167,6 +167,7 @@ def _first_number(streams, stream_arn: str, shard_id: str, number: str) -> str |
 
 @functools.cache
 def _config():
+    history.quiet_library_lines()
     table, ttl_days = history.table_from_environment("fold")
     hist = history.History(table, boto3.client("dynamodb"), ttl_days=ttl_days)
     return hist, boto3.client("dynamodbstreams")

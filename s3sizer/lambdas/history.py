@@ -359,6 +359,15 @@ class History:
         return baseline.reset(self, bucket, listing, depth)
 
 
+def quiet_library_lines() -> None:
+    """Lambda sets the root logger to the function's ApplicationLogLevel (INFO for the tracker
+    and the fold), so botocore's "Found credentials in environment variables." would open every
+    cold start's log, where a reader looks for the batch lines. Its warnings still show."""
+    import logging
+
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+
+
 def table_from_environment(function: str) -> tuple[str, float]:
     """A function's table and history retention, from its environment (TABLE_NAME,
     HISTORY_TTL_DAYS); one line naming the variable when either is wrong."""

@@ -168,6 +168,7 @@ def _depth_of(hist: history.History):
 @functools.cache
 def _config() -> history.History:
     """Built once per warm container: the client and the settings from the environment."""
+    history.quiet_library_lines()
     table, ttl_days = history.table_from_environment("size-tracking")
     depth = os.environ.get("PREFIX_DEPTH", "1") or "1"
     if depth not in {str(d) for d in range(history.MAX_PREFIX_DEPTH + 1)}:

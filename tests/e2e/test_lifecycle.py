@@ -36,6 +36,7 @@ def test_the_whole_lifecycle_through_the_cli(stack_cli, tmp_path):
     # START or REPORT line of a good invocation; the driver keeps Lambda's default.
     assert tracker["LoggingConfig"]["SystemLogLevel"] == "WARN"
     assert "[INFO] batch: " in logs and "RequestId" not in logs and "platform." not in logs
+    assert "Found credentials" not in logs  # botocore's INFO line on each cold start
     assert "START RequestId" in driver_logs and "REPORT RequestId" in driver_logs
     assert reconcile["drift_bytes"] == 0 and reconcile["drift_objects"] == 0
 
