@@ -287,7 +287,9 @@ ASSUMED = {
     "START line (bytes)": 90,
     "END line (bytes)": 60,
     "REPORT line (bytes)": 230,
-    "the tracker's batch line (bytes)": 160,
+    # The text form: level, time and request id (69 bytes), the counts (about 80), and
+    # " buckets=" with one bucket's name (about 25).
+    "the tracker's batch line (bytes)": 185,
     # Measured: the JSON record of a logged line (timestamp, level, logger, request id) against
     # the text form's prefix (level, time, request id): 169 bytes against 69.
     "a logged line's JSON record, beyond its text form (bytes)": 100,
