@@ -260,10 +260,13 @@ def readable(message: str) -> str:
     )
     if isinstance(directives, list) and directives:  # an Embedded Metric Format document
         return _metric_text(document, directives)
-    if "level" in document and "message" in document:
-        text = f"[{document['level']}] {document['message']}"
-        if document.get("errorType"):
-            text += f" ({document['errorType']}: {document.get('errorMessage', '')})"
+    if "level" in document and ("message" in document or "errorType" in document):
+        error = f"{document.get('errorType')}: {document.get('errorMessage', '')}"
+        if "message" in document:
+            text = f"[{document['level']}] {document['message']}"
+            text += f" ({error})" if document.get("errorType") else ""
+        else:  # the runtime's record of an unhandled error: the error is the message
+            text = f"[{document['level']}] {error}"
         trace = document.get("stackTrace")
         if isinstance(trace, list) and trace:
             text += "\n" + "\n".join(str(line).rstrip("\n") for line in trace)

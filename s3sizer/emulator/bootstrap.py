@@ -68,7 +68,8 @@ def main() -> None:
         handler = _load_handler(os.environ["_HANDLER"])
     except Exception as error:
         _end_output()
-        _reply(replies, {"init_error": _error_document(error, ""), "log": _error_log(error)})
+        document = _error_document(error, "")
+        _reply(replies, {"init_error": document, "log": _error_log(error, document)})
         return
     _end_output()
     _reply(replies, {"ready": True})
@@ -87,7 +88,8 @@ def _invoke(handler, request: dict) -> dict:
     try:
         result = handler(request["event"], LambdaContext(request))
     except Exception as error:
-        return {"error": _error_document(error, request["request_id"]), "log": _error_log(error)}
+        document = _error_document(error, request["request_id"])
+        return {"error": document, "log": _error_log(error, document)}
     try:
         return {"payload": json.dumps(result, default=_plain_number)}
     except (TypeError, ValueError) as error:
@@ -140,7 +142,12 @@ def _error_document(error: Exception, request_id: str) -> dict:
     }
 
 
-def _error_log(error: Exception) -> str:
+def _error_log(error: Exception, document: dict) -> str:
+    """The runtime's line for an unhandled error. In the JSON log format it is one record, the
+    error document after its time and level, as Lambda's Python runtime writes it."""
+    if os.environ.get("AWS_LAMBDA_LOG_FORMAT") == "JSON":
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return json.dumps({"timestamp": stamp, "level": "ERROR", **document})
     if isinstance(error, _RuntimeFault):
         return f"[ERROR] {error.error_type}: {error}"
     frames = traceback.format_list(traceback.extract_tb(error.__traceback__)[1:])

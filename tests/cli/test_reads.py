@@ -163,7 +163,10 @@ def test_logs_shows_lambdas_json_lines_as_text_and_any_other_line_as_it_is(cli, 
                "errorMessage": "bad", "stackTrace": ['  File "a.py", line 1\n', "    x()\n"]}  # fmt: skip
     report = {"time": "2026-12-05T10:00:00.000Z", "type": "platform.report",
               "record": {"requestId": "r-2", "status": "error", "metrics": {"durationMs": 5.5}}}  # fmt: skip
-    log(json.dumps(record), json.dumps(failure), json.dumps(report), emf, plain)
+    unhandled = {"timestamp": "2026-12-05T10:00:00Z", "level": "ERROR", "errorType": "KeyError",
+                 "errorMessage": "'pk'", "requestId": "r-2", "stackTrace": []}  # fmt: skip
+    log(json.dumps(record), json.dumps(failure), json.dumps(report), emf, plain,
+        json.dumps(unhandled))  # fmt: skip
 
     lines = cli("logs", "plotting", "--since", "1m").stdout.splitlines()
 
@@ -173,6 +176,7 @@ def test_logs_shows_lambdas_json_lines_as_text_and_any_other_line_as_it_is(cli, 
     assert lines[4].endswith(" platform.report requestId=r-2 status=error durationMs=5.5")
     assert lines[5].endswith(" [METRIC] s3sizer BucketSizeBytes=3 Bucket=b")
     assert lines[6].endswith(" " + plain)
+    assert lines[7].endswith(" [ERROR] KeyError: 'pk'")
 
 
 def test_logs_follow_prints_new_events_once_each_until_ctrl_c(cli, aws, monkeypatch):

@@ -98,6 +98,14 @@ def test_a_system_log_level_of_warn_leaves_out_a_good_invocations_platform_lines
     invoke(emulator, "system-warn", {"fail": True})
     failed = poll(lambda: [m for m in messages() if "platform.report" in m])
     assert json.loads(failed[0])["record"]["status"] == "error"
+    # The runtime writes the unhandled error as one JSON record too, before the report line.
+    lines = messages()
+    [error] = [json.loads(m) for m in lines if '"errorType"' in m]
+    assert (error["level"], error["errorType"], error["errorMessage"]) == (
+        "ERROR", "ValueError", "broken"
+    )  # fmt: skip
+    assert error["requestId"] and error["stackTrace"] and error["timestamp"].endswith("Z")
+    assert lines.index(json.dumps(error)) < lines.index(failed[0])
 
 
 def test_update_function_code_with_architectures_changes_them(emulator):
