@@ -8,8 +8,17 @@ from typing import Any
 
 from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader of stdout stopped reading (`s3sizer logs | head -1`). Rich would exit 1
+        without a word; the CLI's error policy (cli/app.py) ends such a command normally."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def show(result: Any, json_out: bool, render) -> None:

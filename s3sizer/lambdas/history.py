@@ -361,11 +361,12 @@ class History:
 
 def quiet_library_lines() -> None:
     """Lambda sets the root logger to the function's ApplicationLogLevel (INFO for the tracker
-    and the fold), so botocore's "Found credentials in environment variables." would open every
-    cold start's log, where a reader looks for the batch lines. Its warnings still show."""
+    and the fold), so botocore's INFO lines ("Found credentials in environment variables.",
+    and where it found an endpoint) would open every cold start's log, where a reader looks
+    for the batch lines. Its warnings still show."""
     import logging
 
-    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
 
 
 def table_from_environment(function: str) -> tuple[str, float]:

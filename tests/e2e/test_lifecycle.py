@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image
 
 from tests.e2e.conftest import poll
@@ -36,7 +37,7 @@ def test_the_whole_lifecycle_through_the_cli(stack_cli, tmp_path):
     # START or REPORT line of a good invocation; the driver keeps Lambda's default.
     assert tracker["LoggingConfig"]["SystemLogLevel"] == "WARN"
     assert "[INFO] batch: " in logs and "RequestId" not in logs and "platform." not in logs
-    assert "Found credentials" not in logs  # botocore's INFO line on each cold start
+    assert "Found " not in logs  # botocore's INFO lines on each cold start (credentials, endpoint)
     assert "START RequestId" in driver_logs and "REPORT RequestId" in driver_logs
     assert reconcile["drift_bytes"] == 0 and reconcile["drift_objects"] == 0
 
@@ -76,6 +77,32 @@ def test_the_plot_never_feeds_back_into_the_series(stack_cli, tmp_path):
     assert keys == [".s3sizer/plot.png"]
     assert (status["total_size"], status["object_count"]) == (0, 0)
     assert reconcile["drift_bytes"] == 0
+    cli("teardown", "--yes")
+
+
+@pytest.mark.parametrize("command", [["teardown", "--dry-run"], ["deploy", "--dry-run"]])
+def test_a_pipe_closed_before_the_output_ends_the_command_normally(stack_cli, command):
+    """`s3sizer teardown --dry-run | head -1`, the reader gone before the plan is written: rich
+    exited 1 without a word; it is a normal end, exit 0, no message."""
+    import os
+    import subprocess
+    import sys
+
+    cli = stack_cli
+    cli("setup")
+    env = os.environ | {
+        "AWS_ENDPOINT_URL": cli.aws.endpoint_url, "S3SIZER_STACK": cli.stack,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "s3sizer", *command],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    process.stdout.close()
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert process.stderr.read() == b""
+    process.stderr.close()
     cli("teardown", "--yes")
 
 
