@@ -90,13 +90,17 @@ def delivery_state(ctx: StackContext, bucket_route: str | None = None) -> dict:
 
 def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict]:
     """The tracked prefixes, largest first: one Query, growing with the prefixes listed."""
+    # Exit 1, not 2: the command line is well formed; the bucket's settings refuse it.
     if depth is not None and depth > ctx.prefix_depth:
-        raise UsageError(
-            f"The stack tracks prefixes to depth {ctx.prefix_depth}, not {depth}",
+        raise StackError(
+            f"Bucket {ctx.bucket!r} is tracked to prefix depth {ctx.prefix_depth}, not {depth}",
             f"run `{_deeper(ctx, depth)}` first",
         )
     if ctx.prefix_depth == 0:
-        raise UsageError("The stack tracks no prefixes", f"run `{_deeper(ctx, 1)}` (or more)")
+        raise StackError(
+            f"Bucket {ctx.bucket!r} is tracked without prefixes",
+            f"run `{_deeper(ctx, 1)}` (or more)",
+        )
     from s3sizer.costs import report as money
 
     found = ctx.history.prefix_totals(depth=depth, top=top)
@@ -140,7 +144,8 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     depth = ctx.prefix_depth
     if depth == 0:
         raise StackError(
-            f"{prefix!r} is not a tracked prefix: the stack tracks no prefixes",
+            f"{prefix!r} is not a tracked prefix: bucket {ctx.bucket!r} is tracked without "
+            "prefixes",
             f"run `{_deeper(ctx, 1)}` (or more) to track them",
         )
     if prefix in prefixes(prefix, depth):
@@ -155,8 +160,8 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     else:
         fix = f"run `{_deeper(ctx, prefix.count('/'))}` to track it"
     raise StackError(
-        f"{prefix!r} is not a tracked prefix: the stack tracks prefixes ending in '/' with at "
-        f"most {depth} {slashes}",
+        f"{prefix!r} is not a tracked prefix: bucket {ctx.bucket!r} tracks prefixes ending in "
+        f"'/' with at most {depth} {slashes}",
         fix,
     )
 

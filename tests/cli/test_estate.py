@@ -69,7 +69,9 @@ def test_a_deeper_prefix_of_another_bucket_is_offered_by_track_not_setup(cli, aw
 
     other = cli("history", "--bucket", "media-bucket", "--prefix", "a/b/", code=1).stderr
     assert "run `s3sizer track media-bucket --prefix-depth 2`" in other
-    deeper = cli("status", "--by-prefix", "--depth", "2", "--bucket", "media-bucket", code=2)
+    # The command line is well formed; the bucket's settings refuse it: exit 1, not 2.
+    deeper = cli("status", "--by-prefix", "--depth", "2", "--bucket", "media-bucket", code=1)
+    assert "Bucket 'media-bucket' is tracked to prefix depth 1, not 2" in deeper.stderr
     assert "`s3sizer track media-bucket --prefix-depth 2`" in deeper.stderr
     first = cli("history", "--prefix", "a/b/", code=1).stderr
     assert "run `s3sizer setup --prefix-depth 2`" in first
