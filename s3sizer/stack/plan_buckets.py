@@ -256,22 +256,28 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
                 "run `s3sizer teardown` to stop tracking it with the whole stack",
             )
         if bucket not in tracked:
+            # Often an untrack of several that Ctrl-C stopped: say what is left to untrack.
+            rest = [b for b in dict.fromkeys(buckets) if b in tracked]
+            fix = "`s3sizer status` lists the tracked buckets"
+            if rest:
+                fix = f"run `s3sizer untrack {' '.join(rest)}` for the others; " + fix
             raise StackError(
-                f"Bucket {bucket!r} is not tracked by stack {stack.names.stack!r}",
-                "`s3sizer status` lists the tracked buckets",
+                f"Bucket {bucket!r} is not tracked by stack {stack.names.stack!r}", fix
             )
     names, steps = stack.names, []
     gone = set(buckets)
+    # One bucket at a time, its route restored and then its items forgotten: a Ctrl-C leaves
+    # every bucket either tracked and routed, untracked, or (the one it stopped) tracked with
+    # its route restored, which `untrack` of it finishes.
     for bucket in dict.fromkeys(buckets):
         steps += delivery.restore_steps(stack, tracked[bucket])
-    kept = [s for name, s in tracked.items() if name not in gone]
-    steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), kept)
-    if is_deployed(stack):
-        steps += shared_steps(stack, [s for name, s in tracked.items() if name not in gone])
-    for bucket in dict.fromkeys(buckets):
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))
         steps.append(st.ForgetBucket(names.table, bucket))
+    kept = [s for name, s in tracked.items() if name not in gone]
+    steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), kept)
+    if is_deployed(stack):
+        steps += shared_steps(stack, kept)
     return st.Plan(
         f"untrack of {', '.join(dict.fromkeys(buckets))} in stack {names.stack}", tuple(steps)
     )

@@ -93,6 +93,42 @@ def test_untrack_refusals_are_one_line_and_change_nothing(cli, aws):
     ]
 
 
+def test_an_untrack_stopped_by_ctrl_c_leaves_no_bucket_tracked_without_its_route(
+    cli, aws, monkeypatch
+):
+    """Ctrl-C right after the first of two buckets is untracked: the second is still tracked
+    and still routed (its route was not restored ahead of its turn), and the same command run
+    again names what is left."""
+    from s3sizer.stack.apply import Executor
+
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("one-bucket", "two-bucket")
+    cli("track", "one-bucket", "two-bucket")
+    real, forgotten = Executor.execute, []
+
+    def execute(self, step):
+        if forgotten:
+            raise KeyboardInterrupt
+        real(self, step)
+        if type(step).__name__ == "ForgetBucket":
+            forgotten.append(step.bucket)
+
+    monkeypatch.setattr(Executor, "execute", execute)
+    cli("untrack", "one-bucket", "two-bucket", code=130)
+    monkeypatch.setattr(Executor, "execute", real)
+
+    assert forgotten == ["one-bucket"]
+    routed = boto3.client("s3").get_bucket_notification_configuration(Bucket="two-bucket")
+    assert routed.get("QueueConfigurations")
+    again = cli("untrack", "one-bucket", "two-bucket", code=1).stderr
+    assert "run `s3sizer untrack two-bucket` for the others" in again
+    cli("untrack", "two-bucket")
+    assert [r["bucket"] for r in json.loads(cli("status", "--json").stdout)["buckets"]] == [
+        DEFAULT_BUCKET
+    ]
+
+
 def test_untrack_then_teardown_leave_the_buckets_as_they_were(cli, aws):
     cli("setup")
     cli("deploy", "--no-layer")
