@@ -42,16 +42,19 @@ def status(
 
 def bucket_row(ctx: StackContext, settings) -> dict:
     """One tracked bucket's row: its totals and baseline (one GetItem each), route and depth."""
-    from s3sizer.stack.baseline_ranges import baseline_state
+    from s3sizer.stack.baseline_ranges import baseline_view
 
     totals = ctx.history.history.totals(settings.bucket)
+    baseline, merged_so_far = baseline_view(ctx.history.history, settings.bucket)
+    size, count = merged_so_far or (totals.total_size, totals.object_count)
     return {
         "bucket": settings.bucket,
-        "total_size": totals.total_size,
-        "object_count": totals.object_count,
-        "max_size": totals.max_size,
+        "total_size": size,
+        "object_count": count,
+        # While a baseline runs the totals are partial; the largest ever is at least them.
+        "max_size": max(totals.max_size, size),
         "updated_at": totals.updated_at,
-        "baseline": baseline_state(ctx.history.history, settings.bucket),
+        "baseline": baseline,
         "delivery": settings.delivery,
         "prefix_depth": settings.prefix_depth,
     }

@@ -325,11 +325,22 @@ def baseline_state(history, bucket: str) -> dict:
     """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}`` (of the
     ranges named so far: while the top level's range lists, more may come); with ``"owed":
     true`` when no run has begun since a change of route marked it (mark_due)."""
+    return baseline_view(history, bucket)[0]
+
+
+def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
+    """``baseline_state``, and what a quiet run's ranges have merged so far (bytes, objects):
+    such a run writes the totals only at its end, so its partial figures are those. None for
+    a complete baseline or a live run, whose totals move as its ranges merge."""
     item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK))
     if item is None or item["state"]["S"] != lay.BASELINE_RUNNING:
-        return {"state": lay.BASELINE_COMPLETE}
+        return {"state": lay.BASELINE_COMPLETE}, None
     if item.get("run", {}).get("S") == "due":
-        return {"state": lay.BASELINE_RUNNING, "done": 0.0, "owed": True}
-    ranges = list(history._query(lay.range_pk(bucket)))
-    done = sum(1 for r in ranges if r["done"]["BOOL"])
-    return {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
+        return {"state": lay.BASELINE_RUNNING, "done": 0.0, "owed": True}, None
+    ranges = [_range_of(i) for i in history._query(lay.range_pk(bucket))]
+    done = sum(1 for r in ranges if r["done"])
+    state = {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
+    if not item.get(QUIET, {}).get("BOOL"):
+        return state, None
+    merged = [r["sums"].merged.get("", [0, 0]) for r in ranges if r["sums"] is not None]
+    return state, (sum(m[0] for m in merged), sum(m[1] for m in merged))

@@ -1,0 +1,78 @@
+"""`status` while a baseline is stopped half-way: its figures are partial, and say so."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from s3sizer import interrupts
+from s3sizer.stack import baseline_run
+from tests.cli.conftest import DEFAULT_BUCKET
+
+
+@pytest.fixture
+def stops_half_way(monkeypatch):
+    """Each baseline run stops (as Ctrl-C would) once it has listed ``at`` objects."""
+    # The command's Ctrl-C state stays with this test, and its exit does not end pytest's
+    # process (a stopped baseline exits at once, without joining its threads).
+    monkeypatch.setattr(interrupts, "_pending", [False])
+    monkeypatch.setattr(interrupts, "_finishing", [False])
+    monkeypatch.setattr(interrupts, "threads_may_run", lambda: False)
+    real = baseline_run.BaselineRun.__init__
+    at = {"listed": 0}
+
+    def init(self, *args, on_progress=lambda progress: None, **kwargs):
+        def watched(progress):
+            on_progress(progress)
+            if at["listed"] and progress.listed >= at["listed"]:
+                raise KeyboardInterrupt
+
+        real(self, *args, on_progress=watched, **kwargs)
+
+    monkeypatch.setattr(baseline_run.BaselineRun, "__init__", init)
+    return at
+
+
+def _objects(bucket: str, count: int) -> int:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    for i in range(count):
+        s3.put_object(Bucket=bucket, Key=f"p{i % 3}/k{i:04d}", Body=b"z" * (i % 7 + 1))
+    return sum(i % 7 + 1 for i in range(count))
+
+
+def test_a_stopped_setup_shows_what_its_ranges_merged_and_a_largest_at_least_that(
+    cli, aws, stops_half_way
+):
+    """setup's quiet run writes the totals only at its end: while it is stopped, status shows
+    what its ranges merged, not the 0 B of totals it has not written yet."""
+    whole = _objects(DEFAULT_BUCKET, 600)
+    stops_half_way["listed"] = 400
+    cli("setup", "--workers", "1", code=130)
+
+    row = json.loads(cli("status", "--json").stdout)
+    assert row["baseline"]["state"] == "in_progress"
+    assert 0 < row["total_size"] < whole and 0 < row["object_count"] < 600
+    assert row["max_size"] >= row["total_size"]
+
+    stops_half_way["listed"] = 0
+    cli("setup", "--workers", "1")
+    row = json.loads(cli("status", "--json").stdout)
+    assert (row["total_size"], row["object_count"], row["baseline"]) == (
+        whole, 600, {"state": "complete"}
+    )  # fmt: skip
+
+
+def test_a_stopped_track_shows_a_largest_at_least_its_partial_totals(cli, aws, stops_half_way):
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _objects("more-bucket", 600)
+    stops_half_way["listed"] = 400
+    cli("track", "more-bucket", "--workers", "1", code=130)
+
+    rows = json.loads(cli("status", "--json").stdout)["buckets"]
+    [row] = [r for r in rows if r["bucket"] == "more-bucket"]
+    assert row["baseline"]["state"] == "in_progress"
+    assert row["total_size"] > 0 and row["max_size"] >= row["total_size"]
