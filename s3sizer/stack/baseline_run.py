@@ -89,8 +89,9 @@ class BaselineRun:
 
     def run(self) -> Drift:
         self.lease = Lease(self.h, self.bucket, on_lost=self._stop.set)
-        self.lease.acquire()
         try:
+            # Inside the try: a Ctrl-C as the lease's write is answered still gives it back.
+            self.lease.acquire()
             return self._run()
         except Interrupted:
             if self.lease.lost:

@@ -118,3 +118,23 @@ def test_a_command_paused_past_its_lease_stops_when_another_took_over(stack, h, 
     # THEN it stops at its next page, says so, and leaves the lease to the other command
     assert "took over the baseline" in str(stopped.value)
     assert state_item(h)["owner"]["S"] == "the other command"
+
+
+def test_ctrl_c_just_as_the_lease_is_taken_gives_it_back(stack, h, monkeypatch):
+    """Ctrl-C while the lease's write is answered (it landed, the answer was not read): the
+    command gives the bucket back, so running it again resumes at once instead of refusing
+    for a minute."""
+    real = Lease._write
+
+    def write_then_ctrl_c(self, now, condition):
+        real(self, now, condition)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Lease, "_write", write_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        baseline(stack, h).run()
+    monkeypatch.setattr(Lease, "_write", real)
+
+    assert not baseline_lease.held_now(h, BUCKET)
+    baseline(stack, h).run()
+    assert h.totals(BUCKET).object_count == 12
