@@ -18,7 +18,7 @@ class _Console(Console):
 
 
 out = _Console(highlight=False, soft_wrap=True)
-err = _Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def show(result: Any, json_out: bool, render) -> None:

@@ -61,6 +61,34 @@ def _one_botocore_loader() -> Iterator[None]:
         boto3.setup_default_session = original
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_the_tests() -> Iterator[None]:
+    """A shell that starts a job in the background (`pytest &`, `setsid … &`) makes it ignore
+    SIGINT, and the processes it starts inherit that: every test of Ctrl-C, in this process or
+    in a command it runs, would wait for a signal that never comes. Python's own handler puts
+    SIGINT back for the session."""
+    import signal
+
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ctrl_c_state(monkeypatch) -> None:
+    """A Ctrl-C a test presses (or one a stopped command left remembered) stays with that test:
+    a later test's command would otherwise see it pending, or exit at once without joining
+    its threads (interrupts.threads_may_run), which ends pytest's own process."""
+    from s3sizer import interrupts
+
+    monkeypatch.setattr(interrupts, "_pending", [False])
+    monkeypatch.setattr(interrupts, "_finishing", [False])
+    monkeypatch.setattr(interrupts, "_deferring", [None])
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch, tmp_path_factory):
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "S3SIZER_STACK"):

@@ -42,6 +42,17 @@ class OneLineErrors(TyperGroup):
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         given = list(sys.argv[1:] if args is None else args)
         try:
+            code = self._outcome(given, prog_name, extra)
+        except BrokenPipeError:  # outside a command: `s3sizer --version`, or the help, say
+            _stdout_to_devnull()
+            code = 0
+        if standalone_mode:
+            leave(code)
+        return code
+
+    def _outcome(self, given: list[str], prog_name, extra) -> int:
+        """The command's exit code, every failure reported as one line on stderr."""
+        try:
             result = super().main(
                 args=given, prog_name=prog_name or "s3sizer", standalone_mode=False, **extra
             )
@@ -52,13 +63,13 @@ class OneLineErrors(TyperGroup):
             code = _command_line_error(exc, no_args=not given)
         except (typer.Abort, KeyboardInterrupt, _Interrupted) as exc:
             code = interrupted(exc, debug="--debug" in given)
+        except BrokenPipeError:
+            raise  # the reader stopped: main ends the command normally
         except Exception as exc:
             if interrupts.caused(exc):  # Ctrl-C, wrapped by Python in another exception
                 code = interrupted(exc, debug="--debug" in given)
             else:
                 code = _report(exc, debug="--debug" in given)
-        if standalone_mode:
-            leave(code)
         return code
 
 

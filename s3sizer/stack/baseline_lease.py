@@ -74,7 +74,10 @@ class Lease:
                 ExpressionAttributeValues={":me": {"S": self.owner}},
             )
         except ClientError as err:  # given up already (the run completed), or taken over
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            # Never taken, or its answer never read: the refusal or Ctrl-C that stopped the
+            # taking is what the user must see, not a failed give-back.
+            taken = self._renewer is not None
+            if taken and err.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
     def _renew(self) -> None:

@@ -329,9 +329,11 @@ def baseline_state(history, bucket: str) -> dict:
 
 
 def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
-    """``baseline_state``, and what a quiet run's ranges have merged so far (bytes, objects):
-    such a run writes the totals only at its end, so its partial figures are those. None for
-    a complete baseline or a live run, whose totals move as its ranges merge."""
+    """``baseline_state``, and what a first quiet run's ranges have merged so far (bytes,
+    objects): such a run writes the totals only at its end, so its partial figures are those.
+    None for a complete baseline, a live run (its totals move as its ranges merge), and a
+    quiet run over totals a run before it set whole (a reconcile before the first deploy):
+    those totals stand until it ends."""
     item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK))
     if item is None or item["state"]["S"] != lay.BASELINE_RUNNING:
         return {"state": lay.BASELINE_COMPLETE}, None
@@ -340,7 +342,8 @@ def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
     ranges = [_range_of(i) for i in history._query(lay.range_pk(bucket))]
     done = sum(1 for r in ranges if r["done"])
     state = {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
-    if not item.get(QUIET, {}).get("BOOL"):
+    before = [int(item.get(name, {"N": "0"})["N"]) for name in ("before_size", "before_count")]
+    if not item.get(QUIET, {}).get("BOOL") or any(before):
         return state, None
     merged = [r["sums"].merged.get("", [0, 0]) for r in ranges if r["sums"] is not None]
     return state, (sum(m[0] for m in merged), sum(m[1] for m in merged))

@@ -249,12 +249,12 @@ def _check_adoptable(stack: Stack, bucket: str) -> None:
 def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
     config = stack.require_config()
     tracked = {s.bucket: s for s in stack.tracked(config)}
+    if config.bucket in buckets:
+        raise StackError(
+            f"Bucket {config.bucket!r} is the stack's first bucket (the driver's and the plot's)",
+            "run `s3sizer teardown` to stop tracking it with the whole stack",
+        )
     for bucket in buckets:
-        if bucket == config.bucket:
-            raise StackError(
-                f"Bucket {bucket!r} is the stack's first bucket (the driver's and the plot's)",
-                "run `s3sizer teardown` to stop tracking it with the whole stack",
-            )
         if bucket not in tracked:
             # Often an untrack of several that Ctrl-C stopped: say what is left to untrack.
             rest = [b for b in dict.fromkeys(buckets) if b in tracked]
@@ -264,20 +264,21 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
             raise StackError(
                 f"Bucket {bucket!r} is not tracked by stack {stack.names.stack!r}", fix
             )
-    names, steps = stack.names, []
-    gone = set(buckets)
-    # One bucket at a time, its route restored and then its items forgotten: a Ctrl-C leaves
-    # every bucket either tracked and routed, untracked, or (the one it stopped) tracked with
-    # its route restored, which `untrack` of it finishes.
-    for bucket in dict.fromkeys(buckets):
+    names, gone = stack.names, list(dict.fromkeys(buckets))
+    kept = [s for name, s in tracked.items() if name not in gone]
+    # One bucket at a time, its route restored and then its items forgotten, and the shared
+    # documents (roles, the rule's names, the queue policy) written before the last bucket is
+    # forgotten: a Ctrl-C anywhere leaves every bucket either tracked and routed, or untracked
+    # and named in no shared document, or (the one it stopped at) tracked with its route
+    # restored, which `untrack` of it finishes.
+    steps: list[st.Step] = []
+    for bucket in gone:
         steps += delivery.restore_steps(stack, tracked[bucket])
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))
         steps.append(st.ForgetBucket(names.table, bucket))
-    kept = [s for name, s in tracked.items() if name not in gone]
-    steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), kept)
+    shared = role_steps(stack, config, stack.bucket_kms_key(config.bucket), kept)
     if is_deployed(stack):
-        steps += shared_steps(stack, kept)
-    return st.Plan(
-        f"untrack of {', '.join(dict.fromkeys(buckets))} in stack {names.stack}", tuple(steps)
-    )
+        shared += shared_steps(stack, kept)
+    steps[-1:-1] = shared  # before the last ForgetBucket
+    return st.Plan(f"untrack of {', '.join(gone)} in stack {names.stack}", tuple(steps))

@@ -15,10 +15,8 @@ from tests.cli.conftest import DEFAULT_BUCKET
 @pytest.fixture
 def stops_half_way(monkeypatch):
     """Each baseline run stops (as Ctrl-C would) once it has listed ``at`` objects."""
-    # The command's Ctrl-C state stays with this test, and its exit does not end pytest's
-    # process (a stopped baseline exits at once, without joining its threads).
-    monkeypatch.setattr(interrupts, "_pending", [False])
-    monkeypatch.setattr(interrupts, "_finishing", [False])
+    # A stopped baseline's command exits at once, without joining its threads: here it must
+    # not end pytest's process.
     monkeypatch.setattr(interrupts, "threads_may_run", lambda: False)
     real = baseline_run.BaselineRun.__init__
     at = {"listed": 0}
@@ -63,6 +61,19 @@ def test_a_stopped_setup_shows_what_its_ranges_merged_and_a_largest_at_least_tha
     assert (row["total_size"], row["object_count"], row["baseline"]) == (
         whole, 600, {"state": "complete"}
     )  # fmt: skip
+
+
+def test_a_stopped_quiet_reconcile_leaves_the_totals_a_whole_run_set(cli, aws, stops_half_way):
+    """Before the first deploy a reconcile is quiet too, but the totals it runs over are whole:
+    they stand until it ends, and status does not trade them for its partial sums."""
+    whole = _objects(DEFAULT_BUCKET, 600)
+    cli("setup", "--workers", "1")
+    stops_half_way["listed"] = 400
+    cli("reconcile", "--workers", "1", code=130)
+
+    row = json.loads(cli("status", "--json").stdout)
+    assert row["baseline"]["state"] == "in_progress"
+    assert (row["total_size"], row["object_count"]) == (whole, 600)
 
 
 def test_a_stopped_track_shows_a_largest_at_least_its_partial_totals(cli, aws, stops_half_way):

@@ -80,7 +80,9 @@ def test_the_plot_never_feeds_back_into_the_series(stack_cli, tmp_path):
     cli("teardown", "--yes")
 
 
-@pytest.mark.parametrize("command", [["teardown", "--dry-run"], ["deploy", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command", [["teardown", "--dry-run"], ["deploy", "--dry-run"], ["--version"], []]
+)
 def test_a_pipe_closed_before_the_output_ends_the_command_normally(stack_cli, command):
     """`s3sizer teardown --dry-run | head -1`, the reader gone before the plan is written: rich
     exited 1 without a word; it is a normal end, exit 0, no message."""
