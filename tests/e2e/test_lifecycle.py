@@ -80,54 +80,49 @@ def test_the_plot_never_feeds_back_into_the_series(stack_cli, tmp_path):
     cli("teardown", "--yes")
 
 
+def _into_a_pipe(cli, *args: str):
+    """`s3sizer ARGS` as its own process on the stack, its stdout and stderr pipes."""
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {
+        "AWS_ENDPOINT_URL": cli.aws.endpoint_url, "S3SIZER_STACK": cli.stack,
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "s3sizer", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+
+def _ends_normally(process) -> None:
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert process.stderr.read() == b""
+    process.stderr.close()
+
+
 @pytest.mark.parametrize(
     "command", [["teardown", "--dry-run"], ["deploy", "--dry-run"], ["--version"], []]
 )
 def test_a_pipe_closed_before_the_output_ends_the_command_normally(stack_cli, command):
     """`s3sizer teardown --dry-run | head -1`, the reader gone before the plan is written: rich
     exited 1 without a word; it is a normal end, exit 0, no message."""
-    import os
-    import subprocess
-    import sys
-
     cli = stack_cli
     cli("setup")
-    env = os.environ | {
-        "AWS_ENDPOINT_URL": cli.aws.endpoint_url, "S3SIZER_STACK": cli.stack,
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "s3sizer", *command],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+    process = _into_a_pipe(cli, *command)
     process.stdout.close()
-    assert process.wait(timeout=60) == 0, process.stderr.read()
-    assert process.stderr.read() == b""
-    process.stderr.close()
+    _ends_normally(process)
     cli("teardown", "--yes")
 
 
 def test_watch_into_a_pipe_closed_early_ends_normally(stack_cli):
     """`s3sizer watch | head -1`: the reader stopping is a normal end, exit 0, no message."""
-    import os
-    import subprocess
-    import sys
-
     cli = stack_cli
     cli("setup")
-    env = os.environ | {
-        "AWS_ENDPOINT_URL": cli.aws.endpoint_url, "S3SIZER_STACK": cli.stack,
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "s3sizer", "watch", "--interval", "0.1s"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )  # fmt: skip
+    process = _into_a_pipe(cli, "watch", "--interval", "0.1s")
     process.stdout.readline()
     process.stdout.close()  # as `head -1` does once it has its line
-    assert process.wait(timeout=60) == 0, process.stderr.read()
-    assert process.stderr.read() == b""
-    process.stderr.close()
+    _ends_normally(process)
     cli("teardown", "--yes")
