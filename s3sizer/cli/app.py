@@ -149,7 +149,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        output.out.print(f"s3sizer {__version__}")
+        try:
+            output.out.print(f"s3sizer {__version__}")
+        except BrokenPipeError:  # while the command line is read, where Click would exit 1
+            _stdout_to_devnull()
         raise typer.Exit()
 
 
