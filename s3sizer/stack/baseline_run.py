@@ -89,8 +89,7 @@ class BaselineRun:
 
     def run(self) -> Drift:
         self.lease = Lease(self.h, self.bucket, on_lost=self._stop.set)
-        try:
-            # Inside the try: a Ctrl-C as the lease's write is answered still gives it back.
+        try:  # the lease taken inside: a Ctrl-C as its write is answered still gives it back
             self.lease.acquire()
             return self._run()
         except Interrupted:
