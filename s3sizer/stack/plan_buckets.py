@@ -268,9 +268,9 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
     kept = [s for name, s in tracked.items() if name not in gone]
     # One bucket at a time, its route restored and then its items forgotten, and the shared
     # documents (roles, the rule's names, the queue policy) written before the last bucket is
-    # forgotten: a Ctrl-C anywhere leaves every bucket either tracked and routed, or untracked
-    # and named in no shared document, or (the one it stopped at) tracked with its route
-    # restored, which `untrack` of it finishes.
+    # forgotten: a Ctrl-C anywhere leaves every bucket either tracked and routed, or untracked,
+    # or (the one it stopped at) tracked with its route restored. `untrack` of what is left
+    # finishes, and writes the shared documents without the buckets untracked before.
     steps: list[st.Step] = []
     for bucket in gone:
         steps += delivery.restore_steps(stack, tracked[bucket])
