@@ -12,7 +12,7 @@ and .../transaction-apis.html#transaction-capacity-handling):
   4 KB of the item (1 when there is none); a Query, 1 per started 4 KB of all the items it read
   (1 at least).
 
-Item sizes follow DynamoDB's rules (attribute names and values; layout.item_size). Sizes before
+Item sizes follow DynamoDB's rules (attribute names and values; rows.item_size). Sizes before
 and after a write are read with a second, unmetered client. Reads of DynamoDB Streams by a
 Lambda trigger are not billed; the fold function's own DescribeStream is not either.
 """
@@ -28,32 +28,11 @@ from collections import Counter
 
 from benchmarks.measure import Section, Table, ratio
 from benchmarks.s3_records import envelope, record
+from s3sizer.lambdas.rows import item_size
 
 FIRST_SEQUENCER = 0x0055AED6DCD90000
 BATCHES = (1, 10, 100)
 WRITES = ("PutItem", "UpdateItem", "DeleteItem")
-
-
-def item_size(item: dict) -> int:
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict) -> int:
-    ((kind, v),) = value.items()
-    if kind == "S":
-        return len(v.encode())
-    if kind == "N":
-        digits = len(v.lstrip("-").replace(".", "").strip("0")) or 1
-        return math.ceil(digits / 2) + 1
-    if kind == "B":
-        return len(v)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + _value_size(x) + 1 for k, x in v.items())
-    if kind == "L":
-        return 3 + sum(_value_size(x) + 1 for x in v)
-    return sum(len(x.encode()) if isinstance(x, str) else len(x) for x in v)  # sets
 
 
 class Meter:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from . import fold_prefixes as fp
 from . import fold_receipts as fr
 from . import layout as lay
 from . import rows, tracked
@@ -28,7 +29,7 @@ from . import versions as v
 from .points import point_put
 
 TRANSACTION_ITEMS = 100
-WIDTH = 2 + len(lay.BREAKDOWN)  # bytes, objects, then the breakdown
+WIDTH = rows.WIDTH  # bytes, objects, then the breakdown
 _KEY_PK = re.compile(r"^B#(?P<bucket>.+)#K\d\d$")
 
 
@@ -199,31 +200,51 @@ def apply_step(h, shard: str, step: Step) -> Applied:
         before.version,
     )
     seq = fresh[-1].seq
-    writes = [tracked.settings_check(h.table_name, bucket)]
+    moved = {p: f for p, f in prefixes.items() if any(f)}
+    entries, own = fp.place(mine, moved)
+    had = rows.row_prefixes(mine)
+    now_ms = int(lay.parse_iso(ts).timestamp() * 1000)
+    writes, carried = [], {}
+    # A row that exists holds this step only while untrack has not deleted it, which it does
+    # before it sweeps the bucket's partitions; a new row needs the settings item's check.
+    if last is None:
+        writes.append(tracked.settings_check(h.table_name, bucket))
+    for prefix in sorted(set(moved) - set(own)):
+        if not (moved[prefix][0] or moved[prefix][1]):
+            continue
+        was = _prefix_totals(h, bucket, prefix, held)
+        after = lay.Totals(was.total_size + moved[prefix][0],
+                           was.object_count + moved[prefix][1], 0, ts, 0)  # fmt: skip
+        carried[prefix] = (after.total_size, after.object_count, was.total_size, was.object_count)
+        if prefix in entries and fp.point_due(had.get(prefix), now_ms):
+            entries[prefix][rows.WIDTH] = now_ms
+            pk = lay.prefix_points_pk(bucket, prefix)
+            writes.append(_point(h, pk, was, after, shard, seq))
     writes.append(_row_update(h, rows.totals_row_address(bucket, shard), figures, seq, ts, last,
-                              classes=classes, max_size=now.max_size))  # fmt: skip
+                              classes=classes, max_size=now.max_size,
+                              prefix_map=entries if (entries or had) else None))  # fmt: skip
     # Even a step that moved nothing writes its point: the point is the step's receipt, which
     # redrive reads so as not to count it again (fold_receipts.py).
     point = _point(h, lay.bucket_pk(bucket), before, now, shard, seq)
     point["Put"]["Item"] |= fr.receipt_attributes(fresh[0].seq)
+    if carried:
+        point["Put"]["Item"][fp.CARRIED] = fp.carried_attribute(carried)
     writes.append(point)
-    for prefix, moved in sorted(prefixes.items()):
-        if not any(moved):
-            continue
+    for prefix, figures_of in sorted(own.items()):  # prefixes the row has no room for
         address = rows.prefix_row_address(bucket, prefix, shard)
-        writes.append(_row_update(h, address, moved, seq, ts, None, prefix=prefix))
-        if moved[0] or moved[1]:
-            was = _prefix_totals(h, bucket, prefix)
-            after = lay.Totals(was.total_size + moved[0], was.object_count + moved[1], 0, ts, 0)
-            writes.append(_point(h, lay.prefix_points_pk(bucket, prefix), was, after, shard, seq))
+        writes.append(_row_update(h, address, figures_of, seq, ts, None, prefix=prefix))
+        if figures_of[0] or figures_of[1]:
+            was = _prefix_totals(h, bucket, prefix, held)
+            after = lay.Totals(was.total_size + figures_of[0],
+                               was.object_count + figures_of[1], 0, ts, 0)  # fmt: skip
+            pk = lay.prefix_points_pk(bucket, prefix)
+            writes.append(_point(h, pk, was, after, shard, seq))
     try:
         h.client.transact_write_items(TransactItems=writes)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
             raise
-        reasons = err.response.get("CancellationReasons") or []
-        settings_failed = reasons and reasons[0].get("Code") == "ConditionalCheckFailed"
-        if settings_failed and h._get(lay.settings_address(bucket)) is None:
+        if h._get(lay.settings_address(bucket)) is None:  # untracked meanwhile
             return Applied(ignored=len(step.records))
         raise  # the row moved meanwhile (a concurrent retry): this batch is retried
     done = len(fresh), len(step.records) - len(fresh)
@@ -233,6 +254,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
 def _row_update(
     h, address: dict, figures, seq: str, ts: str, last: str | None, *,
     classes: dict | None = None, max_size: int | None = None, prefix: str | None = None,
+    prefix_map: dict | None = None,
 ) -> dict:  # fmt: skip
     names = {"#q": rows.LAST_SEQ, "#u": "updated_at"}
     values = {":q": {"S": seq}, ":u": {"S": ts}}
@@ -246,6 +268,9 @@ def _row_update(
     if max_size is not None:
         names["#m"], values[":m"] = "max_size", lay.n(max_size)
         sets.append("#m = :m")
+    if prefix_map is not None:
+        names["#f"], values[":f"] = rows.PREFIX_FIGURES, rows.prefix_figures_attribute(prefix_map)
+        sets.append("#f = :f")
     if prefix is not None:
         names |= {"#p": "prefix", "#d": "depth"}
         values |= {":p": {"S": prefix}, ":d": lay.n(prefix.count("/"))}
@@ -271,11 +296,14 @@ def _point(h, pk: str, old: lay.Totals, new: lay.Totals, shard: str, seq: str) -
     return point_put(h, pk, old, new, "fold", None, tiebreak=f"F{seq}#{shard}")
 
 
-def _prefix_totals(h, bucket: str, prefix: str) -> lay.Totals:
+def _prefix_totals(h, bucket: str, prefix: str, held: list[dict]) -> lay.Totals:
+    """The prefix's figures before the step: its own item, its own rows, and what the bucket's
+    rows (``held``) hold of it."""
     start = lay.prefix_address(bucket, prefix)["sk"]["S"]
     found = [
         i for i in _query(h, lay.prefix_pk(bucket), start) if i.get("prefix", {}).get("S") == prefix
     ]
+    found += [i for i in rows.row_prefix_items(bucket, held) if i["prefix"]["S"] == prefix]
     merged = rows.sum_prefix_items(found)
     return lay.totals_from({**merged[0], "version": lay.n(0)}) if merged else lay.EMPTY_TOTALS
 

@@ -4,7 +4,8 @@ DynamoDB closes a stream's shards now and then and opens new ones; Lambda reads 
 to its end before its children. So once the fold sees a batch of a bucket from one shard, a row
 of that bucket from an ancestor of that shard (DescribeStream's ``ParentShardId``, followed up)
 will never move again: its figures are
-added into the base item (the bucket's ``TOTALS``, a prefix's own item) and the row deleted, in
+added into the base item (the bucket's ``TOTALS``, a prefix's own item, and those of the
+prefixes the row holds) and the row deleted, in
 one transaction conditioned on the row's ``last_seq``. The sum readers take is the same before
 and after. Rows of redriven batches stay: a redrive repeated after a lost answer must find them.
 """
@@ -47,11 +48,15 @@ def compact(h, bucket: str, row: dict, held: list[dict]) -> bool:
     peaks = [int(i["max_size"]["N"]) for i in (base, row) if "max_size" in i]
     peak = max(peaks) if peaks else None
     address = lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)
-    # The totals row goes last: while it stays, the next fold finds this shard's rows again.
-    writes += [_delete(h, row), _add_into(h, address, row, peak=peak)]
-    for at in range(0, len(writes), 100):  # pairs never split: the row goes with its figures
+    # The totals row goes last, with the prefixes it holds: while it stays, the next fold finds
+    # this shard's rows again.
+    last = [_add_into(h, lay.prefix_address(bucket, i["prefix"]["S"]), i)
+            for i in rows.row_prefix_items(bucket, [row])]  # fmt: skip
+    last += [_delete(h, row), _add_into(h, address, row, peak=peak)]
+    groups = [writes[at : at + 100] for at in range(0, len(writes), 100)]  # pairs never split
+    for group in [*groups, last]:  # a row holds at most a few dozen prefixes: one transaction
         try:
-            h.client.transact_write_items(TransactItems=writes[at : at + 100])
+            h.client.transact_write_items(TransactItems=group)
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
@@ -76,7 +81,9 @@ def _prefix_rows(h, bucket: str, shard: str):
 
 
 def _delete(h, item: dict) -> dict:
-    condition = {"ConditionExpression": "attribute_not_exists(#q) OR #q = :q"}
+    # Only the row as read: one untrack deleted meanwhile stays deleted, and nothing of it is
+    # added back to the base items.
+    condition = {"ConditionExpression": "#q = :q"}
     values = {":q": item.get(rows.LAST_SEQ, {"S": ""})}
     return {
         "Delete": {

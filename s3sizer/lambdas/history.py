@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import layout as lay
-from . import rows
+from . import prefix_history, rows
 from . import versions as v
 from .layout import (  # noqa: F401  (the public names of the table's schema)
     EMPTY_TOTALS,
@@ -201,11 +201,15 @@ class History:
         self, bucket: str, seconds: float, top: int = 5, depth: int = 1
     ) -> list[Window]:
         """The windows of the ``top`` largest prefixes of at most ``depth`` slashes, largest
-        first: one query of the prefixes, then one per prefix shown."""
+        first: one query of the prefixes and one of the bucket's points, then one per prefix
+        shown."""
         start, end = self._bounds(seconds)
         windows = []
-        for p in self.prefix_totals(bucket, depth=depth, top=top):
-            items = list(self._query_points(lay.prefix_points_pk(bucket, p.prefix), start, end))
+        shown = self.prefix_totals(bucket, depth=depth, top=top)
+        carriers = list(self._query_points(lay.bucket_pk(bucket), start, end)) if shown else []
+        for p in shown:
+            own = self._query_points(lay.prefix_points_pk(bucket, p.prefix), start, end)
+            items = prefix_history.merged(own, carriers, p.prefix)
             first = items[0] if items else None
             start_size = int(first["prev_total_size"]["N"]) if first else p.total_size
             start_count = int(first["prev_object_count"]["N"]) if first else p.object_count
@@ -223,8 +227,10 @@ class History:
         return self._points(lay.bucket_pk(bucket), since_seconds)
 
     def prefix_points(self, bucket: str, prefix: str, since_seconds=None) -> list[Point]:
-        """The points of one tracked prefix, oldest first."""
-        return self._points(lay.prefix_points_pk(bucket, prefix), since_seconds)
+        """The points of one tracked prefix, oldest first (prefix_history.py)."""
+        own = self._point_items(lay.prefix_points_pk(bucket, prefix), since_seconds)
+        carriers = self._point_items(lay.bucket_pk(bucket), since_seconds)
+        return [lay.point_from(i) for i in prefix_history.merged(own, carriers, prefix)]
 
     def prefix_totals(self, bucket: str, depth: int | None = None, top: int | None = None):
         """The tracked prefixes holding at least one object, largest first.
@@ -245,13 +251,20 @@ class History:
 
     def prefix_items(self, bucket: str) -> Iterator[dict]:
         """The raw items of the tracked prefixes (their breakdown counters with them), each
-        prefix's own item and the fold's rows of it added up into one (rows.py)."""
-        return iter(rows.sum_prefix_items(self._query(lay.prefix_pk(bucket))))
+        prefix's own item and the fold's rows of it (its own, and the bucket's rows that hold
+        it) added up into one (rows.py)."""
+        condition, values = "begins_with(sk, :t)", {":t": {"S": rows.TOTALS_ROWS}}
+        held = list(self._query(lay.bucket_pk(bucket), condition, values))
+        items = [*self._query(lay.prefix_pk(bucket)), *rows.row_prefix_items(bucket, held)]
+        return iter(rows.sum_prefix_items(items))
 
     def point_at_or_before(self, bucket: str, when: datetime, prefix: str | None = None):
         """The last point at or before ``when`` (None: the history begins after it); one
-        Query of one item."""
-        pk = lay.bucket_pk(bucket) if prefix is None else lay.prefix_points_pk(bucket, prefix)
+        Query of one item (a prefix's: and of a bounded span of the bucket's points)."""
+        if prefix is not None:
+            item = prefix_history.at_or_before(self, bucket, prefix, when)
+            return lay.point_from(item) if item else None
+        pk = lay.bucket_pk(bucket)
         bounds = {
             ":a": {"S": lay.POINT_PREFIX},
             ":b": {"S": f"{lay.POINT_PREFIX}{iso_ms(when)}~"},
@@ -282,11 +295,12 @@ class History:
         return items[0] if items else None
 
     def _points(self, pk: str, since_seconds) -> list[Point]:
+        return [lay.point_from(i) for i in self._point_items(pk, since_seconds)]
+
+    def _point_items(self, pk: str, since_seconds) -> Iterator[dict]:
         if since_seconds is None:
-            items = self._query(pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}})
-        else:
-            items = self._query_points(pk, *self._bounds(since_seconds))
-        return [lay.point_from(i) for i in items]
+            return self._query(pk, "begins_with(sk, :p)", {":p": {"S": lay.POINT_PREFIX}})
+        return self._query_points(pk, *self._bounds(since_seconds))
 
     def _bounds(self, seconds: float) -> tuple[datetime, datetime]:
         ok = isinstance(seconds, int | float) and not isinstance(seconds, bool)

@@ -6,7 +6,10 @@ function, which adds the net change of each bucket and prefix to rows of the str
 change came from:
 
 - ``B#<bucket>`` / ``TOTALS#<shard>``: the bucket's figures folded from that shard;
-- ``B#<bucket>#P`` / ``<prefix address>#S#<shard>``: a prefix's, beside the prefix's own item.
+- inside that row, ``pf``: the figures of the prefixes it holds, while the row stays within one
+  write unit (``ROW_BYTES``), so that a step of a bucket of few prefixes writes one row;
+- ``B#<bucket>#P`` / ``<prefix address>#S#<shard>``: a prefix's that did not fit in the bucket's
+  row, beside the prefix's own item.
 
 Each row holds the last sequence number folded into it (``last_seq``): a shard's records come in
 order, one batch at a time, so a record at or below it is already counted. A batch the mapping
@@ -28,6 +31,12 @@ FOLDED = lay.FOLDED
 LAST_SEQ = "last_seq"
 ROW_TAG = "#S#"
 TOTALS_ROWS = f"{lay.TOTALS_SK}#"
+# The prefixes a shard's row holds: {prefix: [WIDTH figures..., the time of its last own point
+# (ms)]}. A prefix joins the row while the row stays within ROW_BYTES (1 KB, one write unit):
+# an UpdateItem is billed on the larger of the item's sizes before and after it.
+PREFIX_FIGURES = "pf"
+ROW_BYTES = 1024
+WIDTH = 2 + len(lay.BREAKDOWN)  # bytes, objects, then the breakdown
 # Sequence numbers are decimal strings of up to 40 digits (more than a DynamoDB number holds):
 # padded, they compare as strings in the order they compare as numbers.
 _SEQ_WIDTH = 48
@@ -117,3 +126,55 @@ def sum_prefix_items(items) -> list[dict]:
         for name, value in zip(lay.BREAKDOWN, total[2:], strict=True):
             held[name] = lay.n(value)
     return list(merged.values())
+
+
+def row_prefixes(row: dict | None) -> dict[str, list[int]]:
+    """The prefixes a shard's row holds: WIDTH figures each, then its last point's time (ms)."""
+    held = (row or {}).get(PREFIX_FIGURES, {}).get("M", {})
+    return {prefix: [int(x["N"]) for x in value["L"]] for prefix, value in held.items()}
+
+
+def prefix_figures_attribute(entries: dict[str, list[int]]) -> dict:
+    return {"M": {p: {"L": [lay.n(x) for x in values]} for p, values in sorted(entries.items())}}
+
+
+def row_prefix_items(bucket: str, held: list[dict]) -> list[dict]:
+    """The prefixes the bucket's rows (``held``) hold, as prefix rows (``sum_prefix_items``
+    adds them to the prefix's own item and its other rows)."""
+    out = []
+    for row in held:
+        for prefix, values in row_prefixes(row).items():
+            own = lay.prefix_address(bucket, prefix)["sk"]["S"]
+            item = {
+                **lay.address(lay.prefix_pk(bucket), f"{own}{ROW_TAG}{row['sk']['S']}"),
+                "prefix": {"S": prefix},
+                "depth": lay.n(prefix.count("/")),
+                "total_size": lay.n(values[0]),
+                "object_count": lay.n(values[1]),
+            }
+            item |= {name: lay.n(x) for name, x in zip(lay.BREAKDOWN, values[2:WIDTH], strict=True)}
+            out.append(item)
+    return out
+
+
+def item_size(item: dict) -> int:
+    """An item's size as DynamoDB bills it: its attribute names and values."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict) -> int:
+    ((kind, v),) = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        digits = len(v.lstrip("-").replace(".", "").strip("0")) or 1
+        return -(-digits // 2) + 1
+    if kind == "B":
+        return len(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(x) + 1 for k, x in v.items())
+    if kind == "L":
+        return 3 + sum(_value_size(x) + 1 for x in v)
+    return sum(len(x.encode()) if isinstance(x, str) else len(x) for x in v)  # sets

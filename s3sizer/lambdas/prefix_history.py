@@ -1,0 +1,52 @@
+"""A prefix's history: its own points, and the fold steps' bucket points that carry it.
+
+Every writer but the fold writes a prefix's points into the prefix's own partition. A fold step
+carries the prefixes of its bucket's row inside the bucket's point (fold_prefixes.py), and gives
+a prefix an own point only at a shard's first step of it and then at most every
+``PREFIX_POINT_SECONDS``; that own point and the bucket's point of the same step share their
+sort key, so the two sources are merged by it. Hence:
+
+- the points of a span are the prefix's own points there and the bucket points there that
+  carry it;
+- the last point at or before a time ``t`` is either the last own point at or before ``t``
+  (at ``t0``) or a bucket point that carries the prefix in ``(t0, t]``. Every fold step of a
+  prefix comes at most ``PREFIX_POINT_SECONDS`` after an own point of the same shard and
+  prefix, and an own point is itself such a step, so only ``(t0, t0 + PREFIX_POINT_SECONDS]``
+  needs reading: a bounded span of the bucket's points, whatever ``t``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from . import layout as lay
+from .fold_prefixes import PREFIX_POINT_SECONDS, carried
+
+# Each side, for the clocks of the containers that wrote the points.
+MARGIN = timedelta(seconds=5)
+
+
+def merged(own: Iterable[dict], bucket_points: Iterable[dict], prefix: str) -> list[dict]:
+    """The prefix's point items, oldest first, from its own and the bucket's points."""
+    found = {item["sk"]["S"]: item for item in own}
+    for point in bucket_points:
+        item = carried(point, prefix)
+        if item is not None:
+            found.setdefault(item["sk"]["S"], item)
+    return [found[sk] for sk in sorted(found)]
+
+
+def at_or_before(h, bucket: str, prefix: str, when: datetime) -> dict | None:
+    """The prefix's last point item at or before ``when`` (None: its history begins after)."""
+    bounds = {":a": {"S": lay.POINT_PREFIX}, ":b": {"S": f"{lay.POINT_PREFIX}{lay.iso_ms(when)}~"}}
+    own = h._query_one(
+        lay.prefix_points_pk(bucket, prefix), "sk BETWEEN :a AND :b", bounds, newest_first=True
+    )
+    if own is None:
+        return None
+    since = lay.parse_iso(own["ts"]["S"])
+    until = min(when, since + timedelta(seconds=PREFIX_POINT_SECONDS) + MARGIN)
+    span = h._query_points(lay.bucket_pk(bucket), since - MARGIN, until)
+    later = [i for i in merged([own], span, prefix) if i["sk"]["S"] <= bounds[":b"]["S"]]
+    return later[-1]
