@@ -93,3 +93,28 @@ def function_env(monkeypatch):
     yield configure
     for module in configured:
         module._config.cache_clear()
+
+
+@pytest.fixture
+def streamed(aws, clock):
+    """A streamed table with the bucket tracked, the History over it, and its stream read
+    as Lambda delivers it (the settings item's own record already read)."""
+    from s3sizer.emulator.patches import stream_records
+    from s3sizer.emulator.patches.hooks import PatchSet
+    from s3sizer.lambdas import fold
+
+    from .fold_helpers import Stream, streamed_table, track
+
+    patches = PatchSet()
+    stream_records.install(patches)
+    try:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        arn = streamed_table(client, TABLE)
+        track(client, TABLE, BUCKET)
+        hist = history.History(TABLE, client, now=clock)
+        stream = Stream(arn)
+        stream.read()  # the settings item's own record
+        fold._SHARDS.clear()
+        yield client, hist, stream
+    finally:
+        patches.undo()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -14,27 +13,7 @@ from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas import versions as v
 
 from .conftest import BUCKET, TABLE
-from .fold_helpers import Stream, delete_key, streamed_table, track, write_key
-
-
-@pytest.fixture
-def streamed(aws, clock):
-    from s3sizer.emulator.patches import stream_records
-    from s3sizer.emulator.patches.hooks import PatchSet
-
-    patches = PatchSet()
-    stream_records.install(patches)
-    try:
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        arn = streamed_table(client, TABLE)
-        track(client, TABLE, BUCKET)
-        hist = history.History(TABLE, client, now=clock)
-        stream = Stream(arn)
-        stream.read()  # the settings item's own record
-        fold._SHARDS.clear()
-        yield client, hist, stream
-    finally:
-        patches.undo()
+from .fold_helpers import delete_key, track, write_key
 
 
 def _fold(hist, stream, records) -> dict:

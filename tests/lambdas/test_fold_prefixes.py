@@ -1,0 +1,127 @@
+"""The fold's prefixes inside the bucket's shard row, their history, and untrack's order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from s3sizer.lambdas import fold, fold_prefixes, rows
+from s3sizer.lambdas import layout as lay
+from s3sizer.stack import estate
+
+from .conftest import BUCKET, TABLE
+from .fold_helpers import track, write_key
+from .test_fold import _fold, _prefixes, _totals
+
+
+def _partition(client, pk: str) -> list[dict]:
+    return client.query(
+        TableName=TABLE, KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": pk}}, ConsistentRead=True,
+    )["Items"]  # fmt: skip
+
+
+def _row(client, stream) -> dict:
+    key = rows.totals_row_address(BUCKET, stream.shard_id)
+    return client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"]
+
+
+def test_a_bucket_of_few_prefixes_keeps_them_in_its_row_within_one_write_unit(streamed):
+    client, hist, stream = streamed
+    for i, prefix in enumerate(["logs/", "img/", "raw/", "tmp/"]):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [10 + i], 1)
+    _fold(hist, stream, stream.read())
+    assert _partition(client, lay.prefix_pk(BUCKET)) == []  # no prefix rows, no prefix items
+    row = _row(client, stream)
+    assert set(rows.row_prefixes(row)) == {"logs/", "img/", "raw/", "tmp/"}
+    assert rows.item_size(row) <= rows.ROW_BYTES
+    assert _prefixes(client) == {
+        "logs/": (10, 1),
+        "img/": (11, 1),
+        "raw/": (12, 1),
+        "tmp/": (13, 1),
+    }
+
+
+def test_prefixes_that_do_not_fit_get_rows_of_their_own_and_every_sum_holds(streamed):
+    client, hist, stream = streamed
+    names = [f"{'p' * 60}{i:03d}/" for i in range(40)]  # long names: a few fill the row
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    assert _fold(hist, stream, stream.read())["batchItemFailures"] == []
+    row = _row(client, stream)
+    held = set(rows.row_prefixes(row))
+    own = {i["prefix"]["S"] for i in _partition(client, lay.prefix_pk(BUCKET))}
+    assert held and own and held.isdisjoint(own) and held | own == set(names)
+    assert rows.item_size(row) <= rows.ROW_BYTES
+    assert _prefixes(client) == {p: (i + 1, 1) for i, p in enumerate(names)}
+    write_key(client, TABLE, BUCKET, f"{names[0]}k", [5], 2)  # in the row: moves there
+    write_key(client, TABLE, BUCKET, f"{names[-1]}k", [7], 2)  # in its own row: moves there
+    _fold(hist, stream, stream.read())
+    expected = {p: (i + 1, 1) for i, p in enumerate(names)} | {names[0]: (5, 1), names[-1]: (7, 1)}
+    assert _prefixes(client) == expected
+    assert _totals(client).total_size == sum(s for s, _ in expected.values())
+
+
+def test_a_prefix_history_shows_every_step_though_its_own_points_are_sparse(streamed, clock):
+    client, hist, stream = streamed
+    steps = []
+    for size in (10, 25, 5):  # three steps within a minute: one own point
+        write_key(client, TABLE, BUCKET, "logs/k", [size], len(steps) + 1)
+        _fold(hist, stream, stream.read())
+        steps.append((clock(), size))
+        clock.advance(10)
+    own = _partition(client, lay.prefix_points_pk(BUCKET, "logs/"))
+    assert len(own) == 1
+    assert [p.total_size for p in hist.prefix_points(BUCKET, "logs/")] == [10, 25, 5]
+    assert [p.total_size for p in hist.prefix_points(BUCKET, "logs/", 15)] == [5]
+    window = hist.prefix_windows(BUCKET, 25, top=1)[0]
+    assert (window.start_size, [p.total_size for p in window.points]) == (10, [25, 5])
+    # The last point at or before a time: found past the own point, in the bucket's points.
+    for when, size in steps:
+        assert hist.point_at_or_before(BUCKET, when, "logs/").total_size == size
+    assert hist.point_at_or_before(BUCKET, steps[0][0] - timedelta(seconds=1), "logs/") is None
+    first, before = hist.first_point(BUCKET, "logs/")
+    assert (first.total_size, before) == (10, 0)
+    # A minute on, the next step gets an own point again.
+    clock.advance(fold_prefixes.PREFIX_POINT_SECONDS)
+    write_key(client, TABLE, BUCKET, "logs/k", [8], 4)
+    _fold(hist, stream, stream.read())
+    assert len(_partition(client, lay.prefix_points_pk(BUCKET, "logs/"))) == 2
+    assert hist.point_at_or_before(BUCKET, clock(), "logs/").total_size == 8
+
+
+class UntrackFirst:
+    """The real client, but the bucket is untracked just before the fold's transaction."""
+
+    def __init__(self, client):
+        self.client, self.done = client, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def transact_write_items(self, **kwargs):
+        if not self.done:
+            self.done = True
+            estate.forget_bucket(self.client, TABLE, BUCKET, sleep=lambda _: None)
+        return self.client.transact_write_items(**kwargs)
+
+
+def test_a_step_that_races_untrack_writes_nothing_new_row_or_old(streamed):
+    client, hist, stream = streamed
+    for first_fold in (True, False):
+        track(client, TABLE, BUCKET)
+        if not first_fold:  # the row exists: the step is held by its last sequence number
+            write_key(client, TABLE, BUCKET, "logs/a", [3], 1)
+            _fold(hist, stream, stream.read())
+        write_key(client, TABLE, BUCKET, "logs/b", [4], 1)
+        records = stream.read()
+        hist.client = UntrackFirst(client)
+        try:
+            counts = fold.fold_event(hist, stream.client, {"Records": records})["counts"]
+        finally:
+            hist.client = client
+        assert counts["ignored"] >= 1 and counts["folded"] == 0
+        left = [i for i in client.scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("B#")]
+        assert [i for i in left if "#K" not in i["pk"]["S"]] == []  # only the racing key items
+        for item in left:  # what a racing tracker left: the fold never counts it again
+            client.delete_item(TableName=TABLE, Key=lay.address(item["pk"]["S"], item["sk"]["S"]))
