@@ -18,9 +18,10 @@
   The table's stream (new and old images) feeds a fold function, one batch per stream shard at a
   time (ParallelizationFactor 1) behind a batching window: per batch (s3sizer/lambdas/fold.py)
   it reads the bucket's settings and the shards' rows, and in one transaction adds the net
-  change to its shard's own row of the bucket and of each touched prefix under the row's last
-  sequence number applied, with a check of the settings item and one history point for the
-  bucket and one per touched prefix. Nothing contends: every row has one writer.
+  change to its shard's own row of the bucket, which holds the busy prefixes' figures, under
+  the row's last sequence number applied, with one history point for the bucket that carries
+  the touched prefixes' figures, and an own point per prefix at most once a minute per shard.
+  Nothing contends: every row has one writer.
 - **lean-fold** (not built): stream-fold without the fold's transaction (LeanFold says what it
   writes instead).
 
@@ -44,7 +45,13 @@ THREADS = ASSUMED["UpdateItems a function runs in parallel (threads)"]
 STREAM_DELAY = ASSUMED["DynamoDB stream: write to record readable (s)"]
 KB = WRITE_UNIT_KB.value  # a write unit outside a transaction
 FOLD_BATCH = int(STREAM_GET_RECORDS.value)  # the fold mapping's BatchSize: one GetRecords' worth
-ROW_KB_PER_SHARD = 0.5  # a shard's totals row: the bucket's and ten prefixes' sums
+ROW_BYTES = ASSUMED["a fold row or point of a bucket, without its prefixes (bytes)"]
+PREFIX_BYTES = ASSUMED["one prefix's figures inside a fold row or point (bytes)"]
+# As fold_prefixes.py: a row holds prefixes while it stays within one write unit, less 64 bytes
+# of room for its numbers to grow; a prefix gets an own point per shard at most every 5 minutes.
+ROW_PREFIXES = int((1024 - 64 - ROW_BYTES) // PREFIX_BYTES)
+PREFIX_POINT_S = 300.0
+PARTITION_ITEMS = 32
 
 
 def plan_chunks(m: Model, n: int) -> list[tuple[int, tuple[int, ...]]]:
@@ -178,6 +185,8 @@ class StreamFold:
             "stream shards: one per 1,000 WRU/s of the table's throughput (one per partition)"
         ]
         self.shards = [deque() for _ in range(math.ceil(m.s.table_wru / per_shard))]
+        self.pointed: dict[tuple[int, int], float] = {}  # (shard, prefix): its last own point
+        self.rows_made: set[int] = set()
 
     def process(self, m: Model, n: int):
         # As the tracker's fold mode does it (key_writes.py): per chunk one BatchGetItem
@@ -233,29 +242,51 @@ class StreamFold:
                 shard[0][0] -= took
                 if not shard[0][0]:
                     shard.popleft()
-            while not (yield from self.fold(m, batch)):
+            while not (yield from self.fold(m, batch, id(shard))):
                 yield 1.0  # a failed batch is retried, in order, before anything after it
 
-    def fold(self, m: Model, batch: list[tuple[int, float]]):
+    def fold(self, m: Model, batch: list[tuple[int, float]], shard: int = 0):
+        """As fold.py and fold_apply.py do it, per batch and bucket: the settings and baseline
+        items (GetItem each), one Query of the bucket's rows, one of its prefixes' partition
+        (their figures before the step, for the points), and one TransactWriteItems (2 units a
+        started KB an item): the shard's row, which holds the busy prefixes' figures while it
+        fits one write unit (fold_prefixes.place), the bucket's point, which carries the
+        touched prefixes' figures, and an own point for a prefix that has had none from this
+        shard for a minute; a prefix the row cannot hold keeps its own row and point; a new
+        row adds the settings item's check."""
         began, records = m.now, sum(c for c, _ in batch)
         m.out.lambda_requests += 1
         m.out.folds += 1
         m.invocation_logs(ASSUMED["the tracker's batch line (bytes)"] + m.emf_bytes)
-        b = m.s.busy_prefixes
-        touched = math.ceil(b * (1 - (1 - 1 / b) ** records)) if m.s.prefix_depth else 0
+        b = m.s.busy_prefixes if m.s.prefix_depth else 0
+        touched = min(b, math.ceil(b * (1 - (1 - 1 / b) ** records) - 1e-9)) if b else 0
         yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
-        rows_kb = ROW_KB_PER_SHARD * len(self.shards)
-        # As fold.py does it: the bucket's settings and baseline items (GetItem each), then per
-        # step a Query of the bucket's rows and one of each touched prefix's rows (for the
-        # points), and one TransactWriteItems (2 units an item): the settings check, the
-        # shard's row, the bucket's point, and per touched prefix its row and its point.
+        held = min(b, ROW_PREFIXES)
+        row_kb = (ROW_BYTES + PREFIX_BYTES * held) / 1024
+        moved = m.rng.sample(range(b), touched) if touched else []
+        own = [p for p in moved if p >= held]  # the busy prefixes past the row's room
+        carried = len(moved) - len(own)
+        point_kb = (ROW_BYTES + PREFIX_BYTES * carried) / 1024
+        due = 0
+        for p in moved:
+            if p < held and m.now - self.pointed.get((shard, p), -math.inf) >= PREFIX_POINT_S:
+                self.pointed[(shard, p)] = m.now
+                due += 1
+        new_row = shard not in self.rows_made
+        self.rows_made.add(shard)
         yield m.latency(2 * GET_ITEM)
-        ok = yield from m.request({"B": 2 + math.ceil(rows_kb / 4), "P": touched}, write=False)
+        shards_kb = row_kb * len(self.shards)
+        # The prefixes' partition in one Query when it holds at most 32 items (one per prefix
+        # once compacted), else one Query per touched prefix.
+        whole = (m.s.bucket_prefixes or b) <= PARTITION_ITEMS
+        queries = (1 if touched else 0) if whole else touched
+        ok = yield from m.request({"B": 2 + math.ceil(shards_kb / 4), "P": queries}, write=False)
         if ok:
-            yield m.latency(GET_ITEM * (1 + touched))
-            writes = Counter({"B": 2 * 3, "P": 2 * touched, "HP": 2 * touched})
+            yield m.latency(GET_ITEM * (1 + math.ceil(queries / THREADS)))
+            row_units = 2 * units_for(row_kb, KB) + 2 * units_for(point_kb, KB) + 2 * new_row
+            writes = Counter({"B": row_units, "P": 2 * len(own), "HP": 2 * (due + len(own))})
             ok = yield from m.request(writes, write=True)
-            yield m.latency(TW_FIXED + TW_PER * (3 + 2 * touched))
+            yield m.latency(TW_FIXED + TW_PER * (2 + new_row + due + 2 * len(own)))
         m.out.gb_seconds += (m.now - began) * 0.125  # the fold needs little memory: 128 MB
         if ok:
             m.out.lags.extend((m.now - written, count) for count, written in batch)
@@ -292,7 +323,7 @@ class LeanFold(StreamFold):
             self.group_size = [placed.count(g) for g in range(groups)]
             self.group_of = placed[: m.s.busy_prefixes]
 
-    def fold(self, m: Model, batch: list[tuple[int, float]]):
+    def fold(self, m: Model, batch: list[tuple[int, float]], shard: int = 0):
         began, records = m.now, sum(c for c, _ in batch)
         m.out.lambda_requests += 1
         m.out.folds += 1
@@ -300,10 +331,7 @@ class LeanFold(StreamFold):
         b = m.s.busy_prefixes if m.s.prefix_depth else 0
         touched = min(b, math.ceil(b * (1 - (1 - 1 / b) ** records) - 1e-9)) if b else 0
         yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
-        base = ASSUMED[
-            "lean-fold: a shard's row or point of a bucket, without its prefixes (bytes)"
-        ]
-        each = ASSUMED["lean-fold: one prefix's figures inside that row or point (bytes)"]
+        base, each = ROW_BYTES, PREFIX_BYTES
         point_kb = (base + each * touched) / 1024
         shards = len(self.shards)
         if self.group_of:

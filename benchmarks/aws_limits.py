@@ -303,8 +303,8 @@ ASSUMED = {
     "BatchGetItem: per key (s)": 0.0001,
     "GetItem (s)": 0.004,
     "Lambda invoke overhead, warm (s)": 0.002,
-    "lean-fold: a shard's row or point of a bucket, without its prefixes (bytes)": 250,
-    "lean-fold: one prefix's figures inside that row or point (bytes)": 60,
+    "a fold row or point of a bucket, without its prefixes (bytes)": 250,
+    "one prefix's figures inside a fold row or point (bytes)": 60,
 }
 
 

@@ -4,7 +4,8 @@ On the fold write path the tracker writes only key items (one conditional PutIte
 ``f`` = 1). The table's stream (new and old images) brings each change of a key item here, one
 batch of one shard at a time; fold_apply.py adds each record's net change to the rows of that
 shard (rows.py), exactly once, and writes a history point per step for the bucket (its receipt,
-fold_receipts.py) and per prefix moved, the row's largest size, and one metric line per bucket.
+fold_receipts.py, carrying the prefixes it moved: fold_prefixes.py), the row's largest size,
+and one metric line per bucket.
 
 Lambda's stream event does not name the shard its records come from: the shard is found by its
 sequence-number range (DescribeStream), and, where ranges overlap (a split leaves parent and

@@ -8,10 +8,11 @@ each stream record moves the rows by contribution(new image) minus contribution(
 stream carries each change of an item once, in the order of that item's changes.
 
 Records are applied in their shard's order, one *step* at a time: a run of consecutive records of
-one bucket whose rows, points and settings check fit one transaction. The transaction moves the
-bucket's row of this shard under a condition on the row's ``last_seq`` as read, so a step lands
-whole or not at all, and a record at or below ``last_seq`` is already counted: a retried batch
-(or a bisected half, or a batch Lambda read again from its checkpoint) skips what it applied.
+one bucket whose rows and points fit one transaction. The transaction moves the bucket's row of
+this shard (with the prefixes it holds, fold_prefixes.py) under a condition on the row's
+``last_seq`` as read, so a step lands whole or not at all, and a record at or below ``last_seq``
+is already counted: a retried batch (or a bisected half, or a batch Lambda read again from its
+checkpoint) skips what it applied. A step that creates the row checks the settings item too.
 """
 
 from __future__ import annotations
@@ -137,8 +138,9 @@ class Step:
         return self.records[-1].seq
 
     def items_with(self, record: Record) -> int:
-        # the row, the point, the settings check, and per prefix its row and its point
-        return 3 + 2 * len(self.prefixes | set(record.prefixes))
+        # the row, the point, the settings check, per prefix its row and its point, and the
+        # prefixes the row may move out to make room (fold_prefixes.place)
+        return 3 + 2 * len(self.prefixes | set(record.prefixes)) + fp.MOST_IN_ROW
 
 
 def steps(records: list[Record]) -> list[Step]:
@@ -201,10 +203,11 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     )
     seq = fresh[-1].seq
     moved = {p: f for p, f in prefixes.items() if any(f)}
-    entries, own = fp.place(mine, moved)
-    had = rows.row_prefixes(mine)
     now_ms = int(lay.parse_iso(ts).timestamp() * 1000)
+    entries, own, evicted = fp.place(mine, moved, now_ms)
+    had = rows.row_prefixes(mine)
     writes, carried = [], {}
+    before_step = _prefix_reader(h, bucket, held)
     # A row that exists holds this step only while untrack has not deleted it, which it does
     # before it sweeps the bucket's partitions; a new row needs the settings item's check.
     if last is None:
@@ -212,7 +215,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     for prefix in sorted(set(moved) - set(own)):
         if not (moved[prefix][0] or moved[prefix][1]):
             continue
-        was = _prefix_totals(h, bucket, prefix, held)
+        was = before_step(prefix)
         after = lay.Totals(was.total_size + moved[prefix][0],
                            was.object_count + moved[prefix][1], 0, ts, 0)  # fmt: skip
         carried[prefix] = (after.total_size, after.object_count, was.total_size, was.object_count)
@@ -230,11 +233,14 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     if carried:
         point["Put"]["Item"][fp.CARRIED] = fp.carried_attribute(carried)
     writes.append(point)
+    for prefix, figures_of in sorted(evicted.items()):  # out of the row, same figures: no point
+        address = rows.prefix_row_address(bucket, prefix, shard)
+        writes.append(_row_update(h, address, figures_of, seq, ts, None, prefix=prefix))
     for prefix, figures_of in sorted(own.items()):  # prefixes the row has no room for
         address = rows.prefix_row_address(bucket, prefix, shard)
         writes.append(_row_update(h, address, figures_of, seq, ts, None, prefix=prefix))
         if figures_of[0] or figures_of[1]:
-            was = _prefix_totals(h, bucket, prefix, held)
+            was = before_step(prefix)
             after = lay.Totals(was.total_size + figures_of[0],
                                was.object_count + figures_of[1], 0, ts, 0)  # fmt: skip
             pk = lay.prefix_points_pk(bucket, prefix)
@@ -296,16 +302,40 @@ def _point(h, pk: str, old: lay.Totals, new: lay.Totals, shard: str, seq: str) -
     return point_put(h, pk, old, new, "fold", None, tiebreak=f"F{seq}#{shard}")
 
 
-def _prefix_totals(h, bucket: str, prefix: str, held: list[dict]) -> lay.Totals:
-    """The prefix's figures before the step: its own item, its own rows, and what the bucket's
-    rows (``held``) hold of it."""
-    start = lay.prefix_address(bucket, prefix)["sk"]["S"]
-    found = [
-        i for i in _query(h, lay.prefix_pk(bucket), start) if i.get("prefix", {}).get("S") == prefix
-    ]
-    found += [i for i in rows.row_prefix_items(bucket, held) if i["prefix"]["S"] == prefix]
-    merged = rows.sum_prefix_items(found)
-    return lay.totals_from({**merged[0], "version": lay.n(0)}) if merged else lay.EMPTY_TOTALS
+# A bucket of few prefixes: one Query of its prefixes' partition (one read unit per 4 KB) costs
+# less than one Query per prefix the step moved.
+PARTITION_ITEMS = 32
+
+
+def _prefix_reader(h, bucket: str, held: list[dict]):
+    """A function giving a prefix's figures before the step: its own item, its own rows, and
+    what the bucket's rows (``held``) hold of it. It reads the whole prefix partition once when
+    it holds at most PARTITION_ITEMS items, and otherwise one Query per prefix asked."""
+    kwargs = {
+        "TableName": h.table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": lay.prefix_pk(bucket)}},
+        "ConsistentRead": True,
+        "Limit": PARTITION_ITEMS,
+    }
+    whole = None
+
+    def figures(prefix: str) -> lay.Totals:
+        nonlocal whole
+        if whole is None:
+            page = h.client.query(**kwargs)
+            whole = page.get("Items", []) if "LastEvaluatedKey" not in page else False
+        if whole is False:
+            start = lay.prefix_address(bucket, prefix)["sk"]["S"]
+            found = list(_query(h, lay.prefix_pk(bucket), start))
+        else:
+            found = whole
+        found = [i for i in found if i.get("prefix", {}).get("S") == prefix]
+        found += [i for i in rows.row_prefix_items(bucket, held) if i["prefix"]["S"] == prefix]
+        merged = rows.sum_prefix_items(found)
+        return lay.totals_from({**merged[0], "version": lay.n(0)}) if merged else lay.EMPTY_TOTALS
+
+    return figures
 
 
 def _query(h, pk: str, begins: str):

@@ -17,40 +17,60 @@ from __future__ import annotations
 from . import layout as lay
 from . import rows
 
-PREFIX_POINT_SECONDS = 60
+PREFIX_POINT_SECONDS = 300
 CARRIED = "pp"  # on a fold step's bucket point: {prefix: [size, objects, size before, before]}
 # A row's size besides its prefixes, when it has none yet (its keys, the last sequence number,
 # the figures, the time), and room for its numbers to grow a digit or two.
 NEW_ROW_BYTES = 300
 GROWTH_BYTES = 64
+IDLE_SECONDS = 3600
+# The most prefixes a row can hold: an entry takes at least 20 bytes (a two-byte name and seven
+# one-digit numbers), and the row's own attributes about 250.
+MOST_IN_ROW = (rows.ROW_BYTES - 250) // 20
 
 
 def place(
-    row: dict | None, moved: dict[str, list[int]]
-) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """The row's prefixes after the step (WIDTH figures and the last point's time each), and
-    the moved prefixes that do not fit in it: those keep rows of their own."""
+    row: dict | None, moved: dict[str, list[int]], now_ms: int
+) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]]:
+    """Where the step's prefixes go: the row's prefixes after it (WIDTH figures and the last
+    own point's time each); the moved prefixes that do not fit, which keep rows of their own;
+    and the prefixes moved out of the row to make room, with the figures their own rows take.
+
+    A prefix idle for ``IDLE_SECONDS`` (no own point) gives its place to a moved one that does
+    not fit: after a baseline of a bucket of many prefixes, the first it listed fill the row,
+    and the busy ones take their places within the hour."""
     entries = rows.row_prefixes(row)
     if row is None:
         size = NEW_ROW_BYTES
     else:
         size = rows.item_size({k: v for k, v in row.items() if k != rows.PREFIX_FIGURES})
     size += len(rows.PREFIX_FIGURES) + 3 + sum(_entry_bytes(p, e) for p, e in entries.items())
-    own = {}
+    room = rows.ROW_BYTES - GROWTH_BYTES
+    own: dict[str, list[int]] = {}
+    evicted: dict[str, list[int]] = {}
     for prefix, figures in sorted(moved.items()):
         held = entries.get(prefix)
-        if held is None:
-            fresh = [*figures, 0]
-            if size + _entry_bytes(prefix, fresh) > rows.ROW_BYTES - GROWTH_BYTES:
-                own[prefix] = figures
-                continue
-            entries[prefix] = fresh
-            size += _entry_bytes(prefix, fresh)
-        else:
+        if held is not None:
             held[: rows.WIDTH] = [a + b for a, b in zip(held[: rows.WIDTH], figures, strict=True)]
+            continue
+        fresh = [*figures, 0]
+        idle = sorted(
+            (e[rows.WIDTH], p)
+            for p, e in entries.items()
+            if p not in moved and now_ms - e[rows.WIDTH] >= IDLE_SECONDS * 1000
+        )
+        while size + _entry_bytes(prefix, fresh) > room and idle:
+            _, out = idle.pop(0)
+            size -= _entry_bytes(out, entries[out])
+            evicted[out] = entries.pop(out)[: rows.WIDTH]
+        if size + _entry_bytes(prefix, fresh) > room:
+            own[prefix] = figures
+            continue
+        entries[prefix] = fresh
+        size += _entry_bytes(prefix, fresh)
     # A prefix the step emptied leaves the row: its place is free for another.
     kept = {p: e for p, e in entries.items() if any(e[: rows.WIDTH])}
-    return kept, own
+    return kept, own, evicted
 
 
 def _entry_bytes(prefix: str, values: list[int]) -> int:

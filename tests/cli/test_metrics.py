@@ -127,7 +127,7 @@ def test_a_port_in_use_is_one_error_line(cli, aws):
     assert result.stderr.count("\n") == 1
 
 
-def test_a_scrape_reads_the_table_with_a_batch_read_and_a_query_per_bucket(cli, aws):
+def test_a_scrape_reads_the_table_with_a_batch_read_and_two_queries_per_bucket(cli, aws):
     cli("setup")
     for i in range(4):
         put(f"p{i}/k", i)
@@ -147,7 +147,7 @@ def test_a_scrape_reads_the_table_with_a_batch_read_and_a_query_per_bucket(cli, 
     first = list(collector.collect())
     again = list(collector.collect())  # within the cache period: no request
 
-    assert calls == ["batch_get_item", "query"]
+    assert calls == ["batch_get_item", "query", "query"]  # the prefixes, and the fold's rows
     assert again == first
     prefixes = next(f for f in first if f.name == "s3sizer_prefix_size_bytes")
     assert len(prefixes.samples) == 4  # every prefix, in one Query

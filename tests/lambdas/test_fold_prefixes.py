@@ -125,3 +125,27 @@ def test_a_step_that_races_untrack_writes_nothing_new_row_or_old(streamed):
         assert [i for i in left if "#K" not in i["pk"]["S"]] == []  # only the racing key items
         for item in left:  # what a racing tracker left: the fold never counts it again
             client.delete_item(TableName=TABLE, Key=lay.address(item["pk"]["S"], item["sk"]["S"]))
+
+
+def test_a_busy_prefix_takes_the_place_of_one_idle_for_an_hour(streamed, clock):
+    client, hist, stream = streamed
+    names = [f"{'q' * 60}{i:03d}/" for i in range(30)]  # the listing's first fill the row
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    _fold(hist, stream, stream.read())
+    busy = names[-1]
+    assert busy not in rows.row_prefixes(_row(client, stream))
+    clock.advance(60)  # not idle long enough: the busy prefix stays in its own row
+    write_key(client, TABLE, BUCKET, f"{busy}k", [100], 2)
+    _fold(hist, stream, stream.read())
+    held = rows.row_prefixes(_row(client, stream))
+    assert busy not in held
+    clock.advance(fold_prefixes.IDLE_SECONDS)
+    write_key(client, TABLE, BUCKET, f"{busy}k", [200], 3)
+    _fold(hist, stream, stream.read())
+    now_held = rows.row_prefixes(_row(client, stream))
+    assert busy in now_held and len(set(held) - set(now_held)) >= 1
+    assert rows.item_size(_row(client, stream)) <= rows.ROW_BYTES
+    expected = {p: (i + 1, 1) for i, p in enumerate(names)} | {busy: (200, 1)}
+    assert _prefixes(client) == expected
+    assert [p.total_size for p in hist.prefix_points(BUCKET, busy)] == [30, 100, 200]
