@@ -67,6 +67,8 @@ WHAT_IF_FOLD_WINDOW = 30.0
 FOLDING = ("stream-fold", "lean-fold")  # the designs a stream's fold function totals
 ORDINARY_RATES = (1, 5, 50, 500)
 LEAN_FOLD_BUCKET_PREFIXES = (100, 1_000)  # what-ifs: a bucket of many more prefixes than busy
+# What-ifs: more busy prefixes than stream-fold's row holds (about 11 of short names)
+STREAM_FOLD_BUSY_PREFIXES = (20, 50)
 LEAST_WARM_WRU = 22_000  # stream-fold's key writes take 20,000 WRU/s at 20,000 events/s
 
 
@@ -105,6 +107,11 @@ def scenarios() -> list[Scenario]:
         batch, rate, seconds = GOALS[goal]
         out.append(Scenario("stream-fold", rate=rate, seconds=seconds, forced_batch=batch,
                             key_shards=32, fold_window=WHAT_IF_FOLD_WINDOW))  # fmt: skip
+    for busy in STREAM_FOLD_BUSY_PREFIXES:  # the busy prefixes past the row keep rows of their own
+        for goal in ("5", "1"):
+            batch, rate, seconds = GOALS[goal]
+            out.append(Scenario("stream-fold", rate=rate, seconds=seconds, forced_batch=batch,
+                                busy_prefixes=busy, **design_defaults("stream-fold")))  # fmt: skip
     for held in LEAN_FOLD_BUCKET_PREFIXES:  # lean-fold's rows grow with the bucket's prefixes
         for goal in ("5", "1"):
             batch, rate, seconds = GOALS[goal]
@@ -146,6 +153,7 @@ def record(o: Outcome) -> dict:
         "seconds": float(s.seconds),
         "prefix_depth": s.prefix_depth,
         "bucket_prefixes": s.bucket_prefixes or s.busy_prefixes,
+        "busy_prefixes": s.busy_prefixes,
         "latency_factor": float(s.latency_factor),
         "records_per_batch": round(o.records_per_batch, 2),
         "applied_per_s": round(o.applied_in_burst / s.seconds, 1),
@@ -220,7 +228,8 @@ def batch_table(rows: list[dict]) -> Table:
 
 def cost_table(rows: list[dict]) -> Table:
     names = list(rows[0]["usd_per_million_by_service"])
-    t = Table(["design", "fold window", "goal (records per batch)", "keys", "bucket's prefixes",
+    t = Table(["design", "fold window", "goal (records per batch)", "keys", "busy prefixes",
+               "bucket's prefixes",
                "records per batch (mean)", *names, "total $ per million", "target",
                "totals lag p99"])  # fmt: skip
     for r in rows:
@@ -230,7 +239,7 @@ def cost_table(rows: list[dict]) -> Table:
         lag = r["totals_lag_p99_s"]
         window = "-" if r["fold_window_s"] is None else f"{r['fold_window_s']:g} s"
         t.add(_design(r), window, goal, "versioned" if r["versioned"] else "unversioned",
-              f"{r['bucket_prefixes']:,}", f"{r['records_per_batch']:g}", *[f"{by[n]:.3f}" for n in names],
+              f"{r['busy_prefixes']:,}", f"{r['bucket_prefixes']:,}", f"{r['records_per_batch']:g}", *[f"{by[n]:.3f}" for n in names],
               f"{r['usd_per_million']:.2f}",
               "-" if r["versioned"] else
               f"{'' if r['goal'] else '(what-if) '}<= {TARGETS[goal]:.2f}: {'met' if ok else 'missed'}",
