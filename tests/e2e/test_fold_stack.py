@@ -96,6 +96,15 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
 
     status = poll(folded, timeout=60)
     assert status["fold_dead_letters"] == 0
+    # The prefixes ride in the fold's rows: each equals its listing, and its history ends there.
+    by_prefix = json.loads(cli("status", "--by-prefix", "--json").stdout)
+    logs = next(p for p in by_prefix if p["prefix"] == "logs/")
+    objects = s3.list_objects_v2(Bucket=cli.bucket, Prefix="logs/")["Contents"]
+    assert (logs["total_size"], logs["object_count"]) == (
+        sum(o["Size"] for o in objects), len(objects),
+    )  # fmt: skip
+    points = json.loads(cli("history", "--prefix", "logs/", "--json").stdout)
+    assert points[-1]["total_size"] == logs["total_size"]
     # Every key item carries the bucket's tracking generation, as its settings item holds it.
     from s3sizer.lambdas import layout as lay
 
