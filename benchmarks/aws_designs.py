@@ -22,8 +22,9 @@
   the row's last sequence number applied, with one history point for the bucket that carries
   the touched prefixes' figures, and an own point per prefix at most once a minute per shard.
   Nothing contends: every row has one writer.
-- **lean-fold** (not built): stream-fold without the fold's transaction (LeanFold says what it
-  writes instead).
+- **lean-fold** (not built): stream-fold without the fold's transaction, each item under its
+  own last sequence number, and prefixes hashed into groups of rows (LeanFold says what it
+  writes).
 
 Each `process` is a generator (it yields the seconds it waits) that returns
 (records applied, records failed, EMF lines written).
@@ -295,7 +296,7 @@ class StreamFold:
 
 
 class LeanFold(StreamFold):
-    """Not built: stream-fold as the low-rate cost goals would need it (docs/scaling.md).
+    """Not built: stream-fold's row and point written without a transaction (docs/scaling.md).
 
     - The tracker's key writes are stream-fold's (an unversioned key written without a read).
     - The fold writes no transaction, each item under its own condition on the last sequence
