@@ -281,7 +281,9 @@ class StreamFold:
         # once compacted), else one Query per touched prefix.
         whole = (m.s.bucket_prefixes or b) <= PARTITION_ITEMS
         queries = (1 if touched else 0) if whole else touched
-        ok = yield from m.request({"B": 2 + math.ceil(shards_kb / 4), "P": queries}, write=False)
+        # ... and the rows once more after it, in case a compaction moved one meanwhile.
+        rows_read = math.ceil(shards_kb / 4) * (2 if touched else 1)
+        ok = yield from m.request({"B": 2 + rows_read, "P": queries}, write=False)
         if ok:
             yield m.latency(GET_ITEM * (1 + math.ceil(queries / THREADS)))
             row_units = 2 * units_for(row_kb, KB) + 2 * units_for(point_kb, KB) + 2 * new_row

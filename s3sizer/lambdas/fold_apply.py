@@ -174,7 +174,7 @@ class Applied:
 def apply_step(h, shard: str, step: Step) -> Applied:
     """Fold one step into the bucket's row of ``shard``; a retry skips what is counted."""
     bucket = step.bucket
-    held = list(_query(h, lay.bucket_pk(bucket), lay.TOTALS_SK))
+    held = list(rows.query_begins(h, lay.bucket_pk(bucket), lay.TOTALS_SK))
     mine = next((i for i in held if i["sk"]["S"] == f"{rows.TOTALS_ROWS}{shard}"), None)
     last = mine.get(rows.LAST_SEQ, {}).get("S") if mine else None
     fresh = [r for r in step.records if last is None or r.seq > last]
@@ -204,27 +204,37 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     seq = fresh[-1].seq
     moved = {p: f for p, f in prefixes.items() if any(f)}
     now_ms = int(lay.parse_iso(ts).timestamp() * 1000)
-    entries, own, evicted = fp.place(mine, moved, now_ms)
-    had = rows.row_prefixes(mine)
-    writes, carried = [], {}
-    before_step = _prefix_reader(h, bucket, held)
+    address = rows.totals_row_address(bucket, shard)
+    after = _row_after(address, mine, figures, classes, seq, ts, now.max_size)
+    entries, own, evicted = fp.place(mine, moved, now_ms, rows.item_size(after))
+    pointed = [p for p, f in moved.items() if f[0] or f[1]]
+    was = fp.figures_before(h, bucket, held, pointed)
     # A row that exists holds this step only while untrack has not deleted it, which it does
     # before it sweeps the bucket's partitions; a new row needs the settings item's check.
-    if last is None:
-        writes.append(tracked.settings_check(h.table_name, bucket))
-    for prefix in sorted(set(moved) - set(own)):
-        if not (moved[prefix][0] or moved[prefix][1]):
-            continue
-        was = before_step(prefix)
-        after = lay.Totals(was.total_size + moved[prefix][0],
-                           was.object_count + moved[prefix][1], 0, ts, 0)  # fmt: skip
-        carried[prefix] = (after.total_size, after.object_count, was.total_size, was.object_count)
-        if prefix in entries and fp.point_due(had.get(prefix), now_ms):
+    writes = [tracked.settings_check(h.table_name, bucket)] if last is None else []
+    had = rows.row_prefixes(mine)
+    carried, prefix_writes = {}, []
+    for prefix in sorted(set(pointed) - set(own)):  # in the row: carried by the bucket's point
+        then = _moved(was[prefix], moved[prefix], ts)
+        before_it = was[prefix]
+        carried[prefix] = (then.total_size, then.object_count,
+                           before_it.total_size, before_it.object_count)  # fmt: skip
+        if fp.point_due(had.get(prefix), now_ms):
             entries[prefix][rows.WIDTH] = now_ms
             pk = lay.prefix_points_pk(bucket, prefix)
-            writes.append(_point(h, pk, was, after, shard, seq))
-    writes.append(_row_update(h, rows.totals_row_address(bucket, shard), figures, seq, ts, last,
-                              classes=classes, max_size=now.max_size,
+            prefix_writes.append(_point(h, pk, was[prefix], then, shard, seq))
+    for prefix, figures_of in sorted(evicted.items()):  # out of the row, same figures: no point
+        address_of = rows.prefix_row_address(bucket, prefix, shard)
+        prefix_writes.append(_row_update(h, address_of, figures_of, seq, ts, None, prefix=prefix))
+    for prefix, figures_of in sorted(own.items()):  # prefixes the row has no room for
+        address_of = rows.prefix_row_address(bucket, prefix, shard)
+        prefix_writes.append(_row_update(h, address_of, figures_of, seq, ts, None, prefix=prefix))
+        if prefix in was:
+            then = _moved(was[prefix], figures_of, ts)
+            pk = lay.prefix_points_pk(bucket, prefix)
+            prefix_writes.append(_point(h, pk, was[prefix], then, shard, seq))
+    writes.append(_row_update(h, address, figures, seq, ts, last, classes=classes,
+                              max_size=now.max_size,
                               prefix_map=entries if (entries or had) else None))  # fmt: skip
     # Even a step that moved nothing writes its point: the point is the step's receipt, which
     # redrive reads so as not to count it again (fold_receipts.py).
@@ -232,19 +242,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     point["Put"]["Item"] |= fr.receipt_attributes(fresh[0].seq)
     if carried:
         point["Put"]["Item"][fp.CARRIED] = fp.carried_attribute(carried)
-    writes.append(point)
-    for prefix, figures_of in sorted(evicted.items()):  # out of the row, same figures: no point
-        address = rows.prefix_row_address(bucket, prefix, shard)
-        writes.append(_row_update(h, address, figures_of, seq, ts, None, prefix=prefix))
-    for prefix, figures_of in sorted(own.items()):  # prefixes the row has no room for
-        address = rows.prefix_row_address(bucket, prefix, shard)
-        writes.append(_row_update(h, address, figures_of, seq, ts, None, prefix=prefix))
-        if figures_of[0] or figures_of[1]:
-            was = before_step(prefix)
-            after = lay.Totals(was.total_size + figures_of[0],
-                               was.object_count + figures_of[1], 0, ts, 0)  # fmt: skip
-            pk = lay.prefix_points_pk(bucket, prefix)
-            writes.append(_point(h, pk, was, after, shard, seq))
+    writes += [point, *prefix_writes]
     try:
         h.client.transact_write_items(TransactItems=writes)
     except ClientError as err:
@@ -302,55 +300,19 @@ def _point(h, pk: str, old: lay.Totals, new: lay.Totals, shard: str, seq: str) -
     return point_put(h, pk, old, new, "fold", None, tiebreak=f"F{seq}#{shard}")
 
 
-# A bucket of few prefixes: one Query of its prefixes' partition (one read unit per 4 KB) costs
-# less than one Query per prefix the step moved.
-PARTITION_ITEMS = 32
+def _moved(was: lay.Totals, figures, ts: str) -> lay.Totals:
+    return lay.Totals(was.total_size + figures[0], was.object_count + figures[1], 0, ts, 0)
 
 
-def _prefix_reader(h, bucket: str, held: list[dict]):
-    """A function giving a prefix's figures before the step: its own item, its own rows, and
-    what the bucket's rows (``held``) hold of it. It reads the whole prefix partition once when
-    it holds at most PARTITION_ITEMS items, and otherwise one Query per prefix asked."""
-    kwargs = {
-        "TableName": h.table_name,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": lay.prefix_pk(bucket)}},
-        "ConsistentRead": True,
-        "Limit": PARTITION_ITEMS,
-    }
-    whole = None
-
-    def figures(prefix: str) -> lay.Totals:
-        nonlocal whole
-        if whole is None:
-            page = h.client.query(**kwargs)
-            whole = page.get("Items", []) if "LastEvaluatedKey" not in page else False
-        if whole is False:
-            start = lay.prefix_address(bucket, prefix)["sk"]["S"]
-            found = list(_query(h, lay.prefix_pk(bucket), start))
-        else:
-            found = whole
-        found = [i for i in found if i.get("prefix", {}).get("S") == prefix]
-        found += [i for i in rows.row_prefix_items(bucket, held) if i["prefix"]["S"] == prefix]
-        merged = rows.sum_prefix_items(found)
-        return lay.totals_from({**merged[0], "version": lay.n(0)}) if merged else lay.EMPTY_TOTALS
-
-    return figures
-
-
-def _query(h, pk: str, begins: str):
-    kwargs = {
-        "TableName": h.table_name,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":s": {"S": begins}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = h.client.query(**kwargs)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+def _row_after(address, row, figures, classes, seq: str, ts: str, max_size: int) -> dict:
+    """The shard's row as the step leaves it, without its prefixes: what sizes its room."""
+    held = rows.row_figures(row)
+    item = {**address, rows.LAST_SEQ: {"S": seq}, "updated_at": {"S": ts}}
+    names = ["total_size", "object_count", *lay.BREAKDOWN]
+    item |= {n: lay.n(a + b) for n, a, b in zip(names, held, figures, strict=True)}
+    mixed = lay.classes_from(row)
+    _move(mixed, classes, 1)
+    return item | lay.class_attributes(mixed) | {"max_size": lay.n(max_size)}
 
 
 def bucket_of(record: dict) -> str | None:

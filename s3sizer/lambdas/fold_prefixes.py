@@ -19,9 +19,7 @@ from . import rows
 
 PREFIX_POINT_SECONDS = 300
 CARRIED = "pp"  # on a fold step's bucket point: {prefix: [size, objects, size before, before]}
-# A row's size besides its prefixes, when it has none yet (its keys, the last sequence number,
-# the figures, the time), and room for its numbers to grow a digit or two.
-NEW_ROW_BYTES = 300
+# Room for a row's numbers to grow a digit or two after the step that sized it.
 GROWTH_BYTES = 64
 IDLE_SECONDS = 3600
 # The most prefixes a row can hold: an entry takes at least 20 bytes (a two-byte name and seven
@@ -30,7 +28,7 @@ MOST_IN_ROW = (rows.ROW_BYTES - 250) // 20
 
 
 def place(
-    row: dict | None, moved: dict[str, list[int]], now_ms: int
+    row: dict | None, moved: dict[str, list[int]], now_ms: int, base_bytes: int
 ) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]]:
     """Where the step's prefixes go: the row's prefixes after it (WIDTH figures and the last
     own point's time each); the moved prefixes that do not fit, which keep rows of their own;
@@ -38,13 +36,15 @@ def place(
 
     A prefix idle for ``IDLE_SECONDS`` (no own point) gives its place to a moved one that does
     not fit: after a baseline of a bucket of many prefixes, the first it listed fill the row,
-    and the busy ones take their places within the hour."""
+    and the busy ones take their places within the hour. ``base_bytes``: the row's size after
+    the step without its prefixes.
+
+    A prefix stays in the row when the step empties it: an own point of it may exist, and
+    untrack finds the points partitions to sweep from the prefixes the rows and the prefix
+    partition name (an evicted prefix's own row names it, as compaction's own item does)."""
     entries = rows.row_prefixes(row)
-    if row is None:
-        size = NEW_ROW_BYTES
-    else:
-        size = rows.item_size({k: v for k, v in row.items() if k != rows.PREFIX_FIGURES})
-    size += len(rows.PREFIX_FIGURES) + 3 + sum(_entry_bytes(p, e) for p, e in entries.items())
+    size = base_bytes + len(rows.PREFIX_FIGURES) + 3
+    size += sum(_entry_bytes(p, e) for p, e in entries.items())
     room = rows.ROW_BYTES - GROWTH_BYTES
     own: dict[str, list[int]] = {}
     evicted: dict[str, list[int]] = {}
@@ -68,9 +68,7 @@ def place(
             continue
         entries[prefix] = fresh
         size += _entry_bytes(prefix, fresh)
-    # A prefix the step emptied leaves the row: its place is free for another.
-    kept = {p: e for p, e in entries.items() if any(e[: rows.WIDTH])}
-    return kept, own, evicted
+    return entries, own, evicted
 
 
 def _entry_bytes(prefix: str, values: list[int]) -> int:
@@ -101,3 +99,55 @@ def carried(point: dict, prefix: str) -> dict | None:
         "prev_object_count": {"N": was_count},
         "event": point.get("event", {"S": "fold"}),
     }
+
+
+# A bucket of few prefixes: one Query of its prefixes' partition (one read unit per 4 KB) costs
+# less than one Query per prefix the step moved.
+PARTITION_ITEMS = 32
+# Times the rows are read again when a compaction moved one into the prefixes' items meanwhile.
+READS = 4
+
+
+def figures_before(h, bucket: str, held: list[dict], wanted: list[str]) -> dict:
+    """Each of ``wanted``'s figures before the step (summed over every shard): its own item,
+    its own rows, and what the bucket's rows hold of it.
+
+    The rows and the prefix partition are two reads. A compaction between them (a sibling
+    shard's fold, fold_compact.py) moves a finished row's prefixes into their own items and
+    deletes the row, and would be counted twice: so the rows are read again after the
+    partition, and the reads taken again while a row of the first read is gone."""
+    if not wanted:
+        return {}
+    rows_read = [i for i in held if i["sk"]["S"].startswith(rows.TOTALS_ROWS)]
+    for _ in range(READS):
+        items = _partition(h, bucket, wanted)
+        again = list(rows.query_begins(h, lay.bucket_pk(bucket), rows.TOTALS_ROWS))
+        if {i["sk"]["S"] for i in rows_read} <= {i["sk"]["S"] for i in again}:
+            break
+        rows_read = again
+    items += rows.row_prefix_items(bucket, rows_read)
+    out = {}
+    for prefix in wanted:
+        merged = rows.sum_prefix_items([i for i in items if i["prefix"]["S"] == prefix])
+        totals = {**merged[0], "version": lay.n(0)} if merged else None
+        out[prefix] = lay.totals_from(totals) if totals else lay.EMPTY_TOTALS
+    return out
+
+
+def _partition(h, bucket: str, wanted: list[str]) -> list[dict]:
+    """The prefix partition's items of ``wanted``: the whole partition in one Query when it
+    holds at most PARTITION_ITEMS items, else one Query per prefix."""
+    page = h.client.query(
+        TableName=h.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": lay.prefix_pk(bucket)}},
+        ConsistentRead=True,
+        Limit=PARTITION_ITEMS,
+    )
+    if "LastEvaluatedKey" not in page:
+        return [i for i in page.get("Items", []) if "prefix" in i]
+    found = []
+    for prefix in wanted:
+        start = lay.prefix_address(bucket, prefix)["sk"]["S"]
+        found += [i for i in rows.query_begins(h, lay.prefix_pk(bucket), start) if "prefix" in i]
+    return found

@@ -253,10 +253,7 @@ class History:
         """The raw items of the tracked prefixes (their breakdown counters with them), each
         prefix's own item and the fold's rows of it (its own, and the bucket's rows that hold
         it) added up into one (rows.py)."""
-        condition, values = "begins_with(sk, :t)", {":t": {"S": rows.TOTALS_ROWS}}
-        held = list(self._query(lay.bucket_pk(bucket), condition, values))
-        items = [*self._query(lay.prefix_pk(bucket)), *rows.row_prefix_items(bucket, held)]
-        return iter(rows.sum_prefix_items(items))
+        return iter(prefix_history.prefix_items(self, bucket))
 
     def point_at_or_before(self, bucket: str, when: datetime, prefix: str | None = None):
         """The last point at or before ``when`` (None: the history begins after it); one

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from . import layout as lay
-from .fold_prefixes import PREFIX_POINT_SECONDS, carried
+from . import rows
+from .fold_prefixes import PREFIX_POINT_SECONDS, READS, carried
 
 # Each side, for the clocks of the containers that wrote the points.
 MARGIN = timedelta(seconds=5)
@@ -50,3 +51,22 @@ def at_or_before(h, bucket: str, prefix: str, when: datetime) -> dict | None:
     span = h._query_points(lay.bucket_pk(bucket), since - MARGIN, until)
     later = [i for i in merged([own], span, prefix) if i["sk"]["S"] <= bounds[":b"]["S"]]
     return later[-1]
+
+
+def prefix_items(h, bucket: str) -> list[dict]:
+    """Every prefix's item, its own rows and the bucket's rows' entries of it added into one.
+
+    A compaction between the read of the rows and the read of the prefix partition would
+    count a finished row's prefixes twice (fold_prefixes.figures_before): the rows are read
+    again after the partition, and everything again while a row of the first read is gone."""
+    condition, values = "begins_with(sk, :t)", {":t": {"S": rows.TOTALS_ROWS}}
+    held = list(h._query(lay.bucket_pk(bucket), condition, values))
+    for _ in range(READS):
+        own = list(h._query(lay.prefix_pk(bucket)))
+        if not held:  # no fold rows (the transaction path): nothing to compact meanwhile
+            break
+        again = list(h._query(lay.bucket_pk(bucket), condition, values))
+        if {i["sk"]["S"] for i in held} <= {i["sk"]["S"] for i in again}:
+            break
+        held = again
+    return rows.sum_prefix_items([*own, *rows.row_prefix_items(bucket, held)])

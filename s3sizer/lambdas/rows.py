@@ -64,6 +64,11 @@ def is_prefix_row(item: dict) -> bool:
     return ROW_TAG in item["sk"]["S"]
 
 
+def row_figures(item: dict | None) -> list[int]:
+    """A row's WIDTH figures (zeros for none)."""
+    return _figures(item or {})
+
+
 def _figures(item: dict) -> list[int]:
     return [
         int(item.get("total_size", {"N": "0"})["N"]),
@@ -178,3 +183,19 @@ def _value_size(value: dict) -> int:
     if kind == "L":
         return 3 + sum(_value_size(x) + 1 for x in v)
     return sum(len(x.encode()) if isinstance(x, str) else len(x) for x in v)  # sets
+
+
+def query_begins(h, pk: str, begins: str):
+    """The items of ``pk`` whose sort keys begin with ``begins``, strongly consistent."""
+    kwargs = {
+        "TableName": h.table_name,
+        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":s": {"S": begins}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = h.client.query(**kwargs)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

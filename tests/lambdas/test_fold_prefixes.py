@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from s3sizer.lambdas import fold, fold_prefixes, rows
+from s3sizer.lambdas import fold, fold_compact, fold_prefixes, rows
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack import estate
 
 from .conftest import BUCKET, TABLE
-from .fold_helpers import track, write_key
+from .fold_helpers import delete_key, track, write_key
 from .test_fold import _fold, _prefixes, _totals
 
 
@@ -149,3 +149,66 @@ def test_a_busy_prefix_takes_the_place_of_one_idle_for_an_hour(streamed, clock):
     expected = {p: (i + 1, 1) for i, p in enumerate(names)} | {busy: (200, 1)}
     assert _prefixes(client) == expected
     assert [p.total_size for p in hist.prefix_points(BUCKET, busy)] == [30, 100, 200]
+
+
+def test_a_step_that_empties_a_prefix_late_is_found_at_or_before(streamed, clock):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "logs/k", [10], 1)
+    _fold(hist, stream, stream.read())
+    clock.advance(fold_prefixes.PREFIX_POINT_SECONDS + 100)
+    delete_key(client, TABLE, BUCKET, "logs/k")
+    _fold(hist, stream, stream.read())
+    assert [p.total_size for p in hist.prefix_points(BUCKET, "logs/")] == [10, 0]
+    clock.advance(10)
+    assert hist.point_at_or_before(BUCKET, clock(), "logs/").total_size == 0
+
+
+def test_untrack_leaves_no_points_of_a_prefix_the_fold_emptied(streamed):
+    client, hist, stream = streamed
+    write_key(client, TABLE, BUCKET, "logs/k", [10], 1)
+    _fold(hist, stream, stream.read())
+    delete_key(client, TABLE, BUCKET, "logs/k")
+    _fold(hist, stream, stream.read())
+    estate.forget_bucket(client, TABLE, BUCKET, sleep=lambda _: None)
+    left = [i for i in client.scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("B#")]
+    assert left == []
+
+
+class CompactFirst:
+    """The real client, but a sibling shard's fold compacts a finished row of the bucket just
+    before this fold reads the prefix partition (after it read the rows)."""
+
+    def __init__(self, client, hist, row):
+        self.client, self.hist, self.row, self.done = client, hist, row, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def query(self, **kwargs):
+        values = kwargs.get("ExpressionAttributeValues", {})
+        if not self.done and values.get(":pk") == {"S": lay.prefix_pk(BUCKET)}:
+            self.done = True
+            self.hist.client = self.client
+            assert fold_compact.compact(self.hist, BUCKET, self.row, [])
+            self.hist.client = self
+        return self.client.query(**kwargs)
+
+
+def test_a_compaction_between_the_rows_and_the_prefixes_counts_nothing_twice(streamed):
+    client, hist, stream = streamed
+    # A finished parent shard's row that holds 10 bytes of logs/ (as a fold of it left it).
+    parent = rows.totals_row_address(BUCKET, "parent")
+    figures = {"logs/": [10, 1, 0, 0, 0, 0, 0]}
+    row = {**parent, rows.LAST_SEQ: {"S": rows.padded("1")}, "total_size": lay.n(10),
+           "object_count": lay.n(1), rows.PREFIX_FIGURES: rows.prefix_figures_attribute(figures)}  # fmt: skip
+    client.put_item(TableName=TABLE, Item=row)
+    write_key(client, TABLE, BUCKET, "logs/k", [5], 1)
+    records = stream.read()
+    hist.client = CompactFirst(client, hist, row)
+    try:
+        assert _fold(hist, stream, records)["batchItemFailures"] == []
+    finally:
+        hist.client = client
+    assert _prefixes(client) == {"logs/": (15, 2)}
+    (point,) = hist.prefix_points(BUCKET, "logs/")
+    assert point.total_size == 15  # 10 + 5, not 10 + 10 + 5
