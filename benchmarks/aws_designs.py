@@ -48,9 +48,10 @@ KB = WRITE_UNIT_KB.value  # a write unit outside a transaction
 FOLD_BATCH = int(STREAM_GET_RECORDS.value)  # the fold mapping's BatchSize: one GetRecords' worth
 ROW_BYTES = ASSUMED["a fold row or point of a bucket, without its prefixes (bytes)"]
 PREFIX_BYTES = ASSUMED["one prefix's figures inside a fold row or point (bytes)"]
-# As fold_prefixes.py: a row holds prefixes while it stays within one write unit, less 64 bytes
-# of room for its numbers to grow; a prefix gets an own point per shard at most every 5 minutes.
-ROW_PREFIXES = int((1024 - 64 - ROW_BYTES) // PREFIX_BYTES)
+# As fold_prefixes.py: a row holds the busy prefixes up to 4 KB (less 64 bytes of room for its
+# numbers to grow); the idle ones leave, so a row holds what is busy. A prefix gets an own point
+# per shard at most every 5 minutes.
+ROW_PREFIXES = int((4096 - 64 - ROW_BYTES) // PREFIX_BYTES)
 PREFIX_POINT_S = 300.0
 PARTITION_ITEMS = 32
 

@@ -139,8 +139,8 @@ class Step:
 
     def items_with(self, record: Record) -> int:
         # the row, the point, the settings check, per prefix its row and its point, and the
-        # prefixes the row may move out to make room (fold_prefixes.place)
-        return 3 + 2 * len(self.prefixes | set(record.prefixes)) + fp.MOST_IN_ROW
+        # prefixes that may leave the row (fold_prefixes.place)
+        return 3 + 2 * len(self.prefixes | set(record.prefixes)) + fp.LEAVE_PER_STEP
 
 
 def steps(records: list[Record]) -> list[Step]:
@@ -206,7 +206,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
     now_ms = int(lay.parse_iso(ts).timestamp() * 1000)
     address = rows.totals_row_address(bucket, shard)
     after = _row_after(address, mine, figures, classes, seq, ts, now.max_size)
-    entries, own, evicted = fp.place(mine, moved, now_ms, rows.item_size(after))
+    entries, own, left = fp.place(mine, moved, now_ms, rows.item_size(after))
     pointed = [p for p, f in moved.items() if f[0] or f[1]]
     was = fp.figures_before(h, bucket, held, pointed)
     # A row that exists holds this step only while untrack has not deleted it, which it does
@@ -223,7 +223,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
             entries[prefix][rows.WIDTH] = now_ms
             pk = lay.prefix_points_pk(bucket, prefix)
             prefix_writes.append(_point(h, pk, was[prefix], then, shard, seq))
-    for prefix, figures_of in sorted(evicted.items()):  # out of the row, same figures: no point
+    for prefix, figures_of in sorted(left.items()):  # out of the row, same figures: no point
         address_of = rows.prefix_row_address(bucket, prefix, shard)
         prefix_writes.append(_row_update(h, address_of, figures_of, seq, ts, None, prefix=prefix))
     for prefix, figures_of in sorted(own.items()):  # prefixes the row has no room for

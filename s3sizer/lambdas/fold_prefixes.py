@@ -1,9 +1,9 @@
 """Where a fold step puts its prefixes' figures, and how their history is kept.
 
-A step of a bucket of few prefixes writes one row: the prefixes' figures live in the bucket's
-row of the shard (``rows.PREFIX_FIGURES``) while it stays within one write unit, and only a
-prefix that does not fit gets a row of its own (as every prefix had before). Whatever the place,
-a reader adds them all up, so moving a prefix between them changes no sum.
+A step writes one row, whatever prefixes it moves: the busy prefixes' figures live in the
+bucket's row of the shard (``rows.PREFIX_FIGURES``), up to ``MOST_ROW_BYTES``, and only a prefix
+that does not fit gets a row of its own (as every prefix had before). Whatever the place, a
+reader adds them all up, so moving a prefix between them changes no sum.
 
 History: each step's bucket point carries, in ``pp``, every prefix of the row it moved, with
 its size and objects before and after the step (summed over every shard). A prefix's own
@@ -22,9 +22,12 @@ CARRIED = "pp"  # on a fold step's bucket point: {prefix: [size, objects, size b
 # Room for a row's numbers to grow a digit or two after the step that sized it.
 GROWTH_BYTES = 64
 IDLE_SECONDS = 3600
-# The most prefixes a row can hold: an entry takes at least 20 bytes (a two-byte name and seven
-# one-digit numbers), and the row's own attributes about 250.
-MOST_IN_ROW = (rows.ROW_BYTES - 250) // 20
+# A row grows past one write unit (rows.ROW_BYTES) up to this, for as many prefixes as are
+# busy, and an UpdateItem is billed on the larger of its sizes before and after it: so past
+# one unit, the prefixes idle for an hour leave, and the row shrinks back as they go idle.
+MOST_ROW_BYTES = 4096
+# At most this many prefixes leave a row in one step (each is one more transaction item).
+LEAVE_PER_STEP = 16
 
 
 def place(
@@ -32,43 +35,51 @@ def place(
 ) -> tuple[dict[str, list[int]], dict[str, list[int]], dict[str, list[int]]]:
     """Where the step's prefixes go: the row's prefixes after it (WIDTH figures and the last
     own point's time each); the moved prefixes that do not fit, which keep rows of their own;
-    and the prefixes moved out of the row to make room, with the figures their own rows take.
+    and the prefixes moved out of the row, with the figures their own rows take.
 
-    A prefix idle for ``IDLE_SECONDS`` (no own point) gives its place to a moved one that does
-    not fit: after a baseline of a bucket of many prefixes, the first it listed fill the row,
-    and the busy ones take their places within the hour. ``base_bytes``: the row's size after
-    the step without its prefixes.
+    The row takes every moved prefix up to MOST_ROW_BYTES; a prefix idle for ``IDLE_SECONDS``
+    (no own point) leaves to make room, and leaves anyway while the row is past one write unit.
+    So after a baseline of a bucket of many prefixes, the first it listed fill the row, and the
+    busy ones take their places within the hour. ``base_bytes``: the row's size after the step
+    without its prefixes.
 
     A prefix stays in the row when the step empties it: an own point of it may exist, and
     untrack finds the points partitions to sweep from the prefixes the rows and the prefix
-    partition name (an evicted prefix's own row names it, as compaction's own item does)."""
+    partition name (a prefix that left has its own row, which names it, as compaction's own
+    item does)."""
     entries = rows.row_prefixes(row)
     size = base_bytes + len(rows.PREFIX_FIGURES) + 3
     size += sum(_entry_bytes(p, e) for p, e in entries.items())
-    room = rows.ROW_BYTES - GROWTH_BYTES
+    idle = sorted(
+        (e[rows.WIDTH], p)
+        for p, e in entries.items()
+        if p not in moved and now_ms - e[rows.WIDTH] >= IDLE_SECONDS * 1000
+    )[:LEAVE_PER_STEP]
     own: dict[str, list[int]] = {}
-    evicted: dict[str, list[int]] = {}
+    left: dict[str, list[int]] = {}
+
+    def leave() -> int:
+        _, out = idle.pop(0)
+        gone = entries.pop(out)
+        left[out] = gone[: rows.WIDTH]
+        return _entry_bytes(out, gone)
+
     for prefix, figures in sorted(moved.items()):
         held = entries.get(prefix)
         if held is not None:
             held[: rows.WIDTH] = [a + b for a, b in zip(held[: rows.WIDTH], figures, strict=True)]
             continue
         fresh = [*figures, 0]
-        idle = sorted(
-            (e[rows.WIDTH], p)
-            for p, e in entries.items()
-            if p not in moved and now_ms - e[rows.WIDTH] >= IDLE_SECONDS * 1000
-        )
-        while size + _entry_bytes(prefix, fresh) > room and idle:
-            _, out = idle.pop(0)
-            size -= _entry_bytes(out, entries[out])
-            evicted[out] = entries.pop(out)[: rows.WIDTH]
-        if size + _entry_bytes(prefix, fresh) > room:
+        while size + _entry_bytes(prefix, fresh) > MOST_ROW_BYTES - GROWTH_BYTES and idle:
+            size -= leave()
+        if size + _entry_bytes(prefix, fresh) > MOST_ROW_BYTES - GROWTH_BYTES:
             own[prefix] = figures
             continue
         entries[prefix] = fresh
         size += _entry_bytes(prefix, fresh)
-    return entries, own, evicted
+    while size > rows.ROW_BYTES - GROWTH_BYTES and idle:
+        size -= leave()
+    return entries, own, left
 
 
 def _entry_bytes(prefix: str, values: list[int]) -> int:

@@ -6,8 +6,8 @@ function, which adds the net change of each bucket and prefix to rows of the str
 change came from:
 
 - ``B#<bucket>`` / ``TOTALS#<shard>``: the bucket's figures folded from that shard;
-- inside that row, ``pf``: the figures of the prefixes it holds, while the row stays within one
-  write unit (``ROW_BYTES``), so that a step of a bucket of few prefixes writes one row;
+- inside that row, ``pf``: the figures of the busy prefixes it holds (fold_prefixes.py), so that
+  a step writes one row whatever prefixes it moves;
 - ``B#<bucket>#P`` / ``<prefix address>#S#<shard>``: a prefix's that did not fit in the bucket's
   row, beside the prefix's own item.
 
@@ -32,8 +32,8 @@ LAST_SEQ = "last_seq"
 ROW_TAG = "#S#"
 TOTALS_ROWS = f"{lay.TOTALS_SK}#"
 # The prefixes a shard's row holds: {prefix: [WIDTH figures..., the time of its last own point
-# (ms)]}. A prefix joins the row while the row stays within ROW_BYTES (1 KB, one write unit):
-# an UpdateItem is billed on the larger of the item's sizes before and after it.
+# (ms)]}. ROW_BYTES is one write unit: an UpdateItem is billed on the larger of the item's sizes
+# before and after it, so a row past it sheds its idle prefixes (fold_prefixes.place).
 PREFIX_FIGURES = "pf"
 ROW_BYTES = 1024
 WIDTH = 2 + len(lay.BREAKDOWN)  # bytes, objects, then the breakdown

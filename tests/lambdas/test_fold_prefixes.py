@@ -33,7 +33,7 @@ def test_a_bucket_of_few_prefixes_keeps_them_in_its_row_within_one_write_unit(st
     assert _partition(client, lay.prefix_pk(BUCKET)) == []  # no prefix rows, no prefix items
     row = _row(client, stream)
     assert set(rows.row_prefixes(row)) == {"logs/", "img/", "raw/", "tmp/"}
-    assert rows.item_size(row) <= rows.ROW_BYTES
+    assert rows.item_size(row) <= fold_prefixes.MOST_ROW_BYTES
     assert _prefixes(client) == {
         "logs/": (10, 1),
         "img/": (11, 1),
@@ -44,7 +44,7 @@ def test_a_bucket_of_few_prefixes_keeps_them_in_its_row_within_one_write_unit(st
 
 def test_prefixes_that_do_not_fit_get_rows_of_their_own_and_every_sum_holds(streamed):
     client, hist, stream = streamed
-    names = [f"{'p' * 60}{i:03d}/" for i in range(40)]  # long names: a few fill the row
+    names = [f"{'p' * 60}{i:03d}/" for i in range(80)]  # long names: some fill the row
     for i, prefix in enumerate(names):
         write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
     assert _fold(hist, stream, stream.read())["batchItemFailures"] == []
@@ -52,7 +52,7 @@ def test_prefixes_that_do_not_fit_get_rows_of_their_own_and_every_sum_holds(stre
     held = set(rows.row_prefixes(row))
     own = {i["prefix"]["S"] for i in _partition(client, lay.prefix_pk(BUCKET))}
     assert held and own and held.isdisjoint(own) and held | own == set(names)
-    assert rows.item_size(row) <= rows.ROW_BYTES
+    assert rows.item_size(row) <= fold_prefixes.MOST_ROW_BYTES
     assert _prefixes(client) == {p: (i + 1, 1) for i, p in enumerate(names)}
     write_key(client, TABLE, BUCKET, f"{names[0]}k", [5], 2)  # in the row: moves there
     write_key(client, TABLE, BUCKET, f"{names[-1]}k", [7], 2)  # in its own row: moves there
@@ -129,7 +129,7 @@ def test_a_step_that_races_untrack_writes_nothing_new_row_or_old(streamed):
 
 def test_a_busy_prefix_takes_the_place_of_one_idle_for_an_hour(streamed, clock):
     client, hist, stream = streamed
-    names = [f"{'q' * 60}{i:03d}/" for i in range(30)]  # the listing's first fill the row
+    names = [f"{'q' * 60}{i:03d}/" for i in range(80)]  # the listing's first fill the row
     for i, prefix in enumerate(names):
         write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
     _fold(hist, stream, stream.read())
@@ -145,10 +145,10 @@ def test_a_busy_prefix_takes_the_place_of_one_idle_for_an_hour(streamed, clock):
     _fold(hist, stream, stream.read())
     now_held = rows.row_prefixes(_row(client, stream))
     assert busy in now_held and len(set(held) - set(now_held)) >= 1
-    assert rows.item_size(_row(client, stream)) <= rows.ROW_BYTES
+    assert rows.item_size(_row(client, stream)) <= fold_prefixes.MOST_ROW_BYTES
     expected = {p: (i + 1, 1) for i, p in enumerate(names)} | {busy: (200, 1)}
     assert _prefixes(client) == expected
-    assert [p.total_size for p in hist.prefix_points(BUCKET, busy)] == [30, 100, 200]
+    assert [p.total_size for p in hist.prefix_points(BUCKET, busy)] == [len(names), 100, 200]
 
 
 def test_a_step_that_empties_a_prefix_late_is_found_at_or_before(streamed, clock):
@@ -212,3 +212,21 @@ def test_a_compaction_between_the_rows_and_the_prefixes_counts_nothing_twice(str
     assert _prefixes(client) == {"logs/": (15, 2)}
     (point,) = hist.prefix_points(BUCKET, "logs/")
     assert point.total_size == 15  # 10 + 5, not 10 + 10 + 5
+
+
+def test_a_row_past_one_write_unit_shrinks_back_as_its_prefixes_go_idle(streamed, clock):
+    client, hist, stream = streamed
+    names = [f"busy-{i:02d}/" for i in range(30)]  # about 1.5 KB of prefixes: past one unit
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    _fold(hist, stream, stream.read())
+    assert set(rows.row_prefixes(_row(client, stream))) == set(names)
+    assert rows.item_size(_row(client, stream)) > rows.ROW_BYTES
+    clock.advance(fold_prefixes.IDLE_SECONDS)
+    write_key(client, TABLE, BUCKET, f"{names[0]}k", [100], 2)  # one prefix still busy
+    _fold(hist, stream, stream.read())
+    row = _row(client, stream)
+    assert names[0] in rows.row_prefixes(row)
+    assert rows.item_size(row) <= rows.ROW_BYTES
+    expected = {p: (i + 1, 1) for i, p in enumerate(names)} | {names[0]: (100, 1)}
+    assert _prefixes(client) == expected
