@@ -33,6 +33,9 @@ class BoundHistory:
     def prefix_points(self, prefix: str, since_seconds: float | None = None):
         return self.history.prefix_points(self.bucket, prefix, since_seconds)
 
+    def prefixes_points(self, prefixes: list[str], since_seconds: float | None = None):
+        return self.history.prefixes_points(self.bucket, prefixes, since_seconds)
+
 
 class StackContext:
     """What every read command needs; built by `open_stack`, once."""

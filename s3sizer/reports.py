@@ -318,14 +318,17 @@ def logs(
 def watch_snapshot(ctx: StackContext, seconds: float, top_prefixes: int = 0) -> dict:
     """What the live view shows: the totals, the recent points, and the largest prefixes.
 
-    One GetItem and one window Query, plus one Query for the prefixes and one window Query per
-    prefix shown: the cost follows the prefixes shown, never the objects.
+    One GetItem and one window Query, plus the prefixes' reads and, with prefixes, one more
+    window Query of the bucket's points (which carry the fold's steps) and one per prefix
+    shown: the cost follows the prefixes shown, never the objects.
     """
     data = ctx.history.window(seconds)
     sizes = [data.start_size] + [p.total_size for p in data.points]
     prefixes = []
-    for found in ctx.history.prefix_totals(top=top_prefixes) if top_prefixes else []:
-        points = ctx.history.prefix_points(found.prefix, seconds)
+    shown = ctx.history.prefix_totals(top=top_prefixes) if top_prefixes else []
+    series = ctx.history.prefixes_points([p.prefix for p in shown], seconds) if shown else {}
+    for found in shown:
+        points = series[found.prefix]
         prefixes.append(
             {
                 "prefix": found.prefix,

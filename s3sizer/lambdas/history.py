@@ -228,9 +228,11 @@ class History:
 
     def prefix_points(self, bucket: str, prefix: str, since_seconds=None) -> list[Point]:
         """The points of one tracked prefix, oldest first (prefix_history.py)."""
-        own = self._point_items(lay.prefix_points_pk(bucket, prefix), since_seconds)
-        carriers = self._point_items(lay.bucket_pk(bucket), since_seconds)
-        return [lay.point_from(i) for i in prefix_history.merged(own, carriers, prefix)]
+        return self.prefixes_points(bucket, [prefix], since_seconds)[prefix]
+
+    def prefixes_points(self, bucket: str, prefixes: list[str], since_seconds=None) -> dict:
+        """Each prefix's points, oldest first, the bucket's read once for them all."""
+        return prefix_history.points(self, bucket, prefixes, since_seconds)
 
     def prefix_totals(self, bucket: str, depth: int | None = None, top: int | None = None):
         """The tracked prefixes holding at least one object, largest first.

@@ -38,6 +38,17 @@ def merged(own: Iterable[dict], bucket_points: Iterable[dict], prefix: str) -> l
     return [found[sk] for sk in sorted(found)]
 
 
+def points(h, bucket: str, prefixes: list[str], since_seconds) -> dict[str, list]:
+    """Each prefix's points, oldest first: the bucket's points, which carry the fold's steps,
+    are read once for them all."""
+    carriers = list(h._point_items(lay.bucket_pk(bucket), since_seconds))
+    out = {}
+    for prefix in prefixes:
+        own = h._point_items(lay.prefix_points_pk(bucket, prefix), since_seconds)
+        out[prefix] = [lay.point_from(i) for i in merged(own, carriers, prefix)]
+    return out
+
+
 def at_or_before(h, bucket: str, prefix: str, when: datetime) -> dict | None:
     """The prefix's last point item at or before ``when`` (None: its history begins after)."""
     bounds = {":a": {"S": lay.POINT_PREFIX}, ":b": {"S": f"{lay.POINT_PREFIX}{lay.iso_ms(when)}~"}}
