@@ -125,15 +125,16 @@ def figures_before(h, bucket: str, held: list[dict], wanted: list[str]) -> dict:
 
     The rows and the prefix partition are two reads. A compaction between them (a sibling
     shard's fold, fold_compact.py) moves a finished row's prefixes into their own items and
-    deletes the row, and would be counted twice: so the rows are read again after the
-    partition, and the reads taken again while a row of the first read is gone."""
+    deletes the row, and a sibling's step may move prefixes out of its row into their own rows
+    (``place``): either would be counted twice. So the rows are read again after the
+    partition, and the reads taken again while a prefix has left a row of the first read."""
     if not wanted:
         return {}
     rows_read = [i for i in held if i["sk"]["S"].startswith(rows.TOTALS_ROWS)]
     for _ in range(READS):
         items = _partition(h, bucket, wanted)
         again = list(rows.query_begins(h, lay.bucket_pk(bucket), rows.TOTALS_ROWS))
-        if {i["sk"]["S"] for i in rows_read} <= {i["sk"]["S"] for i in again}:
+        if not rows.prefixes_moved_out(rows_read, again):
             break
         rows_read = again
     items += rows.row_prefix_items(bucket, rows_read)

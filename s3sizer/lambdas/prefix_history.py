@@ -67,9 +67,10 @@ def at_or_before(h, bucket: str, prefix: str, when: datetime) -> dict | None:
 def prefix_items(h, bucket: str) -> list[dict]:
     """Every prefix's item, its own rows and the bucket's rows' entries of it added into one.
 
-    A compaction between the read of the rows and the read of the prefix partition would
-    count a finished row's prefixes twice (fold_prefixes.figures_before): the rows are read
-    again after the partition, and everything again while a row of the first read is gone."""
+    A compaction, or prefixes leaving a row, between the read of the rows and the read of the
+    prefix partition would count them twice (fold_prefixes.figures_before): the rows are read
+    again after the partition, and everything again while a prefix has left a row of the first
+    read."""
     condition, values = "begins_with(sk, :t)", {":t": {"S": rows.TOTALS_ROWS}}
     held = list(h._query(lay.bucket_pk(bucket), condition, values))
     for _ in range(READS):
@@ -77,7 +78,7 @@ def prefix_items(h, bucket: str) -> list[dict]:
         if not held:  # no fold rows (the transaction path): nothing to compact meanwhile
             break
         again = list(h._query(lay.bucket_pk(bucket), condition, values))
-        if {i["sk"]["S"] for i in held} <= {i["sk"]["S"] for i in again}:
+        if not rows.prefixes_moved_out(held, again):
             break
         held = again
     return rows.sum_prefix_items([*own, *rows.row_prefix_items(bucket, held)])

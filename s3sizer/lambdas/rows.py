@@ -139,6 +139,17 @@ def row_prefixes(row: dict | None) -> dict[str, list[int]]:
     return {prefix: [int(x["N"]) for x in value["L"]] for prefix, value in held.items()}
 
 
+def prefixes_moved_out(first: list[dict], again: list[dict]) -> bool:
+    """Whether a prefix left a row between two reads of a bucket's rows: the row is gone
+    (compacted into the base items) or no longer holds it (moved to its own row)."""
+    later = {i["sk"]["S"]: set(row_prefixes(i)) for i in again}
+    return any(
+        i["sk"]["S"] not in later or not set(row_prefixes(i)) <= later[i["sk"]["S"]]
+        for i in first
+        if i["sk"]["S"].startswith(TOTALS_ROWS)
+    )
+
+
 def prefix_figures_attribute(entries: dict[str, list[int]]) -> dict:
     return {"M": {p: {"L": [lay.n(x) for x in values]} for p, values in sorted(entries.items())}}
 

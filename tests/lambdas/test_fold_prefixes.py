@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from s3sizer.lambdas import fold, fold_compact, fold_prefixes, rows
+from s3sizer.lambdas import fold, fold_compact, fold_prefixes, history, rows
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack import estate
 
@@ -230,3 +230,36 @@ def test_a_row_past_one_write_unit_shrinks_back_as_its_prefixes_go_idle(streamed
     assert rows.item_size(row) <= rows.ROW_BYTES
     expected = {p: (i + 1, 1) for i, p in enumerate(names)} | {names[0]: (100, 1)}
     assert _prefixes(client) == expected
+
+
+class FoldFirst:
+    """The real client, but a fold step runs just before the reader's first read of the prefix
+    partition (after it read the rows)."""
+
+    def __init__(self, client, run):
+        self.client, self.run, self.done = client, run, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def query(self, **kwargs):
+        values = kwargs.get("ExpressionAttributeValues", {})
+        if not self.done and values.get(":pk") == {"S": lay.prefix_pk(BUCKET)}:
+            self.done = True
+            self.run()
+        return self.client.query(**kwargs)
+
+
+def test_prefixes_leaving_a_row_between_a_reader_s_reads_count_once(streamed, clock):
+    client, hist, stream = streamed
+    names = [f"busy-{i:02d}/" for i in range(30)]  # past one write unit
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    _fold(hist, stream, stream.read())
+    clock.advance(fold_prefixes.IDLE_SECONDS)
+    write_key(client, TABLE, BUCKET, f"{names[0]}k", [100], 2)  # its step moves idle ones out
+    pending = stream.read()
+    reader = history.History(TABLE, FoldFirst(client, lambda: _fold(hist, stream, pending)))
+    found = {i["prefix"]["S"]: int(i["total_size"]["N"]) for i in reader.prefix_items(BUCKET)}
+    assert found == {p: i + 1 for i, p in enumerate(names)} | {names[0]: 100}
+    assert rows.item_size(_row(client, stream)) <= rows.ROW_BYTES  # they did leave
