@@ -9,7 +9,7 @@ History: each step's bucket point carries, in ``pp``, every prefix of the row it
 its size and objects before and after the step (summed over every shard). A prefix's own
 points partition gets a point from a shard at most every ``PREFIX_POINT_SECONDS`` (and at the
 shard's first step of it): so the last point of a prefix at or before a time is found from its
-last own point and the bucket's points of at most that long after it (history.py).
+last own point and the bucket's points of at most that long after it (prefix_history.py).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def carried(point: dict, prefix: str) -> dict | None:
 # A bucket of few prefixes: one Query of its prefixes' partition (one read unit per 4 KB) costs
 # less than one Query per prefix the step moved.
 PARTITION_ITEMS = 32
-# Times the rows are read again when a compaction moved one into the prefixes' items meanwhile.
+# Times the reads are taken again while a prefix left a row between them (figures_before).
 READS = 4
 
 
