@@ -235,7 +235,8 @@ def apply_step(h, shard: str, step: Step) -> Applied:
             prefix_writes.append(_point(h, pk, was[prefix], then, shard, seq))
     writes.append(_row_update(h, address, figures, seq, ts, last, classes=classes,
                               max_size=now.max_size,
-                              prefix_map=entries if (entries or had) else None))  # fmt: skip
+                              prefix_map=entries if (entries or had) else None,
+                              prefixes_left=bool(left)))  # fmt: skip
     # Even a step that moved nothing writes its point: the point is the step's receipt, which
     # redrive reads so as not to count it again (fold_receipts.py).
     point = _point(h, lay.bucket_pk(bucket), before, now, shard, seq)
@@ -258,7 +259,7 @@ def apply_step(h, shard: str, step: Step) -> Applied:
 def _row_update(
     h, address: dict, figures, seq: str, ts: str, last: str | None, *,
     classes: dict | None = None, max_size: int | None = None, prefix: str | None = None,
-    prefix_map: dict | None = None,
+    prefix_map: dict | None = None, prefixes_left: bool = False,
 ) -> dict:  # fmt: skip
     names = {"#q": rows.LAST_SEQ, "#u": "updated_at"}
     values = {":q": {"S": seq}, ":u": {"S": ts}}
@@ -269,6 +270,9 @@ def _row_update(
     for i, (name, amount) in enumerate(flat.items()):
         names[f"#a{i}"], values[f":a{i}"] = name, lay.n(amount)
         adds.append(f"#a{i} :a{i}")
+    if prefixes_left:
+        names["#o"], values[":o"] = rows.PREFIXES_LEFT, lay.n(1)
+        adds.append("#o :o")
     if max_size is not None:
         names["#m"], values[":m"] = "max_size", lay.n(max_size)
         sets.append("#m = :m")

@@ -81,4 +81,9 @@ def prefix_items(h, bucket: str) -> list[dict]:
         if not rows.prefixes_moved_out(held, again):
             break
         held = again
+    else:  # the partition and the last rows would miss what left between them
+        raise RuntimeError(
+            f"prefixes of bucket {bucket!r} kept leaving the fold's rows across {READS} reads;"
+            " run it again"
+        )
     return rows.sum_prefix_items([*own, *rows.row_prefix_items(bucket, held)])

@@ -35,6 +35,9 @@ TOTALS_ROWS = f"{lay.TOTALS_SK}#"
 # (ms)]}. ROW_BYTES is one write unit: an UpdateItem is billed on the larger of the item's sizes
 # before and after it, so a row past it sheds its idle prefixes (fold_prefixes.place).
 PREFIX_FIGURES = "pf"
+# How many steps moved prefixes out of the row: a prefix that left and came back between two
+# reads still changes it.
+PREFIXES_LEFT = "po"
 ROW_BYTES = 1024
 WIDTH = 2 + len(lay.BREAKDOWN)  # bytes, objects, then the breakdown
 # Sequence numbers are decimal strings of up to 40 digits (more than a DynamoDB number holds):
@@ -142,9 +145,15 @@ def row_prefixes(row: dict | None) -> dict[str, list[int]]:
 def prefixes_moved_out(first: list[dict], again: list[dict]) -> bool:
     """Whether a prefix left a row between two reads of a bucket's rows: the row is gone
     (compacted into the base items) or no longer holds it (moved to its own row)."""
-    later = {i["sk"]["S"]: set(row_prefixes(i)) for i in again}
+    later = {i["sk"]["S"]: i for i in again}
+
+    def left(row: dict) -> str:
+        return row.get(PREFIXES_LEFT, {"N": "0"})["N"]
+
     return any(
-        i["sk"]["S"] not in later or not set(row_prefixes(i)) <= later[i["sk"]["S"]]
+        i["sk"]["S"] not in later
+        or not set(row_prefixes(i)) <= set(row_prefixes(later[i["sk"]["S"]]))
+        or left(i) != left(later[i["sk"]["S"]])
         for i in first
         if i["sk"]["S"].startswith(TOTALS_ROWS)
     )

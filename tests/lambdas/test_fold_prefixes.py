@@ -263,3 +263,107 @@ def test_prefixes_leaving_a_row_between_a_reader_s_reads_count_once(streamed, cl
     found = {i["prefix"]["S"]: int(i["total_size"]["N"]) for i in reader.prefix_items(BUCKET)}
     assert found == {p: i + 1 for i, p in enumerate(names)} | {names[0]: 100}
     assert rows.item_size(_row(client, stream)) <= rows.ROW_BYTES  # they did leave
+
+
+def test_a_row_filled_by_new_prefixes_stays_within_its_most_bytes(streamed):
+    # place() sizes a new entry with a point time of 0, and the step then stamps it with
+    # now_ms (8 bytes, not 2): 40 new prefixes a step overshoot GROWTH_BYTES.
+    client, hist, stream = streamed
+    names = [f"n{i:03d}/" for i in range(200)]
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    assert _fold(hist, stream, stream.read())["batchItemFailures"] == []
+    row = _row(client, stream)
+    assert rows.item_size(row) <= fold_prefixes.MOST_ROW_BYTES
+
+
+class LeaveThenRejoin:
+    """The real client; a fold step runs just before the reader's read of the prefix partition
+    and another just after it (both after the reader's first read of the rows)."""
+
+    def __init__(self, client, before, after):
+        self.client, self.before, self.after, self.done = client, before, after, False
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def query(self, **kwargs):
+        values = kwargs.get("ExpressionAttributeValues", {})
+        if self.done or values.get(":pk") != {"S": lay.prefix_pk(BUCKET)}:
+            return self.client.query(**kwargs)
+        self.done = True
+        self.before()
+        page = self.client.query(**kwargs)
+        self.after()
+        return page
+
+
+def test_a_prefix_that_leaves_and_rejoins_a_row_between_a_reader_s_reads_counts_once(
+    streamed, clock
+):
+    client, hist, stream = streamed
+    names = [f"busy-{i:02d}/" for i in range(30)]  # past one write unit
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    _fold(hist, stream, stream.read())
+    clock.advance(fold_prefixes.IDLE_SECONDS)
+    for i, prefix in enumerate(names):  # all busy but busy-01: it alone leaves the row
+        if i != 1:
+            write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 2], 2)
+    leaving = stream.read()
+    clock.advance(1)
+    write_key(client, TABLE, BUCKET, f"{names[1]}k", [50], 2)  # busy-01 comes back into it
+    rejoining = stream.read()
+    reader = history.History(
+        TABLE,
+        LeaveThenRejoin(
+            client, lambda: _fold(hist, stream, leaving), lambda: _fold(hist, stream, rejoining)
+        ),
+    )
+    found = {i["prefix"]["S"]: int(i["total_size"]["N"]) for i in reader.prefix_items(BUCKET)}
+    assert names[1] in rows.row_prefixes(_row(client, stream))  # it did rejoin
+    assert found[names[1]] in (2, 50)  # before or after the steps; 4 counts its 2 twice
+
+
+class StepBeforeEachRead:
+    """The real client; a fold step runs before each of the reader's reads of the prefix
+    partition, and the last one just after its last read (before its last read of the rows)."""
+
+    def __init__(self, client, before: list, after):
+        self.client, self.before, self.after = client, list(before), after
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def query(self, **kwargs):
+        values = kwargs.get("ExpressionAttributeValues", {})
+        if values.get(":pk") != {"S": lay.prefix_pk(BUCKET)} or not self.before:
+            return self.client.query(**kwargs)
+        self.before.pop(0)()
+        page = self.client.query(**kwargs)
+        if not self.before:
+            self.after()
+        return page
+
+
+def test_a_reader_whose_reads_are_all_taken_again_misses_no_prefix(streamed, clock):
+    client, hist, stream = streamed
+    names = [f"busy-{i:02d}/" for i in range(100)]  # a row of 3.5 KB: 16 leave a step
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    _fold(hist, stream, stream.read())
+    clock.advance(fold_prefixes.IDLE_SECONDS)
+    pending = []
+    for j in range(fold_prefixes.READS + 1):
+        write_key(client, TABLE, BUCKET, f"{names[0]}k", [1000 + j], 2 + j)
+        pending.append(stream.read())
+    steps = [lambda batch=batch: _fold(hist, stream, batch) for batch in pending]
+    reader = history.History(TABLE, StepBeforeEachRead(client, steps[:-1], steps[-1]))
+    try:
+        items = reader.prefix_items(BUCKET)
+    except RuntimeError:  # the reader may say it could not read them whole; never miss some
+        return
+    found = {i["prefix"]["S"]: int(i["total_size"]["N"]) for i in items}
+    expected = {p: i + 1 for i, p in enumerate(names)} | {names[0]: 1000 + fold_prefixes.READS}
+    assert _prefixes(client) == {p: (s, 1) for p, s in expected.items()}
+    assert found == expected
