@@ -174,24 +174,26 @@ def test_untrack_leaves_no_points_of_a_prefix_the_fold_emptied(streamed):
     assert left == []
 
 
-class CompactFirst:
-    """The real client, but a sibling shard's fold compacts a finished row of the bucket just
-    before this fold reads the prefix partition (after it read the rows)."""
+class AroundPartitionReads:
+    """The real client, with steps run around a reader's reads of the prefix partition (each
+    after it read the rows): ``before[i]`` just before its i-th read, and ``after`` just after
+    the read that ran the last of them."""
 
-    def __init__(self, client, hist, row):
-        self.client, self.hist, self.row, self.done = client, hist, row, False
+    def __init__(self, client, before, after=None):
+        self.client, self.before, self.after = client, list(before), after
 
     def __getattr__(self, name):
         return getattr(self.client, name)
 
     def query(self, **kwargs):
         values = kwargs.get("ExpressionAttributeValues", {})
-        if not self.done and values.get(":pk") == {"S": lay.prefix_pk(BUCKET)}:
-            self.done = True
-            self.hist.client = self.client
-            assert fold_compact.compact(self.hist, BUCKET, self.row, [])
-            self.hist.client = self
-        return self.client.query(**kwargs)
+        if values.get(":pk") != {"S": lay.prefix_pk(BUCKET)} or not self.before:
+            return self.client.query(**kwargs)
+        self.before.pop(0)()
+        page = self.client.query(**kwargs)
+        if not self.before and self.after:
+            self.after()
+        return page
 
 
 def test_a_compaction_between_the_rows_and_the_prefixes_counts_nothing_twice(streamed):
@@ -204,7 +206,11 @@ def test_a_compaction_between_the_rows_and_the_prefixes_counts_nothing_twice(str
     client.put_item(TableName=TABLE, Item=row)
     write_key(client, TABLE, BUCKET, "logs/k", [5], 1)
     records = stream.read()
-    hist.client = CompactFirst(client, hist, row)
+
+    def compacted():  # by a sibling shard's fold
+        assert fold_compact.compact(history.History(TABLE, client), BUCKET, row, [])
+
+    hist.client = AroundPartitionReads(client, [compacted])
     try:
         assert _fold(hist, stream, records)["batchItemFailures"] == []
     finally:
@@ -232,24 +238,6 @@ def test_a_row_past_one_write_unit_shrinks_back_as_its_prefixes_go_idle(streamed
     assert _prefixes(client) == expected
 
 
-class FoldFirst:
-    """The real client, but a fold step runs just before the reader's first read of the prefix
-    partition (after it read the rows)."""
-
-    def __init__(self, client, run):
-        self.client, self.run, self.done = client, run, False
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def query(self, **kwargs):
-        values = kwargs.get("ExpressionAttributeValues", {})
-        if not self.done and values.get(":pk") == {"S": lay.prefix_pk(BUCKET)}:
-            self.done = True
-            self.run()
-        return self.client.query(**kwargs)
-
-
 def test_prefixes_leaving_a_row_between_a_reader_s_reads_count_once(streamed, clock):
     client, hist, stream = streamed
     names = [f"busy-{i:02d}/" for i in range(30)]  # past one write unit
@@ -259,7 +247,8 @@ def test_prefixes_leaving_a_row_between_a_reader_s_reads_count_once(streamed, cl
     clock.advance(fold_prefixes.IDLE_SECONDS)
     write_key(client, TABLE, BUCKET, f"{names[0]}k", [100], 2)  # its step moves idle ones out
     pending = stream.read()
-    reader = history.History(TABLE, FoldFirst(client, lambda: _fold(hist, stream, pending)))
+    step = [lambda: _fold(hist, stream, pending)]
+    reader = history.History(TABLE, AroundPartitionReads(client, step))
     found = {i["prefix"]["S"]: int(i["total_size"]["N"]) for i in reader.prefix_items(BUCKET)}
     assert found == {p: i + 1 for i, p in enumerate(names)} | {names[0]: 100}
     assert rows.item_size(_row(client, stream)) <= rows.ROW_BYTES  # they did leave
@@ -275,27 +264,6 @@ def test_a_row_filled_by_new_prefixes_stays_within_its_most_bytes(streamed):
     assert _fold(hist, stream, stream.read())["batchItemFailures"] == []
     row = _row(client, stream)
     assert rows.item_size(row) <= fold_prefixes.MOST_ROW_BYTES
-
-
-class LeaveThenRejoin:
-    """The real client; a fold step runs just before the reader's read of the prefix partition
-    and another just after it (both after the reader's first read of the rows)."""
-
-    def __init__(self, client, before, after):
-        self.client, self.before, self.after, self.done = client, before, after, False
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def query(self, **kwargs):
-        values = kwargs.get("ExpressionAttributeValues", {})
-        if self.done or values.get(":pk") != {"S": lay.prefix_pk(BUCKET)}:
-            return self.client.query(**kwargs)
-        self.done = True
-        self.before()
-        page = self.client.query(**kwargs)
-        self.after()
-        return page
 
 
 def test_a_prefix_that_leaves_and_rejoins_a_row_between_a_reader_s_reads_counts_once(
@@ -314,36 +282,11 @@ def test_a_prefix_that_leaves_and_rejoins_a_row_between_a_reader_s_reads_counts_
     clock.advance(1)
     write_key(client, TABLE, BUCKET, f"{names[1]}k", [50], 2)  # busy-01 comes back into it
     rejoining = stream.read()
-    reader = history.History(
-        TABLE,
-        LeaveThenRejoin(
-            client, lambda: _fold(hist, stream, leaving), lambda: _fold(hist, stream, rejoining)
-        ),
-    )
+    steps = [lambda: _fold(hist, stream, leaving)], lambda: _fold(hist, stream, rejoining)
+    reader = history.History(TABLE, AroundPartitionReads(client, *steps))
     found = {i["prefix"]["S"]: int(i["total_size"]["N"]) for i in reader.prefix_items(BUCKET)}
     assert names[1] in rows.row_prefixes(_row(client, stream))  # it did rejoin
     assert found[names[1]] in (2, 50)  # before or after the steps; 4 counts its 2 twice
-
-
-class StepBeforeEachRead:
-    """The real client; a fold step runs before each of the reader's reads of the prefix
-    partition, and the last one just after its last read (before its last read of the rows)."""
-
-    def __init__(self, client, before: list, after):
-        self.client, self.before, self.after = client, list(before), after
-
-    def __getattr__(self, name):
-        return getattr(self.client, name)
-
-    def query(self, **kwargs):
-        values = kwargs.get("ExpressionAttributeValues", {})
-        if values.get(":pk") != {"S": lay.prefix_pk(BUCKET)} or not self.before:
-            return self.client.query(**kwargs)
-        self.before.pop(0)()
-        page = self.client.query(**kwargs)
-        if not self.before:
-            self.after()
-        return page
 
 
 def test_a_reader_whose_reads_are_all_taken_again_misses_no_prefix(streamed, clock):
@@ -358,7 +301,7 @@ def test_a_reader_whose_reads_are_all_taken_again_misses_no_prefix(streamed, clo
         write_key(client, TABLE, BUCKET, f"{names[0]}k", [1000 + j], 2 + j)
         pending.append(stream.read())
     steps = [lambda batch=batch: _fold(hist, stream, batch) for batch in pending]
-    reader = history.History(TABLE, StepBeforeEachRead(client, steps[:-1], steps[-1]))
+    reader = history.History(TABLE, AroundPartitionReads(client, steps[:-1], steps[-1]))
     try:
         items = reader.prefix_items(BUCKET)
     except RuntimeError:  # the reader may say it could not read them whole; never miss some
