@@ -174,6 +174,18 @@ def test_untrack_leaves_no_points_of_a_prefix_the_fold_emptied(streamed):
     assert left == []
 
 
+def _idle_prefixes(streamed, clock, count: int) -> list[str]:
+    """``count`` prefixes ``busy-NN/`` of one key each (NN + 1 bytes), folded into the row, and
+    then idle for an hour."""
+    client, hist, stream = streamed
+    names = [f"busy-{i:02d}/" for i in range(count)]
+    for i, prefix in enumerate(names):
+        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
+    _fold(hist, stream, stream.read())
+    clock.advance(fold_prefixes.IDLE_SECONDS)
+    return names
+
+
 class AroundPartitionReads:
     """The real client, with steps run around a reader's reads of the prefix partition (each
     after it read the rows): ``before[i]`` just before its i-th read, and ``after`` just after
@@ -222,13 +234,9 @@ def test_a_compaction_between_the_rows_and_the_prefixes_counts_nothing_twice(str
 
 def test_a_row_past_one_write_unit_shrinks_back_as_its_prefixes_go_idle(streamed, clock):
     client, hist, stream = streamed
-    names = [f"busy-{i:02d}/" for i in range(30)]  # about 1.5 KB of prefixes: past one unit
-    for i, prefix in enumerate(names):
-        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
-    _fold(hist, stream, stream.read())
+    names = _idle_prefixes(streamed, clock, 30)  # about 1.5 KB of prefixes: past one unit
     assert set(rows.row_prefixes(_row(client, stream))) == set(names)
     assert rows.item_size(_row(client, stream)) > rows.ROW_BYTES
-    clock.advance(fold_prefixes.IDLE_SECONDS)
     write_key(client, TABLE, BUCKET, f"{names[0]}k", [100], 2)  # one prefix still busy
     _fold(hist, stream, stream.read())
     row = _row(client, stream)
@@ -240,11 +248,7 @@ def test_a_row_past_one_write_unit_shrinks_back_as_its_prefixes_go_idle(streamed
 
 def test_prefixes_leaving_a_row_between_a_reader_s_reads_count_once(streamed, clock):
     client, hist, stream = streamed
-    names = [f"busy-{i:02d}/" for i in range(30)]  # past one write unit
-    for i, prefix in enumerate(names):
-        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
-    _fold(hist, stream, stream.read())
-    clock.advance(fold_prefixes.IDLE_SECONDS)
+    names = _idle_prefixes(streamed, clock, 30)  # past one write unit
     write_key(client, TABLE, BUCKET, f"{names[0]}k", [100], 2)  # its step moves idle ones out
     pending = stream.read()
     step = [lambda: _fold(hist, stream, pending)]
@@ -270,11 +274,7 @@ def test_a_prefix_that_leaves_and_rejoins_a_row_between_a_reader_s_reads_counts_
     streamed, clock
 ):
     client, hist, stream = streamed
-    names = [f"busy-{i:02d}/" for i in range(30)]  # past one write unit
-    for i, prefix in enumerate(names):
-        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
-    _fold(hist, stream, stream.read())
-    clock.advance(fold_prefixes.IDLE_SECONDS)
+    names = _idle_prefixes(streamed, clock, 30)  # past one write unit
     for i, prefix in enumerate(names):  # all busy but busy-01: it alone leaves the row
         if i != 1:
             write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 2], 2)
@@ -291,11 +291,7 @@ def test_a_prefix_that_leaves_and_rejoins_a_row_between_a_reader_s_reads_counts_
 
 def test_a_reader_whose_reads_are_all_taken_again_misses_no_prefix(streamed, clock):
     client, hist, stream = streamed
-    names = [f"busy-{i:02d}/" for i in range(100)]  # a row of 3.5 KB: 16 leave a step
-    for i, prefix in enumerate(names):
-        write_key(client, TABLE, BUCKET, f"{prefix}k", [i + 1], 1)
-    _fold(hist, stream, stream.read())
-    clock.advance(fold_prefixes.IDLE_SECONDS)
+    names = _idle_prefixes(streamed, clock, 100)  # a row of 3.5 KB: 16 leave a step
     pending = []
     for j in range(fold_prefixes.READS + 1):
         write_key(client, TABLE, BUCKET, f"{names[0]}k", [1000 + j], 2 + j)
