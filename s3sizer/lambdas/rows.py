@@ -144,7 +144,8 @@ def row_prefixes(row: dict | None) -> dict[str, list[int]]:
 
 def prefixes_moved_out(first: list[dict], again: list[dict]) -> bool:
     """Whether a prefix left a row between two reads of a bucket's rows: the row is gone
-    (compacted into the base items) or no longer holds it (moved to its own row)."""
+    (compacted into the base items), no longer holds it, or counts another step that moved
+    prefixes out (PREFIXES_LEFT: one may have left and come back between the reads)."""
     later = {i["sk"]["S"]: i for i in again}
 
     def left(row: dict) -> str:
