@@ -18,7 +18,9 @@ def status(
 ) -> dict:
     """The chosen bucket's totals and baseline state at the top level, as one bucket's status
     always was; a row per tracked bucket under `buckets` (two GetItems each, a running
-    baseline's ranges one Query more); the delivery's queues (one GetQueueAttributes each); and
+    baseline's ranges one Query more) and, once deployed, whether its notification entry is
+    still in place (`routed`: one GetBucketNotificationConfiguration each); the delivery's
+    queues (one GetQueueAttributes each); and
     what the chosen bucket costs and how fast it grows (one BatchGetItem, three one-item
     Queries; docs/costs.md). `refresh_uploads` polls the chosen bucket's unfinished uploads
     first (stack/uploads.py), instead of showing the last scheduled poll's figures."""
@@ -30,6 +32,12 @@ def status(
 
         refresh(ctx.stack, [ctx.bucket])
     rows = [bucket_row(ctx, settings) for settings in ctx.buckets]
+    if ctx.config.delivery is not None:
+        from s3sizer.stack.delivery import routes_in_place
+
+        intact = routes_in_place(ctx.stack, ctx.config, ctx.buckets)
+        for row in rows:
+            row["routed"] = intact.get(row["bucket"])
     chosen = next(row for row in rows if row["bucket"] == ctx.bucket)
     shown = {k: v for k, v in chosen.items() if k not in ("delivery", "prefix_depth")}
     return {

@@ -184,6 +184,13 @@ def status(
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
+    for row in result["buckets"]:
+        if row.get("routed") is False and not json_out:
+            output.err.print(
+                f"[yellow]Warning:[/] bucket {row['bucket']!r} no longer sends its events to "
+                "the tracker (its notification configuration lost s3sizer's entry, or the "
+                "bucket is gone); run `s3sizer deploy` to route them again and take a baseline."
+            )
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
         output.err.print(

@@ -269,3 +269,35 @@ def _same_attribute(name: str, have: str, want: str) -> bool:
     if name in ("Policy", "RedrivePolicy"):
         return (json.loads(have) if have else None) == (json.loads(want) if want else None)
     return have == want
+
+
+def routes_in_place(stack: Stack, config: StackConfig, buckets: list[BucketSettings]) -> dict:
+    """Per routed bucket, whether its notification configuration still sends its events on its
+    route: False once someone (another tool's `PutBucketNotificationConfiguration`, which
+    replaces the whole configuration) dropped or changed s3sizer's entry, or the bucket is
+    gone. Events S3 sent nowhere meanwhile are lost to the totals, so status says so; `deploy`
+    puts the entry back and takes a baseline. One GetBucketNotificationConfiguration a bucket,
+    16 side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from s3sizer.stack.state import error_code
+
+    arns, own_id = stack.arns(config), stack.names.notification_id
+    s3 = stack.client("s3")
+
+    def intact(settings: BucketSettings) -> bool:
+        try:
+            current = stack.notification_configuration(settings.bucket)
+        except s3.exceptions.ClientError as exc:
+            if error_code(exc) in {"404", "NoSuchBucket", "NotFound"}:
+                return False
+            raise
+        wanted = desired_notifications(
+            current, settings.delivery, None, arns, own_id,
+            settings.eventbridge_owned, settings.storage_classes,
+        )  # fmt: skip
+        return same_delivery(current, wanted)
+
+    routed = [b for b in buckets if b.delivery is not None]
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(routed)))) as pool:
+        return dict(zip((b.bucket for b in routed), pool.map(intact, routed), strict=True))

@@ -171,3 +171,44 @@ def test_status_of_one_bucket_shows_that_bucket_s_route(cli, aws):
 
     assert (first["delivery"], taken["delivery"]) == ("sqs", "eventbridge")
     assert "eventbridge" in text
+
+
+def test_status_warns_of_a_bucket_whose_entry_was_replaced_and_deploy_routes_it_again(cli, aws):
+    """Another tool's PutBucketNotificationConfiguration replaces the whole configuration:
+    s3sizer's entry goes, and the bucket's events with it. status says which bucket; deploy
+    puts the entry back and takes a baseline, which counts what changed meanwhile."""
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("media-bucket")
+    cli("track", "media-bucket")
+    s3 = boto3.client("s3")
+    theirs = {
+        "Id": "theirs",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:theirs",
+        "Events": ["s3:ObjectRestore:*"],
+    }
+    s3.put_bucket_notification_configuration(
+        Bucket="media-bucket",
+        NotificationConfiguration={"TopicConfigurations": [theirs]},
+        SkipDestinationValidation=True,
+    )
+    s3.put_object(Bucket="media-bucket", Key="unseen", Body=b"12345")
+
+    rows = {r["bucket"]: r for r in json.loads(cli("status", "--json").stdout)["buckets"]}
+    text = cli("status")
+
+    assert (rows[DEFAULT_BUCKET]["routed"], rows["media-bucket"]["routed"]) == (True, False)
+    assert "Warning: bucket 'media-bucket' no longer sends its events" in " ".join(
+        text.stderr.split()
+    )
+    assert DEFAULT_BUCKET not in text.stderr
+    assert "put bucket notification: media-bucket" in cli("deploy", "--dry-run").stdout
+
+    cli("deploy", "--no-layer")
+
+    rows = {r["bucket"]: r for r in json.loads(cli("status", "--json").stdout)["buckets"]}
+    assert rows["media-bucket"]["routed"] is True
+    assert (rows["media-bucket"]["total_size"], rows["media-bucket"]["object_count"]) == (5, 1)
+    kept = s3.get_bucket_notification_configuration(Bucket="media-bucket")["TopicConfigurations"]
+    assert [e["Id"] for e in kept] == ["theirs"]
+    assert "Warning" not in cli("status").stderr
