@@ -131,11 +131,14 @@ class _Compiler:
             if type(value) is not dict:
                 raise _NotADict
             out = map_type()
-            present = (
-                sorted(fields[k] for k in value if k in fields)
-                if len(value) > 1
-                else [fields[k] for k in value if k in fields]
-            )  # moto takes the members in the shape's order
+            if len(value) == 1:  # an attribute value: most structures a request holds
+                for json_name, raw in value.items():
+                    field = fields.get(json_name)
+                    if field is not None and raw is not None:
+                        out[field[1]] = field[2](raw, map_type)
+                return out
+            # moto takes the members in the shape's order
+            present = sorted(fields[k] for k in value if k in fields)
             for _, member, read, json_name in present:
                 raw = value[json_name]
                 if raw is not None:
