@@ -46,8 +46,10 @@ THREADS = ASSUMED["UpdateItems a function runs in parallel (threads)"]
 STREAM_DELAY = ASSUMED["DynamoDB stream: write to record readable (s)"]
 KB = WRITE_UNIT_KB.value  # a write unit outside a transaction
 FOLD_BATCH = int(STREAM_GET_RECORDS.value)  # the fold mapping's BatchSize: one GetRecords' worth
-ROW_BYTES = ASSUMED["a fold row or point of a bucket, without its prefixes (bytes)"]
-PREFIX_BYTES = ASSUMED["one prefix's figures inside a fold row or point (bytes)"]
+ROW_BYTES = ASSUMED["a fold row of a bucket, without its prefixes (bytes)"]
+PREFIX_BYTES = ASSUMED["one prefix's entry in a fold row (bytes)"]
+POINT_BYTES = ASSUMED["a fold point of a bucket, without its prefixes (bytes)"]
+POINT_PREFIX_BYTES = ASSUMED["one prefix's figures carried by a fold point (bytes)"]
 # As fold_prefixes.py: a row holds the busy prefixes up to 4 KB (less 64 bytes of room for its
 # numbers to grow); the idle ones leave, so a row holds what is busy. A prefix gets an own point
 # per shard at most every 5 minutes.
@@ -268,7 +270,7 @@ class StreamFold:
         moved = m.rng.sample(range(b), touched) if touched else []
         own = [p for p in moved if p >= held]  # the busy prefixes past the row's room
         carried = len(moved) - len(own)
-        point_kb = (ROW_BYTES + PREFIX_BYTES * carried) / 1024
+        point_kb = (POINT_BYTES + POINT_PREFIX_BYTES * carried) / 1024
         due = 0
         for p in moved:
             if p < held and m.now - self.pointed.get((shard, p), -math.inf) >= PREFIX_POINT_S:
@@ -336,7 +338,7 @@ class LeanFold(StreamFold):
         touched = min(b, math.ceil(b * (1 - (1 - 1 / b) ** records) - 1e-9)) if b else 0
         yield m.latency(ASSUMED["Lambda invoke overhead, warm (s)"])
         base, each = ROW_BYTES, PREFIX_BYTES
-        point_kb = (base + each * touched) / 1024
+        point_kb = (POINT_BYTES + POINT_PREFIX_BYTES * touched) / 1024
         shards = len(self.shards)
         if self.group_of:
             bucket_kb = base / 1024
