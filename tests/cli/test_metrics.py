@@ -169,3 +169,27 @@ def test_every_tracked_bucket_has_its_series_even_one_tracked_after_the_server_s
     assert (
         samples[("s3sizer_prefix_size_bytes", (("bucket", "second-bucket"), ("prefix", "x/")))] == 7
     )
+
+
+def test_a_deployed_stack_s_scrape_says_which_bucket_lost_its_notification_entry(cli, aws):
+    cli("setup")
+    cli("deploy", "--no-layer")
+    boto3.client("s3").create_bucket(Bucket="second-bucket")
+    cli("track", "second-bucket")
+    clock = [0.0]
+    ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
+    collector = metrics_server.StackCollector(
+        ctx, prices.load("us-east-1"), cache_seconds=0, clock=lambda: clock[0]
+    )
+
+    def routed() -> dict:
+        family = next(f for f in collector.collect() if f.name == "s3sizer_bucket_routed")
+        return {s.labels["bucket"]: s.value for s in family.samples}
+
+    assert routed() == {DEFAULT_BUCKET: 1, "second-bucket": 1}
+    boto3.client("s3").put_bucket_notification_configuration(
+        Bucket="second-bucket", NotificationConfiguration={}
+    )
+    assert routed()["second-bucket"] == 1  # read again only after a minute
+    clock[0] += metrics_server.ROUTE_CHECK_SECONDS
+    assert routed() == {DEFAULT_BUCKET: 1, "second-bucket": 0}
