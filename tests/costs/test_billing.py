@@ -198,5 +198,6 @@ def test_the_grafana_dashboard_charts_every_family_the_endpoint_serves():
         "s3sizer_dead_letters",
         "s3sizer_queued",
         "s3sizer_fold_dead_letters",
+        "s3sizer_bucket_routed",
     ):
         assert family in exprs
