@@ -26,7 +26,7 @@ from s3sizer.stack.plan import (
     stack_tags,
 )
 from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
-from s3sizer.stack.routes import ROUTES, Route
+from s3sizer.stack.routes import ROUTES, WHEN_TAKEN, Route
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
@@ -140,6 +140,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         entries += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
+    entries += _lost_by_the_rule(stack, config, existing, others, entries, arns)
     # The queue's policy and the rule follow the new routes before the entries do: a bucket
     # whose entry is not reached yet may lose events meanwhile, which its baseline brings back.
     # So every baseline the entries owe is marked first: a deploy stopped in between owes them.
@@ -161,6 +162,29 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
+
+
+def _lost_by_the_rule(stack: Stack, config, existing, others, entries: list, arns) -> list:
+    """A baseline for each bucket that stays on the EventBridge route but that the stack's
+    rule no longer carried (deleted, disabled or changed by hand): its events went nowhere
+    until the rule this deploy puts back, so its totals missed them."""
+    planned = {s.bucket for s in entries if isinstance(s, st.RecordBaseline)}
+    kept = [config.bucket] if existing.delivery == config.delivery == WHEN_TAKEN.name else []
+    kept += [
+        new.bucket for new, _, old in others if old.delivery == new.delivery == WHEN_TAKEN.name
+    ]
+    out: list[st.Step] = []
+    for bucket in WHEN_TAKEN.unrouted(stack, [b for b in kept if b not in planned], arns):
+        out.append(st.MarkBaselineDue(stack.names.table, bucket))
+        if bucket == config.bucket:
+            out.append(baseline_step(stack, config, versioned=True))
+        else:
+            settings = next(new for new, _, _ in others if new.bucket == bucket)
+            versioned = stack.bucket_versioning(bucket) != ""
+            out.append(st.RecordBaseline(
+                bucket, versioned, settings.prefix_depth, config.history_ttl_days
+            ))  # fmt: skip
+    return out
 
 
 def _resumed_baselines(stack: Stack, config, buckets: list, planned: list):

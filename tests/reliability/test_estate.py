@@ -34,14 +34,9 @@ def write(s3, bucket: str, seed: int, operations: int = 40) -> None:
             s3.put_object(Bucket=bucket, Key=key, Body=rng.randbytes(rng.randrange(1, 2000)))
 
 
-def test_five_buckets_tracked_exactly_then_each_restored(stack_cli):
-    s3, sqs = stack_cli.aws.client("s3"), stack_cli.aws.client("sqs")
-    stack_cli("setup")
-    stack_cli("deploy")
-    others = [f"{stack_cli.stack}-estate-{i}" for i in range(4)]
-    for name in others:
-        s3.create_bucket(Bucket=name)
-        s3.put_object(Bucket=name, Key="logs/before.txt", Body=b"there before tracking")
+def their_queue(stack_cli) -> str:
+    """The ARN of a queue of the user's own, whose policy lets S3 send to it."""
+    sqs = stack_cli.aws.client("sqs")
     theirs = sqs.create_queue(QueueName=f"{stack_cli.stack}-theirs")["QueueUrl"]
     their_arn = sqs.get_queue_attributes(QueueUrl=theirs, AttributeNames=["QueueArn"])
     their_arn = their_arn["Attributes"]["QueueArn"]
@@ -57,7 +52,22 @@ def test_five_buckets_tracked_exactly_then_each_restored(stack_cli):
         ],
     }
     sqs.set_queue_attributes(QueueUrl=theirs, Attributes={"Policy": json.dumps(allow_s3)})
-    entry = {"Id": "their-own", "QueueArn": their_arn, "Events": ["s3:ObjectCreated:*"]}
+    return their_arn
+
+
+def test_five_buckets_tracked_exactly_then_each_restored(stack_cli):
+    s3 = stack_cli.aws.client("s3")
+    stack_cli("setup")
+    stack_cli("deploy")
+    others = [f"{stack_cli.stack}-estate-{i}" for i in range(4)]
+    for name in others:
+        s3.create_bucket(Bucket=name)
+        s3.put_object(Bucket=name, Key="logs/before.txt", Body=b"there before tracking")
+    entry = {
+        "Id": "their-own",
+        "QueueArn": their_queue(stack_cli),
+        "Events": ["s3:ObjectCreated:*"],
+    }
     s3.put_bucket_notification_configuration(
         Bucket=others[3],
         NotificationConfiguration={"QueueConfigurations": [entry]},
@@ -80,6 +90,7 @@ def test_five_buckets_tracked_exactly_then_each_restored(stack_cli):
     assert rows[others[3]]["delivery"] == "eventbridge"
     assert {rows[b]["delivery"] for b in others[:3]} == {"sqs"}
     assert {rows[b]["prefix_depth"] for b in others} == {2}
+    assert {rows[b]["routed"] for b in buckets} == {True}  # the rule's bucket too
 
     stored = {name: objects(s3, name) for name in others}
     stack_cli("untrack", others[1])
@@ -88,3 +99,55 @@ def test_five_buckets_tracked_exactly_then_each_restored(stack_cli):
 
     assert {name: notifications(s3, name) for name in others} == before
     assert {name: objects(s3, name) for name in others} == stored
+
+
+def test_a_rule_deleted_by_hand_unroutes_its_bucket_and_deploy_brings_it_back_exact(stack_cli):
+    """The stack's EventBridge rule deleted (a cleanup script): the bucket on that route sends
+    its events nowhere. status says so; deploy puts the rule back and takes that bucket's
+    baseline, which counts what changed meanwhile; its events flow again."""
+    s3, events = stack_cli.aws.client("s3"), stack_cli.aws.client("events")
+    stack_cli("setup")
+    stack_cli("deploy")
+    taken = f"{stack_cli.stack}-taken"
+    s3.create_bucket(Bucket=taken)
+    entry = {
+        "Id": "their-own",
+        "QueueArn": their_queue(stack_cli),
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+    }
+    s3.put_bucket_notification_configuration(
+        Bucket=taken,
+        NotificationConfiguration={"QueueConfigurations": [entry]},
+        SkipDestinationValidation=True,
+    )
+    stack_cli("track", taken)  # its event types are taken: it goes through the stack's rule
+    (rule,) = [
+        r["Name"]
+        for r in events.list_rules(NamePrefix=stack_cli.stack)["Rules"]
+        if "aws.s3" in r.get("EventPattern", "")
+    ]
+    targets = [t["Id"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]]
+    events.remove_targets(Rule=rule, Ids=targets)
+    events.delete_rule(Name=rule)
+    write(s3, taken, seed=7)  # while nothing carries its events
+
+    rows = {r["bucket"]: r for r in json.loads(stack_cli("status", "--json").stdout)["buckets"]}
+    warned = stack_cli("status").stderr
+    plan = stack_cli("deploy", "--dry-run").stdout
+
+    assert (rows[stack_cli.bucket]["routed"], rows[taken]["routed"]) == (True, False)
+    assert f"bucket '{taken}' no longer sends its events" in " ".join(warned.split())
+    assert any("record baseline" in line and taken in line for line in plan.splitlines()), plan
+    stack_cli("deploy")
+    write(s3, taken, seed=8)
+
+    def exact():
+        row = next(
+            r for r in json.loads(stack_cli("status", "--json").stdout)["buckets"]
+            if r["bucket"] == taken
+        )  # fmt: skip
+        return row["routed"] and (row["total_size"], row["object_count"]) == listing_totals(
+            stack_cli, taken
+        )
+
+    assert poll(exact, timeout=60, interval=0.5)

@@ -75,6 +75,11 @@ class Route:
         removed once none is on it."""
         return []
 
+    def unrouted(self, stack: Stack, buckets: list[str], arns: Arns) -> list[str]:
+        """Those of ``buckets`` (on this route) whose events what they share no longer carries;
+        their own entries are checked apart (delivery.routes_in_place)."""
+        return []
+
     # The stack's route (the first bucket's), which the tracker's own settings follow.
 
     def mapping_steps(self, stack: Stack, config: StackConfig, arns: Arns) -> list:

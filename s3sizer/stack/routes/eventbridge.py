@@ -65,6 +65,22 @@ class EventBridgeRoute(QueueRoute):
             out.append(st.PutTarget(stack.names.rule, target))
         return out
 
+    def unrouted(self, stack: Stack, buckets: list[str], arns: Arns) -> list[str]:
+        """Those of ``buckets`` whose events the stack's rule does not bring to its queue: all
+        of them while the rule is gone, disabled or without that target; else those its
+        pattern does not name (an account-wide pattern names them all)."""
+        if not buckets:
+            return []
+        rule = stack.rule()
+        targets = stack.rule_targets() if rule is not None else None
+        queue = arns.queue(stack.names.queue)
+        if rule is None or rule.get("State") == "DISABLED":
+            return list(buckets)
+        if not any(t.get("Arn") == queue for t in targets or []):
+            return list(buckets)
+        named = _bucket_names(json.loads(rule.get("EventPattern") or "{}"))
+        return [] if named is None else [b for b in buckets if b not in named]
+
     def teardown_steps(self, stack: Stack) -> list:
         targets = stack.rule_targets()
         if targets is None:
@@ -75,3 +91,12 @@ class EventBridgeRoute(QueueRoute):
 def _target_differs(targets: list[dict], wanted: dict) -> bool:
     found = next((t for t in targets if t.get("Id") == wanted["Id"]), None)
     return found is None or any(found.get(k) != v for k, v in wanted.items())
+
+
+def _bucket_names(pattern: dict) -> set[str] | None:
+    """The buckets a rule's pattern (as routing.rule_pattern writes it) takes the object events
+    of; None when it takes the whole account's."""
+    if "account" in pattern:
+        return None
+    branch = pattern["$or"][0] if "$or" in pattern else pattern
+    return set(branch.get("detail", {}).get("bucket", {}).get("name", []))
