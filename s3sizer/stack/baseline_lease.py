@@ -117,3 +117,17 @@ def held_now(history, bucket: str) -> bool:
 
 def _now() -> int:
     return int(time.time())
+
+
+def refuse_baselines_running(history, steps: list) -> None:
+    """Refused before any step: a baseline the plan runs, of a bucket whose baseline another
+    s3sizer command is running (a reconcile, say), would stop the plan part-way."""
+    from s3sizer.stack import steps as st
+
+    for step in steps:
+        if isinstance(step, st.RecordBaseline) and held_now(history, step.bucket):
+            raise StackError(
+                f"A baseline of bucket {step.bucket!r} is running in another s3sizer command",
+                "wait for it to finish (`s3sizer status` shows how far it got), then run this "
+                "again",
+            )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import alarms, delivery, fold, iam, uploads
 from s3sizer.stack import steps as st
+from s3sizer.stack.baseline_lease import refuse_baselines_running
 from s3sizer.stack.estate import refuse_tracked_elsewhere, tracker_mirror_differs
 from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.model import (
@@ -170,6 +171,10 @@ def plan_setup(
     unfinished = table is not None and stopped_part_way(stack, config, bucket)
     if table is None or depth_changed or (classes_on and existing is not None) or unfinished:
         steps.append(baseline_step(stack, config, versioned=state == "mine"))
+    if table is not None:
+        refuse_baselines_running(stack.history(config), steps)
+    if depth_changed or (classes_on and existing is not None):
+        steps = owed_first(stack, steps, [bucket])
     # Its figure before the schedule's first poll; a setup stopped before it polls when run again.
     first_poll = existing is None or (unfinished and never_polled(stack, config, bucket))
     if first_poll and state == "mine" and config.uploads_every:
@@ -303,6 +308,13 @@ def role_steps(
         if document != desired:
             out.append(st.PutRolePolicy(names.role(spec.short), names.policy(spec.short), desired))
     return out
+
+
+def owed_first(stack: Stack, steps: list, buckets: list[str]) -> list:
+    """A change of settings that needs a baseline (a new prefix depth, storage classes) owes it
+    before the change is stored: a command stopped or refused in between leaves the baseline
+    owed, and the same command run again takes it, instead of finding nothing to do."""
+    return [st.MarkBaselineDue(stack.names.table, b) for b in buckets] + steps
 
 
 def baseline_unfinished(stack: Stack, config: StackConfig, bucket: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import delivery, estate
 from s3sizer.stack import steps as st
+from s3sizer.stack.baseline_lease import refuse_baselines_running
 from s3sizer.stack.model import (
     DEFAULT_PREFIX_DEPTH,
     MAX_PREFIX_DEPTH,
@@ -19,6 +20,7 @@ from s3sizer.stack.plan import (
     bucket_alarm_steps,
     check_bucket_name,
     never_polled,
+    owed_first,
     plan_setup,
     role_steps,
     stack_tags,
@@ -128,6 +130,7 @@ def plan_track(
     routed: list[tuple[BucketSettings, dict, bool]] = []
     after = dict(tracked)
     first_polls: list[str] = []
+    changed: list[str] = []  # buckets whose new settings need a baseline
     for bucket in dict.fromkeys(buckets):  # each once, in the order given
         if bucket == config.bucket:
             first = plan_setup(
@@ -173,6 +176,8 @@ def plan_track(
         unfinished = bucket in tracked and stopped_part_way(stack, config, bucket)
         if depth_changed or classes_on or bucket not in tracked or unfinished:
             steps.append(_baseline(stack, new, config.history_ttl_days))
+        if depth_changed or classes_on:
+            changed.append(bucket)
         if unfinished and never_polled(stack, config, bucket):
             first_polls.append(bucket)  # a track stopped before its first poll
     # The tracker's role polls (and looks up the classes of) exactly the buckets as they will
@@ -197,6 +202,8 @@ def plan_track(
         steps += [
             st.PollUploads(names.table, b) for b in after if b not in tracked or b in first_polls
         ]
+    refuse_baselines_running(stack.history(config), steps)
+    steps = owed_first(stack, steps, changed)
     return st.Plan(
         f"track of {', '.join(dict.fromkeys(buckets))} in stack {names.stack}",
         tuple(_once(steps)),

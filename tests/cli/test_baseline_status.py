@@ -87,3 +87,61 @@ def test_a_stopped_track_shows_a_largest_at_least_its_partial_totals(cli, aws, s
     [row] = [r for r in rows if r["bucket"] == "more-bucket"]
     assert row["baseline"]["state"] == "in_progress"
     assert row["total_size"] > 0 and row["max_size"] >= row["total_size"]
+
+
+def _lease_held_elsewhere(bucket: str):
+    """Another command's baseline of ``bucket`` under way: its lease on the BASELINE item."""
+    from s3sizer.aws import Aws
+    from s3sizer.context import open_stack
+    from s3sizer.settings import Settings
+    from s3sizer.stack.baseline_lease import Lease
+
+    ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
+    lease = Lease(ctx.history.history, bucket)
+    lease.acquire()
+    return lease
+
+
+@pytest.mark.parametrize("command", ["setup", "track"])
+def test_a_new_depth_refused_while_another_baseline_runs_changes_nothing(cli, aws, command):
+    """The baseline a new depth needs cannot run while another command's runs: refused before
+    any step, the depth is not stored, and the same command run later does it all."""
+    _objects(DEFAULT_BUCKET, 30)
+    cli("setup")
+    other = _lease_held_elsewhere(DEFAULT_BUCKET)
+    try:
+        args = ["setup"] if command == "setup" else ["track", DEFAULT_BUCKET]
+        refused = cli(*args, "--prefix-depth", "2", code=1)
+    finally:
+        other.release()
+
+    assert "is running in another s3sizer command" in refused.stderr
+    assert refused.stderr.count("\n") == 1
+    assert json.loads(cli("status", "--json").stdout)["buckets"][0]["prefix_depth"] == 1
+    assert "record baseline" in cli("setup", "--prefix-depth", "2", "--dry-run").stdout
+    cli("setup", "--prefix-depth", "2")
+    deep = json.loads(cli("status", "--by-prefix", "--depth", "2", "--json").stdout)
+    assert sum(p["object_count"] for p in deep if p["prefix"].count("/") == 2) == 0  # p0/... flat
+    assert "Nothing to do" in cli("setup", "--prefix-depth", "2").stdout
+
+
+def test_a_new_depth_whose_baseline_could_not_start_is_owed_and_run_again(cli, aws, monkeypatch):
+    """Another command takes the bucket's baseline after setup planned (past its check): setup
+    stores the depth, then its baseline is refused. The baseline was marked owed before the
+    depth was stored, so the same command run again takes it, instead of finding nothing to
+    do with the prefixes of the new depth never counted."""
+    from s3sizer.stack import plan
+
+    _objects(DEFAULT_BUCKET, 30)
+    cli("setup")
+    monkeypatch.setattr(plan, "refuse_baselines_running", lambda *_: None, raising=False)
+    other = _lease_held_elsewhere(DEFAULT_BUCKET)
+    try:
+        cli("setup", "--prefix-depth", "2", code=1)
+    finally:
+        other.release()
+
+    assert json.loads(cli("status", "--json").stdout)["baseline"]["state"] == "in_progress"
+    again = cli("setup", "--prefix-depth", "2")
+    assert "Nothing to do" not in again.stdout
+    assert json.loads(cli("status", "--json").stdout)["baseline"] == {"state": "complete"}

@@ -119,8 +119,12 @@ def test_track_of_a_tracked_bucket_with_a_new_depth_is_a_planned_settings_change
 
     plan = plan_track(Stack(deployed.aws), ["second"], prefix_depth=3)
 
-    assert [type(s).__name__ for s in plan.steps] == ["PutBucket", "RecordBaseline"]
-    assert plan.steps[0].settings.prefix_depth == 3
+    assert [type(s).__name__ for s in plan.steps] == [
+        "MarkBaselineDue",
+        "PutBucket",
+        "RecordBaseline",
+    ]  # owed before the depth is stored
+    assert plan.steps[1].settings.prefix_depth == 3
 
 
 def test_untrack_restores_the_notifications_exactly_and_deletes_every_item(deployed):
@@ -349,8 +353,9 @@ def test_track_of_the_first_bucket_changes_its_settings_as_setup_would(deployed)
     plan = plan_track(deployed, ["first"], prefix_depth=2)
 
     kinds = [type(step).__name__ for step in plan.steps]
-    assert kinds[:2] == ["PutConfig", "PutBucket"] and kinds[-1] == "RecordBaseline"
-    assert plan.steps[1].settings.prefix_depth == 2
+    assert kinds[:3] == ["MarkBaselineDue", "PutConfig", "PutBucket"]
+    assert kinds[-1] == "RecordBaseline"
+    assert plan.steps[2].settings.prefix_depth == 2
 
 
 def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):

@@ -165,11 +165,17 @@ def test_a_new_prefix_depth_reaches_a_deployed_tracker_before_the_baseline(stack
 
     kinds = [type(step).__name__ for step in plan.steps]
     # The bucket's settings item (which each chunk of the tracker reads) before the baseline.
-    assert kinds == ["PutConfig", "PutBucket", "UpdateFunctionConfiguration", "RecordBaseline"]
-    assert plan.steps[1].settings.prefix_depth == 3
-    variables = plan.steps[2].settings["Environment"]["Variables"]
+    assert kinds == [
+        "MarkBaselineDue",  # owed before the new depth is stored
+        "PutConfig",
+        "PutBucket",
+        "UpdateFunctionConfiguration",
+        "RecordBaseline",
+    ]
+    assert plan.steps[2].settings.prefix_depth == 3
+    variables = plan.steps[3].settings["Environment"]["Variables"]
     assert variables["PREFIX_DEPTH"] == "3"
-    assert plan.steps[3].prefix_depth == 3
+    assert plan.steps[4].prefix_depth == 3
 
 
 def test_a_bucket_encrypted_with_a_kms_alias_grants_its_writers_the_key_by_arn(stack):

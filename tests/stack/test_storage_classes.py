@@ -51,8 +51,14 @@ def test_track_storage_classes_is_a_planned_change_with_its_baseline(deployed):
     plan = plan_track(deployed, ["second"], storage_classes=True)
 
     kinds = [type(step).__name__ for step in plan.steps]
-    assert kinds == ["PutBucket", "PutRolePolicy", "PutNotification", "RecordBaseline"]
-    assert plan.steps[0].settings.storage_classes is True
+    assert kinds == [
+        "MarkBaselineDue",
+        "PutBucket",
+        "PutRolePolicy",
+        "PutNotification",
+        "RecordBaseline",
+    ]
+    assert plan.steps[1].settings.storage_classes is True
     run(deployed, plan)
 
     stack = Stack(deployed.aws)
