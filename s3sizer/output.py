@@ -165,6 +165,9 @@ def status_text(status: dict) -> str:
 def _money_lines(status: dict) -> str:
     if "storage" not in status:
         return ""
+    if (status.get("baseline") or {}).get("state") == "in_progress":
+        # The bill is counted from the totals the baseline has not set yet: none is shown.
+        return "\nmonthly cost known once the baseline ends"
     from s3sizer.costs.text import money_lines
 
     return "\n" + money_lines(status["storage"], status["growth"])
@@ -198,9 +201,9 @@ def _baseline_line(baseline: dict | None) -> str:
         return ""
     if baseline.get("owed"):
         return (
-            "\nbaseline     owed: a change of this bucket's route stopped before its baseline "
-            "began, and changes made meanwhile may be missing (run the same deploy or track "
-            "again)"
+            "\nbaseline     owed: a change of this bucket's route or settings stopped before "
+            "its baseline began, and the totals may miss what it changes (run the same setup, "
+            "track or deploy again)"
         )
     done = round(100 * baseline.get("done", 0))
     return (

@@ -54,9 +54,12 @@ def test_a_stopped_setup_shows_what_its_ranges_merged_and_a_largest_at_least_tha
     assert row["baseline"]["state"] == "in_progress"
     assert 0 < row["total_size"] < whole and 0 < row["object_count"] < 600
     assert row["max_size"] >= row["total_size"]
+    text = cli("status").stdout
+    assert "monthly cost known once the baseline ends" in text and "billed" not in text
 
     stops_half_way["listed"] = 0
     cli("setup", "--workers", "1")
+    assert "billed" in cli("status").stdout
     row = json.loads(cli("status", "--json").stdout)
     assert (row["total_size"], row["object_count"], row["baseline"]) == (
         whole, 600, {"state": "complete"}
@@ -142,6 +145,7 @@ def test_a_new_depth_whose_baseline_could_not_start_is_owed_and_run_again(cli, a
         other.release()
 
     assert json.loads(cli("status", "--json").stdout)["baseline"]["state"] == "in_progress"
+    assert "run the same setup, track or deploy again" in " ".join(cli("status").stdout.split())
     again = cli("setup", "--prefix-depth", "2")
     assert "Nothing to do" not in again.stdout
     assert json.loads(cli("status", "--json").stdout)["baseline"] == {"state": "complete"}

@@ -36,7 +36,7 @@ def test_an_owed_baseline_says_what_to_run():
         status(owed, [row("first", owed), row("second", {"state": "in_progress", "done": 0.5})])
     )
     assert "baseline     owed" in text
-    assert "run the same deploy or track again" in text
+    assert "run the same setup, track or deploy again" in text
     assert "0% of the bucket's ranges" not in text
     lines = text.splitlines()
     assert next(line for line in lines if line.startswith("first ")).endswith("(baseline owed)")
