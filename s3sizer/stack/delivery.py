@@ -275,10 +275,11 @@ def routes_in_place(stack: Stack, config: StackConfig, buckets: list[BucketSetti
     """Per routed bucket, whether its notification configuration still sends its events on its
     route: False once someone (another tool's `PutBucketNotificationConfiguration`, which
     replaces the whole configuration) dropped or changed s3sizer's entry, or the bucket is
-    gone, or (on the EventBridge route) the stack's rule is gone or changed. Events S3 sent
-    nowhere meanwhile are lost to the totals, so status says so; `deploy` puts the entry back
-    and takes a baseline. One GetBucketNotificationConfiguration a bucket, 16 side by side, and
-    the rule's DescribeRule and ListTargetsByRule while a bucket is on that route."""
+    gone, or what the buckets of its route share (the queue's policy, the rule) no longer
+    carries it (Route.unrouted). Events S3 sent nowhere meanwhile are lost to the totals, so
+    status says so; `deploy` puts back what is missing and takes a baseline. One
+    GetBucketNotificationConfiguration a bucket, 16 side by side, then per route in use the
+    queue's policy, and the rule's DescribeRule and ListTargetsByRule."""
     from concurrent.futures import ThreadPoolExecutor
 
     from s3sizer.stack.state import error_code
@@ -302,7 +303,7 @@ def routes_in_place(stack: Stack, config: StackConfig, buckets: list[BucketSetti
     routed = [b for b in buckets if b.delivery is not None]
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(routed)))) as pool:
         found = dict(zip((b.bucket for b in routed), pool.map(intact, routed), strict=True))
-    for name, route in ROUTES.items():  # what a route's buckets share: the rule
+    for name, route in ROUTES.items():  # what a route's buckets share: policy, rule
         found.update(
             dict.fromkeys(route.unrouted(stack, routing.on_route(routed, name), arns), False)
         )

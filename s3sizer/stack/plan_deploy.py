@@ -26,7 +26,7 @@ from s3sizer.stack.plan import (
     stack_tags,
 )
 from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
-from s3sizer.stack.routes import ROUTES, WHEN_TAKEN, Route
+from s3sizer.stack.routes import ROUTES, Route
 from s3sizer.stack.state import Stack
 
 LOG_RETENTION_DAYS = 30
@@ -140,7 +140,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         entries += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
-    entries += _lost_by_the_rule(stack, config, existing, others, entries, arns)
+    entries += _lost_meanwhile(stack, config, existing, others, entries, arns)
     # The queue's policy and the rule follow the new routes before the entries do: a bucket
     # whose entry is not reached yet may lose events meanwhile, which its baseline brings back.
     # So every baseline the entries owe is marked first: a deploy stopped in between owes them.
@@ -164,21 +164,21 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
 
 
-def _lost_by_the_rule(stack: Stack, config, existing, others, entries: list, arns) -> list:
-    """A baseline for each bucket that stays on the EventBridge route but that the stack's
-    rule no longer carried (deleted, disabled or changed by hand): its events went nowhere
-    until the rule this deploy puts back, so its totals missed them."""
+def _lost_meanwhile(stack: Stack, config, existing, others, entries: list, arns) -> list:
+    """A baseline for each bucket that stays on its route but that what the route's buckets
+    share no longer carried (the rule, or the queue's policy, deleted or changed by hand): its
+    events went nowhere until this deploy puts that back, so its totals missed them."""
     planned = {s.bucket for s in entries if isinstance(s, st.RecordBaseline)}
-    kept = [config.bucket] if existing.delivery == config.delivery == WHEN_TAKEN.name else []
-    kept += [
-        new.bucket for new, _, old in others if old.delivery == new.delivery == WHEN_TAKEN.name
-    ]
+    kept = {config.bucket: config.delivery} if existing.delivery == config.delivery else {}
+    kept |= {new.bucket: new.delivery for new, _, old in others if old.delivery == new.delivery}
     out: list[st.Step] = []
-    for bucket in WHEN_TAKEN.unrouted(stack, [b for b in kept if b not in planned], arns):
-        out.append(st.MarkBaselineDue(stack.names.table, bucket))
-        if bucket == config.bucket:
-            out.append(baseline_step(stack, config, versioned=True))
-        else:
+    for name, route in ROUTES.items():
+        on_route = [b for b, r in kept.items() if r == name and b not in planned]
+        for bucket in route.unrouted(stack, on_route, arns):
+            out.append(st.MarkBaselineDue(stack.names.table, bucket))
+            if bucket == config.bucket:
+                out.append(baseline_step(stack, config, versioned=True))
+                continue
             settings = next(new for new, _, _ in others if new.bucket == bucket)
             versioned = stack.bucket_versioning(bucket) != ""
             out.append(st.RecordBaseline(

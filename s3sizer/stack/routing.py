@@ -114,3 +114,37 @@ def _allow(sid: str, service: str, queue_arn: str, condition: dict) -> dict:
         "Resource": queue_arn,
         "Condition": condition,
     }
+
+
+def allowed_senders(policy_text_found: str | None, service: str) -> set[str] | None:
+    """The source ARNs a queue's policy lets ``service`` send from: None when it lets that
+    service send from anywhere (a policy on `aws:SourceAccount` alone), an empty set when it
+    lets it send nothing (no policy, or no statement for it)."""
+    document = json.loads(policy_text_found or "{}")
+    found: set[str] = set()
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal", {})
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        actions = statement.get("Action", [])
+        if (
+            statement.get("Effect") != "Allow"
+            or service not in ([services] if isinstance(services, str) else services)
+            or not {"sqs:SendMessage", "sqs:*", "*"}
+            & set([actions] if isinstance(actions, str) else actions)
+        ):
+            continue
+        condition = statement.get("Condition", {})
+        arns = [
+            v
+            for test in ("ArnEquals", "ArnLike", "StringEquals", "StringLike")
+            for v in _listed(condition.get(test, {}).get("aws:SourceArn"))
+        ]
+        if not arns:
+            return None
+        found.update(arns)
+    return found
+
+
+def _listed(value) -> list:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)

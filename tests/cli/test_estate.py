@@ -212,3 +212,34 @@ def test_status_warns_of_a_bucket_whose_entry_was_replaced_and_deploy_routes_it_
     kept = s3.get_bucket_notification_configuration(Bucket="media-bucket")["TopicConfigurations"]
     assert [e["Id"] for e in kept] == ["theirs"]
     assert "Warning" not in cli("status").stderr
+
+
+def test_a_queue_policy_rewritten_by_hand_unroutes_the_buckets_it_dropped(cli, aws):
+    """S3 drops the events a queue's policy does not let it send: status names the buckets the
+    policy lost, and deploy writes the policy back with a baseline of each."""
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("media-bucket")
+    cli("track", "media-bucket")
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="s3sizer-events")["QueueUrl"]
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])[
+        "Attributes"]["Policy"])  # fmt: skip
+    (senders,) = [
+        s for s in policy["Statement"] if s["Principal"] == {"Service": "s3.amazonaws.com"}
+    ]
+    senders["Condition"]["ArnEquals"]["aws:SourceArn"] = [f"arn:aws:s3:::{DEFAULT_BUCKET}"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    boto3.client("s3").put_object(Bucket="media-bucket", Key="dropped", Body=b"1234567")
+
+    rows = {r["bucket"]: r for r in json.loads(cli("status", "--json").stdout)["buckets"]}
+    plan = cli("deploy", "--dry-run").stdout.splitlines()
+
+    assert (rows[DEFAULT_BUCKET]["routed"], rows["media-bucket"]["routed"]) == (True, False)
+    assert any("record baseline" in line and "media-bucket" in line for line in plan)
+    assert not any("record baseline" in line and DEFAULT_BUCKET in line for line in plan)
+    cli("deploy", "--no-layer")
+    rows = {r["bucket"]: r for r in json.loads(cli("status", "--json").stdout)["buckets"]}
+    assert rows["media-bucket"]["routed"] is True
+    assert (rows["media-bucket"]["total_size"], rows["media-bucket"]["object_count"]) == (7, 1)
+    assert "Nothing to do" in cli("deploy", "--no-layer").stdout

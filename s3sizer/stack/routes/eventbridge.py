@@ -67,8 +67,9 @@ class EventBridgeRoute(QueueRoute):
 
     def unrouted(self, stack: Stack, buckets: list[str], arns: Arns) -> list[str]:
         """Those of ``buckets`` whose events the stack's rule does not bring to its queue: all
-        of them while the rule is gone, disabled or without that target; else those its
-        pattern does not name (an account-wide pattern names them all)."""
+        of them while the rule is gone, disabled, without that target, or not let in by the
+        queue's policy; else those its pattern does not name (an account-wide pattern names
+        them all)."""
         if not buckets:
             return []
         rule = stack.rule()
@@ -78,6 +79,11 @@ class EventBridgeRoute(QueueRoute):
             return list(buckets)
         if not any(t.get("Arn") == queue for t in targets or []):
             return list(buckets)
+        url = stack.queue_url(stack.names.queue)
+        policy = stack.queue_attributes(url).get("Policy") if url else None
+        senders = routing.allowed_senders(policy, "events.amazonaws.com")
+        if senders is not None and arns.rule not in senders:
+            return list(buckets)  # the queue's policy no longer lets the rule send
         named = _bucket_names(json.loads(rule.get("EventPattern") or "{}"))
         return [] if named is None else [b for b in buckets if b not in named]
 

@@ -57,6 +57,22 @@ class QueueRoute(Route):
     def tracker_grants(self, arns: Arns) -> list[dict]:
         return [grant("PollQueue", POLL_ACTIONS, arns.queue(arns.names.queue))]
 
+    def unrouted(self, stack: Stack, buckets: list[str], arns: Arns) -> list[str]:
+        """Those of ``buckets`` that the queue's policy no longer lets S3 send from (a policy
+        rewritten by hand): S3 drops what it may not deliver. All of them when the queue is
+        gone. A Deny statement is not read."""
+        if not buckets:
+            return []
+        url = stack.queue_url(stack.names.queue)
+        if url is None:
+            return list(buckets)
+        senders = routing.allowed_senders(
+            stack.queue_attributes(url).get("Policy"), "s3.amazonaws.com"
+        )
+        if senders is None:
+            return []
+        return [b for b in buckets if f"arn:{arns.partition}:s3:::{b}" not in senders]
+
     def cleanup_steps(self, stack: Stack) -> list:
         """Off the direct route, none of it stays: the asynchronous invoke configuration (its
         on-failure destination) and S3's permission to invoke the tracker."""
