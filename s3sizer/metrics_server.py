@@ -112,15 +112,16 @@ class StackCollector:
         if delivery["queued"] is not None:
             queued.add_metric([], delivery["queued"])
         found = [size, objects, prefixes, stored, cost, dead, queued]
-        if self.ctx.config.delivery is not None:
+        if any(b.delivery for b in tracked):  # deployed, since the server started too
             routed = gauge(
                 "s3sizer_bucket_routed",
-                "1 while the bucket's notification configuration holds s3sizer's entry; 0 once "
-                "it lost it (its events reach nothing: run `s3sizer deploy`).",
+                "1 while the bucket's events reach the tracker; 0 once s3sizer's notification "
+                "entry, the queue's policy or the stack's rule lost them (run `s3sizer deploy`).",
                 ["bucket"],
             )
             for bucket, intact in self._routes_of(tracked).items():
-                routed.add_metric([bucket], int(intact))
+                if intact is not None:  # not known: AWS refused the check
+                    routed.add_metric([bucket], int(intact))
             found.append(routed)
         if "fold_dead_letters" in delivery:  # a stack on the fold write path
             fold_dead = gauge(

@@ -184,13 +184,18 @@ def status(
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
-    for row in result["buckets"]:
-        if row.get("routed") is False and not json_out:
-            output.err.print(
-                f"[yellow]Warning:[/] bucket {row['bucket']!r} no longer sends its events to "
-                "the tracker (its notification configuration lost s3sizer's entry, or the "
-                "bucket is gone); run `s3sizer deploy` to route them again and take a baseline."
-            )
+    unrouted = [row["bucket"] for row in result["buckets"] if row.get("routed") is False]
+    if unrouted and not json_out:
+        named = ", ".join(repr(b) for b in unrouted[:3])
+        more = f" and {len(unrouted) - 3} more" if len(unrouted) > 3 else ""
+        one = len(unrouted) == 1
+        output.err.print(
+            f"[yellow]Warning:[/] {'bucket' if one else 'buckets'} {named}{more} no longer "
+            f"{'sends its' if one else 'send their'} events to the tracker (s3sizer's "
+            "notification entry, the queue's policy or the stack's rule lost them, or the "
+            "bucket is gone); run `s3sizer deploy` to route them again and take their "
+            "baselines (`untrack` a bucket that is gone)."
+        )
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
         output.err.print(

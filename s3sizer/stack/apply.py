@@ -213,6 +213,8 @@ class Executor(Deletions, Streams, Baselines):
         )
 
     def _set_queue_attributes(self, step: st.SetQueueAttributes) -> None:
+        if "Policy" in step.attributes:  # who may send: a baseline after it counts from here
+            self._route_changed_at = time.time()
         self.client("sqs").set_queue_attributes(QueueUrl=step.url, Attributes=step.attributes)
 
     def _create_event_source_mapping(self, step: st.CreateEventSourceMapping) -> None:
@@ -233,6 +235,8 @@ class Executor(Deletions, Streams, Baselines):
         self.client("lambda").update_event_source_mapping(UUID=step.uuid, **step.settings)
 
     def _put_rule(self, step: st.PutRule) -> None:
+        if not step.schedule:  # the rule that carries S3's events
+            self._route_changed_at = time.time()
         what = (
             {"ScheduleExpression": step.schedule}
             if step.schedule

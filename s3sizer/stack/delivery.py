@@ -279,7 +279,9 @@ def routes_in_place(stack: Stack, config: StackConfig, buckets: list[BucketSetti
     carries it (Route.unrouted). Events S3 sent nowhere meanwhile are lost to the totals, so
     status says so; `deploy` puts back what is missing and takes a baseline. One
     GetBucketNotificationConfiguration a bucket, 16 side by side, then per route in use the
-    queue's policy, and the rule's DescribeRule and ListTargetsByRule."""
+    queue's policy, and the rule's DescribeRule and ListTargetsByRule. None (not known) for a
+    bucket whose check AWS refused otherwise (a missing permission, throttling): status still
+    answers."""
     from concurrent.futures import ThreadPoolExecutor
 
     from s3sizer.stack.state import error_code
@@ -287,13 +289,13 @@ def routes_in_place(stack: Stack, config: StackConfig, buckets: list[BucketSetti
     arns, own_id = stack.arns(config), stack.names.notification_id
     s3 = stack.client("s3")
 
-    def intact(settings: BucketSettings) -> bool:
+    def intact(settings: BucketSettings) -> bool | None:
         try:
             current = stack.notification_configuration(settings.bucket)
         except s3.exceptions.ClientError as exc:
-            if error_code(exc) in {"404", "NoSuchBucket", "NotFound"}:
-                return False
-            raise
+            # Gone, or (403) another account's now: nothing of it reaches the tracker.
+            gone = {"404", "NoSuchBucket", "NotFound", "403", "AccessDenied", "Forbidden"}
+            return False if error_code(exc) in gone else None
         wanted = desired_notifications(
             current, settings.delivery, None, arns, own_id,
             settings.eventbridge_owned, settings.storage_classes,
@@ -304,7 +306,9 @@ def routes_in_place(stack: Stack, config: StackConfig, buckets: list[BucketSetti
     with ThreadPoolExecutor(max_workers=max(1, min(16, len(routed)))) as pool:
         found = dict(zip((b.bucket for b in routed), pool.map(intact, routed), strict=True))
     for name, route in ROUTES.items():  # what a route's buckets share: policy, rule
-        found.update(
-            dict.fromkeys(route.unrouted(stack, routing.on_route(routed, name), arns), False)
-        )
+        on_route = routing.on_route(routed, name)
+        try:
+            found.update(dict.fromkeys(route.unrouted(stack, on_route, arns), False))
+        except s3.exceptions.ClientError:  # a botocore ClientError of any service
+            found.update({b: None for b in on_route if found.get(b) is not False})
     return found

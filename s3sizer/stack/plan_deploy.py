@@ -140,7 +140,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         entries += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
         )
-    entries += _lost_meanwhile(stack, config, existing, others, entries, arns)
+    lost, relisting = _lost_meanwhile(stack, config, existing, others, entries, arns)
+    entries += lost
     # The queue's policy and the rule follow the new routes before the entries do: a bucket
     # whose entry is not reached yet may lose events meanwhile, which its baseline brings back.
     # So every baseline the entries owe is marked first: a deploy stopped in between owes them.
@@ -159,16 +160,24 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     steps += resumed
     notes = [f"delivery: {route} ({why})"]
     notes += [f"the baseline of {b} goes on in another s3sizer command" for b in elsewhere]
+    notes += [
+        f"the baseline running for {b} lists it again, as its events were lost" for b in relisting
+    ]
     if not (options.build_layer or options.layer_arn):
         notes.append("no matplotlib layer: the plotting function uses what its runtime provides")
     return st.Plan(f"deploy of stack {names.stack}", tuple(steps), tuple(notes))
 
 
-def _lost_meanwhile(stack: Stack, config, existing, others, entries: list, arns) -> list:
+def _lost_meanwhile(stack: Stack, config, existing, others, entries: list, arns):
     """A baseline for each bucket that stays on its route but that what the route's buckets
     share no longer carried (the rule, or the queue's policy, deleted or changed by hand): its
-    events went nowhere until this deploy puts that back, so its totals missed them."""
+    events went nowhere until this deploy puts that back, so its totals missed them. Of a
+    bucket whose baseline another command is running, only the mark: that run lists it all
+    again (baseline_ranges.mark_due). Returns the steps, and those buckets."""
+    from s3sizer.stack.baseline_lease import held_now
+
     planned = {s.bucket for s in entries if isinstance(s, st.RecordBaseline)}
+    relisting: list[str] = []
     kept = {config.bucket: config.delivery} if existing.delivery == config.delivery else {}
     kept |= {new.bucket: new.delivery for new, _, old in others if old.delivery == new.delivery}
     out: list[st.Step] = []
@@ -176,6 +185,9 @@ def _lost_meanwhile(stack: Stack, config, existing, others, entries: list, arns)
         on_route = [b for b, r in kept.items() if r == name and b not in planned]
         for bucket in route.unrouted(stack, on_route, arns):
             out.append(st.MarkBaselineDue(stack.names.table, bucket))
+            if held_now(stack.history(config), bucket):
+                relisting.append(bucket)
+                continue
             if bucket == config.bucket:
                 out.append(baseline_step(stack, config, versioned=True))
                 continue
@@ -184,7 +196,7 @@ def _lost_meanwhile(stack: Stack, config, existing, others, entries: list, arns)
             out.append(st.RecordBaseline(
                 bucket, versioned, settings.prefix_depth, config.history_ttl_days
             ))  # fmt: skip
-    return out
+    return out, relisting
 
 
 def _resumed_baselines(stack: Stack, config, buckets: list, planned: list):

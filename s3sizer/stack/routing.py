@@ -9,6 +9,7 @@ track: a bucket without settings items (stack/estate.py).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -116,10 +117,17 @@ def _allow(sid: str, service: str, queue_arn: str, condition: dict) -> dict:
     }
 
 
+def sends_from(policy_text_found: str | None, service: str, source_arn: str) -> bool:
+    """Whether a queue's policy lets ``service`` send for ``source_arn`` (its Allow statements
+    only; `*` and `?` in an ArnLike value match as IAM matches them)."""
+    senders = allowed_senders(policy_text_found, service)
+    return senders is None or any(fnmatch.fnmatchcase(source_arn, s) for s in senders)
+
+
 def allowed_senders(policy_text_found: str | None, service: str) -> set[str] | None:
-    """The source ARNs a queue's policy lets ``service`` send from: None when it lets that
-    service send from anywhere (a policy on `aws:SourceAccount` alone), an empty set when it
-    lets it send nothing (no policy, or no statement for it)."""
+    """The source ARNs (or ARN patterns) a queue's policy lets ``service`` send from: None when
+    it lets that service send from anywhere (a policy on `aws:SourceAccount` alone), an empty
+    set when it lets it send nothing (no policy, or no statement for it)."""
     document = json.loads(policy_text_found or "{}")
     found: set[str] = set()
     statements = document.get("Statement", [])

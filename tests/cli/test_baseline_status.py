@@ -110,6 +110,9 @@ def test_a_new_depth_refused_while_another_baseline_runs_changes_nothing(cli, aw
     """The baseline a new depth needs cannot run while another command's runs: refused before
     any step, the depth is not stored, and the same command run later does it all."""
     _objects(DEFAULT_BUCKET, 30)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for i in range(4):  # a second level, which only the new depth counts
+        s3.put_object(Bucket=DEFAULT_BUCKET, Key=f"p0/deep/k{i}", Body=b"d")
     cli("setup")
     other = _lease_held_elsewhere(DEFAULT_BUCKET)
     try:
@@ -124,7 +127,9 @@ def test_a_new_depth_refused_while_another_baseline_runs_changes_nothing(cli, aw
     assert "record baseline" in cli("setup", "--prefix-depth", "2", "--dry-run").stdout
     cli("setup", "--prefix-depth", "2")
     deep = json.loads(cli("status", "--by-prefix", "--depth", "2", "--json").stdout)
-    assert sum(p["object_count"] for p in deep if p["prefix"].count("/") == 2) == 0  # p0/... flat
+    assert {p["prefix"]: p["object_count"] for p in deep if p["prefix"].count("/") == 2} == {
+        "p0/deep/": 4
+    }
     assert "Nothing to do" in cli("setup", "--prefix-depth", "2").stdout
 
 

@@ -236,6 +236,10 @@ def test_a_queue_policy_rewritten_by_hand_unroutes_the_buckets_it_dropped(cli, a
     plan = cli("deploy", "--dry-run").stdout.splitlines()
 
     assert (rows[DEFAULT_BUCKET]["routed"], rows["media-bucket"]["routed"]) == (True, False)
+    _buckets("other-bucket")
+    refused = cli("track", "other-bucket", code=1)  # it would write the policy back, unbaselined
+    assert "Bucket 'media-bucket' no longer sends its events" in refused.stderr
+    assert "run `s3sizer deploy` first" in refused.stderr and refused.stderr.count("\n") == 1
     assert any("record baseline" in line and "media-bucket" in line for line in plan)
     assert not any("record baseline" in line and DEFAULT_BUCKET in line for line in plan)
     cli("deploy", "--no-layer")
@@ -243,3 +247,46 @@ def test_a_queue_policy_rewritten_by_hand_unroutes_the_buckets_it_dropped(cli, a
     assert rows["media-bucket"]["routed"] is True
     assert (rows["media-bucket"]["total_size"], rows["media-bucket"]["object_count"]) == (7, 1)
     assert "Nothing to do" in cli("deploy", "--no-layer").stdout
+    cli("track", "other-bucket")
+
+
+def test_a_check_aws_refuses_leaves_that_bucket_s_route_unknown_and_status_answers(
+    cli, aws, monkeypatch
+):
+    from botocore.exceptions import ClientError
+
+    from s3sizer.stack.state import Stack
+
+    cli("setup")
+    cli("deploy", "--no-layer")
+    _buckets("media-bucket")
+    cli("track", "media-bucket")
+    real = Stack.notification_configuration
+
+    def throttled(self, bucket):
+        if bucket == "media-bucket":
+            error = {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate"}}
+            raise ClientError(error, "GetBucketNotificationConfiguration")
+        return real(self, bucket)
+
+    monkeypatch.setattr(Stack, "notification_configuration", throttled)
+    text = cli("status")
+    rows = {r["bucket"]: r for r in json.loads(cli("status", "--json").stdout)["buckets"]}
+
+    assert (rows[DEFAULT_BUCKET]["routed"], rows["media-bucket"]["routed"]) == (True, None)
+    assert "Warning" not in text.stderr
+
+
+def test_a_wildcard_in_a_queue_policy_lets_the_buckets_it_matches_send():
+    from s3sizer.stack import routing
+
+    policy = json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q",
+        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::media-*"}},
+    }]})  # fmt: skip
+
+    assert routing.sends_from(policy, "s3.amazonaws.com", "arn:aws:s3:::media-bucket")
+    assert not routing.sends_from(policy, "s3.amazonaws.com", "arn:aws:s3:::logs-bucket")
+    assert not routing.sends_from(policy, "events.amazonaws.com", "arn:aws:s3:::media-bucket")
+    assert not routing.sends_from(None, "s3.amazonaws.com", "arn:aws:s3:::media-bucket")

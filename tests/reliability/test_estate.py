@@ -151,3 +151,11 @@ def test_a_rule_deleted_by_hand_unroutes_its_bucket_and_deploy_brings_it_back_ex
         )
 
     assert poll(exact, timeout=60, interval=0.5)
+    # Disabled by hand: deploy enables it again, with the bucket's baseline, once.
+    events.disable_rule(Name=rule)
+    assert json.loads(stack_cli("status", "--json", "--bucket", taken).stdout)["routed"] is False
+    stack_cli("deploy")
+    assert events.describe_rule(Name=rule)["State"] == "ENABLED"
+    assert "Nothing to do" in stack_cli("deploy").stdout
+    write(s3, taken, seed=9)
+    assert poll(exact, timeout=60, interval=0.5)

@@ -58,7 +58,8 @@ class EventBridgeRoute(QueueRoute):
             "RetryPolicy": RULE_RETRY_POLICY,
         }
         out: list = []
-        if rule is None or json.loads(rule.get("EventPattern") or "{}") != pattern:
+        pattern_found = json.loads((rule or {}).get("EventPattern") or "{}")
+        if rule is None or pattern_found != pattern or rule.get("State") != "ENABLED":
             description = f"S3 events of the buckets of s3sizer stack {stack.names.stack}"
             out.append(st.PutRule(stack.names.rule, pattern, description, tags))
         if not targets or _target_differs(targets, target):
@@ -81,8 +82,7 @@ class EventBridgeRoute(QueueRoute):
             return list(buckets)
         url = stack.queue_url(stack.names.queue)
         policy = stack.queue_attributes(url).get("Policy") if url else None
-        senders = routing.allowed_senders(policy, "events.amazonaws.com")
-        if senders is not None and arns.rule not in senders:
+        if not routing.sends_from(policy, "events.amazonaws.com", arns.rule):
             return list(buckets)  # the queue's policy no longer lets the rule send
         named = _bucket_names(json.loads(rule.get("EventPattern") or "{}"))
         return [] if named is None else [b for b in buckets if b not in named]

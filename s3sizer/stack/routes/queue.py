@@ -66,12 +66,12 @@ class QueueRoute(Route):
         url = stack.queue_url(stack.names.queue)
         if url is None:
             return list(buckets)
-        senders = routing.allowed_senders(
-            stack.queue_attributes(url).get("Policy"), "s3.amazonaws.com"
-        )
-        if senders is None:
-            return []
-        return [b for b in buckets if f"arn:{arns.partition}:s3:::{b}" not in senders]
+        policy = stack.queue_attributes(url).get("Policy")
+        return [
+            b
+            for b in buckets
+            if not routing.sends_from(policy, "s3.amazonaws.com", f"arn:{arns.partition}:s3:::{b}")
+        ]
 
     def cleanup_steps(self, stack: Stack) -> list:
         """Off the direct route, none of it stays: the asynchronous invoke configuration (its
