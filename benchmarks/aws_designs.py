@@ -364,8 +364,8 @@ class LeanFold(StreamFold):
         return ok
 
 
-LEAN_PREFIXES_IN_ROW = 12  # 250 + 12 x 60 bytes: under 1 KB, one write unit
-LEAN_PREFIXES_PER_GROUP = 8  # on average: a hash overfills some, and few past 12
+LEAN_PREFIXES_IN_ROW = int((1024 - ROW_BYTES) // PREFIX_BYTES)  # within 1 KB: one write unit
+LEAN_PREFIXES_PER_GROUP = 8  # on average: a hash overfills some, and few past the row's room
 
 
 def make(m: Model):

@@ -165,8 +165,8 @@ def status_text(status: dict) -> str:
 def _money_lines(status: dict) -> str:
     if "storage" not in status:
         return ""
-    if (status.get("baseline") or {}).get("state") == "in_progress":
-        # The bill is counted from the totals the baseline has not set yet: none is shown.
+    if status["storage"]["current"]["bytes"] != status["total_size"]:
+        # A first baseline's partial figures: the bill counts the totals it sets at its end.
         return "\nmonthly cost known once the baseline ends"
     from s3sizer.costs.text import money_lines
 
