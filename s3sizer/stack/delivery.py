@@ -168,6 +168,21 @@ def same_notifications(a: dict, b: dict) -> bool:
     return norm(a) == norm(b)
 
 
+def refuse_unrouted(stack: Stack, config, buckets: list[BucketSettings]) -> None:
+    """Refused before any step while what a route's buckets share (the queue's policy, the
+    rule) no longer carries one of them: this command would write it back without that
+    bucket's baseline, and the events lost meanwhile would never count. `deploy` takes it."""
+    arns = stack.arns(config)
+    for name, route in ROUTES.items():
+        lost = route.unrouted(stack, [b.bucket for b in buckets if b.delivery == name], arns)
+        if lost:
+            raise StackError(
+                f"Bucket {lost[0]!r} no longer sends its events to the tracker (the stack's "
+                f"queue policy or rule lost it)",
+                "run `s3sizer deploy` first, which puts it back and takes its baseline",
+            )
+
+
 def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st.Step]:
     """On a deployed stack, the first bucket's lifecycle transitions reach the tracker (or stop)
     as soon as its storage classes are tracked (or not), before the listing that fills them."""
@@ -182,13 +197,15 @@ def transition_routing_steps(stack: Stack, config: StackConfig, tags) -> list[st
             f"run `s3sizer deploy --delivery {WHEN_TAKEN.name}` first, which coexists with "
             "every other entry",
         )
+    tracked = stack.tracked(config)
+    refuse_unrouted(stack, config, tracked)  # the rule is written again below
     wanted = desired_notifications(
         current, config.delivery, config, arns, own_id, config.eventbridge_owned
     )
     steps: list[st.Step] = []
     if not same_notifications(current, wanted):
         steps.append(st.PutNotification(config.bucket, wanted, f"delivery {config.delivery}"))
-    return steps + shared_steps(stack, stack.tracked(config), arns, tags)
+    return steps + shared_steps(stack, tracked, arns, tags)
 
 
 def queue_steps(stack: Stack, config: StackConfig, buckets, arns: Arns, tags) -> list:

@@ -100,21 +100,6 @@ def shared_steps(stack: Stack, buckets: list[BucketSettings]) -> list[st.Step]:
     )
 
 
-def refuse_unrouted(stack: Stack, config, buckets: list[BucketSettings]) -> None:
-    """Refused before any step while what a route's buckets share (the queue's policy, the
-    rule) no longer carries one of them: this command would write it back without that
-    bucket's baseline, and the events lost meanwhile would never count. `deploy` takes it."""
-    arns = stack.arns(config)
-    for name, route in ROUTES.items():
-        lost = route.unrouted(stack, [b.bucket for b in buckets if b.delivery == name], arns)
-        if lost:
-            raise StackError(
-                f"Bucket {lost[0]!r} no longer sends its events to the tracker (the stack's "
-                f"queue policy or rule lost it)",
-                "run `s3sizer deploy` first, which puts it back and takes its baseline",
-            )
-
-
 def is_deployed(stack: Stack) -> bool:
     config = stack.require_config()
     return config.delivery is not None and stack.queue_url(stack.names.queue) is not None
@@ -199,7 +184,7 @@ def plan_track(
     # be: one policy with every grant, written before any baseline or route of theirs.
     steps += role_steps(stack, config, stack.bucket_kms_key(config.bucket), list(after.values()))
     if deployed:
-        refuse_unrouted(stack, config, list(tracked.values()))
+        delivery.refuse_unrouted(stack, config, list(tracked.values()))
         ordered = [after[b] for b in after]
         # Senders first: the queue admits a bucket before its entry points at the queue.
         shared = shared_steps(stack, ordered)
@@ -302,7 +287,7 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
         steps.append(st.ForgetBucket(names.table, bucket))
     shared = role_steps(stack, config, stack.bucket_kms_key(config.bucket), kept)
     if is_deployed(stack):
-        refuse_unrouted(stack, config, kept)
+        delivery.refuse_unrouted(stack, config, kept)
         shared += shared_steps(stack, kept)
     steps[-1:-1] = shared  # before the last ForgetBucket
     return st.Plan(f"untrack of {', '.join(gone)} in stack {names.stack}", tuple(steps))

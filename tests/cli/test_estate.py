@@ -240,6 +240,8 @@ def test_a_queue_policy_rewritten_by_hand_unroutes_the_buckets_it_dropped(cli, a
     refused = cli("track", "other-bucket", code=1)  # it would write the policy back, unbaselined
     assert "Bucket 'media-bucket' no longer sends its events" in refused.stderr
     assert "run `s3sizer deploy` first" in refused.stderr and refused.stderr.count("\n") == 1
+    # Tracking the storage classes writes the rule and the policy again: refused the same way.
+    assert "Bucket 'media-bucket'" in cli("setup", "--storage-classes", code=1).stderr
     assert any("record baseline" in line and "media-bucket" in line for line in plan)
     assert not any("record baseline" in line and DEFAULT_BUCKET in line for line in plan)
     cli("deploy", "--no-layer")
