@@ -18,8 +18,8 @@ def status(
 ) -> dict:
     """The chosen bucket's totals and baseline state at the top level, as one bucket's status
     always was; a row per tracked bucket under `buckets` (two GetItems each, a running
-    baseline's ranges one Query more) and, once deployed, whether its notification entry is
-    still in place (`routed`: one GetBucketNotificationConfiguration each); the delivery's
+    baseline's ranges one Query more) and, once deployed, whether its events still reach the
+    tracker (`routed`: delivery.routes_in_place says what it reads); the delivery's
     queues (one GetQueueAttributes each); and
     what the chosen bucket costs and how fast it grows (one BatchGetItem, three one-item
     Queries; docs/costs.md). `refresh_uploads` polls the chosen bucket's unfinished uploads

@@ -133,13 +133,11 @@ def allowed_senders(policy_text_found: str | None, service: str) -> set[str] | N
     statements = document.get("Statement", [])
     for statement in statements if isinstance(statements, list) else [statements]:
         principal = statement.get("Principal", {})
-        services = principal.get("Service", []) if isinstance(principal, dict) else []
-        actions = statement.get("Action", [])
+        services = _listed(principal.get("Service") if isinstance(principal, dict) else None)
         if (
             statement.get("Effect") != "Allow"
-            or service not in ([services] if isinstance(services, str) else services)
-            or not {"sqs:SendMessage", "sqs:*", "*"}
-            & set([actions] if isinstance(actions, str) else actions)
+            or service not in services
+            or not {"sqs:SendMessage", "sqs:*", "*"} & set(_listed(statement.get("Action")))
         ):
             continue
         condition = statement.get("Condition", {})
