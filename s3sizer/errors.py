@@ -12,7 +12,10 @@ class S3SizerError(Exception):
         self.fix = fix
 
     def __str__(self) -> str:
-        return f"{self.message}. {self.fix}" if self.fix else self.message
+        if not self.fix:
+            return self.message
+        # The fix is a sentence of its own; written lower-case where it is raised.
+        return f"{self.message}. {self.fix[:1].upper()}{self.fix[1:]}"
 
 
 class UsageError(S3SizerError):

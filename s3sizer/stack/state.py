@@ -156,11 +156,10 @@ class Stack:
     def rule_targets(self, name: str | None = None) -> list[dict] | None:
         """The targets of the stack's EventBridge rule (or another), None when there is none."""
         events = self.client("events")
-        try:
-            events.describe_rule(Name=name or self.names.rule)
+        try:  # a rule that does not exist is refused here too, as by DescribeRule
+            return events.list_targets_by_rule(Rule=name or self.names.rule).get("Targets", [])
         except events.exceptions.ResourceNotFoundException:
             return None
-        return events.list_targets_by_rule(Rule=name or self.names.rule).get("Targets", [])
 
     def alarm_exists(self, name: str | None = None) -> bool:
         return self.alarm(name) is not None

@@ -111,7 +111,7 @@ def test_teardown_without_yes_in_a_non_interactive_shell_refuses_and_keeps_every
 
     result = cli("teardown", code=2)
 
-    assert "pass --yes" in one_clean_error_line(result)
+    assert "Pass --yes" in one_clean_error_line(result)
     assert inventory() == before
 
 
@@ -124,14 +124,14 @@ def test_teardown_declined_at_the_prompt_deletes_nothing(cli, aws, monkeypatch):
 
     result = cli("teardown", input="n\n", code=1)
 
-    assert "Teardown declined. nothing was deleted" in result.stderr
+    assert "Teardown declined. Nothing was deleted" in result.stderr
     assert inventory() == before
 
 
 def test_commands_on_a_missing_stack_say_to_run_setup(cli, aws):
     result = cli("status", code=1)
 
-    assert "run `s3sizer setup` first" in one_clean_error_line(result)
+    assert "Run `s3sizer setup` first" in one_clean_error_line(result)
 
 
 def test_debug_shows_the_traceback(cli, aws):
@@ -205,7 +205,7 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:size-alerts"
     [
         (["--alarm-topic", "not-an-arn"], "'not-an-arn' is not an SNS topic ARN"),
         (["--alarm-above", "1GB", "--alarm-topic", "arn:aws:sqs:us-east-1:1:q"], "SNS topic ARN"),
-        (["--alarm-topic", TOPIC], "add --alarm-above SIZE"),
+        (["--alarm-topic", TOPIC], "Add --alarm-above SIZE"),
         (["--alarm-above", "5GB", "--alarm-topic", TOPIC[:-1] + "x"], None),
     ],
 )

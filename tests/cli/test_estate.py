@@ -68,13 +68,13 @@ def test_a_deeper_prefix_of_another_bucket_is_offered_by_track_not_setup(cli, aw
     cli("track", "media-bucket")
 
     other = cli("history", "--bucket", "media-bucket", "--prefix", "a/b/", code=1).stderr
-    assert "run `s3sizer track media-bucket --prefix-depth 2`" in other
+    assert "Run `s3sizer track media-bucket --prefix-depth 2`" in other
     # The command line is well formed; the bucket's settings refuse it: exit 1, not 2.
     deeper = cli("status", "--by-prefix", "--depth", "2", "--bucket", "media-bucket", code=1)
     assert "Bucket 'media-bucket' is tracked to prefix depth 1, not 2" in deeper.stderr
     assert "`s3sizer track media-bucket --prefix-depth 2`" in deeper.stderr
     first = cli("history", "--prefix", "a/b/", code=1).stderr
-    assert "run `s3sizer setup --prefix-depth 2`" in first
+    assert "Run `s3sizer setup --prefix-depth 2`" in first
 
 
 def test_untrack_refusals_are_one_line_and_change_nothing(cli, aws):
@@ -122,7 +122,7 @@ def test_an_untrack_stopped_by_ctrl_c_leaves_no_bucket_tracked_without_its_route
     routed = boto3.client("s3").get_bucket_notification_configuration(Bucket="two-bucket")
     assert routed.get("QueueConfigurations")
     again = cli("untrack", "one-bucket", "two-bucket", code=1).stderr
-    assert "run `s3sizer untrack two-bucket` for the others" in again
+    assert "Run `s3sizer untrack two-bucket` for the others" in again
     cli("untrack", "two-bucket")
     assert [r["bucket"] for r in json.loads(cli("status", "--json").stdout)["buckets"]] == [
         DEFAULT_BUCKET
@@ -239,7 +239,7 @@ def test_a_queue_policy_rewritten_by_hand_unroutes_the_buckets_it_dropped(cli, a
     _buckets("other-bucket")
     refused = cli("track", "other-bucket", code=1)  # it would write the policy back, unbaselined
     assert "Bucket 'media-bucket' no longer sends its events" in refused.stderr
-    assert "run `s3sizer deploy` first" in refused.stderr and refused.stderr.count("\n") == 1
+    assert "Run `s3sizer deploy` first" in refused.stderr and refused.stderr.count("\n") == 1
     # Tracking the storage classes writes the rule and the policy again: refused the same way.
     assert "Bucket 'media-bucket'" in cli("setup", "--storage-classes", code=1).stderr
     assert any("record baseline" in line and "media-bucket" in line for line in plan)

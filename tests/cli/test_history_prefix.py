@@ -15,10 +15,10 @@ from tests.cli.conftest import DEFAULT_BUCKET
 @pytest.mark.parametrize(
     "prefix, words",
     [
-        ("logs", "a tracked prefix ends with '/', e.g. 'logs/'"),
-        ("logs/2026/", "run `s3sizer setup --prefix-depth 2` to track it"),
+        ("logs", "A tracked prefix ends with '/', e.g. 'logs/'"),
+        ("logs/2026/", "Run `s3sizer setup --prefix-depth 2` to track it"),
         ("a/b/c/d/e/f/", "more than 5 slashes are never tracked"),
-        ("", "name one, e.g. 'logs/' (`s3sizer status --by-prefix` lists them)"),
+        ("", "Name one, e.g. 'logs/' (`s3sizer status --by-prefix` lists them)"),
     ],
 )
 def test_an_untracked_prefix_is_an_error_naming_the_depth_tracked(cli, aws, prefix, words):

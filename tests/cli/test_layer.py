@@ -226,7 +226,7 @@ def test_an_absent_layer_is_refused_before_anything_changes_and_the_next_deploy_
 
     line = one_clean_error_line(result)
     assert f"Layer version {absent} does not exist" in line
-    assert "use --no-layer" in line
+    assert "Use --no-layer" in line
     assert inventory() == before and stored_config() == config
     assert "Nothing to do" in cli("deploy").stdout
 

@@ -125,7 +125,7 @@ def test_deploy_on_the_direct_route_wires_a_lambda_entry_and_a_scoped_invoke_per
 def test_deploy_before_setup_says_what_to_do(cli, aws):
     result = cli("deploy", "--no-layer", code=1)
 
-    assert "run `s3sizer setup` first" in result.stderr
+    assert "Run `s3sizer setup` first" in result.stderr
 
 
 def test_teardown_leaves_nothing_behind(cli, aws):

@@ -81,7 +81,7 @@ def test_a_taken_port_exits_non_zero_with_one_clear_line():
     assert process.returncode == 1
     assert stderr_of(process).strip() == (
         f"Error: Port {port} on 127.0.0.1 is already in use. "
-        "choose another with --port, or stop the process that holds it"
+        "Choose another with --port, or stop the process that holds it"
     )
     assert stdout == ""
 

@@ -74,7 +74,7 @@ CASES = [
     ("negative window", set_up, ["plot", "--window", "-1"], 2, "more than 0 seconds"),
     ("zero local window", set_up, ["plot", "--local", "--window", "0"], 2, "more than 0"),
     ("zero since", set_up, ["history", "--since", "0"], 2, "--since"),
-    ("teardown, no tty", set_up, ["teardown"], 2, "pass --yes"),
+    ("teardown, no tty", set_up, ["teardown"], 2, "Pass --yes"),
     ("unknown function", set_up, ["logs", "uploader"], 2, "is not one of"),
     ("bad duration", set_up, ["logs", "driver", "--since", "soon"], 2, "is not a duration"),
     (
@@ -86,7 +86,7 @@ CASES = [
     ),
     ("bad architecture", set_up, ["deploy", "--architecture", "sparc"], 2, "architecture"),
     ("bogus layer", set_up, ["deploy", "--layer-arn", "bogus"], 2, "layer version ARN"),
-    ("absent layer", set_up, ["deploy", "--layer-arn", ABSENT_LAYER], 1, "use --no-layer"),
+    ("absent layer", set_up, ["deploy", "--layer-arn", ABSENT_LAYER], 1, "Use --no-layer"),
     ("missing wheels", set_up, ["deploy", "--wheel-dir", "/no/such/dir"], 2, "--wheel-dir"),
     ("bad topic", None, ["setup", "--alarm-topic", "not-an-arn"], 2, "not an SNS topic ARN"),
     ("topic, no alarm", None, ["setup", "--alarm-topic", ABSENT_TOPIC], 2, "--alarm-above"),
@@ -97,8 +97,8 @@ CASES = [
         1,
         "does not exist",
     ),
-    ("deploy first", None, ["deploy"], 1, "run `s3sizer setup` first"),
-    ("driver first", None, ["run-driver"], 1, "run `s3sizer setup` first"),
+    ("deploy first", None, ["deploy"], 1, "Run `s3sizer setup` first"),
+    ("driver first", None, ["run-driver"], 1, "Run `s3sizer setup` first"),
     ("unknown command", None, ["resize"], 2, "No such command"),
     ("port taken", taken_port, ["emulator", "--port", "{x}"], 1, "already in use"),
 ]

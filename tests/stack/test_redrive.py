@@ -92,7 +92,7 @@ def test_letters_held_by_another_receiver_are_counted_and_the_redrive_fails(stac
     message = str(failed.value)
     assert "moved 14 of 15 dead letters; 1 dead letter still waits" in message
     assert "held by another receiver" in message
-    assert "run `s3sizer redrive` again" in message
+    assert "Run `s3sizer redrive` again" in message
 
 
 def test_on_the_queue_routes_fewer_moved_than_announced_is_an_error_too(
