@@ -60,6 +60,24 @@ def reconcile_text(result: dict) -> str:
         f"{_signed(result['drift_objects'], 'object')}"
         + (" (corrected)" if moved else "")
         + ("; resumed an interrupted run, whose drift this counts too" if resumed else "")
+        + _unfolded_text(result)
+    )
+
+
+def _unfolded_text(result: dict) -> str:
+    """A fold stack's totals short of its keys while the fold's dead letters wait."""
+    letters = result.get("fold_dead_letters") or 0
+    if not letters:
+        return ""
+    gap = ", ".join(
+        _signed(-result[name], unit)
+        for name, unit in (("unfolded_bytes", "byte"), ("unfolded_objects", "object"))
+    )
+    waits = "waits" if letters == 1 else "wait"
+    return (
+        f"; {plural(letters, 'stream batch', 'stream batches')} {waits} in the fold's "
+        f"dead-letter queue: the totals differ from the keys by {gap} until `s3sizer redrive` "
+        "folds them"
     )
 
 

@@ -274,12 +274,30 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
             on_progress=on_progress,
             write_path=getattr(config, "write_path", "transaction"),
         )
-    return {
+    out = {
         "total_size": drift.total_size,
         "object_count": drift.object_count,
         "drift_bytes": drift.drift_bytes,
         "drift_objects": drift.drift_objects,
         "resumed": drift.resumed,
+    }
+    if getattr(config, "write_path", "transaction") == "fold" and config.delivery is not None:
+        out.update(_unfolded(ctx, out))
+    return out
+
+
+def _unfolded(ctx: StackContext, result: dict) -> dict:
+    """On a fold stack the run mends the key items and the fold counts the mends; the totals
+    are not set here. What they still lack: what the keys held as the run read them, less the
+    totals at its end. The fold's dead letters are such changes, until redrive folds them; on a
+    bucket being written, so are changes the fold had not reached yet."""
+    from s3sizer.stack.fold import dead_letter_count
+
+    totals = ctx.history.totals()
+    return {
+        "fold_dead_letters": dead_letter_count(ctx.stack) or 0,
+        "unfolded_bytes": result["total_size"] - totals.total_size,
+        "unfolded_objects": result["object_count"] - totals.object_count,
     }
 
 

@@ -77,7 +77,8 @@ def redrive(ctx: StackContext, dlq_url: str) -> int:
             f"in {name}",
             "the key items are right but the totals lack those batches' changes (`s3sizer "
             "reconcile` shows by how much); once noted, remove the letters with "
-            f"`aws sqs purge-queue --queue-url {dlq_url}`",
+            f"`aws sqs purge-queue --queue-url {dlq_url}`, then untrack and track the bucket "
+            "(the first bucket: teardown and setup) to take its totals anew",
         )
     return moved
 

@@ -202,11 +202,24 @@ def test_a_batch_the_fold_gave_up_on_is_redriven_from_the_stream(stack_cli):
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"DDBStreamBatchInfo": info}))
 
     before = json.loads(cli("status", "--json").stdout)
+    # The keys are right, so reconcile finds no drift; it says what the totals lack, and why.
+    waiting = json.loads(cli("reconcile", "--json").stdout)
+    said = cli("reconcile").stdout
     redriven = json.loads(cli("redrive", "--yes", "--json").stdout)
     after = json.loads(cli("status", "--json").stdout)
+    folded = json.loads(cli("reconcile", "--json").stdout)
 
     assert (before["total_size"], before["fold_dead_letters"]) == (0, 1)
+    assert (waiting["drift_bytes"], waiting["drift_objects"]) == (0, 0)
+    assert (waiting["unfolded_bytes"], waiting["unfolded_objects"]) == (33, 3)
+    assert waiting["fold_dead_letters"] == 1
+    assert (
+        "1 stream batch waits in the fold's dead-letter queue: the totals differ from the keys "
+        "by -33 bytes, -3 objects until `s3sizer redrive` folds them"
+    ) in " ".join(said.split())
     assert redriven == {"moved": 0, "fold_moved": 1}
     assert (after["total_size"], after["object_count"]) == listing(cli) == (33, 3)
     assert after["fold_dead_letters"] == 0
+    assert (folded["unfolded_bytes"], folded["unfolded_objects"]) == (0, 0)
+    assert folded["fold_dead_letters"] == 0
     torn_down(cli)
