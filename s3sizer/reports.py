@@ -262,6 +262,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
 
     stack, config = ctx.stack, ctx.config
     versioned = stack.bucket_versioning(ctx.bucket) != ""
+    write_path = getattr(config, "write_path", "transaction")
     with baseline_bar(ctx.bucket) as on_progress:
         drift = record(
             stack,
@@ -272,7 +273,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
             live=config.delivery is not None,
             workers=workers or DEFAULT_WORKERS,
             on_progress=on_progress,
-            write_path=getattr(config, "write_path", "transaction"),
+            write_path=write_path,
         )
     out = {
         "total_size": drift.total_size,
@@ -281,24 +282,20 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
         "drift_objects": drift.drift_objects,
         "resumed": drift.resumed,
     }
-    if getattr(config, "write_path", "transaction") == "fold" and config.delivery is not None:
-        out.update(_unfolded(ctx, out))
+    if write_path == "fold" and config.delivery is not None:
+        out |= _unfolded(ctx, out)
     return out
 
 
 def _unfolded(ctx: StackContext, result: dict) -> dict:
-    """On a fold stack the run mends the key items and the fold counts the mends; the totals
-    are not set here. What they still lack: what the keys held as the run read them, less the
-    totals at its end. The fold's dead letters are such changes, until redrive folds them; on a
-    bucket being written, so are changes the fold had not reached yet."""
+    """What a fold stack's totals lack (the fold counts the run's mends; nothing sets them): the
+    keys as the run read them, less the totals at its end (docs/tracking.md, "The fold path")."""
     from s3sizer.stack.fold import dead_letter_count
 
-    totals = ctx.history.totals()
-    return {
-        "fold_dead_letters": dead_letter_count(ctx.stack) or 0,
-        "unfolded_bytes": result["total_size"] - totals.total_size,
-        "unfolded_objects": result["object_count"] - totals.object_count,
-    }
+    now = ctx.history.totals()
+    size, count = result["total_size"] - now.total_size, result["object_count"] - now.object_count
+    letters = dead_letter_count(ctx.stack) or 0
+    return {"fold_dead_letters": letters, "unfolded_bytes": size, "unfolded_objects": count}
 
 
 def logs(
