@@ -1,9 +1,11 @@
 """`s3sizer metrics`: the stack's figures as an OpenMetrics/Prometheus endpoint.
 
-A scrape reads the table, never the bucket's objects: one BatchGetItem for every bucket's totals
-and unfinished uploads, one Query of each bucket's prefixes, and the two queues' attributes. The
-result is kept for a few seconds, so scrapers polling together cost one read. Each routed
-bucket's notification configuration is read at most once a minute (s3sizer_bucket_routed).
+A scrape reads the table, never the bucket's objects: the stack's config and its buckets afresh
+(a GetItem and a Query, so that a deploy, track or untrack since shows), one BatchGetItem for
+every bucket's totals and unfinished uploads, one Query of each bucket's prefixes, and the two
+queues' attributes. The result is kept for a few seconds, so scrapers polling together cost one
+read. Each routed bucket's notification configuration is read at most once a minute
+(s3sizer_bucket_routed). A read that fails is answered with s3sizer_up 0 alone.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class StackCollector:
         *,
         cache_seconds: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        on_error: Callable[[str], None] = lambda line: None,
     ):
         self.ctx, self.prices = ctx, prices
         self.cache_seconds, self.clock = cache_seconds, clock
@@ -45,6 +48,8 @@ class StackCollector:
         self._read_at = 0.0
         self._routes: dict = {}
         self._routes_at = -math.inf
+        self.on_error = on_error
+        self._failure: str | None = None
 
     def describe(self) -> list:
         return []  # no read at registration: the families are known only by reading the table
@@ -52,10 +57,31 @@ class StackCollector:
     def collect(self) -> Iterator:
         with self._lock:
             if self._families is None or self.clock() - self._read_at >= self.cache_seconds:
-                self._families = self._read()
+                self._families = self._read_or_down()
                 self._read_at = self.clock()
             families = self._families
         yield from families
+
+    def _read_or_down(self) -> list:
+        """The stack's families and s3sizer_up 1; or, when a read fails (the stack torn down,
+        a permission gone, AWS unreachable), s3sizer_up 0 alone, as exporters report a target
+        they cannot read, and one line on stderr each time the failure changes."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        up = GaugeMetricFamily("s3sizer_up", "1 when the last read of the stack succeeded.")
+        try:
+            self.ctx = _reopened(self.ctx)  # what deploy, track or untrack changed since
+            found = self._read()
+        except Exception as exc:  # a scrape is answered; the error is shown
+            line = _one_line(exc)
+            if line != self._failure:
+                self.on_error(line)
+            self._failure = line
+            up.add_metric([], 0)
+            return [up]
+        self._failure = None
+        up.add_metric([], 1)
+        return [up, *found]
 
     def _read(self) -> list:
         from prometheus_client.core import GaugeMetricFamily
@@ -89,8 +115,7 @@ class StackCollector:
             ["bucket"],
         )
         history = self.ctx.history.history
-        # Read at each scrape (one Query), so a bucket tracked since the server started shows.
-        tracked = self.ctx.stack.tracked(self.ctx.config)
+        tracked = self.ctx.buckets
         depths = {b.bucket: b.prefix_depth for b in tracked}
         items = usage_items(history, list(depths))
         for bucket, depth in depths.items():
@@ -143,6 +168,25 @@ class StackCollector:
         return self._routes
 
 
+def _reopened(ctx):
+    """The context read afresh: the stack's config (write path, route) and its buckets, as a
+    command started now would read them (one GetItem and one Query)."""
+    from s3sizer.context import StackContext
+
+    ctx.stack.forget_config()
+    return StackContext(ctx.stack, ctx.stack.require_config())
+
+
+def _one_line(exc: Exception) -> str:
+    """What the CLI would print for ``exc``: its problem and fix, or its type and text."""
+    from s3sizer.aws import translate
+    from s3sizer.errors import S3SizerError
+
+    error = exc if isinstance(exc, S3SizerError) else translate(exc)
+    text = str(error) if error is not None else f"{type(exc).__name__}: {exc}"
+    return "Error: " + " ".join(text.split())
+
+
 def storage_samples(totals: dict | None, uploads: dict | None) -> list[tuple[str, str, int]]:
     """(class, state, bytes) for s3sizer_storage_bytes."""
     classes = st.classes_of(totals)
@@ -184,24 +228,39 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
-def make(ctx, prices, host: str, port: int, *, cache_seconds: float = CACHE_SECONDS):
+def make(
+    ctx,
+    prices,
+    host: str,
+    port: int,
+    *,
+    cache_seconds: float = CACHE_SECONDS,
+    on_error: Callable[[str], None] = lambda line: None,
+):
     """A WSGI server (not yet serving) that answers every path with the stack's metrics."""
     from prometheus_client import CollectorRegistry, make_wsgi_app
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StackCollector(ctx, prices, cache_seconds=cache_seconds))
+    registry.register(StackCollector(ctx, prices, cache_seconds=cache_seconds, on_error=on_error))
     server_class = _Server6 if ":" in host else _Server
     return make_server(
         host, port, make_wsgi_app(registry), server_class=server_class, handler_class=_Quiet
     )
 
 
-def serve(ctx, prices, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+def serve(
+    ctx,
+    prices,
+    host: str,
+    port: int,
+    on_ready: Callable[[str], None],
+    on_error: Callable[[str], None] = lambda line: None,
+) -> None:
     """Serve until interrupted (Ctrl-C, or SIGTERM, which the caller turns into one)."""
     from s3sizer.errors import S3SizerError
 
     try:
-        server = make(ctx, prices, host, port)
+        server = make(ctx, prices, host, port, on_error=on_error)
     except OSError as exc:
         raise S3SizerError(
             f"Cannot listen on {host}:{port}: {exc.strerror or exc}",

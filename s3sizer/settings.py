@@ -45,7 +45,7 @@ def resolve(
             "letter or digit",
         )
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    if endpoint_url and not urlparse(endpoint_url).scheme.startswith("http"):
+    if endpoint_url and not _valid_endpoint(endpoint_url):
         raise UsageError(
             f"Invalid endpoint URL {endpoint_url!r}", "give a URL such as http://127.0.0.1:4566"
         )
@@ -55,6 +55,17 @@ def resolve(
         region=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
         endpoint_url=endpoint_url,
     )
+
+
+def _valid_endpoint(url: str) -> bool:
+    """An http(s) URL with a host, and a port (if any) that is a number from 0 to 65535, which
+    is what botocore needs before its first request."""
+    parts = urlparse(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def is_loopback_url(url: str | None) -> bool:

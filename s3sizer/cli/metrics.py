@@ -39,5 +39,8 @@ def metrics(
     def ready(url: str) -> None:
         output.err.print(f"Serving {url} until Ctrl-C.", markup=False)
 
+    def failed(line: str) -> None:  # the server goes on: Prometheus sees s3sizer_up 0
+        output.err.print(line, markup=False, soft_wrap=True)
+
     with _sigterm_interrupts(), contextlib.suppress(KeyboardInterrupt):
-        metrics_server.serve(stack, table, host, port, ready)
+        metrics_server.serve(stack, table, host, port, ready, failed)

@@ -74,6 +74,14 @@ def test_unreachable_endpoint(cli):
     assert f"Cannot reach {url}" in one_clean_error_line(result)
 
 
+def test_an_endpoint_url_with_a_bad_port_in_the_environment_is_a_usage_error(cli, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:70000")
+
+    result = cli("status", code=2)
+
+    assert "Invalid endpoint URL 'http://127.0.0.1:70000'" in one_clean_error_line(result)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -83,6 +91,9 @@ def test_unreachable_endpoint(cli):
         (["logs", "uploader"], "'uploader' is not one of 'driver', 'size-tracking', 'plotting'"),
         (["logs", "driver", "--since", "yesterday"], "'yesterday' is not a duration"),
         (["--stack", "Bad_Stack", "status"], "Invalid stack name"),
+        # A port botocore cannot use: refused here, not by botocore's ValueError.
+        (["--endpoint-url", "http://127.0.0.1:99999", "status"], "Invalid endpoint URL"),
+        (["--endpoint-url", "http://127.0.0.1:abc", "status"], "Invalid endpoint URL"),
         (["deploy", "--memory", "driver=lots"], "NUMBER must be a whole number from 128 to 10240"),
         (["deploy", "--memory", "uploader=512"], "'uploader=512' is not FUNCTION=NUMBER"),
         (["deploy", "--architecture", "sparc"], "'sparc' is not one of 'x86_64', 'arm64'"),

@@ -23,11 +23,12 @@ TABLE = "S3-object-size-history"
 
 
 @contextmanager
-def serving(cache_seconds: float = 5.0):
+def serving(cache_seconds: float = 5.0, on_error=lambda line: None):
     ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
     server = metrics_server.make(
-        ctx, prices.load("us-east-1"), "127.0.0.1", 0, cache_seconds=cache_seconds
-    )
+        ctx, prices.load("us-east-1"), "127.0.0.1", 0, cache_seconds=cache_seconds,
+        on_error=on_error,
+    )  # fmt: skip
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -134,20 +135,29 @@ def test_a_scrape_reads_the_table_with_a_batch_read_and_two_queries_per_bucket(c
     cli("reconcile")
     ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
     calls = []
-    real = ctx.history.history.client
+    real = ctx.stack.client
 
     class Counting:
+        def __init__(self, client):
+            self.client = client
+
         def __getattr__(self, name):
             calls.append(name)
-            return getattr(real, name)
+            return getattr(self.client, name)
 
-    ctx.history.history.client = Counting()
+    def counted(service, **kwargs):
+        client = real(service, **kwargs)
+        return Counting(client) if service == "dynamodb" else client
+
+    ctx.stack.client = counted
     collector = metrics_server.StackCollector(ctx, prices.load("us-east-1"), clock=lambda: 0.0)
 
     first = list(collector.collect())
     again = list(collector.collect())  # within the cache period: no request
 
-    assert calls == ["batch_get_item", "query", "query"]  # the prefixes, and the fold's rows
+    # The config and the buckets read afresh (a deploy or a track since shows), the totals,
+    # then the prefixes and the fold's rows.
+    assert calls == ["get_item", "query", "batch_get_item", "query", "query"]
     assert again == first
     prefixes = next(f for f in first if f.name == "s3sizer_prefix_size_bytes")
     assert len(prefixes.samples) == 4  # every prefix, in one Query
@@ -157,6 +167,7 @@ def test_every_tracked_bucket_has_its_series_even_one_tracked_after_the_server_s
     cli("setup")
     put("logs/a", 100)
     with serving(cache_seconds=0) as url:
+        assert ("s3sizer_up", ()) in scrape(url)  # the stack read before the track too
         boto3.client("s3").create_bucket(Bucket="second-bucket")
         boto3.client("s3").put_object(Bucket="second-bucket", Key="x/y", Body=b"z" * 7)
         cli("track", "second-bucket", "--prefix-depth", "2")
@@ -193,3 +204,36 @@ def test_a_deployed_stack_s_scrape_says_which_bucket_lost_its_notification_entry
     assert routed()["second-bucket"] == 1  # read again only after a minute
     clock[0] += metrics_server.ROUTE_CHECK_SECONDS
     assert routed() == {DEFAULT_BUCKET: 1, "second-bucket": 0}
+
+
+def test_a_deploy_after_the_server_started_shows_in_its_next_scrape(cli, aws):
+    cli("setup")
+    with serving(cache_seconds=0) as url:
+        before = scrape(url)
+        cli("deploy", "--no-layer")
+        after = scrape(url)
+
+    routed = ("s3sizer_bucket_routed", (("bucket", DEFAULT_BUCKET),))
+    assert routed not in before  # no route yet
+    assert after[routed] == 1 and ("s3sizer_queued", ()) in after  # the queue route, now
+
+
+def test_a_stack_torn_down_under_the_server_is_s3sizer_up_0_and_one_line(cli, aws):
+    cli("setup")
+    put("logs/a", 100)
+    lines: list[str] = []
+    with serving(cache_seconds=0, on_error=lines.append) as url:
+        before = scrape(url)
+        cli("teardown", "--yes")
+        down = [scrape(url) for _ in range(3)]  # answered each time, not a server error
+        cli("setup")
+        back = scrape(url)
+
+    assert before[("s3sizer_up", ())] == 1
+    assert down == [{("s3sizer_up", ()): 0}] * 3
+    assert back[("s3sizer_up", ())] == 1
+    # Teardown removed the bucket setup had made; the new setup made it afresh, empty.
+    assert back[("s3sizer_bucket_size_bytes", (("bucket", DEFAULT_BUCKET),))] == 0
+    # One line for the failure, not one per scrape, and no traceback.
+    assert lines == ["Error: Stack 's3sizer' is not set up in us-east-1. Run `s3sizer setup` "
+                     "first (or pass the right --stack / --region)"]  # fmt: skip
