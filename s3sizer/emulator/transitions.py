@@ -2,7 +2,8 @@
 
 `POST /_s3sizer/s3/transition?bucket=B&key=K&class=GLACIER[&versionId=V]` (or
 `Emulator.transition(...)`) moves one object version (the current one without versionId) to
-another storage class, as a lifecycle `Transition` rule would, and sends what S3 sends
+a colder storage class, as a lifecycle `Transition` rule would (S3's waterfall; a warmer class
+is refused with 409, as no rule could make that move), and sends what S3 sends
 (lifecycle-configure-notification, ev-events): an `s3:LifecycleTransition` record to the
 bucket's matching notification destinations, and `Object Storage Class Changed` with
 `destination-storage-class` to EventBridge when the bucket sends there.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs
 
+from .lifecycle_rules import colder
 from .patches.s3 import publish
 from .s3_events import TRANSITION
 from .wsgi import S3_WRITE_LOCK, service_lock
@@ -52,6 +54,9 @@ def transition(bucket_name: str, key: str, storage_class: str, version_id: str |
         source = version.storage_class or "STANDARD"
         if source == storage_class:
             raise TransitionError("409 Conflict", f"{key!r} is in {storage_class} already")
+        if not colder(storage_class, source):  # S3's lifecycle only moves down its waterfall
+            raise TransitionError("409 Conflict", f"{key!r} is in {source}: a lifecycle rule "
+                                  f"moves it only to a colder class, not {storage_class}")  # fmt: skip
         move_version(bucket, key, version, storage_class)
     return {"bucket": bucket_name, "key": key, "versionId": str(version.version_id),
             "from": source, "to": storage_class}  # fmt: skip

@@ -127,6 +127,10 @@ def test_the_control_endpoint_refuses_what_it_cannot_move(setup):
 
     assert post("bucket=moving&key=ia&class=GLACIER_IR")[0] == 200
     assert post("bucket=moving&key=ia&class=GLACIER_IR")[0] == 409  # there already
+    # Up the waterfall: no lifecycle rule makes that move.
+    warmer = post("bucket=moving&key=ia&class=STANDARD")
+    assert warmer[0] == 409 and "only to a colder class" in warmer[1]["message"]
+    assert post("bucket=moving&key=ia&class=STANDARD_IA")[0] == 409
     assert post("bucket=moving&key=ia&class=PLATINUM")[0] == 400
     assert post("bucket=moving&key=missing&class=GLACIER")[0] == 404
     assert post("bucket=nowhere&key=ia&class=GLACIER")[0] == 404
