@@ -67,15 +67,15 @@ def reconcile_text(result: dict) -> str:
 def _unfolded_text(result: dict) -> str:
     """A fold stack's totals short of its keys while the fold's dead letters wait."""
     letters = result.get("fold_dead_letters") or 0
-    if not letters:
-        return ""
+    if not letters or not (result["unfolded_bytes"] or result["unfolded_objects"]):
+        return ""  # a letter of another bucket's, or none
     gap = ", ".join(
         _signed(-result[name], unit)
         for name, unit in (("unfolded_bytes", "byte"), ("unfolded_objects", "object"))
     )
     waits = "waits" if letters == 1 else "wait"
     return (
-        f"; {plural(letters, 'stream batch', 'stream batches')} {waits} in the fold's "
+        f"; {plural(letters, 'stream batch', 'stream batches')} {waits} in the stack's fold "
         f"dead-letter queue: the totals differ from the keys by {gap} until `s3sizer redrive` "
         "folds them"
     )

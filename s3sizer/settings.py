@@ -60,8 +60,8 @@ def resolve(
 def _valid_endpoint(url: str) -> bool:
     """An http(s) URL with a host, and a port (if any) that is a number from 0 to 65535, which
     is what botocore needs before its first request."""
-    parts = urlparse(url)
     try:
+        parts = urlparse(url)  # raises ValueError for a bracketed host left open
         parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError:
         return False

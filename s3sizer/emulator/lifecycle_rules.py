@@ -33,8 +33,16 @@ WATERFALL = ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "INTELLIGENT_TIERI
              "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")  # fmt: skip
 
 
+# Down the waterfall, yet made by no rule (lifecycle-transition-general-considerations,
+# "Unsupported lifecycle transitions"): into Reduced Redundancy (below), and this.
+_UNSUPPORTED = {("ONEZONE_IA", "GLACIER_IR")}
+
+
 def colder(target: str, current: str) -> bool:
+    """Whether a lifecycle rule can move a version in ``current`` to ``target``."""
     if target not in WATERFALL or current not in WATERFALL:
+        return False
+    if target == "REDUCED_REDUNDANCY" or (current, target) in _UNSUPPORTED:
         return False
     return WATERFALL.index(target) > WATERFALL.index(current)
 

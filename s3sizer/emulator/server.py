@@ -182,7 +182,7 @@ class Emulator:
     def transition(
         self, bucket: str, key: str, storage_class: str, version_id: str | None = None
     ) -> dict:
-        """Move one object version to another storage class and send S3's transition events,
+        """Move one object version to a colder storage class and send S3's transition events,
         as `POST /_s3sizer/s3/transition` does."""
         from .transitions import transition
 

@@ -56,7 +56,8 @@ def transition(bucket_name: str, key: str, storage_class: str, version_id: str |
             raise TransitionError("409 Conflict", f"{key!r} is in {storage_class} already")
         if not colder(storage_class, source):  # S3's lifecycle only moves down its waterfall
             raise TransitionError("409 Conflict", f"{key!r} is in {source}: a lifecycle rule "
-                                  f"moves it only to a colder class, not {storage_class}")  # fmt: skip
+                                  f"moves it only to a colder class it supports, not "
+                                  f"{storage_class}")  # fmt: skip
         move_version(bucket, key, version, storage_class)
     return {"bucket": bucket_name, "key": key, "versionId": str(version.version_id),
             "from": source, "to": storage_class}  # fmt: skip

@@ -94,6 +94,7 @@ def test_an_endpoint_url_with_a_bad_port_in_the_environment_is_a_usage_error(cli
         # A port botocore cannot use: refused here, not by botocore's ValueError.
         (["--endpoint-url", "http://127.0.0.1:99999", "status"], "Invalid endpoint URL"),
         (["--endpoint-url", "http://127.0.0.1:abc", "status"], "Invalid endpoint URL"),
+        (["--endpoint-url", "http://[::1", "status"], "Invalid endpoint URL"),
         (["deploy", "--memory", "driver=lots"], "NUMBER must be a whole number from 128 to 10240"),
         (["deploy", "--memory", "uploader=512"], "'uploader=512' is not FUNCTION=NUMBER"),
         (["deploy", "--architecture", "sparc"], "'sparc' is not one of 'x86_64', 'arm64'"),

@@ -167,7 +167,7 @@ def test_every_tracked_bucket_has_its_series_even_one_tracked_after_the_server_s
     cli("setup")
     put("logs/a", 100)
     with serving(cache_seconds=0) as url:
-        assert ("s3sizer_up", ()) in scrape(url)  # the stack read before the track too
+        assert scrape(url)[("s3sizer_up", ())] == 1  # the stack read before the track too
         boto3.client("s3").create_bucket(Bucket="second-bucket")
         boto3.client("s3").put_object(Bucket="second-bucket", Key="x/y", Body=b"z" * 7)
         cli("track", "second-bucket", "--prefix-depth", "2")

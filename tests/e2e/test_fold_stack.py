@@ -214,8 +214,8 @@ def test_a_batch_the_fold_gave_up_on_is_redriven_from_the_stream(stack_cli):
     assert (waiting["unfolded_bytes"], waiting["unfolded_objects"]) == (33, 3)
     assert waiting["fold_dead_letters"] == 1
     assert (
-        "1 stream batch waits in the fold's dead-letter queue: the totals differ from the keys "
-        "by -33 bytes, -3 objects until `s3sizer redrive` folds them"
+        "1 stream batch waits in the stack's fold dead-letter queue: the totals differ from "
+        "the keys by -33 bytes, -3 objects until `s3sizer redrive` folds them"
     ) in " ".join(said.split())
     assert redriven == {"moved": 0, "fold_moved": 1}
     assert (after["total_size"], after["object_count"]) == listing(cli) == (33, 3)

@@ -12,7 +12,7 @@ import pytest
 
 from s3sizer.emulator import Emulator
 from s3sizer.emulator.config import LIFECYCLE_DAY_ENV, load_settings
-from s3sizer.emulator.lifecycle_rules import LifecycleClock, parse_rule
+from s3sizer.emulator.lifecycle_rules import LifecycleClock, colder, parse_rule
 from s3sizer.errors import EmulatorError
 
 from .helpers import poll
@@ -102,3 +102,18 @@ def test_the_control_endpoint_runs_the_rules_as_of_a_later_day():
         assert _post(f"{advance}?days=soon")[0] == 400
         assert _post(advance, method="GET")[0] == 405
         assert _post(f"{aws.endpoint_url}/_s3sizer/nothing")[0] == 404
+
+
+@pytest.mark.parametrize(
+    "current, target, moves",
+    [
+        ("STANDARD", "GLACIER", True),
+        ("ONEZONE_IA", "GLACIER", True),
+        ("GLACIER", "STANDARD", False),  # up the waterfall
+        ("STANDARD", "REDUCED_REDUNDANCY", False),  # no rule moves into it
+        ("ONEZONE_IA", "GLACIER_IR", False),  # down, yet unsupported
+        ("INTELLIGENT_TIERING", "STANDARD_IA", False),
+    ],
+)
+def test_a_rule_moves_only_what_s3_s_lifecycle_supports(current, target, moves):
+    assert colder(target, current) is moves
