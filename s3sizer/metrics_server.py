@@ -171,10 +171,9 @@ class StackCollector:
 def _reopened(ctx):
     """The context read afresh: the stack's config (write path, route) and its buckets, as a
     command started now would read them (one GetItem and one Query)."""
-    from s3sizer.context import StackContext
+    from s3sizer.context import open_stack
 
-    ctx.stack.forget_config()
-    return StackContext(ctx.stack, ctx.stack.require_config())
+    return open_stack(ctx.aws)
 
 
 def _one_line(exc: Exception) -> str:

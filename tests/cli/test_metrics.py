@@ -135,7 +135,7 @@ def test_a_scrape_reads_the_table_with_a_batch_read_and_two_queries_per_bucket(c
     cli("reconcile")
     ctx = open_stack(Aws(Settings(stack="s3sizer", region="us-east-1")))
     calls = []
-    real = ctx.stack.client
+    real = ctx.aws.client
 
     class Counting:
         def __init__(self, client):
@@ -149,7 +149,7 @@ def test_a_scrape_reads_the_table_with_a_batch_read_and_two_queries_per_bucket(c
         client = real(service, **kwargs)
         return Counting(client) if service == "dynamodb" else client
 
-    ctx.stack.client = counted
+    ctx.aws.client = counted  # the session's: each read's new Stack asks it
     collector = metrics_server.StackCollector(ctx, prices.load("us-east-1"), clock=lambda: 0.0)
 
     first = list(collector.collect())
