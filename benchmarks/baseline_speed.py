@@ -144,7 +144,9 @@ def section(sizes: list[int], memory_sizes: list[int]) -> Section:
             f"{r['reconcile'].seconds:.1f} s",
             ratio(r["reconcile"]),
         )
-    for objects in memory_sizes:
+    # Every bucket of folders measured, in order: the peak rises while the pool fills with
+    # ranges (16 workers, two pages each), then stays (docs/scaling.md).
+    for objects in sorted(results):
         r = results[objects]
         memory.add(
             f"{objects:,}",
