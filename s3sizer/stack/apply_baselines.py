@@ -35,7 +35,7 @@ class Baselines:
                 # Changes made before the route's new entry took effect may have no record.
                 route_since=self._route_changed_at,
                 on_progress=on_progress,
-                write_path=getattr(config, "write_path", "transaction"),
+                write_path=step.write_path or getattr(config, "write_path", "transaction"),
                 **({"workers": self.workers} if self.workers else {}),
             )
 

@@ -85,3 +85,16 @@ def test_a_route_change_marks_every_baseline_it_owes_before_it_changes_what_they
     run(deployed, again)
     assert all(baseline_state(history, b) == {"state": "complete"} for b in marked)
     assert plan_deploy(Stack(deployed.aws), options).steps == ()
+
+
+def test_a_deploy_moving_to_the_fold_and_changing_route_runs_its_baseline_on_the_fold(deployed):
+    """The tracker writes on the fold path before the route's baseline runs, and the config says
+    so only at the plan's end: the baseline runs on the fold path (it leaves the totals to the
+    fold), else it set the base totals beside rows that held the same changes."""
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct", write_path="fold"))
+    baselines = [s for s in plan.steps if isinstance(s, st.RecordBaseline)]
+    assert baselines and {s.write_path for s in baselines} == {"fold"}
+    kinds = [type(s).__name__ for s in plan.steps]
+    assert kinds.index("RecordBaseline") < max(
+        i for i, s in enumerate(plan.steps) if isinstance(s, st.PutConfig)
+    )  # the stored config still says "transaction" while it runs
