@@ -65,14 +65,21 @@ def reconcile_text(result: dict) -> str:
 
 
 def _unfolded_text(result: dict) -> str:
-    """A fold stack's totals short of its keys while the fold's dead letters wait."""
+    """A fold stack's totals apart from its keys: why, when its fold's dead letters wait."""
+    if not (result.get("unfolded_bytes") or result.get("unfolded_objects")):
+        return ""  # the transaction path, or no gap
     letters = result.get("fold_dead_letters") or 0
-    if not letters or not (result["unfolded_bytes"] or result["unfolded_objects"]):
-        return ""  # a letter of another bucket's, or none
     gap = ", ".join(
         _signed(-result[name], unit)
         for name, unit in (("unfolded_bytes", "byte"), ("unfolded_objects", "object"))
     )
+    if not letters:
+        return (
+            f"; the totals differ from the keys by {gap}: on a bucket being written, changes "
+            "the fold had not counted yet; a gap that stays once the bucket is quiet needs the "
+            "bucket's baseline taken again (`s3sizer untrack` and `track`; the first bucket: "
+            "`teardown` and `setup`)"
+        )
     waits = "waits" if letters == 1 else "wait"
     return (
         f"; {plural(letters, 'stream batch', 'stream batches')} {waits} in the stack's fold "

@@ -283,19 +283,10 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
         "resumed": drift.resumed,
     }
     if write_path == "fold" and config.delivery is not None:
-        out |= _unfolded(ctx, out)
+        from s3sizer.stack.fold import unfolded
+
+        out |= unfolded(ctx.stack, ctx.history, out["total_size"], out["object_count"])
     return out
-
-
-def _unfolded(ctx: StackContext, result: dict) -> dict:
-    """What a fold stack's totals lack (the fold counts the run's mends; nothing sets them): the
-    keys as the run read them, less the totals at its end (docs/tracking.md, "The fold path")."""
-    from s3sizer.stack.fold import dead_letter_count
-
-    now = ctx.history.totals()
-    size, count = result["total_size"] - now.total_size, result["object_count"] - now.object_count
-    letters = dead_letter_count(ctx.stack) or 0
-    return {"fold_dead_letters": letters, "unfolded_bytes": size, "unfolded_objects": count}
 
 
 def logs(

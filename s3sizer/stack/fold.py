@@ -6,6 +6,8 @@ path stays there. The fold function and its role are planned with the others
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
@@ -144,3 +146,32 @@ def dead_letter_count(stack: Stack) -> int | None:
         int(attributes.get(a, 0))
         for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
     )
+
+
+# How long reconcile on a fold stack waits for the fold to count what it just read (its own
+# mends, and the changes just before it): the stream's delay and the fold's 4 s window, twice.
+FOLD_SETTLE_SECONDS = 10.0
+
+
+def unfolded(
+    stack: Stack,
+    history,
+    total_size: int,
+    object_count: int,
+    *,
+    settle: float = FOLD_SETTLE_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
+    """What a fold stack's totals lack after reconcile (the fold counts its mends; nothing sets
+    the totals): the keys as the run read them, less the totals once the fold had a few seconds
+    to count them (docs/tracking.md, "The fold path"); no wait while a dead letter explains it."""
+    letters = dead_letter_count(stack) or 0
+    deadline = clock() + (0 if letters else settle)
+    while True:
+        now = history.totals()
+        size, count = total_size - now.total_size, object_count - now.object_count
+        if not (size or count) or clock() >= deadline:
+            break
+        sleep(0.5)
+    return {"fold_dead_letters": letters, "unfolded_bytes": size, "unfolded_objects": count}

@@ -232,3 +232,24 @@ def test_a_reconcile_that_resumed_an_interrupted_run_says_its_drift_counts_that_
     assert reconcile_text({**found, "resumed": True}).endswith(
         "(corrected); resumed an interrupted run, whose drift this counts too"
     )
+
+
+def test_reconcile_on_a_fold_stack_names_a_gap_between_totals_and_keys_with_or_without_letters():
+    from s3sizer.output import reconcile_text
+
+    found = {"total_size": 10, "object_count": 1, "drift_bytes": 0, "drift_objects": 0}
+    gap = {"unfolded_bytes": 7, "unfolded_objects": 1}
+
+    assert reconcile_text({**found, "fold_dead_letters": 0, **dict.fromkeys(gap, 0)}).endswith(
+        "drift +0 bytes, +0 objects"
+    )
+    alone = reconcile_text({**found, "fold_dead_letters": 0, **gap})
+    assert "; the totals differ from the keys by -7 bytes, -1 object: on a bucket being " in alone
+    assert alone.endswith(
+        "(`s3sizer untrack` and `track`; the first bucket: `teardown` and `setup`)"
+    )
+    waiting = reconcile_text({**found, "fold_dead_letters": 1, **gap})
+    assert waiting.endswith(
+        "1 stream batch waits in the stack's fold dead-letter queue: the totals differ from the "
+        "keys by -7 bytes, -1 object until `s3sizer redrive` folds them"
+    )

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from s3sizer.errors import StackError
-from s3sizer.stack import iam
+from s3sizer.stack import fold, iam
 from s3sizer.stack import steps as st
 from s3sizer.stack import stream_steps as sst
 from s3sizer.stack.apply import Executor
@@ -278,3 +278,48 @@ def test_a_new_retention_reaches_the_fold_too_and_the_tracker_stays_on_fold(stac
     assert set(updates) == {"s3sizer-size-tracking", "s3sizer-fold"}
     assert tracker_variables(updates["s3sizer-fold"])["HISTORY_TTL_DAYS"] == "7"
     assert tracker_variables(updates["s3sizer-size-tracking"])["WRITE_PATH"] == "fold"
+
+
+class _Totals:
+    """History.totals() answers in turn: the fold counting what reconcile just read."""
+
+    def __init__(self, *sizes: tuple[int, int]):
+        self.sizes = list(sizes)
+
+    def totals(self):
+        from types import SimpleNamespace
+
+        size, count = self.sizes.pop(0) if len(self.sizes) > 1 else self.sizes[0]
+        return SimpleNamespace(total_size=size, object_count=count)
+
+
+def _unfolded(monkeypatch, letters: int, history: _Totals, settle: float = 10.0) -> dict:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(fold, "dead_letter_count", lambda stack: letters)
+    return fold.unfolded(
+        None, history, 100, 4, settle=settle, clock=lambda: now[0], sleep=sleep
+    ) | {"waited": now[0]}
+
+
+def test_reconcile_s_gap_on_a_fold_stack_is_read_once_the_fold_counted_what_it_read(monkeypatch):
+    """Its own mends reach the totals a few seconds later: the gap is the one that stays."""
+    got = _unfolded(monkeypatch, 0, _Totals((90, 3), (95, 3), (100, 4)))
+    assert got == {
+        "fold_dead_letters": 0, "unfolded_bytes": 0, "unfolded_objects": 0, "waited": 1.0
+    }  # fmt: skip
+
+
+def test_reconcile_s_gap_that_stays_is_reported_after_the_wait(monkeypatch):
+    got = _unfolded(monkeypatch, 0, _Totals((90, 3)), settle=10.0)
+    assert (got["unfolded_bytes"], got["unfolded_objects"], got["waited"]) == (10, 1, 10.0)
+
+
+def test_reconcile_s_gap_beside_a_dead_letter_is_reported_without_a_wait(monkeypatch):
+    got = _unfolded(monkeypatch, 2, _Totals((90, 3)))
+    assert got == {
+        "fold_dead_letters": 2, "unfolded_bytes": 10, "unfolded_objects": 1, "waited": 0.0
+    }  # fmt: skip
