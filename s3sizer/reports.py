@@ -261,7 +261,8 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     from s3sizer.stack.baseline_run import DEFAULT_WORKERS, record
 
     stack, config = ctx.stack, ctx.config
-    versioned = stack.bucket_versioning(ctx.bucket) != ""
+    versioned = stack.tracked_bucket_versioning(ctx.bucket, first=ctx.bucket == config.bucket)
+    versioned = versioned != ""
     write_path = getattr(config, "write_path", "transaction")
     with baseline_bar(ctx.bucket) as on_progress:
         drift = record(

@@ -240,16 +240,20 @@ def _route_others(stack: Stack, existing: StackConfig, asked: str | None, chosen
     (direct: all or nothing) too."""
     imposed = chosen.imposed_on_buckets()
     asked = imposed or asked
+    others = stack.tracked(existing)[1:]
+    gone = [old.bucket for old in others if stack.bucket_state(old.bucket) != "mine"]
+    if gone:  # every one named: a fix per run would take as many runs
+        names = ", ".join(repr(bucket) for bucket in gone)
+        raise StackError(
+            f"{'Bucket' if len(gone) == 1 else 'Buckets'} {names} of stack "
+            f"{stack.names.stack!r} {'is' if len(gone) == 1 else 'are'} gone",
+            f"run `s3sizer untrack {' '.join(gone)}`",
+        )
     out = []
-    for old in stack.tracked(existing)[1:]:
+    for old in others:
         was_imposed = old.delivery and ROUTES[old.delivery].imposed_on_buckets()
         # A bucket leaving an imposed route is routed again: sqs, or eventbridge if taken.
         shown = replace(old, delivery=None) if was_imposed and not imposed else old
-        if stack.bucket_state(old.bucket) != "mine":
-            raise StackError(
-                f"Bucket {old.bucket!r} of stack {stack.names.stack!r} is gone",
-                f"run `s3sizer untrack {old.bucket}`",
-            )
         current = stack.notification_configuration(old.bucket)
         new, _ = choose_bucket_route(stack, shown, asked, current)
         out.append((new, current, old))

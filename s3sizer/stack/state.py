@@ -84,6 +84,20 @@ class Stack:
         """'Enabled', 'Suspended', or '' for a bucket that never had versioning."""
         return self.client("s3").get_bucket_versioning(Bucket=bucket).get("Status", "")
 
+    def tracked_bucket_versioning(self, bucket: str, *, first: bool) -> str:
+        """As bucket_versioning, for a bucket the stack tracks: one deleted since is named,
+        with the way out (untrack it; the first bucket goes with the stack)."""
+        s3 = self.client("s3")
+        try:
+            return self.bucket_versioning(bucket)
+        except s3.exceptions.ClientError as exc:
+            if error_code(exc) not in {"NoSuchBucket", "404"}:
+                raise
+        raise StackError(
+            f"Bucket {bucket!r} of stack {self.names.stack!r} is gone",
+            "run `s3sizer teardown`" if first else f"run `s3sizer untrack {bucket}`",
+        )
+
     def bucket_region(self, bucket: str) -> str:
         location = self.client("s3").get_bucket_location(Bucket=bucket).get("LocationConstraint")
         return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)

@@ -166,6 +166,25 @@ def test_untrack_refuses_the_first_bucket_and_one_it_does_not_track(deployed):
         plan_untrack(deployed, ["third"])
 
 
+def test_tracked_buckets_deleted_since_are_named_together_with_the_way_out(deployed):
+    run(deployed, plan_track(deployed, ["second", "third"]))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name in ("second", "third"):
+        for item in s3.list_objects_v2(Bucket=name).get("Contents", []):
+            s3.delete_object(Bucket=name, Key=item["Key"])
+        s3.delete_bucket(Bucket=name)
+
+    with pytest.raises(StackError, match="Buckets 'second', 'third' of stack") as raised:
+        plan_deploy(Stack(deployed.aws), DeployOptions())
+    assert raised.value.fix == "run `s3sizer untrack second third`"
+    with pytest.raises(StackError, match=r"Bucket 'second' of stack .* is gone") as raised:
+        Stack(deployed.aws).tracked_bucket_versioning("second", first=False)
+    assert raised.value.fix == "run `s3sizer untrack second`"
+    with pytest.raises(StackError) as raised:
+        Stack(deployed.aws).tracked_bucket_versioning("second", first=True)
+    assert raised.value.fix == "run `s3sizer teardown`"
+
+
 def test_track_of_an_invalid_name_points_at_the_argument_not_at_an_option(deployed):
     from s3sizer.errors import UsageError
 
