@@ -199,7 +199,7 @@ def teardown(
 def redrive(
     ctx: StackContext,
     *,
-    confirm: Callable[[int], bool] = lambda waiting: True,
+    confirm: Callable[[int, int], bool] = lambda waiting, fold_waiting: True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict:
     """Send the dead letters back to be applied; each applies once (sequencers see to it).
@@ -217,7 +217,7 @@ def redrive(
     fold_url = ctx.stack.queue_url(names.fold_dead_letter_queue) if _is_fold(ctx) else None
     fold_waiting = letters.dead_letters(ctx, fold_url) if fold_url else 0
     result = {"moved": 0} | ({"fold_moved": 0} if _is_fold(ctx) else {})
-    if waiting + fold_waiting == 0 or not confirm(waiting + fold_waiting):
+    if waiting + fold_waiting == 0 or not confirm(waiting, fold_waiting):
         return result
     if waiting:
         # A stack no deploy has routed yet: moved as on the queue routes.

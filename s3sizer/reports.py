@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -239,21 +240,28 @@ def run_driver(
         payload["deadline_seconds"] = deadline
     if on_progress is None:
         return invoke(ctx, "driver", payload)
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future
 
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(invoke, ctx, "driver", payload)
-        seen = ctx.history.totals().updated_at
-        while True:
-            try:
-                return running.result(timeout=poll)
-            except TimeoutError:
-                totals = ctx.history.totals()
-                if totals.updated_at != seen:
-                    seen = totals.updated_at
-                    on_progress(
-                        {"total_size": totals.total_size, "object_count": totals.object_count}
-                    )
+    # A daemon thread, not a pool: Ctrl-C here ends the command at once, where a pool's exit
+    # (and the interpreter's) would wait out the synchronous invoke, up to its whole run.
+    running: Future = Future()
+
+    def call() -> None:
+        try:
+            running.set_result(invoke(ctx, "driver", payload))
+        except BaseException as error:  # handed to the waiting command
+            running.set_exception(error)
+
+    threading.Thread(target=call, name="driver-invoke", daemon=True).start()
+    seen = ctx.history.totals().updated_at
+    while True:
+        try:
+            return running.result(timeout=poll)
+        except TimeoutError:
+            totals = ctx.history.totals()
+            if totals.updated_at != seen:
+                seen = totals.updated_at
+                on_progress({"total_size": totals.total_size, "object_count": totals.object_count})
 
 
 def reconcile(ctx: StackContext, workers: int | None = None) -> dict:

@@ -309,9 +309,13 @@ def redrive(
 
     ask = _confirmation(yes, "Redrive", "Send the dead letters back?", "nothing was moved")
 
-    def confirm(waiting: int) -> bool:
-        verb = "waits" if waiting == 1 else "wait"
-        output.err.print(f"{output.plural(waiting, 'dead letter')} {verb} to be sent back.")
+    def confirm(waiting: int, fold_waiting: int) -> bool:
+        # Named as `status` names them: the tracker's dead letters, the fold's stream batches.
+        parts = [output.plural(waiting, "dead letter")] if waiting else []
+        if fold_waiting:
+            parts.append(output.plural(fold_waiting, "fold stream batch", "fold stream batches"))
+        verb = "waits" if waiting + fold_waiting == 1 else "wait"
+        output.err.print(f"{' and '.join(parts)} {verb} to be sent back.")
         return ask()
 
     result = lifecycle.redrive(stack_of(ctx), confirm=confirm)

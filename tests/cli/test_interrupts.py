@@ -7,6 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+
+import pytest
 
 from s3sizer import reports
 from tests.emulator.helpers import REPO_ROOT
@@ -179,3 +182,25 @@ def test_a_ctrl_c_python_wrapped_in_another_error_is_still_one_line_and_exit_130
     result = cli("status", code=130)
 
     assert (result.stderr, result.stdout) == ("Interrupted\n", "")
+
+
+def test_ctrl_c_while_run_driver_waits_ends_it_without_waiting_for_the_driver(monkeypatch):
+    """The driver's invoke is synchronous and may run minutes: Ctrl-C does not wait it out."""
+    import threading
+    from types import SimpleNamespace
+
+    released = threading.Event()
+    monkeypatch.setattr(reports, "invoke", lambda ctx, name, payload: released.wait(60))
+    stamps = iter(range(1_000_000))
+    history = SimpleNamespace(
+        totals=lambda: SimpleNamespace(updated_at=next(stamps), total_size=1, object_count=1)
+    )
+
+    def ctrl_c(progress: dict) -> None:
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        reports.run_driver(SimpleNamespace(history=history), on_progress=ctrl_c, poll=0.05)
+    assert time.monotonic() - started < 5  # the invoke still runs, in a daemon thread
+    released.set()

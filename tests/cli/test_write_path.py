@@ -71,6 +71,18 @@ def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, a
     assert "1 stream batch waits in the fold's dead-letter queue" in text.stderr
 
 
+def test_redrive_names_the_tracker_s_dead_letters_and_the_fold_s_batches_apart(cli, aws):
+    deployed_with_one_fold_dead_letter(cli)
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="s3sizer-events-dlq")["QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+
+    asked = cli("redrive", code=2)  # no terminal to confirm on: nothing moved
+
+    assert "2 dead letters and 1 fold stream batch wait to be sent back." in asked.stderr
+
+
 def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
     from tests.cli.test_metrics import scrape, serving
 
