@@ -41,6 +41,8 @@ def families(events) -> set[tuple[str, str]]:
 
 def overlapping_entry(notifications: dict, own_id: str, classes: bool = False) -> dict | None:
     """Another entry for one of our event types: S3 refuses a second one on overlapping keys.
+    It comes back with its ``Events`` narrowed to those that overlap ours, which the messages
+    name (an entry's `s3:ObjectRestore:*` beside them is no conflict).
 
     Our entry has no key filter, so any other entry for one of the same event types overlaps.
     With the bucket's storage classes tracked, its transitions are ours too.
@@ -50,11 +52,17 @@ def overlapping_entry(notifications: dict, own_id: str, classes: bool = False) -
         for entry in notifications.get(kind, []):
             if entry.get("Id") == own_id:
                 continue
-            theirs = families(entry.get("Events", []))
-            if any(
-                (f == g and "*" in (t, u)) or (f, t) == (g, u) for f, t in ours for g, u in theirs
-            ):
-                return entry
+            overlapping = [
+                event
+                for event in entry.get("Events", [])
+                if any(
+                    (f == g and "*" in (t, u)) or (f, t) == (g, u)
+                    for f, t in ours
+                    for g, u in families([event])
+                )
+            ]
+            if overlapping:
+                return {**entry, "Events": overlapping}
     return None
 
 

@@ -43,6 +43,18 @@ def test_an_entry_overlaps_when_it_shares_an_event_type(events, overlaps):
     assert (found is not None) == overlaps
 
 
+def test_an_overlapping_entry_names_only_the_event_types_that_overlap_ours():
+    events = ["s3:ObjectRemoved:Delete", "s3:ObjectRestore:Completed"]
+    config = {
+        "LambdaFunctionConfigurations": [{"Id": "x", "LambdaFunctionArn": "f", "Events": events}]
+    }
+
+    found = delivery.overlapping_entry(config, OWN)
+
+    assert found["Events"] == ["s3:ObjectRemoved:Delete"]
+    assert config["LambdaFunctionConfigurations"][0]["Events"] == events  # the bucket's, as it is
+
+
 def test_our_own_entry_never_overlaps():
     ours = {"Id": OWN, "QueueArn": "q", "Events": list(TRACKED_EVENTS)}
 
