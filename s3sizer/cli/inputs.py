@@ -13,6 +13,7 @@ import typer
 
 from s3sizer.stack.model import (
     ARCHITECTURES,
+    AUTO_ROUTE,
     DELIVERY_ROUTES,
     FUNCTION_NAMES,
     MIN_UPLOADS_EVERY,
@@ -24,7 +25,8 @@ from s3sizer.stack.model import (
 Architecture = Enum("Architecture", [(name, name) for name in ARCHITECTURES], type=str)
 Runtime = Enum("Runtime", [(name, name) for name in RUNTIME_WHEEL_PLATFORMS], type=str)
 FunctionName = Enum("FunctionName", [(name, name) for name in FUNCTION_NAMES], type=str)
-Delivery = Enum("Delivery", [(name, name) for name in DELIVERY_ROUTES], type=str)
+# deploy's: the routes, and `auto` (each bucket's best fit again)
+Delivery = Enum("Delivery", [(name, name) for name in (*DELIVERY_ROUTES, AUTO_ROUTE)], type=str)
 WritePath = Enum("WritePath", [(name, name) for name in WRITE_PATHS], type=str)
 
 TEN_YEARS = 10 * 365 * 86400

@@ -187,8 +187,9 @@ def deploy(
     delivery: Annotated[
         Delivery | None,
         typer.Option(
-            help="How events reach the tracker (default: sqs, or eventbridge when the bucket's "
-            "events already go elsewhere)."
+            help="How events reach the tracker (default: as the last deploy chose; at first, "
+            "sqs, or eventbridge when the bucket's events already go elsewhere). auto: that "
+            "first choice again for every bucket."
         ),
     ] = None,
     max_concurrency: Annotated[

@@ -12,6 +12,7 @@ from s3sizer.stack import routing
 from s3sizer.stack import steps as st
 from s3sizer.stack.iam import Arns
 from s3sizer.stack.model import (
+    AUTO_ROUTE,
     CLASS_EVENTS,
     FUNCTIONS,
     TRACKED_EVENTS,
@@ -67,9 +68,16 @@ def overlapping_entry(notifications: dict, own_id: str, classes: bool = False) -
 
 
 def choose_route(asked: str | None, config: StackConfig, notifications: dict, own_id: str):
-    """(route, reason): what was asked, else what the stack uses, else the best that fits."""
+    """(route, reason): what was asked, else what the stack uses, else the best that fits;
+    ``auto`` (AUTO_ROUTE) asks for the best that fits, whatever the last deploy chose."""
     classes = bool(getattr(config, "storage_classes", False))
     taken = overlapping_entry(notifications, own_id, classes)
+    if asked == AUTO_ROUTE:
+        if taken is not None:
+            return WHEN_TAKEN.name, f"--delivery auto: entry {taken.get('Id')!r} already takes " + (
+                ", ".join(taken.get("Events", []))
+            )
+        return DEFAULT.name, "--delivery auto: its event types are free"
     if asked and not ROUTES[asked].fits(taken):
         raise _taken_error(
             config.bucket,

@@ -31,6 +31,9 @@ RUNTIME_WHEEL_PLATFORMS = {
 }
 # How S3 events reach the tracker: a queue (the default), EventBridge, or Lambda directly.
 DELIVERY_ROUTES = ("sqs", "eventbridge", "direct")
+# deploy's `--delivery auto`: each bucket's best fit again (sqs, or eventbridge where its event
+# types are taken), whatever an earlier `--delivery` chose for all of them.
+AUTO_ROUTE = "auto"
 # How the tracker writes the totals: in its own transactions (the default), or through the
 # table's stream and the fold function (docs/architecture.md, "The fold stack").
 WRITE_PATHS = ("transaction", "fold")

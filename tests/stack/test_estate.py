@@ -393,3 +393,25 @@ def test_a_bucket_tracked_before_the_first_deploy_is_routed_by_deploy(stack):
 
     assert st.PutNotification("second", notifications("second"), "delivery sqs") in deploy.steps
     assert plan_deploy(Stack(stack.aws), DeployOptions()).steps == ()
+
+
+def test_deploy_delivery_auto_gives_each_bucket_its_best_fit_again(deployed):
+    """After `--delivery eventbridge` for all, `--delivery sqs` is refused where another entry
+    takes the events: `auto` puts each bucket back on sqs, or eventbridge where taken."""
+    boto3.client("s3", region_name="us-east-1").put_bucket_notification_configuration(
+        Bucket="third",
+        NotificationConfiguration={"QueueConfigurations": [FOREIGN]},
+        SkipDestinationValidation=True,
+    )
+    run(deployed, plan_track(deployed, ["second", "third"]))
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="eventbridge")))
+    assert [b.delivery for b in Stack(deployed.aws).tracked()] == ["eventbridge"] * 3
+    with pytest.raises(StackError, match="'third' already sends s3:ObjectCreated"):
+        plan_deploy(Stack(deployed.aws), DeployOptions(delivery="sqs"))
+
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions(delivery="auto"))
+    run(deployed, plan)
+
+    assert "delivery: sqs (--delivery auto: its event types are free)" in plan.notes
+    assert [b.delivery for b in Stack(deployed.aws).tracked()] == ["sqs", "sqs", "eventbridge"]
+    assert Stack(deployed.aws).require_config().delivery == "sqs"
