@@ -240,10 +240,10 @@ def _baseline_line(baseline: dict | None) -> str:
 DEFAULT_TOP = 10  # prefixes shown in text and in watch unless --top says otherwise
 
 
-def prefix_table(prefixes: list[dict]):
+def prefix_table(prefixes: list[dict], bucket: str | None = None):
     from rich.table import Table
 
-    table = Table(title="Largest prefixes")
+    table = Table(title="Largest prefixes" + (f" of {bucket}" if bucket else ""))
     table.add_column("prefix")
     table.add_column("total size", justify="right")
     table.add_column("objects", justify="right")

@@ -169,7 +169,7 @@ def status(
     if by_prefix:
         shown = top if top is not None or json_out else output.DEFAULT_TOP
         found = reports.prefixes(stack, depth, shown)
-        output.show(found, json_out, output.prefix_table)
+        output.show(found, json_out, lambda rows: output.prefix_table(rows, stack.bucket))
         return
     if depth is not None or top is not None:
         from s3sizer.errors import UsageError
@@ -226,18 +226,24 @@ def history(
 
     stack = stack_of(ctx, bucket)
     points = reports.history(stack, since, prefix)
+    from s3sizer.lambdas.render import duration
+
     title = f"History of {stack.bucket}" + (f", prefix {prefix}" if prefix is not None else "")
     if since:
-        from s3sizer.lambdas.render import duration
-
         title += f", last {duration(since)}"
     output.show(points, json_out, lambda found: output.history_table(found, title=title))
+    during = f" in the last {duration(since)}" if since else ""
     if prefix is not None and not points:
         # Tracked, but nothing under it changed (in that stretch): an answer, not an error.
-        during = f" in the last {since:g} s" if since else ""
         output.err.print(
             f"No points for {prefix!r}{during}: no object under it has changed since its "
             "tracking began (`s3sizer status --by-prefix` lists the prefixes holding objects).",
+            markup=False,
+        )
+    elif since and not points:
+        output.err.print(
+            f"No points{during}: nothing in {stack.bucket} changed in that stretch (`s3sizer "
+            "history` without --since shows every point kept).",
             markup=False,
         )
 

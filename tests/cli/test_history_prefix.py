@@ -72,3 +72,16 @@ def test_one_object_is_one_object_not_one_objects(cli, aws):
     assert reconciled.startswith("1 B in 1 object; drift +1 byte, +1 object (corrected)")
     assert "(1 byte)" in status
     assert "objects " not in reconciled
+
+
+def test_a_stretch_with_no_points_is_empty_with_a_hint(cli, aws, monkeypatch):
+    from s3sizer import reports
+
+    cli("setup")
+    monkeypatch.setattr(reports, "history", lambda stack, since, prefix: [])  # a quiet hour
+
+    result = cli("history", "--since", "1h", "--json")
+
+    assert json.loads(result.stdout) == []
+    assert f"No points in the last 60 min: nothing in {DEFAULT_BUCKET} changed" in result.stderr
+    assert "without --since" in result.stderr

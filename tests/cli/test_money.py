@@ -228,3 +228,4 @@ def test_text_by_prefix_shows_noncurrent_bytes_and_growth_columns(cli, aws):
     text = cli("status", "--by-prefix").stdout
 
     assert "noncurrent" in text and "per day (7 d)" in text
+    assert "Largest prefixes of s3sizer-" in " ".join(text.split())  # whose prefixes
