@@ -55,6 +55,19 @@ def series(window: Window, end: datetime | None = None) -> tuple[list[datetime],
     return [*times, end], [*sizes, sizes[-1]]
 
 
+def changes(window: Window) -> list:
+    """The points that moved the size or the count: a point that repeats the figures before it
+    (a reconcile that found nothing, a fold step's receipt that moved nothing) is no change."""
+    before = (window.start_size, window.start_count) if window.began is None else None
+    out = []
+    for point in window.points:
+        figures = (point.total_size, point.object_count)
+        if figures != before:
+            out.append(point)
+        before = figures
+    return out
+
+
 def stacked(prefixes: list[Window], times: list[datetime]) -> list[list[int]]:
     """Each prefix's size at each of ``times`` (its step held between its points)."""
     out = []
@@ -107,10 +120,11 @@ def render_png(
         label="size",
         color="tab:blue",
     )
-    if window.points:
+    moved = changes(window)
+    if moved:
         ax.plot(
-            [p.time for p in window.points],
-            [p.total_size / factor for p in window.points],
+            [p.time for p in moved],
+            [p.total_size / factor for p in moved],
             "o",
             color="tab:blue",
             label="change",

@@ -75,6 +75,16 @@ def test_a_history_that_begins_inside_the_window_is_drawn_from_its_first_point()
     assert render.render_png(began).startswith(PNG_SIGNATURE)
 
 
+def test_only_points_that_moved_a_figure_are_drawn_as_changes():
+    """A point that repeats the figures before it (a reconcile that found nothing, a fold
+    step's receipt that moved nothing) is no change: no marker."""
+    w = window([(8, 18), (6, 18), (4, 27), (2, 27)], start_size=18)
+
+    assert [p.total_size for p in render.changes(w)] == [27]
+    began = dataclasses.replace(w, began=w.points[0].time)  # its first point is a change
+    assert [p.total_size for p in render.changes(began)] == [18, 27]
+
+
 def test_an_empty_window_is_a_flat_line_at_the_current_size():
     times, sizes = render.series(window(start_size=2))
     assert sizes == [2, 2]
