@@ -75,10 +75,11 @@ def _unfolded_text(result: dict) -> str:
     )
     if not letters:
         return (
-            f"; the totals differ from the keys by {gap}: on a bucket being written, changes "
-            "the fold had not counted yet; a gap that stays once the bucket is quiet needs the "
-            "bucket's baseline taken again (`s3sizer untrack` and `track`; the first bucket: "
-            "`teardown` and `setup`)"
+            f"; the totals differ from the keys by {gap}: changes the fold had not counted yet "
+            "(a backlog, or a batch still retried, which `status` counts as a fold dead letter "
+            "once given up on); run `s3sizer reconcile` again once the bucket is quiet, and only "
+            "if the gap stays, take the bucket's baseline again (`s3sizer untrack` and `track`; "
+            "the first bucket: `teardown` and `setup`)"
         )
     waits = "waits" if letters == 1 else "wait"
     return (

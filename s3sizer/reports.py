@@ -240,7 +240,7 @@ def run_driver(
         payload["deadline_seconds"] = deadline
     if on_progress is None:
         return invoke(ctx, "driver", payload)
-    from concurrent.futures import Future
+    from concurrent.futures import Future, wait
 
     # A daemon thread, not a pool: Ctrl-C here ends the command at once, where a pool's exit
     # (and the interpreter's) would wait out the synchronous invoke, up to its whole run.
@@ -254,24 +254,23 @@ def run_driver(
 
     threading.Thread(target=call, name="driver-invoke", daemon=True).start()
     seen = ctx.history.totals().updated_at
-    while True:
-        try:
-            return running.result(timeout=poll)
-        except TimeoutError:
-            totals = ctx.history.totals()
-            if totals.updated_at != seen:
-                seen = totals.updated_at
-                on_progress({"total_size": totals.total_size, "object_count": totals.object_count})
+    while not wait([running], timeout=poll).done:  # an invoke's own TimeoutError is its result
+        totals = ctx.history.totals()
+        if totals.updated_at != seen:
+            seen = totals.updated_at
+            on_progress({"total_size": totals.total_size, "object_count": totals.object_count})
+    return running.result()
 
 
 def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     from s3sizer.progress import baseline_bar
     from s3sizer.stack.baseline_run import DEFAULT_WORKERS, record
+    from s3sizer.stack.fold import as_running, unfolded
 
     stack, config = ctx.stack, ctx.config
     versioned = stack.tracked_bucket_versioning(ctx.bucket, first=ctx.bucket == config.bucket)
     versioned = versioned != ""
-    write_path = getattr(config, "write_path", "transaction")
+    write_path = as_running(stack, config).write_path
     with baseline_bar(ctx.bucket) as on_progress:
         drift = record(
             stack,
@@ -292,8 +291,6 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
         "resumed": drift.resumed,
     }
     if write_path == "fold" and config.delivery is not None:
-        from s3sizer.stack.fold import unfolded
-
         out |= unfolded(ctx.stack, ctx.history, out["total_size"], out["object_count"])
     return out
 

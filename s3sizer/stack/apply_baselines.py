@@ -19,10 +19,12 @@ class Baselines:
         from s3sizer.progress import baseline_bar
         from s3sizer.stack.baseline_ranges import routed
         from s3sizer.stack.baseline_run import record
+        from s3sizer.stack.fold import as_running
 
         config = self.stack.config
         if config is not None:  # a plan's baseline runs once its routes are in place
             routed(self.stack.history(config), step.bucket)
+            config = as_running(self.stack, config)
         with baseline_bar(step.bucket) as on_progress:
             record(
                 self.stack,

@@ -82,7 +82,9 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
         raise _taken_error(
             config.bucket,
             taken,
-            f"use --delivery {WHEN_TAKEN.name}, which coexists with every other entry",
+            f"use --delivery {AUTO_ROUTE} (sqs where a bucket's events are free, "
+            f"{WHEN_TAKEN.name} where taken), or --delivery {WHEN_TAKEN.name}, which coexists "
+            "with every other entry",
         )
     if asked:
         return asked, "as asked with --delivery"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
@@ -45,6 +46,19 @@ STARTING_POSITION = {"StartingPosition": "TRIM_HORIZON"}
 
 def is_fold(config: StackConfig | None) -> bool:
     return config is not None and config.write_path == "fold"
+
+
+def as_running(stack: Stack, config: StackConfig) -> StackConfig:
+    """The config, on the fold path when the deployed tracker writes for the fold: a deploy
+    that moved the tracker there and stopped before its last step (which stores the choice)
+    left the stored config on the transaction path, and a baseline that took it from there
+    would set the base totals beside fold rows (counting changes twice), or a plain deploy
+    would move the tracker back."""
+    if is_fold(config):
+        return config
+    found = stack.function_configuration("size-tracking") or {}
+    running = found.get("Environment", {}).get("Variables", {}).get("WRITE_PATH")
+    return replace(config, write_path="fold") if running == "fold" else config
 
 
 def check_write_path(existing: StackConfig | None, asked: str | None) -> None:

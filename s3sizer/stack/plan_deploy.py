@@ -63,7 +63,8 @@ def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
 
 
 def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
-    existing = stack.require_config()
+    stored = stack.require_config()
+    existing = fold.as_running(stack, stored)
     fold.check_write_path(existing, options.write_path)
     config = deploy_config(existing, options)
     if config.runtime not in RUNTIME_WHEEL_PLATFORMS:
@@ -76,7 +77,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     if stack.bucket_state(config.bucket) != "mine":
         raise StackError(
             f"Bucket {config.bucket!r} of stack {names.stack!r} is gone",
-            "run `s3sizer setup` again",
+            "run `s3sizer teardown`, then `s3sizer setup` to start anew",
         )
     current = stack.notification_configuration(config.bucket)
     route, why = delivery.choose_route(options.delivery, existing, current, names.notification_id)
@@ -92,7 +93,7 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # deploy finds it; the settings asked for are stored last, once every step they need has
     # succeeded, so a failed deploy never leaves one that would break the next plain deploy.
     owned = replace(existing, delivery=route, eventbridge_owned=eb_owned)
-    if owned != existing:
+    if owned != stored:
         steps.append(st.PutConfig(names.table, owned, f"delivery {route}"))
     # Each bucket's settings items before the tracker that reads them is deployed.
     steps += mirror_steps(stack, owned)

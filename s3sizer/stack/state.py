@@ -95,7 +95,9 @@ class Stack:
                 raise
         raise StackError(
             f"Bucket {bucket!r} of stack {self.names.stack!r} is gone",
-            "run `s3sizer teardown`" if first else f"run `s3sizer untrack {bucket}`",
+            "run `s3sizer teardown`, then `s3sizer setup` to start anew"
+            if first
+            else f"run `s3sizer untrack {bucket}`",
         )
 
     def bucket_region(self, bucket: str) -> str:

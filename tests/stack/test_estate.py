@@ -182,7 +182,7 @@ def test_tracked_buckets_deleted_since_are_named_together_with_the_way_out(deplo
     assert raised.value.fix == "run `s3sizer untrack second`"
     with pytest.raises(StackError) as raised:
         Stack(deployed.aws).tracked_bucket_versioning("second", first=True)
-    assert raised.value.fix == "run `s3sizer teardown`"
+    assert raised.value.fix == "run `s3sizer teardown`, then `s3sizer setup` to start anew"
 
 
 def test_track_of_an_invalid_name_points_at_the_argument_not_at_an_option(deployed):

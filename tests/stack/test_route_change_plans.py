@@ -4,6 +4,7 @@ travel by changes, so that a command stopped anywhere in between runs it when ru
 from __future__ import annotations
 
 import boto3
+import pytest
 
 from s3sizer.lambdas import layout as lay
 from s3sizer.stack import steps as st
@@ -94,7 +95,40 @@ def test_a_deploy_moving_to_the_fold_and_changing_route_runs_its_baseline_on_the
     plan = plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct", write_path="fold"))
     baselines = [s for s in plan.steps if isinstance(s, st.RecordBaseline)]
     assert baselines and {s.write_path for s in baselines} == {"fold"}
-    kinds = [type(s).__name__ for s in plan.steps]
-    assert kinds.index("RecordBaseline") < max(
-        i for i, s in enumerate(plan.steps) if isinstance(s, st.PutConfig)
-    )  # the stored config still says "transaction" while it runs
+    switch = _tracker_switch(plan)
+    first = next(i for i, s in enumerate(plan.steps) if isinstance(s, st.RecordBaseline))
+    stored = max(i for i, s in enumerate(plan.steps) if isinstance(s, st.PutConfig))
+    assert switch < first < stored  # the stored config still says "transaction" while it runs
+
+
+def _tracker_switch(plan) -> int:
+    """The step that gives the tracker WRITE_PATH=fold."""
+    return next(
+        i
+        for i, s in enumerate(plan.steps)
+        if isinstance(s, st.UpdateFunctionConfiguration)
+        and s.settings.get("Environment", {}).get("Variables", {}).get("WRITE_PATH") == "fold"
+    )
+
+
+def test_a_deploy_to_the_fold_stopped_after_the_tracker_s_switch_is_on_the_fold_since(deployed):
+    """Its settings are stored at its end: until then the tracker is the truth. A baseline
+    runs on the fold path, a plain deploy finishes the move, and the way back is refused."""
+    from s3sizer.errors import StackError
+    from s3sizer.stack.fold import as_running
+
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions(write_path="fold"))
+    run(deployed, st.Plan(plan.title, plan.steps[: _tracker_switch(plan) + 1], plan.notes))
+    stack = Stack(deployed.aws)
+    assert stack.require_config().write_path == "transaction"  # stored at the plan's end
+
+    assert as_running(stack, stack.require_config()).write_path == "fold"
+    with pytest.raises(StackError, match="cannot go back to the transaction path"):
+        plan_deploy(stack, DeployOptions(write_path="transaction"))
+    again = plan_deploy(Stack(deployed.aws), DeployOptions())
+    assert not any(  # nothing moves the tracker back
+        isinstance(s, st.UpdateFunctionConfiguration) and s.name.endswith("size-tracking")
+        for s in again.steps
+    )
+    run(deployed, again)
+    assert Stack(deployed.aws).require_config().write_path == "fold"
