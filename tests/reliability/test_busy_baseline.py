@@ -80,7 +80,7 @@ CASES = {
     ),
     # One deploy moves the stack to the fold and changes its route: the route's baseline runs
     # while the tracker already writes for the fold.
-    "to the fold": (False, [["deploy", "--write-path", "fold", "--delivery", "direct"]]),
+    "to the fold": (False, [["deploy", "--write-path", "fold", "--delivery", "eventbridge"]]),
 }
 
 
