@@ -268,8 +268,8 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     from s3sizer.stack.fold import as_running, unfolded
 
     stack, config = ctx.stack, ctx.config
-    versioned = stack.tracked_bucket_versioning(ctx.bucket, first=ctx.bucket == config.bucket)
-    versioned = versioned != ""
+    first = ctx.bucket == config.bucket
+    versioned = stack.tracked_bucket_versioning(ctx.bucket, first=first) != ""
     write_path = as_running(stack, config).write_path
     with baseline_bar(ctx.bucket) as on_progress:
         drift = record(

@@ -24,6 +24,8 @@ class Baselines:
         config = self.stack.config
         if config is not None:  # a plan's baseline runs once its routes are in place
             routed(self.stack.history(config), step.bucket)
+            # The tracker's write path: a deploy to the fold switches it before this baseline,
+            # and stores its settings only at its end.
             config = as_running(self.stack, config)
         with baseline_bar(step.bucket) as on_progress:
             record(
@@ -37,7 +39,7 @@ class Baselines:
                 # Changes made before the route's new entry took effect may have no record.
                 route_since=self._route_changed_at,
                 on_progress=on_progress,
-                write_path=step.write_path or getattr(config, "write_path", "transaction"),
+                write_path=getattr(config, "write_path", "transaction"),
                 **({"workers": self.workers} if self.workers else {}),
             )
 

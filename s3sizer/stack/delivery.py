@@ -72,13 +72,8 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
     ``auto`` (AUTO_ROUTE) asks for the best that fits, whatever the last deploy chose."""
     classes = bool(getattr(config, "storage_classes", False))
     taken = overlapping_entry(notifications, own_id, classes)
-    if asked == AUTO_ROUTE:
-        if taken is not None:
-            return WHEN_TAKEN.name, f"--delivery auto: entry {taken.get('Id')!r} already takes " + (
-                ", ".join(taken.get("Events", []))
-            )
-        return DEFAULT.name, "--delivery auto: its event types are free"
-    if asked and not ROUTES[asked].fits(taken):
+    auto = asked == AUTO_ROUTE
+    if asked and not auto and not ROUTES[asked].fits(taken):
         raise _taken_error(
             config.bucket,
             taken,
@@ -86,14 +81,15 @@ def choose_route(asked: str | None, config: StackConfig, notifications: dict, ow
             f"{WHEN_TAKEN.name} where taken), or --delivery {WHEN_TAKEN.name}, which coexists "
             "with every other entry",
         )
-    if asked:
+    if asked and not auto:
         return asked, "as asked with --delivery"
-    if config.delivery and ROUTES[config.delivery].fits(taken):
+    if not auto and config.delivery and ROUTES[config.delivery].fits(taken):
         return config.delivery, "as the last deploy chose"
+    said = "--delivery auto: " if auto else ""
     if taken is not None:
         events = ", ".join(taken.get("Events", []))
-        return WHEN_TAKEN.name, f"entry {taken.get('Id')!r} already takes {events}"
-    return DEFAULT.name, "the default"
+        return WHEN_TAKEN.name, f"{said}entry {taken.get('Id')!r} already takes {events}"
+    return DEFAULT.name, f"{said}its event types are free" if auto else "the default"
 
 
 def _taken_error(bucket: str, taken: dict, fix: str) -> StackError:

@@ -157,13 +157,6 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     steps += chosen.cleanup_steps(stack)
     if config != owned:
         steps.append(st.PutConfig(names.table, config, "deploy settings"))
-    # The tracker runs the new write path before any baseline of this plan, and the config
-    # says so only at its end: each baseline runs the tracker's (a baseline that set the base
-    # totals beside the fold's rows would count the changes since twice).
-    steps = [
-        replace(s, write_path=config.write_path) if isinstance(s, st.RecordBaseline) else s
-        for s in steps
-    ]
     # Last: a baseline stopped again leaves the rest of the deploy done, and stored.
     steps += resumed
     notes = [f"delivery: {route} ({why})"]

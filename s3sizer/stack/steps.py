@@ -128,9 +128,6 @@ class RecordBaseline(Step):
     versioned: bool
     prefix_depth: int
     ttl_days: int
-    # The write path the tracker runs when this step runs: a deploy that moves the stack to
-    # the fold stores that choice last, after its baselines. None: the stored config's.
-    write_path: str | None = None
 
 
 @_step("mark baseline owed")
