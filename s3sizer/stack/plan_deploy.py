@@ -148,12 +148,21 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # So every baseline the entries owe is marked first: a deploy stopped in between owes them.
     owed = [step for step in entries if isinstance(step, st.MarkBaselineDue)]
     steps += owed
-    steps += delivery.queue_steps(stack, config, buckets, arns, tags)
+    # Until its entry moves, a bucket's events still take its old route: the queue's policy and
+    # the rule carry each moving bucket on both routes, and drop the old one only after the
+    # entries (an event dropped in between may be the change after one its baseline keeps).
+    before = buckets + _leaving(existing, others, buckets)
+    shared = delivery.queue_steps(stack, config, before, arns, tags)
     on_route = [config.bucket] + [new.bucket for new, _, _ in others if new.delivery == route]
-    steps += delivery.route_steps(stack, config, chosen, buckets, on_route, arns, tags)
+    shared += delivery.route_steps(stack, config, chosen, before, on_route, arns, tags)
+    steps += shared
     steps += [step for step in entries if not isinstance(step, st.MarkBaselineDue)]
     resumed, elsewhere = _resumed_baselines(stack, config, buckets, steps)
     # Only once no bucket's entry needs what the route before used.
+    final = delivery.queue_steps(stack, config, buckets, arns, tags)
+    final += delivery.shared_steps(stack, buckets, arns, tags)
+    # (A queue created above already has the policy with both: the next deploy narrows it.)
+    steps += [s for s in final if s not in shared and not isinstance(s, st.CreateQueue)]
     steps += chosen.cleanup_steps(stack)
     if config != owned:
         steps.append(st.PutConfig(names.table, config, "deploy settings"))
@@ -226,6 +235,16 @@ def _resumed_baselines(stack: Stack, config, buckets: list, planned: list):
                 )
             )
     return out, elsewhere
+
+
+def _leaving(existing: StackConfig, others, buckets) -> list:
+    """The settings before of each bucket whose route this deploy changes."""
+    was = [first_bucket_settings(existing)] + [old for _, _, old in others]
+    return [
+        old
+        for old, new in zip(was, buckets, strict=True)
+        if old.delivery and old.delivery != new.delivery
+    ]
 
 
 def _route_others(stack: Stack, existing: StackConfig, asked: str | None, chosen: Route) -> list:

@@ -130,3 +130,69 @@ def test_a_deploy_to_the_fold_stopped_after_the_tracker_s_switch_is_on_the_fold_
     )
     run(deployed, again)
     assert Stack(deployed.aws).require_config().write_path == "fold"
+
+
+def _queue_mappings(stack) -> list[dict]:
+    from s3sizer.stack.routes.queue import queue_mappings
+
+    return queue_mappings(stack, stack.arns(stack.require_config()).queue(stack.names.queue))
+
+
+def test_a_move_to_the_direct_route_keeps_the_queue_s_mapping_to_apply_what_it_holds(deployed):
+    """Messages still in the queue when the entry moves (and, on AWS, those S3 sends there while
+    its new configuration takes effect) are applied, not stranded: a baseline that took a recent
+    recorded change as newer than its listing counts on the changes after it arriving."""
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct"))
+    assert not any(isinstance(s, st.DeleteEventSourceMapping) for s in plan.steps)
+    run(deployed, plan)
+    stack = Stack(deployed.aws)
+    assert stack.require_config().delivery == "direct"
+    assert len(_queue_mappings(stack)) == 1
+    assert plan_deploy(stack, DeployOptions()).steps == ()
+
+
+def test_a_direct_stack_whose_queue_holds_messages_without_a_mapping_gets_it_back(deployed):
+    """A move to the direct route by an earlier release deleted the mapping, stranding what the
+    queue held: the next deploy brings the mapping back, and status counts what waits."""
+    from s3sizer.stack.routes import DIRECT
+
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct")))
+    stack = Stack(deployed.aws)
+    (mapping,) = _queue_mappings(stack)
+    boto3.client("lambda", region_name="us-east-1").delete_event_source_mapping(
+        UUID=mapping["UUID"]
+    )
+    url, sqs = stack.queue_url(stack.names.queue), boto3.client("sqs", region_name="us-east-1")
+    sqs.purge_queue(QueueUrl=url)  # what in-process S3 sent it, with nothing polling
+    assert plan_deploy(stack, DeployOptions()).steps == ()  # an empty queue needs no mapping
+
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions())
+    assert [type(s).__name__ for s in plan.steps] == ["CreateEventSourceMapping"]
+    assert DIRECT.status_rows(1, 0) == {"queued": 1, "dead_letters": 0}
+
+
+def _kinds_at(plan, kind) -> list[int]:
+    return [i for i, s in enumerate(plan.steps) if isinstance(s, kind)]
+
+
+def test_a_route_change_drops_the_old_route_s_senders_only_after_the_entries_move(deployed):
+    """Until its entry moves, a bucket's events take the old route: the queue's policy keeps
+    the bucket as a sender, and the rule its place, until every entry has moved."""
+    stack = Stack(deployed.aws)
+    plan = plan_deploy(stack, DeployOptions(delivery="direct"))
+    (entry,) = _kinds_at(plan, st.PutNotification)
+    narrowed = [
+        i
+        for i in _kinds_at(plan, st.SetQueueAttributes)
+        if plan.steps[i].name == stack.names.queue
+        and "first" not in plan.steps[i].attributes["Policy"]
+    ]
+    assert narrowed and min(narrowed) > entry
+
+    run(deployed, plan_deploy(Stack(deployed.aws), DeployOptions(delivery="eventbridge")))
+    plan = plan_deploy(Stack(deployed.aws), DeployOptions(delivery="direct"))
+    (entry,) = _kinds_at(plan, st.PutNotification)
+    (deleted,) = _kinds_at(plan, st.DeleteRule)
+    assert deleted > entry
+    assert not any(isinstance(s, st.PutRule) for s in plan.steps[:entry])

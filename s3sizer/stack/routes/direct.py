@@ -1,7 +1,7 @@
 """The direct route: the original S3 -> Lambda entry, the tracker invoked asynchronously once per
 event, with an on-failure destination to the DLQ. It is all or nothing: every bucket of a stack
-on it is on it, since its buckets need no queue and the queue routes' mapping does not exist
-beside it."""
+on it is on it, since its buckets need no queue. The queue's mapping, where a route before left
+one, stays to apply what is still in the queue: nothing is stranded there."""
 
 from __future__ import annotations
 
@@ -43,10 +43,20 @@ class DirectRoute(Route):
         return self.name
 
     def mapping_steps(self, stack: Stack, config: StackConfig, arns: Arns) -> list:
-        """Events no longer pass the queue: its mapping goes."""
-        function = stack.names.function("size-tracking")
-        mappings = queue_mappings(stack, arns.queue(stack.names.queue))
-        return [st.DeleteEventSourceMapping(m["UUID"], function) for m in mappings]
+        """The queue's mapping is kept, never deleted here. Events that reached the queue before
+        the entries moved here, and those S3 still sends there while its new configuration
+        takes effect (AWS: typically within five minutes), must be applied: a baseline takes a
+        change it saw recorded as newer than its listing, and counts on the changes after it
+        arriving. A queue that holds messages with no mapping (one deleted on the move here)
+        gets its mapping back."""
+        from s3sizer.stack.routes import SQS
+
+        if queue_mappings(stack, arns.queue(stack.names.queue)):
+            return []
+        url = stack.queue_url(stack.names.queue)
+        if url is None or not queued(stack.queue_attributes(url)):
+            return []
+        return SQS.mapping_steps(stack, config, arns)
 
     def tracker_grants(self, arns: Arns) -> list[dict]:
         dlq_arn = arns.queue(arns.names.dead_letter_queue)
@@ -119,8 +129,16 @@ class DirectRoute(Route):
                 moved += 1
 
     def status_rows(self, queued: int | None, dead_letters: int | None) -> dict:
-        """No queue on the way: nothing is queued, whatever the stack's queue holds."""
-        return super().status_rows(None, dead_letters)
+        """What Lambda's asynchronous queue holds cannot be counted: ``queued`` is null, or
+        the messages still in the stack's queue from a route before, which its mapping
+        applies."""
+        return super().status_rows(queued or None, dead_letters)
+
+
+def queued(attributes: dict) -> int:
+    """The messages a queue holds: waiting, in flight, or delayed."""
+    names = ("", "NotVisible", "Delayed")
+    return sum(int(attributes.get(f"ApproximateNumberOfMessages{n}", 0)) for n in names)
 
 
 def _applied_again(ctx: StackContext, functions, message: dict) -> str:
