@@ -49,6 +49,7 @@ class ListingStopped(Exception):
 CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2
 WRITE_BATCH = 25  # BatchWriteItem's limit
 SETTLE_SECONDS = 2.0  # how long a live range's moves may stay pending
+SPLIT_AFTER = 2  # failed attempts of a live chunk before it is committed in parts
 
 
 @dataclass
@@ -100,7 +101,8 @@ def merge(
 
     def flush(cursor: str, *, last: bool = False, final: bool = False) -> None:
         nonlocal chunk, settled_at, cursor_now
-        commit(h, bucket, chunk, (depth, unmarked_depth), sums, item(cursor, final))
+        part = lambda key: item(key, False)  # noqa: E731
+        commit(h, bucket, chunk, (depth, unmarked_depth), sums, item(cursor, final), part)
         chunk, cursor_now = [], cursor
         if last or time.monotonic() - settled_at >= SETTLE_SECONDS:
             settle(h, bucket, sums, item(cursor, final))
@@ -240,7 +242,12 @@ def _sum_plans(plans):
     return puts, deltas, merged, (class_deltas, class_merged)
 
 
-def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
+def _commit_live(h, bucket, chunk, depths, sums: Sums, progress, part=None) -> None:
+    """The chunk's key items and the range's progress in one transaction. ``part(key)`` gives
+    the progress item for a cursor at ``key``: where clients keep changing the chunk's keys,
+    so that some key changes between the read and the write of every attempt, the keys before
+    the first that changed (or that one alone) are committed on their own, then the rest; each
+    commit's keys are fewer, and so is the chance that one of them moves meanwhile."""
     # On the fold path the key items go marked, and the fold counts them: nothing is pending.
     folding = h.write_path == "fold"
     mark = (h.fold_mark or {rows.FOLDED: lay.n(1)}) if folding else {}
@@ -270,12 +277,18 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress) -> None:
             for c in moved:
                 item = found.get(c.key)
                 c.state = lay.key_state_from(item) if item else None
+            if attempt >= SPLIT_AFTER and part is not None and len(chunk) > 1:
+                first = chunk.index(moved[0]) if moved else 0
+                head, chunk = chunk[: first or 1], chunk[first or 1 :]
+                _commit_live(h, bucket, head, depths, sums, part(head[-1].key), part)
+                _commit_live(h, bucket, chunk, depths, sums, progress, part)
+                return
             continue
         break
     vars(sums).update(vars(after))
 
 
-def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress) -> None:
+def _commit_quiet(h, bucket, chunk, depths, sums: Sums, progress, part=None) -> None:
     """Nothing else writes: the key items at one write unit each, then the range's progress,
     which carries what its merged keys hold (a rerun of the chunk merges them to themselves)."""
     puts, deltas, merged, classes = _sum_plans((p, p.plan) for p in chunk)

@@ -9,6 +9,8 @@ items), and the finish sets nothing. A quiet baseline on a fold stack is the one
 
 from __future__ import annotations
 
+import pytest
+
 from s3sizer.lambdas import baseline, rows
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
@@ -149,3 +151,47 @@ def test_a_quiet_baseline_on_a_fold_stack_counts_its_keys_itself(ddb, clock):
         assert rows.FOLDED not in hist._get(lay.key_address(BUCKET, key))
     assert (hist.totals(BUCKET).total_size, drift.total_size) == (10, 10)
     assert [(p.prefix, p.total_size) for p in hist.prefix_totals(BUCKET)] == [("b/", 6), ("a/", 4)]
+
+
+@pytest.mark.parametrize("write_path", ["fold", "transaction"])
+def test_a_chunk_whose_keys_keep_moving_is_committed_in_parts(ddb, clock, write_path):
+    """A client writes "a/k3" between the read and the write of every transaction that holds
+    it beside another key: the chunk as a whole never lands (before, the baseline failed after
+    30 attempts). The keys before it are committed on their own, then it alone, then the rest;
+    each part's cursor lands with its keys, and the totals are the listing's."""
+    hist = tracked_before(ddb, clock)
+    hist.write_path = write_path
+    tracker = History(TABLE, ddb, now=clock, prefix_depth=DEPTH)
+    tracker.write_path = write_path
+    hot = lay.key_address(BUCKET, "a/k3")
+
+    class BusyClient:
+        def __init__(self, client):
+            self._client, self.sequencer = client, 0x10
+
+        def transact_write_items(self, **kwargs):
+            keys = [i["Put"]["Item"] for i in kwargs["TransactItems"] if "Put" in i]
+            keys = [k for k in keys if k["pk"]["S"].startswith(f"B#{BUCKET}#K")]
+            if len(keys) > 1 and any(lay.address_id(k) == lay.address_id(hot) for k in keys):
+                self.sequencer += 1
+                created = events.created(BUCKET, "a/k3", self.sequencer, f"{self.sequencer:02X}")
+                apply_event(tracker, events.envelope(created))
+            return self._client.transact_write_items(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self._client, name)
+
+    hist.client = BusyClient(ddb)
+    hist.backoff = lambda attempt: None
+    listing = [listed(f"a/k{i}", 10 + i) for i in range(6)] + [listed("a/same", 5)]
+    sums, progress_items = run(hist, listing, live=True)
+    if write_path == "transaction":
+        baseline.settle(hist, BUCKET, sums, lambda now: None)
+
+    cursors = [i["cursor"]["S"] for i in progress_items]
+    assert {"a/k2", "a/k3"} <= set(cursors) and cursors[-1] == "b/gone"
+    sizes = {k: lay.key_state_from(hist._get(lay.key_address(BUCKET, k))).size for k in
+             [f"a/k{i}" for i in range(6)]}  # fmt: skip
+    assert sizes == {f"a/k{i}": 10 + i for i in range(6)}
+    if write_path == "transaction":
+        assert hist.totals(BUCKET).total_size == sum(10 + i for i in range(6)) + 5
