@@ -235,11 +235,14 @@ def history(
     during = f" in the last {duration(since)}" if since else ""
     if prefix is not None and not points:
         # Tracked, but nothing under it changed (in that stretch): an answer, not an error.
+        what = "in that stretch" if since else "since its tracking began"
+        more = f" (`s3sizer history --prefix {prefix}` without --since shows every point kept)"
         output.err.print(
-            f"No points for {prefix!r}{during}: no object under it has changed since its "
-            "tracking began (`s3sizer status --by-prefix` lists the prefixes holding objects).",
+            f"No points for {prefix!r}{during}: no object under it has changed {what}"
+            + (more if since else " (`s3sizer status --by-prefix` lists the prefixes holding "
+               "objects)") + ".",
             markup=False,
-        )
+        )  # fmt: skip
     elif since and not points:
         output.err.print(
             f"No points{during}: nothing in {stack.bucket} changed in that stretch (`s3sizer "

@@ -50,6 +50,11 @@ def test_a_tracked_prefix_with_no_points_is_empty_with_a_hint(cli, aws):
     assert "No points for 'logs/2026/'" in result.stderr
     assert "status --by-prefix" in result.stderr
 
+    # Within --since, the hint is about the stretch, not the prefix's whole history.
+    result = cli("history", "--prefix", "logs/2026/", "--since", "1h", "--json")
+    assert "has changed in that stretch" in result.stderr
+    assert "history --prefix logs/2026/` without --since" in result.stderr
+
 
 def test_a_tracked_prefix_shows_its_points(cli, aws):
     cli("setup", "--prefix-depth", "1")
