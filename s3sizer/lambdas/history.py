@@ -333,9 +333,15 @@ class History:
                 yield items.pop()
 
     def _query_pages(
-        self, pk: str, sk_condition: str | None = None, values=None, page_items: int | None = None
+        self,
+        pk: str,
+        sk_condition: str | None = None,
+        values=None,
+        page_items: int | None = None,
+        first_page_items: int | None = None,
     ) -> Iterator[list[dict]]:
-        """The items of each page in turn; a caller that empties a list lets its items go."""
+        """The items of each page in turn; a caller that empties a list lets its items go.
+        ``first_page_items``: a smaller first page, for a caller that may stop after it."""
         condition = "pk = :pk" + (f" AND {sk_condition}" if sk_condition else "")
         kwargs = {
             "TableName": self.table_name,
@@ -343,14 +349,16 @@ class History:
             "ExpressionAttributeValues": {":pk": {"S": pk}, **(values or {})},
             "ConsistentRead": True,
         }
-        if page_items is not None:
-            kwargs["Limit"] = page_items
+        limit = first_page_items or page_items
         while True:
+            if limit is not None:
+                kwargs["Limit"] = limit
             page = self.client.query(**kwargs)
             yield page.pop("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            limit = page_items
 
     # -- starting totals and reconcile -----------------------------------------------------------
 

@@ -242,6 +242,35 @@ def test_key_reads_stay_within_a_sort_keys_size_after_a_long_cursor_or_folder(st
     assert read == sorted(k for k in names if "/" not in k and k > after)
 
 
+def test_the_top_level_passes_each_folder_s_recorded_keys_with_a_small_page(
+    stack, live, monkeypatch
+):
+    # GIVEN one key partition, pages of 10 key items (2 at the start of a direct span's
+    # stretch), and three folders of 12 recorded keys each between recorded top-level keys
+    monkeypatch.setattr(lay, "KEY_SHARDS", 1)
+    monkeypatch.setattr(baseline_keys, "PAGE_ITEMS", 10)
+    monkeypatch.setattr(baseline_keys, "FIRST_PAGE_ITEMS", 2)
+    folders = ["b/", "d/", "f/"]
+    top = ["a", "c", "e", "g"]
+    for i, key in enumerate(top + [f"{f}k{n:02d}" for f in folders for n in range(12)]):
+        put_a_minute_ago(live, key, i + 1)
+    items_read: list[int] = []
+    live.h.client.meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: items_read.append(parsed["Count"])
+    )
+    met: set[str] = set()
+
+    # WHEN the top level's recorded keys are read
+    span = Span("", direct=True)
+    read = [s.key for s in baseline_keys.stored_keys(live.h, BUCKET, span, on_prefix=met.add)]
+
+    # THEN it holds the top-level keys, it met every folder, and it read of each folder no more
+    # than a small page (a full page each: 4 + 3 x 10 items; with the small one: 4 + 3 x 2)
+    assert read == top
+    assert met == set(folders)
+    assert sum(items_read) <= len(top) + len(folders) * 2 + 1  # + the long keys' empty read
+
+
 def range_writes(params: dict, operation: str) -> list[dict]:
     """The baseline's range items a request writes (each item carries ``run`` and ``direct``)."""
     if operation == "PutItem":
