@@ -44,6 +44,15 @@ class ListingStopped(Exception):
     """The listing (or the recorded keys' reading) was told to stop: what was merged is kept."""
 
 
+class KeyKeptMoving(Exception):
+    """A live chunk's key changed between the read and the write of every attempt, even alone:
+    what was committed before it is kept, and a rerun goes on from there."""
+
+    def __init__(self, key: str, attempts: int):
+        super().__init__(f"{key!r} changed between the read and the write of {attempts} attempts")
+        self.key, self.attempts = key, attempts
+
+
 # A live chunk is planned as when it carried its totals and prefix totals too; it now carries
 # the range's progress item only, so its transaction has room to spare.
 CHUNK_ITEMS = batch.TRANSACTION_ITEMS - 2
@@ -268,11 +277,13 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress, part=None) -> N
         except ClientError as err:
             if batch._code(err) != "TransactionCanceledException":
                 raise
-            if attempt == batch.MAX_ATTEMPTS - 1:
-                raise
             failed = batch._failed(err, writes)
-            h.backoff(attempt)  # before reading again, so that what is read goes out at once
             moved = [c for c in chunk if failed is None or ("K", c.key) in failed]
+            if attempt == batch.MAX_ATTEMPTS - 1:
+                if not moved:  # the progress item alone failed: not a key's doing
+                    raise
+                raise KeyKeptMoving(moved[0].key, batch.MAX_ATTEMPTS) from err
+            h.backoff(attempt)  # before reading again, so that what is read goes out at once
             found = batch.read_items(h, {c.key: lay.key_address(bucket, c.key) for c in moved})
             for c in moved:
                 item = found.get(c.key)

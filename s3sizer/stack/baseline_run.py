@@ -386,7 +386,7 @@ def record(
     client = stack.aws.client("dynamodb", validate=False)
     history = History(stack.names.table, client, ttl_days=ttl_days, prefix_depth=depth)
     history.write_path = write_path
-    return BaselineRun(
+    run = BaselineRun(
         history,
         listing_client(stack.aws),
         bucket,
@@ -397,4 +397,13 @@ def record(
         route_since=route_since,
         workers=workers,
         on_progress=on_progress,
-    ).run()
+    )
+    try:
+        return run.run()
+    except baseline.KeyKeptMoving as exc:
+        shown = exc.key if len(exc.key) <= 80 else exc.key[:77] + "..."
+        raise StackError(
+            f"The baseline of {bucket} could not record the key {shown!r}: clients changed it "
+            f"between the read and the write of each of {exc.attempts} attempts",
+            "run the same command again; it goes on from the last key it recorded",
+        ) from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from s3sizer.lambdas import baseline, rows
+from s3sizer.lambdas import baseline, batch, rows
 from s3sizer.lambdas import baseline_finish as ending
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline_keys import Span, group_listing, stored_keys
@@ -153,12 +153,10 @@ def test_a_quiet_baseline_on_a_fold_stack_counts_its_keys_itself(ddb, clock):
     assert [(p.prefix, p.total_size) for p in hist.prefix_totals(BUCKET)] == [("b/", 6), ("a/", 4)]
 
 
-@pytest.mark.parametrize("write_path", ["fold", "transaction"])
-def test_a_chunk_whose_keys_keep_moving_is_committed_in_parts(ddb, clock, write_path):
-    """A client writes "a/k3" between the read and the write of every transaction that holds
-    it beside another key: the chunk as a whole never lands (before, the baseline failed after
-    30 attempts). The keys before it are committed on their own, then it alone, then the rest;
-    each part's cursor lands with its keys, and the totals are the listing's."""
+def hot_key_history(ddb, clock, write_path: str, *, even_alone: bool) -> History:
+    """A baseline's history whose client has another client put "a/k3" between the read and
+    the write of every transaction that holds it beside another key (or, ``even_alone``, of
+    every one that holds it)."""
     hist = tracked_before(ddb, clock)
     hist.write_path = write_path
     tracker = History(TABLE, ddb, now=clock, prefix_depth=DEPTH)
@@ -172,7 +170,8 @@ def test_a_chunk_whose_keys_keep_moving_is_committed_in_parts(ddb, clock, write_
         def transact_write_items(self, **kwargs):
             keys = [i["Put"]["Item"] for i in kwargs["TransactItems"] if "Put" in i]
             keys = [k for k in keys if k["pk"]["S"].startswith(f"B#{BUCKET}#K")]
-            if len(keys) > 1 and any(lay.address_id(k) == lay.address_id(hot) for k in keys):
+            holds_hot = any(lay.address_id(k) == lay.address_id(hot) for k in keys)
+            if holds_hot and (even_alone or len(keys) > 1):
                 self.sequencer += 1
                 created = events.created(BUCKET, "a/k3", self.sequencer, f"{self.sequencer:02X}")
                 apply_event(tracker, events.envelope(created))
@@ -183,6 +182,16 @@ def test_a_chunk_whose_keys_keep_moving_is_committed_in_parts(ddb, clock, write_
 
     hist.client = BusyClient(ddb)
     hist.backoff = lambda attempt: None
+    return hist
+
+
+@pytest.mark.parametrize("write_path", ["fold", "transaction"])
+def test_a_chunk_whose_keys_keep_moving_is_committed_in_parts(ddb, clock, write_path):
+    """A client writes "a/k3" between the read and the write of every transaction that holds
+    it beside another key: the chunk as a whole never lands (before, the baseline failed after
+    30 attempts). The keys before it are committed on their own, then it alone, then the rest;
+    each part's cursor lands with its keys, and the totals are the listing's."""
+    hist = hot_key_history(ddb, clock, write_path, even_alone=False)
     listing = [listed(f"a/k{i}", 10 + i) for i in range(6)] + [listed("a/same", 5)]
     sums, progress_items = run(hist, listing, live=True)
     if write_path == "transaction":
@@ -195,3 +204,21 @@ def test_a_chunk_whose_keys_keep_moving_is_committed_in_parts(ddb, clock, write_
     assert sizes == {f"a/k{i}": 10 + i for i in range(6)}
     if write_path == "transaction":
         assert hist.totals(BUCKET).total_size == sum(10 + i for i in range(6)) + 5
+
+
+@pytest.mark.parametrize("write_path", ["transaction", "fold"])
+def test_a_key_that_moves_at_every_attempt_even_alone_stops_the_run_naming_it(
+    ddb, clock, write_path
+):
+    # GIVEN a client that changes "a/k3" between the read and the write of every attempt
+    hist = hot_key_history(ddb, clock, write_path, even_alone=True)
+    listing = [listed(f"a/k{i}", 10 + i) for i in range(6)]
+
+    # WHEN the live baseline merges it, THEN it stops on that key, after the keys before it
+    # were committed
+    with pytest.raises(baseline.KeyKeptMoving) as stopped:
+        run(hist, listing, live=True)
+    assert (stopped.value.key, stopped.value.attempts) == ("a/k3", batch.MAX_ATTEMPTS)
+    sizes = {k: lay.key_state_from(hist._get(lay.key_address(BUCKET, k))).size
+             for k in ("a/k0", "a/k1", "a/k2")}  # fmt: skip
+    assert sizes == {"a/k0": 10, "a/k1": 11, "a/k2": 12}

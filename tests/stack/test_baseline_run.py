@@ -388,3 +388,24 @@ def test_an_eventbridge_record_in_the_second_of_the_route_change_stands(stack, l
     # THEN the recorded version stands: the listing may not have seen it yet
     state = next(s for s in live.h.keys(BUCKET) if s.key == "k")
     assert (state.version_id, state.size) == ("v-late", 7)
+
+
+def test_a_key_that_kept_moving_ends_the_command_with_one_line_naming_it(stack, monkeypatch):
+    # GIVEN a run whose merge meets a key that changed between every read and write
+    from s3sizer.errors import StackError
+    from s3sizer.lambdas import baseline
+    from s3sizer.stack.baseline_run import record
+
+    def moving(self):
+        raise baseline.KeyKeptMoving("logs/" + "x" * 200, 30)
+
+    monkeypatch.setattr(BaselineRun, "run", moving)
+
+    # WHEN the command records the baseline, THEN it fails with one line that names the bucket
+    # and the key (shortened), and says that the same command goes on
+    with pytest.raises(StackError) as failed:
+        record(stack, BUCKET, versioned=False, depth=1)
+    line = str(failed.value)
+    assert "\n" not in line and len(line) < 300
+    assert BUCKET in line and "'logs/xxx" in line and "30 attempts" in line
+    assert "run the same command again" in failed.value.fix
