@@ -80,14 +80,7 @@ def delivery_state(ctx: StackContext, bucket_route: str | None = None) -> dict:
     counts = {}
     for name in (ctx.names.queue, ctx.names.dead_letter_queue):
         url = ctx.stack.queue_url(name)
-        if url is None:
-            counts[name] = None
-            continue
-        attributes = ctx.stack.queue_attributes(url)
-        counts[name] = sum(
-            int(attributes.get(a, 0))
-            for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
-        )
+        counts[name] = None if url is None else ctx.stack.messages_held(url)
     queued, dead = counts[ctx.names.queue], counts[ctx.names.dead_letter_queue]
     if chosen is None:  # no deploy has routed the stack yet: nothing is on its way
         rows = {"queued": None, "dead_letters": dead or 0}

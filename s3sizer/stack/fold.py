@@ -155,11 +155,7 @@ def dead_letter_count(stack: Stack) -> int | None:
     url = stack.queue_url(stack.names.fold_dead_letter_queue)
     if url is None:
         return None
-    attributes = stack.queue_attributes(url)
-    return sum(
-        int(attributes.get(a, 0))
-        for a in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
-    )
+    return stack.messages_held(url)
 
 
 # How long reconcile on a fold stack waits for the fold to count what it just read (its own

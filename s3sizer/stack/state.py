@@ -144,6 +144,12 @@ class Stack:
         got = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
         return got.get("Attributes", {})
 
+    def messages_held(self, url: str) -> int:
+        """The messages a queue holds: waiting, in flight, or delayed."""
+        attributes = self.queue_attributes(url)
+        names = ("", "NotVisible", "Delayed")
+        return sum(int(attributes.get(f"ApproximateNumberOfMessages{n}", 0)) for n in names)
+
     def event_source_mappings(self, short: str) -> list[dict]:
         client = self.client("lambda")
         pages = client.get_paginator("list_event_source_mappings").paginate(

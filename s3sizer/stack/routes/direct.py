@@ -54,7 +54,7 @@ class DirectRoute(Route):
         if queue_mappings(stack, arns.queue(stack.names.queue)):
             return []
         url = stack.queue_url(stack.names.queue)
-        if url is None or not messages_held(stack.queue_attributes(url)):
+        if url is None or not stack.messages_held(url):
             return []
         return SQS.mapping_steps(stack, config, arns)
 
@@ -133,12 +133,6 @@ class DirectRoute(Route):
         the messages still in the stack's queue from a route before, which its mapping
         applies."""
         return super().status_rows(queued or None, dead_letters)
-
-
-def messages_held(attributes: dict) -> int:
-    """The messages a queue holds: waiting, in flight, or delayed."""
-    names = ("", "NotVisible", "Delayed")
-    return sum(int(attributes.get(f"ApproximateNumberOfMessages{n}", 0)) for n in names)
 
 
 def _applied_again(ctx: StackContext, functions, message: dict) -> str:
