@@ -232,23 +232,26 @@ def history(
     if since:
         title += f", last {duration(since)}"
     output.show(points, json_out, lambda found: output.history_table(found, title=title))
+    if not points and (since or prefix is not None):
+        output.err.print(_no_points_hint(stack.bucket, prefix, since), markup=False)
+
+
+def _no_points_hint(bucket: str, prefix: str | None, since: float | None) -> str:
+    """Why `history` shows nothing, for a tracked bucket or prefix: an answer, not an error."""
+    from s3sizer.lambdas.render import duration
+
     during = f" in the last {duration(since)}" if since else ""
-    if prefix is not None and not points:
-        # Tracked, but nothing under it changed (in that stretch): an answer, not an error.
-        what = "in that stretch" if since else "since its tracking began"
-        more = f" (`s3sizer history --prefix {prefix}` without --since shows every point kept)"
-        output.err.print(
-            f"No points for {prefix!r}{during}: no object under it has changed {what}"
-            + (more if since else " (`s3sizer status --by-prefix` lists the prefixes holding "
-               "objects)") + ".",
-            markup=False,
-        )  # fmt: skip
-    elif since and not points:
-        output.err.print(
-            f"No points{during}: nothing in {stack.bucket} changed in that stretch (`s3sizer "
-            "history` without --since shows every point kept).",
-            markup=False,
+    if since:
+        what = f"under {prefix!r}" if prefix is not None else f"in {bucket}"
+        again = f"`s3sizer history{f' --prefix {prefix}' if prefix is not None else ''}`"
+        return (
+            f"No points{during}: nothing {what} changed in that stretch ({again} without "
+            "--since shows every point kept)."
         )
+    return (
+        f"No points for {prefix!r}: no object under it has changed since its tracking began "
+        "(`s3sizer status --by-prefix` lists the prefixes holding objects)."
+    )
 
 
 def _between_polls(seconds: float) -> None:

@@ -52,7 +52,7 @@ def test_a_tracked_prefix_with_no_points_is_empty_with_a_hint(cli, aws):
 
     # Within --since, the hint is about the stretch, not the prefix's whole history.
     result = cli("history", "--prefix", "logs/2026/", "--since", "1h", "--json")
-    assert "has changed in that stretch" in result.stderr
+    assert "nothing under 'logs/2026/' changed in that stretch" in result.stderr
     assert "history --prefix logs/2026/` without --since" in result.stderr
 
 
