@@ -1,10 +1,14 @@
-"""Ctrl-C that is not lost.
+"""Ctrl-C that is not lost, and SIGTERM taken as one.
 
 Python raises KeyboardInterrupt wherever the main thread happens to be when SIGINT arrives. If
 that is inside a callback whose exceptions Python ignores (a weakref's, as importlib uses while
 a module loads, or a ``__del__``), it prints "Exception ignored in ..." and carries on, and the
 command runs to its end. The handler here also records the signal, and long work asks
 (``raise_if_pending``) at its own boundaries, such as between two steps of a plan.
+
+SIGTERM (a supervisor's stop: a CI timeout, `systemctl stop`, `docker stop`) is handled as
+Ctrl-C is, so that a baseline gives its bucket's lease back and keeps what it merged, instead
+of leaving the bucket locked until the lease runs out; the command then exits 143, not 130.
 
 A few writes must not stop half-way (``deferred``): there the first Ctrl-C waits for them to
 end, and a second one stops at once, as Terraform does while it saves its state.
@@ -21,26 +25,41 @@ from contextlib import contextmanager
 _pending = [False]
 _finishing = [False]  # a Ctrl-C came while work in other threads was let finish (finishing)
 _deferring: list[str | None] = [None]  # what a Ctrl-C now waits for, while ``deferred`` runs
+_received = [signal.SIGINT]  # the last stop signal, for the exit code and the line
 
 
 def install() -> None:
-    """SIGINT raises KeyboardInterrupt, as Python's own handler does, and is remembered."""
+    """SIGINT and SIGTERM raise KeyboardInterrupt, as Python's own handler does for SIGINT,
+    and are remembered."""
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a handler (a library caller's thread, say)
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        return  # a shell started us in the background: Ctrl-C is not ours, as Python keeps it
 
-    def on_sigint(signum, frame):
+    def on_stop(signum, frame):
+        _received[0] = signum
         waiting_for = _deferring[0]
         if waiting_for is not None:
             _deferring[0] = None  # the next Ctrl-C stops at once
             _pending[0] = True
-            sys.stderr.write(f"Interrupted: {waiting_for} first (Ctrl-C again to stop now)\n")
+            sys.stderr.write(f"{stopped_line()}: {waiting_for} first (Ctrl-C again to stop now)\n")
             return
         _pending[0] = True
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_sigint)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        # Ignored: a shell started us in the background (SIGINT), or the parent wants us to
+        # outlive its stop (SIGTERM); either way the signal is not ours, as Python keeps it.
+        if signal.getsignal(stop) is not signal.SIG_IGN:
+            signal.signal(stop, on_stop)
+
+
+def exit_code() -> int:
+    """What a stopped command exits with, as shells report it: 130 for Ctrl-C, 143 for SIGTERM."""
+    return 128 + int(_received[0])
+
+
+def stopped_line() -> str:
+    """The one line a stopped command ends with."""
+    return "Terminated" if _received[0] == signal.SIGTERM else "Interrupted"
 
 
 @contextmanager
@@ -72,7 +91,7 @@ def finishing(exc: BaseException, what: str) -> None:
     own handler does. Nothing for any other error."""
     if isinstance(exc, KeyboardInterrupt) or caused(exc):
         _finishing[0] = True
-        sys.stderr.write(f"Interrupted: {what} first (Ctrl-C again to stop now)\n")
+        sys.stderr.write(f"{stopped_line()}: {what} first (Ctrl-C again to stop now)\n")
 
 
 def threads_may_run() -> bool:

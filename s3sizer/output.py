@@ -98,7 +98,9 @@ def error_line(message: str) -> None:
 
 def interrupted_line() -> None:
     """What an interrupted command says: one line, no traceback (see s3sizer.cli.app)."""
-    sys.stderr.write("Interrupted\n")
+    from s3sizer import interrupts
+
+    sys.stderr.write(interrupts.stopped_line() + "\n")
     sys.stderr.flush()
 
 

@@ -74,6 +74,7 @@ class OneLineErrors(TyperGroup):
 
 
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command that Ctrl-C stopped
+TERMINATED = 143  # 128 + SIGTERM
 
 
 def _stdout_to_devnull() -> None:
@@ -87,7 +88,7 @@ def leave(code: int) -> NoReturn:
     """Exit with ``code``; at once after a Ctrl-C that cut short a wait for threads still at
     work (interrupts.finishing): Python would join them first. What they had committed is
     kept, and what they had not is done again by the same command, as after a kill."""
-    if code == INTERRUPTED and interrupts.threads_may_run():
+    if code in (INTERRUPTED, TERMINATED) and interrupts.threads_may_run():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -99,7 +100,7 @@ def interrupted(exc: BaseException | None = None, *, debug: bool = False) -> int
     if debug and exc is not None:
         traceback.print_exception(exc, file=sys.stderr)
     output.interrupted_line()
-    return INTERRUPTED
+    return interrupts.exit_code()
 
 
 def _command_line_error(exc, *, no_args: bool) -> int:

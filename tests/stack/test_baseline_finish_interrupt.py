@@ -28,12 +28,13 @@ stack, live = base.stack, base.live
 @pytest.fixture
 def ctrl_c(monkeypatch):
     """s3sizer's own SIGINT handler, as the CLI installs it, and a way to press Ctrl-C."""
-    before = signal.getsignal(signal.SIGINT)
+    before = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(interrupts, "_pending", [False])
     monkeypatch.setattr(interrupts, "_deferring", [None])
     interrupts.install()
     yield lambda: os.kill(os.getpid(), signal.SIGINT)
-    signal.signal(signal.SIGINT, before)
+    for stop, handler in before.items():
+        signal.signal(stop, handler)
 
 
 def test_ctrl_c_while_a_quiet_run_sets_the_prefixes_stops_it_once_they_are_set(
@@ -86,6 +87,36 @@ def test_ctrl_c_while_ranges_list_says_what_it_waits_for_and_the_same_run_resume
         "Interrupted: keeping the pages being merged first (Ctrl-C again to stop now)\n"
     )
     interrupts._pending[0] = False  # ... and the same command, run again, resumes it
+    assert new_run(stack, live_run=False).run().resumed
+    assert_exact(live)
+
+
+def test_sigterm_while_ranges_list_gives_the_bucket_back_and_the_same_run_resumes(
+    stack, live, ctrl_c, capsys
+):
+    # GIVEN a quiet run whose first page is merged when a supervisor stops the command
+    for i in range(90):
+        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
+    running = new_run(stack, workers=1, live_run=False)
+    stopped = []
+
+    def terminate_once(progress) -> None:
+        if progress.listed and not stopped:
+            stopped.append(progress.listed)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    running.on_progress = terminate_once
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            running.run()
+        assert capsys.readouterr().err == (
+            "Terminated: keeping the pages being merged first (Ctrl-C again to stop now)\n"
+        )
+        assert interrupts.exit_code() == 143
+    finally:
+        interrupts._received[0] = signal.SIGINT
+    # THEN the lease is given back: the same command, run again at once, resumes the run
+    interrupts._pending[0] = False
     assert new_run(stack, live_run=False).run().resumed
     assert_exact(live)
 
