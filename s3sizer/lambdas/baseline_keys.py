@@ -116,13 +116,11 @@ def read_long_items(h, bucket: str) -> list[dict]:
 # on the emulator: at 40, reconcile of 30,000 keys made 1,238 Queries and took a third of its
 # time in them; at 100, its peak memory at 200,000 keys was 1.25x that at 20,000 (109 against
 # 87 MiB); at 60, 1.13x (103 against 91 MiB), for 1.37x the time of `aws s3 ls` at 30,000
-# against 1.25x. DynamoDB bills the bytes read, not the pages.
+# against 1.25x. DynamoDB bills each Query the bytes it read rounded up to 4 KB: a page of 60
+# key items is about two read units, a page of 4 one.
 PAGE_ITEMS = 60
-# A direct span's stretch starts with a page this small: at 30,000 keys in 18 folders and the
-# top level, the top level's reading of a full page past each folder read 17,000 items only to
-# pass them (47,000 items for 30,000 keys); a folder of fewer items than this in a partition is
-# still passed within the page.
-FIRST_PAGE_ITEMS = 4
+# The least a direct span's first page after a jump shrinks to (_shard_items).
+SMALLEST_FIRST_PAGE = 4
 
 # The largest character: a name followed by it sorts after every key that starts with the name
 # and goes on with any other character.
@@ -177,6 +175,12 @@ def _long_states(long_items, span: Span, after, on_prefix) -> Iterator[lay.KeySt
 def _shard_items(
     h, pk: str, span: Span, after: str | None, before_read, on_prefix
 ) -> Iterator[lay.KeyState]:
+    # A page that ends inside a folder of a direct span reads the folder's items only to pass
+    # them. The next Query's first page is halved while one folder takes such a whole page (big
+    # folders: at 30,000 keys in 18 folders, pages of 60 read 17,000 items only to pass them),
+    # and doubled back when it does not (small folders, passed within a page: pages of 4 there
+    # would cost a Query a folder, ten times the Queries at 1,000 folders of 100 keys).
+    first = PAGE_ITEMS
     for low, high in stretches(span):
         jumped = None
         while True:
@@ -190,20 +194,21 @@ def _shard_items(
                 top = "K$"
             bounds = {":a": {"S": _at_most_a_sort_key("K#" + low)}, ":b": {"S": top}}
             jump = None
-            # A direct span's first page is small: where it starts inside a sub-prefix (the
-            # span's first, or the next after a jump), a full page would be read only to pass.
-            first = FIRST_PAGE_ITEMS if span.direct else PAGE_ITEMS
-            pages = h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS, first)
+            opening = first if span.direct else PAGE_ITEMS
+            pages = h._query_pages(pk, "sk BETWEEN :a AND :b", bounds, PAGE_ITEMS, opening)
             for page_number, items in enumerate(pages):
                 # States, not items: a range holds a page of each of its 16 partitions, and a
                 # state takes a fraction of the memory of the item as parsed.
-                limit = first if page_number == 0 else PAGE_ITEMS
+                limit = opening if page_number == 0 else PAGE_ITEMS
                 states, last_sub, full = [], None, len(items) == limit
+                passed = 0  # the page's last items, of the folder it ends in
                 for item in items:
                     key = item["key"]["S"]
-                    last_sub = span.sub_prefix(key)
-                    if last_sub is not None:
-                        on_prefix(last_sub)
+                    sub = span.sub_prefix(key)
+                    passed = (passed + 1 if sub == last_sub else 1) if sub is not None else 0
+                    last_sub = sub
+                    if sub is not None:
+                        on_prefix(sub)
                     elif _within(key, after, high, span):
                         states.append(lay.key_state_from(item))
                 items.clear()
@@ -215,6 +220,10 @@ def _shard_items(
                 # beyond, and is passed page by page.)
                 if full and last_sub is not None and last_sub != jumped:
                     jump = last_sub
+                    if passed == limit:
+                        first = max(SMALLEST_FIRST_PAGE, first // 2)
+                    else:
+                        first = min(PAGE_ITEMS, first * 2)
                     break
             if jump is None:
                 break

@@ -351,6 +351,7 @@ class History:
         }
         limit = first_page_items or page_items
         while True:
+            kwargs.pop("Limit", None)
             if limit is not None:
                 kwargs["Limit"] = limit
             page = self.client.query(**kwargs)

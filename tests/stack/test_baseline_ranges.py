@@ -242,33 +242,54 @@ def test_key_reads_stay_within_a_sort_keys_size_after_a_long_cursor_or_folder(st
     assert read == sorted(k for k in names if "/" not in k and k > after)
 
 
-def test_the_top_level_passes_each_folder_s_recorded_keys_with_a_small_page(
-    stack, live, monkeypatch
-):
-    # GIVEN one key partition, pages of 10 key items (2 at the start of a direct span's
-    # stretch), and three folders of 12 recorded keys each between recorded top-level keys
+def top_level_reads(live, monkeypatch, keys: list[str]) -> tuple[list[str], set, list[int]]:
+    """The top level's recorded keys read from one key partition in pages of 10 (a first page
+    after a jump at least 2): the keys, the folders met, and the items of each Query."""
     monkeypatch.setattr(lay, "KEY_SHARDS", 1)
     monkeypatch.setattr(baseline_keys, "PAGE_ITEMS", 10)
-    monkeypatch.setattr(baseline_keys, "FIRST_PAGE_ITEMS", 2)
-    folders = ["b/", "d/", "f/"]
-    top = ["a", "c", "e", "g"]
-    for i, key in enumerate(top + [f"{f}k{n:02d}" for f in folders for n in range(12)]):
+    monkeypatch.setattr(baseline_keys, "SMALLEST_FIRST_PAGE", 2)
+    for i, key in enumerate(keys):
         put_a_minute_ago(live, key, i + 1)
     items_read: list[int] = []
     live.h.client.meta.events.register(
         "after-call.dynamodb.Query", lambda parsed, **_: items_read.append(parsed["Count"])
     )
     met: set[str] = set()
-
-    # WHEN the top level's recorded keys are read
     span = Span("", direct=True)
     read = [s.key for s in baseline_keys.stored_keys(live.h, BUCKET, span, on_prefix=met.add)]
+    return read, met, items_read[1:]  # the first: the run's one read of the long keys' items
 
-    # THEN it holds the top-level keys, it met every folder, and it read of each folder no more
-    # than a small page (a full page each: 4 + 3 x 10 items; with the small one: 4 + 3 x 2)
+
+def test_the_top_level_passes_big_folders_with_ever_smaller_first_pages(stack, live, monkeypatch):
+    # GIVEN three folders of 12 recorded keys each, then two top-level keys
+    folders, top = ["a/", "b/", "c/"], ["x", "y"]
+
+    # WHEN the top level's recorded keys are read
+    read, met, items = top_level_reads(
+        live, monkeypatch, [f"{f}k{n:02d}" for f in folders for n in range(12)] + top
+    )
+
+    # THEN it holds the top-level keys and met every folder, and each Query after a page taken
+    # whole by one folder began with half the page: 10 + 5 + 2 items passed, not 10 + 10 + 10
     assert read == top
     assert met == set(folders)
-    assert sum(items_read) <= len(top) + len(folders) * 2 + 1  # + the long keys' empty read
+    assert items[:3] == [10, 5, 2]
+
+
+def test_the_top_level_passes_small_folders_within_full_pages(stack, live, monkeypatch):
+    # GIVEN ten folders of 3 recorded keys each, then two top-level keys
+    folders, top = [f"{c}/" for c in "abcdefghij"], ["x", "y"]
+
+    # WHEN the top level's recorded keys are read
+    read, met, items = top_level_reads(
+        live, monkeypatch, [f"{f}k{n}" for f in folders for n in range(3)] + top
+    )
+
+    # THEN no page was taken whole by a folder, so none was made smaller: four Queries, not
+    # one a folder
+    assert read == top
+    assert met == set(folders)
+    assert len(items) <= 4 and all(count >= 8 for count in items[:-1])
 
 
 def range_writes(params: dict, operation: str) -> list[dict]:
