@@ -6,7 +6,7 @@ try:
     interrupts.install()
     from s3sizer.cli import main
 except KeyboardInterrupt:  # before s3sizer.cli could catch it itself
-    sys.stderr.write("Interrupted\n")
-    sys.exit(130)
+    sys.stderr.write(interrupts.stopped_line() + "\n")
+    sys.exit(interrupts.exit_code())
 
 main()

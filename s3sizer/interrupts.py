@@ -28,9 +28,9 @@ _deferring: list[str | None] = [None]  # what a Ctrl-C now waits for, while ``de
 _received = [signal.SIGINT]  # the last stop signal, for the exit code and the line
 
 
-def install() -> None:
-    """SIGINT and SIGTERM raise KeyboardInterrupt, as Python's own handler does for SIGINT,
-    and are remembered."""
+def install(*, terminate: bool = False) -> None:
+    """SIGINT raises KeyboardInterrupt, as Python's own handler does, and is remembered; with
+    ``terminate``, SIGTERM too (only a command's own process: a library caller keeps its own)."""
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set a handler (a library caller's thread, say)
 
@@ -40,12 +40,12 @@ def install() -> None:
         if waiting_for is not None:
             _deferring[0] = None  # the next Ctrl-C stops at once
             _pending[0] = True
-            sys.stderr.write(f"{stopped_line()}: {waiting_for} first (Ctrl-C again to stop now)\n")
+            sys.stderr.write(f"{stopped_line()}: {waiting_for} first ({_again()})\n")
             return
         _pending[0] = True
         raise KeyboardInterrupt
 
-    for stop in (signal.SIGINT, signal.SIGTERM):
+    for stop in (signal.SIGINT, signal.SIGTERM) if terminate else (signal.SIGINT,):
         # Ignored: a shell started us in the background (SIGINT), or the parent wants us to
         # outlive its stop (SIGTERM); either way the signal is not ours, as Python keeps it.
         if signal.getsignal(stop) is not signal.SIG_IGN:
@@ -60,6 +60,14 @@ def exit_code() -> int:
 def stopped_line() -> str:
     """The one line a stopped command ends with."""
     return "Terminated" if _received[0] == signal.SIGTERM else "Interrupted"
+
+
+def _again() -> str:
+    return (
+        "SIGTERM again to stop now"
+        if _received[0] == signal.SIGTERM
+        else "Ctrl-C again to stop now"
+    )
 
 
 @contextmanager
@@ -91,7 +99,7 @@ def finishing(exc: BaseException, what: str) -> None:
     own handler does. Nothing for any other error."""
     if isinstance(exc, KeyboardInterrupt) or caused(exc):
         _finishing[0] = True
-        sys.stderr.write(f"{stopped_line()}: {what} first (Ctrl-C again to stop now)\n")
+        sys.stderr.write(f"{stopped_line()}: {what} first ({_again()})\n")
 
 
 def threads_may_run() -> bool:

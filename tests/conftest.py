@@ -87,6 +87,7 @@ def _fresh_ctrl_c_state(monkeypatch) -> None:
     monkeypatch.setattr(interrupts, "_pending", [False])
     monkeypatch.setattr(interrupts, "_finishing", [False])
     monkeypatch.setattr(interrupts, "_deferring", [None])
+    monkeypatch.setattr(interrupts, "_received", [interrupts.signal.SIGINT])
 
 
 @pytest.fixture(autouse=True)

@@ -19,12 +19,12 @@ try:
 except Exception as exc:
     if not interrupts.caused(exc):
         raise
-    sys.stderr.write("Interrupted\n")
-    sys.exit(130)
+    sys.stderr.write(interrupts.stopped_line() + "\n")
+    sys.exit(interrupts.exit_code())
 except KeyboardInterrupt:
     # Ctrl-C while Typer and Rich load: the same one line as later on, not a page of imports.
-    sys.stderr.write("Interrupted\n")
-    sys.exit(130)
+    sys.stderr.write(interrupts.stopped_line() + "\n")
+    sys.exit(interrupts.exit_code())
 
 # Registered here, in the order `s3sizer --help` lists them.
 app.command()(lifecycle.setup)
@@ -47,6 +47,8 @@ app.command()(local.demo)
 
 def main() -> None:
     try:
+        # SIGTERM (a supervisor's stop) only here: a program that imports s3sizer.cli keeps its own.
+        interrupts.install(terminate=True)
         interrupts.raise_if_pending()
         app(prog_name="s3sizer")
     except KeyboardInterrupt:  # between two statements of the error policy itself

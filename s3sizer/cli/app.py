@@ -59,6 +59,7 @@ class OneLineErrors(TyperGroup):
             code = result if isinstance(result, int) else 0
             if code == INTERRUPTED:  # Ctrl-C while parsing, which Typer turns into a silent 130
                 output.interrupted_line()
+                code = interrupts.exit_code()  # 143 for SIGTERM
         except CommandLineError as exc:
             code = _command_line_error(exc, no_args=not given)
         except (typer.Abort, KeyboardInterrupt, _Interrupted) as exc:

@@ -31,7 +31,7 @@ def ctrl_c(monkeypatch):
     before = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(interrupts, "_pending", [False])
     monkeypatch.setattr(interrupts, "_deferring", [None])
-    interrupts.install()
+    interrupts.install(terminate=True)
     yield lambda: os.kill(os.getpid(), signal.SIGINT)
     for stop, handler in before.items():
         signal.signal(stop, handler)
@@ -106,15 +106,12 @@ def test_sigterm_while_ranges_list_gives_the_bucket_back_and_the_same_run_resume
             os.kill(os.getpid(), signal.SIGTERM)
 
     running.on_progress = terminate_once
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            running.run()
-        assert capsys.readouterr().err == (
-            "Terminated: keeping the pages being merged first (Ctrl-C again to stop now)\n"
-        )
-        assert interrupts.exit_code() == 143
-    finally:
-        interrupts._received[0] = signal.SIGINT
+    with pytest.raises(KeyboardInterrupt):
+        running.run()
+    assert capsys.readouterr().err == (
+        "Terminated: keeping the pages being merged first (SIGTERM again to stop now)\n"
+    )
+    assert interrupts.exit_code() == 143
     # THEN the lease is given back: the same command, run again at once, resumes the run
     interrupts._pending[0] = False
     assert new_run(stack, live_run=False).run().resumed
