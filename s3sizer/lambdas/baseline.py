@@ -48,9 +48,11 @@ class KeyKeptMoving(Exception):
     """A live chunk's key changed between the read and the write of every attempt, even alone:
     what was committed before it is kept, and a rerun goes on from there."""
 
-    def __init__(self, key: str, attempts: int):
-        super().__init__(f"{key!r} changed between the read and the write of {attempts} attempts")
-        self.key, self.attempts = key, attempts
+    def __init__(self, key: str, attempts: int, *, known: bool = True):
+        """``known``: DynamoDB named ``key`` as the one that moved; else the chunk starts at it."""
+        what = repr(key) if known else f"a key from {key!r} on"
+        super().__init__(f"{what} changed between the read and the write of {attempts} attempts")
+        self.key, self.attempts, self.known = key, attempts, known
 
 
 # A live chunk is planned as when it carried its totals and prefix totals too; it now carries
@@ -282,7 +284,8 @@ def _commit_live(h, bucket, chunk, depths, sums: Sums, progress, part=None) -> N
             if attempt == batch.MAX_ATTEMPTS - 1:
                 if not moved:  # the progress item alone failed: not a key's doing
                     raise
-                raise KeyKeptMoving(moved[0].key, batch.MAX_ATTEMPTS) from err
+                known = failed is not None  # without its reasons, any key of the chunk moved
+                raise KeyKeptMoving(moved[0].key, batch.MAX_ATTEMPTS, known=known) from err
             h.backoff(attempt)  # before reading again, so that what is read goes out at once
             found = batch.read_items(h, {c.key: lay.key_address(bucket, c.key) for c in moved})
             for c in moved:

@@ -401,9 +401,11 @@ def record(
     try:
         return run.run()
     except baseline.KeyKeptMoving as exc:
-        shown = exc.key if len(exc.key) <= 80 else exc.key[:77] + "..."
+        shown = repr(exc.key if len(exc.key) <= 80 else exc.key[:77] + "...")
+        what = f"the key {shown}" if exc.known else f"its keys from {shown} on"
         raise StackError(
-            f"The baseline of {bucket} could not record the key {shown!r}: clients changed it "
-            f"between the read and the write of each of {exc.attempts} attempts",
+            f"The baseline of {bucket} could not record {what}: clients changed "
+            f"{'it' if exc.known else 'one'} between the read and the write of each of "
+            f"{exc.attempts} attempts",
             "run the same command again; it goes on from the last key it recorded",
         ) from exc

@@ -390,16 +390,21 @@ def test_an_eventbridge_record_in_the_second_of_the_route_change_stands(stack, l
     assert (state.version_id, state.size) == ("v-late", 7)
 
 
-def test_a_key_that_kept_moving_ends_the_command_with_one_line_naming_it(stack, monkeypatch):
-    # GIVEN a run whose merge meets a key that changed between every read and write
+def test_a_key_that_kept_moving_ends_the_command_with_one_line_naming_it(stack, live, monkeypatch):
+    # GIVEN a bucket of long keys, and a run whose every live commit meets a key that changed
+    # between every read and write
     from s3sizer.errors import StackError
     from s3sizer.lambdas import baseline
     from s3sizer.stack.baseline_run import record
 
-    def moving(self):
-        raise baseline.KeyKeptMoving("logs/" + "x" * 200, 30)
+    for i in range(5):
+        live.s3.put_object(Bucket=BUCKET, Key=f"logs/{'x' * 200}{i}", Body=b"x" * (i + 1))
+    commit = baseline._commit_live
 
-    monkeypatch.setattr(BaselineRun, "run", moving)
+    def moving(h, bucket, chunk, *args, **kwargs):
+        raise baseline.KeyKeptMoving(chunk[0].key, 30)
+
+    monkeypatch.setattr(baseline, "_commit_live", moving)
 
     # WHEN the command records the baseline, THEN it fails with one line that names the bucket
     # and the key (shortened), and says that the same command goes on
@@ -407,5 +412,8 @@ def test_a_key_that_kept_moving_ends_the_command_with_one_line_naming_it(stack, 
         record(stack, BUCKET, versioned=False, depth=1)
     line = str(failed.value)
     assert "\n" not in line and len(line) < 300
-    assert BUCKET in line and "'logs/xxx" in line and "30 attempts" in line
+    assert BUCKET in line and "the key 'logs/xxx" in line and "30 attempts" in line
     assert "run the same command again" in failed.value.fix
+    # ... and it gave the bucket back: the same command, run again, is not refused
+    monkeypatch.setattr(baseline, "_commit_live", commit)
+    assert record(stack, BUCKET, versioned=False, depth=1).object_count == 5
