@@ -65,9 +65,17 @@ def test_ctrl_c_while_a_quiet_run_sets_the_prefixes_stops_it_once_they_are_set(
     assert_exact(live)
 
 
-def test_ctrl_c_while_ranges_list_says_what_it_waits_for_and_the_same_run_resumes(
-    stack, live, ctrl_c, capsys
+@pytest.mark.parametrize(
+    ("stop", "said"),
+    [
+        (signal.SIGINT, "Interrupted: keeping the pages being merged first (Ctrl-C again to stop now)"),
+        (signal.SIGTERM, "Terminated: keeping the pages being merged first (SIGTERM again to stop now)"),
+    ],
+)  # fmt: skip
+def test_a_stop_while_ranges_list_says_what_it_waits_for_and_the_same_run_resumes(
+    stack, live, ctrl_c, capsys, stop, said
 ):
+    # GIVEN a quiet run whose first page is merged when Ctrl-C (or a supervisor's SIGTERM) comes
     for i in range(90):
         live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
     running = new_run(stack, workers=1, live_run=False)
@@ -76,43 +84,16 @@ def test_ctrl_c_while_ranges_list_says_what_it_waits_for_and_the_same_run_resume
     def press_once(progress) -> None:
         if progress.listed and not pressed:
             pressed.append(progress.listed)
-            ctrl_c()
+            os.kill(os.getpid(), stop)
 
     running.on_progress = press_once
     with pytest.raises(KeyboardInterrupt):
         running.run()
 
-    # The wait for the pages being merged is said at once, in one line
-    assert capsys.readouterr().err == (
-        "Interrupted: keeping the pages being merged first (Ctrl-C again to stop now)\n"
-    )
-    interrupts._pending[0] = False  # ... and the same command, run again, resumes it
-    assert new_run(stack, live_run=False).run().resumed
-    assert_exact(live)
-
-
-def test_sigterm_while_ranges_list_gives_the_bucket_back_and_the_same_run_resumes(
-    stack, live, ctrl_c, capsys
-):
-    # GIVEN a quiet run whose first page is merged when a supervisor stops the command
-    for i in range(90):
-        live.s3.put_object(Bucket=BUCKET, Key=f"p{i % 3}/k{i:04d}", Body=b"x" * (i % 5 + 1))
-    running = new_run(stack, workers=1, live_run=False)
-    stopped = []
-
-    def terminate_once(progress) -> None:
-        if progress.listed and not stopped:
-            stopped.append(progress.listed)
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    running.on_progress = terminate_once
-    with pytest.raises(KeyboardInterrupt):
-        running.run()
-    assert capsys.readouterr().err == (
-        "Terminated: keeping the pages being merged first (SIGTERM again to stop now)\n"
-    )
-    assert interrupts.exit_code() == 143
-    # THEN the lease is given back: the same command, run again at once, resumes the run
+    # THEN the wait for the pages being merged is said at once, in one line, the command's exit
+    # code is the signal's, and the lease is given back: the same command, run again, resumes
+    assert capsys.readouterr().err == said + "\n"
+    assert interrupts.exit_code() == 128 + stop
     interrupts._pending[0] = False
     assert new_run(stack, live_run=False).run().resumed
     assert_exact(live)
