@@ -50,8 +50,11 @@ class KeyKeptMoving(Exception):
 
     def __init__(self, key: str, attempts: int, *, known: bool = True):
         """``known``: DynamoDB named ``key`` as the one that moved; else the chunk starts at it."""
-        what = repr(key) if known else f"a key from {key!r} on"
-        super().__init__(f"{what} changed between the read and the write of {attempts} attempts")
+        shown = repr(key if len(key) <= 80 else key[:77] + "...")
+        what = f"the key {shown}" if known else f"a key from {shown} on"
+        super().__init__(
+            f"{what} changed between the read and the write of each of {attempts} attempts"
+        )
         self.key, self.attempts, self.known = key, attempts, known
 
 

@@ -333,15 +333,10 @@ class History:
                 yield items.pop()
 
     def _query_pages(
-        self,
-        pk: str,
-        sk_condition: str | None = None,
-        values=None,
-        page_items: int | None = None,
-        first_page_items: int | None = None,
+        self, pk: str, sk_condition: str | None = None, values=None, page_items=None, first=None
     ) -> Iterator[list[dict]]:
-        """The items of each page in turn; a caller that empties a list lets its items go.
-        ``first_page_items``: a smaller first page, for a caller that may stop after it."""
+        """The items of each page in turn (the first ``first`` long, if given); a caller that
+        empties a list lets its items go."""
         condition = "pk = :pk" + (f" AND {sk_condition}" if sk_condition else "")
         kwargs = {
             "TableName": self.table_name,
@@ -349,7 +344,7 @@ class History:
             "ExpressionAttributeValues": {":pk": {"S": pk}, **(values or {})},
             "ConsistentRead": True,
         }
-        limit = first_page_items or page_items
+        limit = first or page_items
         while True:
             kwargs.pop("Limit", None)
             if limit is not None:

@@ -100,6 +100,11 @@ class BaselineRun:
                     "it goes on there; `s3sizer status` shows how far it got",
                 ) from None
             raise
+        except baseline.KeyKeptMoving as exc:
+            raise StackError(
+                f"The baseline of {self.bucket} stopped: {exc}",
+                "run the same command again; it goes on from the last key it recorded",
+            ) from exc
         finally:
             self.lease.release()
 
@@ -386,7 +391,7 @@ def record(
     client = stack.aws.client("dynamodb", validate=False)
     history = History(stack.names.table, client, ttl_days=ttl_days, prefix_depth=depth)
     history.write_path = write_path
-    run = BaselineRun(
+    return BaselineRun(
         history,
         listing_client(stack.aws),
         bucket,
@@ -397,15 +402,4 @@ def record(
         route_since=route_since,
         workers=workers,
         on_progress=on_progress,
-    )
-    try:
-        return run.run()
-    except baseline.KeyKeptMoving as exc:
-        shown = repr(exc.key if len(exc.key) <= 80 else exc.key[:77] + "...")
-        what = f"the key {shown}" if exc.known else f"its keys from {shown} on"
-        raise StackError(
-            f"The baseline of {bucket} could not record {what}: clients changed "
-            f"{'it' if exc.known else 'one'} between the read and the write of each of "
-            f"{exc.attempts} attempts",
-            "run the same command again; it goes on from the last key it recorded",
-        ) from exc
+    ).run()
