@@ -46,10 +46,10 @@ def plan_teardown(stack: Stack) -> st.Plan:
         url = stack.queue_url(name)
         if url is not None:
             steps.append(st.DeleteQueue(name, url))
-            waiting = stack.queue_attributes(url).get("ApproximateNumberOfMessages", "0")
-            if name != names.queue and int(waiting):
-                letters = "dead letter is" if int(waiting) == 1 else "dead letters are"
-                notes.append(f"{waiting} {letters} deleted with {name}")
+            held = stack.messages_held(url) if name != names.queue else 0
+            if held:  # a redrive may be receiving some: they go too
+                letters = "dead letter is" if held == 1 else "dead letters are"
+                notes.append(f"{held} {letters} deleted with {name}")
     if stack.alarm_exists():
         steps.append(st.DeleteAlarm(names.alarm))
     steps += alarms.teardown_steps(stack)

@@ -254,3 +254,18 @@ def test_a_deploy_stores_its_settings_last_so_a_failed_one_leaves_the_old(stack,
     assert isinstance(plan.steps[-1], st.PutConfig)
     assert plan.steps[-1].config.memory == {"driver": 512}
     assert Stack(stack.aws).config.memory == {}
+
+
+def test_teardown_names_the_dead_letters_it_deletes_those_being_received_too(stack):
+    # GIVEN a deployed stack whose DLQ holds two letters, one of them being received (a redrive)
+    Executor(stack).run(plan_setup(stack, None))
+    deploy_once(stack, delivery="sqs")
+    sqs = stack.client("sqs")
+    dlq = sqs.get_queue_url(QueueName=stack.names.dead_letter_queue)["QueueUrl"]
+    for body in ("one", "two"):
+        sqs.send_message(QueueUrl=dlq, MessageBody=body)
+    sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=1, VisibilityTimeout=300)
+
+    # WHEN teardown is planned, THEN its notes count both
+    notes = plan_teardown(Stack(stack.aws)).notes
+    assert f"2 dead letters are deleted with {stack.names.dead_letter_queue}" in notes
