@@ -346,10 +346,7 @@ class History:
         }
         limit = first or page_items
         while True:
-            kwargs.pop("Limit", None)
-            if limit is not None:
-                kwargs["Limit"] = limit
-            page = self.client.query(**kwargs)
+            page = self.client.query(**kwargs, **({"Limit": limit} if limit else {}))
             yield page.pop("Items", [])
             if "LastEvaluatedKey" not in page:
                 return

@@ -238,11 +238,8 @@ class BaselineRun:
         span, cursor = r["span"], r["cursor"]
         first = None  # a folder's first page, read to learn whether to split it
         # A stretch is not split as it starts (its split spent the probes): it hands over, if long.
-        if (
-            cursor is None
-            and r["sums"] is None
-            and not (span.direct or span.skip or "stretch" in r)
-        ):
+        fresh = cursor is None and r["sums"] is None
+        if fresh and not (span.direct or span.skip or "stretch" in r):
             span, first = self._spread.at_start(span)
         earlier = r["sums"] or Sums()  # what an interrupted run of this range merged
         # Its moves still pending first, so that this run's progress items carry only its own.
