@@ -56,6 +56,7 @@ class Emulator:
         self.endpoint_url = ""
         self._server = None
         self._thread: threading.Thread | None = None
+        self._warm_up: threading.Thread | None = None
         self._runtime = None
         self._delivery = None
         self._event_sources = None
@@ -73,7 +74,7 @@ class Emulator:
         )
         from werkzeug.serving import make_server
 
-        from . import http_handler, lifecycle, patches, scheduler
+        from . import http_handler, lifecycle, patches, scheduler, warmup
         from .delivery import AsyncDelivery
         from .runtime import LambdaRuntime
         from .s3_events import Sequencer
@@ -137,6 +138,11 @@ class Emulator:
             name="s3sizer-emulator-http", daemon=True,
         )  # fmt: skip
         self._thread.start()
+        self._warm_up = threading.Thread(
+            target=warmup.warm, args=(self.endpoint_url, lambda: _active is not self),
+            name="s3sizer-emulator-warm-up", daemon=True,
+        )  # fmt: skip
+        self._warm_up.start()
         return self
 
     def stop(self) -> None:
@@ -157,6 +163,7 @@ class Emulator:
             self._server.shutdown()  # no new requests; requests in flight end with their workers
             self._runtime.stop()
             self._thread.join(timeout=5)
+            self._warm_up.join(timeout=5)  # ends at its next request: this emulator is no more
             self._server.server_close()
             http_handler.close_connections(self._server)  # a stopped emulator answers nobody
             patches.deactivate()
