@@ -1,0 +1,40 @@
+"""The baseline's progress bar (s3sizer/progress.py) on a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from s3sizer import progress as progress_module
+from s3sizer.stack.baseline_run import Progress
+
+
+def _terminal(monkeypatch) -> io.StringIO:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, color_system=None, width=120)
+    monkeypatch.setattr(progress_module, "err", console)
+    return screen
+
+
+def test_a_run_that_never_reports_shows_no_bar(monkeypatch):
+    # A second baseline refused at its lease ends before its first report: its one line alone.
+    screen = _terminal(monkeypatch)
+    with progress_module.baseline_bar("bucket-a"):
+        pass
+    assert screen.getvalue() == ""
+
+
+def test_the_bar_appears_at_the_first_report_and_counts_ranges(monkeypatch):
+    screen = _terminal(monkeypatch)
+    with progress_module.baseline_bar("bucket-a") as on_progress:
+        assert screen.getvalue() == ""
+        report = Progress()
+        report.ranges, report.ranges_done, report.listed = 4, 1, 1500
+        on_progress(report)
+        report.ranges_done, report.listed = 3, 4200
+        on_progress(report)
+    shown = screen.getvalue()
+    assert "baseline of bucket-a" in shown
+    assert "3/4 ranges" in shown
+    assert "4,200 objects listed" in shown
