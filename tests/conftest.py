@@ -78,7 +78,7 @@ def _ctrl_c_reaches_the_tests() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_ctrl_c_state(monkeypatch) -> None:
+def _fresh_ctrl_c_state(monkeypatch) -> Iterator[None]:
     """A Ctrl-C a test presses (or one a stopped command left remembered) stays with that test:
     a later test's command would otherwise see it pending, or exit at once without joining
     its threads (interrupts.threads_may_run), which ends pytest's own process."""
@@ -88,6 +88,11 @@ def _fresh_ctrl_c_state(monkeypatch) -> None:
     monkeypatch.setattr(interrupts, "_finishing", [False])
     monkeypatch.setattr(interrupts, "_deferring", [None])
     monkeypatch.setattr(interrupts, "_received", [interrupts.signal.SIGINT])
+    # A test that runs cli.main() installs the command's SIGTERM handler in pytest's own
+    # process: a SIGTERM to pytest (a CI timeout) would then raise in whatever test runs.
+    terminate = interrupts.signal.getsignal(interrupts.signal.SIGTERM)
+    yield
+    interrupts.signal.signal(interrupts.signal.SIGTERM, terminate)
 
 
 @pytest.fixture(autouse=True)
