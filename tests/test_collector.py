@@ -8,9 +8,9 @@ import gc
 import pytest
 
 from s3sizer import collector
+from s3sizer.emulator.server import COLLECTOR_THRESHOLD as EMULATOR
 from s3sizer.stack.collector import THRESHOLD, collecting_seldom
 
-EMULATOR = (10_000, 10, 10)
 tuned = pytest.mark.skipif(not collector._TUNED, reason="3.14's collector reads thresholds anew")
 
 
@@ -75,3 +75,46 @@ def test_a_baseline_that_fails_gives_the_process_its_pace_back():
         raise RuntimeError("a range failed")
     assert gc.get_threshold() == (700, 10, 10)
     assert gc.get_freeze_count() == 0
+
+
+def _full_collections_while_storing(objects: int) -> int:
+    """Full collections while ``objects`` containers are stored and kept, as the emulator keeps
+    the items and objects a client writes."""
+    full = []
+
+    def count(phase, info):
+        if phase == "stop" and info["generation"] == 2:
+            full.append(1)
+
+    kept = []
+    gc.callbacks.append(count)
+    try:
+        for n in range(objects):
+            kept.append({"n": n})
+    finally:
+        gc.callbacks.remove(count)
+    return len(full)
+
+
+@tuned
+def test_an_emulator_storing_many_items_runs_no_full_collection():
+    # The test process's own objects left out (a full collection waits until the objects kept
+    # since the last one are a quarter of those it found alive), and moto's state in their place.
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    gc.freeze()
+    try:
+        held = [{"n": n} for n in range(200_000)]
+        gc.collect()
+        counted = {}
+        for pace in (EMULATOR, (10_000, 10, 10)):  # and at its earlier pace
+            token = collector.slower(pace)
+            try:
+                counted[pace] = _full_collections_while_storing(1_500_000)
+            finally:
+                collector.restore(token)
+        assert counted[EMULATOR] == 0
+        assert counted[(10_000, 10, 10)] >= 1
+        del held
+    finally:
+        gc.unfreeze()
