@@ -26,6 +26,7 @@ def status(
     Queries; docs/costs.md). `refresh_uploads` polls the chosen bucket's unfinished uploads
     first (stack/uploads.py), instead of showing the last scheduled poll's figures."""
     from s3sizer.costs import report as money
+    from s3sizer.stack import lag
 
     prices = money.load_prices(ctx, prices_file)
     if refresh_uploads:
@@ -41,9 +42,11 @@ def status(
             row["routed"] = intact.get(row["bucket"])
     chosen = next(row for row in rows if row["bucket"] == ctx.bucket)
     shown = {k: v for k, v in chosen.items() if k not in ("delivery", "prefix_depth")}
+    delivery = delivery_state(ctx, chosen["delivery"])
     return {
         **shown,
-        **delivery_state(ctx, chosen["delivery"]),
+        **delivery,
+        **lag.status_rows(ctx.stack, ctx.config, delivery["delivery"]),
         **money.status_fields(ctx, prices),
         "buckets": rows,
     }

@@ -60,21 +60,21 @@ def datapoints(message: str) -> list[tuple[str, dict[str, Any]]]:
 
 def put_metrics(account_id: str, region: str, messages: Iterable[str]) -> None:
     """Put the datapoints of every EMF document among the messages into moto's CloudWatch."""
-    found = [point for message in messages for point in datapoints(message)]
-    if not found:
-        return
+    for namespace, datum in (point for message in messages for point in datapoints(message)):
+        store(account_id, region, namespace, datum)
+
+
+def store(account_id: str, region: str, namespace: str, datum: dict[str, Any]) -> None:
+    """One PutMetricData datum into moto's CloudWatch, as the service would store it."""
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.core.utils import utcnow
 
-    backend = cloudwatch_backends[account_id][region]
-    naive = utcnow().tzinfo is None  # moto compares timestamps as it stores its own
-    for namespace, datum in found:
-        if naive:
-            datum["Timestamp"] = datum["Timestamp"].replace(tzinfo=None)
-        try:
-            backend.put_metric_data(namespace, [datum])
-        except Exception as error:
-            logger.warning("an EMF metric could not be stored: %s", error)
+    if utcnow().tzinfo is None:  # moto compares timestamps as it stores its own
+        datum = {**datum, "Timestamp": datum["Timestamp"].replace(tzinfo=None)}
+    try:
+        cloudwatch_backends[account_id][region].put_metric_data(namespace, [datum])
+    except Exception as error:
+        logger.warning("a metric could not be stored: %s", error)
 
 
 def _is_number(value: Any) -> bool:

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from .config import FaultDice
+from .lambda_metrics import ITERATOR_AGE, put_age
 from .runtime import LambdaRuntime
 from .stream_failures import ExhaustedBatch, lowest_failure, send_to_destination
 
@@ -178,6 +179,7 @@ class _ShardPoller:
                 continue
             crash_rate = self.owner.dice.rates.crash if invocations == 0 else 0.0
             event = {"Records": [lambda_record(e, mapping.event_source_arn) for e in batch]}
+            put_age(fn.function_arn, ITERATOR_AGE, batch[-1].arrival)
             result = self.owner.runtime.invoke(fn, event, crash_rate, self.owner.dice.new_seed())
             invocations += 1
             if crash_rate and b"Runtime.ExitError" in result.payload:

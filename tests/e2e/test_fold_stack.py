@@ -68,6 +68,7 @@ def test_a_fold_stack_s_parts_are_deployed_and_torn_down(stack_cli):
     )
     assert tracker["Environment"]["Variables"]["WRITE_PATH"] == "fold"
     assert "fold_dead_letters" in status
+    assert "fold_lag_s" in status  # None, or the age of the baseline's records it folded
     torn_down(cli)
 
 
@@ -96,6 +97,8 @@ def test_a_fold_stack_s_totals_equal_the_listing(stack_cli):
 
     status = poll(folded, timeout=60)
     assert status["fold_dead_letters"] == 0
+    # The stream batches it folded: the age of each one's last record (IteratorAge).
+    assert 0 < status["fold_lag_s"] < 60
     # The prefixes ride in the fold's rows: each equals its listing, and its history ends there.
     by_prefix = json.loads(cli("status", "--by-prefix", "--json").stdout)
     logs = next(p for p in by_prefix if p["prefix"] == "logs/")

@@ -126,3 +126,24 @@ def test_watch_into_a_pipe_closed_early_ends_normally(stack_cli):
     process.stdout.close()  # as `head -1` does once it has its line
     _ends_normally(process)
     cli("teardown", "--yes")
+
+
+def test_on_the_direct_route_status_shows_how_long_events_waited_for_the_tracker(stack_cli):
+    # Lambda's own queue of S3 events has no count: the age of the events it ran is the lag.
+    cli = stack_cli
+    cli("setup")
+    cli("deploy", "--delivery", "direct")
+    s3 = cli.aws.client("s3")
+    for n in range(3):
+        s3.put_object(Bucket=cli.bucket, Key=f"direct/{n}", Body=b"x" * (10 + n))
+
+    def tracked():
+        status = json.loads(cli("status", "--json").stdout)
+        return status["object_count"] == 3 and status["delivery_lag_s"] is not None and status
+
+    status = poll(tracked, timeout=60)
+    assert status["delivery"] == "direct" and status["queued"] is None
+    assert 0 <= status["delivery_lag_s"] < 30
+    assert "delivery lag " in cli("status").stdout
+    cli("teardown", "--yes")
+    assert cli.leftovers() == {}

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
+from ..lambda_metrics import ASYNC_EVENT_AGE, put_age
 from ..wsgi import holding_service_lock
 from . import hooks
 from .hooks import PatchSet, Target
@@ -209,6 +211,7 @@ def submit_async(account_id: str, region: str, function_arn: str, event: Any) ->
     active = hooks.current()
     request_id = str(uuid.uuid4())
     last: dict = {}
+    queued_at = time.time()
 
     def attempt(number: int) -> bool:
         try:
@@ -216,6 +219,7 @@ def submit_async(account_id: str, region: str, function_arn: str, event: Any) ->
         except Exception:
             logger.warning("%s no longer exists; its event is dropped", function_arn)
             return True
+        put_age(fn.function_arn, ASYNC_EVENT_AGE, queued_at)
         # Only first attempts crash, so that the retries show whether a crash was survived.
         crash_rate = active.dice.rates.crash if number == 1 else 0.0
         result = active.runtime.invoke(fn, event, crash_rate, active.dice.new_seed())
