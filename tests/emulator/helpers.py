@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,3 +206,20 @@ def handler(event, context):
         f.write(json.dumps({"event": event, "request_id": context.aws_request_id}) + "\\n")
     return {"ok": True}
 """
+
+
+@contextmanager
+def in_process(**settings) -> Iterator:
+    """An emulator in this process, with `client(service)` added for the tests' own clients."""
+    from s3sizer.emulator import Emulator
+
+    with Emulator(port=0, **settings) as emulator:
+
+        def client(service):
+            return boto3.client(
+                service, endpoint_url=emulator.endpoint_url, region_name=REGION,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+            )  # fmt: skip
+
+        emulator.client = client
+        yield emulator

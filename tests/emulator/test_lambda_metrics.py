@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
-from s3sizer.emulator import Emulator
-
-from .helpers import poll, zip_bytes
+from .helpers import in_process, poll, zip_bytes
 from .stream_helpers import STREAM_HANDLER, batches
 
 REGION = "us-east-1"
@@ -28,15 +25,7 @@ def handler(event, context):
 
 @pytest.fixture
 def aws():
-    with Emulator(port=0, retry_backoff=0.3) as emulator:
-
-        def client(service):
-            return boto3.client(
-                service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-            )  # fmt: skip
-
-        emulator.client = client
+    with in_process(retry_backoff=0.3) as emulator:
         yield emulator
 
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from moto.dynamodb.models import dynamodb_backends
 
-from s3sizer.emulator import Emulator
-
-from .helpers import poll, zip_bytes
+from .helpers import in_process, poll, zip_bytes
 from .stream_helpers import STREAM_HANDLER, batches, pks
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -19,15 +16,7 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 
 @pytest.fixture
 def aws():
-    with Emulator(port=0, retry_backoff=0.01) as emulator:
-
-        def client(service):
-            return boto3.client(
-                service, endpoint_url=emulator.endpoint_url, region_name=REGION,
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-            )  # fmt: skip
-
-        emulator.client = client
+    with in_process(retry_backoff=0.01) as emulator:
         yield emulator
 
 
