@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,15 @@ class LambdaRuntime:
         threading.Thread(target=self._reap_idle_workers, name="idle-workers", daemon=True).start()
 
     def invoke(
-        self, fn: Any, event: Any, crash_rate: float = 0.0, crash_seed: int = 0
+        self,
+        fn: Any,
+        event: Any,
+        crash_rate: float = 0.0,
+        crash_seed: int = 0,
+        on_start: Callable[[], None] = lambda: None,
     ) -> Invocation:
-        """Run one invocation of moto's LambdaFunction `fn` and write its log lines."""
+        """Run one invocation of moto's LambdaFunction `fn` and write its log lines;
+        `on_start` is called once it holds one of the function's concurrency slots."""
         request_id = str(uuid.uuid4())
         try:
             spec, notes = self._spec_for(fn)
@@ -78,6 +85,7 @@ class LambdaRuntime:
         fingerprint = (spec, fn.timeout, _identity(fn))
         pool = self._pool(fn.function_arn)
         with pool.slots:
+            on_start()  # the wait for a slot is part of an event's age, as Lambda counts it
             worker, cold_failure = self._check_out(pool, fingerprint, spec)
             started = time.monotonic()
             started_ms = int(time.time() * 1000)

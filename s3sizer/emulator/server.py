@@ -142,8 +142,9 @@ class Emulator:
             name="s3sizer-emulator-http", daemon=True,
         )  # fmt: skip
         self._thread.start()
+        self._stopping = threading.Event()
         self._warm_up = threading.Thread(
-            target=warmup.warm, args=(self.endpoint_url, lambda: _active is not self),
+            target=warmup.warm, args=(self.endpoint_url, self._stopping.is_set),
             name="s3sizer-emulator-warm-up", daemon=True,
         )  # fmt: skip
         self._warm_up.start()
@@ -157,6 +158,7 @@ class Emulator:
         with _active_lock:
             if _active is not self:
                 return
+            self._stopping.set()  # the warm-up sends nothing more
             scheduler.set_scheduler(None)
             self._scheduler.stop()
             lifecycle.set_engine(None)
@@ -167,7 +169,7 @@ class Emulator:
             self._server.shutdown()  # no new requests; requests in flight end with their workers
             self._runtime.stop()
             self._thread.join(timeout=5)
-            self._warm_up.join(timeout=5)  # ends at its next request: this emulator is no more
+            self._warm_up.join(timeout=5)  # ends at its next request, or with its request's answer
             self._server.server_close()
             http_handler.close_connections(self._server)  # a stopped emulator answers nobody
             patches.deactivate()

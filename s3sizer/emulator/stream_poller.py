@@ -21,6 +21,7 @@ a retry after a crash delivers the batch again, as Lambda may.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -179,8 +180,12 @@ class _ShardPoller:
                 continue
             crash_rate = self.owner.dice.rates.crash if invocations == 0 else 0.0
             event = {"Records": [lambda_record(e, mapping.event_source_arn) for e in batch]}
-            put_age(fn.function_arn, ITERATOR_AGE, batch[-1].arrival)
-            result = self.owner.runtime.invoke(fn, event, crash_rate, self.owner.dice.new_seed())
+            result = self.owner.runtime.invoke(
+                fn, event, crash_rate, self.owner.dice.new_seed(),
+                on_start=functools.partial(
+                    put_age, fn.function_arn, ITERATOR_AGE, batch[-1].arrival
+                ),
+            )  # fmt: skip
             invocations += 1
             if crash_rate and b"Runtime.ExitError" in result.payload:
                 logger.warning(

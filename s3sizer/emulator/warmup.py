@@ -48,6 +48,8 @@ def warm(endpoint_url: str, stopped=lambda: False) -> int:
                 service, region_name=REGION, endpoint_url=endpoint_url, config=config,
                 aws_access_key_id="s3sizer-warm-up", aws_secret_access_key="s3sizer-warm-up",
             )  # fmt: skip
+            if stopped():  # a client takes a while to build
+                break
             getattr(client, operation)(**parameters)
             answered += 1
         except Exception as error:  # a warm-up must never stop the emulator

@@ -88,3 +88,27 @@ def test_an_asynchronous_event_retried_ages_with_each_attempt(aws, tmp_path):
     # Three attempts: at once, then after the back-off (0.3 s) and twice it (0.6 s) more.
     assert first < 300
     assert last >= 900
+
+
+SLEEPS = """
+import time
+
+def handler(event, context):
+    time.sleep(0.4)
+"""
+
+
+def test_an_event_waiting_for_the_function_s_concurrency_counts_that_wait(tmp_path):
+    # One instance at a time: the fourth event waits for three invocations of 0.4 s each.
+    with in_process(retry_backoff=0.3, concurrency=1) as aws:
+        _function(aws, "busy", SLEEPS, {})
+        for _ in range(4):
+            aws.client("lambda").invoke(FunctionName="busy", InvocationType="Event", Payload=b"{}")
+
+        def four():
+            found = _ages(aws, "busy", "AsyncEventAge")
+            return found if found and found[0] == 4 else None
+
+        _, first, last = poll(four)
+        assert first < 300
+        assert last >= 1100

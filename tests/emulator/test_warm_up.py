@@ -38,4 +38,16 @@ def test_services_are_prepared_before_the_first_client_request():
 def test_a_stopped_emulator_ends_its_warm_up():
     aws = Emulator(port=0).start()
     aws.stop()
+    assert aws._stopping.is_set()  # what the warm-up asks before each request
     assert not aws._warm_up.is_alive()
+
+
+def test_the_warm_up_sends_nothing_once_told_to_stop():
+    with Emulator(port=0) as aws:
+        asked = []
+
+        def stopped():
+            asked.append(1)
+            return len(asked) > 2  # asked before and after building each client: one request
+
+        assert warmup.warm(aws.endpoint_url, stopped) == 1

@@ -219,10 +219,12 @@ def submit_async(account_id: str, region: str, function_arn: str, event: Any) ->
         except Exception:
             logger.warning("%s no longer exists; its event is dropped", function_arn)
             return True
-        put_age(fn.function_arn, ASYNC_EVENT_AGE, queued_at)
         # Only first attempts crash, so that the retries show whether a crash was survived.
         crash_rate = active.dice.rates.crash if number == 1 else 0.0
-        result = active.runtime.invoke(fn, event, crash_rate, active.dice.new_seed())
+        result = active.runtime.invoke(
+            fn, event, crash_rate, active.dice.new_seed(),
+            on_start=lambda: put_age(fn.function_arn, ASYNC_EVENT_AGE, queued_at),
+        )  # fmt: skip
         if crash_rate and b"Runtime.ExitError" in result.payload:
             logger.warning("injected fault: worker crashed mid-invocation of %s", function_arn)
         last.update(error=result.function_error, payload=result.payload)
