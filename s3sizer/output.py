@@ -184,21 +184,21 @@ def status_text(status: dict) -> str:
             if "fold_dead_letters" in status
             else ""
         )
-        + _lag_line("fold lag    ", status, "fold_lag_s", "stream batch")
-        + _lag_line("delivery lag", status, "delivery_lag_s", "event")
+        + _lag_line("fold lag    ", status, "fold_lag_s", "behind the table's stream")
+        + _lag_line("delivery lag", status, "delivery_lag_s", "in Lambda's queue")
         + _baseline_line(status.get("baseline"))
         + _money_lines(status)
         + _bucket_rows(status.get("buckets") or [])
     )
 
 
-def _lag_line(label: str, status: dict, field: str, what: str) -> str:
+def _lag_line(label: str, status: dict, field: str, where: str) -> str:
     """The longest wait of the last five minutes (stack/lag.py), where the stack has one."""
     if field not in status:
         return ""
     if status[field] is None:
-        return f"\n{label} no {what} in the last 5 minutes"
-    return f"\n{label} {status[field]:.1f} s, the longest of the last 5 minutes"
+        return f"\n{label} none in the last 5 minutes"
+    return f"\n{label} {status[field]:.1f} s {where}, the most in the last 5 minutes"
 
 
 def _money_lines(status: dict) -> str:

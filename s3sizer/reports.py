@@ -21,7 +21,8 @@ def status(
     always was; a row per tracked bucket under `buckets` (two GetItems each, a running
     baseline's ranges one Query more) and, once deployed, whether its events still reach the
     tracker (`routed`: delivery.routes_in_place says what it reads); the delivery's
-    queues (one GetQueueAttributes each); and
+    queues (one GetQueueAttributes each); how long events waited where no queue counts them
+    (stack/lag.py: one GetMetricStatistics each, on a fold stack and the direct route); and
     what the chosen bucket costs and how fast it grows (one BatchGetItem, three one-item
     Queries; docs/costs.md). `refresh_uploads` polls the chosen bucket's unfinished uploads
     first (stack/uploads.py), instead of showing the last scheduled poll's figures."""

@@ -1,12 +1,15 @@
 """How long events waited for the functions that count them, from the metrics Lambda publishes
 for each function (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html):
 
-- `IteratorAge` of the fold function: the age of the last record of each stream batch it was
-  sent, the time its changes took to reach the totals (at least the fold's batching window);
-- `AsyncEventAge` of the tracker on the direct route: how long each S3 event waited in Lambda's
-  own queue, which no API counts, before the tracker ran with it (longer while it is retried).
+- `IteratorAge` of the fold function: for each stream batch it was sent, the age of the batch's
+  newest change, so how far the fold runs behind the table's stream (it grows while the fold
+  falls behind or fails); a change may wait up to the fold's batching window more;
+- `AsyncEventAge` of the tracker on the direct route: how long each asynchronous invocation
+  (S3's events, and the scheduled uploads poll) waited in Lambda's own queue, which no API
+  counts, before the tracker ran with it, longer while it is retried or throttled.
 
-`status` shows the greatest of the last five minutes; None when no batch or event came in them.
+`status` shows the greatest of the last five minutes, for the stack (one fold, one tracker);
+None when no batch or invocation came in them, or when CloudWatch refused the read.
 """
 
 from __future__ import annotations
@@ -20,16 +23,24 @@ ASYNC_EVENT_AGE = "AsyncEventAge"
 
 def longest_wait(stack, function: str, metric: str, seconds: int = WINDOW_SECONDS) -> float | None:
     """The greatest of the function's ``metric`` in the last ``seconds``, in seconds."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     end = datetime.now(UTC)
-    found = stack.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/Lambda", MetricName=metric,
-        Dimensions=[{"Name": "FunctionName", "Value": function}],
-        StartTime=end - timedelta(seconds=seconds), EndTime=end + timedelta(seconds=1),
-        Period=60, Statistics=["Maximum"],
-    )["Datapoints"]  # fmt: skip
+    try:
+        found = _datapoints(stack, function, metric, end - timedelta(seconds=seconds), end)
+    except (ClientError, BotoCoreError):  # a missing permission: status answers without it
+        return None
     if not found:
         return None
     return round(max(point["Maximum"] for point in found) / 1000, 1)
+
+
+def _datapoints(stack, function: str, metric: str, start: datetime, end: datetime) -> list:
+    return stack.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName=metric,
+        Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=start, EndTime=end + timedelta(seconds=1), Period=60, Statistics=["Maximum"],
+    )["Datapoints"]  # fmt: skip
 
 
 def status_rows(stack, config, route: str | None) -> dict:

@@ -69,8 +69,19 @@ def test_no_batch_in_five_minutes_is_none_and_status_says_so(stack):
     assert rows == {"fold_lag_s": None, "delivery_lag_s": None}
     base = {"bucket": "b", "total_size": 0, "max_size": 0, "object_count": 0, "updated_at": None}
     text = status_text({**base, "delivery": "direct", **rows})
-    assert "fold lag     no stream batch in the last 5 minutes" in text
-    assert "delivery lag no event in the last 5 minutes" in text
+    assert "fold lag     none in the last 5 minutes" in text
+    assert "delivery lag none in the last 5 minutes" in text
     text = status_text({**base, "delivery": "direct", "fold_lag_s": 4.25, "delivery_lag_s": 0.4})
-    assert "fold lag     4.2 s, the longest of the last 5 minutes" in text
-    assert "delivery lag 0.4 s, the longest of the last 5 minutes" in text
+    assert "fold lag     4.2 s behind the table's stream, the most in the last 5 minutes" in text
+    assert "delivery lag 0.4 s in Lambda's queue, the most in the last 5 minutes" in text
+
+
+def test_a_read_cloudwatch_refuses_leaves_the_lag_unknown_and_status_answers(stack):
+    from botocore.stub import Stubber
+
+    with Stubber(stack.cloudwatch) as refused:
+        for _ in range(2):
+            refused.add_client_error("get_metric_statistics", "AccessDenied", http_status_code=403)
+        assert lag.status_rows(stack, FOLD, "direct") == {
+            "fold_lag_s": None, "delivery_lag_s": None,
+        }  # fmt: skip
