@@ -130,20 +130,36 @@ def test_watch_into_a_pipe_closed_early_ends_normally(stack_cli):
 
 def test_on_the_direct_route_status_shows_how_long_events_waited_for_the_tracker(stack_cli):
     # Lambda's own queue of S3 events has no count: the age of the events it ran is the lag.
+    from datetime import UTC, datetime, timedelta
+
     cli = stack_cli
     cli("setup")
     cli("deploy", "--delivery", "direct")
+    cloudwatch = cli.aws.client("cloudwatch")
+
+    def invocations_aged() -> int:
+        end = datetime.now(UTC) + timedelta(minutes=1)
+        found = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="AsyncEventAge",
+            Dimensions=[{"Name": "FunctionName", "Value": f"{cli.stack}-size-tracking"}],
+            StartTime=end - timedelta(minutes=10), EndTime=end, Period=60,
+            Statistics=["SampleCount"],
+        )["Datapoints"]  # fmt: skip
+        return sum(int(point["SampleCount"]) for point in found)
+
+    before = invocations_aged()  # S3's test event, sent as the entry was set
     s3 = cli.aws.client("s3")
     for n in range(3):
         s3.put_object(Bucket=cli.bucket, Key=f"direct/{n}", Body=b"x" * (10 + n))
 
     def tracked():
         status = json.loads(cli("status", "--json").stdout)
-        return status["object_count"] == 3 and status["delivery_lag_s"] is not None and status
+        return status["object_count"] == 3 and status
 
     status = poll(tracked, timeout=60)
+    assert invocations_aged() >= before + 3  # one asynchronous invocation per object event
     assert status["delivery"] == "direct" and status["queued"] is None
-    assert 0 <= status["delivery_lag_s"] < 30
+    assert status["delivery_lag_s"] is not None and status["delivery_lag_s"] < 30
     assert "delivery lag " in cli("status").stdout
     cli("teardown", "--yes")
     assert cli.leftovers() == {}
