@@ -37,7 +37,15 @@ def resolve(
     endpoint_url: str | None = None,
 ) -> Settings:
     """Fill the options a user left out from S3SIZER_* and the standard AWS variables."""
-    stack = stack or os.environ.get("S3SIZER_STACK") or DEFAULT_STACK
+    if stack is None:
+        stack = os.environ.get("S3SIZER_STACK")
+    if stack is not None and not stack.strip():
+        # An unset variable in a script (`--stack "$STACK"`) must not act on the default stack.
+        raise UsageError(
+            "The stack name is empty (--stack or S3SIZER_STACK)",
+            f"name the stack, or leave both out for {DEFAULT_STACK!r}",
+        )
+    stack = stack or DEFAULT_STACK
     if not _STACK_NAME.match(stack):
         raise UsageError(
             f"Invalid stack name {stack!r}",

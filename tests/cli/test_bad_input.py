@@ -91,6 +91,8 @@ def test_an_endpoint_url_with_a_bad_port_in_the_environment_is_a_usage_error(cli
         (["logs", "uploader"], "'uploader' is not one of 'driver', 'size-tracking', 'plotting'"),
         (["logs", "driver", "--since", "yesterday"], "'yesterday' is not a duration"),
         (["--stack", "Bad_Stack", "status"], "Invalid stack name"),
+        # An unset variable in a script must not act on the default stack.
+        (["--stack", "", "teardown", "--yes"], "The stack name is empty"),
         # A port botocore cannot use: refused here, not by botocore's ValueError.
         (["--endpoint-url", "http://127.0.0.1:99999", "status"], "Invalid endpoint URL"),
         (["--endpoint-url", "http://127.0.0.1:abc", "status"], "Invalid endpoint URL"),
@@ -114,6 +116,17 @@ def test_usage_errors_exit_2_with_one_line(cli, aws, args, message):
     result = cli(*args, code=2)
 
     assert message in one_clean_error_line(result)
+    assert inventory() == before
+
+
+def test_an_empty_stack_variable_is_a_usage_error_not_the_default_stack(cli, aws, monkeypatch):
+    cli("setup")
+    before = inventory()
+    monkeypatch.setenv("S3SIZER_STACK", "")
+
+    result = cli("teardown", "--yes", code=2)
+
+    assert "The stack name is empty (--stack or S3SIZER_STACK)" in one_clean_error_line(result)
     assert inventory() == before
 
 
