@@ -130,7 +130,8 @@ class StackCollector:
             cost.add_metric([bucket], billing.monthly_cost(usage.billed(), self.prices))
         delivery = reports.delivery_state(self.ctx)
         dead = gauge("s3sizer_dead_letters", "Events waiting in the dead-letter queue.")
-        dead.add_metric([], delivery["dead_letters"])
+        if delivery["dead_letters"] is not None:  # no sample while the queue is gone
+            dead.add_metric([], delivery["dead_letters"])
         queued = gauge(
             "s3sizer_queued", "Events waiting in the tracker's queue (none on the direct route)."
         )

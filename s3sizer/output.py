@@ -178,7 +178,7 @@ def status_text(status: dict) -> str:
         f"last change  {status['updated_at'] or 'never'}\n"
         f"delivery     {status.get('delivery') or 'not deployed'}"
         + (f", {queued} queued" if queued is not None else "")
-        + f"\ndead letters {status.get('dead_letters', 0)}"
+        + f"\ndead letters {_dead_letters(status)}"
         + (
             f"\nfold dead letters {status['fold_dead_letters']}"
             if "fold_dead_letters" in status
@@ -190,6 +190,11 @@ def status_text(status: dict) -> str:
         + _money_lines(status)
         + _bucket_rows(status.get("buckets") or [])
     )
+
+
+def _dead_letters(status: dict) -> str:
+    dead = status.get("dead_letters", 0)
+    return "unknown: the dead-letter queue is gone" if dead is None else str(dead)
 
 
 def _lag_line(label: str, status: dict, field: str, where: str) -> str:

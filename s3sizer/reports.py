@@ -90,6 +90,8 @@ def delivery_state(ctx: StackContext, bucket_route: str | None = None) -> dict:
         rows = {"queued": None, "dead_letters": dead or 0}
     else:
         rows = route(chosen).status_rows(queued, dead)
+        if dead is None:  # deployed, and the queue is gone: not "no dead letters"
+            rows["dead_letters"] = None
     if ctx.config.write_path == "fold":  # only then: a transaction stack's status is unchanged
         from s3sizer.stack.fold import dead_letter_count
 

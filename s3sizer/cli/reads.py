@@ -184,6 +184,11 @@ def status(
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
+    if result["dead_letters"] is None and not json_out:
+        output.err.print(
+            "[yellow]Warning:[/] the stack's dead-letter queue is gone: an event the tracker "
+            "cannot apply would have nowhere to wait; run `s3sizer deploy` to make it again."
+        )
     unrouted = [row["bucket"] for row in result["buckets"] if row.get("routed") is False]
     if unrouted and not json_out:
         named = ", ".join(repr(b) for b in unrouted[:3])

@@ -110,3 +110,22 @@ def test_the_fold_s_logs_on_a_transaction_stack_are_an_error_not_an_empty_answer
     line = one_clean_error_line(result)
     assert "is on the transaction write path: it has no fold function" in line
     assert "deploy --write-path fold" in line
+
+
+def test_a_dead_letter_queue_deleted_by_hand_is_not_zero_dead_letters_and_deploy_brings_it_back(
+    cli, aws
+):
+    cli("setup")
+    cli("deploy", "--no-layer")
+    sqs = boto3.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="s3sizer-events-dlq")["QueueUrl"])
+
+    gone = json.loads(cli("status", "--json").stdout)
+    text = cli("status")
+    cli("deploy", "--no-layer")
+    back = json.loads(cli("status", "--json").stdout)
+
+    assert gone["dead_letters"] is None
+    assert "dead letters unknown: the dead-letter queue is gone" in text.stdout
+    assert "run `s3sizer deploy` to make it again" in text.stderr
+    assert back["dead_letters"] == 0
