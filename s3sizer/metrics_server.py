@@ -154,7 +154,8 @@ class StackCollector:
                 "s3sizer_fold_dead_letters",
                 "Stream batches the fold gave up on, waiting in its dead-letter queue for redrive.",
             )
-            fold_dead.add_metric([], delivery["fold_dead_letters"])
+            if delivery["fold_dead_letters"] is not None:  # no sample while the queue is gone
+                fold_dead.add_metric([], delivery["fold_dead_letters"])
             found.append(fold_dead)
         return found
 

@@ -180,7 +180,7 @@ def status_text(status: dict) -> str:
         + (f", {queued} queued" if queued is not None else "")
         + f"\ndead letters {_dead_letters(status)}"
         + (
-            f"\nfold dead letters {status['fold_dead_letters']}"
+            f"\nfold dead letters {_dead_letters(status, 'fold_dead_letters')}"
             if "fold_dead_letters" in status
             else ""
         )
@@ -192,8 +192,8 @@ def status_text(status: dict) -> str:
     )
 
 
-def _dead_letters(status: dict) -> str:
-    dead = status.get("dead_letters", 0)
+def _dead_letters(status: dict, field: str = "dead_letters") -> str:
+    dead = status.get(field, 0)
     return "unknown: the dead-letter queue is gone" if dead is None else str(dead)
 
 

@@ -95,7 +95,9 @@ def delivery_state(ctx: StackContext, bucket_route: str | None = None) -> dict:
     if ctx.config.write_path == "fold":  # only then: a transaction stack's status is unchanged
         from s3sizer.stack.fold import dead_letter_count
 
-        rows["fold_dead_letters"] = dead_letter_count(ctx.stack) or 0
+        letters = dead_letter_count(ctx.stack)
+        # Deployed, and the queue is gone: not "no dead letters", as for the tracker's.
+        rows["fold_dead_letters"] = letters if letters is not None or chosen is not None else 0
     return {"delivery": chosen, **rows}
 
 

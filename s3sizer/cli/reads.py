@@ -184,10 +184,13 @@ def status(
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
         )
-    if result["dead_letters"] is None and not json_out:
+    gone = [q for q, n in (("", "dead_letters"), ("fold's ", "fold_dead_letters"))
+            if n in result and result[n] is None]  # fmt: skip
+    if gone and not json_out:
         output.err.print(
-            "[yellow]Warning:[/] the stack's dead-letter queue is gone: an event the tracker "
-            "cannot apply would have nowhere to wait; run `s3sizer deploy` to make it again."
+            f"[yellow]Warning:[/] the {' and the '.join(q + 'dead-letter queue' for q in gone)} "
+            f"{'is' if len(gone) == 1 else 'are'} gone: what cannot be applied would have "
+            "nowhere to wait; run `s3sizer deploy` to make it again."
         )
     unrouted = [row["bucket"] for row in result["buckets"] if row.get("routed") is False]
     if unrouted and not json_out:

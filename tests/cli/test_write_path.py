@@ -127,5 +127,19 @@ def test_a_dead_letter_queue_deleted_by_hand_is_not_zero_dead_letters_and_deploy
 
     assert gone["dead_letters"] is None
     assert "dead letters unknown: the dead-letter queue is gone" in text.stdout
+    assert "the dead-letter queue is gone" in text.stderr
     assert "run `s3sizer deploy` to make it again" in text.stderr
     assert back["dead_letters"] == 0
+
+
+def test_a_fold_dead_letter_queue_deleted_by_hand_is_not_zero_fold_dead_letters(cli, aws):
+    deployed_with_one_fold_dead_letter(cli)
+    sqs = boto3.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="s3sizer-fold-dlq")["QueueUrl"])
+
+    gone = json.loads(cli("status", "--json").stdout)
+    text = cli("status")
+
+    assert (gone["dead_letters"], gone["fold_dead_letters"]) == (0, None)
+    assert "fold dead letters unknown: the dead-letter queue is gone" in text.stdout
+    assert "the fold's dead-letter queue is gone" in text.stderr
