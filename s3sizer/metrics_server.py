@@ -5,7 +5,9 @@ A scrape reads the table, never the bucket's objects: the stack's config and its
 every bucket's totals and unfinished uploads, one Query of each bucket's prefixes, and the two
 queues' attributes. The result is kept for a few seconds, so scrapers polling together cost one
 read. Each routed bucket's notification configuration is read at most once a minute
-(s3sizer_bucket_routed). A read that fails is answered with s3sizer_up 0 alone.
+(s3sizer_bucket_routed), and so are the waits status shows on a fold stack or the direct route
+(s3sizer_fold_lag_seconds, s3sizer_delivery_lag_seconds). A read that fails is answered with
+s3sizer_up 0 alone.
 """
 
 from __future__ import annotations
@@ -27,6 +29,20 @@ CACHE_SECONDS = 5.0
 # scrape every 15 s would cost each bucket about $0.07 a month.
 ROUTE_CHECK_SECONDS = 60.0
 DEFAULT_PORT = 9108
+# status's waits where no queue counts them, as gauges (read as often as the routes: one
+# GetMetricStatistics each a minute, about $0.43 a month each at CloudWatch's $0.01 per 1,000).
+LAG_GAUGES = {
+    "fold_lag_s": (
+        "s3sizer_fold_lag_seconds",
+        "The most the fold ran behind the table's stream in the last 5 minutes: the age of the "
+        "newest change of each batch it was sent (Lambda's IteratorAge); no sample when none came.",
+    ),
+    "delivery_lag_s": (
+        "s3sizer_delivery_lag_seconds",
+        "The most an asynchronous invocation of the tracker waited in Lambda's queue in the last "
+        "5 minutes, on the direct route (Lambda's AsyncEventAge); no sample when none came.",
+    ),
+}
 
 
 class StackCollector:
@@ -48,6 +64,8 @@ class StackCollector:
         self._read_at = 0.0
         self._routes: dict = {}
         self._routes_at = -math.inf
+        self._lags: dict = {}
+        self._lags_at, self._lags_route = -math.inf, None
         self.on_error = on_error
         self._failure: str | None = None
 
@@ -157,7 +175,21 @@ class StackCollector:
             if delivery["fold_dead_letters"] is not None:  # no sample while the queue is gone
                 fold_dead.add_metric([], delivery["fold_dead_letters"])
             found.append(fold_dead)
+        for field, value in self._lags_of(delivery["delivery"]).items():
+            family = gauge(*LAG_GAUGES[field])
+            if value is not None:  # no sample: nothing came in the last five minutes
+                family.add_metric([], value)
+            found.append(family)
         return found
+
+    def _lags_of(self, route: str | None) -> dict:
+        """status's fold_lag_s and delivery_lag_s (stack/lag.py), read at most once a minute."""
+        if self.clock() - self._lags_at >= ROUTE_CHECK_SECONDS or self._lags_route != route:
+            from s3sizer.stack import lag
+
+            self._lags = lag.status_rows(self.ctx.stack, self.ctx.config, route)
+            self._lags_at, self._lags_route = self.clock(), route
+        return self._lags
 
     def _routes_of(self, tracked: list) -> dict:
         if self.clock() - self._routes_at >= ROUTE_CHECK_SECONDS or set(self._routes) != {

@@ -97,6 +97,7 @@ def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
 
     assert got["s3sizer_fold_dead_letters", ()] == 1
     assert got["s3sizer_dead_letters", ()] == 0
+    assert ("s3sizer_fold_lag_seconds", ()) not in got  # nothing folded in five minutes
     assert ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "s3sizer-fold-dlq"] in (
         charted
     )
@@ -143,3 +144,26 @@ def test_a_fold_dead_letter_queue_deleted_by_hand_is_not_zero_fold_dead_letters(
     assert (gone["dead_letters"], gone["fold_dead_letters"]) == (0, None)
     assert "fold dead letters unknown: the dead-letter queue is gone" in text.stdout
     assert "the fold's dead-letter queue is gone" in text.stderr
+
+
+def test_the_fold_s_lag_is_scraped_as_status_shows_it(cli, aws):
+    from datetime import UTC, datetime
+
+    from tests.cli.test_metrics import scrape, serving
+
+    deployed_with_one_fold_dead_letter(cli)
+    boto3.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[{
+            "MetricName": "IteratorAge", "Unit": "Milliseconds", "Value": 6250,
+            "Dimensions": [{"Name": "FunctionName", "Value": "s3sizer-fold"}],
+            "Timestamp": datetime.now(UTC),
+        }],
+    )  # fmt: skip
+
+    with serving() as endpoint:
+        got = scrape(endpoint)
+    status = json.loads(cli("status", "--json").stdout)
+
+    assert got["s3sizer_fold_lag_seconds", ()] == status["fold_lag_s"] == 6.2
+    assert ("s3sizer_delivery_lag_seconds", ()) not in got  # the queue route counts its own
