@@ -198,6 +198,8 @@ def test_the_grafana_dashboard_charts_every_family_the_endpoint_serves():
         "s3sizer_dead_letters",
         "s3sizer_queued",
         "s3sizer_fold_dead_letters",
+        "s3sizer_fold_lag_seconds",
+        "s3sizer_delivery_lag_seconds",
         "s3sizer_bucket_routed",
         "s3sizer_up",
     ):
