@@ -3,7 +3,8 @@
 It charts what CloudWatch already holds, so it adds no metric to pay for: the tracker's
 BucketSizeBytes and NumberOfObjects (namespace s3sizer, per second), S3's own daily storage
 metrics by storage type beside them (the breakdown as S3 bills it, a day or more late), and the
-dead-letter queues (the fold's too, on the fold write path). The top prefixes are not metrics; a text widget names the commands that
+dead-letter queues (the fold's too, on the fold write path), and Lambda's ages of what no queue
+counts (the fold's IteratorAge, the direct route's AsyncEventAge). The top prefixes are not metrics; a text widget names the commands that
 show them. The body is the same on every deploy, so a deploy with nothing new changes nothing.
 """
 
@@ -38,6 +39,18 @@ def dead_letter_metrics(stack: Stack, config: StackConfig) -> list:
     if config.write_path == "fold":
         queues.append(stack.names.fold_dead_letter_queue)
     return [["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q] for q in queues]
+
+
+def lag_metrics(stack: Stack, config: StackConfig) -> list:
+    """Lambda's own ages of what no queue counts (status's lags, stack/lag.py): the fold's
+    IteratorAge on the fold write path, the tracker's AsyncEventAge on the direct route."""
+    names, found = stack.names, []
+    if config.write_path == "fold":
+        found.append(["AWS/Lambda", "IteratorAge", "FunctionName", names.function("fold")])
+    if config.delivery == "direct":
+        tracker = names.function("size-tracking")
+        found.append(["AWS/Lambda", "AsyncEventAge", "FunctionName", tracker])
+    return found
 
 
 def body(stack: Stack, config: StackConfig) -> dict:
@@ -106,15 +119,21 @@ def body(stack: Stack, config: StackConfig) -> dict:
             stat="Maximum",
             period=60,
         ),
+    ]
+    lags = lag_metrics(stack, config)
+    if lags:
+        title = "Lag (ms, the most a minute): the fold behind the stream; events in Lambda's queue"
+        widgets.append(metric_widget(title, lags, 0, 12, stat="Maximum", period=60))
+    widgets.append(
         {
             "type": "text",
             "x": 0,
-            "y": 12,
+            "y": 18 if lags else 12,
             "width": 24,
             "height": 4,
             "properties": {"markdown": markdown},
-        },
-    ]
+        }
+    )
     return {"widgets": widgets}
 
 

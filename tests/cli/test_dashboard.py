@@ -49,3 +49,16 @@ def test_a_transaction_stack_charts_no_fold_queue(cli, aws):
 
     assert "s3sizer-events-dlq" in body
     assert "fold-dlq" not in body
+    assert "IteratorAge" not in body and "AsyncEventAge" not in body  # the queue counts its wait
+
+
+def test_the_direct_route_charts_how_long_events_waited_in_lambda_s_queue(cli, aws):
+    cli("setup")
+    cli("deploy", "--no-layer", "--delivery", "direct")
+
+    body = json.loads(
+        boto3.client("cloudwatch").get_dashboard(DashboardName="s3sizer")["DashboardBody"]
+    )
+    metrics = [m for w in body["widgets"] for m in w["properties"].get("metrics", [])]
+    assert ["AWS/Lambda", "AsyncEventAge", "FunctionName", "s3sizer-size-tracking"] in metrics
+    assert not any("IteratorAge" in m for m in metrics)

@@ -101,6 +101,7 @@ def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
     assert ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "s3sizer-fold-dlq"] in (
         charted
     )
+    assert ["AWS/Lambda", "IteratorAge", "FunctionName", "s3sizer-fold"] in charted
 
 
 def test_the_fold_s_logs_on_a_transaction_stack_are_an_error_not_an_empty_answer(cli, aws):
