@@ -358,9 +358,7 @@ class BaselineRun:
         spans.append(Span("", direct=True, skip=tuple(stretches)))
         # All of them before the BASELINE item: a run stopped before it starts afresh, so no
         # range ever leaves a stretch to a range that was not recorded.
-        baseline.batch_put(
-            self.h, [self._range_item(span, None, None, done=False) for span in spans]
-        )
+        baseline.batch_put(self.h, [self._range_item(s, None, None, done=False) for s in spans])
         ranges_table.start(
             self.h, self.bucket, run_id, self.depth, before,
             quiet=not self.live, due=due, lease=self.lease.attributes(),

@@ -52,6 +52,17 @@ def _ages(aws, function: str, metric: str) -> tuple[int, float, float] | None:
     return count, min(p["Minimum"] for p in found), max(p["Maximum"] for p in found)
 
 
+def _once_there_are(aws, function: str, count: int) -> tuple[float, float]:
+    """The least and greatest AsyncEventAge of the function once it has ``count`` of them."""
+
+    def counted():
+        found = _ages(aws, function, "AsyncEventAge")
+        return found if found and found[0] == count else None
+
+    _, least, greatest = poll(counted)
+    return least, greatest
+
+
 def test_a_stream_batch_held_by_its_window_is_as_old_as_the_window(aws, tmp_path):
     stream_arn = aws.client("dynamodb").create_table(
         TableName="aged", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -79,12 +90,7 @@ def test_a_stream_batch_held_by_its_window_is_as_old_as_the_window(aws, tmp_path
 def test_an_asynchronous_event_retried_ages_with_each_attempt(aws, tmp_path):
     _function(aws, "retried", FAILS_TWICE, {"COUNT_FILE": str(tmp_path / "count")})
     aws.client("lambda").invoke(FunctionName="retried", InvocationType="Event", Payload=b"{}")
-
-    def three_attempts():
-        found = _ages(aws, "retried", "AsyncEventAge")
-        return found if found and found[0] == 3 else None
-
-    _, first, last = poll(three_attempts)
+    first, last = _once_there_are(aws, "retried", 3)
     # Three attempts: at once, then after the back-off (0.3 s) and twice it (0.6 s) more.
     assert first < 300
     assert last >= 900
@@ -104,11 +110,6 @@ def test_an_event_waiting_for_the_function_s_concurrency_counts_that_wait(tmp_pa
         _function(aws, "busy", SLEEPS, {})
         for _ in range(4):
             aws.client("lambda").invoke(FunctionName="busy", InvocationType="Event", Payload=b"{}")
-
-        def four():
-            found = _ages(aws, "busy", "AsyncEventAge")
-            return found if found and found[0] == 4 else None
-
-        _, first, last = poll(four)
+        first, last = _once_there_are(aws, "busy", 4)
         assert first < 300
         assert last >= 1100
