@@ -27,6 +27,16 @@ def _noop(_) -> None:
     pass
 
 
+def _show_then_apply(
+    stack: Stack, plan: Plan, dry_run: bool, show_plan: ShowPlan, on_step: OnStep, **executor
+) -> Plan:
+    """Every command's last two moves: the plan shown, then applied unless it is a dry run."""
+    show_plan(plan)
+    if not dry_run:
+        Executor(stack, **executor).run(plan, on_step)
+    return plan
+
+
 def setup(
     aws: Aws,
     bucket: str | None,
@@ -57,10 +67,7 @@ def setup(
         storage_classes=storage_classes,
         write_path=write_path,
     )
-    show_plan(plan)
-    if not dry_run:
-        Executor(stack, workers=workers).run(plan, on_step)
-    return plan
+    return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
 
 
 def track(
@@ -86,10 +93,7 @@ def track(
         alarm_above=alarm_above,
         storage_classes=storage_classes,
     )
-    show_plan(plan)
-    if not dry_run:
-        Executor(stack, workers=workers).run(plan, on_step)
-    return plan
+    return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
 
 
 def untrack(
@@ -104,11 +108,7 @@ def untrack(
     from s3sizer.stack.plan_buckets import plan_untrack
 
     stack = Stack(aws)
-    plan = plan_untrack(stack, buckets)
-    show_plan(plan)
-    if not dry_run:
-        Executor(stack).run(plan, on_step)
-    return plan
+    return _show_then_apply(stack, plan_untrack(stack, buckets), dry_run, show_plan, on_step)
 
 
 @dataclass(frozen=True)
@@ -157,12 +157,10 @@ def deploy(
         layer_sha256=built.sha256 if built else None,
         **settings,
     )
-    plan = plan_deploy(stack, options)
-    show_plan(plan)
-    if not dry_run:
-        extra = {"sleep": sleep} if sleep else {}
-        Executor(stack, **extra).run(plan, on_step)
-    return plan
+    extra = {"sleep": sleep} if sleep else {}
+    return _show_then_apply(
+        stack, plan_deploy(stack, options), dry_run, show_plan, on_step, **extra
+    )
 
 
 def _layer_choice(choice: LayerChoice, config: StackConfig, local: bool) -> tuple[str | None, bool]:
