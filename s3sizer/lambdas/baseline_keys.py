@@ -4,7 +4,6 @@ recorded key items read in the same key order, so that memory holds one chunk, n
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -41,19 +40,36 @@ class Span:
 
 def group_listing(listing: Iterable[ListedVersion]) -> Iterator[tuple[str, list, float]]:
     """(key, [(version id, kind, size, storage class), ...] newest first, listed_at) per key,
-    in key order."""
-    for key, group in itertools.groupby(listing, key=lambda lv: lv.key):
-        entries = list(group)
-        listed = [
-            (
-                lv.version_id or v.NULL_VERSION,
-                v.MARKER if lv.delete_marker else v.OBJECT,
-                lv.size,
-                getattr(lv, "storage_class", None),
-            )
-            for lv in entries
-        ]
-        yield key, listed, min(getattr(lv, "listed_at", 0.0) for lv in entries)
+    in key order.
+
+    A key's versions may go on in the next page, so a versioned key is whole once the listing
+    has passed it; ListObjectsV2 lists a key once (no version id), so such a key goes at once:
+    a run stopped after a page then merges the page's last key too, and a run again does not
+    list it again."""
+    entries: list[ListedVersion] = []
+    for lv in listing:
+        if entries and lv.key != entries[0].key:
+            yield _grouped(entries)
+            entries = []
+        entries.append(lv)
+        if lv.version_id is None:
+            yield _grouped(entries)
+            entries = []
+    if entries:
+        yield _grouped(entries)
+
+
+def _grouped(entries: list[ListedVersion]) -> tuple[str, list, float]:
+    listed = [
+        (
+            lv.version_id or v.NULL_VERSION,
+            v.MARKER if lv.delete_marker else v.OBJECT,
+            lv.size,
+            getattr(lv, "storage_class", None),
+        )
+        for lv in entries
+    ]
+    return entries[0].key, listed, min(getattr(lv, "listed_at", 0.0) for lv in entries)
 
 
 def stored_keys(

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, replace
 
 from s3sizer import interrupts
@@ -208,13 +208,11 @@ class BaselineRun:
         return total
 
     def _submit(self, r: dict) -> None:
+        """A recorded range on the pool; after a stop, left to the same command run again."""
         with self._lock:
-            if self._stop.is_set():
-                raise Interrupted  # recorded: the same command run again runs it
-            try:
-                self._futures.append(self._pool.submit(self._run_range, r))
-            except RuntimeError:  # the pool shut down as the run stopped
-                raise Interrupted from None
+            if not self._stop.is_set():
+                with suppress(RuntimeError):  # the pool shut down as the run stopped
+                    self._futures.append(self._pool.submit(self._run_range, r))
 
     def _name_ranges(self, prefixes: list[str]) -> None:
         """Top-level prefixes the top level's range met: recorded, then run on the pool."""
@@ -235,6 +233,8 @@ class BaselineRun:
             self._submit(r | ({"stretch": True} if stretches else {}))
 
     def _run_range(self, r: dict) -> Sums:
+        if self._stop.is_set():
+            raise Interrupted  # submitted before the stop: recorded, for the same command to run
         span, cursor = r["span"], r["cursor"]
         first = None  # a folder's first page, read to learn whether to split it
         # A stretch is not split as it starts (its split spent the probes): it hands over, if long.

@@ -52,9 +52,12 @@ class Spread:
                 return span, None
         first = listing.first_page(run.s3, run.bucket, run.versioned, span)
         item_of = functools.partial(run._range_item, cursor=None, sums=None, done=False)
-        stretches = baseline_split.split_folder(
-            run.h, run.s3, run.bucket, span, run.workers, item_of, first, stop=run._stop.is_set
-        )
+        try:
+            stretches = baseline_split.split_folder(
+                run.h, run.s3, run.bucket, span, run.workers, item_of, first, stop=run._stop.is_set
+            )
+        except baseline.ListingStopped:
+            return span, first  # stopped while it decided: the page read is merged all the same
         if not stretches:
             return span, first
         self._start(stretches)

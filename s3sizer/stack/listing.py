@@ -60,9 +60,13 @@ def list_span(
     """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
     ``before_page()`` before each request (it may raise, so that no page is read in vain),
     ``on_prefixes(prefixes)`` with a direct span's page's common prefixes, before its entries.
-    ``first``: the span's first page, read already (first_page), of a span with no skip."""
-    pages = _span_pages(s3, bucket, versioned, span, after, first)
-    for page in _read_ahead(pages, versioned, before_page):
+    ``first``: the span's first page, read already (first_page), of a span with no skip.
+
+    ``before_page`` comes before each request, not before each page: after a stop, a first page
+    read already to decide a split is still merged, and a range whose last page was read still
+    ends (its listing's end costs no request), so the same command run again lists neither."""
+    pages = _span_pages(s3, bucket, versioned, span, after, first, before_page)
+    for page in _read_ahead(pages, versioned):
         if on_prefixes is not None and page.prefixes:
             on_prefixes(page.prefixes)
         if on_page is not None:
@@ -81,11 +85,19 @@ def _request(span: Span) -> dict:
 
 
 def _span_pages(
-    s3, bucket: str, versioned: bool, span: Span, after: str | None, first: dict | None = None
+    s3,
+    bucket: str,
+    versioned: bool,
+    span: Span,
+    after: str | None,
+    first: dict | None = None,
+    before_request=None,
 ) -> Iterator[dict]:
-    """The span's raw pages from after ``after``. A span that leaves stretches of its keys to
-    other ranges (``span.skip``) is listed stretch by stretch, each from its start to where the
-    next skipped stretch begins; a page's keys from there on are marked to be dropped."""
+    """The span's raw pages from after ``after``, ``before_request()`` before each request. A
+    span that leaves stretches of its keys to other ranges (``span.skip``) is listed stretch by
+    stretch, each from its start to where the next skipped stretch begins; a page's keys from
+    there on are marked to be dropped."""
+    ask = before_request or (lambda: None)
     base = {"Bucket": bucket, **_request(span)}
     name, marker = (
         ("list_object_versions", "KeyMarker") if versioned else ("list_objects_v2", "StartAfter")
@@ -102,10 +114,10 @@ def _span_pages(
         else:
             base.update(ContinuationToken=first["NextContinuationToken"])
     if not span.skip:
-        yield from paginator.paginate(
+        yield from _asked(paginator.paginate(
             **base, **({marker: after} if after is not None else {}),
             PaginationConfig={"PageSize": PAGE_SIZE},
-        )  # fmt: skip
+        ), ask)  # fmt: skip
         return
     for (low, high), skipped in zip(stretches(span), (None, *span.skip), strict=True):
         if after is not None and high is not None and after >= high:
@@ -116,15 +128,32 @@ def _span_pages(
         since = {marker: start} if start is not None else {}
         # One name first: a stretch left empty between two skipped ones costs a request, not a
         # page of the next one's keys.
+        ask()
         opening = _names(getattr(s3, name)(**base, **since, MaxKeys=1))
         if not opening or (high is not None and opening[0] >= high):
             continue
-        for raw in paginator.paginate(**base, **since, PaginationConfig={"PageSize": PAGE_SIZE}):
+        pages = paginator.paginate(**base, **since, PaginationConfig={"PageSize": PAGE_SIZE})
+        for raw in _asked(pages, ask):
             names = _names(raw)
             raw[_KEEP] = (high, span.skip)
             yield raw
             if names and high is not None and names[-1] >= high:
                 break
+
+
+def _asked(pages, ask) -> Iterator[dict]:
+    """A paginator's pages, ``ask()`` before each that costs a request: the first, and each
+    after a truncated page (after the last, the paginator ends without one)."""
+    pages = iter(pages)
+    truncated = True
+    while True:
+        if truncated:
+            ask()
+        raw = next(pages, None)
+        if raw is None:
+            return
+        truncated = bool(raw.get("IsTruncated"))
+        yield raw
 
 
 def _kept(name: str, high: str | None, skip: tuple[str, ...]) -> bool:
@@ -156,13 +185,15 @@ class _Failed:
 _END = object()
 
 
-def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator[_Page]:
+def _read_ahead(pages: Iterator[dict], versioned: bool) -> Iterator[_Page]:
     """The pages in order, each requested while the one before is merged: a range's time is
     then the longer of its listing and its merge, not their sum (a flat bucket is one range).
 
-    ``before_page()`` runs before each request; what it raises comes after the pages already
-    read, so that every page read is merged and none is listed again by a resumed run. It runs
-    too while the merge waits for a page, which a stop does not wait out.
+    ``pages`` call ``before_page()`` before each request (_span_pages); what it raises comes
+    after the pages already read, so that every page read is merged and none is listed again by
+    a resumed run. A stop waits for a page already requested, and merges it: a Ctrl-C that
+    came while each of 16 ranges waited for a page would otherwise leave 16 pages for the
+    same command to list again (a second Ctrl-C stops at once).
     """
     ready: queue.Queue = queue.Queue()
     # One page requested or waiting while one is merged: a range holds two pages at most.
@@ -178,8 +209,6 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
     def read() -> None:
         try:
             while take_slot():
-                if before_page is not None:
-                    before_page()
                 raw = next(pages, None)
                 if raw is None:
                     ready.put(_END)
@@ -202,15 +231,7 @@ def _read_ahead(pages: Iterator[dict], versioned: bool, before_page) -> Iterator
     reader.start()
     try:
         while True:
-            try:
-                item = ready.get(timeout=0.1)
-            except queue.Empty:
-                if before_page is not None:
-                    # Stopped: a page still in flight is not waited for, nor merged. Nothing
-                    # of it was merged, so the resumed run lists it without listing any key
-                    # twice; on a busy server each range's wait cost seconds of Ctrl-C.
-                    before_page()
-                continue
+            item = ready.get()
             slot.release()
             if item is _END:
                 return
