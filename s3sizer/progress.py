@@ -9,40 +9,66 @@ from contextlib import ExitStack, contextmanager
 from s3sizer.output import err
 
 
+# In a pipe (a CI log, a file), a plain line this often instead of a bar.
+PIPE_EVERY_SECONDS = 30.0
+
+
 @contextmanager
 def baseline_bar(bucket: str) -> Iterator[Callable]:
-    """A callback for BaselineRun's progress; a bar on a terminal, nothing in a pipe.
+    """A callback for BaselineRun's progress; a bar on a terminal, a line every 30 s in a pipe.
 
     The bar appears at the first report, once the run holds the bucket's baseline and knows its
     ranges: a run refused because another one holds it ends with its one line and no bar."""
+    start = time.monotonic()
     if not err.is_terminal:
-        yield lambda progress: None
+        yield _lines(bucket, start)
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (
         TextColumn("baseline of {task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} ranges"),
+        TextColumn("{task.completed}/{task.fields[ranges]} ranges"),
         TextColumn("{task.fields[listed]:,} objects listed, {task.fields[rate]:,.0f}/s"),
         TimeRemainingColumn(),
     )
-    start = time.monotonic()
     with ExitStack() as shown:
         bars: list = []  # the bar and its task, once shown
 
         def update(progress) -> None:
             if not bars:
                 bar = shown.enter_context(Progress(*columns, console=err, transient=True))
-                bars.extend((bar, bar.add_task(bucket, total=None, listed=0, rate=0.0)))
+                task = bar.add_task(bucket, total=None, listed=0, rate=0.0, ranges="?")
+                bars.extend((bar, task))
             bar, task = bars
             elapsed = max(time.monotonic() - start, 1e-3)
             bar.update(
                 task,
                 total=progress.ranges or None,
                 completed=progress.ranges_done,
+                ranges=progress.ranges or "?",  # none named yet: the top level is being read
                 listed=progress.listed,
                 rate=progress.listed / elapsed,
             )
 
         yield update
+
+
+def _lines(bucket: str, start: float) -> Callable:
+    """Progress as a line on stderr at most every PIPE_EVERY_SECONDS: a log keeps each."""
+    last = [start]
+
+    def report(progress) -> None:
+        now = time.monotonic()
+        if now - last[0] < PIPE_EVERY_SECONDS:
+            return
+        last[0] = now
+        rate = progress.listed / max(now - start, 1e-3)
+        err.print(
+            f"baseline of {bucket}: {progress.listed:,} objects listed ({rate:,.0f}/s), "
+            f"{progress.ranges_done}/{progress.ranges or '?'} ranges done",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return report

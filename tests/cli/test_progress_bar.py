@@ -38,3 +38,28 @@ def test_the_bar_appears_at_the_first_report_and_counts_ranges(monkeypatch):
     assert "baseline of bucket-a" in shown
     assert "3/4 ranges" in shown
     assert "4,200 objects listed" in shown
+
+
+def test_before_its_ranges_are_known_the_bar_counts_them_as_unknown(monkeypatch):
+    screen = _terminal(monkeypatch)
+    with progress_module.baseline_bar("bucket-a") as on_progress:
+        on_progress(Progress(listed=10))
+    assert "0/? ranges" in screen.getvalue()
+    assert "None" not in screen.getvalue()
+
+
+def test_in_a_pipe_a_line_comes_every_30_seconds_instead_of_a_bar(monkeypatch):
+    log = io.StringIO()
+    monkeypatch.setattr(progress_module, "err", Console(file=log, force_terminal=False))
+    now = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    with progress_module.baseline_bar("bucket-a") as on_progress:
+        for second in range(0, 95, 5):  # a report every 5 s for 90 s
+            now[0] = 1000.0 + second
+            on_progress(Progress(listed=second * 100, ranges_done=second // 30, ranges=4))
+    lines = log.getvalue().splitlines()
+    assert lines == [
+        "baseline of bucket-a: 3,000 objects listed (100/s), 1/4 ranges done",
+        "baseline of bucket-a: 6,000 objects listed (100/s), 2/4 ranges done",
+        "baseline of bucket-a: 9,000 objects listed (100/s), 3/4 ranges done",
+    ]
