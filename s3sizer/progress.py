@@ -8,7 +8,6 @@ from contextlib import ExitStack, contextmanager
 
 from s3sizer.output import err
 
-
 # In a pipe (a CI log, a file), a plain line this often instead of a bar.
 PIPE_EVERY_SECONDS = 30.0
 
