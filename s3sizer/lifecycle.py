@@ -213,6 +213,11 @@ def redrive(
     waiting = letters.dead_letters(ctx, dlq_url)
     # On the fold write path, the stream batches the fold's mapping gave up on too.
     fold_url = ctx.stack.queue_url(names.fold_dead_letter_queue) if _is_fold(ctx) else None
+    if _is_fold(ctx) and fold_url is None:
+        # What the fold's mapping gives up on meanwhile has nowhere to wait: deploy makes it.
+        raise StackError(
+            f"Stack {names.stack!r} has no fold dead-letter queue", "run `s3sizer deploy`"
+        )
     fold_waiting = letters.dead_letters(ctx, fold_url) if fold_url else 0
     result = {"moved": 0} | ({"fold_moved": 0} if _is_fold(ctx) else {})
     if waiting + fold_waiting == 0 or not confirm(waiting, fold_waiting):

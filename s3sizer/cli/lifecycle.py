@@ -316,7 +316,8 @@ def redrive(
         if fold_waiting:
             parts.append(output.plural(fold_waiting, "fold stream batch", "fold stream batches"))
         verb = "waits" if waiting + fold_waiting == 1 else "wait"
-        output.err.print(f"{' and '.join(parts)} {verb} to be sent back.")
+        if not yes and _interactive():  # the question's context; an error stays one line
+            output.err.print(f"{' and '.join(parts)} {verb} to be sent back.")
         return ask()
 
     result = lifecycle.redrive(stack_of(ctx), confirm=confirm)

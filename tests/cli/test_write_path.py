@@ -71,16 +71,31 @@ def test_status_and_redrive_of_a_fold_stack_count_the_fold_s_dead_letters(cli, a
     assert "1 stream batch waits in the fold's dead-letter queue" in text.stderr
 
 
-def test_redrive_names_the_tracker_s_dead_letters_and_the_fold_s_batches_apart(cli, aws):
+def test_redrive_names_the_tracker_s_dead_letters_and_the_fold_s_batches_apart(
+    cli, aws, monkeypatch
+):
+    from s3sizer.cli import lifecycle
+
     deployed_with_one_fold_dead_letter(cli)
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName="s3sizer-events-dlq")["QueueUrl"]
     for _ in range(2):
         sqs.send_message(QueueUrl=url, MessageBody="{}")
 
-    asked = cli("redrive", code=2)  # no terminal to confirm on: nothing moved
+    monkeypatch.setattr(lifecycle, "_interactive", lambda: True)
+    asked = cli("redrive", input="n\n", code=1)  # declined at the prompt: nothing moved
 
     assert "2 dead letters and 1 fold stream batch wait to be sent back." in asked.stderr
+    assert "Redrive declined" in asked.stderr
+
+
+def test_redrive_with_no_terminal_to_confirm_on_is_one_line_and_moves_nothing(cli, aws):
+    deployed_with_one_fold_dead_letter(cli)
+
+    refused = cli("redrive", code=2)
+
+    assert "needs confirmation and stdin is not a terminal" in one_clean_error_line(refused)
+    assert json.loads(cli("status", "--json").stdout)["fold_dead_letters"] == 1
 
 
 def test_a_fold_stack_s_dead_letters_are_scraped_and_charted(cli, aws):
@@ -145,6 +160,18 @@ def test_a_fold_dead_letter_queue_deleted_by_hand_is_not_zero_fold_dead_letters(
     assert (gone["dead_letters"], gone["fold_dead_letters"]) == (0, None)
     assert "fold dead letters unknown: the dead-letter queue is gone" in text.stdout
     assert "the fold's dead-letter queue is gone" in text.stderr
+
+
+def test_redrive_of_a_fold_stack_without_its_fold_dead_letter_queue_says_to_deploy(cli, aws):
+    deployed_with_one_fold_dead_letter(cli)
+    sqs = boto3.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="s3sizer-fold-dlq")["QueueUrl"])
+
+    result = cli("redrive", "--yes", "--json", code=1)
+
+    line = one_clean_error_line(result)
+    assert "has no fold dead-letter queue" in line and "s3sizer deploy" in line
+    assert result.stdout == ""
 
 
 def test_the_fold_s_lag_is_scraped_as_status_shows_it(cli, aws):
