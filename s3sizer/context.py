@@ -27,8 +27,8 @@ class BoundHistory:
     def points(self, since_seconds: float | None = None):
         return self.history.points(self.bucket, since_seconds)
 
-    def prefix_totals(self, depth: int | None = None, top: int | None = None):
-        return self.history.prefix_totals(self.bucket, depth=depth, top=top)
+    def prefix_totals(self, depth: int | None = None, top: int | None = None, *, billed=False):
+        return self.history.prefix_totals(self.bucket, depth=depth, top=top, billed=billed)
 
     def prefix_points(self, prefix: str, since_seconds: float | None = None):
         return self.history.prefix_points(self.bucket, prefix, since_seconds)

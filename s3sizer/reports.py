@@ -116,7 +116,8 @@ def prefixes(ctx: StackContext, depth: int | None, top: int | None) -> list[dict
         )
     from s3sizer.costs import report as money
 
-    found = ctx.history.prefix_totals(depth=depth, top=top)
+    # A prefix whose objects are all deleted still bills its older versions: it stays listed.
+    found = ctx.history.prefix_totals(depth=depth, top=top, billed=True)
     entries = [
         {"prefix": p.prefix, "total_size": p.total_size, "object_count": p.object_count}
         for p in found

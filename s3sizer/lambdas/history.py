@@ -234,8 +234,9 @@ class History:
         """Each prefix's points, oldest first, the bucket's read once for them all."""
         return prefix_history.points(self, bucket, prefixes, since_seconds)
 
-    def prefix_totals(self, bucket: str, depth: int | None = None, top: int | None = None):
-        """The tracked prefixes holding at least one object, largest first.
+    def prefix_totals(self, bucket: str, depth=None, top=None, *, billed: bool = False):
+        """The tracked prefixes holding at least one object (``billed``: or an older version or
+        a delete marker, which S3 bills too), largest first.
 
         ``depth`` keeps prefixes of at most that many slashes, ``top`` the largest K. One query of
         the prefixes' partition: it grows with the number of prefixes, never with the objects.
@@ -243,7 +244,8 @@ class History:
         found = []
         for item in self.prefix_items(bucket):
             count = int(item["object_count"]["N"])
-            if count <= 0 or (depth is not None and item["prefix"]["S"].count("/") > depth):
+            held = count > 0 or (billed and any(lay.breakdown_from(item)[1:3]))
+            if not held or (depth is not None and item["prefix"]["S"].count("/") > depth):
                 continue
             found.append(PrefixTotals(item["prefix"]["S"], int(item["total_size"]["N"]), count))
         found.sort(key=lambda p: (-p.total_size, -p.object_count, p.prefix))

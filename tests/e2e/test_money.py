@@ -78,3 +78,24 @@ def test_metrics_alarm_and_dashboard_on_the_local_aws(stack_cli):
     cli("teardown", "--yes")
 
     assert cli.leftovers() == {}
+
+
+def test_a_prefix_holding_only_older_versions_stays_in_by_prefix_with_what_it_bills(stack_cli):
+    # GIVEN a versioned bucket whose "old/" objects were all deleted: S3 still bills their
+    # older versions
+    cli = stack_cli
+    cli("setup")
+    s3 = cli.aws.client("s3")
+    s3.put_bucket_versioning(Bucket=cli.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=cli.bucket, Key="old/a", Body=b"x" * 40)
+    s3.put_object(Bucket=cli.bucket, Key="new/b", Body=b"y" * 5)
+    s3.delete_object(Bucket=cli.bucket, Key="old/a")  # a delete marker on top
+    cli("reconcile")
+
+    found = {p["prefix"]: p for p in json.loads(cli("status", "--by-prefix", "--json").stdout)}
+
+    # THEN it is listed, with no current bytes and its 40 older ones
+    assert (found["old/"]["total_size"], found["old/"]["object_count"]) == (0, 0)
+    assert found["old/"]["noncurrent_bytes"] == 40
+    assert (found["new/"]["total_size"], found["new/"]["noncurrent_bytes"]) == (5, 0)
+    cli("teardown", "--yes")
