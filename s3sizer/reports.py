@@ -20,12 +20,12 @@ def status(
     """The chosen bucket's totals and baseline state at the top level, as one bucket's status
     always was; a row per tracked bucket under `buckets` (two GetItems each, a running
     baseline's ranges one Query more) and, once deployed, whether its events still reach the
-    tracker (`routed`: delivery.routes_in_place says what it reads); the delivery's
-    queues (one GetQueueAttributes each); how long events waited where no queue counts them
-    (stack/lag.py: one GetMetricStatistics each, on a fold stack and the direct route); and
-    what the chosen bucket costs and how fast it grows (one BatchGetItem, three one-item
-    Queries; docs/costs.md). `refresh_uploads` polls the chosen bucket's unfinished uploads
-    first (stack/uploads.py), instead of showing the last scheduled poll's figures."""
+    tracker (`routed`: delivery.routes_in_place says what it reads); the delivery's queues
+    (one GetQueueAttributes each); how long events waited where no queue counts them (lag.py:
+    one GetMetricStatistics each, on a fold stack and the direct route), or wait unseen
+    (`stopped_mappings`: one ListEventSourceMappings each); what the chosen bucket costs and
+    how fast it grows (one BatchGetItem, three one-item Queries; docs/costs.md).
+    `refresh_uploads` polls the chosen bucket's unfinished uploads first (stack/uploads.py)."""
     from s3sizer.costs import report as money
     from s3sizer.stack import lag
 
@@ -48,6 +48,7 @@ def status(
         **shown,
         **delivery,
         **lag.status_rows(ctx.stack, ctx.config, delivery["delivery"]),
+        "stopped_mappings": lag.stopped_mappings(ctx.stack, ctx.config, rows),
         **money.status_fields(ctx, prices),
         "buckets": rows,
     }

@@ -204,6 +204,15 @@ def status(
             "bucket is gone); run `s3sizer deploy` to route them again and take their "
             "baselines (`untrack` a bucket that is gone)."
         )
+    stopped = {
+        "size-tracking": "the tracker's mapping from the queue is gone or disabled: events wait "
+        "in the queue, unapplied",
+        "fold": "the fold's mapping from the table's stream is gone or disabled: the totals "
+        "stop moving while the stream holds the changes (24 hours)",
+    }
+    for name in result.get("stopped_mappings") or []:
+        if not json_out:
+            output.err.print(f"[yellow]Warning:[/] {stopped[name]}; run `s3sizer deploy`.")
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
         output.err.print(

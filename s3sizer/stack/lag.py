@@ -53,3 +53,33 @@ def status_rows(stack, config, route: str | None) -> dict:
         tracker = stack.names.function("size-tracking")
         found["delivery_lag_s"] = longest_wait(stack, tracker, ASYNC_EVENT_AGE)
     return found
+
+
+def stopped_mappings(stack, config, rows: list[dict]) -> list[str] | None:
+    """The stack's functions whose event source mapping is gone or disabled, so that what they
+    apply waits where nothing ages it (no IteratorAge comes): the tracker's, from the queue,
+    when a bucket (of status's ``rows``) is on a queue route, and the fold's, from the table's
+    stream, on a fold stack. None when Lambda refuses the read. Only once deployed."""
+    routes = {row["delivery"] for row in rows if row["delivery"]} if config.delivery else set()
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from s3sizer.stack.fold import stream_arn
+    from s3sizer.stack.routes import route
+    from s3sizer.stack.routes.queue import RUNNING
+
+    if not routes:
+        return []
+    try:
+        out = []
+        if any(route(name).mapping_stopped(stack, config) for name in sorted(routes)):
+            out.append("size-tracking")
+        if config.write_path == "fold":
+            current = stream_arn(stack)
+            mappings = stack.event_source_mappings("fold")
+            if not any(
+                m.get("EventSourceArn") == current and m.get("State") in RUNNING for m in mappings
+            ):
+                out.append("fold")
+        return out
+    except (ClientError, BotoCoreError):  # a missing permission: status answers without it
+        return None

@@ -70,10 +70,12 @@ def test_status_and_history_json_keys(cli, aws):
         "delivery",
         "queued",
         "dead_letters",
+        "stopped_mappings",
         "storage",
         "growth",
         "buckets",
     ]
+    assert status["stopped_mappings"] == []  # not deployed: no mapping to stop
     assert status["baseline"] == {"state": "complete"}
     (row,) = status["buckets"]
     assert row == {

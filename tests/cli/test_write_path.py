@@ -195,3 +195,43 @@ def test_the_fold_s_lag_is_scraped_as_status_shows_it(cli, aws):
 
     assert got["s3sizer_fold_lag_seconds", ()] == status["fold_lag_s"] == 6.2
     assert ("s3sizer_delivery_lag_seconds", ()) not in got  # the queue route counts its own
+
+
+def test_a_fold_mapping_disabled_or_deleted_by_hand_is_a_stopped_mapping_until_deploy(cli, aws):
+    cli("setup", "--write-path", "fold")
+    cli("deploy", "--no-layer")
+    lam = boto3.client("lambda")
+    (mapping,) = lam.list_event_source_mappings(FunctionName="s3sizer-fold")["EventSourceMappings"]
+    running = json.loads(cli("status", "--json").stdout)
+
+    lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    disabled = json.loads(cli("status", "--json").stdout)
+    text = cli("status")
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    deleted = json.loads(cli("status", "--json").stdout)
+    cli("deploy", "--no-layer")
+    again = json.loads(cli("status", "--json").stdout)
+
+    assert running["stopped_mappings"] == []
+    assert disabled["stopped_mappings"] == deleted["stopped_mappings"] == ["fold"]
+    assert "the fold's mapping from the table's stream is gone or disabled" in text.stderr
+    assert "run `s3sizer deploy`" in text.stderr
+    assert again["stopped_mappings"] == []
+
+
+def test_the_tracker_s_queue_mapping_deleted_by_hand_is_a_stopped_mapping(cli, aws):
+    cli("setup")
+    before = json.loads(cli("status", "--json").stdout)
+    cli("deploy", "--no-layer")
+    lam = boto3.client("lambda")
+    for mapping in lam.list_event_source_mappings(FunctionName="s3sizer-size-tracking")[
+        "EventSourceMappings"
+    ]:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+    gone = json.loads(cli("status", "--json").stdout)
+    text = cli("status")
+
+    assert before["stopped_mappings"] == []  # nothing deployed: nothing to stop
+    assert gone["stopped_mappings"] == ["size-tracking"]
+    assert "the tracker's mapping from the queue is gone or disabled" in text.stderr

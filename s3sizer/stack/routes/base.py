@@ -39,6 +39,11 @@ class Route:
         route uses it, so that a later one the user turns on stays the user's."""
         return False
 
+    def mapping_stopped(self, stack: Stack, config: StackConfig) -> bool:
+        """Whether the tracker's event source mapping on this route is gone or disabled (its
+        events then wait unapplied): a route without one has none to stop."""
+        return False
+
     # The bucket's notification configuration.
 
     def entry(self, arns: Arns, own_id: str, storage_classes: bool = False) -> dict | None:

@@ -54,6 +54,10 @@ class QueueRoute(Route):
             ]
         return []
 
+    def mapping_stopped(self, stack: Stack, config: StackConfig) -> bool:
+        mappings = queue_mappings(stack, stack.arns(config).queue(stack.names.queue))
+        return not any(m.get("State") in RUNNING for m in mappings)
+
     def tracker_grants(self, arns: Arns) -> list[dict]:
         return [grant("PollQueue", POLL_ACTIONS, arns.queue(arns.names.queue))]
 
@@ -100,6 +104,10 @@ class SqsRoute(QueueRoute):
         self, queue_arn: str, buckets: list[str], arns: Arns, account: str
     ) -> list[dict]:
         return [routing.bucket_senders(queue_arn, buckets, arns, account)] if buckets else []
+
+
+# A mapping in these states reads its source, or is about to (a deploy's change under way).
+RUNNING = ("Creating", "Enabling", "Enabled", "Updating")
 
 
 def queue_mappings(stack: Stack, queue_arn: str) -> list[dict]:
