@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -55,13 +56,14 @@ def baseline_bar(bucket: str) -> Iterator[Callable]:
 
 def _lines(bucket: str, start: float) -> Callable:
     """Progress as a line on stderr at most every PIPE_EVERY_SECONDS: a log keeps each."""
-    last = [start]
+    last, lock = [start], threading.Lock()  # 16 workers report
 
     def report(progress) -> None:
         now = time.monotonic()
-        if now - last[0] < PIPE_EVERY_SECONDS:
-            return
-        last[0] = now
+        with lock:
+            if now - last[0] < PIPE_EVERY_SECONDS:
+                return
+            last[0] = now
         rate = progress.listed / max(now - start, 1e-3)
         err.print(
             f"baseline of {bucket}: {progress.listed:,} objects listed ({rate:,.0f}/s), "

@@ -54,6 +54,14 @@ class Sums:
             else:
                 setattr(self, name, getattr(self, name) + value)
 
+    @classmethod
+    def of(cls, *parts: Sums) -> Sums:
+        """The parts added up, into new Sums."""
+        whole = cls()
+        for part in parts:
+            whole.add(part)
+        return whole
+
     def to_json(self) -> str:
         return json.dumps(vars(self), separators=(",", ":"))
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 from s3sizer import interrupts
@@ -193,7 +193,7 @@ class BaselineRun:
             if self._stop.is_set():
                 raise Interrupted  # a range named after the stop was recorded, not run
         except BaseException as exc:
-            # Ctrl-C or a failed range: the others stop at their next page; what they committed
+            # Ctrl-C or a failed range: the others stop before their next request; what they committed
             # is kept (a named range is recorded first), for the same command to resume.
             self._stop.set()
             interrupts.finishing(exc, "keeping the pages being merged")  # which takes seconds
@@ -210,9 +210,12 @@ class BaselineRun:
     def _submit(self, r: dict) -> None:
         """A recorded range on the pool; after a stop, left to the same command run again."""
         with self._lock:
-            if not self._stop.is_set():
-                with suppress(RuntimeError):  # the pool shut down as the run stopped
+            try:
+                if not self._stop.is_set():
                     self._futures.append(self._pool.submit(self._run_range, r))
+            except RuntimeError:  # the pool shut down as the run stopped; else a thread failed
+                if not self._stop.is_set():
+                    raise
 
     def _name_ranges(self, prefixes: list[str]) -> None:
         """Top-level prefixes the top level's range met: recorded, then run on the pool."""
@@ -245,13 +248,7 @@ class BaselineRun:
         # Its moves still pending first, so that this run's progress items carry only its own.
         keep = functools.partial(self._range_item, span, cursor, done=False)
         baseline.settle(self.h, self.bucket, earlier, keep)
-
-        def with_earlier(sums: Sums) -> Sums:
-            whole = Sums()
-            whole.add(earlier)
-            whole.add(sums)
-            return whole
-
+        with_earlier = functools.partial(Sums.of, earlier)
         listed_last, pages_read = [0.0], [0]
 
         def stop_here() -> None:
@@ -277,6 +274,7 @@ class BaselineRun:
             cursor,
             on_page,
             before_page=before_page,
+            stop_here=stop_here,
             on_prefixes=self._name_ranges if span.direct else None,
             first=first,
         )

@@ -6,8 +6,8 @@ the first ranges, while every worker is busy, would be listed by one worker to i
 after the others had run out of work: on AWS, 10^8 keys at about 0.15 s a page take four hours.
 
 So a range that turns out long hands what it has not listed yet to workers left idle. Once it
-has listed ``AFTER_PAGES`` pages while a worker has no range, it stops at its next page as a
-Ctrl-C would stop it (what it read is merged and committed, with its cursor), and its keys after
+has listed ``AFTER_PAGES`` pages while a worker has no range, it stops before its next request
+as a Ctrl-C would stop it (what it read is merged and committed, with its cursor), and its keys after
 the cursor are split into stretches (``baseline_split.split_after``). The stretches' range
 items and its own, now skipping them, go in one transaction; then it goes on from its cursor,
 listing only what lies between the stretches, while the pool lists them. A run stopped either
@@ -33,7 +33,7 @@ AFTER_PAGES = 100
 
 
 class HandOver(baseline.ListingStopped):
-    """The range stops at its next page, to split what it has not listed yet."""
+    """The range stops before its next request, to split what it has not listed yet."""
 
 
 class Spread:

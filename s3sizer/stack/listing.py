@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,9 @@ from s3sizer.lambdas.baseline_keys import Span, listed_from, stretches
 from s3sizer.lambdas.listing import ListedVersion
 
 PAGE_SIZE = 1000  # S3's largest page
+# How long a stopped range waits for a page it asked for before giving it up (listed again by
+# the same command run again): AWS answers a page in well under a second.
+WAIT_AFTER_STOP_SECONDS = 10.0
 _ORDER = "_S3sizerOrder"
 _LISTED_AT = "_S3sizerListedAt"
 _KEEP = "_S3sizerKeep"
@@ -56,6 +60,7 @@ def list_span(
     before_page=None,
     on_prefixes=None,
     first: dict | None = None,
+    stop_here=None,
 ) -> Iterator[ListedVersion]:
     """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
     ``before_page()`` before each request (it may raise, so that no page is read in vain),
@@ -66,7 +71,7 @@ def list_span(
     read already to decide a split is still merged, and a range whose last page was read still
     ends (its listing's end costs no request), so the same command run again lists neither."""
     pages = _span_pages(s3, bucket, versioned, span, after, first, before_page)
-    for page in _read_ahead(pages, versioned):
+    for page in _read_ahead(pages, versioned, stop_here):
         if on_prefixes is not None and page.prefixes:
             on_prefixes(page.prefixes)
         if on_page is not None:
@@ -185,7 +190,7 @@ class _Failed:
 _END = object()
 
 
-def _read_ahead(pages: Iterator[dict], versioned: bool) -> Iterator[_Page]:
+def _read_ahead(pages: Iterator[dict], versioned: bool, stop_here=None) -> Iterator[_Page]:
     """The pages in order, each requested while the one before is merged: a range's time is
     then the longer of its listing and its merge, not their sum (a flat bucket is one range).
 
@@ -193,7 +198,9 @@ def _read_ahead(pages: Iterator[dict], versioned: bool) -> Iterator[_Page]:
     after the pages already read, so that every page read is merged and none is listed again by
     a resumed run. A stop waits for a page already requested, and merges it: a Ctrl-C that
     came while each of 16 ranges waited for a page would otherwise leave 16 pages for the
-    same command to list again (a second Ctrl-C stops at once).
+    same command to list again (a second Ctrl-C stops at once). ``stop_here()`` raises once
+    the run is stopped: after WAIT_AFTER_STOP_SECONDS the page is given up, so that a stalled
+    request does not hold a Ctrl-C for botocore's timeouts and retries (minutes).
     """
     ready: queue.Queue = queue.Queue()
     # One page requested or waiting while one is merged: a range holds two pages at most.
@@ -230,8 +237,19 @@ def _read_ahead(pages: Iterator[dict], versioned: bool) -> Iterator[_Page]:
     reader = threading.Thread(target=read, name="baseline-listing", daemon=True)
     reader.start()
     try:
+        stopped_at = None
         while True:
-            item = ready.get()
+            try:
+                item = ready.get(timeout=0.1)
+            except queue.Empty:
+                try:
+                    if stop_here is not None:
+                        stop_here()
+                except BaseException:
+                    stopped_at = stopped_at or time.monotonic()
+                    if time.monotonic() - stopped_at >= WAIT_AFTER_STOP_SECONDS:
+                        raise
+                continue
             slot.release()
             if item is _END:
                 return
@@ -266,7 +284,7 @@ def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[Lis
     for item, is_marker in merged:
         yield ListedVersion(
             item["Key"],
-            item.get("VersionId"),
+            item.get("VersionId") or "null",  # S3 names it; None means ListObjectsV2's entry
             item.get("Size", 0),
             item["IsLatest"],
             is_marker,

@@ -141,8 +141,8 @@ def test_a_reconcile_stopped_half_way_lists_again_only_what_it_had_not_merged(
     stack, live, monkeypatch
 ):
     """Each range reads its next page while it merges, and reads recorded keys alongside: a
-    stop merges the pages already read before the range ends, so none is listed again (a page
-    still in flight is not waited for: none of it was merged, so it is listed once more)."""
+    stop merges the pages already read, and one still in flight, before the range ends, so
+    none is listed again (tests/stack/test_baseline_stop.py counts them key by key)."""
     # Key items a few at a time, so that their reading goes on as long as the listing does.
     monkeypatch.setattr(baseline_keys, "PAGE_ITEMS", 3)
     total = 210
@@ -162,7 +162,7 @@ def test_a_reconcile_stopped_half_way_lists_again_only_what_it_had_not_merged(
     assert 0 < baseline_state(live.h, BUCKET)["done"] < 1
 
     read: list[int] = []
-    s3 = listing_client(stack.aws)  # its own: a page the stop left in flight counts nothing here
+    s3 = listing_client(stack.aws)  # its own: the stopped run's pages count nothing here
 
     def count(parsed, **_) -> None:
         read.append(len(parsed.get("Contents", [])))

@@ -50,8 +50,9 @@ class Listed:
     """Every key each listing page gave, from any thread, per run (not the one-key requests
     that find where a folder's keys lie, to split it)."""
 
-    def __init__(self, s3, stop_when=None, stop_after=None):
+    def __init__(self, s3, stop_when=None, stop_after=None, late=0.5):
         self.keys: list[str] = []
+        self.late = late  # how long the answer to the request that stops the run takes
         self.stop_when = stop_when  # (params) -> bool, checked as each request goes out
         self.stop_after = stop_after  # (answer) -> bool, checked as each answer comes in
         self._lock = threading.Lock()
@@ -70,7 +71,7 @@ class Listed:
         if self.stop_when is not None and self.stop_when(params):
             self.stop_when = None
             self.on_stop()
-            time.sleep(0.5)  # the page comes late: the merge waits for it, stopped
+            time.sleep(self.late)  # the page comes late: the merge waits for it, stopped
 
     def _answered(self, parsed, **_) -> None:
         if parsed.get("MaxKeys") == 1:
@@ -86,9 +87,11 @@ class Listed:
         raise NotImplementedError
 
 
-def stopped_run(stack, versioned: bool, workers: int, stop_when=None, stop_after=None) -> set[str]:
-    """The keys S3 gave a run stopped as ``stop_when(params)`` first holds for a request, or
-    ``stop_after(answer)`` for an answer."""
+def stopped_run(
+    stack, versioned: bool, workers: int, stop_when=None, stop_after=None, late=0.5
+) -> set[str]:
+    """The keys S3 gave a run stopped as ``stop_when(params)`` first holds for a request (its
+    answer ``late`` seconds later), or ``stop_after(answer)`` for an answer."""
     s3 = listing_client(stack.aws)
     run = BaselineRun(
         History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
@@ -98,7 +101,7 @@ def stopped_run(stack, versioned: bool, workers: int, stop_when=None, stop_after
         depth=2,
         workers=workers,
     )
-    listed = Listed(s3, stop_when, stop_after)
+    listed = Listed(s3, stop_when, stop_after, late)
     listed.on_stop = run._stop.set  # what Ctrl-C in the main thread does to the workers
     with pytest.raises(Interrupted):
         run.run()
@@ -123,13 +126,21 @@ def is_a_next_page(params: dict) -> bool:
     return any(params.get(name) for name in ("ContinuationToken", "StartAfter", "KeyMarker"))
 
 
+def is_a_read_ahead(params: dict) -> bool:
+    """A range's next page, asked for while it merges the one before (not the one-key requests
+    that decide a split, which start after a name too)."""
+    return params.get("MaxKeys") != 1 and any(
+        params.get(name) for name in ("ContinuationToken", "KeyMarker")
+    )
+
+
 @pytest.mark.parametrize(
     "stop_when",
     [
         # a folder's first page, asked for by its worker (to decide a split) or by its listing
         pytest.param(is_a_folders_first_page, id="while-a-first-page-is-read"),
         # a range's next page, read ahead while the one before is merged
-        pytest.param(is_a_next_page, id="while-a-page-reads-ahead"),
+        pytest.param(is_a_read_ahead, id="while-a-page-reads-ahead"),
     ],
 )
 def test_a_stop_keeps_the_pages_s3_answered_and_the_run_again_lists_them_no_more(
@@ -167,4 +178,28 @@ def test_a_range_whose_last_page_was_read_ends_done_after_a_stop(stack, live, ve
     # THEN it lists nothing of that folder: the range ended done, its listing's end costing no
     # request after the stop, and so it has no last key to list again
     assert not [k for k in second if k.startswith(last)]
+    assert_exact(live)
+
+
+def test_a_stopped_range_gives_up_a_page_that_does_not_come(
+    stack, live, versioned, folders, monkeypatch
+):
+    # GIVEN a stop that waits 0.3 s for a page in flight, and a page that takes 3 s to come
+    monkeypatch.setattr(listing, "WAIT_AFTER_STOP_SECONDS", 0.3)
+    late_folder = []
+
+    def a_folders_next_page(params: dict) -> bool:
+        if is_a_read_ahead(params) and params.get("Prefix", "").startswith("f"):
+            late_folder.append(params["Prefix"])
+            return True
+        return False
+
+    # WHEN the run stops as that page is asked for
+    stopped_run(stack, versioned, workers=8, stop_when=a_folders_next_page, late=3.0)
+    second = run_again(stack, versioned)
+
+    # THEN it ended without it (a stalled request does not hold Ctrl-C), and the run again
+    # lists it, and ends exact
+    (prefix,) = late_folder
+    assert f"{prefix}k050" in second  # that folder's second page
     assert_exact(live)
