@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from s3sizer.lambdas.history import History
 from s3sizer.stack import listing
 from s3sizer.stack.baseline_ranges import baseline_state
-from s3sizer.stack.baseline_run import BaselineRun, Interrupted, listing_client
+from s3sizer.stack.baseline_run import Interrupted, listing_client
 from tests.stack import test_baseline_run as base
+from tests.stack.test_baseline_ranges import new_run
 from tests.stack.test_baseline_run import BUCKET, assert_exact
 
 stack, live = base.stack, base.live
@@ -93,14 +93,7 @@ def stopped_run(
     """The keys S3 gave a run stopped as ``stop_when(params)`` first holds for a request (its
     answer ``late`` seconds later), or ``stop_after(answer)`` for an answer."""
     s3 = listing_client(stack.aws)
-    run = BaselineRun(
-        History(stack.names.table, stack.client("dynamodb"), prefix_depth=2),
-        s3,
-        BUCKET,
-        versioned=versioned,
-        depth=2,
-        workers=workers,
-    )
+    run = new_run(stack, s3, workers=workers, versioned=versioned)
     listed = Listed(s3, stop_when, stop_after, late)
     listed.on_stop = run._stop.set  # what Ctrl-C in the main thread does to the workers
     with pytest.raises(Interrupted):
@@ -112,8 +105,7 @@ def run_again(stack, versioned: bool) -> set[str]:
     """The keys S3 gives the same baseline run again, to its end."""
     s3 = listing_client(stack.aws)
     listed = Listed(s3)
-    history = History(stack.names.table, stack.client("dynamodb"), prefix_depth=2)
-    BaselineRun(history, s3, BUCKET, versioned=versioned, depth=2, workers=4).run()
+    new_run(stack, s3, workers=4, versioned=versioned).run()
     return listed.done()
 
 
