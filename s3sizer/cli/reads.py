@@ -210,9 +210,8 @@ def status(
         "fold": "the fold's mapping from the table's stream is gone or disabled: the totals "
         "stop moving while the stream holds the changes (24 hours)",
     }
-    for name in result.get("stopped_mappings") or []:
-        if not json_out:
-            output.err.print(f"[yellow]Warning:[/] {stopped[name]}; run `s3sizer deploy`.")
+    for name in [] if json_out else result.get("stopped_mappings") or []:
+        output.err.print(f"[yellow]Warning:[/] {stopped[name]}; run `s3sizer deploy`.")
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
         output.err.print(

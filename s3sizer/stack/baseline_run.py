@@ -193,8 +193,8 @@ class BaselineRun:
             if self._stop.is_set():
                 raise Interrupted  # a range named after the stop was recorded, not run
         except BaseException as exc:
-            # Ctrl-C or a failed range: the others stop before their next request; what they committed
-            # is kept (a named range is recorded first), for the same command to resume.
+            # Ctrl-C or a failed range: the others stop before their next request; what they
+            # committed is kept (a named range is recorded first), for the same command to resume.
             self._stop.set()
             interrupts.finishing(exc, "keeping the pages being merged")  # which takes seconds
             self._pool.shutdown(wait=True, cancel_futures=True)

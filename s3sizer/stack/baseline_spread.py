@@ -7,8 +7,8 @@ after the others had run out of work: on AWS, 10^8 keys at about 0.15 s a page t
 
 So a range that turns out long hands what it has not listed yet to workers left idle. Once it
 has listed ``AFTER_PAGES`` pages while a worker has no range, it stops before its next request
-as a Ctrl-C would stop it (what it read is merged and committed, with its cursor), and its keys after
-the cursor are split into stretches (``baseline_split.split_after``). The stretches' range
+as a Ctrl-C would stop it (what it read is merged and committed, with its cursor), and its keys
+after the cursor are split into stretches (``baseline_split.split_after``). The stretches' range
 items and its own, now skipping them, go in one transaction; then it goes on from its cursor,
 listing only what lies between the stretches, while the pool lists them. A run stopped either
 side of that transaction lists every key once: before it, the range resumes whole from its
