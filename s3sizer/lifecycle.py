@@ -100,15 +100,18 @@ def untrack(
     aws: Aws,
     buckets: list[str],
     *,
+    workers: int | None = None,
     dry_run: bool = False,
     show_plan: ShowPlan = _noop,
     on_step: OnStep = _noop,
 ) -> Plan:
-    """Stop tracking buckets: their notification configurations restored, their items gone."""
+    """Stop tracking buckets: their notification configurations restored, their items gone
+    (``workers`` partitions of the table at once)."""
     from s3sizer.stack.plan_buckets import plan_untrack
 
     stack = Stack(aws)
-    return _show_then_apply(stack, plan_untrack(stack, buckets), dry_run, show_plan, on_step)
+    plan = plan_untrack(stack, buckets)
+    return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
 
 
 @dataclass(frozen=True)

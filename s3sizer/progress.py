@@ -73,3 +73,43 @@ def _lines(bucket: str, start: float) -> Callable:
         )
 
     return report
+
+
+@contextmanager
+def deletion_bar(bucket: str) -> Iterator[Callable[[int], None]]:
+    """A callback of items deleted (how many more, from any thread); a count on a terminal,
+    a line every 30 s in a pipe. Nothing is shown before the first deletion."""
+    start, deleted, lock = time.monotonic(), [0], threading.Lock()
+    shown = ExitStack()
+    bars: list = []
+    last = [start]
+
+    def report(count: int) -> None:
+        with lock:
+            deleted[0] += count
+            now = time.monotonic()
+            rate = deleted[0] / max(now - start, 1e-3)
+            if not err.is_terminal:
+                if now - last[0] >= PIPE_EVERY_SECONDS:
+                    last[0] = now
+                    err.print(
+                        f"untrack of {bucket}: {deleted[0]:,} items deleted ({rate:,.0f}/s)",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                return
+            if not bars:
+                from rich.progress import Progress, SpinnerColumn, TextColumn
+
+                columns = (
+                    SpinnerColumn(),
+                    TextColumn("deleting {task.description}'s items:"),
+                    TextColumn("{task.completed:,} deleted, {task.fields[rate]:,.0f}/s"),
+                )
+                bar = shown.enter_context(Progress(*columns, console=err, transient=True))
+                bars.extend((bar, bar.add_task(bucket, total=None, rate=0.0)))
+            bar, task = bars
+            bar.update(task, completed=deleted[0], rate=rate)
+
+    with shown:
+        yield report

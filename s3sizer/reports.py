@@ -23,7 +23,8 @@ def status(
     tracker (`routed`: delivery.routes_in_place says what it reads); the delivery's queues
     (one GetQueueAttributes each); how long events waited where no queue counts them (lag.py:
     one GetMetricStatistics each, on a fold stack and the direct route), or wait unseen
-    (`stopped_mappings`: one ListEventSourceMappings each); what the chosen bucket costs and
+    (`stopped_mappings`: one ListEventSourceMappings each); the buckets whose untrack stopped
+    with items left (one Query); what the chosen bucket costs and
     how fast it grows (one BatchGetItem, three one-item Queries; docs/costs.md).
     `refresh_uploads` polls the chosen bucket's unfinished uploads first (stack/uploads.py)."""
     from s3sizer.costs import report as money
@@ -49,6 +50,7 @@ def status(
         **delivery,
         **lag.status_rows(ctx.stack, ctx.config, delivery["delivery"]),
         "stopped_mappings": lag.stopped_mappings(ctx.stack, ctx.config, rows),
+        "unfinished_untracks": ctx.stack.unfinished_untracks,
         **money.status_fields(ctx, prices),
         "buckets": rows,
     }

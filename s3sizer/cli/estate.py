@@ -47,7 +47,17 @@ def track(
     progress.done(plan)
 
 
-def untrack(ctx: typer.Context, buckets: Buckets, dry_run: DryRun = False) -> None:
+SweepWorkers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, max=256, help="Partitions of the table deleted at once (default 16)."
+    ),
+]
+
+
+def untrack(
+    ctx: typer.Context, buckets: Buckets, workers: SweepWorkers = None, dry_run: DryRun = False
+) -> None:
     """Stop tracking buckets: each notification configuration restored, their history deleted.
 
     Example: s3sizer untrack logs-bucket
@@ -59,6 +69,7 @@ def untrack(ctx: typer.Context, buckets: Buckets, dry_run: DryRun = False) -> No
         plan = lifecycle.untrack(
             aws_of(ctx),
             buckets,
+            workers=workers,
             dry_run=dry_run,
             show_plan=show_plan(dry_run),
             on_step=progress,

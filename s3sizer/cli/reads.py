@@ -212,6 +212,11 @@ def status(
     }
     for name in [] if json_out else result.get("stopped_mappings") or []:
         output.err.print(f"[yellow]Warning:[/] {stopped[name]}; run `s3sizer deploy`.")
+    for bucket in [] if json_out else result.get("unfinished_untracks") or []:
+        output.err.print(
+            f"[yellow]Warning:[/] the untrack of bucket {bucket!r} stopped before all of its "
+            f"items were deleted; run `s3sizer untrack {bucket}` to finish it."
+        )
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
         output.err.print(

@@ -147,9 +147,15 @@ class Executor(Deletions, Streams, Baselines):
         self.stack.forget_config()
 
     def _forget_bucket(self, step: st.ForgetBucket) -> None:
-        from s3sizer.stack.estate import forget_bucket
+        from s3sizer.progress import deletion_bar
+        from s3sizer.stack.forget import SWEEP_WORKERS, forget_bucket
 
-        forget_bucket(self.client("dynamodb"), step.table, step.bucket, sleep=self.sleep)
+        ddb = self.client("dynamodb")
+        with deletion_bar(step.bucket) as on_deleted:
+            forget_bucket(
+                ddb, step.table, step.bucket, sleep=self.sleep,
+                workers=self.workers or SWEEP_WORKERS, on_deleted=on_deleted,
+            )  # fmt: skip
         self.stack.forget_config()
 
     def _create_bucket(self, step: st.CreateBucket) -> None:

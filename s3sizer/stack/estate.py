@@ -19,10 +19,8 @@ import uuid
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
-from s3sizer.lambdas.rows import TOTALS_ROWS, row_prefixes
 from s3sizer.lambdas.tracked import GENERATION, UNMARKED_DEPTH
 from s3sizer.stack.model import DEFAULT_TABLE, BucketSettings, StackConfig, first_bucket_settings
-from s3sizer.stack.sweep import delete_partition
 
 STACK_PK = "STACK"
 BUCKET_SK_PREFIX = "BUCKET#"
@@ -134,72 +132,6 @@ def tracked(config: StackConfig, stored: dict[str, BucketSettings]) -> list[Buck
 def tracker_mirror_differs(config: StackConfig, stored: dict[str, BucketSettings]) -> bool:
     """The first bucket's items are missing (a stack of an earlier release) or out of date."""
     return stored.get(config.bucket) != first_bucket_settings(config)
-
-
-def partitions_of(client, table: str, bucket: str) -> list[str]:
-    """Every partition holding the bucket's items: totals (the fold's rows beside them) and
-    points, key items, prefixes (and their rows) and their points, the baseline's ranges.
-    Prefix points are found from the prefix items."""
-    pks = [lay.bucket_pk(bucket), *lay.key_partitions(bucket)]
-    pks += [lay.prefix_pk(bucket), lay.range_pk(bucket)]
-    kwargs = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": lay.prefix_pk(bucket)}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = client.query(**kwargs)
-        pks += [lay.prefix_points_pk(bucket, i["prefix"]["S"]) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return list(dict.fromkeys(pks))  # a prefix's fold rows name its points again
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def forget_bucket(ddb, table: str, bucket: str, *, sleep) -> None:
-    """Every item of the bucket, in an order that leaves nothing behind (docs/architecture.md,
-    "Many buckets"): its settings item first, so that the tracker ignores its events from then
-    on; then the totals, after which no tracker transaction of the bucket can commit (each one
-    holds only while the totals are at the version it read, or while the settings exist); then
-    the fold's rows, after which no fold step can; only then the partitions, found and swept
-    with nothing left to write into them. (On the fold
-    path a key item is one PutItem, which cannot check the settings: one that read them before
-    may still land after the sweep, and the fold, which ignores buckets without settings, never
-    counts it.)"""
-    ddb.delete_item(TableName=table, Key=lay.settings_address(bucket))
-    ddb.delete_item(TableName=table, Key=registry_address(bucket))
-    ddb.delete_item(TableName=table, Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
-    held = _delete_fold_rows(ddb, table, bucket)
-    points = [lay.prefix_points_pk(bucket, prefix) for prefix in held]
-    for pk in dict.fromkeys([*partitions_of(ddb, table, bucket), *points]):
-        delete_partition(ddb, table, pk, sleep=sleep)
-
-
-def _delete_fold_rows(ddb, table: str, bucket: str) -> set[str]:
-    """The fold's rows of the bucket, deleted before the sweep: a fold step writes into a row
-    that exists only under its last sequence number as read (a new row only while the settings
-    exist), so none commits after this, and the sweep finds every point one wrote. The
-    prefixes the rows held, whose points partitions the sweep must find too."""
-    kwargs = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
-        "ExpressionAttributeValues": {
-            ":pk": {"S": lay.bucket_pk(bucket)},
-            ":t": {"S": TOTALS_ROWS},
-        },
-        "ProjectionExpression": "pk, sk",
-        "ConsistentRead": True,
-    }
-    held: set[str] = set()
-    while True:
-        page = ddb.query(**kwargs)
-        for item in page.get("Items", []):
-            key = {"pk": item["pk"], "sk": item["sk"]}
-            gone = ddb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")
-            held |= set(row_prefixes(gone.get("Attributes")))
-        if "LastEvaluatedKey" not in page:
-            return held
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def other_stack_tracking(client, own_table: str, bucket: str) -> str | None:

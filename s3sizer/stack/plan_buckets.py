@@ -149,6 +149,10 @@ def plan_track(
             )
             continue
         old = tracked.get(bucket)
+        if old is None and bucket in stack.unfinished_untracks:
+            # Its untrack stopped with items left: they go before the bucket is adopted again.
+            steps.append(st.ForgetBucket(names.table, bucket))
+            notes.append(f"finishing the untrack of {bucket}, stopped before its items were gone")
         if old is None:
             _check_adoptable(stack, bucket)
             old = BucketSettings(bucket, DEFAULT_PREFIX_DEPTH, added_at=stamp)
@@ -262,10 +266,13 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
             f"Bucket {config.bucket!r} is the stack's first bucket (the driver's and the plot's)",
             "run `s3sizer teardown` to stop tracking it with the whole stack",
         )
+    # A bucket whose untrack stopped while its items were being deleted: its route is restored
+    # and its settings are gone (it is not tracked), and this untrack deletes the rest.
+    leftover = set(stack.unfinished_untracks) - set(tracked)
     for bucket in buckets:
-        if bucket not in tracked:
+        if bucket not in tracked and bucket not in leftover:
             # Often an untrack of several that Ctrl-C stopped: say what is left to untrack.
-            rest = [b for b in dict.fromkeys(buckets) if b in tracked]
+            rest = [b for b in dict.fromkeys(buckets) if b in tracked or b in leftover]
             fix = "`s3sizer status` lists the tracked buckets"
             if rest:
                 fix = f"run `s3sizer untrack {' '.join(rest)}` for the others; " + fix
@@ -281,6 +288,9 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
     # finishes, and writes the shared documents without the buckets untracked before.
     steps: list[st.Step] = []
     for bucket in gone:
+        if bucket in leftover:
+            steps.append(st.ForgetBucket(names.table, bucket))
+            continue
         steps += delivery.restore_steps(stack, tracked[bucket])
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))

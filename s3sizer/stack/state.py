@@ -52,6 +52,7 @@ class Stack:
         """After the config (or a bucket's settings) was written: the next read fetches it."""
         self.__dict__.pop("config", None)
         self.__dict__.pop("stored_buckets", None)
+        self.__dict__.pop("unfinished_untracks", None)
 
     @functools.cached_property
     def stored_buckets(self) -> dict[str, BucketSettings]:
@@ -59,6 +60,13 @@ class Stack:
         from s3sizer.stack.estate import stored_settings
 
         return stored_settings(self.client("dynamodb"), self.names.table)
+
+    @functools.cached_property
+    def unfinished_untracks(self) -> list[str]:
+        """Buckets whose untrack stopped before their items were all deleted (stack/forget.py)."""
+        from s3sizer.stack.forget import unfinished
+
+        return unfinished(self.client("dynamodb"), self.names.table)
 
     def tracked(self, config: StackConfig | None = None) -> list[BucketSettings]:
         """The tracked buckets, the first one first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from s3sizer.errors import StackError
 
@@ -64,8 +65,17 @@ _DELETE_BATCH = 1000  # DeleteObjects' limit
 _ROUNDS = 5
 
 
-def delete_partition(ddb, table: str, pk: str, *, sleep) -> None:
-    """Delete every item of one partition of the history table, 25 per BatchWriteItem."""
+def delete_partition(
+    ddb,
+    table: str,
+    pk: str,
+    *,
+    sleep,
+    stop: Callable[[], bool] = lambda: False,
+    on_deleted: Callable[[int], None] = lambda count: None,
+) -> None:
+    """Delete every item of one partition of the history table, 25 per BatchWriteItem, until
+    ``stop()``; ``on_deleted(count)`` after each request."""
     kwargs = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk",
@@ -77,6 +87,8 @@ def delete_partition(ddb, table: str, pk: str, *, sleep) -> None:
         page = ddb.query(**kwargs)
         keys = [{"pk": i["pk"], "sk": i["sk"]} for i in page.get("Items", [])]
         for start in range(0, len(keys), 25):
+            if stop():
+                return
             pending = [{"DeleteRequest": {"Key": k}} for k in keys[start : start + 25]]
             for attempt in range(30):
                 left = ddb.batch_write_item(RequestItems={table: pending})
@@ -89,6 +101,7 @@ def delete_partition(ddb, table: str, pk: str, *, sleep) -> None:
                     f"DynamoDB left {len(pending)} deletions of {pk} unprocessed",
                     "run the same command again",
                 )
+            on_deleted(len(keys[start : start + 25]))
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

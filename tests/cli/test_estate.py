@@ -129,6 +129,40 @@ def test_an_untrack_stopped_by_ctrl_c_leaves_no_bucket_tracked_without_its_route
     ]
 
 
+def test_an_untrack_stopped_while_deleting_items_is_named_by_status_and_finished_by_untrack(
+    cli, aws, monkeypatch
+):
+    from s3sizer.stack import forget
+
+    cli("setup")
+    _buckets("logs-bucket")
+    s3 = boto3.client("s3")
+    for i in range(60):
+        s3.put_object(Bucket="logs-bucket", Key=f"d{i % 4}/{i}", Body=b"x")
+    cli("track", "logs-bucket", "--prefix-depth", "1")
+    real = forget.delete_partition
+
+    def stopping(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forget, "delete_partition", stopping)
+    cli("untrack", "logs-bucket", code=130)
+    monkeypatch.setattr(forget, "delete_partition", real)
+
+    shown = cli("status")
+    assert "the untrack of bucket 'logs-bucket' stopped" in shown.stderr
+    assert "run `s3sizer untrack logs-bucket` to finish it" in shown.stderr
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["unfinished_untracks"] == ["logs-bucket"]
+    assert [r["bucket"] for r in status["buckets"]] == [DEFAULT_BUCKET]
+
+    cli("untrack", "logs-bucket")
+
+    assert json.loads(cli("status", "--json").stdout)["unfinished_untracks"] == []
+    items = boto3.client("dynamodb").scan(TableName="S3-object-size-history")["Items"]
+    assert not [i for i in items if "logs-bucket" in i["pk"]["S"] + i["sk"]["S"]]
+
+
 def test_untrack_then_teardown_leave_the_buckets_as_they_were(cli, aws):
     cli("setup")
     cli("deploy", "--no-layer")

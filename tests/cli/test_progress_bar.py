@@ -1,4 +1,4 @@
-"""The baseline's progress bar (s3sizer/progress.py) on a terminal."""
+"""The progress bars of a baseline and of an untrack's deletions (s3sizer/progress.py)."""
 
 from __future__ import annotations
 
@@ -62,4 +62,40 @@ def test_in_a_pipe_a_line_comes_every_30_seconds_instead_of_a_bar(monkeypatch):
         "baseline of bucket-a: 3,000 objects listed (100/s), 1/4 ranges done",
         "baseline of bucket-a: 6,000 objects listed (100/s), 2/4 ranges done",
         "baseline of bucket-a: 9,000 objects listed (100/s), 3/4 ranges done",
+    ]
+
+
+def test_a_bar_shows_under_the_command_s_spinner(monkeypatch):
+    # Every command runs its steps under a spinner (cli/app.py StepProgress): a second live
+    # display on one console needs rich 14.1, the floor; rich before it raised LiveError.
+    screen = _terminal(monkeypatch)
+    with progress_module.err.status("Untracking…"):
+        with progress_module.deletion_bar("bucket-a") as on_deleted:
+            on_deleted(25)
+        with progress_module.baseline_bar("bucket-a") as on_progress:
+            on_progress(Progress(listed=10))
+    assert "deleting bucket-a's items" in screen.getvalue()
+
+
+def test_the_deletion_count_adds_up_reports_from_every_worker(monkeypatch):
+    screen = _terminal(monkeypatch)
+    with progress_module.deletion_bar("bucket-a") as on_deleted:
+        assert screen.getvalue() == ""
+        for count in (25, 25, 7):
+            on_deleted(count)
+    assert "57 deleted" in screen.getvalue()
+
+
+def test_in_a_pipe_the_deletions_are_a_line_every_30_seconds(monkeypatch):
+    log = io.StringIO()
+    monkeypatch.setattr(progress_module, "err", Console(file=log, force_terminal=False))
+    now = [1000.0]
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    with progress_module.deletion_bar("bucket-a") as on_deleted:
+        for second in range(5, 65, 5):
+            now[0] = 1000.0 + second
+            on_deleted(500)
+    assert log.getvalue().splitlines() == [
+        "untrack of bucket-a: 3,000 items deleted (100/s)",
+        "untrack of bucket-a: 6,000 items deleted (100/s)",
     ]

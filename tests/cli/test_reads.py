@@ -71,11 +71,13 @@ def test_status_and_history_json_keys(cli, aws):
         "queued",
         "dead_letters",
         "stopped_mappings",
+        "unfinished_untracks",
         "storage",
         "growth",
         "buckets",
     ]
     assert status["stopped_mappings"] == []  # not deployed: no mapping to stop
+    assert status["unfinished_untracks"] == []
     assert status["baseline"] == {"state": "complete"}
     (row,) = status["buckets"]
     assert row == {

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from s3sizer.lambdas import fold, fold_compact, fold_prefixes, history, rows
 from s3sizer.lambdas import layout as lay
-from s3sizer.stack import estate
+from s3sizer.stack import forget
 
 from .conftest import BUCKET, TABLE
 from .fold_helpers import delete_key, track, write_key
@@ -102,7 +102,7 @@ class UntrackFirst:
     def transact_write_items(self, **kwargs):
         if not self.done:
             self.done = True
-            estate.forget_bucket(self.client, TABLE, BUCKET, sleep=lambda _: None)
+            forget.forget_bucket(self.client, TABLE, BUCKET, sleep=lambda _: None)
         return self.client.transact_write_items(**kwargs)
 
 
@@ -169,7 +169,7 @@ def test_untrack_leaves_no_points_of_a_prefix_the_fold_emptied(streamed):
     _fold(hist, stream, stream.read())
     delete_key(client, TABLE, BUCKET, "logs/k")
     _fold(hist, stream, stream.read())
-    estate.forget_bucket(client, TABLE, BUCKET, sleep=lambda _: None)
+    forget.forget_bucket(client, TABLE, BUCKET, sleep=lambda _: None)
     left = [i for i in client.scan(TableName=TABLE)["Items"] if i["pk"]["S"].startswith("B#")]
     assert left == []
 

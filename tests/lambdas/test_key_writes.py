@@ -252,7 +252,7 @@ def test_the_function_takes_its_write_path_from_the_environment(function_env):
 
 
 def test_a_key_swept_by_untrack_meanwhile_is_not_written_again(ddb, clock):
-    from s3sizer.stack.estate import forget_bucket
+    from s3sizer.stack.forget import forget_bucket
 
     ddb.create_table(**table_definition(FOLD_TABLE))
     settings = {**lay.settings_address(BUCKET), "prefix_depth": lay.n(0)}

@@ -12,7 +12,7 @@ from s3sizer.lambdas import rows
 from s3sizer.lambdas.history import History, Totals
 from s3sizer.lambdas.uploads import UPLOADS_SK
 from s3sizer.lambdas.usage import usage_items
-from s3sizer.stack.estate import forget_bucket
+from s3sizer.stack.forget import forget_bucket
 
 from .conftest import TABLE
 

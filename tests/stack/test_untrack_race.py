@@ -2,7 +2,7 @@
 settings just before untrack deleted them, and commits after untrack swept the bucket's
 partitions, leaves nothing behind, and its records are counted ``ignored``.
 
-The race is played deterministically: the table's client runs untrack (estate.forget_bucket)
+The race is played deterministically: the table's client runs untrack (forget.forget_bucket)
 right before the chunk's (or the poll's) first write reaches DynamoDB.
 """
 
@@ -13,7 +13,8 @@ import pytest
 
 from s3sizer.lambdas import history, size_tracking
 from s3sizer.lambdas import uploads as lambda_uploads
-from s3sizer.stack.estate import forget_bucket, settings_items
+from s3sizer.stack.estate import settings_items
+from s3sizer.stack.forget import forget_bucket
 from s3sizer.stack.model import BucketSettings
 from tests.lambdas import events
 from tests.stack.helpers import tracker_history
