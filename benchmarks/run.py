@@ -35,6 +35,7 @@ from benchmarks import (
     plot_reads,
     startup,
     tracking_cost,
+    untrack_speed,
 )
 from benchmarks.emulator_process import EmulatorProcess, peak_rss_kib
 from benchmarks.measure import Section
@@ -68,6 +69,7 @@ class Profile:
     layer: bool = True  # section 8: downloads the wheels, builds two layers, times imports
     baseline_sizes: tuple[int, ...] = ()  # section 10: objects, timed against `aws s3 ls`
     baseline_memory: tuple[int, ...] = ()  # section 10: objects, peak memory of each command
+    untrack_objects: int = 0  # section 12: objects of the bucket untracked (0: not measured)
 
 
 # On the queue route each one-at-a-time event waits out the 1 s batching window (section 2).
@@ -76,14 +78,14 @@ FULL = Profile(
     one_at_a_time=60, cold=15, burst=500, filler=10_000, filled_events=20,
     history_sizes=(1_000, 100_000), plot_repeats=5, startup_repeats=9, demo=True,
     plotting_worker=True, direct=40,
-    baseline_sizes=(30_000, 100_000), baseline_memory=(20_000, 200_000),
+    baseline_sizes=(30_000, 100_000), baseline_memory=(20_000, 200_000), untrack_objects=30_000,
 )  # fmt: skip
 QUICK = Profile(
     "quick", [100, 1_000, 10_000], 200, {1_000: 20, 10_000: 3}, 2,
     one_at_a_time=20, cold=5, burst=200, filler=2_000, filled_events=5,
     history_sizes=(1_000, 10_000), plot_repeats=3, startup_repeats=5, demo=True,
     plotting_worker=True, direct=20, burst_clients=8, burst_puts=600, burst_deletes=100,
-    layer=False, baseline_sizes=(10_000,),
+    layer=False, baseline_sizes=(10_000,), untrack_objects=5_000,
 )  # fmt: skip
 SMOKE = Profile(
     "smoke", [10, 100], 6, {}, 1,
@@ -162,6 +164,9 @@ def run(profile: Profile) -> list[Section]:
     step("11. DynamoDB request units per event, as billed")
     billed = billed_units.run(profile.billed_events)
     sections.append(billed_units.section(billed, profile.billed_events))
+    if profile.untrack_objects:
+        step("12. `untrack` of a large bucket")
+        sections.append(_in_a_fresh_interpreter(untrack_speed.section, profile.untrack_objects))
     return sections
 
 

@@ -83,9 +83,7 @@ def section(objects: int) -> Section:
                 f"{timed[workers].seconds / timed[1].seconds:.2f}x",
                 str(left),
             )
-    result = Section(
-        "12. `untrack` of a large bucket", __doc__.split("\n\n")[1], [table]
-    )
+    result = Section("12. `untrack` of a large bucket", __doc__.split("\n\n")[1], [table])
     result.highlights.append(
         f"`untrack` of a bucket of {objects:,} objects takes {timed[16].seconds:.1f} s with 16 "
         f"partitions side by side, {timed[16].seconds / timed[1].seconds:.2f}x the time of one "

@@ -1,7 +1,7 @@
 """Untrack's deletion of a bucket's items: side by side, counted, and finished when run again.
 
 A bucket of 10^8 objects has 10^8 key items. Deleted 25 a BatchWriteItem one after another
-(about 10 ms a request on AWS) they took about 11 hours, with nothing shown meanwhile. The
+(about 20 ms a request on AWS, docs/scaling.md) they took about 22 hours, with nothing shown. The
 bucket's partitions (its 16 key partitions, and those of its totals, prefixes, points and
 baseline ranges) are swept side by side instead, one worker each, and the items deleted are
 counted for a progress bar.
