@@ -7,6 +7,8 @@ guards it). boto3, matplotlib and moto load only inside the library calls that n
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 from s3sizer import interrupts
@@ -46,6 +48,10 @@ app.command()(local.demo)
 
 
 def main() -> None:
+    # The interpreter's last collections, at exit, walk every object the command leaves alive
+    # (botocore's models, a baseline's clients and pools): about 0.2 s after a setup of 30,000
+    # objects, 0.02 s with them frozen first. Nothing collected at exit would matter.
+    atexit.register(gc.freeze)
     try:
         # SIGTERM (a supervisor's stop) only here: a program that imports s3sizer.cli keeps its own.
         interrupts.install(terminate=True)
