@@ -7,8 +7,8 @@ installing refuses a target that no longer fits, naming the patch.
 
 Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 → notification_rules;
 s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_listing → s3_index;
-dynamodb_query → dynamodb_answers, dynamodb_sizes; dynamodb → dynamodb_sizes; s3_lifecycle, s3_listing, s3_index, s3_parts, s3_conditional
-(also → wsgi), s3_headers, s3_object_lock, dynamodb, dynamodb_query, dynamodb_answers, dynamodb_sizes, dynamodb_parse, dynamodb_conditions,
+dynamodb_query → dynamodb_answers, dynamodb_sizes; dynamodb, dynamodb_puts → dynamodb_sizes; s3_lifecycle, s3_listing, s3_index, s3_parts, s3_conditional
+(also → wsgi), s3_headers, s3_object_lock, dynamodb, dynamodb_query, dynamodb_answers, dynamodb_sizes, dynamodb_parse, dynamodb_conditions, dynamodb_puts,
 logs, sqs, stream_records, stream_mappings, recorder and moto_dispatch → hooks.
 tests/emulator/test_wall.py checks that there is no cycle.
 """
@@ -22,6 +22,7 @@ from . import (
     dynamodb_answers,
     dynamodb_conditions,
     dynamodb_parse,
+    dynamodb_puts,
     dynamodb_query,
     hooks,
     lambda_,
@@ -67,6 +68,7 @@ SERVICES = (
     dynamodb_query,
     dynamodb_parse,
     dynamodb_conditions,
+    dynamodb_puts,
     logs,
     sqs,
     stream_records,

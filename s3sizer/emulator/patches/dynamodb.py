@@ -220,7 +220,7 @@ def _batch_write_item(original):
                 for request in requests:
                     ((kind, body),) = request.items()
                     attrs = body["Item"] if kind == "PutRequest" else body["Key"]
-                    key = (table_name, *(DynamoType(attrs[name]) for name in names))
+                    key = (table_name, *(_key_part(attrs[name], DynamoType) for name in names))
                     duplicate = duplicate or key in seen  # hashed here: an odd key is moto's
                     seen.add(key)
         except Exception:
@@ -232,6 +232,15 @@ def _batch_write_item(original):
             return original(self)  # its own check of whole requests finds nothing more
 
     return batch_write_item
+
+
+def _key_part(raw: dict, typed: type) -> tuple:
+    """A key value as the batch's duplicates are found by: a string by itself (two strings are
+    one key exactly when equal), anything else as moto compares it (numbers by their value)."""
+    ((kind, value),) = raw.items()
+    if kind == "S" and type(value) is str:
+        return kind, value
+    return "typed", typed(raw)
 
 
 def _dump_unless_keys_distinct(original):
