@@ -23,10 +23,9 @@ def status(
     tracker (`routed`: delivery.routes_in_place says what it reads); the delivery's queues
     (one GetQueueAttributes each); how long events waited where no queue counts them (lag.py:
     one GetMetricStatistics each, on a fold stack and the direct route), or wait unseen
-    (`stopped_mappings`: one ListEventSourceMappings each); the buckets whose untrack stopped
-    with items left (one Query); what the chosen bucket costs and
-    how fast it grows (one BatchGetItem, three one-item Queries; docs/costs.md).
-    `refresh_uploads` polls the chosen bucket's unfinished uploads first (stack/uploads.py)."""
+    (`stopped_mappings`: one ListEventSourceMappings each), untracks stopped with items left
+    (one Query); what the chosen bucket costs and how fast it grows (one BatchGetItem, three
+    one-item Queries; docs/costs.md). `refresh_uploads` polls its unfinished uploads first."""
     from s3sizer.costs import report as money
     from s3sizer.stack import lag
 

@@ -50,7 +50,7 @@ def track(
 SweepWorkers = Annotated[
     int | None,
     typer.Option(
-        "--workers", min=1, max=256, help="Partitions of the table deleted at once (default 16)."
+        "--workers", min=1, max=32, help="Partitions of the table deleted at once (default 16)."
     ),
 ]
 

@@ -16,21 +16,20 @@ before it adopts the bucket again, and `status` names it.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from s3sizer.lambdas import layout as lay
-from s3sizer.lambdas.rows import TOTALS_ROWS, row_prefixes
+from s3sizer.lambdas.rows import LAST_SEQ, TOTALS_ROWS, row_prefixes
 from s3sizer.stack.estate import STACK_PK, registry_address
 from s3sizer.stack.sweep import delete_partition
 
 FORGET_SK_PREFIX = "FORGET#"
 # Partitions swept at once: the 16 key partitions hold nearly every item.
 SWEEP_WORKERS = lay.KEY_SHARDS
-# The prefixes kept in the marker at most (an item holds 400 KB).
-MARKER_PREFIX_BYTES = 300_000
 
 
 def marker_address(bucket: str) -> dict:
@@ -68,27 +67,36 @@ def forget_bucket(
     on_deleted: Callable[[int], None] = lambda count: None,
 ) -> None:
     """Every item of the bucket, in an order that leaves nothing behind (docs/architecture.md,
-    "Many buckets"): the marker first; its settings item, so that the tracker ignores its events
-    from then on; then the totals, after which no tracker transaction of the bucket can commit
-    (each one holds only while the totals are at the version it read, or while the settings
-    exist); then the fold's rows, after which no fold step can; only then the partitions, found
-    and swept with nothing left to write into them; the marker last. Run again after a stop, it
-    goes on where it stopped: each deletion of an item already gone does nothing. (On the fold
-    path a key item is one PutItem, which cannot check the settings: one that read them before
-    may still land after the sweep, and the fold, which ignores buckets without settings, never
-    counts it.)"""
-    stamp = datetime.now(UTC).isoformat()
+    "Many buckets"): the marker, with its settings and registry items deleted in the same
+    transaction, so that the tracker ignores its events from then on; then the totals, after
+    which no tracker transaction of the bucket can commit (each one holds only while the
+    totals are at the version it read, or while the settings exist); then the fold's rows,
+    after which no fold step can, each row's prefixes kept in the marker before the row goes;
+    only then the partitions, found and swept with nothing left to write into them; the marker
+    last. Run again after a stop, it goes on where it stopped: each deletion of an item already
+    gone does nothing. (On the fold path a key item is one PutItem, which cannot check the
+    settings: one that read them before may still land after the sweep, and the fold, which
+    ignores buckets without settings, never counts it.)"""
+    from s3sizer.stack.apply import retry
+
     marker = {"TableName": table, "Key": marker_address(bucket)}
-    ddb.update_item(
-        **marker,
-        UpdateExpression="SET since = if_not_exists(since, :s)",
-        ExpressionAttributeValues={":s": {"S": stamp}},
+    stamp = {":s": {"S": datetime.now(UTC).isoformat()}}
+    untracked = [
+        {"Update": {**marker, "UpdateExpression": "SET since = if_not_exists(since, :s)",
+                    "ExpressionAttributeValues": stamp}},
+        {"Delete": {"TableName": table, "Key": lay.settings_address(bucket)}},
+        {"Delete": {"TableName": table, "Key": registry_address(bucket)}},
+    ]  # fmt: skip
+    # The tracker's transactions check the settings item: one in flight cancels this one.
+    retry(
+        lambda: ddb.transact_write_items(TransactItems=untracked),
+        retry_on=lambda exc: "TransactionConflict" in str(exc),
+        sleep=sleep,
     )
-    ddb.delete_item(TableName=table, Key=lay.settings_address(bucket))
-    ddb.delete_item(TableName=table, Key=registry_address(bucket))
     ddb.delete_item(TableName=table, Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
-    held = _kept_in_marker(ddb, marker, _delete_fold_rows(ddb, table, bucket))
-    points = [lay.prefix_points_pk(bucket, prefix) for prefix in held]
+    held = _delete_fold_rows(ddb, table, bucket, marker)
+    held |= _kept_in_marker(ddb, marker)  # those of the rows a stopped run deleted
+    points = [lay.prefix_points_pk(bucket, prefix) for prefix in sorted(held)]
     points += prefix_points_partitions(ddb, table, bucket)
     how = {"sleep": sleep, "workers": workers, "on_deleted": on_deleted}
     # The points first: they are found from the prefix items, which a stop must leave for the
@@ -98,24 +106,21 @@ def forget_bucket(
     ddb.delete_item(**marker)
 
 
-def _kept_in_marker(ddb, marker: dict, held: set[str]) -> set[str]:
-    """The prefixes whose points the fold's rows named: these, and those of the rows a stopped
-    run deleted, which it kept in the marker (the rows are gone once read)."""
-    if not held:
-        kept = ddb.get_item(**marker, ConsistentRead=True).get("Item", {})
-    elif sum(len(p.encode()) for p in held) > MARKER_PREFIX_BYTES:
-        return held  # past an item's size: a stop before the sweep leaves their points behind
-    else:
-        kept = ddb.update_item(
-            **marker,
-            UpdateExpression="SET held = list_append(if_not_exists(held, :none), :held)",
-            ExpressionAttributeValues={
-                ":none": {"L": []},
-                ":held": {"L": [{"S": prefix} for prefix in sorted(held)]},
-            },
-            ReturnValues="ALL_NEW",
-        )["Attributes"]
-    return held | {prefix["S"] for prefix in kept.get("held", {}).get("L", [])}
+def _kept_in_marker(ddb, marker: dict) -> set[str]:
+    kept = ddb.get_item(**marker, ConsistentRead=True).get("Item", {})
+    return {prefix["S"] for prefix in kept.get("held", {}).get("L", [])}
+
+
+def _keep_in_marker(ddb, marker: dict, prefixes: set[str]) -> None:
+    """Prefixes whose points a fold row names, kept before the row goes: nothing else may."""
+    ddb.update_item(
+        **marker,
+        UpdateExpression="SET held = list_append(if_not_exists(held, :none), :held)",
+        ExpressionAttributeValues={
+            ":none": {"L": []},
+            ":held": {"L": [{"S": prefix} for prefix in sorted(prefixes)]},
+        },
+    )
 
 
 def sweep(
@@ -125,19 +130,13 @@ def sweep(
     stops the others before their next request, and is raised."""
     stop = threading.Event()
     with ThreadPoolExecutor(max(1, min(workers, len(pks))), "untrack") as pool:
-        futures = [
-            pool.submit(
-                delete_partition,
-                ddb,
-                table,
-                pk,
-                sleep=sleep,
-                stop=stop.is_set,
-                on_deleted=on_deleted,
-            )
-            for pk in pks
-        ]
+        futures = []
+        task = functools.partial(
+            delete_partition, ddb, table, sleep=sleep, stop=stop.is_set, on_deleted=on_deleted
+        )
         try:
+            for pk in pks:  # a Ctrl-C here too stops what was submitted
+                futures.append(pool.submit(task, pk))
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
                 future.result()
@@ -176,11 +175,13 @@ def prefix_points_partitions(client, table: str, bucket: str) -> list[str]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _delete_fold_rows(ddb, table: str, bucket: str) -> set[str]:
+def _delete_fold_rows(ddb, table: str, bucket: str, marker: dict) -> set[str]:
     """The fold's rows of the bucket, deleted before the sweep: a fold step writes into a row
     that exists only under its last sequence number as read (a new row only while the settings
     exist), so none commits after this, and the sweep finds every point one wrote. The
-    prefixes the rows held, whose points partitions the sweep must find too."""
+    prefixes the rows held, whose points partitions the sweep must find too: each row's are
+    kept in the marker first, and the row deleted only as it was read (a step that moved it
+    meanwhile is read again)."""
     kwargs = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
@@ -188,16 +189,37 @@ def _delete_fold_rows(ddb, table: str, bucket: str) -> set[str]:
             ":pk": {"S": lay.bucket_pk(bucket)},
             ":t": {"S": TOTALS_ROWS},
         },
-        "ProjectionExpression": "pk, sk",
         "ConsistentRead": True,
     }
     held: set[str] = set()
     while True:
         page = ddb.query(**kwargs)
-        for item in page.get("Items", []):
-            key = {"pk": item["pk"], "sk": item["sk"]}
-            gone = ddb.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD")
-            held |= set(row_prefixes(gone.get("Attributes")))
+        for row in page.get("Items", []):
+            key = {"pk": row["pk"], "sk": row["sk"]}
+            while row is not None:
+                new = set(row_prefixes(row)) - held
+                if new:
+                    _keep_in_marker(ddb, marker, new)
+                    held |= new
+                try:
+                    ddb.delete_item(TableName=table, Key=key, **_as_read(row))
+                    break
+                except ddb.exceptions.ConditionalCheckFailedException:
+                    row = ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         if "LastEvaluatedKey" not in page:
             return held
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _as_read(row: dict) -> dict:
+    """A deletion's condition: the row is still at the last sequence number it was read at."""
+    if LAST_SEQ not in row:
+        return {
+            "ConditionExpression": "attribute_not_exists(#l)",
+            "ExpressionAttributeNames": {"#l": LAST_SEQ},
+        }
+    return {
+        "ConditionExpression": "#l = :l",
+        "ExpressionAttributeNames": {"#l": LAST_SEQ},
+        "ExpressionAttributeValues": {":l": row[LAST_SEQ]},
+    }

@@ -284,13 +284,12 @@ def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
     # One bucket at a time, its route restored and then its items forgotten, and the shared
     # documents (roles, the rule's names, the queue policy) written before the last bucket is
     # forgotten: a Ctrl-C anywhere leaves every bucket either tracked and routed, or untracked,
-    # or (the one it stopped at) tracked with its route restored. `untrack` of what is left
+    # or (the one it stopped at) tracked with its route restored, or untracked with some of its
+    # items left under a marker (stack/forget.py). `untrack` of what is left
     # finishes, and writes the shared documents without the buckets untracked before.
-    steps: list[st.Step] = []
-    for bucket in gone:
-        if bucket in leftover:
-            steps.append(st.ForgetBucket(names.table, bucket))
-            continue
+    # The leftovers first: the shared documents go before the last tracked bucket's deletion.
+    steps: list[st.Step] = [st.ForgetBucket(names.table, b) for b in gone if b in leftover]
+    for bucket in (b for b in gone if b not in leftover):
         steps += delivery.restore_steps(stack, tracked[bucket])
         if stack.alarm_exists(names.bucket_alarm(bucket, False)):
             steps.append(st.DeleteAlarm(names.bucket_alarm(bucket, False)))

@@ -93,15 +93,15 @@ def delete_partition(
             for attempt in range(30):
                 left = ddb.batch_write_item(RequestItems={table: pending})
                 pending = left.get("UnprocessedItems", {}).get(table, [])
-                if not pending:
+                if not pending or stop():  # a throttled table: a Ctrl-C does not wait a minute
                     break
                 sleep(min(0.05 * 2**attempt, 2.0))
-            if pending:
+            if pending and not stop():
                 raise StackError(
                     f"DynamoDB left {len(pending)} deletions of {pk} unprocessed",
                     "run the same command again",
                 )
-            on_deleted(len(keys[start : start + 25]))
+            on_deleted(len(keys[start : start + 25]) - len(pending))
         if "LastEvaluatedKey" not in page:
             return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
