@@ -107,7 +107,8 @@ def deletion_bar(bucket: str) -> Iterator[Callable[[int], None]]:
                     TextColumn("{task.completed:,} deleted, {task.fields[rate]:,.0f}/s"),
                 )
                 bar = shown.enter_context(Progress(*columns, console=err, transient=True))
-                bars.extend((bar, bar.add_task(bucket, total=None, rate=0.0)))
+                task = bar.add_task(bucket, total=None, completed=deleted[0], rate=rate)
+                bars.extend((bar, task))
             bar, task = bars
             bar.update(task, completed=deleted[0], rate=rate)
 

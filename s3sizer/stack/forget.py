@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
+from s3sizer import interrupts
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.rows import LAST_SEQ, TOTALS_ROWS, row_prefixes
 from s3sizer.stack.estate import STACK_PK, registry_address
@@ -140,10 +141,11 @@ def sweep(
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for future in done:
                 future.result()
-        except BaseException:
+        except BaseException as exc:
             stop.set()
             for future in futures:
                 future.cancel()
+            interrupts.finishing(exc, "ending the deletions under way")  # up to a request each
             raise
 
 

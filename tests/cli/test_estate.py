@@ -132,8 +132,11 @@ def test_an_untrack_stopped_by_ctrl_c_leaves_no_bucket_tracked_without_its_route
 def test_an_untrack_stopped_while_deleting_items_is_named_by_status_and_finished_by_untrack(
     cli, aws, monkeypatch
 ):
+    from s3sizer import interrupts
     from s3sizer.stack import forget
 
+    # A stopped sweep's command exits at once, without joining threads: not pytest's process.
+    monkeypatch.setattr(interrupts, "threads_may_run", lambda: False)
     cli("setup")
     _buckets("logs-bucket")
     s3 = boto3.client("s3")
@@ -146,8 +149,9 @@ def test_an_untrack_stopped_while_deleting_items_is_named_by_status_and_finished
         raise KeyboardInterrupt
 
     monkeypatch.setattr(forget, "delete_partition", stopping)
-    cli("untrack", "logs-bucket", code=130)
+    stopped = cli("untrack", "logs-bucket", code=130)
     monkeypatch.setattr(forget, "delete_partition", real)
+    assert "ending the deletions under way first (Ctrl-C again to stop now)" in stopped.stderr
 
     shown = cli("status")
     assert "the untrack of bucket 'logs-bucket' stopped" in shown.stderr
