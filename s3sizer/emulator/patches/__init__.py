@@ -9,7 +9,7 @@ Imports run one way: s3_versioning → s3 → events → lambda_ → hooks; s3 �
 s3_versioning → s3_keys → hooks; s3_uploads → s3_lifecycle, s3_listing; s3_listing → s3_index;
 dynamodb_query → dynamodb_answers, dynamodb_sizes; dynamodb, dynamodb_puts → dynamodb_sizes; s3_lifecycle, s3_listing, s3_index, s3_parts, s3_conditional
 (also → wsgi), s3_headers, s3_object_lock, dynamodb, dynamodb_query, dynamodb_answers, dynamodb_sizes, dynamodb_parse, dynamodb_conditions, dynamodb_puts,
-logs, sqs, stream_records, stream_mappings, recorder and moto_dispatch → hooks.
+logs, sqs, stream_records, stream_mappings, recorder, instances and moto_dispatch → hooks.
 tests/emulator/test_wall.py checks that there is no cycle.
 """
 
@@ -25,6 +25,7 @@ from . import (
     dynamodb_puts,
     dynamodb_query,
     hooks,
+    instances,
     lambda_,
     logs,
     moto_dispatch,
@@ -51,6 +52,7 @@ __all__ = ["Hooks", "activate", "all_targets", "deactivate"]
 # Order matters where two patches wrap one moto attribute: the one that checks its exact
 # parameters installs first (dynamodb before stream_records, sqs before stream_mappings).
 SERVICES = (
+    instances,
     lambda_,
     s3,
     s3_lifecycle,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,7 +26,7 @@ KEPT_PAST_UPDATE = "dynamodb: an update dropped only its own item's size"
 # item it put, and an UpdateItem changes the item it builds.
 _STORING = frozenset({"PutItem", "BatchWriteItem"})
 _writing = threading.local()
-_sizes: dict[int, tuple[object, int]] = {}  # id(item) -> (item, moto's Item.size())
+_sizes: dict[int, tuple[weakref.ref, int]] = {}  # id(item) -> (its weak reference, Item.size())
 _SIZES_KEPT = 1_000_000
 
 
@@ -66,7 +67,7 @@ def size(item) -> int:
     from moto.dynamodb.models.utilities import bytesize
 
     known = _sizes.get(id(item))
-    if known is not None and known[0] is item:
+    if known is not None and known[0]() is item:
         return known[1]
     counted = sum(bytesize(key) + moto_size(value, bytesize) for key, value in item.attrs.items())
     _keep(item, counted)
@@ -126,6 +127,15 @@ def _stored(handler, table_name: str, key: dict):
 
 
 def _keep(item, counted: int) -> None:
+    """The count, held by a weak reference: an item deleted from its table is freed, and its
+    count with it (held strongly, the counts kept every item ever written alive, gigabytes in
+    an emulator that tracked and untracked buckets of tens of thousands of objects)."""
     if len(_sizes) >= _SIZES_KEPT:
         _sizes.clear()
-    _sizes[id(item)] = (item, counted)
+    key = id(item)
+    _sizes[key] = (weakref.ref(item, lambda _, key=key: _forget_one(key)), counted)
+
+
+def _forget_one(key: int) -> None:
+    """The count of an item that died: popped before its id can be another item's."""
+    _sizes.pop(key, None)
