@@ -48,11 +48,17 @@ def test_before_its_ranges_are_known_the_bar_counts_them_as_unknown(monkeypatch)
     assert "None" not in screen.getvalue()
 
 
-def test_in_a_pipe_a_line_comes_every_30_seconds_instead_of_a_bar(monkeypatch):
+def _pipe(monkeypatch) -> tuple[io.StringIO, list[float]]:
+    """stderr as a pipe, and the clock the bars read (set now[0])."""
     log = io.StringIO()
     monkeypatch.setattr(progress_module, "err", Console(file=log, force_terminal=False))
     now = [1000.0]
     monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    return log, now
+
+
+def test_in_a_pipe_a_line_comes_every_30_seconds_instead_of_a_bar(monkeypatch):
+    log, now = _pipe(monkeypatch)
     with progress_module.baseline_bar("bucket-a") as on_progress:
         for second in range(0, 95, 5):  # a report every 5 s for 90 s
             now[0] = 1000.0 + second
@@ -87,10 +93,7 @@ def test_the_deletion_count_adds_up_reports_from_every_worker(monkeypatch):
 
 
 def test_in_a_pipe_the_deletions_are_a_line_every_30_seconds(monkeypatch):
-    log = io.StringIO()
-    monkeypatch.setattr(progress_module, "err", Console(file=log, force_terminal=False))
-    now = [1000.0]
-    monkeypatch.setattr(progress_module.time, "monotonic", lambda: now[0])
+    log, now = _pipe(monkeypatch)
     with progress_module.deletion_bar("bucket-a") as on_deleted:
         for second in range(5, 65, 5):
             now[0] = 1000.0 + second
