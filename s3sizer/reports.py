@@ -151,10 +151,8 @@ def _deeper(ctx: StackContext, depth: int) -> str:
 
 def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     """A prefix the stack does not track has no history at all, not an empty one: say so.
-
     Exit 1, as `aws s3 ls` of a missing prefix does: the command line is well formed, but the
-    stack holds nothing under that name; the fix is another prefix or a deeper setup.
-    """
+    stack holds nothing under that name; the fix is another prefix or a deeper setup."""
     from s3sizer.lambdas.layout import prefixes
 
     depth = ctx.prefix_depth

@@ -95,8 +95,8 @@ def forget_bucket(
         sleep=sleep,
     )
     ddb.delete_item(TableName=table, Key=lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK))
-    held = _delete_fold_rows(ddb, table, bucket, marker)
-    held |= _kept_in_marker(ddb, marker)  # those of the rows a stopped run deleted
+    _delete_fold_rows(ddb, table, bucket, marker)
+    held = _kept_in_marker(ddb, marker)  # this run's rows', and those a stopped run deleted
     points = [lay.prefix_points_pk(bucket, prefix) for prefix in sorted(held)]
     points += prefix_points_partitions(ddb, table, bucket)
     how = {"sleep": sleep, "workers": workers, "on_deleted": on_deleted}
@@ -177,13 +177,13 @@ def prefix_points_partitions(client, table: str, bucket: str) -> list[str]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def _delete_fold_rows(ddb, table: str, bucket: str, marker: dict) -> set[str]:
+def _delete_fold_rows(ddb, table: str, bucket: str, marker: dict) -> None:
     """The fold's rows of the bucket, deleted before the sweep: a fold step writes into a row
     that exists only under its last sequence number as read (a new row only while the settings
     exist), so none commits after this, and the sweep finds every point one wrote. The
-    prefixes the rows held, whose points partitions the sweep must find too: each row's are
-    kept in the marker first, and the row deleted only as it was read (a step that moved it
-    meanwhile is read again)."""
+    prefixes a row holds, whose points partitions the sweep must find too, are kept in the
+    marker first, and the row deleted only as it was read (a step that moved it meanwhile is
+    read again)."""
     kwargs = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
@@ -209,7 +209,7 @@ def _delete_fold_rows(ddb, table: str, bucket: str, marker: dict) -> set[str]:
                 except ddb.exceptions.ConditionalCheckFailedException:
                     row = ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         if "LastEvaluatedKey" not in page:
-            return held
+            return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
