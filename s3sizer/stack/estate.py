@@ -100,26 +100,31 @@ def settings_from(item: dict) -> BucketSettings:
     return BucketSettings(**{k: v for k, v in stored.items() if k in known})
 
 
-def stored_settings(client, table: str) -> dict[str, BucketSettings]:
-    """Every bucket with a registry item, by name (one Query, paginated)."""
+def stack_items(client, table: str, sk_prefix: str) -> list[dict]:
+    """The items of the ``STACK`` partition whose sort keys start so (one Query, paginated);
+    none when the table is gone."""
     kwargs = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :b)",
-        "ExpressionAttributeValues": {":pk": {"S": STACK_PK}, ":b": {"S": BUCKET_SK_PREFIX}},
+        "ExpressionAttributeValues": {":pk": {"S": STACK_PK}, ":b": {"S": sk_prefix}},
         "ConsistentRead": True,
     }
-    found: dict[str, BucketSettings] = {}
+    found: list[dict] = []
     while True:
         try:
             page = client.query(**kwargs)
         except client.exceptions.ResourceNotFoundException:
-            return {}
-        for item in page.get("Items", []):
-            settings = settings_from(item)
-            found[settings.bucket] = settings
+            return []
+        found += page.get("Items", [])
         if "LastEvaluatedKey" not in page:
             return found
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def stored_settings(client, table: str) -> dict[str, BucketSettings]:
+    """Every bucket with a registry item, by name."""
+    found = [settings_from(item) for item in stack_items(client, table, BUCKET_SK_PREFIX)]
+    return {settings.bucket: settings for settings in found}
 
 
 def tracked(config: StackConfig, stored: dict[str, BucketSettings]) -> list[BucketSettings]:

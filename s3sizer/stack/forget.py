@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from s3sizer import interrupts
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.rows import LAST_SEQ, TOTALS_ROWS, row_prefixes
-from s3sizer.stack.estate import STACK_PK, registry_address
+from s3sizer.stack.estate import STACK_PK, registry_address, stack_items
 from s3sizer.stack.sweep import delete_partition
 
 FORGET_SK_PREFIX = "FORGET#"
@@ -39,23 +39,8 @@ def marker_address(bucket: str) -> dict:
 
 def unfinished(client, table: str) -> list[str]:
     """The buckets whose untrack stopped before all their items were deleted (one Query)."""
-    kwargs = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :f)",
-        "ExpressionAttributeValues": {":pk": {"S": STACK_PK}, ":f": {"S": FORGET_SK_PREFIX}},
-        "ProjectionExpression": "sk",
-        "ConsistentRead": True,
-    }
-    found: list[str] = []
-    while True:
-        try:
-            page = client.query(**kwargs)
-        except client.exceptions.ResourceNotFoundException:
-            return []
-        found += [i["sk"]["S"].removeprefix(FORGET_SK_PREFIX) for i in page.get("Items", [])]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = stack_items(client, table, FORGET_SK_PREFIX)
+    return [item["sk"]["S"].removeprefix(FORGET_SK_PREFIX) for item in items]
 
 
 def forget_bucket(
