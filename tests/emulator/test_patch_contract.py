@@ -446,26 +446,3 @@ def test_a_request_reads_as_moto_s_own_parser_reads_it(in_process, operation, bo
         assert hooks.FAST_PATHS[dynamodb_parse.COMPILED_PARSE] > before, (
             f"patch '{dynamodb_parse.TARGETS['parse_json_body'].patch}': moto's parser ran"
         )
-
-
-def test_an_item_deleted_from_its_table_is_freed(in_process):
-    import gc
-    import weakref
-
-    from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodb.models.dynamo_type import DynamoType, Item
-
-    aws, _, _ = in_process
-    ddb = _client(aws, "dynamodb")
-    _table(ddb, "freed")
-    ddb.put_item(TableName="freed", Item={"pk": {"S": "gone"}, "v": {"N": "1"}})
-    table = dynamodb_backends["123456789012"]["us-east-1"].tables["freed"]
-    stored = weakref.ref(table.get_item(DynamoType({"S": "gone"})))
-    assert stored() is not None
-
-    ddb.delete_item(TableName="freed", Key={"pk": {"S": "gone"}})
-    gc.collect()
-
-    # moto kept every model instance for its dashboard: every item ever written stayed alive.
-    assert stored() is None
-    assert not getattr(Item, "instances_tracked", [])

@@ -18,6 +18,7 @@ import bisect
 import functools
 import operator
 import threading
+import weakref
 
 from . import dynamodb_sizes, hooks
 from .dynamodb_answers import AS_STORED
@@ -199,7 +200,7 @@ def _all_items(original):
         # moto keeps a range-keyed table as {hash key: {range key: item}}; its query keeps only
         # the items of the queried hash key and sorts them itself.
         partition = self.items.get(scope[1], {})
-        index = None if scope[2] is None else _sorted_index(partition)
+        index = None if scope[2] is None else _sorted_index(self, scope[1], partition)
         if index is None:
             return list(partition.values())
         hooks.FAST_PATHS[ONE_PAGE] += 1
@@ -208,15 +209,19 @@ def _all_items(original):
     return all_items
 
 
-_indexes: dict[int, tuple] = {}  # id(partition) -> (partition, keys, items, (values, items))
-_INDEXES_KEPT = 1024
+# Per table, held weakly: a deleted table's indexes go with it (a strong reference kept each
+# torn-down stack's items alive, 30,000 a baseline). Per hash key: (partition, keys, items,
+# (values, items)), the partition as it was last indexed.
+_indexes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INDEXES_KEPT = 1024  # partitions indexed per table, at most
 
 
-def _sorted_index(partition):
+def _sorted_index(table, hash_key, partition):
     """The partition's string sort keys in order with their items, rebuilt only when a key or
     an item is not the one it was (checked at C speed), or None if a key is not a string."""
     keys, items = list(partition), list(partition.values())
-    entry = _indexes.get(id(partition))
+    kept = _indexes.setdefault(table, {})
+    entry = kept.get(hash_key)
     if (
         entry is not None
         and entry[0] is partition
@@ -230,10 +235,19 @@ def _sorted_index(partition):
     # The values are unique, so the items are never compared.
     pairs = sorted(zip((key.value for key in keys), items, strict=True))
     index = ([value for value, _ in pairs], [item for _, item in pairs])
-    if len(_indexes) >= _INDEXES_KEPT:
-        _indexes.clear()
-    _indexes[id(partition)] = (partition, keys, items, index)
+    if len(kept) >= _INDEXES_KEPT:
+        _forget_gone(table, kept)
+    kept[hash_key] = (partition, keys, items, index)
     return index
+
+
+def _forget_gone(table, kept: dict) -> None:
+    """Drop the indexes of partitions the table no longer holds (a bucket untracked), and all
+    of them if that leaves too many."""
+    for hash_key in [k for k, entry in kept.items() if table.items.get(k) is not entry[0]]:
+        del kept[hash_key]
+    if len(kept) >= _INDEXES_KEPT:
+        kept.clear()
 
 
 def _is_string(key) -> bool:
