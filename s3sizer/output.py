@@ -251,7 +251,7 @@ def _baseline_line(baseline: dict | None) -> str:
         )
     done = round(100 * baseline.get("done", 0))
     return (
-        f"\nbaseline     in progress, {done}% of the bucket's ranges merged: the totals are "
+        f"\nbaseline     in progress, {done}% merged: the totals are "
         "partial until it ends (run the same command again to resume it)"
     )
 

@@ -323,8 +323,10 @@ def delete_ranges(history, bucket: str) -> None:
 
 def baseline_state(history, bucket: str) -> dict:
     """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}`` (of the
-    ranges named so far: while the top level's range lists, more may come); with ``"owed":
-    true`` when no run has begun since a change of route marked it (mark_due)."""
+    objects the bucket held when the run began, merged so far, at most 0.99 until every range
+    is done; of a bucket not counted before, of the ranges named so far: while the top level's
+    range lists, more may come); with ``"owed": true`` when no run has begun since a change of
+    route marked it (mark_due)."""
     return baseline_view(history, bucket)[0]
 
 
@@ -341,9 +343,15 @@ def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
         return {"state": lay.BASELINE_RUNNING, "done": 0.0, "owed": True}, None
     ranges = [_range_of(i) for i in history._query(lay.range_pk(bucket))]
     done = sum(1 for r in ranges if r["done"])
-    state = {"state": lay.BASELINE_RUNNING, "done": round(done / len(ranges), 3) if ranges else 0.0}
+    merged = [r["sums"].merged.get("", [0, 0]) for r in ranges if r["sums"] is not None]
+    objects = sum(m[1] for m in merged)
     before = [int(item.get(name, {"N": "0"})["N"]) for name in ("before_size", "before_count")]
+    fraction = done / len(ranges) if ranges else 0.0
+    if before[1] and done < len(ranges):
+        # A bucket counted before (a reconcile, a change of route or of depth): the objects
+        # merged of those it held, so that a large folder is not one step among small ones.
+        fraction = min(objects / before[1], 0.99)
+    state = {"state": lay.BASELINE_RUNNING, "done": round(fraction, 3)}
     if not item.get(QUIET, {}).get("BOOL") or any(before):
         return state, None
-    merged = [r["sums"].merged.get("", [0, 0]) for r in ranges if r["sums"] is not None]
-    return state, (sum(m[0] for m in merged), sum(m[1] for m in merged))
+    return state, (sum(m[0] for m in merged), objects)
