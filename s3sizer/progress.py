@@ -28,7 +28,7 @@ def baseline_bar(bucket: str) -> Iterator[Callable]:
     columns = (
         TextColumn("baseline of {task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.fields[ranges]} ranges"),
+        TextColumn("{task.fields[done]}/{task.fields[ranges]} ranges"),
         TextColumn("{task.fields[listed]:,} objects listed, {task.fields[rate]:,.0f}/s"),
         TimeRemainingColumn(),
     )
@@ -38,14 +38,20 @@ def baseline_bar(bucket: str) -> Iterator[Callable]:
         def update(progress) -> None:
             if not bars:
                 bar = shown.enter_context(Progress(*columns, console=err, transient=True))
-                task = bar.add_task(bucket, total=None, listed=0, rate=0.0, ranges="?")
+                task = bar.add_task(bucket, total=None, listed=0, rate=0.0, done=0, ranges="?")
                 bars.extend((bar, task))
             bar, task = bars
             elapsed = max(time.monotonic() - start, 1e-3)
+            if progress.expected:  # a bucket counted before: its objects, so the ETA is theirs
+                completed = progress.carried + progress.listed
+                total = max(progress.expected, completed)
+            else:
+                completed, total = progress.ranges_done, progress.ranges or None
             bar.update(
                 task,
-                total=progress.ranges or None,
-                completed=progress.ranges_done,
+                total=total,
+                completed=completed,
+                done=progress.ranges_done,
                 ranges=progress.ranges or "?",  # none named yet: the top level is being read
                 listed=progress.listed,
                 rate=progress.listed / elapsed,
@@ -65,8 +71,11 @@ def _lines(bucket: str, start: float) -> Callable:
                 return
             last[0] = now
         rate = progress.listed / max(now - start, 1e-3)
+        count, about = progress.listed, ""
+        if progress.expected:  # a bucket counted before: of how many, with a stopped run's
+            count, about = count + progress.carried, f" of about {progress.expected:,}"
         err.print(
-            f"baseline of {bucket}: {progress.listed:,} objects listed ({rate:,.0f}/s), "
+            f"baseline of {bucket}: {count:,}{about} objects listed ({rate:,.0f}/s), "
             f"{progress.ranges_done}/{progress.ranges or '?'} ranges done",
             highlight=False,
             soft_wrap=True,

@@ -343,8 +343,7 @@ def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
         return {"state": lay.BASELINE_RUNNING, "done": 0.0, "owed": True}, None
     ranges = [_range_of(i) for i in history._query(lay.range_pk(bucket))]
     done = sum(1 for r in ranges if r["done"])
-    merged = [r["sums"].merged.get("", [0, 0]) for r in ranges if r["sums"] is not None]
-    objects = sum(m[1] for m in merged)
+    size, objects = merged(ranges)
     before = [int(item.get(name, {"N": "0"})["N"]) for name in ("before_size", "before_count")]
     fraction = done / len(ranges) if ranges else 0.0
     if before[1] and done < len(ranges):
@@ -354,4 +353,10 @@ def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
     state = {"state": lay.BASELINE_RUNNING, "done": round(fraction, 3)}
     if not item.get(QUIET, {}).get("BOOL") or any(before):
         return state, None
-    return state, (sum(m[0] for m in merged), objects)
+    return state, (size, objects)
+
+
+def merged(ranges: list[dict]) -> tuple[int, int]:
+    """(bytes, objects) the ranges' keys held as merged so far."""
+    sums = [r["sums"].merged.get("", [0, 0]) for r in ranges if r["sums"] is not None]
+    return sum(s[0] for s in sums), sum(s[1] for s in sums)

@@ -52,6 +52,10 @@ class Progress:
     listed: int = 0
     ranges_done: int = 0
     ranges: int = 0
+    # Of a bucket counted before: the objects it held when the run began (0: not counted), and
+    # those a run stopped before this one had merged already.
+    expected: int = 0
+    carried: int = 0
 
 
 class BaselineRun:
@@ -133,6 +137,8 @@ class BaselineRun:
         self.run_id = run_id
         self.progress.ranges = len(ranges)
         self.progress.ranges_done = sum(1 for r in ranges if r["done"])
+        self.progress.expected = before.object_count
+        self.progress.carried = ranges_table.merged(ranges)[1]
         self.on_progress(self.progress)
         self._long_items = baseline_keys.read_long_items(self.h, self.bucket)
         # Whether the bucket's storage classes are tracked: read once, not once a range.

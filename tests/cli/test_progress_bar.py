@@ -71,6 +71,28 @@ def test_in_a_pipe_a_line_comes_every_30_seconds_instead_of_a_bar(monkeypatch):
     ]
 
 
+def test_of_a_bucket_counted_before_the_bar_counts_its_objects(monkeypatch):
+    # A reconcile, or a change of route or depth: the bar fills by objects, so that one large
+    # folder is not one range among small ones; the ranges are still shown done of all.
+    screen = _terminal(monkeypatch)
+    with progress_module.baseline_bar("bucket-a") as on_progress:
+        on_progress(Progress(listed=1500, ranges_done=1, ranges=4, expected=30000, carried=6000))
+    shown = screen.getvalue()
+    assert "1/4 ranges" in shown
+    assert "1,500 objects listed" in shown
+
+
+def test_in_a_pipe_a_bucket_counted_before_shows_of_how_many(monkeypatch):
+    log, now = _pipe(monkeypatch)
+    with progress_module.baseline_bar("bucket-a") as on_progress:
+        now[0] = 1030.0
+        on_progress(Progress(listed=3000, ranges_done=1, ranges=4, expected=30000, carried=6000))
+    assert log.getvalue().splitlines() == [
+        # a run stopped before had merged 6,000: 9,000 of the 30,000 the bucket held
+        "baseline of bucket-a: 9,000 of about 30,000 objects listed (100/s), 1/4 ranges done",
+    ]
+
+
 def test_a_bar_shows_under_the_command_s_spinner(monkeypatch):
     # Every command runs its steps under a spinner (cli/app.py StepProgress): a second live
     # display on one console needs rich 14.1, the floor; rich before it raised LiveError.

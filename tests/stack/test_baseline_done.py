@@ -21,6 +21,7 @@ def test_a_reconcile_stopped_in_a_large_folder_counts_the_objects_merged(stack, 
 
     def stop_in_the_large_folder(progress) -> None:
         listed.append(progress.listed)
+        assert progress.expected == 150  # the progress bar's total
         if progress.listed >= 60:
             raise KeyboardInterrupt
 
@@ -32,6 +33,8 @@ def test_a_reconcile_stopped_in_a_large_folder_counts_the_objects_merged(stack, 
     # The ranges done would say 1 of 5 (the top level's); the objects merged say about 60 of 150.
     assert 0.3 <= state["done"] <= listed[-1] / 150
 
-    run(stack, live, workers=1)
+    carried = []
+    run(stack, live, workers=1, on_progress=lambda p: carried.append(p.carried))
+    assert 0 < carried[0] <= listed[-1]  # what the stopped run had merged: the bar starts there
     assert_exact(live)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
