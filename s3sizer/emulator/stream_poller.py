@@ -58,6 +58,9 @@ class StreamEventSources:
     def start(self, account_id: str, region: str, uuid: str, shard: Any, position: int) -> None:
         poller = _ShardPoller(self, account_id, region, uuid, shard, position)
         with self._lock:
+            # A poller whose mapping was deleted has ended: kept, it held its shard, and with it
+            # every record the shard had, for the life of the emulator.
+            self._pollers = [p for p in self._pollers if p.thread.is_alive()]
             self._pollers.append(poller)
         poller.thread.start()
 
