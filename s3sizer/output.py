@@ -227,11 +227,10 @@ def _bucket_rows(rows: list[dict]) -> str:
     ]
     for row in rows:
         baseline = row.get("baseline") or {}
-        partial = (
-            (" (baseline owed)" if baseline.get("owed") else " (baseline running)")
-            if baseline.get("state") == "in_progress"
-            else ""
-        )
+        partial = ""
+        if baseline.get("state") == "in_progress":  # running, or stopped for the same command
+            done = round(100 * baseline.get("done", 0))
+            partial = " (baseline owed)" if baseline.get("owed") else f" (baseline {done}% merged)"
         lines.append(
             f"{row['bucket']:<{width}}  {human_bytes(row['total_size']):>10}  "
             f"{row['object_count']:>9}  {human_bytes(row['max_size']):>10}  "

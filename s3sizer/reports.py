@@ -34,7 +34,8 @@ def status(
         from s3sizer.stack.uploads import refresh
 
         refresh(ctx.stack, [ctx.bucket])
-    rows = [bucket_row(ctx, settings) for settings in ctx.buckets]
+    usage = money.usage_of(ctx)  # its row and its cost from one read: a busy bucket's agree
+    rows = [bucket_row(ctx, s, usage if s.bucket == ctx.bucket else None) for s in ctx.buckets]
     if ctx.config.delivery is not None:
         from s3sizer.stack.delivery import routes_in_place
 
@@ -50,17 +51,20 @@ def status(
         **lag.status_rows(ctx.stack, ctx.config, delivery["delivery"]),
         "stopped_mappings": lag.stopped_mappings(ctx.stack, ctx.config, rows),
         "unfinished_untracks": ctx.stack.unfinished_untracks,
-        **money.status_fields(ctx, prices),
+        **money.status_fields(ctx, prices, usage),
         "buckets": rows,
     }
 
 
-def bucket_row(ctx: StackContext, settings) -> dict:
-    """One tracked bucket's row: its totals and baseline (one GetItem each), route and depth."""
+def bucket_row(ctx: StackContext, settings, usage: dict | None = None) -> dict:
+    """One tracked bucket's row: its totals (of ``usage``, its items read already) and baseline
+    (one GetItem each), route and depth."""
+    from s3sizer.lambdas import layout as lay
     from s3sizer.stack.baseline_ranges import baseline_view
 
-    totals = ctx.history.history.totals(settings.bucket)
-    baseline, merged_so_far = baseline_view(ctx.history.history, settings.bucket)
+    history = ctx.history.history
+    totals = lay.totals_from(usage[lay.TOTALS_SK]) if usage else history.totals(settings.bucket)
+    baseline, merged_so_far = baseline_view(history, settings.bucket)
     size, count = merged_so_far or (totals.total_size, totals.object_count)
     return {
         "bucket": settings.bucket,

@@ -36,13 +36,17 @@ def bucket_money(history, bucket: str, items: dict, prices) -> dict:
     }
 
 
-def status_fields(ctx, prices) -> dict:
-    """What `status --json` gains for the stack's bucket: `storage` and `growth`."""
+def usage_of(ctx) -> dict:
+    """The stack's bucket's raw ``TOTALS`` and ``UPLOADS`` items (None when absent)."""
     from s3sizer.lambdas.usage import usage_items
 
-    history = ctx.history.history
-    items = usage_items(history, [ctx.bucket])[ctx.bucket]
-    return bucket_money(history, ctx.bucket, items, prices)
+    return usage_items(ctx.history.history, [ctx.bucket])[ctx.bucket]
+
+
+def status_fields(ctx, prices, items: dict) -> dict:
+    """What `status --json` gains for the stack's bucket (``items``: ``usage_of``, read once
+    with its row): `storage` and `growth`."""
+    return bucket_money(ctx.history.history, ctx.bucket, items, prices)
 
 
 def prefix_fields(ctx, entries: list[dict]) -> list[dict]:

@@ -229,3 +229,23 @@ def test_text_by_prefix_shows_noncurrent_bytes_and_growth_columns(cli, aws):
 
     assert "noncurrent" in text and "per day (7 d)" in text
     assert "Largest prefixes of s3sizer-" in " ".join(text.split())  # whose prefixes
+
+
+def test_the_totals_and_the_bill_come_from_one_read_of_a_busy_bucket(cli, aws, monkeypatch):
+    from s3sizer.lambdas import usage
+
+    cli("setup")
+    put_totals(3 * GB, 10)
+    read = usage.usage_items
+
+    def a_batch_commits_first(history, buckets):
+        put_totals(3 * GB + 512, 11)  # the tracker, between status's reads
+        return read(history, buckets)
+
+    monkeypatch.setattr(usage, "usage_items", a_batch_commits_first)
+    got = status(cli)
+    text = cli("status").stdout
+
+    current = got["storage"]["current"]
+    assert (current["bytes"], current["objects"]) == (got["total_size"], got["object_count"])
+    assert "monthly cost known once the baseline ends" not in text  # none is running

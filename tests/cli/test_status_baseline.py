@@ -40,7 +40,9 @@ def test_an_owed_baseline_says_what_to_run():
     assert "0% of the bucket's ranges" not in text
     lines = text.splitlines()
     assert next(line for line in lines if line.startswith("first ")).endswith("(baseline owed)")
-    assert next(line for line in lines if line.startswith("second")).endswith("(baseline running)")
+    assert next(line for line in lines if line.startswith("second")).endswith(
+        "(baseline 50% merged)"
+    )
 
 
 def test_a_complete_baseline_says_nothing():
