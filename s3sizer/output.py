@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
 from typing import Any
 
@@ -89,9 +91,32 @@ def _unfolded_text(result: dict) -> str:
     )
 
 
+# The global options given on the command line (`--stack vst`, ...), put into each command a
+# message tells the user to run: copied as shown, it acts on the same stack, region and endpoint
+# (without them, `s3sizer teardown` would act on the default stack).
+_given_globals = ""
+
+
+def given_globals(options: list[str]) -> None:
+    global _given_globals
+    _given_globals = " ".join(shlex.quote(option) for option in options)
+
+
+def runnable(text: str) -> str:
+    """``text`` with the given global options in each `s3sizer ...` it names (not in one that
+    names its own, such as another stack's)."""
+    if not _given_globals:
+        return text
+    return re.sub(r"`s3sizer (?!-)", lambda _: f"`s3sizer {_given_globals} ", text)
+
+
+def warning(text: str) -> None:
+    err.print(f"[yellow]Warning:[/] {runnable(text)}")
+
+
 def error_line(message: str) -> None:
     """One line on stderr that names the problem and the fix; never wrapped, never markup."""
-    flat = " ".join(str(message).split())
+    flat = " ".join(runnable(str(message)).split())
     sys.stderr.write(f"Error: {flat}\n")
     sys.stderr.flush()
 
@@ -112,7 +137,7 @@ def print_plan(plan, *, dry_run: bool) -> None:
     verb = "Would run" if dry_run else "Plan"
     out.print(f"{verb} for the {plan.title} ({plural(len(plan.steps), 'step')}):")
     for note in plan.notes:
-        out.print(f"  note: {note}")
+        out.print(f"  note: {runnable(note)}")
     for step in plan.steps:
         out.print(f"  - {step.describe()}")
 

@@ -52,6 +52,7 @@ class OneLineErrors(TyperGroup):
 
     def _outcome(self, given: list[str], prog_name, extra) -> int:
         """The command's exit code, every failure reported as one line on stderr."""
+        output.given_globals([])  # set again once the global options are read
         try:
             result = super().main(
                 args=given, prog_name=prog_name or "s3sizer", standalone_mode=False, **extra
@@ -179,6 +180,14 @@ def global_options(
 
     # --debug is read by OneLineErrors, which must know it even when this callback fails.
     ctx.obj = resolve(stack=stack, profile=profile, region=region, endpoint_url=endpoint_url)
+    given = [
+        (f"--{name.replace('_', '-')}", value)
+        for name, value in (("profile", profile), ("region", region),
+                            ("endpoint_url", endpoint_url), ("stack", stack))
+        # Typer may carry its own click: its ParameterSource is matched by name
+        if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+    ]  # fmt: skip
+    output.given_globals([part for option in given for part in option])
 
 
 def aws_of(ctx: typer.Context):

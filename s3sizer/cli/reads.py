@@ -178,8 +178,8 @@ def status(
     result = reports.status(stack, prices, refresh_uploads=refresh_uploads)
     output.show(result, json_out, output.status_text)
     if result["dead_letters"] and not json_out:
-        output.err.print(
-            f"[yellow]Warning:[/] {output.plural(result['dead_letters'], 'event')} "
+        output.warning(
+            f"{output.plural(result['dead_letters'], 'event')} "
             f"{_wait(result['dead_letters'])} in the "
             "dead-letter queue; "
             "fix the cause (`s3sizer logs size-tracking`), then run `s3sizer redrive`."
@@ -187,8 +187,8 @@ def status(
     gone = [q for q, n in (("", "dead_letters"), ("fold's ", "fold_dead_letters"))
             if n in result and result[n] is None]  # fmt: skip
     if gone and not json_out:
-        output.err.print(
-            f"[yellow]Warning:[/] the {' and the '.join(q + 'dead-letter queue' for q in gone)} "
+        output.warning(
+            f"the {' and the '.join(q + 'dead-letter queue' for q in gone)} "
             f"{'is' if len(gone) == 1 else 'are'} gone: what cannot be applied would have "
             "nowhere to wait; run `s3sizer deploy` to make it again."
         )
@@ -197,8 +197,8 @@ def status(
         named = ", ".join(repr(b) for b in unrouted[:3])
         more = f" and {len(unrouted) - 3} more" if len(unrouted) > 3 else ""
         one = len(unrouted) == 1
-        output.err.print(
-            f"[yellow]Warning:[/] {'bucket' if one else 'buckets'} {named}{more} no longer "
+        output.warning(
+            f"{'bucket' if one else 'buckets'} {named}{more} no longer "
             f"{'sends its' if one else 'send their'} events to the tracker (s3sizer's "
             "notification entry, the queue's policy or the stack's rule lost them, or the "
             "bucket is gone); run `s3sizer deploy` to route them again and take their "
@@ -211,16 +211,16 @@ def status(
         "stop moving while the stream holds the changes (24 hours)",
     }
     for name in [] if json_out else result.get("stopped_mappings") or []:
-        output.err.print(f"[yellow]Warning:[/] {stopped[name]}; run `s3sizer deploy`.")
+        output.warning(f"{stopped[name]}; run `s3sizer deploy`.")
     for bucket in [] if json_out else result.get("unfinished_untracks") or []:
-        output.err.print(
-            f"[yellow]Warning:[/] the untrack of bucket {bucket!r} stopped before all of its "
+        output.warning(
+            f"the untrack of bucket {bucket!r} stopped before all of its "
             f"items were deleted; run `s3sizer untrack {bucket}` to finish it."
         )
     if result.get("fold_dead_letters") and not json_out:
         batches = output.plural(result["fold_dead_letters"], "stream batch", "stream batches")
-        output.err.print(
-            f"[yellow]Warning:[/] {batches} {_wait(result['fold_dead_letters'])} "
+        output.warning(
+            f"{batches} {_wait(result['fold_dead_letters'])} "
             "in the fold's dead-letter queue; "
             "fix the cause (`s3sizer logs fold`), then run `s3sizer redrive`."
         )

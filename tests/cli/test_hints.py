@@ -1,0 +1,40 @@
+"""A command a message tells the user to run carries the global options they gave, so that,
+copied as shown, it acts on the same stack (and region, profile and endpoint)."""
+
+from __future__ import annotations
+
+from s3sizer import output
+
+
+def test_a_hint_names_the_stack_given_on_the_command_line(cli, aws):
+    cli("--stack", "other", "setup")
+    bucket = "s3sizer-123456789012-us-east-1"  # the default stack's bucket: not tracked here
+
+    refused = cli("--stack", "other", "untrack", bucket, code=1)
+
+    # Copied without it, the command would read (or, as `teardown`, remove) the default stack.
+    assert "`s3sizer --stack other status`" in refused.stderr
+
+
+def test_a_stack_named_by_the_environment_stays_out_of_the_hint(cli, aws, monkeypatch):
+    monkeypatch.setenv("S3SIZER_STACK", "other")
+    cli("setup")
+    bucket = "s3sizer-123456789012-us-east-1"
+
+    refused = cli("untrack", bucket, code=1)
+
+    assert "`s3sizer status`" in refused.stderr  # the shell still names the stack
+
+
+def test_a_hint_that_names_its_own_options_is_left_as_it_is():
+    output.given_globals(["--endpoint-url", "http://127.0.0.1:4566", "--stack", "my stack"])
+    try:
+        text = output.runnable(
+            "run `s3sizer untrack b`, or `s3sizer --stack theirs untrack b` (tracked there)"
+        )
+    finally:
+        output.given_globals([])
+    assert text == (
+        "run `s3sizer --endpoint-url http://127.0.0.1:4566 --stack 'my stack' untrack b`, "
+        "or `s3sizer --stack theirs untrack b` (tracked there)"
+    )
