@@ -97,8 +97,9 @@ CASES = [
         1,
         "does not exist",
     ),
-    ("deploy first", None, ["deploy"], 1, "Run `s3sizer setup` first"),
-    ("driver first", None, ["run-driver"], 1, "Run `s3sizer setup` first"),
+    # the command it names carries the --endpoint-url and --stack this one was given
+    ("deploy first", None, ["deploy"], 1, "Run `s3sizer {globals} setup` first"),
+    ("driver first", None, ["run-driver"], 1, "Run `s3sizer {globals} setup` first"),
     ("unknown command", None, ["resize"], 2, "No such command"),
     ("port taken", taken_port, ["emulator", "--port", "{x}"], 1, "already in use"),
 ]
@@ -115,7 +116,8 @@ def test_bad_cli_input_gets_one_clear_line_and_leaves_no_trace(
 
     result = stack_cli(*[a.replace("{x}", str(prepared)) for a in args], code=code)
 
-    assert words in one_clean_error_line(result)
+    given = f"--endpoint-url {stack_cli.aws.endpoint_url} --stack {stack_cli.stack}"
+    assert words.replace("{globals}", given) in one_clean_error_line(result)
     assert stack_cli.leftovers() == before
     if hasattr(stack_cli, "held"):
         stack_cli.held.close()
