@@ -11,6 +11,7 @@ from pathlib import Path
 
 from s3sizer.context import StackContext
 from s3sizer.errors import AwsError, StackError, UsageError
+from s3sizer.lambdas import layout as lay
 from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_KEY
 
 
@@ -57,9 +58,7 @@ def status(
 
 
 def bucket_row(ctx: StackContext, settings, usage: dict | None = None) -> dict:
-    """One tracked bucket's row: its totals (of ``usage``, its items read already) and baseline
-    (one GetItem each), route and depth."""
-    from s3sizer.lambdas import layout as lay
+    """A bucket's row: its totals (of ``usage``, read already) and baseline, route and depth."""
     from s3sizer.stack.baseline_ranges import baseline_view
 
     history = ctx.history.history
@@ -157,8 +156,6 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
     """A prefix the stack does not track has no history at all, not an empty one: say so.
     Exit 1, as `aws s3 ls` of a missing prefix does: the command line is well formed, but the
     stack holds nothing under that name; the fix is another prefix or a deeper setup."""
-    from s3sizer.lambdas.layout import prefixes
-
     depth = ctx.prefix_depth
     if depth == 0:
         raise StackError(
@@ -166,7 +163,7 @@ def check_tracked_prefix(ctx: StackContext, prefix: str) -> None:
             "prefixes",
             f"run `{_deeper(ctx, 1)}` (or more) to track them",
         )
-    if prefix in prefixes(prefix, depth):
+    if prefix in lay.prefixes(prefix, depth):
         return
     slashes = "slash" if depth == 1 else "slashes"
     if not prefix:

@@ -35,10 +35,8 @@ from s3sizer.stack.collector import collecting_seldom
 from s3sizer.stack.listing import listing_client
 
 DEFAULT_WORKERS = 16
-# BatchWriteItems in flight for a quiet run: as many as workers, and at least this for one range.
-WRITERS = 8
-# How far S3's clock may stand between an event's time and a page's Date that could not show it.
-MARGIN_SECONDS = 5.0
+WRITERS = 8  # BatchWriteItems in flight for a quiet run: as many as workers, at least this
+MARGIN_SECONDS = 5.0  # how far S3's clock may stand between an event and a page's Date
 
 
 class Interrupted(baseline.ListingStopped):
@@ -52,10 +50,8 @@ class Progress:
     listed: int = 0
     ranges_done: int = 0
     ranges: int = 0
-    # Of a bucket counted before: the objects it held when the run began (0: not counted), and
-    # those a run stopped before this one had merged already.
-    expected: int = 0
-    carried: int = 0
+    expected: int = 0  # objects the bucket held when the run began (0: never counted)
+    carried: int = 0  # of them, merged by a run stopped before this one
 
 
 class BaselineRun:
