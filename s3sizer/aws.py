@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from typing import Any
 
 from s3sizer.errors import AwsError, ConfigError, S3SizerError, StackError
@@ -18,6 +19,8 @@ class Aws:
     def __init__(self, settings: Settings, *, placeholder_credentials: bool = False):
         self.settings = settings
         self.placeholder_credentials = placeholder_credentials
+        self._clients: dict[tuple[str, bool], Any] = {}
+        self._clients_lock = threading.Lock()  # a baseline's workers ask for theirs at once
 
     @functools.cached_property
     def session(self):
@@ -46,11 +49,20 @@ class Aws:
     def region(self) -> str:
         return self.session.region_name
 
-    @functools.cache  # noqa: B019 - one client per service for the life of the process
     def client(self, service: str, *, validate: bool = True):
-        """The process's client of ``service``; ``validate=False`` skips botocore's check of
-        each request against the model, for a writer whose requests the code builds itself
-        (a baseline's thousands of BatchWriteItems spent a quarter of their time there)."""
+        """The command's client of ``service``, built once; ``validate=False`` skips botocore's
+        check of each request against the model, for a writer whose requests the code builds
+        itself (a baseline's thousands of BatchWriteItems spent a quarter of their time there).
+
+        Kept on this object, not in a cache of the method: that would hold every Aws ever
+        made, with its clients, for the life of the process."""
+        key = (service, validate)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = self._new_client(service, validate)
+            return self._clients[key]
+
+    def _new_client(self, service: str, validate: bool):
         from botocore.config import Config
 
         # The driver's invocation runs for many seconds; nothing else waits that long.

@@ -217,9 +217,14 @@ class Stack:
         config = config or self.require_config()
         return History(self.names.table, self.client("dynamodb"), ttl_days=config.history_ttl_days)
 
-    @functools.cache  # noqa: B019 - the table's schema cannot change under one command
     def table_description(self) -> dict | None:
-        """The table, or None; a table of that name with a foreign schema is an error."""
+        """The table, or None; a table of that name with a foreign schema is an error. Read
+        once: the table's schema cannot change under one command."""
+        if "_table_description" not in self.__dict__:
+            self.__dict__["_table_description"] = self._describe_table()
+        return self.__dict__["_table_description"]
+
+    def _describe_table(self) -> dict | None:
         from s3sizer.lambdas.history import KEY_SCHEMA
 
         client = self.client("dynamodb")
