@@ -2,10 +2,9 @@
 merged into the recorded keys as it is listed (lambdas/baseline.py), its progress committed
 with its changes, so that the same command run again resumes where an interruption stopped it.
 
-The ranges: the bucket's top level, whose listing (``Delimiter="/"``) names each top-level
-prefix as a range as it goes (recorded, then handed to the pool), so the bucket is listed once
-and no worker waits for a plan; a large flat top level or folder is split into stretches of
-its keys (baseline_split.py). Ranges are listed by stack/listing.py.
+The ranges: the top level, whose listing (``Delimiter="/"``) names its prefixes as ranges as it
+goes (recorded, then handed to the pool), so the bucket is listed once and no worker waits for
+a plan; a large flat level or folder is split into stretches (baseline_split.py, listing.py).
 """
 
 from __future__ import annotations
@@ -83,7 +82,7 @@ class BaselineRun:
         self.route_since_ms = int(route_since) * 1000
         self.on_progress = on_progress
         self.progress = Progress()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _run_fresh submits a batch whole, _submit each range
         self._stop = threading.Event()
         self._spread = Spread(self)
 
@@ -233,9 +232,11 @@ class BaselineRun:
         self._run_fresh(spans)
 
     def _run_fresh(self, spans: list[Span], *, stretches: bool = False) -> None:
-        for span in spans:
-            r = {"span": span, "cursor": None, "done": False, "sums": None}
-            self._submit(r | ({"stretch": True} if stretches else {}))
+        # Whole: a range starting meanwhile sees the batch waiting, not idle workers to split for.
+        with self._lock:
+            for span in spans:
+                r = {"span": span, "cursor": None, "done": False, "sums": None}
+                self._submit(r | ({"stretch": True} if stretches else {}))
 
     def _run_range(self, r: dict) -> Sums:
         if self._stop.is_set():

@@ -4,6 +4,7 @@ yet to them: every key still has exactly one range, while clients write, and aft
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
@@ -11,6 +12,7 @@ from s3sizer.lambdas.baseline import ListingStopped
 from s3sizer.lambdas.baseline_keys import Span
 from s3sizer.stack import baseline_split, baseline_spread
 from s3sizer.stack.baseline_ranges import baseline_state
+from s3sizer.stack.baseline_run import BaselineRun
 from tests.stack import test_baseline_ranges as ranges
 from tests.stack import test_baseline_run as base
 from tests.stack.test_baseline_run import BUCKET, assert_exact
@@ -185,3 +187,40 @@ def test_a_stopped_run_spends_no_more_requests_on_a_split(stack, live):
     with pytest.raises(ListingStopped):
         baseline_split.split_after(live.s3, BUCKET, "big/", "big/obj-0123", 8, stop=stopped)
     assert len(asked) == 4
+
+
+def test_folders_named_by_one_page_start_together_and_none_finds_a_worker_idle(
+    stack, live, monkeypatch
+):
+    """The top level's page names its folders together: each range that starts sees the others
+    waiting, so the first ones do not take the pool for idle and spend a split's probes on
+    folders that every worker is about to be busy with."""
+    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 1)  # any folder past a page splits
+    for folder in range(6):
+        for i in range(20):
+            live.s3.put_object(Bucket=BUCKET, Key=f"f{folder}/obj-{i:02d}", Body=b"x" * (i + 1))
+    started: list[str] = []
+    split: set[str] = set()
+    at_start = baseline_spread.Spread.at_start
+
+    def spied(self, span):
+        started.append(span.prefix)
+        out = at_start(self, span)
+        if out[0].skip:
+            split.add(span.prefix)
+        return out
+
+    monkeypatch.setattr(baseline_spread.Spread, "at_start", spied)
+    submit = BaselineRun._submit
+
+    def submit_then_yield(self, r):
+        submit(self, r)
+        threading.Event().wait(0.05)  # a busy process may switch threads between two submits
+
+    monkeypatch.setattr(BaselineRun, "_submit", submit_then_yield)
+
+    ranges.new_run(stack, workers=4).run()
+
+    # The top level's range and three folders fill the 4 workers, three folders wait
+    assert not split.intersection(started[:3])
+    assert_exact(live)
