@@ -11,6 +11,7 @@ from s3sizer.aws import Aws
 from s3sizer.context import StackContext
 from s3sizer.errors import StackError
 from s3sizer.stack.apply import Executor
+from s3sizer.stack.change_lease import changing
 from s3sizer.stack.model import StackConfig
 from s3sizer.stack.plan import plan_setup
 from s3sizer.stack.plan_deploy import DeployOptions, plan_deploy
@@ -55,19 +56,20 @@ def setup(
     on_step: OnStep = _noop,
 ) -> Plan:
     stack = Stack(aws)
-    plan = plan_setup(
-        stack,
-        bucket,
-        ttl_days,
-        prefix_depth=prefix_depth,
-        alarm_above=alarm_above,
-        alarm_topic=alarm_topic,
-        alarm_growth=alarm_growth,
-        uploads_every=uploads_every,
-        storage_classes=storage_classes,
-        write_path=write_path,
-    )
-    return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
+    with changing(stack, "setup", dry_run=dry_run):
+        plan = plan_setup(
+            stack,
+            bucket,
+            ttl_days,
+            prefix_depth=prefix_depth,
+            alarm_above=alarm_above,
+            alarm_topic=alarm_topic,
+            alarm_growth=alarm_growth,
+            uploads_every=uploads_every,
+            storage_classes=storage_classes,
+            write_path=write_path,
+        )
+        return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
 
 
 def track(
@@ -86,14 +88,15 @@ def track(
     from s3sizer.stack.plan_buckets import plan_track
 
     stack = Stack(aws)
-    plan = plan_track(
-        stack,
-        buckets,
-        prefix_depth=prefix_depth,
-        alarm_above=alarm_above,
-        storage_classes=storage_classes,
-    )
-    return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
+    with changing(stack, "track", dry_run=dry_run):
+        plan = plan_track(
+            stack,
+            buckets,
+            prefix_depth=prefix_depth,
+            alarm_above=alarm_above,
+            storage_classes=storage_classes,
+        )
+        return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
 
 
 def untrack(
@@ -110,8 +113,9 @@ def untrack(
     from s3sizer.stack.plan_buckets import plan_untrack
 
     stack = Stack(aws)
-    plan = plan_untrack(stack, buckets)
-    return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
+    with changing(stack, "untrack", dry_run=dry_run):
+        plan = plan_untrack(stack, buckets)
+        return _show_then_apply(stack, plan, dry_run, show_plan, on_step, workers=workers)
 
 
 @dataclass(frozen=True)
@@ -136,34 +140,34 @@ def deploy(
 ) -> Plan:
     """`settings` are DeployOptions' (DEPLOY_SETTINGS and `delivery`); None means not given."""
     stack = Stack(aws)
-    config = stack.require_config()
-    settings = {name: value for name, value in settings.items() if value is not None}
-    runtime, architecture = settings.get("runtime"), settings.get("architecture")
-    layer_arn, build = _layer_choice(layer, config, aws.settings.is_local)
-    built = None
-    if build:
-        from s3sizer.stack.package import build_layer, cached_layer, runtime_python
+    with changing(stack, "deploy", dry_run=dry_run):
+        config = stack.require_config()  # read while held: what it changes is what is there
+        settings = {name: value for name, value in settings.items() if value is not None}
+        runtime, architecture = settings.get("runtime"), settings.get("architecture")
+        layer_arn, build = _layer_choice(layer, config, aws.settings.is_local)
+        built = None
+        if build:
+            from s3sizer.stack.package import build_layer, cached_layer, runtime_python
 
-        recipe = (runtime or config.runtime, architecture or config.architecture)
-        # Byte code for the layer when this machine has the runtime's Python: Lambda's /opt is
-        # read-only, so without it every cold start compiles matplotlib again.
-        how = {"wheel_dir": layer.wheel_dir, "compile_with": runtime_python(recipe[0])}
-        # A dry run downloads nothing: it compares with the cached layer, if there is one.
-        built = cached_layer(*recipe, **how)
-        if built is None and not dry_run:
-            on_layer_build()
-            built = build_layer(*recipe, **how)
-    options = DeployOptions(
-        layer_arn=layer_arn,
-        build_layer=build,
-        layer_path=built.path if built else None,
-        layer_sha256=built.sha256 if built else None,
-        **settings,
-    )
-    extra = {"sleep": sleep} if sleep else {}
-    return _show_then_apply(
-        stack, plan_deploy(stack, options), dry_run, show_plan, on_step, **extra
-    )
+            recipe = (runtime or config.runtime, architecture or config.architecture)
+            # Byte code for the layer when this machine has the runtime's Python: Lambda's /opt
+            # is read-only, so without it every cold start compiles matplotlib again.
+            how = {"wheel_dir": layer.wheel_dir, "compile_with": runtime_python(recipe[0])}
+            # A dry run downloads nothing: it compares with the cached layer, if there is one.
+            built = cached_layer(*recipe, **how)
+            if built is None and not dry_run:
+                on_layer_build()
+                built = build_layer(*recipe, **how)
+        options = DeployOptions(
+            layer_arn=layer_arn,
+            build_layer=build,
+            layer_path=built.path if built else None,
+            layer_sha256=built.sha256 if built else None,
+            **settings,
+        )
+        extra = {"sleep": sleep} if sleep else {}
+        plan = plan_deploy(stack, options)
+        return _show_then_apply(stack, plan, dry_run, show_plan, on_step, **extra)
 
 
 def _layer_choice(choice: LayerChoice, config: StackConfig, local: bool) -> tuple[str | None, bool]:
@@ -190,11 +194,12 @@ def teardown(
 ) -> Plan:
     """Delete what the plan lists; the plan confirmed is the plan run."""
     stack = Stack(aws)
-    plan = plan_teardown(stack)
-    show_plan(plan)
-    if plan.steps and not dry_run and confirm(plan):
-        Executor(stack).run(plan, on_step)
-    return plan
+    with changing(stack, "teardown", dry_run=dry_run):
+        plan = plan_teardown(stack)
+        show_plan(plan)
+        if plan.steps and not dry_run and confirm(plan):
+            Executor(stack).run(plan, on_step)
+        return plan
 
 
 def redrive(

@@ -94,20 +94,28 @@ def _unfolded_text(result: dict) -> str:
 # The global options given on the command line (`--stack vst`, ...), put into each command a
 # message tells the user to run: copied as shown, it acts on the same stack, region and endpoint
 # (without them, `s3sizer teardown` would act on the default stack).
-_given_globals = ""
+_given_globals: list[tuple[str, str]] = []
 
 
 def given_globals(options: list[str]) -> None:
+    """``options``: flags and their values, in turn (`--stack`, `vst`, ...)."""
     global _given_globals
-    _given_globals = " ".join(shlex.quote(option) for option in options)
+    _given_globals = list(zip(options[::2], options[1::2], strict=True))
 
 
 def runnable(text: str) -> str:
-    """``text`` with the given global options in each `s3sizer ...` it names (not in one that
-    names its own, such as another stack's)."""
+    """``text`` with the given global options in each `s3sizer ...` it names; one that names
+    its own stack (another stack's) takes the others (the endpoint and region it is on)."""
     if not _given_globals:
         return text
-    return re.sub(r"`s3sizer (?!-)", lambda _: f"`s3sizer {_given_globals} ", text)
+    but_stack = _quoted([option for option in _given_globals if option[0] != "--stack"])
+    if but_stack:
+        text = re.sub(r"`s3sizer (?=--stack )", lambda _: f"`s3sizer {but_stack} ", text)
+    return re.sub(r"`s3sizer (?!-)", lambda _: f"`s3sizer {_quoted(_given_globals)} ", text)
+
+
+def _quoted(options: list[tuple[str, str]]) -> str:
+    return " ".join(shlex.quote(part) for option in options for part in option)
 
 
 def warning(text: str) -> None:

@@ -9,13 +9,12 @@ from . import batch
 from . import layout as lay
 from .baseline_sums import WIDTH, Sums
 from .listing import Drift
-from .points import point_put
+from .points import EVENT_BASELINE, EVENT_RECONCILE, point_put
 
 ALWAYS, IF_UNTOUCHED, NEVER = "always", "if_untouched", "never"
 # A live run on the fold path: its key items are the fold's to count (rows.py), so the totals
 # and the prefixes are neither set nor mended here, and no point is drawn.
 FOLDED = "folded"
-EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
 # Prefixes set in one transaction: two items each, within TransactWriteItems' 100.
 PREFIXES_TOGETHER = batch.TRANSACTION_ITEMS // 2
 

@@ -26,6 +26,8 @@ RENEW_SECONDS = 15  # four renewals a lease: a slow request or two does not lose
 
 
 class Lease:
+    name = "baseline"
+
     def __init__(self, history, bucket: str, on_lost: Callable[[], None] = lambda: None):
         self.h, self.bucket, self.on_lost = history, bucket, on_lost
         self.owner = uuid.uuid4().hex
@@ -50,35 +52,46 @@ class Lease:
                 raise
             held = self.h._get(self.address) or {}
             left = max(int(held.get("lease_until", {"N": str(now)})["N"]) - now, 0)
-            raise StackError(
-                f"A baseline of bucket {self.bucket!r} is running in another s3sizer command",
-                f"wait for it to finish, then run this again (a command that was killed "
-                f"gives the bucket up within {left} s)",
-            ) from None
+            raise self._refusal(held, left) from None
         self._renewer = threading.Thread(
-            target=self._renew, name="baseline-lease", daemon=True
+            target=self._renew, name=f"{self.name}-lease", daemon=True
         )  # fmt: skip
         self._renewer.start()
+
+    def _refusal(self, held: dict, left: int) -> StackError:
+        return StackError(
+            f"A baseline of bucket {self.bucket!r} is running in another s3sizer command",
+            f"wait for it to finish, then run this again (a command that was killed "
+            f"gives the bucket up within {left} s)",
+        )
 
     def release(self) -> None:
         self._ended.set()
         if self._renewer is not None:
             self._renewer.join()
         try:
-            self.h.client.update_item(
-                TableName=self.h.table_name,
-                Key=self.address,
-                UpdateExpression="REMOVE #o, lease_until",
-                ConditionExpression="#o = :me",
-                ExpressionAttributeNames={"#o": "owner"},
-                ExpressionAttributeValues={":me": {"S": self.owner}},
-            )
+            self._give_back()
         except ClientError as err:  # given up already (the run completed), or taken over
             # Never taken, or its answer never read: the refusal or Ctrl-C that stopped the
             # taking is what the user must see, not a failed give-back.
             taken = self._renewer is not None
             if taken and err.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+    def _give_back(self) -> None:
+        self.h.client.update_item(
+            TableName=self.h.table_name,
+            Key=self.address,
+            UpdateExpression="REMOVE #o, lease_until",
+            **self._mine(),
+        )
+
+    def _mine(self) -> dict:
+        return {
+            "ConditionExpression": "#o = :me",
+            "ExpressionAttributeNames": {"#o": "owner"},
+            "ExpressionAttributeValues": {":me": {"S": self.owner}},
+        }
 
     def _renew(self) -> None:
         while not self._ended.wait(RENEW_SECONDS):
@@ -92,20 +105,28 @@ class Lease:
                 return
 
     def _write(self, now: int, condition: str) -> None:
-        # A new item is "complete" (no baseline in progress yet) until the run records its
-        # ranges, so that a reader never finds one without a state.
+        more, names, values = self._also_set()
         self.h.client.update_item(
             TableName=self.h.table_name,
             Key=self.address,
-            UpdateExpression="SET #o = :me, lease_until = :until, #s = if_not_exists(#s, :done)",
+            UpdateExpression=f"SET #o = :me, lease_until = :until{more}",
             ConditionExpression=f"({condition}) OR #o = :me",
-            ExpressionAttributeNames={"#o": "owner", "#s": "state"},
+            ExpressionAttributeNames={"#o": "owner", **names},
             ExpressionAttributeValues={
                 ":me": {"S": self.owner},
                 ":until": lay.n(now + LEASE_SECONDS),
-                ":done": {"S": lay.BASELINE_COMPLETE},
+                **values,
                 **({":now": lay.n(now)} if ":now" in condition else {}),
             },
+        )
+
+    def _also_set(self) -> tuple[str, dict, dict]:
+        # A new item is "complete" (no baseline in progress yet) until the run records its
+        # ranges, so that a reader never finds one without a state.
+        return (
+            ", #s = if_not_exists(#s, :done)",
+            {"#s": "state"},
+            {":done": {"S": lay.BASELINE_COMPLETE}},
         )
 
 

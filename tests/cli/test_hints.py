@@ -26,7 +26,8 @@ def test_a_stack_named_by_the_environment_stays_out_of_the_hint(cli, aws, monkey
     assert "`s3sizer status`" in refused.stderr  # the shell still names the stack
 
 
-def test_a_hint_that_names_its_own_options_is_left_as_it_is():
+def test_a_hint_that_names_another_stack_keeps_it_and_takes_the_endpoint_given():
+    """Copied without the endpoint, the other stack's command would act on AWS itself."""
     output.given_globals(["--endpoint-url", "http://127.0.0.1:4566", "--stack", "my stack"])
     try:
         text = output.runnable(
@@ -36,5 +37,14 @@ def test_a_hint_that_names_its_own_options_is_left_as_it_is():
         output.given_globals([])
     assert text == (
         "run `s3sizer --endpoint-url http://127.0.0.1:4566 --stack 'my stack' untrack b`, "
-        "or `s3sizer --stack theirs untrack b` (tracked there)"
+        "or `s3sizer --endpoint-url http://127.0.0.1:4566 --stack theirs untrack b` (tracked there)"
     )
+
+
+def test_a_hint_that_names_another_stack_is_left_as_it_is_when_only_the_stack_was_given():
+    output.given_globals(["--stack", "mine"])
+    try:
+        text = output.runnable("run `s3sizer --stack theirs untrack b`")
+    finally:
+        output.given_globals([])
+    assert text == "run `s3sizer --stack theirs untrack b`"

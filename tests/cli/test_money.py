@@ -41,7 +41,9 @@ def put_totals(size: int, count: int, **counters: int) -> None:
     )
 
 
-def put_point(when: datetime, before: int, after: int, pk: str | None = None) -> None:
+def put_point(
+    when: datetime, before: int, after: int, pk: str | None = None, event="ObjectCreated:Put"
+) -> None:
     ts = iso_ms(when)
     put_item(
         {
@@ -52,7 +54,7 @@ def put_point(when: datetime, before: int, after: int, pk: str | None = None) ->
             "object_count": n(1),
             "prev_total_size": n(before),
             "prev_object_count": n(1),
-            "event": {"S": "ObjectCreated:Put"},
+            "event": {"S": event},
         }
     )
 
@@ -145,6 +147,21 @@ def test_a_history_shorter_than_the_period_gives_the_rate_over_what_there_is(cli
 
     # 1,000 bytes in about two hours: about 12,000 a day over both periods.
     assert 11_900 < growth["bytes_per_day_1d"] <= 12_000
+    assert growth["bytes_per_day_7d"] == growth["bytes_per_day_1d"]
+
+
+def test_the_bytes_an_adopted_bucket_held_when_first_listed_are_not_growth(cli, aws):
+    """The first baseline's point goes from nothing to what the listing found: the bucket held
+    it before tracking began. Counted as growth, 5 GB adopted two hours ago made 60 GB a day."""
+    cli("setup")
+    now = datetime.now(UTC)
+    put_point(now - timedelta(hours=2), 0, 5 * GB, event="s3sizer:Baseline")
+    put_point(now - timedelta(hours=1), 5 * GB, 5 * GB + 1000)
+    put_totals(5 * GB + 1000, 2)
+
+    growth = status(cli)["growth"]
+
+    assert 11_900 < growth["bytes_per_day_1d"] <= 12_000  # the 1,000 bytes put since, only
     assert growth["bytes_per_day_7d"] == growth["bytes_per_day_1d"]
 
 
