@@ -62,7 +62,11 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
     if h.settings_required:  # and the bucket's settings: is it tracked, and at what depth
         along[("S", "")] = lay.settings_address(bucket)
     stored = read_items(h, addresses | along)
-    running = stored.pop(("B", ""), {}).get("state", {}).get("S") == lay.BASELINE_RUNNING
+    baseline = stored.pop(("B", ""), {})
+    running = baseline.get("state", {}).get("S") == lay.BASELINE_RUNNING
+    # While a bucket's first baseline runs its totals are partial: points of them would draw a
+    # climb that never happened, and count as growth (the baseline's end draws the step).
+    points = not (running and lay.FIRST_BASELINE in baseline)
     unmarked = h.prefix_depth  # the depth key items without ``pd`` count at
     if h.settings_required:
         settings = stored.pop(("S", ""), None)
@@ -81,11 +85,11 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
                 return ChunkResult(counts={"ignored": len(changes)})
             stored |= read_items(h, {("T", ""): totals_addr})
             continue
-        plan = _plan(h, bucket, ordered, stored, looked_up, unmarked)
+        plan = _plan(h, bucket, ordered, stored, looked_up, unmarked, points)
         while plan.need:  # the classes of versions created (or moved) here: one lookup each
             looked_up |= classes.look_up(h, bucket, sorted(plan.need))
             result.lookups += len(plan.need)
-            plan = _plan(h, bucket, ordered, stored, looked_up, unmarked)
+            plan = _plan(h, bucket, ordered, stored, looked_up, unmarked, points)
         if not plan.writes:
             result.counts = plan.counts
             return result
@@ -146,8 +150,9 @@ def _settings_verdict(h, settings: dict | None, changes: list) -> ChunkResult | 
 
 
 def _plan(
-    h, bucket: str, ordered: list[Change], stored: dict, looked_up=None, unmarked=None
-) -> _Plan:
+    h, bucket: str, ordered: list[Change], stored: dict, looked_up=None, unmarked=None,
+    points: bool = True,
+) -> _Plan:  # fmt: skip
     """The transaction that applies the changes on top of the stored items.
 
     With the bucket's storage classes tracked (its TOTALS item says so), each version a change
@@ -232,7 +237,7 @@ def _plan(
     writes.append((("T", ""), totals_put))
     # A point records a change of size: one that moved only the breakdown (a noncurrent version
     # deleted, say) writes the totals but draws no point.
-    if size_delta or count_delta or peak:
+    if points and (size_delta or count_delta or peak):
         point = point_put(h, lay.bucket_pk(bucket), old, plan.totals, event, key)
         writes.append((("H", ""), point))
     for prefix, (d_size, d_count, *kept) in sorted(deltas.items()):
@@ -245,7 +250,7 @@ def _plan(
         )
         plan.prefixes[prefix] = lay.PrefixTotals(prefix, now.total_size, now.object_count)
         writes.append((("P", prefix), _aggregate_put(h, bucket, prefix, item, now, kept)))
-        if d_size or d_count:
+        if points and (d_size or d_count):
             pk = lay.prefix_points_pk(bucket, prefix)
             writes.append((("HP", prefix), point_put(h, pk, was, now, event, key)))
     return plan

@@ -63,6 +63,8 @@ def _address(tag: str, text: str) -> str:
 # The bucket's baseline: its state, and one item per key range under ``B#<bucket>#R``.
 BASELINE_SK = "BASELINE"
 BASELINE_RUNNING, BASELINE_COMPLETE = "in_progress", "complete"
+# On the BASELINE item while a bucket's first baseline runs: its totals are partial till then.
+FIRST_BASELINE = "first"
 # The bucket's settings the tracker needs (``prefix_depth``); a bucket without it is not
 # tracked by the stack that owns the table, and the tracker ignores its events.
 SETTINGS_SK = "SETTINGS"

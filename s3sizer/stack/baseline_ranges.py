@@ -66,7 +66,8 @@ def start(
     route change in flight (what the run lists first may predate it, so it lists again)."""
     address = lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)
     # A route change that marked the item while the run split the bucket still counts.
-    due = due or DUE in (history._get(address) or {})
+    held = history._get(address) or {}
+    due = due or DUE in held
     history.client.put_item(
         TableName=history.table_name,
         Item={
@@ -79,6 +80,7 @@ def start(
             "started_at": {"S": lay.iso_ms(datetime.now(UTC))},
             **({QUIET: {"BOOL": True}} if quiet else {}),
             **({RELIST: {"BOOL": True}} if due else {}),
+            **({lay.FIRST_BASELINE: {"BOOL": True}} if lay.FIRST_BASELINE in held else {}),
             **lease,
         },
     )
@@ -179,7 +181,8 @@ def mark_due(history, bucket: str) -> None:
     """The bucket's baseline marked owed, before a change of its route: a BASELINE item in
     progress with no ranges, which `status` shows at 0% and the next run starts afresh. A run
     already in progress is marked to list every range again when it resumes (relist)."""
-    names = {"#s": "state", "#r": "run", "#d": "depth", "#l": RELIST, "#u": DUE}
+    names = {"#s": "state", "#r": "run", "#d": "depth", "#l": RELIST, "#u": DUE,
+             "#f": lay.FIRST_BASELINE}  # fmt: skip
     running, complete, yes = (
         {"S": lay.BASELINE_RUNNING},
         {"S": lay.BASELINE_COMPLETE},
@@ -191,8 +194,11 @@ def mark_due(history, bucket: str) -> None:
     for update, condition, values in (
         # No run and no depth of one: whatever runs next starts afresh. An update: a lease
         # another command holds on the item stays.
-        ("SET #s = :running, #r = :due, #d = :none, #u = :yes",
-         "attribute_not_exists(#s) OR #s = :done",
+        # A bucket never baselined (tracked now) is marked first: its totals are partial.
+        ("SET #s = :running, #r = :due, #d = :none, #u = :yes, #f = :yes",
+         "attribute_not_exists(#s)",
+         {":running": running, ":due": {"S": "due"}, ":none": lay.n(-1), ":yes": yes}),
+        ("SET #s = :running, #r = :due, #d = :none, #u = :yes", "#s = :done",
          {":running": running, ":done": complete, ":due": {"S": "due"}, ":none": lay.n(-1),
           ":yes": yes}),
         ("SET #l = :mark, #u = :yes", "#s = :running", {":running": running, ":mark": mark,

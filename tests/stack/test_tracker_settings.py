@@ -57,3 +57,32 @@ def test_each_bucket_is_tracked_at_its_own_depth_even_when_the_container_guessed
     deep = {p.prefix: p.total_size for p in hist.prefix_totals("deep")}
     assert deep == {"a/": 3, "a/b/": 3, "a/b/c/": 3}
     assert size_tracking.BUCKET_DEPTHS == {"shallow": 0, "deep": 3}
+
+
+def points_of(hist, bucket: str) -> list[int]:
+    return [p.total_size for p in hist.window(bucket, 3600).points]
+
+
+def test_no_point_is_drawn_of_the_partial_totals_of_a_bucket_s_first_baseline(hist):
+    """A bucket tracked now is marked due before its events are routed: while its first
+    baseline merges the listing, the tracker applies its events to partial totals. Points of
+    them would draw a climb from nothing that never happened, and count it as growth."""
+    from s3sizer.stack import baseline_ranges
+
+    track(hist, "adopted", 1)
+    baseline_ranges.mark_due(hist, "adopted")  # never baselined: its first
+    created = events.created("adopted", "a/x", 5, events.sequencer(1))
+
+    size_tracking.apply_event(hist, events.sqs(events.envelope(created)))
+
+    assert hist.totals("adopted").total_size == 5  # applied, to the partial totals
+    assert points_of(hist, "adopted") == []
+    assert [p.prefix for p in hist.prefix_windows("adopted", 3600)[0:1]] == ["a/"]
+    assert hist.prefix_windows("adopted", 3600)[0].points == []
+    # Once it completes, points are drawn again; and a later baseline (a route change, say)
+    # is not a first one: the totals it runs over are whole.
+    baseline_ranges.complete(hist, "adopted", "run", 1)
+    baseline_ranges.mark_due(hist, "adopted")
+    again = events.created("adopted", "a/y", 7, events.sequencer(2))
+    size_tracking.apply_event(hist, events.sqs(events.envelope(again)))
+    assert points_of(hist, "adopted") == [12]
