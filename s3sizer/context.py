@@ -57,9 +57,13 @@ class StackContext:
             return self.buckets[0]
         found = next((b for b in self.buckets if b.bucket == self._chosen), None)
         if found is None:
+            names = [b.bucket for b in self.buckets]
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
             raise StackError(
-                f"Bucket {self._chosen!r} is not tracked by stack {self.names.stack!r}",
-                f"run `s3sizer track {self._chosen}`, or pick one `s3sizer status` lists",
+                f"Bucket {self._chosen!r} is not tracked by stack {self.names.stack!r}, "
+                f"which tracks {shown}",
+                f"pick one of those (`s3sizer status` lists them all), or, to track this one if "
+                f"it is yours, run `s3sizer track {self._chosen}`",
             )
         return found
 

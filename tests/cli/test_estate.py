@@ -87,7 +87,8 @@ def test_untrack_refusals_are_one_line_and_change_nothing(cli, aws):
     assert "does not exist" in cli("track", "missing-bucket-here", code=1).stderr
     assert "Invalid bucket name" in cli("track", "Bad_Name", code=2).stderr
     cli("untrack", code=2)  # a bucket is required
-    assert "not tracked" in cli("status", "--bucket", "other-bucket", code=1).stderr
+    refused = cli("status", "--bucket", "other-bucket", code=1).stderr
+    assert f"is not tracked by stack 's3sizer', which tracks {DEFAULT_BUCKET}. Pick one" in refused
     assert [r["bucket"] for r in json.loads(cli("status", "--json").stdout)["buckets"]] == [
         DEFAULT_BUCKET
     ]
