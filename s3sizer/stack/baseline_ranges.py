@@ -100,6 +100,12 @@ def resume(history, bucket: str, state: dict, ranges: list[dict], *, settles: bo
         relist(history, bucket, run_id, ranges, state[RELIST])
 
 
+def quiet_run_left(history, bucket: str) -> bool:
+    """Whether a quiet run of the bucket was stopped before its end."""
+    item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)) or {}
+    return item.get("state", {}).get("S") == lay.BASELINE_RUNNING and QUIET in item
+
+
 def resume_live(history, bucket: str, run_id: str, ranges: list[dict]) -> None:
     """A quiet run (setup before the first deploy) resumed by a live one (its deploy, say).
 

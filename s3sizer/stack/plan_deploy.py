@@ -89,6 +89,8 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     arns, tags = stack.arns(config), stack_tags(stack)
 
     steps: list[st.Step] = []
+    if not stored.delivery:  # never routed: a quiet baseline a kill stopped ends quietly first
+        steps += _quiet_runs_left(stack, existing, [old for _, _, old in others])
     # What s3sizer is about to own is recorded first, so that a teardown after an interrupted
     # deploy finds it; the settings asked for are stored last, once every step they need has
     # succeeded, so a failed deploy never leaves one that would break the next plain deploy.
@@ -235,6 +237,28 @@ def _resumed_baselines(stack: Stack, config, buckets: list, planned: list):
                 )
             )
     return out, elsewhere
+
+
+def _quiet_runs_left(stack: Stack, config, others: list) -> list[st.Step]:
+    """A quiet baseline (`setup` or `track` before the first deploy) that was stopped, finished
+    as it began, before any route delivers. Resumed live after the routes, one killed between a
+    chunk's key items and its range's progress would miss that chunk: a live run counts moves
+    against the key items it reads, and those no longer say what the keys held before."""
+    from s3sizer.stack.baseline_lease import held_now
+    from s3sizer.stack.baseline_ranges import quiet_run_left
+
+    history = stack.history(config)
+    out: list[st.Step] = []
+    for settings in [first_bucket_settings(config), *others]:
+        if not quiet_run_left(history, settings.bucket) or held_now(history, settings.bucket):
+            continue
+        versioned = stack.bucket_versioning(settings.bucket) != ""
+        out.append(
+            st.RecordBaseline(
+                settings.bucket, versioned, settings.prefix_depth, config.history_ttl_days
+            )
+        )
+    return out
 
 
 def _leaving(existing: StackConfig, others, buckets) -> list:
