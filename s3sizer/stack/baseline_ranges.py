@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
+from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.baseline import batch_put, batch_write
 from s3sizer.lambdas.baseline_keys import Span
@@ -98,6 +99,21 @@ def resume(history, bucket: str, state: dict, ranges: list[dict], *, settles: bo
         settle_done(history, bucket, run_id, ranges)
     if RELIST in state:
         relist(history, bucket, run_id, ranges, state[RELIST])
+
+
+def refuse_depth_change_midway(history, bucket: str, depth: int) -> None:
+    """Refused before any step: a change of the bucket's prefix depth while one to another
+    depth is stopped part-way. That run has marked the keys it passed as counted at its depth,
+    but only its end takes them out of the deeper prefixes: a run at a greater depth, started
+    afresh, would count them there twice."""
+    item = history._get(lay.address(lay.bucket_pk(bucket), lay.BASELINE_SK)) or {}
+    stopped = int(item.get("depth", {"N": "-1"})["N"])
+    if item.get("state", {}).get("S") == lay.BASELINE_RUNNING and stopped not in (-1, depth):
+        raise StackError(
+            f"The change of bucket {bucket!r}'s prefix depth to {stopped} stopped part-way",
+            f"finish it first (`s3sizer status` shows how far it got): run the same command "
+            f"again with --prefix-depth {stopped}, then change the depth",
+        )
 
 
 def quiet_run_left(history, bucket: str) -> bool:

@@ -10,6 +10,7 @@ from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import alarms, delivery, fold, iam, uploads
 from s3sizer.stack import steps as st
 from s3sizer.stack.baseline_lease import refuse_baselines_running
+from s3sizer.stack.baseline_ranges import refuse_depth_change_midway
 from s3sizer.stack.estate import refuse_tracked_elsewhere, tracker_mirror_differs
 from s3sizer.stack.functions import configuration_differs, function_settings
 from s3sizer.stack.model import (
@@ -160,6 +161,7 @@ def plan_setup(
     depth_changed = existing is not None and existing.prefix_depth != config.prefix_depth
     if depth_changed:
         _refuse_depth_change_under_an_earlier_tracker(stack)
+        refuse_depth_change_midway(stack.history(config), bucket, config.prefix_depth)
     # The classes of the objects already there come from a listing, as a new depth's prefixes.
     classes_on = config.storage_classes and not _kept(existing, "storage_classes")
     if (

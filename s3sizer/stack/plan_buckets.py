@@ -11,6 +11,7 @@ from s3sizer.errors import StackError, UsageError
 from s3sizer.stack import delivery, estate
 from s3sizer.stack import steps as st
 from s3sizer.stack.baseline_lease import refuse_baselines_running
+from s3sizer.stack.baseline_ranges import refuse_depth_change_midway
 from s3sizer.stack.model import (
     DEFAULT_PREFIX_DEPTH,
     MAX_PREFIX_DEPTH,
@@ -175,6 +176,8 @@ def plan_track(
         routed.append((new, current, old.eventbridge_owned))
         steps += bucket_alarm_steps(stack, new, config.alarm_topic, first=False)
         depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth
+        if depth_changed:
+            refuse_depth_change_midway(stack.history(config), bucket, new.prefix_depth)
         # The classes of the objects already there come from a listing (docs/tracking.md).
         classes_on = bucket in tracked and new.storage_classes and not old.storage_classes
         unfinished = bucket in tracked and stopped_part_way(stack, config, bucket)
