@@ -121,12 +121,14 @@ class Lease:
         )
 
     def _also_set(self) -> tuple[str, dict, dict]:
-        # A new item is "complete" (no baseline in progress yet) until the run records its
-        # ranges, so that a reader never finds one without a state.
+        # A new item says a baseline is owed (in progress, no run yet) until the run records its
+        # ranges: a reader never finds one without a state, and one stopped before that (a
+        # first setup's, at its first second) leaves the bucket shown uncounted, not complete.
         return (
-            ", #s = if_not_exists(#s, :done)",
-            {"#s": "state"},
-            {":done": {"S": lay.BASELINE_COMPLETE}},
+            ", #s = if_not_exists(#s, :owed), #r = if_not_exists(#r, :due), "
+            "#d = if_not_exists(#d, :none)",
+            {"#s": "state", "#r": "run", "#d": "depth"},
+            {":owed": {"S": lay.BASELINE_RUNNING}, ":due": {"S": "due"}, ":none": lay.n(-1)},
         )
 
 

@@ -9,6 +9,8 @@ import time
 import boto3
 
 from s3sizer.cli import reads
+from s3sizer.lambdas.history import History
+from s3sizer.stack.baseline_lease import Lease
 from tests.cli.conftest import DEFAULT_BUCKET
 
 
@@ -258,3 +260,26 @@ def test_reconcile_on_a_fold_stack_names_a_gap_between_totals_and_keys_with_or_w
         "1 stream batch waits in the stack's fold dead-letter queue: the totals differ from the "
         "keys by -7 bytes, -1 object until `s3sizer redrive` folds them"
     )
+
+
+def test_status_of_a_bucket_no_baseline_has_counted_says_one_is_owed(cli, aws):
+    """A setup stopped before its baseline recorded a range leaves no run to show: the bucket
+    is not counted, so its status says so rather than "complete" at 0 objects."""
+    boto3.client("s3").create_bucket(Bucket="counted-later")
+    boto3.client("s3").put_object(Bucket="counted-later", Key="a", Body=b"12345")
+    cli("setup", "--bucket", "counted-later")
+    table = boto3.client("dynamodb")
+    for sk in ("TOTALS", "BASELINE"):  # as before its baseline...
+        table.delete_item(
+            TableName="S3-object-size-history",
+            Key={"pk": {"S": "B#counted-later"}, "sk": {"S": sk}},
+        )
+    history = History("S3-object-size-history", table)
+    lease = Lease(history, "counted-later")
+    lease.acquire()  # ... took the bucket's lease, and stopped before it recorded a range
+    lease.release()
+
+    got = json.loads(cli("status", "--json").stdout)
+
+    assert got["buckets"][0]["baseline"] == {"state": "in_progress", "done": 0.0, "owed": True}
+    assert "\nbaseline     owed: " in cli("status").stdout
