@@ -351,9 +351,9 @@ def delete_ranges(history, bucket: str) -> None:
 
 def baseline_state(history, bucket: str) -> dict:
     """``{"state": "complete"}``, or ``{"state": "in_progress", "done": fraction}`` (of the
-    objects the bucket held when the run began, merged so far, at most 0.99 until every range
-    is done; of a bucket not counted before, of the ranges named so far: while the top level's
-    range lists, more may come); with ``"owed": true`` when no run has begun since a change of
+    objects the bucket held when the run began, merged so far; of a bucket not counted before,
+    of the ranges named so far: while the top level's range lists, more may come; at most 0.99
+    until the run ends); with ``"owed": true`` when no run has begun since a change of
     route marked it (mark_due)."""
     return baseline_view(history, bucket)[0]
 
@@ -378,7 +378,8 @@ def baseline_view(history, bucket: str) -> tuple[dict, tuple[int, int] | None]:
         # A bucket counted before (a reconcile, a change of route or of depth): the objects
         # merged of those it held, so that a large folder is not one step among small ones.
         fraction = min(objects / before[1], 0.99)
-    state = {"state": lay.BASELINE_RUNNING, "done": round(fraction, 3)}
+    # 1 only once it ends: every range merged, its end (the totals set, or settled) may not be
+    state = {"state": lay.BASELINE_RUNNING, "done": round(min(fraction, 0.99), 3)}
     if not item.get(QUIET, {}).get("BOOL") or any(before):
         return state, None
     return state, (size, objects)

@@ -38,3 +38,19 @@ def test_a_reconcile_stopped_in_a_large_folder_counts_the_objects_merged(stack, 
     assert 0 < carried[0] <= listed[-1]  # what the stopped run had merged: the bar starts there
     assert_exact(live)
     assert baseline_state(live.h, BUCKET) == {"state": "complete"}
+
+
+def test_a_first_run_stopped_after_its_last_range_says_0_99_not_done(stack, live, monkeypatch):  # noqa: F811
+    """Every range merged, its end not yet: the fraction of ranges is 1, the run is not over."""
+    from s3sizer.lambdas import baseline_finish
+
+    live.fill([f"s{d}/k{i}" for d in range(3) for i in range(10)])
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # as it would set the totals
+
+    monkeypatch.setattr(baseline_finish, "finish", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        run(stack, live, workers=1)
+
+    assert baseline_state(live.h, BUCKET) == {"state": "in_progress", "done": 0.99}
