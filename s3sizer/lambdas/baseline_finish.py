@@ -8,8 +8,9 @@ from botocore.exceptions import ClientError
 from . import batch
 from . import layout as lay
 from .baseline_sums import WIDTH, Sums
+from .layout import EVENT_BASELINE, EVENT_RECONCILE
 from .listing import Drift
-from .points import EVENT_BASELINE, EVENT_RECONCILE, point_put
+from .points import point_put
 
 ALWAYS, IF_UNTOUCHED, NEVER = "always", "if_untouched", "never"
 # A live run on the fold path: its key items are the fold's to count (rows.py), so the totals

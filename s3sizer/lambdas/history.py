@@ -38,7 +38,6 @@ from .layout import (  # noqa: F401  (the public names of the table's schema)
     table_definition,
 )
 from .listing import Drift, ListedVersion
-from .points import BASELINE_EVENTS
 from .records import Change, compare_sequencers, is_sequencer  # noqa: F401
 
 if TYPE_CHECKING:
@@ -283,7 +282,7 @@ class History:
         if item is None:
             return None
         point = lay.point_from(item)
-        if item.get("event", {}).get("S") in BASELINE_EVENTS:  # listed, not grown, since then
+        if item.get("event", {}).get("S") in lay.BASELINE_EVENTS:  # listed, not grown, since then
             return point, point.total_size
         return point, int(item.get("prev_total_size", {"N": "0"})["N"])
 

@@ -65,6 +65,11 @@ BASELINE_SK = "BASELINE"
 BASELINE_RUNNING, BASELINE_COMPLETE = "in_progress", "complete"
 # On the BASELINE item while a bucket's first baseline runs: its totals are partial till then.
 FIRST_BASELINE = "first"
+# A baseline's points (its first run's, and later ones'): what a listing found, not a change
+# of the bucket. The oldest point's size before it is therefore its own (growth.py): an
+# adopted bucket's bytes, or a drift mended, did not grow since the point.
+EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
+BASELINE_EVENTS = (EVENT_BASELINE, EVENT_RECONCILE)
 # The bucket's settings the tracker needs (``prefix_depth``); a bucket without it is not
 # tracked by the stack that owns the table, and the tracker ignores its events.
 SETTINGS_SK = "SETTINGS"

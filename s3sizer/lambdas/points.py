@@ -4,12 +4,6 @@ from __future__ import annotations
 
 from . import layout as lay
 
-# A baseline's points (its first run's, and later ones'): what a listing found, not a change
-# of the bucket. The oldest point's size before it is therefore its own (growth.py): an
-# adopted bucket's bytes, or a drift mended, did not grow since the point.
-EVENT_BASELINE, EVENT_RECONCILE = "s3sizer:Baseline", "s3sizer:Reconcile"
-BASELINE_EVENTS = (EVENT_BASELINE, EVENT_RECONCILE)
-
 
 def point_put(h, pk: str, old, new, event: str, key: str | None, tiebreak=None) -> dict:
     """One history point, as a TransactWriteItems Put: the totals after a write and before it.
