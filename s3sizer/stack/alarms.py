@@ -1,5 +1,6 @@
-"""The growth alarm (--alarm-growth SIZE/PERIOD): metric math on the BucketSizeBytes that the
-tracker already emits, so it adds no metric to pay for.
+"""The stack's alarms: each bucket's size alarm (--alarm-above SIZE), and the growth alarm
+(--alarm-growth SIZE/PERIOD), metric math on the BucketSizeBytes that the tracker already
+emits, so it adds no metric to pay for.
 
 Its expression is DIFF(FILL(m1, REPEAT)) over m1 = the largest size in each PERIOD: how much
 the bucket grew since the period before. The tracker emits a datapoint only when the bucket
@@ -9,7 +10,7 @@ changes, so FILL carries the last size over quiet periods (a quiet period grew b
 from __future__ import annotations
 
 from s3sizer.stack import steps as st
-from s3sizer.stack.model import StackConfig
+from s3sizer.stack.model import TAG_KEY, BucketSettings, StackConfig
 from s3sizer.stack.state import Stack
 
 GROWTH_EXPRESSION = "DIFF(FILL(m1, REPEAT))"
@@ -56,6 +57,31 @@ def growth_alarm_steps(stack: Stack, config: StackConfig, tags: dict[str, str]) 
     if config.alarm_growth is None:
         return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []
     return put_unless_same(stack, name, growth_alarm_params(config, tags))
+
+
+def size_alarm_steps(
+    stack: Stack, settings: BucketSettings, topic: str | None, *, first: bool
+) -> list[st.Step]:
+    """The bucket's size alarm: the first bucket's keeps the stack's name, each other its own."""
+    name = stack.names.bucket_alarm(settings.bucket, first)
+    if settings.alarm_above is None:
+        return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []
+    params = {
+        "AlarmDescription": f"{settings.bucket} holds more than {settings.alarm_above:,} bytes",
+        "Namespace": "s3sizer",
+        "MetricName": "BucketSizeBytes",
+        "Dimensions": [{"Name": "Bucket", "Value": settings.bucket}],
+        "Statistic": "Maximum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": float(settings.alarm_above),
+        "ComparisonOperator": "GreaterThanThreshold",
+        # Datapoints come only when the bucket changes: a quiet bucket above the line stays ALARM.
+        "TreatMissingData": "ignore",
+        "AlarmActions": [topic] if topic else [],
+        "Tags": [{"Key": TAG_KEY, "Value": stack.names.stack}],
+    }
+    return put_unless_same(stack, name, params)
 
 
 def put_unless_same(stack: Stack, name: str, params: dict) -> list[st.Step]:

@@ -154,7 +154,9 @@ def plan_setup(
         stack, config, kms_key=None if state == "missing" else stack.bucket_kms_key(bucket)
     )
     steps += ttl_steps
-    steps += alarm_steps(stack, config)
+    steps += alarms.size_alarm_steps(
+        stack, first_bucket_settings(config), config.alarm_topic, first=True
+    )
     steps += alarms.growth_alarm_steps(stack, config, tags)
     steps += _tracker_settings_steps(stack, config)
     steps += uploads.schedule_steps(stack, config, tags)
@@ -327,40 +329,16 @@ def baseline_unfinished(stack: Stack, config: StackConfig, bucket: str) -> bool:
 
 
 def baseline_step(stack: Stack, config: StackConfig, *, versioned: bool) -> st.RecordBaseline:
+    """The first bucket's baseline; a bucket this setup creates has no versions to list."""
+    if versioned:
+        return bucket_baseline(stack, first_bucket_settings(config), config.history_ttl_days)
+    return st.RecordBaseline(config.bucket, False, config.prefix_depth, config.history_ttl_days)
+
+
+def bucket_baseline(stack: Stack, settings: BucketSettings, ttl_days: int) -> st.RecordBaseline:
     """A listing of every version where the bucket has (or had) versioning, else of objects."""
-    has_versions = versioned and stack.bucket_versioning(config.bucket) != ""
-    return st.RecordBaseline(
-        config.bucket, has_versions, config.prefix_depth, config.history_ttl_days
-    )
-
-
-def alarm_steps(stack: Stack, config: StackConfig) -> list[st.Step]:
-    return bucket_alarm_steps(stack, first_bucket_settings(config), config.alarm_topic, first=True)
-
-
-def bucket_alarm_steps(
-    stack: Stack, settings: BucketSettings, topic: str | None, *, first: bool
-) -> list[st.Step]:
-    """The bucket's size alarm: the first bucket's keeps the stack's name, each other its own."""
-    name = stack.names.bucket_alarm(settings.bucket, first)
-    if settings.alarm_above is None:
-        return [st.DeleteAlarm(name)] if stack.alarm_exists(name) else []
-    params = {
-        "AlarmDescription": f"{settings.bucket} holds more than {settings.alarm_above:,} bytes",
-        "Namespace": "s3sizer",
-        "MetricName": "BucketSizeBytes",
-        "Dimensions": [{"Name": "Bucket", "Value": settings.bucket}],
-        "Statistic": "Maximum",
-        "Period": 60,
-        "EvaluationPeriods": 1,
-        "Threshold": float(settings.alarm_above),
-        "ComparisonOperator": "GreaterThanThreshold",
-        # Datapoints come only when the bucket changes: a quiet bucket above the line stays ALARM.
-        "TreatMissingData": "ignore",
-        "AlarmActions": [topic] if topic else [],
-        "Tags": [{"Key": k, "Value": v} for k, v in stack_tags(stack).items()],
-    }
-    return alarms.put_unless_same(stack, name, params)
+    versioned = stack.bucket_versioning(settings.bucket) != ""
+    return st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days)
 
 
 def _ttl_steps(stack, table, existing, ttl: int, now: datetime):

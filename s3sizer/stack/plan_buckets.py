@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from s3sizer.errors import StackError, UsageError
-from s3sizer.stack import delivery, estate
+from s3sizer.stack import alarms, delivery, estate
 from s3sizer.stack import steps as st
 from s3sizer.stack.baseline_lease import refuse_baselines_running
 from s3sizer.stack.baseline_ranges import refuse_depth_change_midway
@@ -18,7 +18,7 @@ from s3sizer.stack.model import (
     BucketSettings,
 )
 from s3sizer.stack.plan import (
-    bucket_alarm_steps,
+    bucket_baseline,
     check_bucket_name,
     never_polled,
     owed_first,
@@ -174,7 +174,7 @@ def plan_track(
             classes += ("on" if new.storage_classes else "off") if classes else ""
             steps.append(st.PutBucket(names.table, new, names.stack, classes))
         routed.append((new, current, old.eventbridge_owned))
-        steps += bucket_alarm_steps(stack, new, config.alarm_topic, first=False)
+        steps += alarms.size_alarm_steps(stack, new, config.alarm_topic, first=False)
         depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth
         if depth_changed:
             refuse_depth_change_midway(stack.history(config), bucket, new.prefix_depth)
@@ -182,7 +182,7 @@ def plan_track(
         classes_on = bucket in tracked and new.storage_classes and not old.storage_classes
         unfinished = bucket in tracked and stopped_part_way(stack, config, bucket)
         if depth_changed or classes_on or bucket not in tracked or unfinished:
-            steps.append(_baseline(stack, new, config.history_ttl_days))
+            steps.append(bucket_baseline(stack, new, config.history_ttl_days))
         if depth_changed or classes_on:
             changed.append(bucket)
         if unfinished and never_polled(stack, config, bucket):
@@ -217,11 +217,6 @@ def plan_track(
         tuple(_once(steps)),
         tuple(notes),
     )
-
-
-def _baseline(stack: Stack, settings: BucketSettings, ttl_days: int) -> st.RecordBaseline:
-    versioned = stack.bucket_versioning(settings.bucket) != ""
-    return st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days)
 
 
 def _before_baselines(steps: list, routing: list) -> list:

@@ -21,6 +21,7 @@ from s3sizer.stack.package import DIRECT_UPLOAD_LIMIT, code_sha256, function_zip
 from s3sizer.stack.plan import (
     baseline_step,
     baseline_unfinished,
+    bucket_baseline,
     mirror_steps,
     role_steps,
     stack_tags,
@@ -200,14 +201,9 @@ def _lost_meanwhile(stack: Stack, config, existing, others, entries: list, arns)
             if held_now(stack.history(config), bucket):
                 relisting.append(bucket)
                 continue
-            if bucket == config.bucket:
-                out.append(baseline_step(stack, config, versioned=True))
-                continue
-            settings = next(new for new, _, _ in others if new.bucket == bucket)
-            versioned = stack.bucket_versioning(bucket) != ""
-            out.append(st.RecordBaseline(
-                bucket, versioned, settings.prefix_depth, config.history_ttl_days
-            ))  # fmt: skip
+            every = [first_bucket_settings(config), *(new for new, _, _ in others)]
+            settings = next(s for s in every if s.bucket == bucket)
+            out.append(bucket_baseline(stack, settings, config.history_ttl_days))
     return out, relisting
 
 
@@ -227,15 +223,7 @@ def _resumed_baselines(stack: Stack, config, buckets: list, planned: list):
         if held_now(stack.history(config), settings.bucket):
             elsewhere.append(settings.bucket)
             continue
-        if settings.bucket == config.bucket:
-            out.append(baseline_step(stack, config, versioned=True))
-        else:
-            versioned = stack.bucket_versioning(settings.bucket) != ""
-            out.append(
-                st.RecordBaseline(
-                    settings.bucket, versioned, settings.prefix_depth, config.history_ttl_days
-                )
-            )
+        out.append(bucket_baseline(stack, settings, config.history_ttl_days))
     return out, elsewhere
 
 
@@ -252,12 +240,7 @@ def _quiet_runs_left(stack: Stack, config, others: list) -> list[st.Step]:
     for settings in [first_bucket_settings(config), *others]:
         if not quiet_run_left(history, settings.bucket) or held_now(history, settings.bucket):
             continue
-        versioned = stack.bucket_versioning(settings.bucket) != ""
-        out.append(
-            st.RecordBaseline(
-                settings.bucket, versioned, settings.prefix_depth, config.history_ttl_days
-            )
-        )
+        out.append(bucket_baseline(stack, settings, config.history_ttl_days))
     return out
 
 
