@@ -17,6 +17,7 @@ from s3sizer.stack import steps as st
 from s3sizer.stack.apply_baselines import Baselines
 from s3sizer.stack.apply_deletions import WAITER, Deletions
 from s3sizer.stack.apply_streams import Streams
+from s3sizer.stack.change_lease import confirm_held
 from s3sizer.stack.iam import LAMBDA_TRUST
 from s3sizer.stack.state import Stack, config_item
 
@@ -98,6 +99,7 @@ class Executor(Deletions, Streams, Baselines):
     def run(self, plan: st.Plan, on_step: Callable[[st.Step], None] = lambda step: None) -> None:
         for step in plan.steps:
             interrupts.raise_if_pending()  # a Ctrl-C that Python swallowed stops here
+            confirm_held()
             on_step(step)
             self.execute(step)
 

@@ -32,6 +32,7 @@ class Lease:
         self.h, self.bucket, self.on_lost = history, bucket, on_lost
         self.owner = uuid.uuid4().hex
         self.lost = False
+        self.renewed_at = 0  # wall time: unlike the monotonic clock, it counts a suspend
         self._ended = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -53,10 +54,20 @@ class Lease:
             held = self.h._get(self.address) or {}
             left = max(int(held.get("lease_until", {"N": str(now)})["N"]) - now, 0)
             raise self._refusal(held, left) from None
+        self.renewed_at = now
         self._renewer = threading.Thread(
             target=self._renew, name=f"{self.name}-lease", daemon=True
         )  # fmt: skip
         self._renewer.start()
+
+    def confirm(self) -> bool:
+        """Whether the lease is still this command's. After a pause its renewer may not have
+        woken yet (a suspended laptop): past two renewals' time, one renewal is made now."""
+        if self.lost:
+            return False
+        if _now() - self.renewed_at < 2 * RENEW_SECONDS:
+            return True
+        return self._renew_once()
 
     def _refusal(self, held: dict, left: int) -> StackError:
         return StackError(
@@ -96,13 +107,24 @@ class Lease:
     def _renew(self) -> None:
         while not self._ended.wait(RENEW_SECONDS):
             try:
-                self._write(_now(), "#o = :me")
-            except ClientError as err:
-                if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    continue  # the next renewal tries again, well within the lease
-                self.lost = True  # this command was paused past its lease: another took over
+                if not self._renew_once():
+                    return
+            except ClientError:
+                continue  # the next renewal tries again, well within the lease
+
+    def _renew_once(self) -> bool:
+        now = _now()
+        try:
+            self._write(now, "#o = :me")
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            if not self.lost:  # this command was paused past its lease: another took over
+                self.lost = True
                 self.on_lost()
-                return
+            return False
+        self.renewed_at = now
+        return True
 
     def _write(self, now: int, condition: str) -> None:
         more, names, values = self._also_set()

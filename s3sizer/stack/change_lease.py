@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from botocore.exceptions import ClientError
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
-from s3sizer.stack.baseline_lease import Lease
+from s3sizer.stack.baseline_lease import LEASE_SECONDS, Lease
 
 CHANGE_ADDRESS = lay.address("STACK", "CHANGE")
 NOT_OURS = ("ResourceNotFoundException", "ValidationException")
+_HELD: ContextVar[ChangeLease | None] = ContextVar("s3sizer_change_lease", default=None)
 
 
 class ChangeLease(Lease):
@@ -51,6 +53,22 @@ class ChangeLease(Lease):
     def _give_back(self) -> None:  # the item is the lease alone: none is left once it ends
         self.h.client.delete_item(TableName=self.h.table_name, Key=self.address, **self._mine())
 
+    def confirm(self) -> bool:
+        try:
+            return super().confirm()
+        except ClientError as err:  # teardown deleted the table, and the hold with it
+            if err.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            return True
+
+    def lost_refusal(self) -> StackError:
+        return StackError(
+            f"This s3sizer {self.command} lost its hold on stack {self.stack!r}: it was paused "
+            f"past {LEASE_SECONDS} s, and another command may have changed the stack since; it "
+            "stopped before its next step",
+            "run it again: its plan is made anew from what the stack is now",
+        )
+
     def release(self) -> None:
         try:
             super().release()
@@ -77,8 +95,18 @@ def changing(stack, command: str, *, dry_run: bool = False) -> Iterator[None]:
             if err.response["Error"]["Code"] not in NOT_OURS:
                 raise
             lease = None
+    token = _HELD.set(lease)
     try:
         yield
     finally:
+        _HELD.reset(token)
         if lease is not None:
             lease.release()
+
+
+def confirm_held() -> None:
+    """Before each step: a command whose hold ran out while it was paused (and that another
+    command may have taken since) stops, rather than write back what it read before."""
+    lease = _HELD.get()
+    if lease is not None and not lease.confirm():
+        raise lease.lost_refusal()

@@ -110,3 +110,33 @@ def test_teardown_gives_the_stack_up_with_its_table(aws):
 
     with pytest.raises(StackError, match="not set up"):
         lifecycle.deploy(aws, lifecycle.LayerChoice(build=False))
+
+
+def test_a_command_paused_past_its_hold_stops_before_its_next_step(aws, monkeypatch):
+    """A laptop lid shut for minutes mid-command: its hold ran out and another command took
+    the stack. Writing back what it read before would undo the other's change; it stops."""
+    from s3sizer.stack import baseline_lease
+
+    plan_track = plan_buckets.plan_track
+    taken = []
+
+    def paused_plan(stack, buckets, **options):
+        plan = plan_track(stack, buckets, **options)
+        later = baseline_lease._now() + 100  # the lid opens 100 s on
+        monkeypatch.setattr(baseline_lease, "_now", lambda: later)
+        other = ChangeLease(history(aws), "s3sizer", "untrack")
+        other.acquire()  # the hold had run out: another command takes the stack
+        taken.append(other)
+        return plan
+
+    monkeypatch.setattr(plan_buckets, "plan_track", paused_plan)
+    before = notifications("second")
+    try:
+        with pytest.raises(StackError, match=r"This s3sizer track lost its hold on stack"):
+            lifecycle.track(aws, ["second"])
+    finally:
+        for other in taken:
+            other.release()
+
+    assert tracked(aws) == ["first"]
+    assert notifications("second") == before
