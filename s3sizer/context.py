@@ -6,8 +6,8 @@ import functools
 from dataclasses import dataclass
 
 from s3sizer.aws import Aws
-from s3sizer.errors import StackError
-from s3sizer.stack.model import BucketSettings, Names, StackConfig
+from s3sizer.errors import S3SizerError, StackError, UsageError
+from s3sizer.stack.model import BucketSettings, Names, StackConfig, bucket_name_problem
 from s3sizer.stack.state import Stack
 
 
@@ -57,15 +57,30 @@ class StackContext:
             return self.buckets[0]
         found = next((b for b in self.buckets if b.bucket == self._chosen), None)
         if found is None:
-            names = [b.bucket for b in self.buckets]
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            raise StackError(
-                f"Bucket {self._chosen!r} is not tracked by stack {self.names.stack!r}, "
-                f"which tracks {shown}",
-                f"pick one of those (`s3sizer status` lists them all), or, to track this one if "
-                f"it is yours, run `s3sizer track {self._chosen}`",
-            )
+            raise self._not_tracked(self._chosen)
         return found
+
+    def _not_tracked(self, name: str) -> S3SizerError:
+        """Why ``name`` is not one to read, with `track` offered only where it would work."""
+        pick = "pick one of those (`s3sizer status` lists them all)"
+        problem = bucket_name_problem(name)
+        if problem:
+            return UsageError(
+                f"Invalid bucket name {name!r}: {problem}",
+                "pass one the stack tracks (`s3sizer status` lists them)",
+            )
+        names = [b.bucket for b in self.buckets]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        tracks = f"stack {self.names.stack!r} tracks {shown}"
+        state = self.stack.bucket_state(name)
+        if state == "missing":
+            return StackError(f"Bucket {name!r} does not exist; {tracks}", pick)
+        if state == "foreign":
+            return StackError(f"Bucket {name!r} is not this account's; {tracks}", pick)
+        return StackError(
+            f"Bucket {name!r} is not tracked by stack {self.names.stack!r}, which tracks {shown}",
+            f"{pick}, or, to track this one, run `s3sizer track {name}`",
+        )
 
     @property
     def prefix_depth(self) -> int:

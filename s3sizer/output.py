@@ -111,7 +111,10 @@ def runnable(text: str) -> str:
     but_stack = _quoted([option for option in _given_globals if option[0] != "--stack"])
     if but_stack:
         text = re.sub(r"`s3sizer (?=--stack )", lambda _: f"`s3sizer {but_stack} ", text)
-    return re.sub(r"`s3sizer (?!-)", lambda _: f"`s3sizer {_quoted(_given_globals)} ", text)
+    # The local AWS takes none of them: it serves every stack, on its own --host and --port.
+    return re.sub(
+        r"`s3sizer (?!-|emulator\b)", lambda _: f"`s3sizer {_quoted(_given_globals)} ", text
+    )
 
 
 def _quoted(options: list[tuple[str, str]]) -> str:
@@ -254,7 +257,7 @@ def _bucket_rows(rows: list[dict]) -> str:
     """One line per tracked bucket, once the stack tracks more than one."""
     if len(rows) < 2:
         return ""
-    width = max(len(row["bucket"]) for row in rows)
+    width = max(len("bucket"), *(len(row["bucket"]) for row in rows))
     lines = [
         f"\n\n{'bucket':<{width}}  {'size':>10}  {'objects':>9}  {'largest':>10}  route        last change"
     ]

@@ -48,3 +48,16 @@ def test_a_hint_that_names_another_stack_is_left_as_it_is_when_only_the_stack_wa
     finally:
         output.given_globals([])
     assert text == "run `s3sizer --stack theirs untrack b`"
+
+
+def test_the_local_aws_is_named_without_the_stack_s_options():
+    """`s3sizer emulator` serves every stack on its own --host and --port."""
+    output.given_globals(["--stack", "mine", "--region", "eu-west-1"])
+    try:
+        text = output.runnable("start it with `s3sizer emulator`, then run `s3sizer status`")
+    finally:
+        output.given_globals([])
+    assert text == (
+        "start it with `s3sizer emulator`, then run "
+        "`s3sizer --stack mine --region eu-west-1 status`"
+    )

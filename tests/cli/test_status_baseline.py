@@ -47,3 +47,12 @@ def test_an_owed_baseline_says_what_to_run():
 
 def test_a_complete_baseline_says_nothing():
     assert "baseline" not in status_text(status({"state": "complete"}))
+
+
+def test_the_buckets_table_lines_up_under_its_header_when_every_name_is_short():
+    done = {"state": "complete"}
+    lines = status_text(status(done, [row("b1", done), row("media", done)])).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.endswith("route        last change"))
+    for line in lines[header + 1 : header + 3]:
+        assert line.index("sqs") == lines[header].index("route")
+        assert len(line.split("  ")[0].rstrip()) <= len("bucket")
