@@ -12,7 +12,7 @@ import typer
 from s3sizer import output
 from s3sizer.cli.app import stack_of
 from s3sizer.cli.inputs import Duration, FunctionName
-from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_WINDOW_SECONDS
+from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_WINDOW_SECONDS, bucket_name_problem
 
 Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 PricesOption = typer.Option(
@@ -25,9 +25,13 @@ PricesOption = typer.Option(
 
 
 def _bucket_name(value: str | None) -> str | None:
-    """--bucket: a name, not an empty one (a usage error, not a bucket that is not tracked)."""
+    """--bucket: a bucket's name, not an empty or invalid one (a usage error, not a bucket that
+    is not tracked)."""
     if value is not None and not value.strip():
         raise typer.BadParameter("is empty: name a tracked bucket, or leave --bucket out")
+    problem = None if value is None else bucket_name_problem(value)
+    if problem:
+        raise typer.BadParameter(f"{value!r} is not a bucket name: {problem}")
     return value
 
 
