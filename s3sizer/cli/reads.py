@@ -13,6 +13,7 @@ from s3sizer import output
 from s3sizer.cli.app import stack_of
 from s3sizer.cli.inputs import Duration, FunctionName
 from s3sizer.stack.model import MAX_PREFIX_DEPTH, PLOT_WINDOW_SECONDS, bucket_name_problem
+from s3sizer.status_view import status_text
 
 Json = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 PricesOption = typer.Option(
@@ -180,7 +181,7 @@ def status(
 
         raise UsageError("--depth and --top go with --by-prefix", "add --by-prefix")
     result = reports.status(stack, prices, refresh_uploads=refresh_uploads)
-    output.show(result, json_out, output.status_text)
+    output.show(result, json_out, status_text)
     if result["dead_letters"] and not json_out:
         output.warning(
             f"{output.plural(result['dead_letters'], 'event')} "

@@ -3,7 +3,7 @@ that stopped before it began."""
 
 from __future__ import annotations
 
-from s3sizer.output import status_text
+from s3sizer.status_view import status_text
 
 
 def status(baseline: dict, rows: list[dict] | None = None) -> dict:

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from s3sizer.output import status_text
 from s3sizer.stack import lag
 from s3sizer.stack.model import Names, StackConfig
+from s3sizer.status_view import status_text
 
 CONFIG = StackConfig(stack="s3sizer", bucket="tracked", bucket_owned=False, region="us-east-1")
 FOLD = replace(CONFIG, write_path="fold")
