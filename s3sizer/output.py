@@ -24,12 +24,14 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def show(result: Any, json_out: bool, render) -> None:
-    """`--json`: only the JSON on stdout, so it pipes into jq untouched; else `render(result)`."""
+    """`--json`: only the JSON on stdout, so it pipes into jq untouched; else `render(result)`,
+    whose text names each command with the global options given, as stderr's lines do."""
     if json_out:
         out.file.write(json.dumps(result, indent=2) + "\n")
         out.file.flush()
     else:
-        out.print(render(result))
+        rendered = render(result)
+        out.print(runnable(rendered) if isinstance(rendered, str) else rendered)
 
 
 def print_now(line: str) -> None:

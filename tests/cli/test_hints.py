@@ -61,3 +61,12 @@ def test_the_local_aws_is_named_without_the_stack_s_options():
         "start it with `s3sizer emulator`, then run "
         "`s3sizer --stack mine --region eu-west-1 status`"
     )
+
+
+def test_a_result_on_stdout_names_commands_with_the_options_given(cli, aws):
+    """Text results name commands too (`status`'s "`s3sizer status --refresh-uploads`")."""
+    cli("--stack", "other", "setup")
+
+    shown = cli("--stack", "other", "status").stdout
+
+    assert "`s3sizer --stack other status --refresh-uploads`" in shown

@@ -216,10 +216,13 @@ def test_a_batch_the_fold_gave_up_on_is_redriven_from_the_stream(stack_cli):
     assert (waiting["drift_bytes"], waiting["drift_objects"]) == (0, 0)
     assert (waiting["unfolded_bytes"], waiting["unfolded_objects"]) == (33, 3)
     assert waiting["fold_dead_letters"] == 1
+    said = " ".join(said.split())
     assert (
         "1 stream batch waits in the stack's fold dead-letter queue: the totals differ from "
-        "the keys by -33 bytes, -3 objects until `s3sizer redrive` folds them"
-    ) in " ".join(said.split())
+        "the keys by -33 bytes, -3 objects until `s3sizer "
+    ) in said
+    # named with the global options given, to act on the same stack as shown
+    assert f"--stack {cli.stack} redrive` folds them" in said
     assert redriven == {"moved": 0, "fold_moved": 1}
     assert (after["total_size"], after["object_count"]) == listing(cli) == (33, 3)
     assert after["fold_dead_letters"] == 0
