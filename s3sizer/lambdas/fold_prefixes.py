@@ -170,8 +170,12 @@ def _partition(h, bucket: str, wanted: list[str]) -> list[dict]:
     )
     if "LastEvaluatedKey" not in page:
         return [i for i in page.get("Items", []) if "prefix" in i]
-    found = []
+    # A prefix's items begin with its name, and so do its children's: a step that moves `p/`
+    # and `p/s/` reads the latter's items twice, and each counts once.
+    found: dict[str, dict] = {}
     for prefix in wanted:
         start = lay.prefix_address(bucket, prefix)["sk"]["S"]
-        found += [i for i in rows.query_begins(h, lay.prefix_pk(bucket), start) if "prefix" in i]
-    return found
+        for item in rows.query_begins(h, lay.prefix_pk(bucket), start):
+            if "prefix" in item:
+                found[item["sk"]["S"]] = item
+    return list(found.values())

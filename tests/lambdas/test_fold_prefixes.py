@@ -306,3 +306,25 @@ def test_a_reader_whose_reads_are_all_taken_again_misses_no_prefix(streamed, clo
     expected = {p: i + 1 for i, p in enumerate(names)} | {names[0]: 1000 + fold_prefixes.READS}
     assert _prefixes(client) == {p: (s, 1) for p, s in expected.items()}
     assert found == expected
+
+
+def test_a_prefix_s_points_count_its_figures_once_beside_its_parent_s(streamed):
+    """Past one Query's worth of prefix items, each prefix a step moves is read by a Query of
+    its own, and a parent's (`p/`) also returns its children's items (`p/s/`): counted twice,
+    a child's points were off while its totals were right."""
+    client, hist, stream = streamed
+    track(client, TABLE, BUCKET, depth=2)
+    parents = [f"{'p' * 60}{i:03d}/" for i in range(40)]  # long names: most get rows of their own
+    for i, parent in enumerate(parents):
+        write_key(client, TABLE, BUCKET, f"{parent}s/k", [i + 1], 1, depth=2)
+    _fold(hist, stream, stream.read())
+    assert len(_partition(client, lay.prefix_pk(BUCKET))) > fold_prefixes.PARTITION_ITEMS
+    for i, parent in enumerate(parents):
+        write_key(client, TABLE, BUCKET, f"{parent}s/k", [100 + i], 2, depth=2)
+    _fold(hist, stream, stream.read())
+
+    figures = _prefixes(client)
+    for i, parent in enumerate(parents):
+        for prefix in (parent, f"{parent}s/"):
+            last = hist.prefix_points(BUCKET, prefix)[-1]
+            assert (last.total_size, last.object_count) == figures[prefix] == (100 + i, 1)
