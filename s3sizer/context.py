@@ -44,6 +44,7 @@ class StackContext:
         self.stack = stack
         self.config = config
         self._chosen = bucket
+        self.unfinished_fold_move = False  # open_stack: the config is the deployed tracker's
 
     @functools.cached_property
     def buckets(self) -> list[BucketSettings]:
@@ -120,7 +121,22 @@ def open_stack(aws: Aws, bucket: str | None = None) -> StackContext:
     """The stack named by the global options, with its config read once (one GetItem); the
     commands that read one bucket read `bucket`, else the first one."""
     stack = Stack(aws)
-    ctx = StackContext(stack, stack.require_config(), bucket)
+    stored = stack.require_config()
+    ctx = StackContext(stack, _as_deployed(stack, stored), bucket)
+    ctx.unfinished_fold_move = ctx.config is not stored
     if bucket is not None:
         ctx.settings  # noqa: B018 - an untracked bucket is refused before anything is read
     return ctx
+
+
+def _as_deployed(stack: Stack, stored: StackConfig) -> StackConfig:
+    """The config the deployed tracker runs: a `deploy --write-path fold` stopped after the
+    tracker moved and before its last step (which stores the choice) leaves the stored config
+    on the transaction path, whose totals item the tracker no longer moves. Read as stored,
+    every total would stand still (one GetFunctionConfiguration, on a deployed transaction
+    stack only)."""
+    if stored.delivery is None or getattr(stored, "write_path", "transaction") == "fold":
+        return stored
+    from s3sizer.stack.fold import as_running
+
+    return as_running(stack, stored)

@@ -53,6 +53,7 @@ def status(
         "stopped_mappings": lag.stopped_mappings(ctx.stack, ctx.config, rows),
         "unfinished_untracks": ctx.stack.unfinished_untracks,
         **money.status_fields(ctx, prices, usage),
+        **({"unfinished_fold_move": True} if ctx.unfinished_fold_move else {}),
         "buckets": rows,
     }
 

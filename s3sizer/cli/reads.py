@@ -217,6 +217,12 @@ def status(
     }
     for name in [] if json_out else result.get("stopped_mappings") or []:
         output.warning(f"{stopped[name]}; run `s3sizer deploy`.")
+    if result.get("unfinished_fold_move") and not json_out:
+        output.warning(
+            "a `deploy --write-path fold` stopped after the tracker moved to the fold write "
+            "path and before it stored the choice: the totals shown are the fold's; run "
+            "`s3sizer deploy` to finish it."
+        )
     for bucket in [] if json_out else result.get("unfinished_untracks") or []:
         output.warning(
             f"the untrack of bucket {bucket!r} stopped before all of its "

@@ -235,3 +235,43 @@ def test_the_tracker_s_queue_mapping_deleted_by_hand_is_a_stopped_mapping(cli, a
     assert before["stopped_mappings"] == []  # nothing deployed: nothing to stop
     assert gone["stopped_mappings"] == ["size-tracking"]
     assert "the tracker's mapping from the queue is gone or disabled" in text.stderr
+
+
+def test_a_move_to_the_fold_stopped_part_way_is_read_as_the_tracker_runs_and_named(
+    cli, aws, monkeypatch
+):
+    """`deploy --write-path fold` stopped after the tracker's switch and before it stored the
+    choice: the tracker writes for the fold, so the totals are the fold's rows and the base.
+    Read as the stored config says, every total stood still, and nothing said why."""
+    from s3sizer.lambdas import layout as lay
+    from s3sizer.lambdas import rows
+    from s3sizer.stack import steps as st
+    from s3sizer.stack.apply import Executor
+    from tests.cli.conftest import DEFAULT_BUCKET
+
+    cli("setup")
+    cli("deploy", "--no-layer")
+    real = Executor.execute
+
+    def stop_after_the_switch(self, step):
+        real(self, step)
+        variables = getattr(step, "settings", {}).get("Environment", {}).get("Variables", {})
+        if isinstance(step, st.UpdateFunctionConfiguration) and variables.get("WRITE_PATH"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Executor, "execute", stop_after_the_switch)
+    cli("deploy", "--no-layer", "--write-path", "fold", code=130)
+    monkeypatch.setattr(Executor, "execute", real)
+    row = {**rows.totals_row_address(DEFAULT_BUCKET, "shard-1"), "total_size": lay.n(5),
+           "object_count": lay.n(1), "updated_at": {"S": "2026-12-07T09:00:00.000Z"}}  # fmt: skip
+    boto3.client("dynamodb").put_item(TableName="S3-object-size-history", Item=row)
+
+    status = json.loads(cli("status", "--json").stdout)
+    text = cli("status")
+
+    assert (status["total_size"], status["object_count"]) == (5, 1)  # the fold's row counts
+    assert status["unfinished_fold_move"] is True
+    assert "stopped after the tracker moved to the fold write path" in text.stderr
+    assert "`s3sizer deploy` to finish it" in text.stderr
+    cli("deploy", "--no-layer")
+    assert "unfinished_fold_move" not in json.loads(cli("status", "--json").stdout)
