@@ -6,8 +6,8 @@ import functools
 from dataclasses import dataclass
 
 from s3sizer.aws import Aws
-from s3sizer.errors import S3SizerError, StackError, UsageError
-from s3sizer.stack.model import BucketSettings, Names, StackConfig, bucket_name_problem
+from s3sizer.errors import StackError
+from s3sizer.stack.model import BucketSettings, Names, StackConfig
 from s3sizer.stack.state import Stack
 
 
@@ -61,23 +61,27 @@ class StackContext:
             raise self._not_tracked(self._chosen)
         return found
 
-    def _not_tracked(self, name: str) -> S3SizerError:
-        """Why ``name`` is not one to read, with `track` offered only where it would work."""
+    def _not_tracked(self, name: str) -> StackError:
+        """Why ``name`` is not one to read (the CLI refuses an invalid name as it parses),
+        with `track` offered only where it would work."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         pick = "pick one of those (`s3sizer status` lists them all)"
-        problem = bucket_name_problem(name)
-        if problem:
-            return UsageError(
-                f"Invalid bucket name {name!r}: {problem}",
-                "pass one the stack tracks (`s3sizer status` lists them)",
-            )
         names = [b.bucket for b in self.buckets]
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         tracks = f"stack {self.names.stack!r} tracks {shown}"
-        state = self.stack.bucket_state(name)
+        try:
+            state = self.stack.bucket_state(name)
+        except (ClientError, BotoCoreError):  # not allowed to look: say what is known
+            state = "unknown"
         if state == "missing":
             return StackError(f"Bucket {name!r} does not exist; {tracks}", pick)
         if state == "foreign":
-            return StackError(f"Bucket {name!r} is not this account's; {tracks}", pick)
+            return StackError(
+                f"Bucket {name!r} is not this account's (or this identity may not read it); "
+                f"{tracks}",
+                pick,
+            )
         return StackError(
             f"Bucket {name!r} is not tracked by stack {self.names.stack!r}, which tracks {shown}",
             f"{pick}, or, to track this one, run `s3sizer track {name}`",
@@ -118,8 +122,9 @@ class StackContext:
 
 
 def open_stack(aws: Aws, bucket: str | None = None) -> StackContext:
-    """The stack named by the global options, with its config read once (one GetItem); the
-    commands that read one bucket read `bucket`, else the first one."""
+    """The stack named by the global options, with its config read once (one GetItem, and on a
+    deployed transaction stack the tracker's configuration); the commands that read one bucket
+    read `bucket`, else the first one."""
     stack = Stack(aws)
     stored = stack.require_config()
     ctx = StackContext(stack, _as_deployed(stack, stored), bucket)
@@ -137,6 +142,11 @@ def _as_deployed(stack: Stack, stored: StackConfig) -> StackConfig:
     stack only)."""
     if stored.delivery is None or getattr(stored, "write_path", "transaction") == "fold":
         return stored
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from s3sizer.stack.fold import as_running
 
-    return as_running(stack, stored)
+    try:
+        return as_running(stack, stored)
+    except (ClientError, BotoCoreError):  # an identity that may read the table, not Lambda
+        return stored

@@ -204,7 +204,7 @@ class StackCollector:
 
 def _reopened(ctx):
     """The context read afresh: the stack's config (write path, route) and its buckets, as a
-    command started now would read them (one GetItem and one Query)."""
+    command started now would read them (context.open_stack's reads, and one Query)."""
     from s3sizer.context import open_stack
 
     return open_stack(ctx.aws)

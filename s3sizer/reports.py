@@ -269,12 +269,12 @@ def run_driver(
 def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     from s3sizer.progress import baseline_bar
     from s3sizer.stack.baseline_run import DEFAULT_WORKERS, record
-    from s3sizer.stack.fold import as_running, unfolded
+    from s3sizer.stack.fold import unfolded
 
     stack, config = ctx.stack, ctx.config
     first = ctx.bucket == config.bucket
     versioned = stack.tracked_bucket_versioning(ctx.bucket, first=first) != ""
-    write_path = as_running(stack, config).write_path
+    write_path = config.write_path  # as the tracker runs (context.open_stack)
     with baseline_bar(ctx.bucket) as on_progress:
         drift = record(
             stack,

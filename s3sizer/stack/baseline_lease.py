@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from s3sizer.errors import StackError
 from s3sizer.lambdas import layout as lay
@@ -62,12 +62,20 @@ class Lease:
 
     def confirm(self) -> bool:
         """Whether the lease is still this command's. After a pause its renewer may not have
-        woken yet (a suspended laptop): past two renewals' time, one renewal is made now."""
+        woken yet (a suspended laptop): past two renewals' time, one renewal is made now. A
+        renewal that fails (throttled, or the network not back yet) says nothing while the
+        lease cannot have run out."""
         if self.lost:
             return False
-        if _now() - self.renewed_at < 2 * RENEW_SECONDS:
+        since = _now() - self.renewed_at
+        if since < 2 * RENEW_SECONDS:
             return True
-        return self._renew_once()
+        try:
+            return self._renew_once()
+        except (ClientError, BotoCoreError):
+            if since < LEASE_SECONDS:
+                return True
+            raise
 
     def _refusal(self, held: dict, left: int) -> StackError:
         return StackError(

@@ -56,16 +56,19 @@ class ChangeLease(Lease):
     def confirm(self) -> bool:
         try:
             return super().confirm()
-        except ClientError as err:  # teardown deleted the table, and the hold with it
+        except ClientError as err:
+            # No table: another command's teardown took the stack meanwhile (this command's
+            # own teardown deletes it at its last step, after which nothing confirms).
             if err.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
-            return True
+            self.lost = True
+            return False
 
     def lost_refusal(self) -> StackError:
         return StackError(
-            f"This s3sizer {self.command} lost its hold on stack {self.stack!r}: it was paused "
-            f"past {LEASE_SECONDS} s, and another command may have changed the stack since; it "
-            "stopped before its next step",
+            f"This s3sizer {self.command} lost its hold on stack {self.stack!r}: it went "
+            f"{LEASE_SECONDS} s without renewing it (paused, or cut off), and another command "
+            "may have changed the stack since; it stopped before its next step",
             "run it again: its plan is made anew from what the stack is now",
         )
 

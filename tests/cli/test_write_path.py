@@ -275,3 +275,25 @@ def test_a_move_to_the_fold_stopped_part_way_is_read_as_the_tracker_runs_and_nam
     assert "`s3sizer deploy` to finish it" in text.stderr
     cli("deploy", "--no-layer")
     assert "unfinished_fold_move" not in json.loads(cli("status", "--json").stdout)
+
+
+def test_reads_by_an_identity_that_may_not_read_lambda_take_the_stored_config(
+    cli, aws, monkeypatch
+):
+    """A read-only identity of the table, with no lambda:GetFunctionConfiguration."""
+    from botocore.exceptions import ClientError
+
+    from s3sizer.stack.state import Stack
+
+    cli("setup")
+    cli("deploy", "--no-layer")
+
+    def denied(self, short):
+        raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetFunctionConfiguration")
+
+    monkeypatch.setattr(Stack, "function_configuration", denied)
+    status = json.loads(cli("status", "--json").stdout)
+    history = json.loads(cli("history", "--json").stdout)
+
+    assert status["delivery"] == "sqs" and "unfinished_fold_move" not in status
+    assert isinstance(history, list | dict)

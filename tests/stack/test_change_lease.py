@@ -140,3 +140,56 @@ def test_a_command_paused_past_its_hold_stops_before_its_next_step(aws, monkeypa
 
     assert tracked(aws) == ["first"]
     assert notifications("second") == before
+
+
+def test_a_command_paused_while_another_tore_the_stack_down_stops_and_makes_nothing(
+    aws, monkeypatch
+):
+    """Its renewal finds no table: the stack is gone, and going on would make orphans."""
+    from s3sizer.stack import baseline_lease
+
+    plan_track = plan_buckets.plan_track
+
+    def paused_plan(stack, buckets, **options):
+        plan = plan_track(stack, buckets, **options)
+        later = baseline_lease._now() + 100
+        monkeypatch.setattr(baseline_lease, "_now", lambda: later)
+        lifecycle.teardown(aws)  # another command, once the hold ran out
+        return plan
+
+    monkeypatch.setattr(plan_buckets, "plan_track", paused_plan)
+    before = notifications("second")
+
+    with pytest.raises(StackError, match=r"This s3sizer track lost its hold on stack"):
+        lifecycle.track(aws, ["second"])
+
+    assert notifications("second") == before
+    assert boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"] == []
+    assert boto3.client("sqs", region_name="us-east-1").list_queues().get("QueueUrls", []) == []
+
+
+def test_a_renewal_that_fails_in_passing_does_not_stop_a_command_within_its_lease(aws):
+    from botocore.exceptions import ClientError
+
+    from s3sizer.stack import baseline_lease
+
+    lease = ChangeLease(history(aws), "s3sizer", "track")
+    lease.acquire()
+    try:
+        throttled = ClientError({"Error": {"Code": "ThrottlingException"}}, "UpdateItem")
+
+        def refuse(**_):
+            raise throttled
+
+        real = lease.h.client
+        lease.h.client = type("Throttled", (), {"update_item": staticmethod(refuse)})()
+        try:
+            lease.renewed_at = baseline_lease._now() - 40  # past two renewals, within the lease
+            assert lease.confirm()
+            lease.renewed_at = baseline_lease._now() - 70  # it may have run out: not known
+            with pytest.raises(ClientError):
+                lease.confirm()
+        finally:
+            lease.h.client = real
+    finally:
+        lease.release()
