@@ -53,6 +53,7 @@ class Worker:
         self.log_stream_name = log_stream_name
         self.started_ms = int(time.time() * 1000)
         self.invocations = 0  # counted by the runtime; the first one reports the init duration
+        self._peak_at_kill: int | None = None
         self.idle_since = time.monotonic()
         # From spawn to handler imported, as Lambda's Init Duration, and what was printed meanwhile
         self.init_ms: float | None = None
@@ -135,15 +136,16 @@ class Worker:
         return Outcome("ok", payload=reply["payload"], output=output)
 
     def max_memory_mb(self) -> int | None:
-        """The peak resident set so far, as Lambda's REPORT line shows it (Linux only)."""
+        """The peak resident set so far, as Lambda's REPORT line shows it (Linux only); of a
+        worker killed (a timeout), its peak just before, as Lambda reports a timed-out one's."""
         try:
             status = Path(f"/proc/{self.pid}/status").read_text()
         except OSError:
-            return None
+            return self._peak_at_kill
         for line in status.splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) // 1024
-        return None
+        return self._peak_at_kill
 
     @property
     def alive(self) -> bool:
@@ -151,6 +153,7 @@ class Worker:
 
     def kill(self) -> None:
         """Kill the worker and anything it started, then reap it."""
+        self._peak_at_kill = self.max_memory_mb()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -203,6 +203,22 @@ def test_a_timeout_kills_the_worker_and_the_next_invocation_works(emulator, tmp_
     assert invoke(emulator, "runtime-timeout")["Body"]["pid"] != killed
 
 
+def test_a_timed_out_invocation_s_report_gives_its_peak_memory(emulator, tmp_path):
+    """Lambda's REPORT line of a timeout has its Max Memory Used, as every other's."""
+    import base64
+    import re
+
+    create_function(emulator, "runtime-timeout-report", SLOW_HANDLER, Timeout=1,
+                    env={"RECORD_FILE": str(tmp_path / "records")})  # fmt: skip
+    response = emulator.client("lambda").invoke(
+        FunctionName="runtime-timeout-report", Payload=b'{"sleep": 30}', LogType="Tail"
+    )
+    tail = base64.b64decode(response["LogResult"]).decode()
+    report = next(line for line in tail.splitlines() if line.startswith("REPORT"))
+    assert "Status: timeout" in report
+    assert re.search(r"Max Memory Used: [1-9][0-9]* MB", report), report
+
+
 def test_event_invocations_return_at_once_and_are_retried_twice(emulator, tmp_path):
     records = tmp_path / "attempts"
     create_function(emulator, "runtime-retry", FLAKY_HANDLER, env={"RECORD_FILE": str(records)})
