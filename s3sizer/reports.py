@@ -274,7 +274,6 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
     stack, config = ctx.stack, ctx.config
     first = ctx.bucket == config.bucket
     versioned = stack.tracked_bucket_versioning(ctx.bucket, first=first) != ""
-    write_path = config.write_path  # as the tracker runs (context.open_stack)
     with baseline_bar(ctx.bucket) as on_progress:
         drift = record(
             stack,
@@ -285,7 +284,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
             live=config.delivery is not None,
             workers=workers or DEFAULT_WORKERS,
             on_progress=on_progress,
-            write_path=write_path,
+            write_path=config.write_path,  # as the tracker runs (context.open_stack)
         )
     out = {
         "total_size": drift.total_size,
@@ -294,7 +293,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
         "drift_objects": drift.drift_objects,
         "resumed": drift.resumed,
     }
-    if write_path == "fold" and config.delivery is not None:
+    if config.write_path == "fold" and config.delivery is not None:
         out |= unfolded(ctx.stack, ctx.history, out["total_size"], out["object_count"])
     return out
 
