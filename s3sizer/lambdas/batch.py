@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
-from . import classes, tracked
+from . import late_creates, tracked
 from . import layout as lay
 from . import versions as v
 from .points import point_put
@@ -86,9 +86,8 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> ChunkResult:
             stored |= read_items(h, {("T", ""): totals_addr})
             continue
         plan = _plan(h, bucket, ordered, stored, looked_up, unmarked, points)
-        while plan.need:  # the classes of versions created (or moved) here: one lookup each
-            looked_up |= classes.look_up(h, bucket, sorted(plan.need))
-            result.lookups += len(plan.need)
+        while plan.need or plan.doubts:  # what only S3 can say, asked once each
+            result.lookups += late_creates.ask_s3(h, bucket, plan, looked_up)
             plan = _plan(h, bucket, ordered, stored, looked_up, unmarked, points)
         if not plan.writes:
             result.counts = plan.counts
@@ -132,6 +131,7 @@ class _Plan:
     totals: lay.Totals | None = None
     prefixes: dict = field(default_factory=dict)
     need: set = field(default_factory=set)  # (key, version id, named) to look up
+    doubts: set = field(default_factory=set)  # (key, version id) of creates v.UNSURE of
     # Per key: the largest visible size it had inside the chunk, where that is more than it
     # ends with (a put overwritten in the same chunk). The fold path writes it on the key item,
     # so that the fold, which sees only the item's last image, still sees the peak.
@@ -163,6 +163,7 @@ def _plan(
     counts = dict.fromkeys(("applied", "duplicate", "stale"), 0)
     classes_on = lay.tracks_classes(stored.get(("T", ""))) and h.class_of is not None
     need: set = set()
+    doubts: set = set()
     class_deltas: dict[str, list[int]] = {}
     maps, depth = {}, {}
     for change in ordered:
@@ -182,7 +183,7 @@ def _plan(
     for c in ordered:
         before, kept_before = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
         classes_before = v.class_figures(maps[c.key])
-        outcome = _apply(maps, c, classes_on, looked_up, need)
+        outcome = _apply(maps, c, classes_on, looked_up, need, doubts)
         counts[outcome] = counts.get(outcome, 0) + 1
         after, kept_after = v.visible_size(maps[c.key]), v.breakdown(maps[c.key])
         largest[c.key] = max(largest.get(c.key, 0), after or 0)
@@ -200,8 +201,8 @@ def _plan(
         for name in ["", *lay.prefixes(c.key, min(depth[c.key], h.prefix_depth))]:
             total = deltas.setdefault(name, [0] * len(change))
             total[:] = [t + d for t, d in zip(total, change, strict=True)]
-    if need:
-        return _Plan(counts, [], need=need)
+    if need or doubts:
+        return _Plan(counts, [], need=need, doubts=doubts)
     writes = []
     for key, versions in maps.items():
         if versions is original[key]:
@@ -256,7 +257,7 @@ def _plan(
     return plan
 
 
-def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) -> str:
+def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set, doubts: set) -> str:
     """Apply one change to its key's map (in ``maps``); its outcome."""
     versions = maps[c.key]
     time_ms = round(c.time * 1000) or None
@@ -277,14 +278,20 @@ def _apply(maps: dict, c: Change, classes_on: bool, looked_up: dict, need: set) 
         outcome, maps[c.key] = v.transition(versions, c.version_id, cls, time_ms)
         return outcome
     cls = None
+    present = looked_up.get(late_creates.asked(c.key, c.version_id))
     if c.kind == v.OBJECT and classes_on:
-        outcome, _ = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms)
+        outcome, _ = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms, None, present)
         if outcome == v.APPLIED:
             if (c.key, c.version_id) not in looked_up:
                 need.add((c.key, c.version_id, c.named))
             # None when gone at lookup: counted as STANDARD until its delete, which nets it out
             cls = looked_up.get((c.key, c.version_id))
-    outcome, maps[c.key] = v.apply(versions, c.version_id, c.kind, c.seq, c.size, time_ms, cls)
+    outcome, maps[c.key] = v.apply(
+        versions, c.version_id, c.kind, c.seq, c.size, time_ms, cls, present
+    )
+    if outcome == v.UNSURE:  # nothing is written until S3 has answered
+        doubts.add((c.key, c.version_id))
+        return v.STALE
     return outcome
 
 

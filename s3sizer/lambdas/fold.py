@@ -28,10 +28,10 @@ import time
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import environment, history, rows
 from . import fold_apply as fa
 from . import fold_compact as fc
 from . import fold_receipts as fr
-from . import history, rows
 from .metric import metric_line
 
 logger = logging.getLogger(__name__)
@@ -168,8 +168,8 @@ def _first_number(streams, stream_arn: str, shard_id: str, number: str) -> str |
 
 @functools.cache
 def _config():
-    history.quiet_library_lines()
-    table, ttl_days = history.table_from_environment("fold")
+    environment.quiet_library_lines()
+    table, ttl_days = environment.table_from_environment("fold")
     hist = history.History(table, boto3.client("dynamodb"), ttl_days=ttl_days)
     return hist, boto3.client("dynamodbstreams")
 

@@ -94,6 +94,8 @@ class History:
         # (bucket, key, version id) -> the version's storage class now, None when it is gone:
         # the tracker's lookup for buckets whose classes it tracks (classes.head_class).
         self.class_of: Callable[[str, str, str], str | None] | None = None
+        # (bucket, key) -> the ids S3 holds of the key's versions (late_creates.py).
+        self.versions_of: Callable[[str, str], set[str]] | None = None
         # "transaction": a chunk writes its key items, the totals and the points in one
         # transaction; "fold": only the key items, which the fold function counts (key_writes.py).
         self.write_path = "transaction"
@@ -376,28 +378,3 @@ class History:
         from . import baseline
 
         return baseline.reset(self, bucket, listing, depth)
-
-
-def quiet_library_lines() -> None:
-    """Lambda sets the root logger to the function's ApplicationLogLevel (INFO for the tracker
-    and the fold), so botocore's INFO lines ("Found credentials in environment variables.",
-    and where it found an endpoint) would open every cold start's log, where a reader looks
-    for the batch lines. Its warnings still show."""
-    import logging
-
-    logging.getLogger("botocore").setLevel(logging.WARNING)
-
-
-def table_from_environment(function: str) -> tuple[str, float]:
-    """A function's table and history retention, from its environment (TABLE_NAME,
-    HISTORY_TTL_DAYS); one line naming the variable when either is wrong."""
-    import os
-
-    table = os.environ.get("TABLE_NAME")
-    if not table:
-        raise RuntimeError(f"TABLE_NAME is not set: the {function} function needs its table")
-    ttl = os.environ.get("HISTORY_TTL_DAYS", "0") or "0"
-    try:
-        return table, float(ttl)
-    except ValueError:
-        raise RuntimeError(f"HISTORY_TTL_DAYS must be a number of days, not {ttl!r}") from None

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError
 
-from . import batch, classes, tracked
+from . import batch, late_creates, tracked
 from . import layout as lay
 from . import versions as v
 from .records import Change
@@ -87,9 +87,8 @@ def apply_chunk(h, bucket: str, changes: list[Change]) -> batch.ChunkResult:
     looked_up: dict = {}  # (key, version id) -> class, once each
     for attempt in range(batch.MAX_ATTEMPTS):
         plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)
-        while plan.need:  # the classes of versions created (or moved) here: one lookup each
-            looked_up |= classes.look_up(h, bucket, sorted(plan.need))
-            result.lookups += len(plan.need)
+        while plan.need or plan.doubts:  # what only S3 can say, asked once each
+            result.lookups += late_creates.ask_s3(h, bucket, plan, looked_up)
             plan = batch._plan(h, bucket, pending, stored, looked_up, unmarked)
         puts = {
             name[1]: _marked(write, mark, plan.passing.get(name[1]))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import batch, classes, history, key_writes, records, uploads
+from . import batch, classes, environment, history, key_writes, late_creates, records, uploads
 from . import layout as lay
 from .metric import metric_line
 
@@ -168,8 +168,8 @@ def _depth_of(hist: history.History):
 @functools.cache
 def _config() -> history.History:
     """Built once per warm container: the client and the settings from the environment."""
-    history.quiet_library_lines()
-    table, ttl_days = history.table_from_environment("size-tracking")
+    environment.quiet_library_lines()
+    table, ttl_days = environment.table_from_environment("size-tracking")
     depth = os.environ.get("PREFIX_DEPTH", "1") or "1"
     if depth not in {str(d) for d in range(history.MAX_PREFIX_DEPTH + 1)}:
         raise RuntimeError(f"PREFIX_DEPTH must be 0 to {history.MAX_PREFIX_DEPTH}, not {depth!r}")
@@ -189,8 +189,11 @@ def _config() -> history.History:
     # Set by deploy: each bucket's settings item says whether it is tracked, and its depth
     # (PREFIX_DEPTH is then only the first guess for a bucket this container has not seen).
     found.settings_required = os.environ.get("BUCKET_SETTINGS") == "table"
+    s3 = _s3()
     # Used only for buckets whose TOTALS item says their storage classes are tracked.
-    found.class_of = classes.head_class(boto3.client("s3"))
+    found.class_of = classes.head_class(s3)
+    # Used only for a create delivered after the tombstones of its key's versions were capped.
+    found.versions_of = late_creates.version_lister(s3)
     return found
 
 

@@ -25,11 +25,17 @@ TRANSIT = "T"
 LIVE = (OBJECT, MARKER)
 NULL_VERSION = "null"
 APPLIED, DUPLICATE, STALE = "applied", "duplicate", "stale"
+# A create that the map alone cannot tell from one deleted long ago (below): S3 must say
+# whether the version still exists before it is applied.
+UNSURE = "unsure"
 
 # A tombstone (a permanently deleted version) makes a create of that version delivered after
-# its delete stale. Only the newest tombstones are kept, so that a key's item stays small;
-# see docs/tracking.md for why the cap does not cost exactness in practice.
+# its delete stale. Only the newest tombstones are kept, so that a key's item stays small. The
+# newest sequencer among those dropped stays, as this pseudo-entry (a GONE entry, so it counts
+# nowhere; S3's version ids never hold "~"): a create older than it, of a version the map does
+# not know, may be one whose tombstone was dropped, and is UNSURE (docs/tracking.md).
 MAX_TOMBSTONES = 32
+DROPPED = "~dropped"
 # Live versions (objects and markers) beyond this count are forgotten, oldest first: a key item
 # must stay well under DynamoDB's 400 KB. Only deleting all the newer ones would then need them.
 MAX_LIVE = 1000
@@ -159,10 +165,12 @@ def apply(
     size: int,
     time_ms: int | None = None,
     cls: str | None = None,
+    present: bool | None = None,
 ):
     """(outcome, new map) for one record; the map is returned unchanged unless "applied".
 
     ``cls`` is a created version's storage class as a lookup found it (None: not looked up).
+    ``present`` is whether S3 still has the version, for a create that is UNSURE without it.
     """
     old = versions.get(version_id)
     pending = old if old is not None and old.kind == TRANSIT else None
@@ -181,6 +189,18 @@ def apply(
         and (kind != GONE or old.kind == GONE)
     ):
         return DUPLICATE, versions
+    floor = dropped_floor(versions) if old is None else ""
+    if seq <= floor and kind == GONE:
+        # A tombstone this old would be the first the cap drops: it changes nothing.
+        return (DUPLICATE if seq == floor else STALE), versions
+    if seq <= floor:
+        # Created before a version whose tombstone is gone: this one's may be gone with it. S3
+        # holding it now settles it, also for "null", which a later write replaces in place:
+        # then that write's own record comes after and is applied over this one.
+        if present is None:
+            return UNSURE, versions
+        if not present:
+            return STALE, versions
     if kind == OBJECT and pending is not None and _same_content(pending, version_id, time_ms):
         cls = later_class(cls, pending.cls)
     new = dict(versions)
@@ -248,16 +268,35 @@ def class_figures(versions: dict[str, Entry]) -> dict[str, tuple[int, ...]]:
     return {c: tuple(f) for c, f in out.items()}
 
 
+def dropped_floor(versions: dict[str, Entry]) -> str:
+    """The newest sequencer among the key's dropped tombstones ("" when none was dropped)."""
+    entry = versions.get(DROPPED)
+    return "" if entry is None else entry.seq or ""
+
+
 def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
     if len(versions) <= _UNDER_EITHER_CAP:
         return versions
     gone = [(e.seq or "", vid) for vid, e in versions.items() if e.kind not in LIVE]
+    gone = [(seq, vid) for seq, vid in gone if vid != DROPPED]
     live = [(order(e), vid) for vid, e in versions.items() if e.kind in LIVE]
     if len(gone) <= MAX_TOMBSTONES and len(live) <= MAX_LIVE:
         return versions
-    drop = [vid for _, vid in sorted(gone)[: max(0, len(gone) - MAX_TOMBSTONES)]]
-    drop += [vid for _, vid in sorted(live, key=lambda t: t[0])[: max(0, len(live) - MAX_LIVE)]]
-    return {vid: e for vid, e in versions.items() if vid not in drop}
+    dropped = sorted(gone)[: max(0, len(gone) - MAX_TOMBSTONES)]
+    drop = {vid for _, vid in dropped}
+    drop |= {vid for _, vid in sorted(live, key=lambda t: t[0])[: max(0, len(live) - MAX_LIVE)]}
+    kept = {vid: e for vid, e in versions.items() if vid not in drop}
+    if dropped:
+        # A tombstone known from listings alone has no sequencer: its create came before the
+        # listing, which came before the newest record of the key, as far as the map knows.
+        newest = max(dropped)[0] if all(seq for seq, _ in dropped) else _newest_seq(versions)
+        floor = max(dropped_floor(versions), newest)
+        kept[DROPPED] = Entry(GONE, floor, None, 0)
+    return kept
+
+
+def _newest_seq(versions: dict[str, Entry]) -> str:
+    return max((e.seq for e in versions.values() if e.seq is not None), default="")
 
 
 def from_listing(

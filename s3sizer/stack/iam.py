@@ -145,6 +145,26 @@ UPLOADS_POLL_ACTIONS = ["s3:ListBucketMultipartUploads", "s3:ListMultipartUpload
 POLLED_ARNS_CHARACTERS = 6_000
 
 
+# A create delivered after the tombstones of its key's newer versions were capped asks S3
+# which versions of the key it holds (lambdas/late_creates.py): ListObjectVersions, authorised
+# as s3:ListBucketVersions, which reads no object. The tracked buckets are named while their
+# ARNs take at most this much; past it, the account's own buckets.
+LATE_CREATES_ACTIONS = ["s3:ListBucketVersions"]
+LISTED_ARNS_CHARACTERS = 1_500
+
+
+def late_creates_statement(arns: Arns, buckets: list[str] | tuple[str, ...]) -> dict:
+    resources = [f"arn:{arns.partition}:s3:::{bucket}" for bucket in buckets]
+    if sum(len(r) + 3 for r in resources) <= LISTED_ARNS_CHARACTERS:
+        return _statement("ListLateCreatedVersions", LATE_CREATES_ACTIONS, resources)
+    return {
+        **_statement(
+            "ListLateCreatedVersions", LATE_CREATES_ACTIONS, [f"arn:{arns.partition}:s3:::*"]
+        ),
+        "Condition": {"StringEquals": {"s3:ResourceAccount": arns.account}},
+    }
+
+
 def uploads_poll_statement(arns: Arns, buckets: list[str] | tuple[str, ...]) -> dict:
     """The poll's two list actions on exactly the tracked buckets; past the size budget, on
     the account's own buckets (s3:ResourceAccount), which never grows with them."""
@@ -190,15 +210,18 @@ def policy_for(
     kms_key: str | None = None,
     polled: tuple[str, ...] = (),
     class_buckets: tuple[str, ...] = (),
+    tracked: tuple[str, ...] = (),
 ) -> dict:
     """The inline policy of one function's role; ``polled`` names the buckets whose unfinished
     uploads the tracker polls on its schedule (none when the schedule is off),
     ``class_buckets`` those whose storage classes it looks up (HeadObject of each version
-    created)."""
+    created), ``tracked`` every bucket it tracks (a late create's versions listed)."""
     statements = [_logs_statement(arns, short)]
     if short == "size-tracking":
         statements.append(_statement("HistoryReadWrite", TRACKER_TABLE_ACTIONS, [arns.table]))
         statements += tracker_grants(arns)
+        if tracked:
+            statements.append(late_creates_statement(arns, sorted(set(tracked))))
         if polled:
             statements.append(uploads_poll_statement(arns, polled))
     elif short == "plotting":

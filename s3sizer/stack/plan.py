@@ -307,8 +307,9 @@ def role_steps(
             description = f"Execution role of {names.function(spec.short)}"
             out.append(st.CreateRole(names.role(spec.short), description, stack_tags(stack)))
         desired = iam.policy_for(
-            spec.short, arns, config.driver_prefix, kms_key, polled, class_buckets
-        )
+            spec.short, arns, config.driver_prefix, kms_key, polled, class_buckets,
+            tuple(b.bucket for b in buckets),
+        )  # fmt: skip
         if document != desired:
             out.append(st.PutRolePolicy(names.role(spec.short), names.policy(spec.short), desired))
     return out

@@ -154,6 +154,10 @@ class ModelBucket:
                 return version.cls
         return None
 
+    def version_ids(self) -> dict[str, set[str]]:
+        """Per key, the ids of the versions and delete markers it holds now."""
+        return {key: {v.vid for v in stack} for key, stack in self.stacks.items()}
+
     def class_seen(self, key: str, version_id: str, sent: set, pick) -> str | None:
         """What a HeadObject made at some time after the notices ``sent`` may answer: any class
         the version had since the last of them that changed it (``pick`` chooses); None once

@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s3sizer.lambdas import batch, size_tracking
+from s3sizer.lambdas import batch, size_tracking, versions
 from s3sizer.lambdas import classes as storage_classes
 from s3sizer.lambdas import layout as lay
 from s3sizer.lambdas.history import History, table_definition
@@ -347,10 +347,14 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         # One key at depth 2 needs 7 items: 7 and 12 cut a batch of a few keys into chunks.
         transaction_items=st.sampled_from([7, 12, batch.TRANSACTION_ITEMS]),
         read_items=st.sampled_from([2, batch.READ_ITEMS]),
+        # 1 and 2 drop tombstones in short histories: late creates then ask S3 (late_creates).
+        tombstones=st.sampled_from([1, 2, versions.MAX_TOMBSTONES]),
         classes=st.booleans(),
         data=st.data(),
     )
-    def check(history, route, depth, faults, transaction_items, read_items, classes, data):
+    def check(
+        history, route, depth, faults, transaction_items, read_items, tombstones, classes, data
+    ):
         # A fresh table: moto sorts a whole table on each query, so a shared one slows down.
         ddb.delete_table(TableName=TABLE)
         ddb.create_table(**table_definition(TABLE))
@@ -360,6 +364,7 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         for op in history[:quiet]:
             model.play(op)
         early, listing_then = list(model.notices), model.listing()
+        held_then = model.version_ids()
         for op in history[quiet:]:
             model.play(op)
         monkeypatch.setenv("PREFIX_DEPTH", str(depth))
@@ -375,6 +380,12 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
             tracker.class_of = lambda _, key, vid: model.class_seen(
                 key, vid or "null", queue.sent, lambda seen: data.draw(st.sampled_from(seen))
             )
+        # What ListObjectVersions answers of a key while the early notices are delivered (the
+        # bucket as it was then), and after (as it is at the end).
+        s3_now = [held_then]
+        tracker.versions_of = lambda _, key: s3_now[0].get(key, set())
+        monkeypatch.setattr(versions, "MAX_TOMBSTONES", tombstones)
+        monkeypatch.setattr(versions, "_UNDER_EITHER_CAP", tombstones)
         # Scaled down, a few keys make the chunks and reads of a large batch.
         monkeypatch.setattr(batch, "TRANSACTION_ITEMS", transaction_items)
         monkeypatch.setattr(batch, "READ_ITEMS", read_items)
@@ -385,6 +396,7 @@ def check_random_histories(function_env, ddb, caplog, examples: int) -> None:
         queue.drain(deliveries(early, bucket, route, data.draw, again=early))
         assert_exact(reader, bucket, listing_then, depth)
         late = model.notices[len(early) :]
+        s3_now[0] = model.version_ids()
         queue.drain(deliveries(late, bucket, route, data.draw, again=model.notices))
         assert_exact(reader, bucket, model.listing(), depth)
         assert all(rejected == 0 for _, rejected in batch_lines(caplog))

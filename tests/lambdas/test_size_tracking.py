@@ -229,3 +229,40 @@ def test_handler_with_a_bad_setting_says_so(tracking_env, name, value):
     tracking_env.setenv(name, value)
     with pytest.raises(RuntimeError, match=name):
         size_tracking.handler(load("put.json"), None)
+
+
+def test_handler_asks_s3_about_a_create_redelivered_after_its_keys_tombstones_were_capped(
+    tracking_env, aws
+):
+    """SQS delivers at least once: a copy of v0's create comes back after v0 and 33 newer
+    versions of the key were deleted for good. The tracker's map kept only the newest 32
+    tombstones, so only S3's listing of the key can say that v0 is gone."""
+    import boto3
+
+    from s3sizer.lambdas import versions
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=DEMO)
+    s3.put_bucket_versioning(Bucket=DEMO, VersioningConfiguration={"Status": "Enabled"})
+    serial = iter(range(1, 1000))
+
+    def put_then_delete() -> dict:
+        vid = s3.put_object(Bucket=DEMO, Key="hot k+1", Body=b"x" * 7)["VersionId"]
+        made = events.created(DEMO, "hot k+1", 7, events.sequencer(next(serial)), version_id=vid)
+        s3.delete_object(Bucket=DEMO, Key="hot k+1", VersionId=vid)
+        gone = events.removed(DEMO, "hot k+1", events.sequencer(next(serial)), version_id=vid)
+        return made, gone
+
+    first, first_gone = put_then_delete()
+    bodies = [first, first_gone]
+    for _ in range(versions.MAX_TOMBSTONES + 1):
+        bodies += put_then_delete()
+    for body in bodies:
+        assert size_tracking.handler(events.sqs(events.envelope(body)), None) == {
+            "batchItemFailures": []
+        }
+    assert History(TABLE, boto3.client("dynamodb")).totals(DEMO).object_count == 0
+    late = size_tracking.handler(events.sqs(events.envelope(first)), None)
+    assert late == {"batchItemFailures": []}
+    totals = History(TABLE, boto3.client("dynamodb")).totals(DEMO)
+    assert (totals.total_size, totals.object_count) == (0, 0)  # before: (7, 1)

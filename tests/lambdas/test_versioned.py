@@ -98,8 +98,57 @@ def test_tombstones_are_capped_oldest_first(hist):
         hist.apply(BUCKET, "k", f"{2 * i + 1:04X}", 1, event=PUT, version_id=f"v{i}")
         hist.apply(BUCKET, "k", f"{2 * i + 2:04X}", None, event=DELETE, version_id=f"v{i}")
     state = hist.key_state(BUCKET, "k")
-    assert len(state.versions) == versions.MAX_TOMBSTONES
+    assert len(state.versions) == versions.MAX_TOMBSTONES + 1  # and the dropped ones' floor
     assert "v0" not in state.versions and f"v{versions.MAX_TOMBSTONES + 4}" in state.versions
+    assert versions.dropped_floor(state.versions) == "000A"  # v4's delete, the newest dropped
+    assert sizes(hist) == (0, 0)
+
+
+def _late_create_history(hist, listed: list[set[str]]) -> None:
+    """v0 created at sequencer 0001, then 37 newer versions created and deleted for good, each
+    delivered at once; S3's listings of the key, as the tracker asks, go into ``listed``."""
+    from s3sizer.lambdas import versions
+
+    def versions_of(bucket, key):
+        listed.append((bucket, key))
+        return held
+
+    held: set[str] = set()
+    hist.versions_of = versions_of
+    for i in range(1, versions.MAX_TOMBSTONES + 6):
+        hist.apply(BUCKET, "k", f"{2 * i + 1:04X}", 1, event=PUT, version_id=f"v{i}")
+        hist.apply(BUCKET, "k", f"{2 * i + 2:04X}", None, event=DELETE, version_id=f"v{i}")
+    return held
+
+
+def test_a_create_later_than_its_keys_capped_tombstones_asks_s3_and_is_stale_when_gone(hist):
+    """v0's create comes after the deletes of 37 newer versions (a batch retried after its
+    visibility timeout): its own delete's tombstone, had it come first, would have been
+    dropped by the cap. S3 has no v0 now, so it counts nowhere."""
+    listed: list = []
+    _late_create_history(hist, listed)
+    assert listed == []  # creates and deletes in order ask nothing
+    hist.apply(BUCKET, "k", "0001", 5, event=PUT, version_id="v0")
+    assert listed == [(BUCKET, "k")]
+    assert sizes(hist) == (0, 0)
+    assert "v0" not in hist.key_state(BUCKET, "k").versions
+
+
+def test_a_late_create_that_s3_still_holds_counts(hist):
+    listed: list = []
+    held = _late_create_history(hist, listed)
+    held.add("v0")  # never deleted: its create only came late
+    hist.apply(BUCKET, "k", "0001", 5, event=PUT, version_id="v0")
+    assert listed == [(BUCKET, "k")] and sizes(hist) == (5, 1)
+    hist.apply(BUCKET, "k", "0001", 5, event=PUT, version_id="v0")  # again: a duplicate
+    assert listed == [(BUCKET, "k")] and sizes(hist) == (5, 1)
+
+
+def test_a_late_create_without_a_way_to_ask_s3_fails_and_comes_again(hist):
+    _late_create_history(hist, [])
+    hist.versions_of = None
+    with pytest.raises(RuntimeError, match="needs S3's word"):
+        hist.apply(BUCKET, "k", "0001", 5, event=PUT, version_id="v0")
     assert sizes(hist) == (0, 0)
 
 

@@ -53,5 +53,11 @@ def test_a_map_over_the_tombstone_cap_keeps_its_newest_tombstones():
     versions = {f"x{i:02d}": v.Entry(v.GONE, f"{i + 1:02X}", None, 0) for i in range(40)}
     versions["live"] = v.Entry(v.OBJECT, "FF", None, 7)
     capped = v._capped(versions)
-    assert len(capped) == v.MAX_TOMBSTONES + 1 and "live" in capped
+    assert len(capped) == v.MAX_TOMBSTONES + 2 and "live" in capped  # and the floor
     assert "x00" not in capped and "x39" in capped
+    assert v.dropped_floor(capped) == "08"  # x07's, the newest dropped
+    # A create older than it, of a version the map does not know, waits for S3's word.
+    assert v.apply(capped, "x03", v.OBJECT, "03", 5)[0] == v.UNSURE
+    assert v.apply(capped, "x03", v.OBJECT, "03", 5, present=False)[0] == v.STALE
+    assert v.apply(capped, "new", v.OBJECT, "100", 5)[0] == v.APPLIED  # newer: no question
+    assert v.apply(capped, "x03", v.GONE, "04", 0)[0] == v.STALE  # its delete, again

@@ -27,6 +27,7 @@ ACTION_OF_API = {
     "s3:HeadObject": ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"),
     "s3:ListMultipartUploads": ("s3:ListBucketMultipartUploads",),
     "s3:ListParts": ("s3:ListMultipartUploadParts",),
+    "s3:ListObjectVersions": ("s3:ListBucketVersions",),
 }
 # TransactWriteItems is authorised per item: the item kinds the code builds, as IAM actions.
 TRANSACT_ITEMS = {
@@ -71,8 +72,9 @@ def called_actions(modules: tuple[str, ...]) -> set[str]:
 def granted_actions(short: str, kms_key: str | None = None) -> set[str]:
     # With the uploads polled and a bucket whose storage classes are tracked.
     document = iam.policy_for(
-        short, ARNS, kms_key=kms_key, polled=("tracked",), class_buckets=("tracked",)
-    )
+        short, ARNS, kms_key=kms_key, polled=("tracked",), class_buckets=("tracked",),
+        tracked=("tracked",),
+    )  # fmt: skip
     return {action for s in document["Statement"] for action in s["Action"]}
 
 
@@ -148,4 +150,27 @@ def test_polled_and_class_buckets_together_stay_within_iam_s_limit():
         both = iam.policy_for(
             "size-tracking", ARNS, polled=many[:count], class_buckets=many[:count]
         )
+        assert len(json.dumps(both, separators=(",", ":"))) <= iam.POLICY_CHARACTERS, count
+
+
+def test_the_tracker_may_list_the_versions_of_its_buckets_and_read_no_object():
+    import json
+
+    few = iam.policy_for("size-tracking", ARNS, tracked=("b2", "b1"))
+    late = next(s for s in few["Statement"] if s["Sid"] == "ListLateCreatedVersions")
+    assert late["Action"] == ["s3:ListBucketVersions"]
+    assert late["Resource"] == ["arn:aws:s3:::b1", "arn:aws:s3:::b2"]
+    assert "s3:GetObject" not in json.dumps(few)
+    many = tuple(f"{i:03d}-" + "b" * 59 for i in range(1000))  # S3's longest names
+    everything = iam.policy_for(
+        "size-tracking", ARNS, polled=many, class_buckets=many, tracked=many
+    )
+    late = next(s for s in everything["Statement"] if s["Sid"] == "ListLateCreatedVersions")
+    assert late["Resource"] == ["arn:aws:s3:::*"]
+    assert late["Condition"] == {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
+    for count in (1, 10, 20, 21, 38, 113, 1000):
+        both = iam.policy_for(
+            "size-tracking", ARNS, polled=many[:count], class_buckets=many[:count],
+            tracked=many[:count],
+        )  # fmt: skip
         assert len(json.dumps(both, separators=(",", ":"))) <= iam.POLICY_CHARACTERS, count
