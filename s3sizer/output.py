@@ -56,12 +56,21 @@ def _signed(count: int, word: str) -> str:
 
 
 def reconcile_text(result: dict) -> str:
-    moved = result["drift_bytes"] or result["drift_objects"]
+    from s3sizer.lambdas.listing import REPORTED_BREAKDOWN
+
+    kept = [result.get(f"drift_{name}", 0) for name in REPORTED_BREAKDOWN]
+    moved = result["drift_bytes"] or result["drift_objects"] or any(kept)
     resumed = result.get("resumed", False)
     return (
         f"{human_bytes(result['total_size'])} in {plural(result['object_count'], 'object')}; "
         f"drift {_signed(result['drift_bytes'], 'byte')}, "
         f"{_signed(result['drift_objects'], 'object')}"
+        + (
+            f"; noncurrent {_signed(kept[0], 'byte')} in {_signed(kept[1], 'version')}, "
+            f"{_signed(kept[2], 'delete marker')}"
+            if any(kept)
+            else ""
+        )
         + (" (corrected)" if moved else "")
         + ("; resumed an interrupted run, whose drift this counts too" if resumed else "")
         + _unfolded_text(result)

@@ -286,13 +286,7 @@ def reconcile(ctx: StackContext, workers: int | None = None) -> dict:
             on_progress=on_progress,
             write_path=config.write_path,  # as the tracker runs (context.open_stack)
         )
-    out = {
-        "total_size": drift.total_size,
-        "object_count": drift.object_count,
-        "drift_bytes": drift.drift_bytes,
-        "drift_objects": drift.drift_objects,
-        "resumed": drift.resumed,
-    }
+    out = drift.report()
     if config.write_path == "fold" and config.delivery is not None:
         out |= unfolded(ctx.stack, ctx.history, out["total_size"], out["object_count"])
     return out

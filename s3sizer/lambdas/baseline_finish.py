@@ -32,10 +32,15 @@ def finish(
         _stamp(h, bucket)
         # What the keys hold once the fold has counted them (the table's totals may lag).
         size, count, *_ = sums.merged.get("", [0] * WIDTH)
-        return Drift(size, count, sums.drift_bytes, sums.drift_objects)
+        moved = tuple(sums.moved.get("", [0] * WIDTH)[2:])
+        return Drift(size, count, sums.drift_bytes, sums.drift_objects, breakdown=moved)
     event = EVENT_RECONCILE if before.updated_at is not None else EVENT_BASELINE
     address = lay.address(lay.bucket_pk(bucket), lay.TOTALS_SK)
     target = sums.merged.get("", [0] * WIDTH)
+    # How far the breakdown was off: what the run moved in it, and what setting the totals
+    # whole moves besides (a live run has added its moves to them already; a quiet one not).
+    moved = tuple(sums.moved.get("", [0] * WIDTH)[2:])
+    breakdown = moved
     for attempt in range(batch.MAX_ATTEMPTS):
         item = h._get(address)
         old = lay.totals_from(item)
@@ -46,6 +51,8 @@ def finish(
             size, count = target[0], target[1]
             kept_delta = [t - k for t, k in zip(target[2:], lay.breakdown_from(item), strict=True)]
             class_delta = _class_delta(sums.classes_merged, lay.classes_from(item))
+            settled = moved if sums.totals_writes else (0,) * len(moved)
+            breakdown = tuple(k + m for k, m in zip(kept_delta, settled, strict=True))
             start = before
             sums.drift_bytes = size - before.total_size
             sums.drift_objects = count - before.object_count
@@ -88,7 +95,10 @@ def finish(
         _prefix_points(h, bucket, sums.moved)
     _zero_deeper_prefixes(h, bucket, depth)
     totals = h.totals(bucket)
-    return Drift(totals.total_size, totals.object_count, sums.drift_bytes, sums.drift_objects)
+    return Drift(
+        totals.total_size, totals.object_count, sums.drift_bytes, sums.drift_objects,
+        breakdown=breakdown,
+    )  # fmt: skip
 
 
 def _stamp(h, bucket: str) -> None:

@@ -24,6 +24,11 @@ class ListedVersion:
     storage_class: str | None = None  # as the listing names it (None: a delete marker)
 
 
+# The breakdown's figures a reconcile reports the drift of (layout.BREAKDOWN's keys at the
+# live-version cap are a warning, not a figure a listing shows).
+REPORTED_BREAKDOWN = ("noncurrent_bytes", "noncurrent_versions", "delete_markers")
+
+
 @dataclass(frozen=True)
 class Drift:
     """What a full listing found, and how far the recorded totals were off (listing - recorded)."""
@@ -34,3 +39,21 @@ class Drift:
     drift_objects: int
     # The run resumed an interrupted one: the drift counts what that one found, and mended, too.
     resumed: bool = False
+    # How far the recorded breakdown was off, as listing - recorded: layout.BREAKDOWN's figures
+    # (noncurrent bytes and versions, delete markers, keys at the live-version cap).
+    breakdown: tuple[int, ...] = ()
+
+    def report(self) -> dict:
+        """reconcile's answer: the figures, their drift, and the breakdown's drift by name
+        (``drift_noncurrent_bytes`` and so on)."""
+        from .layout import BREAKDOWN
+
+        figures = dict(zip(BREAKDOWN, self.breakdown or (0,) * len(BREAKDOWN), strict=True))
+        return {
+            "total_size": self.total_size,
+            "object_count": self.object_count,
+            "drift_bytes": self.drift_bytes,
+            "drift_objects": self.drift_objects,
+            **{f"drift_{name}": figures[name] for name in REPORTED_BREAKDOWN},
+            "resumed": self.resumed,
+        }

@@ -278,9 +278,10 @@ def _page_entries(page: dict, versioned: bool, listed_at: float) -> Iterator[Lis
         )
     else:
         merged = [(next(markers) if m else next(versions), m) for m in order]
-        # S3's answer is in key order already; a stable sort keeps each key's own order, and
-        # groups the keys of a server that lists every version before every marker.
-        merged.sort(key=lambda entry: entry[0]["Key"])
+        # S3's answer is in key order already, each key's current entry first; a stable sort
+        # keeps each key's own order, and groups the keys of a server that lists every version
+        # before every marker (moto), putting the one it marks latest first, as S3 does.
+        merged.sort(key=lambda entry: (entry[0]["Key"], not entry[0]["IsLatest"]))
     for item, is_marker in merged:
         yield ListedVersion(
             item["Key"],

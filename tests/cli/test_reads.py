@@ -34,10 +34,47 @@ def test_reconcile_reports_the_drift_and_corrects_it(cli, aws):
 
     assert first == {
         "total_size": 123, "object_count": 2, "drift_bytes": 123, "drift_objects": 2,
+        "drift_noncurrent_bytes": 0, "drift_noncurrent_versions": 0, "drift_delete_markers": 0,
         "resumed": False,
     }  # fmt: skip
     assert (status["total_size"], status["object_count"], status["max_size"]) == (123, 2, 123)
     assert (second["drift_bytes"], second["drift_objects"]) == (0, 0)
+
+
+def test_reconcile_reports_the_drift_of_noncurrent_versions_and_delete_markers_too(cli, aws):
+    cli("setup")
+    s3 = boto3.client("s3")
+    s3.put_bucket_versioning(
+        Bucket=DEFAULT_BUCKET, VersioningConfiguration={"Status": "Enabled"}
+    )
+    put("k", 100)
+    put("k", 30)  # the 100 bytes are noncurrent now
+    put("g", 5)
+    s3.delete_object(Bucket=DEFAULT_BUCKET, Key="g")  # a marker over 5 noncurrent bytes
+
+    first = cli("reconcile", "--json")
+    text = cli("reconcile").stdout
+
+    assert json.loads(first.stdout) == {
+        "total_size": 30, "object_count": 1, "drift_bytes": 30, "drift_objects": 1,
+        "drift_noncurrent_bytes": 105, "drift_noncurrent_versions": 2, "drift_delete_markers": 1,
+        "resumed": False,
+    }  # fmt: skip
+    assert "noncurrent" not in text  # mended by the first: nothing left to report
+    storage = json.loads(cli("status", "--json").stdout)["storage"]
+    assert storage["noncurrent"]["bytes"] == 105
+
+
+def test_reconcile_text_names_a_noncurrent_drift():
+    from s3sizer.output import reconcile_text
+
+    found = {"total_size": 10, "object_count": 1, "drift_bytes": 0, "drift_objects": 0}
+    kept = {"drift_noncurrent_bytes": -1752, "drift_noncurrent_versions": -1}
+
+    assert reconcile_text({**found, **kept, "drift_delete_markers": 0}) == (
+        "10 B in 1 object; drift +0 bytes, +0 objects; noncurrent -1752 bytes in -1 version, "
+        "+0 delete markers (corrected)"
+    )
 
 
 def test_the_history_table_names_its_bucket_prefix_and_stretch(cli, aws):
