@@ -40,7 +40,7 @@ class ChunkResult:
     # With per-bucket settings (History.settings_required): the depth the table holds for the
     # bucket when it differs from the one the chunk was planned with; nothing was written.
     stale_depth: int | None = None
-    lookups: int = 0  # storage-class lookups (HEAD) made
+    lookups: int = 0  # questions to S3: storage classes (HEAD), late creates (a LIST per key)
 
 
 def items_needed(keys: set[str], prefixes: set[str]) -> int:

@@ -48,9 +48,9 @@ def look_up(h, bucket: str, doubts: set[tuple[str, str]]) -> dict:
 
 def ask_s3(h, bucket: str, plan, looked_up: dict) -> int:
     """Asks S3 what the plan needs (versions' classes, late creates' versions) into
-    ``looked_up``; how many questions that was."""
+    ``looked_up``; how many requests that was (a HEAD per version, a LIST per key)."""
     if plan.need:
         looked_up |= classes.look_up(h, bucket, sorted(plan.need))
     if plan.doubts:
         looked_up |= look_up(h, bucket, plan.doubts)
-    return len(plan.need) + len(plan.doubts)
+    return len(plan.need) + len({key for key, _ in plan.doubts})

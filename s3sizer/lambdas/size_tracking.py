@@ -99,7 +99,9 @@ def apply_event(hist: history.History, event) -> dict:
     messages = records.messages(event)
     direct = not records.is_sqs_batch(event)
     counts = dict.fromkeys(COUNTED, 0)
-    lookups = 0  # storage-class lookups: only buckets whose classes are tracked make any
+    # Questions to S3: storage classes (only buckets whose classes are tracked ask them), and
+    # late creates' versions (late_creates.py).
+    lookups = 0
     for message in messages:
         for skip in message.skips:
             counts[skip.outcome] += 1

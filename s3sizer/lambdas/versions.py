@@ -167,7 +167,8 @@ def apply(
     cls: str | None = None,
     present: bool | None = None,
 ):
-    """(outcome, new map) for one record; the map is returned unchanged unless "applied".
+    """(outcome, new map) for one record; the map is returned unchanged unless "applied", or
+    a duplicate that gave a listing's tombstone its sequencer.
 
     ``cls`` is a created version's storage class as a lookup found it (None: not looked up).
     ``present`` is whether S3 still has the version, for a create that is UNSURE without it.
@@ -188,6 +189,10 @@ def apply(
         and version_id != NULL_VERSION
         and (kind != GONE or old.kind == GONE)
     ):
+        if old.kind == GONE:
+            # A tombstone a listing made keeps the first sequencer that names its version: once
+            # the cap drops it, the floor it leaves is then above that version's create.
+            return DUPLICATE, {**versions, version_id: replace(old, seq=seq)}
         return DUPLICATE, versions
     floor = dropped_floor(versions) if old is None else ""
     if seq <= floor and kind == GONE:
@@ -286,12 +291,14 @@ def _capped(versions: dict[str, Entry]) -> dict[str, Entry]:
     drop = {vid for _, vid in dropped}
     drop |= {vid for _, vid in sorted(live, key=lambda t: t[0])[: max(0, len(live) - MAX_LIVE)]}
     kept = {vid: e for vid, e in versions.items() if vid not in drop}
-    if dropped:
-        # A tombstone known from listings alone has no sequencer: its create came before the
-        # listing, which came before the newest record of the key, as far as the map knows.
-        newest = max(dropped)[0] if all(seq for seq, _ in dropped) else _newest_seq(versions)
-        floor = max(dropped_floor(versions), newest)
-        kept[DROPPED] = Entry(GONE, floor, None, 0)
+    tombstones = [(seq, vid) for seq, vid in dropped if versions[vid].kind == GONE]
+    if tombstones:  # a transition ahead of its create, dropped, was no version: no floor
+        # A tombstone known from listings alone, which no record has named since, has no
+        # sequencer: the newest the key has is the best bound known (docs/tracking.md names
+        # the corner where it is not one).
+        known = all(seq for seq, _ in tombstones)
+        newest = max(tombstones)[0] if known else _newest_seq(versions)
+        kept[DROPPED] = Entry(GONE, max(dropped_floor(versions), newest), None, 0)
     return kept
 
 
