@@ -44,9 +44,7 @@ def test_reconcile_reports_the_drift_and_corrects_it(cli, aws):
 def test_reconcile_reports_the_drift_of_noncurrent_versions_and_delete_markers_too(cli, aws):
     cli("setup")
     s3 = boto3.client("s3")
-    s3.put_bucket_versioning(
-        Bucket=DEFAULT_BUCKET, VersioningConfiguration={"Status": "Enabled"}
-    )
+    s3.put_bucket_versioning(Bucket=DEFAULT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
     put("k", 100)
     put("k", 30)  # the 100 bytes are noncurrent now
     put("g", 5)
