@@ -41,14 +41,14 @@ class Drift:
     resumed: bool = False
     # How far the recorded breakdown was off, as listing - recorded: layout.BREAKDOWN's figures
     # (noncurrent bytes and versions, delete markers, keys at the live-version cap).
-    breakdown: tuple[int, ...] = ()
+    breakdown: tuple[int, ...] = (0, 0, 0, 0)
 
     def report(self) -> dict:
         """reconcile's answer: the figures, their drift, and the breakdown's drift by name
         (``drift_noncurrent_bytes`` and so on)."""
         from .layout import BREAKDOWN
 
-        figures = dict(zip(BREAKDOWN, self.breakdown or (0,) * len(BREAKDOWN), strict=True))
+        figures = dict(zip(BREAKDOWN, self.breakdown, strict=True))
         return {
             "total_size": self.total_size,
             "object_count": self.object_count,
