@@ -21,12 +21,14 @@ def asked(key: str, version_id: str) -> tuple[str, str, str]:
     return (ASKED, key, version_id)
 
 
-def version_lister(s3) -> Callable[[str, str], set[str]]:
+def version_lister(s3, page_size: int | None = None) -> Callable[[str, str], set[str]]:
     """(bucket, key) -> the ids of the key's versions and delete markers S3 holds now."""
+    paging = {} if page_size is None else {"PaginationConfig": {"PageSize": page_size}}
 
     def versions_of(bucket: str, key: str) -> set[str]:
         found: set[str] = set()
-        pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+        paginator = s3.get_paginator("list_object_versions")
+        pages = paginator.paginate(Bucket=bucket, Prefix=key, **paging)
         for page in pages:
             entries = page.get("Versions", []) + page.get("DeleteMarkers", [])
             ours = [entry["VersionId"] for entry in entries if entry["Key"] == key]
