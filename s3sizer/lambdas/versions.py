@@ -242,7 +242,12 @@ def transition(versions: dict[str, Entry], version_id: str, cls: str, time_ms: i
             return DUPLICATE, versions
         at = max(old.time_ms or 0, time_ms or 0) if old is not None else time_ms
         entry = Entry(TRANSIT, None, None, 0, at or None, cls=later_class(was, cls))
-        return APPLIED, _capped({**versions, version_id: entry})
+        capped = _capped({**versions, version_id: entry})
+        if version_id not in capped:
+            # A map at its tombstone cap drops a pending transition first: the map is as it was,
+            # and a redelivered transition of a version gone past the cap writes nothing.
+            return STALE, versions
+        return APPLIED, capped
     if old.kind != OBJECT or not _same_content(
         replace(old, time_ms=time_ms), version_id, old.time_ms
     ):

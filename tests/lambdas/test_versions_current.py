@@ -64,6 +64,18 @@ def test_a_map_over_the_tombstone_cap_keeps_its_newest_tombstones():
     assert v.apply(capped, "x03", v.GONE, "04", 0)[0] == v.STALE  # its delete again: too old
 
 
+def test_a_transition_of_a_version_gone_past_the_cap_leaves_the_map_as_it_was():
+    """A pending transition goes first when the map is at its tombstone cap, so a transition
+    redelivered after its version's tombstone was dropped writes nothing (the same map)."""
+    versions = {f"x{i:02d}": v.Entry(v.GONE, f"{i + 1:02X}", None, 0) for i in range(40)}
+    capped = v._capped(versions)
+    outcome, after = v.transition(capped, "x03", "GLACIER", 1_000)
+    assert outcome == v.STALE and after is capped
+    # Under the cap it waits for its create, as before.
+    outcome, after = v.transition({}, "x03", "GLACIER", 1_000)
+    assert outcome == v.APPLIED and after["x03"].kind == v.TRANSIT
+
+
 def _listed(count: int) -> list[tuple]:
     return [(f"v{i:02d}", v.OBJECT, 1) for i in reversed(range(count))]  # newest first
 
