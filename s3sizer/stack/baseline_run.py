@@ -380,8 +380,7 @@ def record(
     on_progress: Callable[[Progress], None] = lambda progress: None,
     write_path: str = "transaction",
 ) -> Drift:
-    """The bucket's baseline, resumed when an earlier run of it was interrupted; ``write_path``
-    is the stack's (StackConfig.write_path)."""
+    """The bucket's baseline, resuming an interrupted run; ``write_path``: the stack's."""
     from s3sizer.lambdas.history import History
 
     client = stack.aws.client("dynamodb", validate=False)
