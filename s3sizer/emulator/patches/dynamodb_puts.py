@@ -29,6 +29,16 @@ ONE_PASS = "dynamodb: a put stored its item in one pass"
 _HASH_KEY_BYTES, _RANGE_KEY_BYTES = 2048, 1024
 # Attribute names moto's type check reads as type tags wherever they are: left to moto.
 _TAGS = frozenset({"N", "S", "NULL"})
+# Sizes kept between puts: attribute names repeat in every item, and so do most numbers.
+_NAME_BYTES: dict[str, int] = {}
+_NUMBER_BYTES: dict[str, int] = {}
+_KEPT = 100_000
+
+
+def _keep(kept: dict, text: str, size: int) -> None:
+    if len(kept) >= _KEPT:
+        kept.clear()
+    kept[text] = size
 
 
 def install(patches: PatchSet) -> None:
@@ -39,36 +49,63 @@ def _put_item(original):
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.utilities import bytesize
 
-    def typed(raw, table):
-        """The typed value moto builds of ``raw``, or None when it is not plain."""
-        if type(raw) is not dict or len(raw) != 1:
-            return None
-        ((kind, value),) = raw.items()
-        if kind == "S" and type(value) is str:
-            pass
-        elif kind == "N" and type(value) is str:
+    number_size = dynamodb_sizes.number_size_function()
+
+    def number_bytes(value: str, table) -> int | None:
+        """moto's size of a valid number, or None when moto's check refuses it. The check and
+        the count depend on the string alone, so a valid one's count is kept."""
+        known = _NUMBER_BYTES.get(value)
+        if known is None:
             try:
                 table._validate_number_type(value)
             except Exception:
                 return None  # moto's own put raises its error, after the checks that come first
+            known = number_size(value)
+            _keep(_NUMBER_BYTES, value, known)
+        return known
+
+    def name_bytes(name: str) -> int:
+        known = _NAME_BYTES.get(name)
+        if known is None:
+            known = bytesize(name)
+            _keep(_NAME_BYTES, name, known)
+        return known
+
+    def typed(raw, table):
+        """The typed value moto builds of ``raw`` and moto's count of its size, in one walk; or
+        None when it is not plain."""
+        if type(raw) is not dict or len(raw) != 1:
+            return None
+        ((kind, value),) = raw.items()
+        if kind == "S" and type(value) is str:
+            size = len(value) if value.isascii() else bytesize(value)
+        elif kind == "N" and type(value) is str:
+            size = number_bytes(value, table)
+            if size is None:
+                return None
         elif (kind == "BOOL" and type(value) is bool) or (kind == "NULL" and value is True):
-            pass
+            size = 1
         elif kind == "M" and type(value) is dict:
-            members = {}
+            members, size = {}, 0
             for name, member in value.items():
                 if name in _TAGS or (inner := typed(member, table)) is None:
                     return None
-                members[name] = inner
+                members[name] = inner[0]
+                size += name_bytes(name) + inner[1]
             value = members
         elif kind == "L" and type(value) is list:
-            value = [typed(member, table) for member in value]
-            if any(member is None for member in value):  # `in` would compare typed values
-                return None
+            members, size = [], 0
+            for member in value:
+                if (inner := typed(member, table)) is None:
+                    return None
+                members.append(inner[0])
+                size += inner[1]
+            value = members
         else:
             return None
         made = DynamoType.__new__(DynamoType)
         made.type, made.value = kind, value
-        return made
+        return made, size
 
     def copy_of(value):
         """A separate typed value for the item's key, as moto builds one apart."""
@@ -97,37 +134,40 @@ def _put_item(original):
     def _store(table, attrs):
         if table.global_indexes or table.indexes or type(attrs) is not dict:
             return None
-        values, total = {}, 0
+        values, sizes, total = {}, {}, 0
         for name, raw in attrs.items():
-            if name in _TAGS or (value := typed(raw, table)) is None:
+            if name in _TAGS or (made := typed(raw, table)) is None:
                 return None
-            total += bytesize(name) + dynamodb_sizes.moto_size(value, bytesize)
-            values[name] = value
+            values[name], sizes[name] = made
+            total += name_bytes(name) + made[1]
         if total > dynamodb_sizes.ITEM_SIZE_LIMIT:
             return None  # moto's error
         hash_value = values.get(table.hash_key_attr)
         if hash_value is None or hash_value.type != table.hash_key_type:
             return None
-        if dynamodb_sizes.moto_size(hash_value, bytesize) > _HASH_KEY_BYTES:
+        if sizes[table.hash_key_attr] > _HASH_KEY_BYTES:
             return None
         range_value = None
         if table.range_key_attr is not None:
             range_value = values.get(table.range_key_attr)
             if range_value is None or range_value.type != table.range_key_type:
                 return None
-            if dynamodb_sizes.moto_size(range_value, bytesize) > _RANGE_KEY_BYTES:
+            if sizes[table.range_key_attr] > _RANGE_KEY_BYTES:
                 return None
             range_value = copy_of(range_value)
         hash_value = copy_of(hash_value)
-        current = table.get_item(hash_value, range_value)
         item = Item.__new__(Item)
         item.hash_key, item.range_key = hash_value, range_value
         item.attrs = LimitedSizeDict()
         dict.update(item.attrs, values)  # later sets still go through moto's own check
         dynamodb_sizes.built(item, total)
+        # moto's get_item, then its store: each hashes the key's typed values again
         if range_value is not None:
-            table.items[hash_value][range_value] = item
+            partition = table.items[hash_value]
+            current = partition.get(range_value)
+            partition[range_value] = item
         else:
+            current = table.items.get(hash_value)
             table.items[hash_value] = item
         if table.stream_shard is not None:
             table.stream_shard.add(current, item)

@@ -35,7 +35,7 @@ _SETS = frozenset({"SS", "NS", "BS"})
 
 
 @functools.cache
-def _number_size():
+def number_size_function():
     """moto's size of a number: its significant digits since moto 5.2.6, as DynamoDB counts
     them; its characters before."""
     try:
@@ -50,10 +50,10 @@ def moto_size(typed, bytesize) -> int:
     (and so of everything beneath it) on the way down."""
     kind, value = typed.type, typed.value
     if kind == "N":
-        return _number_size()(str(value))
+        return number_size_function()(str(value))
     if kind in _SETS:
         if kind == "NS":
-            return sum(_number_size()(str(v)) for v in value)
+            return sum(number_size_function()(str(v)) for v in value)
         return sum(1 if isinstance(v, bool) else bytesize(v) for v in value)
     if kind == "L":
         return sum(moto_size(v, bytesize) for v in value)
