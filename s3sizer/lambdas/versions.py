@@ -212,7 +212,12 @@ def apply(
     new[version_id] = Entry(
         kind, seq, None, size if kind == OBJECT else 0, time_ms, cls=cls if kind == OBJECT else None
     )
-    return APPLIED, _capped(new)
+    capped = _capped(new)
+    if version_id not in capped and version_id not in versions:
+        # Older than every live version a key at its live cap keeps: forgotten at once, so the
+        # map is as it was, and the key's item is not written again.
+        return STALE, versions
+    return APPLIED, capped
 
 
 def _same_content(entry: Entry, version_id: str, time_ms: int | None) -> bool:

@@ -76,6 +76,17 @@ def test_a_transition_of_a_version_gone_past_the_cap_leaves_the_map_as_it_was():
     assert outcome == v.APPLIED and after["x03"].kind == v.TRANSIT
 
 
+def test_a_create_older_than_every_live_version_a_full_key_keeps_leaves_the_map_as_it_was():
+    """A late create of a version older than the newest MAX_LIVE is forgotten at once: stale,
+    the same map (no write of an unchanged key item); a newer one still counts."""
+    full = {f"v{i:04d}": v.Entry(v.OBJECT, f"{i + 16:04X}", None, 1) for i in range(v.MAX_LIVE)}
+    outcome, after = v.apply(full, "old", v.OBJECT, "0001", 7)
+    assert outcome == v.STALE and after is full
+    outcome, after = v.apply(full, "new", v.OBJECT, "FFFF", 7)
+    assert outcome == v.APPLIED and "new" in after and "v0000" not in after
+    assert len(after) == v.MAX_LIVE
+
+
 def _listed(count: int) -> list[tuple]:
     return [(f"v{i:02d}", v.OBJECT, 1) for i in reversed(range(count))]  # newest first
 
