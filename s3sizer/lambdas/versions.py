@@ -213,9 +213,10 @@ def apply(
         kind, seq, None, size if kind == OBJECT else 0, time_ms, cls=cls if kind == OBJECT else None
     )
     capped = _capped(new)
-    if version_id not in capped and version_id not in versions:
-        # Older than every live version a key at its live cap keeps: forgotten at once, so the
-        # map is as it was, and the key's item is not written again.
+    if version_id not in capped and capped == versions:
+        # Older than every version a full key keeps, and dropped at once without raising the
+        # floor: the map is as it was, and the key's item is not written again. (A tombstone
+        # dropped so raises the floor, a change that must be written.)
         return STALE, versions
     return APPLIED, capped
 

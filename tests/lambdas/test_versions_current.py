@@ -87,6 +87,19 @@ def test_a_create_older_than_every_live_version_a_full_key_keeps_leaves_the_map_
     assert len(after) == v.MAX_LIVE
 
 
+def test_a_late_delete_of_a_version_older_than_the_kept_tombstones_still_raises_the_floor(
+    monkeypatch,
+):
+    """Dropped at once too, but not as it was: the floor rises to it, so that the version's own
+    create, delivered later still, is asked about rather than counted."""
+    monkeypatch.setattr(v, "MAX_TOMBSTONES", 1)
+    monkeypatch.setattr(v, "_UNDER_EITHER_CAP", 1)
+    kept = {"a": v.Entry(v.GONE, "05", None, 0)}
+    outcome, after = v.apply(kept, "b", v.GONE, "03", 0)
+    assert outcome == v.APPLIED and "b" not in after and v.dropped_floor(after) == "03"
+    assert v.apply(after, "b", v.OBJECT, "02", 9)[0] == v.UNSURE
+
+
 def _listed(count: int) -> list[tuple]:
     return [(f"v{i:02d}", v.OBJECT, 1) for i in reversed(range(count))]  # newest first
 
