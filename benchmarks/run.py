@@ -1,6 +1,6 @@
 """Run s3sizer's benchmarks and write their figures to benchmarks/RESULTS.md.
 
-    python benchmarks/run.py            # the full run: about 20 minutes on 2 cores
+    python benchmarks/run.py            # the full run: 10 to 25 minutes on 2 cores (RESULTS.md says how long)
     python benchmarks/run.py --quick    # smaller sizes: about 3 minutes
     python benchmarks/run.py --smoke --out /tmp/results.md   # seconds; for the test suite
 
