@@ -208,15 +208,19 @@ def apply(
             return STALE, versions
     if kind == OBJECT and pending is not None and _same_content(pending, version_id, time_ms):
         cls = later_class(cls, pending.cls)
-    new = dict(versions)
-    new[version_id] = Entry(
+    entry = Entry(
         kind, seq, None, size if kind == OBJECT else 0, time_ms, cls=cls if kind == OBJECT else None
     )
-    capped = _capped(new)
+    return _added(versions, version_id, entry)
+
+
+def _added(versions: dict[str, Entry], version_id: str, entry: Entry):
+    """(outcome, new map) with ``entry`` put at ``version_id``, within the caps. An entry the
+    caps drop at once, leaving the map as it was (a live version older than every one a full key
+    keeps, a pending transition at the tombstone cap), is stale: the key's item is not written
+    again. A tombstone dropped so still raises the floor, a change that is written."""
+    capped = _capped({**versions, version_id: entry})
     if version_id not in capped and capped == versions:
-        # Older than every version a full key keeps, and dropped at once without raising the
-        # floor: the map is as it was, and the key's item is not written again. (A tombstone
-        # dropped so raises the floor, a change that must be written.)
         return STALE, versions
     return APPLIED, capped
 
@@ -247,13 +251,10 @@ def transition(versions: dict[str, Entry], version_id: str, cls: str, time_ms: i
         ):
             return DUPLICATE, versions
         at = max(old.time_ms or 0, time_ms or 0) if old is not None else time_ms
+        # At the tombstone cap a pending transition is dropped first: a transition redelivered
+        # after its version's tombstone was dropped writes nothing.
         entry = Entry(TRANSIT, None, None, 0, at or None, cls=later_class(was, cls))
-        capped = _capped({**versions, version_id: entry})
-        if version_id not in capped:
-            # A map at its tombstone cap drops a pending transition first: the map is as it was,
-            # and a redelivered transition of a version gone past the cap writes nothing.
-            return STALE, versions
-        return APPLIED, capped
+        return _added(versions, version_id, entry)
     if old.kind != OBJECT or not _same_content(
         replace(old, time_ms=time_ms), version_id, old.time_ms
     ):
