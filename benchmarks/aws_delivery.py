@@ -6,8 +6,9 @@ batch and keeps receiving (up to 10 messages a ReceiveMessage, each billed) unti
 `batch_size` records or the batching window has passed since its first one; only then does it
 invoke the tracker, and it waits for the invocation before it polls again. The mapping starts
 with five pollers and adds up to 300 a minute while messages wait, never more than
-`MaximumConcurrency`, so at the shipped 2 two pollers share the arrivals: at a low rate each
-batch closes on its window with few records, and nearly every record costs a receive of its own.
+`MaximumConcurrency`, so at the transaction path's 2 two pollers share the arrivals, and at the
+fold path's 30 five at first: at a low rate each batch closes on its window with few records, and
+nearly every record costs a receive of its own.
 The records a batch could not apply come back after the visibility timeout, and after five
 receives wait in the dead-letter queue: the queue loses nothing. (EventBridge's own delivery is
 modelled as the queue route; its charge, if any, is not counted.)

@@ -35,7 +35,8 @@ from benchmarks.aws_limits import (
     WRITE_UNIT_KB,
 )
 
-# The shipped product's settings: s3sizer/stack/model.py (MaximumConcurrency 2, batch size 100,
+# The shipped product's settings: s3sizer/stack/model.py (MaximumConcurrency 2 on the transaction
+# path, its default; the fold designs bring their own, aws_model.design_defaults; batch size 100,
 # prefix depth 1, the tracker's 256 MB and 30 s), s3sizer/stack/delivery.py and routes/queue.py
 # (window 1 s, five receives before the dead-letter queue, visibility 6 x timeout + window),
 # s3sizer/lambdas/batch.py (30 attempts, full-jitter back-off from 10 ms to 0.5 s), layout.py

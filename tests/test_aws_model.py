@@ -9,15 +9,17 @@ import json
 
 import pytest
 
-from benchmarks import aws_limits, aws_model
+from benchmarks import aws_engine, aws_limits, aws_model
 from benchmarks.aws_delivery import run
 from benchmarks.aws_designs import cut_chunks
 from benchmarks.aws_engine import Scenario
 from s3sizer.lambdas import records, size_tracking, versions
 
 DESIGNS = aws_model.DESIGNS
-# A table that accepts one write unit a second: every write is throttled, every attempt fails.
-STARVED = 1.0
+# A table that holds half a write unit (its bucket holds one second's worth): no write ever
+# fits, so every attempt fails. (At one unit a second a lone one-record batch, as five pollers
+# form at this rate, got through.)
+STARVED = 0.5
 FIELDS = {
     "design": str, "route": str, "offered_per_s": int, "seconds": float, "prefix_depth": int,
     "latency_factor": float, "records_per_batch": float, "applied_per_s": float, "lost": int,
@@ -203,7 +205,8 @@ def test_the_scenarios_cover_the_sweep_the_latencies_and_every_goal_per_design()
         for goal, (batch, _, _) in aws_model.GOALS.items():
             cost = next(s for s in mine if s.goal == goal)
             assert cost.forced_batch == batch and cost.route == "sqs" and cost.prefix_depth == 1
-            assert (cost.max_concurrency, cost.batch_size, cost.window) == (2, 100, 1.0)
+            shipped = 30 if design in aws_model.FOLDING else 2
+            assert (cost.max_concurrency, cost.batch_size, cost.window) == (shipped, 100, 1.0)
     assert {s.route for s in every} == {"sqs", "eventbridge", "direct"}
 
 
@@ -231,3 +234,13 @@ def test_the_documented_limits_are_cited_with_their_figures():
     # Every cited figure is in the table RESULTS.md prints, with its source.
     table = aws_limits.limits_markdown()
     assert all(limit.url in table and limit.quote in table for limit in aws_limits.LIMITS)
+
+
+def test_the_model_runs_the_mapping_concurrency_each_write_path_ships():
+    from s3sizer.stack.model import DEFAULT_MAX_CONCURRENCY
+
+    assert aws_engine.SHIPPED["max_concurrency"] == DEFAULT_MAX_CONCURRENCY["transaction"]
+    assert DEFAULT_MAX_CONCURRENCY["fold"] == aws_model.FOLD_MAX_CONCURRENCY
+    burst = {s.design: s for s in aws_model.scenarios() if s.goal == "burst"}
+    assert burst["stream-fold"].max_concurrency == DEFAULT_MAX_CONCURRENCY["fold"]
+    assert burst["stream-fold"].table_wru == aws_model.LEAST_WARM_WRU

@@ -197,7 +197,8 @@ def deploy(
         typer.Option(
             min=MAX_CONCURRENCY_RANGE[0],
             max=MAX_CONCURRENCY_RANGE[1],
-            help="Concurrent batches of the queue's event source mapping (default 2).",
+            help="Concurrent batches of the queue's event source mapping (default 2; on the "
+            "fold write path 30).",
         ),
     ] = None,
     batch_size: Annotated[

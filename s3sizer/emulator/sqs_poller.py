@@ -116,7 +116,10 @@ class _Poller:
             if mapping is None:
                 return  # deleted through the Lambda API
             queue = self._queue(mapping) if mapping.enabled else None
-            limit = _maximum_concurrency(mapping)
+            # A batch formed while every worker of the function is busy would only wait, holding
+            # its messages, while the next ones make smaller batches: as on AWS, where each
+            # concurrent batch has a poller of its own, a batch forms when it can run.
+            limit = min(_maximum_concurrency(mapping), self.owner.runtime.concurrency)
             with self.changed:
                 busy = self.running >= limit
             if queue is None or busy:

@@ -289,9 +289,10 @@ def route_steps(
 
 def check_batching(config: StackConfig) -> None:
     low, high = 2, 1000
-    if not low <= config.max_concurrency <= high:
+    if not low <= config.mapping_concurrency <= high:
         raise UsageError(
-            f"--max-concurrency must be {low} to {high} (AWS's range), not {config.max_concurrency}",
+            f"--max-concurrency must be {low} to {high} (AWS's range), "
+            f"not {config.mapping_concurrency}",
             "pass e.g. --max-concurrency 2",
         )
 

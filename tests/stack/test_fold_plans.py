@@ -323,3 +323,59 @@ def test_reconcile_s_gap_beside_a_dead_letter_is_reported_without_a_wait(monkeyp
     assert got == {
         "fold_dead_letters": 2, "unfolded_bytes": 10, "unfolded_objects": 1, "waited": 0.0
     }  # fmt: skip
+
+
+def mapping_concurrency(plan) -> int | None:
+    for step in plan.steps:
+        if isinstance(step, (st.CreateEventSourceMapping, st.UpdateEventSourceMapping)):
+            return step.settings["ScalingConfig"]["MaximumConcurrency"]
+    return None
+
+
+def test_a_fold_stack_s_queue_mapping_runs_thirty_batches_at_once_unless_told(stack):
+    run(stack, plan_setup(stack, None, write_path="fold"))
+
+    assert mapping_concurrency(deploy(stack)) == 30
+    assert mapping_concurrency(deploy(stack, max_concurrency=5)) == 5
+    run(stack, deploy(stack, max_concurrency=5))
+    assert deploy(stack).steps == ()  # the choice is kept
+
+
+def test_a_transaction_stack_moving_to_fold_raises_its_mapping_s_concurrency_after_its_tracker(
+    stack,
+):
+    run(stack, plan_setup(stack, None))
+    first = run(stack, deploy(stack))
+    assert mapping_concurrency(first) == 2
+
+    plan = deploy(stack, write_path="fold")
+
+    order = kinds(plan)
+    (tracker,) = [s for s in plan.steps if isinstance(s, st.UpdateFunctionConfiguration)]
+    assert mapping_concurrency(plan) == 30
+    # A transaction tracker at 30 batches would only meet more conflicts on the totals.
+    assert plan.steps.index(tracker) < order.index("UpdateEventSourceMapping")
+
+
+@pytest.mark.parametrize(
+    ("stored", "given", "expected"),
+    [
+        (None, None, 30),  # this release stores no choice: the path's default
+        (2, None, 30),  # an earlier release stored its default, which follows the path
+        (5, None, 5),  # a value chosen on the transaction path is kept
+        (2, 2, 2),  # asked for again on the move, it stays
+    ],
+)
+def test_a_move_to_fold_keeps_a_chosen_concurrency_and_lets_a_default_follow_the_path(
+    stored, given, expected
+):
+    from s3sizer.stack.model import StackConfig
+    from s3sizer.stack.plan_deploy import deploy_config
+
+    existing = StackConfig("s3sizer", "tracked", True, "us-east-1", max_concurrency=stored)
+
+    moved = deploy_config(existing, DeployOptions(write_path="fold", max_concurrency=given))
+
+    assert existing.mapping_concurrency == (stored or 2)
+    assert moved.mapping_concurrency == expected
+    assert deploy_config(moved, DeployOptions()).mapping_concurrency == expected

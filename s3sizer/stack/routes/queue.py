@@ -39,7 +39,7 @@ class QueueRoute(Route):
             "BatchSize": config.batch_size,
             "MaximumBatchingWindowInSeconds": BATCHING_WINDOW_SECONDS,
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "ScalingConfig": {"MaximumConcurrency": config.max_concurrency},
+            "ScalingConfig": {"MaximumConcurrency": config.mapping_concurrency},
         }
         mappings = queue_mappings(stack, queue_arn)
         if not mappings:
