@@ -60,10 +60,19 @@ def _route_on(stack: Stack, settings: BucketSettings, imposed: str | None, curre
         ) from None
 
 
+def held_settings(new: BucketSettings, old: BucketSettings) -> BucketSettings:
+    """The settings recorded before a bucket's route changes: EventBridge delivery that s3sizer
+    turned on stays its own until the step that turns it off has run, so that a command stopped
+    in between leaves teardown and untrack what to turn off."""
+    return replace(new, eventbridge_owned=new.eventbridge_owned or old.eventbridge_owned)
+
+
 def routing_steps(
     stack: Stack, settings: BucketSettings, current: dict, ttl_days: int, was_owned: bool
 ) -> list[st.Step]:
-    """The bucket's notification configuration for its route, and then its baseline."""
+    """The bucket's notification configuration for its route, and then its baseline. When the
+    route no longer uses the EventBridge delivery s3sizer turned on, the settings say so only
+    once it is off (`held_settings`)."""
     arns = stack.arns(stack.require_config())
     wanted = delivery.desired_notifications(
         current,
@@ -74,15 +83,21 @@ def routing_steps(
         settings.eventbridge_owned or was_owned,
         settings.storage_classes,
     )
+    handed_back = []
+    if was_owned and not settings.eventbridge_owned:
+        handed_back.append(
+            st.PutBucket(stack.names.table, settings, stack.names.stack, "EventBridge off")
+        )
     if delivery.same_notifications(current, wanted):
-        return []
+        return handed_back
     summary = f"delivery {settings.delivery}"
     if delivery.same_delivery(current, wanted):  # only the transitions of --storage-classes
-        return [st.PutNotification(settings.bucket, wanted, summary)]
+        return [st.PutNotification(settings.bucket, wanted, summary), *handed_back]
     versioned = stack.bucket_versioning(settings.bucket) != ""
     return [
         st.MarkBaselineDue(stack.names.table, settings.bucket),
         st.PutNotification(settings.bucket, wanted, summary),
+        *handed_back,
         # Changes made while events had no route (or another one) carried nothing to the tracker.
         st.RecordBaseline(settings.bucket, versioned, settings.prefix_depth, ttl_days),
     ]
@@ -169,10 +184,10 @@ def plan_track(
         if bucket not in tracked:
             notes.append(f"{bucket}: delivery {new.delivery} ({why})")
         after[bucket] = new
-        if new != tracked.get(bucket):
+        if (held := held_settings(new, old)) != tracked.get(bucket):
             classes = "" if new.storage_classes == old.storage_classes else "storage classes "
             classes += ("on" if new.storage_classes else "off") if classes else ""
-            steps.append(st.PutBucket(names.table, new, names.stack, classes))
+            steps.append(st.PutBucket(names.table, held, names.stack, classes))
         routed.append((new, current, old.eventbridge_owned))
         steps += alarms.size_alarm_steps(stack, new, config.alarm_topic, first=False)
         depth_changed = bucket in tracked and old.prefix_depth != new.prefix_depth

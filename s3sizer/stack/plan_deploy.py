@@ -26,7 +26,7 @@ from s3sizer.stack.plan import (
     role_steps,
     stack_tags,
 )
-from s3sizer.stack.plan_buckets import choose_bucket_route, routing_steps
+from s3sizer.stack.plan_buckets import choose_bucket_route, held_settings, routing_steps
 from s3sizer.stack.routes import ROUTES, Route
 from s3sizer.stack.state import Stack
 
@@ -97,15 +97,17 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
     # What s3sizer is about to own is recorded first, so that a teardown after an interrupted
     # deploy finds it; the settings asked for are stored last, once every step they need has
     # succeeded, so a failed deploy never leaves one that would break the next plain deploy.
-    owned = replace(existing, delivery=route, eventbridge_owned=eb_owned)
+    # EventBridge delivery s3sizer turned on stays its own until it is off (held_settings).
+    held = eb_owned or existing.eventbridge_owned
+    owned = replace(existing, delivery=route, eventbridge_owned=held)
     if owned != stored:
         steps.append(st.PutConfig(names.table, owned, f"delivery {route}"))
     # Each bucket's settings items before the tracker that reads them is deployed.
     steps += mirror_steps(stack, owned)
     steps += [
-        st.PutBucket(names.table, new, names.stack, f"delivery {new.delivery}")
+        st.PutBucket(names.table, held_settings(new, old), names.stack, f"delivery {new.delivery}")
         for new, _, old in others
-        if new != old
+        if held_settings(new, old) != old
     ]
     buckets = [first_bucket_settings(owned)] + [new for new, _, _ in others]
     # Roles first: the tracker's may need the queue permissions before its mapping is made.
@@ -136,12 +138,17 @@ def plan_deploy(stack: Stack, options: DeployOptions) -> st.Plan:
         eb_owned or existing.eventbridge_owned,
     )
     entries: list[st.Step] = []
+    handed_back = replace(owned, eventbridge_owned=eb_owned)
     if not delivery.same_notifications(current, wanted):
         entries.append(st.PutNotification(config.bucket, wanted, f"delivery {route}"))
-        # Changes made while events had no route (or another one) carried nothing to the tracker.
-        if not delivery.same_delivery(current, wanted):
-            entries += [st.MarkBaselineDue(names.table, config.bucket),
-                        baseline_step(stack, config, versioned=True)]  # fmt: skip
+    if handed_back != owned:  # the bucket's EventBridge delivery is off now: no longer ours
+        entries.append(st.PutConfig(names.table, handed_back, "EventBridge off"))
+        entries += mirror_steps(stack, handed_back)
+        owned = handed_back
+    # Changes made while events had no route (or another one) carried nothing to the tracker.
+    if not delivery.same_delivery(current, wanted):
+        entries += [st.MarkBaselineDue(names.table, config.bucket),
+                    baseline_step(stack, config, versioned=True)]  # fmt: skip
     for new, current_other, old in others:
         entries += routing_steps(
             stack, new, current_other, config.history_ttl_days, old.eventbridge_owned
