@@ -43,7 +43,7 @@ def baseline_bar(bucket: str) -> Iterator[Callable]:
             bar, task = bars
             elapsed = max(time.monotonic() - start, 1e-3)
             if progress.expected:  # a bucket counted before: its objects, so the ETA is theirs
-                completed = progress.carried + progress.listed
+                completed = progress.carried + progress.objects
                 total = max(progress.expected, completed)
             else:
                 completed, total = progress.ranges_done, progress.ranges or None
@@ -53,8 +53,8 @@ def baseline_bar(bucket: str) -> Iterator[Callable]:
                 completed=completed,
                 done=progress.ranges_done,
                 ranges=progress.ranges or "?",  # none named yet: the top level is being read
-                listed=progress.listed,
-                rate=progress.listed / elapsed,
+                listed=progress.objects,
+                rate=progress.objects / elapsed,
             )
 
         yield update
@@ -70,8 +70,9 @@ def _lines(bucket: str, start: float) -> Callable:
             if now - last[0] < PIPE_EVERY_SECONDS:
                 return
             last[0] = now
-        rate = progress.listed / max(now - start, 1e-3)
-        count, about = progress.listed, ""
+        # Objects, not a versioned bucket's versions: `expected` counts the current objects.
+        rate = progress.objects / max(now - start, 1e-3)
+        count, about = progress.objects, ""
         if progress.expected:  # a bucket counted before: of how many, with a stopped run's
             count, about = count + progress.carried, f" of about {progress.expected:,}"
         err.print(

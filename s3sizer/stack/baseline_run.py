@@ -44,9 +44,10 @@ class Interrupted(baseline.ListingStopped):
 
 @dataclass
 class Progress:
-    """What a running baseline reports: objects listed, and ranges done of all."""
+    """What a running baseline reports: entries listed, and ranges done of all."""
 
-    listed: int = 0
+    listed: int = 0  # versions and delete markers on a versioned bucket
+    objects: int = 0  # of them, the current objects: what `expected` and `carried` count
     ranges_done: int = 0
     ranges: int = 0
     expected: int = 0  # objects the bucket held when the run began (0: never counted)
@@ -263,10 +264,11 @@ class BaselineRun:
             if self._spread.due(span, r, pages_read[0]):
                 raise HandOver
 
-        def on_page(count: int, listed_at: float) -> None:
+        def on_page(count: int, objects: int, listed_at: float) -> None:
             listed_last[0], pages_read[0] = listed_at or time.time(), pages_read[0] + 1
             with self._lock:
                 self.progress.listed += count
+                self.progress.objects += objects
             self.on_progress(self.progress)
 
         entries = listing.list_span(

@@ -62,7 +62,8 @@ def list_span(
     first: dict | None = None,
     stop_here=None,
 ) -> Iterator[ListedVersion]:
-    """The span's listing, in S3's order, from after ``after``; ``on_page(n)`` per page read,
+    """The span's listing, in S3's order, from after ``after``; ``on_page(entries, objects,
+    listed_at)`` per page read (its versions and markers, and of them the current objects),
     ``before_page()`` before each request (it may raise, so that no page is read in vain),
     ``on_prefixes(prefixes)`` with a direct span's page's common prefixes, before its entries.
     ``first``: the span's first page, read already (first_page), of a span with no skip.
@@ -75,7 +76,8 @@ def list_span(
         if on_prefixes is not None and page.prefixes:
             on_prefixes(page.prefixes)
         if on_page is not None:
-            on_page(len(page.entries), page.listed_at)
+            objects = sum(1 for e in page.entries if e.is_latest and not e.delete_marker)
+            on_page(len(page.entries), objects, page.listed_at)
         yield from page.entries
 
 

@@ -272,6 +272,8 @@ def _check_adoptable(stack: Stack, bucket: str) -> None:
 
 
 def plan_untrack(stack: Stack, buckets: list[str]) -> st.Plan:
+    for bucket in buckets:  # a usage error, as track says it
+        check_bucket_name(bucket, "name a bucket the stack tracks (`s3sizer status` lists them)")
     config = stack.require_config()
     tracked = {s.bucket: s for s in stack.tracked(config)}
     if config.bucket in buckets:

@@ -30,9 +30,9 @@ def test_the_bar_appears_at_the_first_report_and_counts_ranges(monkeypatch):
     with progress_module.baseline_bar("bucket-a") as on_progress:
         assert screen.getvalue() == ""
         report = Progress()
-        report.ranges, report.ranges_done, report.listed = 4, 1, 1500
+        report.ranges, report.ranges_done, report.objects = 4, 1, 1500
         on_progress(report)
-        report.ranges_done, report.listed = 3, 4200
+        report.ranges_done, report.objects = 3, 4200
         on_progress(report)
     shown = screen.getvalue()
     assert "baseline of bucket-a" in shown
@@ -43,7 +43,7 @@ def test_the_bar_appears_at_the_first_report_and_counts_ranges(monkeypatch):
 def test_before_its_ranges_are_known_the_bar_counts_them_as_unknown(monkeypatch):
     screen = _terminal(monkeypatch)
     with progress_module.baseline_bar("bucket-a") as on_progress:
-        on_progress(Progress(listed=10))
+        on_progress(Progress(objects=10))
     assert "0/? ranges" in screen.getvalue()
     assert "None" not in screen.getvalue()
 
@@ -62,7 +62,7 @@ def test_in_a_pipe_a_line_comes_every_30_seconds_instead_of_a_bar(monkeypatch):
     with progress_module.baseline_bar("bucket-a") as on_progress:
         for second in range(0, 95, 5):  # a report every 5 s for 90 s
             now[0] = 1000.0 + second
-            on_progress(Progress(listed=second * 100, ranges_done=second // 30, ranges=4))
+            on_progress(Progress(objects=second * 100, ranges_done=second // 30, ranges=4))
     lines = log.getvalue().splitlines()
     assert lines == [
         "baseline of bucket-a: 3,000 objects listed (100/s), 1/4 ranges done",
@@ -76,7 +76,7 @@ def test_of_a_bucket_counted_before_the_bar_counts_its_objects(monkeypatch):
     # folder is not one range among small ones; the ranges are still shown done of all.
     screen = _terminal(monkeypatch)
     with progress_module.baseline_bar("bucket-a") as on_progress:
-        on_progress(Progress(listed=1500, ranges_done=1, ranges=4, expected=30000, carried=6000))
+        on_progress(Progress(objects=1500, ranges_done=1, ranges=4, expected=30000, carried=6000))
     shown = screen.getvalue()
     assert "1/4 ranges" in shown
     assert "1,500 objects listed" in shown
@@ -86,7 +86,7 @@ def test_in_a_pipe_a_bucket_counted_before_shows_of_how_many(monkeypatch):
     log, now = _pipe(monkeypatch)
     with progress_module.baseline_bar("bucket-a") as on_progress:
         now[0] = 1030.0
-        on_progress(Progress(listed=3000, ranges_done=1, ranges=4, expected=30000, carried=6000))
+        on_progress(Progress(objects=3000, ranges_done=1, ranges=4, expected=30000, carried=6000))
     assert log.getvalue().splitlines() == [
         # a run stopped before had merged 6,000: 9,000 of the 30,000 the bucket held
         "baseline of bucket-a: 9,000 of about 30,000 objects listed (100/s), 1/4 ranges done",
@@ -101,7 +101,7 @@ def test_a_bar_shows_under_the_command_s_spinner(monkeypatch):
         with progress_module.deletion_bar("bucket-a") as on_deleted:
             on_deleted(25)
         with progress_module.baseline_bar("bucket-a") as on_progress:
-            on_progress(Progress(listed=10))
+            on_progress(Progress(objects=10))
     assert "deleting bucket-a's items" in screen.getvalue()
 
 
@@ -123,4 +123,17 @@ def test_in_a_pipe_the_deletions_are_a_line_every_30_seconds(monkeypatch):
     assert log.getvalue().splitlines() == [
         "untrack of bucket-a: 3,000 items deleted (100/s)",
         "untrack of bucket-a: 6,000 items deleted (100/s)",
+    ]
+
+
+def test_a_versioned_bucket_s_progress_counts_its_objects_not_its_versions(monkeypatch):
+    # The bucket held 4,450 objects (its current versions); a listing of its versions reads
+    # three times as many entries, which must not show as 12,761 of about 4,450.
+    log, now = _pipe(monkeypatch)
+    with progress_module.baseline_bar("bucket-v") as on_progress:
+        now[0] = 1030.0
+        on_progress(Progress(listed=12_761, objects=3_000, ranges_done=20, ranges=21,
+                             expected=4_450))  # fmt: skip
+    assert log.getvalue().splitlines() == [
+        "baseline of bucket-v: 3,000 of about 4,450 objects listed (100/s), 20/21 ranges done",
     ]

@@ -185,14 +185,17 @@ def test_tracked_buckets_deleted_since_are_named_together_with_the_way_out(deplo
     assert raised.value.fix == "run `s3sizer teardown`, then `s3sizer setup` to start anew"
 
 
-def test_track_of_an_invalid_name_points_at_the_argument_not_at_an_option(deployed):
+@pytest.mark.parametrize("planner", [plan_track, plan_untrack])
+def test_track_or_untrack_of_an_invalid_name_is_a_usage_error_that_points_at_the_argument(
+    deployed, planner
+):
     from s3sizer.errors import UsageError
 
     with pytest.raises(UsageError) as refused:
-        plan_track(deployed, ["Bad_Name"])
+        planner(deployed, ["second", "Bad_Name"])
 
     assert "Invalid bucket name 'Bad_Name'" in str(refused.value)
-    assert "--bucket" not in refused.value.fix  # track takes the names as arguments
+    assert "--bucket" not in refused.value.fix  # both take the names as arguments
 
 
 def test_track_refuses_a_missing_bucket_one_elsewhere_and_one_another_stack_tracks(deployed):
