@@ -73,6 +73,8 @@ LEAST_WARM_WRU = 22_000  # stream-fold's key writes take 20,000 WRU/s at 20,000 
 # The queue mapping's MaximumConcurrency on the fold path (s3sizer/stack/model.py): the
 # transaction path's 2 caps it near 1,400 events/s.
 FOLD_MAX_CONCURRENCY = 30
+AS_FIRST_SHIPPED = 2  # the fold path's concurrency before this release: what-ifs
+PREFIX_RATES = (3_500, 5_000)  # S3's PUTs a second per prefix, and more
 
 
 def design_defaults(design: str) -> dict:
@@ -114,6 +116,12 @@ def scenarios() -> list[Scenario]:
     for rate in ORDINARY_RATES:  # batches as they form at the shipped defaults
         for design in ("shipped", "stream-fold"):
             out.append(Scenario(design, rate=rate, **design_defaults(design)))
+    # What-ifs: the fold path at the transaction path's concurrency, as it first shipped, against
+    # the 30 it ships with: the ordinary rates, one prefix at S3's 3,500 PUTs a second, and more.
+    for concurrency in (AS_FIRST_SHIPPED, FOLD_MAX_CONCURRENCY):
+        fold = {**design_defaults("stream-fold"), "max_concurrency": concurrency}
+        rates = (*ORDINARY_RATES, 20_000) if concurrency == AS_FIRST_SHIPPED else ()
+        out += [Scenario("stream-fold", rate=r, **fold) for r in (*rates, *PREFIX_RATES)]
     # Less concurrency than ships: about the least the burst goal needs (the goal's own row
     # runs at the shipped 30).
     out.append(Scenario("stream-fold", rate=20_000, warm_wru=LEAST_WARM_WRU,
@@ -268,6 +276,11 @@ def tables(rows: list[dict]) -> dict[str, Table]:
         return [r for r in rows if all(r[k] == v for k, v in want.items())]
 
     sqs = [r for r in rows if r["route"] == "sqs"]
+    # Each fold design at what it ships (the others run at the shipped 2 unless a table asks
+    # for more): not the what-ifs at the fold path's concurrency before this release.
+    shipped = [
+        r for r in sqs if r["design"] not in FOLDING or r["max_concurrency"] != AS_FIRST_SHIPPED
+    ]
     sweep = [r for r in sqs if r["goal"] in (None, "burst") and r["batch_size"] == 100
              and r["latency_factor"] == 1 and r["max_concurrency"] == 50]  # fmt: skip
     return {
@@ -278,12 +291,28 @@ def tables(rows: list[dict]) -> dict[str, Table]:
         "ordinary rates at the shipped defaults: batches as the mapping forms them": batch_table(
             [
                 r
-                for r in sqs
+                for r in shipped
                 if r["offered_per_s"] in ORDINARY_RATES
                 and r["goal"] is None
                 and r["batch_size"] == 100
                 and r["seconds"] == 60
             ]
+        ),
+        "the fold path at MaximumConcurrency 2 (as it first shipped) against 30 (what ships)": (
+            throughput_table(
+                [
+                    r
+                    for r in sqs
+                    if r["design"] == "stream-fold"
+                    and r["table_wru_per_s"] == NEW_TABLE_WRU.value
+                    and r["batch_size"] == 100
+                    and r["latency_factor"] == 1
+                    and (
+                        r["max_concurrency"] == AS_FIRST_SHIPPED
+                        or r["offered_per_s"] in PREFIX_RATES
+                    )
+                ]
+            )
         ),
         "20,000/s: the least settings stream-fold needs": throughput_table(
             [
@@ -296,7 +325,7 @@ def tables(rows: list[dict]) -> dict[str, Table]:
         f"designs {FOLD_MAX_CONCURRENCY})": throughput_table(
             [
                 r
-                for r in sqs
+                for r in shipped
                 if r["offered_per_s"] == 20_000
                 and r["table_wru_per_s"] == NEW_TABLE_WRU.value
                 and r["latency_factor"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ WRITE_PATHS = ("transaction", "fold")
 # against $2.42 at 2.
 MAX_CONCURRENCY_RANGE = (2, 1000)
 DEFAULT_MAX_CONCURRENCY = {"transaction": 2, "fold": 30}
+CONFIG_LAYOUT = 2  # StackConfig.layout: the stored config's form, 2 since the default above
 # Messages per invocation of the tracker: AWS allows up to 10,000 on a standard queue (more
 # than 10 only with a batching window, which the mapping always has).
 DEFAULT_BATCH_SIZE, BATCH_SIZE_RANGE = 100, (1, 10000)
@@ -241,7 +243,7 @@ class StackConfig:
     delivery: str | None = None
     # True only when s3sizer turned the bucket's EventBridge delivery on: teardown turns it off.
     eventbridge_owned: bool = False
-    # --max-concurrency as given (or stored by an earlier release); None: the write path's default.
+    # --max-concurrency as given; None: the write path's default.
     max_concurrency: int | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
     prefix_depth: int = DEFAULT_PREFIX_DEPTH
@@ -257,22 +259,31 @@ class StackConfig:
     # --storage-classes: the tracker looks up each created version's class (docs/costs.md).
     storage_classes: bool = False
     write_path: str = "transaction"
+    # How the stored config reads: 2 from this release on; a config without it (1) was stored
+    # by an earlier release, which stored a max_concurrency of 2 when none was chosen
+    # (`from_stored`).
+    layout: int = CONFIG_LAYOUT
 
     @property
     def mapping_concurrency(self) -> int:
         """The queue mapping's MaximumConcurrency: as chosen, else the write path's default."""
         return self.max_concurrency or DEFAULT_MAX_CONCURRENCY[self.write_path]
 
+    @classmethod
+    def from_stored(cls, stored: dict) -> StackConfig:
+        """The config as stored in the table, by this release or an earlier one. An earlier
+        release stored a max_concurrency of 2 whether or not one was chosen: read as none
+        chosen, so that a fold stack runs at its own default (2 would hold it near 1,400
+        events/s); on the transaction path that default is 2 anyway."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {k: v for k, v in stored.items() if k in known}
+        if stored.get("layout", 1) < CONFIG_LAYOUT and fields.get("max_concurrency") == 2:
+            fields["max_concurrency"] = None
+        return cls(**{**fields, "layout": CONFIG_LAYOUT})
+
     def on_write_path(self, path: str) -> StackConfig:
-        """This config on ``path``. A concurrency at the old path's default follows the path: an
-        earlier release stored its default, 2, which would hold the fold path near 1,400
-        events/s."""
-        if path == self.write_path:
-            return self
-        kept = self.max_concurrency
-        if kept == DEFAULT_MAX_CONCURRENCY[self.write_path]:
-            kept = None
-        return replace(self, write_path=path, max_concurrency=kept)
+        """This config on ``path``: a concurrency chosen is kept, none follows the path."""
+        return self if path == self.write_path else replace(self, write_path=path)
 
     @property
     def driver_prefix(self) -> str:

@@ -44,9 +44,7 @@ class Stack:
             raise
         if not item:
             return None
-        stored = json.loads(item["config"]["S"])
-        known = {f.name for f in dataclasses.fields(StackConfig)}
-        return StackConfig(**{k: v for k, v in stored.items() if k in known})
+        return StackConfig.from_stored(json.loads(item["config"]["S"]))
 
     def forget_config(self) -> None:
         """After the config (or a bucket's settings) was written: the next read fetches it."""

@@ -360,13 +360,13 @@ def test_a_transaction_stack_moving_to_fold_raises_its_mapping_s_concurrency_aft
 @pytest.mark.parametrize(
     ("stored", "given", "expected"),
     [
-        (None, None, 30),  # this release stores no choice: the path's default
-        (2, None, 30),  # an earlier release stored its default, which follows the path
+        (None, None, 30),  # none chosen: the fold path's default
         (5, None, 5),  # a value chosen on the transaction path is kept
-        (2, 2, 2),  # asked for again on the move, it stays
+        (2, None, 2),  # even the transaction path's own default, once chosen
+        (None, 2, 2),  # asked for on the move
     ],
 )
-def test_a_move_to_fold_keeps_a_chosen_concurrency_and_lets_a_default_follow_the_path(
+def test_a_move_to_fold_keeps_a_chosen_concurrency_and_lets_none_follow_the_path(
     stored, given, expected
 ):
     from s3sizer.stack.model import StackConfig
@@ -379,3 +379,45 @@ def test_a_move_to_fold_keeps_a_chosen_concurrency_and_lets_a_default_follow_the
     assert existing.mapping_concurrency == (stored or 2)
     assert moved.mapping_concurrency == expected
     assert deploy_config(moved, DeployOptions()).mapping_concurrency == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ({"max_concurrency": 2}, 30),  # an earlier release stored its default whatever was chosen
+        ({"max_concurrency": 5}, 5),
+        ({"max_concurrency": 2, "layout": 2}, 2),  # this release stores only a choice
+        ({"max_concurrency": None, "layout": 2}, 30),
+    ],
+)
+def test_a_stored_config_of_an_earlier_release_lets_its_default_concurrency_follow_the_path(
+    stored, expected
+):
+    from s3sizer.stack.model import StackConfig
+
+    fields = {"stack": "s3sizer", "bucket": "tracked", "bucket_owned": True,
+              "region": "us-east-1", "write_path": "fold"}  # fmt: skip
+
+    assert StackConfig.from_stored({**fields, **stored}).mapping_concurrency == expected
+
+
+def test_a_fold_stack_deployed_by_an_earlier_release_moves_its_mapping_to_thirty(stack):
+    import json
+
+    import boto3
+
+    from s3sizer.stack.state import CONFIG_KEY
+
+    run(stack, plan_setup(stack, None, write_path="fold"))
+    run(stack, deploy(stack, max_concurrency=2))
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    item = ddb.get_item(TableName=TABLE, Key=CONFIG_KEY)["Item"]
+    stored = json.loads(item["config"]["S"])
+    del stored["layout"]  # as the earlier release stored it: its default 2, whatever was chosen
+    ddb.put_item(TableName=TABLE, Item={**item, "config": {"S": json.dumps(stored)}})
+
+    plan = deploy(stack)
+
+    assert mapping_concurrency(plan) == 30
+    run(stack, plan)
+    assert deploy(stack).steps == ()
