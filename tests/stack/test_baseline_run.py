@@ -417,3 +417,22 @@ def test_a_key_that_kept_moving_ends_the_command_with_one_line_naming_it(stack, 
     # ... and it gave the bucket back: the same command, run again, is not refused
     monkeypatch.setattr(baseline, "_commit_live", commit)
     assert record(stack, BUCKET, versioned=False, depth=1).object_count == 5
+
+
+def test_a_versioned_bucket_s_progress_counts_its_current_objects_apart_from_its_entries(
+    stack, live
+):
+    # GIVEN 45 keys, each put twice, and 10 of them deleted (a marker each)
+    names = keys(40)  # and 5 at the top level
+    live.fill(names, versioned=True)
+    for key in names:
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"again")
+    for key in names[:10]:
+        live.s3.delete_object(Bucket=BUCKET, Key=key)
+    reports = []
+
+    run(stack, live, versioned=True, on_progress=lambda p: reports.append((p.listed, p.objects)))
+
+    # THEN the listing's 100 entries are counted as listed, the 35 current objects as objects
+    assert reports[-1] == (100, 35)
+    assert_exact(live)
