@@ -1,11 +1,9 @@
 """A baseline of any size: the bucket listed range by range by a pool of workers, each range
 merged into the recorded keys as it is listed (lambdas/baseline.py), its progress committed
 with its changes, so that the same command run again resumes where an interruption stopped it.
-
 The ranges: the top level, whose listing (``Delimiter="/"``) names its prefixes as ranges as it
-goes (recorded, then handed to the pool), so the bucket is listed once and no worker waits for
-a plan; a large flat level or folder is split into stretches (baseline_split.py, listing.py).
-"""
+goes (recorded, then handed to the pool), so the bucket is listed once and no worker waits for a
+plan; a large flat level or folder is split into stretches (baseline_split.py, listing.py)."""
 
 from __future__ import annotations
 
