@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from s3sizer.errors import StackError
@@ -57,7 +58,7 @@ def as_running(stack: Stack, config: StackConfig) -> StackConfig:
         return config
     found = stack.function_configuration("size-tracking") or {}
     running = found.get("Environment", {}).get("Variables", {}).get("WRITE_PATH")
-    return config.on_write_path("fold") if running == "fold" else config
+    return replace(config, write_path="fold") if running == "fold" else config
 
 
 def check_write_path(existing: StackConfig | None, asked: str | None) -> None:

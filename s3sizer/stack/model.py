@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 
 # s3sizer's own objects, defined once beside the tracker that skips them.
 from s3sizer.lambdas.own_keys import LAYER_UPLOAD, PLOT_KEY, RESERVED_PREFIX  # noqa: F401
@@ -275,15 +274,11 @@ class StackConfig:
         release stored a max_concurrency of 2 whether or not one was chosen: read as none
         chosen, so that a fold stack runs at its own default (2 would hold it near 1,400
         events/s); on the transaction path that default is 2 anyway."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        fields = {k: v for k, v in stored.items() if k in known}
-        if stored.get("layout", 1) < CONFIG_LAYOUT and fields.get("max_concurrency") == 2:
-            fields["max_concurrency"] = None
-        return cls(**{**fields, "layout": CONFIG_LAYOUT})
-
-    def on_write_path(self, path: str) -> StackConfig:
-        """This config on ``path``: a concurrency chosen is kept, none follows the path."""
-        return self if path == self.write_path else replace(self, write_path=path)
+        known = {f.name for f in fields(cls)}
+        kept = {k: v for k, v in stored.items() if k in known}
+        if stored.get("layout", 1) < CONFIG_LAYOUT and kept.get("max_concurrency") == 2:
+            kept["max_concurrency"] = None
+        return cls(**{**kept, "layout": CONFIG_LAYOUT})
 
     @property
     def driver_prefix(self) -> str:

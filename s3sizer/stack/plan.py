@@ -133,7 +133,7 @@ def plan_setup(
         **_kept_settings(existing),
     )
     if write_path is not None:
-        config = config.on_write_path(write_path)
+        config = replace(config, write_path=write_path)
     if uploads_every is not None:
         config = replace(config, uploads_every=uploads_every)
     elif existing is not None:

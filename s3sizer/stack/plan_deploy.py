@@ -52,8 +52,6 @@ class DeployOptions:
 
 def deploy_config(existing: StackConfig, options: DeployOptions) -> StackConfig:
     """The config this deploy asks for: each of DEPLOY_SETTINGS resolved as declared there."""
-    if options.write_path:
-        existing = existing.on_write_path(options.write_path)
     resolved = {}
     for name, how in DEPLOY_SETTINGS.items():
         given, kept = getattr(options, name), getattr(existing, name)
