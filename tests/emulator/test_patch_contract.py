@@ -272,12 +272,14 @@ def test_a_query_page_answers_as_moto_s_own_query_does(in_process, monkeypatch, 
     before = hooks.FAST_PATHS[dynamodb_query.ONE_PAGE]
     walked_no_further = hooks.FAST_PATHS[dynamodb_query.NO_STOP_WALK]
     sized = hooks.FAST_PATHS[dynamodb_query.SIZE_KNOWN]
+    no_match = hooks.FAST_PATHS[dynamodb_query.NO_MATCH_WALK]
     fast = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
     assert hooks.FAST_PATHS[dynamodb_query.SIZE_KNOWN] > sized  # moto's own sizes compared below
     assert hooks.FAST_PATHS[dynamodb_query.ONE_PAGE] > before, (
         f"patch '{dynamodb_query.TARGETS['query'].patch}': moto walked the whole partition"
     )
     assert hooks.FAST_PATHS[dynamodb_query.NO_STOP_WALK] > walked_no_further
+    assert hooks.FAST_PATHS[dynamodb_query.NO_MATCH_WALK] > no_match  # BETWEEN K#0 AND K#2
     monkeypatch.setattr(Table, "query", Table.query.__wrapped__)
     own = [_answer(ddb.query, TableName=f"pages-{forward}", **kwargs) for kwargs in asked]
     for kwargs, got, expected in zip(asked, fast, own, strict=True):
