@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from s3sizer.lambdas.baseline_keys import Span, listed_from, stretches
+from s3sizer.lambdas.baseline_keys import Span, holds_none, listed_from, stretches
 from s3sizer.lambdas.listing import ListedVersion
 
 PAGE_SIZE = 1000  # S3's largest page
@@ -127,7 +127,7 @@ def _span_pages(
         ), ask)  # fmt: skip
         return
     for (low, high), skipped in zip(stretches(span), (None, *span.skip), strict=True):
-        if after is not None and high is not None and after >= high:
+        if holds_none(low, high) or (after is not None and high is not None and after >= high):
             continue
         start = after if after is not None and after >= low else None
         if start is None and skipped is not None:

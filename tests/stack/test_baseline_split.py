@@ -21,7 +21,7 @@ stack, live = base.stack, base.live
 
 @pytest.fixture
 def split_from_one_page(monkeypatch):
-    """A top level of more than a page is split (AWS's threshold, 100 pages, is 700 keys here)."""
+    """A top level of more than a page is split (AWS's threshold, 20 pages, is 140 keys here)."""
     monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 1)
 
 
@@ -67,13 +67,13 @@ def test_a_level_of_few_keys_is_not_split(stack, live):
     assert baseline_split.top_level(live.s3, BUCKET, 8) == []
 
 
-def test_at_the_threshold_as_shipped_a_level_of_a_hundred_pages_or_more_is_split(stack, live):
-    # GIVEN 1,000 numbered keys: about 140 pages of 7 (the threshold is 100 pages)
-    for i in range(1000):
+def test_at_the_threshold_as_shipped_a_level_of_twenty_pages_or_more_is_split(stack, live):
+    # GIVEN 200 numbered keys: about 29 pages of 7 (the threshold is 20 pages)
+    for i in range(200):
         live.s3.put_object(Bucket=BUCKET, Key=f"obj-{i:05d}", Body=b"k")
 
     # THEN the estimate from the first page reaches it, and the level is split
-    assert baseline_split.SPLIT_AT_PAGES == 100
+    assert baseline_split.SPLIT_AT_PAGES == 20
     assert len(baseline_split.top_level(live.s3, BUCKET, 8)) >= 8
 
 
@@ -112,14 +112,14 @@ def test_keys_that_sort_past_a_stretch_s_name_are_listed_once(
 
 
 def test_a_level_its_first_page_puts_under_the_threshold_is_not_split(stack, live, monkeypatch):
-    # GIVEN 300 numbered keys, pages of 7: under 100 pages (the threshold is kept)
-    for key in flat(300):
+    # GIVEN 60 numbered keys, pages of 7: under 20 pages (the threshold is kept)
+    for key in flat(60):
         live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
     assert baseline_split.top_level(live.s3, BUCKET, 8) == []
 
-    # WHEN the threshold is under the estimate: down `obj-0`'s 3 names, `obj-00`'s 10, and the 5
-    # of `obj-000`'s 10 that the first page's keys reach, about 420 keys in all
-    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 10)
+    # WHEN the threshold is under the estimate: down `obj-00`'s 6 names, and the 5 of
+    # `obj-000`'s 10 that the first page's keys reach, about 84 keys in all
+    monkeypatch.setattr(baseline_split, "SPLIT_AT_PAGES", 5)
 
     # THEN the level is split
     assert len(baseline_split.top_level(live.s3, BUCKET, 8)) >= 8
@@ -319,6 +319,31 @@ def test_a_key_named_as_the_first_name_after_a_stretch_is_listed(stack, live, ve
     listed = listing.list_span(live.s3, BUCKET, versioned, span, None)
 
     assert [entry.key for entry in listed] == ["big/obj-0100", "big/obj-03", "big/obj-0300"]
+
+
+def test_a_stretch_between_two_adjacent_skipped_ones_costs_no_request(stack, live):
+    """`obj-01` begins right where every name under `obj-00` ends: between them no name can lie,
+    so neither its listing nor its 16 Queries of recorded keys are asked for."""
+    from s3sizer.lambdas.baseline_keys import holds_none, stored_keys, stretches
+
+    keys = ["a", *(f"obj-0{d}{i}" for d in range(3) for i in range(3)), "z"]
+    for key in keys:
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+        live.put(key, 1)
+    span = Span("", direct=True, skip=("obj-00", "obj-01", "obj-02"))
+    asked = []
+    for client in (live.s3, live.h.client):
+        client.meta.events.register("before-call.*.*", lambda model, **_: asked.append(model.name))
+
+    listed = [entry.key for entry in listing.list_span(live.s3, BUCKET, False, span, None)]
+    recorded = [state.key for state in stored_keys(live.h, BUCKET, span, long_items=[])]
+
+    assert listed == recorded == ["a", "z"]
+    gaps = [holds_none(low, high) for low, high in stretches(span)]
+    assert gaps == [False, True, True, False]  # before obj-00, two between, after obj-02
+    # Two stretches asked for: a one-key request and a page each, and 16 Queries each
+    assert asked.count("ListObjectsV2") == 4
+    assert asked.count("Query") == 2 * 16
 
 
 class _SortedS3:
