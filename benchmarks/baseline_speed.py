@@ -1,7 +1,8 @@
 """The baseline against `aws s3 ls --recursive --summarize`, and its memory against the bucket.
 
-An emulator runs in this process for each bucket, so that its many objects are written
-straight into its S3 (no HTTP PutObject each), and nothing another bucket left slows it. Every
+An emulator runs for each bucket in a new Python process, which writes its many objects
+straight into the emulator's S3 (no HTTP PutObject each), so that nothing another bucket left
+slows it. Every
 command then runs as its own process against it over HTTP, in the same run: the AWS CLI's
 listing of the whole bucket, `s3sizer setup` of a new stack on that bucket (a quiet baseline:
 the listing merged into an empty table), and `s3sizer reconcile` right after (every key read
@@ -101,9 +102,25 @@ def measure(endpoint: str, objects: int, env: dict, flat: bool = False) -> dict[
     return out
 
 
-def section(sizes: list[int], memory_sizes: list[int]) -> Section:
+def _alone(objects: int, env: dict, flat: bool) -> dict[str, Timed]:
+    """``measure`` in a new Python process, against an emulator of its own."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_measured, objects, env, flat).result()
+
+
+def _measured(objects: int, env: dict, flat: bool) -> dict[str, Timed]:
     from s3sizer.emulator import Emulator
 
+    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
+    os.environ["AWS_DEFAULT_REGION"] = env["AWS_DEFAULT_REGION"]
+    with Emulator(port=0) as aws:
+        return measure(aws.endpoint_url, objects, env, flat)
+
+
+def section(sizes: list[int], memory_sizes: list[int]) -> Section:
     local = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -117,17 +134,18 @@ def section(sizes: list[int], memory_sizes: list[int]) -> Section:
     memory = Table(["objects", "setup peak RSS", "reconcile peak RSS"])
     results: dict[int, dict[str, Timed]] = {}
     flat: dict[int, dict[str, Timed]] = {}
-    # Each bucket in an emulator of its own: moto holds every object and item as Python
-    # objects, and the interpreter's collector walks them all now and then, so a bucket measured
-    # after others ran slower for what they had left (a flat bucket measured last, with 350,000
-    # objects and their key items held, took 20.4 s to set up; alone, 14.5 s). AWS's cost of a
+    # Each bucket in an emulator of its own, in an interpreter of its own: moto holds every
+    # object and item as Python objects, and the interpreter's collector walks them all now and
+    # then, so a bucket measured after others ran slower for what they had left (a flat bucket
+    # measured last, with 350,000 objects and their key items held, took 20.4 s to set up;
+    # alone, 14.5 s). An emulator of its own in the same interpreter was not enough: measured
+    # last, after buckets of up to 200,000 objects, the flat bucket's `aws s3 ls` took 10.3 s
+    # and `setup` 18.5 s; measured after one bucket of 30,000, 9.3 s and 15.4 s. AWS's cost of a
     # request does not grow with other buckets.
     for objects in sorted(set(sizes) | set(memory_sizes)):
-        with Emulator(port=0) as aws:
-            results[objects] = measure(aws.endpoint_url, objects, env)
+        results[objects] = _alone(objects, env, False)
     if sizes:  # no "/" in any key: no folder to split the listing by
-        with Emulator(port=0) as aws:
-            flat[min(sizes)] = measure(aws.endpoint_url, min(sizes), env, flat=True)
+        flat[min(sizes)] = _alone(min(sizes), env, True)
     for objects, layout in [(n, "folders") for n in sizes] + [(n, "flat") for n in flat]:
         r = (flat if layout == "flat" else results)[objects]
         ls = r.get("aws s3 ls")
