@@ -154,14 +154,23 @@ class _Probe:
         page lies under one name. From a level's first names, against an in-memory listing, pages of 1,000:
         3,000,000 for 3,000,000 numbered keys (`obj-0000000000`...) in 62 requests, 30,000 for
         30,000 in 44, and 292,571 for 300,000 hashed ones in 51."""
-        estimate = float(len(keys))
+        times = 1.0  # the names beside each one the page lay under, multiplied
         while names:
             reached = [n for n in names if any(key.startswith(n) for key in keys)]
-            estimate *= len(names) / max(1, len(reached))
+            spread = times * len(keys) * len(names) / max(1, len(reached))
+            if len(reached) > 1 and self.spent < PROBES:
+                # The page ends inside its last name: a few keys before it (150 `a...` before
+                # 24,000 `obj-...`) would put the level at two names' worth of a page. How far
+                # the last name's own keys go is the better guess, followed down the same way.
+                under = [key for key in keys if key.startswith(reached[-1])]
+                children = [child for child, _ in self.children(reached[-1])]
+                deeper = len(keys) - len(under) + self.estimate(under, children)
+                return max(spread, times * deeper)
             if len(reached) != 1 or self.spent >= PROBES:
-                break
+                return spread
+            times *= len(names)
             names = [child for child, _ in self.children(reached[0])]
-        return estimate
+        return times * len(keys)
 
 
 def split_after(

@@ -111,6 +111,18 @@ def test_keys_that_sort_past_a_stretch_s_name_are_listed_once(
         assert_exact(live)
 
 
+def test_a_few_keys_before_a_large_run_of_others_do_not_keep_the_level_whole(stack, live):
+    # GIVEN 3 keys `a...` before 200 numbered ones: the first page (7) reaches both first
+    # characters, which at one page's worth each put the level at 7 keys
+    for key in ["a0", "a1", "a2", *(f"obj-{i:05d}" for i in range(200))]:
+        live.s3.put_object(Bucket=BUCKET, Key=key, Body=b"k")
+
+    # THEN the estimate follows the name the page ends in (about 200 keys, past the threshold
+    # of 20 pages of 7), and the numbered keys are split
+    stretches = baseline_split.top_level(live.s3, BUCKET, 8)
+    assert len([s for s in stretches if s.startswith("obj-")]) >= 8
+
+
 def test_a_level_its_first_page_puts_under_the_threshold_is_not_split(stack, live, monkeypatch):
     # GIVEN 60 numbered keys, pages of 7: under 20 pages (the threshold is kept)
     for key in flat(60):
