@@ -114,8 +114,6 @@ def _alone(objects: int, env: dict, flat: bool) -> dict[str, Timed]:
 def _measured(objects: int, env: dict, flat: bool) -> dict[str, Timed]:
     from s3sizer.emulator import Emulator
 
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")})
-    os.environ["AWS_DEFAULT_REGION"] = env["AWS_DEFAULT_REGION"]
     with Emulator(port=0) as aws:
         return measure(aws.endpoint_url, objects, env, flat)
 
@@ -126,7 +124,7 @@ def section(sizes: list[int], memory_sizes: list[int]) -> Section:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    os.environ.update(local)  # this process's own client, which creates the buckets
+    os.environ.update(local)  # inherited by each bucket's process, whose client creates it
     env = {**os.environ, **local, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     timing = Table(
         ["objects", "keys", "aws s3 ls", "setup", "setup / ls", "reconcile", "reconcile / ls"]
